@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test (unit and end-to-end). The test harness starts its own throwaway
+# PostgreSQL server (initdb in a temp dir, a free port); this script only makes sure
+# the server binaries exist, installing them with apt-get when they do not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_pg() {
+    { command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; } ||
+        compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+if ! have_pg; then
+    echo "PostgreSQL server binaries not found; installing them with apt-get" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-contrib >/dev/null
+fi
+exec cargo test --locked "$@"

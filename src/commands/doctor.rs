@@ -1,0 +1,268 @@
+//! `seed doctor`: is everything in place for bulk and snapshots?
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::Context;
+use crate::cli::DoctorArgs;
+use crate::db::url::DbKind;
+use crate::db::{self, Conn, Session, postgres, sqlite};
+use crate::error::{Error, code};
+use crate::output::{Level, human_bytes};
+use crate::snapshot::{lock, store::Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    status: Status,
+    detail: String,
+    #[serde(skip)]
+    exit_code: u8,
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    data: serde_json::Value,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>, data: serde_json::Value) -> Self {
+        Self { name, status: Status::Ok, detail: detail.into(), exit_code: 0, data }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>) -> Self {
+        Self { name, status: Status::Warn, detail: detail.into(), exit_code: 0, data: serde_json::Value::Null }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, exit_code: u8) -> Self {
+        Self { name, status: Status::Fail, detail: detail.into(), exit_code, data: serde_json::Value::Null }
+    }
+}
+
+pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
+    let settings = &ctx.settings;
+    let mut checks = Vec::new();
+    match db::connect(settings, &settings.database_url, &ctx.printer, "seed doctor").await {
+        Ok(mut session) => {
+            checks.push(Check::ok(
+                "connection",
+                format!("{} ({} ms)", session.url, session.info.latency.as_millis()),
+                json!({ "url": session.url.to_string(), "latency_ms": session.info.latency.as_millis() }),
+            ));
+            let server = match session.info.kind {
+                DbKind::Postgres => format!("PostgreSQL {}", session.info.version),
+                DbKind::Sqlite => format!("SQLite {}", session.info.version),
+            };
+            checks.push(Check::ok(
+                "server",
+                server,
+                json!({ "kind": session.info.kind, "version": session.info.version }),
+            ));
+            database_checks(&mut session, ctx, &mut checks).await;
+            session.close().await;
+            if let Some(direct) = &settings.direct_url {
+                match db::connect(settings, direct, &ctx.printer, "seed doctor").await {
+                    Ok(s) => {
+                        checks.push(Check::ok(
+                            "direct connection",
+                            format!("{direct} ({} ms)", s.info.latency.as_millis()),
+                            json!(null),
+                        ));
+                        s.close().await;
+                    }
+                    Err(e) => checks.push(Check::fail("direct connection", first_line(&e), e.exit_code())),
+                }
+            }
+        }
+        Err(e) => checks.push(Check::fail("connection", first_line(&e), e.exit_code())),
+    }
+    snapshot_dir_checks(&Store::new(&settings.snapshot_dir), &mut checks);
+
+    let healthy = checks.iter().all(|c| c.status != Status::Fail);
+    for c in &checks {
+        ctx.printer.event(
+            Level::Debug,
+            "health_check",
+            json!({ "check": c.name, "status": c.status, "detail": c.detail }),
+            || format!("check {}: {:?}", c.name, c.status),
+        );
+    }
+    if args.json {
+        let doc = json!({ "healthy": healthy, "checks": checks });
+        ctx.printer.data(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        let mut text = String::from("seed doctor\n");
+        for c in &checks {
+            let mark = match c.status {
+                Status::Ok => "ok  ",
+                Status::Warn => "warn",
+                Status::Fail => "FAIL",
+            };
+            text.push_str(&format!("  {mark}  {:<18} {}\n", c.name, c.detail));
+        }
+        text.push_str(if healthy { "healthy" } else { "unhealthy" });
+        ctx.printer.data(&text);
+    }
+    match checks.iter().find(|c| c.status == Status::Fail) {
+        None => Ok(code::OK),
+        Some(c) => Err(Error::Unhealthy { check: c.name.to_owned(), detail: c.detail.clone(), code: c.exit_code }),
+    }
+}
+
+fn first_line(e: &Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
+    let schema = match &mut session.conn {
+        Conn::Postgres(conn) => {
+            match sqlx::query(
+                "SELECT current_user::text AS usr, coalesce(current_schema(), 'public') AS sch,
+                        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+                        has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE') AS can_create,
+                        count(c.oid) AS tables,
+                        count(c.oid) FILTER (WHERE has_table_privilege(c.oid, 'TRUNCATE')) AS truncatable,
+                        count(c.oid) FILTER (WHERE pg_has_role(c.relowner, 'USAGE')) AS owned
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            {
+                Ok(r) => {
+                    let user: String = r.get("usr");
+                    let schema_name: String = r.get("sch");
+                    let superuser: bool = r.get::<Option<bool>, _>("superuser").unwrap_or(false);
+                    let can_create: bool = r.get("can_create");
+                    let (tables, truncatable, owned): (i64, i64, i64) =
+                        (r.get("tables"), r.get("truncatable"), r.get("owned"));
+                    let detail = format!(
+                        "{user}{}: {} create tables in {schema_name}; may truncate {truncatable}/{tables} tables; owns {owned}/{tables}",
+                        if superuser { " (superuser)" } else { "" },
+                        if can_create { "may" } else { "may not" },
+                    );
+                    let data = json!({ "user": user, "superuser": superuser, "can_create": can_create,
+                                       "tables": tables, "truncatable": truncatable, "owned": owned });
+                    if truncatable < tables || owned < tables {
+                        let mut c = Check::warn(
+                            "privileges",
+                            format!(
+                                "{detail} (restore --clean / bulk --truncate need TRUNCATE; the fast load path needs ownership)"
+                            ),
+                        );
+                        c.data = data;
+                        checks.push(c);
+                    } else {
+                        checks.push(Check::ok("privileges", detail, data));
+                    }
+                }
+                Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {e}"))),
+            }
+            let version = postgres::schema_version(conn).await;
+            push_version(checks, version);
+            postgres::introspect(conn).await
+        }
+        Conn::Sqlite(conn) => {
+            let user = crate::system::os_user();
+            let path = session.url.sqlite_path().cloned();
+            let writable =
+                path.as_ref().is_none_or(|p| std::fs::metadata(p).is_ok_and(|m| !m.permissions().readonly()));
+            if writable {
+                checks.push(Check::ok(
+                    "privileges",
+                    format!("{user}: database file writable"),
+                    json!({ "user": user, "writable": true }),
+                ));
+            } else {
+                checks.push(Check::fail("privileges", format!("{user}: database file is read-only"), code::PERMISSION));
+            }
+            let version = sqlite::schema_version(conn).await;
+            push_version(checks, version);
+            sqlite::introspect(conn).await
+        }
+    };
+    match schema {
+        Ok(schema) => {
+            let fp = schema.fingerprint();
+            let columns: usize = schema.tables.iter().map(|t| t.columns.len()).sum();
+            let detail = if schema.tables.is_empty() {
+                if ctx.settings.embedded_default {
+                    "no tables yet (`seed bulk` applies the demo schema)".to_owned()
+                } else {
+                    "no tables".to_owned()
+                }
+            } else {
+                format!("{} ({} tables, {columns} columns)", &fp[..12], schema.tables.len())
+            };
+            checks.push(Check::ok(
+                "schema fingerprint",
+                detail,
+                json!({ "fingerprint": fp, "tables": schema.tables.len(), "columns": columns }),
+            ));
+        }
+        Err(e) => checks.push(Check::fail("schema fingerprint", first_line(&e), e.exit_code())),
+    }
+}
+
+fn push_version(checks: &mut Vec<Check>, version: Result<Option<crate::db::schema::SchemaVersion>, Error>) {
+    match version {
+        Ok(Some(v)) => checks.push(Check::ok("schema version", format!("{} ({})", v.version, v.source), json!(v))),
+        Ok(None) => checks.push(Check::ok("schema version", "no migration table found", json!(null))),
+        Err(e) => checks.push(Check::warn("schema version", first_line(&e))),
+    }
+}
+
+fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
+    let dir = store.dir.display().to_string();
+    let free = store.free_space();
+    let free_text = free.as_ref().map(|b| human_bytes(*b)).unwrap_or_else(|_| "unknown".into());
+    if store.dir.is_dir() {
+        match tempfile::tempfile_in(&store.dir) {
+            Ok(_) => checks.push(Check::ok(
+                "snapshot directory",
+                format!("{dir} writable, {free_text} free"),
+                json!({ "path": dir, "free_bytes": free.ok() }),
+            )),
+            Err(e) => {
+                checks.push(Check::fail("snapshot directory", format!("{dir} is not writable: {e}"), code::PERMISSION))
+            }
+        }
+    } else if store.dir.exists() {
+        checks.push(Check::fail("snapshot directory", format!("{dir} is not a directory"), code::PERMISSION));
+    } else {
+        checks.push(Check::ok(
+            "snapshot directory",
+            format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
+            json!({ "path": dir, "free_bytes": free.ok() }),
+        ));
+    }
+    let temps = store.temp_files();
+    if temps.is_empty() {
+        checks.push(Check::ok("temp files", "none left behind", json!({ "count": 0 })));
+    } else {
+        let bytes: u64 = temps.iter().map(|(_, s)| s).sum();
+        let names: Vec<String> = temps.iter().map(|(p, _)| p.display().to_string()).collect();
+        checks.push(Check::warn(
+            "temp files",
+            format!(
+                "{} stale temp file(s), {} (removed by the next create of that name): {}",
+                temps.len(),
+                human_bytes(bytes),
+                names.join(", ")
+            ),
+        ));
+    }
+    let held = lock::held_locks(store);
+    if held.is_empty() {
+        checks.push(Check::ok("locks", "none held", json!({ "held": 0 })));
+    } else {
+        let list: Vec<String> =
+            held.iter().map(|(name, holder)| format!("{name} by {}", holder.as_deref().unwrap_or("unknown"))).collect();
+        checks.push(Check::warn("locks", format!("held: {}", list.join(", "))));
+    }
+}

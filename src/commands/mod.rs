@@ -1,0 +1,16 @@
+//! One file per verb; each has `run(args, ctx)`. Commands orchestrate: the real work is
+//! in `db`, `factory` and `snapshot`.
+
+pub mod doctor;
+
+use crate::Context;
+use crate::cli::Command;
+use crate::error::Error;
+
+/// Runs one command; `Ok` carries the exit code (0, or a documented non-error status).
+pub async fn run(command: Command, ctx: &Context) -> Result<u8, Error> {
+    match command {
+        Command::Doctor(args) => doctor::run(args, ctx).await,
+        Command::Bulk(_) | Command::Snapshot(_) => Err(Error::usage("this command is not available in this build")),
+    }
+}

@@ -1,0 +1,276 @@
+//! Reads simple check constraints (ranges, IN lists, length limits) from their SQL text,
+//! as PostgreSQL's `pg_get_constraintdef` or SQLite's `CREATE TABLE` prints them.
+//! Anything else is left alone: the generator then does its best and the database
+//! has the last word.
+
+use crate::db::schema::CheckRule;
+
+/// Rules the check `expr` puts on `column` (`VALUE` for domains).
+pub fn parse_check(expr: &str, column: &str) -> Vec<CheckRule> {
+    let body = expr.trim();
+    let body = body.strip_prefix("CHECK").unwrap_or(body).trim();
+    let body = body.strip_suffix("NOT VALID").unwrap_or(body).trim();
+    let mut rules = Vec::new();
+    for conjunct in split_and(strip_parens(body)) {
+        if let Some(rule) = parse_conjunct(strip_parens(conjunct), column) {
+            rules.push(rule);
+        }
+    }
+    merge_ranges(rules)
+}
+
+fn merge_ranges(rules: Vec<CheckRule>) -> Vec<CheckRule> {
+    let mut min: Option<f64> = None;
+    let mut max: Option<f64> = None;
+    let mut out = Vec::new();
+    for rule in rules {
+        match rule {
+            CheckRule::Range { min: lo, max: hi } => {
+                if let Some(lo) = lo {
+                    min = Some(min.map_or(lo, |m| m.max(lo)));
+                }
+                if let Some(hi) = hi {
+                    max = Some(max.map_or(hi, |m| m.min(hi)));
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if min.is_some() || max.is_some() {
+        out.insert(0, CheckRule::Range { min, max });
+    }
+    out
+}
+
+/// Removes parentheses that wrap the whole expression.
+fn strip_parens(mut s: &str) -> &str {
+    loop {
+        let t = s.trim();
+        if t.starts_with('(') && t.ends_with(')') && closing_of(t, 0) == Some(t.len() - 1) {
+            s = &t[1..t.len() - 1];
+        } else {
+            return t;
+        }
+    }
+}
+
+fn closing_of(s: &str, open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut in_str = false;
+    for (i, ch) in s.char_indices().skip_while(|(i, _)| *i < open) {
+        match ch {
+            '\'' => in_str = !in_str,
+            '(' if !in_str => depth += 1,
+            ')' if !in_str => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits on top-level ` AND ` (not inside parentheses, strings or BETWEEN ... AND).
+fn split_and(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut in_str, mut start) = (0i32, false, 0usize);
+    let upper = s.to_ascii_uppercase();
+    let bytes = upper.as_bytes();
+    let mut between_pending = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => in_str = !in_str,
+            b'(' if !in_str => depth += 1,
+            b')' if !in_str => depth -= 1,
+            _ if !in_str && depth == 0 && upper[i..].starts_with(" BETWEEN ") => between_pending = true,
+            _ if !in_str && depth == 0 && upper[i..].starts_with(" AND ") => {
+                if between_pending {
+                    between_pending = false;
+                } else {
+                    parts.push(&s[start..i]);
+                    start = i + 5;
+                    i += 5;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn parse_conjunct(c: &str, column: &str) -> Option<CheckRule> {
+    let upper = c.to_ascii_uppercase();
+    // col BETWEEN a AND b
+    if let Some(pos) = upper.find(" BETWEEN ") {
+        if !is_col(&c[..pos], column) {
+            return None;
+        }
+        let rest = &c[pos + 9..];
+        let and = rest.to_ascii_uppercase().find(" AND ")?;
+        return Some(CheckRule::Range { min: Some(number(&rest[..and])?), max: Some(number(&rest[and + 5..])?) });
+    }
+    // col = ANY (ARRAY['a'::text, 'b'::text])  |  col IN ('a', 'b')
+    if let Some(pos) = upper.find(" = ANY ") {
+        if !is_col(&c[..pos], column) {
+            return None;
+        }
+        let rest = &c[pos + 7..];
+        let open = rest.find('[')?;
+        let close = rest.rfind(']')?;
+        return Some(CheckRule::In(list(&rest[open + 1..close])));
+    }
+    if let Some(pos) = upper.find(" IN ") {
+        if !is_col(&c[..pos], column) || upper.contains(" NOT IN ") {
+            return None;
+        }
+        let rest = strip_parens(&c[pos + 4..]);
+        return Some(CheckRule::In(list(rest)));
+    }
+    for op in [">=", "<=", "<>", "!=", ">", "<", "="] {
+        if let Some(pos) = c.find(op) {
+            let (lhs, rhs) = (c[..pos].trim(), c[pos + op.len()..].trim());
+            return comparison(lhs, op, rhs, column);
+        }
+    }
+    None
+}
+
+fn comparison(lhs: &str, op: &str, rhs: &str, column: &str) -> Option<CheckRule> {
+    let lhs = strip_parens(lhs);
+    let length_of = ["length(", "char_length(", "character_length(", "LENGTH("]
+        .iter()
+        .find_map(|f| lhs.strip_prefix(f).and_then(|r| r.strip_suffix(')')));
+    if let Some(inner) = length_of {
+        if !is_col(inner, column) {
+            return None;
+        }
+        let n = number(rhs)?;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = n.max(0.0) as u32;
+        return match op {
+            "<=" => Some(CheckRule::MaxLen(n)),
+            "<" => Some(CheckRule::MaxLen(n.saturating_sub(1))),
+            ">=" => Some(CheckRule::MinLen(n)),
+            ">" => Some(CheckRule::MinLen(n + 1)),
+            _ => None,
+        };
+    }
+    if !is_col(lhs, column) {
+        return None;
+    }
+    if matches!(op, "<>" | "!=") {
+        // col <> '' : a non-empty string
+        return (literal(rhs)?.is_empty()).then_some(CheckRule::MinLen(1));
+    }
+    let n = number(rhs)?;
+    // Exclusive bounds step inside by 0.01, the finest scale we generate; integer
+    // generators round inward (x > 0 becomes x >= 1).
+    match op {
+        ">=" => Some(CheckRule::Range { min: Some(n), max: None }),
+        ">" => Some(CheckRule::Range { min: Some(n + 0.01), max: None }),
+        "<=" => Some(CheckRule::Range { min: None, max: Some(n) }),
+        "<" => Some(CheckRule::Range { min: None, max: Some(n - 0.01) }),
+        "=" => Some(CheckRule::In(vec![literal(rhs).unwrap_or_else(|| rhs.to_owned())])),
+        _ => None,
+    }
+}
+
+fn is_col(s: &str, column: &str) -> bool {
+    let s = strip_parens(s.trim());
+    let s = s.split("::").next().unwrap_or(s).trim();
+    let s = s.trim_matches('"').trim_matches('`').trim_matches(['[', ']']);
+    s == column || s.eq_ignore_ascii_case(column) && column != "VALUE" || (column == "VALUE" && s == "VALUE")
+}
+
+/// `5`, `(0)::numeric`, `'5'::numeric`, `-1.5` -> number
+fn number(s: &str) -> Option<f64> {
+    let s = strip_parens(s.trim());
+    let s = s.split("::").next().unwrap_or(s);
+    let s = strip_parens(s).trim_matches('\'');
+    s.trim().parse().ok()
+}
+
+/// `'manager'::text` -> manager
+fn literal(s: &str) -> Option<String> {
+    let s = strip_parens(s.trim());
+    let s = s.split("::").next().unwrap_or(s).trim();
+    if s.len() >= 2 && s.starts_with('\'') && s.ends_with('\'') {
+        Some(s[1..s.len() - 1].replace("''", "'"))
+    } else if s.parse::<f64>().is_ok() {
+        Some(s.to_owned())
+    } else {
+        None
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let (mut in_str, mut start, mut depth) = (false, 0, 0);
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '\'' => in_str = !in_str,
+            '(' if !in_str => depth += 1,
+            ')' if !in_str => depth -= 1,
+            ',' if !in_str && depth == 0 => {
+                items.extend(literal(&s[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.extend(literal(&s[start..]));
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_range() {
+        let rules = parse_check("CHECK (((care_level >= 1) AND (care_level <= 5)))", "care_level");
+        assert_eq!(rules, vec![CheckRule::Range { min: Some(1.0), max: Some(5.0) }]);
+    }
+
+    #[test]
+    fn domain_value() {
+        let rules = parse_check("CHECK (((VALUE >= 1901) AND (VALUE <= 2155)))", "VALUE");
+        assert_eq!(rules, vec![CheckRule::Range { min: Some(1901.0), max: Some(2155.0) }]);
+    }
+
+    #[test]
+    fn any_array_and_in() {
+        let rules = parse_check("CHECK ((role = ANY (ARRAY['manager'::text, 'carer'::text, 'o''k'::text])))", "role");
+        assert_eq!(rules, vec![CheckRule::In(vec!["manager".into(), "carer".into(), "o'k".into()])]);
+        let rules = parse_check("CHECK (role IN ('manager', 'nurse'))", "role");
+        assert_eq!(rules, vec![CheckRule::In(vec!["manager".into(), "nurse".into()])]);
+    }
+
+    #[test]
+    fn sqlite_between_and_lengths() {
+        assert_eq!(
+            parse_check("CHECK (care_level BETWEEN 1 AND 5)", "care_level"),
+            vec![CheckRule::Range { min: Some(1.0), max: Some(5.0) }]
+        );
+        assert_eq!(parse_check("CHECK ((length(code) <= 8))", "code"), vec![CheckRule::MaxLen(8)]);
+        assert_eq!(parse_check("CHECK ((name <> ''::text))", "name"), vec![CheckRule::MinLen(1)]);
+        assert_eq!(
+            parse_check("CHECK ((price > (0)::numeric))", "price"),
+            vec![CheckRule::Range { min: Some(0.01), max: None }]
+        );
+    }
+
+    #[test]
+    fn other_columns_and_unknown_shapes_are_ignored() {
+        assert!(parse_check("CHECK ((a < b))", "a").is_empty());
+        assert!(parse_check("CHECK ((x >= 1))", "y").is_empty());
+        assert!(parse_check("CHECK (lower(email) = email)", "email").is_empty());
+    }
+}

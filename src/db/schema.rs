@@ -1,0 +1,393 @@
+//! The live schema as `seed` sees it, for both backends: tables, columns and their types,
+//! keys, foreign keys, simple checks; plus the fingerprint and foreign-key load order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TableName {
+    /// Empty for SQLite.
+    pub schema: String,
+    pub name: String,
+}
+
+impl TableName {
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { schema: schema.into(), name: name.into() }
+    }
+
+    /// `"schema"."name"` (or `"name"`), always quoted: names come from catalogs and
+    /// from untrusted snapshot files alike.
+    pub fn quoted(&self) -> String {
+        if self.schema.is_empty() {
+            quote_ident(&self.name)
+        } else {
+            format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+        }
+    }
+}
+
+/// `staffs` for public/SQLite tables, `audit.events` otherwise.
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.schema.is_empty() || self.schema == "public" {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}.{}", self.schema, self.name)
+        }
+    }
+}
+
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// What a column holds, as far as generating and checking values is concerned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TypeKind {
+    Bool,
+    SmallInt,
+    Int,
+    BigInt,
+    Real,
+    Double,
+    Numeric { precision: Option<u32>, scale: Option<u32> },
+    Text { max_len: Option<u32> },
+    Char { len: u32 },
+    Uuid,
+    Json,
+    Jsonb,
+    Date,
+    Time,
+    TimeTz,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Bytea,
+    Inet,
+    Cidr,
+    MacAddr,
+    TsVector,
+    Money,
+    Xml,
+    Bit { len: Option<u32>, varying: bool },
+    Point,
+    Range { element: Box<TypeKind> },
+    Enum { labels: Vec<String> },
+    Array { element: Box<TypeKind> },
+    Other { name: String },
+}
+
+/// A simple check the generator can honour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CheckRule {
+    /// lower/upper bounds, inclusive; exclusive bounds are normalised for integers.
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    In(Vec<String>),
+    MaxLen(u32),
+    MinLen(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoKey {
+    /// The sequence behind a serial/identity column (PostgreSQL), qualified and quoted.
+    pub sequence: Option<String>,
+    /// GENERATED ALWAYS AS IDENTITY
+    pub always: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// As the database spells it: `character varying(254)`, `public.mpaa_rating`, `text[]`.
+    pub type_name: String,
+    pub kind: TypeKind,
+    pub nullable: bool,
+    pub default: Option<String>,
+    /// serial / identity / SQLite rowid alias: the database assigns it.
+    pub auto: Option<AutoKey>,
+    /// GENERATED ALWAYS AS (expr): never written.
+    pub generated: bool,
+    pub checks: Vec<CheckRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unique {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub ref_table: TableName,
+    pub ref_columns: Vec<String>,
+    pub deferrable: bool,
+}
+
+/// A partition's accepted values for the partition key (single-column keys only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PartitionBound {
+    Range { from: String, to: String },
+    List(Vec<String>),
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub name: TableName,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    pub uniques: Vec<Unique>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub partitioned: bool,
+    pub partition_key: Option<String>,
+    pub partitions: Vec<PartitionBound>,
+    /// Check constraints as the database prints them (for plans and hints).
+    pub checks: Vec<(String, String)>,
+    /// Planner's estimate (PostgreSQL) or exact count (SQLite) of rows; for sizing only.
+    pub estimated_rows: u64,
+    /// Bytes on disk (heap + toast), for free-space estimates.
+    pub estimated_bytes: u64,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Columns a load writes: everything but generated columns.
+    pub fn writable_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| !c.generated)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Schema {
+    pub tables: Vec<Table>,
+}
+
+impl Schema {
+    /// Finds a table by `name` or `schema.name`, case-sensitively first, then ignoring case.
+    pub fn find(&self, wanted: &str) -> Option<&Table> {
+        let matches = |t: &Table, exact: bool| {
+            let full = format!("{}.{}", t.name.schema, t.name.name);
+            let eq = |a: &str, b: &str| if exact { a == b } else { a.eq_ignore_ascii_case(b) };
+            eq(&t.name.name, wanted) && (t.name.schema.is_empty() || t.name.schema == "public")
+                || eq(&full, wanted)
+                || eq(&t.name.to_string(), wanted)
+        };
+        self.tables.iter().find(|t| matches(t, true)).or_else(|| {
+            let mut found = self.tables.iter().filter(|t| matches(t, false));
+            let first = found.next();
+            if found.next().is_some() { None } else { first }
+        })
+    }
+
+    pub fn get(&self, name: &TableName) -> Option<&Table> {
+        self.tables.iter().find(|t| &t.name == name)
+    }
+
+    /// Names for "did you mean" messages.
+    pub fn table_list(&self) -> String {
+        let names: Vec<String> = self.tables.iter().map(|t| t.name.to_string()).collect();
+        if names.is_empty() { "(no tables)".into() } else { names.join(", ") }
+    }
+
+    /// A stable hash of tables, columns and types (order of tables does not matter,
+    /// order of columns does: COPY depends on it).
+    pub fn fingerprint(&self) -> String {
+        fingerprint_of(self.tables.iter().map(|t| {
+            (t.name.clone(), t.columns.iter().map(|c| (c.name.clone(), c.type_name.clone(), c.nullable)).collect())
+        }))
+    }
+}
+
+pub type ColumnSig = (String, String, bool);
+
+/// Fingerprint of `(table, [(column, type, nullable)])`; also used on snapshot headers.
+pub fn fingerprint_of(tables: impl Iterator<Item = (TableName, Vec<ColumnSig>)>) -> String {
+    let sorted: BTreeMap<TableName, Vec<ColumnSig>> = tables.collect();
+    let mut text = String::new();
+    for (name, cols) in &sorted {
+        text.push_str(&format!("table {}.{}\n", name.schema, name.name));
+        for (col, ty, nullable) in cols {
+            text.push_str(&format!("  {col} {ty}{}\n", if *nullable { "" } else { " not null" }));
+        }
+    }
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+}
+
+/// The schema version recorded by a migration tool, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaVersion {
+    /// The migration table it came from.
+    pub source: String,
+    pub version: String,
+}
+
+/// Tables in foreign-key order (parents first) and the edges that had to be broken
+/// to get there (cycles and self references).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOrder {
+    pub order: Vec<usize>,
+    /// (child table index, foreign key index) edges whose parent may come later.
+    pub broken: Vec<(usize, usize)>,
+}
+
+/// Orders `tables` parents-first, considering only foreign keys between them. In a cycle
+/// the edge broken is a nullable one if there is one, then a deferrable one.
+pub fn load_order(tables: &[&Table]) -> LoadOrder {
+    let index: HashMap<&TableName, usize> = tables.iter().enumerate().map(|(i, t)| (&t.name, i)).collect();
+    // edges[child] = (fk index, parent)
+    let mut pending: Vec<Vec<(usize, usize)>> = tables
+        .iter()
+        .map(|t| {
+            t.foreign_keys
+                .iter()
+                .enumerate()
+                .filter_map(|(fi, fk)| index.get(&fk.ref_table).map(|&p| (fi, p)))
+                .collect()
+        })
+        .collect();
+    let mut broken = Vec::new();
+    for (child, edges) in pending.iter_mut().enumerate() {
+        edges.retain(|&(fi, parent)| {
+            let self_ref = parent == child;
+            if self_ref {
+                broken.push((child, fi));
+            }
+            !self_ref
+        });
+    }
+    let mut placed = vec![false; tables.len()];
+    let mut order = Vec::with_capacity(tables.len());
+    while order.len() < tables.len() {
+        // Stable: among ready tables keep the input order.
+        let ready: Vec<usize> =
+            (0..tables.len()).filter(|&i| !placed[i] && pending[i].iter().all(|&(_, p)| placed[p])).collect();
+        if !ready.is_empty() {
+            for i in ready {
+                placed[i] = true;
+                order.push(i);
+            }
+            continue;
+        }
+        // A cycle: break the best remaining edge among unplaced tables.
+        let nullable = |child: usize, fi: usize| {
+            let t = tables[child];
+            t.foreign_keys[fi].columns.iter().all(|c| t.column(c).is_some_and(|col| col.nullable))
+        };
+        let candidates: Vec<(usize, usize, usize)> = (0..tables.len())
+            .filter(|&i| !placed[i])
+            .flat_map(|i| pending[i].iter().filter(|&&(_, p)| !placed[p]).map(move |&(fi, p)| (i, fi, p)))
+            .collect();
+        let pick = candidates
+            .iter()
+            .find(|&&(c, fi, _)| nullable(c, fi))
+            .or_else(|| candidates.iter().find(|&&(c, fi, _)| tables[c].foreign_keys[fi].deferrable))
+            .or(candidates.first())
+            .copied();
+        let Some((child, fi, parent)) = pick else { break };
+        pending[child].retain(|&(f, p)| !(f == fi && p == parent));
+        broken.push((child, fi));
+    }
+    LoadOrder { order, broken }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, cols: &[(&str, bool)], fks: &[(&str, &str)]) -> Table {
+        Table {
+            name: TableName::new("public", name),
+            columns: cols
+                .iter()
+                .map(|(c, nullable)| Column {
+                    name: (*c).into(),
+                    type_name: "uuid".into(),
+                    kind: TypeKind::Uuid,
+                    nullable: *nullable,
+                    default: None,
+                    auto: None,
+                    generated: false,
+                    checks: vec![],
+                })
+                .collect(),
+            primary_key: vec!["id".into()],
+            uniques: vec![],
+            foreign_keys: fks
+                .iter()
+                .map(|(col, parent)| ForeignKey {
+                    name: format!("{name}_{col}_fkey"),
+                    columns: vec![(*col).into()],
+                    ref_table: TableName::new("public", *parent),
+                    ref_columns: vec!["id".into()],
+                    deferrable: false,
+                })
+                .collect(),
+            partitioned: false,
+            partition_key: None,
+            partitions: vec![],
+            checks: vec![],
+            estimated_rows: 0,
+            estimated_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn parents_first_and_cycle_broken_at_nullable_edge() {
+        // demo schema: offices.created_by -> staffs (not null), staffs.home_office_id -> offices (nullable)
+        let offices = table("offices", &[("id", false), ("created_by", false)], &[("created_by", "staffs")]);
+        let staffs = table("staffs", &[("id", false), ("home_office_id", true)], &[("home_office_id", "offices")]);
+        let links = table(
+            "office_staffs",
+            &[("office_id", false), ("staff_id", false)],
+            &[("office_id", "offices"), ("staff_id", "staffs")],
+        );
+        let tables = vec![&links, &offices, &staffs];
+        let lo = load_order(&tables);
+        let names: Vec<&str> = lo.order.iter().map(|&i| tables[i].name.name.as_str()).collect();
+        assert_eq!(names, ["staffs", "offices", "office_staffs"]);
+        assert_eq!(lo.broken, vec![(2, 0)]);
+    }
+
+    #[test]
+    fn self_reference_is_broken() {
+        let emp = table("employees", &[("id", false), ("reports_to", true)], &[("reports_to", "employees")]);
+        let lo = load_order(&[&emp]);
+        assert_eq!(lo.order, vec![0]);
+        assert_eq!(lo.broken, vec![(0, 0)]);
+    }
+
+    #[test]
+    fn fingerprint_ignores_table_order() {
+        let a = table("a", &[("id", false)], &[]);
+        let b = table("b", &[("id", false)], &[]);
+        let s1 = Schema { tables: vec![a.clone(), b.clone()] };
+        let s2 = Schema { tables: vec![b, a.clone()] };
+        assert_eq!(s1.fingerprint(), s2.fingerprint());
+        let mut a2 = a;
+        a2.columns[0].type_name = "text".into();
+        let s3 = Schema { tables: vec![a2] };
+        assert_ne!(s1.fingerprint(), s3.fingerprint());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(TableName::new("public", "we\"ird").quoted(), "\"public\".\"we\"\"ird\"");
+        assert_eq!(quote_literal("o'k"), "'o''k'");
+    }
+}

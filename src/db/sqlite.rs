@@ -1,0 +1,303 @@
+//! SQLite specifics: introspection through PRAGMAs and the demo schema for the embedded default.
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::db::checks::parse_check;
+use crate::db::errors::{Step, translate};
+use crate::db::postgres::MIGRATION_TABLES;
+use crate::db::schema::{
+    AutoKey, Column, ForeignKey, Schema, SchemaVersion, Table, TableName, TypeKind, Unique, quote_ident,
+};
+use crate::error::Error;
+
+/// The demo schema applied to an empty embedded database.
+pub const DEMO_SCHEMA: &str = include_str!("../../fixtures/schema.sql");
+
+fn q(e: sqlx::Error, what: &str) -> Error {
+    translate(e, &Step::new(what))
+}
+
+pub async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| q(e, "listing tables"))?;
+    Ok(names)
+}
+
+/// Applies the demo schema when the database has no tables; true if it did.
+pub async fn apply_demo_schema_if_empty(conn: &mut SqliteConnection) -> Result<bool, Error> {
+    if !table_names(conn).await?.is_empty() {
+        return Ok(false);
+    }
+    sqlx::raw_sql(DEMO_SCHEMA).execute(&mut *conn).await.map_err(|e| q(e, "applying the demo schema"))?;
+    Ok(true)
+}
+
+pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
+    let what = "reading the schema";
+    let rows = sqlx::query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| q(e, what))?;
+    let mut tables = Vec::new();
+    for r in rows {
+        let name: String = r.get("name");
+        if MIGRATION_TABLES.contains(&name.as_str()) {
+            continue;
+        }
+        let create_sql: String = r.get::<Option<String>, _>("sql").unwrap_or_default();
+        let quoted = quote_ident(&name);
+        let cols = sqlx::query(AssertSqlSafe(format!("PRAGMA table_xinfo({quoted})")))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| q(e, what))?;
+        let mut pk: Vec<(i64, String)> = Vec::new();
+        let mut columns = Vec::new();
+        for c in &cols {
+            let col_name: String = c.get("name");
+            let decl: String = c.get::<Option<String>, _>("type").unwrap_or_default();
+            let hidden: i64 = c.get("hidden");
+            let pk_pos: i64 = c.get("pk");
+            if pk_pos > 0 {
+                pk.push((pk_pos, col_name.clone()));
+            }
+            columns.push(Column {
+                checks: vec![],
+                kind: kind_of(&decl),
+                type_name: decl,
+                nullable: c.get::<i64, _>("notnull") == 0 && pk_pos == 0,
+                default: c.get("dflt_value"),
+                auto: None,
+                generated: hidden == 2 || hidden == 3,
+                name: col_name,
+            });
+        }
+        pk.sort();
+        let primary_key: Vec<String> = pk.into_iter().map(|(_, n)| n).collect();
+        // INTEGER PRIMARY KEY is the rowid: SQLite assigns it.
+        if let [only] = primary_key.as_slice()
+            && let Some(col) = columns.iter_mut().find(|c| &c.name == only)
+            && col.type_name.eq_ignore_ascii_case("INTEGER")
+        {
+            col.auto = Some(AutoKey { sequence: None, always: false });
+        }
+        // Checks: any CHECK (...) in the CREATE TABLE text, matched to each column.
+        let check_exprs = check_clauses(&create_sql);
+        for col in &mut columns {
+            for expr in &check_exprs {
+                col.checks.extend(parse_check(expr, &col.name));
+            }
+        }
+        let fk_rows = sqlx::query(AssertSqlSafe(format!("PRAGMA foreign_key_list({quoted})")))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| q(e, what))?;
+        let mut foreign_keys: Vec<(i64, ForeignKey)> = Vec::new();
+        for f in &fk_rows {
+            let id: i64 = f.get("id");
+            let from: String = f.get("from");
+            let to: Option<String> = f.get("to");
+            let parent: String = f.get("table");
+            match foreign_keys.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, fk)) => {
+                    fk.columns.push(from);
+                    fk.ref_columns.extend(to);
+                }
+                None => foreign_keys.push((
+                    id,
+                    ForeignKey {
+                        name: format!("{name}_fk{id}"),
+                        columns: vec![from],
+                        ref_table: TableName::new("", parent),
+                        ref_columns: to.into_iter().collect(),
+                        deferrable: true,
+                    },
+                )),
+            }
+        }
+        let mut uniques = Vec::new();
+        let idx_rows = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({quoted})")))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| q(e, what))?;
+        for i in &idx_rows {
+            let unique: i64 = i.get("unique");
+            let origin: String = i.get("origin");
+            let partial: i64 = i.get("partial");
+            if unique == 0 || origin == "pk" || partial != 0 {
+                continue;
+            }
+            let idx_name: String = i.get("name");
+            let cols: Vec<String> =
+                sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&idx_name))))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| q(e, what))?
+                    .iter()
+                    .filter_map(|r| r.get::<Option<String>, _>("name"))
+                    .collect();
+            if !cols.is_empty() {
+                uniques.push(Unique { name: idx_name, columns: cols });
+            }
+        }
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {quoted}")))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| q(e, what))?;
+        tables.push(Table {
+            name: TableName::new("", name),
+            columns,
+            primary_key,
+            uniques,
+            foreign_keys: foreign_keys.into_iter().map(|(_, f)| f).collect(),
+            partitioned: false,
+            partition_key: None,
+            partitions: vec![],
+            checks: check_exprs.into_iter().map(|e| (String::new(), e)).collect(),
+            estimated_rows: u64::try_from(count).unwrap_or(0),
+            estimated_bytes: 0,
+        });
+    }
+    // Foreign keys that name no parent columns point at the parent's primary key.
+    let pks: Vec<(TableName, Vec<String>)> = tables.iter().map(|t| (t.name.clone(), t.primary_key.clone())).collect();
+    for t in &mut tables {
+        for fk in &mut t.foreign_keys {
+            if fk.ref_columns.is_empty()
+                && let Some((_, pk)) = pks.iter().find(|(n, _)| n == &fk.ref_table)
+            {
+                fk.ref_columns.clone_from(pk);
+            }
+        }
+    }
+    Ok(Schema { tables })
+}
+
+/// SQLite's declared types -> kinds, by its affinity rules plus common names.
+fn kind_of(decl: &str) -> TypeKind {
+    let upper = decl.to_ascii_uppercase();
+    let len = || {
+        upper
+            .split_once('(')
+            .and_then(|(_, r)| r.trim_end_matches(')').split(',').next().and_then(|n| n.trim().parse().ok()))
+    };
+    let base = upper.split('(').next().unwrap_or_default().trim();
+    match base {
+        "UUID" => TypeKind::Uuid,
+        "JSON" | "JSONB" => TypeKind::Json,
+        "BOOLEAN" | "BOOL" => TypeKind::Bool,
+        "DATE" => TypeKind::Date,
+        "DATETIME" | "TIMESTAMP" | "TIMESTAMPTZ" => TypeKind::Timestamp,
+        "TIME" => TypeKind::Time,
+        "SMALLINT" | "TINYINT" => TypeKind::SmallInt,
+        "NUMERIC" | "DECIMAL" => {
+            let (p, s) = upper
+                .split_once('(')
+                .map(|(_, r)| {
+                    let mut parts = r.trim_end_matches(')').split(',').map(|n| n.trim().parse::<u32>().ok());
+                    (parts.next().flatten(), parts.next().flatten())
+                })
+                .unwrap_or((None, None));
+            TypeKind::Numeric { precision: p, scale: s.or(p.map(|_| 0)) }
+        }
+        _ if base.contains("INT") => TypeKind::BigInt,
+        _ if base.contains("CHAR") || base.contains("CLOB") || base.contains("TEXT") => {
+            TypeKind::Text { max_len: len() }
+        }
+        _ if base.contains("BLOB") || base.is_empty() && upper.is_empty() => {
+            if upper.is_empty() {
+                TypeKind::Text { max_len: None }
+            } else {
+                TypeKind::Bytea
+            }
+        }
+        _ if base.contains("REAL") || base.contains("FLOA") || base.contains("DOUB") => TypeKind::Double,
+        _ => TypeKind::Text { max_len: None },
+    }
+}
+
+/// The expressions of every `CHECK (...)` clause in a CREATE TABLE statement.
+fn check_clauses(sql: &str) -> Vec<String> {
+    let upper = sql.to_ascii_uppercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = upper[from..].find("CHECK") {
+        let start = from + pos + 5;
+        let Some(open_rel) = sql[start..].find('(') else { break };
+        let open = start + open_rel;
+        if !sql[start..open].trim().is_empty() {
+            from = start;
+            continue;
+        }
+        let mut depth = 0;
+        let mut in_str = false;
+        let mut end = None;
+        for (i, ch) in sql[open..].char_indices() {
+            match ch {
+                '\'' => in_str = !in_str,
+                '(' if !in_str => depth += 1,
+                ')' if !in_str => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(open + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        out.push(sql[open..=end].to_owned());
+        from = end;
+    }
+    out
+}
+
+pub async fn schema_version(conn: &mut SqliteConnection) -> Result<Option<SchemaVersion>, Error> {
+    let names = table_names(conn).await?;
+    for table in MIGRATION_TABLES {
+        if !names.iter().any(|n| n == table) {
+            continue;
+        }
+        let sql = match *table {
+            "_sqlx_migrations" => "SELECT CAST(max(version) AS TEXT) FROM _sqlx_migrations WHERE success",
+            "alembic_version" => "SELECT group_concat(version_num) FROM alembic_version",
+            "schema_migrations" => "SELECT CAST(max(version) AS TEXT) FROM schema_migrations",
+            "django_migrations" => "SELECT count(*) || ' migrations' FROM django_migrations",
+            "_prisma_migrations" => "SELECT migration_name FROM _prisma_migrations ORDER BY finished_at DESC LIMIT 1",
+            _ => continue,
+        };
+        let version = sqlx::query_scalar::<_, Option<String>>(sql).fetch_one(&mut *conn).await.ok().flatten();
+        return Ok(Some(SchemaVersion {
+            source: (*table).to_owned(),
+            version: version.unwrap_or_else(|| "unknown".into()),
+        }));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types() {
+        assert_eq!(kind_of("VARCHAR(20)"), TypeKind::Text { max_len: Some(20) });
+        assert_eq!(kind_of("INTEGER"), TypeKind::BigInt);
+        assert_eq!(kind_of("UUID"), TypeKind::Uuid);
+        assert_eq!(kind_of("NUMERIC(5,2)"), TypeKind::Numeric { precision: Some(5), scale: Some(2) });
+        assert_eq!(kind_of("BLOB"), TypeKind::Bytea);
+        assert_eq!(kind_of(""), TypeKind::Text { max_len: None });
+    }
+
+    #[test]
+    fn finds_check_clauses() {
+        let sql = "CREATE TABLE t (a INT CHECK (a BETWEEN 1 AND 5), b TEXT, CONSTRAINT c CHECK (b IN ('x', 'y)')))";
+        assert_eq!(check_clauses(sql), vec!["(a BETWEEN 1 AND 5)", "(b IN ('x', 'y)'))"]);
+    }
+}

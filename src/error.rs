@@ -1,0 +1,266 @@
+//! The one error type. `exit_code` and `hint` are the single source of the README's
+//! exit-code table; `report` prints it the same way everywhere.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit codes, one per failure class.
+pub mod code {
+    pub const OK: u8 = 0;
+    pub const INTERNAL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CONNECTION: u8 = 3;
+    pub const DATA: u8 = 4;
+    pub const SCHEMA: u8 = 5;
+    pub const SNAPSHOT_MISSING: u8 = 6;
+    pub const SNAPSHOT_CORRUPT: u8 = 7;
+    pub const LOCK_HELD: u8 = 8;
+    pub const DISK_SPACE: u8 = 9;
+    pub const TIMEOUT: u8 = 10;
+    pub const PERMISSION: u8 = 11;
+    pub const DIFFERENCES: u8 = 12;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Which kind of integrity rule a row broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    ForeignKey,
+    Unique,
+    NotNull,
+    Check,
+    Length,
+    Exclusion,
+    Partition,
+    InvalidValue,
+}
+
+impl Violation {
+    pub fn label(self) -> &'static str {
+        match self {
+            Violation::ForeignKey => "foreign key violation",
+            Violation::Unique => "unique violation",
+            Violation::NotNull => "not-null violation",
+            Violation::Check => "check constraint violation",
+            Violation::Length => "value too long",
+            Violation::Exclusion => "exclusion constraint violation",
+            Violation::Partition => "no partition for row",
+            Violation::InvalidValue => "invalid value",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+
+    #[error("{file}:{line}: {message}")]
+    Config { file: PathBuf, line: usize, message: String },
+
+    #[error("could not connect to {url} ({class}) after {attempts} attempt(s)\n{reason}")]
+    Connect { url: String, class: &'static str, attempts: u32, reason: String },
+
+    #[error("lost the connection to the database while {step}\n{reason}")]
+    ConnectionLost { step: String, reason: String },
+
+    #[error("{0}")]
+    Constraint(Box<ConstraintViolation>),
+
+    #[error("cannot generate data for {table}: {reason}")]
+    Generation { table: String, reason: String, hint: Option<String> },
+
+    #[error("{message}")]
+    Schema { message: String, hint: Option<String> },
+
+    #[error("no snapshot named '{name}' in {}", dir.display())]
+    SnapshotMissing { name: String, dir: PathBuf },
+
+    #[error("a snapshot named '{name}' already exists in {}", dir.display())]
+    SnapshotExists { name: String, dir: PathBuf },
+
+    #[error("snapshot {} is corrupt: {reason}", path.display())]
+    SnapshotCorrupt { path: PathBuf, reason: String },
+
+    #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
+    LockHeld { resource: String, holder: Option<String>, hint: String },
+
+    #[error("not enough disk space in {}: {reason}", path.display())]
+    DiskSpace { path: PathBuf, reason: String },
+
+    #[error("statement timed out after {} while {step}", humantime::format_duration(*timeout))]
+    Timeout { step: String, timeout: Duration },
+
+    #[error("permission denied: {what}\n{reason}")]
+    Permission { what: String, reason: String, hint: Option<String> },
+
+    #[error("{summary}")]
+    Differences { summary: String },
+
+    #[error("health check '{check}' failed: {detail}")]
+    Unhealthy { check: String, detail: String, code: u8 },
+
+    #[error("interrupted; everything was rolled back and nothing was written")]
+    Interrupted,
+
+    #[error("database error while {step}: {message}")]
+    Database { step: String, message: String, transient: bool, sqlstate: Option<String> },
+
+    #[error("{op} {}: {source}", path.display())]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A row broke an integrity rule: where, which rule, and the server's own words.
+#[derive(Debug)]
+pub struct ConstraintViolation {
+    pub kind: Violation,
+    pub table: Option<String>,
+    pub constraint: Option<String>,
+    pub column: Option<String>,
+    pub batch: Option<u64>,
+    pub row: Option<u64>,
+    pub step: String,
+    pub detail: String,
+}
+
+impl std::fmt::Display for ConstraintViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind.label())?;
+        if let Some(c) = &self.constraint {
+            write!(f, " on constraint \"{c}\"")?;
+        }
+        if let Some(t) = &self.table {
+            write!(f, " in table {t}")?;
+        }
+        match (self.batch, self.row) {
+            (Some(b), Some(r)) => write!(f, " (batch {b}, row {r})")?,
+            (None, Some(r)) => write!(f, " (row {r})")?,
+            (Some(b), None) => write!(f, " (batch {b})")?,
+            (None, None) => {}
+        }
+        if !self.step.is_empty() {
+            write!(f, " while {}", self.step)?;
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: None }
+    }
+
+    pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn schema(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Schema { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        match source.raw_os_error() {
+            Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT) => {
+                Error::DiskSpace { path, reason: format!("{op} failed: {source}") }
+            }
+            Some(libc::EACCES | libc::EPERM | libc::EROFS) => Error::Permission {
+                what: format!("{op} {}", path.display()),
+                reason: source.to_string(),
+                hint: Some("check the owner and mode of the file or directory".into()),
+            },
+            _ => Error::Io { op, path, source },
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage { .. } | Error::Config { .. } => code::USAGE,
+            Error::Connect { .. } | Error::ConnectionLost { .. } => code::CONNECTION,
+            Error::Constraint(_) | Error::Generation { .. } => code::DATA,
+            Error::Schema { .. } => code::SCHEMA,
+            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
+            Error::SnapshotCorrupt { .. } => code::SNAPSHOT_CORRUPT,
+            Error::LockHeld { .. } => code::LOCK_HELD,
+            Error::DiskSpace { .. } => code::DISK_SPACE,
+            Error::Timeout { .. } => code::TIMEOUT,
+            Error::Permission { .. } => code::PERMISSION,
+            Error::Differences { .. } => code::DIFFERENCES,
+            Error::Unhealthy { code, .. } => *code,
+            Error::Interrupted => code::INTERRUPTED,
+            Error::Database { sqlstate, .. } => match sqlstate.as_deref().map(|s| &s[..2.min(s.len())]) {
+                // data exceptions and integrity violations are the user's data
+                Some("22" | "23") => code::DATA,
+                Some("42") => code::SCHEMA,
+                _ => code::INTERNAL,
+            },
+            Error::Io { .. } | Error::Internal(_) => code::INTERNAL,
+        }
+    }
+
+    /// The next thing to try.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Usage { hint, .. } | Error::Schema { hint, .. } | Error::Generation { hint, .. } => hint.clone(),
+            Error::Permission { hint, .. } => hint.clone(),
+            Error::Config { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
+            Error::Connect { class, .. } => Some(match *class {
+                "authentication failed" => "check the user name and password in DATABASE_URL".into(),
+                "database does not exist" => "create it first (createdb NAME) or fix the database name in the URL".into(),
+                _ => "is the server running and reachable? `seed doctor` checks the connection; raise SEED_RETRY_MAX_ATTEMPTS for a server that is still starting".into(),
+            }),
+            Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
+            Error::Constraint(v) => Some(constraint_hint(v.kind, v.table.as_deref(), v.column.as_deref())),
+            Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
+            Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
+            Error::SnapshotCorrupt { .. } => Some("the file cannot be trusted; restore another snapshot or take a new one".into()),
+            Error::LockHeld { hint, .. } => Some(hint.clone()),
+            Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
+            Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size".into()),
+            Error::Interrupted => None,
+            Error::Database { transient: true, .. } => Some("this looks transient; run the command again".into()),
+            Error::Unhealthy { .. } => Some("`seed doctor` lists every check; fix the one named above".into()),
+            _ => None,
+        }
+    }
+
+    /// Transient failures retry the whole transaction; nothing else does.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::ConnectionLost { .. } | Error::Timeout { .. } => true,
+            Error::Database { transient, .. } => *transient,
+            _ => false,
+        }
+    }
+
+    /// Server detail kept under the translated message.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::Constraint(v) if !v.detail.is_empty() => Some(&v.detail),
+            _ => None,
+        }
+    }
+}
+
+fn constraint_hint(kind: Violation, table: Option<&str>, column: Option<&str>) -> String {
+    let col = match (table, column) {
+        (Some(t), Some(c)) => format!("{t}.{c}"),
+        (None, Some(c)) => c.to_owned(),
+        _ => "the column".to_owned(),
+    };
+    match kind {
+        Violation::ForeignKey => "a referenced row is missing: load or seed the parent table first, or check the snapshot was taken with its parents (--table)".into(),
+        Violation::Unique => format!("values of {col} collide with rows already there: use --truncate (bulk) or --clean (restore), or give {col} a unique generator in the factories file"),
+        Violation::NotNull => format!("{col} needs a value: give it a generator or a constant in the factories file"),
+        Violation::Check => format!("the generated value breaks the check: set a generator, list or constant for {col} in the factories file"),
+        Violation::Length => format!("the value is longer than {col} allows: use a shorter template or list in the factories file"),
+        Violation::Exclusion => "rows overlap under an exclusion constraint: generate that table with a factories file".into(),
+        Violation::Partition => format!("no partition accepts the value of {col}: add a partition or set a generator for {col} in the factories file"),
+        Violation::InvalidValue => format!("the value does not fit the type of {col}: set a generator for it in the factories file"),
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

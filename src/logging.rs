@@ -1,0 +1,50 @@
+//! Diagnostic logs (tracing) for `-v`: stderr, redacted, text or JSON.
+//! User-facing events go through `output::Printer`; this is for debugging.
+
+use std::io::Write;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::cli::LogFormat;
+use crate::env;
+use crate::settings::OutputSettings;
+
+pub fn init(settings: &OutputSettings) {
+    let default = match settings.verbose {
+        _ if settings.quiet => "error",
+        0 => "warn,sqlx=error",
+        1 => "seed=debug,sqlx=warn",
+        _ => "seed=trace,sqlx=debug",
+    };
+    let filter = std::env::var(env::LOG)
+        .ok()
+        .and_then(|s| EnvFilter::try_new(s).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr);
+    let _ = match settings.format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => builder.with_target(false).without_time().try_init(),
+    };
+}
+
+#[derive(Clone, Copy)]
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = crate::redact::scrub(&String::from_utf8_lossy(buf));
+        std::io::stderr().lock().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for RedactingStderr {
+    type Writer = RedactingStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
+}

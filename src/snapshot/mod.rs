@@ -1,0 +1,5 @@
+//! Snapshots: the file format, the directory they live in, locks, atomic writes.
+//! Nothing here talks to a database; `commands::snapshot` joins the two.
+
+pub mod lock;
+pub mod store;

@@ -1,0 +1,177 @@
+//! The snapshot directory: names, paths, what is a snapshot and what is not.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::error::Error;
+
+/// `NAME.seed.gz`: a gzip stream, so `zcat NAME.seed.gz | head -1` shows the header.
+pub const EXTENSION: &str = ".seed.gz";
+/// Temp files of a create in progress (normally unnamed; named only on file systems
+/// without O_TMPFILE, or for an instant before the final rename).
+pub const TEMP_PREFIX: &str = ".tmp-";
+pub const LOCK_DIR: &str = ".locks";
+pub const AUDIT_LOG: &str = "audit.log";
+const MAX_NAME: usize = 100;
+
+/// `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`: no separators, no traversal, no hidden files.
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    let mut chars = name.chars();
+    let ok = match chars.next() {
+        Some(first) => {
+            first.is_ascii_alphanumeric()
+                && name.len() <= MAX_NAME
+                && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_hint(
+            format!("invalid snapshot name '{}'", name.escape_debug()),
+            "names start with a letter or digit, then up to 99 letters, digits, '.', '_' or '-' (e.g. baseline, ci-2026.11.23)",
+        ))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+/// One entry of the directory listing.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Snapshot {
+        name: String,
+        path: PathBuf,
+        size: u64,
+        modified: SystemTime,
+    },
+    /// A file that does not belong here (shown as corrupt by `list`).
+    Foreign {
+        file_name: String,
+        path: PathBuf,
+        size: u64,
+    },
+}
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}{EXTENSION}"))
+    }
+
+    pub fn lock_path(&self, name: &str) -> PathBuf {
+        self.dir.join(LOCK_DIR).join(format!("{name}.lock"))
+    }
+
+    pub fn ensure_dir(&self) -> Result<(), Error> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("creating snapshot directory", &self.dir, e))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.path(name).is_file()
+    }
+
+    /// Snapshots and foreign files, sorted by name; hidden files, the audit log and
+    /// temp files are not listed.
+    pub fn entries(&self) -> Result<Vec<Entry>, Error> {
+        let read = match std::fs::read_dir(&self.dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(Error::io("reading snapshot directory", &self.dir, e)),
+        };
+        let mut entries = Vec::new();
+        for item in read {
+            let item = item.map_err(|e| Error::io("reading snapshot directory", &self.dir, e))?;
+            let file_name = item.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with('.') || file_name == AUDIT_LOG {
+                continue;
+            }
+            let path = item.path();
+            let Ok(meta) = item.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let name = file_name.strip_suffix(EXTENSION).filter(|n| validate_name(n).is_ok());
+            entries.push(match name {
+                Some(n) => Entry::Snapshot {
+                    name: n.to_owned(),
+                    path,
+                    size: meta.len(),
+                    modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                },
+                None => Entry::Foreign { file_name, path, size: meta.len() },
+            });
+        }
+        entries.sort_by(|a, b| a.sort_key().cmp(b.sort_key()));
+        Ok(entries)
+    }
+
+    /// Temp files left by a create that was killed (SIGKILL, power loss) in the instant
+    /// they had a name. Safe to delete when no create holds the name's lock.
+    pub fn temp_files(&self) -> Vec<(PathBuf, u64)> {
+        let Ok(read) = std::fs::read_dir(&self.dir) else { return vec![] };
+        read.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+            .collect()
+    }
+
+    /// Temp files belonging to `name`.
+    pub fn temp_files_of(&self, name: &str) -> Vec<PathBuf> {
+        let prefix = format!("{TEMP_PREFIX}{name}.");
+        self.temp_files().into_iter().map(|(p, _)| p).filter(|p| file_name(p).starts_with(&prefix)).collect()
+    }
+
+    /// Free bytes for an unprivileged writer on the directory's file system.
+    pub fn free_space(&self) -> Result<u64, Error> {
+        let probe = if self.dir.exists() { self.dir.clone() } else { nearest_existing(&self.dir) };
+        fs4::available_space(&probe).map_err(|e| Error::io("checking free space of", probe, e))
+    }
+}
+
+impl Entry {
+    fn sort_key(&self) -> &str {
+        match self {
+            Entry::Snapshot { name, .. } => name,
+            Entry::Foreign { file_name, .. } => file_name,
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn nearest_existing(p: &Path) -> PathBuf {
+    let mut cur = p.to_path_buf();
+    while !cur.exists() {
+        match cur.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => cur = parent.to_path_buf(),
+            _ => return PathBuf::from("."),
+        }
+    }
+    cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["baseline", "ci-2026.11.23", "A_1", "x"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(101);
+        for bad in ["", "../x", ".hidden", "a/b", "-x", "a b", "é", long.as_str(), "x\0"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Argument and URL validation: clear messages, the usage exit code, nothing connects.
+
+use crate::common::{Workdir, all_output};
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let w = Workdir::new();
+    let out = w.seed().args(["doctor", "--frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("--frobnicate"));
+}
+
+#[test]
+fn unknown_command_is_a_usage_error() {
+    let w = Workdir::new();
+    let out = w.seed().arg("explode").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_urls_are_usage_errors_naming_the_problem() {
+    let w = Workdir::new();
+    for (url, expect) in [
+        ("http://example.com/db", "unknown scheme 'http'"),
+        ("mysql://u:topsecret@h/db", "not supported yet"),
+        ("not a url", "is not a database URL"),
+        ("postgres://u:topsecret@[::bad/db", "invalid PostgreSQL URL"),
+    ] {
+        let out = w.seed().args(["doctor", "--database-url", url]).output().unwrap();
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(2), "{url}: {text}");
+        assert!(text.contains(expect), "{url}: {text}");
+        assert!(!text.contains("topsecret"), "{url} leaked its password: {text}");
+        assert!(text.contains("hint:"), "{url}: {text}");
+    }
+}
+
+#[test]
+fn url_from_env_is_used_and_flag_beats_env() {
+    let w = Workdir::new();
+    // The env URL is bad; the flag overrides it with a good one.
+    let out = w
+        .seed()
+        .env("DATABASE_URL", "http://nope")
+        .args(["doctor", "--database-url", "sqlite://flag.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(w.path().join("flag.db").exists());
+    let out = w.seed().env("DATABASE_URL", "http://nope").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn nonsense_retry_settings_are_rejected() {
+    let w = Workdir::new();
+    let out = w.seed().env("SEED_RETRY_MAX_ATTEMPTS", "0").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("SEED_RETRY_MAX_ATTEMPTS"));
+    let out = w.seed().args(["doctor", "--retry-base-delay", "soon"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_shows_examples() {
+    let w = Workdir::new();
+    for args in [vec!["--help"], vec!["doctor", "--help"]] {
+        let out = w.seed().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Example"), "{args:?}");
+    }
+}

@@ -1,0 +1,339 @@
+//! Test harness: one throwaway PostgreSQL server per test binary (initdb in a temp dir,
+//! a free port on 127.0.0.1, run as the `postgres` OS user when we are root), a fresh
+//! database per test, and a builder for the `seed` binary. No Docker, no skipping: if
+//! PostgreSQL is missing the tests fail and say how to install it.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The harness superuser's password: every test URL carries it, and output assertions
+/// check it never shows up.
+pub const PG_PASSWORD: &str = "Harness-Pw-7f3a9";
+pub const PG_USER: &str = "postgres";
+
+pub struct PgServer {
+    pub bin: PathBuf,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub socket_dir: PathBuf,
+    os_user: Option<(u32, u32)>,
+}
+
+static SERVER: OnceLock<PgServer> = OnceLock::new();
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn server() -> &'static PgServer {
+    SERVER.get_or_init(PgServer::start)
+}
+
+fn pg_bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SEED_TEST_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect()
+        })
+        .unwrap_or_default();
+    candidates.sort_by_key(|p| {
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+    });
+    candidates.pop().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: not via pg_config, not under /usr/lib/postgresql/*/bin.\n\
+             Install them with `sudo apt-get install -y postgresql` (or run scripts/test.sh, which does), \
+             or point SEED_TEST_PG_BIN at the folder holding initdb."
+        )
+    })
+}
+
+fn postgres_os_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let name = std::ffi::CString::new("postgres").unwrap();
+    // SAFETY: getpwnam with a valid C string; fields are copied out immediately.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    assert!(
+        !pw.is_null(),
+        "running as root, but there is no `postgres` OS user to run the test server as \
+         (PostgreSQL refuses to run as root). Install the server package (apt-get install postgresql), \
+         which creates it, or run the tests as a normal user."
+    );
+    // SAFETY: pw is non-null and points to a valid passwd record.
+    unsafe { Some(((*pw).pw_uid, (*pw).pw_gid)) }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
+}
+
+extern "C" fn stop_server_at_exit() {
+    if let Some(server) = SERVER.get() {
+        let _ = server.pg_ctl(&["stop", "-m", "immediate", "-w"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_dir_all(&server.dir);
+    }
+}
+
+impl PgServer {
+    fn start() -> Self {
+        let bin = pg_bin_dir();
+        let os_user = postgres_os_user();
+        let dir = tempfile::Builder::new().prefix("seed-pg-").tempdir().expect("temp dir").keep();
+        let data = dir.join("data");
+        let socket_dir = dir.join("sock");
+        std::fs::create_dir_all(&socket_dir).unwrap();
+        let pwfile = dir.join("pw");
+        std::fs::write(&pwfile, PG_PASSWORD).unwrap();
+        if let Some((uid, gid)) = os_user {
+            for p in [&dir, &socket_dir, &pwfile] {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid)).expect("chown test server dir to postgres");
+            }
+        }
+        let mut server = Self { bin, port: 0, dir: dir.clone(), socket_dir, os_user };
+        let mut initdb = Command::new(server.bin.join("initdb"));
+        let out = server
+            .as_pg(&mut initdb)
+            .args(["-D", data.to_str().unwrap(), "-U", PG_USER, "--pwfile", pwfile.to_str().unwrap()])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Retry on a port race with another process.
+        for attempt in 0..5 {
+            server.port = free_port();
+            let opts = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB",
+                server.port,
+                server.socket_dir.display()
+            );
+            let log = dir.join("server.log");
+            let status = server
+                .pg_ctl(&[
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-o",
+                    &opts,
+                ])
+                .stdout(Stdio::null())
+                .status()
+                .expect("run pg_ctl start");
+            if status.success() {
+                // SAFETY: registering a plain extern "C" fn with atexit.
+                unsafe { libc::atexit(stop_server_at_exit) };
+                return server;
+            }
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(attempt < 4 && log_text.contains("in use"), "pg_ctl start failed; server log:\n{log_text}");
+        }
+        unreachable!()
+    }
+
+    fn as_pg<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        if let Some((uid, gid)) = self.os_user {
+            cmd.uid(uid).gid(gid).env("HOME", &self.dir);
+        }
+        cmd
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.bin.join("pg_ctl"));
+        let data = self.dir.join("data");
+        self.as_pg(&mut cmd);
+        if !args.contains(&"-D") {
+            cmd.args(["-D", data.to_str().unwrap()]);
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// psql as the superuser over the socket; panics on SQL errors.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = self.psql_cmd(db).args(["-c", sql]).output().expect("run psql");
+        assert!(out.status.success(), "psql failed on {db}: {sql}\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    }
+
+    pub fn psql_cmd(&self, db: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-U", PG_USER, "-d", db])
+            .env("PGTZ", "UTC")
+            .env("PGDATESTYLE", "ISO")
+            .env_remove("PGPASSWORD");
+        cmd
+    }
+
+    pub fn tool(&self, name: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(name));
+        cmd.args(["-h"]).arg(&self.socket_dir).args(["-p", &self.port.to_string(), "-U", PG_USER]);
+        cmd
+    }
+}
+
+/// A fresh database on the shared server; dropped when the test passes, kept (and
+/// named) when it fails so it can be inspected.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub fn new(tag: &str) -> Self {
+        let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t_{}_{}_{n}", tag.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id());
+        server().psql("postgres", &format!("CREATE DATABASE \"{name}\""));
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        server().url(&self.name)
+    }
+
+    pub fn psql(&self, sql: &str) -> String {
+        server().psql(&self.name, sql)
+    }
+
+    /// Runs a SQL file with ON_ERROR_STOP.
+    pub fn load_file(&self, path: &Path) {
+        let out = server().psql_cmd(&self.name).arg("-f").arg(path).output().expect("run psql -f");
+        assert!(out.status.success(), "loading {} failed:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn load_sql(&self, sql: &str) {
+        let out = server().psql_cmd(&self.name).args(["-c", sql]).output().expect("run psql");
+        assert!(out.status.success(), "SQL failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The demo schema (fixtures/schema.postgres.sql).
+    pub fn with_demo_schema(tag: &str) -> Self {
+        let db = Self::new(tag);
+        db.load_file(&repo_path("fixtures/schema.postgres.sql"));
+        db
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.psql(&format!("SELECT count(*) FROM {table}")).parse().unwrap()
+    }
+
+    /// Every row of every user table, sorted: for "exactly as before" assertions.
+    pub fn dump_data(&self) -> String {
+        let tables = self.psql(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1",
+        );
+        let mut out = String::new();
+        for t in tables.lines() {
+            let mut rows: Vec<String> = self.psql(&format!("COPY {t} TO STDOUT")).lines().map(str::to_owned).collect();
+            rows.sort();
+            out.push_str(&format!("== {t} ({} rows)\n{}\n", rows.len(), rows.join("\n")));
+        }
+        out
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("keeping database {} on port {} for inspection", self.name, server().port);
+            return;
+        }
+        let _ = server()
+            .psql_cmd("postgres")
+            .args(["-c", &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)])
+            .output();
+    }
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// `../shared/fixtures/...` (third-party databases), or `SEED_FIXTURES_DIR`.
+pub fn shared_fixture(rel: &str) -> PathBuf {
+    let base = std::env::var("SEED_FIXTURES_DIR").map(PathBuf::from).unwrap_or_else(|_| repo_path("tests/fixtures"));
+    let p = base.join(rel);
+    assert!(p.exists(), "fixture {} is missing", p.display());
+    p
+}
+
+/// A scratch directory a test runs `seed` in (default SQLite file and snapshot dir live there).
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Self {
+        Self { dir: tempfile::Builder::new().prefix("seed-work-").tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `seed` with a clean environment, run in this directory.
+    pub fn seed(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_seed"));
+        cmd.current_dir(self.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SEED_") || k == "DATABASE_URL" || k == "DIRECT_URL" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// `seed` as a std Command (for signals and rlimits).
+    pub fn seed_std(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
+        cmd.current_dir(self.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SEED_") || k == "DATABASE_URL" || k == "DIRECT_URL" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd
+    }
+}
+
+/// stdout + stderr of an output, for assertions.
+pub fn all_output(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Asserts no credential leaked into the output.
+pub fn assert_no_password(out: &Output) {
+    let text = all_output(out);
+    assert!(!text.contains(PG_PASSWORD), "password leaked into output:\n{text}");
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary: every test drives the real `seed` binary against a real
+//! SQLite file or the harness's PostgreSQL server.
+
+mod common;
+
+mod cli;
+mod doctor;
