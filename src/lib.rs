@@ -8,6 +8,7 @@ pub mod commands;
 pub mod db;
 pub mod env;
 pub mod error;
+pub mod factory;
 pub mod logging;
 pub mod output;
 pub mod redact;

@@ -1,6 +1,7 @@
 //! One file per verb; each has `run(args, ctx)`. Commands orchestrate: the real work is
 //! in `db`, `factory` and `snapshot`.
 
+pub mod bulk;
 pub mod doctor;
 
 use crate::Context;
@@ -11,6 +12,7 @@ use crate::error::Error;
 pub async fn run(command: Command, ctx: &Context) -> Result<u8, Error> {
     match command {
         Command::Doctor(args) => doctor::run(args, ctx).await,
-        Command::Bulk(_) | Command::Snapshot(_) => Err(Error::usage("this command is not available in this build")),
+        Command::Bulk(args) => bulk::run(args, ctx).await,
+        Command::Snapshot(_) => Err(Error::usage("snapshot commands are not available in this build yet")),
     }
 }

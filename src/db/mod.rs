@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod errors;
 pub mod postgres;
+pub mod rebuild;
 pub mod retry;
 pub mod schema;
 pub mod sqlite;

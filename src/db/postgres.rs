@@ -51,10 +51,13 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
     let what = "reading the schema";
     let rows = sqlx::query(
         "SELECT c.oid::int8 AS oid, n.nspname, c.relname, c.relkind = 'p' AS partitioned,
-                (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0)::float8 FROM pg_partition_tree(c.oid) t
-                   JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf) AS est_rows,
-                (SELECT coalesce(sum(pg_table_size(t.relid)), 0)::int8 FROM pg_partition_tree(c.oid) t
-                   WHERE t.isleaf) AS est_bytes,
+                CASE WHEN c.relkind = 'p' THEN
+                    (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t
+                       JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf)
+                  ELSE greatest(c.reltuples, 0) END::float8 AS est_rows,
+                CASE WHEN c.relkind = 'p' THEN
+                    (SELECT coalesce(sum(pg_table_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
+                  ELSE pg_table_size(c.oid) END::int8 AS est_bytes,
                 pg_get_partkeydef(c.oid) AS partkey
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -144,7 +147,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
     // foreign keys on each partition); partition constraints count for the parent.
     let con_rows = sqlx::query(
         "WITH targets AS (
-             SELECT r.oid AS root, t.relid FROM unnest($1::int8[]::oid[]) AS r(oid)
+             SELECT r.oid AS root, r.oid AS relid FROM unnest($1::int8[]::oid[]) AS r(oid)
+             UNION
+             SELECT r.oid, t.relid FROM unnest($1::int8[]::oid[]) AS r(oid)
              CROSS JOIN LATERAL pg_partition_tree(r.oid) t)
          SELECT tg.root::int8 AS root, con.conname, con.contype::text AS contype, con.condeferrable,
                 con.confrelid::int8 AS confrelid, pg_get_constraintdef(con.oid) AS def,

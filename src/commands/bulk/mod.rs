@@ -1,0 +1,264 @@
+//! `seed bulk`: one transaction that fills the chosen tables with generated rows.
+//!
+//! Arguments are validated before anything connects. Each attempt connects, takes the
+//! lock, reads the schema, plans, loads and commits; a transient failure (lost
+//! connection, serialization failure, deadlock, statement timeout) rolls back and runs
+//! the whole attempt again. Rows are generated on a blocking thread while the async side
+//! streams them to the database, so generation overlaps the load.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::Context;
+use crate::cli::BulkArgs;
+use crate::db::retry::with_retry;
+use crate::db::schema::TableName;
+use crate::db::url::DbKind;
+use crate::error::{Error, code};
+use crate::factory::config::Factories;
+use crate::factory::plan::{BulkRequest, Plan};
+use crate::factory::rows::RowGen;
+use crate::factory::values::Value;
+use crate::output::{Level, human_count};
+
+pub const DEFAULT_SEED: u64 = 42;
+pub const DEFAULT_BATCH: u64 = 5_000;
+pub const MAX_BATCH: u64 = 100_000;
+const WARN_BATCH: u64 = 10_000;
+const MAX_COUNT: u64 = 1_000_000_000;
+
+/// What a successful attempt did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub tables: Vec<(TableName, u64)>,
+    pub dry_run: bool,
+    pub mode: &'static str,
+}
+
+/// Flags that shape an attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub truncate: bool,
+    pub dry_run: bool,
+}
+
+pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Error> {
+    let count = match args.count {
+        None => None,
+        Some(n) if n >= 1 && n.unsigned_abs() <= MAX_COUNT => Some(n.unsigned_abs()),
+        Some(n) => {
+            return Err(Error::usage_hint(
+                format!("--count must be between 1 and {MAX_COUNT}, got {n}"),
+                "--count is rows per table; leave a table out with --table NAME=0",
+            ));
+        }
+    };
+    let mut table_counts = Vec::new();
+    for spec in &args.tables {
+        let Some((name, n)) = spec.split_once('=') else {
+            return Err(Error::usage_hint(format!("--table '{spec}' is not NAME=N"), "e.g. --table staffs=200"));
+        };
+        let n: i64 = n.trim().parse().map_err(|_| {
+            Error::usage_hint(format!("--table {spec}: '{n}' is not a number"), "e.g. --table staffs=200")
+        })?;
+        if !(0..=i64::try_from(MAX_COUNT).unwrap_or(i64::MAX)).contains(&n) {
+            return Err(Error::usage(format!("--table {spec}: the count must be between 0 and {MAX_COUNT}")));
+        }
+        if name.trim().is_empty() {
+            return Err(Error::usage(format!("--table '{spec}' has no table name")));
+        }
+        table_counts.push((name.trim().to_owned(), n.unsigned_abs()));
+    }
+    let batch_size = match args.batch_size {
+        None => DEFAULT_BATCH,
+        Some(n) if n >= 1 && n.unsigned_abs() <= MAX_BATCH => n.unsigned_abs(),
+        Some(n) => {
+            return Err(Error::usage_hint(
+                format!("--batch-size must be between 1 and {MAX_BATCH}, got {n}"),
+                "it is rows per COPY chunk or INSERT statement (and the unit of progress), never a commit point",
+            ));
+        }
+    };
+    let seed = match args.seed {
+        None => DEFAULT_SEED,
+        Some(s) if s >= 0 => s.unsigned_abs(),
+        Some(s) => return Err(Error::usage(format!("--seed must be 0 or more, got {s}"))),
+    };
+    let factories = args.factories.as_deref().map(Factories::load).transpose()?;
+    if count.is_none()
+        && table_counts.is_empty()
+        && factories.as_ref().is_none_or(|f| f.tables.iter().all(|t| t.count.is_none() && t.per_parent.is_none()))
+    {
+        return Err(Error::usage_hint(
+            "nothing to load: give --count N (rows per table)",
+            "or --table NAME=N, or counts in a factories file (--factories)",
+        ));
+    }
+    Ok((
+        BulkRequest { default_count: count, table_counts, factories, seed, batch_size },
+        Options { truncate: args.truncate, dry_run: args.dry_run },
+    ))
+}
+
+pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
+    let (req, opts) = request_from_args(&args)?;
+    let url = ctx.settings.write_url().clone();
+    if opts.truncate && !url.is_local() && !args.allow_remote {
+        return Err(Error::usage_hint(
+            format!("refusing to --truncate tables on {url}, which is not on this machine"),
+            "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
+        ));
+    }
+    if req.batch_size > WARN_BATCH {
+        ctx.printer.warn(format!(
+            "--batch-size {} is large: each batch is held in memory ({} rows); {WARN_BATCH} or less is usually as fast",
+            req.batch_size, req.batch_size
+        ));
+    }
+    let started = Instant::now();
+    let policy = ctx.settings.retry;
+    let kind = url.kind();
+    let outcome = with_retry(&policy, &ctx.printer, "the bulk load", |attempt| {
+        let req = &req;
+        async move {
+            if attempt > 1 {
+                ctx.printer
+                    .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
+            }
+            match kind {
+                DbKind::Postgres => postgres::attempt(ctx, req, opts).await,
+                DbKind::Sqlite => sqlite::attempt(ctx, req, opts).await,
+            }
+        }
+    })
+    .await?;
+    if !outcome.dry_run {
+        print_summary(ctx, &outcome, req.seed, started.elapsed());
+    }
+    Ok(code::OK)
+}
+
+fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration) {
+    let total: u64 = outcome.tables.iter().map(|(_, n)| n).sum();
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    #[allow(clippy::cast_precision_loss)]
+    let rate = total as f64 / secs;
+    let tables: Vec<serde_json::Value> =
+        outcome.tables.iter().map(|(t, n)| json!({ "table": t.to_string(), "rows": n })).collect();
+    ctx.printer.event(
+        Level::Info,
+        "bulk_summary",
+        json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0, "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode }),
+        || {
+            let mut text = format!(
+                "seeded {total} rows into {} tables in {secs:.2}s ({} rows/s), seed {seed}",
+                outcome.tables.len(),
+                human_count(rate)
+            );
+            let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
+            for (t, n) in &outcome.tables {
+                text.push_str(&format!("\n  {:<width$}  {n:>10}", t.to_string()));
+            }
+            text
+        },
+    );
+}
+
+/// Existing-row counts and parent keys the planner needs, read by the backend.
+pub struct PlanInputs {
+    pub existing_rows: HashMap<TableName, u64>,
+    pub existing_keys: HashMap<crate::factory::plan::ParentKey, Vec<Vec<Value>>>,
+}
+
+/// Most keys of an existing parent table read for foreign-key picks.
+pub const MAX_EXISTING_KEYS: i64 = 100_000;
+
+/// Spawns the generator for table `t`: batches of COPY text (rows, bytes), in order.
+pub fn spawn_copy_batches(plan: Arc<Plan>, t: usize, batch: u64) -> mpsc::Receiver<(u64, Vec<u8>)> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let gen_rows = RowGen::new(&plan, t);
+        let count = plan.tables[t].count;
+        let mut scratch = Vec::new();
+        let mut start = 0;
+        while start < count {
+            let end = (start + batch).min(count);
+            let mut buf = Vec::with_capacity(usize::try_from((end - start) * 128).unwrap_or(1 << 20));
+            gen_rows.write_copy(start..end, &mut buf, &mut scratch);
+            if tx.blocking_send((end - start, buf)).is_err() {
+                return; // the load stopped (error or Ctrl-C)
+            }
+            start = end;
+        }
+    });
+    rx
+}
+
+/// Spawns the generator for table `t`: batches of typed rows (for INSERT binds).
+pub fn spawn_row_batches(plan: Arc<Plan>, t: usize, batch: u64) -> mpsc::Receiver<Vec<Vec<Value>>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let gen_rows = RowGen::new(&plan, t);
+        let count = plan.tables[t].count;
+        let mut start = 0;
+        while start < count {
+            let end = (start + batch).min(count);
+            let rows: Vec<Vec<Value>> = (start..end)
+                .map(|i| {
+                    let mut row = Vec::new();
+                    gen_rows.row(i, &mut row);
+                    row
+                })
+                .collect();
+            if tx.blocking_send(rows).is_err() {
+                return;
+            }
+            start = end;
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn args(list: &[&str]) -> BulkArgs {
+        let mut full = vec!["seed", "bulk"];
+        full.extend_from_slice(list);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Bulk(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn validation_before_connecting() {
+        for (list, needle) in [
+            (vec!["--count", "0"], "between 1 and"),
+            (vec!["--count", "-3"], "between 1 and"),
+            (vec!["--count", "5", "--batch-size", "0"], "--batch-size must be between 1 and 100000"),
+            (vec!["--count", "5", "--batch-size", "100001"], "--batch-size"),
+            (vec!["--table", "staffs"], "is not NAME=N"),
+            (vec!["--table", "staffs=x"], "not a number"),
+            (vec![], "nothing to load"),
+        ] {
+            let err = request_from_args(&args(&list)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{list:?}");
+            assert!(err.to_string().contains(needle), "{list:?}: {err}");
+        }
+        let (req, _) = request_from_args(&args(&["--count", "10", "--table", "staffs=3"])).unwrap();
+        assert_eq!(req.default_count, Some(10));
+        assert_eq!(req.table_counts, vec![("staffs".to_owned(), 3)]);
+        assert_eq!(req.seed, DEFAULT_SEED);
+    }
+}

@@ -1,0 +1,332 @@
+//! The factories file (TOML): per-table counts and per-column generators.
+//!
+//! ```toml
+//! [tables.staffs]
+//! count = 200
+//! columns.email = { template = "{first_name}.{last_name}{i}@care.example" }
+//! columns.phone = { generator = "phone" }
+//!
+//! [tables.office_staffs]
+//! per_parent = { table = "offices", count = 20 }
+//! columns.role = { one_of = ["manager", "carer", "nurse"] }
+//! ```
+//! Syntax errors and unknown keys are reported with the file and line before anything
+//! connects; unknown tables, columns and generators once the schema is known.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::Error;
+use crate::factory::values::faker_by_name;
+
+#[derive(Debug, Clone)]
+pub struct Factories {
+    pub path: PathBuf,
+    text: String,
+    pub tables: Vec<TableConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableConfig {
+    pub name: String,
+    pub line: usize,
+    pub count: Option<u64>,
+    pub per_parent: Option<(String, u64)>,
+    pub columns: Vec<ColumnConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnConfig {
+    pub name: String,
+    pub line: usize,
+    pub rule: ColumnRule,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnRule {
+    Generator(String),
+    Value(Option<String>),
+    OneOf(Vec<Option<String>>),
+    Template(Template),
+}
+
+/// `"{first_name}.{last_name}{i}@example.com"`: literal text and generator names;
+/// `{i}` is the row number (from 1) within the table, unique per load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub source: String,
+    pub parts: Vec<TemplatePart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TemplatePart {
+    Literal(String),
+    Generator(String),
+    Index,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    count: Option<Spanned<i64>>,
+    per_parent: Option<Spanned<RawPerParent>>,
+    #[serde(default)]
+    columns: BTreeMap<Spanned<String>, Spanned<RawColumn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerParent {
+    table: String,
+    count: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    generator: Option<String>,
+    value: Option<toml::Value>,
+    one_of: Option<Vec<toml::Value>>,
+    template: Option<String>,
+    null: Option<bool>,
+}
+
+impl Factories {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::usage(format!("factories file {} not found", path.display())),
+            _ => Error::io("reading factories file", path, e),
+        })?;
+        Self::parse(path, text)
+    }
+
+    pub fn parse(path: &Path, text: String) -> Result<Self, Error> {
+        let raw: RawFile = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(&text, s.start));
+            Error::Config { file: path.to_owned(), line, message: e.message().trim().to_owned() }
+        })?;
+        let err = |offset: usize, message: String| Error::Config {
+            file: path.to_owned(),
+            line: line_of(&text, offset),
+            message,
+        };
+        let mut tables = Vec::new();
+        for (name, table) in raw.tables {
+            let line = line_of(&text, name.span().start);
+            let (name, table) = (name.into_inner(), table.into_inner());
+            let count = match table.count {
+                Some(c) if *c.get_ref() < 0 => {
+                    return Err(err(
+                        c.span().start,
+                        format!("count for {name} must be 0 or more, got {}", c.get_ref()),
+                    ));
+                }
+                Some(c) => Some(u64::try_from(*c.get_ref()).unwrap_or(0)),
+                None => None,
+            };
+            let per_parent = match table.per_parent {
+                Some(p) => {
+                    let span = p.span().start;
+                    let p = p.into_inner();
+                    if p.count <= 0 {
+                        return Err(err(
+                            span,
+                            format!("per_parent count for {name} must be 1 or more, got {}", p.count),
+                        ));
+                    }
+                    if count.is_some() {
+                        return Err(err(span, format!("{name}: give either count or per_parent, not both")));
+                    }
+                    Some((p.table, u64::try_from(p.count).unwrap_or(1)))
+                }
+                None => None,
+            };
+            let mut columns = Vec::new();
+            for (col, rule) in table.columns {
+                let col_line = line_of(&text, col.span().start);
+                let span = rule.span().start;
+                let rule = rule.into_inner();
+                let given = [
+                    rule.generator.is_some(),
+                    rule.value.is_some(),
+                    rule.one_of.is_some(),
+                    rule.template.is_some(),
+                    rule.null.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
+                if given != 1 {
+                    return Err(err(
+                        span,
+                        format!(
+                            "{name}.{}: give exactly one of generator, value, one_of, template or null",
+                            col.get_ref()
+                        ),
+                    ));
+                }
+                let parsed = if let Some(g) = rule.generator {
+                    if faker_by_name(&g).is_none() {
+                        return Err(err(
+                            span,
+                            format!(
+                                "unknown generator '{g}' for {name}.{}; known: {}",
+                                col.get_ref(),
+                                generator_list()
+                            ),
+                        ));
+                    }
+                    ColumnRule::Generator(g)
+                } else if let Some(v) = rule.value {
+                    ColumnRule::Value(Some(
+                        scalar(&v).map_err(|m| err(span, format!("{name}.{}: {m}", col.get_ref())))?,
+                    ))
+                } else if let Some(list) = rule.one_of {
+                    if list.is_empty() {
+                        return Err(err(span, format!("{name}.{}: one_of needs at least one value", col.get_ref())));
+                    }
+                    let items = list
+                        .iter()
+                        .map(|v| scalar(v).map(Some))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|m| err(span, format!("{name}.{}: {m}", col.get_ref())))?;
+                    ColumnRule::OneOf(items)
+                } else if let Some(t) = rule.template {
+                    ColumnRule::Template(
+                        Template::parse(&t).map_err(|m| err(span, format!("{name}.{}: {m}", col.get_ref())))?,
+                    )
+                } else {
+                    if rule.null != Some(true) {
+                        return Err(err(span, format!("{name}.{}: only `null = true` is meaningful", col.get_ref())));
+                    }
+                    ColumnRule::Value(None)
+                };
+                columns.push(ColumnConfig { name: col.into_inner(), line: col_line, rule: parsed });
+            }
+            tables.push(TableConfig { name, line, count, per_parent, columns });
+        }
+        Ok(Self { path: path.to_owned(), text, tables })
+    }
+
+    /// An error pointing at `line` of this file.
+    pub fn error(&self, line: usize, message: impl Into<String>) -> Error {
+        Error::Config { file: self.path.clone(), line, message: message.into() }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+fn generator_list() -> String {
+    crate::factory::values::GENERATOR_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+fn scalar(v: &toml::Value) -> Result<String, String> {
+    match v {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        toml::Value::Datetime(d) => Ok(d.to_string()),
+        other => Err(format!("expected a string, number, boolean or date, got {}", other.type_str())),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+impl Template {
+    pub fn parse(source: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = source;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(TemplatePart::Literal(rest[..open].to_owned()));
+            }
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or_else(|| format!("unclosed '{{' in template \"{source}\""))?;
+            let name = after[..close].trim();
+            if name == "i" {
+                parts.push(TemplatePart::Index);
+            } else if faker_by_name(name).is_some() {
+                parts.push(TemplatePart::Generator(name.to_owned()));
+            } else {
+                return Err(format!(
+                    "unknown generator '{{{name}}}' in template \"{source}\"; known: i, {}",
+                    generator_list()
+                ));
+            }
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(TemplatePart::Literal(rest.to_owned()));
+        }
+        Ok(Self { source: source.to_owned(), parts })
+    }
+
+    /// True when every value is distinct (it contains `{i}`).
+    pub fn is_unique(&self) -> bool {
+        self.parts.contains(&TemplatePart::Index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Factories, Error> {
+        Factories::parse(Path::new("f.toml"), text.to_owned())
+    }
+
+    #[test]
+    fn full_example() {
+        let f = parse(
+            "[tables.staffs]\ncount = 20\ncolumns.email = { template = \"{first_name}{i}@x.example\" }\ncolumns.phone = { generator = \"phone\" }\n\n[tables.office_staffs]\nper_parent = { table = \"offices\", count = 3 }\ncolumns.role = { one_of = [\"manager\", \"nurse\"] }\ncolumns.note = { null = true }\n",
+        )
+        .unwrap();
+        assert_eq!(f.tables.len(), 2);
+        let os = f.tables.iter().find(|t| t.name == "office_staffs").unwrap();
+        assert_eq!(os.per_parent, Some(("offices".into(), 3)));
+        assert_eq!(os.line, 6);
+        let staffs = f.tables.iter().find(|t| t.name == "staffs").unwrap();
+        assert_eq!(staffs.count, Some(20));
+        let email = staffs.columns.iter().find(|c| c.name == "email").unwrap();
+        assert_eq!(email.line, 3);
+        let ColumnRule::Template(t) = &email.rule else { panic!() };
+        assert!(t.is_unique());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("[tables.staffs]\ncount = 1\n\n[tables.offices]\ncolumns.name = { generator = \"nonsense\" }\n")
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("f.toml:5:"), "{msg}");
+        assert!(msg.contains("unknown generator 'nonsense'"), "{msg}");
+
+        let e = parse("[tables.staffs]\ncuont = 1\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2:"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+
+        let e = parse("[tables.staffs\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:1:"), "{e}");
+
+        let e = parse("[tables.staffs]\ncount = -3\n").unwrap_err();
+        assert!(e.to_string().contains("must be 0 or more"), "{e}");
+
+        let e = parse("[tables.a]\ncolumns.x = { template = \"{nope}\" }\n").unwrap_err();
+        assert!(e.to_string().contains("unknown generator '{nope}'"), "{e}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Fake data from the schema: what to generate (`plan`), how (`values`, `rows`), and the
+//! user's overrides (`config`). No database access here; `commands::bulk` feeds it the
+//! schema and sends its rows.
+
+pub mod config;
+pub mod hash;
+pub mod plan;
+pub mod rows;
+pub mod values;
