@@ -2,6 +2,7 @@
 //! Nothing here talks to a database; `commands::snapshot` joins the two.
 
 pub mod atomic;
+pub mod audit;
 pub mod format;
 pub mod lock;
 pub mod store;
