@@ -5,4 +5,6 @@ pub mod atomic;
 pub mod audit;
 pub mod format;
 pub mod lock;
+pub mod reader;
 pub mod store;
+pub mod writer;
