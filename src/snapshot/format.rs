@@ -1,0 +1,538 @@
+//! The snapshot file format: header types, the row checksum, line-aligned chunking and
+//! gzip members. Pure code over bytes; `writer` and `reader` do the file I/O.
+//!
+//! # File layout
+//!
+//! A snapshot is one file, `NAME.seed.gz`, made of gzip members laid end to end. A
+//! concatenation of gzip members is itself a valid gzip file, so `zcat NAME.seed.gz`
+//! prints everything and `zcat NAME.seed.gz | head -1` prints just the header.
+//!
+//! 1. **Header** (member 0): one line of JSON describing the snapshot (name, when and by
+//!    which seed it was taken, the database it came from, the schema fingerprint, the
+//!    session settings the rows were written under, the compression, and per table:
+//!    columns, primary key, row count, checksum and where its data lies in the file).
+//!    The JSON is padded with ASCII spaces before its terminating newline to a length
+//!    reserved up front, and this member is stored uncompressed, so its size in the
+//!    file depends only on the reserved length. That is what lets the writer put a
+//!    placeholder header first, stream the tables after it, and overwrite the header
+//!    in place once row counts, checksums and offsets are known. The reserved length
+//!    of the line is the length of the header's compact JSON with every table's
+//!    `rows`, `offset`, `length` and `raw_bytes` at 2^64-1 and its checksum as 16 `f`s,
+//!    plus 256 bytes of slack, plus 1 for the newline. Byte for byte, the member is the
+//!    10-byte gzip header `1f 8b 08 00 00 00 00 00 00 ff`, then deflate stored blocks of
+//!    at most 65535 bytes each (one byte with BFINAL in bit 0 and BTYPE 00, LEN and its
+//!    complement NLEN as little-endian u16, then LEN bytes of the line), then the CRC-32
+//!    and the length of the line as little-endian u32. Readers refuse a header longer
+//!    than 64 MiB, and a `format_version` newer than their own.
+//! 2. **Tables**, in header order: each table is one or more ordinary gzip members
+//!    (compressed at the header's level). Their decompressed bytes, concatenated, are
+//!    the table's rows in PostgreSQL `COPY` text format, one row per line, every line
+//!    ending in `\n`; members always end on a line boundary. The header's `offset` and
+//!    `length` give the byte range of a table's members in the file, so one table can
+//!    be read without decompressing the others. An empty table may have no members at
+//!    all (`length` 0).
+//! 3. Nothing follows the last table: the first table starts right after the header
+//!    member, each next table where the previous one ends, and the last one ends at
+//!    the end of the file. Anything else is reported as a corrupt (e.g. truncated) file.
+//!
+//! Each table's `checksum` is the wrapping sum of the 64-bit XXH3 hashes of its lines
+//! (without their newline), as 16 lowercase hex digits. A sum does not depend on row
+//! order, so a snapshot can be compared with a live `COPY ... TO STDOUT` that returns
+//! the same rows in another order. Gzip's own CRC32 guards every member as well.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3Default;
+
+use crate::db::schema::{SchemaVersion, TableName};
+
+pub const FORMAT_NAME: &str = "seed-snapshot";
+/// Bumped when an older seed could no longer read what a newer one writes.
+pub const FORMAT_VERSION: u32 = 1;
+pub const COMPRESSION_GZIP: &str = "gzip";
+/// Readers refuse longer headers: the header is read into memory whole.
+pub const MAX_HEADER_LEN: usize = 64 << 20;
+/// Room left in the reserved header line beyond its worst case, as a safety margin.
+pub const HEADER_SLACK: usize = 256;
+
+/// Everything a snapshot says about itself; the JSON on the first line of the file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    /// Always [`FORMAT_NAME`]: tells a snapshot from any other gzip file.
+    pub format: String,
+    pub format_version: u32,
+    pub name: String,
+    pub description: Option<String>,
+    /// RFC 3339 UTC, e.g. `2026-11-23T16:40:00Z`.
+    pub created_at: String,
+    pub tool_version: String,
+    pub database: DatabaseInfo,
+    pub schema_version: Option<SchemaVersion>,
+    pub schema_fingerprint: String,
+    /// Session settings the rows were written under (e.g. DateStyle), so a restore can
+    /// read them back the same way.
+    pub settings: BTreeMap<String, String>,
+    pub compression: CompressionInfo,
+    pub tables: Vec<TableEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseInfo {
+    /// `postgres` or `sqlite`.
+    pub kind: String,
+    pub server_version: String,
+    /// `host:port/db` (or the SQLite path); never credentials.
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CompressionInfo {
+    /// Only [`COMPRESSION_GZIP`] so far.
+    pub algorithm: String,
+    pub level: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableEntry {
+    /// Empty for SQLite.
+    pub schema: String,
+    pub name: String,
+    /// In `COPY` order.
+    pub columns: Vec<ColumnEntry>,
+    pub primary_key: Vec<String>,
+    pub rows: u64,
+    /// 16 lowercase hex digits; see [`RowHasher`].
+    pub checksum: String,
+    /// Byte offset in the file of this table's first gzip member.
+    pub offset: u64,
+    /// Compressed bytes of this table (all its members).
+    pub length: u64,
+    /// Uncompressed bytes of this table's rows.
+    pub raw_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnEntry {
+    pub name: String,
+    pub type_name: String,
+    pub nullable: bool,
+}
+
+impl TableEntry {
+    pub fn table_name(&self) -> TableName {
+        TableName::new(self.schema.clone(), self.name.clone())
+    }
+
+    /// The figures a [`RowHasher`] produces, as recorded in the header.
+    pub fn stats(&self) -> TableStats {
+        TableStats { rows: self.rows, checksum: self.checksum.clone(), raw_bytes: self.raw_bytes }
+    }
+}
+
+/// The current time as RFC 3339 UTC with whole seconds (`2026-11-23T16:40:00Z`).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What [`RowHasher`] measured over one table's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStats {
+    pub rows: u64,
+    /// `format!("{:016x}", sum)`.
+    pub checksum: String,
+    pub raw_bytes: u64,
+}
+
+/// The hash of one row: XXH3-64 of the line without its newline. Everything that
+/// compares rows with a snapshot must hash them with this.
+pub fn row_hash(line: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(line)
+}
+
+/// Counts rows and bytes of `COPY` text and sums their [`row_hash`]es, whatever the
+/// chunk boundaries. Whole lines inside a chunk are hashed in place; only a line split
+/// across calls goes through a streaming hasher, so memory stays constant however
+/// long a line is.
+#[derive(Clone)]
+pub struct RowHasher {
+    rows: u64,
+    raw_bytes: u64,
+    sum: u64,
+    /// Holds the start of a line split across `update` calls.
+    partial: Xxh3Default,
+    in_line: bool,
+}
+
+impl Default for RowHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RowHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowHasher")
+            .field("rows", &self.rows)
+            .field("raw_bytes", &self.raw_bytes)
+            .field("sum", &format_args!("{:016x}", self.sum))
+            .field("in_line", &self.in_line)
+            .finish()
+    }
+}
+
+impl RowHasher {
+    pub fn new() -> Self {
+        Self { rows: 0, raw_bytes: 0, sum: 0, partial: Xxh3Default::new(), in_line: false }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.raw_bytes += bytes.len() as u64;
+        let mut rest = bytes;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            let line = &rest[..i];
+            let hash = if self.in_line {
+                self.partial.update(line);
+                let h = self.partial.digest();
+                self.partial.reset();
+                self.in_line = false;
+                h
+            } else {
+                row_hash(line)
+            };
+            self.sum = self.sum.wrapping_add(hash);
+            self.rows += 1;
+            rest = &rest[i + 1..];
+        }
+        if !rest.is_empty() {
+            self.partial.update(rest);
+            self.in_line = true;
+        }
+    }
+
+    /// Complete rows seen so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn raw_bytes(&self) -> u64 {
+        self.raw_bytes
+    }
+
+    /// Fails if the data does not end with a newline: a partial last row.
+    pub fn finish(self) -> Result<TableStats, String> {
+        if self.in_line {
+            return Err(format!("the data does not end with a newline (a partial row after row {})", self.rows));
+        }
+        Ok(TableStats { rows: self.rows, checksum: format!("{:016x}", self.sum), raw_bytes: self.raw_bytes })
+    }
+}
+
+/// Cuts a stream of `COPY` text into chunks of at least `chunk_size` bytes that end at a
+/// newline, so each can become an independent gzip member (and be compressed on another
+/// thread). Holds at most about one chunk plus one line.
+#[derive(Debug)]
+pub struct LineChunker {
+    chunk_size: usize,
+    buf: Vec<u8>,
+}
+
+impl LineChunker {
+    pub fn new(chunk_size: usize) -> Self {
+        let chunk_size = chunk_size.max(1);
+        Self { chunk_size, buf: Vec::new() }
+    }
+
+    /// Adds `bytes`; returns the chunks completed by them, in order.
+    pub fn push(&mut self, mut bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            if self.buf.len() < self.chunk_size {
+                if self.buf.capacity() == 0 {
+                    self.buf.reserve(self.chunk_size + self.chunk_size / 8);
+                }
+                let take = (self.chunk_size - self.buf.len()).min(bytes.len());
+                self.buf.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+                if self.buf.len() < self.chunk_size {
+                    break;
+                }
+                if self.buf.last() == Some(&b'\n') {
+                    out.push(std::mem::take(&mut self.buf));
+                    continue;
+                }
+            }
+            // Long enough: cut at the next newline.
+            match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.buf.extend_from_slice(&bytes[..=i]);
+                    bytes = &bytes[i + 1..];
+                    out.push(std::mem::take(&mut self.buf));
+                }
+                None => {
+                    self.buf.extend_from_slice(bytes);
+                    bytes = &[];
+                }
+            }
+        }
+        out
+    }
+
+    /// What is left (shorter than a chunk, or not ending in a newline), if anything.
+    pub fn finish(self) -> Option<Vec<u8>> {
+        (!self.buf.is_empty()).then_some(self.buf)
+    }
+}
+
+/// One complete gzip member holding `raw`, compressed at `level` (0–9; higher is
+/// clamped). Pure, so callers can run it on worker threads.
+pub fn gzip_member(raw: &[u8], level: u32) -> Vec<u8> {
+    let out = Vec::with_capacity(raw.len() / 3 + 64);
+    let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(level.min(9)));
+    // Writing into a Vec cannot fail.
+    enc.write_all(raw).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+/// gzip header: magic, CM=deflate, no flags, MTIME 0, XFL 0, OS unknown.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff];
+const STORED_BLOCK_MAX: usize = 65535;
+
+/// Size of [`stored_member`] for `len` bytes of data: it depends on nothing else.
+pub fn stored_member_len(len: usize) -> usize {
+    let blocks = len.div_ceil(STORED_BLOCK_MAX).max(1);
+    GZIP_HEADER.len() + blocks * 5 + len + 8
+}
+
+/// A gzip member holding `data` uncompressed (deflate stored blocks), built by hand so
+/// its size is a function of `data.len()` alone.
+pub fn stored_member(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(stored_member_len(data.len()));
+    out.extend_from_slice(&GZIP_HEADER);
+    let mut blocks = data.chunks(STORED_BLOCK_MAX).peekable();
+    if blocks.peek().is_none() {
+        // Empty data: one empty final block.
+        out.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        let last = blocks.peek().is_none();
+        let len = u16::try_from(block.len()).expect("block of at most 65535 bytes");
+        out.push(u8::from(last)); // BFINAL in bit 0, BTYPE 00 (stored)
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    // ISIZE is the length modulo 2^32 by definition.
+    #[allow(clippy::cast_possible_truncation)]
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Length of the header line (JSON, padding and newline) reserved for `header`: enough
+/// for any row counts, checksums and offsets its tables may end up with.
+pub fn reserved_header_len(header: &Header) -> Result<usize, serde_json::Error> {
+    let mut worst = header.clone();
+    for t in &mut worst.tables {
+        t.rows = u64::MAX;
+        t.offset = u64::MAX;
+        t.length = u64::MAX;
+        t.raw_bytes = u64::MAX;
+        t.checksum = "f".repeat(16);
+    }
+    Ok(serde_json::to_vec(&worst)?.len() + HEADER_SLACK + 1)
+}
+
+/// `header` as one JSON line padded with spaces to exactly `reserved` bytes (newline
+/// included); `None` if it does not fit.
+pub fn header_line(header: &Header, reserved: usize) -> Result<Option<Vec<u8>>, serde_json::Error> {
+    let mut line = serde_json::to_vec(header)?;
+    if line.len() + 1 > reserved {
+        return Ok(None);
+    }
+    line.resize(reserved - 1, b' ');
+    line.push(b'\n');
+    Ok(Some(line))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    /// A header as a snapshot command would build it, for tests here and elsewhere.
+    pub(crate) fn sample_header(name: &str, tables: &[&str]) -> Header {
+        Header {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            name: name.into(),
+            description: Some("tests: \"quoted\" and ünïcode".into()),
+            created_at: "2026-11-23T16:40:00Z".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            database: DatabaseInfo {
+                kind: "postgres".into(),
+                server_version: "17.2".into(),
+                location: "localhost:5432/app".into(),
+            },
+            schema_version: Some(SchemaVersion { source: "_sqlx_migrations".into(), version: "20261101".into() }),
+            schema_fingerprint: "0".repeat(32),
+            settings: [("DateStyle".to_owned(), "ISO, MDY".to_owned())].into_iter().collect(),
+            compression: CompressionInfo { algorithm: COMPRESSION_GZIP.into(), level: 6 },
+            tables: tables
+                .iter()
+                .map(|t| TableEntry {
+                    schema: "public".into(),
+                    name: (*t).into(),
+                    columns: vec![
+                        ColumnEntry { name: "id".into(), type_name: "integer".into(), nullable: false },
+                        ColumnEntry { name: "note".into(), type_name: "text".into(), nullable: true },
+                    ],
+                    primary_key: vec!["id".into()],
+                    rows: 0,
+                    checksum: String::new(),
+                    offset: 0,
+                    length: 0,
+                    raw_bytes: 0,
+                })
+                .collect(),
+        }
+    }
+
+    fn stats_of_chunks(chunks: &[&[u8]]) -> Result<TableStats, String> {
+        let mut h = RowHasher::new();
+        for c in chunks {
+            h.update(c);
+        }
+        h.finish()
+    }
+
+    #[test]
+    fn row_hasher_ignores_chunk_boundaries() {
+        let long = "x".repeat(700); // longer than the streaming hasher's internal buffer
+        let data = format!("1\tA\n2\t\\N\n\n3\tcaf\u{e9}\\tbar\n4\t{long}\n5\t\u{1F600}\n");
+        let data = data.as_bytes();
+        let whole = stats_of_chunks(&[data]).unwrap();
+        assert_eq!(whole.rows, 6);
+        assert_eq!(whole.raw_bytes, data.len() as u64);
+        let expected: u64 = data[..data.len() - 1].split(|&b| b == b'\n').map(row_hash).fold(0, u64::wrapping_add);
+        assert_eq!(whole.checksum, format!("{expected:016x}"));
+        for i in 0..=data.len() {
+            for j in i..=data.len() {
+                let split = stats_of_chunks(&[&data[..i], &data[i..j], &data[j..]]).unwrap();
+                assert_eq!(split, whole, "split at {i} and {j}");
+            }
+        }
+        let bytewise: Vec<&[u8]> = data.chunks(1).collect();
+        assert_eq!(stats_of_chunks(&bytewise).unwrap(), whole);
+    }
+
+    #[test]
+    fn row_hasher_is_order_independent_but_content_sensitive() {
+        let a = stats_of_chunks(&[b"1\tone\n2\ttwo\n3\tthree\n"]).unwrap();
+        let b = stats_of_chunks(&[b"3\tthree\n1\tone\n2\ttwo\n"]).unwrap();
+        assert_eq!(a, b);
+        let c = stats_of_chunks(&[b"3\tthree\n1\tone\n2\ttwO\n"]).unwrap();
+        assert_eq!(c.rows, a.rows);
+        assert_ne!(c.checksum, a.checksum);
+    }
+
+    #[test]
+    fn row_hasher_rejects_partial_last_line() {
+        let err = stats_of_chunks(&[b"1\tone\n2\ttw", b"o"]).unwrap_err();
+        assert!(err.contains("after row 1"), "{err}");
+        let empty = stats_of_chunks(&[]).unwrap();
+        assert_eq!(empty, TableStats { rows: 0, checksum: "0".repeat(16), raw_bytes: 0 });
+    }
+
+    #[test]
+    fn line_chunker_cuts_at_newlines_and_loses_nothing() {
+        let mut data = Vec::new();
+        for i in 0..500 {
+            data.extend_from_slice(format!("{i}\t{}\n", "y".repeat(i % 37)).as_bytes());
+        }
+        for chunk_size in [1, 7, 64, 1000, 100_000] {
+            for step in [1, 3, 50, 4096, data.len()] {
+                let mut chunker = LineChunker::new(chunk_size);
+                let mut chunks = Vec::new();
+                for piece in data.chunks(step) {
+                    chunks.extend(chunker.push(piece));
+                }
+                let rest = chunker.finish();
+                for c in &chunks {
+                    assert!(c.len() >= chunk_size, "short chunk ({chunk_size}/{step})");
+                    assert_eq!(c.last(), Some(&b'\n'));
+                    // A chunk is cut at the first newline at or after chunk_size.
+                    let first_nl_after = c[chunk_size - 1..].iter().position(|&b| b == b'\n').unwrap();
+                    assert_eq!(chunk_size - 1 + first_nl_after, c.len() - 1);
+                }
+                if let Some(r) = &rest {
+                    assert!(r.len() < chunk_size || r.last() != Some(&b'\n'));
+                }
+                let joined: Vec<u8> = chunks.into_iter().chain(rest).flatten().collect();
+                assert_eq!(joined, data, "chunk_size {chunk_size}, step {step}");
+            }
+        }
+        assert_eq!(LineChunker::new(10).finish(), None);
+        let mut c = LineChunker::new(4);
+        assert_eq!(c.push(b"abcdefg"), Vec::<Vec<u8>>::new());
+        assert_eq!(c.push(b"h\nij"), vec![b"abcdefgh\n".to_vec()]);
+        assert_eq!(c.finish(), Some(b"ij".to_vec()));
+    }
+
+    #[test]
+    fn stored_member_is_valid_gzip_of_predictable_size() {
+        for len in [0, 1, 100, 65535, 65536, 200_000] {
+            let data: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).unwrap()).collect();
+            let member = stored_member(&data);
+            assert_eq!(member.len(), stored_member_len(len), "len {len}");
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&member[..]).read_to_end(&mut back).unwrap();
+            assert_eq!(back, data, "len {len}");
+        }
+    }
+
+    #[test]
+    fn gzip_member_round_trips() {
+        let raw = b"1\thello\n2\t\\N\n".repeat(1000);
+        for level in [0, 1, 6, 9, 42] {
+            let gz = gzip_member(&raw, level);
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+            assert_eq!(back, raw);
+        }
+    }
+
+    #[test]
+    fn header_line_fits_the_reserved_length_whatever_the_numbers() {
+        let mut h = sample_header("baseline", &["a", "b", "c"]);
+        let reserved = reserved_header_len(&h).unwrap();
+        let placeholder = header_line(&h, reserved).unwrap().unwrap();
+        for (i, t) in h.tables.iter_mut().enumerate() {
+            t.rows = u64::MAX - i as u64;
+            t.offset = u64::MAX;
+            t.length = u64::MAX;
+            t.raw_bytes = u64::MAX;
+            t.checksum = "0123456789abcdef".into();
+        }
+        let full = header_line(&h, reserved).unwrap().unwrap();
+        assert_eq!(placeholder.len(), reserved);
+        assert_eq!(full.len(), reserved);
+        assert_eq!(full.iter().filter(|&&b| b == b'\n').count(), 1);
+        let parsed: Header = serde_json::from_slice(&full).unwrap();
+        assert_eq!(parsed, h);
+        h.description = Some("z".repeat(reserved));
+        assert!(header_line(&h, reserved).unwrap().is_none());
+    }
+
+    #[test]
+    fn now_is_rfc3339_utc() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-11-23T16:40:00Z".len(), "{now}");
+        assert!(now.ends_with('Z'));
+        assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok());
+    }
+}

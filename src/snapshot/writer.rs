@@ -1,0 +1,342 @@
+//! Writes a snapshot file: a placeholder header, then each table's gzip members, then
+//! the real header over the placeholder, then the atomic publish (see `format` for the
+//! layout and `atomic` for the publish).
+//!
+//! The writer takes members already compressed, so the caller can compress chunks on
+//! worker threads (`format::gzip_member`) while this stays a plain sequential append.
+
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::snapshot::atomic::TempFile;
+use crate::snapshot::format::{self, Header, TableStats};
+use crate::snapshot::store;
+
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    temp: TempFile,
+    header: Header,
+    /// Length of the header line (JSON + padding + newline).
+    reserved: usize,
+    /// Size in the file of the stored member holding the header line.
+    header_member_len: u64,
+    /// Bytes written so far = where the next member goes.
+    pos: u64,
+    /// Index of the table that comes next (tables go in header order).
+    next_table: usize,
+    /// The table being written and where it started.
+    open: Option<(usize, u64)>,
+    /// Set when a write failed: the file's contents are unknown from then on.
+    failed: bool,
+}
+
+impl SnapshotWriter {
+    /// Starts `dir/<temp>` with a placeholder header sized for the final one. The
+    /// table entries' stats are ignored (set at `end_table`).
+    pub fn create(dir: &Path, mut header: Header) -> Result<Self, Error> {
+        store::validate_name(&header.name)?;
+        if header.format != format::FORMAT_NAME || header.format_version != format::FORMAT_VERSION {
+            return Err(Error::Internal(format!(
+                "snapshot header must be {} version {}, not {} version {}",
+                format::FORMAT_NAME,
+                format::FORMAT_VERSION,
+                header.format,
+                header.format_version
+            )));
+        }
+        for t in &mut header.tables {
+            t.rows = 0;
+            t.checksum = "0".repeat(16);
+            t.offset = 0;
+            t.length = 0;
+            t.raw_bytes = 0;
+        }
+        let json_err = |e: serde_json::Error| Error::Internal(format!("cannot serialize the snapshot header: {e}"));
+        let reserved = format::reserved_header_len(&header).map_err(json_err)?;
+        let line = format::header_line(&header, reserved)
+            .map_err(json_err)?
+            .ok_or_else(|| Error::Internal("placeholder header does not fit its reserved length".into()))?;
+        let member = format::stored_member(&line);
+        let mut temp = TempFile::new_in(dir, &header.name).map_err(|e| Error::io("creating a temp file in", dir, e))?;
+        temp.file().write_all(&member).map_err(|e| Error::io("writing snapshot in", dir, e))?;
+        let len = member.len() as u64;
+        Ok(Self { temp, header, reserved, header_member_len: len, pos: len, next_table: 0, open: None, failed: false })
+    }
+
+    /// The header as it stands (final figures for tables already ended).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.pos
+    }
+
+    fn check_usable(&self) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Internal("snapshot writer used after a failed write".into()));
+        }
+        Ok(())
+    }
+
+    /// Starts table `index`; tables must come in header order, each once.
+    pub fn begin_table(&mut self, index: usize) -> Result<(), Error> {
+        self.check_usable()?;
+        if let Some((open, _)) = self.open {
+            return Err(Error::Internal(format!("snapshot table {index} begun while table {open} is still open")));
+        }
+        if index != self.next_table || index >= self.header.tables.len() {
+            return Err(Error::Internal(format!(
+                "snapshot tables out of order: got table {index}, expected {} of {}",
+                self.next_table,
+                self.header.tables.len()
+            )));
+        }
+        self.open = Some((index, self.pos));
+        Ok(())
+    }
+
+    /// Appends one complete gzip member (from `format::gzip_member`) to the open table.
+    pub fn write_member(&mut self, gz: &[u8]) -> Result<(), Error> {
+        self.check_usable()?;
+        if self.open.is_none() {
+            return Err(Error::Internal("snapshot data written outside a table".into()));
+        }
+        if let Err(e) = self.temp.file().write_all(gz) {
+            self.failed = true;
+            return Err(Error::io("writing snapshot in", self.temp.dir(), e));
+        }
+        self.pos += gz.len() as u64;
+        Ok(())
+    }
+
+    /// Closes the open table, recording the figures its rows hashed to.
+    pub fn end_table(&mut self, stats: TableStats) -> Result<(), Error> {
+        self.check_usable()?;
+        let Some((index, start)) = self.open.take() else {
+            return Err(Error::Internal("snapshot table ended but none was begun".into()));
+        };
+        let valid_checksum = stats.checksum.len() == 16 && stats.checksum.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid_checksum {
+            return Err(Error::Internal(format!("bad table checksum '{}'", stats.checksum)));
+        }
+        let entry = &mut self.header.tables[index];
+        entry.rows = stats.rows;
+        entry.checksum = stats.checksum.to_ascii_lowercase();
+        entry.raw_bytes = stats.raw_bytes;
+        entry.offset = start;
+        entry.length = self.pos - start;
+        self.next_table = index + 1;
+        Ok(())
+    }
+
+    /// Writes the final header over the placeholder and publishes the file as
+    /// `target` (see `TempFile::persist` for `replace`). Returns the final header.
+    pub fn finish(mut self, target: &Path, replace: bool) -> Result<Header, Error> {
+        self.check_usable()?;
+        if self.open.is_some() || self.next_table != self.header.tables.len() {
+            return Err(Error::Internal(format!(
+                "snapshot finished after {} of {} tables",
+                self.next_table,
+                self.header.tables.len()
+            )));
+        }
+        let line = format::header_line(&self.header, self.reserved)
+            .map_err(|e| Error::Internal(format!("cannot serialize the snapshot header: {e}")))?
+            .ok_or_else(|| Error::Internal("final snapshot header outgrew its reserved length".into()))?;
+        let member = format::stored_member(&line);
+        if member.len() as u64 != self.header_member_len {
+            return Err(Error::Internal("final snapshot header member changed size".into()));
+        }
+        let dir = self.temp.dir().to_path_buf();
+        self.temp.file().write_all_at(&member, 0).map_err(|e| Error::io("writing snapshot header in", &dir, e))?;
+        self.temp.persist(target, replace)?;
+        Ok(self.header)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::snapshot::format::tests::sample_header;
+    use crate::snapshot::format::{LineChunker, RowHasher, gzip_member};
+    use crate::snapshot::reader;
+
+    /// Rows of three tables: ordinary, awkward (NULLs, escapes, UTF-8, long lines) and empty.
+    pub(crate) fn sample_rows() -> Vec<Vec<u8>> {
+        let mut plain = Vec::new();
+        for i in 0..5000 {
+            plain.extend_from_slice(format!("{i}\tname {i}\n").as_bytes());
+        }
+        let mut awkward = Vec::new();
+        awkward.extend_from_slice(b"1\t\\N\n");
+        awkward.extend_from_slice("2\tcaf\u{e9} \u{1F600} \u{65e5}\u{672c}\n".as_bytes());
+        awkward.extend_from_slice(b"3\ttab\\there\\nnewline \\\\ backslash\n");
+        awkward.extend_from_slice(b"4\t\n");
+        awkward.extend_from_slice(format!("5\t{}\n", "long ".repeat(50_000)).as_bytes());
+        vec![plain, awkward, Vec::new()]
+    }
+
+    /// Writes a snapshot of `rows` the way the snapshot command does: line-aligned
+    /// chunks, one gzip member each.
+    pub(crate) fn write_snapshot(dir: &Path, name: &str, rows: &[Vec<u8>], replace: bool) -> Result<Header, Error> {
+        let names: Vec<String> = (0..rows.len()).map(|i| format!("t{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut w = SnapshotWriter::create(dir, sample_header(name, &names))?;
+        for (i, data) in rows.iter().enumerate() {
+            w.begin_table(i)?;
+            let mut hasher = RowHasher::new();
+            let mut chunker = LineChunker::new(16 * 1024);
+            for piece in data.chunks(10_000) {
+                hasher.update(piece);
+                for chunk in chunker.push(piece) {
+                    w.write_member(&gzip_member(&chunk, 6))?;
+                }
+            }
+            if let Some(rest) = chunker.finish() {
+                w.write_member(&gzip_member(&rest, 6))?;
+            }
+            w.end_table(hasher.finish().map_err(Error::Internal)?)?;
+        }
+        w.finish(&dir.join(format!("{name}.seed.gz")), replace)
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = sample_rows();
+        let header = write_snapshot(dir.path(), "baseline", &rows, false).unwrap();
+        let path = dir.path().join("baseline.seed.gz");
+        let size = std::fs::metadata(&path).unwrap().len();
+
+        let (read, file_size) = reader::read_header(&path).unwrap();
+        assert_eq!(read, header);
+        assert_eq!(file_size, size);
+        assert_eq!(reader::verify(&path).unwrap(), header);
+
+        assert_eq!(header.tables[0].rows, 5000);
+        assert_eq!(header.tables[1].rows, 5);
+        assert_eq!(header.tables[2].rows, 0);
+        assert_eq!(header.tables[2].length, 0);
+        assert_eq!(header.tables.last().unwrap().offset + header.tables.last().unwrap().length, size);
+        for (i, data) in rows.iter().enumerate() {
+            let mut back = Vec::new();
+            reader::open_table(&path, &header, i).unwrap().read_to_end(&mut back).unwrap();
+            assert_eq!(&back, data, "table {i}");
+            assert_eq!(header.tables[i].raw_bytes, data.len() as u64);
+        }
+
+        // zcat: the whole file is one gzip stream of the header line and all rows.
+        let mut all = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_end(&mut all).unwrap();
+        let nl = all.iter().position(|&b| b == b'\n').unwrap();
+        let first: Header = serde_json::from_slice(&all[..nl]).unwrap();
+        assert_eq!(first, header);
+        assert_eq!(&all[nl + 1..], rows.concat().as_slice());
+
+        let listing: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(listing, ["baseline.seed.gz"]);
+    }
+
+    #[test]
+    fn header_member_size_is_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = sample_header("fixed", &["t0", "t1"]); // as write_snapshot names them
+        let w = SnapshotWriter::create(dir.path(), header.clone()).unwrap();
+        let placeholder_len = w.bytes_written();
+        drop(w);
+        let final_header = write_snapshot(dir.path(), "fixed", &[b"1\tx\n".repeat(100_000), vec![]], false).unwrap();
+        assert_eq!(final_header.tables[0].offset, placeholder_len);
+        // The whole stored member (header, blocks, trailer) is what the offset skips.
+        let line_len = format::reserved_header_len(&header).unwrap();
+        assert_eq!(placeholder_len, format::stored_member_len(line_len) as u64);
+    }
+
+    #[test]
+    fn existing_snapshot_is_kept_unless_replacing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_snapshot(dir.path(), "snap", &[b"1\told\n".to_vec()], false).unwrap();
+        let path = dir.path().join("snap.seed.gz");
+        let before = std::fs::read(&path).unwrap();
+        let err = write_snapshot(dir.path(), "snap", &[b"1\tnew\n2\tnew\n".to_vec()], false).unwrap_err();
+        assert!(matches!(err, Error::SnapshotExists { .. }), "{err:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let second = write_snapshot(dir.path(), "snap", &[b"1\tnew\n2\tnew\n".to_vec()], true).unwrap();
+        assert_eq!(first.tables[0].rows, 1);
+        assert_eq!(reader::verify(&path).unwrap(), second);
+        assert_eq!(second.tables[0].rows, 2);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn misuse_is_an_internal_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SnapshotWriter::create(dir.path(), sample_header("m", &["a", "b"])).unwrap();
+        assert!(matches!(w.write_member(b"x"), Err(Error::Internal(_))));
+        assert!(matches!(w.begin_table(1), Err(Error::Internal(_))));
+        w.begin_table(0).unwrap();
+        assert!(matches!(w.begin_table(1), Err(Error::Internal(_))));
+        w.end_table(RowHasher::new().finish().unwrap()).unwrap();
+        let err = w.finish(&dir.path().join("m.seed.gz"), false).unwrap_err();
+        assert!(matches!(err, Error::Internal(_)), "{err:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let mut bad = sample_header("bad/name", &[]);
+        assert!(matches!(SnapshotWriter::create(dir.path(), bad.clone()), Err(Error::Usage { .. })));
+        bad.name = "ok".into();
+        bad.format_version = 2;
+        assert!(matches!(SnapshotWriter::create(dir.path(), bad), Err(Error::Internal(_))));
+    }
+
+    const EFBIG_CHILD: &str = "SEED_TEST_EFBIG_DIR";
+
+    /// Runs in a child process of `writing_past_the_file_size_limit_is_a_disk_space_error`
+    /// (RLIMIT_FSIZE and SIGXFSZ are process-wide, so not in the shared test process).
+    #[test]
+    #[ignore = "run by writing_past_the_file_size_limit_is_a_disk_space_error"]
+    fn efbig_child() {
+        let Some(dir) = std::env::var_os(EFBIG_CHILD) else { return };
+        let dir = std::path::PathBuf::from(dir);
+        // SAFETY: plain syscalls on this process, which runs this one test only.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: 256 * 1024, rlim_max: libc::RLIM_INFINITY };
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+        }
+        // Incompressible rows, so the compressed data passes the limit.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rows = Vec::new();
+        for _ in 0..40_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            rows.extend_from_slice(format!("{state:016x}{:016x}\n", state.rotate_left(29)).as_bytes());
+        }
+        let err = write_snapshot(&dir, "big", &[rows], false).unwrap_err();
+        assert!(matches!(err, Error::DiskSpace { .. }), "{err:?}");
+        assert_eq!(err.exit_code(), crate::error::code::DISK_SPACE);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "temp file left behind");
+        println!("EFBIG-CHILD-OK");
+    }
+
+    #[test]
+    fn writing_past_the_file_size_limit_is_a_disk_space_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "snapshot::writer::tests::efbig_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(EFBIG_CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("EFBIG-CHILD-OK"),
+            "child failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
