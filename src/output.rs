@@ -237,6 +237,10 @@ pub struct Progress {
 }
 
 impl Progress {
+    pub fn label(&self) -> &str {
+        &self.inner.label
+    }
+
     pub fn inc(&self, n: u64) {
         let inner = &self.inner;
         let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);

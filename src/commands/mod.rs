@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod doctor;
+pub mod snapshot;
 
 use crate::Context;
 use crate::cli::Command;
@@ -13,6 +14,6 @@ pub async fn run(command: Command, ctx: &Context) -> Result<u8, Error> {
     match command {
         Command::Doctor(args) => doctor::run(args, ctx).await,
         Command::Bulk(args) => bulk::run(args, ctx).await,
-        Command::Snapshot(_) => Err(Error::usage("snapshot commands are not available in this build yet")),
+        Command::Snapshot(cmd) => snapshot::run(cmd, ctx).await,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod errors;
+pub mod export;
 pub mod postgres;
 pub mod rebuild;
 pub mod retry;

@@ -1,0 +1,95 @@
+//! `seed snapshot prune`: removes snapshots older than a cutoff, always keeping the
+//! newest N. Only files that read as snapshots are considered (never corrupt or
+//! foreign files); a snapshot whose lock is held is skipped, not waited for.
+
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use super::{AuditGuard, store};
+use crate::Context;
+use crate::cli::PruneArgs;
+use crate::error::{Error, code};
+use crate::output::{Level, human_bytes};
+use crate::snapshot::atomic::sync_dir;
+use crate::snapshot::lock::{self, Mode};
+use crate::snapshot::reader::read_header;
+use crate::snapshot::store::Entry;
+
+pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
+    if args.older_than.is_none() && args.keep_last.is_none() {
+        return Err(Error::usage_hint("prune needs --older-than and/or --keep-last", "e.g. seed snapshot prune --older-than 30d --keep-last 5 --dry-run"));
+    }
+    let store = store(ctx);
+    let mut audit = AuditGuard::new(ctx, &store, "snapshot prune", None, None);
+    let result = prune(&args, ctx, &store).await;
+    match &result {
+        Ok(removed) if !args.dry_run => audit.set_name(Some(removed.join(","))),
+        _ => {}
+    }
+    if args.dry_run {
+        // A dry run changes nothing: no audit line either.
+        audit.cancel();
+    } else {
+        audit.finish(&result);
+    }
+    result.map(|_| code::OK)
+}
+
+async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::Store) -> Result<Vec<String>, Error> {
+    // (created, name, size) of readable snapshots, newest first.
+    let mut snaps: Vec<(String, String, u64)> = store
+        .entries()?
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Snapshot { name, path, size, .. } => read_header(&path).ok().map(|(h, _)| (h.created_at, name, size)),
+            Entry::Foreign { .. } => None,
+        })
+        .collect();
+    snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    let cutoff = args.older_than.map(|d| chrono::DateTime::<chrono::Utc>::from(SystemTime::now() - d));
+    let keep = args.keep_last.unwrap_or(0);
+    let mut removed = Vec::new();
+    for (i, (created, name, size)) in snaps.iter().enumerate() {
+        if i < keep {
+            continue;
+        }
+        if let Some(cutoff) = cutoff {
+            let Ok(t) = chrono::DateTime::parse_from_rfc3339(created) else { continue };
+            if t >= cutoff {
+                continue;
+            }
+        }
+        if args.dry_run {
+            ctx.printer.data(&format!("would remove {name} (created {created}, {})", human_bytes(*size)));
+            removed.push(name.clone());
+            continue;
+        }
+        let guard = match lock::acquire(store, name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot prune ({name})")).await {
+            Ok(g) => g,
+            Err(Error::LockHeld { holder, .. }) => {
+                ctx.printer.warn(format!("skipped {name}: it is locked{}", holder.map(|h| format!(" by {h}")).unwrap_or_default()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let path = store.path(name);
+        std::fs::remove_file(&path).map_err(|e| Error::io("deleting", &path, e))?;
+        drop(guard);
+        ctx.printer.data(&format!("removed {name} (created {created}, {})", human_bytes(*size)));
+        removed.push(name.clone());
+    }
+    if !args.dry_run && !removed.is_empty() {
+        sync_dir(&store.dir)?;
+    }
+    ctx.printer.event(
+        Level::Info,
+        "prune_summary",
+        json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() }),
+        || {
+            let verb = if args.dry_run { "would remove" } else { "removed" };
+            format!("{verb} {} of {} snapshot(s)", removed.len(), snaps.len())
+        },
+    );
+    Ok(removed)
+}

@@ -1,0 +1,55 @@
+//! `seed snapshot show NAME`: the header, nothing else read.
+
+use std::fmt::Write as _;
+
+use super::store;
+use crate::Context;
+use crate::cli::ShowArgs;
+use crate::error::{Error, code};
+use crate::output::human_bytes;
+use crate::snapshot::lock::{self, Mode};
+use crate::snapshot::reader::read_header;
+use crate::snapshot::store::validate_name;
+
+pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
+    validate_name(&args.name)?;
+    let store = store(ctx);
+    let path = store.path(&args.name);
+    if !path.is_file() {
+        return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
+    }
+    let _lock = lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot show {}", args.name)).await?;
+    let (h, size) = read_header(&path)?;
+    if args.json {
+        let doc = serde_json::json!({ "file": path.display().to_string(), "size": size, "header": h });
+        ctx.printer.data(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(code::OK);
+    }
+    let mut t = String::new();
+    let rows: u64 = h.tables.iter().map(|t| t.rows).sum();
+    let raw: u64 = h.tables.iter().map(|t| t.raw_bytes).sum();
+    let _ = writeln!(t, "snapshot      {}", h.name);
+    if let Some(d) = &h.description {
+        let _ = writeln!(t, "description   {d}");
+    }
+    let _ = writeln!(t, "file          {} ({}, {} of rows)", path.display(), human_bytes(size), human_bytes(raw));
+    let _ = writeln!(t, "created       {} by seed {}", h.created_at, h.tool_version);
+    let _ = writeln!(t, "database      {} {} at {}", h.database.kind, h.database.server_version, h.database.location);
+    let _ = writeln!(
+        t,
+        "schema        version {}; fingerprint {}",
+        h.schema_version.as_ref().map_or_else(|| "none".to_owned(), |v| format!("{} ({})", v.version, v.source)),
+        &h.schema_fingerprint[..h.schema_fingerprint.len().min(12)]
+    );
+    let _ = writeln!(t, "format        {} v{}, {} level {}", h.format, h.format_version, h.compression.algorithm, h.compression.level);
+    let _ = writeln!(t, "tables        {} tables, {rows} rows", h.tables.len());
+    for table in &h.tables {
+        let _ = writeln!(t, "\n  {} — {} rows, checksum {}", table.table_name(), table.rows, table.checksum);
+        for c in &table.columns {
+            let pk = if table.primary_key.contains(&c.name) { " (pk)" } else { "" };
+            let _ = writeln!(t, "    {:<28} {}{}{pk}", c.name, c.type_name, if c.nullable { "" } else { " not null" });
+        }
+    }
+    ctx.printer.data(t.trim_end());
+    Ok(code::OK)
+}
