@@ -44,7 +44,9 @@ pub async fn stream_table<S: ChunkSink>(
             };
             pg_copy_out(conn, &sql, &step, sink).await
         }
-        Conn::Sqlite(conn) => sqlite_rows(conn, &format!("SELECT {} FROM {}", cols.join(", "), table.quoted()), &step, sink).await,
+        Conn::Sqlite(conn) => {
+            sqlite_rows(conn, &format!("SELECT {} FROM {}", cols.join(", "), table.quoted()), &step, sink).await
+        }
     }
 }
 
@@ -57,7 +59,12 @@ async fn pg_copy_out<S: ChunkSink>(conn: &mut PgConnection, sql: &str, step: &St
     Ok(())
 }
 
-async fn sqlite_rows<S: ChunkSink>(conn: &mut SqliteConnection, sql: &str, step: &Step, sink: &mut S) -> Result<(), Error> {
+async fn sqlite_rows<S: ChunkSink>(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    step: &Step,
+    sink: &mut S,
+) -> Result<(), Error> {
     let mut rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
     let mut buf = Vec::with_capacity(SQLITE_CHUNK + 4096);
     while let Some(row) = rows.try_next().await.map_err(|e| translate(e, step))? {

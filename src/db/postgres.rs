@@ -108,7 +108,12 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 a.atttypid::int8 AS typid, a.atttypmod, a.attnotnull,
                 pg_get_expr(d.adbin, d.adrelid) AS def, a.attidentity::text AS identity,
                 a.attgenerated::text AS generated,
-                pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) AS seq
+                coalesce(pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname),
+                         -- a default nextval() on a sequence the column does not own (pagila)
+                         (SELECT dep.refobjid::regclass::text FROM pg_depend dep
+                           WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+                             AND dep.refclassid = 'pg_class'::regclass
+                             AND (SELECT relkind FROM pg_class WHERE oid = dep.refobjid) = 'S' LIMIT 1)) AS seq
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -501,6 +506,15 @@ pub async fn schema_version(conn: &mut PgConnection) -> Result<Option<SchemaVers
         return Ok(Some(SchemaVersion { source: t.to_string(), version: "unknown".into() }));
     }
     Ok(None)
+}
+
+/// A sequence's position (`seq` as catalogs spell it, e.g. `public.actor_actor_id_seq`).
+pub async fn sequence_state(conn: &mut PgConnection, seq: &str) -> Result<(i64, bool), Error> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT last_value, is_called FROM {seq}")))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| q(e, &format!("reading sequence {seq}")))?;
+    Ok((row.get(0), row.get(1)))
 }
 
 /// Who holds the seed advisory lock, e.g. "pid 4242 (seed bulk, running for 3s)".

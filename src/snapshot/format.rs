@@ -111,6 +111,16 @@ pub struct TableEntry {
     pub length: u64,
     /// Uncompressed bytes of this table's rows.
     pub raw_bytes: u64,
+    /// State of the sequences behind serial/identity columns, by column, so a restore
+    /// puts them back exactly (PostgreSQL only; absent in older files).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sequences: BTreeMap<String, SequenceState>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SequenceState {
+    pub last_value: i64,
+    pub is_called: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -385,6 +395,7 @@ pub(crate) mod tests {
             tables: tables
                 .iter()
                 .map(|t| TableEntry {
+                    sequences: BTreeMap::new(),
                     schema: "public".into(),
                     name: (*t).into(),
                     columns: vec![

@@ -19,7 +19,8 @@ use crate::db::{self, Conn, Session, postgres, sqlite};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count};
 use crate::snapshot::format::{
-    self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, TableEntry, TableStats,
+    self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, SequenceState, TableEntry,
+    TableStats,
 };
 use crate::snapshot::lock::{self, Mode};
 use crate::snapshot::store::{Store, validate_name};
@@ -37,14 +38,27 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
     validate_name(&args.name)?;
     let store = store(ctx);
     store.ensure_dir()?;
-    let audit = AuditGuard::new(ctx, &store, "snapshot create", Some(args.name.clone()), Some(ctx.settings.database_url.location().to_owned()));
+    let audit = AuditGuard::new(
+        ctx,
+        &store,
+        "snapshot create",
+        Some(args.name.clone()),
+        Some(ctx.settings.database_url.location().to_owned()),
+    );
     let result = create(&args, ctx, &store).await;
     audit.finish(&result);
     result
 }
 
 async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, Error> {
-    let _lock = lock::acquire(store, &args.name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot create {}", args.name)).await?;
+    let _lock = lock::acquire(
+        store,
+        &args.name,
+        Mode::Exclusive,
+        args.lock.wait,
+        &format!("seed snapshot create {}", args.name),
+    )
+    .await?;
     if store.exists(&args.name) && !args.force {
         return Err(Error::SnapshotExists { name: args.name.clone(), dir: store.dir.clone() });
     }
@@ -53,7 +67,8 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
         let _ = std::fs::remove_file(&stale);
     }
     let started = Instant::now();
-    let header = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await?;
+    let header =
+        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await?;
     let size = std::fs::metadata(store.path(&args.name)).map(|m| m.len()).unwrap_or(0);
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = header.tables.iter().map(|t| t.raw_bytes).sum();
@@ -84,13 +99,19 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
 }
 
 async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
-    let mut session = db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
+    let mut session =
+        db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
     let result = write_snapshot(args, ctx, store, &mut session).await;
     session.close().await;
     result
 }
 
-async fn write_snapshot(args: &CreateArgs, ctx: &Context, store: &Store, session: &mut Session) -> Result<Header, Error> {
+async fn write_snapshot(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Store,
+    session: &mut Session,
+) -> Result<Header, Error> {
     // One repeatable-read, read-only transaction: every table as of the same moment.
     let begin = match session.info.kind {
         DbKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
@@ -127,10 +148,25 @@ async fn write_snapshot(args: &CreateArgs, ctx: &Context, store: &Store, session
         compression: CompressionInfo { algorithm: format::COMPRESSION_GZIP.into(), level: args.compression_level },
         tables: tables.iter().map(|t| table_entry(t)).collect(),
     };
+    let mut header = header;
+    if let Conn::Postgres(conn) = &mut session.conn {
+        for (entry, table) in header.tables.iter_mut().zip(&tables) {
+            for c in &table.columns {
+                if let Some(seq) = c.auto.as_ref().and_then(|a| a.sequence.as_ref()) {
+                    let (last_value, is_called) = postgres::sequence_state(conn, seq).await?;
+                    entry.sequences.insert(c.name.clone(), SequenceState { last_value, is_called });
+                }
+            }
+        }
+    }
     let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(&store.dir, header.clone()))?;
     for (i, table) in tables.iter().enumerate() {
         writer.begin_table(i)?;
-        let progress = ctx.printer.progress(&table.name.to_string(), (table.estimated_rows > 0).then_some(table.estimated_rows), "rows");
+        let progress = ctx.printer.progress(
+            &table.name.to_string(),
+            (table.estimated_rows > 0).then_some(table.estimated_rows),
+            "rows",
+        );
         let columns: Vec<String> = header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
         let mut sink = TableSink::new(&mut writer, args.compression_level, progress.clone());
         stream_table(session, &table.name, &columns, table.partitioned, &mut sink).await?;
@@ -161,6 +197,7 @@ fn table_entry(t: &Table) -> TableEntry {
         offset: 0,
         length: 0,
         raw_bytes: 0,
+        sequences: std::collections::BTreeMap::new(),
     }
 }
 

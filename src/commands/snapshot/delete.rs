@@ -17,7 +17,14 @@ pub async fn run(args: DeleteArgs, ctx: &Context) -> Result<u8, Error> {
         if !path.is_file() {
             return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
         }
-        let _lock = lock::acquire(&store, &args.name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot delete {}", args.name)).await?;
+        let _lock = lock::acquire(
+            &store,
+            &args.name,
+            Mode::Exclusive,
+            args.lock.wait,
+            &format!("seed snapshot delete {}", args.name),
+        )
+        .await?;
         std::fs::remove_file(&path).map_err(|e| Error::io("deleting", &path, e))?;
         sync_dir(&store.dir)?;
         ctx.printer.info(format!("deleted snapshot '{}' ({})", args.name, path.display()));

@@ -56,14 +56,27 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
                     i["schema_version"].as_str().unwrap_or("-").to_owned(),
                 ]
             } else {
-                [s("name"), "CORRUPT".into(), human_bytes(i["size"].as_u64().unwrap_or(0)), "-".into(), "-".into(), s("reason")]
+                [
+                    s("name"),
+                    "CORRUPT".into(),
+                    human_bytes(i["size"].as_u64().unwrap_or(0)),
+                    "-".into(),
+                    "-".into(),
+                    s("reason"),
+                ]
             }
         })
         .collect();
     let head = ["NAME", "CREATED (UTC)", "SIZE", "TABLES", "ROWS", "SCHEMA VERSION"];
-    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].len()).chain([head[c].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        (0..6).map(|c| rows.iter().map(|r| r[c].len()).chain([head[c].len()]).max().unwrap_or(0)).collect();
     let line = |cells: &[String]| {
-        cells.iter().enumerate().map(|(c, v)| if c == 5 { v.clone() } else { format!("{v:<w$}", w = widths[c]) }).collect::<Vec<_>>().join("  ")
+        cells
+            .iter()
+            .enumerate()
+            .map(|(c, v)| if c == 5 { v.clone() } else { format!("{v:<w$}", w = widths[c]) })
+            .collect::<Vec<_>>()
+            .join("  ")
     };
     let mut text = line(&head.map(str::to_owned));
     for r in &rows {

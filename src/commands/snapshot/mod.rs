@@ -3,8 +3,11 @@
 
 mod create;
 mod delete;
+mod diff;
 mod list;
+mod preflight;
 mod prune;
+mod restore;
 mod show;
 mod verify;
 
@@ -26,9 +29,8 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Verify(args) => verify::run(args, ctx).await,
         SnapshotCommand::Delete(args) => delete::run(args, ctx).await,
         SnapshotCommand::Prune(args) => prune::run(args, ctx).await,
-        SnapshotCommand::Restore(_) | SnapshotCommand::Diff(_) => {
-            Err(Error::usage("snapshot restore and diff are not available in this build yet"))
-        }
+        SnapshotCommand::Restore(args) => restore::run(args, ctx).await,
+        SnapshotCommand::Diff(args) => diff::run(&args, ctx),
     }
 }
 
@@ -50,7 +52,13 @@ pub struct AuditGuard {
 }
 
 impl AuditGuard {
-    pub fn new(ctx: &Context, store: &Store, command: &'static str, name: Option<String>, database: Option<String>) -> Self {
+    pub fn new(
+        ctx: &Context,
+        store: &Store,
+        command: &'static str,
+        name: Option<String>,
+        database: Option<String>,
+    ) -> Self {
         Self {
             store: store.clone(),
             command,
@@ -82,7 +90,8 @@ impl AuditGuard {
         if !self.store.dir.is_dir() {
             return;
         }
-        let record = AuditRecord::new(self.command, self.name.clone(), self.database.clone(), error, self.started.elapsed());
+        let record =
+            AuditRecord::new(self.command, self.name.clone(), self.database.clone(), error, self.started.elapsed());
         if let Err(e) = audit::append(&self.store.dir, &record) {
             self.printer.warn(format!(
                 "could not append to the audit log {}: {e} (the command itself is not affected)",

@@ -18,7 +18,10 @@ use crate::snapshot::store::Entry;
 
 pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
     if args.older_than.is_none() && args.keep_last.is_none() {
-        return Err(Error::usage_hint("prune needs --older-than and/or --keep-last", "e.g. seed snapshot prune --older-than 30d --keep-last 5 --dry-run"));
+        return Err(Error::usage_hint(
+            "prune needs --older-than and/or --keep-last",
+            "e.g. seed snapshot prune --older-than 30d --keep-last 5 --dry-run",
+        ));
     }
     let store = store(ctx);
     let mut audit = AuditGuard::new(ctx, &store, "snapshot prune", None, None);
@@ -42,7 +45,9 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::
         .entries()?
         .into_iter()
         .filter_map(|e| match e {
-            Entry::Snapshot { name, path, size, .. } => read_header(&path).ok().map(|(h, _)| (h.created_at, name, size)),
+            Entry::Snapshot { name, path, size, .. } => {
+                read_header(&path).ok().map(|(h, _)| (h.created_at, name, size))
+            }
             Entry::Foreign { .. } => None,
         })
         .collect();
@@ -65,14 +70,20 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::
             removed.push(name.clone());
             continue;
         }
-        let guard = match lock::acquire(store, name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot prune ({name})")).await {
-            Ok(g) => g,
-            Err(Error::LockHeld { holder, .. }) => {
-                ctx.printer.warn(format!("skipped {name}: it is locked{}", holder.map(|h| format!(" by {h}")).unwrap_or_default()));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let guard =
+            match lock::acquire(store, name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot prune ({name})"))
+                .await
+            {
+                Ok(g) => g,
+                Err(Error::LockHeld { holder, .. }) => {
+                    ctx.printer.warn(format!(
+                        "skipped {name}: it is locked{}",
+                        holder.map(|h| format!(" by {h}")).unwrap_or_default()
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
         let path = store.path(name);
         std::fs::remove_file(&path).map_err(|e| Error::io("deleting", &path, e))?;
         drop(guard);

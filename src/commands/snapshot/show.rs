@@ -18,7 +18,9 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
     if !path.is_file() {
         return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
     }
-    let _lock = lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot show {}", args.name)).await?;
+    let _lock =
+        lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot show {}", args.name))
+            .await?;
     let (h, size) = read_header(&path)?;
     if args.json {
         let doc = serde_json::json!({ "file": path.display().to_string(), "size": size, "header": h });
@@ -41,7 +43,11 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
         h.schema_version.as_ref().map_or_else(|| "none".to_owned(), |v| format!("{} ({})", v.version, v.source)),
         &h.schema_fingerprint[..h.schema_fingerprint.len().min(12)]
     );
-    let _ = writeln!(t, "format        {} v{}, {} level {}", h.format, h.format_version, h.compression.algorithm, h.compression.level);
+    let _ = writeln!(
+        t,
+        "format        {} v{}, {} level {}",
+        h.format, h.format_version, h.compression.algorithm, h.compression.level
+    );
     let _ = writeln!(t, "tables        {} tables, {rows} rows", h.tables.len());
     for table in &h.tables {
         let _ = writeln!(t, "\n  {} — {} rows, checksum {}", table.table_name(), table.rows, table.checksum);

@@ -24,7 +24,9 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
     if !path.is_file() {
         return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
     }
-    let _lock = lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot verify {}", args.name)).await?;
+    let _lock =
+        lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot verify {}", args.name))
+            .await?;
     if args.against_db {
         let (header, _) = read_header(&path)?;
         return against_db(&header, ctx).await;
@@ -35,7 +37,13 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
         Level::Info,
         "snapshot_verified",
         json!({ "name": header.name, "tables": header.tables.len(), "rows": rows }),
-        || format!("snapshot '{}' is intact: {} tables, {rows} rows, every checksum matches", header.name, header.tables.len()),
+        || {
+            format!(
+                "snapshot '{}' is intact: {} tables, {rows} rows, every checksum matches",
+                header.name,
+                header.tables.len()
+            )
+        },
     );
     Ok(code::OK)
 }
@@ -52,7 +60,8 @@ impl ChunkSink for HashSink {
 /// Row counts and checksums of the live tables (read in one repeatable-read
 /// transaction) against the snapshot's header.
 async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
-    let mut session = db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot verify").await?;
+    let mut session =
+        db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot verify").await?;
     let begin = match session.info.kind {
         DbKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         DbKind::Sqlite => "BEGIN",
@@ -75,7 +84,8 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
             differences.push(format!("{name}: missing from the database"));
             continue;
         };
-        let missing: Vec<&str> = entry.columns.iter().filter(|c| table.column(&c.name).is_none()).map(|c| c.name.as_str()).collect();
+        let missing: Vec<&str> =
+            entry.columns.iter().filter(|c| table.column(&c.name).is_none()).map(|c| c.name.as_str()).collect();
         if !missing.is_empty() {
             differences.push(format!("{name}: columns missing from the database: {}", missing.join(", ")));
             continue;
@@ -87,7 +97,10 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
         if live.rows != entry.rows {
             differences.push(format!("{name}: {} rows in the database, {} in the snapshot", live.rows, entry.rows));
         } else if live.checksum != entry.checksum {
-            differences.push(format!("{name}: same row count ({}), different contents (checksum {} vs {})", live.rows, live.checksum, entry.checksum));
+            differences.push(format!(
+                "{name}: same row count ({}), different contents (checksum {} vs {})",
+                live.rows, live.checksum, entry.checksum
+            ));
         }
     }
     session.close().await;
@@ -104,6 +117,11 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
         ctx.printer.data(d);
     }
     Err(Error::Differences {
-        summary: format!("the database differs from snapshot '{}' in {} of {} tables", header.name, differences.len(), header.tables.len()),
+        summary: format!(
+            "the database differs from snapshot '{}' in {} of {} tables",
+            header.name,
+            differences.len(),
+            header.tables.len()
+        ),
     })
 }
