@@ -258,6 +258,68 @@ fn check_clauses(sql: &str) -> Vec<String> {
     out
 }
 
+/// With foreign keys deferred, every parent row inserted makes SQLite look for child
+/// rows that were waiting for it; without an index on the child's columns that is a
+/// full scan per row (quadratic loads). Creates the missing indexes for the load;
+/// the caller drops them (`drop_indexes`) before COMMIT, in the same transaction.
+pub async fn add_foreign_key_indexes(
+    conn: &mut SqliteConnection,
+    tables: &[&crate::db::schema::Table],
+) -> Result<Vec<String>, Error> {
+    let what = "indexing foreign keys for the load";
+    let mut created = Vec::new();
+    for (ti, t) in tables.iter().enumerate() {
+        let quoted = quote_ident(&t.name.name);
+        let mut leading: Vec<Vec<String>> = Vec::new();
+        let idx_rows = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({quoted})")))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| q(e, what))?;
+        for i in &idx_rows {
+            let idx_name: String = i.get("name");
+            let cols: Vec<String> =
+                sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&idx_name))))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| q(e, what))?
+                    .iter()
+                    .filter_map(|r| r.get::<Option<String>, _>("name"))
+                    .collect();
+            leading.push(cols);
+        }
+        for (fi, fk) in t.foreign_keys.iter().enumerate() {
+            let covered =
+                leading.iter().any(|cols| cols.len() >= fk.columns.len() && cols[..fk.columns.len()] == fk.columns[..]);
+            if covered {
+                continue;
+            }
+            let name = format!("seed_load_fk_{ti}_{fi}");
+            let cols: Vec<String> = fk.columns.iter().map(|c| quote_ident(c)).collect();
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE INDEX {} ON {quoted} ({})",
+                quote_ident(&name),
+                cols.join(", ")
+            )))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| q(e, what))?;
+            leading.push(fk.columns.clone());
+            created.push(name);
+        }
+    }
+    Ok(created)
+}
+
+pub async fn drop_indexes(conn: &mut SqliteConnection, names: &[String]) -> Result<(), Error> {
+    for name in names {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX {}", quote_ident(name))))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| q(e, "dropping the load's temporary indexes"))?;
+    }
+    Ok(())
+}
+
 pub async fn schema_version(conn: &mut SqliteConnection) -> Result<Option<SchemaVersion>, Error> {
     let names = table_names(conn).await?;
     for table in MIGRATION_TABLES {

@@ -90,10 +90,13 @@ async fn load(ctx: &Context, conn: &mut SqliteConnection, req: &BulkRequest, opt
         }
     }
     let plan = Arc::new(plan);
+    let tables: Vec<&crate::db::schema::Table> = plan.tables.iter().map(|t| &t.table).collect();
+    let temp_indexes = lite::add_foreign_key_indexes(conn, &tables).await?;
     let mut loaded = Vec::new();
     for t in 0..plan.tables.len() {
         loaded.push((plan.tables[t].table.name.clone(), insert_table(ctx, conn, &plan, t).await?));
     }
+    lite::drop_indexes(conn, &temp_indexes).await?;
     exec(conn, "COMMIT", "committing (foreign keys are checked now)").await?;
     Ok(Outcome { tables: loaded, dry_run: false, mode: "sqlite" })
 }

@@ -416,10 +416,13 @@ async fn restore_sqlite(
     for (name, _) in &triggers {
         exec_lite(conn, &format!("DROP TRIGGER {}", quote_ident(name)), "setting triggers aside for the load").await?;
     }
+    let tables: Vec<&Table> = order.iter().map(|(_, t)| *t).collect();
+    let temp_indexes = lite::add_foreign_key_indexes(conn, &tables).await?;
     let mut total = 0;
     for (i, table) in &order {
         total += insert_sqlite(ctx, conn, path, header, *i, table).await?;
     }
+    lite::drop_indexes(conn, &temp_indexes).await?;
     for (_, sql) in &triggers {
         exec_lite(conn, sql, "re-creating triggers").await?;
     }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# seed snapshot restore against pg_restore on one 1,000,000-row database of the demo
+# schema, same target state (an empty copy of the schema), in one run:
+#   seed snapshot restore (one transaction; keys and indexes dropped and rebuilt inside it)
+#   pg_restore --data-only --single-transaction --disable-triggers of a pg_dump -Fc
+#     (--disable-triggers: the staffs <-> offices foreign-key cycle cannot be restored
+#      data-only without it; it also skips the foreign-key checks seed performs)
+# Then proves the schema after seed's restore equals the original (pg_dump --schema-only).
+source "$(dirname "$0")/lib.sh"
+: "${ROWS:=1000000}"
+ensure_seed
+server_start
+SRC=bench_restore_src
+DST=bench_restore_dst
+OUT="$SCRATCH/out"
+mkdir -p "$OUT"
+recreate_db "$SRC" >/dev/null
+"${PSQL[@]}" -d "$SRC" -f "$ROOT/fixtures/schema.postgres.sql" >/dev/null
+log "loading $ROWS rows with seed bulk"
+"$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$SRC" -q --no-progress bulk --factories "$(factories_for "$ROWS")"
+"$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$SRC" --snapshot-dir "$OUT" -q --no-progress snapshot create bench --force
+pg_dump -Fc -f "$OUT/dump.Fc" "$SRC"
+
+empty_target() { recreate_db "$DST" >/dev/null; "${PSQL[@]}" -d "$DST" -f "$ROOT/fixtures/schema.postgres.sql" >/dev/null; checkpoint >/dev/null; }
+s_runs=(); p_runs=()
+for r in $(seq 1 "$RUNS"); do
+    empty_target
+    timed S -- "$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$DST" --snapshot-dir "$OUT" -q --no-progress snapshot restore bench
+    [[ $(count_demo "$DST") -eq $ROWS ]] || { echo "seed restored the wrong count" >&2; exit 1; }
+    s_runs+=("$S"); s_rss=$S_rss
+    if [[ $r -eq 1 ]]; then
+        # The schema after seed's restore (keys dropped and rebuilt) equals the original.
+        recreate_db bench_schema_ref >/dev/null
+        "${PSQL[@]}" -d bench_schema_ref -f "$ROOT/fixtures/schema.postgres.sql" >/dev/null
+        pg_dump --schema-only "$DST" | grep -v '^\\\(un\)\?restrict' >"$OUT/after.sql"
+        pg_dump --schema-only bench_schema_ref | grep -v '^\\\(un\)\?restrict' >"$OUT/ref.sql"
+        diff "$OUT/ref.sql" "$OUT/after.sql" >/dev/null && schema_same=yes || schema_same=NO
+        "$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$DST" --snapshot-dir "$OUT" -q snapshot verify bench --against-db
+    fi
+    empty_target
+    timed P -- pg_restore --data-only --single-transaction --disable-triggers -d "$DST" "$OUT/dump.Fc"
+    [[ $(count_demo "$DST") -eq $ROWS ]] || { echo "pg_restore restored the wrong count" >&2; exit 1; }
+    p_runs+=("$P")
+    log "run $r/$RUNS: seed ${S}s, pg_restore ${P}s"
+done
+S=$(median "${s_runs[@]}"); P=$(median "${p_runs[@]}")
+echo
+echo "restore of $ROWS rows into an empty schema (median of $RUNS; load average $(cut -d' ' -f1 /proc/loadavg))"
+printf '  seed snapshot restore                                     %7.2fs  %9s rows/s\n' "$S" "$(rate "$ROWS" "$S")"
+printf '  pg_restore --data-only --single-transaction --disable-triggers %7.2fs  %9s rows/s\n' "$P" "$(rate "$ROWS" "$P")"
+printf '  seed/pg_restore = %s (goal <= 0.5)\n' "$(ratio "$S" "$P")"
+printf '  schema after seed restore identical to the original (pg_dump --schema-only): %s\n' "$schema_same"
+printf '  seed peak RSS: %s kB\n' "$s_rss"
