@@ -141,6 +141,11 @@ pub enum Pick {
     PerParent(u64),
     Distinct(Perm),
     ComboDigit(usize),
+    /// Distinct within each parent of a per-parent group (`per` rows per parent).
+    WithinParent {
+        per: u64,
+        salt: u64,
+    },
 }
 
 /// Distinct combinations of several parents (composite keys made of foreign keys).
@@ -550,6 +555,30 @@ impl Builder<'_> {
             plans[p].groups[*g].pick = Pick::Distinct(Perm::new(n, salt));
             return Ok(());
         }
+        // A per-parent group fixes the parent; another group only has to be distinct
+        // among that parent's rows.
+        if let Some(per) = groups.iter().find_map(|&g| match plans[p].groups[g].pick {
+            Pick::PerParent(k) => Some(k),
+            _ => None,
+        }) {
+            let other = groups.iter().copied().find(|&g| !matches!(plans[p].groups[g].pick, Pick::PerParent(_)));
+            if let Some(g) = other {
+                let n = plans[p].groups[g].parent.len();
+                if per > n {
+                    return Err(Error::Generation {
+                        table,
+                        reason: format!(
+                            "{what} needs {per} distinct {} rows per parent but it has {n}",
+                            plans[p].groups[g].fk.ref_table
+                        ),
+                        hint: Some("lower per_parent.count or raise the other parent's count".into()),
+                    });
+                }
+                let salt = plans[p].groups[g].key;
+                plans[p].groups[g].pick = Pick::WithinParent { per, salt };
+            }
+            return Ok(());
+        }
         let radices: Vec<u64> = groups.iter().map(|&g| plans[p].groups[g].parent.len()).collect();
         let space = radices.iter().try_fold(1u64, |acc, &r| acc.checked_mul(r)).unwrap_or(u64::MAX);
         if count > space {
@@ -847,6 +876,7 @@ impl Plan {
                     Pick::PerParent(k) => format!("{k} per parent"),
                     Pick::Distinct(_) => "distinct parents".to_owned(),
                     Pick::ComboDigit(_) => "distinct parent combinations".to_owned(),
+                    Pick::WithinParent { per, .. } => format!("distinct within each group of {per}"),
                 };
                 let existing = if matches!(g.parent, ParentRef::Existing { .. }) { ", existing rows" } else { "" };
                 let null = if g.null_ratio > 0.0 && g.null_ratio < 1.0 {
