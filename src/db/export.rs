@@ -110,12 +110,17 @@ fn encode_sqlite_row(row: &SqliteRow, buf: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Shortest decimal that reads back as the same f64, in PostgreSQL's spelling.
+/// Shortest decimal that reads back as the same f64 — also when SQLite reads it back:
+/// a restore binds it as text and relies on the column's affinity to make it a REAL
+/// again, and SQLite only converts numeric literals. So infinities are spelled the way
+/// SQLite itself prints them (`9.0e+999`, which overflows to infinity), not
+/// PostgreSQL's `Infinity`, which SQLite would keep as the text 'Infinity'. SQLite
+/// never stores NaN (it becomes NULL); it is spelled `NaN` for completeness.
 pub fn format_real(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 { "9.0e+999".into() } else { "-9.0e+999".into() }
     } else {
         format!("{f}")
     }
@@ -151,6 +156,7 @@ mod tests {
         for f in [0.1, 1.0, -2.5e-12, 1e300, 123_456.789] {
             assert_eq!(format_real(f).parse::<f64>().unwrap(), f);
         }
-        assert_eq!(format_real(f64::INFINITY), "Infinity");
+        assert_eq!(format_real(f64::INFINITY).parse::<f64>().unwrap(), f64::INFINITY);
+        assert_eq!(format_real(f64::NEG_INFINITY).parse::<f64>().unwrap(), f64::NEG_INFINITY);
     }
 }

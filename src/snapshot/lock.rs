@@ -55,7 +55,7 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
         Err(TryLockError::WouldBlock) => {
             return Err(Error::LockHeld {
                 resource: format!("snapshot '{name}'"),
-                holder: holder_of(&path),
+                holder: wait_for_holder(&path).await,
                 hint: "wait for that command to finish, or pass --wait to queue behind it".into(),
             });
         }
@@ -68,6 +68,20 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
         let _ = f.write_all(note.as_bytes());
     }
     Ok(LockGuard { _file: file, path })
+}
+
+/// The holder writes its note just after taking the lock, so a command refused in that
+/// instant (two commands started together) finds the file still empty: give the
+/// holder a moment rather than naming nobody.
+async fn wait_for_holder(path: &std::path::Path) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
+    loop {
+        let holder = holder_of(path);
+        if holder.is_some() || std::time::Instant::now() >= deadline {
+            return holder;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// The holder recorded in a lock file, if any.

@@ -5,3 +5,5 @@ mod common;
 
 mod cli;
 mod doctor;
+mod restore;
+mod snapshot;

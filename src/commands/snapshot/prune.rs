@@ -40,22 +40,24 @@ pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
 }
 
 async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::Store) -> Result<Vec<String>, Error> {
-    // (created, name, size) of readable snapshots, newest first.
-    let mut snaps: Vec<(String, String, u64)> = store
+    // (created, name, size, file modified) of readable snapshots, newest first.
+    let mut snaps: Vec<(String, String, u64, SystemTime)> = store
         .entries()?
         .into_iter()
         .filter_map(|e| match e {
-            Entry::Snapshot { name, path, size, .. } => {
-                read_header(&path).ok().map(|(h, _)| (h.created_at, name, size))
+            Entry::Snapshot { name, path, size, modified } => {
+                read_header(&path).ok().map(|(h, _)| (h.created_at, name, size, modified))
             }
             Entry::Foreign { .. } => None,
         })
         .collect();
-    snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    // `created_at` has whole seconds: snapshots taken within one second are ordered by
+    // when their files were written, not by name.
+    snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.3.cmp(&a.3)).then_with(|| b.1.cmp(&a.1)));
     let cutoff = args.older_than.map(|d| chrono::DateTime::<chrono::Utc>::from(SystemTime::now() - d));
     let keep = args.keep_last.unwrap_or(0);
     let mut removed = Vec::new();
-    for (i, (created, name, size)) in snaps.iter().enumerate() {
+    for (i, (created, name, size, _)) in snaps.iter().enumerate() {
         if i < keep {
             continue;
         }
