@@ -18,8 +18,20 @@ pub enum Mode {
 /// Held until dropped (closing the file releases the lock).
 #[derive(Debug)]
 pub struct LockGuard {
-    _file: File,
+    file: File,
+    mode: Mode,
     pub path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    /// An exclusive holder clears its note before the lock goes, so nobody is later
+    /// named as holding a lock they released. (Shared holders may share the file with
+    /// others still holding it: they leave it.)
+    fn drop(&mut self) {
+        if self.mode == Mode::Exclusive {
+            let _ = self.file.set_len(0);
+        }
+    }
 }
 
 pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command: &str) -> Result<LockGuard, Error> {
@@ -67,7 +79,7 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
     if f.set_len(0).is_ok() && f.rewind().is_ok() {
         let _ = f.write_all(note.as_bytes());
     }
-    Ok(LockGuard { _file: file, path })
+    Ok(LockGuard { file, mode, path })
 }
 
 /// The holder writes its note just after taking the lock, so a command refused in that
