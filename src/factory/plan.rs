@@ -550,25 +550,35 @@ impl Builder<'_> {
             plans[p].groups[*g].pick = Pick::Distinct(Perm::new(n, salt));
             return Ok(());
         }
-        let radices: Vec<u64> = groups.iter().map(|&g| plans[p].groups[g].parent.len()).collect();
+        // per_parent on one of them: that group keeps its pick (row i -> parent i / k),
+        // and the others take distinct combinations within each parent's block of k
+        // consecutive rows (the permutation is injective on any run of `space` rows).
+        let per_parent = groups.iter().find_map(|&g| match plans[p].groups[g].pick {
+            Pick::PerParent(k) => Some((g, k)),
+            _ => None,
+        });
+        let others: Vec<usize> = groups.iter().copied().filter(|&g| per_parent.is_none_or(|(pg, _)| pg != g)).collect();
+        let radices: Vec<u64> = others.iter().map(|&g| plans[p].groups[g].parent.len()).collect();
         let space = radices.iter().try_fold(1u64, |acc, &r| acc.checked_mul(r)).unwrap_or(u64::MAX);
-        if count > space {
-            let parents: Vec<String> = groups
+        let needed = per_parent.map_or(count, |(_, k)| k);
+        if needed > space {
+            let parents: Vec<String> = others
                 .iter()
                 .map(|&g| format!("{} ({})", plans[p].groups[g].fk.ref_table, plans[p].groups[g].parent.len()))
                 .collect();
+            let per =
+                per_parent.map(|(g, _)| format!(" per row of {}", plans[p].groups[g].fk.ref_table)).unwrap_or_default();
             return Err(Error::Generation {
                 table,
                 reason: format!(
-                    "{what} needs {count} distinct combinations but {} allow only {space}",
+                    "{what} needs {needed} distinct combinations{per} but {} allow only {space}",
                     parents.join(" × ")
                 ),
-                hint: Some("lower this table's count or raise its parents' counts".into()),
+                hint: Some("lower this table's count (or per_parent count) or raise its parents' counts".into()),
             });
         }
-        // per_parent on one of them: keep it for that digit, permute the rest.
         plans[p].combo = Some(Combo { radices, perm: Perm::new(space, plans[p].key ^ 0xc0) });
-        for (pos, &g) in groups.iter().enumerate() {
+        for (pos, &g) in others.iter().enumerate() {
             plans[p].groups[g].pick = Pick::ComboDigit(pos);
         }
         Ok(())
