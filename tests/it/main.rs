@@ -3,5 +3,6 @@
 
 mod common;
 
+mod bulk;
 mod cli;
 mod doctor;
