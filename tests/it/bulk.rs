@@ -764,6 +764,47 @@ fn bulk_dry_run_writes_nothing_on_sqlite() {
     assert!(std::fs::read(&db).unwrap() == bytes, "dry run changed the database file");
 }
 
+/// Loads whose foreign keys SQLite checks by looking up child rows (a cycle, a
+/// self-reference, --truncate) take linear time: these took minutes when every lookup
+/// was a full scan of the child table.
+#[test]
+fn bulk_sqlite_cycles_self_references_and_truncate_stay_fast() {
+    let w = Workdir::new();
+    let db = w.path().join("seed.db");
+    let limit = Duration::from_secs(30);
+    let out = finish(spawn_bulk(&w, None, &["--count", "20000"]), limit);
+    expect_code(&out, 0);
+    let schema = sqlite3(&db, "SELECT type, name, sql FROM sqlite_master ORDER BY name");
+    let out = finish(spawn_bulk(&w, None, &["--count", "20000", "--truncate"]), limit);
+    expect_code(&out, 0);
+    for t in DEMO_TABLES {
+        assert_eq!(sqlite_count(&db, t), 20000, "{t}");
+    }
+    assert_eq!(sqlite3(&db, "PRAGMA foreign_key_check"), "");
+    assert!(demo_violations(|sql| sqlite3(&db, sql)).is_empty());
+    assert_eq!(
+        sqlite3(&db, "SELECT type, name, sql FROM sqlite_master ORDER BY name"),
+        schema,
+        "the load left schema changes"
+    );
+
+    let tree = w.path().join("tree.db");
+    sqlite_with_schema(
+        &tree,
+        "CREATE TABLE node (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES node (id), label TEXT NOT NULL);",
+    );
+    for args in [&["--count", "40000"][..], &["--count", "40000", "--truncate"]] {
+        let mut cmd = w.seed_std();
+        cmd.args(["bulk", "--no-progress", "--database-url", "sqlite://tree.db"]).args(args);
+        let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        expect_code(&finish(child, limit), 0);
+    }
+    assert_eq!(sqlite_count(&tree, "node"), 40000);
+    let linked: i64 = sqlite3(&tree, "SELECT count(parent_id) FROM node").parse().unwrap();
+    assert!(linked > 30000, "{linked}");
+    assert_eq!(sqlite3(&tree, "PRAGMA foreign_key_check"), "");
+}
+
 // =======================================================================================
 // 6a. A check constraint the generator cannot satisfy
 
