@@ -5,15 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+missing=()
 have_pg() {
     { command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; } ||
         compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
-if ! have_pg; then
-    echo "PostgreSQL server binaries not found; installing them with apt-get" >&2
+have_pg || missing+=(postgresql postgresql-contrib)
+# The SQLite tests drive the sqlite3 CLI as a second, independent client.
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} with apt-get (needed by the tests)" >&2
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-contrib >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 exec cargo test --locked "$@"

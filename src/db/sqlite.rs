@@ -258,56 +258,75 @@ fn check_clauses(sql: &str) -> Vec<String> {
     out
 }
 
-/// With foreign keys deferred, every parent row inserted makes SQLite look for child
-/// rows that were waiting for it; without an index on the child's columns that is a
-/// full scan per row (quadratic loads). Creates the missing indexes for the load;
-/// the caller drops them (`drop_indexes`) before COMMIT, in the same transaction.
+/// With foreign keys deferred, every parent row inserted (or deleted, for `--truncate`
+/// and `--clean`) makes SQLite look for child rows pointing at it; without an index on
+/// the child's columns that is a full scan per row, and loads grow with the square of
+/// the row count. Creates the missing indexes, for every foreign key into a target
+/// table, inside the load's transaction; the caller drops them (`drop_indexes`) before
+/// COMMIT, and a failed load rolls them back.
 pub async fn add_foreign_key_indexes(
     conn: &mut SqliteConnection,
-    tables: &[&crate::db::schema::Table],
+    schema: &crate::db::schema::Schema,
+    targets: &[TableName],
 ) -> Result<Vec<String>, Error> {
-    let what = "indexing foreign keys for the load";
     let mut created = Vec::new();
-    for (ti, t) in tables.iter().enumerate() {
-        let quoted = quote_ident(&t.name.name);
-        let mut leading: Vec<Vec<String>> = Vec::new();
-        let idx_rows = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({quoted})")))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| q(e, what))?;
-        for i in &idx_rows {
-            let idx_name: String = i.get("name");
-            let cols: Vec<String> =
-                sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&idx_name))))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(|e| q(e, what))?
-                    .iter()
-                    .filter_map(|r| r.get::<Option<String>, _>("name"))
-                    .collect();
-            leading.push(cols);
-        }
-        for (fi, fk) in t.foreign_keys.iter().enumerate() {
-            let covered =
-                leading.iter().any(|cols| cols.len() >= fk.columns.len() && cols[..fk.columns.len()] == fk.columns[..]);
+    for child in &schema.tables {
+        let mut indexes: Option<Vec<Vec<String>>> = None;
+        for fk in child.foreign_keys.iter().filter(|fk| targets.contains(&fk.ref_table)) {
+            // The rowid (INTEGER PRIMARY KEY) is its own index.
+            if let [only] = fk.columns.as_slice()
+                && child.column(only).is_some_and(|c| c.auto.is_some())
+            {
+                continue;
+            }
+            if indexes.is_none() {
+                indexes = Some(index_columns(conn, &child.name).await?);
+            }
+            let covered = indexes.iter().flatten().any(|cols| {
+                cols.len() >= fk.columns.len()
+                    && fk.columns.iter().all(|c| cols[..fk.columns.len()].iter().any(|ic| ic.eq_ignore_ascii_case(c)))
+            });
             if covered {
                 continue;
             }
-            let name = format!("seed_load_fk_{ti}_{fi}");
+            let idx = format!("seed_load_fk_{}", created.len() + 1);
             let cols: Vec<String> = fk.columns.iter().map(|c| quote_ident(c)).collect();
             sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE INDEX {} ON {quoted} ({})",
-                quote_ident(&name),
+                "CREATE INDEX {} ON {} ({})",
+                quote_ident(&idx),
+                child.name.quoted(),
                 cols.join(", ")
             )))
             .execute(&mut *conn)
             .await
-            .map_err(|e| q(e, what))?;
-            leading.push(fk.columns.clone());
-            created.push(name);
+            .map_err(|e| q(e, &format!("indexing {}.{} for the load", child.name, fk.columns.join(","))))?;
+            indexes.get_or_insert_default().push(fk.columns.clone());
+            created.push(idx);
         }
     }
     Ok(created)
+}
+
+/// The columns of each full (not partial) index of `table`, in index order.
+async fn index_columns(conn: &mut SqliteConnection, table: &TableName) -> Result<Vec<Vec<String>>, Error> {
+    let what = format!("reading the indexes of {table}");
+    let list = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({})", quote_ident(&table.name))))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| q(e, &what))?;
+    let mut out = Vec::new();
+    for row in list.iter().filter(|r| r.get::<i64, _>("partial") == 0) {
+        let name: String = row.get("name");
+        let cols = sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&name))))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| q(e, &what))?
+            .iter()
+            .map(|r| r.get::<Option<String>, _>("name").unwrap_or_default())
+            .collect();
+        out.push(cols);
+    }
+    Ok(out)
 }
 
 pub async fn drop_indexes(conn: &mut SqliteConnection, names: &[String]) -> Result<(), Error> {

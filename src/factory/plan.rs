@@ -141,11 +141,6 @@ pub enum Pick {
     PerParent(u64),
     Distinct(Perm),
     ComboDigit(usize),
-    /// Distinct within each parent of a per-parent group (`per` rows per parent).
-    WithinParent {
-        per: u64,
-        salt: u64,
-    },
 }
 
 /// Distinct combinations of several parents (composite keys made of foreign keys).
@@ -555,49 +550,35 @@ impl Builder<'_> {
             plans[p].groups[*g].pick = Pick::Distinct(Perm::new(n, salt));
             return Ok(());
         }
-        // A per-parent group fixes the parent; another group only has to be distinct
-        // among that parent's rows.
-        if let Some(per) = groups.iter().find_map(|&g| match plans[p].groups[g].pick {
-            Pick::PerParent(k) => Some(k),
+        // per_parent on one of them: that group keeps its pick (row i -> parent i / k),
+        // and the others take distinct combinations within each parent's block of k
+        // consecutive rows (the permutation is injective on any run of `space` rows).
+        let per_parent = groups.iter().find_map(|&g| match plans[p].groups[g].pick {
+            Pick::PerParent(k) => Some((g, k)),
             _ => None,
-        }) {
-            let other = groups.iter().copied().find(|&g| !matches!(plans[p].groups[g].pick, Pick::PerParent(_)));
-            if let Some(g) = other {
-                let n = plans[p].groups[g].parent.len();
-                if per > n {
-                    return Err(Error::Generation {
-                        table,
-                        reason: format!(
-                            "{what} needs {per} distinct {} rows per parent but it has {n}",
-                            plans[p].groups[g].fk.ref_table
-                        ),
-                        hint: Some("lower per_parent.count or raise the other parent's count".into()),
-                    });
-                }
-                let salt = plans[p].groups[g].key;
-                plans[p].groups[g].pick = Pick::WithinParent { per, salt };
-            }
-            return Ok(());
-        }
-        let radices: Vec<u64> = groups.iter().map(|&g| plans[p].groups[g].parent.len()).collect();
+        });
+        let others: Vec<usize> = groups.iter().copied().filter(|&g| per_parent.is_none_or(|(pg, _)| pg != g)).collect();
+        let radices: Vec<u64> = others.iter().map(|&g| plans[p].groups[g].parent.len()).collect();
         let space = radices.iter().try_fold(1u64, |acc, &r| acc.checked_mul(r)).unwrap_or(u64::MAX);
-        if count > space {
-            let parents: Vec<String> = groups
+        let needed = per_parent.map_or(count, |(_, k)| k);
+        if needed > space {
+            let parents: Vec<String> = others
                 .iter()
                 .map(|&g| format!("{} ({})", plans[p].groups[g].fk.ref_table, plans[p].groups[g].parent.len()))
                 .collect();
+            let per =
+                per_parent.map(|(g, _)| format!(" per row of {}", plans[p].groups[g].fk.ref_table)).unwrap_or_default();
             return Err(Error::Generation {
                 table,
                 reason: format!(
-                    "{what} needs {count} distinct combinations but {} allow only {space}",
+                    "{what} needs {needed} distinct combinations{per} but {} allow only {space}",
                     parents.join(" × ")
                 ),
-                hint: Some("lower this table's count or raise its parents' counts".into()),
+                hint: Some("lower this table's count (or per_parent count) or raise its parents' counts".into()),
             });
         }
-        // per_parent on one of them: keep it for that digit, permute the rest.
         plans[p].combo = Some(Combo { radices, perm: Perm::new(space, plans[p].key ^ 0xc0) });
-        for (pos, &g) in groups.iter().enumerate() {
+        for (pos, &g) in others.iter().enumerate() {
             plans[p].groups[g].pick = Pick::ComboDigit(pos);
         }
         Ok(())
@@ -876,7 +857,6 @@ impl Plan {
                     Pick::PerParent(k) => format!("{k} per parent"),
                     Pick::Distinct(_) => "distinct parents".to_owned(),
                     Pick::ComboDigit(_) => "distinct parent combinations".to_owned(),
-                    Pick::WithinParent { per, .. } => format!("distinct within each group of {per}"),
                 };
                 let existing = if matches!(g.parent, ParentRef::Existing { .. }) { ", existing rows" } else { "" };
                 let null = if g.null_ratio > 0.0 && g.null_ratio < 1.0 {

@@ -115,10 +115,6 @@ pub fn pick(plan: &Plan, t: usize, g: usize, i: u64) -> Option<u64> {
         Pick::Uniform => (h >> 16) % n,
         Pick::PerParent(k) => (i / k.max(&1)).min(n - 1),
         Pick::Distinct(perm) => perm.apply(i),
-        Pick::WithinParent { per, salt } => {
-            let per = (*per).max(1);
-            (mix64(salt ^ (i / per)) % n + i % per) % n
-        }
         Pick::ComboDigit(pos) => {
             let combo = table.combo.as_ref()?;
             let mut x = combo.perm.apply(i);

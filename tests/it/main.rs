@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bulk;
 mod cli;
 mod doctor;
 mod restore;

@@ -67,6 +67,7 @@ async fn load(ctx: &Context, conn: &mut SqliteConnection, req: &BulkRequest, opt
     }
     // Checked once, at COMMIT: load order and cycles stop mattering.
     exec(conn, "PRAGMA defer_foreign_keys = ON", "deferring foreign keys").await?;
+    let temp_indexes = lite::add_foreign_key_indexes(conn, &schema, &targets).await?;
     if opts.truncate {
         for t in &targets {
             exec(conn, &format!("DELETE FROM {}", t.quoted()), "emptying the tables (--truncate)").await?;
@@ -90,8 +91,6 @@ async fn load(ctx: &Context, conn: &mut SqliteConnection, req: &BulkRequest, opt
         }
     }
     let plan = Arc::new(plan);
-    let tables: Vec<&crate::db::schema::Table> = plan.tables.iter().map(|t| &t.table).collect();
-    let temp_indexes = lite::add_foreign_key_indexes(conn, &tables).await?;
     let mut loaded = Vec::new();
     for t in 0..plan.tables.len() {
         loaded.push((plan.tables[t].table.name.clone(), insert_table(ctx, conn, &plan, t).await?));

@@ -398,6 +398,8 @@ async fn restore_sqlite(
         ctx.printer.warn(format!("schema mismatch allowed: {d}"));
     }
     exec_lite(conn, "PRAGMA defer_foreign_keys = ON", "deferring foreign keys").await?;
+    let targets: Vec<TableName> = order.iter().map(|(_, t)| t.name.clone()).collect();
+    let temp_indexes = lite::add_foreign_key_indexes(conn, &schema, &targets).await?;
     if args.clean {
         for (_, t) in &order {
             exec_lite(conn, &format!("DELETE FROM {}", t.name.quoted()), "emptying the tables (--clean)").await?;
@@ -416,8 +418,6 @@ async fn restore_sqlite(
     for (name, _) in &triggers {
         exec_lite(conn, &format!("DROP TRIGGER {}", quote_ident(name)), "setting triggers aside for the load").await?;
     }
-    let tables: Vec<&Table> = order.iter().map(|(_, t)| *t).collect();
-    let temp_indexes = lite::add_foreign_key_indexes(conn, &tables).await?;
     let mut total = 0;
     for (i, table) in &order {
         total += insert_sqlite(ctx, conn, path, header, *i, table).await?;
