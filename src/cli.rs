@@ -184,8 +184,8 @@ pub struct CreateArgs {
     /// Replace an existing snapshot of that name (the old one stays intact until the new one is complete).
     #[arg(long)]
     pub force: bool,
-    /// gzip level 0-9; 1 is fast and nearly as small as 6.
-    #[arg(long, env = env::COMPRESSION_LEVEL, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=9))]
+    /// gzip level 0-9. 2 (default) is about 4x faster than pg_dump -Fc for about the same size; 1 is faster but much larger.
+    #[arg(long, env = env::COMPRESSION_LEVEL, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: u32,
     #[command(flatten)]
     pub lock: LockArgs,

@@ -123,6 +123,28 @@ pub async fn drop_keys(conn: &mut PgConnection, tables: &[TableName]) -> Result<
     Ok(DroppedKeys { defs })
 }
 
+/// Memory for index builds (sorts) and foreign-key validation (hash joins), for this
+/// transaction only (`SET LOCAL`); never lower than the server's own setting. With the
+/// defaults (64 MB, 4 MB) a million-row rebuild spills to disk.
+const REBUILD_MEMORY_KB: i64 = 256 * 1024;
+
+async fn raise_memory_for_rebuild(conn: &mut PgConnection) -> Result<(), Error> {
+    for setting in ["maintenance_work_mem", "work_mem"] {
+        let current: i64 = sqlx::query_scalar("SELECT setting::int8 FROM pg_settings WHERE name = $1")
+            .bind(setting)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| translate(e, &Step::new("reading memory settings")))?;
+        if current < REBUILD_MEMORY_KB {
+            sqlx::raw_sql(AssertSqlSafe(format!("SET LOCAL {setting} = '{REBUILD_MEMORY_KB}kB'")))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| translate(e, &Step::new(format!("raising {setting} for the rebuild"))))?;
+        }
+    }
+    Ok(())
+}
+
 impl DroppedKeys {
     /// Builds everything back: primary and unique constraints, indexes, then foreign keys
     /// (which validate every row in one pass). `on_each` reports progress.
@@ -132,6 +154,7 @@ impl DroppedKeys {
         statement_timeout: Option<std::time::Duration>,
         mut on_each: impl FnMut(&KeyDef),
     ) -> Result<(), Error> {
+        raise_memory_for_rebuild(conn).await?;
         let mut ordered: Vec<&KeyDef> = self.defs.iter().filter(|d| d.kind == KeyKind::PrimaryOrUnique).collect();
         ordered.extend(self.defs.iter().filter(|d| d.kind == KeyKind::Index));
         ordered.extend(self.defs.iter().filter(|d| d.kind == KeyKind::ForeignKey));
