@@ -54,7 +54,8 @@ fn strip_parens(mut s: &str) -> &str {
     }
 }
 
-fn closing_of(s: &str, open: usize) -> Option<usize> {
+/// Byte index of the `)` closing the `(` at `open` (quotes respected).
+pub fn closing_of(s: &str, open: usize) -> Option<usize> {
     let mut depth = 0i32;
     let mut in_str = false;
     for (i, ch) in s.char_indices().skip_while(|(i, _)| *i < open) {

@@ -234,23 +234,7 @@ fn check_clauses(sql: &str) -> Vec<String> {
             from = start;
             continue;
         }
-        let mut depth = 0;
-        let mut in_str = false;
-        let mut end = None;
-        for (i, ch) in sql[open..].char_indices() {
-            match ch {
-                '\'' => in_str = !in_str,
-                '(' if !in_str => depth += 1,
-                ')' if !in_str => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(open + i);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
+        let end = crate::db::checks::closing_of(sql, open);
         let Some(end) = end else { break };
         out.push(sql[open..=end].to_owned());
         from = end;

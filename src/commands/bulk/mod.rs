@@ -19,11 +19,11 @@ use tokio::sync::mpsc;
 use crate::Context;
 use crate::cli::BulkArgs;
 use crate::db::retry::with_retry;
-use crate::db::schema::TableName;
+use crate::db::schema::{Schema, TableName, quote_ident};
 use crate::db::url::DbKind;
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
-use crate::factory::plan::{BulkRequest, Plan};
+use crate::factory::plan::{BulkRequest, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
 use crate::output::{Level, human_count};
@@ -174,11 +174,36 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
 /// Existing-row counts and parent keys the planner needs, read by the backend.
 pub struct PlanInputs {
     pub existing_rows: HashMap<TableName, u64>,
-    pub existing_keys: HashMap<crate::factory::plan::ParentKey, Vec<Vec<Value>>>,
+    pub existing_keys: HashMap<ParentKey, Vec<Vec<Value>>>,
 }
 
 /// Most keys of an existing parent table read for foreign-key picks.
 pub const MAX_EXISTING_KEYS: i64 = 100_000;
+
+/// For each parent of the targets that is not seeded this time: the query reading its
+/// keys (as text, sorted, so picks are deterministic). `CAST` reads the same on both
+/// backends.
+pub fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(ParentKey, String)> {
+    let mut out: Vec<(ParentKey, String)> = Vec::new();
+    for t in targets.iter().filter_map(|n| schema.get(n)) {
+        for fk in &t.foreign_keys {
+            let key = (fk.ref_table.clone(), fk.ref_columns.clone());
+            if targets.contains(&fk.ref_table) || out.iter().any(|(k, _)| k == &key) {
+                continue;
+            }
+            let cols: Vec<String> = fk.ref_columns.iter().map(|c| quote_ident(c)).collect();
+            let sql = format!(
+                "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {MAX_EXISTING_KEYS}",
+                cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", "),
+                fk.ref_table.quoted(),
+                cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
+                (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+            );
+            out.push((key, sql));
+        }
+    }
+    out
+}
 
 /// Spawns the generator for table `t`: batches of COPY text (rows, bytes), in order.
 pub fn spawn_copy_batches(plan: Arc<Plan>, t: usize, batch: u64) -> mpsc::Receiver<(u64, Vec<u8>)> {

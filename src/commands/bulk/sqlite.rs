@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{MAX_EXISTING_KEYS, Options, Outcome, PlanInputs, spawn_row_batches};
+use super::{Options, Outcome, PlanInputs, existing_key_queries, spawn_row_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
 use crate::db::schema::{Schema, TableName, quote_ident};
@@ -112,29 +112,14 @@ async fn plan_inputs(
         existing_rows.insert(t.clone(), n);
     }
     let mut existing_keys = HashMap::new();
-    for t in targets.iter().filter_map(|n| schema.get(n)) {
-        for fk in &t.foreign_keys {
-            if targets.contains(&fk.ref_table)
-                || existing_keys.contains_key(&(fk.ref_table.clone(), fk.ref_columns.clone()))
-            {
-                continue;
-            }
-            let cols: Vec<String> = fk.ref_columns.iter().map(|c| quote_ident(c)).collect();
-            let sql = format!(
-                "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {MAX_EXISTING_KEYS}",
-                cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", "),
-                fk.ref_table.quoted(),
-                cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
-                (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
-            );
-            let rows = sqlx::query(AssertSqlSafe(sql))
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| translate(e, &Step::new(format!("reading keys of {}", fk.ref_table))))?;
-            let keys =
-                rows.iter().map(|r| (0..cols.len()).map(|i| Value::Text(r.get::<String, _>(i))).collect()).collect();
-            existing_keys.insert((fk.ref_table.clone(), fk.ref_columns.clone()), keys);
-        }
+    for (key, sql) in existing_key_queries(schema, targets) {
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| translate(e, &Step::new(format!("reading keys of {}", key.0))))?;
+        let keys =
+            rows.iter().map(|r| (0..key.1.len()).map(|i| Value::Text(r.get::<String, _>(i))).collect()).collect();
+        existing_keys.insert(key, keys);
     }
     Ok(PlanInputs { existing_rows, existing_keys })
 }

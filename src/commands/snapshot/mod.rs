@@ -11,6 +11,7 @@ mod restore;
 mod show;
 mod verify;
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::Context;
@@ -19,7 +20,8 @@ use crate::db::schema::{Schema, Table};
 use crate::error::Error;
 use crate::output::Printer;
 use crate::snapshot::audit::{self, AuditRecord};
-use crate::snapshot::store::Store;
+use crate::snapshot::lock::{self, LockGuard, Mode};
+use crate::snapshot::store::{Store, validate_name};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
     match command {
@@ -36,6 +38,24 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
 
 pub fn store(ctx: &Context) -> Store {
     Store::new(&ctx.settings.snapshot_dir)
+}
+
+/// An existing snapshot `name`, with its lock held in `mode` for the command's life.
+pub async fn open_locked(
+    ctx: &Context,
+    name: &str,
+    mode: Mode,
+    wait: bool,
+    command: &str,
+) -> Result<(Store, PathBuf, LockGuard), Error> {
+    validate_name(name)?;
+    let store = store(ctx);
+    let path = store.path(name);
+    if !path.is_file() {
+        return Err(Error::SnapshotMissing { name: name.to_owned(), dir: store.dir.clone() });
+    }
+    let guard = lock::acquire(&store, name, mode, wait, &format!("seed snapshot {command} {name}")).await?;
+    Ok((store, path, guard))
 }
 
 /// Writes one audit line when the command ends — also when it is interrupted (the

@@ -14,8 +14,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::mpsc;
 
+use super::open_locked;
 use super::preflight::Preflight;
-use super::store;
 use crate::Context;
 use crate::cli::RestoreArgs;
 use crate::db::errors::{Step, translate};
@@ -25,17 +25,12 @@ use crate::db::{self, Conn, postgres as pg, rebuild, sqlite as lite};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count};
 use crate::snapshot::format::Header;
-use crate::snapshot::lock::{self, Mode};
+use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::{open_table, read_header};
 use crate::snapshot::store::validate_name;
 
 pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     validate_name(&args.name)?;
-    let store = store(ctx);
-    let path = store.path(&args.name);
-    if !path.is_file() {
-        return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
-    }
     let url = ctx.settings.write_url();
     if args.clean && !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -43,14 +38,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    let _lock = lock::acquire(
-        &store,
-        &args.name,
-        Mode::Shared,
-        args.lock.wait,
-        &format!("seed snapshot restore {}", args.name),
-    )
-    .await?;
+    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
     let (header, _) = read_header(&path)?;
     let header = Arc::new(header);
     let started = Instant::now();

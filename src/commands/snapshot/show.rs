@@ -2,25 +2,16 @@
 
 use std::fmt::Write as _;
 
-use super::store;
+use super::open_locked;
 use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::human_bytes;
-use crate::snapshot::lock::{self, Mode};
+use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::read_header;
-use crate::snapshot::store::validate_name;
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
-    validate_name(&args.name)?;
-    let store = store(ctx);
-    let path = store.path(&args.name);
-    if !path.is_file() {
-        return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
-    }
-    let _lock =
-        lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot show {}", args.name))
-            .await?;
+    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "show").await?;
     let (h, size) = read_header(&path)?;
     if args.json {
         let doc = serde_json::json!({ "file": path.display().to_string(), "size": size, "header": h });

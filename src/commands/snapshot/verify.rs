@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::store;
+use super::open_locked;
 use crate::Context;
 use crate::cli::VerifyArgs;
 use crate::db::export::{ChunkSink, stream_table};
@@ -13,20 +13,11 @@ use crate::db::{self, Conn, postgres, sqlite};
 use crate::error::{Error, code};
 use crate::output::Level;
 use crate::snapshot::format::{Header, RowHasher};
-use crate::snapshot::lock::{self, Mode};
+use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::{read_header, verify};
-use crate::snapshot::store::validate_name;
 
 pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
-    validate_name(&args.name)?;
-    let store = store(ctx);
-    let path = store.path(&args.name);
-    if !path.is_file() {
-        return Err(Error::SnapshotMissing { name: args.name.clone(), dir: store.dir.clone() });
-    }
-    let _lock =
-        lock::acquire(&store, &args.name, Mode::Shared, args.lock.wait, &format!("seed snapshot verify {}", args.name))
-            .await?;
+    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "verify").await?;
     if args.against_db {
         let (header, _) = read_header(&path)?;
         return against_db(&header, ctx).await;
