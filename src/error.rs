@@ -88,7 +88,7 @@ pub enum Error {
     #[error("not enough disk space in {}: {reason}", path.display())]
     DiskSpace { path: PathBuf, reason: String },
 
-    #[error("statement timed out after {} while {step}", humantime::format_duration(*timeout))]
+    #[error("statement timed out{} while {step}", if timeout.is_zero() { String::new() } else { format!(" after {}", humantime::format_duration(*timeout)) })]
     Timeout { step: String, timeout: Duration },
 
     #[error("permission denied: {what}\n{reason}")]

@@ -8,3 +8,4 @@ mod cli;
 mod doctor;
 mod restore;
 mod snapshot;
+mod timeout;
