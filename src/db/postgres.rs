@@ -545,14 +545,23 @@ pub async fn advisory_lock_holder(conn: &mut PgConnection) -> Option<String> {
 }
 
 /// Takes the per-database seed lock for the current transaction, or says who has it.
-pub async fn try_advisory_xact_lock(conn: &mut PgConnection, command: &str) -> Result<(), Error> {
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-        .bind(ADVISORY_LOCK_KEY)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| q(e, "taking the advisory lock"))?;
-    if got {
-        return Ok(());
+/// A first attempt fails at once; a retry (`patient`) waits a few seconds, because the
+/// holder may be our own previous attempt's backend, still on its way out.
+pub async fn try_advisory_xact_lock(conn: &mut PgConnection, command: &str, patient: bool) -> Result<(), Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(if patient { 5 } else { 0 });
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(ADVISORY_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| q(e, "taking the advisory lock"))?;
+        if got {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let holder = advisory_lock_holder(conn).await;
     Err(Error::LockHeld {

@@ -153,6 +153,18 @@ pub struct Combo {
 /// Key of a parent's referenced columns, for existing-row lookups.
 pub type ParentKey = (TableName, Vec<String>);
 
+/// What the database holds already, read by the backend before planning.
+#[derive(Debug, Default)]
+pub struct PlanInputs {
+    /// Rows in each target table now (0 when it is about to be emptied).
+    pub existing_rows: HashMap<TableName, u64>,
+    /// Keys of parents that are not seeded this time.
+    pub existing_keys: HashMap<ParentKey, Vec<Vec<Value>>>,
+    /// Highest value of integer key columns of non-empty targets: new unique integers
+    /// start above it, so gaps in existing ids cannot cause collisions.
+    pub existing_max: HashMap<(TableName, String), i64>,
+}
+
 /// A table to load: its name, row count, and the parent it is counted per (if any).
 pub type Target = (TableName, u64, Option<(TableName, u64)>);
 
@@ -231,14 +243,9 @@ struct Builder<'a> {
     req: &'a BulkRequest,
 }
 
-/// Builds the plan. `existing_rows` holds row counts of the target tables now;
-/// `existing_keys` the keys of parents that are not seeded this time.
-pub fn build(
-    schema: &Schema,
-    req: &BulkRequest,
-    existing_rows: &HashMap<TableName, u64>,
-    existing_keys: &HashMap<ParentKey, Vec<Vec<Value>>>,
-) -> Result<Plan, Error> {
+/// Builds the plan from the schema, the request and what the database holds already.
+pub fn build(schema: &Schema, req: &BulkRequest, inputs: &PlanInputs) -> Result<Plan, Error> {
+    let (existing_rows, existing_keys) = (&inputs.existing_rows, &inputs.existing_keys);
     let chosen = targets(schema, req)?;
     if chosen.is_empty() {
         return Err(Error::usage_hint(
@@ -263,7 +270,7 @@ pub fn build(
         plans[p].groups = groups;
     }
     for p in 0..plans.len() {
-        b.unique_sets(&mut plans, p)?;
+        b.unique_sets(&mut plans, p, &inputs.existing_max)?;
     }
     validate_parent_keys(&plans)?;
     let cycle_edges = order
@@ -467,7 +474,12 @@ impl Builder<'_> {
     }
 
     /// Makes every primary key and unique constraint hold by construction.
-    fn unique_sets(&self, plans: &mut [TablePlan], p: usize) -> Result<(), Error> {
+    fn unique_sets(
+        &self,
+        plans: &mut [TablePlan],
+        p: usize,
+        existing_max: &HashMap<(TableName, String), i64>,
+    ) -> Result<(), Error> {
         let mut sets: Vec<(String, Vec<String>)> = Vec::new();
         let table = plans[p].table.clone();
         if !table.primary_key.is_empty() {
@@ -514,7 +526,8 @@ impl Builder<'_> {
                 continue;
             };
             let ci = plan.columns.iter().position(|cp| cp.name == col_name).unwrap_or(0);
-            let new_gen = unique_gen(&plans[p].columns[ci], &table, count + offset, &what)?;
+            let above = existing_max.get(&(table.name.clone(), col_name.clone())).copied();
+            let new_gen = unique_gen(&plans[p].columns[ci], &table, count + offset, above, &what)?;
             let cp = &mut plans[p].columns[ci];
             cp.source = new_gen;
             cp.null_ratio = 0.0;
@@ -607,7 +620,7 @@ fn is_pure_gen(g: &Gen) -> bool {
     is_unique_gen(g) || matches!(g, Gen::Foreign { .. } | Gen::Const(_))
 }
 
-fn unique_gen(col: &ColumnPlan, table: &Table, total: u64, what: &str) -> Result<Gen, Error> {
+fn unique_gen(col: &ColumnPlan, table: &Table, total: u64, above: Option<i64>, what: &str) -> Result<Gen, Error> {
     let fail = |reason: String| Error::Generation {
         table: table.name.to_string(),
         reason,
@@ -646,6 +659,11 @@ fn unique_gen(col: &ColumnPlan, table: &Table, total: u64, what: &str) -> Result
                 )));
             }
             let perm = (col.bounds.max.is_some()).then(|| Perm::new(size, col.key));
+            // Without a range to permute in, count up from above the highest existing id.
+            let lo = match above {
+                Some(max) if perm.is_none() => lo.max(max.saturating_add(1)),
+                _ => lo,
+            };
             Gen::UniqueInt { lo, perm }
         }
         TypeKind::Uuid => Gen::UniqueUuid,

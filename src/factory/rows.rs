@@ -114,10 +114,12 @@ pub fn pick(plan: &Plan, t: usize, g: usize, i: u64) -> Option<u64> {
     Some(match &group.pick {
         Pick::Uniform => (h >> 16) % n,
         Pick::PerParent(k) => (i / k.max(&1)).min(n - 1),
-        Pick::Distinct(perm) => perm.apply(i),
+        // Counting on from the rows already there keeps a later load's picks clear of an
+        // earlier one's (same parents, same seed); within one load they are distinct anyway.
+        Pick::Distinct(perm) => perm.apply(table.offset + i),
         Pick::ComboDigit(pos) => {
             let combo = table.combo.as_ref()?;
-            let mut x = combo.perm.apply(i);
+            let mut x = combo.perm.apply(table.offset + i);
             for r in &combo.radices[..*pos] {
                 x /= r.max(&1);
             }

@@ -1129,3 +1129,14 @@ fn bulk_json_logs_every_line_parses_with_a_summary() {
     assert_eq!(mode, "sqlite");
     assert_eq!(tables.values().copied().collect::<Vec<_>>(), vec![15; 4], "{tables:?}");
 }
+
+#[test]
+fn bulk_integer_keys_start_above_existing_ids_with_gaps() {
+    let db = TestDb::new("bulk_int_gaps");
+    db.load_sql("CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL); INSERT INTO t VALUES (1, 'a'), (5, 'b');");
+    let w = Workdir::new();
+    let out = bulk(&w, &db.url(), &["--table", "t=5"]);
+    expect_code(&out, 0);
+    assert_eq!(db.count("t"), 7);
+    assert_eq!(db.psql("SELECT count(*) FROM t WHERE id > 5"), "5", "new ids start above the highest existing one");
+}

@@ -19,10 +19,11 @@ use tokio::sync::mpsc;
 use crate::Context;
 use crate::cli::BulkArgs;
 use crate::db::retry::with_retry;
-use crate::db::schema::{Schema, TableName, quote_ident};
+use crate::db::schema::{Schema, TableName, TypeKind, quote_ident};
 use crate::db::url::DbKind;
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
+pub use crate::factory::plan::PlanInputs;
 use crate::factory::plan::{BulkRequest, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
@@ -133,7 +134,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
                     .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
             }
             match kind {
-                DbKind::Postgres => postgres::attempt(ctx, req, opts).await,
+                DbKind::Postgres => postgres::attempt(ctx, req, opts, attempt > 1).await,
                 DbKind::Sqlite => sqlite::attempt(ctx, req, opts).await,
             }
         }
@@ -171,12 +172,6 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     );
 }
 
-/// Existing-row counts and parent keys the planner needs, read by the backend.
-pub struct PlanInputs {
-    pub existing_rows: HashMap<TableName, u64>,
-    pub existing_keys: HashMap<ParentKey, Vec<Vec<Value>>>,
-}
-
 /// Most keys of an existing parent table read for foreign-key picks.
 pub const MAX_EXISTING_KEYS: i64 = 100_000;
 
@@ -200,6 +195,28 @@ pub fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(Pare
                 (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
             );
             out.push((key, sql));
+        }
+    }
+    out
+}
+
+/// For each integer column in a primary key or unique constraint of a non-empty target:
+/// the query reading its highest value.
+pub fn existing_max_queries(
+    schema: &Schema,
+    existing_rows: &HashMap<TableName, u64>,
+) -> Vec<((TableName, String), String)> {
+    let mut out = Vec::new();
+    for (name, _) in existing_rows.iter().filter(|(_, n)| **n > 0) {
+        let Some(t) = schema.get(name) else { continue };
+        let keyed = |c: &str| {
+            t.primary_key.iter().any(|k| k == c) || t.uniques.iter().any(|u| u.columns.iter().any(|k| k == c))
+        };
+        for c in t.columns.iter().filter(|c| c.auto.is_none() && keyed(&c.name)) {
+            if matches!(c.kind, TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt) {
+                let sql = format!("SELECT CAST(max({}) AS BIGINT) FROM {}", quote_ident(&c.name), name.quoted());
+                out.push(((name.clone(), c.name.clone()), sql));
+            }
         }
     }
     out

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Options, Outcome, PlanInputs, existing_key_queries, spawn_copy_batches};
+use super::{Options, Outcome, PlanInputs, existing_key_queries, existing_max_queries, spawn_copy_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
 use crate::db::schema::{Schema, TableName, quote_ident};
@@ -22,13 +22,13 @@ async fn exec(conn: &mut PgConnection, sql: String, step: &Step) -> Result<(), E
     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await.map(|_| ()).map_err(|e| translate(e, step))
 }
 
-pub async fn attempt(ctx: &Context, req: &BulkRequest, opts: Options) -> Result<Outcome, Error> {
+pub async fn attempt(ctx: &Context, req: &BulkRequest, opts: Options, retry: bool) -> Result<Outcome, Error> {
     let mut session = db::connect(&ctx.settings, ctx.settings.write_url(), &ctx.printer, "seed bulk").await?;
     let timeout = session.statement_timeout;
     let Conn::Postgres(conn) = &mut session.conn else {
         return Err(Error::Internal("expected a PostgreSQL connection".into()));
     };
-    let result = load(ctx, conn, req, opts, timeout).await;
+    let result = load(ctx, conn, req, opts, timeout, retry).await;
     if result.is_err() {
         // Best effort; the server rolls back on disconnect anyway.
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
@@ -43,10 +43,11 @@ async fn load(
     req: &BulkRequest,
     opts: Options,
     timeout: Option<std::time::Duration>,
+    retry: bool,
 ) -> Result<Outcome, Error> {
     let step = |what: &str| Step::new(what).timeout(timeout);
     exec(conn, "BEGIN".into(), &step("starting the transaction")).await?;
-    pg::try_advisory_xact_lock(conn, "bulk").await?;
+    pg::try_advisory_xact_lock(conn, "bulk", retry).await?;
     let schema = pg::introspect(conn).await?;
     if schema.tables.is_empty() {
         return Err(Error::schema(
@@ -57,7 +58,7 @@ async fn load(
     let chosen = plan::targets(&schema, req)?;
     let targets: Vec<TableName> = chosen.iter().map(|(n, _, _)| n.clone()).collect();
     let inputs = plan_inputs(conn, &schema, &targets, opts.truncate).await?;
-    let mut plan = plan::build(&schema, req, &inputs.existing_rows, &inputs.existing_keys)?;
+    let mut plan = plan::build(&schema, req, &inputs)?;
     let all_empty = inputs.existing_rows.values().all(|&n| n == 0);
     let fast = (opts.truncate || all_empty) && rebuild::owns_all(conn, &targets).await?;
     if opts.dry_run {
@@ -134,7 +135,17 @@ async fn plan_inputs(
             rows.iter().map(|r| (0..key.1.len()).map(|i| Value::Text(r.get::<String, _>(i))).collect()).collect();
         existing_keys.insert(key, keys);
     }
-    Ok(PlanInputs { existing_rows, existing_keys })
+    let mut existing_max = HashMap::new();
+    for (key, sql) in existing_max_queries(schema, &existing_rows) {
+        let max: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| translate(e, &Step::new(format!("reading the highest {}.{}", key.0, key.1))))?;
+        if let Some(max) = max {
+            existing_max.insert(key, max);
+        }
+    }
+    Ok(PlanInputs { existing_rows, existing_keys, existing_max })
 }
 
 /// Reserves a block of values from each serial/identity sequence: the values the

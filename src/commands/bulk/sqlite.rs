@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Options, Outcome, PlanInputs, existing_key_queries, spawn_row_batches};
+use super::{Options, Outcome, PlanInputs, existing_key_queries, existing_max_queries, spawn_row_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
 use crate::db::schema::{Schema, TableName, quote_ident};
@@ -56,7 +56,7 @@ async fn load(ctx: &Context, conn: &mut SqliteConnection, req: &BulkRequest, opt
     let chosen = plan::targets(&schema, req)?;
     let targets: Vec<TableName> = chosen.iter().map(|(n, _, _)| n.clone()).collect();
     let inputs = plan_inputs(conn, &schema, &targets, opts.truncate).await?;
-    let mut plan = plan::build(&schema, req, &inputs.existing_rows, &inputs.existing_keys)?;
+    let mut plan = plan::build(&schema, req, &inputs)?;
     if opts.dry_run {
         ctx.printer.data(&format!(
             "{}\nload mode: foreign keys checked at commit\nnothing was written (--dry-run)",
@@ -121,7 +121,17 @@ async fn plan_inputs(
             rows.iter().map(|r| (0..key.1.len()).map(|i| Value::Text(r.get::<String, _>(i))).collect()).collect();
         existing_keys.insert(key, keys);
     }
-    Ok(PlanInputs { existing_rows, existing_keys })
+    let mut existing_max = HashMap::new();
+    for (key, sql) in existing_max_queries(schema, &existing_rows) {
+        let max: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| translate(e, &Step::new(format!("reading the highest {}.{}", key.0, key.1))))?;
+        if let Some(max) = max {
+            existing_max.insert(key, max);
+        }
+    }
+    Ok(PlanInputs { existing_rows, existing_keys, existing_max })
 }
 
 async fn insert_table(ctx: &Context, conn: &mut SqliteConnection, plan: &Arc<Plan>, t: usize) -> Result<u64, Error> {

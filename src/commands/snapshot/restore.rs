@@ -53,7 +53,9 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             let mut session =
                 db::connect(&ctx.settings, ctx.settings.write_url(), &ctx.printer, "seed snapshot restore").await?;
             let result = match &mut session.conn {
-                Conn::Postgres(conn) => restore_pg(ctx, conn, args, path, header, session.statement_timeout).await,
+                Conn::Postgres(conn) => {
+                    restore_pg(ctx, conn, args, path, header, session.statement_timeout, attempt > 1).await
+                }
                 Conn::Sqlite(conn) => restore_sqlite(ctx, conn, args, path, header).await,
             };
             if result.is_err() {
@@ -181,10 +183,11 @@ async fn restore_pg(
     path: &Path,
     header: &Arc<Header>,
     timeout: Option<std::time::Duration>,
+    retry: bool,
 ) -> Result<Option<u64>, Error> {
     let step = |what: &str| Step::new(what).timeout(timeout);
     exec_pg(conn, "BEGIN".into(), &step("starting the transaction")).await?;
-    pg::try_advisory_xact_lock(conn, &format!("snapshot restore {}", args.name)).await?;
+    pg::try_advisory_xact_lock(conn, &format!("snapshot restore {}", args.name), retry).await?;
     let schema = pg::introspect(conn).await?;
     let version = pg::schema_version(conn).await?;
     let (order, broken) = ordered(header, &schema);
