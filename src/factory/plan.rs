@@ -194,9 +194,8 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
                     );
                 }
                 counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k))));
-            } else if tc.count.is_none() && !counts.contains_key(&table.name) {
-                // Column overrides alone do not select a table; a count does.
             }
+            // Column overrides alone do not select a table; a count does.
             for cc in &tc.columns {
                 let Some(col) = table.column(&cc.name) else {
                     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
@@ -260,9 +259,9 @@ pub fn build(schema: &Schema, req: &BulkRequest, inputs: &PlanInputs) -> Result<
     let pos: HashMap<&TableName, usize> = order.order.iter().enumerate().map(|(p, &i)| (&tables[i].name, p)).collect();
     let mut plans = Vec::new();
     for &i in &order.order {
-        let (name, count, per_parent) = &chosen[i];
+        let (name, count, _) = &chosen[i];
         let table = tables[i];
-        plans.push(b.table_plan(table, *count, per_parent.as_ref(), existing_rows.get(name).copied().unwrap_or(0))?);
+        plans.push(b.table_plan(table, *count, existing_rows.get(name).copied().unwrap_or(0))?);
     }
     // Foreign keys need their parents' plans: resolve after all tables exist.
     for p in 0..plans.len() {
@@ -300,13 +299,7 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn table_plan(
-        &self,
-        table: &Table,
-        count: u64,
-        _per_parent: Option<&(TableName, u64)>,
-        offset: u64,
-    ) -> Result<TablePlan, Error> {
+    fn table_plan(&self, table: &Table, count: u64, offset: u64) -> Result<TablePlan, Error> {
         let key = derive(self.req.seed, hash_str(&format!("{}.{}", table.name.schema, table.name.name)));
         let rules = self.rules_for(table);
         let fk_cols: Vec<&str> = table.foreign_keys.iter().flat_map(|f| f.columns.iter().map(String::as_str)).collect();
