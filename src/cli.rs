@@ -87,7 +87,10 @@ pub enum Command {
     )]
     Bulk(BulkArgs),
     /// Take, list, inspect, verify, restore and delete data snapshots.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  seed snapshot create baseline\n  seed snapshot list\n  seed snapshot restore baseline --clean\n  seed snapshot verify baseline --against-db\n  seed snapshot diff baseline after-tests --rows\n  seed snapshot prune --older-than 30d --keep-last 5"
+    )]
     Snapshot(SnapshotCommand),
     /// Check connectivity, privileges, schema version and the snapshot directory.
     #[command(after_help = "Examples:\n  seed doctor\n  seed doctor --json | jq .healthy")]

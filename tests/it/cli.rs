@@ -64,7 +64,21 @@ fn nonsense_retry_settings_are_rejected() {
 #[test]
 fn help_shows_examples() {
     let w = Workdir::new();
-    for args in [vec!["--help"], vec!["doctor", "--help"]] {
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["--help"],
+        vec!["doctor", "--help"],
+        vec!["bulk", "--help"],
+        vec!["snapshot", "--help"],
+        vec!["snapshot", "create", "--help"],
+        vec!["snapshot", "restore", "--help"],
+        vec!["snapshot", "list", "--help"],
+        vec!["snapshot", "show", "--help"],
+        vec!["snapshot", "verify", "--help"],
+        vec!["snapshot", "diff", "--help"],
+        vec!["snapshot", "delete", "--help"],
+        vec!["snapshot", "prune", "--help"],
+    ];
+    for args in commands {
         let out = w.seed().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains("Example"), "{args:?}");
