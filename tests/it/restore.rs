@@ -665,3 +665,76 @@ fn restore_on_the_sqlite_default_puts_deleted_rows_back() {
     run(w.seed().args(["snapshot", "verify", "base", "--against-db"]), 0);
     assert_eq!(sqlite_dump(&db, &snapshot), before);
 }
+
+const TRIGGERS_PG: &str = "
+    CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL);
+    CREATE TABLE notes_audit (note_id int, at timestamptz DEFAULT now());
+    CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := NEW.body || '!'; RETURN NEW; END $$;
+    CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO notes_audit (note_id) VALUES (NEW.id); RETURN NULL; END $$;
+    CREATE TRIGGER shout BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION shout();
+    CREATE TRIGGER audit AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION audit();";
+
+#[test]
+fn restore_keeps_user_triggers_from_rewriting_restored_rows() {
+    let src = TestDb::new("trig_src");
+    src.load_sql(TRIGGERS_PG);
+    src.load_sql("INSERT INTO notes VALUES (1, 'a'), (2, 'b')"); // stored as 'a!', 'b!'
+    let w = Workdir::new();
+    run(
+        w.seed().args([
+            "--database-url",
+            &src.url(),
+            "--no-progress",
+            "snapshot",
+            "create",
+            "notes",
+            "--table",
+            "notes",
+        ]),
+        0,
+    );
+
+    for clean in [false, true] {
+        let dst = TestDb::new("trig_dst");
+        dst.load_sql(TRIGGERS_PG);
+        if clean {
+            dst.load_sql("INSERT INTO notes VALUES (9, 'z'); DELETE FROM notes_audit;");
+        }
+        let mut cmd = w.seed();
+        cmd.args(["--database-url", &dst.url(), "--no-progress", "snapshot", "restore", "notes"]);
+        if clean {
+            cmd.arg("--clean");
+        }
+        run(&mut cmd, 0);
+        assert_eq!(
+            dst.psql("SELECT string_agg(body, ',' ORDER BY id) FROM notes"),
+            "a!,b!",
+            "clean={clean}: stored values, not re-shouted"
+        );
+        assert_eq!(dst.psql("SELECT count(*) FROM notes_audit"), "0", "clean={clean}: the AFTER trigger did not fire");
+        // The triggers are enabled again afterwards.
+        dst.load_sql("INSERT INTO notes VALUES (3, 'c')");
+        assert_eq!(dst.psql("SELECT body FROM notes WHERE id = 3"), "c!");
+        assert_eq!(dst.psql("SELECT count(*) FROM notes_audit"), "1");
+        assert_eq!(dst.psql("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'O'"), "2");
+    }
+}
+
+#[test]
+fn restore_on_sqlite_keeps_triggers_from_rewriting_restored_rows() {
+    let w = Workdir::new();
+    let db = w.path().join("t.db");
+    let url = format!("sqlite://{}", db.display());
+    sqlite_exec(
+        &db,
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         CREATE TRIGGER shout AFTER INSERT ON notes BEGIN UPDATE notes SET body = body || '!' WHERE id = NEW.id; END;
+         INSERT INTO notes VALUES (1, 'a'), (2, 'b');",
+    );
+    run(w.seed().args(["--database-url", &url, "--no-progress", "snapshot", "create", "notes"]), 0);
+    sqlite_exec(&db, "DELETE FROM notes");
+    run(w.seed().args(["--database-url", &url, "--no-progress", "snapshot", "restore", "notes"]), 0);
+    assert_eq!(sqlite_lines(&db, "SELECT body FROM notes ORDER BY id"), vec!["a!", "b!"]);
+    sqlite_exec(&db, "INSERT INTO notes VALUES (3, 'c')");
+    assert_eq!(sqlite_lines(&db, "SELECT body FROM notes WHERE id = 3"), vec!["c!"], "the trigger is back");
+}
