@@ -84,3 +84,26 @@ fn help_shows_examples() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Example"), "{args:?}");
     }
 }
+
+#[test]
+fn the_write_transaction_goes_through_direct_url() {
+    use crate::common::{TestDb, assert_no_password};
+    let db = TestDb::with_demo_schema("direct_url");
+    let w = Workdir::new();
+    // DATABASE_URL points at nothing (as a broken pooler would); DIRECT_URL is the server.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let pooled = db.url().replace(&format!(":{}/", crate::common::server().port), &format!(":{closed}/"));
+    let out = w
+        .seed()
+        .env("DATABASE_URL", &pooled)
+        .env("DIRECT_URL", db.url())
+        .args(["bulk", "--count", "20", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert_eq!(db.count("staffs"), 20);
+    // A DIRECT_URL of another kind of database is a usage error.
+    let out = w.seed().env("DIRECT_URL", "sqlite://x.db").env("DATABASE_URL", &pooled).arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+}
