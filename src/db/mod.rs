@@ -5,6 +5,7 @@ pub mod checks;
 pub mod errors;
 pub mod export;
 pub mod postgres;
+pub mod query;
 pub mod rebuild;
 pub mod retry;
 pub mod schema;

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 use crate::Context;
 use crate::cli::BulkArgs;
+use crate::db::errors::Step;
+use crate::db::query::TextQueries;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, TableName, TypeKind, quote_ident};
 use crate::db::url::DbKind;
@@ -172,13 +174,48 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     );
 }
 
+/// Reads what the planner needs from the database: row counts of the targets (0 when
+/// they are about to be emptied), keys of parents not seeded this time, and the highest
+/// integer key of non-empty targets.
+pub async fn plan_inputs<C: TextQueries>(
+    conn: &mut C,
+    schema: &Schema,
+    targets: &[TableName],
+    truncate: bool,
+) -> Result<PlanInputs, Error> {
+    let mut existing_rows = HashMap::new();
+    for t in targets {
+        let n = if truncate {
+            0
+        } else {
+            conn.one_i64(format!("SELECT count(*) FROM {}", t.quoted()), &Step::new(format!("counting rows of {t}")))
+                .await?
+                .unwrap_or(0)
+        };
+        existing_rows.insert(t.clone(), u64::try_from(n).unwrap_or(0));
+    }
+    let mut existing_keys = HashMap::new();
+    for (key, sql) in existing_key_queries(schema, targets) {
+        let rows = conn.text_rows(sql, &Step::new(format!("reading keys of {}", key.0))).await?;
+        existing_keys.insert(key, rows.into_iter().map(|r| r.into_iter().map(Value::Text).collect()).collect());
+    }
+    let mut existing_max = HashMap::new();
+    for (key, sql) in existing_max_queries(schema, &existing_rows) {
+        let step = Step::new(format!("reading the highest {}.{}", key.0, key.1));
+        if let Some(max) = conn.one_i64(sql, &step).await? {
+            existing_max.insert(key, max);
+        }
+    }
+    Ok(PlanInputs { existing_rows, existing_keys, existing_max })
+}
+
 /// Most keys of an existing parent table read for foreign-key picks.
 pub const MAX_EXISTING_KEYS: i64 = 100_000;
 
 /// For each parent of the targets that is not seeded this time: the query reading its
 /// keys (as text, sorted, so picks are deterministic). `CAST` reads the same on both
 /// backends.
-pub fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(ParentKey, String)> {
+fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(ParentKey, String)> {
     let mut out: Vec<(ParentKey, String)> = Vec::new();
     for t in targets.iter().filter_map(|n| schema.get(n)) {
         for fk in &t.foreign_keys {
@@ -202,7 +239,7 @@ pub fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(Pare
 
 /// For each integer column in a primary key or unique constraint of a non-empty target:
 /// the query reading its highest value.
-pub fn existing_max_queries(
+fn existing_max_queries(
     schema: &Schema,
     existing_rows: &HashMap<TableName, u64>,
 ) -> Vec<((TableName, String), String)> {

@@ -2,21 +2,20 @@
 //! per table; when the tables start empty and we own them, keys and indexes are built
 //! after the data (see `db::rebuild`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Options, Outcome, PlanInputs, existing_key_queries, existing_max_queries, spawn_copy_batches};
+use super::{Options, Outcome, plan_inputs, spawn_copy_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
-use crate::db::schema::{Schema, TableName, quote_ident};
+use crate::db::schema::{TableName, quote_ident};
 use crate::db::{self, Conn, postgres as pg, rebuild};
 use crate::error::Error;
 use crate::factory::plan::{self, BulkRequest, Gen, Plan};
 use crate::factory::rows::RowGen;
-use crate::factory::values::{Value, push_copy_value};
+use crate::factory::values::push_copy_value;
 
 async fn exec(conn: &mut PgConnection, sql: String, step: &Step) -> Result<(), Error> {
     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await.map(|_| ()).map_err(|e| translate(e, step))
@@ -104,48 +103,6 @@ async fn load(
     }
     exec(conn, "COMMIT".into(), &step("committing")).await?;
     Ok(Outcome { tables: loaded, dry_run: false, mode: if fast { "keys after data" } else { "keys in place" } })
-}
-
-/// Row counts of the targets and keys of parents that are not seeded this time.
-async fn plan_inputs(
-    conn: &mut PgConnection,
-    schema: &Schema,
-    targets: &[TableName],
-    truncate: bool,
-) -> Result<PlanInputs, Error> {
-    let mut existing_rows = HashMap::new();
-    for t in targets {
-        let n: i64 = if truncate {
-            0
-        } else {
-            sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {}", t.quoted())))
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(|e| translate(e, &Step::new(format!("counting rows of {t}"))))?
-        };
-        existing_rows.insert(t.clone(), u64::try_from(n).unwrap_or(0));
-    }
-    let mut existing_keys = HashMap::new();
-    for (key, sql) in existing_key_queries(schema, targets) {
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| translate(e, &Step::new(format!("reading keys of {}", key.0))))?;
-        let keys =
-            rows.iter().map(|r| (0..key.1.len()).map(|i| Value::Text(r.get::<String, _>(i))).collect()).collect();
-        existing_keys.insert(key, keys);
-    }
-    let mut existing_max = HashMap::new();
-    for (key, sql) in existing_max_queries(schema, &existing_rows) {
-        let max: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| translate(e, &Step::new(format!("reading the highest {}.{}", key.0, key.1))))?;
-        if let Some(max) = max {
-            existing_max.insert(key, max);
-        }
-    }
-    Ok(PlanInputs { existing_rows, existing_keys, existing_max })
 }
 
 /// Reserves a block of values from each serial/identity sequence: the values the

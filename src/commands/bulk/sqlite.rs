@@ -1,16 +1,15 @@
 //! The SQLite load: `BEGIN IMMEDIATE` (the write lock, so a second writer fails at once),
 //! foreign keys deferred to commit, prepared multi-row INSERTs sized to the bind limit.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use sqlx::AssertSqlSafe;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{AssertSqlSafe, Row};
 
-use super::{Options, Outcome, PlanInputs, existing_key_queries, existing_max_queries, spawn_row_batches};
+use super::{Options, Outcome, plan_inputs, spawn_row_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
-use crate::db::schema::{Schema, TableName, quote_ident};
+use crate::db::schema::{TableName, quote_ident};
 use crate::db::{self, Conn, sqlite as lite};
 use crate::error::Error;
 use crate::factory::plan::{self, BulkRequest, Gen, Plan};
@@ -98,40 +97,6 @@ async fn load(ctx: &Context, conn: &mut SqliteConnection, req: &BulkRequest, opt
     lite::drop_indexes(conn, &temp_indexes).await?;
     exec(conn, "COMMIT", "committing (foreign keys are checked now)").await?;
     Ok(Outcome { tables: loaded, dry_run: false, mode: "sqlite" })
-}
-
-async fn plan_inputs(
-    conn: &mut SqliteConnection,
-    schema: &Schema,
-    targets: &[TableName],
-    truncate: bool,
-) -> Result<PlanInputs, Error> {
-    let mut existing_rows = HashMap::new();
-    for t in targets {
-        let n = if truncate { 0 } else { schema.get(t).map_or(0, |t| t.estimated_rows) };
-        existing_rows.insert(t.clone(), n);
-    }
-    let mut existing_keys = HashMap::new();
-    for (key, sql) in existing_key_queries(schema, targets) {
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| translate(e, &Step::new(format!("reading keys of {}", key.0))))?;
-        let keys =
-            rows.iter().map(|r| (0..key.1.len()).map(|i| Value::Text(r.get::<String, _>(i))).collect()).collect();
-        existing_keys.insert(key, keys);
-    }
-    let mut existing_max = HashMap::new();
-    for (key, sql) in existing_max_queries(schema, &existing_rows) {
-        let max: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| translate(e, &Step::new(format!("reading the highest {}.{}", key.0, key.1))))?;
-        if let Some(max) = max {
-            existing_max.insert(key, max);
-        }
-    }
-    Ok(PlanInputs { existing_rows, existing_keys, existing_max })
 }
 
 async fn insert_table(ctx: &Context, conn: &mut SqliteConnection, plan: &Arc<Plan>, t: usize) -> Result<u64, Error> {
