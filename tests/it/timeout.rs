@@ -3,14 +3,14 @@
 
 use crate::common::{TestDb, Workdir, all_output, assert_no_password};
 
+/// Every row of welfare_recipients costs 20 ms: 200 rows take 4 s, past the 1 s limit.
+const SLOW_ROWS: &str = "CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
+     CREATE TRIGGER slow BEFORE INSERT ON welfare_recipients FOR EACH ROW EXECUTE FUNCTION slow_row();";
+
 #[test]
 fn a_slow_copy_is_reported_as_a_timeout_naming_the_table() {
     let db = TestDb::with_demo_schema("stmt_timeout");
-    // Every row of welfare_recipients costs 20 ms: 200 rows take 4 s, past the 1 s limit.
-    db.load_sql(
-        "CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
-         CREATE TRIGGER slow BEFORE INSERT ON welfare_recipients FOR EACH ROW EXECUTE FUNCTION slow_row();",
-    );
+    db.load_sql(SLOW_ROWS);
     let before = db.dump_data();
     let w = Workdir::new();
     let out = w
@@ -30,10 +30,7 @@ fn a_slow_copy_is_reported_as_a_timeout_naming_the_table() {
 #[test]
 fn a_timeout_is_retried_like_other_transient_failures() {
     let db = TestDb::with_demo_schema("stmt_timeout_retry");
-    db.load_sql(
-        "CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
-         CREATE TRIGGER slow BEFORE INSERT ON welfare_recipients FOR EACH ROW EXECUTE FUNCTION slow_row();",
-    );
+    db.load_sql(SLOW_ROWS);
     let w = Workdir::new();
     let out = w
         .seed()

@@ -174,10 +174,29 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     );
 }
 
+/// The plan for this database: the target tables, what is there already, and the plan.
+pub async fn plan_load<C: TextQueries>(
+    conn: &mut C,
+    schema: &Schema,
+    req: &BulkRequest,
+    truncate: bool,
+) -> Result<(Plan, Vec<TableName>, PlanInputs), Error> {
+    if schema.tables.is_empty() {
+        return Err(Error::schema(
+            "the database has no tables to seed",
+            "create the schema first (run your migrations)",
+        ));
+    }
+    let targets: Vec<TableName> = crate::factory::plan::targets(schema, req)?.into_iter().map(|(n, _, _)| n).collect();
+    let inputs = plan_inputs(conn, schema, &targets, truncate).await?;
+    let plan = crate::factory::plan::build(schema, req, &inputs)?;
+    Ok((plan, targets, inputs))
+}
+
 /// Reads what the planner needs from the database: row counts of the targets (0 when
 /// they are about to be emptied), keys of parents not seeded this time, and the highest
 /// integer key of non-empty targets.
-pub async fn plan_inputs<C: TextQueries>(
+async fn plan_inputs<C: TextQueries>(
     conn: &mut C,
     schema: &Schema,
     targets: &[TableName],

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Options, Outcome, plan_inputs, spawn_copy_batches};
+use super::{Options, Outcome, plan_load, spawn_copy_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
 use crate::db::schema::{TableName, quote_ident};
 use crate::db::{self, Conn, postgres as pg, rebuild};
 use crate::error::Error;
-use crate::factory::plan::{self, BulkRequest, Gen, Plan};
+use crate::factory::plan::{BulkRequest, Gen, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::push_copy_value;
 
@@ -48,16 +48,7 @@ async fn load(
     exec(conn, "BEGIN".into(), &step("starting the transaction")).await?;
     pg::try_advisory_xact_lock(conn, "bulk", retry).await?;
     let schema = pg::introspect(conn).await?;
-    if schema.tables.is_empty() {
-        return Err(Error::schema(
-            "the database has no tables to seed",
-            "create the schema first (run your migrations)",
-        ));
-    }
-    let chosen = plan::targets(&schema, req)?;
-    let targets: Vec<TableName> = chosen.iter().map(|(n, _, _)| n.clone()).collect();
-    let inputs = plan_inputs(conn, &schema, &targets, opts.truncate).await?;
-    let mut plan = plan::build(&schema, req, &inputs)?;
+    let (mut plan, targets, inputs) = plan_load(conn, &schema, req, opts.truncate).await?;
     let all_empty = inputs.existing_rows.values().all(|&n| n == 0);
     let fast = (opts.truncate || all_empty) && rebuild::owns_all(conn, &targets).await?;
     if opts.dry_run {

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use sqlx::AssertSqlSafe;
 use sqlx::sqlite::SqliteConnection;
 
-use super::{Options, Outcome, plan_inputs, spawn_row_batches};
+use super::{Options, Outcome, plan_load, spawn_row_batches};
 use crate::Context;
 use crate::db::errors::{Step, translate};
-use crate::db::schema::{TableName, quote_ident};
+use crate::db::schema::quote_ident;
 use crate::db::{self, Conn, sqlite as lite};
 use crate::error::Error;
-use crate::factory::plan::{self, BulkRequest, Gen, Plan};
+use crate::factory::plan::{BulkRequest, Gen, Plan};
 use crate::factory::values::Value;
 
 /// SQLite's default limit on bound parameters per statement.
@@ -46,16 +46,7 @@ async fn load(ctx: &Context, conn: &mut SqliteConnection, req: &BulkRequest, opt
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql: staffs, offices, office_staffs, welfare_recipients)");
     }
     let schema = lite::introspect(conn).await?;
-    if schema.tables.is_empty() {
-        return Err(Error::schema(
-            "the database has no tables to seed",
-            "create the schema first (run your migrations)",
-        ));
-    }
-    let chosen = plan::targets(&schema, req)?;
-    let targets: Vec<TableName> = chosen.iter().map(|(n, _, _)| n.clone()).collect();
-    let inputs = plan_inputs(conn, &schema, &targets, opts.truncate).await?;
-    let mut plan = plan::build(&schema, req, &inputs)?;
+    let (mut plan, targets, _) = plan_load(conn, &schema, req, opts.truncate).await?;
     if opts.dry_run {
         ctx.printer.data(&format!(
             "{}\nload mode: foreign keys checked at commit\nnothing was written (--dry-run)",
