@@ -7,6 +7,7 @@ mod bulk;
 mod cli;
 mod doctor;
 mod faults;
+mod hints;
 mod migrations;
 mod restore;
 mod snapshot;

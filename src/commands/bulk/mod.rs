@@ -122,6 +122,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             req.batch_size, req.batch_size
         ));
     }
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let policy = ctx.settings.retry;
     let outcome = with_retry(&policy, &ctx.printer, "the bulk load", |attempt| {
