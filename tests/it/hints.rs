@@ -63,7 +63,11 @@ fn r8_15_no_server_source_lines_in_messages() {
     let db = TestDb::with_demo_schema("hint_line");
     let w = Workdir::new();
     let wrong = db.url().replace(crate::common::PG_PASSWORD, "Wrong-Password-123");
-    let out = w.seed().args(["--database-url", &wrong, "--retry-max-attempts", "1", "doctor"]).output().unwrap();
+    let out = w
+        .seed()
+        .args(["--database-url", &wrong, "--retry-max-attempts", "1", "bulk", "--count", "1"])
+        .output()
+        .unwrap();
     let text = all_output(&out);
     assert!(text.contains("password authentication failed"), "{text}");
     assert!(!text.contains(" at line "), "{text}");
