@@ -14,6 +14,7 @@ pub const DEFAULT_URL: &str = "sqlite://seed.db";
 pub enum DbKind {
     Postgres,
     Sqlite,
+    Mysql,
 }
 
 impl DbKind {
@@ -21,6 +22,7 @@ impl DbKind {
         match self {
             DbKind::Postgres => "postgres",
             DbKind::Sqlite => "sqlite",
+            DbKind::Mysql => "mysql",
         }
     }
 
@@ -29,6 +31,7 @@ impl DbKind {
         match self {
             DbKind::Postgres => "PostgreSQL",
             DbKind::Sqlite => "SQLite",
+            DbKind::Mysql => "MySQL/MariaDB",
         }
     }
 }
@@ -50,29 +53,29 @@ impl DbUrl {
         let raw = raw.trim();
         let scheme = raw.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("postgres" | "postgresql") => Self::parse_postgres(raw),
+            Some("postgres" | "postgresql") => Self::parse_server(raw, DbKind::Postgres),
+            Some("mysql" | "mariadb") => Self::parse_server(raw, DbKind::Mysql),
             Some("sqlite") => Ok(Self::parse_sqlite(raw)),
-            Some("mysql" | "mariadb") => Err(Error::usage_hint(
-                format!("MySQL/MariaDB URLs are not supported yet: {}", mask_any(raw)),
-                "use a postgres:// or sqlite:// URL",
-            )),
             Some(other) if !other.is_empty() && !other.contains(['/', '\\', ' ']) => Err(Error::usage_hint(
                 format!("unknown scheme '{other}' in database URL {}", mask_any(raw)),
-                "use postgres://user@host/db or sqlite://path/to/file.db",
+                "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
             )),
             _ => Err(Error::usage_hint(
                 format!("'{}' is not a database URL", mask_any(raw)),
-                "use postgres://user@host/db or sqlite://path/to/file.db",
+                "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
             )),
         }
     }
 
-    fn parse_postgres(raw: &str) -> Result<Self, Error> {
+    /// A server URL (PostgreSQL, MySQL/MariaDB): the password masked the same way for
+    /// both, query options (TLS and others) passed to the driver as written.
+    fn parse_server(raw: &str, kind: DbKind) -> Result<Self, Error> {
         let url = url::Url::parse(raw).map_err(|e| {
-            Error::usage_hint(
-                format!("invalid PostgreSQL URL {}: {e}", mask_any(raw)),
-                "expected postgres://user:password@host:port/database",
-            )
+            let expected = match kind {
+                DbKind::Mysql => "expected mysql://user:password@host:port/database (or mariadb://...)",
+                _ => "expected postgres://user:password@host:port/database",
+            };
+            Error::usage_hint(format!("invalid {} URL {}: {e}", kind.product(), mask_any(raw)), expected)
         })?;
         if let Some(password) = url.password() {
             redact::register(password);
@@ -100,7 +103,10 @@ impl DbUrl {
         }
         let host_param = pairs.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
         let host = url.host_str().map(str::to_owned).or(host_param).unwrap_or_default();
-        let local = host.is_empty()
+        // MySQL's Unix socket is a query option; the host is then ignored.
+        let socket = kind == DbKind::Mysql && pairs.iter().any(|(k, _)| k == "socket");
+        let local = socket
+            || host.is_empty()
             || host.starts_with('/')
             || matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]");
         let db = url.path().trim_start_matches('/');
@@ -108,14 +114,7 @@ impl DbUrl {
             Some(port) => format!("{host}:{port}/{db}"),
             None => format!("{host}/{db}"),
         };
-        Ok(Self {
-            raw: raw.to_owned(),
-            kind: DbKind::Postgres,
-            masked: masked_url.to_string(),
-            location,
-            local,
-            sqlite_path: None,
-        })
+        Ok(Self { raw: raw.to_owned(), kind, masked: masked_url.to_string(), location, local, sqlite_path: None })
     }
 
     fn parse_sqlite(raw: &str) -> Self {
@@ -140,11 +139,11 @@ impl DbUrl {
     pub fn expose(&self) -> &str {
         &self.raw
     }
-    /// `host:port/db` (PostgreSQL) or the file path (SQLite), without credentials.
+    /// `host:port/db` (servers) or the file path (SQLite), without credentials.
     pub fn location(&self) -> &str {
         &self.location
     }
-    /// True for SQLite and for PostgreSQL on localhost or a Unix socket.
+    /// True for SQLite and for servers on localhost or a Unix socket.
     pub fn is_local(&self) -> bool {
         self.local
     }
@@ -222,8 +221,31 @@ mod tests {
     }
 
     #[test]
+    fn mysql_urls_are_masked_like_postgres_ones() {
+        for scheme in ["mysql", "mariadb"] {
+            let url = DbUrl::parse(&format!(
+                "{scheme}://app:hunter3@db.example.com:3307/shop?ssl-mode=REQUIRED&ssl-ca=/ca.pem"
+            ))
+            .unwrap();
+            assert_eq!(url.kind(), DbKind::Mysql);
+            assert_eq!(
+                url.to_string(),
+                format!("{scheme}://app:***@db.example.com:3307/shop?ssl-mode=REQUIRED&ssl-ca=/ca.pem")
+            );
+            assert!(format!("{url:?}").contains("app:***@"));
+            assert_eq!(url.location(), "db.example.com:3307/shop");
+            assert!(!url.is_local());
+            assert!(url.expose().contains("ssl-mode=REQUIRED"), "TLS options reach the driver");
+        }
+        assert!(DbUrl::parse("mysql://root@127.0.0.1/app").unwrap().is_local());
+        assert!(DbUrl::parse("mysql://root@db.internal/app?socket=/run/mysqld/mysqld.sock").unwrap().is_local());
+        let url = DbUrl::parse("mysql://u@h/app?password=topsecret").unwrap();
+        assert!(!url.to_string().contains("topsecret"));
+    }
+
+    #[test]
     fn bad_urls() {
-        for bad in ["http://x", "mysql://u:p@h/db", "nonsense", "", "postgres://u:p@[bad/db"] {
+        for bad in ["http://x", "mysql://u:p@[bad/db", "nonsense", "", "postgres://u:p@[bad/db"] {
             let err = DbUrl::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
             assert!(!err.to_string().contains(":p@"), "{err}");

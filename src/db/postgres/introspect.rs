@@ -74,6 +74,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 checks: vec![],
                 row_estimate: estimated_rows,
                 estimated_bytes: u64::try_from(r.get::<i64, _>("est_bytes")).unwrap_or(0),
+                trigger_writes: vec![],
             },
         ));
     }

@@ -105,6 +105,10 @@ impl Backend for PgBackend {
         format!("CAST({expr} AS TEXT)")
     }
 
+    fn cast_int(&self, expr: &str) -> String {
+        format!("CAST({expr} AS BIGINT)")
+    }
+
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
         self.exec(sql, step).await
     }

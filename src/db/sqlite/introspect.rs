@@ -157,6 +157,7 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             checks: check_exprs.into_iter().map(|e| (String::new(), e)).collect(),
             row_estimate: u64::try_from(count).unwrap_or(0),
             estimated_bytes: 0,
+            trigger_writes: vec![],
         });
     }
     // Foreign keys that name no parent columns point at the parent's primary key.

@@ -116,6 +116,10 @@ impl Backend for SqliteBackend {
         format!("CAST({expr} AS TEXT)")
     }
 
+    fn cast_int(&self, expr: &str) -> String {
+        format!("CAST({expr} AS INTEGER)")
+    }
+
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)
