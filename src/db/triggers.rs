@@ -66,6 +66,25 @@ pub fn writes_in(body: &str) -> Vec<(Dml, Vec<String>)> {
     out
 }
 
+/// A `CREATE TRIGGER` statement (SQLite keeps them as written) split into the event
+/// that fires it, whether it fires BEFORE, and its body (after `BEGIN`).
+pub fn split_create_trigger(sql: &str) -> Option<(Dml, bool, &str)> {
+    let upper = sql.to_ascii_uppercase();
+    let begin = upper.match_indices("BEGIN").map(|(i, _)| i).find(|&i| {
+        let before = upper[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        let after = upper[i + 5..].chars().next().is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        before && after
+    })?;
+    let head: Vec<&str> = upper[..begin].split(|c: char| !c.is_alphanumeric() && c != '_').collect();
+    let on = head.iter().find_map(|w| match *w {
+        "INSERT" => Some(Dml::Insert),
+        "UPDATE" => Some(Dml::Update),
+        "DELETE" => Some(Dml::Delete),
+        _ => None,
+    })?;
+    Some((on, head.contains(&"BEFORE"), &sql[begin + 5..]))
+}
+
 /// Resolves the written names against `known` tables: `schema.name` exactly, a bare
 /// name in `default_schema` first, then any schema holding it alone.
 pub fn resolve(name: &[String], default_schema: &str, known: &[TableName]) -> Option<TableName> {
@@ -220,6 +239,15 @@ mod tests {
             ),
             vec![(Dml::Insert, "public.audit".into())]
         );
+    }
+
+    #[test]
+    fn sqlite_statements_split() {
+        let (on, before, body) =
+            split_create_trigger("CREATE TRIGGER t BEFORE DELETE ON a FOR EACH ROW BEGIN DELETE FROM b; END").unwrap();
+        assert_eq!((on, before), (Dml::Delete, true));
+        assert_eq!(names(body), vec![(Dml::Delete, "b".into())]);
+        assert!(split_create_trigger("CREATE TABLE beginning (x)").is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod doctor;
 mod faults;
 mod hints;
 mod migrations;
+mod mysql;
 mod restore;
 mod snapshot;
 mod timeout;

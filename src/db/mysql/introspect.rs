@@ -250,10 +250,10 @@ pub fn dml(s: &str) -> Option<Dml> {
     }
 }
 
-/// "json_valid(`notes`)" -> notes
+/// "json_valid(`notes`)" -> notes (quoted "notes" under the session's ANSI_QUOTES)
 fn json_valid_column(clause: &str) -> Option<&str> {
     let inner = clause.trim().strip_prefix("json_valid(")?.strip_suffix(')')?;
-    Some(inner.trim().trim_matches('`'))
+    Some(inner.trim().trim_matches(['`', '"']))
 }
 
 /// The kind of a column from `DATA_TYPE` / `COLUMN_TYPE`, plus the range checks its
@@ -404,6 +404,7 @@ mod tests {
     #[test]
     fn json_columns_by_their_check() {
         assert_eq!(json_valid_column("json_valid(`notes`)"), Some("notes"));
+        assert_eq!(json_valid_column("json_valid(\"notes\")"), Some("notes"));
         assert_eq!(json_valid_column("`a` > 1"), None);
     }
 }
