@@ -6,6 +6,7 @@ mod common;
 mod bulk;
 mod cli;
 mod doctor;
+mod generation;
 mod restore;
 mod snapshot;
 mod timeout;

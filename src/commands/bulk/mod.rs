@@ -26,7 +26,7 @@ use crate::db::url::DbKind;
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
 pub use crate::factory::plan::PlanInputs;
-use crate::factory::plan::{BulkRequest, ParentKey, Plan};
+use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
 use crate::output::{Level, human_count};
@@ -35,7 +35,6 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_BATCH: u64 = 5_000;
 pub const MAX_BATCH: u64 = 100_000;
 const WARN_BATCH: u64 = 10_000;
-const MAX_COUNT: u64 = 1_000_000_000;
 
 /// What a successful attempt did.
 #[derive(Debug, Default)]
