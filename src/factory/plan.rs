@@ -1066,6 +1066,21 @@ mod tests {
     }
 
     #[test]
+    fn a_unique_template_too_long_for_its_column_is_refused() {
+        let schema = Schema {
+            tables: vec![table(
+                "t",
+                vec![col("code", "character varying(6)", TypeKind::Text { max_len: Some(6) }, false)],
+                &["code"],
+            )],
+        };
+        let rule = "[tables.t]\ncolumns.code = { template = \"AB-{i}\" }\n";
+        assert!(build(&schema, &request(&[("t", 999)], Some(rule)), &PlanInputs::default()).is_ok());
+        let err = build(&schema, &request(&[("t", 1000)], Some(rule)), &PlanInputs::default()).unwrap_err();
+        assert!(err.to_string().contains("at least 7 characters for row 1000"), "{err}");
+    }
+
+    #[test]
     fn integer_keys_start_where_the_plan_says() {
         let schema = Schema {
             tables: vec![table(

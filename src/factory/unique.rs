@@ -5,6 +5,7 @@
 
 use crate::db::schema::{Table, TypeKind};
 use crate::error::Error;
+use crate::factory::config::TemplatePart;
 use crate::factory::hash::Perm;
 use crate::factory::plan::{ColumnPlan, Gen};
 use crate::factory::values::Faker;
@@ -144,8 +145,32 @@ fn rows(n: u64) -> String {
 /// The generator that makes `slot`'s column unique by construction, or why it cannot.
 pub fn unique_gen(slot: &Slot) -> Result<Gen, Error> {
     let col = slot.col;
+    let total = slot.count.saturating_add(slot.offset);
     match &col.source {
-        Gen::Template(t) if t.is_unique() => return Ok(Gen::UniqueTemplate(t.clone())),
+        Gen::Template(t) if t.is_unique() => {
+            // Cutting a unique template could merge two values: refuse one that cannot fit.
+            let least: usize = t
+                .parts
+                .iter()
+                .map(|part| match part {
+                    TemplatePart::Literal(s) => s.chars().count(),
+                    TemplatePart::Index => total.to_string().len(),
+                    TemplatePart::Generator(_) => 0,
+                })
+                .sum();
+            if let Some(max) = col.bounds.max_len.filter(|&m| least > m as usize) {
+                return Err(slot.error(
+                    format!(
+                        "template \"{}\" makes values of at least {least} characters for row {total}, but {} ({}) holds at most {max}",
+                        t.source,
+                        slot.column(),
+                        slot.type_name()
+                    ),
+                    format!("shorten the template's fixed text for {} in the factories file", slot.column()),
+                ));
+            }
+            return Ok(Gen::UniqueTemplate(t.clone()));
+        }
         Gen::Template(_) | Gen::Pick(_) | Gen::Const(_) | Gen::Null => {
             return Err(slot.error(
                 format!("{} needs distinct values, but its factories rule repeats values", slot.column()),
@@ -158,7 +183,6 @@ pub fn unique_gen(slot: &Slot) -> Result<Gen, Error> {
         Gen::Faker(f) => Some(*f),
         _ => None,
     };
-    let total = slot.count.saturating_add(slot.offset);
     Ok(match &col.kind {
         TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt => unique_int(slot)?,
         TypeKind::Uuid => Gen::UniqueUuid,

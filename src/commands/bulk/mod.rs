@@ -347,6 +347,7 @@ mod tests {
             (vec!["--count", "5", "--batch-size", "100001"], "--batch-size"),
             (vec!["--table", "staffs"], "is not NAME=N"),
             (vec!["--table", "staffs=x"], "not a number"),
+            (vec!["--count", "5", "--factories", "/"], "factories file / is a directory"),
             (vec![], "nothing to load"),
         ] {
             let err = request_from_args(&args(&list)).unwrap_err();
