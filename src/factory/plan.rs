@@ -975,7 +975,7 @@ mod tests {
             partition_key: None,
             partitions: vec![],
             checks: vec![],
-            estimated_rows: 0,
+            row_estimate: 0,
             estimated_bytes: 0,
         }
     }
@@ -1014,6 +1014,7 @@ mod tests {
     #[test]
     fn short_text_keys_fill_their_capacity_and_no_more() {
         let schema = Schema {
+            migration_tables: vec![],
             tables: vec![
                 table("k2", vec![col("k", "character varying(2)", TypeKind::Text { max_len: Some(2) }, false)], &["k"]),
                 table("c2", vec![col("code", "character(2)", TypeKind::Char { len: 2 }, false)], &["code"]),
@@ -1044,6 +1045,7 @@ mod tests {
     #[test]
     fn unique_text_that_fits_a_suffix_stays_readable_and_distinct() {
         let schema = Schema {
+            migration_tables: vec![],
             tables: vec![table(
                 "users",
                 vec![
@@ -1068,6 +1070,7 @@ mod tests {
     #[test]
     fn a_unique_template_too_long_for_its_column_is_refused() {
         let schema = Schema {
+            migration_tables: vec![],
             tables: vec![table(
                 "t",
                 vec![col("code", "character varying(6)", TypeKind::Text { max_len: Some(6) }, false)],
@@ -1083,6 +1086,7 @@ mod tests {
     #[test]
     fn integer_keys_start_where_the_plan_says() {
         let schema = Schema {
+            migration_tables: vec![],
             tables: vec![table(
                 "u",
                 vec![
@@ -1105,8 +1109,10 @@ mod tests {
 
     #[test]
     fn a_smallint_out_of_values_suggests_what_works() {
-        let schema =
-            Schema { tables: vec![table("t", vec![col("id", "smallint", TypeKind::SmallInt, false)], &["id"])] };
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table("t", vec![col("id", "smallint", TypeKind::SmallInt, false)], &["id"])],
+        };
         let err = build(&schema, &request(&[("t", 40_000)], None), &PlanInputs::default()).unwrap_err();
         let hint = err.hint().unwrap();
         assert!(err.to_string().contains("t.id (smallint) holds 32767 distinct values"), "{err}");
@@ -1128,6 +1134,7 @@ mod tests {
     #[test]
     fn factories_rules_that_cannot_hold_are_refused_with_their_line() {
         let schema = Schema {
+            migration_tables: vec![],
             tables: vec![table(
                 "staffs",
                 vec![
@@ -1183,7 +1190,7 @@ mod tests {
             .collect();
         tables[1].foreign_keys.push(fk("b", "a"));
         tables[2].foreign_keys.push(fk("c", "b"));
-        let schema = Schema { tables };
+        let schema = Schema { migration_tables: vec![], tables };
         let chain = "[tables.a]\ncount = 3\n[tables.b]\nper_parent = { table = \"a\", count = 2 }\n[tables.c]\nper_parent = { table = \"b\", count = 5 }\n";
         let got: Vec<(String, u64)> =
             targets(&schema, &request(&[], Some(chain))).unwrap().into_iter().map(|(t, n, _)| (t.name, n)).collect();
@@ -1203,7 +1210,10 @@ mod tests {
 
     #[test]
     fn the_plan_counts_in_words() {
-        let schema = Schema { tables: vec![table("t", vec![col("id", "uuid", TypeKind::Uuid, false)], &["id"])] };
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table("t", vec![col("id", "uuid", TypeKind::Uuid, false)], &["id"])],
+        };
         let one = build(&schema, &request(&[("t", 1)], None), &PlanInputs::default()).unwrap().describe();
         assert!(
             one.starts_with("plan (seed 42, batch size 100): 1 row in 1 table, parents first\n\n1. t — 1 row\n"),
