@@ -1,6 +1,7 @@
 //! PostgreSQL: catalogs for introspection, `COPY` both ways, an advisory lock per
 //! database, and load-then-index when the targets start empty and we own them.
 
+mod binary;
 pub mod errors;
 mod introspect;
 mod load;
