@@ -103,6 +103,13 @@ impl Session {
         let step = self.step("starting a read transaction");
         dispatch!(&mut self.conn, b => b.begin_read(&step).await)
     }
+    pub async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        dispatch!(&mut self.conn, b => b.export_snapshot().await)
+    }
+    pub async fn begin_read_at(&mut self, snapshot: &str) -> Result<(), Error> {
+        let step = self.step("starting a read transaction on the shared snapshot");
+        dispatch!(&mut self.conn, b => b.begin_read_at(snapshot, &step).await)
+    }
     pub async fn begin_write(&mut self, intent: &WriteIntent) -> Result<(), Error> {
         let step = self.step("starting the transaction");
         dispatch!(&mut self.conn, b => b.begin_write(intent, &step).await)

@@ -10,6 +10,7 @@ mod faults;
 mod generation;
 mod hints;
 mod migrations;
+mod parallel;
 mod restore;
 mod snapshot;
 mod timeout;

@@ -784,7 +784,8 @@ fn restore_through_binary_copy_is_exact_at_the_edges_of_every_converted_type() {
         let (before, after) = (copy(&a), copy(&b));
         assert_eq!(before.len(), 4);
         assert!(before == after, "{tag}: rows differ: {}", first_difference(&before, &after));
-        let probe = "SELECT id, f8::text, f4::text, octet_length(by), jb::text, j::text, ts::text FROM edges ORDER BY id";
+        let probe =
+            "SELECT id, f8::text, f4::text, octet_length(by), jb::text, j::text, ts::text FROM edges ORDER BY id";
         assert_eq!(a.psql(probe), b.psql(probe), "{tag}");
         let said = String::from_utf8_lossy(&out.stderr).contains("loading edges through binary COPY");
         assert_eq!(said, !text_only, "{tag}: {}", String::from_utf8_lossy(&out.stderr));
