@@ -1,6 +1,13 @@
 //! Per-name file locks in `<dir>/.locks/NAME.lock`: exclusive for create, delete and
-//! prune; shared for show, verify and restore. The lock file records its holder so a
-//! refused command can say who holds it.
+//! prune; shared for show, verify, restore and diff. The lock file records its holder
+//! so a refused command can say who holds it.
+//!
+//! Readers must work in a directory they cannot write (a read-only mount, another
+//! user's snapshots): a shared lock opens an existing lock file read-only if it must
+//! (`flock` needs no write access), and when the file cannot be created at all the
+//! reader goes on without a lock and says so at `-v`. Only a user who may write the
+//! directory could then change the snapshot under it, and that user's own commands
+//! create the lock file.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -18,9 +25,18 @@ pub enum Mode {
 /// Held until dropped (closing the file releases the lock).
 #[derive(Debug)]
 pub struct LockGuard {
-    file: File,
+    /// None: a reader that could not create the lock file and goes on without it.
+    file: Option<File>,
     mode: Mode,
     pub path: PathBuf,
+    unlocked: Option<String>,
+}
+
+impl LockGuard {
+    /// Why no lock is held, for a reader in a directory it cannot write.
+    pub fn unlocked_reason(&self) -> Option<&str> {
+        self.unlocked.as_deref()
+    }
 }
 
 impl Drop for LockGuard {
@@ -28,23 +44,43 @@ impl Drop for LockGuard {
     /// named as holding a lock they released. (Shared holders may share the file with
     /// others still holding it: they leave it.)
     fn drop(&mut self) {
-        if self.mode == Mode::Exclusive {
-            let _ = self.file.set_len(0);
+        if self.mode == Mode::Exclusive
+            && let Some(file) = &self.file
+        {
+            let _ = file.set_len(0);
         }
+    }
+}
+
+/// The file system says no to creating or writing: read-only, or not ours.
+fn refused(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS))
+}
+
+/// The lock file, opened for writing when we may. A reader falls back to opening it
+/// read-only, or to no file at all (`Err` holds the reason) when it cannot be created.
+fn open_lock_file(path: &std::path::Path, mode: Mode) -> Result<Result<(File, bool), String>, Error> {
+    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+    let made_dir = std::fs::create_dir_all(&dir);
+    let rw = made_dir.and_then(|()| OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path));
+    match rw {
+        Ok(file) => Ok(Ok((file, true))),
+        Err(e) if mode == Mode::Shared && (refused(&e) || e.kind() == std::io::ErrorKind::NotFound) => {
+            match File::open(path) {
+                Ok(file) => Ok(Ok((file, false))),
+                Err(_) => Ok(Err(e.to_string())),
+            }
+        }
+        Err(e) => Err(Error::io("opening lock file", path, e)),
     }
 }
 
 pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command: &str) -> Result<LockGuard, Error> {
     let path = store.lock_path(name);
-    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating lock directory", &dir, e))?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("opening lock file", &path, e))?;
+    let (file, writable) = match open_lock_file(&path, mode)? {
+        Ok(opened) => opened,
+        Err(reason) => return Ok(LockGuard { file: None, mode, path, unlocked: Some(reason) }),
+    };
     let attempt = match mode {
         Mode::Exclusive => file.try_lock(),
         Mode::Shared => file.try_lock_shared(),
@@ -74,12 +110,14 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
         Err(TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
     };
     // Best effort: only used to name the holder in someone else's error.
-    let note = format!("pid {} ({command})", std::process::id());
-    let mut f = &file;
-    if f.set_len(0).is_ok() && f.rewind().is_ok() {
-        let _ = f.write_all(note.as_bytes());
+    if writable {
+        let note = format!("pid {} ({command})", std::process::id());
+        let mut f = &file;
+        if f.set_len(0).is_ok() && f.rewind().is_ok() {
+            let _ = f.write_all(note.as_bytes());
+        }
     }
-    Ok(LockGuard { file, mode, path })
+    Ok(LockGuard { file: Some(file), mode, path, unlocked: None })
 }
 
 /// The holder writes its note just after taking the lock, so a command refused in that
