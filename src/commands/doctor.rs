@@ -1,4 +1,13 @@
 //! `seed doctor`: is everything in place for bulk and snapshots?
+//!
+//! Doctor never writes. It checks what the commands would do, as the effective user:
+//! file-system permissions with `faccessat(AT_EACCESS)` (no probe files), a SQLite file
+//! opened read-only (`mode=ro`), and a SQLite file that does not exist yet is not
+//! created (its directory is checked instead).
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::json;
@@ -6,10 +15,10 @@ use sqlx::Row;
 
 use crate::Context;
 use crate::cli::DoctorArgs;
-use crate::db::url::DbKind;
+use crate::db::url::{DbKind, DbUrl};
 use crate::db::{self, Conn, Session, postgres, sqlite};
 use crate::error::{Error, code};
-use crate::output::{Level, human_bytes};
+use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::{lock, store::Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,12 +55,23 @@ impl Check {
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
-    match db::connect(settings, &settings.database_url, &ctx.printer, "seed doctor").await {
+    let url = &settings.database_url;
+    let db_path = url.sqlite_path().map(PathBuf::as_path);
+    // A SQLite file that is not there yet stays not there: the library's version comes
+    // from an in-memory database, and the file's directory is checked instead.
+    let missing = db_path.is_some_and(|p| !p.exists());
+    let probe_url = match db_path {
+        Some(_) if missing => DbUrl::parse("sqlite::memory:")?,
+        Some(_) => read_only(url)?,
+        None => url.clone(),
+    };
+    match db::connect(settings, &probe_url, &ctx.printer, "seed doctor").await {
         Ok(mut session) => {
+            let note = if missing { " (no file yet: `seed bulk` creates it)" } else { "" };
             checks.push(Check::ok(
                 "connection",
-                format!("{} ({} ms)", session.url, session.info.latency.as_millis()),
-                json!({ "url": session.url.to_string(), "latency_ms": session.info.latency.as_millis() }),
+                format!("{url}{note} ({} ms)", session.info.latency.as_millis()),
+                json!({ "url": url.to_string(), "exists": !missing, "latency_ms": session.info.latency.as_millis() }),
             ));
             let server = match session.info.kind {
                 DbKind::Postgres => format!("PostgreSQL {}", session.info.version),
@@ -62,7 +82,7 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
                 server,
                 json!({ "kind": session.info.kind, "version": session.info.version }),
             ));
-            database_checks(&mut session, ctx, &mut checks).await;
+            database_checks(&mut session, db_path, ctx, &mut checks).await;
             session.close().await;
             if let Some(direct) = &settings.direct_url {
                 match db::connect(settings, direct, &ctx.printer, "seed doctor").await {
@@ -117,7 +137,68 @@ fn first_line(e: &Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
-async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
+/// The same SQLite database, opened read-only: doctor must not create or change it.
+fn read_only(url: &DbUrl) -> Result<DbUrl, Error> {
+    let raw = url.expose();
+    DbUrl::parse(&format!("{raw}{}mode=ro", if raw.contains('?') { '&' } else { '?' }))
+}
+
+/// `faccessat(path, mode, AT_EACCESS)`: may the effective user do `mode` (`W_OK`,
+/// `X_OK`, ...) to `path`? Read-only file systems answer `EROFS`.
+fn may(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path holds a NUL byte"))?;
+    // SAFETY: `c` is a valid NUL-terminated path that faccessat only reads.
+    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), mode, libc::AT_EACCESS) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// The directory a relative or bare file name lives in.
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Can `bulk` write the SQLite database at `path` (creating it if missing)? SQLite
+/// also creates its journal beside the file, so the directory must be writable too.
+fn sqlite_write_check(path: &Path, user: &str) -> Check {
+    let dir = dir_of(path);
+    let shown = path.display();
+    if !dir.is_dir() {
+        return Check::fail(
+            "privileges",
+            format!("{user}: the directory {} of {shown} does not exist", dir.display()),
+            code::CONNECTION,
+        );
+    }
+    let file = if path.exists() { may(path, libc::R_OK | libc::W_OK).err() } else { None };
+    let data = |writable: bool| json!({ "user": user, "path": shown.to_string(), "writable": writable });
+    match (file, may(&dir, libc::W_OK | libc::X_OK)) {
+        (Some(e), _) => {
+            let mut c = Check::fail("privileges", format!("{user}: {shown} is not writable ({e})"), code::PERMISSION);
+            c.data = data(false);
+            c
+        }
+        (None, Err(e)) => {
+            let mut c = Check::fail(
+                "privileges",
+                format!(
+                    "{user}: cannot create files in {} ({e}); SQLite needs that for {shown} and its journal",
+                    dir.display()
+                ),
+                code::PERMISSION,
+            );
+            c.data = data(false);
+            c
+        }
+        (None, Ok(())) if path.exists() => Check::ok("privileges", format!("{user}: {shown} writable"), data(true)),
+        (None, Ok(())) => Check::ok("privileges", format!("{user}: may create {shown}"), data(true)),
+    }
+}
+
+async fn database_checks(session: &mut Session, db_path: Option<&Path>, ctx: &Context, checks: &mut Vec<Check>) {
     let schema = match &mut session.conn {
         Conn::Postgres(conn) => {
             match sqlx::query(
@@ -169,17 +250,13 @@ async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<
         }
         Conn::Sqlite(conn) => {
             let user = crate::system::os_user();
-            let path = session.url.sqlite_path().cloned();
-            let writable =
-                path.as_ref().is_none_or(|p| std::fs::metadata(p).is_ok_and(|m| !m.permissions().readonly()));
-            if writable {
-                checks.push(Check::ok(
+            match db_path {
+                Some(path) => checks.push(sqlite_write_check(path, &user)),
+                None => checks.push(Check::ok(
                     "privileges",
-                    format!("{user}: database file writable"),
+                    format!("{user}: in-memory database"),
                     json!({ "user": user, "writable": true }),
-                ));
-            } else {
-                checks.push(Check::fail("privileges", format!("{user}: database file is read-only"), code::PERMISSION));
+                )),
             }
             let version = sqlite::schema_version(conn).await;
             push_version(checks, version);
@@ -221,25 +298,39 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
     let dir = store.dir.display().to_string();
     let free = store.free_space();
     let free_text = free.as_ref().map(|b| human_bytes(*b)).unwrap_or_else(|_| "unknown".into());
+    let data = json!({ "path": dir, "free_bytes": free.as_ref().ok() });
     if store.dir.is_dir() {
-        match tempfile::tempfile_in(&store.dir) {
-            Ok(_) => checks.push(Check::ok(
+        match may(&store.dir, libc::W_OK | libc::X_OK) {
+            Ok(()) => checks.push(Check::ok("snapshot directory", format!("{dir} writable, {free_text} free"), data)),
+            Err(e) => checks.push(Check::fail(
                 "snapshot directory",
-                format!("{dir} writable, {free_text} free"),
-                json!({ "path": dir, "free_bytes": free.ok() }),
+                format!("{dir} is not writable ({e}): snapshots can be read but not created"),
+                code::PERMISSION,
             )),
-            Err(e) => {
-                checks.push(Check::fail("snapshot directory", format!("{dir} is not writable: {e}"), code::PERMISSION))
-            }
         }
     } else if store.dir.exists() {
         checks.push(Check::fail("snapshot directory", format!("{dir} is not a directory"), code::PERMISSION));
     } else {
-        checks.push(Check::ok(
-            "snapshot directory",
-            format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
-            json!({ "path": dir, "free_bytes": free.ok() }),
-        ));
+        // `create` makes the missing directories inside the nearest existing one.
+        let base = existing_ancestor(&store.dir);
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        match may(&base, libc::W_OK | libc::X_OK) {
+            Ok(()) if base.is_dir() => checks.push(Check::ok(
+                "snapshot directory",
+                format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
+                data,
+            )),
+            Ok(()) => checks.push(Check::fail(
+                "snapshot directory",
+                format!("{dir} cannot be created: {} is not a directory", base.display()),
+                code::PERMISSION,
+            )),
+            Err(e) => checks.push(Check::fail(
+                "snapshot directory",
+                format!("{dir} does not exist and cannot be created: {} is not writable ({e})", base.display()),
+                code::PERMISSION,
+            )),
+        }
     }
     let temps = store.temp_files();
     if temps.is_empty() {
@@ -250,8 +341,8 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
         checks.push(Check::warn(
             "temp files",
             format!(
-                "{} stale temp file(s), {} (removed by the next create of that name): {}",
-                temps.len(),
+                "{}, {} (removed by the next create of that name): {}",
+                plural(temps.len() as u64, "stale temp file", "stale temp files"),
                 human_bytes(bytes),
                 names.join(", ")
             ),
@@ -265,4 +356,16 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
             held.iter().map(|(name, holder)| format!("{name} by {}", holder.as_deref().unwrap_or("unknown"))).collect();
         checks.push(Check::warn("locks", format!("held: {}", list.join(", "))));
     }
+}
+
+/// The nearest existing ancestor of `path` (`.` for a relative path with none).
+fn existing_ancestor(path: &Path) -> PathBuf {
+    let mut cur = path.to_path_buf();
+    while !cur.exists() {
+        match cur.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => cur = parent.to_path_buf(),
+            _ => return PathBuf::from("."),
+        }
+    }
+    cur
 }

@@ -9,3 +9,4 @@ mod doctor;
 mod restore;
 mod snapshot;
 mod timeout;
+mod ux;

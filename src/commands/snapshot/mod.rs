@@ -147,7 +147,7 @@ impl AuditGuard {
                         "name": self.name, "outcome": label }),
                 || {
                     format!(
-                        "could not write the audit log {}: {e} (not recorded: seed {} ended {label}; its exit code is unchanged)",
+                        "could not write the audit log {}: {e}; seed {} ended {label} but is not recorded there (its exit code does not change)",
                         path.display(),
                         self.command
                     )
