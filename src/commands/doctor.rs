@@ -274,7 +274,12 @@ async fn database_checks(session: &mut Session, db_path: Option<&Path>, ctx: &Co
                     "no tables".to_owned()
                 }
             } else {
-                format!("{} ({} tables, {columns} columns)", &fp[..12], schema.tables.len())
+                format!(
+                    "{} ({}, {})",
+                    &fp[..12],
+                    plural(schema.tables.len() as u64, "table", "tables"),
+                    plural(columns as u64, "column", "columns")
+                )
             };
             checks.push(Check::ok(
                 "schema fingerprint",

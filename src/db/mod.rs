@@ -154,7 +154,12 @@ pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &
             Level::Debug,
             "connection_failed",
             json!({ "url": url.to_string(), "error_class": class, "attempts": attempt }),
-            || format!("could not connect to {url}: {class} after {attempt} attempt(s)"),
+            || {
+                format!(
+                    "could not connect to {url}: {class} after {}",
+                    crate::output::plural(u64::from(attempt), "attempt", "attempts")
+                )
+            },
         );
         return Err(Error::Connect { url: url.to_string(), class, attempts: attempt, reason });
     }

@@ -440,7 +440,8 @@ impl Builder<'_> {
                 return Err(Error::Generation {
                     table: table.name.to_string(),
                     reason: format!(
-                        "column(s) {} must reference {}, which is empty and not seeded this time",
+                        "{} {} must reference {}, which is empty and not seeded this time",
+                        if fk.columns.len() == 1 { "column" } else { "columns" },
                         fk.columns.join(", "),
                         fk.ref_table
                     ),
@@ -811,19 +812,19 @@ impl Plan {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "plan (seed {}, batch size {}): {} rows in {} tables, parents first",
+            "plan (seed {}, batch size {}): {} in {}, parents first",
             self.seed,
             self.batch_size,
-            self.total_rows(),
-            self.tables.len()
+            crate::output::plural(self.total_rows(), "row", "rows"),
+            crate::output::plural(self.tables.len() as u64, "table", "tables")
         );
         for (i, t) in self.tables.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "\n{}. {} — {} rows{}",
+                "\n{}. {} — {}{}",
                 i + 1,
                 t.table.name,
-                t.count,
+                crate::output::plural(t.count, "row", "rows"),
                 if t.offset > 0 { format!(" (after {} existing)", t.offset) } else { String::new() }
             );
             for c in &t.columns {

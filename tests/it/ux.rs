@@ -230,13 +230,23 @@ fn has_sgr(raw: &str) -> bool {
 #[test]
 fn i8_16_plural_forms() {
     let w = Workdir::new();
-    run(w.seed().args(["bulk", "--count", "1", "--table", "staffs=1"]), 0);
-    let out = run(w.seed().args(["snapshot", "create", "one", "--table", "staffs"]), 0);
-    let text = all_output(&out);
-    assert!(text.contains(": 1 table, 1 row,"), "{text}");
-    let out = run(w.seed().args(["snapshot", "prune", "--keep-last", "0", "--older-than", "0s"]), 0);
-    let text = all_output(&out);
-    assert!(text.contains("removed 1 of 1 snapshot") && !text.contains("snapshot(s)"), "{text}");
+    let mut seen = Vec::new();
+    let mut check = |args: &[&str], code: i32, expected: &[&str]| {
+        let text = all_output(&run(w.seed().args(args), code));
+        for e in expected {
+            assert!(text.contains(e), "{args:?}: no {e:?} in:\n{text}");
+        }
+        seen.push(text);
+    };
+    check(&["bulk", "--table", "staffs=1"], 0, &["seeded 1 row into 1 table in "]);
+    check(&["snapshot", "create", "one", "--table", "staffs"], 0, &["created: 1 table, 1 row,"]);
+    check(&["snapshot", "show", "one"], 0, &["1 table, 1 row\n", "staffs — 1 row,"]);
+    check(&["snapshot", "verify", "one"], 0, &["intact: 1 table, 1 row,"]);
+    check(&["snapshot", "restore", "one"], 5, &["pre-flight found 1 problem\n", "staffs has 1 row"]);
+    check(&["snapshot", "prune", "--keep-last", "0"], 0, &["removed 1 of 1 snapshot"]);
+    for text in &seen {
+        assert!(!text.contains("(s)") && !text.contains(" 1 rows") && !text.contains(" 1 tables"), "{text}");
+    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, TypeKind, load_order, quote_ident};
 use crate::db::{self, Conn, postgres as pg, rebuild, sqlite as lite};
 use crate::error::{Error, code};
-use crate::output::{Level, human_count};
+use crate::output::{Level, human_count, plural};
 use crate::snapshot::format::Header;
 use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::{open_table, read_header};
@@ -78,7 +78,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             Level::Info,
             "snapshot_restored",
             json!({ "name": args.name, "tables": header.tables.len(), "rows": rows, "seconds": (secs * 1000.0).round() / 1000.0 }),
-            || format!("restored snapshot '{}': {} tables, {rows} rows in {secs:.2}s ({} rows/s)", args.name, header.tables.len(), human_count(rate)),
+            || format!("restored snapshot '{}': {}, {} in {secs:.2}s ({} rows/s)", args.name, plural(header.tables.len() as u64, "table", "tables"), plural(rows, "row", "rows"), human_count(rate)),
         );
     }
     Ok(code::OK)
@@ -100,7 +100,7 @@ fn ordered<'s>(header: &Header, schema: &'s Schema) -> (Ordered<'s>, Vec<(usize,
 
 fn preflight_error(header: &Header, lines: &[String]) -> Error {
     Error::Schema {
-        message: format!("cannot restore snapshot '{}': pre-flight found {} problem(s)\n{}", header.name, lines.iter().filter(|l| !l.starts_with("  ")).count(), lines.join("\n")),
+        message: format!("cannot restore snapshot '{}': pre-flight found {}\n{}", header.name, plural(lines.iter().filter(|l| !l.starts_with("  ")).count() as u64, "problem", "problems"), lines.join("\n")),
         hint: Some("--clean empties the snapshot's tables first (in the same transaction); --allow-schema-mismatch goes on when the columns still fit; --dry-run shows the plan".into()),
     }
 }
@@ -114,10 +114,10 @@ fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool
     for (n, (i, t)) in order.iter().enumerate() {
         let before = pre.non_empty.iter().find(|(name, _)| name == &t.name).map_or(0, |(_, c)| *c);
         text.push_str(&format!(
-            "  {}. {} — {} rows{}\n",
+            "  {}. {} — {}{}\n",
             n + 1,
             t.name,
-            header.tables[*i].rows,
+            plural(header.tables[*i].rows, "row", "rows"),
             if before > 0 { format!(" (replacing {before})") } else { String::new() }
         ));
     }
