@@ -370,6 +370,19 @@ fn json_in(args: impl IntoIterator<Item = std::ffi::OsString>, env_value: Option
 pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
     let text = err.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap renders the whole help here: keep its usage line only.
+        let usage = lines.find(|l| l.starts_with("Usage:")).unwrap_or_default();
+        let printer =
+            Printer::new(OutputSettings { format: LogFormat::Json, quiet: false, verbose: 0, progress: false });
+        printer.failed_event(
+            "a subcommand is missing",
+            Some(usage),
+            Some("For more information, try '--help'."),
+            exit_code,
+        );
+        return;
+    }
     let message = lines.next().unwrap_or_default();
     let message = message.strip_prefix("error: ").unwrap_or(message);
     let (hints, details): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("For more information"));

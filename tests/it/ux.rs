@@ -261,6 +261,7 @@ fn i8_16_json_log_format_covers_argument_errors() {
         (vec!["--log-format", "json", "bulk", "--bogus"], Some("text")),
         (vec!["bulk", "--log-format=json", "--count", "many"], None),
         (vec!["snapshot", "create"], Some("json")),
+        (vec!["--log-format", "json", "snapshot"], None),
     ] {
         let mut cmd = w.seed();
         cmd.args(&args);
