@@ -67,10 +67,10 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     };
     match db::connect(settings, &probe_url, &ctx.printer, "seed doctor").await {
         Ok(mut session) => {
-            let note = if missing { " (no file yet: `seed bulk` creates it)" } else { "" };
+            let note = if missing { "no file yet: `seed bulk` creates it; " } else { "" };
             checks.push(Check::ok(
                 "connection",
-                format!("{url}{note} ({} ms)", session.info.latency.as_millis()),
+                format!("{url} ({note}{} ms)", session.info.latency.as_millis()),
                 json!({ "url": url.to_string(), "exists": !missing, "latency_ms": session.info.latency.as_millis() }),
             ));
             let server = match session.info.kind {
