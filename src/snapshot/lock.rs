@@ -57,19 +57,26 @@ fn refused(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS))
 }
 
-/// The lock file, opened for writing when we may. A reader falls back to opening it
-/// read-only, or to no file at all (`Err` holds the reason) when it cannot be created.
-fn open_lock_file(path: &std::path::Path, mode: Mode) -> Result<Result<(File, bool), String>, Error> {
+/// How the lock file could be opened.
+enum Opened {
+    /// For writing: the holder's note goes in.
+    Writable(File),
+    /// Read-only (a reader in a directory it cannot write): locks all the same.
+    ReadOnly(File),
+    /// Not at all, and cannot be created: a reader goes on without a lock.
+    Unavailable(String),
+}
+
+/// The lock file, opened for writing when we may; a reader falls back to read-only,
+/// or to none at all when it cannot be created.
+fn open_lock_file(path: &std::path::Path, mode: Mode) -> Result<Opened, Error> {
     let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-    let made_dir = std::fs::create_dir_all(&dir);
-    let rw = made_dir.and_then(|()| OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path));
+    let rw = std::fs::create_dir_all(&dir)
+        .and_then(|()| OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path));
     match rw {
-        Ok(file) => Ok(Ok((file, true))),
+        Ok(file) => Ok(Opened::Writable(file)),
         Err(e) if mode == Mode::Shared && (refused(&e) || e.kind() == std::io::ErrorKind::NotFound) => {
-            match File::open(path) {
-                Ok(file) => Ok(Ok((file, false))),
-                Err(_) => Ok(Err(e.to_string())),
-            }
+            Ok(File::open(path).map_or_else(|_| Opened::Unavailable(e.to_string()), Opened::ReadOnly))
         }
         Err(e) => Err(Error::io("opening lock file", path, e)),
     }
@@ -78,8 +85,9 @@ fn open_lock_file(path: &std::path::Path, mode: Mode) -> Result<Result<(File, bo
 pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command: &str) -> Result<LockGuard, Error> {
     let path = store.lock_path(name);
     let (file, writable) = match open_lock_file(&path, mode)? {
-        Ok(opened) => opened,
-        Err(reason) => return Ok(LockGuard { file: None, mode, path, unlocked: Some(reason) }),
+        Opened::Writable(file) => (file, true),
+        Opened::ReadOnly(file) => (file, false),
+        Opened::Unavailable(reason) => return Ok(LockGuard { file: None, mode, path, unlocked: Some(reason) }),
     };
     let attempt = match mode {
         Mode::Exclusive => file.try_lock(),
