@@ -390,17 +390,31 @@ fn i14_an_unwritable_audit_log_is_reported_and_the_outcome_stands() {
 // Readers in a directory they cannot write (item 11)
 // ---------------------------------------------------------------------------------
 
-/// The binary, copied where `nobody` can run it (the build tree may sit in a
-/// directory only root can enter).
+/// The binary as `nobody` can run it: itself when every directory above it lets
+/// others through, else a copy in a temp directory, removed when the tests end.
 fn nobody_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
+    static COPY_DIR: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" fn remove_copy() {
+        if let Some(dir) = COPY_DIR.get() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
     BIN.get_or_init(|| {
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_seed"));
+        let others_may = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0);
+        if others_may(&bin) && bin.ancestors().skip(1).all(others_may) {
+            return bin;
+        }
         let dir = tempfile::Builder::new().prefix("seed-bin-").tempdir().unwrap().keep();
         chmod(&dir, 0o755);
-        let bin = dir.join("seed");
-        std::fs::copy(env!("CARGO_BIN_EXE_seed"), &bin).unwrap();
-        chmod(&bin, 0o755);
-        bin
+        let copy = dir.join("seed");
+        std::fs::copy(&bin, &copy).unwrap();
+        chmod(&copy, 0o755);
+        COPY_DIR.set(dir).unwrap();
+        // SAFETY: registering a plain extern "C" fn with atexit.
+        unsafe { libc::atexit(remove_copy) };
+        copy
     })
 }
 
