@@ -123,6 +123,9 @@ pub struct BulkArgs {
     /// Allow --truncate against a database that is not on this machine.
     #[arg(long, env = env::ALLOW_REMOTE)]
     pub allow_remote: bool,
+    /// Wait for another bulk or restore on the same database instead of failing at once.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

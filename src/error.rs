@@ -67,6 +67,9 @@ pub enum Error {
     #[error("{0}")]
     Constraint(Box<ConstraintViolation>),
 
+    #[error("bad data while {step}: {reason}")]
+    Data { step: String, reason: String },
+
     #[error("cannot generate data for {table}: {reason}")]
     Generation { table: String, reason: String, hint: Option<String> },
 
@@ -180,7 +183,7 @@ impl Error {
         match self {
             Error::Usage { .. } | Error::Config { .. } => code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } => code::CONNECTION,
-            Error::Constraint(_) | Error::Generation { .. } => code::DATA,
+            Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
             Error::SnapshotCorrupt { .. } => code::SNAPSHOT_CORRUPT,
@@ -191,7 +194,7 @@ impl Error {
             Error::Differences { .. } => code::DIFFERENCES,
             Error::Unhealthy { code, .. } => *code,
             Error::Interrupted => code::INTERRUPTED,
-            Error::Database { sqlstate, .. } => match sqlstate.as_deref().map(|s| &s[..2.min(s.len())]) {
+            Error::Database { sqlstate, .. } => match sqlstate.as_deref().and_then(|s| s.get(..2)) {
                 // data exceptions and integrity violations are the user's data
                 Some("22" | "23") => code::DATA,
                 Some("42") => code::SCHEMA,
@@ -221,6 +224,7 @@ impl Error {
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
             Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size".into()),
             Error::Interrupted => None,
+            Error::Data { .. } => Some("the rows could not be read or written as they are: check the values named above (a snapshot from another database kind or version, or data the column type rejects)".into()),
             Error::Database { transient: true, .. } => Some("this looks transient; run the command again".into()),
             Error::Unhealthy { .. } => Some("`seed doctor` lists every check; fix the one named above".into()),
             _ => None,

@@ -2,8 +2,7 @@
 //!
 //! Doctor never writes. It checks what the commands would do, as the effective user:
 //! file-system permissions with `faccessat(AT_EACCESS)` (no probe files), a SQLite file
-//! opened read-only (`mode=ro`), and a SQLite file that does not exist yet is not
-//! created (its directory is checked instead).
+//! opened read-only, and one that does not exist yet is not created.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -11,12 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::Context;
 use crate::cli::DoctorArgs;
-use crate::db::url::{DbKind, DbUrl};
-use crate::db::{self, Conn, Session, postgres, sqlite};
+use crate::db::{self, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::{lock, store::Store};
@@ -55,34 +52,24 @@ impl Check {
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
-    let url = &settings.database_url;
-    let db_path = url.sqlite_path().map(PathBuf::as_path);
-    // A SQLite file that is not there yet stays not there: the library's version comes
-    // from an in-memory database, and the file's directory is checked instead.
-    let missing = db_path.is_some_and(|p| !p.exists());
-    let probe_url = match db_path {
-        Some(_) if missing => DbUrl::parse("sqlite::memory:")?,
-        Some(_) => read_only(url)?,
-        None => url.clone(),
-    };
-    match db::connect(settings, &probe_url, &ctx.printer, "seed doctor").await {
+    // Doctor never writes: a SQLite file is opened read-only, never created.
+    match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly).await {
         Ok(mut session) => {
+            let missing = session.url.sqlite_path().is_some_and(|p| !p.exists());
             let note = if missing { "no file yet: `seed bulk` creates it; " } else { "" };
             checks.push(Check::ok(
                 "connection",
-                format!("{url} ({note}{} ms)", session.info.latency.as_millis()),
-                json!({ "url": url.to_string(), "exists": !missing, "latency_ms": session.info.latency.as_millis() }),
+                format!("{} ({note}{} ms)", session.url, session.info.latency.as_millis()),
+                json!({ "url": session.url.to_string(), "exists": !missing,
+                        "latency_ms": session.info.latency.as_millis() }),
             ));
-            let server = match session.info.kind {
-                DbKind::Postgres => format!("PostgreSQL {}", session.info.version),
-                DbKind::Sqlite => format!("SQLite {}", session.info.version),
-            };
+            let server = format!("{} {}", session.kind().product(), session.info.version);
             checks.push(Check::ok(
                 "server",
                 server,
                 json!({ "kind": session.info.kind, "version": session.info.version }),
             ));
-            database_checks(&mut session, db_path, ctx, &mut checks).await;
+            database_checks(&mut session, ctx, &mut checks).await;
             session.close().await;
             if let Some(direct) = &settings.direct_url {
                 match db::connect(settings, direct, &ctx.printer, "seed doctor").await {
@@ -137,12 +124,6 @@ fn first_line(e: &Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
-/// The same SQLite database, opened read-only: doctor must not create or change it.
-fn read_only(url: &DbUrl) -> Result<DbUrl, Error> {
-    let raw = url.expose();
-    DbUrl::parse(&format!("{raw}{}mode=ro", if raw.contains('?') { '&' } else { '?' }))
-}
-
 /// `faccessat(path, mode, AT_EACCESS)`: may the effective user do `mode` (`W_OK`,
 /// `X_OK`, ...) to `path`? Read-only file systems answer `EROFS`.
 fn may(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
@@ -153,116 +134,25 @@ fn may(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
-/// The directory a relative or bare file name lives in.
-fn dir_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
+    match session.privileges().await {
+        Ok(p) if p.ok => checks.push(Check::ok("privileges", p.detail, p.data)),
+        Ok(p) if p.fatal => {
+            let mut c = Check::fail("privileges", p.detail, code::PERMISSION);
+            c.data = p.data;
+            checks.push(c);
+        }
+        Ok(p) => {
+            let mut c = Check::warn("privileges", p.detail);
+            c.data = p.data;
+            checks.push(c);
+        }
+        Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {}", first_line(&e)))),
     }
-}
-
-/// Can `bulk` write the SQLite database at `path` (creating it if missing)? SQLite
-/// also creates its journal beside the file, so the directory must be writable too.
-fn sqlite_write_check(path: &Path, user: &str) -> Check {
-    let dir = dir_of(path);
-    let shown = path.display();
-    if !dir.is_dir() {
-        return Check::fail(
-            "privileges",
-            format!("{user}: the directory {} of {shown} does not exist", dir.display()),
-            code::CONNECTION,
-        );
+    let schema = session.introspect().await;
+    if let Ok(schema) = &schema {
+        push_version(checks, session.schema_version(schema).await);
     }
-    let file = if path.exists() { may(path, libc::R_OK | libc::W_OK).err() } else { None };
-    let data = |writable: bool| json!({ "user": user, "path": shown.to_string(), "writable": writable });
-    match (file, may(&dir, libc::W_OK | libc::X_OK)) {
-        (Some(e), _) => {
-            let mut c = Check::fail("privileges", format!("{user}: {shown} is not writable ({e})"), code::PERMISSION);
-            c.data = data(false);
-            c
-        }
-        (None, Err(e)) => {
-            let mut c = Check::fail(
-                "privileges",
-                format!(
-                    "{user}: cannot create files in {} ({e}); SQLite needs that for {shown} and its journal",
-                    dir.display()
-                ),
-                code::PERMISSION,
-            );
-            c.data = data(false);
-            c
-        }
-        (None, Ok(())) if path.exists() => Check::ok("privileges", format!("{user}: {shown} writable"), data(true)),
-        (None, Ok(())) => Check::ok("privileges", format!("{user}: may create {shown}"), data(true)),
-    }
-}
-
-async fn database_checks(session: &mut Session, db_path: Option<&Path>, ctx: &Context, checks: &mut Vec<Check>) {
-    let schema = match &mut session.conn {
-        Conn::Postgres(conn) => {
-            match sqlx::query(
-                "SELECT current_user::text AS usr, coalesce(current_schema(), 'public') AS sch,
-                        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-                        has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE') AS can_create,
-                        count(c.oid) AS tables,
-                        count(c.oid) FILTER (WHERE has_table_privilege(c.oid, 'TRUNCATE')) AS truncatable,
-                        count(c.oid) FILTER (WHERE pg_has_role(c.relowner, 'USAGE')) AS owned
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'",
-            )
-            .fetch_one(&mut *conn)
-            .await
-            {
-                Ok(r) => {
-                    let user: String = r.get("usr");
-                    let schema_name: String = r.get("sch");
-                    let superuser: bool = r.get::<Option<bool>, _>("superuser").unwrap_or(false);
-                    let can_create: bool = r.get("can_create");
-                    let (tables, truncatable, owned): (i64, i64, i64) =
-                        (r.get("tables"), r.get("truncatable"), r.get("owned"));
-                    let detail = format!(
-                        "{user}{}: {} create tables in {schema_name}; may truncate {truncatable}/{tables} tables; owns {owned}/{tables}",
-                        if superuser { " (superuser)" } else { "" },
-                        if can_create { "may" } else { "may not" },
-                    );
-                    let data = json!({ "user": user, "superuser": superuser, "can_create": can_create,
-                                       "tables": tables, "truncatable": truncatable, "owned": owned });
-                    if truncatable < tables || owned < tables {
-                        let mut c = Check::warn(
-                            "privileges",
-                            format!(
-                                "{detail} (restore --clean / bulk --truncate need TRUNCATE; the fast load path needs ownership)"
-                            ),
-                        );
-                        c.data = data;
-                        checks.push(c);
-                    } else {
-                        checks.push(Check::ok("privileges", detail, data));
-                    }
-                }
-                Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {e}"))),
-            }
-            let version = postgres::schema_version(conn).await;
-            push_version(checks, version);
-            postgres::introspect(conn).await
-        }
-        Conn::Sqlite(conn) => {
-            let user = crate::system::os_user();
-            match db_path {
-                Some(path) => checks.push(sqlite_write_check(path, &user)),
-                None => checks.push(Check::ok(
-                    "privileges",
-                    format!("{user}: in-memory database"),
-                    json!({ "user": user, "writable": true }),
-                )),
-            }
-            let version = sqlite::schema_version(conn).await;
-            push_version(checks, version);
-            sqlite::introspect(conn).await
-        }
-    };
     match schema {
         Ok(schema) => {
             let fp = schema.fingerprint();
@@ -276,7 +166,7 @@ async fn database_checks(session: &mut Session, db_path: Option<&Path>, ctx: &Co
             } else {
                 format!(
                     "{} ({}, {})",
-                    &fp[..12],
+                    fp.get(..12).unwrap_or(&fp),
                     plural(schema.tables.len() as u64, "table", "tables"),
                     plural(columns as u64, "column", "columns")
                 )

@@ -165,7 +165,7 @@ fn i8_12_doctor_checks_as_the_effective_user() {
     };
     let privileges = check("privileges");
     assert_eq!(privileges["status"], "fail", "{privileges}");
-    assert!(privileges["detail"].as_str().unwrap().contains("nobody: seed.db is not writable"), "{privileges}");
+    assert!(privileges["detail"].as_str().unwrap().contains("nobody: database file not writable"), "{privileges}");
     let dir = check("snapshot directory");
     assert_eq!(dir["status"], "fail", "{dir}");
     assert!(dir["detail"].as_str().unwrap().contains("cannot be created"), "{dir}");
@@ -183,6 +183,7 @@ fn i8_12_doctor_checks_as_the_effective_user() {
     let out = as_nobody(&w, &["--database-url", "sqlite://other.db", "doctor"]);
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(11), "{text}");
-    assert!(text.contains("nobody: cannot create files in"), "{text}");
+    assert!(text.contains("FAIL  privileges         nobody: database file not writable"), "{text}");
+    assert!(text.contains("no file yet"), "{text}");
     assert!(!w.path().join("other.db").exists());
 }

@@ -11,16 +11,13 @@ use tokio::task::JoinHandle;
 use super::{AuditGuard, select_tables, store};
 use crate::Context;
 use crate::cli::CreateArgs;
-use crate::db::export::{ChunkSink, session_settings, stream_table};
 use crate::db::retry::with_retry;
 use crate::db::schema::Table;
-use crate::db::url::DbKind;
-use crate::db::{self, Conn, Session, postgres, sqlite};
+use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count, plural};
 use crate::snapshot::format::{
-    self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, SequenceState, TableEntry,
-    TableStats,
+    self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, TableEntry, TableStats,
 };
 use crate::snapshot::lock::{self, Mode};
 use crate::snapshot::store::{Store, validate_name};
@@ -113,22 +110,10 @@ async fn write_snapshot(
     store: &Store,
     session: &mut Session,
 ) -> Result<Header, Error> {
-    // One repeatable-read, read-only transaction: every table as of the same moment.
-    let begin = match session.info.kind {
-        DbKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        DbKind::Sqlite => "BEGIN",
-    };
-    let step = session.step("starting a read transaction");
-    let (schema, version) = match &mut session.conn {
-        Conn::Postgres(conn) => {
-            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(|e| db::errors::translate(e, &step))?;
-            (postgres::introspect(conn).await?, postgres::schema_version(conn).await?)
-        }
-        Conn::Sqlite(conn) => {
-            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(|e| db::errors::translate(e, &step))?;
-            (sqlite::introspect(conn).await?, sqlite::schema_version(conn).await?)
-        }
-    };
+    // One read-only transaction: every table as of the same moment.
+    session.begin_read().await?;
+    let schema = session.introspect().await?;
+    let version = session.schema_version(&schema).await?;
     let tables = select_tables(&schema, &args.tables, &args.exclude)?;
     check_free_space(store, &tables, session)?;
     let header = Header {
@@ -139,48 +124,36 @@ async fn write_snapshot(
         created_at: format::now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         database: DatabaseInfo {
-            kind: session.info.kind.label().into(),
+            kind: session.kind().label().into(),
             server_version: session.info.version.clone(),
             location: session.url.location().to_owned(),
         },
         schema_version: version,
         schema_fingerprint: schema.fingerprint(),
-        settings: session_settings(session).await?,
+        settings: session.session_settings().await?,
         compression: CompressionInfo { algorithm: format::COMPRESSION_GZIP.into(), level: args.compression_level },
         tables: tables.iter().map(|t| table_entry(t)).collect(),
     };
     let mut header = header;
-    if let Conn::Postgres(conn) = &mut session.conn {
-        for (entry, table) in header.tables.iter_mut().zip(&tables) {
-            for c in &table.columns {
-                if let Some(seq) = c.auto.as_ref().and_then(|a| a.sequence.as_ref()) {
-                    let (last_value, is_called) = postgres::sequence_state(conn, seq).await?;
-                    entry.sequences.insert(c.name.clone(), SequenceState { last_value, is_called });
-                }
-            }
-        }
+    for (entry, table) in header.tables.iter_mut().zip(&tables) {
+        entry.sequences = session.sequence_states(table).await?;
     }
     let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(&store.dir, header.clone()))?;
     for (i, table) in tables.iter().enumerate() {
         writer.begin_table(i)?;
         let progress = ctx.printer.progress(
             &table.name.to_string(),
-            (table.estimated_rows > 0).then_some(table.estimated_rows),
+            (table.row_estimate > 0).then_some(table.row_estimate),
             "rows",
         );
         let columns: Vec<String> = header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
         let mut sink = TableSink::new(&mut writer, args.compression_level, progress.clone());
-        stream_table(session, &table.name, &columns, table.partitioned, &mut sink).await?;
+        session.stream_table(table, &columns, &mut sink).await?;
         let stats = sink.finish().await?;
         writer.end_table(stats)?;
         progress.finish();
     }
-    let step = session.step("ending the read transaction");
-    match &mut session.conn {
-        Conn::Postgres(conn) => sqlx::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()),
-        Conn::Sqlite(conn) => sqlx::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()),
-    }
-    .map_err(|e| db::errors::translate(e, &step))?;
+    session.commit("ending the read transaction").await?;
     tokio::task::block_in_place(|| writer.finish(&store.path(&args.name), args.force))
 }
 
@@ -204,10 +177,7 @@ fn table_entry(t: &Table) -> TableEntry {
 
 /// Fails before writing a byte when the directory clearly cannot hold the snapshot.
 fn check_free_space(store: &Store, tables: &[&Table], session: &Session) -> Result<(), Error> {
-    let data: u64 = match session.info.kind {
-        DbKind::Postgres => tables.iter().map(|t| t.estimated_bytes).sum(),
-        DbKind::Sqlite => session.url.sqlite_path().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len()),
-    };
+    let data = session.export_size_estimate(tables);
     let needed = data / ESTIMATE_DIVISOR;
     let free = store.free_space()?;
     if needed > free {
@@ -276,7 +246,7 @@ impl<'w> TableSink<'w> {
             self.write_oldest().await?;
         }
         let table = self.progress.label().to_owned();
-        self.hasher.finish().map_err(|reason| Error::Internal(format!("the rows of {table} were malformed: {reason}")))
+        self.hasher.finish().map_err(|reason| Error::Data { step: format!("reading {table}"), reason })
     }
 }
 
