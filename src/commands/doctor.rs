@@ -53,7 +53,9 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
     // Doctor never writes: a SQLite file is opened read-only, never created.
-    match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly).await {
+    match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly, false)
+        .await
+    {
         Ok(mut session) => {
             let missing = session.url.sqlite_path().is_some_and(|p| !p.exists());
             let note = if missing { "no file yet: `seed bulk` creates it; " } else { "" };

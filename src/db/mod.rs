@@ -215,15 +215,18 @@ fn is_pg(err: &sqlx::Error) -> bool {
 /// Connects to `url` (retrying transient failures per the retry settings) and reports
 /// `connection_established` or `connection_failed`.
 pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &str) -> Result<Session, Error> {
-    connect_with(settings, url, printer, app, Access::ReadWrite).await
+    connect_with(settings, url, printer, app, Access::ReadWrite, false).await
 }
 
+/// As [`connect`], read-only or not, and with `wait` a database another process holds
+/// (SQLite's file lock) is waited for instead of refused.
 pub async fn connect_with(
     settings: &Settings,
     url: &DbUrl,
     printer: &Printer,
     app: &str,
     access: Access,
+    wait: bool,
 ) -> Result<Session, Error> {
     let policy = settings.retry;
     let mut attempt = 1u32;
@@ -252,6 +255,13 @@ pub async fn connect_with(
                 return Ok(Session { conn, info, url: url.clone(), statement_timeout: settings.statement_timeout });
             }
             Ok(Err(e)) => {
+                if let Some(held) = sqlite::errors::held_at_connect(url, &e) {
+                    if wait {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    return Err(held);
+                }
                 let (class, transient) = classify_connect_error(&e);
                 (class, transient, errors::driver_message(&e))
             }

@@ -6,6 +6,8 @@ mod common;
 mod bulk;
 mod cli;
 mod doctor;
+mod faults;
+mod migrations;
 mod restore;
 mod snapshot;
 mod timeout;

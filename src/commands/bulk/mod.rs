@@ -131,7 +131,10 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
                 ctx.printer
                     .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
             }
-            let mut session = db::connect(&ctx.settings, ctx.settings.write_url(), &ctx.printer, "seed bulk").await?;
+            let url = ctx.settings.write_url();
+            let mut session =
+                db::connect_with(&ctx.settings, url, &ctx.printer, "seed bulk", db::Access::ReadWrite, opts.wait)
+                    .await?;
             let result = load(ctx, &mut session, req, opts, attempt > 1).await;
             if result.is_err() {
                 session.rollback().await;

@@ -97,8 +97,15 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
 }
 
 async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
-    let mut session =
-        db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
+    let mut session = db::connect_with(
+        &ctx.settings,
+        &ctx.settings.database_url,
+        &ctx.printer,
+        "seed snapshot create",
+        db::Access::ReadWrite,
+        args.lock.wait,
+    )
+    .await?;
     let result = write_snapshot(args, ctx, store, &mut session).await;
     session.close().await;
     result

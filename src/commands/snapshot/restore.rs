@@ -46,8 +46,10 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
                     "starting the restore again (attempt {attempt}); the failed attempt was rolled back"
                 ));
             }
+            let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
+            let app = "seed snapshot restore";
             let mut session =
-                db::connect(&ctx.settings, ctx.settings.write_url(), &ctx.printer, "seed snapshot restore").await?;
+                db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
             let result = restore(ctx, &mut session, args, path, header, attempt > 1).await;
             if result.is_err() {
                 session.rollback().await;

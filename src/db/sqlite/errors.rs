@@ -85,6 +85,23 @@ fn translate_sqlite(code: Option<&str>, message: &str, step: &Step, db_path: Opt
     Error::Database { step: step.what.clone(), message: detail, transient: false, sqlstate: None }
 }
 
+/// A database another process holds (BUSY while opening it): the lock and its holder.
+pub fn held_at_connect(url: &crate::db::url::DbUrl, err: &sqlx::Error) -> Option<Error> {
+    let sqlx::Error::Database(db) = err else { return None };
+    if url.kind() != crate::db::url::DbKind::Sqlite || !matches!(primary_code(db.code().as_deref()), Some(5 | 6)) {
+        return None;
+    }
+    let path = url.sqlite_path();
+    Some(Error::LockHeld {
+        resource: format!(
+            "the SQLite database {}",
+            path.map_or_else(|| url.location().to_owned(), |p| p.display().to_string())
+        ),
+        holder: path.and_then(|p| crate::db::sqlite::lock_holder(p)),
+        hint: "another process is writing to it and holds the file; wait for it to finish, or pass --wait".into(),
+    })
+}
+
 /// Why opening the database failed, and whether trying again can help.
 pub fn classify_connect(err: &sqlx::Error) -> Option<(&'static str, bool)> {
     let sqlx::Error::Database(db) = err else { return None };
