@@ -222,7 +222,7 @@ impl Error {
             Error::SnapshotCorrupt { .. } => Some("the file cannot be trusted; restore another snapshot or take a new one".into()),
             Error::LockHeld { hint, .. } => Some(hint.clone()),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
-            Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size".into()),
+            Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
             Error::Data { .. } => Some("the rows could not be read or written as they are: check the values named above (a snapshot from another database kind or version, or data the column type rejects)".into()),
             Error::Database { transient: true, .. } => Some("this looks transient; run the command again".into()),

@@ -195,6 +195,9 @@ pub trait Backend {
 
     // Doctor.
     async fn privileges(&mut self) -> Result<Privileges, Error>;
+    /// What tells this database from any other reachable through another URL: two
+    /// URLs reach the same database when their identities are equal.
+    async fn identity(&mut self) -> Result<String, Error>;
 
     async fn close(self);
 }

@@ -182,6 +182,9 @@ impl Session {
     pub async fn privileges(&mut self) -> Result<Privileges, Error> {
         dispatch!(&mut self.conn, b => b.privileges().await)
     }
+    pub async fn identity(&mut self) -> Result<String, Error> {
+        dispatch!(&mut self.conn, b => b.identity().await)
+    }
 }
 
 /// Why a connection attempt failed, and whether trying again can help.
@@ -333,6 +336,30 @@ async fn connect_once(
             Ok((Conn::Sqlite(b), v))
         }
     }
+}
+
+/// With `DIRECT_URL` set, writes and locks go through it while reads use
+/// `DATABASE_URL`: both must reach the same database (a pooler in front of the same
+/// server passes), or a load and a snapshot would silently touch two databases.
+pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<(), Error> {
+    let Some(direct) = &settings.direct_url else { return Ok(()) };
+    let mut a = connect_with(settings, &settings.database_url, printer, "seed", Access::ReadOnly, false).await?;
+    let ida = a.identity().await;
+    a.close().await;
+    let mut b = connect_with(settings, direct, printer, "seed", Access::ReadOnly, false).await?;
+    let idb = b.identity().await;
+    b.close().await;
+    let (ida, idb) = (ida?, idb?);
+    if ida != idb {
+        return Err(Error::usage_hint(
+            format!(
+                "DIRECT_URL ({direct}) and DATABASE_URL ({}) reach different databases:\n  DATABASE_URL: {ida}\n  DIRECT_URL:   {idb}",
+                settings.database_url
+            ),
+            "DIRECT_URL must reach the same database as DATABASE_URL, without the pooler; fix one of them or unset DIRECT_URL",
+        ));
+    }
+    Ok(())
 }
 
 /// After Ctrl-C dropped a command mid-transaction: whatever the kind needs so the

@@ -7,6 +7,8 @@ mod bulk;
 mod cli;
 mod doctor;
 mod faults;
+mod generation;
+mod hints;
 mod migrations;
 mod restore;
 mod snapshot;

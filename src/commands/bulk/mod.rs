@@ -22,7 +22,7 @@ use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Se
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
 pub use crate::factory::plan::PlanInputs;
-use crate::factory::plan::{BulkRequest, ParentKey, Plan};
+use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
 use crate::output::{Level, human_count, plural};
@@ -31,7 +31,6 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_BATCH: u64 = 5_000;
 pub const MAX_BATCH: u64 = 100_000;
 const WARN_BATCH: u64 = 10_000;
-const MAX_COUNT: u64 = 1_000_000_000;
 
 /// What a successful attempt did.
 #[derive(Debug, Default)]
@@ -122,6 +121,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             req.batch_size, req.batch_size
         ));
     }
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let policy = ctx.settings.retry;
     let outcome = with_retry(&policy, &ctx.printer, "the bulk load", |attempt| {
@@ -429,6 +429,7 @@ mod tests {
             (vec!["--count", "5", "--batch-size", "100001"], "--batch-size"),
             (vec!["--table", "staffs"], "is not NAME=N"),
             (vec!["--table", "staffs=x"], "not a number"),
+            (vec!["--count", "5", "--factories", "/"], "factories file / is a directory"),
             (vec![], "nothing to load"),
         ] {
             let err = request_from_args(&args(&list)).unwrap_err();

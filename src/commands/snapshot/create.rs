@@ -63,6 +63,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
     for stale in store.temp_files_of(&args.name) {
         let _ = std::fs::remove_file(&stale);
     }
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let header =
         with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await?;

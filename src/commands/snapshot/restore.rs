@@ -37,6 +37,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
     let (header, _) = read_header(&path)?;
     let header = Arc::new(header);
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let restored = with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| {
         let (args, path, header) = (&args, &path, &header);

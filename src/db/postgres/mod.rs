@@ -274,6 +274,19 @@ impl Backend for PgBackend {
         Ok(Privileges { ok, fatal: false, detail, data })
     }
 
+    async fn identity(&mut self) -> Result<String, Error> {
+        // The simple-query protocol, so a transaction pooler in front passes too; the
+        // server's start time and version tell one server from another, and an
+        // ordinary user may read them.
+        use futures_util::TryStreamExt;
+        let sql = "SELECT current_database() || ' on a server started ' || pg_postmaster_start_time()::text || ' (' || version() || ')'";
+        let step = Step::new("identifying the database");
+        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
+        let row = rows.try_next().await.map_err(|e| errors::translate(e, &step))?;
+        row.and_then(|r| r.try_get::<String, _>(0).ok())
+            .ok_or_else(|| Error::Internal("the server did not say which database it is".into()))
+    }
+
     async fn close(self) {
         let _ = self.conn.close().await;
     }

@@ -249,6 +249,13 @@ impl Backend for SqliteBackend {
         })
     }
 
+    async fn identity(&mut self) -> Result<String, Error> {
+        Ok(match &self.path {
+            Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string(),
+            None => ":memory:".to_owned(),
+        })
+    }
+
     async fn close(self) {
         let _ = self.conn.close().await;
     }
