@@ -14,3 +14,4 @@ mod parallel;
 mod restore;
 mod snapshot;
 mod timeout;
+mod ux;
