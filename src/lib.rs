@@ -42,8 +42,14 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE));
+            let code = u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE);
+            // --help and --version print as clap made them; errors honour --log-format json.
+            if e.use_stderr() && output::json_requested(std::env::args_os()) {
+                output::clap_error_event(&e, code);
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(code);
         }
     };
     let settings = match Settings::from_cli(&cli) {

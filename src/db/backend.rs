@@ -141,6 +141,16 @@ pub trait Backend {
     // Transactions.
     /// A read-only transaction that sees every table as of one moment.
     async fn begin_read(&mut self, step: &Step) -> Result<(), Error>;
+    /// Names the snapshot of the read transaction so other connections can share it
+    /// (`begin_read_at`); `None` where the kind cannot (then reads use one connection).
+    async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+    /// A read-only transaction seeing exactly what the exporting one sees.
+    async fn begin_read_at(&mut self, snapshot: &str, step: &Step) -> Result<(), Error> {
+        let _ = (snapshot, step);
+        Err(Error::Internal("this kind of database cannot share a read snapshot".into()))
+    }
     /// A write transaction holding the database-wide seed lock: a second bulk or restore
     /// is refused (exit 8, naming the holder) or waits.
     async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error>;

@@ -110,6 +110,13 @@ impl Session {
         let step = self.step("starting a read transaction");
         dispatch!(&mut self.conn, b => b.begin_read(&step).await)
     }
+    pub async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        dispatch!(&mut self.conn, b => b.export_snapshot().await)
+    }
+    pub async fn begin_read_at(&mut self, snapshot: &str) -> Result<(), Error> {
+        let step = self.step("starting a read transaction on the shared snapshot");
+        dispatch!(&mut self.conn, b => b.begin_read_at(snapshot, &step).await)
+    }
     pub async fn begin_write(&mut self, intent: &WriteIntent) -> Result<(), Error> {
         let step = self.step("starting the transaction");
         dispatch!(&mut self.conn, b => b.begin_write(intent, &step).await)
@@ -311,7 +318,12 @@ pub async fn connect_with(
             Level::Debug,
             "connection_failed",
             json!({ "url": url.to_string(), "error_class": class, "attempts": attempt }),
-            || format!("could not connect to {url}: {class} after {attempt} attempt(s)"),
+            || {
+                format!(
+                    "could not connect to {url}: {class} after {}",
+                    crate::output::plural(u64::from(attempt), "attempt", "attempts")
+                )
+            },
         );
         if url.kind() == DbKind::Sqlite && matches!(class, "permission denied" | "cannot open database file") {
             return Err(Error::Permission {

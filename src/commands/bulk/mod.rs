@@ -22,16 +22,15 @@ use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Se
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
 pub use crate::factory::plan::PlanInputs;
-use crate::factory::plan::{BulkRequest, ParentKey, Plan};
+use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
-use crate::output::{Level, human_count};
+use crate::output::{Level, human_count, plural};
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_BATCH: u64 = 5_000;
 pub const MAX_BATCH: u64 = 100_000;
 const WARN_BATCH: u64 = 10_000;
-const MAX_COUNT: u64 = 1_000_000_000;
 
 /// What a successful attempt did.
 #[derive(Debug, Default)]
@@ -164,8 +163,9 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
         json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0, "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode }),
         || {
             let mut text = format!(
-                "seeded {total} rows into {} tables in {secs:.2}s ({} rows/s), seed {seed}",
-                outcome.tables.len(),
+                "seeded {} into {} in {secs:.2}s ({} rows/s), seed {seed}",
+                plural(total, "row", "rows"),
+                plural(outcome.tables.len() as u64, "table", "tables"),
                 human_count(rate)
             );
             let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
@@ -431,6 +431,7 @@ mod tests {
             (vec!["--count", "5", "--batch-size", "100001"], "--batch-size"),
             (vec!["--table", "staffs"], "is not NAME=N"),
             (vec!["--table", "staffs=x"], "not a number"),
+            (vec!["--count", "5", "--factories", "/"], "factories file / is a directory"),
             (vec![], "nothing to load"),
         ] {
             let err = request_from_args(&args(&list)).unwrap_err();

@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Row};
+use tokio::sync::mpsc;
 
 use super::PgBackend;
+use super::binary;
 use super::errors::translate;
 use super::rebuild::{self, DroppedKeys};
 use crate::db::backend::{LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput};
@@ -22,6 +24,9 @@ use crate::factory::rows::RowGen;
 use crate::factory::values::push_copy_value;
 use crate::snapshot::format::SequenceState;
 
+/// Set (to anything) to restore through text COPY only: for measuring the binary path.
+const TEXT_ONLY: &str = "SEED_RESTORE_TEXT_COPY";
+
 const MODE_FAST: &str = "keys and indexes built after the data";
 const MODE_IN_PLACE: &str = "constraints checked row by row";
 
@@ -29,6 +34,8 @@ const MODE_IN_PLACE: &str = "constraints checked row by row";
 #[derive(Debug, Default)]
 pub struct LoadState {
     fast: bool,
+    /// Restores send binary COPY where every column converts (see `binary`).
+    binary: bool,
     dropped: Option<DroppedKeys>,
     triggers_disabled: Vec<TableName>,
 }
@@ -77,7 +84,8 @@ impl PgBackend {
 
     pub(super) async fn start(&mut self, req: &LoadRequest<'_>, plan: &LoadPlan) -> Result<(), Error> {
         let fast = plan.mode == MODE_FAST;
-        self.load = LoadState { fast, ..LoadState::default() };
+        let binary = req.purpose == LoadPurpose::Restore && std::env::var_os(TEXT_ONLY).is_none();
+        self.load = LoadState { fast, binary, ..LoadState::default() };
         let quoted: Vec<String> = req.targets.iter().map(TableName::quoted).collect();
         if quoted.is_empty() {
             return Ok(());
@@ -111,17 +119,35 @@ impl PgBackend {
 
     pub(super) async fn copy_in(&mut self, target: &LoadTable<'_>, rows: RowInput) -> Result<u64, Error> {
         let table = target.table;
-        let RowInput::CopyText(mut chunks) = rows else {
+        let RowInput::CopyText(chunks) = rows else {
             return Err(Error::Internal("the PostgreSQL load takes COPY text".into()));
         };
         let cols: Vec<String> = target.columns.iter().map(|c| quote_ident(c)).collect();
         let freeze = self.load.fast && !table.partitioned;
+        let convs = if self.load.binary {
+            let columns: Option<Vec<&crate::db::schema::Column>> =
+                target.columns.iter().map(|c| table.column(c)).collect();
+            columns.and_then(|c| binary::plan(&c))
+        } else {
+            None
+        };
+        let options: Vec<&str> =
+            [convs.is_some().then_some("FORMAT binary"), freeze.then_some("FREEZE")].into_iter().flatten().collect();
         let sql = format!(
             "COPY {} ({}) FROM STDIN{}",
             table.name.quoted(),
             cols.join(", "),
-            if freeze { " WITH (FREEZE)" } else { "" }
+            if options.is_empty() { String::new() } else { format!(" WITH ({})", options.join(", ")) }
         );
+        self.printer.debug(format!(
+            "loading {} through {} COPY",
+            table.name,
+            if convs.is_some() { "binary" } else { "text" }
+        ));
+        let mut chunks = match convs {
+            Some(convs) => to_binary(chunks, convs, table.name.to_string()),
+            None => counted(chunks),
+        };
         let mut step = self.step(format!("loading {}", table.name)).table(table.name.to_string());
         if let Some(b) = target.batch_size {
             step = step.batches(b, 0);
@@ -129,14 +155,13 @@ impl PgBackend {
         let mut copy = self.conn.copy_in_raw(&sql).await.map_err(|e| translate(e, &step))?;
         let mut sent = 0u64;
         while let Some(chunk) = chunks.recv().await {
-            let chunk = match chunk {
+            let (n, chunk) = match chunk {
                 Ok(c) => c,
                 Err(e) => {
                     let _ = copy.abort("the rows could not be read").await;
                     return Err(e);
                 }
             };
-            let n = copy_text::count_lines(&chunk);
             copy.send(chunk).await.map_err(|e| translate(e, &step))?;
             sent += n;
             target.progress.inc(n);
@@ -370,4 +395,43 @@ impl PgBackend {
         }
         Ok(())
     }
+}
+
+type Counted = mpsc::Receiver<Result<(u64, Vec<u8>), Error>>;
+
+/// COPY text chunks as they are, with the rows each completes.
+fn counted(mut chunks: mpsc::Receiver<Result<Vec<u8>, Error>>) -> Counted {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Some(chunk) = chunks.recv().await {
+            let item = chunk.map(|c| (copy_text::count_lines(&c), c));
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// COPY text chunks converted to binary COPY on a blocking thread (the conversion
+/// overlaps the server's work on the previous chunk).
+fn to_binary(mut chunks: mpsc::Receiver<Result<Vec<u8>, Error>>, convs: Vec<binary::Conv>, table: String) -> Counted {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut conv = binary::Converter::new(convs);
+        let bad = |reason: String| Error::Data { step: format!("restoring {table}"), reason };
+        while let Some(chunk) = chunks.blocking_recv() {
+            let item = chunk.and_then(|c| {
+                let before = conv.rows();
+                conv.push(&c).map(|bytes| (conv.rows() - before, bytes)).map_err(bad)
+            });
+            let stop = item.is_err();
+            if tx.blocking_send(item).is_err() || stop {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(conv.finish().map(|b| (0, b)).map_err(bad));
+    });
+    rx
 }

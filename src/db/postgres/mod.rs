@@ -1,6 +1,7 @@
 //! PostgreSQL: catalogs for introspection, `COPY` both ways, an advisory lock per
 //! database, and load-then-index when the targets start empty and we own them.
 
+mod binary;
 pub mod errors;
 mod introspect;
 mod load;
@@ -128,6 +129,20 @@ impl Backend for PgBackend {
 
     async fn begin_read(&mut self, step: &Step) -> Result<(), Error> {
         self.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into(), step).await
+    }
+
+    async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| errors::translate(e, &Step::new("exporting the read snapshot")))?;
+        Ok(Some(id))
+    }
+
+    async fn begin_read_at(&mut self, snapshot: &str, step: &Step) -> Result<(), Error> {
+        self.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into(), step).await?;
+        let sql = format!("SET TRANSACTION SNAPSHOT {}", crate::db::schema::quote_literal(snapshot));
+        self.exec(sql, &Step::new("joining the exported read snapshot")).await
     }
 
     async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error> {
