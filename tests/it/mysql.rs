@@ -158,12 +158,22 @@ fn mysql_sakila_is_filled_completely_and_deterministically() {
 #[test]
 fn mysql_snapshot_round_trip_is_identical_by_mariadb_dump() {
     let (a, b) = (MariaDb::sakila("rt_a"), MariaDb::sakila("rt_b"));
+    // A Rails migration table: the schema version, never seeded or snapshotted.
+    for db in [&a, &b] {
+        db.sql(
+            "CREATE TABLE schema_migrations (version VARCHAR(255) PRIMARY KEY);
+                INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240315120000'), ('9')",
+        );
+    }
     let w = Workdir::new();
     expect_code(&bulk(&w, &a, &["--count", "80"]), 0);
     a.sql("UPDATE staff SET picture = 0x00FF10FFEE0A0D5C09 WHERE staff_id = 1");
     let out = seed(&w, &a.url(), &["snapshot", "create", "base"]);
     let text = expect_code(&out, 0);
     assert!(text.contains("16 tables"), "{text}");
+    let text = expect_code(&w.seed().args(["snapshot", "show", "base"]).output().unwrap(), 0);
+    assert!(text.contains("version 20240315120000 (schema_migrations)"), "{text}");
+    assert!(text.contains("mysql 10.") && text.contains("MariaDB"), "{text}");
 
     // Into an empty copy of the schema: triggers fire for film and film_text is then
     // replaced with the snapshot's rows, so nothing is doubled.
@@ -343,6 +353,25 @@ fn mysql_unsatisfiable_check_rolls_back_everything() {
     assert!(text.contains("batch 1"), "{text}");
     assert_eq!(db.dump_data(), before, "authors were inserted before books failed, and must be gone");
     assert_eq!(db.count("authors"), 10);
+}
+
+#[test]
+fn mysql_a_slow_insert_times_out_naming_the_table_and_leaves_nothing() {
+    let db = MariaDb::new("timeout");
+    db.sql(KEYED);
+    // 20 ms per book: 200 books take 4 s, past the 1 s limit.
+    db.sql("CREATE TRIGGER slow BEFORE INSERT ON books FOR EACH ROW DO SLEEP(0.02)");
+    let w = Workdir::new();
+    let out = w
+        .seed()
+        .args(["--database-url", &db.url(), "--statement-timeout", "1s", "--retry-max-attempts", "1"])
+        .args(["bulk", "--count", "200", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_no_my_password(&out);
+    let text = expect_code(&out, 10);
+    assert!(text.contains("statement timed out after 1s while loading books"), "{text}");
+    assert_eq!(db.count("authors"), 0, "a timed-out load must leave nothing behind");
 }
 
 #[test]

@@ -441,7 +441,7 @@ impl Inserter {
         self.statements += 1;
         let name = target.table.name.to_string();
         let step = db
-            .step(format!("inserting statement {} into {name}", self.statements))
+            .step(format!("loading {name} (INSERT statement {})", self.statements))
             .table(name)
             .batches(self.batch_size, self.written);
         // Only the full-size statement is worth keeping prepared.

@@ -37,9 +37,10 @@ use crate::snapshot::format::SequenceState;
 /// silently cut), `ANSI_QUOTES` (identifiers are quoted "like this" everywhere in
 /// seed), `NO_AUTO_VALUE_ON_ZERO` (an id 0 in a snapshot stays 0), and no
 /// `NO_ZERO_DATE`/`NO_ZERO_IN_DATE`, so zero dates a permissive server stored come
-/// back as they were.
-const SESSION_SQL_MODE: &str =
-    "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO,ANSI_QUOTES";
+/// back as they were; `NO_BACKSLASH_ESCAPES`, so a string literal is quoted the
+/// standard way (`'it''s'`, `quote_literal`) and a backslash is just a backslash.
+const SESSION_SQL_MODE: &str = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,\
+NO_AUTO_VALUE_ON_ZERO,ANSI_QUOTES,NO_BACKSLASH_ESCAPES";
 
 /// Which server answers: the catalogs differ in a few places.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
