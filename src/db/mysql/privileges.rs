@@ -55,7 +55,7 @@ pub async fn check(db: &mut MySqlBackend) -> Result<Privileges, Error> {
     }
     let engine_summary: Vec<String> = by_engine.iter().map(|(e, t)| format!("{e}: {}", t.len())).collect();
     let mut detail = format!(
-        "{user}: {}; tables by engine: {}; sql_mode {}; max_allowed_packet {}; LOAD DATA LOCAL {}",
+        "{user}: {}; tables by engine: {}; server sql_mode {}; max_allowed_packet {}; LOAD DATA LOCAL {}",
         if missing.is_empty() {
             format!("may {} on {database}", NEEDED.join(", "))
         } else {
