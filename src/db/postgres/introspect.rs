@@ -9,7 +9,8 @@ use sqlx::postgres::PgConnection;
 use crate::db::checks::parse_check;
 use crate::db::errors::Step;
 use crate::db::schema::{
-    AutoKey, CheckRule, Column, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, Unique,
+    AutoKey, CheckRule, Column, ForeignKey, KeyElement, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind,
+    Unique,
 };
 use crate::error::Error;
 
@@ -74,6 +75,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 checks: vec![],
                 row_estimate: estimated_rows,
                 estimated_bytes: u64::try_from(r.get::<i64, _>("est_bytes")).unwrap_or(0),
+                key_rules: vec![],
             },
         ));
     }
@@ -218,6 +220,41 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
         if !cols.is_empty() && !table.uniques.iter().any(|u| u.columns == cols) {
             table.uniques.push(Unique { name: r.get("name"), columns: cols });
         }
+    }
+
+    // Unique indexes on expressions or with a WHERE clause, and exclusion constraints:
+    // kept as their elements' text, which the planner makes hold by construction.
+    let rule_rows = sqlx::query(
+        "SELECT i.indrelid::int8 AS rel, coalesce(con.conname, ic.relname) AS name,
+                (SELECT array_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)
+                   FROM generate_series(1, i.indnkeyatts::int) k) AS elems,
+                pg_get_expr(i.indpred, i.indrelid, true) AS pred,
+                (SELECT array_agg(o.oprname::text ORDER BY k.ord)
+                   FROM unnest(con.conexclop) WITH ORDINALITY k(op, ord) JOIN pg_operator o ON o.oid = k.op) AS ops
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'x'
+         WHERE i.indrelid = ANY($1::int8[]::oid[])
+           AND (con.oid IS NOT NULL
+                OR (i.indisunique AND NOT i.indisprimary AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)))
+         ORDER BY 1, 2",
+    )
+    .bind(&oids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| q(e, what))?;
+    for r in &rule_rows {
+        let Some(&ti) = by_oid.get(&r.get::<i64, _>("rel")) else { continue };
+        let elems: Vec<String> = r.get::<Option<Vec<String>>, _>("elems").unwrap_or_default();
+        let ops: Option<Vec<String>> = r.get("ops");
+        let exclusion = ops.is_some();
+        let ops = ops.unwrap_or_default();
+        let elements = elems
+            .into_iter()
+            .enumerate()
+            .map(|(k, expr)| KeyElement { expr, op: ops.get(k).cloned() })
+            .collect();
+        tables[ti].1.key_rules.push(KeyRule { name: r.get("name"), elements, predicate: r.get("pred"), exclusion });
     }
 
     // Partition bounds (leaves of each partitioned table).
