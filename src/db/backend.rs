@@ -161,10 +161,8 @@ pub trait Backend {
     ) -> Result<Vec<Vec<Option<String>>>, Error> {
         let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); rows.len()];
         for (chunk_no, chunk) in rows.chunks(evaluate::ROWS_PER_STATEMENT).enumerate() {
-            let literals: Vec<Vec<String>> = chunk
-                .iter()
-                .map(|r| columns.iter().zip(r).map(|(c, v)| self.sql_literal(v, c)).collect())
-                .collect();
+            let literals: Vec<Vec<String>> =
+                chunk.iter().map(|r| columns.iter().zip(r).map(|(c, v)| self.sql_literal(v, c)).collect()).collect();
             let sql =
                 evaluate::select_sql(columns, &literals, exprs, self.values_row_keyword(), &|e| self.cast_text(e));
             self.execute("SAVEPOINT seed_evaluate".into(), step).await?;

@@ -143,7 +143,9 @@ pub fn fully_understood(expr: &str, columns: &[&str]) -> bool {
             .any(|k| outside.contains(k));
         simple
             && referenced_columns(c, columns).len() == 1
-            && columns.iter().any(|col| parse_conjunct(c, col).is_some_and(|r| !matches!(&r, CheckRule::In(v) if v.is_empty())))
+            && columns
+                .iter()
+                .any(|col| parse_conjunct(c, col).is_some_and(|r| !matches!(&r, CheckRule::In(v) if v.is_empty())))
     })
 }
 
@@ -199,7 +201,7 @@ pub fn referenced_columns<'a>(expr: &str, columns: &[&'a str]) -> Vec<&'a str> {
         let close = match ch {
             '"' => Some('"'),
             '`' => Some('`'),
-            '[' => Some(']'),
+            '[' if chars.get(i + 1).is_some_and(|c| c.is_alphabetic() || *c == '_') => Some(']'),
             _ => None,
         };
         if let Some(close) = close {
@@ -313,7 +315,7 @@ fn comparison(lhs: &str, op: &str, rhs: &str, column: &str) -> Option<CheckRule>
 
 fn is_col(s: &str, column: &str) -> bool {
     let s = strip_parens(s.trim());
-    let s = s.split("::").next().unwrap_or(s).trim();
+    let s = strip_parens(s.split("::").next().unwrap_or(s).trim());
     let s = s.trim_matches('"').trim_matches('`').trim_matches(['[', ']']);
     s == column || s.eq_ignore_ascii_case(column) && column != "VALUE" || (column == "VALUE" && s == "VALUE")
 }
@@ -394,6 +396,13 @@ mod tests {
             parse_check("CHECK ((price > (0)::numeric))", "price"),
             vec![CheckRule::Range { min: Some(0.01), max: None }]
         );
+    }
+
+    #[test]
+    fn varchar_lists_as_postgres_prints_them() {
+        let def = "CHECK (((status)::text = ANY ((ARRAY['draft'::character varying, 'archived'::character varying])::text[])))";
+        assert_eq!(parse_check(def, "status"), vec![CheckRule::In(vec!["draft".into(), "archived".into()])]);
+        assert!(fully_understood(def, &["status"]));
     }
 
     #[test]

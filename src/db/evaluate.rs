@@ -24,8 +24,10 @@ pub fn check_body(check: &str) -> &str {
     let t = check.trim();
     let t = t.strip_suffix("NOT VALID").unwrap_or(t).trim();
     let t = t.strip_suffix("NO INHERIT").unwrap_or(t).trim();
-    let t = if t.len() >= 5 && t[..5].eq_ignore_ascii_case("CHECK") { t[5..].trim() } else { t };
-    t
+    match (t.get(..5), t.get(5..)) {
+        (Some(kw), Some(rest)) if kw.eq_ignore_ascii_case("CHECK") => rest.trim(),
+        _ => t,
+    }
 }
 
 /// The query evaluating `exprs` on `rows` (already written as literals, one per column):

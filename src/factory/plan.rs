@@ -6,12 +6,14 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use crate::db::checks::{referenced_columns, split_top_level};
 use crate::db::schema::{
-    CheckRule, Column, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
+    CheckRule, Column, ForeignKey, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
 };
 use crate::error::Error;
 use crate::factory::config::{ColumnRule, Factories, Template};
 use crate::factory::hash::{Perm, derive, hash_str};
+use crate::factory::pattern::PatternSpace;
 use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
 use crate::factory::values::{
     Bounds, Faker, GENERATOR_NAMES, Value, faker_by_name, faker_name, faker_suits, guess_from_name, text_to_value,
@@ -47,6 +49,13 @@ pub struct TablePlan {
     pub columns: Vec<ColumnPlan>,
     pub groups: Vec<FkGroup>,
     pub combo: Option<Combo>,
+    /// Database-checked values (see `candidates`).
+    pub pools: Vec<Pool>,
+    /// Checks the generated rows must pass beyond the table's own: a partial unique
+    /// index that cannot hold by distinct values is kept out of (`NOT (predicate)`).
+    pub extra_checks: Vec<(String, String)>,
+    /// Rules seed leaves to the database (shown by the plan).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +67,81 @@ pub struct ColumnPlan {
     /// Share of NULLs for a nullable column without an explicit rule.
     pub null_ratio: f64,
     pub key: u64,
+    /// Where the values come from, as `--dry-run` tells it.
+    pub origin: Origin,
+    /// Case applied to a unique text value so a check such as `lower(x) = x` holds
+    /// (distinctness survives: the row-number part of such values has one case).
+    pub case: Case,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Case {
+    #[default]
+    Keep,
+    Lower,
+    Upper,
+}
+
+/// Where a column's values come from (the plan's second column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The type and the column's name.
+    Generated,
+    /// A check constraint seed reads (range, list, length) or a partition bound.
+    Constraint,
+    /// Candidates the database evaluated against checks seed does not read.
+    DbChecked,
+    /// The user's factories file.
+    Factories,
+    /// A profile learned from real data (`--like`, or a profile file).
+    Learned,
+    /// Keys, unique values and foreign keys, by construction.
+    Key,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Generated => "generated",
+            Origin::Constraint => "constraint",
+            Origin::DbChecked => "db-checked",
+            Origin::Factories => "factories",
+            Origin::Learned => "learned",
+            Origin::Key => "key",
+        }
+    }
+}
+
+/// Values that passed the database's own evaluation of checks seed does not read:
+/// tuples for a group of columns, drawn whole per row so multi-column checks hold.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// Indexes into the table plan's columns.
+    pub columns: Vec<usize>,
+    pub tuples: Vec<Vec<Value>>,
+    /// Names of the checks the tuples passed.
+    pub checks: Vec<String>,
+    /// Candidates the database evaluated.
+    pub tried: usize,
+    pub key: u64,
+}
+
+/// Which end of a row's slot a column holds: rows get disjoint slots (intervals) so
+/// an exclusion constraint over `&&` holds by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotPart {
+    Start,
+    End,
+    /// A range column: the whole slot.
+    Range,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotUnit {
+    Time { tz: bool },
+    Date,
+    Int,
+    Numeric { scale: u32 },
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +167,8 @@ pub enum Gen {
     },
     /// Short keys: every string of the column's length over [0-9a-z], permuted.
     UniqueCode(CodeSpace),
+    /// Distinct values matching a check's pattern (`LIKE`, `GLOB`, regular expression).
+    UniquePattern(PatternSpace),
     UniqueTemplate(Template),
     UniqueDate,
     UniqueTimestamp {
@@ -103,6 +189,18 @@ pub enum Gen {
     Faker(Faker),
     Typed,
     Partition(Vec<PartitionRange>),
+    /// A component of a tuple from the table's pool `pool` (database-checked values).
+    Pool {
+        pool: usize,
+        component: usize,
+    },
+    /// Disjoint intervals per row (exclusion constraints over ranges); `key` is shared
+    /// by the columns of one interval.
+    Slot {
+        key: u64,
+        part: SlotPart,
+        unit: SlotUnit,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -489,6 +587,15 @@ impl Builder<'_> {
             };
             let null_ratio =
                 if col.nullable && rule.is_none() && matches!(source, Gen::Faker(_) | Gen::Typed) { 0.05 } else { 0.0 };
+            let origin = if rule.is_some() {
+                Origin::Factories
+            } else if col.auto.is_some() {
+                Origin::Key
+            } else if !col.checks.is_empty() || matches!(source, Gen::Partition(_)) {
+                Origin::Constraint
+            } else {
+                Origin::Generated
+            };
             columns.push(ColumnPlan {
                 name: col.name.clone(),
                 kind: col.kind.clone(),
@@ -496,6 +603,8 @@ impl Builder<'_> {
                 bounds,
                 null_ratio,
                 key: derive(key, hash_str(&col.name)),
+                origin,
+                case: Case::Keep,
             });
         }
         // A column of unsupported type with a default: leave it out, the default fills it.
@@ -504,7 +613,18 @@ impl Builder<'_> {
                 && matches!(c.source, Gen::Null)
                 && table.column(&c.name).is_some_and(|col| col.default.is_some() && !col.nullable))
         });
-        Ok(TablePlan { table: table.clone(), count, offset, key, columns, groups: vec![], combo: None })
+        Ok(TablePlan {
+            table: table.clone(),
+            count,
+            offset,
+            key,
+            columns,
+            groups: vec![],
+            combo: None,
+            pools: vec![],
+            extra_checks: vec![],
+            notes: vec![],
+        })
     }
 
     fn groups(
@@ -596,13 +716,40 @@ impl Builder<'_> {
         p: usize,
         existing_max: &HashMap<(TableName, String), i64>,
     ) -> Result<(), Error> {
-        let mut sets: Vec<(String, Vec<String>)> = Vec::new();
+        // (what, columns, predicate of a partial index: kept out of when distinct values
+        // cannot be had)
+        let mut sets: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
         let table = plans[p].table.clone();
         if !table.primary_key.is_empty() {
-            sets.push((format!("primary key of {}", table.name), table.primary_key.clone()));
+            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
         }
         for u in &table.uniques {
-            sets.push((format!("unique constraint {}", u.name), u.columns.clone()));
+            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
+        }
+        let owned: Vec<String> = plans[p].columns.iter().map(|c| c.name.clone()).collect();
+        let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        for rule in &table.key_rules {
+            if rule.exclusion {
+                let (sets_more, note) = exclusion_plan(rule, &mut plans[p]);
+                sets.extend(sets_more);
+                plans[p].notes.extend(note);
+                continue;
+            }
+            let mut cols: Vec<String> = Vec::new();
+            for e in &rule.elements {
+                for c in referenced_columns(&e.expr, &names) {
+                    if !cols.iter().any(|x| x == c) {
+                        cols.push(c.to_owned());
+                    }
+                }
+            }
+            if cols.is_empty() {
+                plans[p]
+                    .notes
+                    .push(format!("unique index {} is left to the database (no column seed writes)", rule.name));
+                continue;
+            }
+            sets.push((format!("unique index {}", rule.name), cols, rule.predicate.clone()));
         }
         // Wire foreign-key columns to their groups first.
         for (gi, g) in plans[p].groups.clone().iter().enumerate() {
@@ -614,40 +761,69 @@ impl Builder<'_> {
         }
         let count = plans[p].count;
         let offset = plans[p].offset;
-        for (what, cols) in sets {
-            let plan = &plans[p];
-            if cols
-                .iter()
-                .any(|c| plan.columns.iter().find(|cp| &cp.name == c).is_some_and(|cp| is_unique_gen(&cp.source)))
-            {
+        for (what, cols, predicate) in sets {
+            if let Some(pred) = predicate {
+                // A partial index: distinct values for every row hold it; when the
+                // columns cannot be distinct, rows stay outside it instead.
+                let saved = plans[p].clone();
+                if self.unique_set(plans, p, &table, &what, &cols, count, offset, existing_max).is_err() {
+                    plans[p] = saved;
+                    let name = what.trim_start_matches("unique index ").to_owned();
+                    plans[p].extra_checks.push((name, format!("NOT ({pred})")));
+                }
                 continue;
             }
-            // Columns driven by foreign keys: distinct parents (or parent combinations).
-            let groups_in: Vec<usize> = plan
-                .groups
-                .iter()
-                .enumerate()
-                .filter(|(_, g)| g.fk.columns.iter().all(|c| cols.contains(c)))
-                .map(|(i, _)| i)
-                .collect();
-            let fk_covered: Vec<&String> =
-                cols.iter().filter(|c| plan.groups.iter().any(|g| g.fk.columns.contains(c))).collect();
-            let plain: Vec<String> = cols.iter().filter(|c| !fk_covered.contains(c)).cloned().collect();
-            if plain.is_empty() && !groups_in.is_empty() {
-                self.distinct_parents(plans, p, &groups_in, &what)?;
-                continue;
-            }
-            // Otherwise make one plain column unique by construction.
-            let Some(col_name) = plain.iter().find(|c| plan.columns.iter().any(|cp| &cp.name == *c)).cloned() else {
-                continue;
-            };
-            let ci = plan.columns.iter().position(|cp| cp.name == col_name).unwrap_or(0);
-            let above = existing_max.get(&(table.name.clone(), col_name.clone())).copied();
-            let slot = Slot { col: &plans[p].columns[ci], table: &table, count, offset, above, what: &what };
-            let new_gen = unique_gen(&slot)?;
-            let cp = &mut plans[p].columns[ci];
-            cp.source = new_gen;
-            cp.null_ratio = 0.0;
+            self.unique_set(plans, p, &table, &what, &cols, count, offset, existing_max)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the rows distinct on `cols`: distinct parents when foreign keys cover them,
+    /// else one plain column unique by construction.
+    #[allow(clippy::too_many_arguments)]
+    fn unique_set(
+        &self,
+        plans: &mut [TablePlan],
+        p: usize,
+        table: &Table,
+        what: &str,
+        cols: &[String],
+        count: u64,
+        offset: u64,
+        existing_max: &HashMap<(TableName, String), i64>,
+    ) -> Result<(), Error> {
+        let plan = &plans[p];
+        if cols.iter().any(|c| plan.columns.iter().find(|cp| &cp.name == c).is_some_and(|cp| is_unique_gen(&cp.source)))
+        {
+            return Ok(());
+        }
+        // Columns driven by foreign keys: distinct parents (or parent combinations).
+        let groups_in: Vec<usize> = plan
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.fk.columns.iter().all(|c| cols.contains(c)))
+            .map(|(i, _)| i)
+            .collect();
+        let fk_covered: Vec<&String> =
+            cols.iter().filter(|c| plan.groups.iter().any(|g| g.fk.columns.contains(c))).collect();
+        let plain: Vec<String> = cols.iter().filter(|c| !fk_covered.contains(c)).cloned().collect();
+        if plain.is_empty() && !groups_in.is_empty() {
+            return self.distinct_parents(plans, p, &groups_in, what);
+        }
+        // Otherwise make one plain column unique by construction.
+        let Some(col_name) = plain.iter().find(|c| plan.columns.iter().any(|cp| &cp.name == *c)).cloned() else {
+            return Ok(());
+        };
+        let ci = plan.columns.iter().position(|cp| cp.name == col_name).unwrap_or(0);
+        let above = existing_max.get(&(table.name.clone(), col_name.clone())).copied();
+        let slot = Slot { col: &plans[p].columns[ci], table, count, offset, above, what };
+        let new_gen = unique_gen(&slot)?;
+        let cp = &mut plans[p].columns[ci];
+        cp.source = new_gen;
+        cp.null_ratio = 0.0;
+        if cp.origin != Origin::Factories {
+            cp.origin = Origin::Key;
         }
         Ok(())
     }
@@ -715,6 +891,94 @@ impl Builder<'_> {
     }
 }
 
+type KeySet = (String, Vec<String>, Option<String>);
+
+/// How an exclusion constraint holds by construction: rows get disjoint intervals in
+/// the element compared with `&&` (a range column, or a range built from two columns);
+/// with only `=` elements it is a unique set. Otherwise it is left to the database (the
+/// note says so).
+fn exclusion_plan(rule: &KeyRule, plan: &mut TablePlan) -> (Vec<KeySet>, Option<String>) {
+    let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let key = derive(plan.key, hash_str(&rule.name));
+    let free = |plan: &TablePlan, c: &str| {
+        plan.columns.iter().position(|cp| cp.name == c).filter(|&i| {
+            !is_unique_gen(&plan.columns[i].source)
+                && !matches!(plan.columns[i].source, Gen::Foreign { .. })
+                && plan.columns[i].origin != Origin::Factories
+        })
+    };
+    for e in &rule.elements {
+        if e.op.as_deref() != Some("&&") {
+            continue;
+        }
+        let cols = referenced_columns(&e.expr, &refs);
+        let lower = e.expr.trim().to_ascii_lowercase();
+        if let [one] = cols.as_slice()
+            && !lower.contains('(')
+            && let Some(i) = free(plan, one)
+            && let TypeKind::Range { element } = &plan.columns[i].kind
+            && let Some(unit) = slot_unit(element)
+        {
+            let cp = &mut plan.columns[i];
+            cp.source = Gen::Slot { key, part: SlotPart::Range, unit };
+            cp.null_ratio = 0.0;
+            cp.origin = Origin::Key;
+            return (vec![], None);
+        }
+        // tstzrange(start_at, end_at) and the like: the two columns bound each row's slot.
+        let is_range_fn = ["tsrange(", "tstzrange(", "daterange(", "int4range(", "int8range(", "numrange("]
+            .iter()
+            .any(|f| lower.starts_with(f));
+        if is_range_fn
+            && let Some(open) = e.expr.find('(')
+            && let Some(close) = crate::db::checks::closing_of(&e.expr, open)
+        {
+            let args = split_top_level(&e.expr[open + 1..close], ',');
+            let ends: Vec<Option<usize>> = args
+                .iter()
+                .take(2)
+                .map(|a| match referenced_columns(a, &refs).as_slice() {
+                    [c] => free(plan, c),
+                    _ => None,
+                })
+                .collect();
+            if let [Some(a), Some(b)] = ends.as_slice()
+                && a != b
+                && let (Some(ua), Some(ub)) = (slot_unit(&plan.columns[*a].kind), slot_unit(&plan.columns[*b].kind))
+                && ua == ub
+            {
+                for (i, part) in [(*a, SlotPart::Start), (*b, SlotPart::End)] {
+                    let cp = &mut plan.columns[i];
+                    cp.source = Gen::Slot { key, part, unit: ua };
+                    cp.null_ratio = 0.0;
+                    cp.origin = Origin::Key;
+                }
+                return (vec![], None);
+            }
+        }
+    }
+    if rule.elements.iter().all(|e| e.op.as_deref() == Some("=")) {
+        let cols: Vec<String> =
+            rule.elements.iter().flat_map(|e| referenced_columns(&e.expr, &refs)).map(str::to_owned).collect();
+        if !cols.is_empty() {
+            return (vec![(format!("exclusion constraint {}", rule.name), cols, rule.predicate.clone())], None);
+        }
+    }
+    (vec![], Some(format!("exclusion constraint {} is left to the database", rule.name)))
+}
+
+fn slot_unit(kind: &TypeKind) -> Option<SlotUnit> {
+    Some(match kind {
+        TypeKind::Timestamp => SlotUnit::Time { tz: false },
+        TypeKind::TimestampTz => SlotUnit::Time { tz: true },
+        TypeKind::Date => SlotUnit::Date,
+        TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt => SlotUnit::Int,
+        TypeKind::Numeric { scale, .. } => SlotUnit::Numeric { scale: scale.unwrap_or(0) },
+        _ => return None,
+    })
+}
+
 fn is_unique_gen(g: &Gen) -> bool {
     matches!(
         g,
@@ -724,11 +988,13 @@ fn is_unique_gen(g: &Gen) -> bool {
             | Gen::UniqueEmail
             | Gen::UniqueText { .. }
             | Gen::UniqueCode(_)
+            | Gen::UniquePattern(_)
             | Gen::UniqueTemplate(_)
             | Gen::UniqueDate
             | Gen::UniqueTimestamp { .. }
             | Gen::UniqueNumeric { .. }
             | Gen::UniqueBytes
+            | Gen::Slot { .. }
     )
 }
 
@@ -843,6 +1109,7 @@ impl Plan {
             counted(self.total_rows(), "row"),
             counted(self.tables.len() as u64, "table")
         );
+
         for (i, t) in self.tables.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -853,9 +1120,26 @@ impl Plan {
                 if t.offset > 0 { format!(" (after {} existing)", t.offset) } else { String::new() }
             );
             for c in &t.columns {
-                let _ = writeln!(out, "     {:<24} {}", c.name, self.describe_gen(t, c));
+                let origin = match c.source {
+                    Gen::Pool { .. } => "db-checked",
+                    Gen::Foreign { .. } => "reference",
+                    _ if c.origin == Origin::Factories => "factories",
+                    _ if is_unique_gen(&c.source) => "key",
+                    _ => c.origin.label(),
+                };
+                let _ = writeln!(out, "     {:<24} {origin:<11} {}", c.name, self.describe_gen(t, c));
+            }
+            for (name, expr) in &t.extra_checks {
+                let _ = writeln!(out, "     rows kept out of partial unique index {name}: {expr}");
+            }
+            for note in &t.notes {
+                let _ = writeln!(out, "     {note}");
             }
         }
+        let _ = writeln!(
+            out,
+            "\nvalues from: key (distinct by construction), reference (a parent's key), constraint (a check seed reads),\n  db-checked (candidates the database accepted), factories, learned (a profile), generated (type and name)"
+        );
         if !self.cycle_edges.is_empty() {
             let _ = writeln!(out, "\nforeign-key cycles broken at:");
             for &(t, g) in &self.cycle_edges {
@@ -884,6 +1168,9 @@ impl Plan {
             Gen::UniqueText { base } => format!("unique {}", base.map_or("text", faker_name)),
             Gen::UniqueCode(space) => {
                 format!("unique code of {} ({} values)", describe_space(space), space.capacity)
+            }
+            Gen::UniquePattern(space) => {
+                format!("unique value matching '{}' ({} values)", space.source, space.capacity)
             }
             Gen::UniqueTemplate(tpl) => format!("template \"{}\" (unique)", tpl.source),
             Gen::UniqueDate => "unique date".into(),
@@ -916,6 +1203,23 @@ impl Plan {
             Gen::Template(tpl) => format!("template \"{}\"", tpl.source),
             Gen::Faker(f) => format!("{} (fake)", faker_name(*f)),
             Gen::Typed => format!("random {}", t.table.column(&c.name).map_or("value", |col| col.type_name.as_str())),
+            Gen::Pool { pool, .. } => {
+                let p = &t.pools[*pool];
+                let names: Vec<&str> = p.columns.iter().map(|&i| t.columns[i].name.as_str()).collect();
+                let what = if names.len() > 1 { format!(" (with {})", names.join(", ")) } else { String::new() };
+                format!(
+                    "one of {} values the database accepted{what} for {}; {} of {} candidates passed",
+                    p.tuples.len(),
+                    p.checks.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "),
+                    p.tuples.len(),
+                    p.tried
+                )
+            }
+            Gen::Slot { part, .. } => match part {
+                SlotPart::Start => "start of a slot no other row's overlaps".into(),
+                SlotPart::End => "end of a slot no other row's overlaps".into(),
+                SlotPart::Range => "a range no other row's overlaps".into(),
+            },
             Gen::Partition(r) if r.len() == 1 => "within the partition's range".into(),
             Gen::Partition(r) => format!("within the {} partitions' ranges", r.len()),
         };

@@ -5,6 +5,7 @@ mod common;
 
 mod bulk;
 mod cli;
+mod constraints;
 mod doctor;
 mod faults;
 mod generation;

@@ -6,6 +6,8 @@
 //! the whole attempt again. Rows are generated on a blocking thread while the async side
 //! streams them to the database, so generation overlaps the load.
 
+mod checks;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -192,6 +194,7 @@ async fn load(
     }
     let schema = session.introspect().await?;
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
+    checks::satisfy(session, &mut plan).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);
     let load_req = LoadRequest {
@@ -204,6 +207,7 @@ async fn load(
     };
     let load_plan = session.plan_load(&load_req).await?;
     if opts.dry_run {
+        checks::verify_sample(session, &plan).await?;
         ctx.printer.data(&format!(
             "{}\nload mode: {}\nnothing was written (--dry-run)",
             plan.describe(),
@@ -221,6 +225,7 @@ async fn load(
     session.start_load(&load_req, &load_plan).await?;
     session.prepare_cycles(&mut plan).await?;
     session.reserve_keys(&mut plan).await?;
+    checks::verify_sample(session, &plan).await?;
     let plan = Arc::new(plan);
     let form = session.row_form();
     let mut loaded = Vec::new();

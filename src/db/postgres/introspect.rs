@@ -249,11 +249,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
         let ops: Option<Vec<String>> = r.get("ops");
         let exclusion = ops.is_some();
         let ops = ops.unwrap_or_default();
-        let elements = elems
-            .into_iter()
-            .enumerate()
-            .map(|(k, expr)| KeyElement { expr, op: ops.get(k).cloned() })
-            .collect();
+        let elements =
+            elems.into_iter().enumerate().map(|(k, expr)| KeyElement { expr, op: ops.get(k).cloned() }).collect();
         tables[ti].1.key_rules.push(KeyRule { name: r.get("name"), elements, predicate: r.get("pred"), exclusion });
     }
 

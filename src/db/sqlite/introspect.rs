@@ -295,7 +295,9 @@ fn check_names(sql: &str, exprs: &[String]) -> Vec<(String, String)> {
         let before = before.strip_suffix("CHECK").or_else(|| before.strip_suffix("check")).unwrap_or(before).trim_end();
         let words: Vec<&str> = before.rsplit(|c: char| c.is_whitespace() || c == '(' || c == ',').take(2).collect();
         let name = match words.as_slice() {
-            [ident, kw, ..] if kw.eq_ignore_ascii_case("CONSTRAINT") => ident.trim_matches(['"', '`', '[', ']']).to_owned(),
+            [ident, kw, ..] if kw.eq_ignore_ascii_case("CONSTRAINT") => {
+                ident.trim_matches(['"', '`', '[', ']']).to_owned()
+            }
             _ => format!("check {}", n + 1),
         };
         out.push((name, expr.clone()));
@@ -320,8 +322,9 @@ mod tests {
 
     #[test]
     fn index_rules_and_check_names() {
-        let r = index_rule("u", "CREATE UNIQUE INDEX u ON users (lower(email), tenant_id DESC) WHERE deleted_at IS NULL")
-            .unwrap();
+        let r =
+            index_rule("u", "CREATE UNIQUE INDEX u ON users (lower(email), tenant_id DESC) WHERE deleted_at IS NULL")
+                .unwrap();
         let exprs: Vec<&str> = r.elements.iter().map(|e| e.expr.as_str()).collect();
         assert_eq!(exprs, ["lower(email)", "tenant_id"]);
         assert_eq!(r.predicate.as_deref(), Some("deleted_at IS NULL"));

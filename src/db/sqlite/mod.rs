@@ -297,7 +297,9 @@ fn sqlite_literal(v: &Value, declared: &str) -> String {
         Value::Text(s) if !text_affinity && !none_affinity => {
             if let Ok(i) = s.trim().parse::<i64>() {
                 i.to_string()
-            } else if let Ok(f) = s.trim().parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) }) {
+            } else if let Ok(f) =
+                s.trim().parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) })
+            {
                 format!("{f:?}")
             } else {
                 quote_literal(s)
