@@ -126,6 +126,12 @@ pub struct BulkArgs {
     /// Wait for another bulk or restore on the same database instead of failing at once.
     #[arg(long)]
     pub wait: bool,
+    /// Shape values like the data in this snapshot (value sets, null rates, ranges; never personal values).
+    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "like_db")]
+    pub like: Option<String>,
+    /// Shape values like the data in this live database (read only).
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub like_db: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +165,12 @@ pub enum SnapshotCommand {
     /// Compare two snapshots table by table, by primary key.
     #[command(after_help = "Examples:\n  seed snapshot diff before after\n  seed snapshot diff before after --rows")]
     Diff(DiffArgs),
+    /// Print what a snapshot's data looks like (value sets, null rates, ranges; never
+    /// personal values) as a factories file.
+    #[command(
+        after_help = "Examples:\n  seed snapshot profile prod > profile.toml\n  seed bulk --count 1000 --factories profile.toml\n  seed snapshot profile prod --max-values 50 --min-count 10"
+    )]
+    Profile(ProfileArgs),
     /// Delete a snapshot.
     #[command(after_help = "Example:\n  seed snapshot delete baseline")]
     Delete(DeleteArgs),
@@ -252,6 +264,22 @@ pub struct DiffArgs {
     /// Print the rows added, removed and changed, not only counts.
     #[arg(long)]
     pub rows: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    pub name: String,
+    /// A column with more distinct values than this gets a range or lengths, not a value set (default 20).
+    #[arg(long)]
+    pub max_values: Option<u64>,
+    /// Each value of a set must be seen at least this often (default 5).
+    #[arg(long)]
+    pub min_count: Option<u64>,
+    /// A factories file whose [profile] section sets the above and more personal columns.
+    #[arg(long)]
+    pub factories: Option<PathBuf>,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -52,7 +52,17 @@ pub struct TableChecks {
 /// True when the column's values can be replaced by database-checked candidates.
 fn is_free(c: &ColumnPlan) -> bool {
     c.origin != Origin::Factories
-        && matches!(c.source, Gen::Faker(_) | Gen::Typed | Gen::Pick(_) | Gen::Template(_) | Gen::Const(_))
+        && matches!(
+            c.source,
+            Gen::Faker(_)
+                | Gen::Typed
+                | Gen::Pick(_)
+                | Gen::Template(_)
+                | Gen::Const(_)
+                | Gen::Weighted { .. }
+                | Gen::Span(_)
+                | Gen::JsonShape(_)
+        )
 }
 
 /// Sorts the table's checks seed does not read by what can be done about them.

@@ -11,9 +11,10 @@ use crate::db::schema::{
     CheckRule, Column, ForeignKey, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
 };
 use crate::error::Error;
-use crate::factory::config::{ColumnRule, Factories, Template};
+use crate::factory::config::{ColumnConfig, ColumnRule, Factories, Template};
 use crate::factory::hash::{Perm, derive, hash_str};
 use crate::factory::pattern::PatternSpace;
+use crate::factory::profile::JsonShape;
 use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
 use crate::factory::values::{
     Bounds, Faker, GENERATOR_NAMES, Value, faker_by_name, faker_name, faker_suits, guess_from_name, text_to_value,
@@ -25,6 +26,9 @@ pub struct BulkRequest {
     pub default_count: Option<u64>,
     pub table_counts: Vec<(String, u64)>,
     pub factories: Option<Factories>,
+    /// A profile learned from real data (`--like`): rules for columns the factories
+    /// file leaves alone.
+    pub like: Option<Factories>,
     pub seed: u64,
     pub batch_size: u64,
 }
@@ -185,6 +189,16 @@ pub enum Gen {
     Null,
     Const(Value),
     Pick(Vec<Value>),
+    /// One of `values`, the k-th with probability proportional to its weight
+    /// (`cumulative` holds the running sums).
+    Weighted {
+        values: Vec<Value>,
+        cumulative: Vec<f64>,
+    },
+    /// Between two dates or times (a learned range).
+    Span(PartitionRange),
+    /// JSON objects of a learned shape: its keys, values of its types.
+    JsonShape(JsonShape),
     Template(Template),
     Faker(Faker),
     Typed,
@@ -296,6 +310,10 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
     }
     if let Some(f) = &req.factories {
         for tc in &f.tables {
+            // A learned profile may come from a database with more tables: skip those.
+            if f.learned.is_some() && schema.find(&tc.name).is_none() {
+                continue;
+            }
             let table = schema.find(&tc.name).ok_or_else(|| {
                 f.error(tc.line, format!("unknown table '{}' (tables: {})", tc.name, schema.table_list()))
             })?;
@@ -319,6 +337,10 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
             }
             // Column overrides alone do not select a table; a count does.
             for cc in &tc.columns {
+                if f.learned.is_some() {
+                    // Learned rules that do not fit this schema are skipped when planning.
+                    continue;
+                }
                 let Some(col) = table.column(&cc.name) else {
                     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
                     return Err(f.error(
@@ -414,6 +436,18 @@ fn check_rule(rule: &ColumnRule, table: &Table, col: &Column) -> Result<(), Stri
         },
         ColumnRule::Value(Some(v)) => check_constant(v, &name, col),
         ColumnRule::OneOf(items) => items.iter().flatten().try_for_each(|v| check_constant(v, &name, col)),
+        ColumnRule::Default => Ok(()),
+        ColumnRule::Json(_) => match col.kind {
+            TypeKind::Json | TypeKind::Jsonb | TypeKind::Text { max_len: None } => Ok(()),
+            _ => Err(format!("json fits json, jsonb and text columns, not {name} ({})", col.type_name)),
+        },
+        ColumnRule::Range(lo, hi) => match range_gen(lo, hi, &col.kind) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "range [{lo:?}, {hi:?}] does not fit {name} ({}): give two numbers, dates or times, lowest first",
+                col.type_name
+            )),
+        },
     }
 }
 
@@ -510,13 +544,31 @@ pub fn build(schema: &Schema, req: &BulkRequest, inputs: &PlanInputs) -> Result<
 }
 
 impl Builder<'_> {
-    fn rules_for(&self, table: &Table) -> Vec<(String, ColumnRule, usize)> {
-        let Some(f) = &self.req.factories else { return vec![] };
-        f.tables
-            .iter()
-            .filter(|tc| self.schema.find(&tc.name).is_some_and(|t| t.name == table.name))
-            .flat_map(|tc| tc.columns.iter().map(|c| (c.name.clone(), c.rule.clone(), c.line)))
-            .collect()
+    /// The factories rules for `table`'s columns, the user's first; learned rules
+    /// (a profile) only for columns seed does not fill by construction, and only those
+    /// that fit the column.
+    fn rules_for(&self, table: &Table) -> Vec<(ColumnConfig, bool)> {
+        let mut out: Vec<(ColumnConfig, bool)> = Vec::new();
+        for f in self.req.factories.iter().chain(self.req.like.iter()) {
+            let learned = f.learned.is_some();
+            for tc in f.tables.iter().filter(|tc| self.schema.find(&tc.name).is_some_and(|t| t.name == table.name)) {
+                for c in &tc.columns {
+                    if out.iter().any(|(o, _)| o.name == c.name) {
+                        continue;
+                    }
+                    if learned && !learnable(table, &c.name, &c.rule) {
+                        continue;
+                    }
+                    let mut c = c.clone();
+                    if learned {
+                        // A profile leaves out a null rate of 0.
+                        c.null_rate.get_or_insert(0.0);
+                    }
+                    out.push((c, learned));
+                }
+            }
+        }
+        out
     }
 
     fn table_plan(&self, table: &Table, count: u64, offset: u64) -> Result<TablePlan, Error> {
@@ -541,16 +593,51 @@ impl Builder<'_> {
             if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = &col.kind {
                 bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
             }
-            let rule = rules.iter().find(|(n, _, _)| n == &col.name);
-            let source = if let Some((_, rule, _)) = rule {
-                match rule {
+            let rule = rules.iter().find(|(c, _)| c.name == col.name);
+            if let Some((cfg, _)) = rule
+                && let Some((lo, hi)) = cfg.length
+                && matches!(col.kind, TypeKind::Text { .. } | TypeKind::Char { .. })
+            {
+                bounds.min_len = Some(bounds.min_len.unwrap_or(0).max(lo));
+                bounds.max_len = Some(bounds.max_len.map_or(hi, |m| m.min(hi)).max(bounds.min_len.unwrap_or(0)));
+            }
+            if let Some((cfg, _)) = rule
+                && let ColumnRule::Range(lo, hi) = &cfg.rule
+                && let Some(None) = range_gen(lo, hi, &col.kind)
+            {
+                // Numbers: the learned range within the checks' (the generator keeps to both).
+                let (lo, hi) = (lo.trim().parse::<f64>().ok(), hi.trim().parse::<f64>().ok());
+                bounds.min = max_opt(bounds.min, lo);
+                bounds.max = min_opt_f(bounds.max, hi);
+            }
+            let source = if let Some((cfg, _)) = rule.filter(|(c, _)| c.rule != ColumnRule::Default) {
+                match &cfg.rule {
                     ColumnRule::Generator(g) => Gen::Faker(faker_by_name(g).unwrap_or(Faker::Words)),
                     ColumnRule::Value(None) => Gen::Null,
                     ColumnRule::Value(Some(v)) => Gen::Const(text_to_value(v.clone(), &col.kind)),
-                    ColumnRule::OneOf(items) => Gen::Pick(
-                        items.iter().map(|v| v.clone().map_or(Value::Null, |s| text_to_value(s, &col.kind))).collect(),
-                    ),
+                    ColumnRule::OneOf(items) => {
+                        let values: Vec<Value> = items
+                            .iter()
+                            .map(|v| v.clone().map_or(Value::Null, |s| text_to_value(s, &col.kind)))
+                            .collect();
+                        match &cfg.weights {
+                            Some(w) if w.iter().sum::<f64>() > 0.0 => Gen::Weighted {
+                                values,
+                                cumulative: w
+                                    .iter()
+                                    .scan(0.0, |acc, x| {
+                                        *acc += x;
+                                        Some(*acc)
+                                    })
+                                    .collect(),
+                            },
+                            _ => Gen::Pick(values),
+                        }
+                    }
                     ColumnRule::Template(t) => Gen::Template(t.clone()),
+                    ColumnRule::Range(lo, hi) => range_gen(lo, hi, &col.kind).flatten().unwrap_or(Gen::Typed),
+                    ColumnRule::Json(shape) => Gen::JsonShape(shape.clone()),
+                    ColumnRule::Default => Gen::Typed,
                 }
             } else if fk_cols.contains(&col.name.as_str()) {
                 // Filled in by `groups`.
@@ -585,10 +672,19 @@ impl Builder<'_> {
             } else {
                 Gen::Typed
             };
-            let null_ratio =
-                if col.nullable && rule.is_none() && matches!(source, Gen::Faker(_) | Gen::Typed) { 0.05 } else { 0.0 };
-            let origin = if rule.is_some() {
-                Origin::Factories
+            let null_ratio = match rule.and_then(|(c, _)| c.null_rate) {
+                Some(r) if col.nullable => r,
+                Some(_) => 0.0,
+                None if col.nullable
+                    && rule.is_none_or(|(c, _)| c.rule == ColumnRule::Default)
+                    && matches!(source, Gen::Faker(_) | Gen::Typed) =>
+                {
+                    0.05
+                }
+                None => 0.0,
+            };
+            let origin = if let Some((_, learned)) = rule {
+                if *learned { Origin::Learned } else { Origin::Factories }
             } else if col.auto.is_some() {
                 Origin::Key
             } else if !col.checks.is_empty() || matches!(source, Gen::Partition(_)) {
@@ -646,7 +742,7 @@ impl Builder<'_> {
         let mut groups = Vec::new();
         for fk in &table.foreign_keys {
             // A column the user set explicitly is not driven by the foreign key.
-            if fk.columns.iter().any(|c| rules.iter().any(|(n, _, _)| n == c)) {
+            if fk.columns.iter().any(|c| rules.iter().any(|(r, _)| &r.name == c)) {
                 continue;
             }
             if !fk.columns.iter().all(|c| plan.columns.iter().any(|cp| &cp.name == c)) {
@@ -888,6 +984,50 @@ impl Builder<'_> {
             plans[p].groups[g].pick = Pick::ComboDigit(pos);
         }
         Ok(())
+    }
+}
+
+/// Whether a learned rule may shape `column` of `table`: never keys, unique columns,
+/// foreign keys, generated or partition-key columns (seed fills those by construction),
+/// and only when the rule fits the column.
+fn learnable(table: &Table, column: &str, rule: &ColumnRule) -> bool {
+    let Some(col) = table.column(column) else { return false };
+    let keyed = table.primary_key.iter().any(|c| c == column)
+        || table.uniques.iter().any(|u| u.columns.iter().any(|c| c == column))
+        || table.foreign_keys.iter().any(|f| f.columns.iter().any(|c| c == column))
+        || table.partition_key.as_deref() == Some(column);
+    !keyed && col.auto.is_none() && !col.generated && check_rule(rule, table, col).is_ok()
+}
+
+/// The generator of a learned range: `Some(Some(span))` for dates and times,
+/// `Some(None)` for numbers (kept as bounds), `None` when the range does not fit.
+fn range_gen(lo: &str, hi: &str, kind: &TypeKind) -> Option<Option<Gen>> {
+    match kind {
+        TypeKind::SmallInt
+        | TypeKind::Int
+        | TypeKind::BigInt
+        | TypeKind::Real
+        | TypeKind::Double
+        | TypeKind::Numeric { .. } => {
+            let (a, b) = (lo.trim().parse::<f64>().ok()?, hi.trim().parse::<f64>().ok()?);
+            (a <= b).then_some(None)
+        }
+        TypeKind::Date => {
+            let day = |s: &str| {
+                chrono::NaiveDate::parse_from_str(s.trim().get(..10)?, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| d.signed_duration_since(chrono::NaiveDate::default()).num_days())
+            };
+            let (a, b) = (day(lo)?, day(hi)?);
+            (a <= b).then(|| Some(Gen::Span(PartitionRange::Date { from: a, to: b + 1 })))
+        }
+        TypeKind::Timestamp | TypeKind::TimestampTz => {
+            let (a, b) = (parse_pg_timestamp(lo)?, parse_pg_timestamp(hi)?);
+            (a <= b).then(|| {
+                Some(Gen::Span(PartitionRange::Time { from: a, to: b + 1, tz: matches!(kind, TypeKind::TimestampTz) }))
+            })
+        }
+        _ => None,
     }
 }
 
@@ -1220,6 +1360,21 @@ impl Plan {
                 SlotPart::End => "end of a slot no other row's overlaps".into(),
                 SlotPart::Range => "a range no other row's overlaps".into(),
             },
+            Gen::Weighted { values, .. } => {
+                format!("one of [{}], weighted", values.iter().map(value_text).collect::<Vec<_>>().join(", "))
+            }
+            Gen::Span(r) => match r {
+                PartitionRange::Date { from, to } => {
+                    let d = |n: i64| (chrono::NaiveDate::default() + chrono::Duration::days(n)).to_string();
+                    format!("a date from {} to {}", d(*from), d(to - 1))
+                }
+                PartitionRange::Time { from, to, .. } => {
+                    let t = |n: i64| chrono::DateTime::from_timestamp(n, 0).map_or(String::new(), |t| t.to_string());
+                    format!("a time from {} to {}", t(*from), t(to - 1))
+                }
+                _ => "within a range".into(),
+            },
+            Gen::JsonShape(shape) => format!("JSON shaped {}", shape.to_toml()),
             Gen::Partition(r) if r.len() == 1 => "within the partition's range".into(),
             Gen::Partition(r) => format!("within the {} partitions' ranges", r.len()),
         };
@@ -1291,6 +1446,7 @@ mod tests {
             default_count: None,
             table_counts: tables.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
             factories: factories.map(|text| Factories::parse(Path::new("f.toml"), text.to_owned()).unwrap()),
+            like: None,
             seed: 42,
             batch_size: 100,
         }

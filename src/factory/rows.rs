@@ -101,7 +101,16 @@ impl<'a> RowGen<'a> {
 pub fn free_value(col: &ColumnPlan, index: u64, rng: &mut Rng) -> Option<Value> {
     if !matches!(
         col.source,
-        Gen::Null | Gen::Const(_) | Gen::Pick(_) | Gen::Template(_) | Gen::Faker(_) | Gen::Typed | Gen::Partition(_)
+        Gen::Null
+            | Gen::Const(_)
+            | Gen::Pick(_)
+            | Gen::Weighted { .. }
+            | Gen::Span(_)
+            | Gen::JsonShape(_)
+            | Gen::Template(_)
+            | Gen::Faker(_)
+            | Gen::Typed
+            | Gen::Partition(_)
     ) {
         return None;
     }
@@ -115,6 +124,14 @@ pub fn free_value(col: &ColumnPlan, index: u64, rng: &mut Rng) -> Option<Value> 
         Gen::Faker(f) => faker_value(*f, col, rng),
         Gen::Typed => typed_value(&col.kind, &col.name, &col.bounds, rng),
         Gen::Partition(ranges) => partition_value(ranges, rng),
+        Gen::Weighted { values, cumulative } => {
+            let total = cumulative.last().copied().unwrap_or(0.0);
+            let r = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
+            let k = cumulative.partition_point(|c| *c <= r).min(values.len().saturating_sub(1));
+            values.get(k).cloned().unwrap_or(Value::Null)
+        }
+        Gen::Span(range) => partition_value(std::slice::from_ref(range), rng),
+        Gen::JsonShape(shape) => Value::Text(crate::factory::profile::json_value(shape, rng)),
         _ => Value::Null,
     })
 }

@@ -10,6 +10,7 @@ mod doctor;
 mod faults;
 mod generation;
 mod hints;
+mod like;
 mod migrations;
 mod parallel;
 mod restore;

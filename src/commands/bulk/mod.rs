@@ -103,13 +103,39 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         ));
     }
     Ok((
-        BulkRequest { default_count: count, table_counts, factories, seed, batch_size },
+        BulkRequest { default_count: count, table_counts, factories, like: None, seed, batch_size },
         Options { truncate: args.truncate, dry_run: args.dry_run, wait: args.wait },
     ))
 }
 
 pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
-    let (req, opts) = request_from_args(&args)?;
+    let (mut req, opts) = request_from_args(&args)?;
+    // A snapshot's shared lock is held for the whole load, like a restore's.
+    let mut _like_guard = None;
+    let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
+    let learned = if let Some(name) = &args.like {
+        let (_store, path, guard) = crate::commands::snapshot::open_locked(
+            ctx,
+            name,
+            crate::snapshot::lock::Mode::Shared,
+            opts.wait,
+            "profile",
+        )
+        .await?;
+        _like_guard = Some(guard);
+        Some((
+            format!("<profile of snapshot {name}>"),
+            crate::commands::snapshot::profile::profile_snapshot(&path, name, &settings)?,
+        ))
+    } else if let Some(url) = &args.like_db {
+        let text = crate::commands::snapshot::profile::profile_database(ctx, url, &settings).await?;
+        Some(("<profile of the --like-db database>".to_owned(), text))
+    } else {
+        None
+    };
+    if let Some((label, text)) = learned {
+        req.like = Some(Factories::parse(std::path::Path::new(&label), text)?);
+    }
     let url = ctx.settings.write_url().clone();
     if opts.truncate && !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
