@@ -340,6 +340,15 @@ mod tests {
     }
 
     #[test]
+    fn like_takes_a_snapshot_or_a_database_not_both() {
+        let cli = Cli::try_parse_from(["seed", "bulk", "--count", "5", "--like", "prod"]).unwrap();
+        let Command::Bulk(args) = cli.command else { panic!("not bulk") };
+        assert_eq!(args.like.as_deref(), Some("prod"));
+        assert!(Cli::try_parse_from(["seed", "bulk", "--like", "a", "--like-db", "sqlite://x.db"]).is_err());
+        assert!(Cli::try_parse_from(["seed", "snapshot", "profile", "prod", "--max-values", "50"]).is_ok());
+    }
+
+    #[test]
     fn unknown_flag_is_rejected() {
         assert!(Cli::try_parse_from(["seed", "bulk", "--cuont", "5"]).is_err());
     }

@@ -386,6 +386,16 @@ pub fn personal_by_name(table: &str, column: &str) -> Option<&'static str> {
     {
         return Some("a secret (password, token, hash, key)");
     }
+    if any(&["ssn", "passport", "iban", "card_number", "cvv", "tax_id", "national_id", "birth", "license"])
+        || has("dob")
+        || has("ip")
+    {
+        return Some("an identifier of a person");
+    }
+    // `address_id`, `city_id`: references to other rows, not the data itself.
+    if words.last() == Some(&"id") {
+        return None;
+    }
     if any(&["email", "e_mail", "mail"]) {
         return Some("an email address");
     }
@@ -394,12 +404,6 @@ pub fn personal_by_name(table: &str, column: &str) -> Option<&'static str> {
     }
     if any(&["address", "street", "zip", "postal", "postcode"]) || has("city") || has("line1") || has("line2") {
         return Some("an address");
-    }
-    if any(&["ssn", "passport", "iban", "card_number", "cvv", "tax_id", "national_id", "birth", "license"])
-        || has("dob")
-        || has("ip")
-    {
-        return Some("an identifier of a person");
     }
     let texty = TypeKind::Text { max_len: None };
     match guess_from_name(table, column, &texty) {
@@ -817,7 +821,7 @@ mod tests {
         ] {
             assert!(personal_by_name("users", c).is_some(), "{c}");
         }
-        for c in ["status", "rating", "rental_rate", "kind", "country", "keyboard"] {
+        for c in ["status", "rating", "rental_rate", "kind", "country", "keyboard", "address_id", "city_id"] {
             assert!(personal_by_name("films", c).is_none(), "{c}");
         }
         assert!(matches_pattern("*.nick*", "users", "nickname"));
