@@ -15,6 +15,7 @@ pub mod redact;
 pub mod settings;
 pub mod snapshot;
 pub mod system;
+pub mod text;
 
 use std::process::ExitCode;
 use std::time::Duration;
