@@ -6,6 +6,7 @@ mod common;
 mod bulk;
 mod cli;
 mod doctor;
+mod fuzz;
 mod header;
 mod restore;
 mod snapshot;
