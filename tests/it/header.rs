@@ -424,6 +424,23 @@ fn r8_2_a_forger_who_recomputes_every_fingerprint_is_not_stopped_as_documented()
         )
     });
     run(w.seed().args(["snapshot", "verify", "good"]), 0);
+    // ... and the restore loads each column into the other.
+    let source = sqlite_contents(&w.path().join("seed.db"));
+    let (code, text, restored) = restore_into_fresh_sqlite(&w.path().join("snapshots"), "good");
+    assert_eq!(code, Some(0), "{text}");
+    let offices = |c: &Contents| c.iter().find(|(t, _)| t == "offices").unwrap().1.clone();
+    // Columns: id, name, address, city, created_by, created_at.
+    let mut unswapped: Vec<String> = offices(&restored)
+        .iter()
+        .map(|row| {
+            let mut f: Vec<&str> = row.split('|').collect();
+            f.swap(2, 3);
+            f.join("|")
+        })
+        .collect();
+    unswapped.sort();
+    assert_ne!(offices(&restored), offices(&source));
+    assert_eq!(unswapped, offices(&source));
 }
 
 // ---------------------------------------------------------------------------------

@@ -325,11 +325,8 @@ fn rewrite_header(path: &Path, from: &str, to: &str) {
     let header_end = usize::try_from(header["tables"][0]["offset"].as_u64().unwrap()).unwrap();
     let at = bytes[..header_end].windows(from.len()).position(|w| w == from.as_bytes()).expect("value in the header");
     bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
-    let (old_json, json) =
-        (crate::header::header_json_of(&bytes), crate::header::resign(&crate::header::header_json_of(&bytes)));
-    assert_eq!(old_json.len(), json.len());
-    let at = bytes[..header_end].windows(json.len()).position(|w| w == old_json.as_bytes()).unwrap();
-    bytes[at..at + json.len()].copy_from_slice(json.as_bytes());
+    let json = crate::header::resign(&crate::header::header_json_of(&bytes));
+    bytes = crate::header::with_header(&bytes, &json).unwrap();
     // The header member: 10-byte gzip header, stored blocks (5-byte block headers), CRC32, ISIZE.
     let mut line = Vec::new();
     let mut pos = 10;
