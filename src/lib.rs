@@ -43,8 +43,14 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE));
+            let code = u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE);
+            // --help and --version print as clap made them; errors honour --log-format json.
+            if e.use_stderr() && output::json_requested(std::env::args_os()) {
+                output::clap_error_event(&e, code);
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(code);
         }
     };
     let settings = match Settings::from_cli(&cli) {
@@ -71,10 +77,14 @@ pub fn main() -> ExitCode {
     };
     let ctx = Context { settings, printer: printer.clone() };
     let result = runtime.block_on(async {
-        tokio::select! {
+        let result = tokio::select! {
             result = commands::run(cli.command, &ctx) => result,
             () = shutdown_signal() => Err(Error::Interrupted),
+        };
+        if matches!(result, Err(Error::Interrupted)) {
+            db::recover_after_interrupt(&ctx.settings).await;
         }
+        result
     });
     // Dropping the command's future above rolled back its transaction (the connection
     // closes with it) and removed its temp file; give blocking tasks a moment to see it.

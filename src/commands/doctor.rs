@@ -1,15 +1,21 @@
 //! `seed doctor`: is everything in place for bulk and snapshots?
+//!
+//! Doctor never writes. It checks what the commands would do, as the effective user:
+//! file-system permissions with `faccessat(AT_EACCESS)` (no probe files), a SQLite file
+//! opened read-only, and one that does not exist yet is not created.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::Context;
 use crate::cli::DoctorArgs;
-use crate::db::url::DbKind;
-use crate::db::{self, Conn, Session, postgres, sqlite};
+use crate::db::{self, Session};
 use crate::error::{Error, code};
-use crate::output::{Level, human_bytes};
+use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::{lock, store::Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,17 +52,20 @@ impl Check {
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
-    match db::connect(settings, &settings.database_url, &ctx.printer, "seed doctor").await {
+    // Doctor never writes: a SQLite file is opened read-only, never created.
+    match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly, false)
+        .await
+    {
         Ok(mut session) => {
+            let missing = session.url.sqlite_path().is_some_and(|p| !p.exists());
+            let note = if missing { "no file yet: `seed bulk` creates it; " } else { "" };
             checks.push(Check::ok(
                 "connection",
-                format!("{} ({} ms)", session.url, session.info.latency.as_millis()),
-                json!({ "url": session.url.to_string(), "latency_ms": session.info.latency.as_millis() }),
+                format!("{} ({note}{} ms)", session.url, session.info.latency.as_millis()),
+                json!({ "url": session.url.to_string(), "exists": !missing,
+                        "latency_ms": session.info.latency.as_millis() }),
             ));
-            let server = match session.info.kind {
-                DbKind::Postgres => format!("PostgreSQL {}", session.info.version),
-                DbKind::Sqlite => format!("SQLite {}", session.info.version),
-            };
+            let server = format!("{} {}", session.kind().product(), session.info.version);
             checks.push(Check::ok(
                 "server",
                 server,
@@ -117,75 +126,35 @@ fn first_line(e: &Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
+/// `faccessat(path, mode, AT_EACCESS)`: may the effective user do `mode` (`W_OK`,
+/// `X_OK`, ...) to `path`? Read-only file systems answer `EROFS`.
+fn may(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path holds a NUL byte"))?;
+    // SAFETY: `c` is a valid NUL-terminated path that faccessat only reads.
+    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), mode, libc::AT_EACCESS) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
 async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
-    let schema = match &mut session.conn {
-        Conn::Postgres(conn) => {
-            match sqlx::query(
-                "SELECT current_user::text AS usr, coalesce(current_schema(), 'public') AS sch,
-                        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-                        has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE') AS can_create,
-                        count(c.oid) AS tables,
-                        count(c.oid) FILTER (WHERE has_table_privilege(c.oid, 'TRUNCATE')) AS truncatable,
-                        count(c.oid) FILTER (WHERE pg_has_role(c.relowner, 'USAGE')) AS owned
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'",
-            )
-            .fetch_one(&mut *conn)
-            .await
-            {
-                Ok(r) => {
-                    let user: String = r.get("usr");
-                    let schema_name: String = r.get("sch");
-                    let superuser: bool = r.get::<Option<bool>, _>("superuser").unwrap_or(false);
-                    let can_create: bool = r.get("can_create");
-                    let (tables, truncatable, owned): (i64, i64, i64) =
-                        (r.get("tables"), r.get("truncatable"), r.get("owned"));
-                    let detail = format!(
-                        "{user}{}: {} create tables in {schema_name}; may truncate {truncatable}/{tables} tables; owns {owned}/{tables}",
-                        if superuser { " (superuser)" } else { "" },
-                        if can_create { "may" } else { "may not" },
-                    );
-                    let data = json!({ "user": user, "superuser": superuser, "can_create": can_create,
-                                       "tables": tables, "truncatable": truncatable, "owned": owned });
-                    if truncatable < tables || owned < tables {
-                        let mut c = Check::warn(
-                            "privileges",
-                            format!(
-                                "{detail} (restore --clean / bulk --truncate need TRUNCATE; the fast load path needs ownership)"
-                            ),
-                        );
-                        c.data = data;
-                        checks.push(c);
-                    } else {
-                        checks.push(Check::ok("privileges", detail, data));
-                    }
-                }
-                Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {e}"))),
-            }
-            let version = postgres::schema_version(conn).await;
-            push_version(checks, version);
-            postgres::introspect(conn).await
+    match session.privileges().await {
+        Ok(p) if p.ok => checks.push(Check::ok("privileges", p.detail, p.data)),
+        Ok(p) if p.fatal => {
+            let mut c = Check::fail("privileges", p.detail, code::PERMISSION);
+            c.data = p.data;
+            checks.push(c);
         }
-        Conn::Sqlite(conn) => {
-            let user = crate::system::os_user();
-            let path = session.url.sqlite_path().cloned();
-            let writable =
-                path.as_ref().is_none_or(|p| std::fs::metadata(p).is_ok_and(|m| !m.permissions().readonly()));
-            if writable {
-                checks.push(Check::ok(
-                    "privileges",
-                    format!("{user}: database file writable"),
-                    json!({ "user": user, "writable": true }),
-                ));
-            } else {
-                checks.push(Check::fail("privileges", format!("{user}: database file is read-only"), code::PERMISSION));
-            }
-            let version = sqlite::schema_version(conn).await;
-            push_version(checks, version);
-            sqlite::introspect(conn).await
+        Ok(p) => {
+            let mut c = Check::warn("privileges", p.detail);
+            c.data = p.data;
+            checks.push(c);
         }
-    };
+        Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {}", first_line(&e)))),
+    }
+    let schema = session.introspect().await;
+    if let Ok(schema) = &schema {
+        push_version(checks, session.schema_version(schema).await);
+    }
     match schema {
         Ok(schema) => {
             let fp = schema.fingerprint();
@@ -197,7 +166,12 @@ async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<
                     "no tables".to_owned()
                 }
             } else {
-                format!("{} ({} tables, {columns} columns)", &fp[..12], schema.tables.len())
+                format!(
+                    "{} ({}, {})",
+                    fp.get(..12).unwrap_or(&fp),
+                    plural(schema.tables.len() as u64, "table", "tables"),
+                    plural(columns as u64, "column", "columns")
+                )
             };
             checks.push(Check::ok(
                 "schema fingerprint",
@@ -221,25 +195,39 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
     let dir = store.dir.display().to_string();
     let free = store.free_space();
     let free_text = free.as_ref().map(|b| human_bytes(*b)).unwrap_or_else(|_| "unknown".into());
+    let data = json!({ "path": dir, "free_bytes": free.as_ref().ok() });
     if store.dir.is_dir() {
-        match tempfile::tempfile_in(&store.dir) {
-            Ok(_) => checks.push(Check::ok(
+        match may(&store.dir, libc::W_OK | libc::X_OK) {
+            Ok(()) => checks.push(Check::ok("snapshot directory", format!("{dir} writable, {free_text} free"), data)),
+            Err(e) => checks.push(Check::fail(
                 "snapshot directory",
-                format!("{dir} writable, {free_text} free"),
-                json!({ "path": dir, "free_bytes": free.ok() }),
+                format!("{dir} is not writable ({e}): snapshots can be read but not created"),
+                code::PERMISSION,
             )),
-            Err(e) => {
-                checks.push(Check::fail("snapshot directory", format!("{dir} is not writable: {e}"), code::PERMISSION))
-            }
         }
     } else if store.dir.exists() {
         checks.push(Check::fail("snapshot directory", format!("{dir} is not a directory"), code::PERMISSION));
     } else {
-        checks.push(Check::ok(
-            "snapshot directory",
-            format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
-            json!({ "path": dir, "free_bytes": free.ok() }),
-        ));
+        // `create` makes the missing directories inside the nearest existing one.
+        let base = existing_ancestor(&store.dir);
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        match may(&base, libc::W_OK | libc::X_OK) {
+            Ok(()) if base.is_dir() => checks.push(Check::ok(
+                "snapshot directory",
+                format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
+                data,
+            )),
+            Ok(()) => checks.push(Check::fail(
+                "snapshot directory",
+                format!("{dir} cannot be created: {} is not a directory", base.display()),
+                code::PERMISSION,
+            )),
+            Err(e) => checks.push(Check::fail(
+                "snapshot directory",
+                format!("{dir} does not exist and cannot be created: {} is not writable ({e})", base.display()),
+                code::PERMISSION,
+            )),
+        }
     }
     let temps = store.temp_files();
     if temps.is_empty() {
@@ -250,8 +238,8 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
         checks.push(Check::warn(
             "temp files",
             format!(
-                "{} stale temp file(s), {} (removed by the next create of that name): {}",
-                temps.len(),
+                "{}, {} (removed by the next create of that name): {}",
+                plural(temps.len() as u64, "stale temp file", "stale temp files"),
                 human_bytes(bytes),
                 names.join(", ")
             ),
@@ -265,4 +253,16 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
             held.iter().map(|(name, holder)| format!("{name} by {}", holder.as_deref().unwrap_or("unknown"))).collect();
         checks.push(Check::warn("locks", format!("held: {}", list.join(", "))));
     }
+}
+
+/// The nearest existing ancestor of `path` (`.` for a relative path with none).
+fn existing_ancestor(path: &Path) -> PathBuf {
+    let mut cur = path.to_path_buf();
+    while !cur.exists() {
+        match cur.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => cur = parent.to_path_buf(),
+            _ => return PathBuf::from("."),
+        }
+    }
+    cur
 }

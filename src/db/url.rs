@@ -23,6 +23,14 @@ impl DbKind {
             DbKind::Sqlite => "sqlite",
         }
     }
+
+    /// The product's name, for people: "PostgreSQL".
+    pub fn product(self) -> &'static str {
+        match self {
+            DbKind::Postgres => "PostgreSQL",
+            DbKind::Sqlite => "SQLite",
+        }
+    }
 }
 
 /// A parsed database URL. `Display` and `Debug` never show the password.

@@ -567,9 +567,13 @@ fn r8_3_header_bombs_are_refused_in_bounded_memory_and_list_stays_small() {
     for i in 1..worst {
         std::fs::hard_link(dir.join("worst.seed.gz"), dir.join(format!("w{i:03}.seed.gz"))).unwrap();
     }
-    std::fs::write(dir.join("b000.seed.gz"), &bomb).unwrap();
-    for i in 1..100 - worst {
-        std::fs::hard_link(dir.join("b000.seed.gz"), dir.join(format!("b{i:03}.seed.gz"))).unwrap();
+    for i in 0..100 - worst {
+        let path = dir.join(format!("b{i:03}.seed.gz"));
+        if i == 0 {
+            std::fs::write(&path, &bomb).unwrap();
+        } else {
+            std::fs::hard_link(dir.join("b000.seed.gz"), path).unwrap();
+        }
     }
     let (got, mb, stderr) = run_measuring_rss(&w, &["snapshot", "list"], &out_file);
     eprintln!("list of 100 files ({worst} worst case, {} bombs): peak RSS {mb:.1} MB", 100 - worst);

@@ -11,7 +11,7 @@ use super::open_locked;
 use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
-use crate::output::human_bytes;
+use crate::output::{human_bytes, plural};
 use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::lock::Mode;
@@ -159,7 +159,12 @@ fn render(h: &Header, file: &str, size: u64) -> String {
             None => "format 1: the header is not bound to its data (no header checksum)".to_owned(),
         }
     );
-    let _ = writeln!(out, "tables        {} tables, {rows} rows", h.tables.len());
+    let _ = writeln!(
+        out,
+        "tables        {}, {}",
+        plural(h.tables.len() as u64, "table", "tables"),
+        plural(rows, "row", "rows")
+    );
     for table in &h.tables {
         let storage = match table.storage {
             Storage::Full => String::new(),
@@ -170,9 +175,9 @@ fn render(h: &Header, file: &str, size: u64) -> String {
         };
         let _ = writeln!(
             out,
-            "\n  {} — {} rows, checksum {}{storage}",
+            "\n  {} — {}, checksum {}{storage}",
             t(&table.table_name().to_string(), NAME),
-            table.rows,
+            plural(table.rows, "row", "rows"),
             t(&table.checksum, 16)
         );
         for c in &table.columns {
