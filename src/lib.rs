@@ -41,10 +41,7 @@ pub fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE));
-        }
+        Err(e) => return print_parse_error(&e),
     };
     let settings = match Settings::from_cli(&cli) {
         Ok(s) => s,
@@ -85,6 +82,24 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's message (or help) with any URL credentials masked: clap quotes a stray
+/// argument as typed, and that argument may be a URL with a password.
+fn print_parse_error(e: &clap::Error) -> ExitCode {
+    use std::io::{IsTerminal, Write};
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let to_stderr = e.use_stderr();
+    let terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
+    let text = redact::mask_args(&rendered, &args);
+    let _ = if to_stderr {
+        std::io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().lock().write_all(text.as_bytes())
+    };
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -60,12 +60,27 @@ impl DbUrl {
     }
 
     fn parse_postgres(raw: &str) -> Result<Self, Error> {
-        let url = url::Url::parse(raw).map_err(|e| {
+        let invalid = |why: &str| {
             Error::usage_hint(
-                format!("invalid PostgreSQL URL {}: {e}", mask_any(raw)),
-                "expected postgres://user:password@host:port/database",
+                format!("invalid PostgreSQL URL {}: {why}", redact::mask_url(raw)),
+                "expected postgres://user@host:port/database, with the password after the user name \
+                 (user:password@host); percent-encode special characters in the password ('@' as %40, '#' as %23, '/' as %2F, '?' as %3F, ':' as %3A)",
             )
-        })?;
+        };
+        let (scheme, rest) = raw.split_once(':').unwrap_or((raw, ""));
+        let Some(body) = rest.strip_prefix("//") else {
+            return Err(invalid(&format!("'//' is missing after '{scheme}:'")));
+        };
+        if body.contains('#') {
+            return Err(invalid("it holds an unencoded '#' (a password character?)"));
+        }
+        // The host ends at the first '/' or '?'; an '@' after that means a password
+        // with an unencoded '/', '?' or '@' was split in the wrong place.
+        let authority_end = body.find(['/', '?']).unwrap_or(body.len());
+        if body[authority_end..].contains('@') {
+            return Err(invalid("it holds an '@' after the host (an unencoded '/', '?' or '@' in the password?)"));
+        }
+        let url = url::Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
         if let Some(password) = url.password() {
             redact::register(password);
             if let Ok(decoded) = percent_decode(password) {
@@ -157,30 +172,30 @@ impl fmt::Debug for DbUrl {
     }
 }
 
+/// `%XX` sequences decoded (a literal `+` stays a `+`, as in a URL's userinfo).
 fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
-    String::from_utf8(bytes)
-}
-
-/// Best-effort masking for strings that failed to parse: hide `user:secret@`.
-fn mask_any(raw: &str) -> String {
-    let masked = match (raw.find("://"), raw.rfind('@')) {
-        (Some(start), Some(at)) if at > start + 3 => {
-            let creds = &raw[start + 3..at];
-            match creds.split_once(':') {
-                Some((user, secret)) => {
-                    redact::register(secret);
-                    format!("{}{user}:{}{}", &raw[..start + 3], redact::MASK, &raw[at..])
-                }
-                None => raw.to_owned(),
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
             }
         }
-        _ => raw.to_owned(),
-    };
-    redact::scrub(&masked)
+    }
+    String::from_utf8(out)
+}
+
+/// Masking for strings that failed to parse: by structure, never by search.
+fn mask_any(raw: &str) -> String {
+    redact::mask_url(raw)
 }
 
 #[cfg(test)]
@@ -220,5 +235,35 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{bad}");
             assert!(!err.to_string().contains(":p@"), "{err}");
         }
+    }
+
+    #[test]
+    fn malformed_urls_are_rejected_showing_only_the_masked_form() {
+        for (bad, shown) in [
+            ("postgres:user:S3cr3t@host:5432/db", "postgres:user:***@host:5432/db"),
+            ("postgres://app:p@ss#w0rd@host/db", "postgres://app:***@host/db"),
+            ("postgres://app:12/ss@host/db", "postgres://app:***@host/db"),
+            ("postgres://app:1?a=ss@host/db", "postgres://app:***@host/db"),
+            ("postgresql:app:pw@host/db", "postgresql:app:***@host/db"),
+        ] {
+            let err = DbUrl::parse(bad).unwrap_err();
+            let text = format!("{err} {}", err.hint().unwrap_or_default());
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(text.contains(shown), "{bad}: {text}");
+            for secret in ["S3cr3t", "w0rd", "ss@", ":pw@", "12/ss"] {
+                assert!(!text.contains(secret), "{bad} leaked {secret}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn passwords_with_encoded_specials_parse() {
+        let url = DbUrl::parse("postgres://app:p%40ss%23w0rd@host/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@host/db");
+        // A raw '@' inside the userinfo is legal: the last one ends it.
+        let url = DbUrl::parse("postgres://app:p@ss@host/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@host/db");
+        assert_eq!(url.location(), "host/db");
+        assert_eq!(percent_decode("a+b%2F%zz").unwrap(), "a+b/%zz");
     }
 }

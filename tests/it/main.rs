@@ -7,5 +7,6 @@ mod bulk;
 mod cli;
 mod doctor;
 mod restore;
+mod settings;
 mod snapshot;
 mod timeout;
