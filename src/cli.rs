@@ -56,7 +56,7 @@ pub struct OutputArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress bars or progress lines.
-    #[arg(long, env = env::NO_PROGRESS, global = true)]
+    #[arg(long, env = env::NO_PROGRESS, global = true, value_parser = env::parse_bool)]
     pub no_progress: bool,
 }
 
@@ -121,7 +121,7 @@ pub struct BulkArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Allow --truncate against a database that is not on this machine.
-    #[arg(long, env = env::ALLOW_REMOTE)]
+    #[arg(long, env = env::ALLOW_REMOTE, value_parser = env::parse_bool)]
     pub allow_remote: bool,
 }
 
@@ -207,7 +207,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Allow --clean against a database that is not on this machine.
-    #[arg(long, env = env::ALLOW_REMOTE)]
+    #[arg(long, env = env::ALLOW_REMOTE, value_parser = env::parse_bool)]
     pub allow_remote: bool,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -305,6 +305,16 @@ mod tests {
     #[test]
     fn unknown_flag_is_rejected() {
         assert!(Cli::try_parse_from(["seed", "bulk", "--cuont", "5"]).is_err());
+    }
+
+    #[test]
+    fn boolean_flags_take_their_parser() {
+        let cli = Cli::try_parse_from(["seed", "--no-progress", "bulk", "--allow-remote"]).unwrap();
+        assert!(cli.output.no_progress);
+        let Command::Bulk(args) = cli.command else { panic!("not bulk") };
+        assert!(args.allow_remote);
+        let cli = Cli::try_parse_from(["seed", "bulk"]).unwrap();
+        assert!(!cli.output.no_progress);
     }
 
     #[test]

@@ -104,3 +104,32 @@ fn r8_5_url_typed_as_an_argument_is_masked_in_the_parse_error() {
         }
     }
 }
+
+#[test]
+fn r8_9_boolean_env_values() {
+    let w = Workdir::new();
+    for v in ["1", "0", "", "true", "FALSE", "yes", "No", "on", "OFF"] {
+        let out = w.seed().env("SEED_NO_PROGRESS", v).args(["snapshot", "list"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "SEED_NO_PROGRESS={v:?}: {}", all_output(&out));
+    }
+    let out = w.seed().env("SEED_NO_PROGRESS", "maybe").args(["snapshot", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("1/0, true/false, yes/no or on/off"), "{}", all_output(&out));
+
+    // The remote guard: refused unless SEED_ALLOW_REMOTE says yes (then the
+    // unresolvable host fails to connect: exit 3).
+    let remote = "postgres://app@remote.invalid/db";
+    for (v, code) in [("1", 3), ("yes", 3), ("ON", 3), ("0", 2), ("", 2), ("off", 2)] {
+        let out = w
+            .seed()
+            .env("SEED_ALLOW_REMOTE", v)
+            .args(["--database-url", remote, "--retry-max-attempts", "1", "--connect-timeout", "2s"])
+            .args(["bulk", "--count", "1", "--truncate"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "SEED_ALLOW_REMOTE={v:?}: {}", all_output(&out));
+        if code == 2 {
+            assert!(all_output(&out).contains("refusing to --truncate"), "{}", all_output(&out));
+        }
+    }
+}
