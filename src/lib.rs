@@ -9,6 +9,7 @@ pub mod db;
 pub mod env;
 pub mod error;
 pub mod factory;
+pub mod libpq;
 pub mod logging;
 pub mod output;
 pub mod redact;
@@ -19,7 +20,7 @@ pub mod system;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 use crate::error::Error;
@@ -39,11 +40,12 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),
     };
-    let settings = match Settings::from_cli(&cli) {
+    let settings = match Settings::from_cli(&cli, &matches, &settings::Inputs::from_process()) {
         Ok(s) => s,
         Err(e) => {
             let fallback = settings::OutputSettings {

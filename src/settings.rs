@@ -1,21 +1,65 @@
 //! Raw CLI + environment + defaults -> validated settings, before anything connects.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+
 use crate::cli::{Cli, LogFormat};
 use crate::db::url::{DEFAULT_URL, DbUrl};
+use crate::env;
 use crate::error::Error;
+use crate::libpq::PgEnv;
 
 pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag, e.g. `--database-url`.
+    Flag(&'static str),
+    /// An environment variable set before `seed` started.
+    Env(&'static str),
+    /// `PG*` variables and/or a service file, with no URL given.
+    Libpq,
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => f.write_str(flag),
+            Source::Env(var) => f.write_str(var),
+            Source::Libpq => f.write_str("the libpq environment"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// What settings are resolved from besides the command line.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub pg_env: PgEnv,
+}
+
+impl Inputs {
+    pub fn from_process() -> Self {
+        Self { pg_env: PgEnv::from_process() }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DbUrl,
+    /// Where `database_url` came from.
+    pub database_source: Source,
     /// True when no URL was given and the embedded SQLite default is in use.
     pub embedded_default: bool,
     /// Used for the write transaction and advisory locks; `database_url` when unset.
     pub direct_url: Option<DbUrl>,
+    pub direct_source: Option<Source>,
     pub snapshot_dir: PathBuf,
     pub output: OutputSettings,
     pub retry: RetryPolicy,
@@ -45,14 +89,32 @@ impl Default for RetryPolicy {
 }
 
 impl Settings {
-    pub fn from_cli(cli: &Cli) -> Result<Self, Error> {
-        let (database_url, embedded_default) = match cli.connect.database_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => (DbUrl::parse(url)?, false),
-            _ => (DbUrl::parse(DEFAULT_URL)?, true),
+    /// Flags and environment (as clap parsed them, `matches` telling which was which),
+    /// then `inputs`, then defaults.
+    pub fn from_cli(cli: &Cli, matches: &ArgMatches, inputs: &Inputs) -> Result<Self, Error> {
+        let pg_env = &inputs.pg_env;
+        if let Some(password) = pg_env.get("PGPASSWORD") {
+            crate::redact::register(password);
+        }
+        let given = |value: &Option<String>, id: &str, flag: &'static str, var: &'static str| {
+            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+            let source = match matches.value_source(id) {
+                Some(ValueSource::EnvVariable) => Source::Env(var),
+                _ => Source::Flag(flag),
+            };
+            Some((value.to_owned(), source))
         };
-        let direct_url = match cli.connect.direct_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => {
-                let direct = DbUrl::parse(url)?;
+        let database = given(&cli.connect.database_url, "database_url", "--database-url", env::DATABASE_URL);
+        let (database_url, database_source) = match database {
+            Some((url, source)) => (DbUrl::resolve(&url, pg_env)?, source),
+            None if !pg_env.connection_vars().is_empty() => (DbUrl::from_libpq(pg_env)?, Source::Libpq),
+            None => (DbUrl::parse(DEFAULT_URL)?, Source::Default),
+        };
+        let embedded_default = database_source == Source::Default;
+        let direct = given(&cli.connect.direct_url, "direct_url", "--direct-url", env::DIRECT_URL);
+        let (direct_url, direct_source) = match direct {
+            Some((url, source)) => {
+                let direct = DbUrl::resolve(&url, pg_env)?;
                 if direct.kind() != database_url.kind() {
                     return Err(Error::usage_hint(
                         format!(
@@ -61,9 +123,9 @@ impl Settings {
                         "DIRECT_URL must reach the same database as DATABASE_URL, without a pooler",
                     ));
                 }
-                Some(direct)
+                (Some(direct), Some(source))
             }
-            _ => None,
+            None => (None, None),
         };
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
@@ -92,8 +154,10 @@ impl Settings {
         let json = cli.output.log_format == Some(LogFormat::Json);
         Ok(Self {
             database_url,
+            database_source,
             embedded_default,
             direct_url,
+            direct_source,
             snapshot_dir: cli.connect.snapshot_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_DIR)),
             output: OutputSettings {
                 format: cli.output.log_format.unwrap_or(LogFormat::Text),
@@ -111,18 +175,65 @@ impl Settings {
     pub fn write_url(&self) -> &DbUrl {
         self.direct_url.as_ref().unwrap_or(&self.database_url)
     }
+
+    /// Where the database URL came from, in words: `DATABASE_URL`, `--database-url
+    /// completed by PGHOST`, `the libpq environment (PGHOST, PGDATABASE)`, `service
+    /// 'app' in ~/.pg_service.conf`, `default`.
+    pub fn database_origin(&self) -> String {
+        origin(&self.database_source, &self.database_url)
+    }
+}
+
+fn origin(source: &Source, url: &DbUrl) -> String {
+    let mut text = source.to_string();
+    let parts = url.env_parts();
+    if !parts.is_empty() {
+        if *source == Source::Libpq {
+            text.push_str(&format!(" ({})", parts.join(", ")));
+        } else {
+            text.push_str(&format!(" completed by {}", parts.join(", ")));
+        }
+    }
+    if let Some((name, file)) = url.service() {
+        text.push_str(&format!(", service '{name}' in {}", file.display()));
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn settings(args: &[&str]) -> Result<Settings, Error> {
+        settings_with(args, PgEnv::default())
+    }
+
+    fn settings_with(args: &[&str], pg_env: PgEnv) -> Result<Settings, Error> {
+        use clap::{CommandFactory, FromArgMatches};
         let mut full = vec!["seed"];
         full.extend_from_slice(args);
         full.push("doctor");
-        Settings::from_cli(&Cli::try_parse_from(full).unwrap())
+        let matches = Cli::command().try_get_matches_from(full).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        Settings::from_cli(&cli, &matches, &Inputs { pg_env })
+    }
+
+    #[test]
+    fn libpq_environment_without_a_url() {
+        let s = settings_with(&[], PgEnv::from_pairs(&[("PGHOST", "127.0.0.1"), ("PGDATABASE", "app")])).unwrap();
+        assert_eq!(s.database_source, Source::Libpq);
+        assert!(!s.embedded_default);
+        assert_eq!(s.database_url.to_string(), "postgres://127.0.0.1/app");
+        assert_eq!(s.database_origin(), "the libpq environment (PGHOST, PGDATABASE)");
+        // A URL beats the libpq environment, which only fills what it leaves out.
+        let s = settings_with(&["--database-url", "postgres:///db"], PgEnv::from_pairs(&[("PGHOST", "vm.invalid")]))
+            .unwrap();
+        assert_eq!(s.database_source, Source::Flag("--database-url"));
+        assert_eq!(s.database_origin(), "--database-url completed by PGHOST");
+        assert!(!s.database_url.is_local());
+        // PGPASSWORD alone is not a reason to leave the SQLite default.
+        let s = settings_with(&[], PgEnv::from_pairs(&[("PGPASSWORD", "Some-Pw-123")])).unwrap();
+        assert!(s.embedded_default);
     }
 
     #[test]

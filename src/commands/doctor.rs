@@ -46,6 +46,7 @@ impl Check {
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
+    checks.push(Check::ok("database source", settings.database_origin(), json!(settings.database_origin())));
     match db::connect(settings, &settings.database_url, &ctx.printer, "seed doctor").await {
         Ok(mut session) => {
             checks.push(Check::ok(

@@ -133,3 +133,152 @@ fn r8_9_boolean_env_values() {
         }
     }
 }
+
+/// The harness server as libpq variables (TCP, password in PGPASSWORD).
+fn pg_vars(db: &crate::common::TestDb) -> Vec<(&'static str, String)> {
+    use crate::common::{PG_PASSWORD, PG_USER, server};
+    vec![
+        ("PGHOST", "127.0.0.1".to_owned()),
+        ("PGPORT", server().port.to_string()),
+        ("PGUSER", PG_USER.to_owned()),
+        ("PGPASSWORD", PG_PASSWORD.to_owned()),
+        ("PGDATABASE", db.name.clone()),
+    ]
+}
+
+#[test]
+fn r11_1_connects_through_libpq_variables_only() {
+    use crate::common::{TestDb, assert_no_password};
+    let db = TestDb::with_demo_schema("libpq_env");
+    let w = Workdir::new();
+    let out = w
+        .seed()
+        .envs(pg_vars(&db))
+        .env("HOME", w.path())
+        .args(["bulk", "--count", "7", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert_eq!(db.count("staffs"), 7);
+    assert!(!w.path().join("seed.db").exists(), "fell back to SQLite");
+    // doctor says where the URL came from.
+    let out = w.seed().envs(pg_vars(&db)).env("HOME", w.path()).args(["doctor", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let source = doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == "database source").unwrap();
+    assert_eq!(source["detail"], "the libpq environment (PGHOST, PGPORT, PGDATABASE, PGUSER)");
+    // Over the Unix socket (trust auth): PGHOST is a directory.
+    let socket = crate::common::server().socket_dir.display().to_string();
+    let out = w
+        .seed()
+        .envs(pg_vars(&db))
+        .env("PGHOST", &socket)
+        .env_remove("PGPASSWORD")
+        .env("HOME", w.path())
+        .args(["bulk", "--count", "3", "--truncate", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(db.count("staffs"), 3);
+}
+
+#[test]
+fn r11_1_pgservice_is_read_from_the_service_file() {
+    use crate::common::{PG_PASSWORD, PG_USER, TestDb, assert_no_password, server};
+    let db = TestDb::with_demo_schema("libpq_service");
+    let w = Workdir::new();
+    let file = w.path().join("services.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "# team services\n[other]\nhost=remote.invalid\n\n[harness]\nhost=127.0.0.1\nport={}\ndbname={}\nuser={PG_USER}\npassword={PG_PASSWORD}\n",
+            server().port,
+            db.name
+        ),
+    )
+    .unwrap();
+    let run = |service: &str, args: &[&str]| {
+        w.seed()
+            .env("PGSERVICE", service)
+            .env("PGSERVICEFILE", &file)
+            .env("PGSYSCONFDIR", w.path().join("none"))
+            .env("HOME", w.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run("harness", &["bulk", "--count", "4", "--no-progress"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert_eq!(db.count("staffs"), 4);
+    let out = run("harness", &["doctor"]);
+    assert_no_password(&out);
+    assert!(all_output(&out).contains("service 'harness' in"), "{}", all_output(&out));
+    // An unknown service is refused, naming it and the file.
+    let out = run("nope", &["doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("service 'nope' is not defined in"), "{}", all_output(&out));
+    // A service pointing at a remote host is judged by that host.
+    let out = run("other", &["bulk", "--count", "1", "--truncate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("refusing to --truncate"), "{}", all_output(&out));
+}
+
+#[test]
+fn r8_6_remote_guard_judges_the_host_actually_used() {
+    use crate::common::TestDb;
+    let w = Workdir::new();
+    std::fs::create_dir(w.path().join("snapshots")).unwrap();
+    let refused = |envs: &[(&str, &str)], url: &str, command: &[&str]| {
+        let out = w
+            .seed()
+            .envs(envs.iter().copied())
+            .env("HOME", w.path())
+            .args(["--database-url", url, "--retry-max-attempts", "1", "--connect-timeout", "2s"])
+            .args(command)
+            .output()
+            .unwrap();
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(2), "{envs:?} {url} {command:?}: {text}");
+        assert!(text.contains("refusing to"), "{envs:?} {url}: {text}");
+        assert!(text.contains("not on this machine"), "{text}");
+    };
+    let truncate: &[&str] = &["bulk", "--count", "1", "--truncate"];
+    let clean: &[&str] = &["snapshot", "restore", "base", "--clean"];
+    for command in [truncate, clean] {
+        refused(&[("PGHOST", "remote.invalid")], "postgres:///db", command);
+        refused(&[("PGHOST", "192.0.2.10")], "postgres:///db", command);
+        // libpq connects to PGHOSTADDR whatever the URL's host says.
+        refused(&[("PGHOSTADDR", "192.0.2.10")], "postgres://localhost/db", command);
+        refused(&[("PGHOST", "192.0.2.10")], "postgres://?dbname=db", command);
+    }
+    // The same through the libpq variables alone.
+    let out = w
+        .seed()
+        .env("PGHOST", "192.0.2.10")
+        .env("PGDATABASE", "db")
+        .args(["bulk", "--count", "1", "--truncate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("refusing to --truncate tables on postgres://192.0.2.10/db"),
+        "{}",
+        all_output(&out)
+    );
+
+    // A local host given only by PGHOST passes the guard and truncates.
+    let db = TestDb::with_demo_schema("guard_local");
+    let out = w
+        .seed()
+        .envs(pg_vars(&db))
+        .env("PGHOST", "localhost")
+        .env("HOME", w.path())
+        .args(["bulk", "--count", "2", "--truncate", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(db.count("staffs"), 2);
+}
