@@ -21,6 +21,8 @@ pub struct Cli {
     pub output: OutputArgs,
     #[command(flatten)]
     pub retry: RetryArgs,
+    #[command(flatten)]
+    pub sources: SourceArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +44,27 @@ pub struct ConnectArgs {
     /// Bound every statement on the server (e.g. 30s, 5min). Default: none.
     #[arg(long, env = env::STATEMENT_TIMEOUT, global = true, value_parser = parse_duration)]
     pub statement_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Read environment variables from this file instead of ./.env (variables already set win).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_env_file")]
+    pub env_file: Option<PathBuf>,
+    /// Do not read ./.env.
+    #[arg(long, global = true)]
+    pub no_env_file: bool,
+}
+
+impl SourceArgs {
+    pub fn env_file_choice(&self) -> crate::envfile::Choice {
+        use crate::envfile::Choice;
+        match (&self.env_file, self.no_env_file) {
+            (_, true) => Choice::Skip,
+            (Some(p), false) => Choice::File(p.clone()),
+            (None, false) => Choice::Default,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod db;
 pub mod env;
+pub mod envfile;
 pub mod error;
 pub mod factory;
 pub mod libpq;
@@ -40,23 +41,38 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
-    let (cli, matches) = match parsed {
+    let (cli, matches) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),
     };
-    let settings = match Settings::from_cli(&cli, &matches, &settings::Inputs::from_process()) {
-        Ok(s) => s,
-        Err(e) => {
-            let fallback = settings::OutputSettings {
-                format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
-                quiet: cli.output.quiet,
-                verbose: 0,
-                progress: false,
-            };
-            Printer::new(fallback).error(&e);
-            return ExitCode::from(e.exit_code());
+    let fail = |cli: &Cli, e: &Error| {
+        let fallback = settings::OutputSettings {
+            format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
+            quiet: cli.output.quiet,
+            verbose: 0,
+            progress: false,
+        };
+        Printer::new(fallback).error(e);
+        ExitCode::from(e.exit_code())
+    };
+    // SAFETY: no other thread exists yet (the runtime is built below).
+    let env_file = match unsafe { envfile::load(&cli.sources.env_file_choice()) } {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&cli, &e),
+    };
+    // Parse again when the file set variables: clap reads the environment while parsing.
+    let (cli, matches) = if env_file.as_ref().is_some_and(|l| !l.keys.is_empty()) {
+        match parse_args() {
+            Ok(parsed) => parsed,
+            Err(e) => return print_parse_error(&e),
         }
+    } else {
+        (cli, matches)
+    };
+    let inputs = settings::Inputs { env_file, ..settings::Inputs::from_process() };
+    let settings = match Settings::from_cli(&cli, &matches, &inputs) {
+        Ok(s) => s,
+        Err(e) => return fail(&cli, &e),
     };
     logging::init(&settings.output);
     let printer = Printer::new(settings.output);
@@ -84,6 +100,12 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+fn parse_args() -> Result<(Cli, clap::ArgMatches), clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok((cli, matches))
 }
 
 /// clap's message (or help) with any URL credentials masked: clap quotes a stray

@@ -10,8 +10,10 @@ use clap::parser::ValueSource;
 use crate::cli::{Cli, LogFormat};
 use crate::db::url::{DEFAULT_URL, DbUrl};
 use crate::env;
+use crate::envfile::Loaded;
 use crate::error::Error;
 use crate::libpq::PgEnv;
+use crate::output::{Level, Printer};
 
 pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
 
@@ -22,6 +24,11 @@ pub enum Source {
     Flag(&'static str),
     /// An environment variable set before `seed` started.
     Env(&'static str),
+    /// A variable read from a `.env` file.
+    EnvFile {
+        var: &'static str,
+        file: PathBuf,
+    },
     /// `PG*` variables and/or a service file, with no URL given.
     Libpq,
     Default,
@@ -32,6 +39,7 @@ impl fmt::Display for Source {
         match self {
             Source::Flag(flag) => f.write_str(flag),
             Source::Env(var) => f.write_str(var),
+            Source::EnvFile { var, file } => write!(f, "{var} in {}", file.display()),
             Source::Libpq => f.write_str("the libpq environment"),
             Source::Default => f.write_str("default"),
         }
@@ -42,11 +50,13 @@ impl fmt::Display for Source {
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub pg_env: PgEnv,
+    /// The `.env` file read at start-up, if any.
+    pub env_file: Option<Loaded>,
 }
 
 impl Inputs {
     pub fn from_process() -> Self {
-        Self { pg_env: PgEnv::from_process() }
+        Self { pg_env: PgEnv::from_process(), env_file: None }
     }
 }
 
@@ -65,6 +75,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub connect_timeout: Duration,
     pub statement_timeout: Option<Duration>,
+    /// The `.env` file read at start-up, to say which values came from it.
+    pub env_file: Option<Loaded>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +111,10 @@ impl Settings {
         let given = |value: &Option<String>, id: &str, flag: &'static str, var: &'static str| {
             let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
             let source = match matches.value_source(id) {
-                Some(ValueSource::EnvVariable) => Source::Env(var),
+                Some(ValueSource::EnvVariable) => match &inputs.env_file {
+                    Some(loaded) if loaded.set(var) => Source::EnvFile { var, file: loaded.path.clone() },
+                    _ => Source::Env(var),
+                },
                 _ => Source::Flag(flag),
             };
             Some((value.to_owned(), source))
@@ -168,6 +183,7 @@ impl Settings {
             retry,
             connect_timeout,
             statement_timeout,
+            env_file: inputs.env_file.clone(),
         })
     }
 
@@ -180,13 +196,41 @@ impl Settings {
     /// completed by PGHOST`, `the libpq environment (PGHOST, PGDATABASE)`, `service
     /// 'app' in ~/.pg_service.conf`, `default`.
     pub fn database_origin(&self) -> String {
-        origin(&self.database_source, &self.database_url)
+        origin(&self.database_source, &self.database_url, self.env_file.as_ref())
+    }
+
+    /// The masked URL that writes go to, and where it came from: said before anything
+    /// is emptied, because a `.env` often points at a developer's own database.
+    pub fn describe_target(&self) -> String {
+        let (url, source) = match (&self.direct_url, &self.direct_source) {
+            (Some(url), Some(source)) => (url, source),
+            _ => (&self.database_url, &self.database_source),
+        };
+        format!("target: {url} (from {})", origin(source, url, self.env_file.as_ref()))
+    }
+
+    /// Prints `describe_target` (a `target` event in JSON mode).
+    pub fn announce_target(&self, printer: &Printer) {
+        let text = self.describe_target();
+        printer.event(
+            Level::Info,
+            "target",
+            serde_json::json!({ "url": self.write_url().to_string(), "message": text }),
+            || text.clone(),
+        );
     }
 }
 
-fn origin(source: &Source, url: &DbUrl) -> String {
+fn origin(source: &Source, url: &DbUrl, env_file: Option<&Loaded>) -> String {
     let mut text = source.to_string();
-    let parts = url.env_parts();
+    let parts: Vec<String> = url
+        .env_parts()
+        .iter()
+        .map(|p| match env_file {
+            Some(loaded) if loaded.set(p) => format!("{p} in {}", loaded.path.display()),
+            _ => (*p).to_owned(),
+        })
+        .collect();
     if !parts.is_empty() {
         if *source == Source::Libpq {
             text.push_str(&format!(" ({})", parts.join(", ")));
@@ -215,7 +259,7 @@ mod tests {
         full.push("doctor");
         let matches = Cli::command().try_get_matches_from(full).unwrap();
         let cli = Cli::from_arg_matches(&matches).unwrap();
-        Settings::from_cli(&cli, &matches, &Inputs { pg_env })
+        Settings::from_cli(&cli, &matches, &Inputs { pg_env, env_file: None })
     }
 
     #[test]

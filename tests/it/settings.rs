@@ -282,3 +282,82 @@ fn r8_6_remote_guard_judges_the_host_actually_used() {
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert_eq!(db.count("staffs"), 2);
 }
+
+#[test]
+fn r11_2_dotenv_is_read_first_come_and_never_printed() {
+    use crate::common::{PG_PASSWORD, TestDb, assert_no_password, server};
+    let db = TestDb::with_demo_schema("dotenv");
+    let w = Workdir::new();
+    std::fs::write(
+        w.path().join(".env"),
+        format!("# my dev database\nDATABASE_URL={}\nSEED_NO_PROGRESS=yes\n", db.url()),
+    )
+    .unwrap();
+    let out = w.seed().args(["bulk", "--count", "5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert_eq!(db.count("staffs"), 5);
+    assert!(!w.path().join("seed.db").exists());
+
+    // Before emptying tables: the masked URL and where it came from.
+    let target =
+        format!("target: postgres://postgres:***@127.0.0.1:{}/{} (from DATABASE_URL in .env)", server().port, db.name);
+    let out = w.seed().args(["bulk", "--count", "2", "--truncate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&target), "{}", all_output(&out));
+    assert_eq!(db.count("staffs"), 2);
+    let out = w.seed().args(["snapshot", "create", "base"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let out = w.seed().args(["--log-format", "json", "snapshot", "restore", "base", "--clean"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    let events: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stderr).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let event = events.iter().find(|e| e["event"] == "target").expect("a target event");
+    assert_eq!(event["message"], target.as_str());
+
+    // doctor names the source.
+    let out = w.seed().arg("doctor").output().unwrap();
+    assert!(all_output(&out).contains("database source    DATABASE_URL in .env"), "{}", all_output(&out));
+
+    // A variable already set wins over the file.
+    let out = w.seed().env("DATABASE_URL", "sqlite://env.db").arg("doctor").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(w.path().join("env.db").exists());
+    assert!(all_output(&out).contains("database source    DATABASE_URL\n"), "{}", all_output(&out));
+
+    // --no-env-file: the SQLite default.
+    let out = w.seed().args(["--no-env-file", "doctor"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(all_output(&out).contains("database source    default"), "{}", all_output(&out));
+
+    // --env-file names another file; libpq variables work from it too.
+    std::fs::write(
+        w.path().join("ci.env"),
+        format!(
+            "PGHOST=127.0.0.1\nPGPORT={}\nPGUSER=postgres\nPGPASSWORD='{PG_PASSWORD}'\nPGDATABASE={}\n",
+            server().port,
+            db.name
+        ),
+    )
+    .unwrap();
+    let out = w.seed().args(["bulk", "--count", "3", "--truncate", "--env-file", "ci.env"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert!(
+        all_output(&out).contains("(from the libpq environment (PGHOST in ci.env, PGPORT in ci.env"),
+        "{}",
+        all_output(&out)
+    );
+    assert_eq!(db.count("staffs"), 3);
+
+    // A missing --env-file, a line that does not parse: usage errors, no value shown.
+    let out = w.seed().args(["--env-file", "nope.env", "doctor"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    std::fs::write(w.path().join("bad.env"), "A=1\nDATABASE_URL postgres://u:Bad-Line-Secret@h/db\n").unwrap();
+    let out = w.seed().args(["--env-file", "bad.env", "doctor"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("bad.env:2: cannot parse"), "{}", all_output(&out));
+    assert!(!all_output(&out).contains("Bad-Line-Secret"), "{}", all_output(&out));
+}
