@@ -54,6 +54,9 @@ pub struct SourceArgs {
     /// Do not read ./.env.
     #[arg(long, global = true)]
     pub no_env_file: bool,
+    /// Project settings file. Default: ./seed.toml when present.
+    #[arg(long, global = true, value_name = "PATH", env = env::CONFIG)]
+    pub config: Option<PathBuf>,
 }
 
 impl SourceArgs {
@@ -129,7 +132,7 @@ pub struct BulkArgs {
     #[arg(long = "table", value_name = "TABLE=N")]
     pub tables: Vec<String>,
     /// Per-table and per-column overrides (TOML).
-    #[arg(long, env = "SEED_FACTORIES")]
+    #[arg(long, env = env::FACTORIES)]
     pub factories: Option<PathBuf>,
     /// Rows per COPY chunk / INSERT statement; the unit of progress, never a commit point.
     #[arg(long, allow_negative_numbers = true)]

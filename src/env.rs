@@ -14,6 +14,9 @@ pub const STATEMENT_TIMEOUT: &str = "SEED_STATEMENT_TIMEOUT";
 pub const ALLOW_REMOTE: &str = "SEED_ALLOW_REMOTE";
 pub const NO_PROGRESS: &str = "SEED_NO_PROGRESS";
 pub const COMPRESSION_LEVEL: &str = "SEED_COMPRESSION_LEVEL";
+/// `seed.toml` elsewhere (same as `--config`).
+pub const CONFIG: &str = "SEED_CONFIG";
+pub const FACTORIES: &str = "SEED_FACTORIES";
 
 /// A boolean environment value: 1/0, true/false, yes/no, on/off in any case;
 /// empty means unset (false). Also the parser behind boolean flags.

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod db;
 pub mod env;
 pub mod envfile;
@@ -69,11 +70,19 @@ pub fn main() -> ExitCode {
     } else {
         (cli, matches)
     };
-    let inputs = settings::Inputs { env_file, ..settings::Inputs::from_process() };
+    let config = match config::load(cli.sources.config.as_deref().filter(|p| !p.as_os_str().is_empty())) {
+        Ok(config) => config,
+        Err(e) => return fail(&cli, &e),
+    };
+    let inputs = settings::Inputs { env_file, config, ..settings::Inputs::from_process() };
     let settings = match Settings::from_cli(&cli, &matches, &inputs) {
         Ok(s) => s,
         Err(e) => return fail(&cli, &e),
     };
+    let mut cli = cli;
+    if let Some(config) = &inputs.config {
+        config.apply_to_command(&mut cli.command, &matches);
+    }
     logging::init(&settings.output);
     let printer = Printer::new(settings.output);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {

@@ -47,6 +47,7 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
     checks.push(Check::ok("database source", settings.database_origin(), json!(settings.database_origin())));
+    checks.push(Check::ok("settings", settings.summary(), json!(settings.effective)));
     match db::connect(settings, &settings.database_url, &ctx.printer, "seed doctor").await {
         Ok(mut session) => {
             checks.push(Check::ok(

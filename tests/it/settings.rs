@@ -361,3 +361,140 @@ fn r11_2_dotenv_is_read_first_come_and_never_printed() {
     assert!(all_output(&out).contains("bad.env:2: cannot parse"), "{}", all_output(&out));
     assert!(!all_output(&out).contains("Bad-Line-Secret"), "{}", all_output(&out));
 }
+
+/// `seed snapshot show NAME --json`'s header: tables (name → rows) and gzip level.
+fn snapshot_summary(w: &Workdir, args: &[&str], name: &str) -> (Vec<(String, u64)>, u64) {
+    let out = w.seed().args(args).args(["snapshot", "show", name, "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tables = doc["header"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["rows"].as_u64().unwrap()))
+        .collect();
+    (tables, doc["header"]["compression"]["level"].as_u64().unwrap())
+}
+
+/// doctor's effective settings, name → source.
+fn effective_sources(w: &Workdir, envs: &[(&str, &str)], args: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let out = w.seed().envs(envs.iter().copied()).args(args).args(["doctor", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == "settings").unwrap().clone();
+    check["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["source"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn r11_7_seed_toml_fills_what_flags_and_env_leave_unset() {
+    let w = Workdir::new();
+    std::fs::write(
+        w.path().join("seed.toml"),
+        "# team settings\nsnapshot-dir = \"snaps\"\nretry_max_attempts = 3\n\n[bulk]\ncount = 50\ntables = { staffs = 10, offices = 9 }\nseed = 9\n\n[snapshot]\nexclude = [\"offices\"]\ncompression-level = 1\n",
+    )
+    .unwrap();
+    let out = w.seed().args(["bulk", "--table", "offices=6", "-q"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let out = w.seed().args(["snapshot", "create", "base"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert!(w.path().join("snaps/base.seed.gz").exists(), "snapshot-dir from seed.toml");
+    let (tables, level) = snapshot_summary(&w, &[], "base");
+    assert_eq!(level, 1);
+    let rows: std::collections::BTreeMap<_, _> = tables.into_iter().collect();
+    assert!(!rows.contains_key("offices"), "[snapshot] exclude: {rows:?}");
+    assert_eq!(rows["staffs"], 10, "[bulk] tables");
+    assert_eq!(rows["welfare_recipients"], 50, "[bulk] count");
+    assert_eq!(rows["office_staffs"], 50);
+
+    // Flags beat the file, for command options too.
+    let out = w
+        .seed()
+        .args(["snapshot", "create", "all", "--exclude", "staffs", "--compression-level", "6"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let (tables, level) = snapshot_summary(&w, &[], "all");
+    assert_eq!(level, 6);
+    let rows: std::collections::BTreeMap<_, _> = tables.into_iter().collect();
+    assert!(!rows.contains_key("staffs"), "{rows:?}");
+    assert_eq!(rows["offices"], 6, "--table offices=6 beats the file's 9");
+
+    // flag > env (.env included) > seed.toml > default, and doctor says which.
+    let sources = effective_sources(&w, &[], &[]);
+    assert_eq!(sources["snapshot-dir"], "seed.toml:2");
+    assert_eq!(sources["retry-max-attempts"], "seed.toml:3");
+    assert_eq!(sources["retry-base-delay"], "default");
+    assert_eq!(sources["bulk.count"], "seed.toml:6");
+    let sources = effective_sources(&w, &[("SEED_SNAPSHOT_DIR", "envsnaps")], &[]);
+    assert_eq!(sources["snapshot-dir"], "SEED_SNAPSHOT_DIR");
+    let sources = effective_sources(&w, &[("SEED_SNAPSHOT_DIR", "envsnaps")], &["--snapshot-dir", "flagsnaps"]);
+    assert_eq!(sources["snapshot-dir"], "--snapshot-dir");
+    std::fs::write(w.path().join(".env"), "SEED_SNAPSHOT_DIR=dotsnaps\n").unwrap();
+    let sources = effective_sources(&w, &[], &[]);
+    assert_eq!(sources["snapshot-dir"], "SEED_SNAPSHOT_DIR in .env");
+    let out = w.seed().arg("doctor").output().unwrap();
+    assert!(all_output(&out).contains("snapshot-dir=dotsnaps (SEED_SNAPSHOT_DIR in .env)"), "{}", all_output(&out));
+}
+
+#[test]
+fn r11_7_config_flag_paths_from_its_folder_and_errors_with_lines() {
+    let w = Workdir::new();
+    std::fs::create_dir(w.path().join("conf")).unwrap();
+    std::fs::write(w.path().join("conf/team.toml"), "snapshot_dir = \"snaps\"\n").unwrap();
+    let sources = effective_sources(&w, &[], &["--config", "conf/team.toml"]);
+    assert_eq!(sources["snapshot-dir"], "conf/team.toml:1");
+    let out = w.seed().args(["--config", "conf/team.toml", "doctor"]).output().unwrap();
+    assert!(all_output(&out).contains("snapshot-dir=conf/snaps"), "relative to the file: {}", all_output(&out));
+    let out = w.seed().env("SEED_CONFIG", "conf/team.toml").arg("doctor").output().unwrap();
+    assert!(all_output(&out).contains("snapshot-dir=conf/snaps"), "{}", all_output(&out));
+
+    for (text, expect) in [
+        ("snapshot-dir = \"s\"\n\n[bulk]\ncuont = 5\n", "seed.toml:4: unknown field `cuont`"),
+        ("\ndatabase-url = \"postgres://app:Committed-Pw-1@db/app\"\n", "seed.toml:2: database-url holds a password"),
+        ("allow-remote = true\n", "seed.toml:1: allow-remote is not allowed"),
+        ("[bulk]\ntruncate = true\n", "seed.toml:2: bulk.truncate is not allowed"),
+        ("retry-max-delay = \"soon\"\n", "seed.toml:1: retry-max-delay must be a duration"),
+    ] {
+        std::fs::write(w.path().join("seed.toml"), text).unwrap();
+        let out = w.seed().args(["snapshot", "list"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {}", all_output(&out));
+        assert!(all_output(&out).contains(expect), "{text:?}: {}", all_output(&out));
+        assert!(!all_output(&out).contains("Committed-Pw-1"), "{}", all_output(&out));
+    }
+    let out = w.seed().args(["--config", "missing.toml", "doctor"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+}
+
+#[test]
+fn r11_7_database_url_from_seed_toml_without_its_password() {
+    use crate::common::{PG_PASSWORD, PG_USER, TestDb, assert_no_password, server};
+    let db = TestDb::with_demo_schema("seed_toml_url");
+    let w = Workdir::new();
+    std::fs::write(
+        w.path().join("seed.toml"),
+        format!("database-url = \"postgres://{PG_USER}@127.0.0.1:{}/{}\"\n", server().port, db.name),
+    )
+    .unwrap();
+    let out = w
+        .seed()
+        .env("PGPASSWORD", PG_PASSWORD)
+        .env("HOME", w.path())
+        .args(["bulk", "--count", "6", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_no_password(&out);
+    assert_eq!(db.count("staffs"), 6);
+    let out = w.seed().env("PGPASSWORD", PG_PASSWORD).env("HOME", w.path()).arg("doctor").output().unwrap();
+    assert!(all_output(&out).contains("database source    seed.toml:1"), "{}", all_output(&out));
+    // The environment beats the file: DATABASE_URL, and the libpq variables too.
+    let out = w.seed().env("DATABASE_URL", "sqlite://env.db").arg("doctor").output().unwrap();
+    assert!(all_output(&out).contains("database source    DATABASE_URL"), "{}", all_output(&out));
+    let out = w.seed().env("PGHOST", "127.0.0.1").env("HOME", w.path()).args(["doctor", "--json"]).output().unwrap();
+    assert!(all_output(&out).contains("the libpq environment (PGHOST)"), "{}", all_output(&out));
+}
