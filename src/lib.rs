@@ -13,6 +13,7 @@ pub mod error;
 pub mod factory;
 pub mod libpq;
 pub mod logging;
+pub mod manual;
 pub mod output;
 pub mod redact;
 pub mod settings;
@@ -46,6 +47,12 @@ pub fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),
     };
+    // Generated from the definitions alone: no settings, no .env, no config.
+    let generated = match &cli.command {
+        cli::Command::Completions(args) => Some(manual::completions(args)),
+        cli::Command::Man(args) => Some(manual::man(args)),
+        _ => None,
+    };
     let fail = |cli: &Cli, e: &Error| {
         let fallback = settings::OutputSettings {
             format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
@@ -56,6 +63,9 @@ pub fn main() -> ExitCode {
         Printer::new(fallback).error(e);
         ExitCode::from(e.exit_code())
     };
+    if let Some(result) = generated {
+        return result.map_or_else(|e| fail(&cli, &e), ExitCode::from);
+    }
     // SAFETY: no other thread exists yet (the runtime is built below).
     let env_file = match unsafe { envfile::load(&cli.sources.env_file_choice()) } {
         Ok(loaded) => loaded,
