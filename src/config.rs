@@ -392,7 +392,7 @@ impl Cx<'_> {
         let Some(setting) = self.convert(raw, key, "a database URL string", |v| v.as_str().map(str::to_owned))? else {
             return Ok(None);
         };
-        let masked = crate::redact::mask_url(&setting.value);
+        let masked = crate::redact::mask_unparsed(&setting.value);
         if masked != setting.value {
             return Err(Error::usage_hint(
                 format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),

@@ -162,10 +162,22 @@ fn url_start(token: &str) -> Option<usize> {
 }
 
 /// One URL with its password (userinfo and `*password=` query values) masked, judged
-/// by structure alone, so it also works on URLs that do not parse. The userinfo ends
-/// at the last `@`, as the URL standard has it, so a password holding `@`, `#`, `/` or
-/// `?` is masked whole.
+/// by structure alone, so it also works on URLs that do not parse. Under a database
+/// scheme the userinfo ends at the *last* `@`, so a password holding `@`, `#`, `/` or
+/// `?` is masked whole; under other schemes (`https://medium.com/@user`) it ends at the
+/// first `@` before the path, as the URL standard has it.
 pub fn mask_url(raw: &str) -> String {
+    mask(raw, false)
+}
+
+/// Like [`mask_url`], for text that failed to parse as a database URL: the last `@`
+/// ends the userinfo whatever the scheme, and under an unknown scheme a userinfo
+/// without `:` is hidden too (`user:secret@host` read as scheme `user`).
+pub fn mask_unparsed(raw: &str) -> String {
+    mask(raw, true)
+}
+
+fn mask(raw: &str, unparsed: bool) -> String {
     let Some(colon) = raw.find(':') else {
         return raw.to_owned();
     };
@@ -176,8 +188,18 @@ pub fn mask_url(raw: &str) -> String {
         Some(b) => ("//", b),
         None => ("", after),
     };
+    if !known && !unparsed && sep.is_empty() {
+        // `note:` or `error: x@y`: not a URL.
+        return raw.to_owned();
+    }
+    let at = if known || unparsed {
+        body.rfind('@')
+    } else {
+        let authority_end = body.find(['/', '?', '#']).unwrap_or(body.len());
+        body[..authority_end].rfind('@')
+    };
     let mut out = format!("{scheme}:{sep}");
-    let rest = match body.rfind('@') {
+    let rest = match at {
         Some(at) => {
             let userinfo = &body[..at];
             match userinfo.split_once(':') {
@@ -186,10 +208,10 @@ pub fn mask_url(raw: &str) -> String {
                     out.push(':');
                     out.push_str(MASK);
                 }
-                // `postgres://app@host`: a user name. Under an unknown scheme the
-                // part before `@` may be anything: hide it.
-                None if known => out.push_str(userinfo),
-                None => out.push_str(MASK),
+                // `postgres://app@host`: a user name. Text that did not parse under an
+                // unknown scheme may hold anything before `@`: hide it.
+                None if unparsed && !known => out.push_str(MASK),
+                None => out.push_str(userinfo),
             }
             &body[at..]
         }
@@ -281,12 +303,15 @@ mod tests {
                 "postgres://host/db?sslmode=require&password=pw&x=1",
                 "postgres://host/db?sslmode=require&password=***&x=1",
             ),
-            ("user:secret@host/db", "user:***@host/db"),
             ("sqlite://seed.db", "sqlite://seed.db"),
             ("no url here", "no url here"),
+            ("https://medium.com/@user/post", "https://medium.com/@user/post"),
+            ("https://u:tok3n@github.com/x@y", "https://u:***@github.com/x@y"),
         ] {
             assert_eq!(mask_url(raw), masked, "{raw}");
         }
+        assert_eq!(mask_unparsed("user:secret@host/db"), "user:***@host/db");
+        assert_eq!(mask_unparsed("http://u:pa/ss@h"), "http://u:***@h");
     }
 
     #[test]

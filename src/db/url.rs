@@ -86,7 +86,7 @@ impl DbUrl {
     fn parse_postgres(raw: &str, env: &PgEnv) -> Result<Self, Error> {
         let invalid = |why: &str| {
             Error::usage_hint(
-                format!("invalid PostgreSQL URL {}: {why}", redact::mask_url(raw)),
+                format!("invalid PostgreSQL URL {}: {why}", redact::mask_unparsed(raw)),
                 "expected postgres://user@host:port/database, with the password after the user name \
                  (user:password@host); percent-encode special characters in the password ('@' as %40, '#' as %23, '/' as %2F, '?' as %3F, ':' as %3A)",
             )
@@ -359,7 +359,7 @@ fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
 
 /// Masking for strings that failed to parse: by structure, never by search.
 fn mask_any(raw: &str) -> String {
-    redact::mask_url(raw)
+    redact::mask_unparsed(raw)
 }
 
 #[cfg(test)]
