@@ -31,7 +31,7 @@ for t in "${DEMO_TABLES[@]}"; do "${PSQL[@]}" -d "$SRC" -c "\\copy $t TO '$OUT/$
     for t in "${DEMO_TABLES[@]}"; do echo "\\copy $t FROM '$OUT/$t.txt'"; done
     echo "COMMIT;"
 } >"$OUT/floor.sql"
-s_runs=(); p_runs=(); f_runs=(); full_runs=()
+s_runs=(); t_runs=(); p_runs=(); f_runs=(); full_runs=()
 for r in $(seq 1 "$RUNS"); do
     empty_target
     timed S -- "$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$DST" --snapshot-dir "$OUT" -q --no-progress snapshot restore bench
@@ -46,6 +46,10 @@ for r in $(seq 1 "$RUNS"); do
         diff "$OUT/ref.sql" "$OUT/after.sql" >/dev/null && schema_same=yes || schema_same=NO
         "$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$DST" --snapshot-dir "$OUT" -q snapshot verify bench --against-db
     fi
+    # The same restore through text COPY only (what seed did before binary COPY).
+    empty_target
+    timed T -- env SEED_RESTORE_TEXT_COPY=1 "$SEED_BIN" --database-url "postgres://postgres@127.0.0.1:$PGPORT/$DST" --snapshot-dir "$OUT" -q --no-progress snapshot restore bench
+    t_runs+=("$T")
     empty_target
     timed P -- pg_restore --data-only --single-transaction --disable-triggers -d "$DST" "$OUT/dump.Fc"
     [[ $(count_demo "$DST") -eq $ROWS ]] || { echo "pg_restore restored the wrong count" >&2; exit 1; }
@@ -59,12 +63,13 @@ for r in $(seq 1 "$RUNS"); do
     recreate_db "$DST" >/dev/null; checkpoint >/dev/null
     timed FULL -- pg_restore --single-transaction -d "$DST" "$OUT/dump.Fc"
     full_runs+=("$FULL")
-    log "run $r/$RUNS: seed ${S}s, pg_restore data-only ${P}s, pg_restore schema+data ${FULL}s, floor ${F}s"
+    log "run $r/$RUNS: seed ${S}s (text COPY ${T}s), pg_restore data-only ${P}s, pg_restore schema+data ${FULL}s, floor ${F}s"
 done
-S=$(median "${s_runs[@]}"); P=$(median "${p_runs[@]}"); F=$(median "${f_runs[@]}"); FULL=$(median "${full_runs[@]}")
+S=$(median "${s_runs[@]}"); T=$(median "${t_runs[@]}"); P=$(median "${p_runs[@]}"); F=$(median "${f_runs[@]}"); FULL=$(median "${full_runs[@]}")
 echo
 echo "restore of $ROWS rows into an empty schema (median of $RUNS; load average $(cut -d' ' -f1 /proc/loadavg))"
 printf '  seed snapshot restore                                     %7.2fs  %9s rows/s\n' "$S" "$(rate "$ROWS" "$S")"
+printf '  seed snapshot restore, text COPY only (SEED_RESTORE_TEXT_COPY) %7.2fs  %9s rows/s\n' "$T" "$(rate "$ROWS" "$T")"
 printf '  pg_restore --data-only --single-transaction --disable-triggers %7.2fs  %9s rows/s\n' "$P" "$(rate "$ROWS" "$P")"
 printf '  pg_restore --single-transaction (schema + data, empty db)     %7.2fs  (context)\n' "$FULL"
 printf '  server floor: psql \\copy into tables without keys, 1 txn     %7.2fs  (context)\n' "$F"

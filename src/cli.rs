@@ -203,6 +203,9 @@ pub struct BulkArgs {
     /// Allow --truncate against a database that is not on this machine.
     #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
     pub allow_remote: bool,
+    /// Wait for another bulk or restore on the same database instead of failing at once.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +275,10 @@ pub struct CreateArgs {
     /// gzip level 0-9. 2 (default) is about 4x faster than pg_dump -Fc for about the same size; 1 is faster but much larger.
     #[arg(long, env = env::COMPRESSION_LEVEL, hide_env_values = true, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: u32,
+    /// Tables read at once, each on its own connection sharing one exported snapshot
+    /// (PostgreSQL; other kinds read on one connection). Default: the number of cores.
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
     #[command(flatten)]
     pub lock: LockArgs,
 }

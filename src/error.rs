@@ -67,6 +67,9 @@ pub enum Error {
     #[error("{0}")]
     Constraint(Box<ConstraintViolation>),
 
+    #[error("bad data while {step}: {reason}")]
+    Data { step: String, reason: String },
+
     #[error("cannot generate data for {table}: {reason}")]
     Generation { table: String, reason: String, hint: Option<String> },
 
@@ -180,7 +183,7 @@ impl Error {
         match self {
             Error::Usage { .. } | Error::Config { .. } => code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } => code::CONNECTION,
-            Error::Constraint(_) | Error::Generation { .. } => code::DATA,
+            Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
             Error::SnapshotCorrupt { .. } => code::SNAPSHOT_CORRUPT,
@@ -191,7 +194,7 @@ impl Error {
             Error::Differences { .. } => code::DIFFERENCES,
             Error::Unhealthy { code, .. } => *code,
             Error::Interrupted => code::INTERRUPTED,
-            Error::Database { sqlstate, .. } => match sqlstate.as_deref().map(|s| &s[..2.min(s.len())]) {
+            Error::Database { sqlstate, .. } => match sqlstate.as_deref().and_then(|s| s.get(..2)) {
                 // data exceptions and integrity violations are the user's data
                 Some("22" | "23") => code::DATA,
                 Some("42") => code::SCHEMA,
@@ -219,8 +222,9 @@ impl Error {
             Error::SnapshotCorrupt { .. } => Some("the file cannot be trusted; restore another snapshot or take a new one".into()),
             Error::LockHeld { hint, .. } => Some(hint.clone()),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
-            Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size".into()),
+            Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
+            Error::Data { .. } => Some("the rows could not be read or written as they are: check the values named above (a snapshot from another database kind or version, or data the column type rejects)".into()),
             Error::Database { transient: true, .. } => Some("this looks transient; run the command again".into()),
             Error::Unhealthy { .. } => Some("`seed doctor` lists every check; fix the one named above".into()),
             _ => None,
@@ -264,3 +268,110 @@ fn constraint_hint(kind: Violation, table: Option<&str>, column: Option<&str>) -
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of the README's exit-code table that describe `e`'s class. The match is
+    /// exhaustive: a new variant does not compile until it says where it belongs.
+    fn readme_words(e: &Error) -> &'static str {
+        match e {
+            Error::Usage { .. } | Error::Config { .. } => "usage",
+            Error::Connect { .. } | Error::ConnectionLost { .. } => "connection",
+            Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
+            Error::Schema { .. } => "schema",
+            Error::SnapshotMissing { .. } => "snapshot missing",
+            Error::SnapshotExists { .. } => "already exists",
+            Error::SnapshotCorrupt { .. } => "snapshot corrupt",
+            Error::LockHeld { .. } => "lock held",
+            Error::DiskSpace { .. } => "disk space",
+            Error::Timeout { .. } => "timeout",
+            Error::Permission { .. } => "permission denied",
+            Error::Differences { .. } => "differences",
+            // doctor exits with the class of its first failing check (a connection one here)
+            Error::Unhealthy { .. } => "connection",
+            Error::Interrupted => "interrupted",
+            Error::Database { sqlstate, .. } => match sqlstate.as_deref() {
+                Some("23505") => "data",
+                Some("42P01") => "schema",
+                _ => "internal",
+            },
+            Error::Io { .. } | Error::Internal(_) => "internal",
+        }
+    }
+
+    fn samples() -> Vec<Error> {
+        let db = |state: Option<&str>| Error::Database {
+            step: "loading t".into(),
+            message: "m".into(),
+            transient: false,
+            sqlstate: state.map(str::to_owned),
+        };
+        vec![
+            Error::usage("bad flag"),
+            Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },
+            Error::Connect {
+                url: "postgres://h/db".into(),
+                class: "connection refused",
+                attempts: 2,
+                reason: "r".into(),
+            },
+            Error::ConnectionLost { step: "loading t".into(), reason: "reset".into() },
+            Error::Constraint(Box::new(ConstraintViolation {
+                kind: Violation::Unique,
+                table: Some("t".into()),
+                constraint: Some("t_pkey".into()),
+                column: None,
+                batch: Some(1),
+                row: Some(2),
+                step: "loading t".into(),
+                detail: String::new(),
+            })),
+            Error::Generation { table: "t".into(), reason: "too few values".into(), hint: None },
+            Error::Data { step: "reading t".into(), reason: "row 2: not UTF-8".into() },
+            Error::schema("no such table", "run your migrations"),
+            Error::SnapshotMissing { name: "a".into(), dir: "snaps".into() },
+            Error::SnapshotExists { name: "a".into(), dir: "snaps".into() },
+            Error::SnapshotCorrupt { path: "a.seed.gz".into(), reason: "truncated".into() },
+            Error::LockHeld { resource: "snapshot a".into(), holder: None, hint: "wait".into() },
+            Error::DiskSpace { path: "snaps".into(), reason: "full".into() },
+            Error::Timeout { step: "loading t".into(), timeout: Duration::from_secs(1) },
+            Error::Permission { what: "opening x".into(), reason: "EACCES".into(), hint: None },
+            Error::Differences { summary: "2 tables differ".into() },
+            Error::Unhealthy { check: "connection".into(), detail: "refused".into(), code: code::CONNECTION },
+            Error::Interrupted,
+            db(Some("23505")),
+            db(Some("42P01")),
+            db(None),
+            Error::Io { op: "reading", path: "x".into(), source: std::io::Error::other("boom") },
+            Error::Internal("bug".into()),
+        ]
+    }
+
+    /// r15.2: every variant's exit code is the README's code for its class, and its
+    /// message is a sentence with something in it.
+    #[test]
+    fn every_exit_code_matches_the_readme_table() {
+        let readme = include_str!("../README.md");
+        let table = readme.split("## Exit codes").nth(1).expect("README has an exit-code table");
+        let rows: Vec<(u8, String)> = table
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                Some((cells.get(1)?.parse().ok()?, cells.get(2)?.to_lowercase()))
+            })
+            .collect();
+        for e in samples() {
+            let code = e.exit_code();
+            let (_, meaning) = rows
+                .iter()
+                .find(|(c, _)| *c == code)
+                .unwrap_or_else(|| panic!("exit code {code} of {e:?} is not in the README's table"));
+            let words = readme_words(&e);
+            assert!(meaning.contains(words), "{e:?} exits {code} ({meaning}), but it is a {words} error");
+            let text = e.to_string();
+            assert!(!text.trim().is_empty() && !text.contains("{}"), "{e:?} prints {text:?}");
+        }
+    }
+}

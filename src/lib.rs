@@ -104,10 +104,14 @@ pub fn main() -> ExitCode {
     };
     let ctx = Context { settings, printer: printer.clone() };
     let result = runtime.block_on(async {
-        tokio::select! {
+        let result = tokio::select! {
             result = commands::run(cli.command, &ctx) => result,
             () = shutdown_signal() => Err(Error::Interrupted),
+        };
+        if matches!(result, Err(Error::Interrupted)) {
+            db::recover_after_interrupt(&ctx.settings).await;
         }
+        result
     });
     // Dropping the command's future above rolled back its transaction (the connection
     // closes with it) and removed its temp file; give blocking tasks a moment to see it.

@@ -14,3 +14,21 @@ pub fn os_user() -> String {
     };
     from_passwd.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into())
 }
+
+/// Whether this process (its effective user) may write `path`, or create it when it
+/// does not exist: asked of the kernel (faccessat with AT_EACCESS), not guessed from
+/// mode bits, so root, ACLs and read-only mounts answer correctly.
+pub fn writable_by_me(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let target = if path.exists() {
+        path.to_path_buf()
+    } else {
+        match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }
+    };
+    let Ok(c) = std::ffi::CString::new(target.as_os_str().as_bytes()) else { return false };
+    // SAFETY: a valid NUL-terminated path; faccessat only reads it.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+}

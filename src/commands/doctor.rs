@@ -2,12 +2,10 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::Context;
 use crate::cli::DoctorArgs;
-use crate::db::url::DbKind;
-use crate::db::{self, Conn, Session, postgres, sqlite};
+use crate::db::{self, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes};
 use crate::snapshot::{lock, store::Store};
@@ -48,17 +46,17 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let mut checks = Vec::new();
     checks.push(Check::ok("database source", settings.database_origin(), json!(settings.database_origin())));
     checks.push(Check::ok("settings", settings.summary(), json!(settings.effective)));
-    match db::connect(settings, &settings.database_url, &ctx.printer, "seed doctor").await {
+    // Doctor never writes: a SQLite file is opened read-only, never created.
+    match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly, false)
+        .await
+    {
         Ok(mut session) => {
             checks.push(Check::ok(
                 "connection",
                 format!("{} ({} ms)", session.url, session.info.latency.as_millis()),
                 json!({ "url": session.url.to_string(), "latency_ms": session.info.latency.as_millis() }),
             ));
-            let server = match session.info.kind {
-                DbKind::Postgres => format!("PostgreSQL {}", session.info.version),
-                DbKind::Sqlite => format!("SQLite {}", session.info.version),
-            };
+            let server = format!("{} {}", session.kind().product(), session.info.version);
             checks.push(Check::ok(
                 "server",
                 server,
@@ -120,74 +118,24 @@ fn first_line(e: &Error) -> String {
 }
 
 async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
-    let schema = match &mut session.conn {
-        Conn::Postgres(conn) => {
-            match sqlx::query(
-                "SELECT current_user::text AS usr, coalesce(current_schema(), 'public') AS sch,
-                        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-                        has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE') AS can_create,
-                        count(c.oid) AS tables,
-                        count(c.oid) FILTER (WHERE has_table_privilege(c.oid, 'TRUNCATE')) AS truncatable,
-                        count(c.oid) FILTER (WHERE pg_has_role(c.relowner, 'USAGE')) AS owned
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-                   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'",
-            )
-            .fetch_one(&mut *conn)
-            .await
-            {
-                Ok(r) => {
-                    let user: String = r.get("usr");
-                    let schema_name: String = r.get("sch");
-                    let superuser: bool = r.get::<Option<bool>, _>("superuser").unwrap_or(false);
-                    let can_create: bool = r.get("can_create");
-                    let (tables, truncatable, owned): (i64, i64, i64) =
-                        (r.get("tables"), r.get("truncatable"), r.get("owned"));
-                    let detail = format!(
-                        "{user}{}: {} create tables in {schema_name}; may truncate {truncatable}/{tables} tables; owns {owned}/{tables}",
-                        if superuser { " (superuser)" } else { "" },
-                        if can_create { "may" } else { "may not" },
-                    );
-                    let data = json!({ "user": user, "superuser": superuser, "can_create": can_create,
-                                       "tables": tables, "truncatable": truncatable, "owned": owned });
-                    if truncatable < tables || owned < tables {
-                        let mut c = Check::warn(
-                            "privileges",
-                            format!(
-                                "{detail} (restore --clean / bulk --truncate need TRUNCATE; the fast load path needs ownership)"
-                            ),
-                        );
-                        c.data = data;
-                        checks.push(c);
-                    } else {
-                        checks.push(Check::ok("privileges", detail, data));
-                    }
-                }
-                Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {e}"))),
-            }
-            let version = postgres::schema_version(conn).await;
-            push_version(checks, version);
-            postgres::introspect(conn).await
+    match session.privileges().await {
+        Ok(p) if p.ok => checks.push(Check::ok("privileges", p.detail, p.data)),
+        Ok(p) if p.fatal => {
+            let mut c = Check::fail("privileges", p.detail, code::PERMISSION);
+            c.data = p.data;
+            checks.push(c);
         }
-        Conn::Sqlite(conn) => {
-            let user = crate::system::os_user();
-            let path = session.url.sqlite_path().cloned();
-            let writable =
-                path.as_ref().is_none_or(|p| std::fs::metadata(p).is_ok_and(|m| !m.permissions().readonly()));
-            if writable {
-                checks.push(Check::ok(
-                    "privileges",
-                    format!("{user}: database file writable"),
-                    json!({ "user": user, "writable": true }),
-                ));
-            } else {
-                checks.push(Check::fail("privileges", format!("{user}: database file is read-only"), code::PERMISSION));
-            }
-            let version = sqlite::schema_version(conn).await;
-            push_version(checks, version);
-            sqlite::introspect(conn).await
+        Ok(p) => {
+            let mut c = Check::warn("privileges", p.detail);
+            c.data = p.data;
+            checks.push(c);
         }
-    };
+        Err(e) => checks.push(Check::warn("privileges", format!("could not read privileges: {}", first_line(&e)))),
+    }
+    let schema = session.introspect().await;
+    if let Ok(schema) = &schema {
+        push_version(checks, session.schema_version(schema).await);
+    }
     match schema {
         Ok(schema) => {
             let fp = schema.fingerprint();
@@ -199,7 +147,7 @@ async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<
                     "no tables".to_owned()
                 }
             } else {
-                format!("{} ({} tables, {columns} columns)", &fp[..12], schema.tables.len())
+                format!("{} ({} tables, {columns} columns)", fp.get(..12).unwrap_or(&fp), schema.tables.len())
             };
             checks.push(Check::ok(
                 "schema fingerprint",

@@ -1,34 +1,52 @@
-//! Database access: one connection per job, chosen by URL scheme, with retries for
-//! transient connect failures. Backend-specific work lives in `postgres` and `sqlite`.
+//! Database access. Each kind of database lives in its own module behind the
+//! [`Backend`] trait; [`Session`] is the one place that dispatches to them, so commands
+//! never ask which kind they are talking to.
 
+pub mod backend;
 pub mod checks;
+pub mod copy_text;
 pub mod errors;
-pub mod export;
+pub mod insert;
+pub mod migrations;
 pub mod postgres;
-pub mod query;
-pub mod rebuild;
 pub mod retry;
 pub mod schema;
 pub mod sqlite;
 pub mod url;
 
-use std::str::FromStr;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Connection};
 
-use crate::error::Error;
-use crate::output::{Level, Printer};
-use crate::settings::Settings;
+pub use backend::{
+    Backend, ChunkSink, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+};
 use errors::Step;
+use schema::{Schema, SchemaVersion, Table, TableName};
 use url::{DbKind, DbUrl};
 
+use crate::error::Error;
+use crate::factory::plan::Plan;
+use crate::output::{Level, Printer};
+use crate::settings::Settings;
+use crate::snapshot::format::SequenceState;
+
+/// A connection to one kind of database.
 pub enum Conn {
-    Postgres(PgConnection),
-    Sqlite(SqliteConnection),
+    Postgres(postgres::PgBackend),
+    Sqlite(sqlite::SqliteBackend),
+}
+
+/// Runs `$body` with `$b` bound to the kind's backend: the one dispatch point.
+macro_rules! dispatch {
+    ($conn:expr, $b:ident => $body:expr) => {
+        match $conn {
+            Conn::Postgres($b) => $body,
+            Conn::Sqlite($b) => $body,
+        }
+    };
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,11 +58,19 @@ pub struct ServerInfo {
     pub latency: Duration,
 }
 
+/// An open connection, what it connected to, and the statement timeout it runs under.
 pub struct Session {
-    pub conn: Conn,
+    conn: Conn,
     pub info: ServerInfo,
     pub url: DbUrl,
     pub statement_timeout: Option<Duration>,
+}
+
+/// Whether a command may create or change the database file (SQLite): `doctor` never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    ReadOnly,
 }
 
 impl Session {
@@ -52,16 +78,130 @@ impl Session {
         Step::new(what).timeout(self.statement_timeout)
     }
 
+    pub fn kind(&self) -> DbKind {
+        self.info.kind
+    }
+
     pub async fn close(self) {
-        let _ = match self.conn {
-            Conn::Postgres(c) => c.close().await,
-            Conn::Sqlite(c) => c.close().await,
-        };
+        dispatch!(self.conn, b => b.close().await)
+    }
+
+    pub async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.execute(sql, step).await)
+    }
+    pub async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {
+        dispatch!(&mut self.conn, b => b.text_rows(sql, step).await)
+    }
+    pub async fn one_i64(&mut self, sql: String, step: &Step) -> Result<Option<i64>, Error> {
+        dispatch!(&mut self.conn, b => b.one_i64(sql, step).await)
+    }
+    pub fn cast_text(&self, expr: &str) -> String {
+        dispatch!(&self.conn, b => b.cast_text(expr))
+    }
+
+    pub async fn begin_read(&mut self) -> Result<(), Error> {
+        let step = self.step("starting a read transaction");
+        dispatch!(&mut self.conn, b => b.begin_read(&step).await)
+    }
+    pub async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        dispatch!(&mut self.conn, b => b.export_snapshot().await)
+    }
+    pub async fn begin_read_at(&mut self, snapshot: &str) -> Result<(), Error> {
+        let step = self.step("starting a read transaction on the shared snapshot");
+        dispatch!(&mut self.conn, b => b.begin_read_at(snapshot, &step).await)
+    }
+    pub async fn begin_write(&mut self, intent: &WriteIntent) -> Result<(), Error> {
+        let step = self.step("starting the transaction");
+        dispatch!(&mut self.conn, b => b.begin_write(intent, &step).await)
+    }
+    pub async fn commit(&mut self, what: &str) -> Result<(), Error> {
+        let step = self.step(what);
+        dispatch!(&mut self.conn, b => b.commit(&step).await)
+    }
+    pub async fn rollback(&mut self) {
+        dispatch!(&mut self.conn, b => b.rollback().await)
+    }
+
+    pub async fn introspect(&mut self) -> Result<Schema, Error> {
+        dispatch!(&mut self.conn, b => b.introspect().await)
+    }
+    pub async fn schema_version(&mut self, schema: &Schema) -> Result<Option<SchemaVersion>, Error> {
+        dispatch!(&mut self.conn, b => migrations::schema_version(b, schema).await)
+    }
+    pub async fn apply_demo_schema_if_empty(&mut self) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.apply_demo_schema_if_empty().await)
+    }
+    pub async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
+        dispatch!(&mut self.conn, b => b.count_rows(table).await)
+    }
+
+    pub async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
+        dispatch!(&mut self.conn, b => b.session_settings().await)
+    }
+    pub async fn stream_table<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.stream_table(table, columns, sink).await)
+    }
+    pub async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
+        dispatch!(&mut self.conn, b => b.sequence_states(table).await)
+    }
+    pub fn export_size_estimate(&self, tables: &[&Table]) -> u64 {
+        dispatch!(&self.conn, b => b.export_size_estimate(tables))
+    }
+
+    pub async fn plan_load(&mut self, req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
+        dispatch!(&mut self.conn, b => b.plan_load(req).await)
+    }
+    pub async fn start_load(&mut self, req: &LoadRequest<'_>, plan: &LoadPlan) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.start_load(req, plan).await)
+    }
+    pub fn row_form(&self) -> RowForm {
+        dispatch!(&self.conn, b => b.row_form())
+    }
+    pub async fn load_table(&mut self, target: &LoadTable<'_>, rows: RowInput) -> Result<u64, Error> {
+        dispatch!(&mut self.conn, b => b.load_table(target, rows).await)
+    }
+    pub async fn finish_load(&mut self) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.finish_load().await)
+    }
+    pub async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.prepare_cycles(plan).await)
+    }
+    pub async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.reserve_keys(plan).await)
+    }
+    pub async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.close_cycles(plan).await)
+    }
+    pub async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.settle_keys(plan).await)
+    }
+    pub async fn restore_sequences(
+        &mut self,
+        tables: &[(&Table, &BTreeMap<String, SequenceState>)],
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.restore_sequences(tables).await)
+    }
+    pub async fn privileges(&mut self) -> Result<Privileges, Error> {
+        dispatch!(&mut self.conn, b => b.privileges().await)
+    }
+    pub async fn identity(&mut self) -> Result<String, Error> {
+        dispatch!(&mut self.conn, b => b.identity().await)
     }
 }
 
 /// Why a connection attempt failed, and whether trying again can help.
 fn classify_connect_error(err: &sqlx::Error) -> (&'static str, bool) {
+    if let Some(c) = postgres::errors::classify_connect(err).filter(|_| is_pg(err)) {
+        return c;
+    }
+    if let Some(c) = sqlite::errors::classify_connect(err) {
+        return c;
+    }
     match err {
         sqlx::Error::Io(e) => match e.kind() {
             std::io::ErrorKind::ConnectionRefused => ("connection refused", true),
@@ -71,17 +211,6 @@ fn classify_connect_error(err: &sqlx::Error) -> (&'static str, bool) {
             std::io::ErrorKind::PermissionDenied => ("permission denied", false),
             _ => ("network error", true),
         },
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("57P03") => ("server starting up", true),
-            Some("53300") => ("too many connections", true),
-            Some("28P01" | "28000") => ("authentication failed", false),
-            Some("3D000") => ("database does not exist", false),
-            Some("42501") => ("permission denied", false),
-            Some(c) if c.starts_with("08") => ("connection failure", true),
-            // SQLite: 14 = SQLITE_CANTOPEN
-            Some("14") => ("cannot open database file", false),
-            _ => ("server refused", false),
-        },
         sqlx::Error::Tls(_) => ("TLS error", false),
         sqlx::Error::Configuration(_) => ("invalid connection settings", false),
         sqlx::Error::Protocol(_) => ("protocol error", true),
@@ -89,14 +218,32 @@ fn classify_connect_error(err: &sqlx::Error) -> (&'static str, bool) {
     }
 }
 
+fn is_pg(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some())
+}
+
 /// Connects to `url` (retrying transient failures per the retry settings) and reports
 /// `connection_established` or `connection_failed`.
 pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &str) -> Result<Session, Error> {
+    connect_with(settings, url, printer, app, Access::ReadWrite, false).await
+}
+
+/// As [`connect`], read-only or not, and with `wait` a database another process holds
+/// (SQLite's file lock) is waited for instead of refused.
+pub async fn connect_with(
+    settings: &Settings,
+    url: &DbUrl,
+    printer: &Printer,
+    app: &str,
+    access: Access,
+    wait: bool,
+) -> Result<Session, Error> {
     let policy = settings.retry;
     let mut attempt = 1u32;
     loop {
         let started = Instant::now();
-        let result = tokio::time::timeout(settings.connect_timeout, connect_once(settings, url, app)).await;
+        let result =
+            tokio::time::timeout(settings.connect_timeout, connect_once(settings, url, printer, app, access)).await;
         let err = match result {
             Ok(Ok((conn, version))) => {
                 let latency = started.elapsed();
@@ -118,8 +265,15 @@ pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &
                 return Ok(Session { conn, info, url: url.clone(), statement_timeout: settings.statement_timeout });
             }
             Ok(Err(e)) => {
+                if let Some(held) = sqlite::errors::held_at_connect(url, &e) {
+                    if wait {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    return Err(held);
+                }
                 let (class, transient) = classify_connect_error(&e);
-                (class, transient, e.to_string())
+                (class, transient, errors::driver_message(&e))
             }
             Err(_) => (
                 "timed out",
@@ -156,53 +310,66 @@ pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &
             json!({ "url": url.to_string(), "error_class": class, "attempts": attempt }),
             || format!("could not connect to {url}: {class} after {attempt} attempt(s)"),
         );
+        if url.kind() == DbKind::Sqlite && matches!(class, "permission denied" | "cannot open database file") {
+            return Err(Error::Permission {
+                what: format!("opening the SQLite database {}", url.location()),
+                reason,
+                hint: Some("check the owner and mode of the database file and of its directory".into()),
+            });
+        }
         return Err(Error::Connect { url: url.to_string(), class, attempts: attempt, reason });
     }
 }
 
-async fn connect_once(settings: &Settings, url: &DbUrl, app: &str) -> Result<(Conn, String), sqlx::Error> {
+async fn connect_once(
+    settings: &Settings,
+    url: &DbUrl,
+    printer: &Printer,
+    app: &str,
+    access: Access,
+) -> Result<(Conn, String), sqlx::Error> {
     match url.kind() {
         DbKind::Postgres => {
-            let mut options = PgConnectOptions::from_str(url.expose())?.application_name(app);
-            // Fixed output settings: snapshots and checksums must not depend on the
-            // server's or the user's defaults. Server-side TCP keepalives keep idle
-            // connections through NATs and let the server notice a vanished client.
-            let mut params: Vec<(&str, String)> = vec![
-                ("DateStyle", "ISO, MDY".into()),
-                ("IntervalStyle", "postgres".into()),
-                ("TimeZone", "UTC".into()),
-                ("bytea_output", "hex".into()),
-                ("client_min_messages", "warning".into()),
-                ("tcp_keepalives_idle", "60".into()),
-                ("tcp_keepalives_interval", "10".into()),
-                ("tcp_keepalives_count", "6".into()),
-            ];
-            if let Some(t) = settings.statement_timeout {
-                params.push(("statement_timeout", t.as_millis().to_string()));
-            }
-            options = options.options(params);
-            let mut conn = options.connect().await?;
-            let version: String =
-                sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
-            let version = version.split_whitespace().next().unwrap_or_default().to_owned();
-            Ok((Conn::Postgres(conn), version))
+            let (b, v) = postgres::connect(url, app, settings.statement_timeout, printer).await?;
+            Ok((Conn::Postgres(b), v))
         }
         DbKind::Sqlite => {
-            if let Some(parent) = url.sqlite_path().and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty())
-                && !parent.exists()
-            {
-                return Err(sqlx::Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("directory {} does not exist", parent.display()),
-                )));
-            }
-            let options = SqliteConnectOptions::from_str(url.expose())?
-                .create_if_missing(true)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(2));
-            let mut conn = options.connect().await?;
-            let version: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut conn).await?;
-            Ok((Conn::Sqlite(conn), version))
+            let (b, v) = sqlite::connect(url, access == Access::ReadWrite).await?;
+            Ok((Conn::Sqlite(b), v))
+        }
+    }
+}
+
+/// With `DIRECT_URL` set, writes and locks go through it while reads use
+/// `DATABASE_URL`: both must reach the same database (a pooler in front of the same
+/// server passes), or a load and a snapshot would silently touch two databases.
+pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<(), Error> {
+    let Some(direct) = &settings.direct_url else { return Ok(()) };
+    let mut a = connect_with(settings, &settings.database_url, printer, "seed", Access::ReadOnly, false).await?;
+    let ida = a.identity().await;
+    a.close().await;
+    let mut b = connect_with(settings, direct, printer, "seed", Access::ReadOnly, false).await?;
+    let idb = b.identity().await;
+    b.close().await;
+    let (ida, idb) = (ida?, idb?);
+    if ida != idb {
+        return Err(Error::usage_hint(
+            format!(
+                "DIRECT_URL ({direct}) and DATABASE_URL ({}) reach different databases:\n  DATABASE_URL: {ida}\n  DIRECT_URL:   {idb}",
+                settings.database_url
+            ),
+            "DIRECT_URL must reach the same database as DATABASE_URL, without the pooler; fix one of them or unset DIRECT_URL",
+        ));
+    }
+    Ok(())
+}
+
+/// After Ctrl-C dropped a command mid-transaction: whatever the kind needs so the
+/// database is exactly as before, even for a reader of the files alone.
+pub async fn recover_after_interrupt(settings: &Settings) {
+    for url in std::iter::once(&settings.database_url).chain(settings.direct_url.as_ref()) {
+        if url.kind() == DbKind::Sqlite {
+            sqlite::recover(url).await;
         }
     }
 }

@@ -29,28 +29,35 @@ fn jitter() -> f64 {
 }
 
 /// Runs `op` until it succeeds, fails with a non-transient error, or runs out of
-/// attempts. Each retry is reported as a `retry` event naming `what`.
+/// attempts. Each retry is reported as a `retry` event naming `what`. A statement
+/// timeout is retried once at most: a timeout of five minutes must not become
+/// twenty-five.
 pub async fn with_retry<T, F, Fut>(policy: &RetryPolicy, printer: &Printer, what: &str, mut op: F) -> Result<T, Error>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
     let mut attempt = 1;
+    let mut timed_out = false;
     loop {
         match op(attempt).await {
             Ok(v) => return Ok(v),
+            Err(e @ Error::Timeout { .. }) if timed_out => return Err(e),
             Err(e) if e.is_transient() && attempt < policy.max_attempts => {
+                let once = matches!(e, Error::Timeout { .. });
+                timed_out |= once;
                 let delay = backoff(policy, attempt);
                 let first_line = e.to_string().lines().next().unwrap_or_default().to_owned();
                 printer.event(
                     Level::Warn,
                     "retry",
-                    json!({ "what": what, "attempt": attempt, "max_attempts": policy.max_attempts,
+                    json!({ "what": what, "attempt": attempt, "max_attempts": if once { attempt + 1 } else { policy.max_attempts },
                             "delay_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "error": first_line }),
                     || {
                         format!(
-                            "{what} failed (attempt {attempt}/{}): {first_line}; retrying in {}",
-                            policy.max_attempts,
+                            "{what} failed (attempt {attempt}/{}): {first_line}; retrying {}in {}",
+                            if once { attempt + 1 } else { policy.max_attempts },
+                            if once { "once (a timeout is retried once) " } else { "" },
                             humantime::format_duration(Duration::from_millis(
                                 u64::try_from(delay.as_millis()).unwrap_or(0)
                             ))

@@ -156,8 +156,9 @@ pub struct Table {
     pub partitions: Vec<PartitionBound>,
     /// Check constraints as the database prints them (for plans and hints).
     pub checks: Vec<(String, String)>,
-    /// Planner's estimate (PostgreSQL) or exact count (SQLite) of rows; for sizing only.
-    pub estimated_rows: u64,
+    /// Rows, for sizing and progress only: an estimate on some kinds (the planner's on
+    /// PostgreSQL). Decisions count rows (`Backend::count_rows`).
+    pub row_estimate: u64,
     /// Bytes on disk (heap + toast), for free-space estimates.
     pub estimated_bytes: u64,
 }
@@ -175,7 +176,12 @@ impl Table {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Schema {
+    /// The application's tables: what is seeded and snapshotted.
     pub tables: Vec<Table>,
+    /// Migration tools' bookkeeping tables (`migrations::set_aside`): the schema
+    /// version comes from them; never seeded, never snapshotted.
+    #[serde(default)]
+    pub migration_tables: Vec<Table>,
 }
 
 impl Schema {
@@ -342,7 +348,7 @@ mod tests {
             partition_key: None,
             partitions: vec![],
             checks: vec![],
-            estimated_rows: 0,
+            row_estimate: 0,
             estimated_bytes: 0,
         }
     }
@@ -376,12 +382,12 @@ mod tests {
     fn fingerprint_ignores_table_order() {
         let a = table("a", &[("id", false)], &[]);
         let b = table("b", &[("id", false)], &[]);
-        let s1 = Schema { tables: vec![a.clone(), b.clone()] };
-        let s2 = Schema { tables: vec![b, a.clone()] };
+        let s1 = Schema { tables: vec![a.clone(), b.clone()], ..Schema::default() };
+        let s2 = Schema { tables: vec![b, a.clone()], ..Schema::default() };
         assert_eq!(s1.fingerprint(), s2.fingerprint());
         let mut a2 = a;
         a2.columns[0].type_name = "text".into();
-        let s3 = Schema { tables: vec![a2] };
+        let s3 = Schema { tables: vec![a2], ..Schema::default() };
         assert_ne!(s1.fingerprint(), s3.fingerprint());
     }
 

@@ -24,6 +24,14 @@ impl DbKind {
             DbKind::Sqlite => "sqlite",
         }
     }
+
+    /// The product's name, for people: "PostgreSQL".
+    pub fn product(self) -> &'static str {
+        match self {
+            DbKind::Postgres => "PostgreSQL",
+            DbKind::Sqlite => "SQLite",
+        }
+    }
 }
 
 /// A parsed database URL, with the libpq environment applied. `Display` and `Debug`

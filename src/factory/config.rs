@@ -14,13 +14,19 @@
 //! connects; unknown tables, columns and generators once the schema is known.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::Error;
+use crate::factory::plan::MAX_COUNT;
 use crate::factory::values::faker_by_name;
+
+/// Far more than any factories file needs; keeps a wrong path (a log, /dev/zero) from
+/// filling memory.
+const MAX_FILE_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Factories {
@@ -35,6 +41,8 @@ pub struct TableConfig {
     pub line: usize,
     pub count: Option<u64>,
     pub per_parent: Option<(String, u64)>,
+    /// Where `per_parent` is (the table's line without it).
+    pub per_parent_line: usize,
     pub columns: Vec<ColumnConfig>,
 }
 
@@ -103,9 +111,34 @@ struct RawColumn {
 
 impl Factories {
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        let read_error = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::NotFound => Error::usage(format!("factories file {} not found", path.display())),
             _ => Error::io("reading factories file", path, e),
+        };
+        if std::fs::metadata(path).map_err(read_error)?.is_dir() {
+            return Err(Error::usage_hint(
+                format!("factories file {} is a directory", path.display()),
+                "pass the path of a TOML file (--factories FILE or SEED_FACTORIES), e.g. fixtures/factories.toml",
+            ));
+        }
+        let mut bytes = Vec::new();
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Error::usage(format!(
+                "factories file {} is larger than {} MiB; a factories file is a short TOML file",
+                path.display(),
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+            Error::Config {
+                file: path.to_owned(),
+                line,
+                message: "the file is not UTF-8 text; save it as UTF-8".into(),
+            }
         })?;
         Self::parse(path, text)
     }
@@ -125,31 +158,36 @@ impl Factories {
             let line = line_of(&text, name.span().start);
             let (name, table) = (name.into_inner(), table.into_inner());
             let count = match table.count {
-                Some(c) if *c.get_ref() < 0 => {
-                    return Err(err(
-                        c.span().start,
-                        format!("count for {name} must be 0 or more, got {}", c.get_ref()),
-                    ));
-                }
-                Some(c) => Some(u64::try_from(*c.get_ref()).unwrap_or(0)),
+                Some(c) => match u64::try_from(*c.get_ref()) {
+                    Ok(n) if n <= MAX_COUNT => Some(n),
+                    _ => {
+                        return Err(err(
+                            c.span().start,
+                            format!(
+                                "count for {name} must be between 0 and {MAX_COUNT} (0 leaves it out), got {}",
+                                c.get_ref()
+                            ),
+                        ));
+                    }
+                },
                 None => None,
             };
-            let per_parent = match table.per_parent {
+            let (per_parent, per_parent_line) = match table.per_parent {
                 Some(p) => {
                     let span = p.span().start;
                     let p = p.into_inner();
-                    if p.count <= 0 {
+                    let Some(k) = u64::try_from(p.count).ok().filter(|k| (1..=MAX_COUNT).contains(k)) else {
                         return Err(err(
                             span,
-                            format!("per_parent count for {name} must be 1 or more, got {}", p.count),
+                            format!("per_parent count for {name} must be between 1 and {MAX_COUNT}, got {}", p.count),
                         ));
-                    }
+                    };
                     if count.is_some() {
                         return Err(err(span, format!("{name}: give either count or per_parent, not both")));
                     }
-                    Some((p.table, u64::try_from(p.count).unwrap_or(1)))
+                    (Some((p.table, k)), line_of(&text, span))
                 }
-                None => None,
+                None => (None, line),
             };
             let mut columns = Vec::new();
             for (col, rule) in table.columns {
@@ -213,7 +251,7 @@ impl Factories {
                 };
                 columns.push(ColumnConfig { name: col.into_inner(), line: col_line, rule: parsed });
             }
-            tables.push(TableConfig { name, line, count, per_parent, columns });
+            tables.push(TableConfig { name, line, count, per_parent, per_parent_line, columns });
         }
         Ok(Self { path: path.to_owned(), text, tables })
     }
@@ -309,6 +347,38 @@ mod tests {
     }
 
     #[test]
+    fn counts_keep_to_the_command_line_limit() {
+        assert!(parse("[tables.a]\ncount = 1000000000\n").is_ok());
+        assert!(parse("[tables.a]\ncount = 0\n").is_ok());
+        let e = parse("[tables.a]\ncount = 1000000001\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2:") && e.to_string().contains("1000000000"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        let e = parse("\n[tables.a]\nper_parent = { table = \"b\", count = 1000000001 }\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:3:"), "{e}");
+        let e = parse("[tables.a]\nper_parent = { table = \"b\", count = 0 }\n").unwrap_err();
+        assert!(e.to_string().contains("between 1 and"), "{e}");
+        let f = parse("[tables.a]\n\nper_parent = { table = \"b\", count = 2 }\n").unwrap();
+        assert_eq!((f.tables[0].line, f.tables[0].per_parent_line), (1, 3));
+    }
+
+    #[test]
+    fn load_refuses_directories_and_non_utf8_as_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Factories::load(dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let file = dir.path().join("f.toml");
+        std::fs::write(&file, b"[tables.a]\ncount = 1\n# caf\xe9\n").unwrap();
+        let e = Factories::load(&file).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().ends_with("f.toml:3: the file is not UTF-8 text; save it as UTF-8"), "{e}");
+        // A wrong path to an endless file stops at the size limit.
+        let e = Factories::load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let e = parse("[tables.staffs]\ncount = 1\n\n[tables.offices]\ncolumns.name = { generator = \"nonsense\" }\n")
             .unwrap_err();
@@ -324,7 +394,7 @@ mod tests {
         assert!(e.to_string().starts_with("f.toml:1:"), "{e}");
 
         let e = parse("[tables.staffs]\ncount = -3\n").unwrap_err();
-        assert!(e.to_string().contains("must be 0 or more"), "{e}");
+        assert!(e.to_string().contains("must be between 0 and 1000000000"), "{e}");
 
         let e = parse("[tables.a]\ncolumns.x = { template = \"{nope}\" }\n").unwrap_err();
         assert!(e.to_string().contains("unknown generator '{nope}'"), "{e}");

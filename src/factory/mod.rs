@@ -6,4 +6,5 @@ pub mod config;
 pub mod hash;
 pub mod plan;
 pub mod rows;
+pub mod unique;
 pub mod values;

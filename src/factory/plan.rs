@@ -6,11 +6,16 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::db::schema::{CheckRule, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, load_order};
+use crate::db::schema::{
+    CheckRule, Column, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
+};
 use crate::error::Error;
 use crate::factory::config::{ColumnRule, Factories, Template};
 use crate::factory::hash::{Perm, derive, hash_str};
-use crate::factory::values::{Bounds, Faker, Value, faker_by_name, faker_name, guess_from_name, text_to_value};
+use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
+use crate::factory::values::{
+    Bounds, Faker, GENERATOR_NAMES, Value, faker_by_name, faker_name, faker_suits, guess_from_name, text_to_value,
+};
 
 /// What the user asked for, validated before connecting.
 #[derive(Debug, Clone)]
@@ -63,15 +68,21 @@ pub enum Gen {
         start: i64,
         step: i64,
     },
+    /// Without `perm`: `lo + i` for row `i` of this load, up to `hi`. With it: `lo +
+    /// perm(offset + i)`, permuted within a check's range `[lo, hi]`.
     UniqueInt {
         lo: i64,
+        hi: i64,
         perm: Option<Perm>,
     },
     UniqueUuid,
     UniqueEmail,
+    /// A fake head, `-`, and the row number in base 36.
     UniqueText {
         base: Option<Faker>,
     },
+    /// Short keys: every string of the column's length over [0-9a-z], permuted.
+    UniqueCode(CodeSpace),
     UniqueTemplate(Template),
     UniqueDate,
     UniqueTimestamp {
@@ -165,12 +176,21 @@ pub struct PlanInputs {
     pub existing_max: HashMap<(TableName, String), i64>,
 }
 
+/// Most rows per table, from `--count`, `--table` or the factories file (per_parent
+/// counts multiplied out included).
+pub const MAX_COUNT: u64 = 1_000_000_000;
+
 /// A table to load: its name, row count, and the parent it is counted per (if any).
 pub type Target = (TableName, u64, Option<(TableName, u64)>);
 
-/// Tables to load and their counts; resolves names and the factories file's counts.
+/// A table's count as asked for: rows, or rows per row of a parent (with the file line
+/// that said so).
+type Asked = (u64, Option<(TableName, u64, usize)>);
+
+/// Tables to load and their counts; resolves names and the factories file's counts, and
+/// checks the file's column rules against the schema (before anything is read or written).
 pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error> {
-    let mut counts: HashMap<TableName, (u64, Option<(TableName, u64)>)> = HashMap::new();
+    let mut counts: HashMap<TableName, Asked> = HashMap::new();
     if let Some(n) = req.default_count {
         for t in &schema.tables {
             counts.insert(t.name.clone(), (n, None));
@@ -186,14 +206,18 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
             }
             if let Some((parent, k)) = &tc.per_parent {
                 let p = schema.find(parent).ok_or_else(|| {
-                    f.error(tc.line, format!("per_parent: unknown table '{parent}' (tables: {})", schema.table_list()))
+                    f.error(
+                        tc.per_parent_line,
+                        format!("per_parent: unknown table '{parent}' (tables: {})", schema.table_list()),
+                    )
                 })?;
                 if !table.foreign_keys.iter().any(|fk| fk.ref_table == p.name) {
-                    return Err(
-                        f.error(tc.line, format!("per_parent: {} has no foreign key to {}", table.name, p.name))
-                    );
+                    return Err(f.error(
+                        tc.per_parent_line,
+                        format!("per_parent: {} has no foreign key to {}", table.name, p.name),
+                    ));
                 }
-                counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k))));
+                counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k, tc.per_parent_line))));
             }
             // Column overrides alone do not select a table; a count does.
             for cc in &tc.columns {
@@ -204,12 +228,7 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
                         format!("unknown column '{}' in {} (columns: {})", cc.name, table.name, names.join(", ")),
                     ));
                 };
-                if col.generated {
-                    return Err(f.error(
-                        cc.line,
-                        format!("{}.{} is a generated column; the database computes it", table.name, cc.name),
-                    ));
-                }
+                check_rule(&cc.rule, table, col).map_err(|m| f.error(cc.line, m))?;
             }
         }
     }
@@ -222,19 +241,122 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
         })?;
         counts.insert(table.name.clone(), (*n, None));
     }
-    // per_parent counts depend on the parent's count.
     let mut out = Vec::new();
     for t in &schema.tables {
-        let Some((n, per)) = counts.get(&t.name) else { continue };
-        let n = match per {
-            Some((parent, k)) => counts.get(parent).map_or(0, |(pn, _)| pn * k),
-            None => *n,
-        };
+        let Some((_, per)) = counts.get(&t.name) else { continue };
+        let n = resolved_count(&t.name, &counts, req)?;
         if n > 0 {
-            out.push((t.name.clone(), n, per.clone()));
+            out.push((t.name.clone(), n, per.as_ref().map(|(p, k, _)| (p.clone(), *k))));
         }
     }
     Ok(out)
+}
+
+/// Rows of `name`: its count, or per_parent multiplied along the chain of parents (a
+/// per_parent of a per_parent table); 0 when the chain ends at a table not loaded.
+fn resolved_count(name: &TableName, counts: &HashMap<TableName, Asked>, req: &BulkRequest) -> Result<u64, Error> {
+    let fail = |message: String| {
+        let line = counts.get(name).and_then(|(_, per)| per.as_ref()).map_or(0, |(_, _, line)| *line);
+        match &req.factories {
+            Some(f) => f.error(line, message),
+            None => Error::usage(message),
+        }
+    };
+    let mut rows: u128 = 1;
+    let mut at = name;
+    // A chain longer than the number of tables goes round in a circle.
+    for _ in 0..=counts.len() {
+        match counts.get(at) {
+            None => return Ok(0),
+            Some((_, Some((parent, k, _)))) => {
+                rows = rows.saturating_mul(u128::from(*k));
+                at = parent;
+            }
+            Some((n, None)) => {
+                rows = rows.saturating_mul(u128::from(*n));
+                return u64::try_from(rows).ok().filter(|&r| r <= MAX_COUNT).ok_or_else(|| {
+                    fail(format!(
+                        "per_parent makes {rows} rows of {name}, more than {MAX_COUNT} (the limit per table); lower its per_parent count or its parents' counts"
+                    ))
+                });
+            }
+        }
+    }
+    Err(fail(format!("per_parent of {name} goes round in a circle; give one table of the circle a count")))
+}
+
+/// Whether a factories rule can hold in `col`: `null = true` on a NOT NULL column, a
+/// generator of the wrong kind, or a constant that does not fit is refused here (with
+/// the file's line) instead of failing half-way through the load.
+fn check_rule(rule: &ColumnRule, table: &Table, col: &Column) -> Result<(), String> {
+    let name = format!("{}.{}", table.name, col.name);
+    if col.generated {
+        return Err(format!("{name} is a generated column; the database computes it"));
+    }
+    match rule {
+        ColumnRule::Value(None) if !col.nullable => Err(format!(
+            "{name} is NOT NULL, so `null = true` cannot hold; give it a value, one_of, template or generator, or drop the rule"
+        )),
+        ColumnRule::Value(None) | ColumnRule::Template(_) => Ok(()),
+        ColumnRule::Generator(g) => match faker_by_name(g) {
+            Some(f) if !faker_suits(f, &col.kind) => {
+                let fitting: Vec<&str> =
+                    GENERATOR_NAMES.iter().filter(|(_, f)| faker_suits(*f, &col.kind)).map(|(n, _)| *n).collect();
+                Err(format!(
+                    "generator '{g}' does not fit {name} ({}); {}",
+                    col.type_name,
+                    if fitting.is_empty() {
+                        "give it a value, one_of or template instead".to_owned()
+                    } else {
+                        format!("generators for it: {}", fitting.join(", "))
+                    }
+                ))
+            }
+            _ => Ok(()),
+        },
+        ColumnRule::Value(Some(v)) => check_constant(v, &name, col),
+        ColumnRule::OneOf(items) => items.iter().flatten().try_for_each(|v| check_constant(v, &name, col)),
+    }
+}
+
+/// A constant from the factories file against the column's length and number type.
+fn check_constant(v: &str, name: &str, col: &Column) -> Result<(), String> {
+    let shown: String = v.chars().take(40).collect();
+    let shown = if shown.len() < v.len() { format!("{shown:?}...") } else { format!("{shown:?}") };
+    let chars = v.chars().count();
+    if let Some(max) = max_len_of(col)
+        && chars > max as usize
+    {
+        return Err(format!("{shown} has {chars} characters, but {name} ({}) holds at most {max}", col.type_name));
+    }
+    let range = match col.kind {
+        TypeKind::SmallInt => Some((i64::from(i16::MIN), i64::from(i16::MAX))),
+        TypeKind::Int => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+        TypeKind::BigInt => Some((i64::MIN, i64::MAX)),
+        _ => None,
+    };
+    if let Some((lo, hi)) = range
+        && !v.trim().parse::<i64>().is_ok_and(|n| (lo..=hi).contains(&n))
+    {
+        return Err(format!("{shown} is not an integer in [{lo}, {hi}], which {name} ({}) needs", col.type_name));
+    }
+    if col.kind == TypeKind::Bool && !matches!(text_to_value(v.to_owned(), &col.kind), Value::Bool(_)) {
+        return Err(format!("{shown} is not a boolean (true/false), which {name} needs"));
+    }
+    Ok(())
+}
+
+/// The most characters a column holds: its declared length and `length()` checks.
+fn max_len_of(col: &Column) -> Option<u32> {
+    let declared = match col.kind {
+        TypeKind::Text { max_len } => max_len,
+        TypeKind::Char { len } => Some(len),
+        _ => None,
+    };
+    col.checks.iter().fold(declared, |acc, rule| match rule {
+        CheckRule::MaxLen(n) => Some(acc.map_or(*n, |m| m.min(*n))),
+        _ => acc,
+    })
 }
 
 struct Builder<'a> {
@@ -318,7 +440,7 @@ impl Builder<'_> {
                     CheckRule::MinLen(n) => bounds.min_len = Some(*n),
                 }
             }
-            if let TypeKind::Text { max_len: Some(n) } = &col.kind {
+            if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = &col.kind {
                 bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
             }
             let rule = rules.iter().find(|(n, _, _)| n == &col.name);
@@ -520,7 +642,8 @@ impl Builder<'_> {
             };
             let ci = plan.columns.iter().position(|cp| cp.name == col_name).unwrap_or(0);
             let above = existing_max.get(&(table.name.clone(), col_name.clone())).copied();
-            let new_gen = unique_gen(&plans[p].columns[ci], &table, count + offset, above, &what)?;
+            let slot = Slot { col: &plans[p].columns[ci], table: &table, count, offset, above, what: &what };
+            let new_gen = unique_gen(&slot)?;
             let cp = &mut plans[p].columns[ci];
             cp.source = new_gen;
             cp.null_ratio = 0.0;
@@ -599,6 +722,7 @@ fn is_unique_gen(g: &Gen) -> bool {
             | Gen::UniqueUuid
             | Gen::UniqueEmail
             | Gen::UniqueText { .. }
+            | Gen::UniqueCode(_)
             | Gen::UniqueTemplate(_)
             | Gen::UniqueDate
             | Gen::UniqueTimestamp { .. }
@@ -611,91 +735,6 @@ fn is_unique_gen(g: &Gen) -> bool {
 /// keys must be recomputable by their children).
 fn is_pure_gen(g: &Gen) -> bool {
     is_unique_gen(g) || matches!(g, Gen::Foreign { .. } | Gen::Const(_))
-}
-
-fn unique_gen(col: &ColumnPlan, table: &Table, total: u64, above: Option<i64>, what: &str) -> Result<Gen, Error> {
-    let fail = |reason: String| Error::Generation {
-        table: table.name.to_string(),
-        reason,
-        hint: Some(format!("give {}.{} a template containing {{i}} in a factories file", table.name, col.name)),
-    };
-    match &col.source {
-        Gen::Template(t) if t.is_unique() => return Ok(Gen::UniqueTemplate(t.clone())),
-        Gen::Template(_) | Gen::Pick(_) | Gen::Const(_) | Gen::Null => {
-            return Err(fail(format!(
-                "{what} needs distinct values in {}, but its factories rule repeats values",
-                col.name
-            )));
-        }
-        _ => {}
-    }
-    let base = match &col.source {
-        Gen::Faker(f) => Some(*f),
-        _ => None,
-    };
-    Ok(match &col.kind {
-        TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt => {
-            let type_max: i64 = match col.kind {
-                TypeKind::SmallInt => i64::from(i16::MAX),
-                TypeKind::Int => i64::from(i32::MAX),
-                _ => i64::MAX,
-            };
-            #[allow(clippy::cast_possible_truncation)]
-            let lo = col.bounds.min.map_or(1, |m| m.ceil() as i64);
-            #[allow(clippy::cast_possible_truncation)]
-            let hi = col.bounds.max.map_or(type_max, |m| m.floor() as i64).min(type_max);
-            let size = u64::try_from(hi.saturating_sub(lo).saturating_add(1)).unwrap_or(0);
-            if total > size {
-                return Err(fail(format!(
-                    "{what}: {} allows {size} distinct values in [{lo}, {hi}] but {total} rows need one each",
-                    col.name
-                )));
-            }
-            let perm = (col.bounds.max.is_some()).then(|| Perm::new(size, col.key));
-            // Without a range to permute in, count up from above the highest existing id.
-            let lo = match above {
-                Some(max) if perm.is_none() => lo.max(max.saturating_add(1)),
-                _ => lo,
-            };
-            Gen::UniqueInt { lo, perm }
-        }
-        TypeKind::Uuid => Gen::UniqueUuid,
-        TypeKind::Text { .. } | TypeKind::Char { .. } | TypeKind::Other { .. } => {
-            let max_len = col.bounds.max_len.unwrap_or(u32::MAX);
-            let suffix_len = u32::try_from(base36(total).len()).unwrap_or(u32::MAX) + 1;
-            if max_len < suffix_len {
-                return Err(fail(format!(
-                    "{what}: {} holds at most {max_len} characters, too few for {total} distinct values",
-                    col.name
-                )));
-            }
-            if base == Some(Faker::Email) || col.name.to_ascii_lowercase().contains("email") {
-                Gen::UniqueEmail
-            } else {
-                Gen::UniqueText { base }
-            }
-        }
-        TypeKind::Date => Gen::UniqueDate,
-        TypeKind::Timestamp => Gen::UniqueTimestamp { tz: false },
-        TypeKind::TimestampTz => Gen::UniqueTimestamp { tz: true },
-        TypeKind::Numeric { precision, scale } => {
-            let scale = scale.unwrap_or(0);
-            if let Some(p) = precision {
-                let digits = p.saturating_sub(scale).min(18);
-                if total >= 10u64.pow(digits) {
-                    return Err(fail(format!(
-                        "{what}: {} (numeric({p},{scale})) cannot hold {total} distinct whole numbers",
-                        col.name
-                    )));
-                }
-            }
-            Gen::UniqueNumeric { scale }
-        }
-        TypeKind::Bytea => Gen::UniqueBytes,
-        other => {
-            return Err(fail(format!("{what}: seed cannot make distinct values of type {other:?} for {}", col.name)));
-        }
-    })
 }
 
 fn validate_parent_keys(plans: &[TablePlan]) -> Result<(), Error> {
@@ -773,20 +812,6 @@ fn parse_pg_timestamp(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
-pub fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[usize::try_from(n % 36).unwrap_or(0)]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
-}
-
 fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.max(y)),
@@ -811,19 +836,19 @@ impl Plan {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "plan (seed {}, batch size {}): {} rows in {} tables, parents first",
+            "plan (seed {}, batch size {}): {} in {}, parents first",
             self.seed,
             self.batch_size,
-            self.total_rows(),
-            self.tables.len()
+            counted(self.total_rows(), "row"),
+            counted(self.tables.len() as u64, "table")
         );
         for (i, t) in self.tables.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "\n{}. {} — {} rows{}",
+                "\n{}. {} — {}{}",
                 i + 1,
                 t.table.name,
-                t.count,
+                counted(t.count, "row"),
                 if t.offset > 0 { format!(" (after {} existing)", t.offset) } else { String::new() }
             );
             for c in &t.columns {
@@ -851,11 +876,14 @@ impl Plan {
         let text = match &c.source {
             Gen::Sequence { sequence: Some(s), .. } => format!("from sequence {s}"),
             Gen::Sequence { sequence: None, .. } => "next rowid".into(),
-            Gen::UniqueInt { lo, perm: None } => format!("unique integer from {lo}"),
-            Gen::UniqueInt { lo, perm: Some(_) } => format!("unique integer in range, from {lo}"),
+            Gen::UniqueInt { lo, perm: None, .. } => format!("unique integer from {lo}"),
+            Gen::UniqueInt { lo, hi, perm: Some(_) } => format!("unique integer, permuted within [{lo}, {hi}]"),
             Gen::UniqueUuid => "unique uuid".into(),
             Gen::UniqueEmail => "unique email".into(),
             Gen::UniqueText { base } => format!("unique {}", base.map_or("text", faker_name)),
+            Gen::UniqueCode(space) => {
+                format!("unique code of {} ({} values)", describe_space(space), space.capacity)
+            }
             Gen::UniqueTemplate(tpl) => format!("template \"{}\" (unique)", tpl.source),
             Gen::UniqueDate => "unique date".into(),
             Gen::UniqueTimestamp { .. } => "unique timestamp".into(),
@@ -887,14 +915,22 @@ impl Plan {
             Gen::Template(tpl) => format!("template \"{}\"", tpl.source),
             Gen::Faker(f) => format!("{} (fake)", faker_name(*f)),
             Gen::Typed => format!("random {}", t.table.column(&c.name).map_or("value", |col| col.type_name.as_str())),
+            Gen::Partition(r) if r.len() == 1 => "within the partition's range".into(),
             Gen::Partition(r) => format!("within the {} partitions' ranges", r.len()),
         };
         let bounds = match (c.bounds.min, c.bounds.max) {
-            (Some(a), Some(b)) if !matches!(c.source, Gen::Foreign { .. }) => format!(" [{a}, {b}]"),
+            (Some(a), Some(b)) if !matches!(c.source, Gen::Foreign { .. } | Gen::UniqueInt { perm: Some(_), .. }) => {
+                format!(" [{a}, {b}]")
+            }
             _ => String::new(),
         };
         format!("{text}{bounds}{nulls}")
     }
+}
+
+/// "1 row", "2 rows".
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 fn value_text(v: &Value) -> String {
@@ -911,12 +947,280 @@ fn value_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::factory::rows::RowGen;
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    fn col(name: &str, type_name: &str, kind: TypeKind, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            kind,
+            nullable,
+            default: None,
+            auto: None,
+            generated: false,
+            checks: vec![],
+        }
+    }
+
+    fn table(name: &str, columns: Vec<Column>, primary_key: &[&str]) -> Table {
+        Table {
+            name: TableName::new("public", name),
+            columns,
+            primary_key: primary_key.iter().map(|c| (*c).into()).collect(),
+            uniques: vec![],
+            foreign_keys: vec![],
+            partitioned: false,
+            partition_key: None,
+            partitions: vec![],
+            checks: vec![],
+            row_estimate: 0,
+            estimated_bytes: 0,
+        }
+    }
+
+    fn request(tables: &[(&str, u64)], factories: Option<&str>) -> BulkRequest {
+        BulkRequest {
+            default_count: None,
+            table_counts: tables.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
+            factories: factories.map(|text| Factories::parse(Path::new("f.toml"), text.to_owned()).unwrap()),
+            seed: 42,
+            batch_size: 100,
+        }
+    }
+
+    fn values(plan: &Plan, t: usize, c: usize) -> Vec<Value> {
+        let rows = RowGen::new(plan, t);
+        let mut row = Vec::new();
+        (0..plan.tables[t].count)
+            .map(|i| {
+                rows.row(i, &mut row);
+                row[c].clone()
+            })
+            .collect()
+    }
+
+    fn texts(plan: &Plan, t: usize, c: usize) -> Vec<String> {
+        values(plan, t, c)
+            .into_iter()
+            .map(|v| match v {
+                Value::Text(s) => s,
+                other => panic!("not text: {other:?}"),
+            })
+            .collect()
+    }
 
     #[test]
-    fn base36_digits() {
-        assert_eq!(base36(0), "0");
-        assert_eq!(base36(35), "z");
-        assert_eq!(base36(36), "10");
+    fn short_text_keys_fill_their_capacity_and_no_more() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![
+                table("k2", vec![col("k", "character varying(2)", TypeKind::Text { max_len: Some(2) }, false)], &["k"]),
+                table("c2", vec![col("code", "character(2)", TypeKind::Char { len: 2 }, false)], &["code"]),
+            ],
+        };
+        let plan = build(&schema, &request(&[("k2", 1332), ("c2", 1332)], None), &PlanInputs::default()).unwrap();
+        for t in 0..2 {
+            let all = texts(&plan, t, 0);
+            assert_eq!(all.iter().collect::<HashSet<_>>().len(), 1332);
+            assert!(all.iter().all(|v| (1..=2).contains(&v.chars().count()) && !v.ends_with(' ')), "{all:?}");
+        }
+        assert!(plan.describe().contains("unique code of 1–2 characters of [0-9a-z] (1332 values)"));
+
+        let err = build(&schema, &request(&[("k2", 1333)], None), &PlanInputs::default()).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(err.to_string().contains("k2.k") && err.to_string().contains("1332"), "{err}");
+        assert!(!err.hint().unwrap().contains("{i}"), "{:?}", err.hint());
+        // Rows already there count against the capacity.
+        let inputs = PlanInputs {
+            existing_rows: HashMap::from([(TableName::new("public", "c2"), 1000)]),
+            ..PlanInputs::default()
+        };
+        let err = build(&schema, &request(&[("c2", 333)], None), &inputs).unwrap_err();
+        let hint = err.hint().unwrap();
+        assert!(hint.contains("at most 332 rows") && hint.contains("--truncate"), "{hint}");
+    }
+
+    #[test]
+    fn unique_text_that_fits_a_suffix_stays_readable_and_distinct() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table(
+                "users",
+                vec![
+                    col("email", "character varying(17)", TypeKind::Text { max_len: Some(17) }, false),
+                    col("login", "character varying(8)", TypeKind::Text { max_len: Some(8) }, false),
+                ],
+                &["email"],
+            )],
+        };
+        let mut schema = schema;
+        schema.tables[0].uniques.push(crate::db::schema::Unique { name: "u".into(), columns: vec!["login".into()] });
+        let plan = build(&schema, &request(&[("users", 3000)], None), &PlanInputs::default()).unwrap();
+        for c in 0..2 {
+            let all = texts(&plan, 0, c);
+            let max = [17, 8][c];
+            assert_eq!(all.iter().collect::<HashSet<_>>().len(), 3000);
+            assert!(all.iter().all(|v| v.chars().count() <= max), "{all:?}");
+        }
+        assert!(texts(&plan, 0, 0).iter().all(|v| v.ends_with("@example.com")));
+    }
+
+    #[test]
+    fn a_unique_template_too_long_for_its_column_is_refused() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table(
+                "t",
+                vec![col("code", "character varying(6)", TypeKind::Text { max_len: Some(6) }, false)],
+                &["code"],
+            )],
+        };
+        let rule = "[tables.t]\ncolumns.code = { template = \"AB-{i}\" }\n";
+        assert!(build(&schema, &request(&[("t", 999)], Some(rule)), &PlanInputs::default()).is_ok());
+        let err = build(&schema, &request(&[("t", 1000)], Some(rule)), &PlanInputs::default()).unwrap_err();
+        assert!(err.to_string().contains("at least 7 characters for row 1000"), "{err}");
+    }
+
+    #[test]
+    fn integer_keys_start_where_the_plan_says() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table(
+                "u",
+                vec![
+                    col("id", "integer", TypeKind::Int, false),
+                    col("name", "text", TypeKind::Text { max_len: None }, false),
+                ],
+                &["id"],
+            )],
+        };
+        let u = TableName::new("public", "u");
+        let inputs = PlanInputs {
+            existing_rows: HashMap::from([(u.clone(), 2)]),
+            existing_max: HashMap::from([((u, "id".to_owned()), 5)]),
+            ..PlanInputs::default()
+        };
+        let plan = build(&schema, &request(&[("u", 5)], None), &inputs).unwrap();
+        assert!(plan.describe().contains("unique integer from 6\n"), "{}", plan.describe());
+        assert_eq!(values(&plan, 0, 0), (6..=10).map(Value::Int).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_smallint_out_of_values_suggests_what_works() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table("t", vec![col("id", "smallint", TypeKind::SmallInt, false)], &["id"])],
+        };
+        let err = build(&schema, &request(&[("t", 40_000)], None), &PlanInputs::default()).unwrap_err();
+        let hint = err.hint().unwrap();
+        assert!(err.to_string().contains("t.id (smallint) holds 32767 distinct values"), "{err}");
+        assert!(hint.contains("at most 32767 rows") && hint.contains("to integer") && !hint.contains("{i}"), "{hint}");
+
+        // A check range: permuted inside it, and the hint says to widen the check.
+        let mut schema = schema;
+        schema.tables[0].columns[0].checks.push(CheckRule::Range { min: Some(1.0), max: Some(100.0) });
+        let plan = build(&schema, &request(&[("t", 100)], None), &PlanInputs::default()).unwrap();
+        assert!(plan.describe().contains("unique integer, permuted within [1, 100]\n"), "{}", plan.describe());
+        let mut all: Vec<i64> =
+            values(&plan, 0, 0).into_iter().map(|v| if let Value::Int(i) = v { i } else { panic!("{v:?}") }).collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=100).collect::<Vec<_>>());
+        let err = build(&schema, &request(&[("t", 101)], None), &PlanInputs::default()).unwrap_err();
+        assert!(err.hint().unwrap().contains("widen the CHECK range of t.id"), "{:?}", err.hint());
+    }
+
+    #[test]
+    fn factories_rules_that_cannot_hold_are_refused_with_their_line() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table(
+                "staffs",
+                vec![
+                    col("id", "integer", TypeKind::Int, false),
+                    col("name", "text", TypeKind::Text { max_len: None }, false),
+                    col("code", "character(2)", TypeKind::Char { len: 2 }, true),
+                    col("active", "boolean", TypeKind::Bool, true),
+                ],
+                &["id"],
+            )],
+        };
+        for (rule, needle) in [
+            ("name = { null = true }", "staffs.name is NOT NULL"),
+            (
+                "id = { generator = \"email\" }",
+                "generator 'email' does not fit staffs.id (integer); generators for it: int",
+            ),
+            ("code = { value = \"abc\" }", "\"abc\" has 3 characters, but staffs.code (character(2)) holds at most 2"),
+            ("code = { one_of = [\"ab\", \"çàé\"] }", "has 3 characters"),
+            ("id = { value = \"x1\" }", "is not an integer"),
+            ("active = { value = \"maybe\" }", "is not a boolean"),
+        ] {
+            let text = format!("[tables.staffs]\ncount = 3\ncolumns.{rule}\n");
+            let err = targets(&schema, &request(&[], Some(&text))).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{rule}");
+            assert!(err.to_string().starts_with("f.toml:3: "), "{rule}: {err}");
+            assert!(err.to_string().contains(needle), "{rule}: {err}");
+        }
+        for rule in ["code = { null = true }", "code = { value = \"é\" }", "id = { generator = \"int\" }"] {
+            let text = format!("[tables.staffs]\ncount = 3\ncolumns.{rule}\n");
+            targets(&schema, &request(&[], Some(&text))).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        }
+    }
+
+    #[test]
+    fn per_parent_counts_multiply_along_the_chain_within_the_limit() {
+        let fk = |name: &str, parent: &str| ForeignKey {
+            name: format!("{name}_fkey"),
+            columns: vec!["parent_id".into()],
+            ref_table: TableName::new("public", parent),
+            ref_columns: vec!["id".into()],
+            deferrable: false,
+        };
+        let mut tables: Vec<Table> = ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                table(
+                    n,
+                    vec![col("id", "uuid", TypeKind::Uuid, false), col("parent_id", "uuid", TypeKind::Uuid, true)],
+                    &["id"],
+                )
+            })
+            .collect();
+        tables[1].foreign_keys.push(fk("b", "a"));
+        tables[2].foreign_keys.push(fk("c", "b"));
+        let schema = Schema { migration_tables: vec![], tables };
+        let chain = "[tables.a]\ncount = 3\n[tables.b]\nper_parent = { table = \"a\", count = 2 }\n[tables.c]\nper_parent = { table = \"b\", count = 5 }\n";
+        let got: Vec<(String, u64)> =
+            targets(&schema, &request(&[], Some(chain))).unwrap().into_iter().map(|(t, n, _)| (t.name, n)).collect();
+        assert_eq!(got, vec![("a".into(), 3), ("b".into(), 6), ("c".into(), 30)]);
+
+        let big = "[tables.a]\ncount = 100000\n[tables.b]\nper_parent = { table = \"a\", count = 100000 }\n";
+        let err = targets(&schema, &request(&[], Some(big))).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().starts_with("f.toml:4: per_parent makes 10000000000 rows of b, more than 1000000000"),
+            "{err}"
+        );
+        // --table overrides the parent's count, and the product is checked again.
+        assert!(targets(&schema, &request(&[("a", 10_000)], Some(big))).is_ok());
+        assert!(targets(&schema, &request(&[("a", 10_001)], Some(big))).is_err());
+    }
+
+    #[test]
+    fn the_plan_counts_in_words() {
+        let schema = Schema {
+            migration_tables: vec![],
+            tables: vec![table("t", vec![col("id", "uuid", TypeKind::Uuid, false)], &["id"])],
+        };
+        let one = build(&schema, &request(&[("t", 1)], None), &PlanInputs::default()).unwrap().describe();
+        assert!(
+            one.starts_with("plan (seed 42, batch size 100): 1 row in 1 table, parents first\n\n1. t — 1 row\n"),
+            "{one}"
+        );
+        let two = build(&schema, &request(&[("t", 2)], None), &PlanInputs::default()).unwrap().describe();
+        assert!(two.contains(": 2 rows in 1 table,") && two.contains("1. t — 2 rows\n"), "{two}");
     }
 
     #[test]

@@ -8,9 +8,11 @@ use fake::rand::{RngExt, SeedableRng};
 
 use crate::factory::config::{Template, TemplatePart};
 use crate::factory::hash::{derive, mix64, uuid_for};
-use crate::factory::plan::{ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, TablePlan, base36};
+use crate::factory::plan::{ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, TablePlan};
+use crate::factory::unique::base36;
 use crate::factory::values::{
-    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, format_ts, push_copy_value, text_to_value, typed_value,
+    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, fitted_number, fitted_text, format_ts, push_copy_value,
+    text_to_value, typed_value,
 };
 
 /// Generates rows of table `t` of `plan`.
@@ -151,9 +153,12 @@ fn key_value(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth: u8) -> Valu
         Gen::Sequence { start, step, .. } => {
             Value::Int(start.saturating_add(i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(*step)))
         }
-        Gen::UniqueInt { lo, perm } => {
-            let k = perm.map_or(g, |p| p.apply(g));
-            Value::Int(lo.saturating_add(i64::try_from(k).unwrap_or(i64::MAX)))
+        Gen::UniqueInt { lo, perm, .. } => {
+            // Counting up starts above what is there already (`lo`); a permutation
+            // continues the sequence of slots earlier loads used.
+            let k = perm.map_or(i, |p| p.apply(g));
+            let v = i128::from(*lo) + i128::from(k);
+            Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
         }
         Gen::UniqueUuid => Value::Text(uuid::Uuid::from_bytes(uuid_for(col.key, g)).to_string()),
         Gen::UniqueEmail => {
@@ -179,8 +184,12 @@ fn key_value(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth: u8) -> Valu
             let max = col.bounds.max_len.map_or(usize::MAX, |m| m as usize);
             let room = max.saturating_sub(suffix.len());
             let head: String = text.chars().take(room).collect();
-            Value::Text(format!("{}{suffix}", head.trim_end()))
+            let head = head.trim_end();
+            // Padding goes before the suffix: the last `-` still marks the row number.
+            let short = (col.bounds.min_len.unwrap_or(0) as usize).saturating_sub(head.chars().count() + suffix.len());
+            Value::Text(format!("{head}{}{suffix}", "x".repeat(short.min(room))))
         }
+        Gen::UniqueCode(space) => Value::Text(space.value(g)),
         Gen::UniqueTemplate(tpl) => {
             let mut rng = Rng::seed_from_u64(derive(col.key, g));
             text_to_value(render(tpl, g, &mut rng), &col.kind)
@@ -241,13 +250,21 @@ fn render(t: &Template, global_index: u64, rng: &mut Rng) -> String {
 
 fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng) -> Value {
     use crate::db::schema::TypeKind;
-    let text = fake_text(f, rng);
-    let text = match (&col.kind, f) {
-        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => text,
-        (TypeKind::Json | TypeKind::Jsonb, _) => serde_json::Value::String(text).to_string(),
-        _ => text,
-    };
-    text_to_value(clamp_len(text, &col.bounds), &col.kind)
+    match (&col.kind, f) {
+        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
+        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(fake_text(f, rng)).to_string()),
+        (
+            TypeKind::SmallInt
+            | TypeKind::Int
+            | TypeKind::BigInt
+            | TypeKind::Real
+            | TypeKind::Double
+            | TypeKind::Numeric { .. }
+            | TypeKind::Money,
+            _,
+        ) => fitted_number(&fake_text(f, rng), &col.kind, &col.name, &col.bounds, rng),
+        _ => text_to_value(fitted_text(f, &col.bounds, rng), &col.kind),
+    }
 }
 
 fn partition_value(ranges: &[PartitionRange], rng: &mut Rng) -> Value {

@@ -353,6 +353,105 @@ pub fn random_json(rng: &mut Rng) -> String {
     .to_string()
 }
 
+/// A value from `f` that fits `bounds`' length. A generator whose usual output cannot
+/// fit switches to its short form (a country code in a 2-character country column,
+/// initials for a 3-character name, digits for a short phone); otherwise a few draws
+/// look for a value that fits whole, and the last one is cut at a character boundary.
+pub fn fitted_text(f: Faker, bounds: &Bounds, rng: &mut Rng) -> String {
+    let Some(max) = bounds.max_len else { return clamp_len(fake_text(f, rng), bounds) };
+    if let Some(short) = short_form(f, max, rng) {
+        return clamp_len(short, bounds);
+    }
+    let mut text = fake_text(f, rng);
+    for _ in 0..3 {
+        if text.chars().count() <= max as usize {
+            break;
+        }
+        text = fake_text(f, rng);
+    }
+    clamp_len(text, bounds)
+}
+
+/// The short form of `f` when its usual values are longer than `max` characters.
+fn short_form(f: Faker, max: u32, rng: &mut Rng) -> Option<String> {
+    Some(match f {
+        Faker::Country if max < 4 => fake_text(Faker::CountryCode, rng),
+        Faker::State if max < 4 => addr::StateAbbr().fake_with_rng(rng),
+        Faker::FullName if max < 5 => {
+            let first: String = name::FirstName().fake_with_rng(rng);
+            let last: String = name::LastName().fake_with_rng(rng);
+            first.chars().take(1).chain(last.chars().take(1)).collect()
+        }
+        Faker::Phone | Faker::Zip if max < 10 => fake_text(f, rng).chars().filter(char::is_ascii_digit).collect(),
+        Faker::HexColor if max < 7 => format!("{:06x}", rng.random_range(0..0x0100_0000u32)),
+        _ => return None,
+    })
+}
+
+/// Whether a named generator's values can go into a column of `kind` (text columns
+/// take any of them; typed columns only generators of their kind).
+pub fn faker_suits(f: Faker, kind: &TypeKind) -> bool {
+    use Faker as F;
+    match kind {
+        TypeKind::Text { .. }
+        | TypeKind::Char { .. }
+        | TypeKind::Other { .. }
+        | TypeKind::Json
+        | TypeKind::Jsonb
+        | TypeKind::Bytea
+        | TypeKind::TsVector => true,
+        TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt => f == F::Int,
+        TypeKind::Real | TypeKind::Double | TypeKind::Numeric { .. } | TypeKind::Money => {
+            matches!(f, F::Int | F::Money | F::Latitude | F::Longitude)
+        }
+        TypeKind::Bool => f == F::Bool,
+        TypeKind::Date | TypeKind::Timestamp | TypeKind::TimestampTz => {
+            matches!(f, F::Date | F::BirthDate | F::Timestamp)
+        }
+        TypeKind::Time | TypeKind::TimeTz => f == F::Timestamp,
+        TypeKind::Uuid => f == F::Uuid,
+        TypeKind::Inet | TypeKind::Cidr => f == F::Ipv4,
+        TypeKind::MacAddr => f == F::MacAddress,
+        TypeKind::Xml
+        | TypeKind::Bit { .. }
+        | TypeKind::Point
+        | TypeKind::Interval
+        | TypeKind::Range { .. }
+        | TypeKind::Enum { .. }
+        | TypeKind::Array { .. } => false,
+    }
+}
+
+/// A number from a named generator, kept inside the column's type (range, precision,
+/// scale) and checks; out of them, a random value of the column's own range instead.
+pub fn fitted_number(text: &str, kind: &TypeKind, column: &str, bounds: &Bounds, rng: &mut Rng) -> Value {
+    let Ok(v) = text.parse::<f64>() else { return typed_value(kind, column, bounds, rng) };
+    let (lo, hi, scale) = match kind {
+        TypeKind::SmallInt => (f64::from(i16::MIN), f64::from(i16::MAX), Some(0)),
+        TypeKind::Int => (f64::from(i32::MIN), f64::from(i32::MAX), Some(0)),
+        #[allow(clippy::cast_precision_loss)]
+        TypeKind::BigInt => (i64::MIN as f64, i64::MAX as f64, Some(0)),
+        TypeKind::Numeric { precision, scale } => {
+            let (limit, scale) = numeric_limits(*precision, *scale);
+            (-limit, limit, Some(scale))
+        }
+        TypeKind::Money => (0.0, 1e12, Some(2)),
+        _ => (f64::MIN, f64::MAX, None),
+    };
+    let lo = bounds.min.map_or(lo, |m| m.max(lo));
+    let hi = bounds.max.map_or(hi, |m| m.min(hi));
+    let integral = matches!(kind, TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt);
+    if !(lo..=hi).contains(&v) || integral && v.fract() != 0.0 {
+        return typed_value(kind, column, bounds, rng);
+    }
+    match (integral, scale) {
+        #[allow(clippy::cast_possible_truncation)]
+        (true, _) => Value::Int(v as i64),
+        (false, Some(scale)) => Value::Text(format_numeric(v, scale, lo, hi)),
+        (false, None) => Value::Float(v),
+    }
+}
+
 /// Truncates to at most `max` characters (PostgreSQL counts characters, not bytes).
 pub fn clamp_len(mut s: String, bounds: &Bounds) -> String {
     if let Some(max) = bounds.max_len {
@@ -438,14 +537,12 @@ pub fn typed_value(kind: &TypeKind, column: &str, bounds: &Bounds, rng: &mut Rng
             Value::Text(format!("{}.{:02}", rng.random_range(0..10_000u32), rng.random_range(0..100u32)))
         }
         TypeKind::Text { max_len } => {
-            let text = fake_text(guess_from_name("", column, kind).unwrap_or(Faker::Words), rng);
             let b = Bounds { max_len: min_opt(*max_len, bounds.max_len), ..bounds.clone() };
-            Value::Text(clamp_len(text, &b))
+            Value::Text(fitted_text(guess_from_name("", column, kind).unwrap_or(Faker::Words), &b, rng))
         }
         TypeKind::Char { len } => {
             let b = Bounds { max_len: Some(min_opt(Some(*len), bounds.max_len).unwrap_or(*len)), ..bounds.clone() };
-            let text = if *len <= 3 { fake_text(Faker::Code, rng) } else { fake_text(Faker::Word, rng) };
-            Value::Text(clamp_len(text, &b))
+            Value::Text(fitted_text(if *len <= 3 { Faker::Code } else { Faker::Word }, &b, rng))
         }
         TypeKind::Uuid => Value::Text(uuid::Uuid::from_bytes(uuid_v4(rng)).to_string()),
         TypeKind::Json | TypeKind::Jsonb => Value::Text(random_json(rng)),
@@ -512,7 +609,9 @@ pub fn typed_value(kind: &TypeKind, column: &str, bounds: &Bounds, rng: &mut Rng
                     out.push(',');
                 }
                 let element_value = match element.as_ref() {
-                    TypeKind::Text { .. } => Value::Text(fake_text(Faker::Word, rng)),
+                    TypeKind::Text { max_len } => {
+                        Value::Text(fitted_text(Faker::Word, &Bounds { max_len: *max_len, ..Bounds::default() }, rng))
+                    }
                     other => typed_value(other, column, &Bounds::default(), rng),
                 };
                 push_array_element(&mut out, &element_value);
@@ -733,6 +832,81 @@ mod tests {
         let bounds = Bounds { min: Some(1901.0), max: Some(2155.0), ..Bounds::default() };
         let Value::Int(v) = typed_value(&TypeKind::Int, "release_year", &bounds, &mut rng) else { panic!() };
         assert!((1901..=2155).contains(&v));
+    }
+
+    #[test]
+    fn every_generator_fits_every_short_length() {
+        let mut rng = Rng::seed_from_u64(3);
+        for &(name, f) in GENERATOR_NAMES {
+            for max in 1..=8u32 {
+                let bounds = Bounds { max_len: Some(max), ..Bounds::default() };
+                for _ in 0..50 {
+                    let v = fitted_text(f, &bounds, &mut rng);
+                    assert!(v.chars().count() <= max as usize, "{name} at {max}: {v:?}");
+                    assert!(!v.ends_with(' '), "{name} at {max}: {v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_columns_get_short_forms() {
+        let mut rng = Rng::seed_from_u64(4);
+        let two = Bounds { max_len: Some(2), ..Bounds::default() };
+        for _ in 0..200 {
+            let country = fitted_text(Faker::Country, &two, &mut rng);
+            assert!(country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase()), "{country:?}");
+            let state = fitted_text(Faker::State, &two, &mut rng);
+            assert!(state.len() == 2 && state.bytes().all(|b| b.is_ascii_uppercase()), "{state:?}");
+            let initials = fitted_text(Faker::FullName, &two, &mut rng);
+            assert_eq!(initials.chars().count(), 2, "{initials:?}");
+            let phone = fitted_text(Faker::Phone, &Bounds { max_len: Some(6), ..Bounds::default() }, &mut rng);
+            assert!(phone.len() == 6 && phone.bytes().all(|b| b.is_ascii_digit()), "{phone:?}");
+        }
+        // Longer columns draw a whole value that fits when one comes up.
+        let six = Bounds { max_len: Some(6), ..Bounds::default() };
+        let whole = (0..200).filter(|_| {
+            let v = fitted_text(Faker::FirstName, &six, &mut rng);
+            v.chars().count() < 6
+        });
+        assert!(whole.count() > 100);
+    }
+
+    #[test]
+    fn generators_suit_only_their_kinds() {
+        assert!(faker_suits(Faker::Email, &TypeKind::Text { max_len: Some(3) }));
+        assert!(faker_suits(Faker::Email, &TypeKind::Char { len: 1 }));
+        assert!(!faker_suits(Faker::Email, &TypeKind::Int));
+        assert!(faker_suits(Faker::Int, &TypeKind::SmallInt));
+        assert!(!faker_suits(Faker::Money, &TypeKind::Int));
+        assert!(faker_suits(Faker::Money, &TypeKind::Numeric { precision: Some(6), scale: Some(2) }));
+        assert!(faker_suits(Faker::BirthDate, &TypeKind::Date));
+        assert!(!faker_suits(Faker::Uuid, &TypeKind::Date));
+        assert!(!faker_suits(Faker::Word, &TypeKind::Enum { labels: vec!["a".into()] }));
+    }
+
+    #[test]
+    fn generated_numbers_keep_to_precision_and_checks() {
+        let mut rng = Rng::seed_from_u64(5);
+        let kind = TypeKind::Numeric { precision: Some(2), scale: Some(0) };
+        for _ in 0..500 {
+            let Value::Text(v) =
+                fitted_number(&fake_text(Faker::Int, &mut rng), &kind, "n", &Bounds::default(), &mut rng)
+            else {
+                panic!()
+            };
+            assert!(v.parse::<f64>().unwrap().abs() <= 99.0, "{v}");
+        }
+        let bounds = Bounds { min: Some(1.0), max: Some(5.0), ..Bounds::default() };
+        for _ in 0..500 {
+            let Value::Int(v) =
+                fitted_number(&fake_text(Faker::Int, &mut rng), &TypeKind::SmallInt, "x", &bounds, &mut rng)
+            else {
+                panic!()
+            };
+            assert!((1..=5).contains(&v), "{v}");
+        }
+        assert_eq!(fitted_number("-12.5", &TypeKind::Double, "lat", &Bounds::default(), &mut rng), Value::Float(-12.5));
     }
 
     #[test]

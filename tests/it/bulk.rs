@@ -18,26 +18,26 @@ const DEMO_TABLES: [&str; 4] = ["offices", "office_staffs", "staffs", "welfare_r
 // Running seed
 
 /// `seed bulk ARGS --database-url URL --no-progress`; checks the password never shows.
-fn bulk(w: &Workdir, url: &str, args: &[&str]) -> Output {
+pub(crate) fn bulk(w: &Workdir, url: &str, args: &[&str]) -> Output {
     let out = w.seed().arg("bulk").args(args).args(["--database-url", url, "--no-progress"]).output().unwrap();
     assert_no_password(&out);
     out
 }
 
 /// `seed bulk ARGS --no-progress` on the embedded default (./seed.db).
-fn bulk_embedded(w: &Workdir, args: &[&str]) -> Output {
+pub(crate) fn bulk_embedded(w: &Workdir, args: &[&str]) -> Output {
     w.seed().arg("bulk").args(args).arg("--no-progress").output().unwrap()
 }
 
 /// Asserts the exit code and returns stdout + stderr.
-fn expect_code(out: &Output, code: i32) -> String {
+pub(crate) fn expect_code(out: &Output, code: i32) -> String {
     let text = all_output(out);
     assert_eq!(out.status.code(), Some(code), "expected exit code {code}; output:\n{text}");
     text
 }
 
 /// `seed bulk` as a child process (for signals and for killing its connection).
-fn spawn_bulk(w: &Workdir, url: Option<&str>, args: &[&str]) -> Child {
+pub(crate) fn spawn_bulk(w: &Workdir, url: Option<&str>, args: &[&str]) -> Child {
     let mut cmd = w.seed_std();
     cmd.arg("bulk").args(args).arg("--no-progress");
     if let Some(url) = url {
@@ -47,7 +47,7 @@ fn spawn_bulk(w: &Workdir, url: Option<&str>, args: &[&str]) -> Child {
 }
 
 /// Waits for a child with a deadline; kills it and panics with its output on timeout.
-fn finish(mut child: Child, limit: Duration) -> Output {
+pub(crate) fn finish(mut child: Child, limit: Duration) -> Output {
     let deadline = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -60,14 +60,14 @@ fn finish(mut child: Child, limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn sigint(child: &Child) {
+pub(crate) fn sigint(child: &Child) {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "kill(SIGINT)");
 }
 
 /// The stderr lines of a `--log-format json` run, each parsed (panics on a non-JSON line).
-fn json_events(out: &Output) -> Vec<Value> {
+pub(crate) fn json_events(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {l}")))
@@ -134,7 +134,7 @@ fn assert_no_pg_orphans(db: &TestDb, min_fks: usize) {
 }
 
 /// `pg_dump --schema-only`, minus the per-run `\restrict` keys of recent pg_dump versions.
-fn schema_dump(db: &TestDb) -> String {
+pub(crate) fn schema_dump(db: &TestDb) -> String {
     let out = server().tool("pg_dump").args(["--schema-only", "-d", &db.name]).output().expect("run pg_dump");
     assert!(out.status.success(), "pg_dump failed:\n{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
@@ -149,7 +149,7 @@ fn pg_counts(db: &TestDb, tables: &[&str]) -> BTreeMap<String, i64> {
 }
 
 /// The pid of a backend of `seed bulk` running a COPY in `db`; polls until one shows up.
-fn wait_for_copy(child: &mut Child, db: &TestDb) -> i32 {
+pub(crate) fn wait_for_copy(child: &mut Child, db: &TestDb) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let pid = db.psql(&format!(
@@ -176,7 +176,7 @@ fn wait_for_copy(child: &mut Child, db: &TestDb) -> i32 {
 }
 
 /// Polls until backend `pid` has left pg_stat_activity; false after `limit`.
-fn backend_gone(pid: i32, limit: Duration) -> bool {
+pub(crate) fn backend_gone(pid: i32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if server().psql("postgres", &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}")) == "0" {
@@ -190,7 +190,7 @@ fn backend_gone(pid: i32, limit: Duration) -> bool {
 // ---------------------------------------------------------------------------------------
 // SQLite inspection (through the sqlite3 CLI)
 
-fn sqlite3_cmd(db: &Path) -> Command {
+pub(crate) fn sqlite3_cmd(db: &Path) -> Command {
     let mut cmd = Command::new("sqlite3");
     cmd.args(["-batch", "-bail"]).arg(db);
     cmd
@@ -204,7 +204,7 @@ fn run_sqlite3(mut cmd: Command, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
 }
 
-fn sqlite3(db: &Path, sql: &str) -> String {
+pub(crate) fn sqlite3(db: &Path, sql: &str) -> String {
     let mut cmd = sqlite3_cmd(db);
     cmd.arg(sql);
     run_sqlite3(cmd, sql)
@@ -224,7 +224,7 @@ fn sqlite_tables(db: &Path) -> Vec<String> {
 }
 
 /// Every row of every table as SQL literals, sorted per table: "exactly as before".
-fn sqlite_rows(db: &Path) -> String {
+pub(crate) fn sqlite_rows(db: &Path) -> String {
     let mut out = String::new();
     for t in sqlite_tables(db) {
         let mut cmd = sqlite3_cmd(db);
@@ -237,12 +237,12 @@ fn sqlite_rows(db: &Path) -> String {
     out
 }
 
-fn sqlite_count(db: &Path, table: &str) -> i64 {
+pub(crate) fn sqlite_count(db: &Path, table: &str) -> i64 {
     sqlite3(db, &format!("SELECT count(*) FROM {table}")).parse().unwrap()
 }
 
 /// Creates the SQLite file `path` with `schema`, run by the sqlite3 CLI.
-fn sqlite_with_schema(path: &Path, schema: &str) {
+pub(crate) fn sqlite_with_schema(path: &Path, schema: &str) {
     let mut child =
         sqlite3_cmd(path).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), schema.as_bytes()).unwrap();

@@ -46,7 +46,9 @@ fn url_from_env_is_used_and_flag_beats_env() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-    assert!(w.path().join("flag.db").exists());
+    // The flag's database was the one checked, and doctor never creates it.
+    assert!(all_output(&out).contains("flag.db"), "{}", all_output(&out));
+    assert!(!w.path().join("flag.db").exists(), "doctor created the database file");
     let out = w.seed().env("DATABASE_URL", "http://nope").arg("doctor").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
@@ -87,16 +89,22 @@ fn help_shows_examples() {
 
 #[test]
 fn the_write_transaction_goes_through_direct_url() {
-    use crate::common::{TestDb, assert_no_password};
+    use crate::common::{TestDb, assert_no_password, server};
     let db = TestDb::with_demo_schema("direct_url");
     let w = Workdir::new();
-    // DATABASE_URL points at nothing (as a broken pooler would); DIRECT_URL is the server.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let pooled = db.url().replace(&format!(":{}/", crate::common::server().port), &format!(":{closed}/"));
+    // DATABASE_URL reaches the server another way (TCP here, the Unix socket for
+    // DIRECT_URL), as a pooler in front of the same server would: that passes.
+    let socket = format!(
+        "postgres:///{}?host={}&port={}&user=postgres&password={}",
+        db.name,
+        server().socket_dir.display(),
+        server().port,
+        crate::common::PG_PASSWORD,
+    );
     let out = w
         .seed()
-        .env("DATABASE_URL", &pooled)
-        .env("DIRECT_URL", db.url())
+        .env("DATABASE_URL", db.url())
+        .env("DIRECT_URL", &socket)
         .args(["bulk", "--count", "20", "--no-progress"])
         .output()
         .unwrap();
@@ -104,7 +112,7 @@ fn the_write_transaction_goes_through_direct_url() {
     assert_no_password(&out);
     assert_eq!(db.count("staffs"), 20);
     // A DIRECT_URL of another kind of database is a usage error.
-    let out = w.seed().env("DIRECT_URL", "sqlite://x.db").env("DATABASE_URL", &pooled).arg("doctor").output().unwrap();
+    let out = w.seed().env("DIRECT_URL", "sqlite://x.db").env("DATABASE_URL", db.url()).arg("doctor").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
 }
 
@@ -223,4 +231,25 @@ fn r11_5_help_reads_well() {
     // Set variables do not show their values either (DATABASE_URL may hold a password).
     let out = w.seed().env("DATABASE_URL", "postgres://u:Env-Secret-9@h/db").args(["bulk", "--help"]).output().unwrap();
     assert!(!all_output(&out).contains("Env-Secret-9"), "{}", all_output(&out));
+}
+
+/// r8.7: a DIRECT_URL naming another database than DATABASE_URL is refused before
+/// anything is written (bulk used to write one database while snapshot create read
+/// the other); the message shows both, masked.
+#[test]
+fn r8_7_direct_url_to_another_database_is_refused() {
+    use crate::common::{TestDb, assert_no_password};
+    let one = TestDb::with_demo_schema("direct_one");
+    let other = TestDb::with_demo_schema("direct_other");
+    let w = Workdir::new();
+    for args in [&["bulk", "--count", "5", "--no-progress"][..], &["snapshot", "create", "x"][..]] {
+        let out = w.seed().env("DATABASE_URL", one.url()).env("DIRECT_URL", other.url()).args(args).output().unwrap();
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains("reach different databases"), "{text}");
+        assert!(text.contains(&one.name) && text.contains(&other.name), "{text}");
+        assert_no_password(&out);
+    }
+    assert_eq!(one.count("staffs") + other.count("staffs"), 0);
+    assert!(!w.path().join("snapshots/x.seed.gz").exists());
 }

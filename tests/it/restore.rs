@@ -738,3 +738,57 @@ fn restore_on_sqlite_keeps_triggers_from_rewriting_restored_rows() {
     sqlite_exec(&db, "INSERT INTO notes VALUES (3, 'c')");
     assert_eq!(sqlite_lines(&db, "SELECT body FROM notes WHERE id = 3"), vec!["c!"], "the trigger is back");
 }
+
+/// r13.1: a table whose every column converts is restored through binary COPY (converted
+/// on the client from the snapshot's text rows); every edge of every converted type
+/// comes back exactly, and the text path (SEED_RESTORE_TEXT_COPY) gives the same rows.
+#[test]
+fn restore_through_binary_copy_is_exact_at_the_edges_of_every_converted_type() {
+    let ddl = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE TABLE edges (
+            id int PRIMARY KEY, b bool, i2 int2, i4 int4, i8 int8, f4 float4, f8 float8,
+            t text, vc varchar(12), c char(4), m mood, u uuid, d date, ts timestamp, tz timestamptz,
+            tm time, by bytea, j json, jb jsonb)";
+    let rows = "INSERT INTO edges VALUES
+        (1, true, -32768, -2147483648, -9223372036854775808, 'NaN', '-Infinity',
+         E'tab\\there\\nnew\\\\line \\\\N', 'ünïcödé', 'ab', 'sad', '00000000-0000-0000-0000-000000000000',
+         '4713-01-01 BC', '-infinity', '1970-01-01 00:00:00.000001+00', '00:00:00', '\\x', '[]', '{}'),
+        (2, false, 32767, 2147483647, 9223372036854775807, 'Infinity', '-0',
+         '', '', '', 'happy', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+         '5874897-12-31', 'infinity', '294276-12-31 23:59:59.999999+00', '24:00:00', '\\x00ff5c0a',
+         '{\"a\": [1, 2.5e10, \"\\u00e9\"]}', '{\"ü\": {\"deep\": [null, true]}}'),
+        (3, NULL, NULL, NULL, NULL, 3.4028235e38, 2.2250738585072014e-308,
+         '😀 中文', NULL, NULL, NULL, NULL, '2000-02-29', '0044-03-15 12:00:00 BC', 'infinity', '23:59:59.999999',
+         NULL, NULL, 'null'),
+        (4, true, 0, 0, 0, 1.5, 0.1, 'x', 'y', 'z', 'ok', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+         '2026-11-29', '2026-11-29 10:11:12.5', '2026-11-29 10:11:12.5-07:30', '12:34:56.789', '\\xdeadbeef',
+         ' {\"spaces\" :  1} ', '[1, \"two\", 3.0]')";
+    let a = TestDb::new("rs_binary_a");
+    a.load_sql(ddl);
+    a.load_sql(rows);
+    let w = Workdir::new();
+    run(w.seed().args(["--database-url", &a.url(), "snapshot", "create", "edges"]), 0);
+    let copy = |db: &TestDb| {
+        let mut rows: Vec<String> = db.psql("COPY edges TO STDOUT").lines().map(str::to_owned).collect();
+        rows.sort();
+        rows
+    };
+    for (tag, text_only) in [("rs_binary_b", false), ("rs_binary_c", true)] {
+        let b = TestDb::new(tag);
+        b.load_sql(ddl);
+        let mut cmd = w.seed();
+        if text_only {
+            cmd.env("SEED_RESTORE_TEXT_COPY", "1");
+        }
+        let out = run(cmd.args(["--database-url", &b.url(), "-v", "snapshot", "restore", "edges"]), 0);
+        let (before, after) = (copy(&a), copy(&b));
+        assert_eq!(before.len(), 4);
+        assert!(before == after, "{tag}: rows differ: {}", first_difference(&before, &after));
+        let probe =
+            "SELECT id, f8::text, f4::text, octet_length(by), jb::text, j::text, ts::text FROM edges ORDER BY id";
+        assert_eq!(a.psql(probe), b.psql(probe), "{tag}");
+        let said = String::from_utf8_lossy(&out.stderr).contains("loading edges through binary COPY");
+        assert_eq!(said, !text_only, "{tag}: {}", String::from_utf8_lossy(&out.stderr));
+        run(w.seed().args(["--database-url", &b.url(), "snapshot", "verify", "edges", "--against-db"]), 0);
+    }
+}

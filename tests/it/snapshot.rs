@@ -614,10 +614,10 @@ fn snapshot_create_past_the_file_size_limit_fails_with_disk_space_and_leaves_not
 }
 
 /// Unmounts on drop (also when the test fails).
-struct Tmpfs(PathBuf);
+pub struct Tmpfs(pub PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Self {
+    pub fn mount(at: &Path, size: &str) -> Self {
         std::fs::create_dir_all(at).unwrap();
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;

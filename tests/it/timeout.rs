@@ -27,8 +27,9 @@ fn a_slow_copy_is_reported_as_a_timeout_naming_the_table() {
     assert_eq!(db.dump_data(), before, "a timed-out load must leave nothing behind");
 }
 
+/// r8.14: a timeout is retried once, not up to --retry-max-attempts times, and says so.
 #[test]
-fn a_timeout_is_retried_like_other_transient_failures() {
+fn a_timeout_is_retried_once_and_only_once() {
     let db = TestDb::with_demo_schema("stmt_timeout_retry");
     db.load_sql(SLOW_ROWS);
     let w = Workdir::new();
@@ -40,7 +41,7 @@ fn a_timeout_is_retried_like_other_transient_failures() {
             "--statement-timeout",
             "1s",
             "--retry-max-attempts",
-            "2",
+            "5",
             "--retry-base-delay",
             "10ms",
         ])
@@ -49,6 +50,8 @@ fn a_timeout_is_retried_like_other_transient_failures() {
         .unwrap();
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(10), "{text}");
-    assert!(text.contains("attempt 1/2"), "the retry is logged: {text}");
+    assert!(text.contains("attempt 1/2") && text.contains("retried once"), "the retry is logged: {text}");
+    assert!(!text.contains("attempt 2/"), "a timeout was retried more than once: {text}");
+    assert!(text.contains("statement timed out after 1s"), "{text}");
     assert_eq!(db.count("welfare_recipients"), 0);
 }

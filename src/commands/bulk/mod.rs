@@ -6,9 +6,6 @@
 //! the whole attempt again. Rows are generated on a blocking thread while the async side
 //! streams them to the database, so generation overlaps the load.
 
-mod postgres;
-mod sqlite;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,14 +16,13 @@ use tokio::sync::mpsc;
 use crate::Context;
 use crate::cli::BulkArgs;
 use crate::db::errors::Step;
-use crate::db::query::TextQueries;
 use crate::db::retry::with_retry;
-use crate::db::schema::{Schema, TableName, TypeKind, quote_ident};
-use crate::db::url::DbKind;
+use crate::db::schema::{Schema, TableName, TypeKind, load_order, quote_ident};
+use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
 pub use crate::factory::plan::PlanInputs;
-use crate::factory::plan::{BulkRequest, ParentKey, Plan};
+use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
 use crate::output::{Level, human_count};
@@ -35,7 +31,6 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_BATCH: u64 = 5_000;
 pub const MAX_BATCH: u64 = 100_000;
 const WARN_BATCH: u64 = 10_000;
-const MAX_COUNT: u64 = 1_000_000_000;
 
 /// What a successful attempt did.
 #[derive(Debug, Default)]
@@ -50,6 +45,7 @@ pub struct Outcome {
 pub struct Options {
     pub truncate: bool,
     pub dry_run: bool,
+    pub wait: bool,
 }
 
 pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Error> {
@@ -106,7 +102,7 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
     }
     Ok((
         BulkRequest { default_count: count, table_counts, factories, seed, batch_size },
-        Options { truncate: args.truncate, dry_run: args.dry_run },
+        Options { truncate: args.truncate, dry_run: args.dry_run, wait: args.wait },
     ))
 }
 
@@ -128,9 +124,9 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             req.batch_size, req.batch_size
         ));
     }
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let policy = ctx.settings.retry;
-    let kind = url.kind();
     let outcome = with_retry(&policy, &ctx.printer, "the bulk load", |attempt| {
         let req = &req;
         async move {
@@ -138,10 +134,16 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
                 ctx.printer
                     .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
             }
-            match kind {
-                DbKind::Postgres => postgres::attempt(ctx, req, opts, attempt > 1).await,
-                DbKind::Sqlite => sqlite::attempt(ctx, req, opts).await,
+            let url = ctx.settings.write_url();
+            let mut session =
+                db::connect_with(&ctx.settings, url, &ctx.printer, "seed bulk", db::Access::ReadWrite, opts.wait)
+                    .await?;
+            let result = load(ctx, &mut session, req, opts, attempt > 1).await;
+            if result.is_err() {
+                session.rollback().await;
             }
+            session.close().await;
+            result
         }
     })
     .await?;
@@ -177,9 +179,82 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     );
 }
 
+/// One attempt: lock, read the schema, plan, load every table, commit.
+async fn load(
+    ctx: &Context,
+    session: &mut Session,
+    req: &BulkRequest,
+    opts: Options,
+    retry: bool,
+) -> Result<Outcome, Error> {
+    let intent = WriteIntent { command: "bulk".into(), retry, wait: opts.wait };
+    session.begin_write(&intent).await?;
+    if ctx.settings.embedded_default && session.apply_demo_schema_if_empty().await? {
+        ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql: staffs, offices, office_staffs, welfare_recipients)");
+    }
+    let schema = session.introspect().await?;
+    let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
+    let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
+    let order = load_order(&target_tables);
+    let load_req = LoadRequest {
+        purpose: LoadPurpose::Bulk,
+        schema: &schema,
+        targets: targets.clone(),
+        existing_rows: inputs.existing_rows.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        empty_first: opts.truncate,
+        cycle_edges: order.broken.iter().map(|&(c, f)| (target_tables[c].name.clone(), f)).collect(),
+    };
+    let load_plan = session.plan_load(&load_req).await?;
+    if opts.dry_run {
+        ctx.printer.data(&format!(
+            "{}\nload mode: {}\nnothing was written (--dry-run)",
+            plan.describe(),
+            load_plan.mode
+        ));
+        session.rollback().await;
+        if !load_plan.blocking.is_empty() {
+            return Err(Error::schema(load_plan.blocking.join("\n"), "see the plan above"));
+        }
+        return Ok(Outcome { dry_run: true, ..Outcome::default() });
+    }
+    if !load_plan.blocking.is_empty() {
+        return Err(Error::Schema { message: load_plan.blocking.join("\n"), hint: None });
+    }
+    session.start_load(&load_req, &load_plan).await?;
+    session.prepare_cycles(&mut plan).await?;
+    session.reserve_keys(&mut plan).await?;
+    let plan = Arc::new(plan);
+    let form = session.row_form();
+    let mut loaded = Vec::new();
+    for t in 0..plan.tables.len() {
+        let tp = &plan.tables[t];
+        let name = tp.table.name.to_string();
+        let target = LoadTable {
+            table: &tp.table,
+            columns: tp.columns.iter().map(|c| c.name.clone()).collect(),
+            batch_size: Some(plan.batch_size),
+            progress: ctx.printer.progress(&name, Some(tp.count), "rows"),
+        };
+        let rows = match form {
+            RowForm::CopyText => RowInput::CopyText(spawn_copy_batches(Arc::clone(&plan), t, plan.batch_size)),
+            RowForm::Values => RowInput::Values(spawn_row_batches(Arc::clone(&plan), t, plan.batch_size)),
+        };
+        let written = session.load_table(&target, rows).await?;
+        if written != tp.count {
+            return Err(Error::Internal(format!("loading {name} wrote {written} rows, expected {}", tp.count)));
+        }
+        loaded.push((tp.table.name.clone(), written));
+    }
+    session.close_cycles(&plan).await?;
+    session.finish_load().await?;
+    session.settle_keys(&plan).await?;
+    session.commit("committing").await?;
+    Ok(Outcome { tables: loaded, dry_run: false, mode: load_plan.label })
+}
+
 /// The plan for this database: the target tables, what is there already, and the plan.
-pub async fn plan_load<C: TextQueries>(
-    conn: &mut C,
+pub async fn plan_rows(
+    conn: &mut Session,
     schema: &Schema,
     req: &BulkRequest,
     truncate: bool,
@@ -199,8 +274,8 @@ pub async fn plan_load<C: TextQueries>(
 /// Reads what the planner needs from the database: row counts of the targets (0 when
 /// they are about to be emptied), keys of parents not seeded this time, and the highest
 /// integer key of non-empty targets.
-async fn plan_inputs<C: TextQueries>(
-    conn: &mut C,
+async fn plan_inputs(
+    conn: &mut Session,
     schema: &Schema,
     targets: &[TableName],
     truncate: bool,
@@ -217,9 +292,10 @@ async fn plan_inputs<C: TextQueries>(
         existing_rows.insert(t.clone(), u64::try_from(n).unwrap_or(0));
     }
     let mut existing_keys = HashMap::new();
-    for (key, sql) in existing_key_queries(schema, targets) {
+    for (key, sql) in existing_key_queries(schema, targets, &|e| conn.cast_text(e)) {
         let rows = conn.text_rows(sql, &Step::new(format!("reading keys of {}", key.0))).await?;
-        existing_keys.insert(key, rows.into_iter().map(|r| r.into_iter().map(Value::Text).collect()).collect());
+        let keys = rows.into_iter().map(|r| r.into_iter().map(|v| v.map_or(Value::Null, Value::Text)).collect());
+        existing_keys.insert(key, keys.collect());
     }
     let mut existing_max = HashMap::new();
     for (key, sql) in existing_max_queries(schema, &existing_rows) {
@@ -237,7 +313,11 @@ pub const MAX_EXISTING_KEYS: i64 = 100_000;
 /// For each parent of the targets that is not seeded this time: the query reading its
 /// keys (as text, sorted, so picks are deterministic). `CAST` reads the same on both
 /// backends.
-fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(ParentKey, String)> {
+fn existing_key_queries(
+    schema: &Schema,
+    targets: &[TableName],
+    cast_text: &dyn Fn(&str) -> String,
+) -> Vec<(ParentKey, String)> {
     let mut out: Vec<(ParentKey, String)> = Vec::new();
     for t in targets.iter().filter_map(|n| schema.get(n)) {
         for fk in &t.foreign_keys {
@@ -248,7 +328,7 @@ fn existing_key_queries(schema: &Schema, targets: &[TableName]) -> Vec<(ParentKe
             let cols: Vec<String> = fk.ref_columns.iter().map(|c| quote_ident(c)).collect();
             let sql = format!(
                 "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {MAX_EXISTING_KEYS}",
-                cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", "),
+                cols.iter().map(|c| cast_text(c)).collect::<Vec<_>>().join(", "),
                 fk.ref_table.quoted(),
                 cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
                 (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
@@ -281,8 +361,8 @@ fn existing_max_queries(
     out
 }
 
-/// Spawns the generator for table `t`: batches of COPY text (rows, bytes), in order.
-pub fn spawn_copy_batches(plan: Arc<Plan>, t: usize, batch: u64) -> mpsc::Receiver<(u64, Vec<u8>)> {
+/// Spawns the generator for table `t`: batches of COPY text, in order.
+pub fn spawn_copy_batches(plan: Arc<Plan>, t: usize, batch: u64) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
     let (tx, rx) = mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
         let gen_rows = RowGen::new(&plan, t);
@@ -293,7 +373,7 @@ pub fn spawn_copy_batches(plan: Arc<Plan>, t: usize, batch: u64) -> mpsc::Receiv
             let end = (start + batch).min(count);
             let mut buf = Vec::with_capacity(usize::try_from((end - start) * 128).unwrap_or(1 << 20));
             gen_rows.write_copy(start..end, &mut buf, &mut scratch);
-            if tx.blocking_send((end - start, buf)).is_err() {
+            if tx.blocking_send(Ok(buf)).is_err() {
                 return; // the load stopped (error or Ctrl-C)
             }
             start = end;
@@ -351,6 +431,7 @@ mod tests {
             (vec!["--count", "5", "--batch-size", "100001"], "--batch-size"),
             (vec!["--table", "staffs"], "is not NAME=N"),
             (vec!["--table", "staffs=x"], "not a number"),
+            (vec!["--count", "5", "--factories", "/"], "factories file / is a directory"),
             (vec![], "nothing to load"),
         ] {
             let err = request_from_args(&args(&list)).unwrap_err();

@@ -2,6 +2,7 @@
 //! transaction, streamed as COPY text through parallel gzip into an unnamed temp file
 //! in the snapshot directory, published by an atomic rename only when complete.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -11,16 +12,13 @@ use tokio::task::JoinHandle;
 use super::{AuditGuard, select_tables, store};
 use crate::Context;
 use crate::cli::CreateArgs;
-use crate::db::export::{ChunkSink, session_settings, stream_table};
 use crate::db::retry::with_retry;
 use crate::db::schema::Table;
-use crate::db::url::DbKind;
-use crate::db::{self, Conn, Session, postgres, sqlite};
+use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count};
 use crate::snapshot::format::{
-    self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, SequenceState, TableEntry,
-    TableStats,
+    self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, TableEntry, TableStats,
 };
 use crate::snapshot::lock::{self, Mode};
 use crate::snapshot::store::{Store, validate_name};
@@ -66,6 +64,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
     for stale in store.temp_files_of(&args.name) {
         let _ = std::fs::remove_file(&stale);
     }
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let header =
         with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await?;
@@ -99,8 +98,15 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
 }
 
 async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
-    let mut session =
-        db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
+    let mut session = db::connect_with(
+        &ctx.settings,
+        &ctx.settings.database_url,
+        &ctx.printer,
+        "seed snapshot create",
+        db::Access::ReadWrite,
+        args.lock.wait,
+    )
+    .await?;
     let result = write_snapshot(args, ctx, store, &mut session).await;
     session.close().await;
     result
@@ -112,24 +118,21 @@ async fn write_snapshot(
     store: &Store,
     session: &mut Session,
 ) -> Result<Header, Error> {
-    // One repeatable-read, read-only transaction: every table as of the same moment.
-    let begin = match session.info.kind {
-        DbKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        DbKind::Sqlite => "BEGIN",
-    };
-    let step = session.step("starting a read transaction");
-    let (schema, version) = match &mut session.conn {
-        Conn::Postgres(conn) => {
-            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(|e| db::errors::translate(e, &step))?;
-            (postgres::introspect(conn).await?, postgres::schema_version(conn).await?)
-        }
-        Conn::Sqlite(conn) => {
-            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(|e| db::errors::translate(e, &step))?;
-            (sqlite::introspect(conn).await?, sqlite::schema_version(conn).await?)
-        }
-    };
+    // One read-only transaction: every table as of the same moment.
+    session.begin_read().await?;
+    let schema = session.introspect().await?;
+    let version = session.schema_version(&schema).await?;
     let tables = select_tables(&schema, &args.tables, &args.exclude)?;
-    check_free_space(store, &tables, session)?;
+    let jobs = args
+        .jobs
+        .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize)
+        .min(tables.len())
+        .max(1);
+    // Other connections join this transaction's snapshot, so every table is still read
+    // as of one moment (PostgreSQL; elsewhere `None` and one connection reads all).
+    let shared = if jobs > 1 { session.export_snapshot().await? } else { None };
+    // In parallel, each table is first spooled to its own unnamed temp file.
+    check_free_space(store, &tables, session, if shared.is_some() { 2 } else { 1 })?;
     let header = Header {
         format: format::FORMAT_NAME.into(),
         format_version: format::FORMAT_VERSION,
@@ -138,49 +141,163 @@ async fn write_snapshot(
         created_at: format::now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         database: DatabaseInfo {
-            kind: session.info.kind.label().into(),
+            kind: session.kind().label().into(),
             server_version: session.info.version.clone(),
             location: session.url.location().to_owned(),
         },
         schema_version: version,
         schema_fingerprint: schema.fingerprint(),
-        settings: session_settings(session).await?,
+        settings: session.session_settings().await?,
         compression: CompressionInfo { algorithm: format::COMPRESSION_GZIP.into(), level: args.compression_level },
         tables: tables.iter().map(|t| table_entry(t)).collect(),
     };
     let mut header = header;
-    if let Conn::Postgres(conn) = &mut session.conn {
-        for (entry, table) in header.tables.iter_mut().zip(&tables) {
-            for c in &table.columns {
-                if let Some(seq) = c.auto.as_ref().and_then(|a| a.sequence.as_ref()) {
-                    let (last_value, is_called) = postgres::sequence_state(conn, seq).await?;
-                    entry.sequences.insert(c.name.clone(), SequenceState { last_value, is_called });
-                }
+    for (entry, table) in header.tables.iter_mut().zip(&tables) {
+        entry.sequences = session.sequence_states(table).await?;
+    }
+    let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(&store.dir, header.clone()))?;
+    match shared {
+        Some(snapshot) => {
+            let spooled = read_in_parallel(args, ctx, store, session, &tables, &header, &snapshot, jobs).await?;
+            for (i, (spool, stats)) in spooled.into_iter().enumerate() {
+                writer.begin_table(i)?;
+                tokio::task::block_in_place(|| spool.copy_into(&mut writer))?;
+                writer.end_table(stats)?;
+            }
+        }
+        None => {
+            for (i, table) in tables.iter().enumerate() {
+                writer.begin_table(i)?;
+                let progress = table_progress(ctx, table);
+                let columns: Vec<String> = header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
+                let mut sink = TableSink::new(&mut writer, args.compression_level, progress.clone());
+                session.stream_table(table, &columns, &mut sink).await?;
+                let stats = sink.finish().await?;
+                writer.end_table(stats)?;
+                progress.finish();
             }
         }
     }
-    let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(&store.dir, header.clone()))?;
-    for (i, table) in tables.iter().enumerate() {
-        writer.begin_table(i)?;
-        let progress = ctx.printer.progress(
-            &table.name.to_string(),
-            (table.estimated_rows > 0).then_some(table.estimated_rows),
-            "rows",
-        );
-        let columns: Vec<String> = header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
-        let mut sink = TableSink::new(&mut writer, args.compression_level, progress.clone());
-        stream_table(session, &table.name, &columns, table.partitioned, &mut sink).await?;
-        let stats = sink.finish().await?;
-        writer.end_table(stats)?;
-        progress.finish();
-    }
-    let step = session.step("ending the read transaction");
-    match &mut session.conn {
-        Conn::Postgres(conn) => sqlx::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()),
-        Conn::Sqlite(conn) => sqlx::raw_sql("COMMIT").execute(&mut *conn).await.map(|_| ()),
-    }
-    .map_err(|e| db::errors::translate(e, &step))?;
+    session.commit("ending the read transaction").await?;
     tokio::task::block_in_place(|| writer.finish(&store.path(&args.name), args.force))
+}
+
+fn table_progress(ctx: &Context, table: &Table) -> Progress {
+    ctx.printer.progress(&table.name.to_string(), (table.row_estimate > 0).then_some(table.row_estimate), "rows")
+}
+
+/// Reads the tables on `jobs` connections sharing the exported `snapshot`, biggest
+/// first; each table goes to its own spool. Returns the spools in header order.
+#[allow(clippy::too_many_arguments)]
+async fn read_in_parallel(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Store,
+    leader: &mut Session,
+    tables: &[&Table],
+    header: &Header,
+    snapshot: &str,
+    jobs: usize,
+) -> Result<Vec<(Spool, TableStats)>, Error> {
+    let mut helpers = Vec::with_capacity(jobs - 1);
+    for _ in 1..jobs {
+        let mut s =
+            db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
+        s.begin_read_at(snapshot).await?;
+        helpers.push(s);
+    }
+    let mut order: Vec<usize> = (0..tables.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(tables[i].estimated_bytes.max(tables[i].row_estimate)));
+    let queue = RefCell::new(VecDeque::from(order));
+    let done: RefCell<Vec<Option<(Spool, TableStats)>>> = RefCell::new((0..tables.len()).map(|_| None).collect());
+    let work = Work { args, ctx, store, tables, header, queue: &queue, done: &done };
+    let mut all: Vec<&mut Session> = vec![leader];
+    all.extend(helpers.iter_mut());
+    let result = futures_util::future::try_join_all(all.into_iter().map(|s| work.drain(s))).await;
+    for mut s in helpers {
+        if result.is_ok() {
+            s.commit("ending a read transaction").await?;
+        }
+        s.close().await;
+    }
+    result?;
+    done.into_inner().into_iter().map(|d| d.ok_or_else(|| Error::Internal("a table was not read".into()))).collect()
+}
+
+/// What every connection of a parallel read shares: tables still to read, spools done.
+#[derive(Clone, Copy)]
+struct Work<'a> {
+    args: &'a CreateArgs,
+    ctx: &'a Context,
+    store: &'a Store,
+    tables: &'a [&'a Table],
+    header: &'a Header,
+    queue: &'a RefCell<VecDeque<usize>>,
+    done: &'a RefCell<Vec<Option<(Spool, TableStats)>>>,
+}
+
+impl Work<'_> {
+    /// Reads tables on `session` until none is left.
+    async fn drain(self, session: &mut Session) -> Result<(), Error> {
+        loop {
+            let Some(i) = self.queue.borrow_mut().pop_front() else { return Ok(()) };
+            let table = self.tables[i];
+            let mut spool = Spool::new(&self.store.dir)?;
+            let progress = table_progress(self.ctx, table);
+            let columns: Vec<String> = self.header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
+            let mut sink = TableSink::new(&mut spool, self.args.compression_level, progress.clone());
+            session.stream_table(table, &columns, &mut sink).await?;
+            let stats = sink.finish().await?;
+            progress.finish();
+            self.done.borrow_mut()[i] = Some((spool, stats));
+        }
+    }
+}
+
+/// Where compressed members go: the snapshot itself, or a table's spool.
+trait MemberOut {
+    fn put(&mut self, gz: &[u8]) -> Result<(), Error>;
+}
+
+impl MemberOut for SnapshotWriter {
+    fn put(&mut self, gz: &[u8]) -> Result<(), Error> {
+        self.write_member(gz)
+    }
+}
+
+/// One table's compressed members in an unnamed temp file of the snapshot directory
+/// (gone with the process whatever happens), copied into the snapshot in order.
+struct Spool {
+    file: std::fs::File,
+    dir: std::path::PathBuf,
+}
+
+impl Spool {
+    fn new(dir: &std::path::Path) -> Result<Self, Error> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| Error::io("creating a spool file in", dir, e))?;
+        Ok(Self { file, dir: dir.to_path_buf() })
+    }
+
+    fn copy_into(mut self, writer: &mut SnapshotWriter) -> Result<(), Error> {
+        use std::io::{Read, Seek};
+        let err = |e| Error::io("reading a spool file in", &self.dir, e);
+        self.file.rewind().map_err(err)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = self.file.read(&mut buf).map_err(|e| Error::io("reading a spool file in", &self.dir, e))?;
+            if n == 0 {
+                return Ok(());
+            }
+            writer.write_member(&buf[..n])?;
+        }
+    }
+}
+
+impl MemberOut for Spool {
+    fn put(&mut self, gz: &[u8]) -> Result<(), Error> {
+        use std::io::Write;
+        self.file.write_all(gz).map_err(|e| Error::io("writing a spool file in", &self.dir, e))
+    }
 }
 
 fn table_entry(t: &Table) -> TableEntry {
@@ -202,12 +319,9 @@ fn table_entry(t: &Table) -> TableEntry {
 }
 
 /// Fails before writing a byte when the directory clearly cannot hold the snapshot.
-fn check_free_space(store: &Store, tables: &[&Table], session: &Session) -> Result<(), Error> {
-    let data: u64 = match session.info.kind {
-        DbKind::Postgres => tables.iter().map(|t| t.estimated_bytes).sum(),
-        DbKind::Sqlite => session.url.sqlite_path().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len()),
-    };
-    let needed = data / ESTIMATE_DIVISOR;
+fn check_free_space(store: &Store, tables: &[&Table], session: &Session, copies: u64) -> Result<(), Error> {
+    let data = session.export_size_estimate(tables);
+    let needed = data / ESTIMATE_DIVISOR * copies;
     let free = store.free_space()?;
     if needed > free {
         return Err(Error::DiskSpace {
@@ -226,7 +340,7 @@ fn check_free_space(store: &Store, tables: &[&Table], session: &Session) -> Resu
 /// Hashes rows as they arrive, cuts them into line-aligned chunks, compresses chunks
 /// on the blocking pool (several at once) and writes the members in order.
 struct TableSink<'w> {
-    writer: &'w mut SnapshotWriter,
+    writer: &'w mut dyn MemberOut,
     chunker: LineChunker,
     hasher: RowHasher,
     pending: VecDeque<JoinHandle<Vec<u8>>>,
@@ -236,7 +350,7 @@ struct TableSink<'w> {
 }
 
 impl<'w> TableSink<'w> {
-    fn new(writer: &'w mut SnapshotWriter, level: u32, progress: Progress) -> Self {
+    fn new(writer: &'w mut dyn MemberOut, level: u32, progress: Progress) -> Self {
         Self {
             writer,
             chunker: LineChunker::new(CHUNK),
@@ -261,7 +375,7 @@ impl<'w> TableSink<'w> {
         if let Some(handle) = self.pending.pop_front() {
             let gz = handle.await.map_err(|e| Error::Internal(format!("compression task failed: {e}")))?;
             let writer = &mut *self.writer;
-            tokio::task::block_in_place(|| writer.write_member(&gz))?;
+            tokio::task::block_in_place(|| writer.put(&gz))?;
         }
         Ok(())
     }
@@ -275,7 +389,7 @@ impl<'w> TableSink<'w> {
             self.write_oldest().await?;
         }
         let table = self.progress.label().to_owned();
-        self.hasher.finish().map_err(|reason| Error::Internal(format!("the rows of {table} were malformed: {reason}")))
+        self.hasher.finish().map_err(|reason| Error::Data { step: format!("reading {table}"), reason })
     }
 }
 

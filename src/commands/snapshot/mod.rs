@@ -145,6 +145,12 @@ pub fn select_tables<'s>(schema: &'s Schema, include: &[String], exclude: &[Stri
     let excluded: Vec<&Table> = exclude.iter().map(|n| find(n, "--exclude")).collect::<Result<_, _>>()?;
     chosen.retain(|t| !excluded.iter().any(|x| x.name == t.name));
     chosen.dedup_by(|a, b| a.name == b.name);
+    if chosen.is_empty() && schema.tables.is_empty() {
+        return Err(Error::schema(
+            "the database has no tables to snapshot",
+            "create the schema first (run your migrations), or point --database-url at another database",
+        ));
+    }
     if chosen.is_empty() {
         return Err(Error::usage("no tables left to snapshot (check --table / --exclude)"));
     }

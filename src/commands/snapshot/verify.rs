@@ -7,9 +7,7 @@ use serde_json::json;
 use super::open_locked;
 use crate::Context;
 use crate::cli::VerifyArgs;
-use crate::db::export::{ChunkSink, stream_table};
-use crate::db::url::DbKind;
-use crate::db::{self, Conn, postgres, sqlite};
+use crate::db::{self, ChunkSink};
 use crate::error::{Error, code};
 use crate::output::Level;
 use crate::snapshot::format::{Header, RowHasher};
@@ -53,21 +51,8 @@ impl ChunkSink for HashSink {
 async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
     let mut session =
         db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot verify").await?;
-    let begin = match session.info.kind {
-        DbKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        DbKind::Sqlite => "BEGIN",
-    };
-    let step = session.step("starting a read transaction");
-    let schema = match &mut session.conn {
-        Conn::Postgres(conn) => {
-            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(|e| db::errors::translate(e, &step))?;
-            postgres::introspect(conn).await?
-        }
-        Conn::Sqlite(conn) => {
-            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(|e| db::errors::translate(e, &step))?;
-            sqlite::introspect(conn).await?
-        }
-    };
+    session.begin_read().await?;
+    let schema = session.introspect().await?;
     let mut differences = Vec::new();
     for entry in &header.tables {
         let name = entry.table_name();
@@ -83,8 +68,8 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
         }
         let columns: Vec<String> = entry.columns.iter().map(|c| c.name.clone()).collect();
         let mut sink = HashSink(RowHasher::new());
-        stream_table(&mut session, &name, &columns, table.partitioned, &mut sink).await?;
-        let live = sink.0.finish().map_err(|r| Error::Internal(format!("reading {name}: {r}")))?;
+        session.stream_table(table, &columns, &mut sink).await?;
+        let live = sink.0.finish().map_err(|reason| Error::Data { step: format!("reading {name}"), reason })?;
         if live.rows != entry.rows {
             differences.push(format!("{name}: {} rows in the database, {} in the snapshot", live.rows, entry.rows));
         } else if live.checksum != entry.checksum {

@@ -1,37 +1,19 @@
-//! PostgreSQL specifics: catalog introspection, advisory locks, privileges, versions.
+//! PostgreSQL introspection from the catalogs: tables, columns and types (domains,
+//! enums, arrays, ranges), keys, foreign keys, checks, partitions.
 
 use std::collections::HashMap;
 
+use sqlx::Row;
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::checks::parse_check;
-use crate::db::errors::{Step, translate};
+use crate::db::errors::Step;
 use crate::db::schema::{
-    AutoKey, CheckRule, Column, ForeignKey, PartitionBound, Schema, SchemaVersion, Table, TableName, TypeKind, Unique,
-    quote_ident,
+    AutoKey, CheckRule, Column, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, Unique,
 };
 use crate::error::Error;
 
-/// Tables that belong to migration tools: never seeded, never snapshotted by default.
-pub const MIGRATION_TABLES: &[&str] = &[
-    "_sqlx_migrations",
-    "alembic_version",
-    "schema_migrations",
-    "flyway_schema_history",
-    "_prisma_migrations",
-    "django_migrations",
-    "knex_migrations",
-    "knex_migrations_lock",
-    "__diesel_schema_migrations",
-    "seaql_migrations",
-    "goose_db_version",
-    "ar_internal_metadata",
-];
-
-/// The key of the advisory lock that serialises `bulk` and `restore` on one database.
-/// (Advisory locks are per database already; this tells ours apart from the app's.)
-pub const ADVISORY_LOCK_KEY: i64 = 0x5EED_0001_5EED_0001;
+use super::errors::translate;
 
 fn q(e: sqlx::Error, what: &str) -> Error {
     translate(e, &Step::new(what))
@@ -74,9 +56,6 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
     let mut tables: Vec<(i64, Table)> = Vec::new();
     for r in &rows {
         let name = TableName::new(r.get::<String, _>("nspname"), r.get::<String, _>("relname"));
-        if MIGRATION_TABLES.contains(&name.name.as_str()) {
-            continue;
-        }
         let partkey: Option<String> = r.get("partkey");
         let est_rows: f64 = r.get("est_rows");
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -93,7 +72,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 partition_key: partkey.as_deref().and_then(single_partition_column),
                 partitions: vec![],
                 checks: vec![],
-                estimated_rows,
+                row_estimate: estimated_rows,
                 estimated_bytes: u64::try_from(r.get::<i64, _>("est_bytes")).unwrap_or(0),
             },
         ));
@@ -258,7 +237,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
             tables[ti].1.partitions.push(bound);
         }
     }
-    Ok(Schema { tables: tables.into_iter().map(|(_, t)| t).collect() })
+    Ok(Schema { tables: tables.into_iter().map(|(_, t)| t).collect(), migration_tables: vec![] })
 }
 
 async fn partition_root(conn: &mut PgConnection, oid: i64) -> Result<Option<TableName>, Error> {
@@ -451,124 +430,6 @@ fn parse_partition_bound(bound: &str) -> Option<PartitionBound> {
         return Some(PartitionBound::List(inner.split(',').map(unquote).collect()));
     }
     None
-}
-
-/// The migration tool's latest version, from the first migration table found.
-pub async fn schema_version(conn: &mut PgConnection) -> Result<Option<SchemaVersion>, Error> {
-    let found: Vec<(String, String)> = sqlx::query_as(
-        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1) AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-         ORDER BY array_position($1, c.relname::text)",
-    )
-    .bind(MIGRATION_TABLES)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| q(e, "looking for migration tables"))?;
-    for (schema, table) in found {
-        let t = TableName::new(schema, table.clone());
-        let sql = match table.as_str() {
-            "_sqlx_migrations" => format!("SELECT max(version)::text FROM {} WHERE success", t.quoted()),
-            "alembic_version" => {
-                format!("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM {}", t.quoted())
-            }
-            "schema_migrations" => format!("SELECT max(version)::text FROM {}", t.quoted()),
-            "flyway_schema_history" => {
-                format!(
-                    "SELECT version FROM {} WHERE success AND version IS NOT NULL ORDER BY installed_rank DESC LIMIT 1",
-                    t.quoted()
-                )
-            }
-            "_prisma_migrations" => {
-                format!(
-                    "SELECT migration_name FROM {} WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, migration_name DESC LIMIT 1",
-                    t.quoted()
-                )
-            }
-            "django_migrations" => {
-                format!("SELECT count(*)::text || ' migrations, last ' || max(app || '.' || name) FROM {}", t.quoted())
-            }
-            "__diesel_schema_migrations" | "knex_migrations" | "seaql_migrations" | "goose_db_version" => {
-                let col = match table.as_str() {
-                    "knex_migrations" => "name",
-                    "goose_db_version" => "version_id",
-                    _ => "version",
-                };
-                format!("SELECT max({})::text FROM {}", quote_ident(col), t.quoted())
-            }
-            _ => continue,
-        };
-        // A migration table of an unexpected shape is reported as unknown, not an error.
-        if let Ok(Some(version)) =
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_one(&mut *conn).await
-        {
-            return Ok(Some(SchemaVersion { source: t.to_string(), version }));
-        }
-        return Ok(Some(SchemaVersion { source: t.to_string(), version: "unknown".into() }));
-    }
-    Ok(None)
-}
-
-/// A sequence's position (`seq` as catalogs spell it, e.g. `public.actor_actor_id_seq`).
-pub async fn sequence_state(conn: &mut PgConnection, seq: &str) -> Result<(i64, bool), Error> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT last_value, is_called FROM {seq}")))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| q(e, &format!("reading sequence {seq}")))?;
-    Ok((row.get(0), row.get(1)))
-}
-
-/// Who holds the seed advisory lock, e.g. "pid 4242 (seed bulk, running for 3s)".
-pub async fn advisory_lock_holder(conn: &mut PgConnection) -> Option<String> {
-    let row = sqlx::query(
-        "SELECT a.pid, a.application_name, extract(epoch FROM now() - a.xact_start)::int8 AS secs,
-                a.client_addr::text AS addr
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND l.classid = (($1::int8 >> 32) & 4294967295)::oid AND l.objid = ($1::int8 & 4294967295)::oid
-           AND a.pid <> pg_backend_pid()
-         LIMIT 1",
-    )
-    .bind(ADVISORY_LOCK_KEY)
-    .fetch_optional(&mut *conn)
-    .await
-    .ok()??;
-    let pid: i32 = row.get("pid");
-    let app: String = row.get("application_name");
-    let secs: Option<i64> = row.get("secs");
-    let addr: Option<String> = row.get("addr");
-    Some(format!(
-        "pid {pid} ({}{}{})",
-        if app.is_empty() { "unknown client" } else { &app },
-        addr.map(|a| format!(" from {a}")).unwrap_or_default(),
-        secs.map(|s| format!(", transaction open for {s}s")).unwrap_or_default()
-    ))
-}
-
-/// Takes the per-database seed lock for the current transaction, or says who has it.
-/// A first attempt fails at once; a retry (`patient`) waits a few seconds, because the
-/// holder may be our own previous attempt's backend, still on its way out.
-pub async fn try_advisory_xact_lock(conn: &mut PgConnection, command: &str, patient: bool) -> Result<(), Error> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(if patient { 5 } else { 0 });
-    loop {
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-            .bind(ADVISORY_LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| q(e, "taking the advisory lock"))?;
-        if got {
-            return Ok(());
-        }
-        if std::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let holder = advisory_lock_holder(conn).await;
-    Err(Error::LockHeld {
-        resource: "the database (another seed bulk or restore is running)".into(),
-        holder,
-        hint: format!("wait for it to finish, then run `seed {command}` again"),
-    })
 }
 
 #[cfg(test)]

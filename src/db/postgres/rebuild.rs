@@ -15,7 +15,8 @@
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::db::errors::{Step, translate};
+use super::errors::translate;
+use crate::db::errors::Step;
 use crate::db::schema::{TableName, quote_ident};
 use crate::error::Error;
 

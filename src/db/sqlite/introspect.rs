@@ -1,21 +1,19 @@
-//! SQLite specifics: introspection through PRAGMAs and the demo schema for the embedded default.
+//! SQLite introspection through PRAGMAs, and the demo schema for the embedded default.
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::errors::translate;
 use crate::db::checks::parse_check;
-use crate::db::errors::{Step, translate};
-use crate::db::postgres::MIGRATION_TABLES;
-use crate::db::schema::{
-    AutoKey, Column, ForeignKey, Schema, SchemaVersion, Table, TableName, TypeKind, Unique, quote_ident,
-};
+use crate::db::errors::Step;
+use crate::db::schema::{AutoKey, Column, ForeignKey, Schema, Table, TableName, TypeKind, Unique, quote_ident};
 use crate::error::Error;
 
 /// The demo schema applied to an empty embedded database.
-pub const DEMO_SCHEMA: &str = include_str!("../../fixtures/schema.sql");
+pub const DEMO_SCHEMA: &str = include_str!("../../../fixtures/schema.sql");
 
 fn q(e: sqlx::Error, what: &str) -> Error {
-    translate(e, &Step::new(what))
+    translate(e, &Step::new(what), None)
 }
 
 pub async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>, Error> {
@@ -48,9 +46,6 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
     let mut tables = Vec::new();
     for r in rows {
         let name: String = r.get("name");
-        if MIGRATION_TABLES.contains(&name.as_str()) {
-            continue;
-        }
         let create_sql: String = r.get::<Option<String>, _>("sql").unwrap_or_default();
         let quoted = quote_ident(&name);
         let cols = sqlx::query(AssertSqlSafe(format!("PRAGMA table_xinfo({quoted})")))
@@ -160,7 +155,7 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             partition_key: None,
             partitions: vec![],
             checks: check_exprs.into_iter().map(|e| (String::new(), e)).collect(),
-            estimated_rows: u64::try_from(count).unwrap_or(0),
+            row_estimate: u64::try_from(count).unwrap_or(0),
             estimated_bytes: 0,
         });
     }
@@ -175,7 +170,7 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             }
         }
     }
-    Ok(Schema { tables })
+    Ok(Schema { tables, migration_tables: vec![] })
 }
 
 /// SQLite's declared types -> kinds, by its affinity rules plus common names.
@@ -240,110 +235,6 @@ fn check_clauses(sql: &str) -> Vec<String> {
         from = end;
     }
     out
-}
-
-/// With foreign keys deferred, every parent row inserted (or deleted, for `--truncate`
-/// and `--clean`) makes SQLite look for child rows pointing at it; without an index on
-/// the child's columns that is a full scan per row, and loads grow with the square of
-/// the row count. Creates the missing indexes, for every foreign key into a target
-/// table, inside the load's transaction; the caller drops them (`drop_indexes`) before
-/// COMMIT, and a failed load rolls them back.
-pub async fn add_foreign_key_indexes(
-    conn: &mut SqliteConnection,
-    schema: &crate::db::schema::Schema,
-    targets: &[TableName],
-) -> Result<Vec<String>, Error> {
-    let mut created = Vec::new();
-    for child in &schema.tables {
-        let mut indexes: Option<Vec<Vec<String>>> = None;
-        for fk in child.foreign_keys.iter().filter(|fk| targets.contains(&fk.ref_table)) {
-            // The rowid (INTEGER PRIMARY KEY) is its own index.
-            if let [only] = fk.columns.as_slice()
-                && child.column(only).is_some_and(|c| c.auto.is_some())
-            {
-                continue;
-            }
-            if indexes.is_none() {
-                indexes = Some(index_columns(conn, &child.name).await?);
-            }
-            let covered = indexes.iter().flatten().any(|cols| {
-                cols.len() >= fk.columns.len()
-                    && fk.columns.iter().all(|c| cols[..fk.columns.len()].iter().any(|ic| ic.eq_ignore_ascii_case(c)))
-            });
-            if covered {
-                continue;
-            }
-            let idx = format!("seed_load_fk_{}", created.len() + 1);
-            let cols: Vec<String> = fk.columns.iter().map(|c| quote_ident(c)).collect();
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE INDEX {} ON {} ({})",
-                quote_ident(&idx),
-                child.name.quoted(),
-                cols.join(", ")
-            )))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| q(e, &format!("indexing {}.{} for the load", child.name, fk.columns.join(","))))?;
-            indexes.get_or_insert_default().push(fk.columns.clone());
-            created.push(idx);
-        }
-    }
-    Ok(created)
-}
-
-/// The columns of each full (not partial) index of `table`, in index order.
-async fn index_columns(conn: &mut SqliteConnection, table: &TableName) -> Result<Vec<Vec<String>>, Error> {
-    let what = format!("reading the indexes of {table}");
-    let list = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({})", quote_ident(&table.name))))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| q(e, &what))?;
-    let mut out = Vec::new();
-    for row in list.iter().filter(|r| r.get::<i64, _>("partial") == 0) {
-        let name: String = row.get("name");
-        let cols = sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&name))))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| q(e, &what))?
-            .iter()
-            .map(|r| r.get::<Option<String>, _>("name").unwrap_or_default())
-            .collect();
-        out.push(cols);
-    }
-    Ok(out)
-}
-
-pub async fn drop_indexes(conn: &mut SqliteConnection, names: &[String]) -> Result<(), Error> {
-    for name in names {
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX {}", quote_ident(name))))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| q(e, "dropping the load's temporary indexes"))?;
-    }
-    Ok(())
-}
-
-pub async fn schema_version(conn: &mut SqliteConnection) -> Result<Option<SchemaVersion>, Error> {
-    let names = table_names(conn).await?;
-    for table in MIGRATION_TABLES {
-        if !names.iter().any(|n| n == table) {
-            continue;
-        }
-        let sql = match *table {
-            "_sqlx_migrations" => "SELECT CAST(max(version) AS TEXT) FROM _sqlx_migrations WHERE success",
-            "alembic_version" => "SELECT group_concat(version_num) FROM alembic_version",
-            "schema_migrations" => "SELECT CAST(max(version) AS TEXT) FROM schema_migrations",
-            "django_migrations" => "SELECT count(*) || ' migrations' FROM django_migrations",
-            "_prisma_migrations" => "SELECT migration_name FROM _prisma_migrations ORDER BY finished_at DESC LIMIT 1",
-            _ => continue,
-        };
-        let version = sqlx::query_scalar::<_, Option<String>>(sql).fetch_one(&mut *conn).await.ok().flatten();
-        return Ok(Some(SchemaVersion {
-            source: (*table).to_owned(),
-            version: version.unwrap_or_else(|| "unknown".into()),
-        }));
-    }
-    Ok(None)
 }
 
 #[cfg(test)]

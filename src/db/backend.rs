@@ -1,0 +1,213 @@
+//! The contract every kind of database implements. Commands talk to a [`Session`]
+//! (db/mod.rs), which forwards to the kind's implementation of [`Backend`]; nothing
+//! outside `db/` knows which kind it is talking to.
+//!
+//! A load (bulk or restore) goes through the same four steps on every kind:
+//! `plan_load` (decide how, report what cannot work — no writes), `start_load` (empty
+//! the targets, set keys, triggers and checks aside as the kind allows), `load_table`
+//! once per table in foreign-key order, `finish_load` (build back what was set aside).
+//! Everything happens inside the transaction `begin_write` opened; any error leaves the
+//! caller to roll back.
+//!
+//! [`Session`]: crate::db::Session
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::db::errors::Step;
+use crate::db::schema::{Schema, Table, TableName};
+use crate::db::url::DbKind;
+use crate::error::Error;
+use crate::factory::plan::Plan;
+use crate::factory::values::Value;
+use crate::output::Progress;
+use crate::snapshot::format::SequenceState;
+
+/// Receives a table's rows as COPY text, in chunks of whole or partial lines.
+pub trait ChunkSink {
+    fn push(&mut self, bytes: &[u8]) -> impl Future<Output = Result<(), Error>>;
+}
+
+/// Why a write transaction is opened: names the database-wide lock's holder for others.
+#[derive(Debug, Clone)]
+pub struct WriteIntent {
+    /// e.g. `bulk` or `snapshot restore baseline`: what a refused second run is told.
+    pub command: String,
+    /// A retried attempt waits a few seconds for its predecessor's lock to go away.
+    pub retry: bool,
+    /// Wait for another holder instead of failing at once (`--wait`).
+    pub wait: bool,
+}
+
+/// What a load is for: the two differ in what they may do to rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPurpose {
+    /// Generated rows: triggers fire as for any insert; a cycle may be closed by writing
+    /// NULL then updating.
+    Bulk,
+    /// Exact rows from a snapshot: user triggers must not rewrite them or fire side effects.
+    Restore,
+}
+
+/// Everything a backend needs to decide how to load.
+#[derive(Debug)]
+pub struct LoadRequest<'a> {
+    pub purpose: LoadPurpose,
+    pub schema: &'a Schema,
+    /// Target tables, parents first.
+    pub targets: Vec<TableName>,
+    /// Exact row counts of the targets now.
+    pub existing_rows: BTreeMap<TableName, u64>,
+    /// Empty the targets first (`--truncate`, `--clean`).
+    pub empty_first: bool,
+    /// Foreign keys (table, index into its `foreign_keys`) whose parent loads after the
+    /// child: cycles and self references.
+    pub cycle_edges: Vec<(TableName, usize)>,
+}
+
+impl LoadRequest<'_> {
+    /// True when every target is empty, or will be.
+    pub fn starts_empty(&self) -> bool {
+        self.empty_first || self.existing_rows.values().all(|&n| n == 0)
+    }
+}
+
+/// How a backend will load, decided before anything is written.
+#[derive(Debug, Clone, Default)]
+pub struct LoadPlan {
+    /// Shown in plans, e.g. "keys and indexes built after the data".
+    pub mode: &'static str,
+    /// The same as a short stable label for summaries and JSON, e.g. "keys after data".
+    pub label: &'static str,
+    /// Problems that stop the load, one per line (reported all at once).
+    pub blocking: Vec<String>,
+}
+
+/// The rows of one table as the load receives them.
+pub enum RowInput {
+    /// COPY text (the snapshot format) in chunks that need not end on a line boundary.
+    CopyText(mpsc::Receiver<Result<Vec<u8>, Error>>),
+    /// Typed values, a batch of rows at a time.
+    Values(mpsc::Receiver<Vec<Vec<Value>>>),
+}
+
+/// Which [`RowInput`] a backend loads generated rows from fastest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowForm {
+    CopyText,
+    Values,
+}
+
+/// One table to load: where, which columns in which order.
+pub struct LoadTable<'a> {
+    pub table: &'a Table,
+    pub columns: Vec<String>,
+    /// Rows per COPY chunk or INSERT statement (bulk's `--batch-size`); also how a
+    /// failing row is reported as "batch B, row R".
+    pub batch_size: Option<u64>,
+    pub progress: Progress,
+}
+
+/// Result of a privilege check for `doctor`.
+#[derive(Debug, Clone)]
+pub struct Privileges {
+    pub ok: bool,
+    /// Not ok, and no load can work (a read-only SQLite file); otherwise a warning.
+    pub fatal: bool,
+    pub detail: String,
+    pub data: serde_json::Value,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    fn kind(&self) -> DbKind;
+    /// The driver's error as ours: the condition, table, constraint and row.
+    fn translate(&self, err: sqlx::Error, step: &Step) -> Error;
+    /// `expr` cast to the database's text type (for queries read with `text_rows`).
+    fn cast_text(&self, expr: &str) -> String;
+
+    // Plain statements.
+    async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error>;
+    /// Every row of `sql`, each column already text (the query casts).
+    async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error>;
+    /// The single (possibly NULL) integer `sql` returns.
+    async fn one_i64(&mut self, sql: String, step: &Step) -> Result<Option<i64>, Error>;
+
+    // Transactions.
+    /// A read-only transaction that sees every table as of one moment.
+    async fn begin_read(&mut self, step: &Step) -> Result<(), Error>;
+    /// Names the snapshot of the read transaction so other connections can share it
+    /// (`begin_read_at`); `None` where the kind cannot (then reads use one connection).
+    async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+    /// A read-only transaction seeing exactly what the exporting one sees.
+    async fn begin_read_at(&mut self, snapshot: &str, step: &Step) -> Result<(), Error> {
+        let _ = (snapshot, step);
+        Err(Error::Internal("this kind of database cannot share a read snapshot".into()))
+    }
+    /// A write transaction holding the database-wide seed lock: a second bulk or restore
+    /// is refused (exit 8, naming the holder) or waits.
+    async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error>;
+    async fn commit(&mut self, step: &Step) -> Result<(), Error>;
+    /// Best effort: also called after errors, when the connection may be gone.
+    async fn rollback(&mut self);
+
+    // Schema.
+    async fn introspect(&mut self) -> Result<Schema, Error>;
+    /// Applies the demo schema to an empty embedded database; true if it did.
+    async fn apply_demo_schema_if_empty(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
+    /// Exact row count.
+    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error>;
+
+    // Export.
+    /// The session settings COPY text depends on, as recorded in snapshot headers.
+    async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error>;
+    /// Streams `columns` of `table` to `sink` as COPY text lines.
+    async fn stream_table<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        sink: &mut S,
+    ) -> Result<(), Error>;
+    /// Positions of the sequences behind `table`'s generated keys, by column.
+    async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error>;
+    /// Bytes of table data a snapshot of `tables` reads (for the free-space check).
+    fn export_size_estimate(&self, tables: &[&Table]) -> u64;
+
+    // Loads (bulk and restore).
+    async fn plan_load(&mut self, req: &LoadRequest<'_>) -> Result<LoadPlan, Error>;
+    async fn start_load(&mut self, req: &LoadRequest<'_>, plan: &LoadPlan) -> Result<(), Error>;
+    fn row_form(&self) -> RowForm;
+    /// Loads every row `rows` yields into `target`; returns the rows written.
+    async fn load_table(&mut self, target: &LoadTable<'_>, rows: RowInput) -> Result<u64, Error>;
+    async fn finish_load(&mut self) -> Result<(), Error>;
+
+    // Bulk.
+    /// Marks or defers the foreign keys of cycles so the rows can go in (or refuses).
+    async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error>;
+    /// Fixes the values of generated keys (serial, identity, rowid, auto-increment)
+    /// from the tables' state under the lock, so every attempt writes the same rows.
+    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error>;
+    /// Sets the foreign keys written NULL by `prepare_cycles`, after all rows are in.
+    async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error>;
+    /// Moves sequences past the keys `reserve_keys` handed out.
+    async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error>;
+
+    // Restore.
+    /// Puts each sequence back where the snapshot saw it, or past the restored maximum.
+    async fn restore_sequences(&mut self, tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error>;
+
+    // Doctor.
+    async fn privileges(&mut self) -> Result<Privileges, Error>;
+    /// What tells this database from any other reachable through another URL: two
+    /// URLs reach the same database when their identities are equal.
+    async fn identity(&mut self) -> Result<String, Error>;
+
+    async fn close(self);
+}

@@ -1,0 +1,308 @@
+//! PostgreSQL: catalogs for introspection, `COPY` both ways, an advisory lock per
+//! database, and load-then-index when the targets start empty and we own them.
+
+mod binary;
+pub mod errors;
+mod introspect;
+mod load;
+mod lock;
+pub mod rebuild;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+
+use crate::db::backend::{
+    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+};
+use crate::db::errors::Step;
+use crate::db::schema::{Schema, Table, TableName, quote_ident};
+use crate::db::url::{DbKind, DbUrl};
+use crate::error::Error;
+use crate::factory::plan::Plan;
+use crate::output::Printer;
+use crate::snapshot::format::SequenceState;
+
+pub use introspect::introspect;
+
+/// A connection to PostgreSQL and what a load set aside on it.
+pub struct PgBackend {
+    conn: PgConnection,
+    printer: Printer,
+    timeout: Option<Duration>,
+    load: load::LoadState,
+}
+
+/// Opens a connection with fixed output settings: snapshots and checksums must not
+/// depend on the server's or the user's defaults. Server-side TCP keepalives keep idle
+/// connections through NATs and let the server notice a vanished client.
+pub async fn connect(
+    url: &DbUrl,
+    app: &str,
+    statement_timeout: Option<Duration>,
+    printer: &Printer,
+) -> Result<(PgBackend, String), sqlx::Error> {
+    let mut options = PgConnectOptions::from_str(url.expose())?.application_name(app);
+    let mut params: Vec<(&str, String)> = vec![
+        ("DateStyle", "ISO, MDY".into()),
+        ("IntervalStyle", "postgres".into()),
+        ("TimeZone", "UTC".into()),
+        ("bytea_output", "hex".into()),
+        ("client_min_messages", "warning".into()),
+        ("tcp_keepalives_idle", "60".into()),
+        ("tcp_keepalives_interval", "10".into()),
+        ("tcp_keepalives_count", "6".into()),
+    ];
+    if let Some(t) = statement_timeout {
+        params.push(("statement_timeout", t.as_millis().to_string()));
+    }
+    options = options.options(params);
+    let mut conn = options.connect().await?;
+    let version: String = sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
+    let version = version.split_whitespace().next().unwrap_or_default().to_owned();
+    let backend =
+        PgBackend { conn, printer: printer.clone(), timeout: statement_timeout, load: load::LoadState::default() };
+    Ok((backend, version))
+}
+
+impl PgBackend {
+    fn step(&self, what: impl Into<String>) -> Step {
+        Step::new(what).timeout(self.timeout)
+    }
+
+    async fn exec(&mut self, sql: String, step: &Step) -> Result<(), Error> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| errors::translate(e, step))
+    }
+
+    /// A sequence's position (`seq` as catalogs spell it, e.g. `public.actor_actor_id_seq`).
+    async fn sequence_state(&mut self, seq: &str) -> Result<SequenceState, Error> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT last_value, is_called FROM {seq}")))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| errors::translate(e, &Step::new(format!("reading sequence {seq}"))))?;
+        Ok(SequenceState { last_value: row.get(0), is_called: row.get(1) })
+    }
+}
+
+impl Backend for PgBackend {
+    fn kind(&self) -> DbKind {
+        DbKind::Postgres
+    }
+
+    fn translate(&self, err: sqlx::Error, step: &Step) -> Error {
+        errors::translate(err, step)
+    }
+
+    fn cast_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS TEXT)")
+    }
+
+    async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
+        self.exec(sql, step).await
+    }
+
+    async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let rows =
+            sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut self.conn).await.map_err(|e| errors::translate(e, step))?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| errors::translate(e, step))
+    }
+
+    async fn one_i64(&mut self, sql: String, step: &Step) -> Result<Option<i64>, Error> {
+        sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut self.conn).await.map_err(|e| errors::translate(e, step))
+    }
+
+    async fn begin_read(&mut self, step: &Step) -> Result<(), Error> {
+        self.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into(), step).await
+    }
+
+    async fn export_snapshot(&mut self) -> Result<Option<String>, Error> {
+        let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| errors::translate(e, &Step::new("exporting the read snapshot")))?;
+        Ok(Some(id))
+    }
+
+    async fn begin_read_at(&mut self, snapshot: &str, step: &Step) -> Result<(), Error> {
+        self.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into(), step).await?;
+        let sql = format!("SET TRANSACTION SNAPSHOT {}", crate::db::schema::quote_literal(snapshot));
+        self.exec(sql, &Step::new("joining the exported read snapshot")).await
+    }
+
+    async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error> {
+        self.exec("BEGIN".into(), step).await?;
+        lock::advisory_xact_lock(&mut self.conn, intent).await
+    }
+
+    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
+        self.exec("COMMIT".into(), step).await
+    }
+
+    async fn rollback(&mut self) {
+        // Best effort; the server rolls back on disconnect anyway.
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    }
+
+    async fn introspect(&mut self) -> Result<Schema, Error> {
+        let mut schema = introspect::introspect(&mut self.conn).await?;
+        crate::db::migrations::set_aside(&mut schema);
+        Ok(schema)
+    }
+
+    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
+        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
+        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
+        let step = self.step("reading session settings");
+        let rows = sqlx::query(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('DateStyle', 'IntervalStyle', 'TimeZone',
+             'bytea_output', 'extra_float_digits', 'client_encoding', 'server_encoding', 'standard_conforming_strings')",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| errors::translate(e, &step))?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))).collect())
+    }
+
+    async fn stream_table<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        let step = self.step(format!("reading {}", table.name)).table(table.name.to_string());
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        // COPY of a partitioned table needs the SELECT form; a plain table is faster as is.
+        let sql = if table.partitioned {
+            format!("COPY (SELECT {} FROM {}) TO STDOUT", cols.join(", "), table.name.quoted())
+        } else {
+            format!("COPY {} ({}) TO STDOUT", table.name.quoted(), cols.join(", "))
+        };
+        let mut stream = self.conn.copy_out_raw(&sql).await.map_err(|e| errors::translate(e, &step))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| errors::translate(e, &step))?;
+            sink.push(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
+        let mut out = BTreeMap::new();
+        for c in &table.columns {
+            if let Some(seq) = c.auto.as_ref().and_then(|a| a.sequence.as_ref()) {
+                out.insert(c.name.clone(), self.sequence_state(seq).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn export_size_estimate(&self, tables: &[&Table]) -> u64 {
+        tables.iter().map(|t| t.estimated_bytes).sum()
+    }
+
+    async fn plan_load(&mut self, req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
+        self.plan(req).await
+    }
+
+    async fn start_load(&mut self, req: &LoadRequest<'_>, plan: &LoadPlan) -> Result<(), Error> {
+        self.start(req, plan).await
+    }
+
+    fn row_form(&self) -> RowForm {
+        RowForm::CopyText
+    }
+
+    async fn load_table(&mut self, target: &LoadTable<'_>, rows: RowInput) -> Result<u64, Error> {
+        self.copy_in(target, rows).await
+    }
+
+    async fn finish_load(&mut self) -> Result<(), Error> {
+        self.finish().await
+    }
+
+    async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error> {
+        self.defer_cycle_edges(plan).await
+    }
+
+    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
+        self.reserve(plan).await
+    }
+
+    async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
+        self.fix_cycles(plan).await
+    }
+
+    async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error> {
+        self.settle(plan).await
+    }
+
+    async fn restore_sequences(&mut self, tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {
+        self.put_sequences_back(tables).await
+    }
+
+    async fn privileges(&mut self) -> Result<Privileges, Error> {
+        let r = sqlx::query(
+            "SELECT current_user::text AS usr, coalesce(current_schema(), 'public') AS sch,
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+                    has_schema_privilege(coalesce(current_schema(), 'public'), 'CREATE') AS can_create,
+                    count(c.oid) AS tables,
+                    count(c.oid) FILTER (WHERE has_table_privilege(c.oid, 'TRUNCATE')) AS truncatable,
+                    count(c.oid) FILTER (WHERE pg_has_role(c.relowner, 'USAGE')) AS owned
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(|e| errors::translate(e, &Step::new("reading privileges")))?;
+        let user: String = r.get("usr");
+        let schema_name: String = r.get("sch");
+        let superuser: bool = r.get::<Option<bool>, _>("superuser").unwrap_or(false);
+        let can_create: bool = r.get("can_create");
+        let (tables, truncatable, owned): (i64, i64, i64) = (r.get("tables"), r.get("truncatable"), r.get("owned"));
+        let mut detail = format!(
+            "{user}{}: {} create tables in {schema_name}; may truncate {truncatable}/{tables} tables; owns {owned}/{tables}",
+            if superuser { " (superuser)" } else { "" },
+            if can_create { "may" } else { "may not" },
+        );
+        let ok = truncatable >= tables && owned >= tables;
+        if !ok {
+            detail.push_str(" (restore --clean / bulk --truncate need TRUNCATE; the fast load path needs ownership)");
+        }
+        let data = serde_json::json!({ "user": user, "superuser": superuser, "can_create": can_create,
+                                       "tables": tables, "truncatable": truncatable, "owned": owned });
+        Ok(Privileges { ok, fatal: false, detail, data })
+    }
+
+    async fn identity(&mut self) -> Result<String, Error> {
+        // The simple-query protocol, so a transaction pooler in front passes too; the
+        // server's start time and version tell one server from another, and an
+        // ordinary user may read them.
+        use futures_util::TryStreamExt;
+        let sql = "SELECT current_database() || ' on a server started ' || pg_postmaster_start_time()::text || ' (' || version() || ')'";
+        let step = Step::new("identifying the database");
+        let mut rows = sqlx::raw_sql(sql).fetch(&mut self.conn);
+        let row = rows.try_next().await.map_err(|e| errors::translate(e, &step))?;
+        row.and_then(|r| r.try_get::<String, _>(0).ok())
+            .ok_or_else(|| Error::Internal("the server did not say which database it is".into()))
+    }
+
+    async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

@@ -1,0 +1,262 @@
+//! SQLite: PRAGMAs for introspection, `BEGIN IMMEDIATE` as the write lock, rows encoded
+//! to and from the snapshot's COPY text here, multi-row INSERTs for loads.
+
+pub mod errors;
+mod export;
+mod introspect;
+mod load;
+mod lock;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+
+use crate::db::backend::{
+    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+};
+use crate::db::errors::Step;
+use crate::db::schema::{Schema, Table, TableName};
+use crate::db::url::{DbKind, DbUrl};
+use crate::error::Error;
+use crate::factory::plan::Plan;
+use crate::snapshot::format::SequenceState;
+
+pub use introspect::DEMO_SCHEMA;
+pub use lock::lock_holder;
+
+/// How long a statement waits for another connection's lock before SQLite says BUSY.
+/// Short by default, so a second writer is told at once who holds the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Once a write transaction is ours, COMMIT may wait this long for readers to finish.
+const COMMIT_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct SqliteBackend {
+    conn: SqliteConnection,
+    path: Option<PathBuf>,
+    load: load::LoadState,
+}
+
+/// Opens the database file; `create` makes it when missing (commands that write), a
+/// read-only open never creates or changes anything (doctor).
+pub async fn connect(url: &DbUrl, create: bool) -> Result<(SqliteBackend, String), sqlx::Error> {
+    let path = url.sqlite_path().cloned();
+    if let Some(parent) = path.as_ref().and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        return Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("directory {} does not exist", parent.display()),
+        )));
+    }
+    let mut options = SqliteConnectOptions::from_str(url.expose())?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+    options = if create {
+        options.create_if_missing(true)
+    } else if path.as_ref().is_some_and(|p| !p.exists()) {
+        // Nothing to open and nothing may be created: an empty in-memory database
+        // stands for the file the first write will create.
+        SqliteConnectOptions::from_str("sqlite::memory:")?
+    } else {
+        options.read_only(true)
+    };
+    let mut conn = options.connect().await?;
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut conn).await?;
+    Ok((SqliteBackend { conn, path, load: load::LoadState::default() }, version))
+}
+
+/// After Ctrl-C dropped a connection mid-transaction: make sure nothing is left for a
+/// later reader to roll back. Its worker thread rolls back as it closes, but the process
+/// may exit first and leave a hot journal; a fresh reader waits for the lock and rolls
+/// the journal back itself, so the file alone is consistent again.
+pub async fn recover(url: &DbUrl) {
+    let Some(path) = url.sqlite_path() else { return };
+    if !path.exists() {
+        return;
+    }
+    let Ok(options) = SqliteConnectOptions::from_str(url.expose()) else { return };
+    if let Ok(mut conn) = options.busy_timeout(Duration::from_secs(10)).connect().await {
+        let _ = sqlx::query("SELECT count(*) FROM sqlite_master").fetch_one(&mut conn).await;
+        let _ = conn.close().await;
+    }
+}
+
+impl SqliteBackend {
+    fn translate_err(&self, err: sqlx::Error, step: &Step) -> Error {
+        errors::translate(err, step, self.path.as_deref())
+    }
+
+    async fn exec(&mut self, sql: &str, what: &str) -> Result<(), Error> {
+        let step = Step::new(what);
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.translate_err(e, &step))
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn kind(&self) -> DbKind {
+        DbKind::Sqlite
+    }
+
+    fn translate(&self, err: sqlx::Error, step: &Step) -> Error {
+        self.translate_err(err, step)
+    }
+
+    fn cast_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS TEXT)")
+    }
+
+    async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.translate_err(e, step))
+    }
+
+    async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let rows =
+            sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut self.conn).await.map_err(|e| self.translate_err(e, step))?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.translate_err(e, step))
+    }
+
+    async fn one_i64(&mut self, sql: String, step: &Step) -> Result<Option<i64>, Error> {
+        sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&mut self.conn).await.map_err(|e| self.translate_err(e, step))
+    }
+
+    async fn begin_read(&mut self, step: &Step) -> Result<(), Error> {
+        // A deferred transaction takes its shared lock at the first read and keeps it,
+        // so every table is read as of one moment.
+        self.execute("BEGIN".into(), step).await
+    }
+
+    async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error> {
+        lock::begin_immediate(self, intent, step).await?;
+        self.exec(&format!("PRAGMA busy_timeout = {}", COMMIT_BUSY_TIMEOUT.as_millis()), "setting the commit wait")
+            .await
+    }
+
+    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
+        self.execute("COMMIT".into(), step).await
+    }
+
+    async fn rollback(&mut self) {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    }
+
+    async fn introspect(&mut self) -> Result<Schema, Error> {
+        let mut schema = introspect::introspect(&mut self.conn).await?;
+        crate::db::migrations::set_aside(&mut schema);
+        Ok(schema)
+    }
+
+    async fn apply_demo_schema_if_empty(&mut self) -> Result<bool, Error> {
+        introspect::apply_demo_schema_if_empty(&mut self.conn).await
+    }
+
+    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
+        let step = Step::new(format!("counting rows of {table}")).table(table.to_string());
+        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
+        Ok(BTreeMap::from([("encoding".to_owned(), "UTF-8".to_owned()), ("blob_output".to_owned(), "hex".to_owned())]))
+    }
+
+    async fn stream_table<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        export::stream_table(self, table, columns, sink).await
+    }
+
+    async fn sequence_states(&mut self, _table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
+        Ok(BTreeMap::new())
+    }
+
+    fn export_size_estimate(&self, _tables: &[&Table]) -> u64 {
+        self.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len())
+    }
+
+    async fn plan_load(&mut self, _req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
+        Ok(LoadPlan { mode: "foreign keys checked at commit", label: "sqlite", blocking: vec![] })
+    }
+
+    async fn start_load(&mut self, req: &LoadRequest<'_>, _plan: &LoadPlan) -> Result<(), Error> {
+        self.start(req).await
+    }
+
+    fn row_form(&self) -> RowForm {
+        RowForm::Values
+    }
+
+    async fn load_table(&mut self, target: &LoadTable<'_>, rows: RowInput) -> Result<u64, Error> {
+        self.insert(target, rows).await
+    }
+
+    async fn finish_load(&mut self) -> Result<(), Error> {
+        self.finish().await
+    }
+
+    async fn prepare_cycles(&mut self, _plan: &mut Plan) -> Result<(), Error> {
+        Ok(()) // foreign keys are checked at COMMIT: order does not matter
+    }
+
+    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
+        self.reserve(plan).await
+    }
+
+    async fn close_cycles(&mut self, _plan: &Arc<Plan>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn settle_keys(&mut self, _plan: &Plan) -> Result<(), Error> {
+        Ok(()) // rowids (and AUTOINCREMENT's sqlite_sequence) follow explicit inserts
+    }
+
+    async fn restore_sequences(&mut self, _tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn privileges(&mut self) -> Result<Privileges, Error> {
+        let user = crate::system::os_user();
+        let writable = self.path.as_deref().is_none_or(crate::system::writable_by_me);
+        let detail = format!(
+            "{user}: database file {}",
+            if writable { "writable" } else { "not writable (bulk and restore will fail)" }
+        );
+        Ok(Privileges {
+            ok: writable,
+            fatal: !writable,
+            detail,
+            data: serde_json::json!({ "user": user, "writable": writable }),
+        })
+    }
+
+    async fn identity(&mut self) -> Result<String, Error> {
+        Ok(match &self.path {
+            Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string(),
+            None => ":memory:".to_owned(),
+        })
+    }
+
+    async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
