@@ -341,6 +341,8 @@ pub struct DiffArgs {
     /// Print the rows added, removed and changed, not only counts.
     #[arg(long)]
     pub rows: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]

@@ -58,7 +58,7 @@ pub enum Error {
     #[error("{file}:{line}: {message}")]
     Config { file: PathBuf, line: usize, message: String },
 
-    #[error("could not connect to {url} ({class}) after {attempts} attempt(s)\n{reason}")]
+    #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::output::plural(u64::from(*attempts), "attempt", "attempts"))]
     Connect { url: String, class: &'static str, attempts: u32, reason: String },
 
     #[error("lost the connection to the database while {step}\n{reason}")]

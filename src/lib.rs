@@ -136,7 +136,15 @@ fn parse_args() -> Result<(Cli, clap::ArgMatches), clap::Error> {
 fn print_parse_error(e: &clap::Error) -> ExitCode {
     use std::io::{IsTerminal, Write};
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let code = u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE);
+    // Passwords of URLs typed as arguments, so every rendering below can mask them.
+    redact::register_arg_secrets(&args);
     let to_stderr = e.use_stderr();
+    // --help and --version print as clap made them; errors honour --log-format json.
+    if to_stderr && output::json_requested(std::env::args_os()) {
+        output::clap_error_event(e, code);
+        return ExitCode::from(code);
+    }
     let terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
@@ -146,7 +154,7 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
     } else {
         std::io::stdout().lock().write_all(text.as_bytes())
     };
-    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE))
+    ExitCode::from(code)
 }
 
 /// Resolves on SIGINT or SIGTERM.

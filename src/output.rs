@@ -3,12 +3,17 @@
 //! With `--log-format json` every message is one JSON object per line on stderr.
 //! Everything printed passes through `redact::scrub`.
 
-use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+mod human;
+mod progress;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::{Map, Value, json};
+
+pub use human::{human_bytes, human_count, human_secs, plural, thousands};
+pub use progress::Progress;
 
 use crate::cli::LogFormat;
 use crate::error::Error;
@@ -41,13 +46,14 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(3);
 pub struct Printer {
     settings: OutputSettings,
     bars: Option<MultiProgress>,
+    color: bool,
 }
 
 impl Printer {
     pub fn new(settings: OutputSettings) -> Self {
         let bars = (settings.progress && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8)));
-        Self { settings, bars }
+        Self { settings, bars, color: stderr_color() }
     }
 
     pub fn json(&self) -> bool {
@@ -111,16 +117,7 @@ impl Printer {
     /// The final error report: message, server detail, hint.
     pub fn error(&self, err: &Error) {
         if self.json() {
-            let obj = json!({
-                "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "level": "error",
-                "event": "command_failed",
-                "message": err.to_string(),
-                "detail": err.detail(),
-                "hint": err.hint(),
-                "exit_code": err.exit_code(),
-            });
-            self.stderr_line(&obj.to_string());
+            self.failed_event(&err.to_string(), err.detail(), err.hint().as_deref(), err.exit_code());
             return;
         }
         let mut text = String::new();
@@ -139,6 +136,20 @@ impl Printer {
             text.push_str(&format!("\nhint: {hint}\n"));
         }
         self.stderr_raw(&text);
+    }
+
+    /// The `command_failed` JSON event.
+    fn failed_event(&self, message: &str, detail: Option<&str>, hint: Option<&str>, exit_code: u8) {
+        let obj = json!({
+            "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "level": "error",
+            "event": "command_failed",
+            "message": message,
+            "detail": detail,
+            "hint": hint,
+            "exit_code": exit_code,
+        });
+        self.stderr_line(&obj.to_string());
     }
 
     fn shows(&self, level: Level) -> bool {
@@ -166,167 +177,65 @@ impl Printer {
             }
         }
     }
+}
 
-    /// Progress for one unit of work (a table): a bar on a terminal, a line every few
-    /// seconds otherwise, JSON events in JSON mode, nothing with --quiet / --no-progress.
-    pub fn progress(&self, label: &str, total: Option<u64>, unit: &'static str) -> Progress {
-        let mode = if self.settings.quiet || (!self.settings.progress && !self.json()) {
-            ProgressMode::Hidden
-        } else if self.json() {
-            ProgressMode::Json
-        } else if let Some(bars) = &self.bars {
-            let bar = match total {
-                Some(n) => ProgressBar::new(n),
-                None => ProgressBar::new_spinner(),
-            };
-            let template = if total.is_some() {
-                "{prefix:>24.bold} [{bar:30}] {human_pos}/{human_len} {msg} ({per_sec}, ETA {eta})"
-            } else {
-                "{prefix:>24.bold} {spinner} {human_pos} {msg} ({per_sec})"
-            };
-            bar.set_style(
-                ProgressStyle::with_template(template)
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            bar.set_prefix(label.to_owned());
-            bar.set_message(unit);
-            ProgressMode::Bar(bars.add(bar))
-        } else {
-            ProgressMode::Plain
-        };
-        Progress {
-            inner: Arc::new(ProgressInner {
-                label: label.to_owned(),
-                unit,
-                total,
-                mode,
-                printer: self.clone(),
-                state: Mutex::new(ProgressState { done: 0, started: Instant::now(), last_report: Instant::now() }),
-            }),
+/// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from
+/// the raw arguments: for errors found before the arguments could be parsed.
+pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    json_in(args, std::env::var(crate::env::LOG_FORMAT).ok())
+}
+
+fn json_in(args: impl IntoIterator<Item = std::ffi::OsString>, env_value: Option<String>) -> bool {
+    let args: Vec<String> = args.into_iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut flag = None;
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        if let Some(v) = arg.strip_prefix("--log-format=") {
+            flag = Some(v.to_owned());
+        } else if arg == "--log-format" {
+            flag = args.get(i + 1).cloned();
         }
     }
+    flag.or(env_value).is_some_and(|v| v.trim() == "json")
 }
 
-enum ProgressMode {
-    Hidden,
-    Bar(ProgressBar),
-    Plain,
-    Json,
+/// An argument-parsing error as one `command_failed` JSON event on stderr: the
+/// message, clap's usage and tips as `detail`, and where to look as `hint`.
+pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
+    let text = err.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap renders the whole help here: keep its usage line only.
+        let usage = lines.find(|l| l.starts_with("Usage:")).unwrap_or_default();
+        let printer =
+            Printer::new(OutputSettings { format: LogFormat::Json, quiet: false, verbose: 0, progress: false });
+        printer.failed_event(
+            "a subcommand is missing",
+            Some(usage),
+            Some("For more information, try '--help'."),
+            exit_code,
+        );
+        return;
+    }
+    let message = lines.next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let (hints, details): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("For more information"));
+    let detail = details.join("\n");
+    let printer = Printer::new(OutputSettings { format: LogFormat::Json, quiet: false, verbose: 0, progress: false });
+    printer.failed_event(
+        message,
+        (!detail.is_empty()).then_some(detail.as_str()),
+        Some(hints.first().copied().unwrap_or("see seed --help")),
+        exit_code,
+    );
 }
 
-struct ProgressState {
-    done: u64,
-    started: Instant,
-    last_report: Instant,
-}
-
-struct ProgressInner {
-    label: String,
-    unit: &'static str,
-    total: Option<u64>,
-    mode: ProgressMode,
-    printer: Printer,
-    state: Mutex<ProgressState>,
-}
-
-/// Cheap to clone; safe to advance from any thread.
-#[derive(Clone)]
-pub struct Progress {
-    inner: Arc<ProgressInner>,
-}
-
-impl Progress {
-    pub fn label(&self) -> &str {
-        &self.inner.label
-    }
-
-    pub fn inc(&self, n: u64) {
-        let inner = &self.inner;
-        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.done += n;
-        match &inner.mode {
-            ProgressMode::Hidden => {}
-            ProgressMode::Bar(bar) => bar.inc(n),
-            ProgressMode::Plain | ProgressMode::Json => {
-                if state.last_report.elapsed() >= PLAIN_PROGRESS_EVERY {
-                    state.last_report = Instant::now();
-                    let (done, started) = (state.done, state.started);
-                    drop(state);
-                    self.report(done, started, false);
-                }
-            }
-        }
-    }
-
-    /// Restart from zero (a retried transaction).
-    pub fn reset(&self) {
-        let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.done = 0;
-        state.started = Instant::now();
-        if let ProgressMode::Bar(bar) = &self.inner.mode {
-            bar.reset();
-        }
-    }
-
-    pub fn finish(&self) {
-        let state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (done, started) = (state.done, state.started);
-        drop(state);
-        match &self.inner.mode {
-            ProgressMode::Bar(bar) => bar.finish_and_clear(),
-            ProgressMode::Json => self.report(done, started, true),
-            _ => {}
-        }
-    }
-
-    fn report(&self, done: u64, started: Instant, finished: bool) {
-        let inner = &self.inner;
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        #[allow(clippy::cast_precision_loss)]
-        let rate = done as f64 / secs;
-        let fields = json!({
-            "label": inner.label, "unit": inner.unit, "done": done, "total": inner.total,
-            "per_sec": rate.round(), "finished": finished,
-        });
-        inner.printer.event(Level::Info, "progress", fields, || {
-            let pct = inner
-                .total
-                .filter(|t| *t > 0)
-                .map(|t| {
-                    #[allow(clippy::cast_precision_loss)]
-                    let p = done as f64 * 100.0 / t as f64;
-                    format!(" ({p:.0}%)")
-                })
-                .unwrap_or_default();
-            let total = inner.total.map(|t| format!("/{t}")).unwrap_or_default();
-            format!("{}: {done}{total} {}{pct}, {} {}/s", inner.label, inner.unit, human_count(rate), inner.unit)
-        });
-    }
-}
-
-/// 1234567.0 -> "1.23M"
-pub fn human_count(n: f64) -> String {
-    if n >= 1e6 {
-        format!("{:.2}M", n / 1e6)
-    } else if n >= 1e3 {
-        format!("{:.1}k", n / 1e3)
-    } else {
-        format!("{n:.0}")
-    }
-}
-
-/// 1536 -> "1.5 KiB"
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    #[allow(clippy::cast_precision_loss)]
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+/// Whether stderr gets ANSI colour: only on a terminal, and never with `NO_COLOR` set
+/// to anything but the empty string (<https://no-color.org>).
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]
@@ -334,10 +243,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn humans() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_count(1_234_567.0), "1.23M");
-        assert_eq!(human_count(950.0), "950");
+    fn json_format_is_found_in_raw_arguments() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(json_in(args(&["seed", "--log-format", "json", "bulk", "--bogus"]), None));
+        assert!(json_in(args(&["seed", "bulk", "--log-format=json", "--bogus"]), None));
+        assert!(json_in(args(&["seed", "bulk", "--bogus"]), Some("json".into())));
+        assert!(!json_in(args(&["seed", "--log-format", "text", "bulk"]), Some("json".into())));
+        assert!(!json_in(args(&["seed", "bulk", "--", "--log-format=json"]), None));
+        assert!(!json_in(args(&["seed", "bulk", "--log-format"]), None));
     }
 }

@@ -235,6 +235,22 @@ fn mask(raw: &str, unparsed: bool) -> String {
     out
 }
 
+/// Registers the password of every argument that holds a URL (userinfo up to the last
+/// `@`), so that renderings this module does not see whole still mask it.
+pub fn register_arg_secrets(args: &[String]) {
+    for arg in args {
+        let Some(start) = url_start(arg) else { continue };
+        let url = &arg[start..];
+        let Some(colon) = url.find(':') else { continue };
+        let body = url[colon + 1..].trim_start_matches('/');
+        if let Some(at) = body.rfind('@')
+            && let Some((_, password)) = body[..at].split_once(':')
+        {
+            register(password);
+        }
+    }
+}
+
 /// Arguments that carry credentials, masked wherever they are echoed in `text` (an
 /// argument parser's error quotes the argument as typed, spaces and all).
 pub fn mask_args(text: &str, args: &[String]) -> String {
@@ -323,6 +339,13 @@ mod tests {
             "error: unexpected argument 'postgres://u:***@h/db' found; try --database-url=postgres:u:***@h/db"
         );
         assert_eq!(mask_urls("postgresql is fine: see x@y"), "postgresql is fine: see x@y");
+    }
+
+    #[test]
+    fn argument_passwords_are_registered() {
+        register_arg_secrets(&["seed".into(), "--database-url=postgres://u:Arg Secret 1@h/db".into()]);
+        assert_eq!(scrub("'postgres://u:Arg Secret 1@h/db'"), "'postgres://u:***@h/db'");
+        assert_eq!(scrub("{\"message\":\"x Arg Secret 1\"}"), "{\"message\":\"x ***\"}");
     }
 
     #[test]

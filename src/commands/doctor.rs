@@ -1,4 +1,12 @@
 //! `seed doctor`: is everything in place for bulk and snapshots?
+//!
+//! Doctor never writes. It checks what the commands would do, as the effective user:
+//! file-system permissions with `faccessat(AT_EACCESS)` (no probe files), a SQLite file
+//! opened read-only, and one that does not exist yet is not created.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::json;
@@ -7,7 +15,7 @@ use crate::Context;
 use crate::cli::DoctorArgs;
 use crate::db::{self, Session};
 use crate::error::{Error, code};
-use crate::output::{Level, human_bytes};
+use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::{lock, store::Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,10 +59,13 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
         .await
     {
         Ok(mut session) => {
+            let missing = session.url.sqlite_path().is_some_and(|p| !p.exists());
+            let note = if missing { "no file yet: `seed bulk` creates it; " } else { "" };
             checks.push(Check::ok(
                 "connection",
-                format!("{} ({} ms)", session.url, session.info.latency.as_millis()),
-                json!({ "url": session.url.to_string(), "latency_ms": session.info.latency.as_millis() }),
+                format!("{} ({note}{} ms)", session.url, session.info.latency.as_millis()),
+                json!({ "url": session.url.to_string(), "exists": !missing,
+                        "latency_ms": session.info.latency.as_millis() }),
             ));
             let server = format!("{} {}", session.kind().product(), session.info.version);
             checks.push(Check::ok(
@@ -117,6 +128,16 @@ fn first_line(e: &Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
+/// `faccessat(path, mode, AT_EACCESS)`: may the effective user do `mode` (`W_OK`,
+/// `X_OK`, ...) to `path`? Read-only file systems answer `EROFS`.
+fn may(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path holds a NUL byte"))?;
+    // SAFETY: `c` is a valid NUL-terminated path that faccessat only reads.
+    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), mode, libc::AT_EACCESS) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
 async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
     match session.privileges().await {
         Ok(p) if p.ok => checks.push(Check::ok("privileges", p.detail, p.data)),
@@ -147,7 +168,12 @@ async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<
                     "no tables".to_owned()
                 }
             } else {
-                format!("{} ({} tables, {columns} columns)", fp.get(..12).unwrap_or(&fp), schema.tables.len())
+                format!(
+                    "{} ({}, {})",
+                    fp.get(..12).unwrap_or(&fp),
+                    plural(schema.tables.len() as u64, "table", "tables"),
+                    plural(columns as u64, "column", "columns")
+                )
             };
             checks.push(Check::ok(
                 "schema fingerprint",
@@ -171,25 +197,39 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
     let dir = store.dir.display().to_string();
     let free = store.free_space();
     let free_text = free.as_ref().map(|b| human_bytes(*b)).unwrap_or_else(|_| "unknown".into());
+    let data = json!({ "path": dir, "free_bytes": free.as_ref().ok() });
     if store.dir.is_dir() {
-        match tempfile::tempfile_in(&store.dir) {
-            Ok(_) => checks.push(Check::ok(
+        match may(&store.dir, libc::W_OK | libc::X_OK) {
+            Ok(()) => checks.push(Check::ok("snapshot directory", format!("{dir} writable, {free_text} free"), data)),
+            Err(e) => checks.push(Check::fail(
                 "snapshot directory",
-                format!("{dir} writable, {free_text} free"),
-                json!({ "path": dir, "free_bytes": free.ok() }),
+                format!("{dir} is not writable ({e}): snapshots can be read but not created"),
+                code::PERMISSION,
             )),
-            Err(e) => {
-                checks.push(Check::fail("snapshot directory", format!("{dir} is not writable: {e}"), code::PERMISSION))
-            }
         }
     } else if store.dir.exists() {
         checks.push(Check::fail("snapshot directory", format!("{dir} is not a directory"), code::PERMISSION));
     } else {
-        checks.push(Check::ok(
-            "snapshot directory",
-            format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
-            json!({ "path": dir, "free_bytes": free.ok() }),
-        ));
+        // `create` makes the missing directories inside the nearest existing one.
+        let base = existing_ancestor(&store.dir);
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        match may(&base, libc::W_OK | libc::X_OK) {
+            Ok(()) if base.is_dir() => checks.push(Check::ok(
+                "snapshot directory",
+                format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
+                data,
+            )),
+            Ok(()) => checks.push(Check::fail(
+                "snapshot directory",
+                format!("{dir} cannot be created: {} is not a directory", base.display()),
+                code::PERMISSION,
+            )),
+            Err(e) => checks.push(Check::fail(
+                "snapshot directory",
+                format!("{dir} does not exist and cannot be created: {} is not writable ({e})", base.display()),
+                code::PERMISSION,
+            )),
+        }
     }
     let temps = store.temp_files();
     if temps.is_empty() {
@@ -200,8 +240,8 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
         checks.push(Check::warn(
             "temp files",
             format!(
-                "{} stale temp file(s), {} (removed by the next create of that name): {}",
-                temps.len(),
+                "{}, {} (removed by the next create of that name): {}",
+                plural(temps.len() as u64, "stale temp file", "stale temp files"),
                 human_bytes(bytes),
                 names.join(", ")
             ),
@@ -215,4 +255,16 @@ fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
             held.iter().map(|(name, holder)| format!("{name} by {}", holder.as_deref().unwrap_or("unknown"))).collect();
         checks.push(Check::warn("locks", format!("held: {}", list.join(", "))));
     }
+}
+
+/// The nearest existing ancestor of `path` (`.` for a relative path with none).
+fn existing_ancestor(path: &Path) -> PathBuf {
+    let mut cur = path.to_path_buf();
+    while !cur.exists() {
+        match cur.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => cur = parent.to_path_buf(),
+            _ => return PathBuf::from("."),
+        }
+    }
+    cur
 }

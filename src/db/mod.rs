@@ -308,7 +308,12 @@ pub async fn connect_with(
             Level::Debug,
             "connection_failed",
             json!({ "url": url.to_string(), "error_class": class, "attempts": attempt }),
-            || format!("could not connect to {url}: {class} after {attempt} attempt(s)"),
+            || {
+                format!(
+                    "could not connect to {url}: {class} after {}",
+                    crate::output::plural(u64::from(attempt), "attempt", "attempts")
+                )
+            },
         );
         if url.kind() == DbKind::Sqlite && matches!(class, "permission denied" | "cannot open database file") {
             return Err(Error::Permission {

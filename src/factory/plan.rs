@@ -562,7 +562,8 @@ impl Builder<'_> {
                 return Err(Error::Generation {
                     table: table.name.to_string(),
                     reason: format!(
-                        "column(s) {} must reference {}, which is empty and not seeded this time",
+                        "{} {} must reference {}, which is empty and not seeded this time",
+                        if fk.columns.len() == 1 { "column" } else { "columns" },
                         fk.columns.join(", "),
                         fk.ref_table
                     ),

@@ -25,21 +25,34 @@ pub struct AuditRecord {
     pub name: Option<String>,
     /// Database location without credentials.
     pub database: Option<String>,
-    /// `ok` or `error`.
+    /// `ok`, `error` (with `error` saying why) or `interrupted` (SIGINT/SIGTERM).
     pub outcome: String,
     pub error: Option<String>,
     pub duration_ms: u64,
 }
 
+/// How a command ended, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Error(String),
+    Interrupted,
+}
+
 impl AuditRecord {
-    /// A record stamped now, for this process and OS user; `error` decides the outcome.
+    /// A record stamped now, for this process and OS user.
     pub fn new(
         command: impl Into<String>,
         name: Option<String>,
         database: Option<String>,
-        error: Option<String>,
+        outcome: Outcome,
         duration: Duration,
     ) -> Self {
+        let (outcome, error) = match outcome {
+            Outcome::Ok => ("ok", None),
+            Outcome::Error(e) => ("error", Some(e)),
+            Outcome::Interrupted => ("interrupted", None),
+        };
         Self {
             ts: now_rfc3339(),
             user: crate::system::os_user(),
@@ -47,19 +60,26 @@ impl AuditRecord {
             command: command.into(),
             name,
             database,
-            outcome: if error.is_some() { "error" } else { "ok" }.into(),
+            outcome: outcome.into(),
             error,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }
 
-/// Appends `record` as one line to `dir/audit.log`, creating it if needed.
+/// Appends `record` as one line to `dir/audit.log`, creating it if needed. An error
+/// (read-only or full file system, no permission) is the caller's to report.
 pub fn append(dir: &Path, record: &AuditRecord) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(record)?;
     line.push(b'\n');
     let mut file = std::fs::OpenOptions::new().append(true).create(true).mode(0o644).open(dir.join(AUDIT_LOG))?;
-    file.write_all(&line)
+    file.write_all(&line)?;
+    // Data sits in the page cache until written back; a full disk may only show here.
+    match file.sync_data() {
+        // A file system (or device) without fsync: the write itself went through.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -73,14 +93,14 @@ mod tests {
             "snapshot create",
             Some("baseline".into()),
             Some("localhost:5432/app".into()),
-            None,
+            Outcome::Ok,
             Duration::from_millis(1234),
         );
         let failed = AuditRecord::new(
             "snapshot restore",
             Some("baseline".into()),
             None,
-            Some("boom\nline".into()),
+            Outcome::Error("boom\nline".into()),
             Duration::ZERO,
         );
         append(dir.path(), &ok).unwrap();
@@ -99,5 +119,25 @@ mod tests {
         assert_eq!(second, failed);
         assert_eq!(second.outcome, "error");
         assert_eq!(second.error.as_deref(), Some("boom\nline"));
+    }
+
+    #[test]
+    fn an_interrupted_command_is_recorded_as_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = AuditRecord::new("snapshot create", None, None, Outcome::Interrupted, Duration::ZERO);
+        append(dir.path(), &rec).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(AUDIT_LOG)).unwrap();
+        let back: AuditRecord = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(back.outcome, "interrupted");
+        assert_eq!(back.error, None);
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_not_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/full", dir.path().join(AUDIT_LOG)).unwrap();
+        let rec = AuditRecord::new("snapshot delete", None, None, Outcome::Ok, Duration::ZERO);
+        let err = append(dir.path(), &rec).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
     }
 }

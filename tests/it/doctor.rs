@@ -1,8 +1,10 @@
-//! `seed doctor` on the embedded default, on PostgreSQL, and against a closed port.
+//! `seed doctor` on the embedded default, on PostgreSQL, against a closed port, and
+//! as a user who may not write: doctor itself never writes.
 
 use std::time::{Duration, Instant};
 
 use crate::common::{PG_PASSWORD, TestDb, Workdir, all_output, assert_no_password, server};
+use crate::ux::{as_nobody, chmod, open_to_all, tree};
 
 #[test]
 fn healthy_on_sqlite_default() {
@@ -118,4 +120,70 @@ fn unwritable_snapshot_dir_is_named() {
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(11), "{text}");
     assert!(text.contains("snapshot directory"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------
+// Doctor never writes; it checks what the commands would do (issue 8, item 12)
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn i8_12_doctor_creates_nothing() {
+    let w = Workdir::new();
+    let before = tree(w.path());
+    let out = w.seed().arg("doctor").output().unwrap();
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("no file yet"), "{text}");
+    assert!(text.contains("does not exist yet"), "{text}");
+    assert_eq!(tree(w.path()), before, "doctor wrote into an empty directory:\n{text}");
+
+    // An existing database is opened read-only: no journal, no change.
+    w.seed().args(["bulk", "--count", "3"]).assert().success();
+    w.seed().args(["snapshot", "create", "s"]).assert().success();
+    let before = tree(w.path());
+    let db_before = std::fs::read(w.path().join("seed.db")).unwrap();
+    let out = w.seed().args(["doctor", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(tree(w.path()), before, "doctor changed the directory");
+    assert_eq!(std::fs::read(w.path().join("seed.db")).unwrap(), db_before, "doctor changed seed.db");
+}
+
+#[test]
+fn i8_12_doctor_checks_as_the_effective_user() {
+    let w = Workdir::new();
+    w.seed().args(["bulk", "--count", "3"]).assert().success();
+    // root owns seed.db (0644) and the directory (0755): `nobody` can read, not write.
+    chmod(&w.path().join("seed.db"), 0o644);
+    open_to_all(w.path());
+    let before = tree(w.path());
+    let out = as_nobody(&w, &["doctor", "--json"]);
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(11), "{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |name: &str| {
+        doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{doc}")).clone()
+    };
+    let privileges = check("privileges");
+    assert_eq!(privileges["status"], "fail", "{privileges}");
+    assert!(privileges["detail"].as_str().unwrap().contains("nobody: database file not writable"), "{privileges}");
+    let dir = check("snapshot directory");
+    assert_eq!(dir["status"], "fail", "{dir}");
+    assert!(dir["detail"].as_str().unwrap().contains("cannot be created"), "{dir}");
+    // The schema is still read (read-only).
+    assert_eq!(check("schema fingerprint")["data"]["tables"], 4);
+    assert_eq!(tree(w.path()), before, "doctor as nobody wrote something");
+
+    // A snapshot directory that exists but is not nobody's to write.
+    std::fs::create_dir(w.path().join("snapshots")).unwrap();
+    chmod(&w.path().join("snapshots"), 0o755);
+    let out = as_nobody(&w, &["doctor"]);
+    let text = all_output(&out);
+    assert!(text.contains("FAIL  snapshot directory snapshots is not writable"), "{text}");
+    // A missing database file in a directory nobody cannot write: bulk could not create it.
+    let out = as_nobody(&w, &["--database-url", "sqlite://other.db", "doctor"]);
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(11), "{text}");
+    assert!(text.contains("FAIL  privileges         nobody: database file not writable"), "{text}");
+    assert!(text.contains("no file yet"), "{text}");
+    assert!(!w.path().join("other.db").exists());
 }

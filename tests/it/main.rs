@@ -15,3 +15,4 @@ mod restore;
 mod settings;
 mod snapshot;
 mod timeout;
+mod ux;

@@ -25,7 +25,7 @@ pub use crate::factory::plan::PlanInputs;
 use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
-use crate::output::{Level, human_count};
+use crate::output::{Level, human_count, plural};
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_BATCH: u64 = 5_000;
@@ -166,8 +166,9 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
         json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0, "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode }),
         || {
             let mut text = format!(
-                "seeded {total} rows into {} tables in {secs:.2}s ({} rows/s), seed {seed}",
-                outcome.tables.len(),
+                "seeded {} into {} in {secs:.2}s ({} rows/s), seed {seed}",
+                plural(total, "row", "rows"),
+                plural(outcome.tables.len() as u64, "table", "tables"),
                 human_count(rate)
             );
             let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);

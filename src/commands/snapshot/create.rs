@@ -16,7 +16,7 @@ use crate::db::retry::with_retry;
 use crate::db::schema::Table;
 use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
-use crate::output::{Level, Progress, human_bytes, human_count};
+use crate::output::{Level, Progress, human_bytes, human_count, plural};
 use crate::snapshot::format::{
     self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, TableEntry, TableStats,
 };
@@ -84,9 +84,10 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
             #[allow(clippy::cast_precision_loss)]
             let rate = rows as f64 / secs.max(1e-6);
             format!(
-                "snapshot '{}' created: {} tables, {rows} rows, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
+                "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
                 args.name,
-                header.tables.len(),
+                plural(header.tables.len() as u64, "table", "tables"),
+                plural(rows, "row", "rows"),
                 human_bytes(raw),
                 human_bytes(size),
                 human_count(rate),

@@ -8,13 +8,13 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::store;
+use super::{open_locked, store};
 use crate::Context;
 use crate::cli::DiffArgs;
 use crate::error::{Error, code};
 use crate::snapshot::format::{Header, TableEntry, row_hash};
+use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::{into_error, open_table, read_header};
-use crate::snapshot::store::validate_name;
 
 #[derive(Debug, Default)]
 struct TableDiff {
@@ -27,15 +27,21 @@ struct TableDiff {
     rows: Vec<String>,
 }
 
-pub fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
+pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
+    // Shared locks on both names, like every reader, so a delete or `create --force`
+    // cannot change a file under us; taken in name order, so two diffs (or a diff and
+    // any other two-name command) never wait on each other in a cycle.
+    let mut names = vec![args.name_a.as_str(), args.name_b.as_str()];
+    names.sort_unstable();
+    names.dedup();
+    let mut _locks = Vec::with_capacity(names.len());
+    for name in names {
+        _locks.push(open_locked(ctx, name, Mode::Shared, args.lock.wait, "diff").await?.2);
+    }
     let store = store(ctx);
     let mut headers = Vec::new();
     for name in [&args.name_a, &args.name_b] {
-        validate_name(name)?;
         let path = store.path(name);
-        if !path.is_file() {
-            return Err(Error::SnapshotMissing { name: name.clone(), dir: store.dir.clone() });
-        }
         headers.push((path.clone(), read_header(&path)?.0));
     }
     let (path_a, a) = &headers[0];

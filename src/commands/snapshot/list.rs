@@ -8,7 +8,7 @@ use super::store;
 use crate::Context;
 use crate::cli::ListArgs;
 use crate::error::{Error, code};
-use crate::output::human_bytes;
+use crate::output::{human_bytes, plural};
 use crate::snapshot::reader::read_header;
 use crate::snapshot::store::Entry;
 
@@ -85,7 +85,8 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
     }
     let temps = store.temp_files().len();
     if temps > 0 {
-        text.push_str(&format!("\n({temps} stale temp file(s) not listed; `seed doctor` shows them)"));
+        let temps = plural(temps as u64, "stale temp file", "stale temp files");
+        text.push_str(&format!("\n({temps} not listed; `seed doctor` shows them)"));
     }
     ctx.printer.data(&text);
     Ok(code::OK)

@@ -14,14 +14,16 @@ mod verify;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use serde_json::json;
+
 use crate::Context;
 use crate::cli::SnapshotCommand;
 use crate::db::schema::{Schema, Table};
 use crate::error::Error;
-use crate::output::Printer;
-use crate::snapshot::audit::{self, AuditRecord};
+use crate::output::{Level, Printer};
+use crate::snapshot::audit::{self, AuditRecord, Outcome};
 use crate::snapshot::lock::{self, LockGuard, Mode};
-use crate::snapshot::store::{Store, validate_name};
+use crate::snapshot::store::{AUDIT_LOG, Store, validate_name};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
     match command {
@@ -32,7 +34,7 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Delete(args) => delete::run(args, ctx).await,
         SnapshotCommand::Prune(args) => prune::run(args, ctx).await,
         SnapshotCommand::Restore(args) => restore::run(args, ctx).await,
-        SnapshotCommand::Diff(args) => diff::run(&args, ctx),
+        SnapshotCommand::Diff(args) => diff::run(&args, ctx).await,
     }
 }
 
@@ -55,12 +57,27 @@ pub async fn open_locked(
         return Err(Error::SnapshotMissing { name: name.to_owned(), dir: store.dir.clone() });
     }
     let guard = lock::acquire(&store, name, mode, wait, &format!("seed snapshot {command} {name}")).await?;
+    report_unlocked(ctx, &guard);
     Ok((store, path, guard))
 }
 
+/// A reader in a directory where its lock file cannot be created goes on without the
+/// lock; `-v` says so.
+pub fn report_unlocked(ctx: &Context, guard: &LockGuard) {
+    if let Some(reason) = guard.unlocked_reason() {
+        ctx.printer.event(
+            Level::Debug,
+            "lock_skipped",
+            json!({ "path": guard.path.display().to_string(), "reason": reason }),
+            || format!("reading without a shared lock: {} cannot be opened ({reason})", guard.path.display()),
+        );
+    }
+}
+
 /// Writes one audit line when the command ends — also when it is interrupted (the
-/// guard is dropped with the command's future). A failed write is a loud warning,
-/// never a failed command.
+/// guard is dropped with the command's future; the outcome is then `interrupted`). A
+/// failed write is an `audit_failed` warning naming the log and the reason; the
+/// command's own outcome and exit code stay what they were.
 pub struct AuditGuard {
     store: Store,
     command: &'static str,
@@ -101,30 +118,50 @@ impl AuditGuard {
     }
 
     pub fn finish<T>(mut self, result: &Result<T, Error>) {
-        let error = result.as_ref().err().map(|e| e.to_string().lines().next().unwrap_or_default().to_owned());
-        self.write(error);
+        let outcome = match result {
+            Ok(_) => Outcome::Ok,
+            Err(Error::Interrupted) => Outcome::Interrupted,
+            Err(e) => Outcome::Error(e.to_string().lines().next().unwrap_or_default().to_owned()),
+        };
+        self.write(outcome);
         self.done = true;
     }
 
-    fn write(&self, error: Option<String>) {
+    fn write(&self, outcome: Outcome) {
         if !self.store.dir.is_dir() {
             return;
         }
+        let label = match &outcome {
+            Outcome::Ok => "ok",
+            Outcome::Error(_) => "error",
+            Outcome::Interrupted => "interrupted",
+        };
         let record =
-            AuditRecord::new(self.command, self.name.clone(), self.database.clone(), error, self.started.elapsed());
+            AuditRecord::new(self.command, self.name.clone(), self.database.clone(), outcome, self.started.elapsed());
         if let Err(e) = audit::append(&self.store.dir, &record) {
-            self.printer.warn(format!(
-                "could not append to the audit log {}: {e} (the command itself is not affected)",
-                self.store.dir.join(crate::snapshot::store::AUDIT_LOG).display()
-            ));
+            let path = self.store.dir.join(AUDIT_LOG);
+            self.printer.event(
+                Level::Warn,
+                "audit_failed",
+                json!({ "path": path.display().to_string(), "reason": e.to_string(), "command": self.command,
+                        "name": self.name, "outcome": label }),
+                || {
+                    format!(
+                        "could not write the audit log {}: {e}; seed {} ended {label} but is not recorded there (its exit code does not change)",
+                        path.display(),
+                        self.command
+                    )
+                },
+            );
         }
     }
 }
 
 impl Drop for AuditGuard {
+    /// Dropped without `finish`: the command's future was dropped by SIGINT/SIGTERM.
     fn drop(&mut self) {
         if !self.done {
-            self.write(Some("interrupted".into()));
+            self.write(Outcome::Interrupted);
         }
     }
 }

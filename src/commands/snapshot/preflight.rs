@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::db::schema::{Schema, SchemaVersion, TableName};
+use crate::output::plural;
 use crate::snapshot::format::Header;
 
 /// The target's state against a snapshot.
@@ -128,7 +129,7 @@ impl Preflight {
         }
         if !clean && !self.non_empty.is_empty() {
             out.push("target tables are not empty:".into());
-            out.extend(self.non_empty.iter().map(|(t, n)| format!("  {t} has {n} rows")));
+            out.extend(self.non_empty.iter().map(|(t, n)| format!("  {t} has {}", plural(*n, "row", "rows"))));
         }
         out
     }

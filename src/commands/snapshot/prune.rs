@@ -10,7 +10,7 @@ use super::{AuditGuard, store};
 use crate::Context;
 use crate::cli::PruneArgs;
 use crate::error::{Error, code};
-use crate::output::{Level, human_bytes};
+use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::atomic::sync_dir;
 use crate::snapshot::lock::{self, Mode};
 use crate::snapshot::reader::read_header;
@@ -101,7 +101,7 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::
         json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() }),
         || {
             let verb = if args.dry_run { "would remove" } else { "removed" };
-            format!("{verb} {} of {} snapshot(s)", removed.len(), snaps.len())
+            format!("{verb} {} of {}", removed.len(), plural(snaps.len() as u64, "snapshot", "snapshots"))
         },
     );
     Ok(removed)

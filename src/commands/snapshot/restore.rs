@@ -19,7 +19,7 @@ use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
-use crate::output::{Level, human_count};
+use crate::output::{Level, human_count, plural};
 use crate::snapshot::format::Header;
 use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::{open_table, read_header};
@@ -71,7 +71,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             Level::Info,
             "snapshot_restored",
             json!({ "name": args.name, "tables": header.tables.len(), "rows": rows, "seconds": (secs * 1000.0).round() / 1000.0 }),
-            || format!("restored snapshot '{}': {} tables, {rows} rows in {secs:.2}s ({} rows/s)", args.name, header.tables.len(), human_count(rate)),
+            || format!("restored snapshot '{}': {}, {} in {secs:.2}s ({} rows/s)", args.name, plural(header.tables.len() as u64, "table", "tables"), plural(rows, "row", "rows"), human_count(rate)),
         );
     }
     Ok(code::OK)

@@ -6,7 +6,7 @@ use super::open_locked;
 use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
-use crate::output::human_bytes;
+use crate::output::{human_bytes, plural};
 use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::read_header;
 
@@ -39,9 +39,20 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
         "format        {} v{}, {} level {}",
         h.format, h.format_version, h.compression.algorithm, h.compression.level
     );
-    let _ = writeln!(t, "tables        {} tables, {rows} rows", h.tables.len());
+    let _ = writeln!(
+        t,
+        "tables        {}, {}",
+        plural(h.tables.len() as u64, "table", "tables"),
+        plural(rows, "row", "rows")
+    );
     for table in &h.tables {
-        let _ = writeln!(t, "\n  {} — {} rows, checksum {}", table.table_name(), table.rows, table.checksum);
+        let _ = writeln!(
+            t,
+            "\n  {} — {}, checksum {}",
+            table.table_name(),
+            plural(table.rows, "row", "rows"),
+            table.checksum
+        );
         for c in &table.columns {
             let pk = if table.primary_key.contains(&c.name) { " (pk)" } else { "" };
             let _ = writeln!(t, "    {:<28} {}{}{pk}", c.name, c.type_name, if c.nullable { "" } else { " not null" });

@@ -9,7 +9,7 @@ use crate::Context;
 use crate::cli::VerifyArgs;
 use crate::db::{self, ChunkSink};
 use crate::error::{Error, code};
-use crate::output::Level;
+use crate::output::{Level, plural};
 use crate::snapshot::format::{Header, RowHasher};
 use crate::snapshot::lock::Mode;
 use crate::snapshot::reader::{read_header, verify};
@@ -28,9 +28,10 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
         json!({ "name": header.name, "tables": header.tables.len(), "rows": rows }),
         || {
             format!(
-                "snapshot '{}' is intact: {} tables, {rows} rows, every checksum matches",
+                "snapshot '{}' is intact: {}, {}, every checksum matches",
                 header.name,
-                header.tables.len()
+                plural(header.tables.len() as u64, "table", "tables"),
+                plural(rows, "row", "rows")
             )
         },
     );
@@ -71,7 +72,11 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
         session.stream_table(table, &columns, &mut sink).await?;
         let live = sink.0.finish().map_err(|reason| Error::Data { step: format!("reading {name}"), reason })?;
         if live.rows != entry.rows {
-            differences.push(format!("{name}: {} rows in the database, {} in the snapshot", live.rows, entry.rows));
+            differences.push(format!(
+                "{name}: {} in the database, {} in the snapshot",
+                plural(live.rows, "row", "rows"),
+                entry.rows
+            ));
         } else if live.checksum != entry.checksum {
             differences.push(format!(
                 "{name}: same row count ({}), different contents (checksum {} vs {})",
@@ -85,7 +90,13 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
             Level::Info,
             "snapshot_matches_database",
             json!({ "name": header.name, "tables": header.tables.len() }),
-            || format!("the database matches snapshot '{}': {} tables, same rows", header.name, header.tables.len()),
+            || {
+                format!(
+                    "the database matches snapshot '{}': {}, same rows",
+                    header.name,
+                    plural(header.tables.len() as u64, "table", "tables")
+                )
+            },
         );
         return Ok(code::OK);
     }
@@ -94,10 +105,10 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
     }
     Err(Error::Differences {
         summary: format!(
-            "the database differs from snapshot '{}' in {} of {} tables",
+            "the database differs from snapshot '{}' in {} of {}",
             header.name,
             differences.len(),
-            header.tables.len()
+            plural(header.tables.len() as u64, "table", "tables")
         ),
     })
 }

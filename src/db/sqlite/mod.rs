@@ -69,9 +69,11 @@ pub async fn connect(url: &DbUrl, create: bool) -> Result<(SqliteBackend, String
 }
 
 /// After Ctrl-C dropped a connection mid-transaction: make sure nothing is left for a
-/// later reader to roll back. Its worker thread rolls back as it closes, but the process
-/// may exit first and leave a hot journal; a fresh reader waits for the lock and rolls
-/// the journal back itself, so the file alone is consistent again.
+/// later reader to roll back. The dropped connection's worker thread rolls back as it
+/// closes, but the process may exit first and leave a hot journal. Taking the write
+/// lock here waits until that connection has let go of its own (a mere read would not:
+/// reading is allowed while another connection holds RESERVED), and rolls back a hot
+/// journal if there is one; so the file alone is consistent when we exit.
 pub async fn recover(url: &DbUrl) {
     let Some(path) = url.sqlite_path() else { return };
     if !path.exists() {
@@ -79,7 +81,9 @@ pub async fn recover(url: &DbUrl) {
     }
     let Ok(options) = SqliteConnectOptions::from_str(url.expose()) else { return };
     if let Ok(mut conn) = options.busy_timeout(Duration::from_secs(10)).connect().await {
-        let _ = sqlx::query("SELECT count(*) FROM sqlite_master").fetch_one(&mut conn).await;
+        if sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await.is_ok() {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+        }
         let _ = conn.close().await;
     }
 }
@@ -236,11 +240,20 @@ impl Backend for SqliteBackend {
 
     async fn privileges(&mut self) -> Result<Privileges, Error> {
         let user = crate::system::os_user();
-        let writable = self.path.as_deref().is_none_or(crate::system::writable_by_me);
-        let detail = format!(
-            "{user}: database file {}",
-            if writable { "writable" } else { "not writable (bulk and restore will fail)" }
-        );
+        // SQLite also writes its journal beside the file: the directory must be writable too.
+        let dir_of = |p: &Path| {
+            p.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        };
+        let file_ok = self.path.as_deref().is_none_or(crate::system::writable_by_me);
+        let dir_ok = self.path.as_deref().is_none_or(|p| crate::system::writable_by_me(&dir_of(p)));
+        let writable = file_ok && dir_ok;
+        let detail = match (file_ok, dir_ok) {
+            (true, true) => format!("{user}: database file and its directory writable"),
+            (false, _) => format!("{user}: database file not writable (bulk and restore will fail)"),
+            (true, false) => format!(
+                "{user}: database file writable but its directory is not (SQLite writes its journal there: bulk and restore will fail)"
+            ),
+        };
         Ok(Privileges {
             ok: writable,
             fatal: !writable,
