@@ -14,6 +14,7 @@ mod hints;
 mod migrations;
 mod parallel;
 mod restore;
+mod settings;
 mod snapshot;
 mod timeout;
 mod ux;
