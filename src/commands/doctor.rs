@@ -52,6 +52,8 @@ impl Check {
 pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
+    checks.push(Check::ok("database source", settings.database_origin(), json!(settings.database_origin())));
+    checks.push(Check::ok("settings", settings.summary(), json!(settings.effective)));
     // Doctor never writes: a SQLite file is opened read-only, never created.
     match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly, false)
         .await

@@ -502,7 +502,7 @@ fn snapshot_lifecycle_on_sqlite_default_with_audit_log() {
     let h = &doc["header"];
     assert_eq!(h, &header_of(&dir.join("zeta.seed.gz")), "show --json prints the file's header");
     assert_eq!(h["format"], "seed-snapshot");
-    assert_eq!(h["format_version"], 1);
+    assert_eq!(h["format_version"], 2);
     assert_eq!(h["name"], "zeta");
     assert_eq!(h["description"], "the first one");
     assert_eq!(h["database"]["kind"], "sqlite");

@@ -143,6 +143,9 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
+    if opts.truncate {
+        ctx.settings.announce_target(&ctx.printer);
+    }
     if req.batch_size > WARN_BATCH {
         ctx.printer.warn(format!(
             "--batch-size {} is large: each batch is held in memory ({} rows); {WARN_BATCH} or less is usually as fast",

@@ -137,7 +137,9 @@ async fn write_snapshot(
     let header = Header {
         format: format::FORMAT_NAME.into(),
         format_version: format::FORMAT_VERSION,
+        row_format: format::ROW_FORMAT_COPY_TEXT.into(),
         name: args.name.clone(),
+        version: 1,
         description: args.description.clone(),
         created_at: format::now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -148,9 +150,12 @@ async fn write_snapshot(
         },
         schema_version: version,
         schema_fingerprint: schema.fingerprint(),
+        tables_fingerprint: None, // the writer computes it
         settings: session.session_settings().await?,
         compression: CompressionInfo { algorithm: format::COMPRESSION_GZIP.into(), level: args.compression_level },
+        base: None,
         tables: tables.iter().map(|t| table_entry(t)).collect(),
+        header_checksum: None, // the writer computes it
     };
     let mut header = header;
     for (entry, table) in header.tables.iter_mut().zip(&tables) {
@@ -305,6 +310,7 @@ fn table_entry(t: &Table) -> TableEntry {
     TableEntry {
         schema: t.name.schema.clone(),
         name: t.name.name.clone(),
+        storage: format::Storage::Full,
         columns: t
             .writable_columns()
             .map(|c| ColumnEntry { name: c.name.clone(), type_name: c.type_name.clone(), nullable: c.nullable })
@@ -315,6 +321,7 @@ fn table_entry(t: &Table) -> TableEntry {
         offset: 0,
         length: 0,
         raw_bytes: 0,
+        delta: None,
         sequences: std::collections::BTreeMap::new(),
     }
 }

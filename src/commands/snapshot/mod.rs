@@ -27,6 +27,7 @@ use crate::snapshot::lock::{self, LockGuard, Mode};
 use crate::snapshot::store::{AUDIT_LOG, Store, validate_name};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
+    store(ctx).check_dir()?;
     match command {
         SnapshotCommand::Create(args) => create::run(args, ctx).await,
         SnapshotCommand::List(args) => list::run(&args, ctx),

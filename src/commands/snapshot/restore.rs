@@ -34,6 +34,9 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
+    if args.clean {
+        ctx.settings.announce_target(&ctx.printer);
+    }
     let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
     let (header, _) = read_header(&path)?;
     let header = Arc::new(header);

@@ -21,6 +21,15 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
         return against_db(&header, ctx).await;
     }
     let header = tokio::task::block_in_place(|| verify(&path))?;
+    if header.format_version < 2 {
+        ctx.printer.info(format!(
+            "note: snapshot '{}' is format {}: its header is not bound to its data (no header checksum), so an \
+             edited header goes unnoticed; a snapshot taken now is format {}",
+            header.name,
+            header.format_version,
+            crate::snapshot::format::FORMAT_VERSION
+        ));
+    }
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
     ctx.printer.event(
         Level::Info,
