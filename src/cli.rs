@@ -359,6 +359,7 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
+    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
     pub name: String,
     /// A column with more distinct values than this gets a range or lengths, not a value set (default 20).
     #[arg(long)]
