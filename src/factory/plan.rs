@@ -1399,7 +1399,8 @@ fn value_text(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
-        Value::Text(s) => format!("\"{s}\""),
+        // Values may come from a snapshot's profile: untrusted text on a terminal.
+        Value::Text(s) => format!("\"{}\"", crate::text::shown(s, 64)),
         Value::Bytes(b) => format!("{} bytes", b.len()),
     }
 }

@@ -450,12 +450,17 @@ impl TableProfiler {
             .into_iter()
             .map(|input| {
                 let class = class_of(&input.type_name);
-                let personal = settings
+                let listed = settings
                     .personal
                     .iter()
                     .find(|p| matches_pattern(p, &table.name, &input.name))
-                    .map(|p| format!("matches '{p}' in the factories file"))
-                    .or_else(|| personal_by_name(&table.name, &input.name).map(str::to_owned));
+                    .map(|p| format!("matches '{p}' in the factories file"));
+                // A JSON column named like free text (`notes`) still gets its keys and
+                // types learned: a shape holds no values. One the user listed does not.
+                let by_name = personal_by_name(&table.name, &input.name)
+                    .filter(|why| class != Class::Json || why.starts_with("a secret"))
+                    .map(str::to_owned);
+                let personal = listed.or(by_name);
                 ColumnStats {
                     input,
                     class,
@@ -776,7 +781,8 @@ mod tests {
     #[test]
     fn json_keeps_keys_and_types_never_values() {
         let rows = "{\"v\": 1, \"tags\": [\"a\"], \"owner\": {\"name\": \"Zed\"}}\n{\"v\": 2, \"extra\": true}\n";
-        let p = profile(&[("doc", "jsonb", false)], rows, &ProfileSettings::default());
+        // Named like free text, but a shape holds no values: learned all the same.
+        let p = profile(&[("notes", "jsonb", false)], rows, &ProfileSettings::default());
         let Learned::Json(shape) = &p.columns[0].1.learned else { panic!("{:?}", p.columns[0].1.learned) };
         let toml = shape.to_toml();
         assert_eq!(
