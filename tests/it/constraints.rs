@@ -138,6 +138,7 @@ fn laravel_like_glob_lower_and_partial_unique_fill_on_sqlite() {
     let plan = expect_code(&out, 0);
     assert!(plan.contains("code                     key         unique value matching '[A-Z][A-Z][A-Z]-"), "{plan}");
     assert!(plan.contains("notes                    db-checked"), "{plan}");
+    assert!(plan.contains("phone                    db-checked"), "{plan}");
     expect_code(&bulk(&w, url, &["--count", "1000"]), 0);
     assert_eq!(sqlite3(&path, "SELECT count(*) FROM users"), "1000");
     assert_eq!(sqlite3(&path, "SELECT count(*) FROM orders"), "1000");
@@ -149,6 +150,7 @@ fn laravel_like_glob_lower_and_partial_unique_fill_on_sqlite() {
             ("users", "lower(username) = username"),
             ("users", "email LIKE '%_@_%._%' OR email IS NULL"),
             ("users", "email IS NOT NULL OR phone IS NOT NULL"),
+            ("users", "phone IS NULL OR phone REGEXP '^[0-9]{3}-[0-9]{3}-[0-9]{4}$'"),
             ("orders", "code GLOB '[A-Z][A-Z][A-Z]-[0-9][0-9][0-9][0-9]'"),
             ("orders", "total >= shipping"),
             ("orders", "shipped_at IS NULL OR shipped_at > placed_at"),

@@ -54,7 +54,9 @@ pub async fn connect(url: &DbUrl, create: bool) -> Result<(SqliteBackend, String
             format!("directory {} does not exist", parent.display()),
         )));
     }
-    let mut options = SqliteConnectOptions::from_str(url.expose())?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+    // REGEXP (Rust's regex syntax): checks written with it can be evaluated and met.
+    let mut options =
+        SqliteConnectOptions::from_str(url.expose())?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT).with_regexp();
     options = if create {
         options.create_if_missing(true)
     } else if path.as_ref().is_some_and(|p| !p.exists()) {
