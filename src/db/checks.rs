@@ -149,6 +149,35 @@ pub fn fully_understood(expr: &str, columns: &[&str]) -> bool {
     })
 }
 
+/// A domain check over `VALUE` rewritten over `column` (quoted), outside string literals.
+pub fn value_as_column(expr: &str, column: &str) -> String {
+    let quoted = crate::db::schema::quote_ident(column);
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len() + column.len());
+    let mut i = 0;
+    let mut in_str = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            in_str = !in_str;
+        }
+        let word_start =
+            !in_str && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == '"'));
+        if word_start && chars.len() >= i + 5 {
+            let word: String = chars[i..i + 5].iter().collect();
+            let after = chars.get(i + 5).is_none_or(|n| !(n.is_alphanumeric() || *n == '_'));
+            if word == "VALUE" && after {
+                out.push_str(&quoted);
+                i += 5;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 /// `s` with the insides of string literals blanked out (same length).
 fn outside_quotes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -417,6 +446,15 @@ mod tests {
         assert!(!fully_understood("CHECK (status IN ('a', 'b') OR status IS NULL)", &cols));
         assert!(!fully_understood("CHECK ((a > 0) AND (a < b))", &cols));
         assert!(parse_check("CHECK (status IN ('a', 'b') OR status IS NULL)", "status").is_empty());
+    }
+
+    #[test]
+    fn domain_checks_over_a_column() {
+        assert_eq!(
+            value_as_column("CHECK ((VALUE ~ '^VALUE [a-z]+$'::text))", "Email"),
+            "CHECK ((\"Email\" ~ '^VALUE [a-z]+$'::text))"
+        );
+        assert_eq!(value_as_column("CHECK (VALUES_X > 0 AND VALUE > 0)", "n"), "CHECK (VALUES_X > 0 AND \"n\" > 0)");
     }
 
     #[test]

@@ -116,7 +116,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
         let seq: Option<String> = r.get("seq");
         let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
         let auto = (!identity.is_empty() || serial).then(|| AutoKey { sequence: seq, always: identity == "a" });
-        let checks = domain_rules(typid, &types, &domain_checks);
+        let column_name: String = r.get("attname");
+        let (checks, unread) = domain_rules(typid, &column_name, &types, &domain_checks);
+        tables[ti].1.checks.extend(unread);
         tables[ti].1.columns.push(Column {
             name: r.get("attname"),
             type_name: r.get("type_name"),
@@ -332,34 +334,51 @@ async fn load_enums(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<String>>
     Ok(map)
 }
 
-async fn load_domain_checks(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<String>>, Error> {
+/// Domain checks by domain: (constraint name, definition).
+async fn load_domain_checks(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<(String, String)>>, Error> {
     let rows = sqlx::query(
-        "SELECT contypid::int8, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid <> 0 AND contype = 'c'",
+        "SELECT contypid::int8, conname::text, pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE contypid <> 0 AND contype = 'c' ORDER BY conname",
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| q(e, "reading domain checks"))?;
-    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut map: HashMap<i64, Vec<(String, String)>> = HashMap::new();
     for r in rows {
-        map.entry(r.get(0)).or_default().push(r.get(1));
+        map.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
     }
     Ok(map)
 }
 
-fn domain_rules(typid: i64, types: &HashMap<i64, TypeInfo>, checks: &HashMap<i64, Vec<String>>) -> Vec<CheckRule> {
+/// The checks of the domains behind a column's type: the rules seed reads, and the
+/// checks it does not read rewritten over the column (`VALUE` -> the column's name), so
+/// they are settled with the database like the table's own.
+fn domain_rules(
+    typid: i64,
+    column: &str,
+    types: &HashMap<i64, TypeInfo>,
+    checks: &HashMap<i64, Vec<(String, String)>>,
+) -> (Vec<CheckRule>, Vec<(String, String)>) {
     let mut rules = Vec::new();
+    let mut unread = Vec::new();
     let mut oid = typid;
     for _ in 0..8 {
         let Some(t) = types.get(&oid) else { break };
         if !t.typtype.starts_with('d') {
             break;
         }
-        for def in checks.get(&oid).into_iter().flatten() {
+        for (name, def) in checks.get(&oid).into_iter().flatten() {
             rules.extend(parse_check(def, "VALUE"));
+            if !crate::db::checks::fully_understood(def, &["VALUE"]) {
+                unread.push((
+                    format!("{name} (domain {})", t.formatted),
+                    crate::db::checks::value_as_column(def, column),
+                ));
+            }
         }
         oid = t.base;
     }
-    rules
+    (rules, unread)
 }
 
 fn domain_not_null(typid: i64, types: &HashMap<i64, TypeInfo>) -> bool {
