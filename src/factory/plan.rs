@@ -596,7 +596,7 @@ impl Builder<'_> {
             let rule = rules.iter().find(|(c, _)| c.name == col.name);
             if let Some((cfg, _)) = rule
                 && let Some((lo, hi)) = cfg.length
-                && matches!(col.kind, TypeKind::Text { .. } | TypeKind::Char { .. })
+                && matches!(col.kind, TypeKind::Text { .. })
             {
                 bounds.min_len = Some(bounds.min_len.unwrap_or(0).max(lo));
                 bounds.max_len = Some(bounds.max_len.map_or(hi, |m| m.min(hi)).max(bounds.min_len.unwrap_or(0)));
