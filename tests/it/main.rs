@@ -15,6 +15,7 @@ mod json;
 mod migrations;
 mod parallel;
 mod restore;
+mod select;
 mod settings;
 mod snapshot;
 mod timeout;
