@@ -115,6 +115,10 @@ pub struct OutputArgs {
     /// No progress bars or progress lines.
     #[arg(long, env = env::NO_PROGRESS, hide_env_values = true, global = true, value_parser = env::parse_bool)]
     pub no_progress: bool,
+    /// Print the command's result as one JSON object on stdout ("json_version": 1);
+    /// messages stay on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -182,9 +186,15 @@ pub struct BulkArgs {
     /// Rows per table (unless the factories file or --table says otherwise).
     #[arg(long, allow_negative_numbers = true)]
     pub count: Option<i64>,
-    /// Rows for one table, e.g. --table staffs=200 (repeatable).
+    /// Rows for one table, e.g. --table staffs=200 (repeatable; a table once).
     #[arg(long = "table", value_name = "TABLE=N")]
     pub tables: Vec<String>,
+    /// Leave out the tables this pattern matches, e.g. 'audit_*' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Per-table and per-column overrides (TOML).
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -215,11 +225,7 @@ pub struct BulkArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Machine-readable report on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct DoctorArgs {}
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
@@ -275,12 +281,15 @@ pub struct CreateArgs {
     /// Free text kept in the header and shown by list and show.
     #[arg(long)]
     pub description: Option<String>,
-    /// Only these tables (repeatable).
-    #[arg(long = "table", value_name = "TABLE")]
+    /// Only the tables this pattern matches, e.g. staffs, 'app.*', '"Mixed Case"' (repeatable).
+    #[arg(long = "table", value_name = "PATTERN")]
     pub tables: Vec<String>,
-    /// Leave these tables out (repeatable).
-    #[arg(long = "exclude", value_name = "TABLE")]
+    /// Leave out the tables this pattern matches, e.g. 'audit_*' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
     pub exclude: Vec<String>,
+    /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Replace an existing snapshot of that name (the old one stays intact until the new one is complete).
     #[arg(long)]
     pub force: bool,
@@ -305,6 +314,15 @@ pub struct RestoreArgs {
     /// Go on when the schema differs but every snapshot column still fits.
     #[arg(long)]
     pub allow_schema_mismatch: bool,
+    /// Only the snapshot's tables this pattern matches (repeatable).
+    #[arg(long = "table", value_name = "PATTERN")]
+    pub tables: Vec<String>,
+    /// Leave out the snapshot's tables this pattern matches (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the snapshot's tables of this schema (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Run the pre-flight checks and print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -316,19 +334,12 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Machine-readable list on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct ListArgs {}
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
     pub name: String,
-    /// The whole header as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
