@@ -230,6 +230,7 @@ mod tests {
             row_estimate: 0,
             estimated_bytes: 0,
             trigger_writes: vec![],
+            key_rules: vec![],
         }
     }
 
@@ -244,6 +245,8 @@ mod tests {
         let mut schema = Schema {
             tables: vec![table("schema_migrations", &["id"]), table("alembic_version", &["version_num"])],
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
         };
         set_aside(&mut schema);
         assert_eq!(schema.tables.len(), 1);

@@ -6,12 +6,14 @@ pub mod backend;
 pub mod checks;
 pub mod copy_text;
 pub mod errors;
+pub mod evaluate;
 pub mod insert;
 pub mod migrations;
 pub mod mysql;
 pub mod postgres;
 pub mod retry;
 pub mod schema;
+pub mod select;
 pub mod sqlite;
 pub mod triggers;
 pub mod url;
@@ -104,6 +106,15 @@ impl Session {
     }
     pub fn cast_int(&self, expr: &str) -> String {
         dispatch!(&self.conn, b => b.cast_int(expr))
+    }
+    pub async fn evaluate(
+        &mut self,
+        columns: &[&schema::Column],
+        rows: &[Vec<crate::factory::values::Value>],
+        exprs: &[String],
+        step: &Step,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        dispatch!(&mut self.conn, b => b.evaluate(columns, rows, exprs, step).await)
     }
 
     pub async fn begin_read(&mut self) -> Result<(), Error> {

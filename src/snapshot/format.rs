@@ -1,44 +1,83 @@
 //! The snapshot file format: header types, the row checksum, line-aligned chunking and
 //! gzip members. Pure code over bytes; `writer` and `reader` do the file I/O.
 //!
-//! # File layout
+//! # File layout (format version 2)
 //!
 //! A snapshot is one file, `NAME.seed.gz`, made of gzip members laid end to end. A
 //! concatenation of gzip members is itself a valid gzip file, so `zcat NAME.seed.gz`
 //! prints everything and `zcat NAME.seed.gz | head -1` prints just the header.
 //!
-//! 1. **Header** (member 0): one line of JSON describing the snapshot (name, when and by
-//!    which seed it was taken, the database it came from, the schema fingerprint, the
-//!    session settings the rows were written under, the compression, and per table:
-//!    columns, primary key, row count, checksum and where its data lies in the file).
-//!    The JSON is padded with ASCII spaces before its terminating newline to a length
-//!    reserved up front, and this member is stored uncompressed, so its size in the
-//!    file depends only on the reserved length. That is what lets the writer put a
-//!    placeholder header first, stream the tables after it, and overwrite the header
-//!    in place once row counts, checksums and offsets are known. The reserved length
-//!    of the line is the length of the header's compact JSON with every table's
-//!    `rows`, `offset`, `length` and `raw_bytes` at 2^64-1 and its checksum as 16 `f`s,
-//!    plus 256 bytes of slack, plus 1 for the newline. Byte for byte, the member is the
-//!    10-byte gzip header `1f 8b 08 00 00 00 00 00 00 ff`, then deflate stored blocks of
-//!    at most 65535 bytes each (one byte with BFINAL in bit 0 and BTYPE 00, LEN and its
-//!    complement NLEN as little-endian u16, then LEN bytes of the line), then the CRC-32
-//!    and the length of the line as little-endian u32. Readers refuse a header longer
-//!    than 64 MiB, and a `format_version` newer than their own.
-//! 2. **Tables**, in header order: each table is one or more ordinary gzip members
-//!    (compressed at the header's level). Their decompressed bytes, concatenated, are
-//!    the table's rows in PostgreSQL `COPY` text format, one row per line, every line
-//!    ending in `\n`; members always end on a line boundary. The header's `offset` and
-//!    `length` give the byte range of a table's members in the file, so one table can
-//!    be read without decompressing the others. An empty table may have no members at
-//!    all (`length` 0).
+//! 1. **Header** (member 0): one line of JSON describing the snapshot (see [`Header`]),
+//!    padded with ASCII spaces before its terminating newline to a length reserved up
+//!    front, in a member stored uncompressed, so its size in the file depends only on
+//!    the reserved length. That is what lets the writer put a placeholder header first,
+//!    stream the tables after it, and overwrite the header in place once row counts,
+//!    checksums and offsets are known. The reserved length of the line is the length
+//!    of the header's compact JSON with every `rows`, `offset`, `length` and
+//!    `raw_bytes` (also those of delta parts) at 2^64-1, every table checksum as 16
+//!    `f`s and `tables_fingerprint` and `header_checksum` as 32 `f`s, plus
+//!    [`HEADER_SLACK`] bytes, plus 1 for the newline. Byte for byte, the member is the
+//!    10-byte gzip header `1f 8b 08 00 00 00 00 00 00 ff` (no FLG bits: no optional
+//!    fields), then deflate stored blocks of at most 65535 bytes each (one byte
+//!    `00`, or `01` for the last block: BFINAL in bit 0, BTYPE 00, padding bits 0;
+//!    then LEN and its complement NLEN as little-endian u16; then LEN bytes of the
+//!    line), then the CRC-32 and the length of the line as little-endian u32. Readers
+//!    parse this member by hand and refuse any other shape (a compressed block, FLG
+//!    bits) before inflating anything, so a compressed "header bomb" costs nothing.
+//! 2. **Tables**, in header order: each table's stored bytes are one or more ordinary
+//!    gzip members (compressed at the header's level). Their decompressed bytes,
+//!    concatenated, are rows in PostgreSQL `COPY` text format (`row_format`
+//!    `copy-text`), one row per line, every line ending in `\n`; members always end on
+//!    a line boundary. The header's `offset` and `length` give the byte range of a
+//!    table's members in the file, so one table can be read without decompressing the
+//!    others. An empty table may have no members at all (`length` 0).
+//!    - `storage: "full"`: the members hold every row.
+//!    - `storage: "base"`: nothing is stored here (`length` and `raw_bytes` 0): the
+//!      table is unchanged since the `base` snapshot.
+//!    - `storage: "delta"`: the members hold the upsert lines (full rows), then the
+//!      delete lines (the primary-key columns only, COPY text), each part as its own
+//!      gzip members, upserts first; `delta.upserts` and `delta.deletes` give each
+//!      part's `rows`, `checksum`, `raw_bytes` and `length`, and the parts' lengths
+//!      (and raw bytes) sum to the table's. Rebuilding such a table needs its base.
+//!
+//!    `rows` and `checksum` always describe the table as reconstructed (its full
+//!    content); `offset`, `length` and `raw_bytes` describe the bytes in this file.
 //! 3. Nothing follows the last table: the first table starts right after the header
 //!    member, each next table where the previous one ends, and the last one ends at
 //!    the end of the file. Anything else is reported as a corrupt (e.g. truncated) file.
 //!
-//! Each table's `checksum` is the wrapping sum of the 64-bit XXH3 hashes of its lines
-//! (without their newline), as 16 lowercase hex digits. A sum does not depend on row
-//! order, so a snapshot can be compared with a live `COPY ... TO STDOUT` that returns
-//! the same rows in another order. Gzip's own CRC32 guards every member as well.
+//! Each `checksum` is the wrapping sum of the 64-bit XXH3 hashes of the lines (without
+//! their newline), as 16 lowercase hex digits. A sum does not depend on row order, so a
+//! snapshot can be compared with a live `COPY ... TO STDOUT` that returns the same rows
+//! in another order. Gzip's own CRC32 guards every member as well.
+//!
+//! # Binding the header to the data
+//!
+//! `tables_fingerprint` is `db::schema::fingerprint_of` over this header's own tables
+//! and their columns (name, type, nullability, in order), so a reader recomputes it
+//! from the header alone (unlike `schema_fingerprint`, which covers the whole live
+//! schema the snapshot was taken from). `header_checksum` is XXH3-128, as 32 lowercase
+//! hex digits, of the header's canonical JSON with `header_checksum` set to `""`: the
+//! compact serialization of [`Header`] (serde_json, no whitespace, fields in declared
+//! order, `sequences` left out when empty, `settings` and `sequences` keys sorted,
+//! strings with serde_json's escaping: `\"`, `\\`, `\b \f \n \r \t`, other control
+//! characters as `\u00XX`, everything else as UTF-8). A file seed writes holds exactly
+//! that serialization, so the checksum can also be recomputed from the line as stored:
+//! strip the padding and empty the last `"header_checksum"` value. The reader checks it
+//! before trusting anything else in the header. It has no secret key: it stops
+//! accidents and naive edits, not someone who recomputes both fingerprints.
+//!
+//! Format 1 headers (no `row_format`, `version`, `tables_fingerprint`, `base`,
+//! `storage`, `delta` or `header_checksum`) are still read; they are not bound to their
+//! data, and `verify` says so.
+//!
+//! # Limits
+//!
+//! Readers refuse, before building anything large: a header line over
+//! [`MAX_HEADER_LEN`]; more than [`MAX_TABLES`] tables, [`MAX_COLUMNS_PER_TABLE`]
+//! columns in a table or [`MAX_COLUMNS_TOTAL`] columns in all (counted while parsing);
+//! more than [`MAX_SETTINGS`] settings; a string longer than [`MAX_STRING_LEN`]. The
+//! writer refuses to write what a reader would refuse.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,40 +86,85 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::db::schema::{SchemaVersion, TableName};
+use crate::snapshot::bounded;
 
 pub const FORMAT_NAME: &str = "seed-snapshot";
 /// Bumped when an older seed could no longer read what a newer one writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// Every version from this one to [`FORMAT_VERSION`] is read.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 pub const COMPRESSION_GZIP: &str = "gzip";
-/// Readers refuse longer headers: the header is read into memory whole.
-pub const MAX_HEADER_LEN: usize = 64 << 20;
+/// The only `row_format` so far: PostgreSQL `COPY` text, one row per line.
+pub const ROW_FORMAT_COPY_TEXT: &str = "copy-text";
+/// Database kinds a header may name.
+pub const DATABASE_KINDS: [&str; 3] = ["postgres", "sqlite", "mysql"];
+/// Longest header line (JSON, padding and newline): it is read into memory whole.
+pub const MAX_HEADER_LEN: usize = 16 << 20;
+/// Most tables in one snapshot.
+pub const MAX_TABLES: usize = 20_000;
+/// Most columns in one table (PostgreSQL allows 1,600).
+pub const MAX_COLUMNS_PER_TABLE: usize = 4_096;
+/// Most columns over all tables of one snapshot.
+pub const MAX_COLUMNS_TOTAL: usize = 250_000;
+/// Most session settings in a header.
+pub const MAX_SETTINGS: usize = 256;
+/// Longest string anywhere in a header, in bytes.
+pub const MAX_STRING_LEN: usize = 64 << 10;
 /// Room left in the reserved header line beyond its worst case, as a safety margin.
 pub const HEADER_SLACK: usize = 256;
 
 /// Everything a snapshot says about itself; the JSON on the first line of the file.
+/// Field order is part of the format: `header_checksum` is computed over this struct's
+/// serialization (see the module documentation).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Header {
     /// Always [`FORMAT_NAME`]: tells a snapshot from any other gzip file.
     pub format: String,
     pub format_version: u32,
+    /// How rows are encoded: [`ROW_FORMAT_COPY_TEXT`] (format 1 has no field: the same).
+    #[serde(default = "copy_text")]
+    pub row_format: String,
     pub name: String,
+    /// The snapshot's version number (`NAME@N`), from 1 (format 1 files are version 1).
+    #[serde(default = "one")]
+    pub version: u64,
     pub description: Option<String>,
     /// RFC 3339 UTC, e.g. `2026-11-23T16:40:00Z`.
     pub created_at: String,
     pub tool_version: String,
     pub database: DatabaseInfo,
     pub schema_version: Option<SchemaVersion>,
+    /// Of the whole live schema the snapshot was taken from.
     pub schema_fingerprint: String,
+    /// Of this header's tables and columns ([`tables_fingerprint`]); format 2 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_fingerprint: Option<String>,
     /// Session settings the rows were written under (e.g. DateStyle), so a restore can
     /// read them back the same way.
+    #[serde(deserialize_with = "bounded::settings")]
     pub settings: BTreeMap<String, String>,
     pub compression: CompressionInfo,
+    /// The snapshot this one is incremental to; `None` for a self-contained snapshot.
+    #[serde(default)]
+    pub base: Option<BaseRef>,
+    #[serde(deserialize_with = "bounded::tables")]
     pub tables: Vec<TableEntry>,
+    /// [`header_checksum`] of this header; format 2 on. Last, so it is easy to find.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_checksum: Option<String>,
+}
+
+fn copy_text() -> String {
+    ROW_FORMAT_COPY_TEXT.to_owned()
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatabaseInfo {
-    /// `postgres` or `sqlite`.
+    /// One of [`DATABASE_KINDS`].
     pub kind: String,
     pub server_version: String,
     /// `host:port/db` (or the SQLite path); never credentials.
@@ -94,26 +178,102 @@ pub struct CompressionInfo {
     pub level: u32,
 }
 
+/// The snapshot an incremental snapshot builds on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BaseRef {
+    pub name: String,
+    pub version: u64,
+    /// The base's own `header_checksum`: names exactly one file.
+    pub header_checksum: String,
+}
+
+/// Where a table's rows are.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// Every row is stored in this file.
+    #[default]
+    Full,
+    /// Nothing is stored here: the table is as in the base snapshot.
+    Base,
+    /// Upserts and deletes against the base are stored here.
+    Delta,
+}
+
+impl Storage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Storage::Full => "full",
+            Storage::Base => "base",
+            Storage::Delta => "delta",
+        }
+    }
+}
+
+/// The two parts of a delta table, upserts first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeltaParts {
+    pub upserts: PartStats,
+    pub deletes: PartStats,
+}
+
+/// One part of a delta table: its lines' figures and its bytes in the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartStats {
+    pub rows: u64,
+    /// 16 lowercase hex digits; see [`RowHasher`].
+    pub checksum: String,
+    pub raw_bytes: u64,
+    /// Compressed bytes of this part's members.
+    pub length: u64,
+}
+
+/// A part of a delta table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaPart {
+    /// Full rows, inserted or replacing the row with the same primary key.
+    Upserts,
+    /// Primary-key columns of rows removed.
+    Deletes,
+}
+
+impl DeltaPart {
+    pub fn label(self) -> &'static str {
+        match self {
+            DeltaPart::Upserts => "upserts",
+            DeltaPart::Deletes => "deletes",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TableEntry {
     /// Empty for SQLite.
     pub schema: String,
     pub name: String,
+    #[serde(default)]
+    pub storage: Storage,
     /// In `COPY` order.
+    #[serde(deserialize_with = "bounded::columns")]
     pub columns: Vec<ColumnEntry>,
+    #[serde(deserialize_with = "bounded::key")]
     pub primary_key: Vec<String>,
+    /// Rows of the table as reconstructed (for `full`, the rows stored here).
     pub rows: u64,
-    /// 16 lowercase hex digits; see [`RowHasher`].
+    /// Of the table as reconstructed; 16 lowercase hex digits; see [`RowHasher`].
     pub checksum: String,
     /// Byte offset in the file of this table's first gzip member.
     pub offset: u64,
-    /// Compressed bytes of this table (all its members).
+    /// Compressed bytes of this table in this file (all its members).
     pub length: u64,
-    /// Uncompressed bytes of this table's rows.
+    /// Uncompressed bytes of this table in this file.
     pub raw_bytes: u64,
+    /// The parts of a `delta` table; `None` otherwise.
+    #[serde(default)]
+    pub delta: Option<DeltaParts>,
     /// State of the sequences behind serial/identity columns, by column, so a restore
     /// puts them back exactly (PostgreSQL only; absent in older files).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "bounded::sequences")]
     pub sequences: BTreeMap<String, SequenceState>,
 }
 
@@ -139,6 +299,73 @@ impl TableEntry {
     pub fn stats(&self) -> TableStats {
         TableStats { rows: self.rows, checksum: self.checksum.clone(), raw_bytes: self.raw_bytes }
     }
+}
+
+impl PartStats {
+    pub fn stats(&self) -> TableStats {
+        TableStats { rows: self.rows, checksum: self.checksum.clone(), raw_bytes: self.raw_bytes }
+    }
+}
+
+impl DeltaParts {
+    pub fn part(&self, part: DeltaPart) -> &PartStats {
+        match part {
+            DeltaPart::Upserts => &self.upserts,
+            DeltaPart::Deletes => &self.deletes,
+        }
+    }
+
+    pub fn part_mut(&mut self, part: DeltaPart) -> &mut PartStats {
+        match part {
+            DeltaPart::Upserts => &mut self.upserts,
+            DeltaPart::Deletes => &mut self.deletes,
+        }
+    }
+}
+
+/// `db::schema::fingerprint_of` over `tables` and their columns (name, type,
+/// nullability), for tables with distinct names (the only ones a reader accepts).
+/// Computed the same way (XXH3-128 of the same text, tables sorted by schema and
+/// name) but streamed from the header, without copying every name: a header may
+/// list 250,000 columns. A test holds the two equal.
+pub fn tables_fingerprint(tables: &[TableEntry]) -> String {
+    let mut order: Vec<&TableEntry> = tables.iter().collect();
+    order.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    let mut hasher = Xxh3Default::new();
+    for t in order {
+        hasher.update(crate::db::schema::fingerprint_table_line(&t.schema, &t.name).as_bytes());
+        for c in &t.columns {
+            hasher.update(crate::db::schema::fingerprint_column_line(&c.name, &c.type_name, c.nullable).as_bytes());
+        }
+    }
+    format!("{:032x}", hasher.digest128())
+}
+
+/// XXH3-128 of the header's canonical JSON (its serialization with `header_checksum`
+/// set to `""`), as 32 lowercase hex digits. Hashes while serializing: no copy of a
+/// header that may be megabytes long.
+pub fn header_checksum(header: &mut Header) -> Result<String, serde_json::Error> {
+    struct HashWriter(Xxh3Default);
+    impl Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let saved = header.header_checksum.replace(String::new());
+    let mut hasher = HashWriter(Xxh3Default::new());
+    let result = serde_json::to_writer(&mut hasher, &*header);
+    header.header_checksum = saved;
+    result?;
+    Ok(format!("{:032x}", hasher.0.digest128()))
+}
+
+/// True if `s` is `len` lowercase hex digits.
+pub fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The current time as RFC 3339 UTC with whole seconds (`2026-11-23T16:40:00Z`).
@@ -346,12 +573,22 @@ pub fn stored_member(data: &[u8]) -> Vec<u8> {
 /// for any row counts, checksums and offsets its tables may end up with.
 pub fn reserved_header_len(header: &Header) -> Result<usize, serde_json::Error> {
     let mut worst = header.clone();
+    let sum16 = "f".repeat(16);
     for t in &mut worst.tables {
         t.rows = u64::MAX;
         t.offset = u64::MAX;
         t.length = u64::MAX;
         t.raw_bytes = u64::MAX;
-        t.checksum = "f".repeat(16);
+        t.checksum.clone_from(&sum16);
+        if let Some(d) = &mut t.delta {
+            for p in [&mut d.upserts, &mut d.deletes] {
+                *p = PartStats { rows: u64::MAX, checksum: sum16.clone(), raw_bytes: u64::MAX, length: u64::MAX };
+            }
+        }
+    }
+    if worst.format_version >= 2 {
+        worst.tables_fingerprint = Some("f".repeat(32));
+        worst.header_checksum = Some("f".repeat(32));
     }
     Ok(serde_json::to_vec(&worst)?.len() + HEADER_SLACK + 1)
 }
@@ -379,7 +616,9 @@ pub(crate) mod tests {
         Header {
             format: FORMAT_NAME.into(),
             format_version: FORMAT_VERSION,
+            row_format: ROW_FORMAT_COPY_TEXT.into(),
             name: name.into(),
+            version: 1,
             description: Some("tests: \"quoted\" and ünïcode".into()),
             created_at: "2026-11-23T16:40:00Z".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -390,14 +629,18 @@ pub(crate) mod tests {
             },
             schema_version: Some(SchemaVersion { source: "_sqlx_migrations".into(), version: "20261101".into() }),
             schema_fingerprint: "0".repeat(32),
+            tables_fingerprint: None,
             settings: [("DateStyle".to_owned(), "ISO, MDY".to_owned())].into_iter().collect(),
             compression: CompressionInfo { algorithm: COMPRESSION_GZIP.into(), level: 6 },
+            base: None,
             tables: tables
                 .iter()
                 .map(|t| TableEntry {
                     sequences: BTreeMap::new(),
                     schema: "public".into(),
                     name: (*t).into(),
+                    storage: Storage::Full,
+                    delta: None,
                     columns: vec![
                         ColumnEntry { name: "id".into(), type_name: "integer".into(), nullable: false },
                         ColumnEntry { name: "note".into(), type_name: "text".into(), nullable: true },
@@ -410,6 +653,7 @@ pub(crate) mod tests {
                     raw_bytes: 0,
                 })
                 .collect(),
+            header_checksum: None,
         }
     }
 
@@ -537,6 +781,25 @@ pub(crate) mod tests {
         assert_eq!(parsed, h);
         h.description = Some("z".repeat(reserved));
         assert!(header_line(&h, reserved).unwrap().is_none());
+    }
+
+    #[test]
+    fn tables_fingerprint_is_fingerprint_of() {
+        let mut h = sample_header("f", &["zeta", "alpha", "mid"]);
+        h.tables[1].schema = "audit".into();
+        h.tables[2].schema = String::new();
+        h.tables[0].columns[1].nullable = false;
+        h.tables[2].columns.push(ColumnEntry { name: "a b".into(), type_name: "text[]".into(), nullable: true });
+        let reference = crate::db::schema::fingerprint_of(h.tables.iter().map(|t| {
+            (t.table_name(), t.columns.iter().map(|c| (c.name.clone(), c.type_name.clone(), c.nullable)).collect())
+        }));
+        assert_eq!(tables_fingerprint(&h.tables), reference);
+        let mut reordered = h.tables.clone();
+        reordered.reverse();
+        assert_eq!(tables_fingerprint(&reordered), reference, "table order does not matter");
+        h.tables[0].columns.swap(0, 1);
+        assert_ne!(tables_fingerprint(&h.tables), reference, "column order does");
+        assert_eq!(tables_fingerprint(&[]), crate::db::schema::fingerprint_of(std::iter::empty()));
     }
 
     #[test]

@@ -3,8 +3,12 @@
 
 pub mod atomic;
 pub mod audit;
+mod bounded;
 pub mod format;
+mod header_member;
 pub mod lock;
 pub mod reader;
+pub mod source;
 pub mod store;
+mod validate;
 pub mod writer;

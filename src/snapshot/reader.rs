@@ -1,224 +1,214 @@
 //! Reads snapshot files (layout in `format`). A snapshot is untrusted input: it may be
 //! truncated, bit-flipped, hand-edited or not a snapshot at all. Every problem is a
-//! `SnapshotCorrupt` error with a precise reason, never a panic, and no allocation is
-//! sized by the file's contents beyond the 64 MiB header cap and fixed-size buffers.
+//! `SnapshotCorrupt` error with a precise reason, never a panic; the header is bounded
+//! (`format`'s limits, enforced while parsing) and everything else is read in
+//! fixed-size buffers. All reads go through a [`Source`].
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Take};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::bufread::{GzDecoder, MultiGzDecoder};
+use flate2::bufread::MultiGzDecoder;
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::Error;
-use crate::snapshot::format::{self, FORMAT_NAME, FORMAT_VERSION, Header, MAX_HEADER_LEN, RowHasher, TableStats};
-use crate::snapshot::store;
+use crate::snapshot::format::{
+    self, DeltaPart, FORMAT_NAME, FORMAT_VERSION, Header, MAX_STRING_LEN, OLDEST_FORMAT_VERSION, ROW_FORMAT_COPY_TEXT,
+    RowHasher, Storage, TableStats,
+};
+use crate::snapshot::header_member::{self, corrupt};
+use crate::snapshot::source::{FileSource, Source};
+use crate::snapshot::validate;
+use crate::text::{for_terminal, shown};
 
 /// Largest chunk `TableRows::next_chunk` returns.
 pub const CHUNK_SIZE: usize = 1 << 20;
 const READ_BUF: usize = 64 * 1024;
 
-fn corrupt(path: &Path, reason: impl Into<String>) -> Error {
-    Error::SnapshotCorrupt { path: path.to_path_buf(), reason: reason.into() }
-}
-
-fn open(path: &Path) -> Result<File, Error> {
-    File::open(path).map_err(|e| Error::io("opening snapshot", path, e))
-}
-
 /// Reads and checks the header of the snapshot at `path`; returns it with the file's
-/// size. Checks that the header is well-formed and that the tables it lists tile the
-/// rest of the file exactly; it does not decompress the tables (see `verify`).
+/// size. See [`read_header_from`].
 pub fn read_header(path: &Path) -> Result<(Header, u64), Error> {
-    let mut file = open(path)?;
-    let size = file.metadata().map_err(|e| Error::io("reading snapshot", path, e))?.len();
-    if size == 0 {
-        return Err(corrupt(path, "file is empty"));
-    }
-    let mut magic = [0u8; 2];
-    let got = read_up_to(&mut file, &mut magic).map_err(|e| Error::io("reading snapshot", path, e))?;
-    if got < 2 || magic != [0x1f, 0x8b] {
-        return Err(corrupt(path, "not gzip data (bad magic)"));
-    }
-    file.rewind().map_err(|e| Error::io("reading snapshot", path, e))?;
+    let src = FileSource::open(path)?;
+    let header = read_header_from(&src)?;
+    Ok((header, src.size()))
+}
 
-    let member = read_header_member(path, file)?;
-    let header = parse_header(&member.line).map_err(|reason| corrupt(path, reason))?;
-    let Some(header_end) = member.end else {
-        return Err(corrupt(path, "the header member holds data after the header line"));
+/// Reads and checks a snapshot's header: its member is in the stored form seed writes
+/// and within the limits, its checksum (format 2) matches before anything else in it
+/// is used, it is consistent, and the tables it lists tile the rest of the source
+/// exactly. Decompresses no table (see [`verify`]).
+pub fn read_header_from(src: &dyn Source) -> Result<Header, Error> {
+    let result = read_header_inner(src);
+    // Reasons quote the file (and serde quotes it too): never raw on a terminal.
+    result.map_err(|e| match e {
+        Error::SnapshotCorrupt { path, reason } => {
+            Error::SnapshotCorrupt { path, reason: for_terminal(&reason).into_owned() }
+        }
+        other => other,
+    })
+}
+
+fn read_header_inner(src: &dyn Source) -> Result<Header, Error> {
+    if src.size() == 0 {
+        return Err(corrupt(src, "file is empty"));
+    }
+    let Some(member) = header_member::read_stored(src)? else {
+        return Err(refuse_compressed(src)?);
     };
-    validate(&header, header_end, size).map_err(|reason| corrupt(path, reason))?;
-    Ok((header, size))
-}
-
-/// Reads into `buf` until it is full or the file ends.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// Gzip member 0 as decoded: the header line without its newline, and where the
-/// member ends in the file (`None` if it holds more than the line: an error once the
-/// line has been checked for being a header at all, which explains foreign files better).
-struct HeaderMember {
-    line: Vec<u8>,
-    end: Option<u64>,
-}
-
-fn read_header_member(path: &Path, file: File) -> Result<HeaderMember, Error> {
-    let gz_err = |e: io::Error| -> Error {
-        if e.raw_os_error().is_some() {
-            return Error::io("reading snapshot", path, e);
-        }
-        corrupt(
-            path,
-            match e.kind() {
-                io::ErrorKind::UnexpectedEof => "truncated inside the header".to_owned(),
-                _ if e.to_string().contains("invalid gzip header") => "not gzip data (invalid gzip header)".to_owned(),
-                _ if e.to_string().contains("checksum") => "the header fails its gzip CRC check".to_owned(),
-                _ => format!("the header is not valid gzip data: {e}"),
-            },
-        )
+    let (line, rest) = match member.data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&member.data[..i], &member.data[i + 1..]),
+        None if member.data.is_empty() => return Err(corrupt(src, "the header is empty")),
+        None => return Err(corrupt(src, "the header line has no end (no newline)")),
     };
-    let mut dec = GzDecoder::new(BufReader::with_capacity(READ_BUF, file));
-    let mut buf = vec![0u8; READ_BUF];
-    let mut line = Vec::new();
-    let mut found = false;
-    loop {
-        let n = match dec.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(gz_err(e)),
-        };
-        if n == 0 {
-            break;
-        }
-        if found {
-            return Ok(HeaderMember { line, end: None });
-        }
-        match buf[..n].iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                line.extend_from_slice(&buf[..i]);
-                if i + 1 < n {
-                    return Ok(HeaderMember { line, end: None });
-                }
-                // Read on to the member's end, which checks its CRC.
-                found = true;
-            }
-            None => line.extend_from_slice(&buf[..n]),
-        }
-        if line.len() > MAX_HEADER_LEN {
-            return Err(corrupt(path, format!("header is longer than {} MiB", MAX_HEADER_LEN >> 20)));
-        }
+    let mut header = parse_header(line).map_err(|reason| corrupt(src, reason))?;
+    if !rest.is_empty() {
+        return Err(corrupt(src, "the header member holds data after the header line"));
     }
-    if !found {
-        return Err(corrupt(
-            path,
-            if line.is_empty() { "the header is empty" } else { "the header line has no end (no newline)" },
-        ));
-    }
-    let end = dec.into_inner().stream_position().map_err(|e| Error::io("reading snapshot", path, e))?;
-    Ok(HeaderMember { line, end: Some(end) })
+    drop(member.data); // up to 16 MiB, parsed: not needed while checking
+    check_header_checksum(&mut header).map_err(|reason| corrupt(src, reason))?;
+    validate::structure(&header).map_err(|reason| corrupt(src, reason))?;
+    validate::layout(&header, member.end, src.size()).map_err(|reason| corrupt(src, reason))?;
+    Ok(header)
 }
 
-/// The two fields that say whether and how this seed can read the rest.
-#[derive(Deserialize)]
-struct Probe {
-    format: Option<serde_json::Value>,
-    format_version: Option<serde_json::Value>,
+/// The error for a header member that is not stored: what its first line says, if a
+/// bounded peek finds one that is not a seed header, else that it is compressed.
+fn refuse_compressed(src: &dyn Source) -> Result<Error, Error> {
+    let peek = header_member::peek_compressed(src)?;
+    if peek.line.is_empty() && peek.ended {
+        return Ok(corrupt(src, "the header is empty"));
+    }
+    if peek.complete {
+        if let Err(reason) = parse_header(&peek.line) {
+            return Ok(corrupt(src, reason));
+        }
+    } else if peek.ended {
+        return Ok(corrupt(src, "the header line has no end (no newline)"));
+    }
+    Ok(corrupt(
+        src,
+        "the header member is compressed (or has gzip options), unlike any header seed writes: refused \
+         without inflating it",
+    ))
 }
 
-fn parse_header(line: &[u8]) -> Result<Header, String> {
-    let probe: Probe = serde_json::from_slice(line).map_err(|e| format!("header is not valid JSON: {e}"))?;
-    if probe.format.as_ref().and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
-        return Err("not a seed snapshot (the header does not say format \"seed-snapshot\")".into());
+/// A format-2 header's checksum, checked before anything else in it is trusted.
+fn check_header_checksum(h: &mut Header) -> Result<(), String> {
+    if h.format_version < 2 {
+        return Ok(()); // format 1 has none (validate refuses one that claims one)
     }
-    let version = probe.format_version.as_ref().and_then(serde_json::Value::as_u64);
-    match version {
-        Some(v) if v > u64::from(FORMAT_VERSION) => {
-            return Err(format!(
-                "format version {v} was written by a newer seed; this seed reads format {FORMAT_VERSION} — upgrade seed"
-            ));
-        }
-        Some(v) if v >= 1 => {}
-        _ => return Err("the header has no valid format_version".into()),
+    let Some(recorded) = h.header_checksum.clone() else {
+        return Err("the header has no header_checksum (format 2 headers carry one)".into());
+    };
+    if !format::is_lower_hex(&recorded, 32) {
+        return Err(format!("header_checksum '{}' is not 32 lowercase hex digits", shown(&recorded, 40)));
     }
-    serde_json::from_slice(line).map_err(|e| format!("header is not valid: {e}"))
-}
-
-/// Everything about the header that can be checked without decompressing tables.
-fn validate(h: &Header, header_end: u64, size: u64) -> Result<(), String> {
-    if store::validate_name(&h.name).is_err() {
-        return Err(format!("the header names an invalid snapshot '{}'", h.name.escape_debug()));
-    }
-    if h.compression.algorithm != format::COMPRESSION_GZIP {
-        return Err(format!("unsupported compression '{}'", h.compression.algorithm.escape_debug()));
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut expected = header_end;
-    for (i, t) in h.tables.iter().enumerate() {
-        if t.name.is_empty() {
-            return Err(format!("table {} in the header has an empty name", i + 1));
-        }
-        let name = t.table_name();
-        if !seen.insert(name.clone()) {
-            return Err(format!("table {name} appears twice in the header"));
-        }
-        if let Some(c) = t.columns.iter().position(|c| c.name.is_empty()) {
-            return Err(format!("table {name}: column {} has an empty name", c + 1));
-        }
-        if t.checksum.len() != 16 || !t.checksum.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(format!(
-                "table {name}: checksum '{}' is not 16 lowercase hex digits",
-                t.checksum.escape_debug()
-            ));
-        }
-        if t.raw_bytes < t.rows {
-            return Err(format!("table {name}: {} rows cannot fit in {} bytes", t.rows, t.raw_bytes));
-        }
-        if t.length == 0 && t.raw_bytes > 0 {
-            return Err(format!(
-                "table {name}: the header records {} rows ({} bytes) but no data",
-                t.rows, t.raw_bytes
-            ));
-        }
-        if t.offset != expected {
-            return Err(format!("table {name}: data should start at byte {expected}, the header says {}", t.offset));
-        }
-        expected = t
-            .offset
-            .checked_add(t.length)
-            .ok_or_else(|| format!("table {name}: length {} is out of range", t.length))?;
-    }
-    if expected > size {
-        return Err(format!("truncated: expected {expected} bytes, file has {size}"));
-    }
-    if expected < size {
-        return Err(format!(
-            "{} bytes of unexpected data after the last table (expected {expected} bytes, file has {size})",
-            size - expected
-        ));
+    let actual = format::header_checksum(h).map_err(|e| format!("cannot serialize the header: {e}"))?;
+    if actual != recorded {
+        return Err("the header was altered (header checksum mismatch)".into());
     }
     Ok(())
 }
 
-type Decoder = MultiGzDecoder<BufReader<Take<File>>>;
+/// A header field as found, whatever its JSON type (strings bounded, nothing else kept).
+#[derive(Default, PartialEq)]
+enum Loose {
+    #[default]
+    Missing,
+    Str(String),
+    Num(u64),
+    Other,
+}
 
-/// The decompressed rows of one table, in `COPY` text format. Hashes what it hands out
-/// and checks it against the header: reading past the recorded size fails at once,
-/// and reaching the end with other counts or another checksum fails there (also
-/// through `Read`, whose errors wrap the `Error`; see [`into_error`]).
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Loose;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Loose, E> {
+                Ok(if s.len() <= MAX_STRING_LEN { Loose::Str(s.to_owned()) } else { Loose::Other })
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Loose, E> {
+                Ok(Loose::Num(n))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The fields that say whether and how this seed can read the rest. Nothing else is
+/// kept, so a probe costs no memory whatever the header holds.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    format: Loose,
+    #[serde(default)]
+    format_version: Loose,
+    #[serde(default)]
+    row_format: Loose,
+}
+
+fn parse_header(line: &[u8]) -> Result<Header, String> {
+    let probe: Probe = serde_json::from_slice(line).map_err(|e| format!("header is not valid JSON: {e}"))?;
+    if probe.format != Loose::Str(FORMAT_NAME.into()) {
+        return Err("not a seed snapshot (the header does not say format \"seed-snapshot\")".into());
+    }
+    match probe.format_version {
+        Loose::Num(v) if v > u64::from(FORMAT_VERSION) => {
+            return Err(format!(
+                "format version {v} was written by a newer seed; this seed reads formats \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION} — upgrade seed"
+            ));
+        }
+        Loose::Num(v) if v >= u64::from(OLDEST_FORMAT_VERSION) => {}
+        _ => return Err("the header has no valid format_version".into()),
+    }
+    match probe.row_format {
+        Loose::Missing => {}
+        Loose::Str(r) if r == ROW_FORMAT_COPY_TEXT => {}
+        Loose::Str(r) => {
+            return Err(format!(
+                "row format '{}' was written by a newer seed; this seed reads {ROW_FORMAT_COPY_TEXT} — upgrade seed",
+                shown(&r, 40)
+            ));
+        }
+        _ => return Err("the header's row_format is not a string".into()),
+    }
+    serde_json::from_slice(line).map_err(|e| format!("header is not valid: {e}"))
+}
+
+type Decoder = MultiGzDecoder<BufReader<Box<dyn Read + Send>>>;
+
+/// The decompressed rows of one table (or delta part), in `COPY` text format. Hashes
+/// what it hands out and checks it against the header: reading past the recorded size
+/// fails at once, and reaching the end with other counts or another checksum fails
+/// there (also through `Read`, whose errors wrap the `Error`; see [`into_error`]).
 pub struct TableRows {
     path: PathBuf,
-    /// Display name, for messages.
+    /// Display name, for messages (escaped).
     table: String,
     expected: TableStats,
     decoder: Option<Decoder>,
@@ -240,19 +230,66 @@ impl std::fmt::Debug for TableRows {
 
 /// Opens table `index` of `header` (as returned by `read_header` for this `path`).
 pub fn open_table(path: &Path, header: &Header, index: usize) -> Result<TableRows, Error> {
+    open_table_in(&FileSource::open(path)?, header, index)
+}
+
+/// [`open_table`] on any source. Only a table stored in full can be read on its own.
+pub fn open_table_in(src: &dyn Source, header: &Header, index: usize) -> Result<TableRows, Error> {
     let entry =
         header.tables.get(index).ok_or_else(|| Error::Internal(format!("snapshot has no table number {index}")))?;
-    let decoder = if entry.length == 0 {
+    let name = shown(&entry.table_name().to_string(), 80);
+    if entry.storage != Storage::Full {
+        let base = header.base.as_ref().map_or_else(String::new, |b| format!(" {}@{}", shown(&b.name, 80), b.version));
+        return Err(corrupt(
+            src,
+            format!(
+                "table {name} is stored as {} of the base snapshot{base}; this seed cannot rebuild tables of \
+                 incremental snapshots yet — upgrade seed",
+                if entry.storage == Storage::Base { "unchanged since" } else { "changes against" }
+            ),
+        ));
+    }
+    open_range(src, entry.offset, entry.length, entry.stats(), name)
+}
+
+/// One part of a `delta` table of `header`: its upsert lines (full rows) or its delete
+/// lines (primary-key columns), checked against the part's figures.
+pub fn open_part(path: &Path, header: &Header, index: usize, part: DeltaPart) -> Result<TableRows, Error> {
+    open_part_in(&FileSource::open(path)?, header, index, part)
+}
+
+/// [`open_part`] on any source.
+pub fn open_part_in(src: &dyn Source, header: &Header, index: usize, part: DeltaPart) -> Result<TableRows, Error> {
+    let entry =
+        header.tables.get(index).ok_or_else(|| Error::Internal(format!("snapshot has no table number {index}")))?;
+    let Some(delta) = entry.delta.as_ref().filter(|_| entry.storage == Storage::Delta) else {
+        return Err(Error::Internal(format!("table number {index} of the snapshot is not a delta table")));
+    };
+    let offset = match part {
+        DeltaPart::Upserts => entry.offset,
+        DeltaPart::Deletes => entry.offset.saturating_add(delta.upserts.length),
+    };
+    let p = delta.part(part);
+    let name = format!("{} ({})", shown(&entry.table_name().to_string(), 80), part.label());
+    open_range(src, offset, p.length, p.stats(), name)
+}
+
+fn open_range(
+    src: &dyn Source,
+    offset: u64,
+    length: u64,
+    expected: TableStats,
+    table: String,
+) -> Result<TableRows, Error> {
+    let decoder = if length == 0 {
         None
     } else {
-        let mut file = open(path)?;
-        file.seek(SeekFrom::Start(entry.offset)).map_err(|e| Error::io("reading snapshot", path, e))?;
-        Some(MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, file.take(entry.length))))
+        Some(MultiGzDecoder::new(BufReader::with_capacity(READ_BUF, src.read_range(offset, length)?)))
     };
     Ok(TableRows {
-        path: path.to_path_buf(),
-        table: entry.table_name().to_string(),
-        expected: entry.stats(),
+        path: src.location().to_path_buf(),
+        table,
+        expected,
         decoder,
         hasher: RowHasher::new(),
         outcome: None,
@@ -271,14 +308,14 @@ impl TableRows {
     }
 
     fn corrupt(&self, what: impl std::fmt::Display) -> Error {
-        corrupt(&self.path, format!("table {}: {what}", self.table))
+        corrupt_at(&self.path, format!("table {}: {what}", self.table))
     }
 
     fn read_checked(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if let Some(outcome) = &self.outcome {
             return match outcome {
                 Ok(_) => Ok(0),
-                Err(reason) => Err(corrupt(&self.path, reason.clone())),
+                Err(reason) => Err(corrupt_at(&self.path, reason.clone())),
             };
         }
         if buf.is_empty() {
@@ -299,7 +336,7 @@ impl TableRows {
             self.decoder = None;
             let outcome = self.check_end();
             self.outcome = Some(outcome.clone());
-            return outcome.map(|_| 0).map_err(|reason| corrupt(&self.path, reason));
+            return outcome.map(|_| 0).map_err(|reason| corrupt_at(&self.path, reason));
         }
         self.hasher.update(&buf[..n]);
         if self.hasher.rows() > self.expected.rows || self.hasher.raw_bytes() > self.expected.raw_bytes {
@@ -309,7 +346,7 @@ impl TableRows {
             );
             self.decoder = None;
             self.outcome = Some(Err(reason.clone()));
-            return Err(corrupt(&self.path, reason));
+            return Err(corrupt_at(&self.path, reason));
         }
         Ok(n)
     }
@@ -377,7 +414,7 @@ impl TableRows {
         while self.read_checked(&mut buf)? > 0 {}
         match self.outcome {
             Some(Ok(stats)) => Ok(stats),
-            Some(Err(reason)) => Err(corrupt(&self.path, reason)),
+            Some(Err(reason)) => Err(corrupt_at(&self.path, reason)),
             None => Err(Error::Internal("table read ended without a result".into())),
         }
     }
@@ -405,12 +442,28 @@ pub fn into_error(path: &Path, e: io::Error) -> Error {
     }
 }
 
-/// Checks the whole snapshot: the header, then every table decompressed and checked
-/// against it. Reports the first problem found.
+fn corrupt_at(path: &Path, reason: String) -> Error {
+    Error::SnapshotCorrupt { path: path.to_path_buf(), reason: for_terminal(&reason).into_owned() }
+}
+
+/// Checks the whole snapshot: the header, then every byte stored for each table
+/// decompressed and checked against it (a delta table's two parts each against their
+/// own figures; a `base` table stores nothing here). Reports the first problem found.
 pub fn verify(path: &Path) -> Result<Header, Error> {
-    let (header, _) = read_header(path)?;
-    for index in 0..header.tables.len() {
-        open_table(path, &header, index)?.finish()?;
+    let src = FileSource::open(path)?;
+    let header = read_header_from(&src)?;
+    for (index, t) in header.tables.iter().enumerate() {
+        match t.storage {
+            Storage::Full => {
+                open_table_in(&src, &header, index)?.finish()?;
+            }
+            Storage::Base => {}
+            Storage::Delta => {
+                for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
+                    open_part_in(&src, &header, index, part)?.finish()?;
+                }
+            }
+        }
     }
     Ok(header)
 }
@@ -452,19 +505,46 @@ mod tests {
         path
     }
 
-    /// Rewrites the header of the snapshot `bytes` in place (same reserved length).
+    /// Rewrites the header of the snapshot `bytes` in place (same reserved length) and
+    /// recomputes its checksum, as a naive forger would: only the other checks can
+    /// notice.
     fn tamper_header(bytes: &[u8], edit: impl FnOnce(&mut Header)) -> Vec<u8> {
-        let mut dec = GzDecoder::new(bytes);
+        rewrite_header(bytes, true, edit)
+    }
+
+    /// Rewrites the header of the snapshot `bytes` in place, re-signed or not.
+    fn rewrite_header(bytes: &[u8], resign: bool, edit: impl FnOnce(&mut Header)) -> Vec<u8> {
+        let mut dec = flate2::bufread::GzDecoder::new(bytes);
         let mut line = Vec::new();
         dec.read_to_end(&mut line).unwrap();
         let member_len = bytes.len() - dec.into_inner().len();
         let mut header: Header = serde_json::from_slice(&line).unwrap();
         edit(&mut header);
+        if resign && header.header_checksum.is_some() {
+            header.header_checksum = Some(format::header_checksum(&mut header).unwrap());
+        }
         let new_line = format::header_line(&header, line.len()).unwrap().unwrap();
         let mut out = stored_member(&new_line);
         assert_eq!(out.len(), member_len);
         out.extend_from_slice(&bytes[member_len..]);
         out
+    }
+
+    /// A snapshot in memory: the reader needs nothing but the `Source` trait.
+    struct MemSource(Vec<u8>, PathBuf);
+
+    impl Source for MemSource {
+        fn size(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn read_range(&self, offset: u64, len: u64) -> Result<Box<dyn Read + Send>, Error> {
+            let start = usize::try_from(offset).unwrap().min(self.0.len());
+            let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX).min(self.0.len());
+            Ok(Box::new(std::io::Cursor::new(self.0[start..end].to_vec())))
+        }
+        fn location(&self) -> &Path {
+            &self.1
+        }
     }
 
     #[test]
@@ -497,12 +577,103 @@ mod tests {
         assert_corrupt(read_header(&write_file(dir.path(), "two", &two_lines)), "header is not valid");
         let (_, bytes, _) = good(dir.path());
         let mut line = Vec::new();
-        GzDecoder::new(&bytes[..]).read_to_end(&mut line).unwrap();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut line).unwrap();
+        // A valid header, compressed: refused without inflating more than a peek.
+        let compressed = gzip_member(&line, 6);
+        assert_corrupt(read_header(&write_file(dir.path(), "gz", &compressed)), "compressed");
         line.extend_from_slice(b"1\textra row\n");
-        let two_lines = gzip_member(&line, 6);
+        let two_lines = stored_member(&line);
         assert_corrupt(read_header(&write_file(dir.path(), "two2", &two_lines)), "data after the header line");
         let empty_member = gzip_member(b"", 6);
         assert_corrupt(read_header(&write_file(dir.path(), "em", &empty_member)), "header is empty");
+        assert_corrupt(read_header(&write_file(dir.path(), "em2", &stored_member(b""))), "header is empty");
+        assert_corrupt(read_header(&write_file(dir.path(), "nonl2", &stored_member(b"{}"))), "no newline");
+    }
+
+    #[test]
+    fn only_plain_stored_header_members_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, bytes, header) = good(dir.path());
+        let end = usize::try_from(header.tables[0].offset).unwrap();
+        let read = |b: &[u8]| read_header(&write_file(dir.path(), "m", b));
+        // MTIME, XFL and OS carry no meaning: ignored.
+        let mut b = bytes.clone();
+        b[4..10].copy_from_slice(&[1, 2, 3, 4, 2, 3]);
+        assert_eq!(read(&b).unwrap().0, header);
+        // An FNAME flag: gzip options are not what seed writes.
+        let mut b = bytes.clone();
+        b[3] = 0x08;
+        assert_corrupt(read(&b), "");
+        // Stray bits in the block header; LEN and NLEN disagreeing.
+        let mut b = bytes.clone();
+        b[10] |= 0x08;
+        assert_corrupt(read(&b), "stray bits");
+        let mut b = bytes.clone();
+        b[13] ^= 0x01;
+        assert_corrupt(read(&b), "length check fails");
+        // The recorded length of the line.
+        let mut b = bytes.clone();
+        b[end - 1] ^= 0x01;
+        assert_corrupt(read(&b), "recorded length");
+        // Several stored blocks are fine (a header over 64 KiB has them); a
+        // compressed block after a stored one is not.
+        let line = {
+            let mut l = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut l).unwrap();
+            l
+        };
+        let mut two = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        let (a, rest) = line.split_at(100);
+        for (last, part) in [(0u8, a), (1u8, rest)] {
+            let len = u16::try_from(part.len()).unwrap();
+            two.push(last);
+            two.extend_from_slice(&len.to_le_bytes());
+            two.extend_from_slice(&(!len).to_le_bytes());
+            two.extend_from_slice(part);
+        }
+        let mut crc = flate2::Crc::new();
+        crc.update(&line);
+        two.extend_from_slice(&crc.sum().to_le_bytes());
+        two.extend_from_slice(&u32::try_from(line.len()).unwrap().to_le_bytes());
+        assert_eq!(two.len(), end + 5);
+        // One block header more: every offset is 5 bytes off, and the reader says so.
+        let mut shifted = two.clone();
+        shifted.extend_from_slice(&bytes[end..]);
+        assert_corrupt(read(&shifted), "should start at byte");
+        let mut mixed = two[..10 + 5 + 100].to_vec();
+        mixed.push(0x03); // BFINAL, BTYPE 01 (fixed Huffman)
+        mixed.extend_from_slice(&[0; 20]);
+        assert_corrupt(read(&mixed), "mixes stored and compressed");
+    }
+
+    #[test]
+    fn header_length_is_bounded_before_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // 16 MiB of spaces, then a newline: one byte over.
+        let mut line = vec![b' '; format::MAX_HEADER_LEN];
+        line.push(b'\n');
+        let path = write_file(dir.path(), "long", &stored_member(&line));
+        assert_corrupt(read_header(&path), "longer than 16 MiB");
+        // Exactly at the limit it is read (and found to be no JSON).
+        line.truncate(format::MAX_HEADER_LEN - 1);
+        line.push(b'\n');
+        let path = write_file(dir.path(), "limit", &stored_member(&line));
+        assert_corrupt(read_header(&path), "not valid JSON");
+    }
+
+    #[test]
+    fn the_reader_needs_only_a_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes, header) = good(dir.path());
+        let src = MemSource(bytes.clone(), PathBuf::from("mem://good"));
+        assert_eq!(read_header_from(&src).unwrap(), header);
+        let mut back = Vec::new();
+        open_table_in(&src, &header, 1).unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, sample_rows()[1]);
+        let cut = MemSource(bytes[..bytes.len() - 1].to_vec(), PathBuf::from("mem://cut"));
+        let err = read_header_from(&cut).unwrap_err();
+        assert!(matches!(&err, Error::SnapshotCorrupt { path, .. } if path == Path::new("mem://cut")), "{err:?}");
+        assert_eq!(read_header(&path).unwrap().0, header);
     }
 
     #[test]
@@ -511,7 +682,7 @@ mod tests {
         // Only the probe fields: a newer header may look nothing like ours.
         let future = stored_member(b"{\"format\":\"seed-snapshot\",\"format_version\":99,\"shiny\":[]}\n");
         let reason = assert_corrupt(read_header(&write_file(dir.path(), "future", &future)), "format version 99");
-        assert!(reason.contains("upgrade seed") && reason.contains("reads format 1"), "{reason}");
+        assert!(reason.contains("upgrade seed") && reason.contains("reads formats 1 to 2"), "{reason}");
         let (_, bytes, _) = good(dir.path());
         let bumped = tamper_header(&bytes, |h| h.format_version = 99);
         assert_corrupt(read_header(&write_file(dir.path(), "bumped", &bumped)), "newer seed");
@@ -543,11 +714,153 @@ mod tests {
                 }),
                 "records 5 rows (10 bytes) but no data",
             ),
+            (
+                Box::new(|h| {
+                    h.tables[0].columns.clear();
+                    h.tables[0].primary_key.clear();
+                }),
+                "table t0 has no columns",
+            ),
+            (Box::new(|h| h.tables[0].columns.clear()), "more key or sequence columns than columns"),
+            (
+                Box::new(|h| {
+                    let c = h.tables[0].columns[1].clone();
+                    h.tables[0].columns.push(c);
+                }),
+                "column note appears twice",
+            ),
+            (Box::new(|h| h.tables[0].primary_key = vec!["nope".into()]), "primary key column 'nope' is not"),
+            (Box::new(|h| h.tables[0].primary_key = vec!["id".into(), "id".into()]), "'id' appears twice"),
+            (
+                Box::new(|h| {
+                    h.tables[0]
+                        .sequences
+                        .insert("gone".into(), format::SequenceState { last_value: 1, is_called: true });
+                }),
+                "sequence is recorded for 'gone'",
+            ),
+            (Box::new(|h| h.tables[0].columns[0].type_name = String::new()), "column id has no type"),
+            (Box::new(|h| h.database.kind = "oracle".into()), "unknown database kind 'oracle'"),
+            (Box::new(|h| h.schema_fingerprint = format!("x{}", "\u{20ac}".repeat(10))), "schema_fingerprint 'x€"),
+            (Box::new(|h| h.tables[0].name = "t\u{1b}[2J".into()), "control character in its name: t\\u{1b}[2J"),
+            (Box::new(|h| h.tables[0].columns[1].name = "a\nb".into()), "control character"),
+            (Box::new(|h| h.tables[0].columns.swap(0, 1)), "tables_fingerprint does not match"),
+            (Box::new(|h| h.tables[0].columns[1].name = "other".into()), "tables_fingerprint does not match"),
+            (Box::new(|h| h.tables[0].columns[1].nullable = false), "tables_fingerprint does not match"),
+            (Box::new(|h| h.tables[0].schema = "../x".into()), "tables_fingerprint does not match"),
+            (Box::new(|h| h.tables_fingerprint = None), "no tables_fingerprint"),
+            (Box::new(|h| h.version = 0), "version is 0"),
+            (Box::new(|h| h.row_format = "copy-binary".into()), "row format 'copy-binary' was written by a newer seed"),
+            (Box::new(|h| h.tables[2].storage = format::Storage::Delta), "names no base snapshot"),
+            (
+                Box::new(|h| {
+                    h.base = Some(format::BaseRef { name: "good".into(), version: 1, header_checksum: "0".repeat(32) });
+                }),
+                "cannot build on version 1 of itself",
+            ),
+            (
+                Box::new(|h| {
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.tables[0].storage = format::Storage::Base;
+                }),
+                "storage is base, yet the header records data",
+            ),
+            (
+                Box::new(|h| {
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.tables[0].storage = format::Storage::Delta;
+                }),
+                "records no delta parts",
+            ),
+            (
+                Box::new(|h| {
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.tables[0].storage = format::Storage::Delta;
+                    let part = format::PartStats { rows: 0, checksum: "0".repeat(16), raw_bytes: 0, length: 0 };
+                    h.tables[0].delta = Some(format::DeltaParts { upserts: part.clone(), deletes: part });
+                }),
+                "do not add up",
+            ),
+            (Box::new(|h| h.tables[0].delta = Some(format::DeltaParts::default())), "storage is full, yet"),
         ];
         for (i, (edit, expect)) in cases.into_iter().enumerate() {
             let path = write_file(dir.path(), &format!("case{i}"), &tamper_header(&bytes, edit));
-            assert_corrupt(read_header(&path), expect);
+            let reason = assert_corrupt(read_header(&path), expect);
+            assert!(!reason.chars().any(char::is_control), "{reason:?}");
         }
+    }
+
+    #[test]
+    fn any_change_to_a_signed_header_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, bytes, _) = good(dir.path());
+        let edits: Vec<Edit> = vec![
+            Box::new(|h| h.tables[0].columns.swap(0, 1)),
+            Box::new(|h| h.description = Some("edited".into())),
+            Box::new(|h| h.tables[0].primary_key.clear()),
+            Box::new(|h| h.created_at = "2030-01-01T00:00:00Z".into()),
+            Box::new(|h| h.settings.insert("DateStyle".into(), "German".into()).map_or((), |_| ())),
+            Box::new(|h| h.compression.level = 9),
+            Box::new(|h| h.tables[1].checksum = "0123456789abcdef".into()),
+        ];
+        for edit in edits {
+            let path = write_file(dir.path(), "stale", &rewrite_header(&bytes, false, edit));
+            assert_corrupt(read_header(&path), "the header was altered (header checksum mismatch)");
+        }
+        let path =
+            write_file(dir.path(), "xyz", &rewrite_header(&bytes, false, |h| h.header_checksum = Some("xyz".into())));
+        assert_corrupt(read_header(&path), "header_checksum 'xyz' is not 32");
+        let path = write_file(dir.path(), "none", &rewrite_header(&bytes, false, |h| h.header_checksum = None));
+        assert_corrupt(read_header(&path), "no header_checksum");
+        // A format 1 header is not bound; one that keeps a format 2 field was edited.
+        let path = write_file(dir.path(), "v1", &rewrite_header(&bytes, false, |h| h.format_version = 1));
+        assert_corrupt(read_header(&path), "a format 1 header cannot have header_checksum");
+    }
+
+    /// A format 1 file (as seed 0.1 wrote them) still reads and verifies.
+    #[test]
+    fn format_1_files_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, bytes, header) = good(dir.path());
+        let v1 = rewrite_header(&bytes, false, |h| {
+            h.format_version = 1;
+            h.tables_fingerprint = None;
+            h.header_checksum = None;
+        });
+        // What a format 1 writer put in the line: no format 2 field at all.
+        let mut line = Vec::new();
+        flate2::read::GzDecoder::new(&v1[..]).read_to_end(&mut line).unwrap();
+        let text = String::from_utf8(line).unwrap();
+        let line_len = text.len();
+        let text = text
+            .replace("\"row_format\":\"copy-text\",", "")
+            .replace("\"version\":1,", "")
+            .replace("\"base\":null,", "")
+            .replace("\"storage\":\"full\",", "")
+            .replace(",\"delta\":null", "");
+        for gone in
+            ["row_format", "\"version\":1,", "\"base\"", "storage", "delta", "tables_fingerprint", "header_checksum"]
+        {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
+        let mut padded = text.trim_end().as_bytes().to_vec();
+        padded.resize(line_len - 1, b' ');
+        padded.push(b'\n');
+        let mut file = stored_member(&padded);
+        let member_len = usize::try_from(header.tables[0].offset).unwrap();
+        assert_eq!(file.len(), member_len);
+        file.extend_from_slice(&bytes[member_len..]);
+        let path = write_file(dir.path(), "v1.seed.gz", &file);
+        let read = verify(&path).unwrap();
+        assert_eq!(read.format_version, 1);
+        assert_eq!((read.header_checksum.as_ref(), read.tables_fingerprint.as_ref()), (None, None));
+        assert_eq!(read.tables.len(), header.tables.len());
+        // Unbound: an edit goes unnoticed, which `verify` says.
+        let edited = rewrite_header(&file, false, |h| h.description = Some("edited".into()));
+        assert_eq!(
+            read_header(&write_file(dir.path(), "v1e", &edited)).unwrap().0.description.as_deref(),
+            Some("edited")
+        );
     }
 
     #[test]

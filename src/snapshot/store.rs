@@ -71,7 +71,25 @@ impl Store {
     }
 
     pub fn ensure_dir(&self) -> Result<(), Error> {
+        self.check_dir()?;
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("creating snapshot directory", &self.dir, e))
+    }
+
+    /// Fails (usage) when the directory's path exists but is not a directory: a
+    /// `--snapshot-dir` pointing at a file. A missing directory is fine here.
+    pub fn check_dir(&self) -> Result<(), Error> {
+        match std::fs::metadata(&self.dir) {
+            Ok(meta) if !meta.is_dir() => Err(Error::usage_hint(
+                format!("the snapshot directory {} is a file, not a directory", self.dir.display()),
+                "point --snapshot-dir (SEED_SNAPSHOT_DIR) at a directory; it is created when missing",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the directory exists (after [`Store::check_dir`]: as a directory).
+    pub fn dir_exists(&self) -> bool {
+        self.dir.is_dir()
     }
 
     pub fn exists(&self, name: &str) -> bool {
@@ -81,6 +99,7 @@ impl Store {
     /// Snapshots and foreign files, sorted by name; hidden files, the audit log and
     /// temp files are not listed.
     pub fn entries(&self) -> Result<Vec<Entry>, Error> {
+        self.check_dir()?;
         let read = match std::fs::read_dir(&self.dir) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -173,5 +192,23 @@ mod tests {
         for bad in ["", "../x", ".hidden", "a/b", "-x", "a b", "é", long.as_str(), "x\0"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_file_as_the_directory_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let store = Store::new(&file);
+        for err in [store.check_dir().unwrap_err(), store.entries().unwrap_err(), store.ensure_dir().unwrap_err()] {
+            assert!(
+                matches!(&err, Error::Usage { message, .. } if message.contains("is a file, not a directory")),
+                "{err:?}"
+            );
+        }
+        let missing = Store::new(dir.path().join("missing"));
+        assert!(missing.check_dir().is_ok() && !missing.dir_exists());
+        assert!(missing.entries().unwrap().is_empty());
+        assert!(Store::new(dir.path()).dir_exists());
     }
 }

@@ -4,6 +4,8 @@
 //!
 //! The writer takes members already compressed, so the caller can compress chunks on
 //! worker threads (`format::gzip_member`) while this stays a plain sequential append.
+//! It writes format 2: it fills in `tables_fingerprint` and, at `finish`,
+//! `header_checksum`, and refuses a header a reader would refuse.
 
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -11,8 +13,8 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::snapshot::atomic::TempFile;
-use crate::snapshot::format::{self, Header, TableStats};
-use crate::snapshot::store;
+use crate::snapshot::format::{self, DeltaPart, DeltaParts, Header, PartStats, Storage, TableStats};
+use crate::snapshot::{store, validate};
 
 #[derive(Debug)]
 pub struct SnapshotWriter {
@@ -28,13 +30,26 @@ pub struct SnapshotWriter {
     next_table: usize,
     /// The table being written and where it started.
     open: Option<(usize, u64)>,
+    /// In a delta table: the part being written and where it started.
+    part: Option<(DeltaPart, u64)>,
+    /// In a delta table: the parts ended so far (upserts, then deletes).
+    parts_done: usize,
     /// Set when a write failed: the file's contents are unknown from then on.
     failed: bool,
 }
 
+fn check_stats(checksum: &str) -> Result<String, Error> {
+    let valid = checksum.len() == 16 && checksum.bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        return Err(Error::Internal(format!("bad table checksum '{checksum}'")));
+    }
+    Ok(checksum.to_ascii_lowercase())
+}
+
 impl SnapshotWriter {
     /// Starts `dir/<temp>` with a placeholder header sized for the final one. The
-    /// table entries' stats are ignored (set at `end_table`).
+    /// table entries' stats are ignored (set at `end_table`); their `storage` says how
+    /// each table will be written.
     pub fn create(dir: &Path, mut header: Header) -> Result<Self, Error> {
         store::validate_name(&header.name)?;
         if header.format != format::FORMAT_NAME || header.format_version != format::FORMAT_VERSION {
@@ -46,15 +61,39 @@ impl SnapshotWriter {
                 header.format_version
             )));
         }
+        let zeros = "0".repeat(16);
         for t in &mut header.tables {
             t.rows = 0;
-            t.checksum = "0".repeat(16);
+            t.checksum.clone_from(&zeros);
             t.offset = 0;
             t.length = 0;
             t.raw_bytes = 0;
+            t.delta = (t.storage == Storage::Delta).then(|| {
+                let part = PartStats { checksum: zeros.clone(), ..PartStats::default() };
+                DeltaParts { upserts: part.clone(), deletes: part }
+            });
         }
+        header.tables_fingerprint = Some(format::tables_fingerprint(&header.tables));
+        header.header_checksum = Some("0".repeat(32));
+        validate::structure(&header).map_err(|reason| {
+            Error::usage_hint(
+                format!("cannot take snapshot '{}': {reason}", header.name),
+                "leave such tables out with --exclude (or pick tables with --table)",
+            )
+        })?;
         let json_err = |e: serde_json::Error| Error::Internal(format!("cannot serialize the snapshot header: {e}"));
         let reserved = format::reserved_header_len(&header).map_err(json_err)?;
+        if reserved > format::MAX_HEADER_LEN {
+            return Err(Error::usage_hint(
+                format!(
+                    "cannot take snapshot '{}': its header would take {} bytes, over the format's {} MiB",
+                    header.name,
+                    reserved,
+                    format::MAX_HEADER_LEN >> 20
+                ),
+                "snapshot fewer tables at a time with --table / --exclude",
+            ));
+        }
         let line = format::header_line(&header, reserved)
             .map_err(json_err)?
             .ok_or_else(|| Error::Internal("placeholder header does not fit its reserved length".into()))?;
@@ -62,7 +101,18 @@ impl SnapshotWriter {
         let mut temp = TempFile::new_in(dir, &header.name).map_err(|e| Error::io("creating a temp file in", dir, e))?;
         temp.file().write_all(&member).map_err(|e| Error::io("writing snapshot in", dir, e))?;
         let len = member.len() as u64;
-        Ok(Self { temp, header, reserved, header_member_len: len, pos: len, next_table: 0, open: None, failed: false })
+        Ok(Self {
+            temp,
+            header,
+            reserved,
+            header_member_len: len,
+            pos: len,
+            next_table: 0,
+            open: None,
+            part: None,
+            parts_done: 0,
+            failed: false,
+        })
     }
 
     /// The header as it stands (final figures for tables already ended).
@@ -95,14 +145,30 @@ impl SnapshotWriter {
             )));
         }
         self.open = Some((index, self.pos));
+        self.part = None;
+        self.parts_done = 0;
         Ok(())
     }
 
-    /// Appends one complete gzip member (from `format::gzip_member`) to the open table.
+    fn open_storage(&self) -> Result<(usize, u64, Storage), Error> {
+        let Some((index, start)) = self.open else {
+            return Err(Error::Internal("snapshot table ended but none was begun".into()));
+        };
+        Ok((index, start, self.header.tables[index].storage))
+    }
+
+    /// Appends one complete gzip member (from `format::gzip_member`) to the open table
+    /// (to the open part of a delta table).
     pub fn write_member(&mut self, gz: &[u8]) -> Result<(), Error> {
         self.check_usable()?;
-        if self.open.is_none() {
+        let Some((index, _)) = self.open else {
             return Err(Error::Internal("snapshot data written outside a table".into()));
+        };
+        match self.header.tables[index].storage {
+            Storage::Full => {}
+            Storage::Delta if self.part.is_some() => {}
+            Storage::Delta => return Err(Error::Internal("delta table data written outside a part".into())),
+            Storage::Base => return Err(Error::Internal("data written for a table stored in the base".into())),
         }
         if let Err(e) = self.temp.file().write_all(gz) {
             self.failed = true;
@@ -112,28 +178,89 @@ impl SnapshotWriter {
         Ok(())
     }
 
-    /// Closes the open table, recording the figures its rows hashed to.
+    /// Closes the open table (stored in full), recording the figures its rows hashed to.
     pub fn end_table(&mut self, stats: TableStats) -> Result<(), Error> {
         self.check_usable()?;
-        let Some((index, start)) = self.open.take() else {
-            return Err(Error::Internal("snapshot table ended but none was begun".into()));
-        };
-        let valid_checksum = stats.checksum.len() == 16 && stats.checksum.bytes().all(|b| b.is_ascii_hexdigit());
-        if !valid_checksum {
-            return Err(Error::Internal(format!("bad table checksum '{}'", stats.checksum)));
+        let (index, start, storage) = self.open_storage()?;
+        if storage != Storage::Full {
+            return Err(Error::Internal(format!(
+                "end_table on a {} table: use end_reconstructed_table",
+                storage.label()
+            )));
         }
+        let checksum = check_stats(&stats.checksum)?;
         let entry = &mut self.header.tables[index];
         entry.rows = stats.rows;
-        entry.checksum = stats.checksum.to_ascii_lowercase();
+        entry.checksum = checksum;
         entry.raw_bytes = stats.raw_bytes;
         entry.offset = start;
         entry.length = self.pos - start;
+        self.open = None;
         self.next_table = index + 1;
         Ok(())
     }
 
-    /// Writes the final header over the placeholder and publishes the file as
-    /// `target` (see `TempFile::persist` for `replace`). Returns the final header.
+    /// Starts `part` of the open delta table: upserts first, then deletes, each once.
+    pub fn begin_part(&mut self, part: DeltaPart) -> Result<(), Error> {
+        self.check_usable()?;
+        let (_, _, storage) = self.open_storage()?;
+        let expected = [DeltaPart::Upserts, DeltaPart::Deletes].get(self.parts_done).copied();
+        if storage != Storage::Delta || self.part.is_some() || expected != Some(part) {
+            return Err(Error::Internal(format!(
+                "delta part {} begun out of order (table storage {}, {} parts done)",
+                part.label(),
+                storage.label(),
+                self.parts_done
+            )));
+        }
+        self.part = Some((part, self.pos));
+        Ok(())
+    }
+
+    /// Closes the open part, recording the figures its lines hashed to.
+    pub fn end_part(&mut self, stats: TableStats) -> Result<(), Error> {
+        self.check_usable()?;
+        let (index, _, _) = self.open_storage()?;
+        let Some((part, start)) = self.part.take() else {
+            return Err(Error::Internal("delta part ended but none was begun".into()));
+        };
+        let checksum = check_stats(&stats.checksum)?;
+        let length = self.pos - start;
+        let delta = self.header.tables[index].delta.get_or_insert_with(DeltaParts::default);
+        *delta.part_mut(part) = PartStats { rows: stats.rows, checksum, raw_bytes: stats.raw_bytes, length };
+        self.parts_done += 1;
+        Ok(())
+    }
+
+    /// Closes the open `base` or `delta` table, recording the figures of the table as
+    /// reconstructed (`rows`, `checksum`); what is stored here comes from its parts.
+    pub fn end_reconstructed_table(&mut self, rows: u64, checksum: &str) -> Result<(), Error> {
+        self.check_usable()?;
+        let (index, start, storage) = self.open_storage()?;
+        let checksum = check_stats(checksum)?;
+        let raw_bytes = match storage {
+            Storage::Full => return Err(Error::Internal("end_reconstructed_table on a full table".into())),
+            Storage::Base => 0,
+            Storage::Delta if self.parts_done == 2 && self.part.is_none() => {
+                let d = self.header.tables[index].delta.as_ref();
+                d.map_or(0, |d| d.upserts.raw_bytes + d.deletes.raw_bytes)
+            }
+            Storage::Delta => return Err(Error::Internal("delta table ended before both parts".into())),
+        };
+        let entry = &mut self.header.tables[index];
+        entry.rows = rows;
+        entry.checksum = checksum;
+        entry.raw_bytes = raw_bytes;
+        entry.offset = start;
+        entry.length = self.pos - start;
+        self.open = None;
+        self.next_table = index + 1;
+        Ok(())
+    }
+
+    /// Writes the final header (with its checksum) over the placeholder and publishes
+    /// the file as `target` (see `TempFile::persist` for `replace`). Returns the final
+    /// header.
     pub fn finish(mut self, target: &Path, replace: bool) -> Result<Header, Error> {
         self.check_usable()?;
         if self.open.is_some() || self.next_table != self.header.tables.len() {
@@ -143,8 +270,11 @@ impl SnapshotWriter {
                 self.header.tables.len()
             )));
         }
+        let json_err = |e: serde_json::Error| Error::Internal(format!("cannot serialize the snapshot header: {e}"));
+        let checksum = format::header_checksum(&mut self.header).map_err(json_err)?;
+        self.header.header_checksum = Some(checksum);
         let line = format::header_line(&self.header, self.reserved)
-            .map_err(|e| Error::Internal(format!("cannot serialize the snapshot header: {e}")))?
+            .map_err(json_err)?
             .ok_or_else(|| Error::Internal("final snapshot header outgrew its reserved length".into()))?;
         let member = format::stored_member(&line);
         if member.len() as u64 != self.header_member_len {
@@ -163,6 +293,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::snapshot::format::tests::sample_header;
+    use crate::snapshot::format::{DeltaPart, Storage};
     use crate::snapshot::format::{LineChunker, RowHasher, gzip_member};
     use crate::snapshot::reader;
 
@@ -288,8 +419,126 @@ pub(crate) mod tests {
         let mut bad = sample_header("bad/name", &[]);
         assert!(matches!(SnapshotWriter::create(dir.path(), bad.clone()), Err(Error::Usage { .. })));
         bad.name = "ok".into();
-        bad.format_version = 2;
+        bad.format_version = format::FORMAT_VERSION + 1;
         assert!(matches!(SnapshotWriter::create(dir.path(), bad), Err(Error::Internal(_))));
+    }
+
+    /// What a reader would refuse, the writer refuses up front (a usage error naming
+    /// the table, with --exclude as the way out).
+    #[test]
+    fn headers_a_reader_would_refuse_are_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctl = sample_header("c", &["ok", "bad\nname"]);
+        let err = SnapshotWriter::create(dir.path(), ctl.clone()).unwrap_err();
+        assert!(matches!(&err, Error::Usage { message, .. } if message.contains("control character")), "{err:?}");
+        ctl.tables[1].name = "fine".into();
+        ctl.tables[1].columns.clear();
+        let err = SnapshotWriter::create(dir.path(), ctl).unwrap_err();
+        assert!(matches!(&err, Error::Usage { message, .. } if message.contains("has no columns")), "{err:?}");
+        let names: Vec<String> = (0..=format::MAX_TABLES).map(|i| format!("t{i}")).collect();
+        let many = sample_header("many", &names.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = SnapshotWriter::create(dir.path(), many).map(|_| ()).unwrap_err();
+        assert!(matches!(&err, Error::Usage { message, .. } if message.contains("20001 tables")), "{err:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_header_is_signed_and_fingerprinted() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = write_snapshot(dir.path(), "signed", &sample_rows(), false).unwrap();
+        assert_eq!(header.format_version, 2);
+        assert_eq!(header.tables_fingerprint.as_deref(), Some(format::tables_fingerprint(&header.tables).as_str()));
+        let mut copy = header.clone();
+        assert_eq!(header.header_checksum, Some(format::header_checksum(&mut copy).unwrap()));
+        // The file holds the canonical JSON itself: emptying the checksum's value in
+        // the line and hashing it gives the checksum (the README's recipe).
+        let bytes = std::fs::read(dir.path().join("signed.seed.gz")).unwrap();
+        let mut line = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut line).unwrap();
+        let json = line.trim_end();
+        let sum = header.header_checksum.as_deref().unwrap();
+        let blank = json.replace(&format!("\"header_checksum\":\"{sum}\""), "\"header_checksum\":\"\"");
+        assert_eq!(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(blank.as_bytes())), sum);
+        assert!(json.ends_with(&format!(",\"header_checksum\":\"{sum}\"}}")), "{json}");
+    }
+
+    /// Incremental tables: `base` stores nothing, `delta` stores upserts then deletes,
+    /// each part checked on its own; whole-table reads of them are refused for now.
+    #[test]
+    fn base_and_delta_tables_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = sample_header("inc", &["same", "changed", "full"]);
+        h.version = 2;
+        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, header_checksum: "ab".repeat(16) });
+        h.tables[0].storage = Storage::Base;
+        h.tables[1].storage = Storage::Delta;
+        let mut w = SnapshotWriter::create(dir.path(), h).unwrap();
+        let stats = |data: &[u8]| {
+            let mut hasher = RowHasher::new();
+            hasher.update(data);
+            hasher.finish().unwrap()
+        };
+        w.begin_table(0).unwrap();
+        assert!(matches!(w.write_member(&gzip_member(b"1\tx\n", 6)), Err(Error::Internal(_))));
+        w.end_reconstructed_table(7, "00000000000000aa").unwrap();
+        let (upserts, deletes) = (b"1\tnew\n2\tnewer\n".to_vec(), b"3\n".to_vec());
+        w.begin_table(1).unwrap();
+        assert!(matches!(w.write_member(b"x"), Err(Error::Internal(_))), "data outside a part");
+        assert!(matches!(w.begin_part(DeltaPart::Deletes), Err(Error::Internal(_))), "upserts first");
+        w.begin_part(DeltaPart::Upserts).unwrap();
+        w.write_member(&gzip_member(&upserts[..7], 6)).unwrap();
+        w.write_member(&gzip_member(&upserts[7..], 6)).unwrap();
+        w.end_part(stats(&upserts)).unwrap();
+        assert!(matches!(w.end_reconstructed_table(3, "00000000000000bb"), Err(Error::Internal(_))));
+        w.begin_part(DeltaPart::Deletes).unwrap();
+        w.write_member(&gzip_member(&deletes, 6)).unwrap();
+        w.end_part(stats(&deletes)).unwrap();
+        assert!(matches!(w.end_table(stats(b"")), Err(Error::Internal(_))), "a delta table is not ended as full");
+        w.end_reconstructed_table(3, "00000000000000bb").unwrap();
+        w.begin_table(2).unwrap();
+        w.write_member(&gzip_member(b"9\tz\n", 6)).unwrap();
+        w.end_table(stats(b"9\tz\n")).unwrap();
+        let path = dir.path().join("inc.seed.gz");
+        let header = w.finish(&path, false).unwrap();
+
+        assert_eq!(reader::verify(&path).unwrap(), header);
+        let (same, changed) = (&header.tables[0], &header.tables[1]);
+        assert_eq!((same.rows, same.length, same.raw_bytes), (7, 0, 0));
+        let d = changed.delta.as_ref().unwrap();
+        assert_eq!((changed.rows, changed.checksum.as_str()), (3, "00000000000000bb"));
+        assert_eq!(d.upserts.length + d.deletes.length, changed.length);
+        assert_eq!(changed.raw_bytes, (upserts.len() + deletes.len()) as u64);
+        assert_eq!((d.upserts.rows, d.deletes.rows), (2, 1));
+        let part = |p| {
+            let mut out = Vec::new();
+            reader::open_part(&path, &header, 1, p).unwrap().read_to_end(&mut out).unwrap();
+            out
+        };
+        assert_eq!(part(DeltaPart::Upserts), upserts);
+        assert_eq!(part(DeltaPart::Deletes), deletes);
+        for i in [0, 1] {
+            let err = reader::open_table(&path, &header, i).unwrap_err();
+            assert!(
+                matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("inc@1") && reason.contains("upgrade seed")),
+                "{err:?}"
+            );
+        }
+        assert!(matches!(reader::open_part(&path, &header, 2, DeltaPart::Upserts), Err(Error::Internal(_))));
+        let mut back = Vec::new();
+        reader::open_table(&path, &header, 2).unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"9\tz\n");
+
+        // Damage in the deletes part is found and named by verify.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = usize::try_from(changed.offset + d.upserts.length + d.deletes.length - 6).unwrap();
+        bytes[at] ^= 0x40;
+        let bad = dir.path().join("bad.seed.gz");
+        std::fs::write(&bad, &bytes).unwrap();
+        let err = reader::verify(&bad).unwrap_err();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("table changed (deletes)")),
+            "{err:?}"
+        );
     }
 
     const EFBIG_CHILD: &str = "SEED_TEST_EFBIG_DIR";

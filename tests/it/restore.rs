@@ -316,8 +316,8 @@ fn small_snapshot(w: &Workdir, tag: &str) -> TestDb {
 }
 
 /// Rewrites the header of the snapshot at `path` (a stored gzip member: the JSON is in
-/// the file as is) replacing `from` by `to` (same length), with a valid CRC, so only
-/// the content check can notice.
+/// the file as is) replacing `from` by `to` (same length), with a valid CRC and the
+/// header checksum recomputed, so only the content check can notice.
 fn rewrite_header(path: &Path, from: &str, to: &str) {
     assert_eq!(from.len(), to.len());
     let mut bytes = std::fs::read(path).unwrap();
@@ -325,6 +325,8 @@ fn rewrite_header(path: &Path, from: &str, to: &str) {
     let header_end = usize::try_from(header["tables"][0]["offset"].as_u64().unwrap()).unwrap();
     let at = bytes[..header_end].windows(from.len()).position(|w| w == from.as_bytes()).expect("value in the header");
     bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
+    let json = crate::header::resign(&crate::header::header_json_of(&bytes));
+    bytes = crate::header::with_header(&bytes, &json).unwrap();
     // The header member: 10-byte gzip header, stored blocks (5-byte block headers), CRC32, ISIZE.
     let mut line = Vec::new();
     let mut pos = 10;
@@ -596,7 +598,7 @@ fn snapshot_diff_counts_and_prints_added_removed_and_changed_rows() {
     run(w.seed().args(["--database-url", &url, "snapshot", "create", "after"]), 0);
     run(w.seed().args(["--database-url", &url, "snapshot", "create", "after2"]), 0);
 
-    let out = run(w.seed().args(["--log-format", "json", "snapshot", "diff", "before", "after"]), 12);
+    let out = run(w.seed().args(["--json", "snapshot", "diff", "before", "after"]), 12);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("diff JSON");
     assert_eq!(doc["differs"], true);
     let got: Vec<(String, u64, u64, u64, u64)> = doc["tables"]

@@ -375,7 +375,9 @@ fn list_json(w: &Workdir, extra: &[&str]) -> Vec<Value> {
     let mut args = extra.to_vec();
     args.extend(["snapshot", "list", "--json"]);
     let out = run(w.seed().args(&args), 0);
-    serde_json::from_slice::<Value>(&out.stdout).expect("list --json is JSON").as_array().unwrap().clone()
+    let doc = serde_json::from_slice::<Value>(&out.stdout).expect("list --json is JSON");
+    assert_eq!(doc["json_version"], 1, "{doc}");
+    doc["snapshots"].as_array().unwrap().clone()
 }
 
 fn names_of(items: &[Value]) -> Vec<String> {
@@ -502,7 +504,7 @@ fn snapshot_lifecycle_on_sqlite_default_with_audit_log() {
     let h = &doc["header"];
     assert_eq!(h, &header_of(&dir.join("zeta.seed.gz")), "show --json prints the file's header");
     assert_eq!(h["format"], "seed-snapshot");
-    assert_eq!(h["format_version"], 1);
+    assert_eq!(h["format_version"], 2);
     assert_eq!(h["name"], "zeta");
     assert_eq!(h["description"], "the first one");
     assert_eq!(h["database"]["kind"], "sqlite");

@@ -14,6 +14,7 @@ use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::Table;
+use crate::db::select::Selection;
 use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count, plural};
@@ -74,27 +75,24 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let ratio = if size > 0 { raw as f64 / size as f64 } else { 0.0 };
-    ctx.printer.event(
-        Level::Info,
-        "snapshot_created",
-        json!({ "name": args.name, "path": store.path(&args.name).display().to_string(), "tables": header.tables.len(),
+    let summary = json!({ "name": args.name, "path": store.path(&args.name).display().to_string(), "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
-                "seconds": (secs * 1000.0).round() / 1000.0 }),
-        || {
-            #[allow(clippy::cast_precision_loss)]
-            let rate = rows as f64 / secs.max(1e-6);
-            format!(
-                "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
-                args.name,
-                plural(header.tables.len() as u64, "table", "tables"),
-                plural(rows, "row", "rows"),
-                human_bytes(raw),
-                human_bytes(size),
-                human_count(rate),
-                store.path(&args.name).display()
-            )
-        },
-    );
+                "seconds": (secs * 1000.0).round() / 1000.0 });
+    ctx.printer.document("snapshot create", summary.clone());
+    ctx.printer.event(Level::Info, "snapshot_created", summary, || {
+        #[allow(clippy::cast_precision_loss)]
+        let rate = rows as f64 / secs.max(1e-6);
+        format!(
+            "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
+            args.name,
+            plural(header.tables.len() as u64, "table", "tables"),
+            plural(rows, "row", "rows"),
+            human_bytes(raw),
+            human_bytes(size),
+            human_count(rate),
+            store.path(&args.name).display()
+        )
+    });
     Ok(code::OK)
 }
 
@@ -123,7 +121,9 @@ async fn write_snapshot(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let tables = select_tables(&schema, &args.tables, &args.exclude)?;
+    let selection =
+        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+    let tables = select_tables(&schema, &selection)?;
     let jobs = args
         .jobs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize)
@@ -137,7 +137,9 @@ async fn write_snapshot(
     let header = Header {
         format: format::FORMAT_NAME.into(),
         format_version: format::FORMAT_VERSION,
+        row_format: format::ROW_FORMAT_COPY_TEXT.into(),
         name: args.name.clone(),
+        version: 1,
         description: args.description.clone(),
         created_at: format::now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -148,9 +150,12 @@ async fn write_snapshot(
         },
         schema_version: version,
         schema_fingerprint: schema.fingerprint(),
+        tables_fingerprint: None, // the writer computes it
         settings: session.session_settings().await?,
         compression: CompressionInfo { algorithm: format::COMPRESSION_GZIP.into(), level: args.compression_level },
+        base: None,
         tables: tables.iter().map(|t| table_entry(t)).collect(),
+        header_checksum: None, // the writer computes it
     };
     let mut header = header;
     for (entry, table) in header.tables.iter_mut().zip(&tables) {
@@ -305,6 +310,7 @@ fn table_entry(t: &Table) -> TableEntry {
     TableEntry {
         schema: t.name.schema.clone(),
         name: t.name.name.clone(),
+        storage: format::Storage::Full,
         columns: t
             .writable_columns()
             .map(|c| ColumnEntry { name: c.name.clone(), type_name: c.type_name.clone(), nullable: c.nullable })
@@ -315,6 +321,7 @@ fn table_entry(t: &Table) -> TableEntry {
         offset: 0,
         length: 0,
         raw_bytes: 0,
+        delta: None,
         sequences: std::collections::BTreeMap::new(),
     }
 }

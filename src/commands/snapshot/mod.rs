@@ -6,6 +6,7 @@ mod delete;
 mod diff;
 mod list;
 mod preflight;
+pub mod profile;
 mod prune;
 mod restore;
 mod show;
@@ -19,6 +20,7 @@ use serde_json::json;
 use crate::Context;
 use crate::cli::SnapshotCommand;
 use crate::db::schema::{Schema, Table};
+use crate::db::select::Selection;
 use crate::error::Error;
 use crate::output::{Level, Printer};
 use crate::snapshot::audit::{self, AuditRecord, Outcome};
@@ -26,6 +28,7 @@ use crate::snapshot::lock::{self, LockGuard, Mode};
 use crate::snapshot::store::{AUDIT_LOG, Store, validate_name};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
+    store(ctx).check_dir()?;
     match command {
         SnapshotCommand::Create(args) => create::run(args, ctx).await,
         SnapshotCommand::List(args) => list::run(&args, ctx),
@@ -35,6 +38,7 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Prune(args) => prune::run(args, ctx).await,
         SnapshotCommand::Restore(args) => restore::run(args, ctx).await,
         SnapshotCommand::Diff(args) => diff::run(&args, ctx).await,
+        SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
     }
 }
 
@@ -166,30 +170,18 @@ impl Drop for AuditGuard {
     }
 }
 
-/// The tables a snapshot covers: all (but migration tables), or `--table`s, minus
-/// `--exclude`s. Unknown names are errors listing the known ones.
-pub fn select_tables<'s>(schema: &'s Schema, include: &[String], exclude: &[String]) -> Result<Vec<&'s Table>, Error> {
-    let find = |name: &String, flag: &str| {
-        schema.find(name).ok_or_else(|| {
-            Error::usage_hint(format!("{flag} {name}: no such table"), format!("tables are: {}", schema.table_list()))
-        })
-    };
-    let mut chosen: Vec<&Table> = if include.is_empty() {
-        schema.tables.iter().collect()
-    } else {
-        include.iter().map(|n| find(n, "--table")).collect::<Result<_, _>>()?
-    };
-    let excluded: Vec<&Table> = exclude.iter().map(|n| find(n, "--exclude")).collect::<Result<_, _>>()?;
-    chosen.retain(|t| !excluded.iter().any(|x| x.name == t.name));
-    chosen.dedup_by(|a, b| a.name == b.name);
-    if chosen.is_empty() && schema.tables.is_empty() {
+/// The tables a snapshot covers: all (but migration tables), or those `--table` and
+/// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
+pub fn select_tables<'s>(schema: &'s Schema, selection: &Selection) -> Result<Vec<&'s Table>, Error> {
+    if schema.tables.is_empty() {
         return Err(Error::schema(
             "the database has no tables to snapshot",
             "create the schema first (run your migrations), or point --database-url at another database",
         ));
     }
+    let chosen = schema.select(selection)?;
     if chosen.is_empty() {
-        return Err(Error::usage("no tables left to snapshot (check --table / --exclude)"));
+        return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
     }
     Ok(chosen)
 }

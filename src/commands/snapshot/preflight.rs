@@ -1,11 +1,16 @@
 //! Restore pre-flight: everything that can be checked before writing, all problems
-//! reported at once.
+//! reported at once. Names, types and versions from the snapshot are shown escaped
+//! (`text::shown`): they come from a file.
 
 use std::collections::HashMap;
 
 use crate::db::schema::{Schema, SchemaVersion, TableName};
 use crate::output::plural;
 use crate::snapshot::format::Header;
+use crate::text::{for_terminal, shown, truncate_chars};
+
+/// Longest name quoted from the snapshot in a message.
+const NAME: usize = 120;
 
 /// The target's state against a snapshot.
 #[derive(Debug, Default)]
@@ -31,40 +36,39 @@ impl Preflight {
         if header.database.kind != target_kind {
             p.problems.push(format!(
                 "the snapshot was taken from {} and the target is {target_kind}: restore works within one kind of database",
-                header.database.kind
+                shown(&header.database.kind, NAME)
             ));
             return p;
         }
         for entry in &header.tables {
-            let name = entry.table_name();
-            let Some(table) = target.get(&name) else {
+            let key = entry.table_name();
+            let name = shown(&key.to_string(), NAME);
+            let Some(table) = target.get(&key) else {
                 p.differences.push(format!("table {name}: in the snapshot, missing from the database"));
                 p.unfit.push(format!("table {name} is missing"));
                 continue;
             };
             for c in &entry.columns {
+                let (col, ty) = (shown(&c.name, NAME), shown(&c.type_name, NAME));
                 match table.column(&c.name) {
                     None => {
-                        p.differences.push(format!(
-                            "column {name}.{}: in the snapshot ({}), missing from the database",
-                            c.name, c.type_name
-                        ));
-                        p.unfit.push(format!("column {name}.{} is missing", c.name));
+                        p.differences
+                            .push(format!("column {name}.{col}: in the snapshot ({ty}), missing from the database"));
+                        p.unfit.push(format!("column {name}.{col} is missing"));
                     }
                     Some(live) if live.generated => {
-                        p.differences.push(format!("column {name}.{}: now a generated column", c.name));
-                        p.unfit.push(format!("column {name}.{} is generated in the database", c.name));
+                        p.differences.push(format!("column {name}.{col}: now a generated column"));
+                        p.unfit.push(format!("column {name}.{col} is generated in the database"));
                     }
                     Some(live) if live.type_name != c.type_name => {
                         p.differences.push(format!(
-                            "column {name}.{}: {} in the snapshot, {} in the database",
-                            c.name, c.type_name, live.type_name
+                            "column {name}.{col}: {ty} in the snapshot, {} in the database",
+                            live.type_name
                         ));
                     }
                     Some(live) if live.nullable != c.nullable => {
                         p.differences.push(format!(
-                            "column {name}.{}: {} in the snapshot, {} in the database",
-                            c.name,
+                            "column {name}.{col}: {} in the snapshot, {} in the database",
                             if c.nullable { "nullable" } else { "not null" },
                             if live.nullable { "nullable" } else { "not null" }
                         ));
@@ -86,19 +90,21 @@ impl Preflight {
                     }
                 }
             }
-            if let Some(&n) = row_counts.get(&name)
+            if let Some(&n) = row_counts.get(&key)
                 && n > 0
             {
-                p.non_empty.push((name.clone(), n));
+                p.non_empty.push((key.clone(), n));
             }
         }
-        if p.differences.is_empty() && target.fingerprint() != header.schema_fingerprint {
+        // Format-1 files recorded the older (ambiguous) fingerprint.
+        let live = if header.format_version >= 2 { target.fingerprint() } else { target.fingerprint_v1() };
+        if p.differences.is_empty() && live != header.schema_fingerprint {
             let snap_tables: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
             let others: Vec<String> =
                 target.tables.iter().filter(|t| !snap_tables.contains(&t.name)).map(|t| t.name.to_string()).collect();
             p.differences.push(format!(
                 "schema fingerprint {} differs from the snapshot's {} (in tables the snapshot does not hold{})",
-                short(&target.fingerprint()),
+                short(&live),
                 short(&header.schema_fingerprint),
                 if others.is_empty() { String::new() } else { format!(": {}", others.join(", ")) }
             ));
@@ -108,7 +114,7 @@ impl Preflight {
         if snap_version != live_version {
             p.differences.push(format!(
                 "schema version {} in the snapshot, {} in the database",
-                snap_version.unwrap_or("(none)"),
+                snap_version.map_or_else(|| "(none)".to_owned(), |v| shown(v, NAME)),
                 live_version.unwrap_or("(none)")
             ));
         }
@@ -135,6 +141,19 @@ impl Preflight {
     }
 }
 
-fn short(fp: &str) -> &str {
-    &fp[..fp.len().min(12)]
+/// The first 12 characters of a fingerprint (one from a file may hold anything).
+fn short(fp: &str) -> String {
+    for_terminal(truncate_chars(fp, 12)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_cuts_by_characters() {
+        assert_eq!(short("dd6587a3c32fbd29ecf759fe2744b200"), "dd6587a3c32f");
+        assert_eq!(short(&format!("x{}", "\u{20ac}".repeat(20))), format!("x{}", "\u{20ac}".repeat(11)));
+        assert_eq!(short("\u{1b}[2J"), "\\u{1b}[2J");
+    }
 }

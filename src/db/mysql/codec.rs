@@ -2,7 +2,9 @@
 //! parameter of an INSERT. Most types are the server's own text both ways; the
 //! exceptions are here.
 
-use crate::db::schema::Column;
+use crate::db::evaluate::plain_literal;
+use crate::db::schema::{Column, TypeKind, quote_literal};
+use crate::factory::values::Value;
 
 /// A column's representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,24 @@ impl Codec {
     /// True when COPY text holds this column as `\\x` hex.
     pub fn is_binary(self) -> bool {
         matches!(self, Codec::Binary { .. } | Codec::Spatial { .. })
+    }
+}
+
+/// `v` as a SQL literal that reads the way an insert into `col` would: dates, times,
+/// decimals cast to the column's type (so checks compare values, not strings), BIT
+/// values as numbers, everything else plain.
+pub fn literal(v: &Value, col: &Column) -> String {
+    let Value::Text(s) = v else { return plain_literal(v) };
+    let lit = quote_literal(s);
+    match (&col.kind, Codec::of(col)) {
+        (_, Codec::Bits(_)) => bits_value(s).map_or(lit, |n| n.to_string()),
+        (TypeKind::Date, _) => format!("CAST({lit} AS DATE)"),
+        (TypeKind::Timestamp | TypeKind::TimestampTz, _) => format!("CAST({lit} AS DATETIME(6))"),
+        (TypeKind::Time, _) => format!("CAST({lit} AS TIME(6))"),
+        (TypeKind::Numeric { precision: Some(p), scale }, _) => {
+            format!("CAST({lit} AS DECIMAL({}, {}))", (*p).min(65), scale.unwrap_or(0).min(30))
+        }
+        _ => lit,
     }
 }
 
@@ -143,7 +163,6 @@ pub fn geometry_bytes(text: &str, shape: Shape, srid: u32) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::schema::TypeKind;
 
     fn col(ty: &str) -> Column {
         Column {
@@ -166,6 +185,16 @@ mod tests {
         assert_eq!(Codec::of(&col("point srid 4326")), Codec::Spatial { shape: Shape::Point, srid: 4326 });
         assert_eq!(Codec::of(&col("int(10) unsigned")), Codec::Text);
         assert!(Codec::of(&col("longblob")).is_binary());
+    }
+
+    #[test]
+    fn literals_read_like_inserts() {
+        let mut c = col("date");
+        c.kind = TypeKind::Date;
+        assert_eq!(literal(&Value::Text("2024-01-02".into()), &c), "CAST('2024-01-02' AS DATE)");
+        assert_eq!(literal(&Value::Text("0101".into()), &col("bit(4)")), "5");
+        assert_eq!(literal(&Value::Text("it's".into()), &col("varchar(9)")), "'it''s'");
+        assert_eq!(literal(&Value::Int(3), &col("int")), "3");
     }
 
     #[test]

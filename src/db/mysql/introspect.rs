@@ -90,7 +90,11 @@ pub async fn introspect(db: &mut MySqlBackend) -> Result<(Schema, HashMap<String
         }
     };
     let srid_rows = db.texts(srid_sql.into(), &step).await?;
-    Ok(assemble(&table_rows, &col_rows, &key_rows, &fk_rows, &check_rows, &trigger_rows, &srid_rows))
+    // lower_case_table_names 1 or 2: table names compare without regard to case.
+    let lower = db.texts("SELECT @@lower_case_table_names".into(), &step).await?;
+    let names_ignore_case = lower.first().and_then(|r| r.first()).cloned().flatten().is_some_and(|v| v != "0");
+    let rows = [&table_rows, &col_rows, &key_rows, &fk_rows, &check_rows, &trigger_rows, &srid_rows];
+    Ok(assemble(rows, names_ignore_case))
 }
 
 fn get(r: &[Option<String>], i: usize) -> &str {
@@ -101,15 +105,10 @@ fn num(r: &[Option<String>], i: usize) -> Option<u64> {
     r.get(i).and_then(|v| v.as_deref()).and_then(|v| v.parse().ok())
 }
 
-fn assemble(
-    table_rows: &Rows,
-    col_rows: &Rows,
-    key_rows: &Rows,
-    fk_rows: &Rows,
-    check_rows: &Rows,
-    trigger_rows: &Rows,
-    srid_rows: &Rows,
-) -> (Schema, HashMap<String, String>) {
+/// The schema from the catalog rows (tables, columns, keys, foreign keys, checks,
+/// triggers, SRIDs, in that order).
+fn assemble(rows: [&Rows; 7], names_ignore_case: bool) -> (Schema, HashMap<String, String>) {
+    let [table_rows, col_rows, key_rows, fk_rows, check_rows, trigger_rows, srid_rows] = rows;
     let mut engines = HashMap::new();
     let mut tables: Vec<Table> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -130,6 +129,7 @@ fn assemble(
             row_estimate: num(r, 2).unwrap_or(0),
             estimated_bytes: num(r, 3).unwrap_or(0),
             trigger_writes: vec![],
+            key_rules: vec![],
         });
     }
     let srids: HashMap<(&str, &str), u64> =
@@ -238,7 +238,14 @@ fn assemble(
             }
         }
     }
-    (Schema { tables, migration_tables: vec![] }, engines)
+    let schema = Schema {
+        tables,
+        migration_tables: vec![],
+        // Tables are named without their database: the URL's database is the one.
+        search_path: vec![String::new()],
+        names_ignore_case,
+    };
+    (schema, engines)
 }
 
 pub fn dml(s: &str) -> Option<Dml> {

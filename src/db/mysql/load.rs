@@ -152,12 +152,8 @@ impl MySqlBackend {
             .collect();
         if !bad.is_empty() {
             blocking.push(format!(
-                "tables on storage engines that cannot roll back: {}. seed writes in one transaction and could not undo a failure there; leave them out ({}) or convert them (ALTER TABLE ... ENGINE=InnoDB)",
+                "tables on storage engines that cannot roll back: {}. seed writes in one transaction and could not undo a failure there; leave them out (--exclude NAME) or convert them (ALTER TABLE ... ENGINE=InnoDB)",
                 bad.join(", "),
-                match req.purpose {
-                    LoadPurpose::Bulk => "--table NAME=0",
-                    LoadPurpose::Restore => "take the snapshot with --exclude NAME",
-                }
             ));
         }
 

@@ -27,10 +27,11 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Schema, Table, TableName, quote_literal};
+use crate::db::schema::{Column, Schema, Table, TableName, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::{Gen, Plan};
+use crate::factory::values::Value;
 use crate::snapshot::format::SequenceState;
 
 /// The session's sql_mode: strict (a value that does not fit is an error, never
@@ -176,6 +177,17 @@ impl Backend for MySqlBackend {
 
     fn cast_int(&self, expr: &str) -> String {
         format!("CAST({expr} AS SIGNED)")
+    }
+
+    fn sql_literal(&self, v: &Value, col: &Column) -> String {
+        codec::literal(v, col)
+    }
+
+    fn values_row_keyword(&self) -> &'static str {
+        match self.flavor {
+            Flavor::MySql => "ROW", // MySQL 8's table value constructor: VALUES ROW(...)
+            Flavor::MariaDb => "",
+        }
     }
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {

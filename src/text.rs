@@ -1,0 +1,96 @@
+//! Showing untrusted text (strings from snapshot files) on a terminal: cut by
+//! characters, never by bytes, and with everything that could move the cursor, change
+//! colours or reorder what is displayed made visible instead.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// The first `max` characters of `s` (all of `s` if it is shorter). Never splits a
+/// character, whatever bytes `s` holds: for prefixes of hashes and the like.
+pub fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
+}
+
+/// `s` with control characters (C0 including newline and tab, DEL, C1) and Unicode
+/// bidirectional controls (embeddings, overrides, isolates and marks) written as
+/// `\u{..}` escapes, so a terminal shows them instead of obeying them.
+pub fn for_terminal(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if needs_escape(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// For messages and listings: `s` escaped by [`for_terminal`], cut to at most `max`
+/// characters of the original, ending in `…` when it was cut.
+pub fn shown(s: &str, max: usize) -> String {
+    let cut = truncate_chars(s, max);
+    let mut out = for_terminal(cut).into_owned();
+    if cut.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() // C0, DEL and C1
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// True if `s` holds a character [`for_terminal`] would escape.
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_counts_characters_not_bytes() {
+        let fp = format!("x{}", "\u{20ac}".repeat(10)); // byte 12 is inside a '€'
+        assert_eq!(truncate_chars(&fp, 12), fp);
+        assert_eq!(truncate_chars(&fp, 11), fp);
+        assert_eq!(truncate_chars(&fp, 5), "x€€€€");
+        assert_eq!(truncate_chars("dd6587a3c32fbd29ecf759fe2744b200", 12), "dd6587a3c32f");
+        assert_eq!(truncate_chars("short", 12), "short");
+        assert_eq!(truncate_chars("", 3), "");
+        assert_eq!(truncate_chars("abc", 0), "");
+        for max in 0..15 {
+            assert_eq!(truncate_chars(&fp, max).chars().count(), max.min(11));
+        }
+        // Combining characters and emoji are never split inside a code point.
+        let mixed = "e\u{301}\u{1F600}\u{1F600}a";
+        for max in 0..6 {
+            assert_eq!(truncate_chars(mixed, max).chars().count(), max.min(5));
+        }
+        assert_eq!(shown(&fp, 3), "x€€…");
+        assert_eq!(shown(&fp, 11), fp);
+    }
+
+    #[test]
+    fn escapes_controls_and_bidi_only() {
+        assert!(matches!(for_terminal("plain ünïcode 日本 😀 a\\b"), Cow::Borrowed(_)));
+        assert_eq!(for_terminal("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(for_terminal("x\ny\tz\r"), "x\\u{a}y\\u{9}z\\u{d}");
+        assert_eq!(for_terminal("\u{7f}\u{85}\u{9b}"), "\\u{7f}\\u{85}\\u{9b}");
+        assert_eq!(for_terminal("\u{202e}txt.exe\u{2066}\u{200f}"), "\\u{202e}txt.exe\\u{2066}\\u{200f}");
+        assert_eq!(for_terminal("\0"), "\\u{0}");
+        // Escaping is idempotent: an escape is printable text.
+        let once = for_terminal("\u{1b}").into_owned();
+        assert_eq!(for_terminal(&once), once);
+        assert_eq!(shown("\u{1b}\u{1b}\u{1b}", 2), "\\u{1b}\\u{1b}…");
+        assert!(has_control("a\u{85}") && has_control("\t") && !has_control("\u{202e}"));
+    }
+}
