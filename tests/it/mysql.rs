@@ -440,3 +440,42 @@ fn mysql_wrong_password_and_unknown_database_fail_without_the_secret() {
     let text = expect_code(&out, 3);
     assert!(text.contains("database does not exist") && text.contains("mariadb://seed_it:***@"), "{text}");
 }
+
+// =======================================================================================
+// The trigger mechanism is shared: PostgreSQL and SQLite read what triggers write too
+
+#[test]
+fn trigger_filled_tables_are_left_to_their_triggers_on_sqlite_and_postgres() {
+    use crate::bulk::{sqlite_count, sqlite_with_schema};
+    use crate::common::{TestDb, assert_no_password};
+    let w = Workdir::new();
+    let file = w.path().join("t.db");
+    sqlite_with_schema(
+        &file,
+        "CREATE TABLE film (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+         CREATE TABLE film_text (film_id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+         CREATE TRIGGER ins_film AFTER INSERT ON film BEGIN INSERT INTO film_text VALUES (new.id, new.title); END;",
+    );
+    let out =
+        w.seed().args(["bulk", "--count", "20", "--dry-run", "--database-url", "sqlite://t.db"]).output().unwrap();
+    let text = expect_code(&out, 0);
+    assert!(text.contains("film_text: filled by trigger ins_film on film"), "{text}");
+    let out =
+        w.seed().args(["bulk", "--count", "20", "--no-progress", "--database-url", "sqlite://t.db"]).output().unwrap();
+    expect_code(&out, 0);
+    assert_eq!((sqlite_count(&file, "film"), sqlite_count(&file, "film_text")), (20, 20));
+
+    let db = TestDb::new("trigger_filled");
+    db.load_sql(
+        "CREATE TABLE film (id serial PRIMARY KEY, title text NOT NULL);
+         CREATE TABLE film_text (film_id int PRIMARY KEY, title text NOT NULL);
+         CREATE FUNCTION fill_film_text() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.film_text VALUES (NEW.id, NEW.title); RETURN NEW; END $$;
+         CREATE TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW EXECUTE FUNCTION fill_film_text();",
+    );
+    let out = w.seed().args(["bulk", "--count", "20", "--no-progress", "--database-url", &db.url()]).output().unwrap();
+    assert_no_password(&out);
+    let text = expect_code(&out, 0);
+    assert!(text.contains("seeded 20 rows into 1 table"), "{text}");
+    assert_eq!((db.count("film"), db.count("film_text")), (20, 20));
+}
