@@ -366,6 +366,31 @@ fn mysql_unsatisfiable_check_rolls_back_everything() {
 }
 
 #[test]
+fn mysql_orphans_are_refused_whether_checked_after_the_load_or_row_by_row() {
+    let db = MariaDb::new("orphans");
+    db.sql(KEYED);
+    let w = Workdir::new();
+    let file = w.path().join("f.toml");
+    std::fs::write(&file, "[tables.books]\ncolumns.author_id = { value = \"999999\" }\n").unwrap();
+    let factories = file.to_str().unwrap();
+    // Empty tables: foreign-key checks off, one set-based check before COMMIT.
+    let text = expect_code(&bulk(&w, &db, &["--count", "20", "--factories", factories, "--dry-run"]), 0);
+    assert!(text.contains("foreign keys checked once after the load"), "{text}");
+    let text = expect_code(&bulk(&w, &db, &["--count", "20", "--factories", factories]), 4);
+    assert!(text.contains("foreign key violation") && text.contains("books_author"), "{text}");
+    assert!(text.contains("(author_id) = (999999) has no parent row in authors"), "{text}");
+    assert_eq!(db.count("authors"), 0);
+    // On top of existing rows, no cycle: InnoDB checks each row.
+    expect_code(&bulk(&w, &db, &["--count", "20"]), 0);
+    let before = db.dump_data();
+    let text = expect_code(&bulk(&w, &db, &["--count", "20", "--factories", factories, "--dry-run"]), 0);
+    assert!(text.contains("foreign keys checked row by row"), "{text}");
+    let text = expect_code(&bulk(&w, &db, &["--count", "20", "--factories", factories]), 4);
+    assert!(text.contains("foreign key violation") && text.contains("books_author"), "{text}");
+    assert_eq!(db.dump_data(), before);
+}
+
+#[test]
 fn mysql_a_slow_insert_times_out_naming_the_table_and_leaves_nothing() {
     let db = MariaDb::new("timeout");
     db.sql(KEYED);
