@@ -13,6 +13,7 @@ mod header;
 mod hints;
 mod migrations;
 mod parallel;
+mod prepare;
 mod restore;
 mod settings;
 mod snapshot;

@@ -1,0 +1,513 @@
+//! `seed prepare NAME [bulk options]`: the CI setup step in one line.
+//!
+//! A cache key is computed from everything that decides the seeded data: the live
+//! schema (as seed reads it: tables, columns, types, keys, checks, enum labels), the
+//! migration version, the bulk options that shape rows (counts, `--table`, seed), the
+//! factories file's content, the snapshot format and seed's own version. The snapshot
+//! saved for that key is `NAME.<short key>`. When it is there and was saved by
+//! `prepare` for this key, it is restored (`restore --clean`: one transaction); when
+//! not, bulk runs (`--truncate`: its tables are emptied in the same transaction) and
+//! the result is saved under that name for the next run.
+//!
+//! Concurrency rests on the snapshot name's lock: a builder holds it exclusively from
+//! before it seeds until the snapshot is saved. A second runner finding it held either
+//! waits for the builder (`--wait`) and restores what it saved, or seeds on its own
+//! without saving. An unreadable snapshot (corrupt, or a format this seed cannot read)
+//! is a miss: seeded and replaced, never an error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::Context;
+use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
+use crate::commands::bulk::{self, Options};
+use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
+use crate::db::retry::with_retry;
+use crate::db::schema::{Schema, SchemaVersion, Table};
+use crate::db::{self, Access, WriteIntent};
+use crate::error::{Error, code};
+use crate::factory::plan::BulkRequest;
+use crate::output::{Level, human_count, plural};
+use crate::snapshot::format::{FORMAT_VERSION, Header};
+use crate::snapshot::lock::{self, LockGuard, Mode};
+use crate::snapshot::reader::read_header;
+use crate::snapshot::store::{Store, validate_name};
+
+/// Hex digits of the key in the snapshot's name: 48 bits. A collision would also need
+/// the same NAME, and is caught anyway: the full key is checked in the header.
+const SHORT_KEY: usize = 12;
+/// Longest NAME: `NAME.<short key>` must stay a valid snapshot name (100 characters).
+const MAX_PREPARE_NAME: usize = 100 - 1 - SHORT_KEY;
+/// Compression of saved snapshots: `snapshot create`'s default.
+const COMPRESSION_LEVEL: u32 = 2;
+/// Times the snapshot is looked at again after it changed under us (another runner
+/// saved or replaced it) before seeding without saving.
+const MAX_ROUNDS: usize = 4;
+/// Bumped when the key's composition changes, so old and new keys never meet.
+const KEY_VERSION: u32 = 1;
+
+pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
+    check_name(&args.name)?;
+    let (req, _) = bulk::request_from_args(&bulk_args(&args))?;
+    let url = ctx.settings.write_url();
+    if !url.is_local() && !args.allow_remote {
+        return Err(Error::usage_hint(
+            format!("refusing to prepare {url}, which is not on this machine: prepare empties the tables it fills"),
+            "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
+        ));
+    }
+    let store = snapshot::store(ctx);
+    store.check_dir()?;
+    ctx.settings.announce_target(&ctx.printer);
+    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    let started = Instant::now();
+    let live = read_live(ctx, args.wait).await?;
+    let key = Key::new(&live, &req);
+    let job = Job { ctx, args: &args, store: &store, name: format!("{}.{}", args.name, key.short()), key, req: &req };
+    let done = job.prepare().await?;
+    job.report(&done, started.elapsed());
+    Ok(code::OK)
+}
+
+/// `NAME` must leave room for `.<short key>` within the snapshot-name rules.
+fn check_name(name: &str) -> Result<(), Error> {
+    validate_name(name)?;
+    if name.chars().count() > MAX_PREPARE_NAME {
+        return Err(Error::usage_hint(
+            format!("the prepare name '{name}' is longer than {MAX_PREPARE_NAME} characters"),
+            format!("its snapshots are named NAME.<{SHORT_KEY}-digit key>, and a snapshot name has at most 100"),
+        ));
+    }
+    Ok(())
+}
+
+/// The bulk options as `seed bulk` takes them, for its validation: prepare always
+/// empties the tables it fills (`--truncate`).
+fn bulk_args(args: &PrepareArgs) -> BulkArgs {
+    BulkArgs {
+        count: args.count,
+        tables: args.tables.clone(),
+        factories: args.factories.clone(),
+        batch_size: args.batch_size,
+        seed: args.seed,
+        truncate: true,
+        dry_run: false,
+        allow_remote: args.allow_remote,
+        wait: args.wait,
+    }
+}
+
+/// What the key is computed from in the live database.
+struct Live {
+    kind: &'static str,
+    schema: Schema,
+    version: Option<SchemaVersion>,
+}
+
+/// Reads the schema and migration version in one read transaction. On the embedded
+/// default an empty seed.db gets the demo schema first (as bulk and restore would), so
+/// the key is that of the schema they will see.
+async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
+    with_retry(&ctx.settings.retry, &ctx.printer, "reading the schema", |_| async move {
+        let url = if ctx.settings.embedded_default { ctx.settings.write_url() } else { &ctx.settings.database_url };
+        let mut session =
+            db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
+        let result = async {
+            if ctx.settings.embedded_default {
+                session.begin_write(&WriteIntent { command: "prepare".into(), retry: false, wait }).await?;
+                if session.apply_demo_schema_if_empty().await? {
+                    ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
+                }
+                session.commit("applying the demo schema").await?;
+            }
+            session.begin_read().await?;
+            let schema = session.introspect().await?;
+            let version = session.schema_version(&schema).await?;
+            session.commit("ending the read transaction").await?;
+            Ok(Live { kind: session.kind().label(), schema, version })
+        }
+        .await;
+        if result.is_err() {
+            session.rollback().await;
+        }
+        session.close().await;
+        result
+    })
+    .await
+}
+
+/// The cache key: 128 bits of xxh3 over a canonical JSON document of everything that
+/// decides the data. `--batch-size` is left out: every row is a function of (seed,
+/// table, row index), whatever the batches.
+struct Key {
+    full: String,
+}
+
+impl Key {
+    fn new(live: &Live, req: &BulkRequest) -> Self {
+        let doc = json!({
+            "key_version": KEY_VERSION,
+            "seed_version": env!("CARGO_PKG_VERSION"),
+            "format_version": FORMAT_VERSION,
+            "database": live.kind,
+            "schema": canonical_schema(&live.schema),
+            "schema_version": live.version,
+            "count": req.default_count,
+            "tables": req.table_counts,
+            "seed": req.seed,
+            "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
+        });
+        // serde_json's maps are sorted, so the text is canonical.
+        Self { full: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(doc.to_string().as_bytes())) }
+    }
+
+    fn short(&self) -> &str {
+        &self.full[..SHORT_KEY]
+    }
+
+    /// The marker in the description of a snapshot `prepare` saved for this key.
+    fn marker(&self) -> String {
+        format!("(key {})", self.full)
+    }
+}
+
+/// The schema with what varies between two databases of the same schema taken out
+/// (size estimates) and lists whose order the catalogs do not promise sorted. Column
+/// order stays: it decides the rows.
+fn canonical_schema(schema: &Schema) -> Value {
+    let sorted = |v: Value| -> Value {
+        match v {
+            Value::Array(mut items) => {
+                items.sort_by_cached_key(Value::to_string);
+                Value::Array(items)
+            }
+            other => other,
+        }
+    };
+    let mut tables: Vec<Table> = schema.tables.clone();
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    let tables: Vec<Value> = tables
+        .into_iter()
+        .map(|mut t| {
+            t.row_estimate = 0;
+            t.estimated_bytes = 0;
+            let mut v = serde_json::to_value(&t).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                for field in ["uniques", "foreign_keys", "checks", "partitions"] {
+                    if let Some(list) = map.remove(field) {
+                        map.insert(field.into(), sorted(list));
+                    }
+                }
+                if let Some(Value::Array(columns)) = map.get_mut("columns") {
+                    for c in columns.iter_mut().filter_map(Value::as_object_mut) {
+                        if let Some(checks) = c.remove("checks") {
+                            c.insert("checks".into(), sorted(checks));
+                        }
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    Value::Array(tables)
+}
+
+/// What is under the snapshot's name.
+enum Found {
+    /// Saved by prepare for this key, and readable.
+    Hit(Box<Header>),
+    Absent,
+    /// Corrupt, or a format this seed cannot read: replaced by the next save.
+    Unreadable(String),
+    /// A readable snapshot prepare did not save for this key: left alone.
+    Foreign(String),
+}
+
+/// Why the snapshot was not restored.
+#[derive(Clone)]
+enum Miss {
+    Absent,
+    Unreadable(String),
+    Foreign,
+}
+
+impl Miss {
+    fn label(&self) -> &'static str {
+        match self {
+            Miss::Absent => "absent",
+            Miss::Unreadable(_) => "unreadable",
+            Miss::Foreign => "not_saved_by_prepare",
+        }
+    }
+}
+
+enum Done {
+    Restored {
+        tables: usize,
+        rows: u64,
+    },
+    Seeded {
+        tables: usize,
+        rows: u64,
+        miss: Miss,
+        /// Where it was saved, or why not.
+        saved: Result<PathBuf, String>,
+    },
+}
+
+/// One prepare run, once the key is known.
+struct Job<'a> {
+    ctx: &'a Context,
+    args: &'a PrepareArgs,
+    store: &'a Store,
+    /// `NAME.<short key>`
+    name: String,
+    key: Key,
+    req: &'a BulkRequest,
+}
+
+impl Job<'_> {
+    fn command(&self) -> String {
+        format!("seed prepare {}", self.args.name)
+    }
+
+    fn look(&self) -> Found {
+        let path = self.store.path(&self.name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Found::Absent;
+        }
+        match read_header(&path) {
+            Err(e) => Found::Unreadable(e.to_string()),
+            Ok((header, _)) => {
+                let ours = header.name == self.name
+                    && header.base.is_none()
+                    && header.description.as_deref().is_some_and(|d| d.contains(&self.key.marker()));
+                if ours {
+                    Found::Hit(Box::new(header))
+                } else {
+                    Found::Foreign(format!(
+                        "snapshot {} was not saved by `seed prepare` for this key; it is left as it is",
+                        self.name
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Restore when a snapshot for the key is there, else seed (and save when we may).
+    async fn prepare(&self) -> Result<Done, Error> {
+        // Set when a snapshot's data failed verification during a restore: it is
+        // replaced like an unreadable one.
+        let mut distrusted: Option<String> = None;
+        for _ in 0..MAX_ROUNDS {
+            let found = match (self.look(), &distrusted) {
+                (Found::Hit(_), Some(reason)) => Found::Unreadable(reason.clone()),
+                (found, _) => found,
+            };
+            let held = match found {
+                Found::Foreign(why) => return self.seed_without_saving(Miss::Foreign, why).await,
+                Found::Hit(_) => {
+                    match lock::acquire(self.store, &self.name, Mode::Shared, false, &self.command()).await {
+                        Ok(guard) => {
+                            report_unlocked(self.ctx, &guard);
+                            // It may have been replaced or removed before we had the lock.
+                            let Found::Hit(header) = self.look() else { continue };
+                            match self.restore(*header).await {
+                                Err(Error::SnapshotCorrupt { reason, .. }) => {
+                                    self.ctx.printer.warn(format!(
+                                    "snapshot {} is corrupt ({reason}); the restore was rolled back, seeding instead",
+                                    self.name
+                                ));
+                                    distrusted = Some(reason);
+                                    continue;
+                                }
+                                other => return other,
+                            }
+                        }
+                        Err(Error::LockHeld { holder, .. }) => holder,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Found::Absent | Found::Unreadable(_) => {
+                    let miss = match found {
+                        Found::Unreadable(reason) => Miss::Unreadable(reason),
+                        _ => Miss::Absent,
+                    };
+                    match lock::acquire(self.store, &self.name, Mode::Exclusive, false, &self.command()).await {
+                        Ok(guard) => return self.build_locked(guard, miss, distrusted.is_some()).await,
+                        Err(Error::LockHeld { holder, .. }) => holder,
+                        // A snapshot directory we cannot write: seed all the same.
+                        Err(e) => {
+                            return self
+                                .seed_without_saving(miss, format!("cannot take the snapshot's lock: {e}"))
+                                .await;
+                        }
+                    }
+                }
+            };
+            // Another process is saving (or removing) the snapshot.
+            let holder = held.unwrap_or_else(|| "another seed process".into());
+            if !self.args.wait {
+                return self
+                    .seed_without_saving(
+                        Miss::Absent,
+                        format!("{holder} is saving snapshot {} (pass --wait to restore it instead)", self.name),
+                    )
+                    .await;
+            }
+            self.ctx.printer.info(format!("waiting for {holder} to finish saving snapshot {}", self.name));
+            drop(lock::acquire(self.store, &self.name, Mode::Shared, true, &self.command()).await?);
+        }
+        self.seed_without_saving(Miss::Absent, format!("snapshot {} kept changing while we looked", self.name)).await
+    }
+
+    /// With the exclusive lock held: restore what another runner saved meanwhile, or
+    /// seed and save.
+    async fn build_locked(&self, guard: LockGuard, miss: Miss, distrusted: bool) -> Result<Done, Error> {
+        if !distrusted && let Found::Hit(header) = self.look() {
+            match self.restore(*header).await {
+                Err(Error::SnapshotCorrupt { reason, .. }) => self.ctx.printer.warn(format!(
+                    "snapshot {} is corrupt ({reason}); the restore was rolled back, seeding instead",
+                    self.name
+                )),
+                other => return other,
+            }
+        }
+        let (tables, rows) = self.seed().await?;
+        let replace = std::fs::symlink_metadata(self.store.path(&self.name)).is_ok();
+        let saved = match self.save(replace).await {
+            Ok(()) => Ok(self.store.path(&self.name)),
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            Err(e) => {
+                self.ctx.printer.warn(format!(
+                    "the database is seeded, but snapshot {} could not be saved: {}; the next prepare seeds again",
+                    self.name,
+                    e.to_string().lines().next().unwrap_or_default()
+                ));
+                Err(e.to_string())
+            }
+        };
+        drop(guard);
+        Ok(Done::Seeded { tables, rows, miss, saved })
+    }
+
+    async fn seed_without_saving(&self, miss: Miss, why: String) -> Result<Done, Error> {
+        let (tables, rows) = self.seed().await?;
+        Ok(Done::Seeded { tables, rows, miss, saved: Err(why) })
+    }
+
+    /// `seed bulk` with the given options, emptying the tables it fills first.
+    async fn seed(&self) -> Result<(usize, u64), Error> {
+        let opts = Options { truncate: true, dry_run: false, wait: self.args.wait };
+        let outcome = bulk::execute(self.ctx, self.req, opts).await?;
+        Ok((outcome.tables.len(), outcome.tables.iter().map(|(_, n)| n).sum()))
+    }
+
+    /// `seed restore --clean` of the snapshot (its lock is held by the caller).
+    async fn restore(&self, header: Header) -> Result<Done, Error> {
+        let args = RestoreArgs {
+            name: self.name.clone(),
+            clean: true,
+            allow_schema_mismatch: false,
+            dry_run: false,
+            allow_remote: self.args.allow_remote,
+            lock: LockArgs { wait: self.args.wait },
+        };
+        let tables = header.tables.len();
+        let rows = restore::load(self.ctx, &args, &self.store.path(&self.name), &Arc::new(header)).await?;
+        Ok(Done::Restored { tables, rows: rows.unwrap_or(0) })
+    }
+
+    /// `seed snapshot create` of the whole database (the exclusive lock is held by the
+    /// caller), recorded in the audit log as `prepare`.
+    async fn save(&self, replace: bool) -> Result<(), Error> {
+        self.store.ensure_dir()?;
+        let location = self.ctx.settings.database_url.location().to_owned();
+        let audit = AuditGuard::new(self.ctx, self.store, "prepare", Some(self.name.clone()), Some(location));
+        let args = CreateArgs {
+            name: self.name.clone(),
+            description: Some(self.description()),
+            tables: vec![],
+            exclude: vec![],
+            force: replace,
+            compression_level: COMPRESSION_LEVEL,
+            jobs: None,
+            lock: LockArgs { wait: self.args.wait },
+        };
+        let result = create::take(&args, self.ctx, self.store).await.map(|_| ());
+        audit.finish(&result);
+        result
+    }
+
+    /// Shown by `list` and `show`; the key marker tells prepare the snapshot is its own.
+    fn description(&self) -> String {
+        let mut text = format!("seed prepare {} {}:", self.args.name, self.key.marker());
+        if let Some(n) = self.req.default_count {
+            text.push_str(&format!(" --count {n}"));
+        }
+        for (t, n) in &self.req.table_counts {
+            text.push_str(&format!(" --table {t}={n}"));
+        }
+        text.push_str(&format!(" --seed {}", self.req.seed));
+        if let Some(f) = &self.req.factories {
+            text.push_str(&format!(" --factories {}", f.path.display()));
+        }
+        text
+    }
+
+    fn report(&self, done: &Done, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let (action, tables, rows) = match done {
+            Done::Restored { tables, rows } => ("restored", *tables, *rows),
+            Done::Seeded { tables, rows, .. } => ("seeded", *tables, *rows),
+        };
+        let mut doc = json!({
+            "json_version": 1,
+            "action": action,
+            "name": self.args.name,
+            "snapshot": self.name,
+            "key": self.key.full,
+            "tables": tables,
+            "rows": rows,
+            "seconds": (secs * 1000.0).round() / 1000.0,
+        });
+        if let (Done::Seeded { miss, saved, .. }, Value::Object(map)) = (done, &mut doc) {
+            map.insert("miss".into(), json!(miss.label()));
+            map.insert("saved".into(), json!(saved.is_ok()));
+            match saved {
+                Ok(path) => map.insert("path".into(), json!(path.display().to_string())),
+                Err(why) => map.insert("not_saved_reason".into(), json!(why)),
+            };
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let rate = rows as f64 / secs.max(1e-6);
+        let figures = format!(
+            "{}, {} in {secs:.2}s ({} rows/s)",
+            plural(tables as u64, "table", "tables"),
+            plural(rows, "row", "rows"),
+            human_count(rate)
+        );
+        let human = match done {
+            Done::Restored { .. } => format!("restored {} from snapshot {}: {figures}", self.args.name, self.name),
+            Done::Seeded { miss, saved, .. } => {
+                let why = match miss {
+                    Miss::Absent => String::new(),
+                    Miss::Unreadable(reason) => format!(" (snapshot {} was unusable: {reason})", self.name),
+                    Miss::Foreign => String::new(),
+                };
+                let after = match saved {
+                    Ok(_) => format!("saved as snapshot {} for the next run", self.name),
+                    Err(why) => format!("not saved: {why}"),
+                };
+                format!("seeded {}{why}: {figures}; {after}", self.args.name)
+            }
+        };
+        self.ctx.printer.event(Level::Info, "prepared", doc.clone(), || human);
+        if self.args.json {
+            self.ctx.printer.data(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
+}
