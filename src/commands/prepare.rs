@@ -511,3 +511,105 @@ impl Job<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::factory::config::Factories;
+
+    fn table(name: &str, estimate: u64, fks: &[&str]) -> Table {
+        let fks: Vec<Value> = fks
+            .iter()
+            .map(|f| json!({ "name": f, "columns": [f], "ref_table": { "schema": "public", "name": "p" }, "ref_columns": ["id"], "deferrable": false }))
+            .collect();
+        serde_json::from_value(json!({
+            "name": { "schema": "public", "name": name },
+            "columns": [
+                { "name": "id", "type_name": "integer", "kind": { "kind": "int" }, "nullable": false, "default": null, "auto": null, "generated": false, "checks": [] },
+                { "name": "email", "type_name": "text", "kind": { "kind": "text", "max_len": null }, "nullable": true, "default": null, "auto": null, "generated": false, "checks": [] }
+            ],
+            "primary_key": ["id"], "uniques": [], "foreign_keys": fks, "partitioned": false, "partition_key": null,
+            "partitions": [], "checks": [], "row_estimate": estimate, "estimated_bytes": estimate * 100
+        }))
+        .unwrap()
+    }
+
+    fn live(tables: Vec<Table>, version: Option<&str>) -> Live {
+        Live {
+            kind: "postgres",
+            schema: Schema { tables, migration_tables: vec![] },
+            version: version.map(|v| SchemaVersion { source: "schema_migrations".into(), version: v.into() }),
+        }
+    }
+
+    fn req(count: u64, seed: u64, batch: u64, factories: Option<&str>) -> BulkRequest {
+        BulkRequest {
+            default_count: Some(count),
+            table_counts: vec![],
+            factories: factories.map(|t| Factories::parse(Path::new("f.toml"), t.to_owned()).unwrap()),
+            seed,
+            batch_size: batch,
+        }
+    }
+
+    #[test]
+    fn the_key_covers_what_decides_the_data_and_nothing_else() {
+        let schema = || live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], Some("1"));
+        let base = Key::new(&schema(), &req(10, 42, 5000, None)).full;
+        assert_eq!(base.len(), 32);
+        // Not in the key: batch size, size estimates, the order of tables and of keys.
+        assert_eq!(Key::new(&schema(), &req(10, 42, 7, None)).full, base);
+        let shuffled = live(vec![table("b", 999, &[]), table("a", 3, &["y", "x"])], Some("1"));
+        assert_eq!(Key::new(&shuffled, &req(10, 42, 5000, None)).full, base);
+        // In the key: counts, seed, factories content, migration version, the schema.
+        let mut others = vec![
+            Key::new(&schema(), &req(11, 42, 5000, None)).full,
+            Key::new(&schema(), &req(10, 7, 5000, None)).full,
+            Key::new(&schema(), &req(10, 42, 5000, Some("[tables.a]\ncount = 3\n"))).full,
+            Key::new(&schema(), &req(10, 42, 5000, Some("[tables.a]\ncount = 4\n"))).full,
+            Key::new(&live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], Some("2")), &req(10, 42, 5000, None))
+                .full,
+            Key::new(&live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], None), &req(10, 42, 5000, None)).full,
+            Key::new(&live(vec![table("a", 10, &["x"]), table("b", 0, &[])], Some("1")), &req(10, 42, 5000, None)).full,
+        ];
+        let mut with_table = req(10, 42, 5000, None);
+        with_table.table_counts.push(("a".into(), 3));
+        others.push(Key::new(&schema(), &with_table).full);
+        let mut reordered = schema();
+        reordered.schema.tables[0].columns.reverse();
+        others.push(Key::new(&reordered, &req(10, 42, 5000, None)).full);
+        others.push(base.clone());
+        let n = others.len();
+        others.sort();
+        others.dedup();
+        assert_eq!(others.len(), n, "every change gives another key");
+    }
+
+    #[test]
+    fn names_leave_room_for_the_key() {
+        assert!(check_name(&"a".repeat(MAX_PREPARE_NAME)).is_ok());
+        assert!(validate_name(&format!("{}.{}", "a".repeat(MAX_PREPARE_NAME), "0".repeat(SHORT_KEY))).is_ok());
+        let e = check_name(&"a".repeat(MAX_PREPARE_NAME + 1)).unwrap_err();
+        assert_eq!(e.exit_code(), code::USAGE);
+        assert!(check_name("../x").is_err() && check_name("").is_err());
+    }
+
+    #[test]
+    fn arguments_are_bulks_without_truncate_and_dry_run() {
+        let cli = Cli::try_parse_from(["seed", "prepare", "ci", "--count", "-5", "--table", "t=2", "--wait", "--json"]);
+        let Command::Prepare(args) = cli.unwrap().command else { panic!("not prepare") };
+        assert_eq!((args.name.as_str(), args.count, args.wait, args.json), ("ci", Some(-5), true, true));
+        // Validation is bulk's, before connecting.
+        let err = bulk::request_from_args(&bulk_args(&args)).unwrap_err();
+        assert!(err.to_string().contains("--count must be between 1 and"), "{err}");
+        for flag in ["--truncate", "--dry-run"] {
+            assert!(Cli::try_parse_from(["seed", "prepare", "ci", "--count", "5", flag]).is_err(), "{flag}");
+        }
+        assert!(Cli::try_parse_from(["seed", "prepare", "--count", "5"]).is_err(), "NAME is required");
+    }
+}
