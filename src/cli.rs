@@ -115,6 +115,10 @@ pub struct OutputArgs {
     /// No progress bars or progress lines.
     #[arg(long, env = env::NO_PROGRESS, hide_env_values = true, global = true, value_parser = env::parse_bool)]
     pub no_progress: bool,
+    /// Print the command's result as one JSON object on stdout ("json_version": 1);
+    /// messages stay on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -238,17 +242,10 @@ pub struct PrepareArgs {
     /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
     #[arg(long)]
     pub wait: bool,
-    /// One JSON object on stdout: {"json_version": 1, "action": "restored"|"seeded", ...}.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Machine-readable report on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct DoctorArgs {}
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
@@ -339,19 +336,12 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Machine-readable list on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct ListArgs {}
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
     pub name: String,
-    /// The whole header as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }

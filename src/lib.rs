@@ -60,6 +60,7 @@ pub fn main() -> ExitCode {
             quiet: cli.output.quiet,
             verbose: 0,
             progress: false,
+            json: false,
         };
         Printer::new(fallback).error(e);
         ExitCode::from(e.exit_code())

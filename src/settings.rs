@@ -111,6 +111,8 @@ pub struct OutputSettings {
     pub quiet: bool,
     pub verbose: u8,
     pub progress: bool,
+    /// `--json`: the command's result as one JSON object on stdout.
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -378,6 +380,7 @@ impl Settings {
                 quiet: cli.output.quiet,
                 verbose: cli.output.verbose,
                 progress: !no_progress && !cli.output.quiet && !json,
+                json: cli.output.json,
             },
             retry,
             connect_timeout,

@@ -465,7 +465,6 @@ impl Job<'_> {
             Done::Seeded { tables, rows, .. } => ("seeded", *tables, *rows),
         };
         let mut doc = json!({
-            "json_version": 1,
             "action": action,
             "name": self.args.name,
             "snapshot": self.name,
@@ -506,9 +505,7 @@ impl Job<'_> {
             }
         };
         self.ctx.printer.event(Level::Info, "prepared", doc.clone(), || human);
-        if self.args.json {
-            self.ctx.printer.data(&serde_json::to_string_pretty(&doc).unwrap_or_default());
-        }
+        self.ctx.printer.document("prepare", doc);
     }
 }
 
@@ -602,8 +599,10 @@ mod tests {
     #[test]
     fn arguments_are_bulks_without_truncate_and_dry_run() {
         let cli = Cli::try_parse_from(["seed", "prepare", "ci", "--count", "-5", "--table", "t=2", "--wait", "--json"]);
-        let Command::Prepare(args) = cli.unwrap().command else { panic!("not prepare") };
-        assert_eq!((args.name.as_str(), args.count, args.wait, args.json), ("ci", Some(-5), true, true));
+        let cli = cli.unwrap();
+        assert!(cli.output.json);
+        let Command::Prepare(args) = cli.command else { panic!("not prepare") };
+        assert_eq!((args.name.as_str(), args.count, args.wait), ("ci", Some(-5), true));
         // Validation is bulk's, before connecting.
         let err = bulk::request_from_args(&bulk_args(&args)).unwrap_err();
         assert!(err.to_string().contains("--count must be between 1 and"), "{err}");

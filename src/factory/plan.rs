@@ -872,6 +872,33 @@ impl Plan {
         out
     }
 
+    /// The plan as `--json` prints it: what `describe` says, as data.
+    pub fn to_json(&self) -> serde_json::Value {
+        let tables: Vec<serde_json::Value> = self
+            .tables
+            .iter()
+            .map(|t| {
+                let columns: Vec<serde_json::Value> = t
+                    .columns
+                    .iter()
+                    .map(|c| serde_json::json!({ "column": c.name, "generator": self.describe_gen(t, c) }))
+                    .collect();
+                serde_json::json!({ "table": t.table.name.to_string(), "rows": t.count, "existing": t.offset, "columns": columns })
+            })
+            .collect();
+        let cycles: Vec<serde_json::Value> = self
+            .cycle_edges
+            .iter()
+            .map(|&(t, g)| {
+                let group = &self.tables[t].groups[g];
+                serde_json::json!({ "table": self.tables[t].table.name.to_string(), "columns": group.fk.columns,
+                                    "references": group.fk.ref_table.to_string() })
+            })
+            .collect();
+        serde_json::json!({ "seed": self.seed, "batch_size": self.batch_size, "rows": self.total_rows(),
+                            "tables": tables, "cycles_broken_at": cycles })
+    }
+
     fn describe_gen(&self, t: &TablePlan, c: &ColumnPlan) -> String {
         let nulls = if c.null_ratio > 0.0 { format!(" ({:.0}% NULL)", c.null_ratio * 100.0) } else { String::new() };
         let text = match &c.source {

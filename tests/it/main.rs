@@ -11,6 +11,7 @@ mod fuzz;
 mod generation;
 mod header;
 mod hints;
+mod json;
 mod migrations;
 mod parallel;
 mod prepare;

@@ -162,24 +162,22 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     let rate = total as f64 / secs;
     let tables: Vec<serde_json::Value> =
         outcome.tables.iter().map(|(t, n)| json!({ "table": t.to_string(), "rows": n })).collect();
-    ctx.printer.event(
-        Level::Info,
-        "bulk_summary",
-        json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0, "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode }),
-        || {
-            let mut text = format!(
-                "seeded {} into {} in {secs:.2}s ({} rows/s), seed {seed}",
-                plural(total, "row", "rows"),
-                plural(outcome.tables.len() as u64, "table", "tables"),
-                human_count(rate)
-            );
-            let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
-            for (t, n) in &outcome.tables {
-                text.push_str(&format!("\n  {:<width$}  {n:>10}", t.to_string()));
-            }
-            text
-        },
-    );
+    let summary = json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0,
+                          "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode });
+    ctx.printer.document("bulk", json!({ "dry_run": false, "summary": summary.clone() }));
+    ctx.printer.event(Level::Info, "bulk_summary", summary, || {
+        let mut text = format!(
+            "seeded {} into {} in {secs:.2}s ({} rows/s), seed {seed}",
+            plural(total, "row", "rows"),
+            plural(outcome.tables.len() as u64, "table", "tables"),
+            human_count(rate)
+        );
+        let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
+        for (t, n) in &outcome.tables {
+            text.push_str(&format!("\n  {:<width$}  {n:>10}", t.to_string()));
+        }
+        text
+    });
 }
 
 /// One attempt: lock, read the schema, plan, load every table, commit.
@@ -218,6 +216,7 @@ async fn load(
         if !load_plan.blocking.is_empty() {
             return Err(Error::schema(load_plan.blocking.join("\n"), "see the plan above"));
         }
+        ctx.printer.document("bulk", json!({ "dry_run": true, "mode": load_plan.label, "plan": plan.to_json() }));
         return Ok(Outcome { dry_run: true, ..Outcome::default() });
     }
     if !load_plan.blocking.is_empty() {

@@ -69,27 +69,24 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let ratio = if size > 0 { raw as f64 / size as f64 } else { 0.0 };
-    ctx.printer.event(
-        Level::Info,
-        "snapshot_created",
-        json!({ "name": args.name, "path": store.path(&args.name).display().to_string(), "tables": header.tables.len(),
+    let summary = json!({ "name": args.name, "path": store.path(&args.name).display().to_string(), "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
-                "seconds": (secs * 1000.0).round() / 1000.0 }),
-        || {
-            #[allow(clippy::cast_precision_loss)]
-            let rate = rows as f64 / secs.max(1e-6);
-            format!(
-                "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
-                args.name,
-                plural(header.tables.len() as u64, "table", "tables"),
-                plural(rows, "row", "rows"),
-                human_bytes(raw),
-                human_bytes(size),
-                human_count(rate),
-                store.path(&args.name).display()
-            )
-        },
-    );
+                "seconds": (secs * 1000.0).round() / 1000.0 });
+    ctx.printer.document("snapshot create", summary.clone());
+    ctx.printer.event(Level::Info, "snapshot_created", summary, || {
+        #[allow(clippy::cast_precision_loss)]
+        let rate = rows as f64 / secs.max(1e-6);
+        format!(
+            "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
+            args.name,
+            plural(header.tables.len() as u64, "table", "tables"),
+            plural(rows, "row", "rows"),
+            human_bytes(raw),
+            human_bytes(size),
+            human_count(rate),
+            store.path(&args.name).display()
+        )
+    });
     Ok(code::OK)
 }
 

@@ -28,6 +28,10 @@ pub async fn run(args: DeleteArgs, ctx: &Context) -> Result<u8, Error> {
         std::fs::remove_file(&path).map_err(|e| Error::io("deleting", &path, e))?;
         sync_dir(&store.dir)?;
         ctx.printer.info(format!("deleted snapshot '{}' ({})", args.name, path.display()));
+        ctx.printer.document(
+            "snapshot delete",
+            serde_json::json!({ "deleted": [{ "name": args.name, "file": path.display().to_string() }] }),
+        );
         Ok(code::OK)
     }
     .await;

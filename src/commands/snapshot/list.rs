@@ -20,7 +20,7 @@ use crate::text::shown;
 /// Widest reason or version shown in the text table.
 const CELL: usize = 160;
 
-pub fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
+pub fn run(_args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
     let store = store(ctx);
     if !store.dir_exists() {
         // The default directory appears with the first snapshot; one named by the
@@ -31,11 +31,11 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
                 "check --snapshot-dir (SEED_SNAPSHOT_DIR); `seed snapshot create` makes the directory",
             ));
         }
-        ctx.printer.data(&if args.json {
-            "[]".to_owned()
-        } else {
-            format!("no snapshots yet ({} does not exist; `seed snapshot create NAME` makes it)", store.dir.display())
-        });
+        ctx.printer.data(&format!(
+            "no snapshots yet ({} does not exist; `seed snapshot create NAME` makes it)",
+            store.dir.display()
+        ));
+        ctx.printer.document("snapshot list", json!({ "snapshots": [] }));
         return Ok(code::OK);
     }
     let mut items: Vec<Value> = Vec::new();
@@ -58,8 +58,8 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
             }),
         });
     }
-    if args.json {
-        ctx.printer.data(&serde_json::to_string_pretty(&items).unwrap_or_default());
+    if ctx.printer.json_doc() {
+        ctx.printer.document("snapshot list", json!({ "snapshots": items }));
         return Ok(code::OK);
     }
     if items.is_empty() {

@@ -95,14 +95,11 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::
     if !args.dry_run && !removed.is_empty() {
         sync_dir(&store.dir)?;
     }
-    ctx.printer.event(
-        Level::Info,
-        "prune_summary",
-        json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() }),
-        || {
-            let verb = if args.dry_run { "would remove" } else { "removed" };
-            format!("{verb} {} of {}", removed.len(), plural(snaps.len() as u64, "snapshot", "snapshots"))
-        },
-    );
+    let summary = json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() });
+    ctx.printer.document("snapshot prune", summary.clone());
+    ctx.printer.event(Level::Info, "prune_summary", summary, || {
+        let verb = if args.dry_run { "would remove" } else { "removed" };
+        format!("{verb} {} of {}", removed.len(), plural(snaps.len() as u64, "snapshot", "snapshots"))
+    });
     Ok(removed)
 }

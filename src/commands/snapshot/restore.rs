@@ -47,12 +47,18 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / secs.max(1e-6);
-        ctx.printer.event(
-            Level::Info,
-            "snapshot_restored",
-            json!({ "name": args.name, "tables": header.tables.len(), "rows": rows, "seconds": (secs * 1000.0).round() / 1000.0 }),
-            || format!("restored snapshot '{}': {}, {} in {secs:.2}s ({} rows/s)", args.name, plural(header.tables.len() as u64, "table", "tables"), plural(rows, "row", "rows"), human_count(rate)),
-        );
+        let summary = json!({ "name": args.name, "tables": header.tables.len(), "rows": rows,
+                              "seconds": (secs * 1000.0).round() / 1000.0, "clean": args.clean });
+        ctx.printer.document("snapshot restore", json!({ "dry_run": false, "summary": summary.clone() }));
+        ctx.printer.event(Level::Info, "snapshot_restored", summary, || {
+            format!(
+                "restored snapshot '{}': {}, {} in {secs:.2}s ({} rows/s)",
+                args.name,
+                plural(header.tables.len() as u64, "table", "tables"),
+                plural(rows, "row", "rows"),
+                human_count(rate)
+            )
+        });
     }
     Ok(code::OK)
 }
@@ -217,6 +223,18 @@ async fn restore(
     }
     if args.dry_run {
         ctx.printer.data(&plan_text(header, &order, plan.mode, args.clean, &pre));
+        let tables: Vec<serde_json::Value> = order
+            .iter()
+            .map(|(i, t)| {
+                let before = pre.non_empty.iter().find(|(name, _)| name == &t.name).map_or(0, |(_, c)| *c);
+                json!({ "table": t.name.to_string(), "rows": header.tables[*i].rows, "replacing": before })
+            })
+            .collect();
+        ctx.printer.document(
+            "snapshot restore",
+            json!({ "dry_run": true, "name": args.name, "mode": plan.mode, "clean": args.clean,
+                    "tables": tables, "schema_differences": pre.differences }),
+        );
         session.rollback().await;
         return Ok(None);
     }
