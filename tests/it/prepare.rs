@@ -169,6 +169,52 @@ fn prepare_seeds_first_then_restores_the_same_data_on_every_runner() {
     assert_eq!(shared.snapshots().len(), 1);
 }
 
+/// The `seed prepare` line of the README's GitHub Actions job, split into arguments.
+fn readme_ci_prepare_line() -> Vec<String> {
+    let readme = std::fs::read_to_string(crate::common::repo_path("README.md")).unwrap();
+    let section = readme.split("#### In GitHub Actions").nth(1).expect("the README has the CI recipe");
+    let yaml = section.split("```yaml").nth(1).and_then(|b| b.split("```").next()).expect("a yaml block");
+    assert!(yaml.contains("SEED_SNAPSHOT_DIR") && yaml.contains("DATABASE_URL"), "{yaml}");
+    let line =
+        yaml.lines().find_map(|l| l.trim().strip_prefix("run: seed prepare")).expect("a `run: seed prepare` step");
+    let mut args = vec!["prepare".to_owned()];
+    args.extend(line.split('#').next().unwrap().split_whitespace().map(str::to_owned));
+    args
+}
+
+#[test]
+fn prepare_readme_ci_job_runs_as_written() {
+    let args = readme_ci_prepare_line();
+    assert!(args.len() >= 3, "{args:?}");
+    let shared = Shared::new();
+    // The job's working tree: the factories file where the job names it.
+    std::fs::create_dir_all(shared.w.path().join("fixtures")).unwrap();
+    std::fs::copy(crate::common::repo_path("fixtures/factories.toml"), shared.w.path().join("fixtures/factories.toml"))
+        .unwrap();
+    let job = |db: &TestDb| {
+        // The service container, migrated: a fresh database per run, as in CI.
+        let out = run(
+            shared
+                .w
+                .seed()
+                .env("DATABASE_URL", db.url())
+                .env("SEED_SNAPSHOT_DIR", shared.dir())
+                .env("SEED_NO_PROGRESS", "1")
+                .args(&args),
+            0,
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = TestDb::with_demo_schema("prep_ci_1");
+    let err = job(&first);
+    assert!(summary(&err).starts_with("seeded baseline") && summary(&err).contains("saved as snapshot"), "{err}");
+    let second = TestDb::with_demo_schema("prep_ci_2");
+    let err = job(&second);
+    assert!(summary(&err).starts_with("restored baseline from snapshot baseline."), "{err}");
+    assert_same_data(&pg_dump_data(&first), &pg_dump_data(&second), "the second CI run");
+    assert_eq!(second.count("staffs"), 200, "the factories file's count");
+}
+
 #[test]
 fn prepare_batch_size_does_not_change_the_seeded_data() {
     // Why --batch-size is left out of the key: two seeding runs, batches of 7 and the
