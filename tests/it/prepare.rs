@@ -449,6 +449,30 @@ fn prepare_concurrent_runners_one_builds_the_other_seeds_or_waits() {
     run(shared.w.seed().args(["--snapshot-dir", dir.to_str().unwrap(), "snapshot", "verify", name]), 0);
 }
 
+#[test]
+fn prepare_interrupted_while_building_saves_nothing_and_releases_the_lock() {
+    let shared = Shared::new();
+    let dir = shared.dir();
+    let db = TestDb::with_demo_schema("prep_sigint");
+    shared.prepare(&db.url(), &["--count", "5"]);
+    let (before, files) = (pg_dump_data(&db), dir_state(&dir));
+    let hold = AdvisoryHold::new(&db);
+    let args = shared.prepare_cmd(&db.url(), &["--count", "30", "--wait"]);
+    let mut builder = Running::spawn(seed_cmd(&shared.w, &to_refs(&args)));
+    wait_for_builder(&dir);
+    builder.signal(libc::SIGINT);
+    let (status, out, err) = builder.finish(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(out.is_empty(), "{out}");
+    hold.release();
+    assert_dir_unchanged(&dir, &files, "an interrupted prepare");
+    assert_same_data(&before, &pg_dump_data(&db), "an interrupted prepare");
+    // The lock went with the process: the next run builds and saves.
+    let (doc, err) = shared.prepare(&db.url(), &["--count", "30", "--wait"]);
+    assert_action(&doc, &err, "seeded");
+    assert_eq!(doc["saved"], true, "{doc}");
+}
+
 fn to_refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
