@@ -191,9 +191,15 @@ pub struct BulkArgs {
     /// Rows per table (unless the factories file or --table says otherwise).
     #[arg(long, allow_negative_numbers = true)]
     pub count: Option<i64>,
-    /// Rows for one table, e.g. --table staffs=200 (repeatable).
+    /// Rows for one table, e.g. --table staffs=200 (repeatable; a table once).
     #[arg(long = "table", value_name = "TABLE=N")]
     pub tables: Vec<String>,
+    /// Leave out the tables this pattern matches, e.g. 'audit_*' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Per-table and per-column overrides (TOML).
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -227,6 +233,12 @@ pub struct PrepareArgs {
     /// Rows for one table, e.g. --table staffs=200 (repeatable).
     #[arg(long = "table", value_name = "TABLE=N")]
     pub tables: Vec<String>,
+    /// Leave out the tables this pattern matches, e.g. 'audit_*': not seeded, not saved, not restored (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the tables of this schema (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Per-table and per-column overrides (TOML); its content is part of the key.
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -295,12 +307,15 @@ pub struct CreateArgs {
     /// Free text kept in the header and shown by list and show.
     #[arg(long)]
     pub description: Option<String>,
-    /// Only these tables (repeatable).
-    #[arg(long = "table", value_name = "TABLE")]
+    /// Only the tables this pattern matches, e.g. staffs, 'app.*', '"Mixed Case"' (repeatable).
+    #[arg(long = "table", value_name = "PATTERN")]
     pub tables: Vec<String>,
-    /// Leave these tables out (repeatable).
-    #[arg(long = "exclude", value_name = "TABLE")]
+    /// Leave out the tables this pattern matches, e.g. 'audit_*' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
     pub exclude: Vec<String>,
+    /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Replace an existing snapshot of that name (the old one stays intact until the new one is complete).
     #[arg(long)]
     pub force: bool,
@@ -325,6 +340,15 @@ pub struct RestoreArgs {
     /// Go on when the schema differs but every snapshot column still fits.
     #[arg(long)]
     pub allow_schema_mismatch: bool,
+    /// Only the snapshot's tables this pattern matches (repeatable).
+    #[arg(long = "table", value_name = "PATTERN")]
+    pub tables: Vec<String>,
+    /// Leave out the snapshot's tables this pattern matches (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the snapshot's tables of this schema (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Run the pre-flight checks and print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -27,6 +27,7 @@ use crate::commands::bulk::{self, Options};
 use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, SchemaVersion, Table};
+use crate::db::select::Selection;
 use crate::db::{self, Access, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
@@ -51,7 +52,7 @@ const KEY_VERSION: u32 = 1;
 
 pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
     check_name(&args.name)?;
-    let (req, _) = bulk::request_from_args(&bulk_args(&args))?;
+    let (req, opts) = bulk::request_from_args(&bulk_args(&args))?;
     let url = ctx.settings.write_url();
     if !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -65,8 +66,9 @@ pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let live = read_live(ctx, args.wait).await?;
-    let key = Key::new(&live, &req);
-    let job = Job { ctx, args: &args, store: &store, name: format!("{}.{}", args.name, key.short()), key, req: &req };
+    let key = Key::new(&live, &req, &opts.selection);
+    let name = format!("{}.{}", args.name, key.short());
+    let job = Job { ctx, args: &args, store: &store, name, key, req: &req, opts: &opts };
     let done = job.prepare().await?;
     job.report(&done, started.elapsed());
     Ok(code::OK)
@@ -90,6 +92,8 @@ fn bulk_args(args: &PrepareArgs) -> BulkArgs {
     BulkArgs {
         count: args.count,
         tables: args.tables.clone(),
+        exclude: args.exclude.clone(),
+        schemas: args.schemas.clone(),
         factories: args.factories.clone(),
         batch_size: args.batch_size,
         seed: args.seed,
@@ -147,7 +151,7 @@ struct Key {
 }
 
 impl Key {
-    fn new(live: &Live, req: &BulkRequest) -> Self {
+    fn new(live: &Live, req: &BulkRequest, selection: &Selection) -> Self {
         let doc = json!({
             "key_version": KEY_VERSION,
             "seed_version": env!("CARGO_PKG_VERSION"),
@@ -157,6 +161,8 @@ impl Key {
             "schema_version": live.version,
             "count": req.default_count,
             "tables": req.table_counts,
+            "exclude": selection.exclude,
+            "schemas": selection.schemas,
             "seed": req.seed,
             "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
         });
@@ -267,6 +273,8 @@ struct Job<'a> {
     name: String,
     key: Key,
     req: &'a BulkRequest,
+    /// Bulk's options: `--truncate` always, `--wait`, the table selection.
+    opts: &'a Options,
 }
 
 impl Job<'_> {
@@ -401,8 +409,7 @@ impl Job<'_> {
 
     /// `seed bulk` with the given options, emptying the tables it fills first.
     async fn seed(&self) -> Result<(usize, u64), Error> {
-        let opts = Options { truncate: true, dry_run: false, wait: self.args.wait };
-        let outcome = bulk::execute(self.ctx, self.req, opts).await?;
+        let outcome = bulk::execute(self.ctx, self.req, self.opts).await?;
         Ok((outcome.tables.len(), outcome.tables.iter().map(|(_, n)| n).sum()))
     }
 
@@ -412,6 +419,9 @@ impl Job<'_> {
             name: self.name.clone(),
             clean: true,
             allow_schema_mismatch: false,
+            tables: vec![],
+            exclude: vec![],
+            schemas: vec![],
             dry_run: false,
             allow_remote: self.args.allow_remote,
             lock: LockArgs { wait: self.args.wait },
@@ -431,7 +441,8 @@ impl Job<'_> {
             name: self.name.clone(),
             description: Some(self.description()),
             tables: vec![],
-            exclude: vec![],
+            exclude: self.opts.selection.exclude.clone(),
+            schemas: self.opts.selection.schemas.clone(),
             force: replace,
             compression_level: COMPRESSION_LEVEL,
             jobs: None,
@@ -450,6 +461,12 @@ impl Job<'_> {
         }
         for (t, n) in &self.req.table_counts {
             text.push_str(&format!(" --table {t}={n}"));
+        }
+        for p in &self.opts.selection.exclude {
+            text.push_str(&format!(" --exclude {p}"));
+        }
+        for p in &self.opts.selection.schemas {
+            text.push_str(&format!(" --schema {p}"));
         }
         text.push_str(&format!(" --seed {}", self.req.seed));
         if let Some(f) = &self.req.factories {
@@ -539,9 +556,13 @@ mod tests {
     fn live(tables: Vec<Table>, version: Option<&str>) -> Live {
         Live {
             kind: "postgres",
-            schema: Schema { tables, migration_tables: vec![] },
+            schema: Schema { tables, ..Schema::default() },
             version: version.map(|v| SchemaVersion { source: "schema_migrations".into(), version: v.into() }),
         }
+    }
+
+    fn key(live: &Live, req: &BulkRequest) -> String {
+        Key::new(live, req, &Selection::default()).full
     }
 
     fn req(count: u64, seed: u64, batch: u64, factories: Option<&str>) -> BulkRequest {
@@ -557,29 +578,32 @@ mod tests {
     #[test]
     fn the_key_covers_what_decides_the_data_and_nothing_else() {
         let schema = || live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], Some("1"));
-        let base = Key::new(&schema(), &req(10, 42, 5000, None)).full;
+        let base = key(&schema(), &req(10, 42, 5000, None));
         assert_eq!(base.len(), 32);
         // Not in the key: batch size, size estimates, the order of tables and of keys.
-        assert_eq!(Key::new(&schema(), &req(10, 42, 7, None)).full, base);
+        assert_eq!(key(&schema(), &req(10, 42, 7, None)), base);
         let shuffled = live(vec![table("b", 999, &[]), table("a", 3, &["y", "x"])], Some("1"));
-        assert_eq!(Key::new(&shuffled, &req(10, 42, 5000, None)).full, base);
+        assert_eq!(key(&shuffled, &req(10, 42, 5000, None)), base);
         // In the key: counts, seed, factories content, migration version, the schema.
         let mut others = vec![
-            Key::new(&schema(), &req(11, 42, 5000, None)).full,
-            Key::new(&schema(), &req(10, 7, 5000, None)).full,
-            Key::new(&schema(), &req(10, 42, 5000, Some("[tables.a]\ncount = 3\n"))).full,
-            Key::new(&schema(), &req(10, 42, 5000, Some("[tables.a]\ncount = 4\n"))).full,
-            Key::new(&live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], Some("2")), &req(10, 42, 5000, None))
-                .full,
-            Key::new(&live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], None), &req(10, 42, 5000, None)).full,
-            Key::new(&live(vec![table("a", 10, &["x"]), table("b", 0, &[])], Some("1")), &req(10, 42, 5000, None)).full,
+            key(&schema(), &req(11, 42, 5000, None)),
+            key(&schema(), &req(10, 7, 5000, None)),
+            key(&schema(), &req(10, 42, 5000, Some("[tables.a]\ncount = 3\n"))),
+            key(&schema(), &req(10, 42, 5000, Some("[tables.a]\ncount = 4\n"))),
+            key(&live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], Some("2")), &req(10, 42, 5000, None)),
+            key(&live(vec![table("a", 10, &["x", "y"]), table("b", 0, &[])], None), &req(10, 42, 5000, None)),
+            key(&live(vec![table("a", 10, &["x"]), table("b", 0, &[])], Some("1")), &req(10, 42, 5000, None)),
         ];
         let mut with_table = req(10, 42, 5000, None);
         with_table.table_counts.push(("a".into(), 3));
-        others.push(Key::new(&schema(), &with_table).full);
+        others.push(key(&schema(), &with_table));
         let mut reordered = schema();
         reordered.schema.tables[0].columns.reverse();
-        others.push(Key::new(&reordered, &req(10, 42, 5000, None)).full);
+        others.push(key(&reordered, &req(10, 42, 5000, None)));
+        let excluded = Selection { exclude: vec!["b".into()], ..Selection::default() };
+        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &excluded).full);
+        let schemas = Selection { schemas: vec!["public".into()], ..Selection::default() };
+        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &schemas).full);
         others.push(base.clone());
         let n = others.len();
         others.sort();

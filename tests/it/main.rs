@@ -16,6 +16,7 @@ mod migrations;
 mod parallel;
 mod prepare;
 mod restore;
+mod select;
 mod settings;
 mod snapshot;
 mod timeout;

@@ -606,6 +606,27 @@ fn prepare_on_sqlite_seeds_restores_and_misses_like_postgres() {
 }
 
 #[test]
+fn prepare_exclude_leaves_a_table_out_of_seeding_saving_and_restoring() {
+    let shared = Shared::new();
+    let db = TestDb::with_demo_schema("prep_exclude");
+    let args = ["--count", "12", "--exclude", "office_staffs"];
+    let (doc, err) = shared.prepare(&db.url(), &args);
+    assert_action(&doc, &err, "seeded");
+    assert_eq!((doc["tables"].as_u64(), db.count("office_staffs")), (Some(3), 0), "{doc}");
+    let header = crate::snapshot::header_of(&shared.path_of(&doc));
+    let names: Vec<String> = header["tables"].as_array().unwrap().iter().map(crate::snapshot::entry_name).collect();
+    assert!(!names.iter().any(|n| n.ends_with("office_staffs")), "{names:?}");
+    let (other, err) = shared.prepare(&db.url(), &["--count", "12"]);
+    assert_action(&other, &err, "seeded");
+    assert_ne!(other["key"], doc["key"], "the selection is part of the key");
+    assert_eq!(db.count("office_staffs"), 12);
+    db.load_sql("DELETE FROM welfare_recipients");
+    let (doc, err) = shared.prepare(&db.url(), &args);
+    assert_action(&doc, &err, "restored");
+    assert_eq!((db.count("welfare_recipients"), db.count("office_staffs")), (12, 12), "office_staffs is left alone");
+}
+
+#[test]
 fn prepare_concurrent_runners_on_sqlite_share_one_snapshot() {
     // Two SQLite runners racing: one saves, the other seeds without saving or waits.
     let shared = Shared::new();

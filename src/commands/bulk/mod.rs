@@ -18,6 +18,7 @@ use crate::cli::BulkArgs;
 use crate::db::errors::Step;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, TableName, TypeKind, load_order, quote_ident};
+use crate::db::select::Selection;
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
@@ -41,11 +42,13 @@ pub struct Outcome {
 }
 
 /// Flags that shape an attempt.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub truncate: bool,
     pub dry_run: bool,
     pub wait: bool,
+    /// `--exclude` patterns and `--schema`s: tables left out are given a count of 0.
+    pub selection: Selection,
 }
 
 pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Error> {
@@ -72,6 +75,12 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         }
         if name.trim().is_empty() {
             return Err(Error::usage(format!("--table '{spec}' has no table name")));
+        }
+        if let Some((_, before)) = table_counts.iter().find(|(t, _): &&(String, u64)| t == name.trim()) {
+            return Err(Error::usage_hint(
+                format!("--table {} is given twice ({before} and {n} rows)", name.trim()),
+                "give each table one count",
+            ));
         }
         table_counts.push((name.trim().to_owned(), n.unsigned_abs()));
     }
@@ -102,7 +111,12 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
     }
     Ok((
         BulkRequest { default_count: count, table_counts, factories, seed, batch_size },
-        Options { truncate: args.truncate, dry_run: args.dry_run, wait: args.wait },
+        Options {
+            truncate: args.truncate,
+            dry_run: args.dry_run,
+            wait: args.wait,
+            selection: Selection { include: vec![], exclude: args.exclude.clone(), schemas: args.schemas.clone() },
+        },
     ))
 }
 
@@ -126,7 +140,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     }
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let outcome = execute(ctx, &req, opts).await?;
+    let outcome = execute(ctx, &req, &opts).await?;
     if !outcome.dry_run {
         print_summary(ctx, &outcome, req.seed, started.elapsed());
     }
@@ -135,7 +149,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
 
 /// The load itself, retried as a whole on transient failures; prints no summary. The
 /// caller has validated `req` and checked the direct URL (`seed prepare` reuses this).
-pub async fn execute(ctx: &Context, req: &BulkRequest, opts: Options) -> Result<Outcome, Error> {
+pub async fn execute(ctx: &Context, req: &BulkRequest, opts: &Options) -> Result<Outcome, Error> {
     let policy = ctx.settings.retry;
     with_retry(&policy, &ctx.printer, "the bulk load", |attempt| async move {
         if attempt > 1 {
@@ -180,12 +194,28 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     });
 }
 
+/// `req` with a count of 0 for every table `--exclude` or `--schema` leaves out (a table
+/// given an explicit `--table T=N` keeps it). Left-out parents still lend their rows.
+fn leave_out(req: &BulkRequest, schema: &Schema, selection: &Selection) -> Result<BulkRequest, Error> {
+    let kept = schema.select(selection)?;
+    let mut out = req.clone();
+    for t in &schema.tables {
+        let name = format!("{}.{}", t.name.schema, t.name.name);
+        let name = if t.name.schema.is_empty() { t.name.name.clone() } else { name };
+        let explicit = out.table_counts.iter().any(|(n, _)| schema.find(n).is_some_and(|x| x.name == t.name));
+        if !explicit && !kept.iter().any(|k| k.name == t.name) {
+            out.table_counts.push((name, 0));
+        }
+    }
+    Ok(out)
+}
+
 /// One attempt: lock, read the schema, plan, load every table, commit.
 async fn load(
     ctx: &Context,
     session: &mut Session,
     req: &BulkRequest,
-    opts: Options,
+    opts: &Options,
     retry: bool,
 ) -> Result<Outcome, Error> {
     let intent = WriteIntent { command: "bulk".into(), retry, wait: opts.wait };
@@ -194,6 +224,13 @@ async fn load(
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql: staffs, offices, office_staffs, welfare_recipients)");
     }
     let schema = session.introspect().await?;
+    let narrowed;
+    let req = if opts.selection.is_everything() {
+        req
+    } else {
+        narrowed = leave_out(req, &schema, &opts.selection)?;
+        &narrowed
+    };
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);

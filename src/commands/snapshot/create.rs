@@ -14,6 +14,7 @@ use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::Table;
+use crate::db::select::Selection;
 use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count, plural};
@@ -126,7 +127,9 @@ async fn write_snapshot(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let tables = select_tables(&schema, &args.tables, &args.exclude)?;
+    let selection =
+        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+    let tables = select_tables(&schema, &selection)?;
     let jobs = args
         .jobs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize)

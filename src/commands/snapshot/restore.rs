@@ -17,6 +17,7 @@ use crate::Context;
 use crate::cli::RestoreArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
+use crate::db::select::Selection;
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
@@ -185,6 +186,21 @@ fn spawn_chunks(path: PathBuf, header: Arc<Header>, index: usize) -> mpsc::Recei
     rx
 }
 
+/// The snapshot with only the tables `--table`, `--exclude` and `--schema` pick (pg_dump's
+/// pattern rules, with the target's search path); entries keep their offsets.
+fn select_from(header: &Header, args: &RestoreArgs, target: &Schema) -> Result<Header, Error> {
+    let selection =
+        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+    let names: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
+    let keep = selection.apply(&names, &target.search_path, target.names_ignore_case)?;
+    let mut out = header.clone();
+    out.tables.retain(|t| keep.contains(&t.table_name()));
+    if out.tables.is_empty() {
+        return Err(Error::usage("no tables of the snapshot left to restore (check --table / --exclude / --schema)"));
+    }
+    Ok(out)
+}
+
 /// One attempt: lock, pre-flight, load every table, put sequences back, commit.
 async fn restore(
     ctx: &Context,
@@ -201,6 +217,13 @@ async fn restore(
     }
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
+    let selected;
+    let header = if args.tables.is_empty() && args.exclude.is_empty() && args.schemas.is_empty() {
+        header
+    } else {
+        selected = Arc::new(select_from(header, args, &schema)?);
+        &selected
+    };
     let (order, cycle_edges) = ordered(header, &schema);
     let mut counts = HashMap::new();
     for (_, t) in &order {
