@@ -33,7 +33,7 @@ use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
-use crate::snapshot::lock::{self, LockGuard, Mode};
+use crate::snapshot::lock::{self, Mode};
 use crate::snapshot::reader::read_header;
 use crate::snapshot::store::{Store, validate_name};
 
@@ -264,6 +264,17 @@ enum Done {
     },
 }
 
+/// What one look at the snapshot led to.
+enum Step {
+    Done(Done),
+    /// Its data failed verification while restoring (rolled back).
+    Corrupt(String),
+    /// It changed between the first look and the lock.
+    Changed,
+    /// Another process holds its lock (named when it says so).
+    Busy(Option<String>),
+}
+
 /// One prepare run, once the key is known.
 struct Job<'a> {
     ctx: &'a Context,
@@ -315,73 +326,63 @@ impl Job<'_> {
                 (Found::Hit(_), Some(reason)) => Found::Unreadable(reason.clone()),
                 (found, _) => found,
             };
-            let held = match found {
+            let step = match found {
                 Found::Foreign(why) => return self.seed_without_saving(Miss::Foreign, why).await,
-                Found::Hit(_) => {
-                    match lock::acquire(self.store, &self.name, Mode::Shared, false, &self.command()).await {
-                        Ok(guard) => {
-                            report_unlocked(self.ctx, &guard);
-                            // It may have been replaced or removed before we had the lock.
-                            let Found::Hit(header) = self.look() else { continue };
-                            match self.restore(*header).await {
-                                Err(Error::SnapshotCorrupt { reason, .. }) => {
-                                    self.ctx.printer.warn(format!(
-                                    "snapshot {} is corrupt ({reason}); the restore was rolled back, seeding instead",
-                                    self.name
-                                ));
-                                    distrusted = Some(reason);
-                                    continue;
-                                }
-                                other => return other,
-                            }
-                        }
-                        Err(Error::LockHeld { holder, .. }) => holder,
-                        Err(e) => return Err(e),
-                    }
-                }
-                Found::Absent | Found::Unreadable(_) => {
-                    let miss = match found {
-                        Found::Unreadable(reason) => Miss::Unreadable(reason),
-                        _ => Miss::Absent,
-                    };
-                    match lock::acquire(self.store, &self.name, Mode::Exclusive, false, &self.command()).await {
-                        Ok(guard) => return self.build_locked(guard, miss, distrusted.is_some()).await,
-                        Err(Error::LockHeld { holder, .. }) => holder,
-                        // A snapshot directory we cannot write: seed all the same.
-                        Err(e) => {
-                            return self
-                                .seed_without_saving(miss, format!("cannot take the snapshot's lock: {e}"))
-                                .await;
-                        }
-                    }
+                Found::Hit(_) => self.restore_shared().await?,
+                Found::Absent => self.build_exclusive(Miss::Absent, distrusted.is_some()).await?,
+                Found::Unreadable(reason) => {
+                    self.build_exclusive(Miss::Unreadable(reason), distrusted.is_some()).await?
                 }
             };
-            // Another process is saving (or removing) the snapshot.
-            let holder = held.unwrap_or_else(|| "another seed process".into());
+            let holder = match step {
+                Step::Done(done) => return Ok(done),
+                Step::Corrupt(reason) => {
+                    distrusted = Some(reason);
+                    continue;
+                }
+                Step::Changed => continue,
+                Step::Busy(holder) => holder.unwrap_or_else(|| "another seed process".into()),
+            };
             if !self.args.wait {
-                return self
-                    .seed_without_saving(
-                        Miss::Absent,
-                        format!("{holder} is saving snapshot {} (pass --wait to restore it instead)", self.name),
-                    )
-                    .await;
+                let why = format!("{holder} is saving snapshot {} (pass --wait to restore it instead)", self.name);
+                return self.seed_without_saving(Miss::Absent, why).await;
             }
             self.ctx.printer.info(format!("waiting for {holder} to finish saving snapshot {}", self.name));
+            // Granted once the writer is done; then look again.
             drop(lock::acquire(self.store, &self.name, Mode::Shared, true, &self.command()).await?);
         }
         self.seed_without_saving(Miss::Absent, format!("snapshot {} kept changing while we looked", self.name)).await
     }
 
-    /// With the exclusive lock held: restore what another runner saved meanwhile, or
-    /// seed and save.
-    async fn build_locked(&self, guard: LockGuard, miss: Miss, distrusted: bool) -> Result<Done, Error> {
+    /// A hit: restore it under the shared lock.
+    async fn restore_shared(&self) -> Result<Step, Error> {
+        let guard = match lock::acquire(self.store, &self.name, Mode::Shared, false, &self.command()).await {
+            Ok(guard) => guard,
+            Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
+            Err(e) => return Err(e),
+        };
+        report_unlocked(self.ctx, &guard);
+        // It may have been replaced or removed before we had the lock.
+        let Found::Hit(header) = self.look() else { return Ok(Step::Changed) };
+        self.restore_or_distrust(*header).await
+    }
+
+    /// A miss: take the exclusive lock, then restore what another runner saved
+    /// meanwhile, or seed and save. A lock that cannot be taken (a directory we may
+    /// not write) still seeds.
+    async fn build_exclusive(&self, miss: Miss, distrusted: bool) -> Result<Step, Error> {
+        let guard = match lock::acquire(self.store, &self.name, Mode::Exclusive, false, &self.command()).await {
+            Ok(guard) => guard,
+            Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
+            Err(e) => {
+                let why = format!("cannot take the snapshot's lock: {e}");
+                return self.seed_without_saving(miss, why).await.map(Step::Done);
+            }
+        };
         if !distrusted && let Found::Hit(header) = self.look() {
-            match self.restore(*header).await {
-                Err(Error::SnapshotCorrupt { reason, .. }) => self.ctx.printer.warn(format!(
-                    "snapshot {} is corrupt ({reason}); the restore was rolled back, seeding instead",
-                    self.name
-                )),
-                other => return other,
+            match self.restore_or_distrust(*header).await? {
+                Step::Corrupt(_) => {}
+                step => return Ok(step),
             }
         }
         let (tables, rows) = self.seed().await?;
@@ -399,7 +400,22 @@ impl Job<'_> {
             }
         };
         drop(guard);
-        Ok(Done::Seeded { tables, rows, miss, saved })
+        Ok(Step::Done(Done::Seeded { tables, rows, miss, saved }))
+    }
+
+    /// Restores; data that fails verification (rolled back) is reported, not an error.
+    async fn restore_or_distrust(&self, header: Header) -> Result<Step, Error> {
+        match self.restore(header).await {
+            Ok(done) => Ok(Step::Done(done)),
+            Err(Error::SnapshotCorrupt { reason, .. }) => {
+                self.ctx.printer.warn(format!(
+                    "snapshot {} is corrupt ({reason}); the restore was rolled back, seeding instead",
+                    self.name
+                ));
+                Ok(Step::Corrupt(reason))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn seed_without_saving(&self, miss: Miss, why: String) -> Result<Done, Error> {
