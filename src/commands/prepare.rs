@@ -294,11 +294,10 @@ impl Job<'_> {
     }
 
     fn look(&self) -> Found {
-        let path = self.store.path(&self.name);
-        if std::fs::symlink_metadata(&path).is_err() {
+        if !self.store.exists(&self.name) {
             return Found::Absent;
         }
-        match read_header(&path) {
+        match read_header(&self.store.path(&self.name)) {
             Err(e) => Found::Unreadable(e.to_string()),
             Ok((header, _)) => {
                 let ours = header.name == self.name
@@ -386,7 +385,7 @@ impl Job<'_> {
             }
         }
         let (tables, rows) = self.seed().await?;
-        let replace = std::fs::symlink_metadata(self.store.path(&self.name)).is_ok();
+        let replace = self.store.exists(&self.name);
         let saved = match self.save(replace).await {
             Ok(()) => Ok(self.store.path(&self.name)),
             Err(Error::Interrupted) => return Err(Error::Interrupted),
