@@ -6,6 +6,7 @@ mod delete;
 mod diff;
 mod list;
 mod preflight;
+pub mod profile;
 mod prune;
 pub mod restore;
 mod show;
@@ -37,6 +38,7 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Prune(args) => prune::run(args, ctx).await,
         SnapshotCommand::Restore(args) => restore::run(args, ctx).await,
         SnapshotCommand::Diff(args) => diff::run(&args, ctx).await,
+        SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
     }
 }
 
