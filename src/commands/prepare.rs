@@ -99,6 +99,9 @@ fn bulk_args(args: &PrepareArgs) -> BulkArgs {
         seed: args.seed,
         truncate: true,
         dry_run: false,
+        // Learned profiles (`bulk --like`) are not prepare options (yet).
+        like: None,
+        like_db: None,
         allow_remote: args.allow_remote,
         wait: args.wait,
     }
@@ -165,6 +168,7 @@ impl Key {
             "schemas": selection.schemas,
             "seed": req.seed,
             "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
+            "like": req.like.as_ref().map(crate::factory::config::Factories::text),
         });
         // serde_json's maps are sorted, so the text is canonical.
         Self { full: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(doc.to_string().as_bytes())) }
@@ -202,7 +206,7 @@ fn canonical_schema(schema: &Schema) -> Value {
             t.estimated_bytes = 0;
             let mut v = serde_json::to_value(&t).unwrap_or(Value::Null);
             if let Value::Object(map) = &mut v {
-                for field in ["uniques", "foreign_keys", "checks", "partitions"] {
+                for field in ["uniques", "foreign_keys", "checks", "partitions", "key_rules"] {
                     if let Some(list) = map.remove(field) {
                         map.insert(field.into(), sorted(list));
                     }
@@ -585,6 +589,7 @@ mod tests {
             default_count: Some(count),
             table_counts: vec![],
             factories: factories.map(|t| Factories::parse(Path::new("f.toml"), t.to_owned()).unwrap()),
+            like: None,
             seed,
             batch_size: batch,
         }

@@ -526,14 +526,16 @@ fn prepare_failures_leave_the_database_and_the_snapshot_directory_as_they_were()
         .output()
         .unwrap();
     check(&out, 3, "could not connect", "an unreachable database");
-    // The seeding run fails (a new check no generated name meets): exit 4, and the
-    // tables prepare emptied are back.
-    db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_zzz CHECK (name LIKE 'ZZZ%') NOT VALID");
+    // The seeding run fails half-way (the database refuses a row during the load): exit
+    // 4, and the tables prepare emptied in that transaction are back.
+    db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_not_n30 CHECK (name <> 'N30') NOT VALID");
+    let factories = shared.w.path().join("n.toml");
+    std::fs::write(&factories, "[tables.staffs]\ncolumns.name = { template = \"N{i}\" }\n").unwrap();
     let data = pg_dump_data(&db);
-    let out = seed(&["--count", "20"]);
+    let out = seed(&["--count", "1000", "--factories", factories.to_str().unwrap()]);
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(4), "{text}");
-    assert!(text.contains("staffs_name_zzz"), "{text}");
+    assert!(text.contains("staffs_name_not_n30") && text.contains("(batch 1, row 30)"), "{text}");
     assert_same_data(&data, &pg_dump_data(&db), "a failed seeding run");
     assert_dir_unchanged(&dir, &files, "a failed seeding run");
 }
