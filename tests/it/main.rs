@@ -17,6 +17,7 @@ mod like;
 mod migrations;
 mod mysql;
 mod parallel;
+mod prepare;
 mod restore;
 mod select;
 mod settings;

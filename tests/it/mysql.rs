@@ -202,6 +202,18 @@ fn mysql_snapshot_round_trip_is_identical_by_mariadb_dump() {
 }
 
 #[test]
+fn mysql_prepare_seeds_then_restores_the_same_rows() {
+    let (a, b) = (MariaDb::sakila("prep_a"), MariaDb::sakila("prep_b"));
+    let w = Workdir::new();
+    let text = expect_code(&seed(&w, &a.url(), &["prepare", "ci", "--count", "25"]), 0);
+    assert!(text.contains("seeded ci") && text.contains("saved as snapshot"), "{text}");
+    let text = expect_code(&seed(&w, &b.url(), &["prepare", "ci", "--count", "25"]), 0);
+    assert!(text.contains("restored ci from snapshot"), "{text}");
+    assert_eq!(b.dump_data(), a.dump_data());
+    assert_eq!(b.count("film_text"), 25);
+}
+
+#[test]
 fn mysql_restore_with_triggers_into_tables_outside_the_snapshot_is_refused() {
     let (a, b) = (MariaDb::sakila("trg_a"), MariaDb::sakila("trg_b"));
     let w = Workdir::new();

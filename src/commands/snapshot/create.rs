@@ -61,14 +61,9 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
     if store.exists(&args.name) && !args.force {
         return Err(Error::SnapshotExists { name: args.name.clone(), dir: store.dir.clone() });
     }
-    // Named temp files of this name can only be leftovers of a killed create: we hold the lock.
-    for stale in store.temp_files_of(&args.name) {
-        let _ = std::fs::remove_file(&stale);
-    }
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let header =
-        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await?;
+    let header = take(args, ctx, store).await?;
     let size = std::fs::metadata(store.path(&args.name)).map(|m| m.len()).unwrap_or(0);
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = header.tables.iter().map(|t| t.raw_bytes).sum();
@@ -94,6 +89,17 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
         )
     });
     Ok(code::OK)
+}
+
+/// Writes snapshot `args.name` (retried as a whole on transient failures); prints no
+/// summary. The caller holds the name's exclusive lock and has checked the direct URL
+/// (`seed prepare` reuses this).
+pub async fn take(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
+    // Named temp files of this name can only be leftovers of a killed create: we hold the lock.
+    for stale in store.temp_files_of(&args.name) {
+        let _ = std::fs::remove_file(&stale);
+    }
+    with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await
 }
 
 async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
