@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test (unit and end-to-end). The test harness starts its own throwaway
-# PostgreSQL server (initdb in a temp dir, a free port); this script only makes sure
-# the server binaries exist, installing them with apt-get when they do not.
+# PostgreSQL and MariaDB servers (initdb / mariadb-install-db in a temp dir, a free
+# port); this script only makes sure the server binaries exist, installing them with
+# apt-get when they do not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,13 @@ have_pg() {
         compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 have_pg || missing+=(postgresql postgresql-contrib)
+have_mariadb() {
+    for d in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin; do
+        [ -x "$d/mariadbd" ] && return 0
+    done
+    return 1
+}
+have_mariadb && command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server mariadb-client)
 # The SQLite tests drive the sqlite3 CLI as a second, independent client.
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 if [ ${#missing[@]} -gt 0 ]; then

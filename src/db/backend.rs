@@ -129,6 +129,8 @@ pub trait Backend {
     fn translate(&self, err: sqlx::Error, step: &Step) -> Error;
     /// `expr` cast to the database's text type (for queries read with `text_rows`).
     fn cast_text(&self, expr: &str) -> String;
+    /// `expr` cast to a 64-bit integer (for queries read with `one_i64`).
+    fn cast_int(&self, expr: &str) -> String;
 
     // Plain statements.
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error>;

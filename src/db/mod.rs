@@ -9,11 +9,13 @@ pub mod errors;
 pub mod evaluate;
 pub mod insert;
 pub mod migrations;
+pub mod mysql;
 pub mod postgres;
 pub mod retry;
 pub mod schema;
 pub mod select;
 pub mod sqlite;
+pub mod triggers;
 pub mod url;
 
 use std::collections::BTreeMap;
@@ -39,6 +41,7 @@ use crate::snapshot::format::SequenceState;
 pub enum Conn {
     Postgres(postgres::PgBackend),
     Sqlite(sqlite::SqliteBackend),
+    Mysql(mysql::MySqlBackend),
 }
 
 /// Runs `$body` with `$b` bound to the kind's backend: the one dispatch point.
@@ -47,6 +50,7 @@ macro_rules! dispatch {
         match $conn {
             Conn::Postgres($b) => $body,
             Conn::Sqlite($b) => $body,
+            Conn::Mysql($b) => $body,
         }
     };
 }
@@ -99,6 +103,9 @@ impl Session {
     }
     pub fn cast_text(&self, expr: &str) -> String {
         dispatch!(&self.conn, b => b.cast_text(expr))
+    }
+    pub fn cast_int(&self, expr: &str) -> String {
+        dispatch!(&self.conn, b => b.cast_int(expr))
     }
     pub async fn evaluate(
         &mut self,
@@ -208,6 +215,9 @@ impl Session {
 /// Why a connection attempt failed, and whether trying again can help.
 fn classify_connect_error(err: &sqlx::Error) -> (&'static str, bool) {
     if let Some(c) = postgres::errors::classify_connect(err).filter(|_| is_pg(err)) {
+        return c;
+    }
+    if let Some(c) = mysql::errors::classify_connect(err) {
         return c;
     }
     if let Some(c) = sqlite::errors::classify_connect(err) {
@@ -352,6 +362,10 @@ async fn connect_once(
         DbKind::Sqlite => {
             let (b, v) = sqlite::connect(url, access == Access::ReadWrite).await?;
             Ok((Conn::Sqlite(b), v))
+        }
+        DbKind::Mysql => {
+            let (b, v) = mysql::connect(url, settings.statement_timeout).await?;
+            Ok((Conn::Mysql(b), v))
         }
     }
 }

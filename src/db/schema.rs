@@ -136,6 +136,39 @@ pub struct ForeignKey {
     pub deferrable: bool,
 }
 
+/// A statement kind, as triggers fire on it and write with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dml {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Dml {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Dml::Insert => "INSERT",
+            Dml::Update => "UPDATE",
+            Dml::Delete => "DELETE",
+        }
+    }
+}
+
+/// One write a trigger of a table makes to another table, read from the trigger's
+/// body (`db::triggers`: a heuristic over the SQL text, see there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerWrite {
+    pub trigger: String,
+    /// What fires it (an INSERT, UPDATE or DELETE on the trigger's table).
+    pub on: Dml,
+    /// BEFORE (true) or AFTER/INSTEAD OF.
+    pub before: bool,
+    /// What it does to `table`.
+    pub writes: Dml,
+    pub table: TableName,
+}
+
 /// A uniqueness or exclusion rule that is not a plain set of columns: a unique index on
 /// expressions (`lower(email)`) or with a `WHERE` clause (partial), or an exclusion
 /// constraint (`EXCLUDE USING gist (room WITH =, during WITH &&)`).
@@ -182,6 +215,9 @@ pub struct Table {
     pub row_estimate: u64,
     /// Bytes on disk (heap + toast), for free-space estimates.
     pub estimated_bytes: u64,
+    /// Other tables this table's triggers write.
+    #[serde(default)]
+    pub trigger_writes: Vec<TriggerWrite>,
     /// Expression and partial unique indexes, exclusion constraints.
     #[serde(default)]
     pub key_rules: Vec<KeyRule>,
@@ -195,6 +231,11 @@ impl Table {
     /// Columns a load writes: everything but generated columns.
     pub fn writable_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| !c.generated)
+    }
+
+    /// The triggers of this table that insert rows into `other` when a row is inserted here.
+    pub fn fills(&self, other: &TableName) -> impl Iterator<Item = &TriggerWrite> {
+        self.trigger_writes.iter().filter(move |w| w.on == Dml::Insert && w.writes == Dml::Insert && &w.table == other)
     }
 }
 
@@ -324,8 +365,14 @@ pub struct LoadOrder {
     pub broken: Vec<(usize, usize)>,
 }
 
-/// Orders `tables` parents-first, considering only foreign keys between them. In a cycle
-/// the edge broken is a nullable one if there is one, then a deferrable one.
+/// Marks an ordering edge that is not a foreign key: a table written by another's
+/// triggers comes after it (so a restore can replace what the triggers wrote).
+const TRIGGER_EDGE: usize = usize::MAX;
+
+/// Orders `tables` parents-first, considering only foreign keys between them, and puts
+/// tables that triggers of other tables write after those tables where foreign keys
+/// allow. In a cycle a trigger edge gives way first, then a nullable foreign key, then
+/// a deferrable one.
 pub fn load_order(tables: &[&Table]) -> LoadOrder {
     let index: HashMap<&TableName, usize> = tables.iter().enumerate().map(|(i, t)| (&t.name, i)).collect();
     // edges[child] = (fk index, parent)
@@ -339,6 +386,16 @@ pub fn load_order(tables: &[&Table]) -> LoadOrder {
                 .collect()
         })
         .collect();
+    for (writer, t) in tables.iter().enumerate() {
+        for w in &t.trigger_writes {
+            if let Some(&written) = index.get(&w.table)
+                && written != writer
+                && !pending[written].contains(&(TRIGGER_EDGE, writer))
+            {
+                pending[written].push((TRIGGER_EDGE, writer));
+            }
+        }
+    }
     let mut broken = Vec::new();
     for (child, edges) in pending.iter_mut().enumerate() {
         edges.retain(|&(fi, parent)| {
@@ -373,13 +430,18 @@ pub fn load_order(tables: &[&Table]) -> LoadOrder {
             .collect();
         let pick = candidates
             .iter()
-            .find(|&&(c, fi, _)| nullable(c, fi))
-            .or_else(|| candidates.iter().find(|&&(c, fi, _)| tables[c].foreign_keys[fi].deferrable))
+            .find(|&&(_, fi, _)| fi == TRIGGER_EDGE)
+            .or_else(|| candidates.iter().find(|&&(c, fi, _)| fi != TRIGGER_EDGE && nullable(c, fi)))
+            .or_else(|| {
+                candidates.iter().find(|&&(c, fi, _)| fi != TRIGGER_EDGE && tables[c].foreign_keys[fi].deferrable)
+            })
             .or(candidates.first())
             .copied();
         let Some((child, fi, parent)) = pick else { break };
         pending[child].retain(|&(f, p)| !(f == fi && p == parent));
-        broken.push((child, fi));
+        if fi != TRIGGER_EDGE {
+            broken.push((child, fi));
+        }
     }
     LoadOrder { order, broken }
 }
@@ -422,8 +484,35 @@ mod tests {
             checks: vec![],
             row_estimate: 0,
             estimated_bytes: 0,
+            trigger_writes: vec![],
             key_rules: vec![],
         }
+    }
+
+    #[test]
+    fn tables_written_by_triggers_come_after_the_writers() {
+        let mut film = table("film", &[("id", false)], &[]);
+        let film_text = table("film_text", &[("id", false)], &[]);
+        film.trigger_writes.push(TriggerWrite {
+            trigger: "ins_film".into(),
+            on: Dml::Insert,
+            before: false,
+            writes: Dml::Insert,
+            table: film_text.name.clone(),
+        });
+        let lo = load_order(&[&film_text, &film]);
+        assert_eq!(lo.order, vec![1, 0]);
+        assert!(lo.broken.is_empty());
+        assert_eq!(film.fills(&film_text.name).count(), 1);
+        // A foreign key wins over a trigger edge: the cycle gives way at the trigger.
+        let child = table("child", &[("id", false), ("film_id", false)], &[("film_id", "film")]);
+        let mut film2 = film.clone();
+        film2.trigger_writes[0].table = child.name.clone();
+        let mut child2 = child.clone();
+        child2.trigger_writes.push(TriggerWrite { table: film2.name.clone(), ..film2.trigger_writes[0].clone() });
+        let lo = load_order(&[&child2, &film2]);
+        assert_eq!(lo.order, vec![1, 0]);
+        assert!(lo.broken.is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub const DEFAULT_URL: &str = "sqlite://seed.db";
 pub enum DbKind {
     Postgres,
     Sqlite,
+    Mysql,
 }
 
 impl DbKind {
@@ -22,6 +23,7 @@ impl DbKind {
         match self {
             DbKind::Postgres => "postgres",
             DbKind::Sqlite => "sqlite",
+            DbKind::Mysql => "mysql",
         }
     }
 
@@ -30,6 +32,7 @@ impl DbKind {
         match self {
             DbKind::Postgres => "PostgreSQL",
             DbKind::Sqlite => "SQLite",
+            DbKind::Mysql => "MySQL/MariaDB",
         }
     }
 }
@@ -67,19 +70,17 @@ impl DbUrl {
         let raw = raw.trim();
         let scheme = raw.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("postgres" | "postgresql") => Self::parse_postgres(raw, env),
+            Some("postgres" | "postgresql") => Self::parse_server(raw, env, DbKind::Postgres),
+            // The PG* variables are libpq's: they never complete a MySQL URL.
+            Some("mysql" | "mariadb") => Self::parse_server(raw, &PgEnv::default(), DbKind::Mysql),
             Some("sqlite") => Ok(Self::parse_sqlite(raw)),
-            Some("mysql" | "mariadb") => Err(Error::usage_hint(
-                format!("MySQL/MariaDB URLs are not supported yet: {}", mask_any(raw)),
-                "use a postgres:// or sqlite:// URL",
-            )),
             Some(other) if !other.is_empty() && !other.contains(['/', '\\', ' ']) => Err(Error::usage_hint(
                 format!("unknown scheme '{other}' in database URL {}", mask_any(raw)),
-                "use postgres://user@host/db or sqlite://path/to/file.db",
+                "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
             )),
             _ => Err(Error::usage_hint(
                 format!("'{}' is not a database URL", mask_any(raw)),
-                "use postgres://user@host/db or sqlite://path/to/file.db",
+                "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
             )),
         }
     }
@@ -88,15 +89,20 @@ impl DbUrl {
     pub fn from_libpq(env: &PgEnv) -> Result<Self, Error> {
         let mut target = Target::default();
         target.apply(env)?;
-        Self::from_target("postgres", &target)
+        Self::from_target("postgres", &target, DbKind::Postgres)
     }
 
-    fn parse_postgres(raw: &str, env: &PgEnv) -> Result<Self, Error> {
+    /// A server URL (PostgreSQL, MySQL/MariaDB): checked and masked the same way;
+    /// query options (TLS and others) go to the driver as written.
+    fn parse_server(raw: &str, env: &PgEnv, kind: DbKind) -> Result<Self, Error> {
         let invalid = |why: &str| {
             Error::usage_hint(
-                format!("invalid PostgreSQL URL {}: {why}", redact::mask_unparsed(raw)),
-                "expected postgres://user@host:port/database, with the password after the user name \
-                 (user:password@host); percent-encode special characters in the password ('@' as %40, '#' as %23, '/' as %2F, '?' as %3F, ':' as %3A)",
+                format!("invalid {} URL {}: {why}", kind.product(), redact::mask_unparsed(raw)),
+                format!(
+                    "expected {}://user@host:port/database, with the password after the user name \
+                     (user:password@host); percent-encode special characters in the password ('@' as %40, '#' as %23, '/' as %2F, '?' as %3F, ':' as %3A)",
+                    if kind == DbKind::Mysql { "mysql" } else { "postgres" }
+                ),
             )
         };
         let (scheme, rest) = raw.split_once(':').unwrap_or((raw, ""));
@@ -115,16 +121,21 @@ impl DbUrl {
         let url = url::Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
         let mut target = target_from_url(&url).map_err(|e| invalid(&e))?;
         target.apply(env)?;
-        Self::from_target(&scheme.to_ascii_lowercase(), &target)
+        if kind == DbKind::Mysql && target.host.is_none() {
+            target.host = Some("localhost".into()); // the driver's default, in the authority with the user
+        }
+        Self::from_target(&scheme.to_ascii_lowercase(), &target, kind)
     }
 
-    fn from_target(scheme: &str, target: &Target) -> Result<Self, Error> {
+    fn from_target(scheme: &str, target: &Target, kind: DbKind) -> Result<Self, Error> {
         target.check()?;
         if let Some(password) = &target.password {
             redact::register(password);
         }
         let port = target.port_number()?;
-        let connect_host = target.connect_host().map(str::to_owned);
+        // A MySQL Unix socket (`?socket=PATH`) is used instead of the host.
+        let socket = kind == DbKind::Mysql && target.params.iter().any(|(k, _)| k == "socket");
+        let connect_host = target.connect_host().filter(|_| !socket).map(str::to_owned);
         let db = target.dbname.as_deref().unwrap_or_default();
         let host = connect_host.as_deref().unwrap_or_default();
         let location = match port {
@@ -133,7 +144,7 @@ impl DbUrl {
         };
         Ok(Self {
             driver: build_url(scheme, target, false),
-            kind: DbKind::Postgres,
+            kind,
             masked: build_url(scheme, target, true),
             location,
             connect_host,
@@ -170,7 +181,7 @@ impl DbUrl {
     pub fn expose(&self) -> &str {
         &self.driver
     }
-    /// `host:port/db` (PostgreSQL) or the file path (SQLite), without credentials.
+    /// `host:port/db` (servers) or the file path (SQLite), without credentials.
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -179,8 +190,9 @@ impl DbUrl {
     /// a name or address that resolves only to loopback addresses. May resolve a name.
     pub fn is_local(&self) -> bool {
         match (self.kind, &self.connect_host) {
-            (DbKind::Sqlite, _) | (DbKind::Postgres, None) => true,
+            (DbKind::Sqlite, _) | (DbKind::Postgres | DbKind::Mysql, None) => true,
             (DbKind::Postgres, Some(host)) => host_is_local(host, self.port.unwrap_or(5432)),
+            (DbKind::Mysql, Some(host)) => host_is_local(host, self.port.unwrap_or(3306)),
         }
     }
     /// The `PG*` variables that supplied parts of this URL.
@@ -402,10 +414,47 @@ mod tests {
 
     #[test]
     fn bad_urls() {
-        for bad in ["http://x", "mysql://u:p@h/db", "nonsense", "", "postgres://u:p@[bad/db"] {
+        for bad in ["http://x", "mysql://u:p@[bad/db", "nonsense", "", "postgres://u:p@[bad/db"] {
             let err = DbUrl::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
             assert!(!err.to_string().contains(":p@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn mysql_urls_are_masked_like_postgres_ones() {
+        use std::str::FromStr;
+        for scheme in ["mysql", "mariadb"] {
+            let raw = format!("{scheme}://app:hunter3@db.example.com:3307/shop?ssl-mode=REQUIRED&ssl-ca=/ca.pem");
+            let url = DbUrl::resolve(&raw, &env(&[("PGHOST", "elsewhere.invalid"), ("PGUSER", "nobody")])).unwrap();
+            assert_eq!(url.kind(), DbKind::Mysql);
+            assert_eq!(
+                url.to_string(),
+                format!("{scheme}://app:***@db.example.com:3307/shop?ssl-mode=REQUIRED&ssl-ca=/ca.pem")
+            );
+            assert_eq!(url.location(), "db.example.com:3307/shop");
+            assert!(!url.is_local());
+            let o = sqlx::mysql::MySqlConnectOptions::from_str(url.expose()).unwrap();
+            assert_eq!((o.get_host(), o.get_port(), o.get_username()), ("db.example.com", 3307, "app"));
+            assert!(matches!(o.get_ssl_mode(), sqlx::mysql::MySqlSslMode::Required), "TLS options reach the driver");
+        }
+        assert!(DbUrl::parse("mysql://root@127.0.0.1/app").unwrap().is_local());
+        let url = DbUrl::parse("mysql://root:pw-1@db.internal/app?socket=/run/mysqld/mysqld.sock").unwrap();
+        assert!(url.is_local(), "a socket is local whatever the host says");
+        let o = sqlx::mysql::MySqlConnectOptions::from_str(url.expose()).unwrap();
+        assert_eq!(o.get_socket().map(|p| p.display().to_string()).as_deref(), Some("/run/mysqld/mysqld.sock"));
+        let url = DbUrl::parse("mysql:///app?socket=/tmp/s&user=me&password=topsecret").unwrap();
+        assert!(!url.to_string().contains("topsecret"));
+        let o = sqlx::mysql::MySqlConnectOptions::from_str(url.expose()).unwrap();
+        assert_eq!(o.get_username(), "me");
+        for (bad, shown) in [
+            ("mysql://app:p@ss#w0rd@host/db", "mysql://app:***@host/db"),
+            ("mariadb:app:S3cr3t@h/db", "mariadb:app:***@h/db"),
+        ] {
+            let err = DbUrl::parse(bad).unwrap_err();
+            let text = format!("{err} {}", err.hint().unwrap_or_default());
+            assert!(text.contains(shown) && text.contains("MySQL/MariaDB"), "{bad}: {text}");
+            assert!(!text.contains("w0rd") && !text.contains("S3cr3t"), "{bad}: {text}");
         }
     }
 

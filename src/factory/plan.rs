@@ -41,6 +41,33 @@ pub struct Plan {
     pub tables: Vec<TablePlan>,
     /// (table, group) foreign keys that close a cycle: their parent may load later.
     pub cycle_edges: Vec<(usize, usize)>,
+    /// Targets not generated because triggers of other targets fill them.
+    pub trigger_filled: Vec<TriggerFilled>,
+}
+
+/// A target table that a trigger of another target fills as that one's rows go in.
+#[derive(Debug, Clone)]
+pub struct TriggerFilled {
+    pub table: TableName,
+    pub trigger: String,
+    pub source: TableName,
+}
+
+/// Targets that INSERT triggers of other (non-empty) targets fill: generating rows for
+/// them as well would collide with the triggers' rows.
+fn trigger_filled(schema: &Schema, chosen: &[Target]) -> Vec<TriggerFilled> {
+    let mut out = Vec::new();
+    for (name, _, _) in chosen {
+        let source = chosen.iter().filter(|(n, _, _)| n != name).filter_map(|(n, _, _)| schema.get(n)).find_map(|t| {
+            t.fills(name).next().map(|w| TriggerFilled {
+                table: name.clone(),
+                trigger: w.trigger.clone(),
+                source: t.name.clone(),
+            })
+        });
+        out.extend(source);
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -499,7 +526,9 @@ struct Builder<'a> {
 /// Builds the plan from the schema, the request and what the database holds already.
 pub fn build(schema: &Schema, req: &BulkRequest, inputs: &PlanInputs) -> Result<Plan, Error> {
     let (existing_rows, existing_keys) = (&inputs.existing_rows, &inputs.existing_keys);
-    let chosen = targets(schema, req)?;
+    let mut chosen = targets(schema, req)?;
+    let filled = trigger_filled(schema, &chosen);
+    chosen.retain(|(n, _, _)| !filled.iter().any(|f| &f.table == n));
     if chosen.is_empty() {
         return Err(Error::usage_hint(
             "nothing to load: no table has a row count",
@@ -540,7 +569,7 @@ pub fn build(schema: &Schema, req: &BulkRequest, inputs: &PlanInputs) -> Result<
         })
         .filter(|&(p, g)| !matches!(&plans[p].groups[g].parent, ParentRef::Planned { table, .. } if *table == p))
         .collect();
-    Ok(Plan { seed: req.seed, batch_size: req.batch_size, tables: plans, cycle_edges })
+    Ok(Plan { seed: req.seed, batch_size: req.batch_size, tables: plans, cycle_edges, trigger_filled: filled })
 }
 
 impl Builder<'_> {
@@ -1276,6 +1305,9 @@ impl Plan {
                 let _ = writeln!(out, "     {note}");
             }
         }
+        for f in &self.trigger_filled {
+            let _ = writeln!(out, "\n{}: filled by trigger {} on {} (no rows generated)", f.table, f.trigger, f.source);
+        }
         let _ = writeln!(
             out,
             "\nvalues from: key (distinct by construction), reference (a parent's key), constraint (a check seed reads),\n  db-checked (candidates the database accepted), factories, learned (a profile), generated (type and name)"
@@ -1465,6 +1497,7 @@ mod tests {
             checks: vec![],
             row_estimate: 0,
             estimated_bytes: 0,
+            trigger_writes: vec![],
             key_rules: vec![],
         }
     }

@@ -22,7 +22,7 @@ fn bad_urls_are_usage_errors_naming_the_problem() {
     let w = Workdir::new();
     for (url, expect) in [
         ("http://example.com/db", "unknown scheme 'http'"),
-        ("mysql://u:topsecret@h/db", "not supported yet"),
+        ("mysql://u:topsecret@[::bad/db", "invalid MySQL/MariaDB URL"),
         ("not a url", "is not a database URL"),
         ("postgres://u:topsecret@[::bad/db", "invalid PostgreSQL URL"),
     ] {

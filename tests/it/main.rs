@@ -1,5 +1,5 @@
 //! One integration-test binary: every test drives the real `seed` binary against a real
-//! SQLite file or the harness's PostgreSQL server.
+//! SQLite file or the harness's PostgreSQL and MariaDB servers.
 
 mod common;
 
@@ -15,6 +15,7 @@ mod hints;
 mod json;
 mod like;
 mod migrations;
+mod mysql;
 mod parallel;
 mod prepare;
 mod restore;

@@ -368,7 +368,7 @@ async fn plan_inputs(
         existing_keys.insert(key, keys.collect());
     }
     let mut existing_max = HashMap::new();
-    for (key, sql) in existing_max_queries(schema, &existing_rows) {
+    for (key, sql) in existing_max_queries(schema, &existing_rows, &|e| conn.cast_int(e)) {
         let step = Step::new(format!("reading the highest {}.{}", key.0, key.1));
         if let Some(max) = conn.one_i64(sql, &step).await? {
             existing_max.insert(key, max);
@@ -414,6 +414,7 @@ fn existing_key_queries(
 fn existing_max_queries(
     schema: &Schema,
     existing_rows: &HashMap<TableName, u64>,
+    cast_int: &dyn Fn(&str) -> String,
 ) -> Vec<((TableName, String), String)> {
     let mut out = Vec::new();
     for (name, _) in existing_rows.iter().filter(|(_, n)| **n > 0) {
@@ -423,7 +424,8 @@ fn existing_max_queries(
         };
         for c in t.columns.iter().filter(|c| c.auto.is_none() && keyed(&c.name)) {
             if matches!(c.kind, TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt) {
-                let sql = format!("SELECT CAST(max({}) AS BIGINT) FROM {}", quote_ident(&c.name), name.quoted());
+                let max = format!("max({})", quote_ident(&c.name));
+                let sql = format!("SELECT {} FROM {}", cast_int(&max), name.quoted());
                 out.push(((name.clone(), c.name.clone()), sql));
             }
         }

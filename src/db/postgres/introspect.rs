@@ -9,9 +9,10 @@ use sqlx::postgres::PgConnection;
 use crate::db::checks::parse_check;
 use crate::db::errors::Step;
 use crate::db::schema::{
-    AutoKey, CheckRule, Column, ForeignKey, KeyElement, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind,
-    Unique,
+    AutoKey, CheckRule, Column, Dml, ForeignKey, KeyElement, KeyRule, PartitionBound, Schema, Table, TableName,
+    TriggerWrite, TypeKind, Unique,
 };
+use crate::db::triggers;
 use crate::error::Error;
 
 use super::errors::translate;
@@ -75,6 +76,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 checks: vec![],
                 row_estimate: estimated_rows,
                 estimated_bytes: u64::try_from(r.get::<i64, _>("est_bytes")).unwrap_or(0),
+                trigger_writes: vec![],
                 key_rules: vec![],
             },
         ));
@@ -273,6 +275,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
             tables[ti].1.partitions.push(bound);
         }
     }
+    trigger_writes(conn, &oids, &by_oid, &mut tables).await?;
     let search_path: Vec<String> = sqlx::query_scalar("SELECT s::text FROM unnest(current_schemas(false)) s")
         .fetch_all(&mut *conn)
         .await
@@ -283,6 +286,47 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
         search_path,
         names_ignore_case: false,
     })
+}
+
+/// The tables each table's triggers write, read from the trigger functions' text
+/// (`db::triggers`: a heuristic).
+async fn trigger_writes(
+    conn: &mut PgConnection,
+    oids: &[i64],
+    by_oid: &HashMap<i64, usize>,
+    tables: &mut [(i64, Table)],
+) -> Result<(), Error> {
+    let rows = sqlx::query(
+        "SELECT t.tgrelid::int8, t.tgname, t.tgtype::int4, pg_get_functiondef(t.tgfoid)
+         FROM pg_trigger t WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgrelid = ANY($1::int8[]::oid[])
+         ORDER BY t.tgrelid, t.tgname",
+    )
+    .bind(oids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| q(e, "reading triggers"))?;
+    let known: Vec<TableName> = tables.iter().map(|(_, t)| t.name.clone()).collect();
+    for r in &rows {
+        let Some(&ti) = by_oid.get(&r.get::<i64, _>(0)) else { continue };
+        let (name, tgtype, body): (String, i32, String) = (r.get(1), r.get(2), r.get(3));
+        // pg_trigger.tgtype: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE.
+        let events = [(4, Dml::Insert), (8, Dml::Delete), (16, Dml::Update)];
+        let table = &mut tables[ti].1;
+        for (writes, target) in triggers::writes_in(&body) {
+            let Some(target) = triggers::resolve(&target, &table.name.schema, &known).filter(|n| n != &table.name)
+            else {
+                continue;
+            };
+            for &(_, on) in events.iter().filter(|(bit, _)| tgtype & bit != 0) {
+                let w =
+                    TriggerWrite { trigger: name.clone(), on, before: tgtype & 2 != 0, writes, table: target.clone() };
+                if !table.trigger_writes.contains(&w) {
+                    table.trigger_writes.push(w);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn partition_root(conn: &mut PgConnection, oid: i64) -> Result<Option<TableName>, Error> {

@@ -107,6 +107,10 @@ impl Backend for PgBackend {
         format!("CAST({expr} AS TEXT)")
     }
 
+    fn cast_int(&self, expr: &str) -> String {
+        format!("CAST({expr} AS BIGINT)")
+    }
+
     fn sql_literal(&self, v: &Value, col: &Column) -> String {
         let text = match v {
             Value::Null => return format!("CAST(NULL AS {})", col.type_name),

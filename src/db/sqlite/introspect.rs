@@ -7,8 +7,10 @@ use super::errors::translate;
 use crate::db::checks::parse_check;
 use crate::db::errors::Step;
 use crate::db::schema::{
-    AutoKey, Column, ForeignKey, KeyElement, KeyRule, Schema, Table, TableName, TypeKind, Unique, quote_ident,
+    AutoKey, Column, ForeignKey, KeyElement, KeyRule, Schema, Table, TableName, TriggerWrite, TypeKind, Unique,
+    quote_ident,
 };
+use crate::db::triggers::{resolve, split_create_trigger, writes_in};
 use crate::error::Error;
 
 /// The demo schema applied to an empty embedded database.
@@ -176,8 +178,28 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             checks: check_names(&create_sql, &check_exprs),
             row_estimate: u64::try_from(count).unwrap_or(0),
             estimated_bytes: 0,
+            trigger_writes: vec![],
             key_rules,
         });
+    }
+    // Tables the triggers write.
+    let triggers = sqlx::query("SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| q(e, what))?;
+    let known: Vec<TableName> = tables.iter().map(|t| t.name.clone()).collect();
+    for r in &triggers {
+        let (table, name): (String, String) = (r.get(0), r.get(1));
+        let sql: String = r.get::<Option<String>, _>(2).unwrap_or_default();
+        let Some(t) = tables.iter_mut().find(|t| t.name.name == table) else { continue };
+        let Some((on, before, body)) = split_create_trigger(&sql) else { continue };
+        for (writes, target) in writes_in(body) {
+            let Some(target) = resolve(&target, "", &known).filter(|n| n != &t.name) else { continue };
+            let w = TriggerWrite { trigger: name.clone(), on, before, writes, table: target };
+            if !t.trigger_writes.contains(&w) {
+                t.trigger_writes.push(w);
+            }
+        }
     }
     // Foreign keys that name no parent columns point at the parent's primary key.
     let pks: Vec<(TableName, Vec<String>)> = tables.iter().map(|t| (t.name.clone(), t.primary_key.clone())).collect();

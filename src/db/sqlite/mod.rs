@@ -123,6 +123,10 @@ impl Backend for SqliteBackend {
         format!("CAST({expr} AS TEXT)")
     }
 
+    fn cast_int(&self, expr: &str) -> String {
+        format!("CAST({expr} AS INTEGER)")
+    }
+
     fn sql_literal(&self, v: &Value, col: &Column) -> String {
         sqlite_literal(v, &col.type_name)
     }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod mariadb;
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
