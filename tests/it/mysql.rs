@@ -516,3 +516,28 @@ fn trigger_filled_tables_are_left_to_their_triggers_on_sqlite_and_postgres() {
     assert!(text.contains("seeded 20 rows into 1 table"), "{text}");
     assert_eq!((db.count("film"), db.count("film_text")), (20, 20));
 }
+
+#[test]
+fn mysql_like_learns_from_a_snapshot_and_a_live_database_alike() {
+    let (src, a, b) = (MariaDb::sakila("like_src"), MariaDb::sakila("like_a"), MariaDb::sakila("like_b"));
+    let w = Workdir::new();
+    expect_code(&bulk(&w, &src, &["--count", "200", "--seed", "3"]), 0);
+    // An invariant of the app the schema does not state: two rental durations only.
+    src.sql("UPDATE film SET rental_duration = IF(film_id % 2 = 0, 3, 7)");
+    // Real people's addresses, one domain many times: personal, so never learned as a set.
+    src.sql("UPDATE customer SET email = CONCAT('person', customer_id, '@real-corp.example')");
+    expect_code(&seed(&w, &src.url(), &["snapshot", "create", "shop"]), 0);
+    let profile = w.seed().args(["snapshot", "profile", "shop"]).output().unwrap();
+    assert_eq!(profile.status.code(), Some(0), "{}", all_output(&profile));
+    let profile = String::from_utf8(profile.stdout).unwrap();
+    assert!(!profile.contains("real-corp"), "the profile copies real emails:\n{profile}");
+
+    expect_code(&bulk(&w, &a, &["--count", "60", "--seed", "9", "--like", "shop"]), 0);
+    expect_code(&bulk(&w, &b, &["--count", "60", "--seed", "9", "--like-db", &src.url()]), 0);
+    assert_eq!(a.dump_data(), b.dump_data(), "--like and --like-db differ");
+    assert_eq!(a.sql("SELECT GROUP_CONCAT(DISTINCT rental_duration ORDER BY 1) FROM film"), "3,7");
+    // Personal columns stay generated: no email of the source comes back.
+    assert_eq!(a.sql("SELECT count(*) FROM customer WHERE email LIKE '%real-corp%'"), "0");
+    assert_eq!(a.count("film_text"), 60);
+    assert_no_orphans(&a, 20);
+}
