@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::cli::{Cli, LogFormat};
 use crate::db::url::{DEFAULT_URL, DbUrl};
 use crate::error::Error;
+use crate::snapshot::location::Spec;
 
 pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
 
@@ -16,7 +17,8 @@ pub struct Settings {
     pub embedded_default: bool,
     /// Used for the write transaction and advisory locks; `database_url` when unset.
     pub direct_url: Option<DbUrl>,
-    pub snapshot_dir: PathBuf,
+    /// `--snapshot-dir`: a directory or a bucket, parsed once here.
+    pub snapshot_dir: Spec,
     pub output: OutputSettings,
     pub retry: RetryPolicy,
     pub connect_timeout: Duration,
@@ -90,11 +92,13 @@ impl Settings {
         }
         let statement_timeout = cli.connect.statement_timeout.filter(|d| !d.is_zero());
         let json = cli.output.log_format == Some(LogFormat::Json);
+        let snapshot_dir =
+            Spec::parse(&cli.connect.snapshot_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_DIR)))?;
         Ok(Self {
             database_url,
             embedded_default,
             direct_url,
-            snapshot_dir: cli.connect.snapshot_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_DIR)),
+            snapshot_dir,
             output: OutputSettings {
                 format: cli.output.log_format.unwrap_or(LogFormat::Text),
                 quiet: cli.output.quiet,
@@ -130,6 +134,18 @@ mod tests {
         let s = settings(&["--database-url", ""]).unwrap();
         assert!(s.embedded_default);
         assert_eq!(s.database_url.to_string(), DEFAULT_URL);
+    }
+
+    /// `s3://x` is a bucket, not a folder named `s3:`; other schemes are refused.
+    #[test]
+    fn snapshot_locations() {
+        assert!(
+            matches!(settings(&[]).unwrap().snapshot_dir, Spec::Local(p) if p == std::path::Path::new("snapshots"))
+        );
+        let s = settings(&["--snapshot-dir", "s3://team-bucket/seed"]).unwrap();
+        assert!(matches!(&s.snapshot_dir, Spec::S3(b) if b.name == "team-bucket" && b.prefix == "seed/"));
+        assert!(settings(&["--snapshot-dir", "gs://b"]).is_err());
+        assert!(settings(&["--snapshot-dir", "s3://Bad_Bucket"]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::snapshot::format::{
     self, DATABASE_KINDS, DeltaParts, Header, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_SETTINGS, MAX_STRING_LEN,
     MAX_TABLES, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
 };
-use crate::snapshot::store;
+use crate::snapshot::names as store;
 use crate::text::{has_control, shown};
 
 /// Longest piece of a file's string a message quotes.

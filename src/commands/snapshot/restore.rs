@@ -4,7 +4,6 @@
 //! go in is the database kind's business (`db::Backend`'s load steps).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,9 +20,10 @@ use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, Wr
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
 use crate::snapshot::format::Header;
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{open_table, read_header};
-use crate::snapshot::store::validate_name;
+use crate::snapshot::location::Mode;
+use crate::snapshot::names::validate_name;
+use crate::snapshot::reader::{open_table_in, read_header_from};
+use crate::snapshot::source::Source;
 
 pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     validate_name(&args.name)?;
@@ -34,13 +34,13 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
-    let (header, _) = read_header(&path)?;
+    let (_store, src, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
+    let header = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
     let header = Arc::new(header);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let restored = with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| {
-        let (args, path, header) = (&args, &path, &header);
+        let (args, src, header) = (&args, &src, &header);
         async move {
             if attempt > 1 {
                 ctx.printer.info(format!(
@@ -51,7 +51,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             let app = "seed snapshot restore";
             let mut session =
                 db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
-            let result = restore(ctx, &mut session, args, path, header, attempt > 1).await;
+            let result = restore(ctx, &mut session, args, src, header, attempt > 1).await;
             if result.is_err() {
                 session.rollback().await;
             }
@@ -143,10 +143,10 @@ fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool
 }
 
 /// Decompresses (and checks) one table of the snapshot on a blocking thread.
-fn spawn_chunks(path: PathBuf, header: Arc<Header>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
+fn spawn_chunks(src: Arc<dyn Source>, header: Arc<Header>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut rows = match open_table(&path, &header, index) {
+        let mut rows = match open_table_in(src.as_ref(), &header, index) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -179,7 +179,7 @@ async fn restore(
     ctx: &Context,
     session: &mut Session,
     args: &RestoreArgs,
-    path: &Path,
+    src: &Arc<dyn Source>,
     header: &Arc<Header>,
     retry: bool,
 ) -> Result<Option<u64>, Error> {
@@ -228,7 +228,7 @@ async fn restore(
             batch_size: None,
             progress: ctx.printer.progress(&table.name.to_string(), Some(entry.rows), "rows"),
         };
-        let rows = RowInput::CopyText(spawn_chunks(path.to_path_buf(), Arc::clone(header), *i));
+        let rows = RowInput::CopyText(spawn_chunks(Arc::clone(src), Arc::clone(header), *i));
         let written = session.load_table(&target, rows).await?;
         if written != entry.rows {
             return Err(Error::Data {
