@@ -15,5 +15,6 @@ mod migrations;
 mod parallel;
 mod restore;
 mod snapshot;
+mod store;
 mod timeout;
 mod ux;

@@ -357,7 +357,7 @@ impl S3Store {
                     )
                 } else {
                     let keys: Vec<&str> = stale.iter().take(10).map(|u| u.key.as_str()).collect();
-                    Diagnostic::warn(
+                    let mut d = Diagnostic::warn(
                         "unfinished uploads",
                         format!(
                             "{} older than an hour (a create killed with SIGKILL or a lost machine; invisible, but \
@@ -365,7 +365,9 @@ impl S3Store {
                             plural(stale.len() as u64, "upload", "uploads"),
                             keys.join(", ")
                         ),
-                    )
+                    );
+                    d.data = json!({ "in_progress": uploads.len(), "stale": stale.len(), "keys": keys });
+                    d
                 }
             }
             Err(e) => {
