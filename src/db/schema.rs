@@ -182,6 +182,12 @@ pub struct Schema {
     /// version comes from them; never seeded, never snapshotted.
     #[serde(default)]
     pub migration_tables: Vec<Table>,
+    /// Schemas an unqualified name is looked up in (PostgreSQL's search path).
+    #[serde(default)]
+    pub search_path: Vec<String>,
+    /// Table names compare without regard to case (SQLite).
+    #[serde(default)]
+    pub names_ignore_case: bool,
 }
 
 impl Schema {
@@ -205,6 +211,13 @@ impl Schema {
         self.tables.iter().find(|t| &t.name == name)
     }
 
+    /// The application tables `sel` picks (`db::select` rules).
+    pub fn select(&self, sel: &crate::db::select::Selection) -> Result<Vec<&Table>, crate::error::Error> {
+        let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
+        let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
+        Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
+    }
+
     /// Names for "did you mean" messages.
     pub fn table_list(&self) -> String {
         let names: Vec<String> = self.tables.iter().map(|t| t.name.to_string()).collect();
@@ -214,16 +227,51 @@ impl Schema {
     /// A stable hash of tables, columns and types (order of tables does not matter,
     /// order of columns does: COPY depends on it).
     pub fn fingerprint(&self) -> String {
-        fingerprint_of(self.tables.iter().map(|t| {
+        fingerprint_of(self.signatures())
+    }
+
+    /// The fingerprint as format-1 snapshots recorded it (see `fingerprint_of_v1`).
+    pub fn fingerprint_v1(&self) -> String {
+        fingerprint_of_v1(self.signatures())
+    }
+
+    fn signatures(&self) -> impl Iterator<Item = (TableName, Vec<ColumnSig>)> + '_ {
+        self.tables.iter().map(|t| {
             (t.name.clone(), t.columns.iter().map(|c| (c.name.clone(), c.type_name.clone(), c.nullable)).collect())
-        }))
+        })
     }
 }
 
 pub type ColumnSig = (String, String, bool);
 
-/// Fingerprint of `(table, [(column, type, nullable)])`; also used on snapshot headers.
+/// One line of the fingerprint's text. Every name is length-prefixed, so no choice of
+/// names can make two schemas print the same text (column `a b` of type `text` and
+/// column `a` of type `b text` differ).
+pub fn fingerprint_table_line(schema: &str, name: &str) -> String {
+    format!("table {}:{schema}.{}:{name}\n", schema.len(), name.len())
+}
+
+pub fn fingerprint_column_line(name: &str, type_name: &str, nullable: bool) -> String {
+    format!("  {}:{name} {}:{type_name}{}\n", name.len(), type_name.len(), if nullable { "" } else { " not null" })
+}
+
+/// Fingerprint of `(table, [(column, type, nullable)])`: XXH3-128 of the lines above,
+/// tables sorted by schema and name. Also used on snapshot headers.
 pub fn fingerprint_of(tables: impl Iterator<Item = (TableName, Vec<ColumnSig>)>) -> String {
+    let sorted: BTreeMap<TableName, Vec<ColumnSig>> = tables.collect();
+    let mut text = String::new();
+    for (name, cols) in &sorted {
+        text.push_str(&fingerprint_table_line(&name.schema, &name.name));
+        for (col, ty, nullable) in cols {
+            text.push_str(&fingerprint_column_line(col, ty, *nullable));
+        }
+    }
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+}
+
+/// The fingerprint of format-1 snapshots, which printed names without their lengths
+/// (ambiguous for names with spaces or dots); kept to compare with those files.
+pub fn fingerprint_of_v1(tables: impl Iterator<Item = (TableName, Vec<ColumnSig>)>) -> String {
     let sorted: BTreeMap<TableName, Vec<ColumnSig>> = tables.collect();
     let mut text = String::new();
     for (name, cols) in &sorted {
@@ -389,6 +437,16 @@ mod tests {
         a2.columns[0].type_name = "text".into();
         let s3 = Schema { tables: vec![a2], ..Schema::default() };
         assert_ne!(s1.fingerprint(), s3.fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_text_is_unambiguous() {
+        // Column "a b" of type text vs column "a" of type "b text": the same in format 1.
+        let sig = |col: &str, ty: &str| vec![(TableName::new("s", "t"), vec![(col.to_owned(), ty.to_owned(), true)])];
+        assert_eq!(fingerprint_of_v1(sig("a b", "text").into_iter()), fingerprint_of_v1(sig("a", "b text").into_iter()));
+        assert_ne!(fingerprint_of(sig("a b", "text").into_iter()), fingerprint_of(sig("a", "b text").into_iter()));
+        let tbl = |s: &str, n: &str| vec![(TableName::new(s, n), vec![])];
+        assert_ne!(fingerprint_of(tbl("a.b", "c").into_iter()), fingerprint_of(tbl("a", "b.c").into_iter()));
     }
 
     #[test]

@@ -80,7 +80,6 @@
 //! writer refuses to write what a reader would refuse.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -333,15 +332,10 @@ pub fn tables_fingerprint(tables: &[TableEntry]) -> String {
     let mut order: Vec<&TableEntry> = tables.iter().collect();
     order.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
     let mut hasher = Xxh3Default::new();
-    let mut line = String::new();
     for t in order {
-        line.clear();
-        let _ = writeln!(line, "table {}.{}", t.schema, t.name);
-        hasher.update(line.as_bytes());
+        hasher.update(crate::db::schema::fingerprint_table_line(&t.schema, &t.name).as_bytes());
         for c in &t.columns {
-            line.clear();
-            let _ = writeln!(line, "  {} {}{}", c.name, c.type_name, if c.nullable { "" } else { " not null" });
-            hasher.update(line.as_bytes());
+            hasher.update(crate::db::schema::fingerprint_column_line(&c.name, &c.type_name, c.nullable).as_bytes());
         }
     }
     format!("{:032x}", hasher.digest128())

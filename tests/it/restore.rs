@@ -598,7 +598,7 @@ fn snapshot_diff_counts_and_prints_added_removed_and_changed_rows() {
     run(w.seed().args(["--database-url", &url, "snapshot", "create", "after"]), 0);
     run(w.seed().args(["--database-url", &url, "snapshot", "create", "after2"]), 0);
 
-    let out = run(w.seed().args(["--log-format", "json", "snapshot", "diff", "before", "after"]), 12);
+    let out = run(w.seed().args(["--json", "snapshot", "diff", "before", "after"]), 12);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("diff JSON");
     assert_eq!(doc["differs"], true);
     let got: Vec<(String, u64, u64, u64, u64)> = doc["tables"]

@@ -66,7 +66,7 @@ fn every_verb_works_on_a_bucket_and_keys_appear_only_whole() {
     // Without --force an existing name is refused, and the object is untouched.
     run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "base"]), 6);
     let list = json(&run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list", "--json"]), 0));
-    let list = list.as_array().unwrap();
+    let list = list["snapshots"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(
         (list[0]["name"].as_str(), list[0]["status"].as_str(), list[0]["rows"].as_u64()),
@@ -176,7 +176,7 @@ fn a_large_snapshot_goes_up_in_parts_and_restores_exactly() {
     };
     run(&store, &mut create(&a, &[]), 0);
     let list = json(&run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "list", "--json"]), 0));
-    let size = list[0]["size"].as_u64().unwrap();
+    let size = list["snapshots"][0]["size"].as_u64().unwrap();
     assert!(size > 20 << 20, "the snapshot should need several parts: {size} bytes");
     run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "verify", "big"]), 0);
     run(
@@ -256,7 +256,7 @@ fn a_create_killed_mid_upload_leaves_no_object() {
     child.wait().unwrap();
     assert!(!store.keys().iter().any(|k| k.ends_with(".seed.gz")), "an object appeared: {:?}", store.keys());
     let list = json(&run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "list", "--json"]), 0));
-    assert_eq!(list, serde_json::json!([]));
+    assert_eq!(list["snapshots"], serde_json::json!([]));
     run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "show", "doomed"]), 6);
     // The killed command's lease still names it; a new create says so (exit 8).
     let again = run(

@@ -15,6 +15,7 @@ use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::Table;
+use crate::db::select::Selection;
 use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count, plural};
@@ -69,27 +70,24 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u8
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let ratio = if size > 0 { raw as f64 / size as f64 } else { 0.0 };
-    ctx.printer.event(
-        Level::Info,
-        "snapshot_created",
-        json!({ "name": args.name, "path": shown_path, "tables": header.tables.len(),
+    let summary = json!({ "name": args.name, "path": shown_path, "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
-                "seconds": (secs * 1000.0).round() / 1000.0 }),
-        || {
-            #[allow(clippy::cast_precision_loss)]
-            let rate = rows as f64 / secs.max(1e-6);
-            format!(
-                "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
-                args.name,
-                plural(header.tables.len() as u64, "table", "tables"),
-                plural(rows, "row", "rows"),
-                human_bytes(raw),
-                human_bytes(size),
-                human_count(rate),
-                shown_path
-            )
-        },
-    );
+                "seconds": (secs * 1000.0).round() / 1000.0 });
+    ctx.printer.document("snapshot create", summary.clone());
+    ctx.printer.event(Level::Info, "snapshot_created", summary, || {
+        #[allow(clippy::cast_precision_loss)]
+        let rate = rows as f64 / secs.max(1e-6);
+        format!(
+            "snapshot '{}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s)\n  {}",
+            args.name,
+            plural(header.tables.len() as u64, "table", "tables"),
+            plural(rows, "row", "rows"),
+            human_bytes(raw),
+            human_bytes(size),
+            human_count(rate),
+            shown_path
+        )
+    });
     Ok(code::OK)
 }
 
@@ -118,7 +116,9 @@ async fn write_snapshot(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let tables = select_tables(&schema, &args.tables, &args.exclude)?;
+    let selection =
+        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+    let tables = select_tables(&schema, &selection)?;
     let jobs = args
         .jobs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize)

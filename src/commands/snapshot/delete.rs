@@ -24,6 +24,10 @@ pub async fn run(args: DeleteArgs, ctx: &Context) -> Result<u8, Error> {
             return Err(missing());
         }
         ctx.printer.info(format!("deleted snapshot '{}' ({})", args.name, store.display_key(&key).display()));
+        ctx.printer.document(
+            "snapshot delete",
+            serde_json::json!({ "deleted": [{ "name": args.name, "file": store.display_key(&key).display().to_string() }] }),
+        );
         Ok(code::OK)
     }
     .await;

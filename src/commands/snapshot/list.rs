@@ -23,7 +23,7 @@ const PARALLEL: usize = 8;
 /// Widest reason or version shown in the text table.
 const CELL: usize = 160;
 
-pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
+pub async fn run(_args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
     let store = location(ctx)?;
     let shown_dir = store.display().display().to_string();
     if !store.exists().await? {
@@ -36,11 +36,8 @@ pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
                  (a bucket must be created first)",
             ));
         }
-        ctx.printer.data(&if args.json {
-            "[]".to_owned()
-        } else {
-            format!("no snapshots yet ({shown_dir} does not exist; `seed snapshot create NAME` makes it)")
-        });
+        ctx.printer.data(&format!("no snapshots yet ({shown_dir} does not exist; `seed snapshot create NAME` makes it)"));
+        ctx.printer.document("snapshot list", json!({ "snapshots": [] }));
         return Ok(code::OK);
     }
     let entries = store.list().await?;
@@ -48,8 +45,8 @@ pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
         .buffered(PARALLEL)
         .collect()
         .await;
-    if args.json {
-        ctx.printer.data(&serde_json::to_string_pretty(&items).unwrap_or_default());
+    if ctx.printer.json_doc() {
+        ctx.printer.document("snapshot list", json!({ "snapshots": items }));
         return Ok(code::OK);
     }
     if items.is_empty() {

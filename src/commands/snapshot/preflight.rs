@@ -96,13 +96,15 @@ impl Preflight {
                 p.non_empty.push((key.clone(), n));
             }
         }
-        if p.differences.is_empty() && target.fingerprint() != header.schema_fingerprint {
+        // Format-1 files recorded the older (ambiguous) fingerprint.
+        let live = if header.format_version >= 2 { target.fingerprint() } else { target.fingerprint_v1() };
+        if p.differences.is_empty() && live != header.schema_fingerprint {
             let snap_tables: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
             let others: Vec<String> =
                 target.tables.iter().filter(|t| !snap_tables.contains(&t.name)).map(|t| t.name.to_string()).collect();
             p.differences.push(format!(
                 "schema fingerprint {} differs from the snapshot's {} (in tables the snapshot does not hold{})",
-                short(&target.fingerprint()),
+                short(&live),
                 short(&header.schema_fingerprint),
                 if others.is_empty() { String::new() } else { format!(": {}", others.join(", ")) }
             ));

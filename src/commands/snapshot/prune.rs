@@ -86,14 +86,11 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &Location) -> Result<Vec<
         ctx.printer.data(&format!("removed {name} (created {created}, {})", human_bytes(*size)));
         removed.push(name.clone());
     }
-    ctx.printer.event(
-        Level::Info,
-        "prune_summary",
-        json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() }),
-        || {
-            let verb = if args.dry_run { "would remove" } else { "removed" };
-            format!("{verb} {} of {}", removed.len(), plural(snaps.len() as u64, "snapshot", "snapshots"))
-        },
-    );
+    let summary = json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() });
+    ctx.printer.document("snapshot prune", summary.clone());
+    ctx.printer.event(Level::Info, "prune_summary", summary, || {
+        let verb = if args.dry_run { "would remove" } else { "removed" };
+        format!("{verb} {} of {}", removed.len(), plural(snaps.len() as u64, "snapshot", "snapshots"))
+    });
     Ok(removed)
 }

@@ -23,6 +23,8 @@ const NAME: usize = 120;
 
 #[derive(Serialize)]
 struct ShowJson<'a> {
+    json_version: u32,
+    command: &'static str,
     file: String,
     size: u64,
     header: &'a Header,
@@ -32,9 +34,15 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
     let (_store, src, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "show").await?;
     let h = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
     let (size, path) = (src.size(), src.location().to_path_buf());
-    if args.json {
+    if ctx.printer.json_doc() {
         // Streamed: a header's JSON can be tens of MB; never held as text as well.
-        let doc = ShowJson { file: path.display().to_string(), size, header: &h };
+        let doc = ShowJson {
+            json_version: crate::output::JSON_VERSION,
+            command: "snapshot show",
+            file: path.display().to_string(),
+            size,
+            header: &h,
+        };
         let mut out = ScrubbedLines { out: std::io::stdout().lock(), line: Vec::new() };
         serde_json::to_writer_pretty(&mut out, &doc)
             .and_then(|()| out.finish().map(drop).map_err(serde_json::Error::io))
