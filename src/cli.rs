@@ -267,6 +267,7 @@ pub enum SnapshotCommand {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
+    /// The snapshot to copy (in --snapshot-dir).
     pub name: String,
     /// Where to copy it: s3://BUCKET[/PREFIX] or a directory.
     #[arg(long, value_name = "LOCATION")]
@@ -280,6 +281,7 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
+    /// The snapshot to copy (into --snapshot-dir).
     pub name: String,
     /// Where to copy it from: s3://BUCKET[/PREFIX] or a directory.
     #[arg(long, value_name = "LOCATION")]

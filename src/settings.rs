@@ -17,9 +17,9 @@ use crate::db::url::{DEFAULT_URL, DbUrl};
 use crate::env;
 use crate::envfile::Loaded;
 use crate::error::Error;
-use crate::snapshot::location::Spec;
 use crate::libpq::PgEnv;
 use crate::output::{Level, Printer};
+use crate::snapshot::location::Spec;
 
 pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -443,7 +443,10 @@ mod tests {
     fn fingerprint_text_is_unambiguous() {
         // Column "a b" of type text vs column "a" of type "b text": the same in format 1.
         let sig = |col: &str, ty: &str| vec![(TableName::new("s", "t"), vec![(col.to_owned(), ty.to_owned(), true)])];
-        assert_eq!(fingerprint_of_v1(sig("a b", "text").into_iter()), fingerprint_of_v1(sig("a", "b text").into_iter()));
+        assert_eq!(
+            fingerprint_of_v1(sig("a b", "text").into_iter()),
+            fingerprint_of_v1(sig("a", "b text").into_iter())
+        );
         assert_ne!(fingerprint_of(sig("a b", "text").into_iter()), fingerprint_of(sig("a", "b text").into_iter()));
         let tbl = |s: &str, n: &str| vec![(TableName::new(s, n), vec![])];
         assert_ne!(fingerprint_of(tbl("a.b", "c").into_iter()), fingerprint_of(tbl("a", "b.c").into_iter()));

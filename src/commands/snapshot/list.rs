@@ -36,7 +36,8 @@ pub async fn run(_args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
                  (a bucket must be created first)",
             ));
         }
-        ctx.printer.data(&format!("no snapshots yet ({shown_dir} does not exist; `seed snapshot create NAME` makes it)"));
+        ctx.printer
+            .data(&format!("no snapshots yet ({shown_dir} does not exist; `seed snapshot create NAME` makes it)"));
         ctx.printer.document("snapshot list", json!({ "snapshots": [] }));
         return Ok(code::OK);
     }

@@ -116,7 +116,9 @@ impl S3Store {
             .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_client_options(options.clone())
             .with_retry(retry)
-            .with_virtual_hosted_style_request(false);
+            // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
+            // Garage, R2...): path style, endpoint/bucket/key.
+            .with_virtual_hosted_style_request(cfg.endpoint.is_none());
         if let Some(token) = &creds.token {
             builder = builder.with_token(token);
         }

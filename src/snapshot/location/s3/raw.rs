@@ -63,12 +63,20 @@ pub async fn send(
     step: &str,
 ) -> Result<Response, Error> {
     let cfg = store.resolved();
-    let base = cfg.endpoint.clone().unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", cfg.region));
+    // The same addressing as the store's client: path style on an explicit endpoint,
+    // virtual-hosted on AWS.
+    let (base, bucket_in_path) = match &cfg.endpoint {
+        Some(e) => (e.clone(), true),
+        None => (format!("https://{}.s3.{}.amazonaws.com", store.bucket().name, cfg.region), false),
+    };
     let mut url = url::Url::parse(&base).map_err(|e| Error::Internal(format!("endpoint URL: {e}")))?;
     {
         let mut segments =
             url.path_segments_mut().map_err(|()| Error::Internal("endpoint URL cannot take a path".into()))?;
-        segments.pop_if_empty().push(&store.bucket().name);
+        segments.pop_if_empty();
+        if bucket_in_path {
+            segments.push(&store.bucket().name);
+        }
         if let Some(key) = key {
             let full = format!("{}{key}", store.bucket().prefix);
             segments.extend(full.split('/'));
