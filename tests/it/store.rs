@@ -458,3 +458,48 @@ fn doctor_checks_the_store() {
     // The probe object is gone again.
     assert!(store.keys().is_empty(), "{:?}", store.keys());
 }
+
+/// Ctrl-C in the middle of the upload: exit 130, no object, and the unfinished upload
+/// is aborted before seed exits (an orderly failure leaves nothing billed behind), the
+/// lease released.
+#[test]
+fn a_create_interrupted_mid_upload_aborts_its_upload() {
+    let store = Store::new("sigint");
+    let db = noise_db("st_sigint", &[("noise", 600_000)]);
+    let w = Workdir::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
+    cmd.current_dir(w.path())
+        .args(["--no-progress", "--database-url", &db.url(), "--snapshot-dir", &store.url()])
+        .args(["snapshot", "create", "stopped", "--compression-level", "0"]);
+    for (k, v) in store.vars() {
+        cmd.env(k, v);
+    }
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_until(Duration::from_secs(60), "an upload in progress", || (!store.uploads().is_empty()).then_some(()));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", all_output(&out));
+    assert!(store.uploads().is_empty(), "the upload was not aborted: {:?}", store.uploads());
+    let keys = store.keys();
+    assert!(!keys.iter().any(|k| k.ends_with(".seed.gz") || k.starts_with(".locks/")), "{keys:?}");
+    let audit: Vec<&String> = keys.iter().filter(|k| k.starts_with(".audit/")).collect();
+    assert_eq!(audit.len(), 1, "the interruption is recorded: {keys:?}");
+}
+
+/// With a session token and -vv (every request traced), neither the secret key nor
+/// the token shows up anywhere.
+#[test]
+fn secrets_never_show_even_when_tracing_requests() {
+    let store = Store::new("secrets");
+    let w = sqlite_work(20);
+    let token = "Sess10n-T0ken-Zq8w7e6r5t4y";
+    for args in
+        [&["snapshot", "create", "s"][..], &["snapshot", "list"], &["snapshot", "restore", "s", "--clean"], &["doctor"]]
+    {
+        let mut cmd = w.seed();
+        store.apply(cmd.args(["-vv", "--log-format", "json"])).env("AWS_SESSION_TOKEN", token).args(args);
+        let out = run(&store, &mut cmd, 0);
+        assert!(!all_output(&out).contains(token), "the session token leaked:\n{}", all_output(&out));
+    }
+}
