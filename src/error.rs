@@ -227,7 +227,7 @@ impl Error {
                 _ => "is the server running and reachable? `seed doctor` checks the connection; raise SEED_RETRY_MAX_ATTEMPTS for a server that is still starting".into(),
             }),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
-            Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? nothing was published and a restore was rolled back; `seed doctor` checks the store".into()),
+            Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
             Error::Constraint(v) => Some(constraint_hint(v.kind, v.table.as_deref(), v.column.as_deref())),
             Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
             Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
