@@ -216,6 +216,12 @@ pub struct BulkArgs {
     /// Wait for another bulk or restore on the same database instead of failing at once.
     #[arg(long)]
     pub wait: bool,
+    /// Shape values like the data in this snapshot (value sets, null rates, ranges; never personal values).
+    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "like_db")]
+    pub like: Option<String>,
+    /// Shape values like the data in this live database (read only).
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub like_db: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +251,12 @@ pub enum SnapshotCommand {
     /// Compare two snapshots table by table, by primary key.
     #[command(after_help = "Examples:\n  seed snapshot diff before after\n  seed snapshot diff before after --rows")]
     Diff(DiffArgs),
+    /// Print what a snapshot's data looks like (value sets, null rates, ranges; never
+    /// personal values) as a factories file.
+    #[command(
+        after_help = "Examples:\n  seed snapshot profile prod > profile.toml\n  seed bulk --count 1000 --factories profile.toml\n  seed snapshot profile prod --max-values 50 --min-count 10"
+    )]
+    Profile(ProfileArgs),
     /// Delete a snapshot.
     #[command(after_help = "Example:\n  seed snapshot delete baseline")]
     Delete(DeleteArgs),
@@ -395,6 +407,23 @@ pub struct DiffArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
+    pub name: String,
+    /// A column with more distinct values than this gets a range or lengths, not a value set (default 20).
+    #[arg(long)]
+    pub max_values: Option<u64>,
+    /// Each value of a set must be seen at least this often (default 5).
+    #[arg(long)]
+    pub min_count: Option<u64>,
+    /// A factories file whose [profile] section sets the above and more personal columns.
+    #[arg(long)]
+    pub factories: Option<PathBuf>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
     pub name: String,
@@ -448,6 +477,15 @@ mod tests {
         let cli = Cli::try_parse_from(["seed", "bulk", "--count", "-5"]).unwrap();
         let Command::Bulk(args) = cli.command else { panic!("not bulk") };
         assert_eq!(args.count, Some(-5));
+    }
+
+    #[test]
+    fn like_takes_a_snapshot_or_a_database_not_both() {
+        let cli = Cli::try_parse_from(["seed", "bulk", "--count", "5", "--like", "prod"]).unwrap();
+        let Command::Bulk(args) = cli.command else { panic!("not bulk") };
+        assert_eq!(args.like.as_deref(), Some("prod"));
+        assert!(Cli::try_parse_from(["seed", "bulk", "--like", "a", "--like-db", "sqlite://x.db"]).is_err());
+        assert!(Cli::try_parse_from(["seed", "snapshot", "profile", "prod", "--max-values", "50"]).is_ok());
     }
 
     #[test]

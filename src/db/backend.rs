@@ -18,7 +18,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::db::errors::Step;
-use crate::db::schema::{Schema, Table, TableName};
+use crate::db::evaluate;
+use crate::db::schema::{Column, Schema, Table, TableName};
 use crate::db::url::DbKind;
 use crate::error::Error;
 use crate::factory::plan::Plan;
@@ -135,6 +136,58 @@ pub trait Backend {
     async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error>;
     /// The single (possibly NULL) integer `sql` returns.
     async fn one_i64(&mut self, sql: String, step: &Step) -> Result<Option<i64>, Error>;
+
+    // Evaluation: candidate rows checked by the database before anything is loaded.
+    /// `v` written as a SQL literal of `col`'s type, read the way an insert into `col`
+    /// would read it (PostgreSQL casts; SQLite applies the column's affinity).
+    fn sql_literal(&self, v: &Value, col: &Column) -> String {
+        let _ = col;
+        evaluate::plain_literal(v)
+    }
+    /// What starts each row of a `VALUES` list (MySQL 8 wants `ROW`).
+    fn values_row_keyword(&self) -> &'static str {
+        ""
+    }
+    /// Evaluates each of `exprs` (SQL over `columns`, e.g. a check's expression) on each
+    /// of `rows`, touching no table: per row, one text per expression (`None` for NULL).
+    /// A row the database cannot evaluate (a failed cast, a division by zero) fails the
+    /// call, and a savepoint keeps the surrounding transaction usable.
+    async fn evaluate(
+        &mut self,
+        columns: &[&Column],
+        rows: &[Vec<Value>],
+        exprs: &[String],
+        step: &Step,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); rows.len()];
+        for (chunk_no, chunk) in rows.chunks(evaluate::ROWS_PER_STATEMENT).enumerate() {
+            let literals: Vec<Vec<String>> =
+                chunk.iter().map(|r| columns.iter().zip(r).map(|(c, v)| self.sql_literal(v, c)).collect()).collect();
+            let sql =
+                evaluate::select_sql(columns, &literals, exprs, self.values_row_keyword(), &|e| self.cast_text(e));
+            self.execute("SAVEPOINT seed_evaluate".into(), step).await?;
+            match self.text_rows(sql, step).await {
+                Ok(got) => {
+                    self.execute("RELEASE SAVEPOINT seed_evaluate".into(), step).await?;
+                    for mut r in got {
+                        let Some(i) = r.first().cloned().flatten().and_then(|i| i.parse::<usize>().ok()) else {
+                            continue;
+                        };
+                        if let Some(slot) = out.get_mut(chunk_no * evaluate::ROWS_PER_STATEMENT + i) {
+                            r.remove(0);
+                            *slot = r;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.execute("ROLLBACK TO SAVEPOINT seed_evaluate".into(), step).await?;
+                    self.execute("RELEASE SAVEPOINT seed_evaluate".into(), step).await?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
+    }
 
     // Transactions.
     /// A read-only transaction that sees every table as of one moment.

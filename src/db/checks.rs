@@ -106,6 +106,163 @@ fn split_and(s: &str) -> Vec<&str> {
     parts
 }
 
+/// Splits on `sep` outside parentheses and quotes.
+pub fn split_top_level(s: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0usize);
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '\'' | '"' if quote.is_none() => quote = Some(ch),
+            c if quote == Some(c) => quote = None,
+            '(' if quote.is_none() => depth += 1,
+            ')' if quote.is_none() => depth -= 1,
+            c if c == sep && quote.is_none() && depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+/// True when seed understands all of check `expr`: each conjunct is one of the simple
+/// rules `parse_check` reads (a range, a list, a length limit, `<> ''`) on one of
+/// `columns`. Anything else (OR, LIKE, regular expressions, functions, several columns)
+/// is left to candidates the database checks.
+pub fn fully_understood(expr: &str, columns: &[&str]) -> bool {
+    let body = expr.trim();
+    let body = body.strip_prefix("CHECK").unwrap_or(body).trim();
+    let body = body.strip_suffix("NOT VALID").unwrap_or(body).trim();
+    split_and(strip_parens(body)).into_iter().all(|conjunct| {
+        let c = strip_parens(conjunct);
+        let outside = outside_quotes(c).to_ascii_uppercase();
+        let simple = ![" OR ", "NOT ", " LIKE ", " GLOB ", "~", " SIMILAR ", " REGEXP ", " IS ", "||"]
+            .iter()
+            .any(|k| outside.contains(k));
+        simple
+            && referenced_columns(c, columns).len() == 1
+            && columns
+                .iter()
+                .any(|col| parse_conjunct(c, col).is_some_and(|r| !matches!(&r, CheckRule::In(v) if v.is_empty())))
+    })
+}
+
+/// A domain check over `VALUE` rewritten over `column` (quoted), outside string literals.
+pub fn value_as_column(expr: &str, column: &str) -> String {
+    let quoted = crate::db::schema::quote_ident(column);
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len() + column.len());
+    let mut i = 0;
+    let mut in_str = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            in_str = !in_str;
+        }
+        let word_start =
+            !in_str && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == '"'));
+        if word_start && chars.len() >= i + 5 {
+            let word: String = chars[i..i + 5].iter().collect();
+            let after = chars.get(i + 5).is_none_or(|n| !(n.is_alphanumeric() || *n == '_'));
+            if word == "VALUE" && after {
+                out.push_str(&quoted);
+                i += 5;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// `s` with the insides of string literals blanked out (same length).
+fn outside_quotes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_str = false;
+    for ch in s.chars() {
+        if ch == '\'' {
+            in_str = !in_str;
+            out.push(ch);
+        } else if in_str {
+            out.push(' ');
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The names among `columns` that `expr` mentions as identifiers (not inside string
+/// literals, not as function or type names). Unquoted names match without regard to
+/// case; quoted ones (`"Name"`, `` `name` ``, `[name]`) exactly.
+pub fn referenced_columns<'a>(expr: &str, columns: &[&'a str]) -> Vec<&'a str> {
+    let mut found: Vec<&'a str> = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    let add = |name: &str, exact: bool, found: &mut Vec<&'a str>| {
+        let hit = columns.iter().find(|c| if exact { **c == name } else { c.eq_ignore_ascii_case(name) });
+        if let Some(c) = hit
+            && !found.contains(c)
+        {
+            found.push(c);
+        }
+    };
+    while i < chars.len() {
+        let ch = chars[i];
+        if ch == '\'' {
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == '\'' {
+                    if chars.get(i + 1) == Some(&'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let close = match ch {
+            '"' => Some('"'),
+            '`' => Some('`'),
+            '[' if chars.get(i + 1).is_some_and(|c| c.is_alphabetic() || *c == '_') => Some(']'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            let start = i + 1;
+            let mut j = start;
+            while j < chars.len() && chars[j] != close {
+                j += 1;
+            }
+            let name: String = chars[start..j.min(chars.len())].iter().collect();
+            add(&name, true, &mut found);
+            i = j + 1;
+            continue;
+        }
+        if ch.is_alphabetic() || ch == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
+                i += 1;
+            }
+            let name: String = chars[start..i].iter().collect();
+            let next = chars[i..].iter().find(|c| !c.is_whitespace());
+            let is_call = next == Some(&'(');
+            let after_cast = start >= 2 && chars[start - 2] == ':' && chars[start - 1] == ':';
+            if !is_call && !after_cast {
+                add(&name, false, &mut found);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    found
+}
+
 fn parse_conjunct(c: &str, column: &str) -> Option<CheckRule> {
     let upper = c.to_ascii_uppercase();
     // col BETWEEN a AND b
@@ -125,14 +282,16 @@ fn parse_conjunct(c: &str, column: &str) -> Option<CheckRule> {
         let rest = &c[pos + 7..];
         let open = rest.find('[')?;
         let close = rest.rfind(']')?;
-        return Some(CheckRule::In(list(&rest[open + 1..close])));
+        let items = list(&rest[open + 1..close]);
+        return (!items.is_empty()).then_some(CheckRule::In(items));
     }
     if let Some(pos) = upper.find(" IN ") {
         if !is_col(&c[..pos], column) || upper.contains(" NOT IN ") {
             return None;
         }
         let rest = strip_parens(&c[pos + 4..]);
-        return Some(CheckRule::In(list(rest)));
+        let items = list(rest);
+        return (!items.is_empty()).then_some(CheckRule::In(items));
     }
     for op in [">=", "<=", "<>", "!=", ">", "<", "="] {
         if let Some(pos) = c.find(op) {
@@ -185,7 +344,7 @@ fn comparison(lhs: &str, op: &str, rhs: &str, column: &str) -> Option<CheckRule>
 
 fn is_col(s: &str, column: &str) -> bool {
     let s = strip_parens(s.trim());
-    let s = s.split("::").next().unwrap_or(s).trim();
+    let s = strip_parens(s.split("::").next().unwrap_or(s).trim());
     let s = s.trim_matches('"').trim_matches('`').trim_matches(['[', ']']);
     s == column || s.eq_ignore_ascii_case(column) && column != "VALUE" || (column == "VALUE" && s == "VALUE")
 }
@@ -266,6 +425,45 @@ mod tests {
             parse_check("CHECK ((price > (0)::numeric))", "price"),
             vec![CheckRule::Range { min: Some(0.01), max: None }]
         );
+    }
+
+    #[test]
+    fn varchar_lists_as_postgres_prints_them() {
+        let def = "CHECK (((status)::text = ANY ((ARRAY['draft'::character varying, 'archived'::character varying])::text[])))";
+        assert_eq!(parse_check(def, "status"), vec![CheckRule::In(vec!["draft".into(), "archived".into()])]);
+        assert!(fully_understood(def, &["status"]));
+    }
+
+    #[test]
+    fn understood_or_not() {
+        let cols = ["a", "b", "email", "status"];
+        assert!(fully_understood("CHECK (((a >= 1) AND (a <= 5)))", &cols));
+        assert!(fully_understood("CHECK ((status = ANY (ARRAY['x'::text, 'y'::text])))", &cols));
+        assert!(!fully_understood("CHECK ((a < b))", &cols));
+        assert!(!fully_understood("CHECK (((email)::text ~~ '%@%'::text))", &cols));
+        assert!(!fully_understood("CHECK ((lower(email) = email))", &cols));
+        assert!(!fully_understood("CHECK (((a > 0) OR (a IS NULL)))", &cols));
+        assert!(!fully_understood("CHECK (status IN ('a', 'b') OR status IS NULL)", &cols));
+        assert!(!fully_understood("CHECK ((a > 0) AND (a < b))", &cols));
+        assert!(parse_check("CHECK (status IN ('a', 'b') OR status IS NULL)", "status").is_empty());
+    }
+
+    #[test]
+    fn domain_checks_over_a_column() {
+        assert_eq!(
+            value_as_column("CHECK ((VALUE ~ '^VALUE [a-z]+$'::text))", "Email"),
+            "CHECK ((\"Email\" ~ '^VALUE [a-z]+$'::text))"
+        );
+        assert_eq!(value_as_column("CHECK (VALUES_X > 0 AND VALUE > 0)", "n"), "CHECK (VALUES_X > 0 AND \"n\" > 0)");
+    }
+
+    #[test]
+    fn columns_referenced() {
+        let cols = ["start_at", "end_at", "Name", "length", "text"];
+        assert_eq!(referenced_columns("((end_at > start_at))", &cols), ["end_at", "start_at"]);
+        assert_eq!(referenced_columns("(\"Name\" <> 'end_at')", &cols), ["Name"]);
+        assert_eq!(referenced_columns("(length(x) > 0 AND y::text = '')", &cols), Vec::<&str>::new());
+        assert_eq!(referenced_columns("num_nonnulls(START_AT, [end_at]) = 1", &cols), ["start_at", "end_at"]);
     }
 
     #[test]

@@ -229,6 +229,7 @@ mod tests {
             checks: vec![],
             row_estimate: 0,
             estimated_bytes: 0,
+            key_rules: vec![],
         }
     }
 

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod checks;
 pub mod copy_text;
 pub mod errors;
+pub mod evaluate;
 pub mod insert;
 pub mod migrations;
 pub mod postgres;
@@ -98,6 +99,15 @@ impl Session {
     }
     pub fn cast_text(&self, expr: &str) -> String {
         dispatch!(&self.conn, b => b.cast_text(expr))
+    }
+    pub async fn evaluate(
+        &mut self,
+        columns: &[&schema::Column],
+        rows: &[Vec<crate::factory::values::Value>],
+        exprs: &[String],
+        step: &Step,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        dispatch!(&mut self.conn, b => b.evaluate(columns, rows, exprs, step).await)
     }
 
     pub async fn begin_read(&mut self) -> Result<(), Error> {

@@ -136,6 +136,27 @@ pub struct ForeignKey {
     pub deferrable: bool,
 }
 
+/// A uniqueness or exclusion rule that is not a plain set of columns: a unique index on
+/// expressions (`lower(email)`) or with a `WHERE` clause (partial), or an exclusion
+/// constraint (`EXCLUDE USING gist (room WITH =, during WITH &&)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRule {
+    pub name: String,
+    /// The indexed expressions, each a column name or an expression over columns.
+    pub elements: Vec<KeyElement>,
+    /// The `WHERE` of a partial index: only rows where it holds must be distinct.
+    pub predicate: Option<String>,
+    /// An exclusion constraint: rows conflict when every element's operator holds.
+    pub exclusion: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyElement {
+    pub expr: String,
+    /// The operator of an exclusion constraint's element (`=`, `&&`).
+    pub op: Option<String>,
+}
+
 /// A partition's accepted values for the partition key (single-column keys only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PartitionBound {
@@ -161,6 +182,9 @@ pub struct Table {
     pub row_estimate: u64,
     /// Bytes on disk (heap + toast), for free-space estimates.
     pub estimated_bytes: u64,
+    /// Expression and partial unique indexes, exclusion constraints.
+    #[serde(default)]
+    pub key_rules: Vec<KeyRule>,
 }
 
 impl Table {
@@ -398,6 +422,7 @@ mod tests {
             checks: vec![],
             row_estimate: 0,
             estimated_bytes: 0,
+            key_rules: vec![],
         }
     }
 

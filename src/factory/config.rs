@@ -22,6 +22,10 @@ use toml::Spanned;
 
 use crate::error::Error;
 use crate::factory::plan::MAX_COUNT;
+use crate::factory::profile::{JsonShape, ProfileSettings};
+
+/// The most values a learned value set may hold (`[profile] max_values`).
+pub const MAX_PROFILE_VALUES: usize = 1000;
 use crate::factory::values::faker_by_name;
 
 /// Far more than any factories file needs; keeps a wrong path (a log, /dev/zero) from
@@ -33,6 +37,12 @@ pub struct Factories {
     pub path: PathBuf,
     text: String,
     pub tables: Vec<TableConfig>,
+    /// `[profile] from = "..."`: the file is a learned profile. Its rules shape only
+    /// columns seed does not fill by construction (keys, unique values and foreign keys
+    /// keep theirs), and rules for tables or columns the database lacks are skipped.
+    pub learned: Option<String>,
+    /// `[profile]`: how profiles are learned (`--like`, `snapshot profile`).
+    pub profile: ProfileSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +61,12 @@ pub struct ColumnConfig {
     pub name: String,
     pub line: usize,
     pub rule: ColumnRule,
+    /// Relative weights of `one_of`'s values (same length).
+    pub weights: Option<Vec<f64>>,
+    /// Share of NULLs (nullable columns).
+    pub null_rate: Option<f64>,
+    /// Shortest and longest text, in characters.
+    pub length: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +75,12 @@ pub enum ColumnRule {
     Value(Option<String>),
     OneOf(Vec<Option<String>>),
     Template(Template),
+    /// Lowest and highest value (numbers, dates, times), inclusive.
+    Range(String, String),
+    /// JSON documents with these keys and value types.
+    Json(JsonShape),
+    /// Seed's own generator, shaped only by `null_rate` or `length`.
+    Default,
 }
 
 /// `"{first_name}.{last_name}{i}@example.com"`: literal text and generator names;
@@ -81,6 +103,17 @@ pub enum TemplatePart {
 struct RawFile {
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
+    profile: Option<Spanned<RawProfile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    from: Option<String>,
+    max_values: Option<i64>,
+    min_count: Option<i64>,
+    #[serde(default)]
+    personal: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +140,11 @@ struct RawColumn {
     one_of: Option<Vec<toml::Value>>,
     template: Option<String>,
     null: Option<bool>,
+    range: Option<Vec<toml::Value>>,
+    json: Option<toml::Value>,
+    weights: Option<Vec<toml::Value>>,
+    null_rate: Option<f64>,
+    length: Option<Vec<i64>>,
 }
 
 impl Factories {
@@ -200,20 +238,64 @@ impl Factories {
                     rule.one_of.is_some(),
                     rule.template.is_some(),
                     rule.null.is_some(),
+                    rule.range.is_some(),
+                    rule.json.is_some(),
                 ]
                 .iter()
                 .filter(|b| **b)
                 .count();
-                if given != 1 {
+                let shaped = rule.null_rate.is_some() || rule.length.is_some();
+                if given > 1 || given == 0 && !shaped {
                     return Err(err(
                         span,
                         format!(
-                            "{name}.{}: give exactly one of generator, value, one_of, template or null",
+                            "{name}.{}: give exactly one of generator, value, one_of, template, null, range or json (null_rate and length may go with any, or alone)",
                             col.get_ref()
                         ),
                     ));
                 }
-                let parsed = if let Some(g) = rule.generator {
+                let at = |m: String| err(span, format!("{name}.{}: {m}", col.get_ref()));
+                let null_rate = match rule.null_rate {
+                    Some(r) if !(0.0..=1.0).contains(&r) => {
+                        return Err(at(format!("null_rate must be between 0 and 1, got {r}")));
+                    }
+                    r => r,
+                };
+                let length = match rule.length.as_deref() {
+                    None => None,
+                    Some(&[a, b]) if a >= 0 && a <= b && b <= i64::from(u32::MAX) => {
+                        Some((u32::try_from(a).unwrap_or(0), u32::try_from(b).unwrap_or(u32::MAX)))
+                    }
+                    Some(other) => {
+                        return Err(at(format!(
+                            "length must be [shortest, longest] with 0 <= shortest <= longest, got {other:?}"
+                        )));
+                    }
+                };
+                let weights = match (&rule.weights, &rule.one_of) {
+                    (None, _) => None,
+                    (Some(w), Some(items)) if w.len() == items.len() => Some(
+                        w.iter()
+                            .map(|v| match v {
+                                toml::Value::Integer(i) if *i >= 0 => Ok(*i as f64),
+                                toml::Value::Float(f) if *f >= 0.0 && f.is_finite() => Ok(*f),
+                                other => Err(at(format!("weights must be numbers of 0 or more, got {other}"))),
+                            })
+                            .collect::<Result<Vec<f64>, Error>>()?,
+                    ),
+                    (Some(_), Some(_)) => return Err(at("weights needs one number per one_of value".into())),
+                    (Some(_), None) => return Err(at("weights goes with one_of".into())),
+                };
+                let parsed = if let Some(range) = rule.range {
+                    let [lo, hi] = range.as_slice() else {
+                        return Err(at("range must be [lowest, highest]".into()));
+                    };
+                    ColumnRule::Range(scalar(lo).map_err(&at)?, scalar(hi).map_err(&at)?)
+                } else if let Some(shape) = rule.json {
+                    ColumnRule::Json(JsonShape::from_toml(&shape).map_err(&at)?)
+                } else if given == 0 {
+                    ColumnRule::Default
+                } else if let Some(g) = rule.generator {
                     if faker_by_name(&g).is_none() {
                         return Err(err(
                             span,
@@ -249,11 +331,38 @@ impl Factories {
                     }
                     ColumnRule::Value(None)
                 };
-                columns.push(ColumnConfig { name: col.into_inner(), line: col_line, rule: parsed });
+                columns.push(ColumnConfig {
+                    name: col.into_inner(),
+                    line: col_line,
+                    rule: parsed,
+                    weights,
+                    null_rate,
+                    length,
+                });
             }
             tables.push(TableConfig { name, line, count, per_parent, per_parent_line, columns });
         }
-        Ok(Self { path: path.to_owned(), text, tables })
+        let mut profile = ProfileSettings::default();
+        let mut learned = None;
+        if let Some(raw) = raw.profile {
+            let span = raw.span().start;
+            let raw = raw.into_inner();
+            if let Some(n) = raw.max_values {
+                profile.max_values =
+                    usize::try_from(n).ok().filter(|n| (1..=MAX_PROFILE_VALUES).contains(n)).ok_or_else(|| {
+                        err(span, format!("[profile] max_values must be between 1 and {MAX_PROFILE_VALUES}, got {n}"))
+                    })?;
+            }
+            if let Some(n) = raw.min_count {
+                profile.min_count = u64::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| err(span, format!("[profile] min_count must be 1 or more, got {n}")))?;
+            }
+            profile.personal = raw.personal;
+            learned = raw.from;
+        }
+        Ok(Self { path: path.to_owned(), text, tables, learned, profile })
     }
 
     /// An error pointing at `line` of this file.

@@ -6,12 +6,15 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use crate::db::checks::{referenced_columns, split_top_level};
 use crate::db::schema::{
-    CheckRule, Column, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
+    CheckRule, Column, ForeignKey, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
 };
 use crate::error::Error;
-use crate::factory::config::{ColumnRule, Factories, Template};
+use crate::factory::config::{ColumnConfig, ColumnRule, Factories, Template};
 use crate::factory::hash::{Perm, derive, hash_str};
+use crate::factory::pattern::PatternSpace;
+use crate::factory::profile::JsonShape;
 use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
 use crate::factory::values::{
     Bounds, Faker, GENERATOR_NAMES, Value, faker_by_name, faker_name, faker_suits, guess_from_name, text_to_value,
@@ -23,6 +26,9 @@ pub struct BulkRequest {
     pub default_count: Option<u64>,
     pub table_counts: Vec<(String, u64)>,
     pub factories: Option<Factories>,
+    /// A profile learned from real data (`--like`): rules for columns the factories
+    /// file leaves alone.
+    pub like: Option<Factories>,
     pub seed: u64,
     pub batch_size: u64,
 }
@@ -47,6 +53,13 @@ pub struct TablePlan {
     pub columns: Vec<ColumnPlan>,
     pub groups: Vec<FkGroup>,
     pub combo: Option<Combo>,
+    /// Database-checked values (see `candidates`).
+    pub pools: Vec<Pool>,
+    /// Checks the generated rows must pass beyond the table's own: a partial unique
+    /// index that cannot hold by distinct values is kept out of (`NOT (predicate)`).
+    pub extra_checks: Vec<(String, String)>,
+    /// Rules seed leaves to the database (shown by the plan).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +71,81 @@ pub struct ColumnPlan {
     /// Share of NULLs for a nullable column without an explicit rule.
     pub null_ratio: f64,
     pub key: u64,
+    /// Where the values come from, as `--dry-run` tells it.
+    pub origin: Origin,
+    /// Case applied to a unique text value so a check such as `lower(x) = x` holds
+    /// (distinctness survives: the row-number part of such values has one case).
+    pub case: Case,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Case {
+    #[default]
+    Keep,
+    Lower,
+    Upper,
+}
+
+/// Where a column's values come from (the plan's second column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The type and the column's name.
+    Generated,
+    /// A check constraint seed reads (range, list, length) or a partition bound.
+    Constraint,
+    /// Candidates the database evaluated against checks seed does not read.
+    DbChecked,
+    /// The user's factories file.
+    Factories,
+    /// A profile learned from real data (`--like`, or a profile file).
+    Learned,
+    /// Keys, unique values and foreign keys, by construction.
+    Key,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Generated => "generated",
+            Origin::Constraint => "constraint",
+            Origin::DbChecked => "db-checked",
+            Origin::Factories => "factories",
+            Origin::Learned => "learned",
+            Origin::Key => "key",
+        }
+    }
+}
+
+/// Values that passed the database's own evaluation of checks seed does not read:
+/// tuples for a group of columns, drawn whole per row so multi-column checks hold.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// Indexes into the table plan's columns.
+    pub columns: Vec<usize>,
+    pub tuples: Vec<Vec<Value>>,
+    /// Names of the checks the tuples passed.
+    pub checks: Vec<String>,
+    /// Candidates the database evaluated.
+    pub tried: usize,
+    pub key: u64,
+}
+
+/// Which end of a row's slot a column holds: rows get disjoint slots (intervals) so
+/// an exclusion constraint over `&&` holds by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotPart {
+    Start,
+    End,
+    /// A range column: the whole slot.
+    Range,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotUnit {
+    Time { tz: bool },
+    Date,
+    Int,
+    Numeric { scale: u32 },
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +171,8 @@ pub enum Gen {
     },
     /// Short keys: every string of the column's length over [0-9a-z], permuted.
     UniqueCode(CodeSpace),
+    /// Distinct values matching a check's pattern (`LIKE`, `GLOB`, regular expression).
+    UniquePattern(PatternSpace),
     UniqueTemplate(Template),
     UniqueDate,
     UniqueTimestamp {
@@ -99,10 +189,32 @@ pub enum Gen {
     Null,
     Const(Value),
     Pick(Vec<Value>),
+    /// One of `values`, the k-th with probability proportional to its weight
+    /// (`cumulative` holds the running sums).
+    Weighted {
+        values: Vec<Value>,
+        cumulative: Vec<f64>,
+    },
+    /// Between two dates or times (a learned range).
+    Span(PartitionRange),
+    /// JSON objects of a learned shape: its keys, values of its types.
+    JsonShape(JsonShape),
     Template(Template),
     Faker(Faker),
     Typed,
     Partition(Vec<PartitionRange>),
+    /// A component of a tuple from the table's pool `pool` (database-checked values).
+    Pool {
+        pool: usize,
+        component: usize,
+    },
+    /// Disjoint intervals per row (exclusion constraints over ranges); `key` is shared
+    /// by the columns of one interval.
+    Slot {
+        key: u64,
+        part: SlotPart,
+        unit: SlotUnit,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +310,10 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
     }
     if let Some(f) = &req.factories {
         for tc in &f.tables {
+            // A learned profile may come from a database with more tables: skip those.
+            if f.learned.is_some() && schema.find(&tc.name).is_none() {
+                continue;
+            }
             let table = schema.find(&tc.name).ok_or_else(|| {
                 f.error(tc.line, format!("unknown table '{}' (tables: {})", tc.name, schema.table_list()))
             })?;
@@ -221,6 +337,10 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
             }
             // Column overrides alone do not select a table; a count does.
             for cc in &tc.columns {
+                if f.learned.is_some() {
+                    // Learned rules that do not fit this schema are skipped when planning.
+                    continue;
+                }
                 let Some(col) = table.column(&cc.name) else {
                     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
                     return Err(f.error(
@@ -316,6 +436,18 @@ fn check_rule(rule: &ColumnRule, table: &Table, col: &Column) -> Result<(), Stri
         },
         ColumnRule::Value(Some(v)) => check_constant(v, &name, col),
         ColumnRule::OneOf(items) => items.iter().flatten().try_for_each(|v| check_constant(v, &name, col)),
+        ColumnRule::Default => Ok(()),
+        ColumnRule::Json(_) => match col.kind {
+            TypeKind::Json | TypeKind::Jsonb | TypeKind::Text { max_len: None } => Ok(()),
+            _ => Err(format!("json fits json, jsonb and text columns, not {name} ({})", col.type_name)),
+        },
+        ColumnRule::Range(lo, hi) => match range_gen(lo, hi, &col.kind) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "range [{lo:?}, {hi:?}] does not fit {name} ({}): give two numbers, dates or times, lowest first",
+                col.type_name
+            )),
+        },
     }
 }
 
@@ -412,13 +544,31 @@ pub fn build(schema: &Schema, req: &BulkRequest, inputs: &PlanInputs) -> Result<
 }
 
 impl Builder<'_> {
-    fn rules_for(&self, table: &Table) -> Vec<(String, ColumnRule, usize)> {
-        let Some(f) = &self.req.factories else { return vec![] };
-        f.tables
-            .iter()
-            .filter(|tc| self.schema.find(&tc.name).is_some_and(|t| t.name == table.name))
-            .flat_map(|tc| tc.columns.iter().map(|c| (c.name.clone(), c.rule.clone(), c.line)))
-            .collect()
+    /// The factories rules for `table`'s columns, the user's first; learned rules
+    /// (a profile) only for columns seed does not fill by construction, and only those
+    /// that fit the column.
+    fn rules_for(&self, table: &Table) -> Vec<(ColumnConfig, bool)> {
+        let mut out: Vec<(ColumnConfig, bool)> = Vec::new();
+        for f in self.req.factories.iter().chain(self.req.like.iter()) {
+            let learned = f.learned.is_some();
+            for tc in f.tables.iter().filter(|tc| self.schema.find(&tc.name).is_some_and(|t| t.name == table.name)) {
+                for c in &tc.columns {
+                    if out.iter().any(|(o, _)| o.name == c.name) {
+                        continue;
+                    }
+                    if learned && !learnable(table, &c.name, &c.rule) {
+                        continue;
+                    }
+                    let mut c = c.clone();
+                    if learned {
+                        // A profile leaves out a null rate of 0.
+                        c.null_rate.get_or_insert(0.0);
+                    }
+                    out.push((c, learned));
+                }
+            }
+        }
+        out
     }
 
     fn table_plan(&self, table: &Table, count: u64, offset: u64) -> Result<TablePlan, Error> {
@@ -443,16 +593,51 @@ impl Builder<'_> {
             if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = &col.kind {
                 bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
             }
-            let rule = rules.iter().find(|(n, _, _)| n == &col.name);
-            let source = if let Some((_, rule, _)) = rule {
-                match rule {
+            let rule = rules.iter().find(|(c, _)| c.name == col.name);
+            if let Some((cfg, _)) = rule
+                && let Some((lo, hi)) = cfg.length
+                && matches!(col.kind, TypeKind::Text { .. })
+            {
+                bounds.min_len = Some(bounds.min_len.unwrap_or(0).max(lo));
+                bounds.max_len = Some(bounds.max_len.map_or(hi, |m| m.min(hi)).max(bounds.min_len.unwrap_or(0)));
+            }
+            if let Some((cfg, _)) = rule
+                && let ColumnRule::Range(lo, hi) = &cfg.rule
+                && let Some(None) = range_gen(lo, hi, &col.kind)
+            {
+                // Numbers: the learned range within the checks' (the generator keeps to both).
+                let (lo, hi) = (lo.trim().parse::<f64>().ok(), hi.trim().parse::<f64>().ok());
+                bounds.min = max_opt(bounds.min, lo);
+                bounds.max = min_opt_f(bounds.max, hi);
+            }
+            let source = if let Some((cfg, _)) = rule.filter(|(c, _)| c.rule != ColumnRule::Default) {
+                match &cfg.rule {
                     ColumnRule::Generator(g) => Gen::Faker(faker_by_name(g).unwrap_or(Faker::Words)),
                     ColumnRule::Value(None) => Gen::Null,
                     ColumnRule::Value(Some(v)) => Gen::Const(text_to_value(v.clone(), &col.kind)),
-                    ColumnRule::OneOf(items) => Gen::Pick(
-                        items.iter().map(|v| v.clone().map_or(Value::Null, |s| text_to_value(s, &col.kind))).collect(),
-                    ),
+                    ColumnRule::OneOf(items) => {
+                        let values: Vec<Value> = items
+                            .iter()
+                            .map(|v| v.clone().map_or(Value::Null, |s| text_to_value(s, &col.kind)))
+                            .collect();
+                        match &cfg.weights {
+                            Some(w) if w.iter().sum::<f64>() > 0.0 => Gen::Weighted {
+                                values,
+                                cumulative: w
+                                    .iter()
+                                    .scan(0.0, |acc, x| {
+                                        *acc += x;
+                                        Some(*acc)
+                                    })
+                                    .collect(),
+                            },
+                            _ => Gen::Pick(values),
+                        }
+                    }
                     ColumnRule::Template(t) => Gen::Template(t.clone()),
+                    ColumnRule::Range(lo, hi) => range_gen(lo, hi, &col.kind).flatten().unwrap_or(Gen::Typed),
+                    ColumnRule::Json(shape) => Gen::JsonShape(shape.clone()),
+                    ColumnRule::Default => Gen::Typed,
                 }
             } else if fk_cols.contains(&col.name.as_str()) {
                 // Filled in by `groups`.
@@ -487,8 +672,26 @@ impl Builder<'_> {
             } else {
                 Gen::Typed
             };
-            let null_ratio =
-                if col.nullable && rule.is_none() && matches!(source, Gen::Faker(_) | Gen::Typed) { 0.05 } else { 0.0 };
+            let null_ratio = match rule.and_then(|(c, _)| c.null_rate) {
+                Some(r) if col.nullable => r,
+                Some(_) => 0.0,
+                None if col.nullable
+                    && rule.is_none_or(|(c, _)| c.rule == ColumnRule::Default)
+                    && matches!(source, Gen::Faker(_) | Gen::Typed) =>
+                {
+                    0.05
+                }
+                None => 0.0,
+            };
+            let origin = if let Some((_, learned)) = rule {
+                if *learned { Origin::Learned } else { Origin::Factories }
+            } else if col.auto.is_some() {
+                Origin::Key
+            } else if !col.checks.is_empty() || matches!(source, Gen::Partition(_)) {
+                Origin::Constraint
+            } else {
+                Origin::Generated
+            };
             columns.push(ColumnPlan {
                 name: col.name.clone(),
                 kind: col.kind.clone(),
@@ -496,6 +699,8 @@ impl Builder<'_> {
                 bounds,
                 null_ratio,
                 key: derive(key, hash_str(&col.name)),
+                origin,
+                case: Case::Keep,
             });
         }
         // A column of unsupported type with a default: leave it out, the default fills it.
@@ -504,7 +709,18 @@ impl Builder<'_> {
                 && matches!(c.source, Gen::Null)
                 && table.column(&c.name).is_some_and(|col| col.default.is_some() && !col.nullable))
         });
-        Ok(TablePlan { table: table.clone(), count, offset, key, columns, groups: vec![], combo: None })
+        Ok(TablePlan {
+            table: table.clone(),
+            count,
+            offset,
+            key,
+            columns,
+            groups: vec![],
+            combo: None,
+            pools: vec![],
+            extra_checks: vec![],
+            notes: vec![],
+        })
     }
 
     fn groups(
@@ -526,7 +742,7 @@ impl Builder<'_> {
         let mut groups = Vec::new();
         for fk in &table.foreign_keys {
             // A column the user set explicitly is not driven by the foreign key.
-            if fk.columns.iter().any(|c| rules.iter().any(|(n, _, _)| n == c)) {
+            if fk.columns.iter().any(|c| rules.iter().any(|(r, _)| &r.name == c)) {
                 continue;
             }
             if !fk.columns.iter().all(|c| plan.columns.iter().any(|cp| &cp.name == c)) {
@@ -596,13 +812,40 @@ impl Builder<'_> {
         p: usize,
         existing_max: &HashMap<(TableName, String), i64>,
     ) -> Result<(), Error> {
-        let mut sets: Vec<(String, Vec<String>)> = Vec::new();
+        // (what, columns, predicate of a partial index: kept out of when distinct values
+        // cannot be had)
+        let mut sets: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
         let table = plans[p].table.clone();
         if !table.primary_key.is_empty() {
-            sets.push((format!("primary key of {}", table.name), table.primary_key.clone()));
+            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
         }
         for u in &table.uniques {
-            sets.push((format!("unique constraint {}", u.name), u.columns.clone()));
+            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
+        }
+        let owned: Vec<String> = plans[p].columns.iter().map(|c| c.name.clone()).collect();
+        let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        for rule in &table.key_rules {
+            if rule.exclusion {
+                let (sets_more, note) = exclusion_plan(rule, &mut plans[p]);
+                sets.extend(sets_more);
+                plans[p].notes.extend(note);
+                continue;
+            }
+            let mut cols: Vec<String> = Vec::new();
+            for e in &rule.elements {
+                for c in referenced_columns(&e.expr, &names) {
+                    if !cols.iter().any(|x| x == c) {
+                        cols.push(c.to_owned());
+                    }
+                }
+            }
+            if cols.is_empty() {
+                plans[p]
+                    .notes
+                    .push(format!("unique index {} is left to the database (no column seed writes)", rule.name));
+                continue;
+            }
+            sets.push((format!("unique index {}", rule.name), cols, rule.predicate.clone()));
         }
         // Wire foreign-key columns to their groups first.
         for (gi, g) in plans[p].groups.clone().iter().enumerate() {
@@ -614,40 +857,69 @@ impl Builder<'_> {
         }
         let count = plans[p].count;
         let offset = plans[p].offset;
-        for (what, cols) in sets {
-            let plan = &plans[p];
-            if cols
-                .iter()
-                .any(|c| plan.columns.iter().find(|cp| &cp.name == c).is_some_and(|cp| is_unique_gen(&cp.source)))
-            {
+        for (what, cols, predicate) in sets {
+            if let Some(pred) = predicate {
+                // A partial index: distinct values for every row hold it; when the
+                // columns cannot be distinct, rows stay outside it instead.
+                let saved = plans[p].clone();
+                if self.unique_set(plans, p, &table, &what, &cols, count, offset, existing_max).is_err() {
+                    plans[p] = saved;
+                    let name = what.trim_start_matches("unique index ").to_owned();
+                    plans[p].extra_checks.push((name, format!("NOT ({pred})")));
+                }
                 continue;
             }
-            // Columns driven by foreign keys: distinct parents (or parent combinations).
-            let groups_in: Vec<usize> = plan
-                .groups
-                .iter()
-                .enumerate()
-                .filter(|(_, g)| g.fk.columns.iter().all(|c| cols.contains(c)))
-                .map(|(i, _)| i)
-                .collect();
-            let fk_covered: Vec<&String> =
-                cols.iter().filter(|c| plan.groups.iter().any(|g| g.fk.columns.contains(c))).collect();
-            let plain: Vec<String> = cols.iter().filter(|c| !fk_covered.contains(c)).cloned().collect();
-            if plain.is_empty() && !groups_in.is_empty() {
-                self.distinct_parents(plans, p, &groups_in, &what)?;
-                continue;
-            }
-            // Otherwise make one plain column unique by construction.
-            let Some(col_name) = plain.iter().find(|c| plan.columns.iter().any(|cp| &cp.name == *c)).cloned() else {
-                continue;
-            };
-            let ci = plan.columns.iter().position(|cp| cp.name == col_name).unwrap_or(0);
-            let above = existing_max.get(&(table.name.clone(), col_name.clone())).copied();
-            let slot = Slot { col: &plans[p].columns[ci], table: &table, count, offset, above, what: &what };
-            let new_gen = unique_gen(&slot)?;
-            let cp = &mut plans[p].columns[ci];
-            cp.source = new_gen;
-            cp.null_ratio = 0.0;
+            self.unique_set(plans, p, &table, &what, &cols, count, offset, existing_max)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the rows distinct on `cols`: distinct parents when foreign keys cover them,
+    /// else one plain column unique by construction.
+    #[allow(clippy::too_many_arguments)]
+    fn unique_set(
+        &self,
+        plans: &mut [TablePlan],
+        p: usize,
+        table: &Table,
+        what: &str,
+        cols: &[String],
+        count: u64,
+        offset: u64,
+        existing_max: &HashMap<(TableName, String), i64>,
+    ) -> Result<(), Error> {
+        let plan = &plans[p];
+        if cols.iter().any(|c| plan.columns.iter().find(|cp| &cp.name == c).is_some_and(|cp| is_unique_gen(&cp.source)))
+        {
+            return Ok(());
+        }
+        // Columns driven by foreign keys: distinct parents (or parent combinations).
+        let groups_in: Vec<usize> = plan
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.fk.columns.iter().all(|c| cols.contains(c)))
+            .map(|(i, _)| i)
+            .collect();
+        let fk_covered: Vec<&String> =
+            cols.iter().filter(|c| plan.groups.iter().any(|g| g.fk.columns.contains(c))).collect();
+        let plain: Vec<String> = cols.iter().filter(|c| !fk_covered.contains(c)).cloned().collect();
+        if plain.is_empty() && !groups_in.is_empty() {
+            return self.distinct_parents(plans, p, &groups_in, what);
+        }
+        // Otherwise make one plain column unique by construction.
+        let Some(col_name) = plain.iter().find(|c| plan.columns.iter().any(|cp| &cp.name == *c)).cloned() else {
+            return Ok(());
+        };
+        let ci = plan.columns.iter().position(|cp| cp.name == col_name).unwrap_or(0);
+        let above = existing_max.get(&(table.name.clone(), col_name.clone())).copied();
+        let slot = Slot { col: &plans[p].columns[ci], table, count, offset, above, what };
+        let new_gen = unique_gen(&slot)?;
+        let cp = &mut plans[p].columns[ci];
+        cp.source = new_gen;
+        cp.null_ratio = 0.0;
+        if cp.origin != Origin::Factories {
+            cp.origin = Origin::Key;
         }
         Ok(())
     }
@@ -715,6 +987,138 @@ impl Builder<'_> {
     }
 }
 
+/// Whether a learned rule may shape `column` of `table`: never keys, unique columns,
+/// foreign keys, generated or partition-key columns (seed fills those by construction),
+/// and only when the rule fits the column.
+fn learnable(table: &Table, column: &str, rule: &ColumnRule) -> bool {
+    let Some(col) = table.column(column) else { return false };
+    let keyed = table.primary_key.iter().any(|c| c == column)
+        || table.uniques.iter().any(|u| u.columns.iter().any(|c| c == column))
+        || table.foreign_keys.iter().any(|f| f.columns.iter().any(|c| c == column))
+        || table.partition_key.as_deref() == Some(column);
+    !keyed && col.auto.is_none() && !col.generated && check_rule(rule, table, col).is_ok()
+}
+
+/// The generator of a learned range: `Some(Some(span))` for dates and times,
+/// `Some(None)` for numbers (kept as bounds), `None` when the range does not fit.
+fn range_gen(lo: &str, hi: &str, kind: &TypeKind) -> Option<Option<Gen>> {
+    match kind {
+        TypeKind::SmallInt
+        | TypeKind::Int
+        | TypeKind::BigInt
+        | TypeKind::Real
+        | TypeKind::Double
+        | TypeKind::Numeric { .. } => {
+            let (a, b) = (lo.trim().parse::<f64>().ok()?, hi.trim().parse::<f64>().ok()?);
+            (a <= b).then_some(None)
+        }
+        TypeKind::Date => {
+            let day = |s: &str| {
+                chrono::NaiveDate::parse_from_str(s.trim().get(..10)?, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| d.signed_duration_since(chrono::NaiveDate::default()).num_days())
+            };
+            let (a, b) = (day(lo)?, day(hi)?);
+            (a <= b).then(|| Some(Gen::Span(PartitionRange::Date { from: a, to: b + 1 })))
+        }
+        TypeKind::Timestamp | TypeKind::TimestampTz => {
+            let (a, b) = (parse_pg_timestamp(lo)?, parse_pg_timestamp(hi)?);
+            (a <= b).then(|| {
+                Some(Gen::Span(PartitionRange::Time { from: a, to: b + 1, tz: matches!(kind, TypeKind::TimestampTz) }))
+            })
+        }
+        _ => None,
+    }
+}
+
+type KeySet = (String, Vec<String>, Option<String>);
+
+/// How an exclusion constraint holds by construction: rows get disjoint intervals in
+/// the element compared with `&&` (a range column, or a range built from two columns);
+/// with only `=` elements it is a unique set. Otherwise it is left to the database (the
+/// note says so).
+fn exclusion_plan(rule: &KeyRule, plan: &mut TablePlan) -> (Vec<KeySet>, Option<String>) {
+    let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let key = derive(plan.key, hash_str(&rule.name));
+    let free = |plan: &TablePlan, c: &str| {
+        plan.columns.iter().position(|cp| cp.name == c).filter(|&i| {
+            !is_unique_gen(&plan.columns[i].source)
+                && !matches!(plan.columns[i].source, Gen::Foreign { .. })
+                && plan.columns[i].origin != Origin::Factories
+        })
+    };
+    for e in &rule.elements {
+        if e.op.as_deref() != Some("&&") {
+            continue;
+        }
+        let cols = referenced_columns(&e.expr, &refs);
+        let lower = e.expr.trim().to_ascii_lowercase();
+        if let [one] = cols.as_slice()
+            && !lower.contains('(')
+            && let Some(i) = free(plan, one)
+            && let TypeKind::Range { element } = &plan.columns[i].kind
+            && let Some(unit) = slot_unit(element)
+        {
+            let cp = &mut plan.columns[i];
+            cp.source = Gen::Slot { key, part: SlotPart::Range, unit };
+            cp.null_ratio = 0.0;
+            cp.origin = Origin::Key;
+            return (vec![], None);
+        }
+        // tstzrange(start_at, end_at) and the like: the two columns bound each row's slot.
+        let is_range_fn = ["tsrange(", "tstzrange(", "daterange(", "int4range(", "int8range(", "numrange("]
+            .iter()
+            .any(|f| lower.starts_with(f));
+        if is_range_fn
+            && let Some(open) = e.expr.find('(')
+            && let Some(close) = crate::db::checks::closing_of(&e.expr, open)
+        {
+            let args = split_top_level(&e.expr[open + 1..close], ',');
+            let ends: Vec<Option<usize>> = args
+                .iter()
+                .take(2)
+                .map(|a| match referenced_columns(a, &refs).as_slice() {
+                    [c] => free(plan, c),
+                    _ => None,
+                })
+                .collect();
+            if let [Some(a), Some(b)] = ends.as_slice()
+                && a != b
+                && let (Some(ua), Some(ub)) = (slot_unit(&plan.columns[*a].kind), slot_unit(&plan.columns[*b].kind))
+                && ua == ub
+            {
+                for (i, part) in [(*a, SlotPart::Start), (*b, SlotPart::End)] {
+                    let cp = &mut plan.columns[i];
+                    cp.source = Gen::Slot { key, part, unit: ua };
+                    cp.null_ratio = 0.0;
+                    cp.origin = Origin::Key;
+                }
+                return (vec![], None);
+            }
+        }
+    }
+    if rule.elements.iter().all(|e| e.op.as_deref() == Some("=")) {
+        let cols: Vec<String> =
+            rule.elements.iter().flat_map(|e| referenced_columns(&e.expr, &refs)).map(str::to_owned).collect();
+        if !cols.is_empty() {
+            return (vec![(format!("exclusion constraint {}", rule.name), cols, rule.predicate.clone())], None);
+        }
+    }
+    (vec![], Some(format!("exclusion constraint {} is left to the database", rule.name)))
+}
+
+fn slot_unit(kind: &TypeKind) -> Option<SlotUnit> {
+    Some(match kind {
+        TypeKind::Timestamp => SlotUnit::Time { tz: false },
+        TypeKind::TimestampTz => SlotUnit::Time { tz: true },
+        TypeKind::Date => SlotUnit::Date,
+        TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt => SlotUnit::Int,
+        TypeKind::Numeric { scale, .. } => SlotUnit::Numeric { scale: scale.unwrap_or(0) },
+        _ => return None,
+    })
+}
+
 fn is_unique_gen(g: &Gen) -> bool {
     matches!(
         g,
@@ -724,11 +1128,13 @@ fn is_unique_gen(g: &Gen) -> bool {
             | Gen::UniqueEmail
             | Gen::UniqueText { .. }
             | Gen::UniqueCode(_)
+            | Gen::UniquePattern(_)
             | Gen::UniqueTemplate(_)
             | Gen::UniqueDate
             | Gen::UniqueTimestamp { .. }
             | Gen::UniqueNumeric { .. }
             | Gen::UniqueBytes
+            | Gen::Slot { .. }
     )
 }
 
@@ -843,6 +1249,7 @@ impl Plan {
             counted(self.total_rows(), "row"),
             counted(self.tables.len() as u64, "table")
         );
+
         for (i, t) in self.tables.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -853,9 +1260,26 @@ impl Plan {
                 if t.offset > 0 { format!(" (after {} existing)", t.offset) } else { String::new() }
             );
             for c in &t.columns {
-                let _ = writeln!(out, "     {:<24} {}", c.name, self.describe_gen(t, c));
+                let origin = match c.source {
+                    Gen::Pool { .. } => "db-checked",
+                    Gen::Foreign { .. } => "reference",
+                    _ if c.origin == Origin::Factories => "factories",
+                    _ if is_unique_gen(&c.source) => "key",
+                    _ => c.origin.label(),
+                };
+                let _ = writeln!(out, "     {:<24} {origin:<11} {}", c.name, self.describe_gen(t, c));
+            }
+            for (name, expr) in &t.extra_checks {
+                let _ = writeln!(out, "     rows kept out of partial unique index {name}: {expr}");
+            }
+            for note in &t.notes {
+                let _ = writeln!(out, "     {note}");
             }
         }
+        let _ = writeln!(
+            out,
+            "\nvalues from: key (distinct by construction), reference (a parent's key), constraint (a check seed reads),\n  db-checked (candidates the database accepted), factories, learned (a profile), generated (type and name)"
+        );
         if !self.cycle_edges.is_empty() {
             let _ = writeln!(out, "\nforeign-key cycles broken at:");
             for &(t, g) in &self.cycle_edges {
@@ -912,6 +1336,9 @@ impl Plan {
             Gen::UniqueCode(space) => {
                 format!("unique code of {} ({} values)", describe_space(space), space.capacity)
             }
+            Gen::UniquePattern(space) => {
+                format!("unique value matching '{}' ({} values)", space.source, space.capacity)
+            }
             Gen::UniqueTemplate(tpl) => format!("template \"{}\" (unique)", tpl.source),
             Gen::UniqueDate => "unique date".into(),
             Gen::UniqueTimestamp { .. } => "unique timestamp".into(),
@@ -943,6 +1370,38 @@ impl Plan {
             Gen::Template(tpl) => format!("template \"{}\"", tpl.source),
             Gen::Faker(f) => format!("{} (fake)", faker_name(*f)),
             Gen::Typed => format!("random {}", t.table.column(&c.name).map_or("value", |col| col.type_name.as_str())),
+            Gen::Pool { pool, .. } => {
+                let p = &t.pools[*pool];
+                let names: Vec<&str> = p.columns.iter().map(|&i| t.columns[i].name.as_str()).collect();
+                let what = if names.len() > 1 { format!(" (with {})", names.join(", ")) } else { String::new() };
+                format!(
+                    "one of {} values the database accepted{what} for {}; {} of {} candidates passed",
+                    p.tuples.len(),
+                    p.checks.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "),
+                    p.tuples.len(),
+                    p.tried
+                )
+            }
+            Gen::Slot { part, .. } => match part {
+                SlotPart::Start => "start of a slot no other row's overlaps".into(),
+                SlotPart::End => "end of a slot no other row's overlaps".into(),
+                SlotPart::Range => "a range no other row's overlaps".into(),
+            },
+            Gen::Weighted { values, .. } => {
+                format!("one of [{}], weighted", values.iter().map(value_text).collect::<Vec<_>>().join(", "))
+            }
+            Gen::Span(r) => match r {
+                PartitionRange::Date { from, to } => {
+                    let d = |n: i64| (chrono::NaiveDate::default() + chrono::Duration::days(n)).to_string();
+                    format!("a date from {} to {}", d(*from), d(to - 1))
+                }
+                PartitionRange::Time { from, to, .. } => {
+                    let t = |n: i64| chrono::DateTime::from_timestamp(n, 0).map_or(String::new(), |t| t.to_string());
+                    format!("a time from {} to {}", t(*from), t(to - 1))
+                }
+                _ => "within a range".into(),
+            },
+            Gen::JsonShape(shape) => format!("JSON shaped {}", shape.to_toml()),
             Gen::Partition(r) if r.len() == 1 => "within the partition's range".into(),
             Gen::Partition(r) => format!("within the {} partitions' ranges", r.len()),
         };
@@ -967,7 +1426,8 @@ fn value_text(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
-        Value::Text(s) => format!("\"{s}\""),
+        // Values may come from a snapshot's profile: untrusted text on a terminal.
+        Value::Text(s) => format!("\"{}\"", crate::text::shown(s, 64)),
         Value::Bytes(b) => format!("{} bytes", b.len()),
     }
 }
@@ -1005,6 +1465,7 @@ mod tests {
             checks: vec![],
             row_estimate: 0,
             estimated_bytes: 0,
+            key_rules: vec![],
         }
     }
 
@@ -1013,6 +1474,7 @@ mod tests {
             default_count: None,
             table_counts: tables.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
             factories: factories.map(|text| Factories::parse(Path::new("f.toml"), text.to_owned()).unwrap()),
+            like: None,
             seed: 42,
             batch_size: 100,
         }

@@ -8,7 +8,9 @@ use fake::rand::{RngExt, SeedableRng};
 
 use crate::factory::config::{Template, TemplatePart};
 use crate::factory::hash::{derive, mix64, uuid_for};
-use crate::factory::plan::{ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, TablePlan};
+use crate::factory::plan::{
+    Case, ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, SlotPart, SlotUnit, TablePlan,
+};
 use crate::factory::unique::base36;
 use crate::factory::values::{
     Faker, Rng, Value, clamp_len, fake_text, faker_by_name, fitted_number, fitted_text, format_ts, push_copy_value,
@@ -53,19 +55,16 @@ impl<'a> RowGen<'a> {
                 None => Value::Null,
             };
         }
-        if col.null_ratio > 0.0 && rng.random_bool(col.null_ratio) {
-            return Value::Null;
+        if let Gen::Pool { pool, component } = col.source {
+            let p = &table.pools[pool];
+            let n = p.tuples.len() as u64;
+            if n == 0 {
+                return Value::Null;
+            }
+            let k = usize::try_from(mix64(derive(p.key, i)) % n).unwrap_or(0);
+            return p.tuples[k].get(component).cloned().unwrap_or(Value::Null);
         }
-        match &col.source {
-            Gen::Null => Value::Null,
-            Gen::Const(v) => v.clone(),
-            Gen::Pick(vs) => vs[rng.random_range(0..vs.len())].clone(),
-            Gen::Template(t) => text_to_value(clamp_len(render(t, table.offset + i, rng), &col.bounds), &col.kind),
-            Gen::Faker(f) => faker_value(*f, col, rng),
-            Gen::Typed => typed_value(&col.kind, &col.name, &col.bounds, rng),
-            Gen::Partition(ranges) => partition_value(ranges, rng),
-            _ => key_value(self.plan, self.t, col, i, 0),
-        }
+        free_value(col, table.offset + i, rng).unwrap_or_else(|| key_value(self.plan, self.t, col, i, 0))
     }
 
     /// Rows `range` as COPY text (tab-separated, `\N` for NULL, one row per line).
@@ -97,7 +96,97 @@ impl<'a> RowGen<'a> {
     }
 }
 
-/// Which parent row (index) row `i` of table `t` references through group `g`.
+/// The value of a column whose generator does not depend on other rows (not a key, a
+/// unique value or a foreign key): `None` for those. `index` counts rows already there.
+pub fn free_value(col: &ColumnPlan, index: u64, rng: &mut Rng) -> Option<Value> {
+    if !matches!(
+        col.source,
+        Gen::Null
+            | Gen::Const(_)
+            | Gen::Pick(_)
+            | Gen::Weighted { .. }
+            | Gen::Span(_)
+            | Gen::JsonShape(_)
+            | Gen::Template(_)
+            | Gen::Faker(_)
+            | Gen::Typed
+            | Gen::Partition(_)
+    ) {
+        return None;
+    }
+    if col.null_ratio > 0.0 && rng.random_bool(col.null_ratio) {
+        return Some(Value::Null);
+    }
+    Some(match &col.source {
+        Gen::Const(v) => v.clone(),
+        Gen::Pick(vs) if !vs.is_empty() => vs[rng.random_range(0..vs.len())].clone(),
+        Gen::Template(t) => text_to_value(clamp_len(render(t, index, rng), &col.bounds), &col.kind),
+        Gen::Faker(f) => faker_value(*f, col, rng),
+        Gen::Typed => typed_value(&col.kind, &col.name, &col.bounds, rng),
+        Gen::Partition(ranges) => partition_value(ranges, rng),
+        Gen::Weighted { values, cumulative } => {
+            let total = cumulative.last().copied().unwrap_or(0.0);
+            let r = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
+            let k = cumulative.partition_point(|c| *c <= r).min(values.len().saturating_sub(1));
+            values.get(k).cloned().unwrap_or(Value::Null)
+        }
+        Gen::Span(range) => partition_value(std::slice::from_ref(range), rng),
+        Gen::JsonShape(shape) => Value::Text(crate::factory::profile::json_value(shape, rng)),
+        _ => Value::Null,
+    })
+}
+
+/// The bounds of row `g`'s slot, in the unit's steps (seconds, days or numbers): each
+/// row owns `[g * step, (g + 1) * step)` and its interval lies strictly inside it, so
+/// no two rows' intervals overlap, whatever the range's bounds (`[)` or `[]`).
+fn slot_bounds(key: u64, g: u64, unit: SlotUnit) -> (i64, i64) {
+    let h = mix64(derive(key, g));
+    let g = i64::try_from(g).unwrap_or(i64::MAX / 2);
+    let pick = |range: u64, shift: u32| i64::try_from((h >> shift) % range.max(1)).unwrap_or(0);
+    match unit {
+        // a day per row; starts on a quarter hour in the first 6 hours, lasts 15 min to 12 h
+        SlotUnit::Time { .. } => {
+            let start = EPOCH_2020.saturating_add(g.saturating_mul(86_400)) + pick(24, 0) * 900;
+            (start, start + (1 + pick(48, 16)) * 900)
+        }
+        // three days per row, one or two days long
+        SlotUnit::Date => {
+            let start = g.saturating_mul(3);
+            (start, start + 1 + pick(2, 0))
+        }
+        // ten per row, one to five long
+        SlotUnit::Int | SlotUnit::Numeric { .. } => {
+            let start = 1 + g.saturating_mul(10) + pick(3, 0);
+            (start, start + 1 + pick(5, 16))
+        }
+    }
+}
+
+const EPOCH_2020: i64 = 1_577_836_800;
+
+fn slot_value(key: u64, g: u64, part: SlotPart, unit: SlotUnit) -> Value {
+    let (a, b) = slot_bounds(key, g, unit);
+    let day0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap_or_default();
+    let one = |v: i64| -> String {
+        match unit {
+            SlotUnit::Time { tz } => format_ts(&Utc.timestamp_opt(v, 0).single().unwrap_or_default(), tz),
+            SlotUnit::Date => (day0 + Duration::days(v)).to_string(),
+            SlotUnit::Int => v.to_string(),
+            SlotUnit::Numeric { scale } if scale > 0 => format!("{v}.{}", "0".repeat(scale as usize)),
+            SlotUnit::Numeric { .. } => v.to_string(),
+        }
+    };
+    match (part, unit) {
+        (SlotPart::Start, SlotUnit::Int) => Value::Int(a),
+        (SlotPart::End, SlotUnit::Int) => Value::Int(b),
+        (SlotPart::Start, _) => Value::Text(one(a)),
+        (SlotPart::End, _) => Value::Text(one(b)),
+        (SlotPart::Range, SlotUnit::Time { .. }) => Value::Text(format!("[\"{}\",\"{}\")", one(a), one(b))),
+        (SlotPart::Range, _) => Value::Text(format!("[{},{})", one(a), one(b))),
+    }
+}
+
+/// Which parent row (index) row `i` of table `t` references through group `g`./// Which parent row (index) row `i` of table `t` references through group `g`.
 pub fn pick(plan: &Plan, t: usize, g: usize, i: u64) -> Option<u64> {
     let table = &plan.tables[t];
     let group = &table.groups[g];
@@ -147,6 +236,14 @@ fn parent_key(plan: &Plan, parent: &ParentRef, p: u64, component: usize) -> Valu
 
 /// The value of a "pure" column (key, unique, foreign) at row `i`: recomputable by children.
 fn key_value(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth: u8) -> Value {
+    match (col.case, key_value_as_generated(plan, t, col, i, depth)) {
+        (Case::Lower, Value::Text(s)) => Value::Text(s.to_lowercase()),
+        (Case::Upper, Value::Text(s)) => Value::Text(s.to_uppercase()),
+        (_, v) => v,
+    }
+}
+
+fn key_value_as_generated(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth: u8) -> Value {
     let table = &plan.tables[t];
     let g = table.offset + i;
     match &col.source {
@@ -190,6 +287,7 @@ fn key_value(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth: u8) -> Valu
             Value::Text(format!("{head}{}{suffix}", "x".repeat(short.min(room))))
         }
         Gen::UniqueCode(space) => Value::Text(space.value(g)),
+        Gen::UniquePattern(space) => text_to_value(space.value(g), &col.kind),
         Gen::UniqueTemplate(tpl) => {
             let mut rng = Rng::seed_from_u64(derive(col.key, g));
             text_to_value(render(tpl, g, &mut rng), &col.kind)
@@ -230,6 +328,7 @@ fn key_value(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth: u8) -> Valu
             }
         }
         Gen::Const(v) => v.clone(),
+        Gen::Slot { key, part, unit } => slot_value(*key, g, *part, *unit),
         _ => Value::Null,
     }
 }

@@ -814,18 +814,18 @@ fn bulk_sqlite_cycles_self_references_and_truncate_stay_fast() {
 #[test]
 fn bulk_unsatisfiable_check_on_empty_tables_rolls_back_everything() {
     let db = TestDb::with_demo_schema("bulk_check_empty");
-    db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_zzz CHECK (name LIKE 'ZZZ%')");
+    // Satisfiable checks are met (issue 12); this one cannot be, and says so before writing.
+    db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_zzz CHECK (name LIKE 'ZZZ%' AND name LIKE 'YYY%')");
     let before = db.dump_data();
     let schema_before = schema_dump(&db);
     let w = Workdir::new();
     let out = bulk(&w, &db.url(), &["--count", "50"]);
     let text = expect_code(&out, 4);
-    assert!(text.contains("check constraint violation"), "{text}");
-    assert!(text.contains("\"staffs_name_zzz\""), "{text}");
-    assert!(text.contains("in table staffs"), "{text}");
+    assert!(text.contains("satisfies check constraint \"staffs_name_zzz\""), "{text}");
+    assert!(text.contains("for staffs"), "{text}");
     assert!(text.contains("hint:"), "{text}");
     assert_eq!(db.dump_data(), before);
-    // The keys dropped for the load came back with the rollback.
+    // Refused before the keys were set aside for the load: the schema is as it was.
     assert_eq!(schema_dump(&db), schema_before);
 }
 
@@ -839,7 +839,9 @@ fn bulk_unsatisfiable_check_with_keys_in_place_reports_row_and_batch() {
     db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_not_n30 CHECK (name <> 'N30') NOT VALID");
     let file = write_file(&w, "f.toml", "[tables.staffs]\ncolumns.name = { template = \"N{i}\" }\n");
     let before = db.dump_data();
-    let out = bulk(&w, &db.url(), &["--count", "10", "--batch-size", "4", "--factories", file.to_str().unwrap()]);
+    // 1000 rows: row 10 is not among the rows checked before loading (the check reads a
+    // factories-file column), so the database refuses it during the load.
+    let out = bulk(&w, &db.url(), &["--count", "1000", "--batch-size", "4", "--factories", file.to_str().unwrap()]);
     let text = expect_code(&out, 4);
     assert!(text.contains("\"staffs_name_not_n30\""), "{text}");
     assert!(text.contains("in table staffs"), "{text}");
@@ -850,10 +852,12 @@ fn bulk_unsatisfiable_check_with_keys_in_place_reports_row_and_batch() {
     let out = bulk(&w, &db.url(), &["--count", "10", "--log-format", "json"]);
     expect_code(&out, 0);
     assert_eq!(summary(&out).0, "keys in place");
-    db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_zzz CHECK (name LIKE 'ZZZ%') NOT VALID");
+    db.load_sql(
+        "ALTER TABLE staffs ADD CONSTRAINT staffs_name_zzz CHECK (name LIKE 'ZZZ%' AND name LIKE 'YYY%') NOT VALID",
+    );
     let before = db.dump_data();
     let text = expect_code(&bulk(&w, &db.url(), &["--count", "10"]), 4);
-    assert!(text.contains("\"staffs_name_zzz\"") && text.contains("row") && text.contains("batch"), "{text}");
+    assert!(text.contains("\"staffs_name_zzz\"") && text.contains("nothing was written"), "{text}");
     assert_eq!(db.dump_data(), before);
 }
 
@@ -863,7 +867,7 @@ fn bulk_unsatisfiable_check_on_sqlite_leaves_rows_unchanged() {
     let db = w.path().join("c.db");
     let schema = std::fs::read_to_string(repo_path("fixtures/schema.sql")).unwrap().replacen(
         "name           TEXT NOT NULL,",
-        "name           TEXT NOT NULL CONSTRAINT staffs_name_zzz CHECK (name LIKE 'ZZZ%'),",
+        "name           TEXT NOT NULL CONSTRAINT staffs_name_zzz CHECK (name <> 'N10'),",
         1,
     );
     assert!(schema.contains("staffs_name_zzz"));
@@ -874,7 +878,10 @@ fn bulk_unsatisfiable_check_on_sqlite_leaves_rows_unchanged() {
          VALUES ('00000000-0000-4000-8000-000000000001', 'ZZZ Existing', 'zzz@example.com', '2020-01-01', '2020-01-01 00:00:00')",
     );
     let before = sqlite_rows(&db);
-    let out = bulk(&w, "sqlite://c.db", &["--count", "50"]);
+    // Row 9 of 1000 (N10, after the existing row) is not among those checked before
+    // loading (the check reads a factories-file column): SQLite refuses it mid-load.
+    let file = write_file(&w, "f.toml", "[tables.staffs]\ncolumns.name = { template = \"N{i}\" }\n");
+    let out = bulk(&w, "sqlite://c.db", &["--count", "1000", "--factories", file.to_str().unwrap()]);
     let text = expect_code(&out, 4);
     assert!(text.contains("check constraint violation"), "{text}");
     assert!(text.contains("staffs_name_zzz"), "{text}");

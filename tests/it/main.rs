@@ -5,6 +5,7 @@ mod common;
 
 mod bulk;
 mod cli;
+mod constraints;
 mod doctor;
 mod faults;
 mod fuzz;
@@ -12,6 +13,7 @@ mod generation;
 mod header;
 mod hints;
 mod json;
+mod like;
 mod migrations;
 mod parallel;
 mod restore;

@@ -6,6 +6,8 @@
 //! the whole attempt again. Rows are generated on a blocking thread while the async side
 //! streams them to the database, so generation overlaps the load.
 
+mod checks;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,7 +112,7 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         ));
     }
     Ok((
-        BulkRequest { default_count: count, table_counts, factories, seed, batch_size },
+        BulkRequest { default_count: count, table_counts, factories, like: None, seed, batch_size },
         Options {
             truncate: args.truncate,
             dry_run: args.dry_run,
@@ -121,7 +123,35 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
 }
 
 pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
-    let (req, opts) = request_from_args(&args)?;
+    let (mut req, opts) = request_from_args(&args)?;
+    // A snapshot's shared lock is held for the whole load, like a restore's.
+    let mut _like_guard = None;
+    let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
+    let learned = if let Some(name) = &args.like {
+        let (_store, src, guard) = crate::commands::snapshot::open_locked(
+            ctx,
+            name,
+            crate::snapshot::location::Mode::Shared,
+            opts.wait,
+            "profile",
+        )
+        .await?;
+        _like_guard = Some(guard);
+        Some((
+            format!("<profile of snapshot {name}>"),
+            tokio::task::block_in_place(|| {
+                crate::commands::snapshot::profile::profile_snapshot(src.as_ref(), name, &settings)
+            })?,
+        ))
+    } else if let Some(url) = &args.like_db {
+        let text = crate::commands::snapshot::profile::profile_database(ctx, url, &settings).await?;
+        Some(("<profile of the --like-db database>".to_owned(), text))
+    } else {
+        None
+    };
+    if let Some((label, text)) = learned {
+        req.like = Some(Factories::parse(std::path::Path::new(&label), text)?);
+    }
     let url = ctx.settings.write_url().clone();
     if opts.truncate && !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -230,6 +260,7 @@ async fn load(
         &narrowed
     };
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
+    checks::satisfy(session, &mut plan).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);
     let load_req = LoadRequest {
@@ -242,6 +273,7 @@ async fn load(
     };
     let load_plan = session.plan_load(&load_req).await?;
     if opts.dry_run {
+        checks::verify_sample(session, &plan).await?;
         ctx.printer.data(&format!(
             "{}\nload mode: {}\nnothing was written (--dry-run)",
             plan.describe(),
@@ -260,6 +292,7 @@ async fn load(
     session.start_load(&load_req, &load_plan).await?;
     session.prepare_cycles(&mut plan).await?;
     session.reserve_keys(&mut plan).await?;
+    checks::verify_sample(session, &plan).await?;
     let plan = Arc::new(plan);
     let form = session.row_form();
     let mut loaded = Vec::new();

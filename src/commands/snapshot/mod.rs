@@ -6,6 +6,7 @@ mod delete;
 mod diff;
 mod list;
 mod preflight;
+pub mod profile;
 mod prune;
 mod restore;
 mod show;
@@ -41,6 +42,7 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Diff(args) => diff::run(&args, ctx).await,
         SnapshotCommand::Push(args) => transfer::push(args, ctx).await,
         SnapshotCommand::Pull(args) => transfer::pull(args, ctx).await,
+        SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
     }
 }
 

@@ -9,7 +9,8 @@ use sqlx::postgres::PgConnection;
 use crate::db::checks::parse_check;
 use crate::db::errors::Step;
 use crate::db::schema::{
-    AutoKey, CheckRule, Column, ForeignKey, PartitionBound, Schema, Table, TableName, TypeKind, Unique,
+    AutoKey, CheckRule, Column, ForeignKey, KeyElement, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind,
+    Unique,
 };
 use crate::error::Error;
 
@@ -74,6 +75,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 checks: vec![],
                 row_estimate: estimated_rows,
                 estimated_bytes: u64::try_from(r.get::<i64, _>("est_bytes")).unwrap_or(0),
+                key_rules: vec![],
             },
         ));
     }
@@ -114,7 +116,9 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
         let seq: Option<String> = r.get("seq");
         let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
         let auto = (!identity.is_empty() || serial).then(|| AutoKey { sequence: seq, always: identity == "a" });
-        let checks = domain_rules(typid, &types, &domain_checks);
+        let column_name: String = r.get("attname");
+        let (checks, unread) = domain_rules(typid, &column_name, &types, &domain_checks);
+        tables[ti].1.checks.extend(unread);
         tables[ti].1.columns.push(Column {
             name: r.get("attname"),
             type_name: r.get("type_name"),
@@ -220,6 +224,38 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
         }
     }
 
+    // Unique indexes on expressions or with a WHERE clause, and exclusion constraints:
+    // kept as their elements' text, which the planner makes hold by construction.
+    let rule_rows = sqlx::query(
+        "SELECT i.indrelid::int8 AS rel, coalesce(con.conname, ic.relname) AS name,
+                (SELECT array_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)
+                   FROM generate_series(1, i.indnkeyatts::int) k) AS elems,
+                pg_get_expr(i.indpred, i.indrelid, true) AS pred,
+                (SELECT array_agg(o.oprname::text ORDER BY k.ord)
+                   FROM unnest(con.conexclop) WITH ORDINALITY k(op, ord) JOIN pg_operator o ON o.oid = k.op) AS ops
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'x'
+         WHERE i.indrelid = ANY($1::int8[]::oid[])
+           AND (con.oid IS NOT NULL
+                OR (i.indisunique AND NOT i.indisprimary AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)))
+         ORDER BY 1, 2",
+    )
+    .bind(&oids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| q(e, what))?;
+    for r in &rule_rows {
+        let Some(&ti) = by_oid.get(&r.get::<i64, _>("rel")) else { continue };
+        let elems: Vec<String> = r.get::<Option<Vec<String>>, _>("elems").unwrap_or_default();
+        let ops: Option<Vec<String>> = r.get("ops");
+        let exclusion = ops.is_some();
+        let ops = ops.unwrap_or_default();
+        let elements =
+            elems.into_iter().enumerate().map(|(k, expr)| KeyElement { expr, op: ops.get(k).cloned() }).collect();
+        tables[ti].1.key_rules.push(KeyRule { name: r.get("name"), elements, predicate: r.get("pred"), exclusion });
+    }
+
     // Partition bounds (leaves of each partitioned table).
     let part_rows = sqlx::query(
         "SELECT r.oid::int8 AS root, pg_get_expr(c.relpartbound, c.oid) AS bound
@@ -307,34 +343,51 @@ async fn load_enums(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<String>>
     Ok(map)
 }
 
-async fn load_domain_checks(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<String>>, Error> {
+/// Domain checks by domain: (constraint name, definition).
+async fn load_domain_checks(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<(String, String)>>, Error> {
     let rows = sqlx::query(
-        "SELECT contypid::int8, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid <> 0 AND contype = 'c'",
+        "SELECT contypid::int8, conname::text, pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE contypid <> 0 AND contype = 'c' ORDER BY conname",
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| q(e, "reading domain checks"))?;
-    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut map: HashMap<i64, Vec<(String, String)>> = HashMap::new();
     for r in rows {
-        map.entry(r.get(0)).or_default().push(r.get(1));
+        map.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
     }
     Ok(map)
 }
 
-fn domain_rules(typid: i64, types: &HashMap<i64, TypeInfo>, checks: &HashMap<i64, Vec<String>>) -> Vec<CheckRule> {
+/// The checks of the domains behind a column's type: the rules seed reads, and the
+/// checks it does not read rewritten over the column (`VALUE` -> the column's name), so
+/// they are settled with the database like the table's own.
+fn domain_rules(
+    typid: i64,
+    column: &str,
+    types: &HashMap<i64, TypeInfo>,
+    checks: &HashMap<i64, Vec<(String, String)>>,
+) -> (Vec<CheckRule>, Vec<(String, String)>) {
     let mut rules = Vec::new();
+    let mut unread = Vec::new();
     let mut oid = typid;
     for _ in 0..8 {
         let Some(t) = types.get(&oid) else { break };
         if !t.typtype.starts_with('d') {
             break;
         }
-        for def in checks.get(&oid).into_iter().flatten() {
+        for (name, def) in checks.get(&oid).into_iter().flatten() {
             rules.extend(parse_check(def, "VALUE"));
+            if !crate::db::checks::fully_understood(def, &["VALUE"]) {
+                unread.push((
+                    format!("{name} (domain {})", t.formatted),
+                    crate::db::checks::value_as_column(def, column),
+                ));
+            }
         }
         oid = t.base;
     }
-    rules
+    (rules, unread)
 }
 
 fn domain_not_null(typid: i64, types: &HashMap<i64, TypeInfo>) -> bool {

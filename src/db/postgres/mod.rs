@@ -21,10 +21,11 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Schema, Table, TableName, quote_ident};
+use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::Plan;
+use crate::factory::values::Value;
 use crate::output::Printer;
 use crate::snapshot::format::SequenceState;
 
@@ -104,6 +105,18 @@ impl Backend for PgBackend {
 
     fn cast_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS TEXT)")
+    }
+
+    fn sql_literal(&self, v: &Value, col: &Column) -> String {
+        let text = match v {
+            Value::Null => return format!("CAST(NULL AS {})", col.type_name),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Text(s) => s.clone(),
+            Value::Bytes(b) => format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        };
+        format!("CAST({} AS {})", quote_literal(&text), col.type_name)
     }
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {

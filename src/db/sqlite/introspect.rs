@@ -6,7 +6,9 @@ use sqlx::{AssertSqlSafe, Row};
 use super::errors::translate;
 use crate::db::checks::parse_check;
 use crate::db::errors::Step;
-use crate::db::schema::{AutoKey, Column, ForeignKey, Schema, Table, TableName, TypeKind, Unique, quote_ident};
+use crate::db::schema::{
+    AutoKey, Column, ForeignKey, KeyElement, KeyRule, Schema, Table, TableName, TypeKind, Unique, quote_ident,
+};
 use crate::error::Error;
 
 /// The demo schema applied to an empty embedded database.
@@ -117,6 +119,7 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             }
         }
         let mut uniques = Vec::new();
+        let mut key_rules = Vec::new();
         let idx_rows = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({quoted})")))
             .fetch_all(&mut *conn)
             .await
@@ -125,18 +128,34 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             let unique: i64 = i.get("unique");
             let origin: String = i.get("origin");
             let partial: i64 = i.get("partial");
-            if unique == 0 || origin == "pk" || partial != 0 {
+            if unique == 0 || origin == "pk" {
                 continue;
             }
             let idx_name: String = i.get("name");
-            let cols: Vec<String> =
-                sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&idx_name))))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(|e| q(e, what))?
-                    .iter()
-                    .filter_map(|r| r.get::<Option<String>, _>("name"))
-                    .collect();
+            // Key columns; an expression shows as cid -2 with no name.
+            let info = sqlx::query(AssertSqlSafe(format!("PRAGMA index_xinfo({})", quote_ident(&idx_name))))
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| q(e, what))?;
+            let keys: Vec<Option<String>> = info
+                .iter()
+                .filter(|r| r.get::<i64, _>("key") == 1)
+                .map(|r| r.get::<Option<String>, _>("name"))
+                .collect();
+            if partial != 0 || keys.iter().any(Option::is_none) {
+                let sql: Option<String> =
+                    sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?")
+                        .bind(&idx_name)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(|e| q(e, what))?
+                        .flatten();
+                if let Some(rule) = sql.as_deref().and_then(|sql| index_rule(&idx_name, sql)) {
+                    key_rules.push(rule);
+                }
+                continue;
+            }
+            let cols: Vec<String> = keys.into_iter().flatten().collect();
             if !cols.is_empty() {
                 uniques.push(Unique { name: idx_name, columns: cols });
             }
@@ -154,9 +173,10 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             partitioned: false,
             partition_key: None,
             partitions: vec![],
-            checks: check_exprs.into_iter().map(|e| (String::new(), e)).collect(),
+            checks: check_names(&create_sql, &check_exprs),
             row_estimate: u64::try_from(count).unwrap_or(0),
             estimated_bytes: 0,
+            key_rules,
         });
     }
     // Foreign keys that name no parent columns point at the parent's primary key.
@@ -237,6 +257,55 @@ fn check_clauses(sql: &str) -> Vec<String> {
     out
 }
 
+/// `CREATE UNIQUE INDEX name ON t (lower(email), tenant_id COLLATE NOCASE) WHERE x IS NULL`
+/// -> its elements and predicate.
+fn index_rule(name: &str, sql: &str) -> Option<KeyRule> {
+    let upper = sql.to_ascii_uppercase();
+    let on = upper.find(" ON ")?;
+    let open = on + sql[on..].find('(')?;
+    let close = crate::db::checks::closing_of(sql, open)?;
+    let elements = crate::db::checks::split_top_level(&sql[open + 1..close], ',')
+        .into_iter()
+        .map(|e| KeyElement { expr: strip_order(e.trim()).to_owned(), op: None })
+        .collect();
+    let rest = &sql[close + 1..];
+    let predicate = rest.to_ascii_uppercase().find("WHERE").map(|w| rest[w + 5..].trim().to_owned());
+    Some(KeyRule { name: name.to_owned(), elements, predicate, exclusion: false })
+}
+
+/// `email COLLATE NOCASE DESC` -> `email COLLATE NOCASE`; an order does not change what is distinct.
+fn strip_order(e: &str) -> &str {
+    let upper = e.to_ascii_uppercase();
+    for suffix in [" ASC", " DESC"] {
+        if upper.ends_with(suffix) {
+            return e[..e.len() - suffix.len()].trim_end();
+        }
+    }
+    e
+}
+
+/// Each check with its name: `CONSTRAINT name CHECK (...)` names it; otherwise the
+/// column it is declared on (`col INT CHECK (...)`), else its position.
+fn check_names(sql: &str, exprs: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for (n, expr) in exprs.iter().enumerate() {
+        let at = sql[from..].find(expr.as_str()).map_or(from, |p| from + p);
+        let before = sql[..at].trim_end();
+        let before = before.strip_suffix("CHECK").or_else(|| before.strip_suffix("check")).unwrap_or(before).trim_end();
+        let words: Vec<&str> = before.rsplit(|c: char| c.is_whitespace() || c == '(' || c == ',').take(2).collect();
+        let name = match words.as_slice() {
+            [ident, kw, ..] if kw.eq_ignore_ascii_case("CONSTRAINT") => {
+                ident.trim_matches(['"', '`', '[', ']']).to_owned()
+            }
+            _ => format!("check {}", n + 1),
+        };
+        out.push((name, expr.clone()));
+        from = at + expr.len();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +318,20 @@ mod tests {
         assert_eq!(kind_of("NUMERIC(5,2)"), TypeKind::Numeric { precision: Some(5), scale: Some(2) });
         assert_eq!(kind_of("BLOB"), TypeKind::Bytea);
         assert_eq!(kind_of(""), TypeKind::Text { max_len: None });
+    }
+
+    #[test]
+    fn index_rules_and_check_names() {
+        let r =
+            index_rule("u", "CREATE UNIQUE INDEX u ON users (lower(email), tenant_id DESC) WHERE deleted_at IS NULL")
+                .unwrap();
+        let exprs: Vec<&str> = r.elements.iter().map(|e| e.expr.as_str()).collect();
+        assert_eq!(exprs, ["lower(email)", "tenant_id"]);
+        assert_eq!(r.predicate.as_deref(), Some("deleted_at IS NULL"));
+        let sql = "CREATE TABLE t (a INT CHECK (a > 0), b TEXT, CONSTRAINT b_shape CHECK (b GLOB '[A-Z]*'))";
+        let names = check_names(sql, &check_clauses(sql));
+        assert_eq!(names[0].0, "check 1");
+        assert_eq!(names[1], ("b_shape".to_owned(), "(b GLOB '[A-Z]*')".to_owned()));
     }
 
     #[test]

@@ -20,10 +20,11 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Schema, Table, TableName};
+use crate::db::schema::{Column, Schema, Table, TableName};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::Plan;
+use crate::factory::values::Value;
 use crate::snapshot::format::SequenceState;
 
 pub use introspect::DEMO_SCHEMA;
@@ -53,7 +54,9 @@ pub async fn connect(url: &DbUrl, create: bool) -> Result<(SqliteBackend, String
             format!("directory {} does not exist", parent.display()),
         )));
     }
-    let mut options = SqliteConnectOptions::from_str(url.expose())?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+    // REGEXP (Rust's regex syntax): checks written with it can be evaluated and met.
+    let mut options =
+        SqliteConnectOptions::from_str(url.expose())?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT).with_regexp();
     options = if create {
         options.create_if_missing(true)
     } else if path.as_ref().is_some_and(|p| !p.exists()) {
@@ -118,6 +121,10 @@ impl Backend for SqliteBackend {
 
     fn cast_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS TEXT)")
+    }
+
+    fn sql_literal(&self, v: &Value, col: &Column) -> String {
+        sqlite_literal(v, &col.type_name)
     }
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
@@ -271,5 +278,50 @@ impl Backend for SqliteBackend {
 
     async fn close(self) {
         let _ = self.conn.close().await;
+    }
+}
+
+/// A value as SQLite stores it in a column of `declared` type: the column's affinity
+/// turns numeric text into numbers (INTEGER, REAL, NUMERIC) or numbers into text (TEXT),
+/// so a check sees the same value it would see on insert.
+fn sqlite_literal(v: &Value, declared: &str) -> String {
+    use crate::db::evaluate::plain_literal;
+    use crate::db::schema::quote_literal;
+    let upper = declared.to_ascii_uppercase();
+    let text_affinity = !upper.contains("INT") && ["CHAR", "CLOB", "TEXT"].iter().any(|t| upper.contains(t));
+    let none_affinity = upper.contains("BLOB") || upper.trim().is_empty();
+    match v {
+        Value::Int(_) | Value::Float(_) if text_affinity => match v {
+            Value::Int(i) => quote_literal(&i.to_string()),
+            Value::Float(f) => quote_literal(&f.to_string()),
+            _ => plain_literal(v),
+        },
+        Value::Text(s) if !text_affinity && !none_affinity => {
+            if let Ok(i) = s.trim().parse::<i64>() {
+                i.to_string()
+            } else if let Ok(f) =
+                s.trim().parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) })
+            {
+                format!("{f:?}")
+            } else {
+                quote_literal(s)
+            }
+        }
+        _ => plain_literal(v),
+    }
+}
+
+#[cfg(test)]
+mod literal_tests {
+    use super::*;
+
+    #[test]
+    fn literals_follow_the_column_affinity() {
+        assert_eq!(sqlite_literal(&Value::Text("12".into()), "INTEGER"), "12");
+        assert_eq!(sqlite_literal(&Value::Text("1.5".into()), "NUMERIC(5,2)"), "1.5");
+        assert_eq!(sqlite_literal(&Value::Text("2024-01-01".into()), "DATETIME"), "'2024-01-01'");
+        assert_eq!(sqlite_literal(&Value::Int(7), "VARCHAR(10)"), "'7'");
+        assert_eq!(sqlite_literal(&Value::Text("7".into()), "TEXT"), "'7'");
+        assert_eq!(sqlite_literal(&Value::Text("7".into()), ""), "'7'");
     }
 }
