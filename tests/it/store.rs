@@ -503,3 +503,40 @@ fn secrets_never_show_even_when_tracing_requests() {
         assert!(!all_output(&out).contains(token), "the session token leaked:\n{}", all_output(&out));
     }
 }
+
+/// Leases exclude each other: while a restore reads a snapshot (shared lease), a delete
+/// of it is refused with exit 8 naming the reader, and it works once the reader is done.
+#[test]
+fn a_reader_holds_off_a_delete() {
+    let store = Store::new("leases");
+    let a = noise_db("st_lease_a", &[("noise", 400_000)]);
+    let b = noise_db("st_lease_b", &[("noise", 0)]);
+    let w = Workdir::new();
+    run(
+        &store,
+        store.apply(w.seed().args(["--no-progress", "--database-url", &a.url()])).args([
+            "snapshot",
+            "create",
+            "n",
+            "--compression-level",
+            "0",
+        ]),
+        0,
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
+    cmd.current_dir(w.path())
+        .args(["--no-progress", "--database-url", &b.url(), "--snapshot-dir", &store.url()])
+        .args(["snapshot", "restore", "n"]);
+    for (k, v) in store.vars() {
+        cmd.env(k, v);
+    }
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_until(Duration::from_secs(60), "the restore's COPY", || copying_backend(&b, "seed snapshot restore"));
+    let out = run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 8);
+    assert!(all_output(&out).contains("seed snapshot restore n"), "{}", all_output(&out));
+    let restored = child.wait_with_output().unwrap();
+    assert!(restored.status.success(), "{}", all_output(&restored));
+    assert_eq!(b.count("noise"), 400_000);
+    run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 0);
+    assert!(store.keys().iter().all(|k| k.starts_with(".audit/")), "{:?}", store.keys());
+}

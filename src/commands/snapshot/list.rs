@@ -4,6 +4,8 @@
 //! the reason; they never stop the listing. Strings from the files are escaped and
 //! cut in the text table.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -15,9 +17,10 @@ use crate::output::{human_bytes, plural};
 use crate::snapshot::location::{Location, ObjectInfo};
 use crate::snapshot::names::name_of_key;
 use crate::snapshot::reader::read_header_from;
+use crate::snapshot::source::Source;
 use crate::text::shown;
 
-/// Headers read at once from a bucket (each a ranged GET).
+/// Objects opened ahead (in a bucket: a ranged GET of the first MiB each).
 const PARALLEL: usize = 8;
 
 /// Widest reason or version shown in the text table.
@@ -41,11 +44,26 @@ pub async fn run(_args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
         ctx.printer.document("snapshot list", json!({ "snapshots": [] }));
         return Ok(code::OK);
     }
+    // Up to PARALLEL objects are opened ahead (in a bucket, each open fetches the first
+    // MiB: the network wait overlaps); headers are parsed one at a time, so memory
+    // holds one header however many there are.
     let entries = store.list().await?;
-    let items: Vec<Value> = futures_util::stream::iter(entries.into_iter().map(|info| describe(&store, info)))
-        .buffered(PARALLEL)
-        .collect()
-        .await;
+    let mut opened = futures_util::stream::iter(entries.into_iter().map(|info| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let src = match name_of_key(&info.key) {
+                Some(_) => Some(store.open_key(&info.key).await),
+                None => None,
+            };
+            (info, src)
+        })
+    }))
+    .buffered(PARALLEL);
+    let mut items: Vec<Value> = Vec::new();
+    while let Some(joined) = opened.next().await {
+        let (info, src) = joined.map_err(|e| Error::Internal(format!("listing task failed: {e}")))?;
+        items.push(tokio::task::block_in_place(|| describe(&store, info, src)));
+    }
     if ctx.printer.json_doc() {
         ctx.printer.document("snapshot list", json!({ "snapshots": items }));
         return Ok(code::OK);
@@ -105,24 +123,21 @@ pub async fn run(_args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
     Ok(code::OK)
 }
 
-/// One listing entry: a snapshot's header fields, or why it is corrupt.
-async fn describe(store: &Location, info: ObjectInfo) -> Value {
+/// One listing entry: a snapshot's header fields, or why it is corrupt (blocking).
+fn describe(store: &Location, info: ObjectInfo, src: Option<Result<Option<Arc<dyn Source>>, Error>>) -> Value {
     let file = store.display_key(&info.key).display().to_string();
     let size = info.size;
-    let Some(name) = name_of_key(&info.key) else {
+    let (Some(name), Some(src)) = (name_of_key(&info.key), src) else {
         return json!({
             "name": info.key, "status": "corrupt", "file": file, "size": size,
             "reason": "not a snapshot file (snapshots are named NAME.seed.gz)",
         });
     };
-    let header = match store.open_key(&info.key).await {
-        // On the blocking pool: several headers are read at once.
-        Ok(Some(src)) => tokio::task::spawn_blocking(move || read_header_from(src.as_ref()))
-            .await
-            .unwrap_or_else(|e| Err(Error::Internal(format!("header reader failed: {e}")))),
+    let header = match src {
+        Ok(Some(src)) => read_header_from(src.as_ref()),
         Ok(None) => {
             return json!({ "name": name, "status": "corrupt", "file": file, "size": size,
-                                   "reason": "deleted while the list was read" });
+                           "reason": "deleted while the list was read" });
         }
         Err(e) => Err(e),
     };

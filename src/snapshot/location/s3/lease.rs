@@ -5,7 +5,7 @@
 //! - Exclusive (create, delete, prune): `.locks/NAME.lock`, created with
 //!   `If-None-Match: *`, so of two commands exactly one gets it. An expired one is
 //!   taken over with `If-Match: <its ETag>`, so of two takers exactly one wins.
-//! - Shared (show, verify, restore, diff): `.locks/NAME.shared.<id>`, one per reader.
+//! - Shared (show, verify, restore, diff): `.locks/NAME.shared/<id>`, one per reader.
 //! - Each side writes its own lease first and then looks for the other's (an exclusive
 //!   holder lists shared leases; a reader reads the exclusive one), backing off when it
 //!   finds one. S3 reads its own writes, so two conflicting commands cannot both miss
@@ -41,8 +41,9 @@ fn exclusive_key(name: &str) -> String {
     format!("{LOCK_PREFIX}{name}.lock")
 }
 
+/// The folder of a name's shared leases (a listing's prefix is a folder).
 fn shared_prefix(name: &str) -> String {
-    format!("{LOCK_PREFIX}{name}.shared.")
+    format!("{LOCK_PREFIX}{name}.shared/")
 }
 
 /// A held lease; released (deleted) when dropped.

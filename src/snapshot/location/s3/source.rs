@@ -2,8 +2,8 @@
 //! range a GET pinned to that ETag (`If-Match`), so a snapshot replaced or deleted
 //! while it is read is an error, never a mix of two objects.
 //!
-//! A range is fetched lazily: its first MiB on its own (a header read stops there),
-//! then the rest in windows of up to 64 MiB, each streamed through a bounded channel by
+//! Opening fetches the first MiB (a header read needs no more); a range is fetched
+//! lazily beyond that: a first window of 1 MiB, then windows of up to 64 MiB, each streamed through a bounded channel by
 //! a task (memory stays flat; the next bytes arrive while the reader decompresses). A
 //! window cut by a network failure is resumed where it stopped (twice), then the read
 //! fails as a store error: the caller (restore) rolls back.
@@ -32,22 +32,38 @@ pub struct S3Source {
     url: PathBuf,
     size: u64,
     etag: Option<String>,
+    /// The object's first bytes, fetched at opening.
+    head: Bytes,
 }
 
 impl S3Source {
-    /// `None`: no such object.
+    /// Opens `key` with one ranged GET of its first MiB (size, ETag and the bytes a
+    /// header read needs first); `None`: no such object.
     pub async fn open(store: &S3Store, key: &str) -> Result<Option<Self>, Error> {
-        let meta = match store.store().head(&store.path(key)).await {
-            Ok(m) => m,
+        let path = store.path(key);
+        let options = GetOptions { range: Some(GetRange::Bounded(0..FIRST_WINDOW)), ..GetOptions::default() };
+        let (meta, head) = match store.store().get_opts(&path, options).await {
+            Ok(got) => {
+                let meta = got.meta.clone();
+                let head = got.bytes().await.map_err(|e| store.err("opening", Some(key), &e))?;
+                (meta, head)
+            }
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(store.err("opening", Some(key), &e)),
+            // An empty object has no first byte to range over: its size says enough.
+            Err(_) => match store.store().head(&path).await {
+                Ok(m) => (m, Bytes::new()),
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(store.err("opening", Some(key), &e)),
+            },
         };
+        let head = head.slice(..head.len().min(usize::try_from(meta.size).unwrap_or(usize::MAX)));
         Ok(Some(Self {
             store: store.clone(),
             key: key.to_owned(),
             url: PathBuf::from(store.url_of(key)),
             size: meta.size,
             etag: meta.e_tag,
+            head,
         }))
     }
 }
@@ -59,14 +75,24 @@ impl crate::snapshot::source::Source for S3Source {
 
     fn read_range(&self, offset: u64, len: u64) -> Result<Box<dyn Read + Send>, Error> {
         let end = offset.saturating_add(len).min(self.size);
+        let start = offset.min(end);
+        // What the first bytes already hold is served from them.
+        let held = self.head.len() as u64;
+        let (chunk, fetched_to) = if start < held {
+            let stop = end.min(held);
+            let (a, b) = (usize::try_from(start).unwrap_or(0), usize::try_from(stop).unwrap_or(0));
+            (self.head.slice(a..b), stop)
+        } else {
+            (Bytes::new(), start)
+        };
         Ok(Box::new(RangeReader {
             store: self.store.clone(),
             key: self.key.clone(),
             etag: self.etag.clone(),
-            pos: offset.min(end),
+            pos: start,
             end,
-            fetched_to: offset.min(end),
-            chunk: Bytes::new(),
+            fetched_to,
+            chunk,
             rx: None,
             handle: tokio::runtime::Handle::current(),
         }))
