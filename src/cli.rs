@@ -154,6 +154,11 @@ pub enum Command {
         after_help = "Examples:\n  seed snapshot create baseline\n  seed snapshot list\n  seed snapshot restore baseline --clean\n  seed snapshot verify baseline --against-db\n  seed snapshot diff baseline after-tests --rows\n  seed snapshot prune --older-than 30d --keep-last 5\n  seed snapshot push baseline --to s3://team-bucket/seed"
     )]
     Snapshot(SnapshotCommand),
+    /// CI setup in one step: restore the snapshot saved for this schema and these options, else seed and save it.
+    #[command(
+        after_help = "Examples:\n  seed prepare baseline --count 1000 --factories fixtures/factories.toml\n  seed prepare baseline --count 1000 --wait --json\n\nThe snapshot is saved as NAME.<key> (see `seed snapshot list`); the key covers the schema,\nthe migration version, these options, the factories file's content and seed's version."
+    )]
+    Prepare(PrepareArgs),
     /// Check connectivity, privileges, schema version and the snapshot directory.
     #[command(after_help = "Examples:\n  seed doctor\n  seed doctor --json | jq .healthy")]
     Doctor(DoctorArgs),
@@ -222,6 +227,39 @@ pub struct BulkArgs {
     /// Shape values like the data in this live database (read only).
     #[arg(long, value_name = "URL", hide_env_values = true)]
     pub like_db: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Name of the prepared state (e.g. baseline); its snapshots are NAME.<key>. At most 87 characters.
+    pub name: String,
+    /// Rows per table (unless the factories file or --table says otherwise).
+    #[arg(long, allow_negative_numbers = true)]
+    pub count: Option<i64>,
+    /// Rows for one table, e.g. --table staffs=200 (repeatable).
+    #[arg(long = "table", value_name = "TABLE=N")]
+    pub tables: Vec<String>,
+    /// Leave out the tables this pattern matches, e.g. 'audit_*': not seeded, not saved, not restored (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the tables of this schema (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
+    /// Per-table and per-column overrides (TOML); its content is part of the key.
+    #[arg(long, env = env::FACTORIES, hide_env_values = true)]
+    pub factories: Option<PathBuf>,
+    /// Rows per COPY chunk / INSERT statement when seeding (not part of the key: it never changes the data).
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<i64>,
+    /// Random seed: the same seed, schema and counts give identical data.
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<i64>,
+    /// Allow emptying the tables of a database that is not on this machine.
+    #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
+    pub allow_remote: bool,
+    /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod doctor;
+pub mod prepare;
 pub mod snapshot;
 
 use crate::Context;
@@ -14,6 +15,7 @@ pub async fn run(command: Command, ctx: &Context) -> Result<u8, Error> {
     match command {
         Command::Doctor(args) => doctor::run(args, ctx).await,
         Command::Bulk(args) => bulk::run(args, ctx).await,
+        Command::Prepare(args) => prepare::run(args, ctx).await,
         Command::Snapshot(cmd) => snapshot::run(cmd, ctx).await,
         Command::Completions(args) => crate::manual::completions(&args),
         Command::Man(args) => crate::manual::man(&args),

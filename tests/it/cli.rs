@@ -174,6 +174,7 @@ fn r11_4_man_pages() {
         "seed-completions",
         "seed-doctor",
         "seed-man",
+        "seed-prepare",
         "seed-snapshot",
         "seed-snapshot-create",
         "seed-snapshot-delete",
@@ -194,7 +195,7 @@ fn r11_4_man_pages() {
     assert_eq!(pages, expected);
     let create = std::fs::read_to_string(w.path().join("man/man1/seed-snapshot-create.1")).unwrap();
     assert!(create.contains("compression") && create.contains("Snapshot name"), "{create}");
-    assert!(all_output(&out).contains("wrote 17 man pages"), "{}", all_output(&out));
+    assert!(all_output(&out).contains("wrote 18 man pages"), "{}", all_output(&out));
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod json;
 mod like;
 mod migrations;
 mod parallel;
+mod prepare;
 mod restore;
 mod select;
 mod settings;

@@ -170,31 +170,33 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     }
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let policy = ctx.settings.retry;
-    let outcome = with_retry(&policy, &ctx.printer, "the bulk load", |attempt| {
-        let (req, opts) = (&req, &opts);
-        async move {
-            if attempt > 1 {
-                ctx.printer
-                    .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
-            }
-            let url = ctx.settings.write_url();
-            let mut session =
-                db::connect_with(&ctx.settings, url, &ctx.printer, "seed bulk", db::Access::ReadWrite, opts.wait)
-                    .await?;
-            let result = load(ctx, &mut session, req, opts, attempt > 1).await;
-            if result.is_err() {
-                session.rollback().await;
-            }
-            session.close().await;
-            result
-        }
-    })
-    .await?;
+    let outcome = execute(ctx, &req, &opts).await?;
     if !outcome.dry_run {
         print_summary(ctx, &outcome, req.seed, started.elapsed());
     }
     Ok(code::OK)
+}
+
+/// The load itself, retried as a whole on transient failures; prints no summary. The
+/// caller has validated `req` and checked the direct URL (`seed prepare` reuses this).
+pub async fn execute(ctx: &Context, req: &BulkRequest, opts: &Options) -> Result<Outcome, Error> {
+    let policy = ctx.settings.retry;
+    with_retry(&policy, &ctx.printer, "the bulk load", |attempt| async move {
+        if attempt > 1 {
+            ctx.printer
+                .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
+        }
+        let url = ctx.settings.write_url();
+        let mut session =
+            db::connect_with(&ctx.settings, url, &ctx.printer, "seed bulk", db::Access::ReadWrite, opts.wait).await?;
+        let result = load(ctx, &mut session, req, opts, attempt > 1).await;
+        if result.is_err() {
+            session.rollback().await;
+        }
+        session.close().await;
+        result
+    })
+    .await
 }
 
 fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration) {

@@ -61,8 +61,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u8
     }
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let header =
-        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await?;
+    let header = take(args, ctx, store).await?;
     let size = store.head(&key).await.ok().flatten().map_or(0, |i| i.size);
     let shown_path = store.display_key(&key).display().to_string();
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
@@ -89,6 +88,13 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u8
         )
     });
     Ok(code::OK)
+}
+
+/// Writes snapshot `args.name` (retried as a whole on transient failures); prints no
+/// summary. The caller holds the name's exclusive lock and has checked the direct URL
+/// (`seed prepare` reuses this).
+pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
+    with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await
 }
 
 async fn attempt(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {

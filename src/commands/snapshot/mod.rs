@@ -1,14 +1,14 @@
 //! `seed snapshot ...`: one file per verb. Shared here: opening the location and a
 //! snapshot in it, the audit record every changing command leaves, choosing tables.
 
-mod create;
+pub mod create;
 mod delete;
 mod diff;
 mod list;
 mod preflight;
 pub mod profile;
 mod prune;
-mod restore;
+pub mod restore;
 mod show;
 mod transfer;
 mod verify;

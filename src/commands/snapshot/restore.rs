@@ -43,27 +43,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     let header = Arc::new(header);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let restored = with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| {
-        let (args, src, header) = (&args, &src, &header);
-        async move {
-            if attempt > 1 {
-                ctx.printer.info(format!(
-                    "starting the restore again (attempt {attempt}); the failed attempt was rolled back"
-                ));
-            }
-            let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
-            let app = "seed snapshot restore";
-            let mut session =
-                db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
-            let result = restore(ctx, &mut session, args, src, header, attempt > 1).await;
-            if result.is_err() {
-                session.rollback().await;
-            }
-            session.close().await;
-            result
-        }
-    })
-    .await?;
+    let restored = load(ctx, &args, &src, &header).await?;
     if let Some(rows) = restored {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
@@ -82,6 +62,33 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         });
     }
     Ok(code::OK)
+}
+
+/// Restores snapshot `args.name` from `src` (retried as a whole on transient
+/// failures); `None` for a dry run. Prints no summary. The caller holds the name's lock
+/// (shared or exclusive) and has checked the direct URL (`seed prepare` reuses this).
+pub async fn load(
+    ctx: &Context,
+    args: &RestoreArgs,
+    src: &Arc<dyn Source>,
+    header: &Arc<Header>,
+) -> Result<Option<u64>, Error> {
+    with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| async move {
+        if attempt > 1 {
+            ctx.printer
+                .info(format!("starting the restore again (attempt {attempt}); the failed attempt was rolled back"));
+        }
+        let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
+        let app = "seed snapshot restore";
+        let mut session = db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
+        let result = restore(ctx, &mut session, args, src, header, attempt > 1).await;
+        if result.is_err() {
+            session.rollback().await;
+        }
+        session.close().await;
+        result
+    })
+    .await
 }
 
 /// (snapshot table index, target table) pairs, parents first.
