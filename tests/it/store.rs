@@ -540,3 +540,20 @@ fn a_reader_holds_off_a_delete() {
     run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 0);
     assert!(store.keys().iter().all(|k| k.starts_with(".audit/")), "{:?}", store.keys());
 }
+
+/// `seed prepare` with its snapshots in a bucket: the first runner seeds and saves,
+/// the next one (another machine, same bucket) restores the same rows.
+#[test]
+fn prepare_shares_its_snapshot_through_a_bucket() {
+    let store = Store::new("prepare");
+    let first = Workdir::new();
+    let out = run(&store, seed(&store, &mut first.seed()).args(["prepare", "baseline", "--count", "40", "--json"]), 0);
+    assert_eq!(json(&out)["action"], "seeded", "{}", all_output(&out));
+    let second = Workdir::new();
+    let out = run(&store, seed(&store, &mut second.seed()).args(["prepare", "baseline", "--count", "40", "--json"]), 0);
+    assert_eq!(json(&out)["action"], "restored", "{}", all_output(&out));
+    assert_eq!(sqlite_dump(&second), sqlite_dump(&first));
+    let keys = store.keys();
+    assert_eq!(keys.iter().filter(|k| k.starts_with("baseline.") && k.ends_with(".seed.gz")).count(), 1, "{keys:?}");
+    assert!(!second.path().join("snapshots").exists(), "nothing written locally");
+}
