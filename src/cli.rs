@@ -64,7 +64,7 @@ pub struct ConnectArgs {
     /// Direct (non-pooled) URL for the write transaction and advisory locks.
     #[arg(long, env = env::DIRECT_URL, hide_env_values = true, global = true)]
     pub direct_url: Option<String>,
-    /// Snapshot directory. Default: ./snapshots
+    /// Snapshot directory, or s3://BUCKET[/PREFIX] (AWS variables and profiles). Default: ./snapshots
     #[arg(long, env = env::SNAPSHOT_DIR, hide_env_values = true, global = true)]
     pub snapshot_dir: Option<PathBuf>,
     /// Give up connecting after this long per attempt (e.g. 10s).
@@ -151,7 +151,7 @@ pub enum Command {
     /// Take, list, inspect, verify, restore and delete data snapshots.
     #[command(
         subcommand,
-        after_help = "Examples:\n  seed snapshot create baseline\n  seed snapshot list\n  seed snapshot restore baseline --clean\n  seed snapshot verify baseline --against-db\n  seed snapshot diff baseline after-tests --rows\n  seed snapshot prune --older-than 30d --keep-last 5"
+        after_help = "Examples:\n  seed snapshot create baseline\n  seed snapshot list\n  seed snapshot restore baseline --clean\n  seed snapshot verify baseline --against-db\n  seed snapshot diff baseline after-tests --rows\n  seed snapshot prune --older-than 30d --keep-last 5\n  seed snapshot push baseline --to s3://team-bucket/seed"
     )]
     Snapshot(SnapshotCommand),
     /// CI setup in one step: restore the snapshot saved for this schema and these options, else seed and save it.
@@ -303,6 +303,44 @@ pub enum SnapshotCommand {
         after_help = "Examples:\n  seed snapshot prune --older-than 30d --dry-run\n  seed snapshot prune --keep-last 5"
     )]
     Prune(PruneArgs),
+    /// Copy a snapshot from the snapshot directory to another location (e.g. a bucket).
+    #[command(
+        after_help = "Examples:\n  seed snapshot push baseline --to s3://team-bucket/seed\n  seed snapshot push baseline --to s3://team-bucket/seed --force"
+    )]
+    Push(PushArgs),
+    /// Copy a snapshot from another location (e.g. a bucket) into the snapshot directory.
+    #[command(
+        after_help = "Examples:\n  seed snapshot pull baseline --from s3://team-bucket/seed\n  seed snapshot pull baseline --from s3://team-bucket/seed --force"
+    )]
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The snapshot to copy (in --snapshot-dir).
+    pub name: String,
+    /// Where to copy it: s3://BUCKET[/PREFIX] or a directory.
+    #[arg(long, value_name = "LOCATION")]
+    pub to: PathBuf,
+    /// Replace the snapshot of that name there (the old one stays readable until the copy is complete).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The snapshot to copy (into --snapshot-dir).
+    pub name: String,
+    /// Where to copy it from: s3://BUCKET[/PREFIX] or a directory.
+    #[arg(long, value_name = "LOCATION")]
+    pub from: PathBuf,
+    /// Replace the local snapshot of that name (the old one stays readable until the copy is complete).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]

@@ -112,6 +112,10 @@ pub enum Error {
     #[error("{op} {}: {source}", path.display())]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
+    /// A snapshot store (bucket) could not be reached or answered with an error.
+    #[error("the snapshot store {location} failed while {step}: {reason}")]
+    Store { location: String, step: String, reason: String },
+
     #[error("{0}")]
     Internal(String),
 }
@@ -165,6 +169,13 @@ impl Error {
     }
 
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        // A reader passing on one of our own errors (a store's, through `Read`): keep it.
+        if source.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return match source.into_inner().map(|i| i.downcast::<Error>()) {
+                Some(Ok(inner)) => *inner,
+                _ => Error::Internal(format!("{op}: lost an error")),
+            };
+        }
         let path = path.into();
         match source.raw_os_error() {
             Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT) => {
@@ -182,7 +193,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::Config { .. } => code::USAGE,
-            Error::Connect { .. } | Error::ConnectionLost { .. } => code::CONNECTION,
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => code::CONNECTION,
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
@@ -216,6 +227,7 @@ impl Error {
                 _ => "is the server running and reachable? `seed doctor` checks the connection; raise SEED_RETRY_MAX_ATTEMPTS for a server that is still starting".into(),
             }),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
+            Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
             Error::Constraint(v) => Some(constraint_hint(v.kind, v.table.as_deref(), v.column.as_deref())),
             Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
             Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
@@ -234,7 +246,7 @@ impl Error {
     /// Transient failures retry the whole transaction; nothing else does.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::ConnectionLost { .. } | Error::Timeout { .. } => true,
+            Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Store { .. } => true,
             Error::Database { transient, .. } => *transient,
             _ => false,
         }
@@ -278,7 +290,7 @@ mod tests {
     fn readme_words(e: &Error) -> &'static str {
         match e {
             Error::Usage { .. } | Error::Config { .. } => "usage",
-            Error::Connect { .. } | Error::ConnectionLost { .. } => "connection",
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => "connection",
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
             Error::SnapshotMissing { .. } => "snapshot missing",
@@ -318,6 +330,7 @@ mod tests {
                 reason: "r".into(),
             },
             Error::ConnectionLost { step: "loading t".into(), reason: "reset".into() },
+            Error::Store { location: "s3://b/p".into(), step: "reading".into(), reason: "connection refused".into() },
             Error::Constraint(Box::new(ConstraintViolation {
                 kind: Violation::Unique,
                 table: Some("t".into()),

@@ -327,7 +327,10 @@ impl TableRows {
                 match dec.read(buf) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.raw_os_error().is_some() => return Err(Error::io("reading snapshot", &self.path, e)),
+                    // An OS error, or a source's own (a store that could not be reached).
+                    Err(e) if e.raw_os_error().is_some() || e.get_ref().is_some_and(|i| i.is::<Error>()) => {
+                        return Err(Error::io("reading snapshot", &self.path, e));
+                    }
                     Err(e) => return Err(self.decode_error(&e)),
                 }
             },
@@ -450,17 +453,21 @@ fn corrupt_at(path: &Path, reason: String) -> Error {
 /// decompressed and checked against it (a delta table's two parts each against their
 /// own figures; a `base` table stores nothing here). Reports the first problem found.
 pub fn verify(path: &Path) -> Result<Header, Error> {
-    let src = FileSource::open(path)?;
-    let header = read_header_from(&src)?;
+    verify_source(&FileSource::open(path)?)
+}
+
+/// [`verify`] on any source.
+pub fn verify_source(src: &dyn Source) -> Result<Header, Error> {
+    let header = read_header_from(src)?;
     for (index, t) in header.tables.iter().enumerate() {
         match t.storage {
             Storage::Full => {
-                open_table_in(&src, &header, index)?.finish()?;
+                open_table_in(src, &header, index)?.finish()?;
             }
             Storage::Base => {}
             Storage::Delta => {
                 for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
-                    open_part_in(&src, &header, index, part)?.finish()?;
+                    open_part_in(src, &header, index, part)?.finish()?;
                 }
             }
         }
@@ -954,7 +961,8 @@ mod tests {
     #[test]
     fn partial_last_row_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SnapshotWriter::create(dir.path(), format::tests::sample_header("partial", &["t"])).unwrap();
+        let stage = crate::snapshot::writer::tests::stage_in(dir.path(), "partial");
+        let mut w = SnapshotWriter::create(stage, format::tests::sample_header("partial", &["t"])).unwrap();
         w.begin_table(0).unwrap();
         w.write_member(&gzip_member(b"1\ta\n2\tb", 6)).unwrap();
         let mut full = RowHasher::new();
@@ -963,7 +971,7 @@ mod tests {
         stats.raw_bytes = 7;
         w.end_table(stats).unwrap();
         let path = dir.path().join("partial.seed.gz");
-        w.finish(&path, false).unwrap();
+        w.finish(false).unwrap();
         assert_corrupt(verify(&path), "table t: the data does not end with a newline (a partial row after row 1)");
     }
 

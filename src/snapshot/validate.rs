@@ -9,7 +9,7 @@ use crate::snapshot::format::{
     self, DATABASE_KINDS, DeltaParts, Header, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_SETTINGS, MAX_STRING_LEN,
     MAX_TABLES, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
 };
-use crate::snapshot::store;
+use crate::snapshot::names;
 use crate::text::{has_control, shown};
 
 /// Longest piece of a file's string a message quotes.
@@ -29,7 +29,7 @@ pub fn structure(h: &Header) -> Result<(), String> {
     counts(h)?;
     strings(h)?;
     version_fields(h)?;
-    if store::validate_name(&h.name).is_err() {
+    if names::validate_name(&h.name).is_err() {
         return Err(format!("the header names an invalid snapshot '{}'", q(&h.name)));
     }
     if h.version == 0 {
@@ -49,7 +49,7 @@ pub fn structure(h: &Header) -> Result<(), String> {
         return Err(format!("schema_fingerprint '{}' is not 32 lowercase hex digits", q(&h.schema_fingerprint)));
     }
     if let Some(base) = &h.base {
-        if store::validate_name(&base.name).is_err() || base.version == 0 || !is_lower_hex(&base.header_checksum, 32) {
+        if names::validate_name(&base.name).is_err() || base.version == 0 || !is_lower_hex(&base.header_checksum, 32) {
             return Err(format!(
                 "the base snapshot '{}' version {} is not a valid reference (a name, a version from 1, a 32-digit checksum)",
                 q(&base.name),

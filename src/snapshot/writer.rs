@@ -1,24 +1,20 @@
-//! Writes a snapshot file: a placeholder header, then each table's gzip members, then
-//! the real header over the placeholder, then the atomic publish (see `format` for the
-//! layout and `atomic` for the publish).
+//! Writes a snapshot: a placeholder header, then each table's gzip members, then the
+//! real header (the same length) in the placeholder's place as the key is published
+//! (see `format` for the layout and `location::Stage` for the publish).
 //!
 //! The writer takes members already compressed, so the caller can compress chunks on
 //! worker threads (`format::gzip_member`) while this stays a plain sequential append.
 //! It writes format 2: it fills in `tables_fingerprint` and, at `finish`,
 //! `header_checksum`, and refuses a header a reader would refuse.
 
-use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-
 use crate::error::Error;
-use crate::snapshot::atomic::TempFile;
 use crate::snapshot::format::{self, DeltaPart, DeltaParts, Header, PartStats, Storage, TableStats};
-use crate::snapshot::{store, validate};
+use crate::snapshot::location::Stage;
+use crate::snapshot::{names, validate};
 
 #[derive(Debug)]
 pub struct SnapshotWriter {
-    temp: TempFile,
+    stage: Stage,
     header: Header,
     /// Length of the header line (JSON + padding + newline).
     reserved: usize,
@@ -47,11 +43,11 @@ fn check_stats(checksum: &str) -> Result<String, Error> {
 }
 
 impl SnapshotWriter {
-    /// Starts `dir/<temp>` with a placeholder header sized for the final one. The
-    /// table entries' stats are ignored (set at `end_table`); their `storage` says how
-    /// each table will be written.
-    pub fn create(dir: &Path, mut header: Header) -> Result<Self, Error> {
-        store::validate_name(&header.name)?;
+    /// Starts `stage` with a placeholder header sized for the final one. The table
+    /// entries' stats are ignored (set at `end_table`); their `storage` says how each
+    /// table will be written.
+    pub fn create(mut stage: Stage, mut header: Header) -> Result<Self, Error> {
+        names::validate_name(&header.name)?;
         if header.format != format::FORMAT_NAME || header.format_version != format::FORMAT_VERSION {
             return Err(Error::Internal(format!(
                 "snapshot header must be {} version {}, not {} version {}",
@@ -98,11 +94,10 @@ impl SnapshotWriter {
             .map_err(json_err)?
             .ok_or_else(|| Error::Internal("placeholder header does not fit its reserved length".into()))?;
         let member = format::stored_member(&line);
-        let mut temp = TempFile::new_in(dir, &header.name).map_err(|e| Error::io("creating a temp file in", dir, e))?;
-        temp.file().write_all(&member).map_err(|e| Error::io("writing snapshot in", dir, e))?;
+        stage.write(&member)?;
         let len = member.len() as u64;
         Ok(Self {
-            temp,
+            stage,
             header,
             reserved,
             header_member_len: len,
@@ -170,9 +165,9 @@ impl SnapshotWriter {
             Storage::Delta => return Err(Error::Internal("delta table data written outside a part".into())),
             Storage::Base => return Err(Error::Internal("data written for a table stored in the base".into())),
         }
-        if let Err(e) = self.temp.file().write_all(gz) {
+        if let Err(e) = self.stage.write(gz) {
             self.failed = true;
-            return Err(Error::io("writing snapshot in", self.temp.dir(), e));
+            return Err(e);
         }
         self.pos += gz.len() as u64;
         Ok(())
@@ -258,10 +253,9 @@ impl SnapshotWriter {
         Ok(())
     }
 
-    /// Writes the final header (with its checksum) over the placeholder and publishes
-    /// the file as `target` (see `TempFile::persist` for `replace`). Returns the final
-    /// header.
-    pub fn finish(mut self, target: &Path, replace: bool) -> Result<Header, Error> {
+    /// Puts the final header (with its checksum) in the placeholder's place and
+    /// publishes the key (see `Stage::publish` for `replace`). Returns the final header.
+    pub fn finish(mut self, replace: bool) -> Result<Header, Error> {
         self.check_usable()?;
         if self.open.is_some() || self.next_table != self.header.tables.len() {
             return Err(Error::Internal(format!(
@@ -280,9 +274,7 @@ impl SnapshotWriter {
         if member.len() as u64 != self.header_member_len {
             return Err(Error::Internal("final snapshot header member changed size".into()));
         }
-        let dir = self.temp.dir().to_path_buf();
-        self.temp.file().write_all_at(&member, 0).map_err(|e| Error::io("writing snapshot header in", &dir, e))?;
-        self.temp.persist(target, replace)?;
+        self.stage.publish(&member, replace)?;
         Ok(self.header)
     }
 }
@@ -291,10 +283,13 @@ impl SnapshotWriter {
 pub(crate) mod tests {
     use std::io::Read;
 
+    use std::path::Path;
+
     use super::*;
     use crate::snapshot::format::tests::sample_header;
     use crate::snapshot::format::{DeltaPart, Storage};
     use crate::snapshot::format::{LineChunker, RowHasher, gzip_member};
+    use crate::snapshot::location::LocalStore;
     use crate::snapshot::reader;
 
     /// Rows of three tables: ordinary, awkward (NULLs, escapes, UTF-8, long lines) and empty.
@@ -312,12 +307,17 @@ pub(crate) mod tests {
         vec![plain, awkward, Vec::new()]
     }
 
+    /// A stage for snapshot `name` in directory `dir`.
+    pub(crate) fn stage_in(dir: &Path, name: &str) -> Stage {
+        Stage::Local(LocalStore::new(dir).stage(&names::key_for(name)).unwrap())
+    }
+
     /// Writes a snapshot of `rows` the way the snapshot command does: line-aligned
     /// chunks, one gzip member each.
     pub(crate) fn write_snapshot(dir: &Path, name: &str, rows: &[Vec<u8>], replace: bool) -> Result<Header, Error> {
         let names: Vec<String> = (0..rows.len()).map(|i| format!("t{i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut w = SnapshotWriter::create(dir, sample_header(name, &names))?;
+        let mut w = SnapshotWriter::create(stage_in(dir, name), sample_header(name, &names))?;
         for (i, data) in rows.iter().enumerate() {
             w.begin_table(i)?;
             let mut hasher = RowHasher::new();
@@ -333,7 +333,7 @@ pub(crate) mod tests {
             }
             w.end_table(hasher.finish().map_err(Error::Internal)?)?;
         }
-        w.finish(&dir.join(format!("{name}.seed.gz")), replace)
+        w.finish(replace)
     }
 
     #[test]
@@ -377,7 +377,7 @@ pub(crate) mod tests {
     fn header_member_size_is_fixed() {
         let dir = tempfile::tempdir().unwrap();
         let header = sample_header("fixed", &["t0", "t1"]); // as write_snapshot names them
-        let w = SnapshotWriter::create(dir.path(), header.clone()).unwrap();
+        let w = SnapshotWriter::create(stage_in(dir.path(), "fixed"), header.clone()).unwrap();
         let placeholder_len = w.bytes_written();
         drop(w);
         let final_header = write_snapshot(dir.path(), "fixed", &[b"1\tx\n".repeat(100_000), vec![]], false).unwrap();
@@ -407,20 +407,20 @@ pub(crate) mod tests {
     #[test]
     fn misuse_is_an_internal_error() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SnapshotWriter::create(dir.path(), sample_header("m", &["a", "b"])).unwrap();
+        let mut w = SnapshotWriter::create(stage_in(dir.path(), "m"), sample_header("m", &["a", "b"])).unwrap();
         assert!(matches!(w.write_member(b"x"), Err(Error::Internal(_))));
         assert!(matches!(w.begin_table(1), Err(Error::Internal(_))));
         w.begin_table(0).unwrap();
         assert!(matches!(w.begin_table(1), Err(Error::Internal(_))));
         w.end_table(RowHasher::new().finish().unwrap()).unwrap();
-        let err = w.finish(&dir.path().join("m.seed.gz"), false).unwrap_err();
+        let err = w.finish(false).unwrap_err();
         assert!(matches!(err, Error::Internal(_)), "{err:?}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         let mut bad = sample_header("bad/name", &[]);
-        assert!(matches!(SnapshotWriter::create(dir.path(), bad.clone()), Err(Error::Usage { .. })));
+        assert!(matches!(SnapshotWriter::create(stage_in(dir.path(), "m"), bad.clone()), Err(Error::Usage { .. })));
         bad.name = "ok".into();
         bad.format_version = format::FORMAT_VERSION + 1;
-        assert!(matches!(SnapshotWriter::create(dir.path(), bad), Err(Error::Internal(_))));
+        assert!(matches!(SnapshotWriter::create(stage_in(dir.path(), "m"), bad), Err(Error::Internal(_))));
     }
 
     /// What a reader would refuse, the writer refuses up front (a usage error naming
@@ -429,15 +429,15 @@ pub(crate) mod tests {
     fn headers_a_reader_would_refuse_are_not_written() {
         let dir = tempfile::tempdir().unwrap();
         let mut ctl = sample_header("c", &["ok", "bad\nname"]);
-        let err = SnapshotWriter::create(dir.path(), ctl.clone()).unwrap_err();
+        let err = SnapshotWriter::create(stage_in(dir.path(), "c"), ctl.clone()).unwrap_err();
         assert!(matches!(&err, Error::Usage { message, .. } if message.contains("control character")), "{err:?}");
         ctl.tables[1].name = "fine".into();
         ctl.tables[1].columns.clear();
-        let err = SnapshotWriter::create(dir.path(), ctl).unwrap_err();
+        let err = SnapshotWriter::create(stage_in(dir.path(), "c"), ctl).unwrap_err();
         assert!(matches!(&err, Error::Usage { message, .. } if message.contains("has no columns")), "{err:?}");
         let names: Vec<String> = (0..=format::MAX_TABLES).map(|i| format!("t{i}")).collect();
         let many = sample_header("many", &names.iter().map(String::as_str).collect::<Vec<_>>());
-        let err = SnapshotWriter::create(dir.path(), many).map(|_| ()).unwrap_err();
+        let err = SnapshotWriter::create(stage_in(dir.path(), "many"), many).map(|_| ()).unwrap_err();
         assert!(matches!(&err, Error::Usage { message, .. } if message.contains("20001 tables")), "{err:?}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
@@ -472,7 +472,7 @@ pub(crate) mod tests {
         h.base = Some(format::BaseRef { name: "inc".into(), version: 1, header_checksum: "ab".repeat(16) });
         h.tables[0].storage = Storage::Base;
         h.tables[1].storage = Storage::Delta;
-        let mut w = SnapshotWriter::create(dir.path(), h).unwrap();
+        let mut w = SnapshotWriter::create(stage_in(dir.path(), "inc"), h).unwrap();
         let stats = |data: &[u8]| {
             let mut hasher = RowHasher::new();
             hasher.update(data);
@@ -499,7 +499,7 @@ pub(crate) mod tests {
         w.write_member(&gzip_member(b"9\tz\n", 6)).unwrap();
         w.end_table(stats(b"9\tz\n")).unwrap();
         let path = dir.path().join("inc.seed.gz");
-        let header = w.finish(&path, false).unwrap();
+        let header = w.finish(false).unwrap();
 
         assert_eq!(reader::verify(&path).unwrap(), header);
         let (same, changed) = (&header.tables[0], &header.tables[1]);

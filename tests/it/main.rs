@@ -22,5 +22,6 @@ mod restore;
 mod select;
 mod settings;
 mod snapshot;
+mod store;
 mod timeout;
 mod ux;

@@ -128,10 +128,10 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     let mut _like_guard = None;
     let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
     let learned = if let Some(name) = &args.like {
-        let (_store, path, guard) = crate::commands::snapshot::open_locked(
+        let (_store, src, guard) = crate::commands::snapshot::open_locked(
             ctx,
             name,
-            crate::snapshot::lock::Mode::Shared,
+            crate::snapshot::location::Mode::Shared,
             opts.wait,
             "profile",
         )
@@ -139,7 +139,9 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
         _like_guard = Some(guard);
         Some((
             format!("<profile of snapshot {name}>"),
-            crate::commands::snapshot::profile::profile_snapshot(&path, name, &settings)?,
+            tokio::task::block_in_place(|| {
+                crate::commands::snapshot::profile::profile_snapshot(src.as_ref(), name, &settings)
+            })?,
         ))
     } else if let Some(url) = &args.like_db {
         let text = crate::commands::snapshot::profile::profile_database(ctx, url, &settings).await?;

@@ -1,6 +1,7 @@
 //! `seed snapshot create NAME`: every chosen table, read in one repeatable-read
-//! transaction, streamed as COPY text through parallel gzip into an unnamed temp file
-//! in the snapshot directory, published by an atomic rename only when complete.
+//! transaction, streamed as COPY text through parallel gzip into a new key of the
+//! snapshot location (an unnamed temp file, or a multipart upload), published
+//! atomically only when complete.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -9,7 +10,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use super::{AuditGuard, select_tables, store};
+use super::{AuditGuard, location, select_tables};
 use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db::retry::with_retry;
@@ -21,8 +22,8 @@ use crate::output::{Level, Progress, human_bytes, human_count, plural};
 use crate::snapshot::format::{
     self, ColumnEntry, CompressionInfo, DatabaseInfo, Header, LineChunker, RowHasher, TableEntry, TableStats,
 };
-use crate::snapshot::lock::{self, Mode};
-use crate::snapshot::store::{Store, validate_name};
+use crate::snapshot::location::{Location, Mode};
+use crate::snapshot::names::{key_for, validate_name};
 use crate::snapshot::writer::SnapshotWriter;
 
 /// Uncompressed bytes per gzip member: big enough for a good ratio, small enough to
@@ -35,8 +36,8 @@ const ESTIMATE_DIVISOR: u64 = 4;
 
 pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
     validate_name(&args.name)?;
-    let store = store(ctx);
-    store.ensure_dir()?;
+    let store = location(ctx)?;
+    store.prepare_write().await?;
     let audit = AuditGuard::new(
         ctx,
         &store,
@@ -45,32 +46,30 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
         Some(ctx.settings.database_url.location().to_owned()),
     );
     let result = create(&args, ctx, &store).await;
-    audit.finish(&result);
+    audit.finish(&result).await;
     result
 }
 
-async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, Error> {
-    let _lock = lock::acquire(
-        store,
-        &args.name,
-        Mode::Exclusive,
-        args.lock.wait,
-        &format!("seed snapshot create {}", args.name),
-    )
-    .await?;
-    if store.exists(&args.name) && !args.force {
-        return Err(Error::SnapshotExists { name: args.name.clone(), dir: store.dir.clone() });
+async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u8, Error> {
+    let key = key_for(&args.name);
+    let _lock =
+        store.lock(&args.name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot create {}", args.name)).await?;
+    // Saves the work of reading the database; the publish itself refuses an existing
+    // key (a conditional write), so a create that starts after this check still fails.
+    if !args.force && store.head(&key).await?.is_some() {
+        return Err(Error::SnapshotExists { name: args.name.clone(), dir: store.display() });
     }
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let header = take(args, ctx, store).await?;
-    let size = std::fs::metadata(store.path(&args.name)).map(|m| m.len()).unwrap_or(0);
+    let size = store.head(&key).await.ok().flatten().map_or(0, |i| i.size);
+    let shown_path = store.display_key(&key).display().to_string();
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = header.tables.iter().map(|t| t.raw_bytes).sum();
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let ratio = if size > 0 { raw as f64 / size as f64 } else { 0.0 };
-    let summary = json!({ "name": args.name, "path": store.path(&args.name).display().to_string(), "tables": header.tables.len(),
+    let summary = json!({ "name": args.name, "path": shown_path, "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
                 "seconds": (secs * 1000.0).round() / 1000.0 });
     ctx.printer.document("snapshot create", summary.clone());
@@ -85,7 +84,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
             human_bytes(raw),
             human_bytes(size),
             human_count(rate),
-            store.path(&args.name).display()
+            shown_path
         )
     });
     Ok(code::OK)
@@ -94,15 +93,11 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<u8, E
 /// Writes snapshot `args.name` (retried as a whole on transient failures); prints no
 /// summary. The caller holds the name's exclusive lock and has checked the direct URL
 /// (`seed prepare` reuses this).
-pub async fn take(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
-    // Named temp files of this name can only be leftovers of a killed create: we hold the lock.
-    for stale in store.temp_files_of(&args.name) {
-        let _ = std::fs::remove_file(&stale);
-    }
+pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store)).await
 }
 
-async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Header, Error> {
+async fn attempt(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
     let mut session = db::connect_with(
         &ctx.settings,
         &ctx.settings.database_url,
@@ -120,7 +115,7 @@ async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store) -> Result<Head
 async fn write_snapshot(
     args: &CreateArgs,
     ctx: &Context,
-    store: &Store,
+    store: &Location,
     session: &mut Session,
 ) -> Result<Header, Error> {
     // One read-only transaction: every table as of the same moment.
@@ -139,7 +134,7 @@ async fn write_snapshot(
     // as of one moment (PostgreSQL; elsewhere `None` and one connection reads all).
     let shared = if jobs > 1 { session.export_snapshot().await? } else { None };
     // In parallel, each table is first spooled to its own unnamed temp file.
-    check_free_space(store, &tables, session, if shared.is_some() { 2 } else { 1 })?;
+    check_free_space(store, &tables, session, shared.is_some())?;
     let header = Header {
         format: format::FORMAT_NAME.into(),
         format_version: format::FORMAT_VERSION,
@@ -167,7 +162,8 @@ async fn write_snapshot(
     for (entry, table) in header.tables.iter_mut().zip(&tables) {
         entry.sequences = session.sequence_states(table).await?;
     }
-    let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(&store.dir, header.clone()))?;
+    let stage = store.stage(&key_for(&args.name)).await?;
+    let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(stage, header.clone()))?;
     match shared {
         Some(snapshot) => {
             let spooled = read_in_parallel(args, ctx, store, session, &tables, &header, &snapshot, jobs).await?;
@@ -191,7 +187,7 @@ async fn write_snapshot(
         }
     }
     session.commit("ending the read transaction").await?;
-    tokio::task::block_in_place(|| writer.finish(&store.path(&args.name), args.force))
+    tokio::task::block_in_place(|| writer.finish(args.force))
 }
 
 fn table_progress(ctx: &Context, table: &Table) -> Progress {
@@ -204,7 +200,7 @@ fn table_progress(ctx: &Context, table: &Table) -> Progress {
 async fn read_in_parallel(
     args: &CreateArgs,
     ctx: &Context,
-    store: &Store,
+    store: &Location,
     leader: &mut Session,
     tables: &[&Table],
     header: &Header,
@@ -241,7 +237,7 @@ async fn read_in_parallel(
 struct Work<'a> {
     args: &'a CreateArgs,
     ctx: &'a Context,
-    store: &'a Store,
+    store: &'a Location,
     tables: &'a [&'a Table],
     header: &'a Header,
     queue: &'a RefCell<VecDeque<usize>>,
@@ -254,7 +250,7 @@ impl Work<'_> {
         loop {
             let Some(i) = self.queue.borrow_mut().pop_front() else { return Ok(()) };
             let table = self.tables[i];
-            let mut spool = Spool::new(&self.store.dir)?;
+            let mut spool = Spool::new(&self.store.spool_dir())?;
             let progress = table_progress(self.ctx, table);
             let columns: Vec<String> = self.header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
             let mut sink = TableSink::new(&mut spool, self.args.compression_level, progress.clone());
@@ -332,21 +328,34 @@ fn table_entry(t: &Table) -> TableEntry {
     }
 }
 
-/// Fails before writing a byte when the directory clearly cannot hold the snapshot.
-fn check_free_space(store: &Store, tables: &[&Table], session: &Session, copies: u64) -> Result<(), Error> {
+/// Fails before writing a byte when the location (or, for parallel reads, the spool
+/// directory) clearly cannot hold the snapshot. A bucket sets no such limit.
+fn check_free_space(store: &Location, tables: &[&Table], session: &Session, parallel: bool) -> Result<(), Error> {
     let data = session.export_size_estimate(tables);
-    let needed = data / ESTIMATE_DIVISOR * copies;
-    let free = store.free_space()?;
-    if needed > free {
-        return Err(Error::DiskSpace {
-            path: store.dir.clone(),
-            reason: format!(
-                "the snapshot needs about {} ({} of table data, compressed) but only {} is free; nothing was written",
-                human_bytes(needed),
-                human_bytes(data),
-                human_bytes(free)
-            ),
-        });
+    let needed = data / ESTIMATE_DIVISOR;
+    let spool = store.spool_dir();
+    let mut checks = Vec::new();
+    match store.free_space()? {
+        // The spool sits in the same directory: both copies at once.
+        Some(free) => checks.push((store.display(), if parallel { needed * 2 } else { needed }, free)),
+        None if parallel => {
+            let free = fs4::available_space(&spool).map_err(|e| Error::io("checking free space of", &spool, e))?;
+            checks.push((spool, needed, free));
+        }
+        None => {}
+    }
+    for (path, needed, free) in checks {
+        if needed > free {
+            return Err(Error::DiskSpace {
+                path,
+                reason: format!(
+                    "the snapshot needs about {} ({} of table data, compressed) but only {} is free; nothing was written",
+                    human_bytes(needed),
+                    human_bytes(data),
+                    human_bytes(free)
+                ),
+            });
+        }
     }
     Ok(())
 }

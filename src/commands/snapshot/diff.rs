@@ -4,17 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 
 use serde_json::json;
 
-use super::{open_locked, store};
+use super::open_locked;
 use crate::Context;
 use crate::cli::DiffArgs;
 use crate::error::{Error, code};
 use crate::snapshot::format::{Header, TableEntry, row_hash};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{into_error, open_table, read_header};
+use crate::snapshot::location::Mode;
+use crate::snapshot::reader::{into_error, open_table_in, read_header_from};
+use crate::snapshot::source::Source;
 
 #[derive(Debug, Default)]
 struct TableDiff {
@@ -34,18 +34,20 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
     let mut names = vec![args.name_a.as_str(), args.name_b.as_str()];
     names.sort_unstable();
     names.dedup();
-    let mut _locks = Vec::with_capacity(names.len());
+    let mut opened = Vec::with_capacity(names.len());
     for name in names {
-        _locks.push(open_locked(ctx, name, Mode::Shared, args.lock.wait, "diff").await?.2);
+        let (_, src, lock) = open_locked(ctx, name, Mode::Shared, args.lock.wait, "diff").await?;
+        opened.push((name, src, lock));
     }
-    let store = store(ctx);
     let mut headers = Vec::new();
     for name in [&args.name_a, &args.name_b] {
-        let path = store.path(name);
-        headers.push((path.clone(), read_header(&path)?.0));
+        let src = opened.iter().find(|(n, _, _)| *n == name.as_str()).map(|(_, s, _)| s.clone());
+        let src = src.ok_or_else(|| Error::Internal("diff lost an opened snapshot".into()))?;
+        let header = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
+        headers.push((src, header));
     }
-    let (path_a, a) = &headers[0];
-    let (path_b, b) = &headers[1];
+    let (path_a, a) = (headers[0].0.as_ref(), &headers[0].1);
+    let (path_b, b) = (headers[1].0.as_ref(), &headers[1].1);
     let mut diffs = Vec::new();
     for (ia, ta) in a.tables.iter().enumerate() {
         match b.tables.iter().position(|tb| tb.table_name() == ta.table_name()) {
@@ -101,10 +103,10 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
     Ok(if differs { code::DIFFERENCES } else { code::OK })
 }
 
-fn lines(path: &Path, header: &Header, index: usize, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
-    let reader = BufReader::with_capacity(1 << 20, open_table(path, header, index)?);
+fn lines(src: &dyn Source, header: &Header, index: usize, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
+    let reader = BufReader::with_capacity(1 << 20, open_table_in(src, header, index)?);
     for line in reader.split(b'\n') {
-        each(&line.map_err(|e| into_error(path, e))?);
+        each(&line.map_err(|e| into_error(src.location(), e))?);
     }
     Ok(())
 }
@@ -128,10 +130,10 @@ fn key_columns(entry: &TableEntry) -> Vec<usize> {
 }
 
 fn diff_table(
-    path_a: &Path,
+    path_a: &dyn Source,
     a: &Header,
     ia: usize,
-    path_b: &Path,
+    path_b: &dyn Source,
     b: &Header,
     ib: usize,
     show_rows: bool,

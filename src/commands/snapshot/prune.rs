@@ -6,15 +6,14 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::{AuditGuard, store};
+use super::{AuditGuard, location};
 use crate::Context;
 use crate::cli::PruneArgs;
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
-use crate::snapshot::atomic::sync_dir;
-use crate::snapshot::lock::{self, Mode};
-use crate::snapshot::reader::read_header;
-use crate::snapshot::store::Entry;
+use crate::snapshot::location::{Location, Mode};
+use crate::snapshot::names::name_of_key;
+use crate::snapshot::reader::read_header_from;
 
 pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
     if args.older_than.is_none() && args.keep_last.is_none() {
@@ -23,7 +22,7 @@ pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
             "e.g. seed snapshot prune --older-than 30d --keep-last 5 --dry-run",
         ));
     }
-    let store = store(ctx);
+    let store = location(ctx)?;
     let mut audit = AuditGuard::new(ctx, &store, "snapshot prune", None, None);
     let result = prune(&args, ctx, &store).await;
     match &result {
@@ -34,23 +33,21 @@ pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
         // A dry run changes nothing: no audit line either.
         audit.cancel();
     } else {
-        audit.finish(&result);
+        audit.finish(&result).await;
     }
     result.map(|_| code::OK)
 }
 
-async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::Store) -> Result<Vec<String>, Error> {
+async fn prune(args: &PruneArgs, ctx: &Context, store: &Location) -> Result<Vec<String>, Error> {
     // (created, name, size, file modified) of readable snapshots, newest first.
-    let mut snaps: Vec<(String, String, u64, SystemTime)> = store
-        .entries()?
-        .into_iter()
-        .filter_map(|e| match e {
-            Entry::Snapshot { name, path, size, modified } => {
-                read_header(&path).ok().map(|(h, _)| (h.created_at, name, size, modified))
-            }
-            Entry::Foreign { .. } => None,
-        })
-        .collect();
+    let mut snaps: Vec<(String, String, u64, SystemTime)> = Vec::new();
+    for info in store.list().await? {
+        let Some(name) = name_of_key(&info.key) else { continue };
+        let Ok(Some(src)) = store.open_key(&info.key).await else { continue };
+        if let Ok(h) = tokio::task::block_in_place(|| read_header_from(src.as_ref())) {
+            snaps.push((h.created_at, name.to_owned(), info.size, info.modified));
+        }
+    }
     // `created_at` has whole seconds: snapshots taken within one second are ordered by
     // when their files were written, not by name.
     snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.3.cmp(&a.3)).then_with(|| b.1.cmp(&a.1)));
@@ -73,9 +70,7 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::
             continue;
         }
         let guard =
-            match lock::acquire(store, name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot prune ({name})"))
-                .await
-            {
+            match store.lock(name, Mode::Exclusive, args.lock.wait, &format!("seed snapshot prune ({name})")).await {
                 Ok(g) => g,
                 Err(Error::LockHeld { holder, .. }) => {
                     ctx.printer.warn(format!(
@@ -86,14 +81,10 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &crate::snapshot::store::
                 }
                 Err(e) => return Err(e),
             };
-        let path = store.path(name);
-        std::fs::remove_file(&path).map_err(|e| Error::io("deleting", &path, e))?;
+        store.delete(&crate::snapshot::names::key_for(name)).await?;
         drop(guard);
         ctx.printer.data(&format!("removed {name} (created {created}, {})", human_bytes(*size)));
         removed.push(name.clone());
-    }
-    if !args.dry_run && !removed.is_empty() {
-        sync_dir(&store.dir)?;
     }
     let summary = json!({ "removed": removed, "dry_run": args.dry_run, "kept": snaps.len() - removed.len() });
     ctx.printer.document("snapshot prune", summary.clone());

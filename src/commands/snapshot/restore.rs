@@ -4,7 +4,6 @@
 //! go in is the database kind's business (`db::Backend`'s load steps).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,9 +21,10 @@ use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, Wr
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
 use crate::snapshot::format::Header;
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{open_table, read_header};
-use crate::snapshot::store::validate_name;
+use crate::snapshot::location::Mode;
+use crate::snapshot::names::validate_name;
+use crate::snapshot::reader::{open_table_in, read_header_from};
+use crate::snapshot::source::Source;
 
 pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     validate_name(&args.name)?;
@@ -38,12 +38,12 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     if args.clean {
         ctx.settings.announce_target(&ctx.printer);
     }
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
-    let (header, _) = read_header(&path)?;
+    let (_store, src, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
+    let header = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
     let header = Arc::new(header);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let restored = load(ctx, &args, &path, &header).await?;
+    let restored = load(ctx, &args, &src, &header).await?;
     if let Some(rows) = restored {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
@@ -64,10 +64,15 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     Ok(code::OK)
 }
 
-/// Restores snapshot `args.name` from `path` (retried as a whole on transient
+/// Restores snapshot `args.name` from `src` (retried as a whole on transient
 /// failures); `None` for a dry run. Prints no summary. The caller holds the name's lock
 /// (shared or exclusive) and has checked the direct URL (`seed prepare` reuses this).
-pub async fn load(ctx: &Context, args: &RestoreArgs, path: &Path, header: &Arc<Header>) -> Result<Option<u64>, Error> {
+pub async fn load(
+    ctx: &Context,
+    args: &RestoreArgs,
+    src: &Arc<dyn Source>,
+    header: &Arc<Header>,
+) -> Result<Option<u64>, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| async move {
         if attempt > 1 {
             ctx.printer
@@ -76,7 +81,7 @@ pub async fn load(ctx: &Context, args: &RestoreArgs, path: &Path, header: &Arc<H
         let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
         let app = "seed snapshot restore";
         let mut session = db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
-        let result = restore(ctx, &mut session, args, path, header, attempt > 1).await;
+        let result = restore(ctx, &mut session, args, src, header, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;
         }
@@ -155,10 +160,10 @@ fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool
 }
 
 /// Decompresses (and checks) one table of the snapshot on a blocking thread.
-fn spawn_chunks(path: PathBuf, header: Arc<Header>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
+fn spawn_chunks(src: Arc<dyn Source>, header: Arc<Header>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut rows = match open_table(&path, &header, index) {
+        let mut rows = match open_table_in(src.as_ref(), &header, index) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -206,7 +211,7 @@ async fn restore(
     ctx: &Context,
     session: &mut Session,
     args: &RestoreArgs,
-    path: &Path,
+    src: &Arc<dyn Source>,
     header: &Arc<Header>,
     retry: bool,
 ) -> Result<Option<u64>, Error> {
@@ -274,7 +279,7 @@ async fn restore(
             batch_size: None,
             progress: ctx.printer.progress(&table.name.to_string(), Some(entry.rows), "rows"),
         };
-        let rows = RowInput::CopyText(spawn_chunks(path.to_path_buf(), Arc::clone(header), *i));
+        let rows = RowInput::CopyText(spawn_chunks(Arc::clone(src), Arc::clone(header), *i));
         let written = session.load_table(&target, rows).await?;
         if written != entry.rows {
             return Err(Error::Data {

@@ -14,8 +14,8 @@ use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
 use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::read_header;
+use crate::snapshot::location::Mode;
+use crate::snapshot::reader::read_header_from;
 use crate::text::{for_terminal, shown, truncate_chars};
 
 /// Longest name or type shown in full; longer ones end in `…`.
@@ -31,8 +31,9 @@ struct ShowJson<'a> {
 }
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "show").await?;
-    let (h, size) = read_header(&path)?;
+    let (_store, src, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "show").await?;
+    let h = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
+    let (size, path) = (src.size(), src.location().to_path_buf());
     if ctx.printer.json_doc() {
         // Streamed: a header's JSON can be tens of MB; never held as text as well.
         let doc = ShowJson {

@@ -11,16 +11,16 @@ use crate::db::{self, ChunkSink};
 use crate::error::{Error, code};
 use crate::output::{Level, plural};
 use crate::snapshot::format::{Header, RowHasher};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{read_header, verify};
+use crate::snapshot::location::Mode;
+use crate::snapshot::reader::{read_header_from, verify_source};
 
 pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "verify").await?;
+    let (_store, src, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "verify").await?;
     if args.against_db {
-        let (header, _) = read_header(&path)?;
+        let header = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
         return against_db(&header, ctx).await;
     }
-    let header = tokio::task::block_in_place(|| verify(&path))?;
+    let header = tokio::task::block_in_place(|| verify_source(src.as_ref()))?;
     if header.format_version < 2 {
         ctx.printer.info(format!(
             "note: snapshot '{}' is format {}: its header is not bound to its data (no header checksum), so an \
