@@ -4,11 +4,14 @@
 pub mod atomic;
 pub mod audit;
 mod bounded;
+pub mod chain;
 pub mod format;
 mod header_member;
 pub mod lock;
 pub mod reader;
+pub mod rowkey;
 pub mod source;
 pub mod store;
 mod validate;
+pub mod versions;
 pub mod writer;

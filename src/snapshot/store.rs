@@ -1,9 +1,11 @@
-//! The snapshot directory: names, paths, what is a snapshot and what is not.
+//! The snapshot directory: names, keys (file names, see `versions`), what is a
+//! snapshot and what is not.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::error::Error;
+use crate::snapshot::versions;
 
 /// `NAME.seed.gz`: a gzip stream, so `zcat NAME.seed.gz | head -1` shows the header.
 pub const EXTENSION: &str = ".seed.gz";
@@ -14,7 +16,8 @@ pub const LOCK_DIR: &str = ".locks";
 pub const AUDIT_LOG: &str = "audit.log";
 const MAX_NAME: usize = 100;
 
-/// `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`: no separators, no traversal, no hidden files.
+/// `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`: no separators, no traversal, no hidden files,
+/// no `@` (which separates a name from a version number, `NAME@N`).
 pub fn validate_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
     let ok = match chars.next() {
@@ -43,8 +46,11 @@ pub struct Store {
 /// One entry of the directory listing.
 #[derive(Debug, Clone)]
 pub enum Entry {
+    /// Version `version` of snapshot `name`, stored under the key `key`.
     Snapshot {
         name: String,
+        version: u64,
+        key: String,
         path: PathBuf,
         size: u64,
         modified: SystemTime,
@@ -62,8 +68,14 @@ impl Store {
         Self { dir: dir.into() }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}{EXTENSION}"))
+    /// Where the snapshot stored under `key` lives.
+    pub fn key_path(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// Where version `version` of `name` lives.
+    pub fn version_path(&self, name: &str, version: u64) -> PathBuf {
+        self.key_path(&versions::key(name, version))
     }
 
     pub fn lock_path(&self, name: &str) -> PathBuf {
@@ -92,12 +104,8 @@ impl Store {
         self.dir.is_dir()
     }
 
-    pub fn exists(&self, name: &str) -> bool {
-        self.path(name).is_file()
-    }
-
-    /// Snapshots and foreign files, sorted by name; hidden files, the audit log and
-    /// temp files are not listed.
+    /// Snapshots and foreign files, sorted by name (versions of a name by number);
+    /// hidden files, the audit log and temp files are not listed.
     pub fn entries(&self) -> Result<Vec<Entry>, Error> {
         self.check_dir()?;
         let read = match std::fs::read_dir(&self.dir) {
@@ -117,10 +125,11 @@ impl Store {
             if !meta.is_file() {
                 continue;
             }
-            let name = file_name.strip_suffix(EXTENSION).filter(|n| validate_name(n).is_ok());
-            entries.push(match name {
-                Some(n) => Entry::Snapshot {
-                    name: n.to_owned(),
+            entries.push(match versions::parse_key(&file_name) {
+                Some((name, version)) => Entry::Snapshot {
+                    name,
+                    version,
+                    key: file_name,
                     path,
                     size: meta.len(),
                     modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
@@ -128,7 +137,7 @@ impl Store {
                 None => Entry::Foreign { file_name, path, size: meta.len() },
             });
         }
-        entries.sort_by(|a, b| a.sort_key().cmp(b.sort_key()));
+        entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         Ok(entries)
     }
 
@@ -156,10 +165,10 @@ impl Store {
 }
 
 impl Entry {
-    fn sort_key(&self) -> &str {
+    fn sort_key(&self) -> (&str, u64) {
         match self {
-            Entry::Snapshot { name, .. } => name,
-            Entry::Foreign { file_name, .. } => file_name,
+            Entry::Snapshot { name, version, .. } => (name, *version),
+            Entry::Foreign { file_name, .. } => (file_name, 0),
         }
     }
 }

@@ -1,17 +1,19 @@
 //! `seed snapshot ...`: one file per verb. Shared here: the audit record every
 //! changing command leaves, and choosing tables.
 
+mod catalog;
 mod create;
 mod delete;
 mod diff;
+mod incremental;
 mod list;
 mod preflight;
 mod prune;
+mod rebase;
 mod restore;
 mod show;
 mod verify;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
@@ -22,8 +24,8 @@ use crate::db::schema::{Schema, Table};
 use crate::error::Error;
 use crate::output::{Level, Printer};
 use crate::snapshot::audit::{self, AuditRecord, Outcome};
-use crate::snapshot::lock::{self, LockGuard, Mode};
-use crate::snapshot::store::{AUDIT_LOG, Store, validate_name};
+use crate::snapshot::lock::LockGuard;
+use crate::snapshot::store::{AUDIT_LOG, Store};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
     store(ctx).check_dir()?;
@@ -41,25 +43,6 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
 
 pub fn store(ctx: &Context) -> Store {
     Store::new(&ctx.settings.snapshot_dir)
-}
-
-/// An existing snapshot `name`, with its lock held in `mode` for the command's life.
-pub async fn open_locked(
-    ctx: &Context,
-    name: &str,
-    mode: Mode,
-    wait: bool,
-    command: &str,
-) -> Result<(Store, PathBuf, LockGuard), Error> {
-    validate_name(name)?;
-    let store = store(ctx);
-    let path = store.path(name);
-    if !path.is_file() {
-        return Err(Error::SnapshotMissing { name: name.to_owned(), dir: store.dir.clone() });
-    }
-    let guard = lock::acquire(&store, name, mode, wait, &format!("seed snapshot {command} {name}")).await?;
-    report_unlocked(ctx, &guard);
-    Ok((store, path, guard))
 }
 
 /// A reader in a directory where its lock file cannot be created goes on without the

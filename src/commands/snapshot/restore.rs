@@ -4,14 +4,13 @@
 //! go in is the database kind's business (`db::Backend`'s load steps).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::open_locked;
+use super::catalog::open_chain;
 use super::preflight::Preflight;
 use crate::Context;
 use crate::cli::RestoreArgs;
@@ -20,13 +19,12 @@ use crate::db::schema::{Schema, Table, TableName, load_order};
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::chain::Chain;
 use crate::snapshot::format::Header;
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{open_table, read_header};
-use crate::snapshot::store::validate_name;
+use crate::snapshot::versions::Ref;
 
 pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
-    validate_name(&args.name)?;
+    Ref::parse(&args.name)?;
     let url = ctx.settings.write_url();
     if args.clean && !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -34,13 +32,15 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
-    let (header, _) = read_header(&path)?;
-    let header = Arc::new(header);
+    // The chain (every base there and unaltered) is checked before connecting.
+    let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
+    let chain = Arc::clone(&opened.chain);
+    let header = Arc::new(chain.header().clone());
+    let shown_name = described(&args.name, &opened.version.label(), &chain);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let restored = with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| {
-        let (args, path, header) = (&args, &path, &header);
+        let (args, chain, header) = (&args, &chain, &header);
         async move {
             if attempt > 1 {
                 ctx.printer.info(format!(
@@ -51,7 +51,7 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             let app = "seed snapshot restore";
             let mut session =
                 db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
-            let result = restore(ctx, &mut session, args, path, header, attempt > 1).await;
+            let result = restore(ctx, &mut session, args, chain, header, attempt > 1).await;
             if result.is_err() {
                 session.rollback().await;
             }
@@ -67,11 +67,27 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         ctx.printer.event(
             Level::Info,
             "snapshot_restored",
-            json!({ "name": args.name, "tables": header.tables.len(), "rows": rows, "seconds": (secs * 1000.0).round() / 1000.0 }),
-            || format!("restored snapshot '{}': {}, {} in {secs:.2}s ({} rows/s)", args.name, plural(header.tables.len() as u64, "table", "tables"), plural(rows, "row", "rows"), human_count(rate)),
+            json!({ "name": args.name, "version": opened.version.version, "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
+                    "tables": header.tables.len(), "rows": rows, "seconds": (secs * 1000.0).round() / 1000.0 }),
+            || format!("restored snapshot {shown_name}: {}, {} in {secs:.2}s ({} rows/s)", plural(header.tables.len() as u64, "table", "tables"), plural(rows, "row", "rows"), human_count(rate)),
         );
     }
     Ok(code::OK)
+}
+
+/// `'NAME'` as typed, with the version it resolved to when that is not obvious and
+/// the chain it was rebuilt from when it is incremental.
+pub fn described(typed: &str, label: &str, chain: &Chain) -> String {
+    let mut notes = Vec::new();
+    if typed != label && !label.ends_with("@1") {
+        notes.push(label.to_owned());
+    }
+    if let [_, below @ ..] = chain.links()
+        && !below.is_empty()
+    {
+        notes.push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
+    }
+    if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
 }
 
 /// (snapshot table index, target table) pairs, parents first.
@@ -142,11 +158,12 @@ fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool
     text
 }
 
-/// Decompresses (and checks) one table of the snapshot on a blocking thread.
-fn spawn_chunks(path: PathBuf, header: Arc<Header>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
+/// Decompresses (and checks) one table of the snapshot on a blocking thread, rebuilt
+/// from its chain when it is not stored in full.
+fn spawn_chunks(chain: Arc<Chain>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut rows = match open_table(&path, &header, index) {
+        let mut rows = match chain.open_table(index) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -179,7 +196,7 @@ async fn restore(
     ctx: &Context,
     session: &mut Session,
     args: &RestoreArgs,
-    path: &Path,
+    chain: &Arc<Chain>,
     header: &Arc<Header>,
     retry: bool,
 ) -> Result<Option<u64>, Error> {
@@ -228,7 +245,7 @@ async fn restore(
             batch_size: None,
             progress: ctx.printer.progress(&table.name.to_string(), Some(entry.rows), "rows"),
         };
-        let rows = RowInput::CopyText(spawn_chunks(path.to_path_buf(), Arc::clone(header), *i));
+        let rows = RowInput::CopyText(spawn_chunks(Arc::clone(chain), *i));
         let written = session.load_table(&target, rows).await?;
         if written != entry.rows {
             return Err(Error::Data {

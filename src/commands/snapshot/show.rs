@@ -7,15 +7,17 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::open_locked;
+use super::catalog::{base_version, lock_names, resolve};
+use super::store;
 use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
 use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
+use crate::snapshot::chain::Chain;
 use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::read_header;
+use crate::snapshot::versions::Ref;
 use crate::text::{for_terminal, shown, truncate_chars};
 
 /// Longest name or type shown in full; longer ones end in `…`.
@@ -25,23 +27,46 @@ const NAME: usize = 120;
 struct ShowJson<'a> {
     file: String,
     size: u64,
+    /// The snapshots it is rebuilt from, itself first (`[NAME@N]` for a full one).
+    chain: &'a [String],
+    /// Why the chain cannot be used (a base missing or altered), if it cannot.
+    chain_error: Option<String>,
     header: &'a Header,
 }
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "show").await?;
-    let (h, size) = read_header(&path)?;
+    let r = Ref::parse(&args.name)?;
+    let store = store(ctx);
+    let names = [(r.name.clone(), Mode::Shared)].into_iter().collect();
+    let _lock = lock_names(ctx, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
+    let version = resolve(&store, &r)?;
+    let (path, size) = (version.path.clone(), version.size);
+    let top = version.link()?;
+    let h = top.header.clone();
+    // Only headers are read: what the chain is, and whether it is whole. (show never
+    // fails for a missing base: it says so.)
+    let (chain, chain_error) = match Chain::resolve(top, |b| base_version(&store, b).map(|v| v.link()).transpose()) {
+        Ok(c) => (c.links().iter().map(|l| l.label.clone()).collect(), None),
+        Err(e) => (vec![version.label()], Some(e.to_string())),
+    };
     if args.json {
         // Streamed: a header's JSON can be tens of MB; never held as text as well.
-        let doc = ShowJson { file: path.display().to_string(), size, header: &h };
+        let doc = ShowJson { file: path.display().to_string(), size, chain: &chain, chain_error, header: &h };
         let mut out = ScrubbedLines { out: std::io::stdout().lock(), line: Vec::new() };
         serde_json::to_writer_pretty(&mut out, &doc)
             .and_then(|()| out.finish().map(drop).map_err(serde_json::Error::io))
             .or_else(ignore_closed_pipe)?;
         return Ok(code::OK);
     }
-    let text = render(&h, &path.display().to_string(), size);
+    let mut text = render(&h, &path.display().to_string(), size);
     drop(h); // before printing, which copies the text once more
+    if chain.len() > 1 || chain_error.is_some() {
+        let status = match &chain_error {
+            None => format!("chain         {} (every base there and unaltered)\n", for_terminal(&chain.join(" → "))),
+            Some(e) => format!("chain         BROKEN: {} — restore and verify will refuse it\n", for_terminal(e)),
+        };
+        text = insert_after_line(&text, "format ", &status);
+    }
     ctx.printer.data(text.trim_end());
     Ok(code::OK)
 }
@@ -96,6 +121,13 @@ impl<W: Write> Write for ScrubbedLines<W> {
     }
 }
 
+/// `text` with `line` inserted after the first line starting with `prefix`.
+fn insert_after_line(text: &str, prefix: &str, line: &str) -> String {
+    let Some(start) = text.find(&format!("\n{prefix}")) else { return format!("{text}{line}") };
+    let end = text[start + 1..].find('\n').map_or(text.len(), |n| start + 1 + n + 1);
+    format!("{}{line}{}", &text[..end], &text[end..])
+}
+
 /// `s` for the terminal, at most `max` characters.
 fn t(s: &str, max: usize) -> String {
     shown(s, max)
@@ -115,11 +147,15 @@ fn render(h: &Header, file: &str, size: u64) -> String {
         let _ = writeln!(out, "version       {}", h.version);
     }
     if let Some(b) = &h.base {
+        let count = |s: Storage| h.tables.iter().filter(|t| t.storage == s).count() as u64;
         let _ = writeln!(
             out,
-            "base          {}@{} (incremental: unchanged tables are read from it)",
+            "base          {}@{} (incremental: {} unchanged and read from it, {} stored as changes, {} in full)",
             t(&b.name, NAME),
-            b.version
+            b.version,
+            plural(count(Storage::Base), "table", "tables"),
+            count(Storage::Delta),
+            count(Storage::Full),
         );
     }
     if let Some(d) = &h.description {
