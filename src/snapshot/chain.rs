@@ -215,7 +215,11 @@ fn fits(dependent: &Link, base: &Link) -> Result<Vec<Option<usize>>, Error> {
     let (d, b) = (&dependent.header, &base.header);
     let bad = |what: String| dependent.corrupt(format!("its base {} {what}", base.label));
     if d.database.kind != b.database.kind {
-        return Err(bad(format!("was taken from {}, not {}", shown(&b.database.kind, 20), shown(&d.database.kind, 20))));
+        return Err(bad(format!(
+            "was taken from {}, not {}",
+            shown(&b.database.kind, 20),
+            shown(&d.database.kind, 20)
+        )));
     }
     if d.settings != b.settings {
         return Err(bad("was written under other session settings".into()));
@@ -335,7 +339,8 @@ impl Filter {
         let mut keys = HashSet::with_capacity_and_hasher(capacity, PrehashedState::default());
         let mut scratch = Vec::new();
         let mut line = Vec::new();
-        let mut upserts = BufReader::with_capacity(64 * 1024, reader::open_part_in(src, &link.header, index, DeltaPart::Upserts)?);
+        let mut upserts =
+            BufReader::with_capacity(64 * 1024, reader::open_part_in(src, &link.header, index, DeltaPart::Upserts)?);
         let mut row = 0u64;
         while read_line(&mut upserts, &mut line, &path)? {
             row += 1;
@@ -344,7 +349,8 @@ impl Filter {
             })?;
             keys.insert(key_hash(key));
         }
-        let mut deletes = BufReader::with_capacity(64 * 1024, reader::open_part_in(src, &link.header, index, DeltaPart::Deletes)?);
+        let mut deletes =
+            BufReader::with_capacity(64 * 1024, reader::open_part_in(src, &link.header, index, DeltaPart::Deletes)?);
         row = 0;
         while read_line(&mut deletes, &mut line, &path)? {
             row += 1;
@@ -392,10 +398,15 @@ impl Filter {
                             break;
                         }
                         let Some(body) = self.line.strip_suffix(b"\n") else {
-                            return Err(self.corrupt(format!("{}: its base's rows do not end with a newline", self.what)));
+                            return Err(
+                                self.corrupt(format!("{}: its base's rows do not end with a newline", self.what))
+                            );
                         };
                         let Some(key) = self.columns.key(body, &mut self.scratch) else {
-                            return Err(self.corrupt(format!("{}: a row of its base has fewer fields than the key needs", self.what)));
+                            return Err(self.corrupt(format!(
+                                "{}: a row of its base has fewer fields than the key needs",
+                                self.what
+                            )));
                         };
                         if !self.keys.contains(&key_hash(key)) {
                             self.out.extend_from_slice(&self.line);
@@ -458,5 +469,273 @@ impl Read for Filter {
         buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
         self.out_pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::format::tests::sample_header;
+    use crate::snapshot::format::{gzip_member, row_hash};
+    use crate::snapshot::source::FileSource;
+    use crate::snapshot::writer::SnapshotWriter;
+
+    /// How a test stores one table.
+    enum T<'a> {
+        Full(&'a str),
+        Base,
+        Delta { upserts: &'a str, deletes: &'a str },
+    }
+
+    fn stats(data: &[u8]) -> TableStats {
+        let mut h = RowHasher::new();
+        h.update(data);
+        h.finish().unwrap()
+    }
+
+    /// The rows `data` hash to, as (rows, checksum) of a whole table.
+    fn sum_of(rows: &[&str]) -> (u64, String) {
+        let sum = rows.iter().map(|r| row_hash(r.as_bytes())).fold(0u64, u64::wrapping_add);
+        (rows.len() as u64, format!("{sum:016x}"))
+    }
+
+    /// Writes `name@version` with tables t0, t1… stored as `tables`; `result` gives
+    /// each table's rows as rebuilt (what the header records).
+    fn write(
+        dir: &Path,
+        name: &str,
+        version: u64,
+        base: Option<&Header>,
+        tables: &[(T, &[&str])],
+    ) -> (Header, std::path::PathBuf) {
+        let names: Vec<String> = (0..tables.len()).map(|i| format!("t{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut h = sample_header(name, &names);
+        h.version = version;
+        h.base = base.map(|b| BaseRef {
+            name: b.name.clone(),
+            version: b.version,
+            content_checksum: format::content_checksum(b),
+        });
+        let mut w = SnapshotWriter::create(dir, h).unwrap();
+        for (i, (t, result)) in tables.iter().enumerate() {
+            let (rows, checksum) = sum_of(result);
+            match t {
+                T::Full(data) => {
+                    w.begin_table_as(i, Storage::Full).unwrap();
+                    if !data.is_empty() {
+                        w.write_member(&gzip_member(data.as_bytes(), 6)).unwrap();
+                    }
+                    w.end_table(stats(data.as_bytes())).unwrap();
+                }
+                T::Base => {
+                    w.begin_table_as(i, Storage::Base).unwrap();
+                    w.end_reconstructed_table(rows, &checksum).unwrap();
+                }
+                T::Delta { upserts, deletes } => {
+                    w.begin_table_as(i, Storage::Delta).unwrap();
+                    for (part, data) in [(DeltaPart::Upserts, upserts), (DeltaPart::Deletes, deletes)] {
+                        w.begin_part(part).unwrap();
+                        if !data.is_empty() {
+                            w.write_member(&gzip_member(data.as_bytes(), 6)).unwrap();
+                        }
+                        w.end_part(stats(data.as_bytes())).unwrap();
+                    }
+                    w.end_reconstructed_table(rows, &checksum).unwrap();
+                }
+            }
+        }
+        let path = dir.join(versions::key(name, version));
+        let header = w.finish(&path, true).unwrap();
+        (header, path)
+    }
+
+    fn link(path: &Path, label: &str) -> Link {
+        let src = FileSource::open(path).unwrap();
+        let header = reader::read_header_from(&src).unwrap();
+        Link::new(label.into(), Arc::new(src), header)
+    }
+
+    /// Resolves `top` against the snapshots in `dir`.
+    fn resolve(dir: &Path, top: &Path, label: &str) -> Result<Chain, Error> {
+        Chain::resolve(link(top, label), |b| {
+            let p = dir.join(versions::key(&b.name, b.version));
+            Ok(p.exists().then(|| link(&p, &base_label(b))))
+        })
+    }
+
+    fn rows_of(chain: &Chain, index: usize) -> Result<Vec<String>, Error> {
+        let mut out = String::new();
+        chain.open_table(index)?.read_to_string(&mut out).map_err(|e| into_error(Path::new("x"), e))?;
+        let mut rows: Vec<String> = out.lines().map(str::to_owned).collect();
+        rows.sort();
+        Ok(rows)
+    }
+
+    fn sorted(rows: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = rows.iter().map(|r| (*r).to_owned()).collect();
+        v.sort();
+        v
+    }
+
+    const V1: [&str; 4] = ["1\tone", "2\ttwo", "3\tthree", "4\t\\N"];
+    const V2: [&str; 4] = ["1\tone", "2\tTWO", "4\t\\N", "5\tfive"];
+    const V3: [&str; 3] = ["2\tTWO", "5\tfive!", "6\tsix"];
+
+    fn lines(rows: &[&str]) -> String {
+        rows.iter().map(|r| format!("{r}\n")).collect()
+    }
+
+    /// a@1 full; a@2 a delta on it (one changed, one added, one removed) plus an
+    /// unchanged table; a@3 a delta on a@2.
+    fn three_versions(dir: &Path) -> [(Header, std::path::PathBuf); 3] {
+        let (h1, p1) = write(dir, "a", 1, None, &[(T::Full(&lines(&V1)), &V1), (T::Full(&lines(&V1)), &V1)]);
+        let d2 = T::Delta { upserts: "2\tTWO\n5\tfive\n", deletes: "3\n" };
+        let (h2, p2) = write(dir, "a", 2, Some(&h1), &[(d2, &V2), (T::Base, &V1)]);
+        let d3 = T::Delta { upserts: "5\tfive!\n6\tsix\n", deletes: "1\n4\n" };
+        let (h3, p3) = write(dir, "a", 3, Some(&h2), &[(d3, &V3), (T::Base, &V1)]);
+        [(h1, p1), (h2, p2), (h3, p3)]
+    }
+
+    #[test]
+    fn tables_are_rebuilt_through_the_chain_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let [_, (_, p2), (_, p3)] = three_versions(dir.path());
+        let c2 = resolve(dir.path(), &p2, "a@2").unwrap();
+        assert_eq!(c2.labels(), "a@2 → a@1");
+        assert_eq!(rows_of(&c2, 0).unwrap(), sorted(&V2));
+        assert_eq!(rows_of(&c2, 1).unwrap(), sorted(&V1));
+        let c3 = resolve(dir.path(), &p3, "a@3").unwrap();
+        assert_eq!(c3.labels(), "a@3 → a@2 → a@1");
+        assert_eq!(rows_of(&c3, 0).unwrap(), sorted(&V3));
+        assert_eq!(rows_of(&c3, 1).unwrap(), sorted(&V1), "base of a base");
+        c3.verify().unwrap();
+        // Chunks of the reader add up to the rows.
+        let mut r = c3.open_table(0).unwrap();
+        let mut all = Vec::new();
+        while let Some(chunk) = r.next_chunk().unwrap() {
+            all.extend(chunk);
+        }
+        assert_eq!(String::from_utf8(all).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn a_missing_or_altered_base_is_named_before_anything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let [(h1, p1), _, (_, p3)] = three_versions(dir.path());
+        // a@1 replaced by a snapshot with other rows: a@2's record of it no longer fits.
+        let other = ["1\tone", "2\ttwo"];
+        let (_, p1b) =
+            write(dir.path(), "b", 1, None, &[(T::Full(&lines(&other)), &other), (T::Full(&lines(&V1)), &V1)]);
+        let saved = std::fs::read(&p1).unwrap();
+        std::fs::copy(&p1b, &p1).unwrap();
+        let err = resolve(dir.path(), &p3, "a@3").err().unwrap();
+        assert!(
+            matches!(&err, Error::BaseAltered { base, dependent, .. } if base == "a@1" && dependent == "a@2"),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), crate::error::code::SNAPSHOT_CORRUPT);
+        std::fs::remove_file(&p1).unwrap();
+        let err = resolve(dir.path(), &p3, "a@3").err().unwrap();
+        assert!(
+            matches!(&err, Error::BaseMissing { base, dependent, chain } if base == "a@1" && dependent == "a@2" && chain == "a@3 → a@2 → a@1"),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), crate::error::code::SNAPSHOT_MISSING);
+        std::fs::write(&p1, saved).unwrap();
+        resolve(dir.path(), &p3, "a@3").unwrap();
+        assert_eq!(format::content_checksum(&h1), format::content_checksum(&link(&p1, "a@1").header));
+    }
+
+    #[test]
+    fn a_delta_that_does_not_fit_its_base_fails_at_the_end_of_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h1, _) = write(dir.path(), "a", 1, None, &[(T::Full(&lines(&V1)), &V1)]);
+        // The header claims what a rebuild gives (V2) but the delta forgets a delete.
+        let d = T::Delta { upserts: "2\tTWO\n5\tfive\n", deletes: "" };
+        let (_, p2) = write(dir.path(), "a", 2, Some(&h1), &[(d, &V2)]);
+        let chain = resolve(dir.path(), &p2, "a@2").unwrap();
+        let err = rows_of(&chain, 0).unwrap_err();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("table t0 of a@2 rebuilt from its base: 5 rows")
+                && reason.contains("the base does not fit this delta")),
+            "{err:?}"
+        );
+        assert!(matches!(chain.verify(), Err(Error::SnapshotCorrupt { .. })));
+    }
+
+    #[test]
+    fn delete_lines_must_be_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h1, _) = write(dir.path(), "a", 1, None, &[(T::Full(&lines(&V1)), &V1)]);
+        let d = T::Delta { upserts: "", deletes: "3\tthree\n" };
+        let (_, p2) = write(dir.path(), "a", 2, Some(&h1), &[(d, &["1\tone", "2\ttwo", "4\t\\N"])]);
+        let chain = resolve(dir.path(), &p2, "a@2").unwrap();
+        let err = chain.open_table(0).err().unwrap();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("(deletes): row 1 has 2 fields, the key has 1")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_base_with_other_columns_or_rows_is_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h1, p1) = write(dir.path(), "a", 1, None, &[(T::Full(&lines(&V1)), &V1)]);
+        // A (re-signed) header saying the table is unchanged with other figures.
+        let (_, p2) = write(dir.path(), "a", 2, Some(&h1), &[(T::Base, &V2)]);
+        let err = resolve(dir.path(), &p2, "a@2").err().unwrap();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("its base a@1 holds 4 rows")),
+            "{err:?}"
+        );
+        // Same content checksum is impossible with other columns; a base of another
+        // database kind is refused by name too.
+        let mut other = link(&p1, "a@1");
+        other.header.database.kind = "sqlite".into();
+        other.header.tables[0].columns[1].name = "renamed".into();
+        let top = link(&p2, "a@2");
+        let err = fits(&top, &other).unwrap_err();
+        assert!(matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("was taken from")), "{err:?}");
+        other.header.database.kind = top.header.database.kind.clone();
+        let err = fits(&top, &other).unwrap_err();
+        assert!(matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("other columns")), "{err:?}");
+    }
+
+    #[test]
+    fn chains_are_at_most_max_depth_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut prev, _) = write(dir.path(), "a", 1, None, &[(T::Full(&lines(&V1)), &V1)]);
+        let mut last = None;
+        for v in 2..=(MAX_CHAIN_DEPTH as u64 + 1) {
+            let (h, p) = write(dir.path(), "a", v, Some(&prev), &[(T::Base, &V1)]);
+            if v == MAX_CHAIN_DEPTH as u64 {
+                resolve(dir.path(), &p, &format!("a@{v}")).unwrap();
+            }
+            prev = h;
+            last = Some(p);
+        }
+        let label = format!("a@{}", MAX_CHAIN_DEPTH + 1);
+        let err = resolve(dir.path(), &last.unwrap(), &label).err().unwrap();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("longer than the 8 snapshots")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_key_budget_is_checked_from_the_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h1, _) = write(dir.path(), "a", 1, None, &[(T::Full(&lines(&V1)), &V1)]);
+        let d = T::Delta { upserts: "2\tTWO\n5\tfive\n", deletes: "3\n" };
+        let (_, p2) = write(dir.path(), "a", 2, Some(&h1), &[(d, &V2)]);
+        let mut chain = resolve(dir.path(), &p2, "a@2").unwrap();
+        chain.check_key_budget().unwrap();
+        chain.links[0].header.tables[0].delta.as_mut().unwrap().deletes.rows = MAX_DELTA_KEYS;
+        let err = chain.check_key_budget().unwrap_err();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("more than the 8388608")),
+            "{err:?}"
+        );
     }
 }

@@ -757,7 +757,8 @@ mod tests {
             (Box::new(|h| h.tables[2].storage = format::Storage::Delta), "names no base snapshot"),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "good".into(), version: 1, content_checksum: "0".repeat(32) });
+                    h.base =
+                        Some(format::BaseRef { name: "good".into(), version: 1, content_checksum: "0".repeat(32) });
                 }),
                 "cannot build on version 1 of itself",
             ),

@@ -168,7 +168,8 @@ mod tests {
     fn entry(columns: &[&str], key: &[&str]) -> TableEntry {
         let mut t = sample_header("k", &["t"]).tables.remove(0);
         let col = t.columns[0].clone();
-        t.columns = columns.iter().map(|c| crate::snapshot::format::ColumnEntry { name: (*c).into(), ..col.clone() }).collect();
+        t.columns =
+            columns.iter().map(|c| crate::snapshot::format::ColumnEntry { name: (*c).into(), ..col.clone() }).collect();
         t.primary_key = key.iter().map(|k| (*k).to_owned()).collect();
         t
     }

@@ -47,20 +47,9 @@ pub struct Store {
 #[derive(Debug, Clone)]
 pub enum Entry {
     /// Version `version` of snapshot `name`, stored under the key `key`.
-    Snapshot {
-        name: String,
-        version: u64,
-        key: String,
-        path: PathBuf,
-        size: u64,
-        modified: SystemTime,
-    },
+    Snapshot { name: String, version: u64, key: String, path: PathBuf, size: u64, modified: SystemTime },
     /// A file that does not belong here (shown as corrupt by `list`).
-    Foreign {
-        file_name: String,
-        path: PathBuf,
-        size: u64,
-    },
+    Foreign { file_name: String, path: PathBuf, size: u64 },
 }
 
 impl Store {

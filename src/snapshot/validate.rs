@@ -33,7 +33,11 @@ pub fn structure(h: &Header) -> Result<(), String> {
         return Err(format!("the header names an invalid snapshot '{}'", q(&h.name)));
     }
     if h.version == 0 || h.version > versions::MAX_VERSION {
-        return Err(format!("the header's version is {} (versions count from 1 to {})", h.version, versions::MAX_VERSION));
+        return Err(format!(
+            "the header's version is {} (versions count from 1 to {})",
+            h.version,
+            versions::MAX_VERSION
+        ));
     }
     if h.compression.algorithm != format::COMPRESSION_GZIP {
         return Err(format!("unsupported compression '{}'", q(&h.compression.algorithm)));

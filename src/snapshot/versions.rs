@@ -108,7 +108,8 @@ mod tests {
         assert_eq!(Ref::parse("x@999999999").unwrap().version, Some(MAX_VERSION));
         assert_eq!(Ref::exact("a", 3).to_string(), "a@3");
         assert_eq!(Ref::parse("a").unwrap().to_string(), "a");
-        for bad in ["a@", "a@0", "a@01", "a@-1", "a@+2", "a@1.5", "a@1000000000", "a@2@3", "@2", "a b@2", "a@٣", "a@ 2"] {
+        for bad in ["a@", "a@0", "a@01", "a@-1", "a@+2", "a@1.5", "a@1000000000", "a@2@3", "@2", "a b@2", "a@٣", "a@ 2"]
+        {
             let err = Ref::parse(bad).unwrap_err();
             assert!(matches!(err, Error::Usage { .. }), "{bad}: {err:?}");
         }

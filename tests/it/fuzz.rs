@@ -356,7 +356,7 @@ fn header_edit(rng: &mut Rng, base: &Base) -> Option<(String, String, bool)> {
             (format!("version {v}"), replace_first(&json, "\"version\":1,", &format!("\"version\":{v},"))?, false)
         }
         23 => {
-            let b = format!("{{\"name\":\"older\",\"version\":1,\"header_checksum\":\"{}\"}}", "ab".repeat(16));
+            let b = format!("{{\"name\":\"older\",\"version\":1,\"content_checksum\":\"{}\"}}", "ab".repeat(16));
             ("a base snapshot".into(), replace_first(&json, "\"base\":null", &format!("\"base\":{b}"))?, false)
         }
         24 => {

@@ -50,9 +50,12 @@ impl Version {
     }
 }
 
+/// Stored versions by name, oldest first.
+pub type ByName = BTreeMap<String, Vec<Version>>;
+
 /// Every stored version, by name (versions in ascending order), and the files that
 /// are not snapshots.
-pub fn catalog(store: &Store) -> Result<(BTreeMap<String, Vec<Version>>, Vec<Entry>), Error> {
+pub fn catalog(store: &Store) -> Result<(ByName, Vec<Entry>), Error> {
     let mut names: BTreeMap<String, Vec<Version>> = BTreeMap::new();
     let mut foreign = Vec::new();
     for entry in store.entries()? {

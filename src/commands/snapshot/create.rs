@@ -237,7 +237,12 @@ fn report(args: &CreateArgs, ctx: &Context, store: &Store, header: &Header, stor
     );
 }
 
-async fn attempt(args: &CreateArgs, ctx: &Context, store: &Store, target: &Target) -> Result<(Header, Vec<Stored>), Error> {
+async fn attempt(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Store,
+    target: &Target,
+) -> Result<(Header, Vec<Stored>), Error> {
     let mut session = db::connect_with(
         &ctx.settings,
         &ctx.settings.database_url,

@@ -49,9 +49,7 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
                 note: Some("table only in A".into()),
                 ..TableDiff::default()
             }),
-            Some(ib) => {
-                diffs.push(tokio::task::block_in_place(|| diff_table(a_chain, ia, b_chain, ib, args.rows))?)
-            }
+            Some(ib) => diffs.push(tokio::task::block_in_place(|| diff_table(a_chain, ia, b_chain, ib, args.rows))?),
         }
     }
     for tb in &b.tables {

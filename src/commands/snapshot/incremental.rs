@@ -55,7 +55,10 @@ pub enum Stored {
 /// columns (names, types, nullability, order) and primary key.
 pub fn counterpart(base: &Header, entry: &TableEntry) -> Option<usize> {
     base.tables.iter().position(|b| {
-        b.schema == entry.schema && b.name == entry.name && b.columns == entry.columns && b.primary_key == entry.primary_key
+        b.schema == entry.schema
+            && b.name == entry.name
+            && b.columns == entry.columns
+            && b.primary_key == entry.primary_key
     })
 }
 
@@ -83,7 +86,8 @@ impl Incremental<'_> {
         let mut hash = HashSink { hasher: RowHasher::new(), progress: progress.clone(), reported: 0 };
         session.stream_table(table, columns, &mut hash).await?;
         progress.finish();
-        let live = hash.hasher.finish().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
+        let live =
+            hash.hasher.finish().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
         let base_entry = &self.base.header().tables[j];
         if live.rows == base_entry.rows && live.checksum == base_entry.checksum {
             writer.begin_table_as(i, Storage::Base)?;
@@ -96,7 +100,9 @@ impl Incremental<'_> {
                 Ok(delta) => {
                     let stored = Stored::Delta { upserts: delta.upserts.1.rows, deletes: delta.deletes.1.rows };
                     writer.begin_table_as(i, Storage::Delta)?;
-                    for (part, (spool, stats)) in [(DeltaPart::Upserts, delta.upserts), (DeltaPart::Deletes, delta.deletes)] {
+                    for (part, (spool, stats)) in
+                        [(DeltaPart::Upserts, delta.upserts), (DeltaPart::Deletes, delta.deletes)]
+                    {
                         writer.begin_part(part)?;
                         tokio::task::block_in_place(|| spool.copy_into(writer))?;
                         writer.end_part(stats)?;
@@ -213,7 +219,8 @@ impl Incremental<'_> {
     fn base_map(&self, j: usize, key: &KeyColumns) -> Result<Result<HashMap<u64, u64, PrehashedState>, String>, Error> {
         let rows = self.base.header().tables[j].rows;
         let capacity = usize::try_from(rows.min(MAX_DELTA_ROWS)).unwrap_or(0);
-        let mut map: HashMap<u64, u64, PrehashedState> = HashMap::with_capacity_and_hasher(capacity, PrehashedState::default());
+        let mut map: HashMap<u64, u64, PrehashedState> =
+            HashMap::with_capacity_and_hasher(capacity, PrehashedState::default());
         let mut reader = self.base.open_table(j)?;
         let mut lines = LineSplitter::default();
         let mut scratch = Vec::new();

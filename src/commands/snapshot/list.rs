@@ -73,8 +73,10 @@ fn describe(v: &Version) -> Value {
             "base": h.base.as_ref().filter(|_| needs_base(&h)).map(|b| versions::label(&b.name, b.version)),
             "storage": storage_counts(&h),
         }),
-        Err(e) => json!({ "name": v.name, "version": v.version, "key": v.key, "status": "corrupt", "file": v.path.display().to_string(),
-                          "size": v.size, "reason": corrupt_reason(&e) }),
+        Err(e) => {
+            json!({ "name": v.name, "version": v.version, "key": v.key, "status": "corrupt", "file": v.path.display().to_string(),
+                          "size": v.size, "reason": corrupt_reason(&e) })
+        }
     }
 }
 

@@ -118,7 +118,8 @@ fn plan(args: &PruneArgs, nodes: &[Node], skipped: &BTreeSet<String>) -> Plan {
             .filter_map(|(i, n)| n.base.clone().filter(|b| going.contains(b)).map(|b| (i, b)))
             .collect();
         // A dependent that cannot be rewritten (its name is skipped) keeps its chain.
-        let blocked: Vec<usize> = outside.iter().filter(|(i, _)| skipped.contains(&nodes[*i].v.name)).map(|(i, _)| *i).collect();
+        let blocked: Vec<usize> =
+            outside.iter().filter(|(i, _)| skipped.contains(&nodes[*i].v.name)).map(|(i, _)| *i).collect();
         if blocked.is_empty() {
             return Plan { going, outside };
         }
@@ -139,7 +140,8 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &Store) -> Result<Vec<Str
         let all = nodes(store)?;
         let p = plan(args, &all, &skipped);
         if !p.outside.is_empty() && !args.rebase_dependents {
-            let outside: Vec<(Version, String)> = p.outside.iter().map(|(i, b)| (all[*i].v.clone(), b.clone())).collect();
+            let outside: Vec<(Version, String)> =
+                p.outside.iter().map(|(i, b)| (all[*i].v.clone(), b.clone())).collect();
             return Err(has_dependents("cannot prune", &outside, "--rebase-dependents"));
         }
         let mut names = BTreeMap::new();

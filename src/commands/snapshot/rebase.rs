@@ -103,7 +103,12 @@ pub fn rebase(store: &Store, dependent: &Version, going: &BTreeSet<String>) -> R
 
 /// The staged file resolves against its new base, verifies in full and holds what the
 /// old one held.
-fn check_staged(store: &Store, dependent: &Version, old: &format::Header, staged: &std::path::Path) -> Result<(), Error> {
+fn check_staged(
+    store: &Store,
+    dependent: &Version,
+    old: &format::Header,
+    staged: &std::path::Path,
+) -> Result<(), Error> {
     let source = FileSource::open(staged)?;
     let header = read_header_from(&source)?;
     if format::content_checksum(&header) != format::content_checksum(old) {

@@ -85,7 +85,8 @@ pub fn described(typed: &str, label: &str, chain: &Chain) -> String {
     if let [_, below @ ..] = chain.links()
         && !below.is_empty()
     {
-        notes.push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
+        notes
+            .push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
     }
     if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
 }
