@@ -6,12 +6,41 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env;
 
+/// Examples and exit codes under `seed --help` (the codes are `error::code`; a test
+/// keeps the two in step).
+const ROOT_AFTER_HELP: &str = "\
+Examples:
+  seed bulk --count 10000                      # embedded SQLite default (./seed.db)
+  DATABASE_URL=postgres://app@localhost/app_test seed bulk --count 1000
+  PGHOST=localhost PGDATABASE=app_test seed bulk --count 1000
+  seed snapshot create baseline && seed snapshot restore baseline --clean
+  seed doctor --json
+
+Settings: flag > environment (and ./.env) > ./seed.toml > default; `seed doctor` shows them.
+
+Exit codes:
+    0  success
+    1  unexpected internal or I/O error
+    2  usage: bad arguments, URL, config file, snapshot name, factories file
+    3  connection: cannot connect, authentication failed, connection lost
+    4  data: constraint violation, invalid value, a generator cannot satisfy a rule
+    5  schema: unknown table, schema mismatch, restore pre-flight failed
+    6  snapshot (or version, or an incremental snapshot's base) missing, or already exists
+    7  snapshot corrupt, failed verification, or a base altered
+    8  lock held by another seed process
+    9  not enough disk space
+   10  statement timeout
+   11  permission denied
+   12  differences found (verify --against-db, diff)
+   13  other snapshots are built on it (delete, prune, create --force)
+  130  interrupted: rolled back, temp files removed, locks released";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "seed",
     version,
     about = "Bulk-seed test databases with realistic fake data; take, list and restore data snapshots.",
-    after_help = "Examples:\n  seed bulk --count 10000                      # embedded SQLite default (./seed.db)\n  DATABASE_URL=postgres://app@localhost/app_test seed bulk --count 1000\n  seed snapshot create baseline && seed snapshot restore baseline --clean\n  seed doctor --json",
+    after_help = ROOT_AFTER_HELP,
     propagate_version = true
 )]
 pub struct Cli {
@@ -21,33 +50,62 @@ pub struct Cli {
     pub output: OutputArgs,
     #[command(flatten)]
     pub retry: RetryArgs,
+    #[command(flatten)]
+    pub sources: SourceArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct ConnectArgs {
     /// Database to work on (postgres://… or sqlite://…). Default: sqlite://seed.db
-    #[arg(long, env = env::DATABASE_URL, global = true, hide_env_values = true)]
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// Direct (non-pooled) URL for the write transaction and advisory locks.
-    #[arg(long, env = env::DIRECT_URL, global = true, hide_env_values = true)]
+    #[arg(long, env = env::DIRECT_URL, hide_env_values = true, global = true)]
     pub direct_url: Option<String>,
     /// Snapshot directory. Default: ./snapshots
-    #[arg(long, env = env::SNAPSHOT_DIR, global = true)]
+    #[arg(long, env = env::SNAPSHOT_DIR, hide_env_values = true, global = true)]
     pub snapshot_dir: Option<PathBuf>,
     /// Give up connecting after this long per attempt (e.g. 10s).
-    #[arg(long, env = env::CONNECT_TIMEOUT, global = true, value_parser = parse_duration)]
+    #[arg(long, env = env::CONNECT_TIMEOUT, hide_env_values = true, global = true, value_parser = parse_duration)]
     pub connect_timeout: Option<std::time::Duration>,
     /// Bound every statement on the server (e.g. 30s, 5min). Default: none.
-    #[arg(long, env = env::STATEMENT_TIMEOUT, global = true, value_parser = parse_duration)]
+    #[arg(long, env = env::STATEMENT_TIMEOUT, hide_env_values = true, global = true, value_parser = parse_duration)]
     pub statement_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct SourceArgs {
+    /// Read environment variables from this file instead of ./.env (variables already set win).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_env_file")]
+    pub env_file: Option<PathBuf>,
+    /// Do not read ./.env.
+    #[arg(long, global = true)]
+    pub no_env_file: bool,
+    /// Project settings file. Default: ./seed.toml when present.
+    #[arg(long, global = true, value_name = "PATH", env = env::CONFIG, hide_env_values = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    pub fn env_file_choice(&self) -> crate::envfile::Choice {
+        use crate::envfile::Choice;
+        match (&self.env_file, self.no_env_file) {
+            (_, true) => Choice::Skip,
+            (Some(p), false) => Choice::File(p.clone()),
+            (None, false) => Choice::Default,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct OutputArgs {
     /// Log and event format on stderr.
-    #[arg(long, env = env::LOG_FORMAT, global = true, value_enum)]
+    #[arg(long, env = env::LOG_FORMAT, hide_env_values = true, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
     /// Only errors on stderr; no progress, no summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -56,20 +114,25 @@ pub struct OutputArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress bars or progress lines.
-    #[arg(long, env = env::NO_PROGRESS, global = true)]
+    #[arg(long, env = env::NO_PROGRESS, hide_env_values = true, global = true, value_parser = env::parse_bool)]
     pub no_progress: bool,
+    /// Print the command's result as one JSON object on stdout ("json_version": 1);
+    /// messages stay on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct RetryArgs {
     /// Attempts for transient failures (connect, whole transaction); 1 disables retries.
-    #[arg(long, env = env::RETRY_MAX_ATTEMPTS, global = true)]
+    #[arg(long, env = env::RETRY_MAX_ATTEMPTS, hide_env_values = true, global = true)]
     pub retry_max_attempts: Option<u32>,
     /// First backoff delay (e.g. 200ms); doubles per attempt, with jitter.
-    #[arg(long, env = env::RETRY_BASE_DELAY, global = true, value_parser = parse_duration)]
+    #[arg(long, env = env::RETRY_BASE_DELAY, hide_env_values = true, global = true, value_parser = parse_duration)]
     pub retry_base_delay: Option<std::time::Duration>,
     /// Longest backoff delay (e.g. 5s).
-    #[arg(long, env = env::RETRY_MAX_DELAY, global = true, value_parser = parse_duration)]
+    #[arg(long, env = env::RETRY_MAX_DELAY, hide_env_values = true, global = true, value_parser = parse_duration)]
     pub retry_max_delay: Option<std::time::Duration>,
 }
 
@@ -95,6 +158,28 @@ pub enum Command {
     /// Check connectivity, privileges, schema version and the snapshot directory.
     #[command(after_help = "Examples:\n  seed doctor\n  seed doctor --json | jq .healthy")]
     Doctor(DoctorArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  seed completions bash > ~/.local/share/bash-completion/completions/seed\n  seed completions zsh > ~/.zfunc/_seed\n  seed completions fish > ~/.config/fish/completions/seed.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory.
+    #[command(after_help = "Examples:\n  seed man | man -l -\n  seed man --dir ~/.local/share/man/man1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write seed.1, seed-bulk.1, seed-snapshot-create.1, … into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -102,11 +187,17 @@ pub struct BulkArgs {
     /// Rows per table (unless the factories file or --table says otherwise).
     #[arg(long, allow_negative_numbers = true)]
     pub count: Option<i64>,
-    /// Rows for one table, e.g. --table staffs=200 (repeatable).
+    /// Rows for one table, e.g. --table staffs=200 (repeatable; a table once).
     #[arg(long = "table", value_name = "TABLE=N")]
     pub tables: Vec<String>,
+    /// Leave out the tables this pattern matches, e.g. 'audit_*' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Per-table and per-column overrides (TOML).
-    #[arg(long, env = "SEED_FACTORIES")]
+    #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
     /// Rows per COPY chunk / INSERT statement; the unit of progress, never a commit point.
     #[arg(long, allow_negative_numbers = true)]
@@ -121,7 +212,7 @@ pub struct BulkArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Allow --truncate against a database that is not on this machine.
-    #[arg(long, env = env::ALLOW_REMOTE)]
+    #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
     pub allow_remote: bool,
     /// Wait for another bulk or restore on the same database instead of failing at once.
     #[arg(long)]
@@ -129,11 +220,7 @@ pub struct BulkArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Machine-readable report on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub struct DoctorArgs {}
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
@@ -180,15 +267,20 @@ pub struct LockArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
+    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
     pub name: String,
+    /// Free text kept in the header and shown by list and show.
     #[arg(long)]
     pub description: Option<String>,
-    /// Only these tables (repeatable).
-    #[arg(long = "table", value_name = "TABLE")]
+    /// Only the tables this pattern matches, e.g. staffs, 'app.*', '"Mixed Case"' (repeatable).
+    #[arg(long = "table", value_name = "PATTERN")]
     pub tables: Vec<String>,
-    /// Leave these tables out (repeatable).
-    #[arg(long = "exclude", value_name = "TABLE")]
+    /// Leave out the tables this pattern matches, e.g. 'audit_*' (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
     pub exclude: Vec<String>,
+    /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Replace the latest version of that name (the old one stays intact until the new one is
     /// complete); refused while another snapshot is built on it.
     #[arg(long, conflicts_with = "new_version")]
@@ -204,7 +296,7 @@ pub struct CreateArgs {
     #[arg(long, requires = "new_version")]
     pub full: bool,
     /// gzip level 0-9. 2 (default) is about 4x faster than pg_dump -Fc for about the same size; 1 is faster but much larger.
-    #[arg(long, env = env::COMPRESSION_LEVEL, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
+    #[arg(long, env = env::COMPRESSION_LEVEL, hide_env_values = true, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: u32,
     /// Tables read at once, each on its own connection sharing one exported snapshot
     /// (PostgreSQL; other kinds read on one connection). Default: the number of cores.
@@ -216,6 +308,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
     pub name: String,
     /// Empty the snapshot's tables first, inside the same transaction.
     #[arg(long)]
@@ -223,11 +316,20 @@ pub struct RestoreArgs {
     /// Go on when the schema differs but every snapshot column still fits.
     #[arg(long)]
     pub allow_schema_mismatch: bool,
+    /// Only the snapshot's tables this pattern matches (repeatable).
+    #[arg(long = "table", value_name = "PATTERN")]
+    pub tables: Vec<String>,
+    /// Leave out the snapshot's tables this pattern matches (repeatable).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Only the snapshot's tables of this schema (repeatable).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
     /// Run the pre-flight checks and print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Allow --clean against a database that is not on this machine.
-    #[arg(long, env = env::ALLOW_REMOTE)]
+    #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
     pub allow_remote: bool,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -237,21 +339,19 @@ pub struct RestoreArgs {
 pub struct ListArgs {
     /// List the versions of this snapshot (dates, sizes, schema versions, bases).
     pub name: Option<String>,
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
     pub name: String,
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
     pub name: String,
     /// Compare row counts and checksums with the live database.
     #[arg(long)]
@@ -262,7 +362,9 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    /// The snapshot to compare from (e.g. the older one).
     pub name_a: String,
+    /// The snapshot to compare with.
     pub name_b: String,
     /// Print the rows added, removed and changed, not only counts.
     #[arg(long)]
@@ -344,6 +446,66 @@ mod tests {
     #[test]
     fn unknown_flag_is_rejected() {
         assert!(Cli::try_parse_from(["seed", "bulk", "--cuont", "5"]).is_err());
+    }
+
+    #[test]
+    fn boolean_flags_take_their_parser() {
+        let cli = Cli::try_parse_from(["seed", "--no-progress", "bulk", "--allow-remote"]).unwrap();
+        assert!(cli.output.no_progress);
+        let Command::Bulk(args) = cli.command else { panic!("not bulk") };
+        assert!(args.allow_remote);
+        let cli = Cli::try_parse_from(["seed", "bulk"]).unwrap();
+        assert!(!cli.output.no_progress);
+    }
+
+    /// Every argument of every command, with the command's path.
+    fn all_args(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, Option<String>)>) {
+        for arg in cmd.get_arguments() {
+            out.push((path.to_owned(), arg.get_id().to_string(), arg.get_help().map(|h| h.to_string())));
+        }
+        for sub in cmd.get_subcommands() {
+            all_args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn r11_5_every_argument_has_a_help_line() {
+        let mut args = Vec::new();
+        all_args(&Cli::command(), "seed", &mut args);
+        assert!(args.len() > 40);
+        for (path, id, help) in args {
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(help.as_deref().is_some_and(|h| !h.trim().is_empty()), "{path}: argument {id} has no help line");
+        }
+    }
+
+    #[test]
+    fn r11_5_exit_codes_are_listed_in_root_help() {
+        use crate::error::code;
+        let help = Cli::command().render_help().to_string();
+        for c in [
+            code::OK,
+            code::INTERNAL,
+            code::USAGE,
+            code::CONNECTION,
+            code::DATA,
+            code::SCHEMA,
+            code::SNAPSHOT_MISSING,
+            code::SNAPSHOT_CORRUPT,
+            code::LOCK_HELD,
+            code::DISK_SPACE,
+            code::TIMEOUT,
+            code::PERMISSION,
+            code::DIFFERENCES,
+            code::INTERRUPTED,
+        ] {
+            assert!(
+                help.lines().any(|l| l.trim_start().starts_with(&format!("{c}  "))),
+                "exit code {c} missing:\n{help}"
+            );
+        }
     }
 
     #[test]

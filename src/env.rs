@@ -14,3 +14,32 @@ pub const STATEMENT_TIMEOUT: &str = "SEED_STATEMENT_TIMEOUT";
 pub const ALLOW_REMOTE: &str = "SEED_ALLOW_REMOTE";
 pub const NO_PROGRESS: &str = "SEED_NO_PROGRESS";
 pub const COMPRESSION_LEVEL: &str = "SEED_COMPRESSION_LEVEL";
+/// `seed.toml` elsewhere (same as `--config`).
+pub const CONFIG: &str = "SEED_CONFIG";
+pub const FACTORIES: &str = "SEED_FACTORIES";
+
+/// A boolean environment value: 1/0, true/false, yes/no, on/off in any case;
+/// empty means unset (false). Also the parser behind boolean flags.
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" | "n" | "f" => Ok(false),
+        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
+        other => Err(format!("'{other}' is not a boolean (use 1/0, true/false, yes/no or on/off)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for v in ["1", "true", "TRUE", "Yes", "on", " ON "] {
+            assert_eq!(parse_bool(v), Ok(true), "{v}");
+        }
+        for v in ["", "0", "false", "False", "no", "OFF"] {
+            assert_eq!(parse_bool(v), Ok(false), "{v}");
+        }
+        assert!(parse_bool("maybe").is_err());
+    }
+}

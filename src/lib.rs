@@ -5,11 +5,15 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod db;
 pub mod env;
+pub mod envfile;
 pub mod error;
 pub mod factory;
+pub mod libpq;
 pub mod logging;
+pub mod manual;
 pub mod output;
 pub mod redact;
 pub mod settings;
@@ -20,7 +24,7 @@ pub mod text;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 use crate::error::Error;
@@ -40,32 +44,57 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE);
-            // --help and --version print as clap made them; errors honour --log-format json.
-            if e.use_stderr() && output::json_requested(std::env::args_os()) {
-                output::clap_error_event(&e, code);
-            } else {
-                let _ = e.print();
-            }
-            return ExitCode::from(code);
-        }
+    let (cli, matches) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(e) => return print_parse_error(&e),
     };
-    let settings = match Settings::from_cli(&cli) {
+    // Generated from the definitions alone: no settings, no .env, no config.
+    let generated = match &cli.command {
+        cli::Command::Completions(args) => Some(manual::completions(args)),
+        cli::Command::Man(args) => Some(manual::man(args)),
+        _ => None,
+    };
+    let fail = |cli: &Cli, e: &Error| {
+        let fallback = settings::OutputSettings {
+            format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
+            quiet: cli.output.quiet,
+            verbose: 0,
+            progress: false,
+            json: false,
+        };
+        Printer::new(fallback).error(e);
+        ExitCode::from(e.exit_code())
+    };
+    if let Some(result) = generated {
+        return result.map_or_else(|e| fail(&cli, &e), ExitCode::from);
+    }
+    // SAFETY: no other thread exists yet (the runtime is built below).
+    let env_file = match unsafe { envfile::load(&cli.sources.env_file_choice()) } {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&cli, &e),
+    };
+    // Parse again when the file set variables: clap reads the environment while parsing.
+    let (cli, matches) = if env_file.as_ref().is_some_and(|l| !l.keys.is_empty()) {
+        match parse_args() {
+            Ok(parsed) => parsed,
+            Err(e) => return print_parse_error(&e),
+        }
+    } else {
+        (cli, matches)
+    };
+    let config = match config::load(cli.sources.config.as_deref().filter(|p| !p.as_os_str().is_empty())) {
+        Ok(config) => config,
+        Err(e) => return fail(&cli, &e),
+    };
+    let inputs = settings::Inputs { env_file, config, ..settings::Inputs::from_process() };
+    let settings = match Settings::from_cli(&cli, &matches, &inputs) {
         Ok(s) => s,
-        Err(e) => {
-            let fallback = settings::OutputSettings {
-                format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
-                quiet: cli.output.quiet,
-                verbose: 0,
-                progress: false,
-            };
-            Printer::new(fallback).error(&e);
-            return ExitCode::from(e.exit_code());
-        }
+        Err(e) => return fail(&cli, &e),
     };
+    let mut cli = cli;
+    if let Some(config) = &inputs.config {
+        config.apply_to_command(&mut cli.command, &matches);
+    }
     logging::init(&settings.output);
     let printer = Printer::new(settings.output);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -96,6 +125,38 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+fn parse_args() -> Result<(Cli, clap::ArgMatches), clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok((cli, matches))
+}
+
+/// clap's message (or help) with any URL credentials masked: clap quotes a stray
+/// argument as typed, and that argument may be a URL with a password.
+fn print_parse_error(e: &clap::Error) -> ExitCode {
+    use std::io::{IsTerminal, Write};
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let code = u8::try_from(e.exit_code()).unwrap_or(error::code::USAGE);
+    // Passwords of URLs typed as arguments, so every rendering below can mask them.
+    redact::register_arg_secrets(&args);
+    let to_stderr = e.use_stderr();
+    // --help and --version print as clap made them; errors honour --log-format json.
+    if to_stderr && output::json_requested(std::env::args_os()) {
+        output::clap_error_event(e, code);
+        return ExitCode::from(code);
+    }
+    let terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
+    let text = redact::mask_args(&rendered, &args);
+    let _ = if to_stderr {
+        std::io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().lock().write_all(text.as_bytes())
+    };
+    ExitCode::from(code)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -39,6 +39,9 @@ impl Level {
     }
 }
 
+/// The version of every `--json` document; bumped only by a breaking change.
+pub const JSON_VERSION: u32 = 1;
+
 /// How often a plain (non-terminal) progress line or JSON progress event is written.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
@@ -64,10 +67,39 @@ impl Printer {
         self.settings.quiet
     }
 
-    /// Command data (reports, listings, `--json` documents) on stdout.
+    /// Command data (reports, listings, plans) on stdout. With `--json` stdout holds
+    /// only the command's JSON document, so the text goes to stderr (unless quiet).
     pub fn data(&self, text: &str) {
+        if self.settings.json {
+            if !self.settings.quiet {
+                self.stderr_line(text);
+            }
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", scrub(text));
+    }
+
+    /// `--json` was given: the command prints its result with [`Printer::document`].
+    pub fn json_doc(&self) -> bool {
+        self.settings.json
+    }
+
+    /// The command's result as one JSON object on stdout, with `json_version` and
+    /// `command` first; nothing when `--json` was not given. `-q` does not silence it.
+    pub fn document(&self, command: &str, body: Value) {
+        if !self.settings.json {
+            return;
+        }
+        let mut obj = Map::new();
+        obj.insert("json_version".into(), json!(JSON_VERSION));
+        obj.insert("command".into(), json!(command));
+        if let Value::Object(map) = body {
+            obj.extend(map);
+        }
+        let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", scrub(&text));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -209,8 +241,13 @@ pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
     if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         // clap renders the whole help here: keep its usage line only.
         let usage = lines.find(|l| l.starts_with("Usage:")).unwrap_or_default();
-        let printer =
-            Printer::new(OutputSettings { format: LogFormat::Json, quiet: false, verbose: 0, progress: false });
+        let printer = Printer::new(OutputSettings {
+            format: LogFormat::Json,
+            quiet: false,
+            verbose: 0,
+            progress: false,
+            json: false,
+        });
         printer.failed_event(
             "a subcommand is missing",
             Some(usage),
@@ -223,7 +260,13 @@ pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
     let message = message.strip_prefix("error: ").unwrap_or(message);
     let (hints, details): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("For more information"));
     let detail = details.join("\n");
-    let printer = Printer::new(OutputSettings { format: LogFormat::Json, quiet: false, verbose: 0, progress: false });
+    let printer = Printer::new(OutputSettings {
+        format: LogFormat::Json,
+        quiet: false,
+        verbose: 0,
+        progress: false,
+        json: false,
+    });
     printer.failed_event(
         message,
         (!detail.is_empty()).then_some(detail.as_str()),

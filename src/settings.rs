@@ -1,26 +1,108 @@
-//! Raw CLI + environment + defaults -> validated settings, before anything connects.
+//! Raw CLI + environment + `.env` + `seed.toml` + defaults -> validated settings, before
+//! anything connects. Precedence: flag > environment (including `.env`) > `seed.toml` >
+//! default; each value remembers where it came from, for `doctor` and the messages
+//! that name a target.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use serde::Serialize;
+
 use crate::cli::{Cli, LogFormat};
+use crate::config::{Config, Setting};
 use crate::db::url::{DEFAULT_URL, DbUrl};
+use crate::env;
+use crate::envfile::Loaded;
 use crate::error::Error;
+use crate::libpq::PgEnv;
+use crate::output::{Level, Printer};
 
 pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag, e.g. `--database-url`.
+    Flag(&'static str),
+    /// An environment variable set before `seed` started.
+    Env(&'static str),
+    /// A variable read from a `.env` file.
+    EnvFile {
+        var: &'static str,
+        file: PathBuf,
+    },
+    /// `PG*` variables and/or a service file, with no URL given.
+    Libpq,
+    /// A line of `seed.toml`.
+    Config {
+        file: PathBuf,
+        line: usize,
+    },
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => f.write_str(flag),
+            Source::Env(var) => f.write_str(var),
+            Source::EnvFile { var, file } => write!(f, "{var} in {}", file.display()),
+            Source::Libpq => f.write_str("the libpq environment"),
+            Source::Config { file, line } => write!(f, "{}:{line}", file.display()),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// One effective setting, for `doctor`: the value as shown (URLs masked) and its source.
+#[derive(Debug, Clone, Serialize)]
+pub struct Effective {
+    pub name: &'static str,
+    pub value: String,
+    pub source: String,
+    #[serde(skip)]
+    pub default: bool,
+}
+
+/// What settings are resolved from besides the command line.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub pg_env: PgEnv,
+    /// The `.env` file read at start-up, if any.
+    pub env_file: Option<Loaded>,
+    /// `seed.toml` (or `--config`), if any.
+    pub config: Option<Config>,
+}
+
+impl Inputs {
+    pub fn from_process() -> Self {
+        Self { pg_env: PgEnv::from_process(), env_file: None, config: None }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DbUrl,
+    /// Where `database_url` came from.
+    pub database_source: Source,
     /// True when no URL was given and the embedded SQLite default is in use.
     pub embedded_default: bool,
     /// Used for the write transaction and advisory locks; `database_url` when unset.
     pub direct_url: Option<DbUrl>,
+    pub direct_source: Option<Source>,
     pub snapshot_dir: PathBuf,
     pub output: OutputSettings,
     pub retry: RetryPolicy,
     pub connect_timeout: Duration,
     pub statement_timeout: Option<Duration>,
+    /// The `.env` file read at start-up, to say which values came from it.
+    pub env_file: Option<Loaded>,
+    /// Every setting with its source (global options, then `seed.toml` sections).
+    pub effective: Vec<Effective>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +111,8 @@ pub struct OutputSettings {
     pub quiet: bool,
     pub verbose: u8,
     pub progress: bool,
+    /// `--json`: the command's result as one JSON object on stdout.
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,15 +128,136 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Picks each value by precedence and records where it came from.
+struct Resolver<'a> {
+    matches: &'a ArgMatches,
+    inputs: &'a Inputs,
+    effective: Vec<Effective>,
+}
+
+impl Resolver<'_> {
+    /// The flag's or variable's source, if clap took the value from either.
+    fn cli_source(&self, id: &str, flag: &'static str, var: Option<&'static str>) -> Option<Source> {
+        match (self.matches.value_source(id), var) {
+            (Some(ValueSource::CommandLine), _) => Some(Source::Flag(flag)),
+            (Some(ValueSource::EnvVariable), Some(var)) => Some(match &self.inputs.env_file {
+                Some(loaded) if loaded.set(var) => Source::EnvFile { var, file: loaded.path.clone() },
+                _ => Source::Env(var),
+            }),
+            _ => None,
+        }
+    }
+
+    fn config_source(&self, line: usize) -> Source {
+        let file = self.inputs.config.as_ref().map(|c| c.path.clone()).unwrap_or_default();
+        Source::Config { file, line }
+    }
+
+    /// flag/env > seed.toml > nothing.
+    fn pick<T: Clone>(
+        &self,
+        id: &str,
+        flag: &'static str,
+        var: Option<&'static str>,
+        cli: Option<T>,
+        config: impl FnOnce(&Config) -> Option<&Setting<T>>,
+    ) -> Option<(T, Source)> {
+        if let (Some(value), Some(source)) = (cli, self.cli_source(id, flag, var)) {
+            return Some((value, source));
+        }
+        let setting = self.inputs.config.as_ref().and_then(config)?;
+        Some((setting.value.clone(), self.config_source(setting.line)))
+    }
+
+    fn record(&mut self, name: &'static str, value: impl Into<String>, source: &Source) {
+        let default = *source == Source::Default;
+        self.effective.push(Effective { name, value: value.into(), source: source.to_string(), default });
+    }
+
+    /// `pick`, then the default; recorded with `show`.
+    fn value<T: Clone>(
+        &mut self,
+        name: &'static str,
+        (id, var): (&str, Option<&'static str>),
+        cli: Option<T>,
+        config: impl FnOnce(&Config) -> Option<&Setting<T>>,
+        default: T,
+        show: impl Fn(&T) -> String,
+    ) -> T {
+        let flag = flag_name(name);
+        let (value, source) = self.pick(id, flag, var, cli, config).unwrap_or((default, Source::Default));
+        self.record(name, show(&value), &source);
+        value
+    }
+}
+
+/// `--snapshot-dir` for `snapshot-dir`: the flags are named like the settings.
+fn flag_name(name: &'static str) -> &'static str {
+    match name {
+        "database-url" => "--database-url",
+        "direct-url" => "--direct-url",
+        "snapshot-dir" => "--snapshot-dir",
+        "connect-timeout" => "--connect-timeout",
+        "statement-timeout" => "--statement-timeout",
+        "retry-max-attempts" => "--retry-max-attempts",
+        "retry-base-delay" => "--retry-base-delay",
+        "retry-max-delay" => "--retry-max-delay",
+        "log-format" => "--log-format",
+        "no-progress" => "--no-progress",
+        _ => "the command line",
+    }
+}
+
+fn show_duration(d: &Duration) -> String {
+    humantime::format_duration(*d).to_string()
+}
+
+/// A string option with an empty value counts as not given.
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
 impl Settings {
-    pub fn from_cli(cli: &Cli) -> Result<Self, Error> {
-        let (database_url, embedded_default) = match cli.connect.database_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => (DbUrl::parse(url)?, false),
-            _ => (DbUrl::parse(DEFAULT_URL)?, true),
+    /// Flags and environment (as clap parsed them, `matches` telling which was which),
+    /// then `inputs` (libpq environment, `seed.toml`), then defaults.
+    pub fn from_cli(cli: &Cli, matches: &ArgMatches, inputs: &Inputs) -> Result<Self, Error> {
+        let pg_env = &inputs.pg_env;
+        if let Some(password) = pg_env.get("PGPASSWORD") {
+            crate::redact::register(password);
+        }
+        let mut r = Resolver { matches, inputs, effective: Vec::new() };
+
+        // The database: flag/env > libpq environment > seed.toml > SQLite default.
+        let given = r.pick(
+            "database_url",
+            "--database-url",
+            Some(env::DATABASE_URL),
+            non_empty(&cli.connect.database_url),
+            |c| c.database_url.as_ref(),
+        );
+        let (database_url, database_source) = match given {
+            Some((url, source @ (Source::Flag(_) | Source::Env(_) | Source::EnvFile { .. }))) => {
+                (DbUrl::resolve(&url, pg_env)?, source)
+            }
+            _ if !pg_env.connection_vars().is_empty() => (DbUrl::from_libpq(pg_env)?, Source::Libpq),
+            Some((url, source)) => (DbUrl::resolve(&url, pg_env)?, source),
+            None => (DbUrl::parse(DEFAULT_URL)?, Source::Default),
         };
-        let direct_url = match cli.connect.direct_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => {
-                let direct = DbUrl::parse(url)?;
+        let embedded_default = database_source == Source::Default;
+        let env_file = inputs.env_file.as_ref();
+        r.effective.push(Effective {
+            name: "database-url",
+            value: database_url.to_string(),
+            source: origin(&database_source, &database_url, env_file),
+            default: embedded_default,
+        });
+        let direct =
+            r.pick("direct_url", "--direct-url", Some(env::DIRECT_URL), non_empty(&cli.connect.direct_url), |c| {
+                c.direct_url.as_ref()
+            });
+        let (direct_url, direct_source) = match direct {
+            Some((url, source)) => {
+                let direct = DbUrl::resolve(&url, pg_env)?;
                 if direct.kind() != database_url.kind() {
                     return Err(Error::usage_hint(
                         format!(
@@ -61,15 +266,51 @@ impl Settings {
                         "DIRECT_URL must reach the same database as DATABASE_URL, without a pooler",
                     ));
                 }
-                Some(direct)
+                r.effective.push(Effective {
+                    name: "direct-url",
+                    value: direct.to_string(),
+                    source: origin(&source, &direct, env_file),
+                    default: false,
+                });
+                (Some(direct), Some(source))
             }
-            _ => None,
+            None => (None, None),
         };
+
+        let snapshot_dir = r.value(
+            "snapshot-dir",
+            ("snapshot_dir", Some(env::SNAPSHOT_DIR)),
+            cli.connect.snapshot_dir.clone().filter(|p| !p.as_os_str().is_empty()),
+            |c| c.snapshot_dir.as_ref(),
+            PathBuf::from(DEFAULT_SNAPSHOT_DIR),
+            |p| p.display().to_string(),
+        );
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
-            max_attempts: cli.retry.retry_max_attempts.unwrap_or(defaults.max_attempts),
-            base_delay: cli.retry.retry_base_delay.unwrap_or(defaults.base_delay),
-            max_delay: cli.retry.retry_max_delay.unwrap_or(defaults.max_delay),
+            max_attempts: r.value(
+                "retry-max-attempts",
+                ("retry_max_attempts", Some(env::RETRY_MAX_ATTEMPTS)),
+                cli.retry.retry_max_attempts,
+                |c| c.retry_max_attempts.as_ref(),
+                defaults.max_attempts,
+                u32::to_string,
+            ),
+            base_delay: r.value(
+                "retry-base-delay",
+                ("retry_base_delay", Some(env::RETRY_BASE_DELAY)),
+                cli.retry.retry_base_delay,
+                |c| c.retry_base_delay.as_ref(),
+                defaults.base_delay,
+                show_duration,
+            ),
+            max_delay: r.value(
+                "retry-max-delay",
+                ("retry_max_delay", Some(env::RETRY_MAX_DELAY)),
+                cli.retry.retry_max_delay,
+                |c| c.retry_max_delay.as_ref(),
+                defaults.max_delay,
+                show_duration,
+            ),
         };
         if retry.max_attempts == 0 || retry.max_attempts > 100 {
             return Err(Error::usage(format!(
@@ -84,26 +325,68 @@ impl Settings {
                 humantime::format_duration(retry.base_delay)
             )));
         }
-        let connect_timeout = cli.connect.connect_timeout.unwrap_or(Duration::from_secs(10));
+        let connect_timeout = r.value(
+            "connect-timeout",
+            ("connect_timeout", Some(env::CONNECT_TIMEOUT)),
+            cli.connect.connect_timeout,
+            |c| c.connect_timeout.as_ref(),
+            DEFAULT_CONNECT_TIMEOUT,
+            show_duration,
+        );
         if connect_timeout.is_zero() {
             return Err(Error::usage("--connect-timeout must be longer than 0"));
         }
-        let statement_timeout = cli.connect.statement_timeout.filter(|d| !d.is_zero());
-        let json = cli.output.log_format == Some(LogFormat::Json);
+        let statement_timeout = Some(r.value(
+            "statement-timeout",
+            ("statement_timeout", Some(env::STATEMENT_TIMEOUT)),
+            cli.connect.statement_timeout,
+            |c| c.statement_timeout.as_ref(),
+            Duration::ZERO,
+            |d| if d.is_zero() { "none".to_owned() } else { show_duration(d) },
+        ))
+        .filter(|d| !d.is_zero());
+        let format = r.value(
+            "log-format",
+            ("log_format", Some(env::LOG_FORMAT)),
+            cli.output.log_format,
+            |c| c.log_format.as_ref(),
+            LogFormat::Text,
+            |f| if *f == LogFormat::Json { "json".into() } else { "text".into() },
+        );
+        let no_progress = r.value(
+            "no-progress",
+            ("no_progress", Some(env::NO_PROGRESS)),
+            Some(cli.output.no_progress),
+            |c| c.no_progress.as_ref(),
+            false,
+            bool::to_string,
+        );
+        if let Some(config) = &inputs.config {
+            for (name, value, line) in config.section_entries() {
+                let source = r.config_source(line);
+                r.record(name, value, &source);
+            }
+        }
+        let json = format == LogFormat::Json;
         Ok(Self {
             database_url,
+            database_source,
             embedded_default,
             direct_url,
-            snapshot_dir: cli.connect.snapshot_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_DIR)),
+            direct_source,
+            snapshot_dir,
             output: OutputSettings {
-                format: cli.output.log_format.unwrap_or(LogFormat::Text),
+                format,
                 quiet: cli.output.quiet,
                 verbose: cli.output.verbose,
-                progress: !cli.output.no_progress && !cli.output.quiet && !json,
+                progress: !no_progress && !cli.output.quiet && !json,
+                json: cli.output.json,
             },
             retry,
             connect_timeout,
             statement_timeout,
+            env_file: inputs.env_file.clone(),
+            effective: r.effective,
         })
     }
 
@@ -111,18 +394,132 @@ impl Settings {
     pub fn write_url(&self) -> &DbUrl {
         self.direct_url.as_ref().unwrap_or(&self.database_url)
     }
+
+    /// Where the database URL came from, in words: `DATABASE_URL`, `--database-url
+    /// completed by PGHOST`, `the libpq environment (PGHOST, PGDATABASE)`, `service
+    /// 'app' in ~/.pg_service.conf`, `seed.toml:3`, `default`.
+    pub fn database_origin(&self) -> String {
+        origin(&self.database_source, &self.database_url, self.env_file.as_ref())
+    }
+
+    /// The settings that are not defaults, with their sources, on one line (URLs
+    /// masked): what `doctor` prints. The full list is `effective`.
+    pub fn summary(&self) -> String {
+        let set: Vec<String> = self
+            .effective
+            .iter()
+            .filter(|e| !e.default && e.name != "database-url")
+            .map(|e| format!("{}={} ({})", e.name, e.value, e.source))
+            .collect();
+        if set.is_empty() { "all defaults".to_owned() } else { set.join(", ") }
+    }
+
+    /// The masked URL that writes go to, and where it came from: said before anything
+    /// is emptied, because a `.env` often points at a developer's own database.
+    pub fn describe_target(&self) -> String {
+        let (url, source) = match (&self.direct_url, &self.direct_source) {
+            (Some(url), Some(source)) => (url, source),
+            _ => (&self.database_url, &self.database_source),
+        };
+        format!("target: {url} (from {})", origin(source, url, self.env_file.as_ref()))
+    }
+
+    /// Prints `describe_target` (a `target` event in JSON mode).
+    pub fn announce_target(&self, printer: &Printer) {
+        let text = self.describe_target();
+        printer.event(
+            Level::Info,
+            "target",
+            serde_json::json!({ "url": self.write_url().to_string(), "message": text }),
+            || text.clone(),
+        );
+    }
+}
+
+fn origin(source: &Source, url: &DbUrl, env_file: Option<&Loaded>) -> String {
+    let mut text = source.to_string();
+    let parts: Vec<String> = url
+        .env_parts()
+        .iter()
+        .map(|p| match env_file {
+            Some(loaded) if loaded.set(p) => format!("{p} in {}", loaded.path.display()),
+            _ => (*p).to_owned(),
+        })
+        .collect();
+    if !parts.is_empty() {
+        if *source == Source::Libpq {
+            text.push_str(&format!(" ({})", parts.join(", ")));
+        } else {
+            text.push_str(&format!(" completed by {}", parts.join(", ")));
+        }
+    }
+    if let Some((name, file)) = url.service() {
+        text.push_str(&format!(", service '{name}' in {}", file.display()));
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn settings(args: &[&str]) -> Result<Settings, Error> {
+        settings_with(args, PgEnv::default())
+    }
+
+    fn settings_with(args: &[&str], pg_env: PgEnv) -> Result<Settings, Error> {
+        use clap::{CommandFactory, FromArgMatches};
         let mut full = vec!["seed"];
         full.extend_from_slice(args);
         full.push("doctor");
-        Settings::from_cli(&Cli::try_parse_from(full).unwrap())
+        let matches = Cli::command().try_get_matches_from(full).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        Settings::from_cli(&cli, &matches, &Inputs { pg_env, ..Inputs::default() })
+    }
+
+    #[test]
+    fn precedence_flag_then_config_then_default() {
+        use clap::{CommandFactory, FromArgMatches};
+        let config = crate::config::parse(
+            std::path::Path::new("seed.toml"),
+            "snapshot-dir = \"snaps\"\nconnect-timeout = 3\ndatabase-url = \"postgres://app@db.invalid/app\"\n",
+        )
+        .unwrap();
+        let run = |args: &[&str], pg_env: PgEnv| {
+            let matches = Cli::command().try_get_matches_from(args).unwrap();
+            let cli = Cli::from_arg_matches(&matches).unwrap();
+            Settings::from_cli(&cli, &matches, &Inputs { pg_env, config: Some(config.clone()), env_file: None })
+                .unwrap()
+        };
+        let s = run(&["seed", "doctor"], PgEnv::default());
+        assert_eq!(s.snapshot_dir, PathBuf::from("snaps"));
+        assert_eq!(s.connect_timeout, Duration::from_secs(3));
+        assert_eq!(s.database_source, Source::Config { file: "seed.toml".into(), line: 3 });
+        assert_eq!(s.summary(), "snapshot-dir=snaps (seed.toml:1), connect-timeout=3s (seed.toml:2)");
+        let s = run(&["seed", "--snapshot-dir", "x", "--database-url", "sqlite://a.db", "doctor"], PgEnv::default());
+        assert_eq!(s.snapshot_dir, PathBuf::from("x"));
+        assert_eq!(s.database_source, Source::Flag("--database-url"));
+        // The libpq environment is environment: it beats the file's URL.
+        let s = run(&["seed", "doctor"], PgEnv::from_pairs(&[("PGDATABASE", "other")]));
+        assert_eq!(s.database_source, Source::Libpq);
+    }
+
+    #[test]
+    fn libpq_environment_without_a_url() {
+        let s = settings_with(&[], PgEnv::from_pairs(&[("PGHOST", "127.0.0.1"), ("PGDATABASE", "app")])).unwrap();
+        assert_eq!(s.database_source, Source::Libpq);
+        assert!(!s.embedded_default);
+        assert_eq!(s.database_url.to_string(), "postgres://127.0.0.1/app");
+        assert_eq!(s.database_origin(), "the libpq environment (PGHOST, PGDATABASE)");
+        // A URL beats the libpq environment, which only fills what it leaves out.
+        let s = settings_with(&["--database-url", "postgres:///db"], PgEnv::from_pairs(&[("PGHOST", "vm.invalid")]))
+            .unwrap();
+        assert_eq!(s.database_source, Source::Flag("--database-url"));
+        assert_eq!(s.database_origin(), "--database-url completed by PGHOST");
+        assert!(!s.database_url.is_local());
+        // PGPASSWORD alone is not a reason to leave the SQLite default.
+        let s = settings_with(&[], PgEnv::from_pairs(&[("PGPASSWORD", "Some-Pw-123")])).unwrap();
+        assert!(s.embedded_default);
     }
 
     #[test]

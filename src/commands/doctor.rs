@@ -49,9 +49,11 @@ impl Check {
     }
 }
 
-pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
+pub async fn run(_args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     let settings = &ctx.settings;
     let mut checks = Vec::new();
+    checks.push(Check::ok("database source", settings.database_origin(), json!(settings.database_origin())));
+    checks.push(Check::ok("settings", settings.summary(), json!(settings.effective)));
     // Doctor never writes: a SQLite file is opened read-only, never created.
     match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly, false)
         .await
@@ -100,9 +102,8 @@ pub async fn run(args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
             || format!("check {}: {:?}", c.name, c.status),
         );
     }
-    if args.json {
-        let doc = json!({ "healthy": healthy, "checks": checks });
-        ctx.printer.data(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    if ctx.printer.json_doc() {
+        ctx.printer.document("doctor", json!({ "healthy": healthy, "checks": checks }));
     } else {
         let mut text = String::from("seed doctor\n");
         for c in &checks {

@@ -15,5 +15,7 @@ pub async fn run(command: Command, ctx: &Context) -> Result<u8, Error> {
         Command::Doctor(args) => doctor::run(args, ctx).await,
         Command::Bulk(args) => bulk::run(args, ctx).await,
         Command::Snapshot(cmd) => snapshot::run(cmd, ctx).await,
+        Command::Completions(args) => crate::manual::completions(&args),
+        Command::Man(args) => crate::manual::man(&args),
     }
 }

@@ -243,6 +243,8 @@ mod tests {
         let mut schema = Schema {
             tables: vec![table("schema_migrations", &["id"]), table("alembic_version", &["version_num"])],
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
         };
         set_aside(&mut schema);
         assert_eq!(schema.tables.len(), 1);

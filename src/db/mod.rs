@@ -11,6 +11,7 @@ pub mod migrations;
 pub mod postgres;
 pub mod retry;
 pub mod schema;
+pub mod select;
 pub mod sqlite;
 pub mod url;
 

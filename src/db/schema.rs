@@ -182,6 +182,12 @@ pub struct Schema {
     /// version comes from them; never seeded, never snapshotted.
     #[serde(default)]
     pub migration_tables: Vec<Table>,
+    /// Schemas an unqualified name is looked up in (PostgreSQL's search path).
+    #[serde(default)]
+    pub search_path: Vec<String>,
+    /// Table names compare without regard to case (SQLite).
+    #[serde(default)]
+    pub names_ignore_case: bool,
 }
 
 impl Schema {
@@ -203,6 +209,13 @@ impl Schema {
 
     pub fn get(&self, name: &TableName) -> Option<&Table> {
         self.tables.iter().find(|t| &t.name == name)
+    }
+
+    /// The application tables `sel` picks (`db::select` rules).
+    pub fn select(&self, sel: &crate::db::select::Selection) -> Result<Vec<&Table>, crate::error::Error> {
+        let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
+        let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
+        Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
     }
 
     /// Names for "did you mean" messages.

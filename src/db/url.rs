@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::Error;
+use crate::libpq::{PgEnv, Target};
 use crate::redact;
 
 /// The embedded default when no URL is given.
@@ -33,24 +34,40 @@ impl DbKind {
     }
 }
 
-/// A parsed database URL. `Display` and `Debug` never show the password.
+/// A parsed database URL, with the libpq environment applied. `Display` and `Debug`
+/// never show the password.
 #[derive(Clone)]
 pub struct DbUrl {
-    raw: String,
+    /// What the driver gets: every part explicit, password included.
+    driver: String,
     kind: DbKind,
     masked: String,
     /// `host:port/db` or the SQLite path: what audit logs and headers record.
     location: String,
-    local: bool,
+    /// PostgreSQL: the host or address connected to; `None` is the driver's default
+    /// (a local Unix socket, else localhost).
+    connect_host: Option<String>,
+    port: Option<u16>,
     sqlite_path: Option<PathBuf>,
+    /// The `PG*` variables that supplied parts the URL left out.
+    env_parts: Vec<&'static str>,
+    /// The service (name, file) that supplied parts, if any.
+    service: Option<(String, PathBuf)>,
 }
 
 impl DbUrl {
+    /// Parses `raw` alone: no `PG*` variables, no service file (unless the URL names one).
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        Self::resolve(raw, &PgEnv::default())
+    }
+
+    /// Parses `raw` and, for PostgreSQL, fills what it leaves out from a service and
+    /// the `PG*` variables in `env`, as psql would.
+    pub fn resolve(raw: &str, env: &PgEnv) -> Result<Self, Error> {
         let raw = raw.trim();
         let scheme = raw.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("postgres" | "postgresql") => Self::parse_postgres(raw),
+            Some("postgres" | "postgresql") => Self::parse_postgres(raw, env),
             Some("sqlite") => Ok(Self::parse_sqlite(raw)),
             Some("mysql" | "mariadb") => Err(Error::usage_hint(
                 format!("MySQL/MariaDB URLs are not supported yet: {}", mask_any(raw)),
@@ -67,54 +84,63 @@ impl DbUrl {
         }
     }
 
-    fn parse_postgres(raw: &str) -> Result<Self, Error> {
-        let url = url::Url::parse(raw).map_err(|e| {
+    /// No URL at all: PostgreSQL as named by a service and the `PG*` variables.
+    pub fn from_libpq(env: &PgEnv) -> Result<Self, Error> {
+        let mut target = Target::default();
+        target.apply(env)?;
+        Self::from_target("postgres", &target)
+    }
+
+    fn parse_postgres(raw: &str, env: &PgEnv) -> Result<Self, Error> {
+        let invalid = |why: &str| {
             Error::usage_hint(
-                format!("invalid PostgreSQL URL {}: {e}", mask_any(raw)),
-                "expected postgres://user:password@host:port/database",
+                format!("invalid PostgreSQL URL {}: {why}", redact::mask_unparsed(raw)),
+                "expected postgres://user@host:port/database, with the password after the user name \
+                 (user:password@host); percent-encode special characters in the password ('@' as %40, '#' as %23, '/' as %2F, '?' as %3F, ':' as %3A)",
             )
-        })?;
-        if let Some(password) = url.password() {
+        };
+        let (scheme, rest) = raw.split_once(':').unwrap_or((raw, ""));
+        let Some(body) = rest.strip_prefix("//") else {
+            return Err(invalid(&format!("'//' is missing after '{scheme}:'")));
+        };
+        if body.contains('#') {
+            return Err(invalid("it holds an unencoded '#' (a password character?)"));
+        }
+        // The host ends at the first '/' or '?'; an '@' after that means a password
+        // with an unencoded '/', '?' or '@' was split in the wrong place.
+        let authority_end = body.find(['/', '?']).unwrap_or(body.len());
+        if body[authority_end..].contains('@') {
+            return Err(invalid("it holds an '@' after the host (an unencoded '/', '?' or '@' in the password?)"));
+        }
+        let url = url::Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
+        let mut target = target_from_url(&url).map_err(|e| invalid(&e))?;
+        target.apply(env)?;
+        Self::from_target(&scheme.to_ascii_lowercase(), &target)
+    }
+
+    fn from_target(scheme: &str, target: &Target) -> Result<Self, Error> {
+        target.check()?;
+        if let Some(password) = &target.password {
             redact::register(password);
-            if let Ok(decoded) = percent_decode(password) {
-                redact::register(&decoded);
-            }
         }
-        let mut masked_url = url.clone();
-        if url.password().is_some() {
-            let _ = masked_url.set_password(Some(redact::MASK));
-        }
-        // A password may also hide in the query string.
-        let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        if pairs.iter().any(|(k, _)| k == "password") {
-            let mut q = masked_url.query_pairs_mut();
-            q.clear();
-            for (k, v) in &pairs {
-                if k == "password" {
-                    redact::register(v);
-                    q.append_pair(k, redact::MASK);
-                } else {
-                    q.append_pair(k, v);
-                }
-            }
-        }
-        let host_param = pairs.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
-        let host = url.host_str().map(str::to_owned).or(host_param).unwrap_or_default();
-        let local = host.is_empty()
-            || host.starts_with('/')
-            || matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]");
-        let db = url.path().trim_start_matches('/');
-        let location = match url.port() {
+        let port = target.port_number()?;
+        let connect_host = target.connect_host().map(str::to_owned);
+        let db = target.dbname.as_deref().unwrap_or_default();
+        let host = connect_host.as_deref().unwrap_or_default();
+        let location = match port {
             Some(port) => format!("{host}:{port}/{db}"),
             None => format!("{host}/{db}"),
         };
         Ok(Self {
-            raw: raw.to_owned(),
+            driver: build_url(scheme, target, false),
             kind: DbKind::Postgres,
-            masked: masked_url.to_string(),
+            masked: build_url(scheme, target, true),
             location,
-            local,
+            connect_host,
+            port,
             sqlite_path: None,
+            env_parts: target.from_env.clone(),
+            service: target.from_service.as_ref().map(|s| (s.name.clone(), s.file.clone())),
         })
     }
 
@@ -124,29 +150,46 @@ impl DbUrl {
         let path = rest.split('?').next().unwrap_or_default();
         let path = if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) };
         Self {
-            raw: raw.to_owned(),
+            driver: raw.to_owned(),
             kind: DbKind::Sqlite,
             masked: raw.to_owned(),
             location: path.as_ref().map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string()),
-            local: true,
+            connect_host: None,
+            port: None,
             sqlite_path: path,
+            env_parts: Vec::new(),
+            service: None,
         }
     }
 
     pub fn kind(&self) -> DbKind {
         self.kind
     }
-    /// The URL with its password; only for handing to the driver.
+    /// The URL with its password and every part the environment supplied; only for
+    /// handing to the driver.
     pub fn expose(&self) -> &str {
-        &self.raw
+        &self.driver
     }
     /// `host:port/db` (PostgreSQL) or the file path (SQLite), without credentials.
     pub fn location(&self) -> &str {
         &self.location
     }
-    /// True for SQLite and for PostgreSQL on localhost or a Unix socket.
+    /// True for SQLite, and for PostgreSQL when the host actually connected to (after
+    /// the URL, a service, `PGHOST` and `PGHOSTADDR`) is a Unix socket, `localhost`, or
+    /// a name or address that resolves only to loopback addresses. May resolve a name.
     pub fn is_local(&self) -> bool {
-        self.local
+        match (self.kind, &self.connect_host) {
+            (DbKind::Sqlite, _) | (DbKind::Postgres, None) => true,
+            (DbKind::Postgres, Some(host)) => host_is_local(host, self.port.unwrap_or(5432)),
+        }
+    }
+    /// The `PG*` variables that supplied parts of this URL.
+    pub fn env_parts(&self) -> &[&'static str] {
+        &self.env_parts
+    }
+    /// The service (name, file) that supplied parts of this URL.
+    pub fn service(&self) -> Option<(&str, &std::path::Path)> {
+        self.service.as_ref().map(|(n, f)| (n.as_str(), f.as_path()))
     }
     pub fn sqlite_path(&self) -> Option<&PathBuf> {
         self.sqlite_path.as_ref()
@@ -165,30 +208,166 @@ impl fmt::Debug for DbUrl {
     }
 }
 
-fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
-    String::from_utf8(bytes)
+/// The URL's parts; a query parameter beats the same part in the authority or path
+/// (as the driver reads them).
+fn target_from_url(url: &url::Url) -> Result<Target, String> {
+    let decode = |s: &str, what: &str| percent_decode(s).map_err(|_| format!("the {what} is not UTF-8 once decoded"));
+    let mut t = Target::default();
+    if let Some(host) = url.host_str().filter(|h| !h.is_empty()) {
+        t.host = Some(decode(host, "host")?);
+    }
+    t.port = url.port().map(|p| p.to_string());
+    if !url.username().is_empty() {
+        t.user = Some(decode(url.username(), "user name")?);
+    }
+    if let Some(p) = url.password() {
+        t.password = Some(decode(p, "password")?);
+    }
+    let path = url.path().trim_start_matches('/');
+    if !path.is_empty() {
+        t.dbname = Some(decode(path, "database name")?);
+    }
+    for (k, v) in url.query_pairs() {
+        let v = v.into_owned();
+        match &*k {
+            "host" => t.host = Some(v),
+            "hostaddr" => t.hostaddr = Some(v),
+            "port" => t.port = Some(v),
+            "dbname" => t.dbname = Some(v),
+            "user" => t.user = Some(v),
+            "password" => t.password = Some(v),
+            "service" => t.service = Some(v),
+            _ => t.params.push((k.into_owned(), v)),
+        }
+    }
+    Ok(t)
 }
 
-/// Best-effort masking for strings that failed to parse: hide `user:secret@`.
-fn mask_any(raw: &str) -> String {
-    let masked = match (raw.find("://"), raw.rfind('@')) {
-        (Some(start), Some(at)) if at > start + 3 => {
-            let creds = &raw[start + 3..at];
-            match creds.split_once(':') {
-                Some((user, secret)) => {
-                    redact::register(secret);
-                    format!("{}{user}:{}{}", &raw[..start + 3], redact::MASK, &raw[at..])
+/// One explicit URL from `t`: a TCP host in the authority, a socket directory in
+/// `host=`; with `mask`, the password shown as `***`.
+fn build_url(scheme: &str, t: &Target, mask: bool) -> String {
+    let password = t.password.as_deref().map(|p| if mask { redact::MASK.to_owned() } else { encode(p, USERINFO_KEEP) });
+    let tcp_host = t.host.as_deref().filter(|h| !h.is_empty() && !h.starts_with('/') && !h.starts_with('@'));
+    let mut params: Vec<(&str, String)> = Vec::new();
+    let mut out = format!("{scheme}://");
+    match tcp_host {
+        Some(host) => {
+            if t.user.is_some() || password.is_some() {
+                out.push_str(&encode(t.user.as_deref().unwrap_or_default(), USERINFO_KEEP));
+                if let Some(p) = &password {
+                    out.push(':');
+                    out.push_str(p);
                 }
-                None => raw.to_owned(),
+                out.push('@');
+            }
+            if host.contains(':') && !host.starts_with('[') {
+                out.push_str(&format!("[{host}]"));
+            } else {
+                out.push_str(host);
+            }
+            if let Some(port) = &t.port {
+                out.push(':');
+                out.push_str(port.trim());
             }
         }
-        _ => raw.to_owned(),
+        None => {
+            if let Some(h) = t.host.as_deref().filter(|h| !h.is_empty()) {
+                params.push(("host", h.to_owned()));
+            }
+            if let Some(port) = &t.port {
+                params.push(("port", port.trim().to_owned()));
+            }
+            if let Some(u) = &t.user {
+                params.push(("user", u.clone()));
+            }
+            if let Some(p) = &t.password {
+                params.push(("password", if mask { redact::MASK.to_owned() } else { p.clone() }));
+            }
+        }
+    }
+    out.push('/');
+    if let Some(db) = &t.dbname {
+        out.push_str(&encode(db, USERINFO_KEEP));
+    }
+    if let Some(addr) = &t.hostaddr {
+        params.push(("hostaddr", addr.clone()));
+    }
+    params.extend(t.params.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    if !params.is_empty() {
+        let query: Vec<String> =
+            params.iter().map(|(k, v)| format!("{}={}", encode(k, QUERY_KEEP), encode(v, QUERY_KEEP))).collect();
+        out.push('?');
+        out.push_str(&query.join("&"));
+    }
+    out
+}
+
+/// Bytes kept as they are in a user name, password or database name.
+const USERINFO_KEEP: &[u8] = b"-._~";
+/// Bytes kept in a query value: readable socket paths and options.
+const QUERY_KEEP: &[u8] = b"-._~/:,*";
+
+/// Percent-encodes every byte but ASCII letters, digits and `keep`.
+fn encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A Unix socket (a path, or libpq's `@abstract` name), `localhost`, a loopback
+/// address, or a name that resolves only to loopback addresses.
+fn host_is_local(host: &str, port: u16) -> bool {
+    use std::net::{IpAddr, ToSocketAddrs};
+    if host.starts_with('/') || host.starts_with('@') || host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let is_loopback = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
     };
-    redact::scrub(&masked)
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return is_loopback(ip);
+    }
+    match (bare, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| is_loopback(a.ip()))
+        }
+        Err(_) => false,
+    }
+}
+
+/// `%XX` sequences decoded (a literal `+` stays a `+`, as in a URL's userinfo).
+fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+}
+
+/// Masking for strings that failed to parse: by structure, never by search.
+fn mask_any(raw: &str) -> String {
+    redact::mask_unparsed(raw)
 }
 
 #[cfg(test)]
@@ -228,5 +407,133 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{bad}");
             assert!(!err.to_string().contains(":p@"), "{err}");
         }
+    }
+
+    #[test]
+    fn malformed_urls_are_rejected_showing_only_the_masked_form() {
+        for (bad, shown) in [
+            ("postgres:user:S3cr3t@host:5432/db", "postgres:user:***@host:5432/db"),
+            ("postgres://app:p@ss#w0rd@host/db", "postgres://app:***@host/db"),
+            ("postgres://app:12/ss@host/db", "postgres://app:***@host/db"),
+            ("postgres://app:1?a=ss@host/db", "postgres://app:***@host/db"),
+            ("postgresql:app:pw@host/db", "postgresql:app:***@host/db"),
+        ] {
+            let err = DbUrl::parse(bad).unwrap_err();
+            let text = format!("{err} {}", err.hint().unwrap_or_default());
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(text.contains(shown), "{bad}: {text}");
+            for secret in ["S3cr3t", "w0rd", "ss@", ":pw@", "12/ss"] {
+                assert!(!text.contains(secret), "{bad} leaked {secret}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn passwords_with_encoded_specials_parse() {
+        let url = DbUrl::parse("postgres://app:p%40ss%23w0rd@host/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@host/db");
+        // A raw '@' inside the userinfo is legal: the last one ends it.
+        let url = DbUrl::parse("postgres://app:p@ss@host/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@host/db");
+        assert_eq!(url.location(), "host/db");
+        assert_eq!(percent_decode("a+b%2F%zz").unwrap(), "a+b/%zz");
+    }
+
+    fn env(pairs: &[(&'static str, &str)]) -> PgEnv {
+        PgEnv::from_pairs(pairs)
+    }
+
+    /// What sqlx makes of the driver URL.
+    fn driver_view(url: &DbUrl) -> (String, u16, String, Option<String>, Option<String>) {
+        use std::str::FromStr;
+        let o = sqlx::postgres::PgConnectOptions::from_str(url.expose()).unwrap();
+        (
+            o.get_host().to_owned(),
+            o.get_port(),
+            o.get_username().to_owned(),
+            o.get_database().map(str::to_owned),
+            o.get_socket().map(|p| p.display().to_string()),
+        )
+    }
+
+    #[test]
+    fn r8_6_pghost_fills_a_url_without_host_and_is_judged() {
+        let url = DbUrl::resolve("postgres:///db", &env(&[("PGHOST", "vm.invalid")])).unwrap();
+        assert_eq!(url.to_string(), "postgres://vm.invalid/db");
+        assert!(!url.is_local());
+        let url = DbUrl::resolve("postgres:///db", &env(&[])).unwrap();
+        assert!(url.is_local(), "no host at all is the driver's local default");
+    }
+
+    #[test]
+    fn r8_6_pghostaddr_beats_the_url_host_as_in_libpq() {
+        let url =
+            DbUrl::resolve("postgres://app:Secret-99@localhost:5433/db", &env(&[("PGHOSTADDR", "10.9.8.7")])).unwrap();
+        assert!(!url.is_local());
+        assert_eq!(driver_view(&url).0, "10.9.8.7");
+        assert_eq!(url.to_string(), "postgres://app:***@localhost:5433/db?hostaddr=10.9.8.7");
+        let url = DbUrl::resolve("postgres://vm.invalid/db", &env(&[("PGHOSTADDR", "127.0.0.1")])).unwrap();
+        assert!(url.is_local(), "hostaddr is what is connected to");
+    }
+
+    #[test]
+    fn local_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "/tmp",
+            "@abstract",
+        ] {
+            assert!(host_is_local(host, 5432), "{host}");
+        }
+        for host in ["10.0.0.1", "192.168.1.2", "::2", "remote.invalid", "0.0.0.0"] {
+            assert!(!host_is_local(host, 5432), "{host}");
+        }
+    }
+
+    #[test]
+    fn socket_directories_go_in_the_host_parameter() {
+        let url =
+            DbUrl::resolve("postgres:///db", &env(&[("PGHOST", "/var/run/postgresql"), ("PGUSER", "bob")])).unwrap();
+        assert!(url.is_local());
+        assert_eq!(url.to_string(), "postgres:///db?host=/var/run/postgresql&user=bob");
+        let (_, _, user, db, socket) = driver_view(&url);
+        assert_eq!((user.as_str(), db.as_deref(), socket.as_deref()), ("bob", Some("db"), Some("/var/run/postgresql")));
+    }
+
+    #[test]
+    fn the_driver_sees_every_part() {
+        let url = DbUrl::resolve(
+            "postgres:///?sslmode=disable",
+            &env(&[("PGHOST", "127.0.0.1"), ("PGPORT", "6543"), ("PGUSER", "app user"), ("PGDATABASE", "my db")]),
+        )
+        .unwrap();
+        assert_eq!(driver_view(&url), ("127.0.0.1".into(), 6543, "app user".into(), Some("my db".into()), None));
+        assert_eq!(url.to_string(), "postgres://app%20user@127.0.0.1:6543/my%20db?sslmode=disable");
+        assert_eq!(url.location(), "127.0.0.1:6543/my db");
+        // The URL's own parts win over the environment.
+        let url = DbUrl::resolve(
+            "postgres://u:Pass-W0rd%2F@h:1/d",
+            &env(&[("PGHOST", "x"), ("PGPORT", "2"), ("PGUSER", "y")]),
+        )
+        .unwrap();
+        let (host, port, user, db, _) = driver_view(&url);
+        assert_eq!((host.as_str(), port, user.as_str(), db.as_deref()), ("h", 1, "u", Some("d")));
+        use std::str::FromStr;
+        let o = sqlx::postgres::PgConnectOptions::from_str(url.expose()).unwrap();
+        assert!(format!("{o:?}").contains("Pass-W0rd/"), "password decoded for the driver");
+    }
+
+    #[test]
+    fn libpq_only() {
+        let url = DbUrl::from_libpq(&env(&[("PGDATABASE", "app")])).unwrap();
+        assert_eq!(url.kind(), DbKind::Postgres);
+        assert_eq!(url.to_string(), "postgres:///app");
+        assert!(DbUrl::from_libpq(&env(&[("PGPORT", "nope")])).is_err());
     }
 }

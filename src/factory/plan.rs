@@ -872,6 +872,33 @@ impl Plan {
         out
     }
 
+    /// The plan as `--json` prints it: what `describe` says, as data.
+    pub fn to_json(&self) -> serde_json::Value {
+        let tables: Vec<serde_json::Value> = self
+            .tables
+            .iter()
+            .map(|t| {
+                let columns: Vec<serde_json::Value> = t
+                    .columns
+                    .iter()
+                    .map(|c| serde_json::json!({ "column": c.name, "generator": self.describe_gen(t, c) }))
+                    .collect();
+                serde_json::json!({ "table": t.table.name.to_string(), "rows": t.count, "existing": t.offset, "columns": columns })
+            })
+            .collect();
+        let cycles: Vec<serde_json::Value> = self
+            .cycle_edges
+            .iter()
+            .map(|&(t, g)| {
+                let group = &self.tables[t].groups[g];
+                serde_json::json!({ "table": self.tables[t].table.name.to_string(), "columns": group.fk.columns,
+                                    "references": group.fk.ref_table.to_string() })
+            })
+            .collect();
+        serde_json::json!({ "seed": self.seed, "batch_size": self.batch_size, "rows": self.total_rows(),
+                            "tables": tables, "cycles_broken_at": cycles })
+    }
+
     fn describe_gen(&self, t: &TablePlan, c: &ColumnPlan) -> String {
         let nulls = if c.null_ratio > 0.0 { format!(" ({:.0}% NULL)", c.null_ratio * 100.0) } else { String::new() };
         let text = match &c.source {
@@ -1016,6 +1043,8 @@ mod tests {
     fn short_text_keys_fill_their_capacity_and_no_more() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![
                 table("k2", vec![col("k", "character varying(2)", TypeKind::Text { max_len: Some(2) }, false)], &["k"]),
                 table("c2", vec![col("code", "character(2)", TypeKind::Char { len: 2 }, false)], &["code"]),
@@ -1047,6 +1076,8 @@ mod tests {
     fn unique_text_that_fits_a_suffix_stays_readable_and_distinct() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![table(
                 "users",
                 vec![
@@ -1072,6 +1103,8 @@ mod tests {
     fn a_unique_template_too_long_for_its_column_is_refused() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![table(
                 "t",
                 vec![col("code", "character varying(6)", TypeKind::Text { max_len: Some(6) }, false)],
@@ -1088,6 +1121,8 @@ mod tests {
     fn integer_keys_start_where_the_plan_says() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![table(
                 "u",
                 vec![
@@ -1112,6 +1147,8 @@ mod tests {
     fn a_smallint_out_of_values_suggests_what_works() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![table("t", vec![col("id", "smallint", TypeKind::SmallInt, false)], &["id"])],
         };
         let err = build(&schema, &request(&[("t", 40_000)], None), &PlanInputs::default()).unwrap_err();
@@ -1136,6 +1173,8 @@ mod tests {
     fn factories_rules_that_cannot_hold_are_refused_with_their_line() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![table(
                 "staffs",
                 vec![
@@ -1191,7 +1230,7 @@ mod tests {
             .collect();
         tables[1].foreign_keys.push(fk("b", "a"));
         tables[2].foreign_keys.push(fk("c", "b"));
-        let schema = Schema { migration_tables: vec![], tables };
+        let schema = Schema { tables, ..Schema::default() };
         let chain = "[tables.a]\ncount = 3\n[tables.b]\nper_parent = { table = \"a\", count = 2 }\n[tables.c]\nper_parent = { table = \"b\", count = 5 }\n";
         let got: Vec<(String, u64)> =
             targets(&schema, &request(&[], Some(chain))).unwrap().into_iter().map(|(t, n, _)| (t.name, n)).collect();
@@ -1213,6 +1252,8 @@ mod tests {
     fn the_plan_counts_in_words() {
         let schema = Schema {
             migration_tables: vec![],
+            search_path: vec![],
+            names_ignore_case: false,
             tables: vec![table("t", vec![col("id", "uuid", TypeKind::Uuid, false)], &["id"])],
         };
         let one = build(&schema, &request(&[("t", 1)], None), &PlanInputs::default()).unwrap().describe();

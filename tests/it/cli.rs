@@ -116,6 +116,123 @@ fn the_write_transaction_goes_through_direct_url() {
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
 }
 
+/// Every command path, for help, completion and man-page checks.
+const SUBCOMMANDS: &[&str] = &[
+    "bulk",
+    "snapshot",
+    "create",
+    "restore",
+    "list",
+    "show",
+    "verify",
+    "diff",
+    "delete",
+    "prune",
+    "doctor",
+    "completions",
+    "man",
+];
+
+#[test]
+fn r11_4_completions_for_every_shell_mention_every_subcommand() {
+    let w = Workdir::new();
+    // Settings are not read: a broken URL or .env does not get in the way.
+    std::fs::write(w.path().join(".env"), "THIS IS NOT A DOTENV LINE\n").unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = w.seed().env("DATABASE_URL", "nonsense").args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", all_output(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for sub in SUBCOMMANDS {
+            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        }
+        assert!(script.contains("database-url") && script.contains("snapshot-dir"), "{shell}");
+    }
+    let out = w.seed().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn r11_4_man_pages() {
+    let w = Workdir::new();
+    let out = w.seed().env("DATABASE_URL", "nonsense").arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH seed"), "not roff:\n{page}");
+    for sub in ["bulk", "snapshot", "doctor", "completions", "man"] {
+        assert!(page.contains(sub), "man page lacks {sub}");
+    }
+    let out = w.seed().args(["man", "--dir", "man/man1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let mut pages: Vec<String> = std::fs::read_dir(w.path().join("man/man1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    let mut expected: Vec<String> = [
+        "seed",
+        "seed-bulk",
+        "seed-completions",
+        "seed-doctor",
+        "seed-man",
+        "seed-snapshot",
+        "seed-snapshot-create",
+        "seed-snapshot-delete",
+        "seed-snapshot-diff",
+        "seed-snapshot-list",
+        "seed-snapshot-prune",
+        "seed-snapshot-restore",
+        "seed-snapshot-show",
+        "seed-snapshot-verify",
+    ]
+    .iter()
+    .map(|p| format!("{p}.1"))
+    .collect();
+    expected.sort();
+    assert_eq!(pages, expected);
+    let create = std::fs::read_to_string(w.path().join("man/man1/seed-snapshot-create.1")).unwrap();
+    assert!(create.contains("compression") && create.contains("Snapshot name"), "{create}");
+    assert!(all_output(&out).contains("wrote 14 man pages"), "{}", all_output(&out));
+}
+
+#[test]
+fn r11_5_help_reads_well() {
+    let w = Workdir::new();
+    let root = w.seed().arg("--help").output().unwrap();
+    let root_text = String::from_utf8_lossy(&root.stdout).into_owned();
+    assert!(root_text.contains("Exit codes:") && root_text.contains("130  interrupted"), "{root_text}");
+    let paths: Vec<Vec<&str>> = vec![
+        vec!["bulk"],
+        vec!["doctor"],
+        vec!["snapshot", "create"],
+        vec!["snapshot", "restore"],
+        vec!["snapshot", "list"],
+        vec!["snapshot", "show"],
+        vec!["snapshot", "verify"],
+        vec!["snapshot", "diff"],
+        vec!["snapshot", "delete"],
+        vec!["snapshot", "prune"],
+        vec!["completions"],
+        vec!["man"],
+    ];
+    for path in paths {
+        let out = w.seed().args(&path).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{path:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("Example"), "{path:?}: no examples");
+        // The command's own options first, global options after, under their own heading.
+        let own = text.find("\nOptions:").unwrap_or_else(|| panic!("{path:?}: {text}"));
+        let global = text.find("\nGlobal options:").unwrap_or_else(|| panic!("{path:?}: {text}"));
+        assert!(own < global, "{path:?}: global options come first:\n{text}");
+        assert!(text[global..].contains("--database-url"), "{path:?}");
+        assert!(!text[..global].contains("--database-url"), "{path:?}: a global option among the command's own");
+        // Unset variables are named, not shown as `[env: X=]`.
+        assert!(!text.contains("=]"), "{path:?}:\n{text}");
+    }
+    // Set variables do not show their values either (DATABASE_URL may hold a password).
+    let out = w.seed().env("DATABASE_URL", "postgres://u:Env-Secret-9@h/db").args(["bulk", "--help"]).output().unwrap();
+    assert!(!all_output(&out).contains("Env-Secret-9"), "{}", all_output(&out));
+}
+
 /// r8.7: a DIRECT_URL naming another database than DATABASE_URL is refused before
 /// anything is written (bulk used to write one database while snapshot create read
 /// the other); the message shows both, masked.

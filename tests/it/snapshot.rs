@@ -375,7 +375,9 @@ fn list_json(w: &Workdir, extra: &[&str]) -> Vec<Value> {
     let mut args = extra.to_vec();
     args.extend(["snapshot", "list", "--json"]);
     let out = run(w.seed().args(&args), 0);
-    serde_json::from_slice::<Value>(&out.stdout).expect("list --json is JSON").as_array().unwrap().clone()
+    let doc = serde_json::from_slice::<Value>(&out.stdout).expect("list --json is JSON");
+    assert_eq!(doc["json_version"], 1, "{doc}");
+    doc["snapshots"].as_array().unwrap().clone()
 }
 
 fn names_of(items: &[Value]) -> Vec<String> {

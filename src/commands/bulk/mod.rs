@@ -18,6 +18,7 @@ use crate::cli::BulkArgs;
 use crate::db::errors::Step;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, TableName, TypeKind, load_order, quote_ident};
+use crate::db::select::Selection;
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
@@ -41,11 +42,13 @@ pub struct Outcome {
 }
 
 /// Flags that shape an attempt.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub truncate: bool,
     pub dry_run: bool,
     pub wait: bool,
+    /// `--exclude` patterns and `--schema`s: tables left out are given a count of 0.
+    pub selection: Selection,
 }
 
 pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Error> {
@@ -72,6 +75,12 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         }
         if name.trim().is_empty() {
             return Err(Error::usage(format!("--table '{spec}' has no table name")));
+        }
+        if let Some((_, before)) = table_counts.iter().find(|(t, _): &&(String, u64)| t == name.trim()) {
+            return Err(Error::usage_hint(
+                format!("--table {} is given twice ({before} and {n} rows)", name.trim()),
+                "give each table one count",
+            ));
         }
         table_counts.push((name.trim().to_owned(), n.unsigned_abs()));
     }
@@ -102,7 +111,12 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
     }
     Ok((
         BulkRequest { default_count: count, table_counts, factories, seed, batch_size },
-        Options { truncate: args.truncate, dry_run: args.dry_run, wait: args.wait },
+        Options {
+            truncate: args.truncate,
+            dry_run: args.dry_run,
+            wait: args.wait,
+            selection: Selection { include: vec![], exclude: args.exclude.clone(), schemas: args.schemas.clone() },
+        },
     ))
 }
 
@@ -115,6 +129,9 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
+    if opts.truncate {
+        ctx.settings.announce_target(&ctx.printer);
+    }
     if req.batch_size > WARN_BATCH {
         ctx.printer.warn(format!(
             "--batch-size {} is large: each batch is held in memory ({} rows); {WARN_BATCH} or less is usually as fast",
@@ -125,7 +142,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     let started = Instant::now();
     let policy = ctx.settings.retry;
     let outcome = with_retry(&policy, &ctx.printer, "the bulk load", |attempt| {
-        let req = &req;
+        let (req, opts) = (&req, &opts);
         async move {
             if attempt > 1 {
                 ctx.printer
@@ -157,24 +174,38 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
     let rate = total as f64 / secs;
     let tables: Vec<serde_json::Value> =
         outcome.tables.iter().map(|(t, n)| json!({ "table": t.to_string(), "rows": n })).collect();
-    ctx.printer.event(
-        Level::Info,
-        "bulk_summary",
-        json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0, "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode }),
-        || {
-            let mut text = format!(
-                "seeded {} into {} in {secs:.2}s ({} rows/s), seed {seed}",
-                plural(total, "row", "rows"),
-                plural(outcome.tables.len() as u64, "table", "tables"),
-                human_count(rate)
-            );
-            let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
-            for (t, n) in &outcome.tables {
-                text.push_str(&format!("\n  {:<width$}  {n:>10}", t.to_string()));
-            }
-            text
-        },
-    );
+    let summary = json!({ "tables": tables, "rows": total, "seconds": (secs * 1000.0).round() / 1000.0,
+                          "rows_per_sec": rate.round(), "seed": seed, "mode": outcome.mode });
+    ctx.printer.document("bulk", json!({ "dry_run": false, "summary": summary.clone() }));
+    ctx.printer.event(Level::Info, "bulk_summary", summary, || {
+        let mut text = format!(
+            "seeded {} into {} in {secs:.2}s ({} rows/s), seed {seed}",
+            plural(total, "row", "rows"),
+            plural(outcome.tables.len() as u64, "table", "tables"),
+            human_count(rate)
+        );
+        let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
+        for (t, n) in &outcome.tables {
+            text.push_str(&format!("\n  {:<width$}  {n:>10}", t.to_string()));
+        }
+        text
+    });
+}
+
+/// `req` with a count of 0 for every table `--exclude` or `--schema` leaves out (a table
+/// given an explicit `--table T=N` keeps it). Left-out parents still lend their rows.
+fn leave_out(req: &BulkRequest, schema: &Schema, selection: &Selection) -> Result<BulkRequest, Error> {
+    let kept = schema.select(selection)?;
+    let mut out = req.clone();
+    for t in &schema.tables {
+        let name = format!("{}.{}", t.name.schema, t.name.name);
+        let name = if t.name.schema.is_empty() { t.name.name.clone() } else { name };
+        let explicit = out.table_counts.iter().any(|(n, _)| schema.find(n).is_some_and(|x| x.name == t.name));
+        if !explicit && !kept.iter().any(|k| k.name == t.name) {
+            out.table_counts.push((name, 0));
+        }
+    }
+    Ok(out)
 }
 
 /// One attempt: lock, read the schema, plan, load every table, commit.
@@ -182,7 +213,7 @@ async fn load(
     ctx: &Context,
     session: &mut Session,
     req: &BulkRequest,
-    opts: Options,
+    opts: &Options,
     retry: bool,
 ) -> Result<Outcome, Error> {
     let intent = WriteIntent { command: "bulk".into(), retry, wait: opts.wait };
@@ -191,6 +222,13 @@ async fn load(
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql: staffs, offices, office_staffs, welfare_recipients)");
     }
     let schema = session.introspect().await?;
+    let narrowed;
+    let req = if opts.selection.is_everything() {
+        req
+    } else {
+        narrowed = leave_out(req, &schema, &opts.selection)?;
+        &narrowed
+    };
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);
@@ -213,6 +251,7 @@ async fn load(
         if !load_plan.blocking.is_empty() {
             return Err(Error::schema(load_plan.blocking.join("\n"), "see the plan above"));
         }
+        ctx.printer.document("bulk", json!({ "dry_run": true, "mode": load_plan.label, "plan": plan.to_json() }));
         return Ok(Outcome { dry_run: true, ..Outcome::default() });
     }
     if !load_plan.blocking.is_empty() {

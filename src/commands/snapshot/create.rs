@@ -23,6 +23,7 @@ use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::Table;
+use crate::db::select::Selection;
 use crate::db::{self, ChunkSink, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, Progress, human_bytes, human_count, plural};
@@ -203,38 +204,35 @@ fn report(args: &CreateArgs, ctx: &Context, store: &Store, header: &Header, stor
     let (full, same, delta) =
         (count(|s| *s == Stored::Full), count(|s| *s == Stored::Base), count(|s| matches!(s, Stored::Delta { .. })));
     let base = header.base.as_ref().map(|b| versions::label(&b.name, b.version));
-    ctx.printer.event(
-        Level::Info,
-        "snapshot_created",
-        json!({ "name": args.name, "version": header.version, "path": path.display().to_string(), "tables": header.tables.len(),
+    let summary = json!({ "name": args.name, "version": header.version, "path": path.display().to_string(), "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
                 "seconds": (secs * 1000.0).round() / 1000.0, "base": base,
-                "storage": { "full": full, "base": same, "delta": delta } }),
-        || {
-            #[allow(clippy::cast_precision_loss)]
-            let rate = rows as f64 / secs.max(1e-6);
-            let incremental = base.as_ref().map_or_else(String::new, |b| {
-                let (ups, dels) = stored.iter().fold((0, 0), |(u, d), s| match s {
-                    Stored::Delta { upserts, deletes } => (u + upserts, d + deletes),
-                    _ => (u, d),
-                });
-                format!(
-                    "\n  incremental to {b}: {same} unchanged, {delta} stored as changes ({}, {}), {full} in full",
-                    plural(ups, "row added or changed", "rows added or changed"),
-                    plural(dels, "row removed", "rows removed")
-                )
+                "storage": { "full": full, "base": same, "delta": delta } });
+    ctx.printer.document("snapshot create", summary.clone());
+    ctx.printer.event(Level::Info, "snapshot_created", summary, || {
+        #[allow(clippy::cast_precision_loss)]
+        let rate = rows as f64 / secs.max(1e-6);
+        let incremental = base.as_ref().map_or_else(String::new, |b| {
+            let (ups, dels) = stored.iter().fold((0, 0), |(u, d), s| match s {
+                Stored::Delta { upserts, deletes } => (u + upserts, d + deletes),
+                _ => (u, d),
             });
             format!(
-                "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}\n  {}",
-                plural(header.tables.len() as u64, "table", "tables"),
-                plural(rows, "row", "rows"),
-                human_bytes(raw),
-                human_bytes(size),
-                human_count(rate),
-                path.display()
+                "\n  incremental to {b}: {same} unchanged, {delta} stored as changes ({}, {}), {full} in full",
+                plural(ups, "row added or changed", "rows added or changed"),
+                plural(dels, "row removed", "rows removed")
             )
-        },
-    );
+        });
+        format!(
+            "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}\n  {}",
+            plural(header.tables.len() as u64, "table", "tables"),
+            plural(rows, "row", "rows"),
+            human_bytes(raw),
+            human_bytes(size),
+            human_count(rate),
+            path.display()
+        )
+    });
 }
 
 async fn attempt(
@@ -268,7 +266,9 @@ async fn write_snapshot(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let tables = select_tables(&schema, &args.tables, &args.exclude)?;
+    let selection =
+        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+    let tables = select_tables(&schema, &selection)?;
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written

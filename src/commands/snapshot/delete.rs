@@ -115,6 +115,11 @@ fn execute(
         }
         text.push_str(&format!("would delete {what}; nothing was changed (--dry-run)"));
         ctx.printer.data(&text);
+        ctx.printer.document(
+            "snapshot delete",
+            json!({ "dry_run": true, "deleted": going.iter().map(doc_entry).collect::<Vec<_>>(),
+                    "rebased": outside.iter().map(|(d, _)| d.label()).collect::<Vec<_>>() }),
+        );
         return Ok(code::OK);
     }
     let mut rebased = Vec::new();
@@ -133,6 +138,10 @@ fn execute(
     }
     sync_dir(&store.dir)?;
     let deleted: Vec<String> = going.iter().map(Version::label).collect();
+    ctx.printer.document(
+        "snapshot delete",
+        json!({ "dry_run": false, "deleted": going.iter().map(doc_entry).collect::<Vec<_>>(), "rebased": rebased }),
+    );
     ctx.printer.event(
         Level::Info,
         "snapshot_deleted",
@@ -143,4 +152,9 @@ fn execute(
         },
     );
     Ok(code::OK)
+}
+
+/// One deleted version in the JSON document.
+fn doc_entry(v: &Version) -> serde_json::Value {
+    json!({ "name": v.name, "version": v.version, "label": v.label(), "file": v.path.display().to_string() })
 }

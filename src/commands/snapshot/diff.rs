@@ -63,15 +63,14 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
         }
     }
     let differs = diffs.iter().any(|d| d.added + d.removed + d.changed > 0 || d.note.is_some());
-    if ctx.printer.json() {
+    if ctx.printer.json_doc() {
+        // The report is the result, also when the snapshots differ (exit 12).
         let tables: Vec<_> = diffs
             .iter()
             .map(|d| json!({ "table": d.name, "added": d.added, "removed": d.removed, "changed": d.changed, "unchanged": d.unchanged, "note": d.note, "rows": d.rows }))
             .collect();
-        ctx.printer.data(
-            &serde_json::to_string_pretty(&json!({ "a": a.name, "b": b.name, "differs": differs, "tables": tables }))
-                .unwrap_or_default(),
-        );
+        ctx.printer
+            .document("snapshot diff", json!({ "a": a.name, "b": b.name, "differs": differs, "tables": tables }));
     } else {
         let width = diffs.iter().map(|d| d.name.len()).max().unwrap_or(5).max(5);
         let mut text =

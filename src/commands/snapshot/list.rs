@@ -48,16 +48,16 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
         if let Some(r) = &only {
             return Err(Error::SnapshotMissing { name: r.name.clone(), dir: store.dir.clone() });
         }
-        ctx.printer.data(&if args.json {
-            "[]".to_owned()
-        } else {
-            format!("no snapshots yet ({} does not exist; `seed snapshot create NAME` makes it)", store.dir.display())
-        });
+        ctx.printer.data(&format!(
+            "no snapshots yet ({} does not exist; `seed snapshot create NAME` makes it)",
+            store.dir.display()
+        ));
+        ctx.printer.document("snapshot list", json!({ "snapshots": [] }));
         return Ok(code::OK);
     }
     match only {
-        Some(r) => list_versions(&store, &r.name, args.json, ctx),
-        None => list_names(&store, args.json, ctx),
+        Some(r) => list_versions(&store, &r.name, ctx),
+        None => list_names(&store, ctx),
     }
 }
 
@@ -89,7 +89,7 @@ fn storage_counts(h: &Header) -> Value {
     json!({ "full": count(Storage::Full), "base": count(Storage::Base), "delta": count(Storage::Delta) })
 }
 
-fn list_names(store: &Store, as_json: bool, ctx: &Context) -> Result<u8, Error> {
+fn list_names(store: &Store, ctx: &Context) -> Result<u8, Error> {
     let (names, foreign) = catalog(store)?;
     let mut items: Vec<Value> = Vec::new();
     for versions in names.values() {
@@ -108,8 +108,8 @@ fn list_names(store: &Store, as_json: bool, ctx: &Context) -> Result<u8, Error> 
         }
     }
     items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    if as_json {
-        ctx.printer.data(&serde_json::to_string_pretty(&items).unwrap_or_default());
+    if ctx.printer.json_doc() {
+        ctx.printer.document("snapshot list", json!({ "snapshots": items }));
         return Ok(code::OK);
     }
     if items.is_empty() {
@@ -139,7 +139,7 @@ fn list_names(store: &Store, as_json: bool, ctx: &Context) -> Result<u8, Error> 
     Ok(code::OK)
 }
 
-fn list_versions(store: &Store, name: &str, as_json: bool, ctx: &Context) -> Result<u8, Error> {
+fn list_versions(store: &Store, name: &str, ctx: &Context) -> Result<u8, Error> {
     let (mut names, _) = catalog(store)?;
     let Some(versions) = names.remove(name) else {
         return Err(Error::SnapshotMissing { name: name.to_owned(), dir: store.dir.clone() });
@@ -163,8 +163,8 @@ fn list_versions(store: &Store, name: &str, as_json: bool, ctx: &Context) -> Res
         }
         items.push(item);
     }
-    if as_json {
-        ctx.printer.data(&serde_json::to_string_pretty(&items).unwrap_or_default());
+    if ctx.printer.json_doc() {
+        ctx.printer.document("snapshot list", json!({ "name": name, "versions": items }));
         return Ok(code::OK);
     }
     let head = ["VERSION", "CREATED (UTC)", "SIZE", "TABLES", "ROWS", "SCHEMA VERSION", "BASE"];

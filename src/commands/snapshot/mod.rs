@@ -21,6 +21,7 @@ use serde_json::json;
 use crate::Context;
 use crate::cli::SnapshotCommand;
 use crate::db::schema::{Schema, Table};
+use crate::db::select::Selection;
 use crate::error::Error;
 use crate::output::{Level, Printer};
 use crate::snapshot::audit::{self, AuditRecord, Outcome};
@@ -150,30 +151,18 @@ impl Drop for AuditGuard {
     }
 }
 
-/// The tables a snapshot covers: all (but migration tables), or `--table`s, minus
-/// `--exclude`s. Unknown names are errors listing the known ones.
-pub fn select_tables<'s>(schema: &'s Schema, include: &[String], exclude: &[String]) -> Result<Vec<&'s Table>, Error> {
-    let find = |name: &String, flag: &str| {
-        schema.find(name).ok_or_else(|| {
-            Error::usage_hint(format!("{flag} {name}: no such table"), format!("tables are: {}", schema.table_list()))
-        })
-    };
-    let mut chosen: Vec<&Table> = if include.is_empty() {
-        schema.tables.iter().collect()
-    } else {
-        include.iter().map(|n| find(n, "--table")).collect::<Result<_, _>>()?
-    };
-    let excluded: Vec<&Table> = exclude.iter().map(|n| find(n, "--exclude")).collect::<Result<_, _>>()?;
-    chosen.retain(|t| !excluded.iter().any(|x| x.name == t.name));
-    chosen.dedup_by(|a, b| a.name == b.name);
-    if chosen.is_empty() && schema.tables.is_empty() {
+/// The tables a snapshot covers: all (but migration tables), or those `--table` and
+/// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
+pub fn select_tables<'s>(schema: &'s Schema, selection: &Selection) -> Result<Vec<&'s Table>, Error> {
+    if schema.tables.is_empty() {
         return Err(Error::schema(
             "the database has no tables to snapshot",
             "create the schema first (run your migrations), or point --database-url at another database",
         ));
     }
+    let chosen = schema.select(selection)?;
     if chosen.is_empty() {
-        return Err(Error::usage("no tables left to snapshot (check --table / --exclude)"));
+        return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
     }
     Ok(chosen)
 }

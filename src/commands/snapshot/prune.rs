@@ -199,20 +199,18 @@ fn report_dry_run(ctx: &Context, all: &[Node], p: &Plan) -> Vec<String> {
         ctx.printer.data(&format!("would remove {} (created {}, {})", n.v.label(), n.created, human_bytes(n.v.size)));
         removed.push(n.v.label());
     }
-    summary(ctx, &removed, all.len(), true);
+    let rebased: Vec<String> = p.outside.iter().map(|(i, _)| all[*i].v.label()).collect();
+    summary(ctx, &removed, &rebased, all.len(), true);
     removed
 }
 
-fn summary(ctx: &Context, removed: &[String], total: usize, dry_run: bool) {
-    ctx.printer.event(
-        Level::Info,
-        "prune_summary",
-        json!({ "removed": removed, "dry_run": dry_run, "kept": total - removed.len() }),
-        || {
-            let verb = if dry_run { "would remove" } else { "removed" };
-            format!("{verb} {} of {}", removed.len(), plural(total as u64, "snapshot", "snapshots"))
-        },
-    );
+fn summary(ctx: &Context, removed: &[String], rebased: &[String], total: usize, dry_run: bool) {
+    let summary = json!({ "removed": removed, "rebased": rebased, "dry_run": dry_run, "kept": total - removed.len() });
+    ctx.printer.document("snapshot prune", summary.clone());
+    ctx.printer.event(Level::Info, "prune_summary", summary, || {
+        let verb = if dry_run { "would remove" } else { "removed" };
+        format!("{verb} {} of {}", removed.len(), plural(total as u64, "snapshot", "snapshots"))
+    });
 }
 
 fn execute(ctx: &Context, store: &Store, all: &[Node], p: &Plan) -> Result<Vec<String>, Error> {
@@ -251,6 +249,7 @@ fn execute(ctx: &Context, store: &Store, all: &[Node], p: &Plan) -> Result<Vec<S
     if !removed.is_empty() {
         sync_dir(&store.dir)?;
     }
-    summary(ctx, &removed, all.len(), false);
+    let rebased: Vec<String> = p.outside.iter().map(|(i, _)| all[*i].v.label()).collect();
+    summary(ctx, &removed, &rebased, all.len(), false);
     Ok(removed)
 }

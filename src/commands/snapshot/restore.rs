@@ -16,6 +16,7 @@ use crate::Context;
 use crate::cli::RestoreArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
+use crate::db::select::Selection;
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
@@ -31,6 +32,9 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             format!("refusing to --clean tables on {url}, which is not on this machine"),
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
+    }
+    if args.clean {
+        ctx.settings.announce_target(&ctx.printer);
     }
     // The chain (every base there and unaltered) is checked before connecting.
     let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
@@ -64,13 +68,19 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / secs.max(1e-6);
-        ctx.printer.event(
-            Level::Info,
-            "snapshot_restored",
-            json!({ "name": args.name, "version": opened.version.version, "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
-                    "tables": header.tables.len(), "rows": rows, "seconds": (secs * 1000.0).round() / 1000.0 }),
-            || format!("restored snapshot {shown_name}: {}, {} in {secs:.2}s ({} rows/s)", plural(header.tables.len() as u64, "table", "tables"), plural(rows, "row", "rows"), human_count(rate)),
-        );
+        let summary = json!({ "name": args.name, "version": opened.version.version,
+                              "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
+                              "tables": header.tables.len(), "rows": rows,
+                              "seconds": (secs * 1000.0).round() / 1000.0, "clean": args.clean });
+        ctx.printer.document("snapshot restore", json!({ "dry_run": false, "summary": summary.clone() }));
+        ctx.printer.event(Level::Info, "snapshot_restored", summary, || {
+            format!(
+                "restored snapshot {shown_name}: {}, {} in {secs:.2}s ({} rows/s)",
+                plural(header.tables.len() as u64, "table", "tables"),
+                plural(rows, "row", "rows"),
+                human_count(rate)
+            )
+        });
     }
     Ok(code::OK)
 }
@@ -192,6 +202,21 @@ fn spawn_chunks(chain: Arc<Chain>, index: usize) -> mpsc::Receiver<Result<Vec<u8
     rx
 }
 
+/// The snapshot with only the tables `--table`, `--exclude` and `--schema` pick (pg_dump's
+/// pattern rules, with the target's search path); entries keep their offsets.
+fn select_from(header: &Header, args: &RestoreArgs, target: &Schema) -> Result<Header, Error> {
+    let selection =
+        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+    let names: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
+    let keep = selection.apply(&names, &target.search_path, target.names_ignore_case)?;
+    let mut out = header.clone();
+    out.tables.retain(|t| keep.contains(&t.table_name()));
+    if out.tables.is_empty() {
+        return Err(Error::usage("no tables of the snapshot left to restore (check --table / --exclude / --schema)"));
+    }
+    Ok(out)
+}
+
 /// One attempt: lock, pre-flight, load every table, put sequences back, commit.
 async fn restore(
     ctx: &Context,
@@ -208,6 +233,13 @@ async fn restore(
     }
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
+    let selected;
+    let header = if args.tables.is_empty() && args.exclude.is_empty() && args.schemas.is_empty() {
+        header
+    } else {
+        selected = Arc::new(select_from(header, args, &schema)?);
+        &selected
+    };
     let (order, cycle_edges) = ordered(header, &schema);
     let mut counts = HashMap::new();
     for (_, t) in &order {
@@ -230,6 +262,18 @@ async fn restore(
     }
     if args.dry_run {
         ctx.printer.data(&plan_text(header, &order, plan.mode, args.clean, &pre));
+        let tables: Vec<serde_json::Value> = order
+            .iter()
+            .map(|(i, t)| {
+                let before = pre.non_empty.iter().find(|(name, _)| name == &t.name).map_or(0, |(_, c)| *c);
+                json!({ "table": t.name.to_string(), "rows": header.tables[*i].rows, "replacing": before })
+            })
+            .collect();
+        ctx.printer.document(
+            "snapshot restore",
+            json!({ "dry_run": true, "name": args.name, "mode": plan.mode, "clean": args.clean,
+                    "tables": tables, "schema_differences": pre.differences }),
+        );
         session.rollback().await;
         return Ok(None);
     }
@@ -246,7 +290,15 @@ async fn restore(
             batch_size: None,
             progress: ctx.printer.progress(&table.name.to_string(), Some(entry.rows), "rows"),
         };
-        let rows = RowInput::CopyText(spawn_chunks(Arc::clone(chain), *i));
+        // `header` may hold only the tables picked: find this one in the snapshot itself.
+        let name = entry.table_name();
+        let index = chain
+            .header()
+            .tables
+            .iter()
+            .position(|t| t.table_name() == name)
+            .ok_or_else(|| Error::Internal(format!("{name} is not in the snapshot")))?;
+        let rows = RowInput::CopyText(spawn_chunks(Arc::clone(chain), index));
         let written = session.load_table(&target, rows).await?;
         if written != entry.rows {
             return Err(Error::Data {

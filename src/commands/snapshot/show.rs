@@ -25,6 +25,8 @@ const NAME: usize = 120;
 
 #[derive(Serialize)]
 struct ShowJson<'a> {
+    json_version: u32,
+    command: &'static str,
     file: String,
     size: u64,
     /// The snapshots it is rebuilt from, itself first (`[NAME@N]` for a full one).
@@ -49,9 +51,17 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
         Ok(c) => (c.links().iter().map(|l| l.label.clone()).collect(), None),
         Err(e) => (vec![version.label()], Some(e.to_string())),
     };
-    if args.json {
+    if ctx.printer.json_doc() {
         // Streamed: a header's JSON can be tens of MB; never held as text as well.
-        let doc = ShowJson { file: path.display().to_string(), size, chain: &chain, chain_error, header: &h };
+        let doc = ShowJson {
+            json_version: crate::output::JSON_VERSION,
+            command: "snapshot show",
+            file: path.display().to_string(),
+            size,
+            chain: &chain,
+            chain_error,
+            header: &h,
+        };
         let mut out = ScrubbedLines { out: std::io::stdout().lock(), line: Vec::new() };
         serde_json::to_writer_pretty(&mut out, &doc)
             .and_then(|()| out.finish().map(drop).map_err(serde_json::Error::io))

@@ -33,6 +33,17 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
         ));
     }
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
+    let tables: Vec<serde_json::Value> = header
+        .tables
+        .iter()
+        .map(|t| json!({ "table": t.table_name().to_string(), "rows": t.rows, "checksum": t.checksum, "status": "ok" }))
+        .collect();
+    ctx.printer.document(
+        "snapshot verify",
+        json!({ "name": header.name, "version": opened.version.version, "against_db": false, "intact": true,
+                "format_version": header.format_version, "rows": rows, "tables": tables,
+                "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>() }),
+    );
     ctx.printer.event(
         Level::Info,
         "snapshot_verified",
@@ -66,22 +77,29 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let mut differences = Vec::new();
+    let mut report = Vec::new();
     for entry in &header.tables {
         let name = entry.table_name();
         let Some(table) = schema.get(&name) else {
             differences.push(format!("{name}: missing from the database"));
+            report.push(json!({ "table": name.to_string(), "status": "missing", "snapshot_rows": entry.rows }));
             continue;
         };
         let missing: Vec<&str> =
             entry.columns.iter().filter(|c| table.column(&c.name).is_none()).map(|c| c.name.as_str()).collect();
         if !missing.is_empty() {
             differences.push(format!("{name}: columns missing from the database: {}", missing.join(", ")));
+            report.push(json!({ "table": name.to_string(), "status": "columns missing", "columns": missing,
+                                "snapshot_rows": entry.rows }));
             continue;
         }
         let columns: Vec<String> = entry.columns.iter().map(|c| c.name.clone()).collect();
         let mut sink = HashSink(RowHasher::new());
         session.stream_table(table, &columns, &mut sink).await?;
         let live = sink.0.finish().map_err(|reason| Error::Data { step: format!("reading {name}"), reason })?;
+        let same = live.rows == entry.rows && live.checksum == entry.checksum;
+        report.push(json!({ "table": name.to_string(), "status": if same { "same" } else { "differs" },
+                            "db_rows": live.rows, "snapshot_rows": entry.rows }));
         if live.rows != entry.rows {
             differences.push(format!(
                 "{name}: {} in the database, {} in the snapshot",
@@ -96,6 +114,11 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
         }
     }
     session.close().await;
+    // The report is the result, also when the rows differ (exit 12).
+    ctx.printer.document(
+        "snapshot verify",
+        json!({ "name": header.name, "against_db": true, "matches": differences.is_empty(), "tables": report }),
+    );
     if differences.is_empty() {
         ctx.printer.event(
             Level::Info,

@@ -237,7 +237,16 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
             tables[ti].1.partitions.push(bound);
         }
     }
-    Ok(Schema { tables: tables.into_iter().map(|(_, t)| t).collect(), migration_tables: vec![] })
+    let search_path: Vec<String> = sqlx::query_scalar("SELECT s::text FROM unnest(current_schemas(false)) s")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| q(e, "reading the search path"))?;
+    Ok(Schema {
+        tables: tables.into_iter().map(|(_, t)| t).collect(),
+        migration_tables: vec![],
+        search_path,
+        names_ignore_case: false,
+    })
 }
 
 async fn partition_root(conn: &mut PgConnection, oid: i64) -> Result<Option<TableName>, Error> {

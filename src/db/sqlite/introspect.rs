@@ -170,7 +170,7 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
             }
         }
     }
-    Ok(Schema { tables, migration_tables: vec![] })
+    Ok(Schema { tables, migration_tables: vec![], search_path: vec![String::new()], names_ignore_case: true })
 }
 
 /// SQLite's declared types -> kinds, by its affinity rules plus common names.

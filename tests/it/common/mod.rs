@@ -306,7 +306,7 @@ impl Workdir {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_seed"));
         cmd.current_dir(self.path());
         for (k, _) in std::env::vars() {
-            if k.starts_with("SEED_") || k == "DATABASE_URL" || k == "DIRECT_URL" {
+            if k.starts_with("SEED_") || k.starts_with("PG") || k == "DATABASE_URL" || k == "DIRECT_URL" {
                 cmd.env_remove(k);
             }
         }
@@ -319,7 +319,7 @@ impl Workdir {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
         cmd.current_dir(self.path());
         for (k, _) in std::env::vars() {
-            if k.starts_with("SEED_") || k == "DATABASE_URL" || k == "DIRECT_URL" {
+            if k.starts_with("SEED_") || k.starts_with("PG") || k == "DATABASE_URL" || k == "DIRECT_URL" {
                 cmd.env_remove(k);
             }
         }

@@ -1,0 +1,243 @@
+//! Table selection with pg_dump's rules: `--table`/`--exclude` take patterns, `--schema`
+//! whole schemas.
+//!
+//! A pattern is `[schema.]table`; `*` matches any run of characters and `?` one
+//! character. Unquoted parts are folded to lower case, double-quoted parts keep their
+//! case and take `*`, `?` and `.` literally (`""` is a quote). An unqualified pattern
+//! matches tables in the schemas of the search path. Where a database treats names
+//! without regard to case (SQLite), matching does too. A pattern that matches nothing is
+//! an error: a typo must not silently select nothing, or everything.
+
+use crate::db::schema::TableName;
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(char),
+    Any,
+    One,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    /// What the user typed, for messages.
+    pub text: String,
+    schema: Option<Vec<Piece>>,
+    table: Vec<Piece>,
+}
+
+impl Pattern {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let bad = |why: &str| {
+            Error::usage_hint(
+                format!("table pattern '{}' {why}", text.escape_debug()),
+                "patterns look like staffs, audit_*, app.*, \"Mixed Case\" or app.\"Orders\"",
+            )
+        };
+        let mut parts: Vec<Vec<Piece>> = vec![Vec::new()];
+        let mut quoted = false;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '.' && !quoted {
+                parts.push(Vec::new());
+                continue;
+            }
+            if c == '"' && !(quoted && chars.peek() == Some(&'"')) {
+                quoted = !quoted;
+                continue;
+            }
+            if c == '"' {
+                chars.next(); // `""` inside quotes: one quote
+            }
+            let Some(cur) = parts.last_mut() else { continue };
+            match c {
+                '*' if !quoted => cur.push(Piece::Any),
+                '?' if !quoted => cur.push(Piece::One),
+                c if !quoted => cur.extend(c.to_lowercase().map(Piece::Literal)),
+                c => cur.push(Piece::Literal(c)),
+            }
+        }
+        if quoted {
+            return Err(bad("has an unclosed quote"));
+        }
+        if parts.iter().any(Vec::is_empty) {
+            return Err(bad("has an empty part"));
+        }
+        match parts.len() {
+            1 => Ok(Self { text: text.to_owned(), schema: None, table: parts.remove(0) }),
+            2 => {
+                let table = parts.pop().unwrap_or_default();
+                Ok(Self { text: text.to_owned(), schema: parts.pop(), table })
+            }
+            _ => Err(bad("has more than one dot outside quotes (a database name is not supported)")),
+        }
+    }
+
+    /// Whether `name` matches; unqualified patterns only in `search_path` schemas.
+    pub fn matches(&self, name: &TableName, search_path: &[String], ignore_case: bool) -> bool {
+        let schema_ok = match &self.schema {
+            Some(p) => glob(p, &name.schema, ignore_case),
+            None => name.schema.is_empty() || search_path.iter().any(|s| s == &name.schema),
+        };
+        schema_ok && glob(&self.table, &name.name, ignore_case)
+    }
+}
+
+fn glob(pattern: &[Piece], text: &str, ignore_case: bool) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let eq = |a: char, b: char| if ignore_case { a.to_lowercase().eq(b.to_lowercase()) } else { a == b };
+    // Iterative wildcard matching with one backtrack point (linear in practice).
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(Piece::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(Piece::One) => {
+                p += 1;
+                t += 1;
+            }
+            Some(Piece::Literal(c)) if eq(*c, text[t]) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|x| *x == Piece::Any)
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub schemas: Vec<String>,
+}
+
+impl Selection {
+    pub fn is_everything(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty() && self.schemas.is_empty()
+    }
+
+    /// The names of `available` the selection keeps, in their order. `--table` and
+    /// `--schema` add up (nothing given: every table); `--exclude` removes. Every
+    /// pattern and schema must match something.
+    pub fn apply(
+        &self,
+        available: &[TableName],
+        search_path: &[String],
+        ignore_case: bool,
+    ) -> Result<Vec<TableName>, Error> {
+        let list = || {
+            let names: Vec<String> = available.iter().map(ToString::to_string).collect();
+            if names.is_empty() { "(no tables)".to_owned() } else { names.join(", ") }
+        };
+        let parse = |texts: &[String]| texts.iter().map(|t| Pattern::parse(t)).collect::<Result<Vec<_>, _>>();
+        let (include, exclude) = (parse(&self.include)?, parse(&self.exclude)?);
+        let none_matches = |flag: &str, p: &str| {
+            Error::usage_hint(format!("{flag} {p}: no table matches"), format!("tables are: {}", list()))
+        };
+        for p in include.iter().map(|p| ("--table", p)).chain(exclude.iter().map(|p| ("--exclude", p))) {
+            if !available.iter().any(|n| p.1.matches(n, search_path, ignore_case)) {
+                return Err(none_matches(p.0, &p.1.text));
+            }
+        }
+        let in_schema = |n: &TableName, s: &String| {
+            if ignore_case { n.schema.eq_ignore_ascii_case(s) } else { &n.schema == s }
+        };
+        for s in &self.schemas {
+            if !available.iter().any(|n| in_schema(n, s)) {
+                return Err(Error::usage_hint(
+                    format!("--schema {s}: no table in that schema"),
+                    format!("tables are: {}", list()),
+                ));
+            }
+        }
+        let everything = include.is_empty() && self.schemas.is_empty();
+        Ok(available
+            .iter()
+            .filter(|n| {
+                everything
+                    || include.iter().any(|p| p.matches(n, search_path, ignore_case))
+                    || self.schemas.iter().any(|s| in_schema(n, s))
+            })
+            .filter(|n| !exclude.iter().any(|p| p.matches(n, search_path, ignore_case)))
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<TableName> {
+        vec![
+            TableName::new("public", "staffs"),
+            TableName::new("public", "audit_log"),
+            TableName::new("public", "audit_events"),
+            TableName::new("public", "Mixed Case"),
+            TableName::new("app", "orders"),
+            TableName::new("app", "Orders"),
+            TableName::new("app", "a.b"),
+        ]
+    }
+
+    fn pick(include: &[&str], exclude: &[&str], schemas: &[&str]) -> Result<Vec<String>, Error> {
+        let sel = Selection {
+            include: include.iter().map(|s| (*s).to_owned()).collect(),
+            exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
+            schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        Ok(sel
+            .apply(&names(), &["public".to_owned()], false)?
+            .iter()
+            .map(|n| format!("{}.{}", n.schema, n.name))
+            .collect())
+    }
+
+    #[test]
+    fn pg_dump_rules() {
+        assert_eq!(pick(&["audit_*"], &[], &[]).unwrap(), ["public.audit_log", "public.audit_events"]);
+        assert_eq!(pick(&["app.*"], &[], &[]).unwrap(), ["app.orders", "app.Orders", "app.a.b"]);
+        // Unquoted folds to lower case; quotes keep case and take dots literally.
+        assert_eq!(pick(&["APP.ORDERS"], &[], &[]).unwrap(), ["app.orders"]);
+        assert_eq!(pick(&["app.\"Orders\""], &[], &[]).unwrap(), ["app.Orders"]);
+        assert_eq!(pick(&["\"Mixed Case\""], &[], &[]).unwrap(), ["public.Mixed Case"]);
+        assert_eq!(pick(&["app.\"a.b\""], &[], &[]).unwrap(), ["app.a.b"]);
+        // Unqualified: the search path only.
+        assert!(pick(&["orders"], &[], &[]).is_err());
+        assert_eq!(pick(&[], &["audit_*", "app.*"], &[]).unwrap(), ["public.staffs", "public.Mixed Case"]);
+        assert_eq!(pick(&["staffs"], &[], &["app"]).unwrap().len(), 4);
+        assert_eq!(pick(&["st?ffs"], &[], &[]).unwrap(), ["public.staffs"]);
+        // Nothing matches: an error naming the pattern.
+        let err = pick(&["nope*"], &[], &[]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("nope*"), "{err}");
+        assert!(pick(&[], &["nope"], &[]).is_err());
+        assert!(pick(&[], &[], &["nope"]).is_err());
+        assert!(Pattern::parse("\"open").is_err());
+        assert!(Pattern::parse("a..b").is_err());
+        assert!(Pattern::parse("db.app.t").is_err());
+    }
+
+    #[test]
+    fn wildcards_do_not_backtrack_forever() {
+        let p = Pattern::parse(&"*a".repeat(30)).unwrap();
+        let name = TableName::new("", "a".repeat(200) + "b");
+        assert!(!p.matches(&name, &[], false));
+        let sqlite = TableName::new("", "Staffs");
+        assert!(Pattern::parse("staffs").unwrap().matches(&sqlite, &[], true));
+        assert!(!Pattern::parse("staffs").unwrap().matches(&sqlite, &[], false));
+    }
+}

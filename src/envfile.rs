@@ -1,0 +1,131 @@
+//! `.env` files, as sqlx-cli, Prisma and Rails read them: `./.env` when present,
+//! `--env-file PATH` to name another, `--no-env-file` to skip. Variables already set
+//! win. Values are never printed: an error names the file and line, not the text.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+pub const DEFAULT_FILE: &str = ".env";
+
+/// A `.env` file is a few lines; anything larger is refused before it is read.
+const MAX_BYTES: u64 = 1 << 20;
+
+/// Which file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// `./.env` if it exists.
+    Default,
+    /// `--env-file PATH`: must exist.
+    File(PathBuf),
+    /// `--no-env-file`.
+    Skip,
+}
+
+/// A file that was read, and the variables it set (those not already set).
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub keys: Vec<String>,
+}
+
+impl Loaded {
+    pub fn set(&self, var: &str) -> bool {
+        self.keys.iter().any(|k| k == var)
+    }
+}
+
+/// Reads the chosen file into the process environment, leaving variables that are
+/// already set alone.
+///
+/// # Safety
+/// Sets environment variables: call it before any other thread is started.
+pub unsafe fn load(choice: &Choice) -> Result<Option<Loaded>, Error> {
+    let path = match choice {
+        Choice::Skip => return Ok(None),
+        Choice::Default => {
+            let p = PathBuf::from(DEFAULT_FILE);
+            if !p.is_file() {
+                return Ok(None);
+            }
+            p
+        }
+        Choice::File(p) => {
+            if !p.is_file() {
+                return Err(Error::usage_hint(
+                    format!("--env-file {}: no such file", p.display()),
+                    "name an existing file, or drop --env-file to read ./.env when present",
+                ));
+            }
+            p.clone()
+        }
+    };
+    let pairs = parse(&path)?;
+    let mut keys = Vec::new();
+    for (key, value) in pairs {
+        if std::env::var_os(&key).is_none() {
+            // SAFETY: the caller guarantees no other thread runs yet.
+            unsafe { std::env::set_var(&key, &value) };
+            keys.push(key);
+        }
+    }
+    Ok(Some(Loaded { path, keys }))
+}
+
+/// The file's `KEY=value` pairs, in order (first occurrence of a key wins when loading).
+pub fn parse(path: &Path) -> Result<Vec<(String, String)>, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("read env file", path, e))?;
+    if meta.len() > MAX_BYTES {
+        return Err(Error::usage(format!(
+            "env file {} is larger than {MAX_BYTES} bytes; that is not a .env file",
+            path.display()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read env file", path, e))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = String::from_utf8_lossy(bytes);
+    let mut pairs = Vec::new();
+    for item in dotenvy::from_read_iter(bytes) {
+        match item {
+            Ok(pair) => pairs.push(pair),
+            Err(dotenvy::Error::LineParse(bad, _)) => {
+                // Find the line to name it; never show it (it may hold a password).
+                let first = bad.lines().next().unwrap_or_default().trim();
+                let line = text.lines().position(|l| l.trim() == first).map(|i| i + 1);
+                return Err(Error::usage_hint(
+                    format!(
+                        "{}{}: cannot parse this line (its text is not shown: it may hold a secret)",
+                        path.display(),
+                        line.map(|n| format!(":{n}")).unwrap_or_default()
+                    ),
+                    "lines are KEY=value, # comments, and quoted values ('…' or \"…\"); --no-env-file skips the file",
+                ));
+            }
+            Err(_) => {
+                return Err(Error::usage_hint(
+                    format!("{}: cannot read it as a .env file", path.display()),
+                    "lines are KEY=value; --no-env-file skips the file",
+                ));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_in_order_and_errors_without_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        std::fs::write(&p, "\u{feff}# comment\nA=1\nexport B='two words'\nC=\"x\"\n").unwrap();
+        let pairs = parse(&p).unwrap();
+        assert_eq!(pairs, vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into())]);
+        std::fs::write(&p, "A=1\nPASSWORD Hunter-Secret-2\n").unwrap();
+        let err = parse(&p).unwrap_err().to_string();
+        assert!(err.contains(".env:2: cannot parse"), "{err}");
+        assert!(!err.contains("Hunter"), "{err}");
+    }
+}

@@ -1,0 +1,97 @@
+//! r11.6: table selection like pg_dump — patterns, schema-qualified names, quoting keeps
+//! case, a pattern that matches nothing is an error, `--schema` picks whole schemas — on
+//! create, restore and bulk.
+
+use crate::common::{TestDb, Workdir, all_output, assert_no_password};
+
+const SCHEMA: &str = "
+    CREATE SCHEMA app;
+    CREATE TABLE app.orders (id int PRIMARY KEY, note text);
+    CREATE TABLE app.\"Orders\" (id int PRIMARY KEY, note text);
+    CREATE TABLE audit_log (id int PRIMARY KEY, note text);
+    CREATE TABLE audit_events (id int PRIMARY KEY, note text);
+    CREATE TABLE \"Mixed Case\" (id int PRIMARY KEY, note text);
+    CREATE TABLE staffs (id int PRIMARY KEY, note text);";
+
+fn run(w: &Workdir, args: &[&str], code: i32) -> String {
+    let out = w.seed().args(args).arg("--no-progress").output().unwrap();
+    assert_no_password(&out);
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(code), "seed {args:?}:\n{text}");
+    text
+}
+
+fn tables_of(w: &Workdir, name: &str) -> Vec<String> {
+    let out = w.seed().args(["--json", "snapshot", "show", name]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<String> = doc["header"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}.{}", t["schema"].as_str().unwrap(), t["name"].as_str().unwrap()))
+        .collect();
+    names.sort();
+    names
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn r11_6_create_restore_and_bulk_select_tables_like_pg_dump() {
+    let db = TestDb::new("select_pg");
+    db.load_sql(SCHEMA);
+    let w = Workdir::new();
+    let url = db.url();
+    let u = |rest: &[&str]| -> Vec<String> {
+        ["--database-url", url.as_str()].iter().chain(rest).map(|s| (*s).to_owned()).collect()
+    };
+    // bulk: --exclude leaves the audit tables empty; a table given twice is an error.
+    run(&w, &strs(&u(&["bulk", "--count", "5", "--exclude", "audit_*"])), 0);
+    assert_eq!(db.count("audit_log") + db.count("audit_events"), 0);
+    assert_eq!(db.count("staffs"), 5);
+    assert_eq!(db.psql("SELECT count(*) FROM app.\"Orders\""), "5");
+    let text = run(&w, &strs(&u(&["bulk", "--table", "staffs=1", "--table", "staffs=2"])), 2);
+    assert!(text.contains("given twice"), "{text}");
+    run(&w, &strs(&u(&["bulk", "--count", "2", "--schema", "app"])), 0);
+    assert_eq!(db.count("staffs"), 5, "--schema app leaves public alone");
+    assert_eq!(db.psql("SELECT count(*) FROM app.orders"), "7");
+
+    // create: patterns, quoting, schemas.
+    run(&w, &strs(&u(&["snapshot", "create", "apps", "--table", "app.*"])), 0);
+    assert_eq!(tables_of(&w, "apps"), ["app.Orders", "app.orders"]);
+    run(&w, &strs(&u(&["snapshot", "create", "upper", "--table", "app.\"Orders\""])), 0);
+    assert_eq!(tables_of(&w, "upper"), ["app.Orders"]);
+    run(&w, &strs(&u(&["snapshot", "create", "folded", "--table", "APP.ORDERS"])), 0);
+    assert_eq!(tables_of(&w, "folded"), ["app.orders"]);
+    run(&w, &strs(&u(&["snapshot", "create", "mixed", "--table", "\"Mixed Case\"", "--table", "st?ffs"])), 0);
+    assert_eq!(tables_of(&w, "mixed"), ["public.Mixed Case", "public.staffs"]);
+    run(&w, &strs(&u(&["snapshot", "create", "noaudit", "--exclude", "audit_*", "--exclude", "app.*"])), 0);
+    assert_eq!(tables_of(&w, "noaudit"), ["public.Mixed Case", "public.staffs"]);
+    run(&w, &strs(&u(&["snapshot", "create", "byschema", "--schema", "app"])), 0);
+    assert_eq!(tables_of(&w, "byschema"), ["app.Orders", "app.orders"]);
+    // Unqualified names look in the search path only; nothing matching is an error.
+    let text = run(&w, &strs(&u(&["snapshot", "create", "x", "--table", "orders"])), 2);
+    assert!(text.contains("--table orders: no table matches"), "{text}");
+    let text = run(&w, &strs(&u(&["snapshot", "create", "x", "--exclude", "nope_*"])), 2);
+    assert!(text.contains("nope_*"), "{text}");
+    assert!(!w.path().join("snapshots/x.seed.gz").exists());
+
+    // restore: only the tables picked, the others untouched.
+    run(&w, &strs(&u(&["snapshot", "create", "all"])), 0);
+    db.psql("DELETE FROM staffs; DELETE FROM app.orders;");
+    run(&w, &strs(&u(&["snapshot", "restore", "all", "--table", "staffs"])), 0);
+    assert_eq!(db.count("staffs"), 5);
+    assert_eq!(db.psql("SELECT count(*) FROM app.orders"), "0", "a table not picked was restored");
+    let text = run(&w, &strs(&u(&["snapshot", "restore", "all", "--table", "nothing*"])), 2);
+    assert!(text.contains("nothing*"), "{text}");
+}
+
+#[test]
+fn r11_6_sqlite_names_match_without_regard_to_case() {
+    let w = Workdir::new();
+    run(&w, &["bulk", "--count", "3"], 0);
+    run(&w, &["snapshot", "create", "two", "--table", "STAFFS", "--table", "off*"], 0);
+    assert_eq!(tables_of(&w, "two"), [".office_staffs", ".offices", ".staffs"]);
+}
