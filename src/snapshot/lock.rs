@@ -109,8 +109,13 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
             file
         }
         Err(TryLockError::WouldBlock) => {
+            // `NAME@next` guards the handing out of NAME's version numbers.
+            let resource = match name.strip_suffix("@next") {
+                Some(n) => format!("the next version of snapshot '{n}'"),
+                None => format!("snapshot '{name}'"),
+            };
             return Err(Error::LockHeld {
-                resource: format!("snapshot '{name}'"),
+                resource,
                 holder: wait_for_holder(&path).await,
                 hint: "wait for that command to finish, or pass --wait to queue behind it".into(),
             });

@@ -20,3 +20,4 @@ mod settings;
 mod snapshot;
 mod timeout;
 mod ux;
+mod versions;

@@ -196,7 +196,7 @@ fn base_cell(i: &Value) -> String {
     let s = &i["storage"];
     let state = match i["base_status"].as_str() {
         Some("ok") | None => String::new(),
-        Some(other) => format!(" {} ", other.to_uppercase()),
+        Some(other) => format!(" {}", other.to_uppercase()),
     };
     format!(
         "{}{state} ({} unchanged, {} changed, {} full)",

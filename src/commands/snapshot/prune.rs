@@ -95,12 +95,17 @@ struct Plan {
 /// snapshot of a skipped name is built on.
 fn plan(args: &PruneArgs, nodes: &[Node], skipped: &BTreeSet<String>) -> Plan {
     let cutoff = args.older_than.map(|d| chrono::DateTime::<chrono::Utc>::from(SystemTime::now() - d));
-    let mut rank: BTreeMap<&str, usize> = BTreeMap::new();
+    // Within a name, the newest versions are the highest numbers.
+    let mut by_name: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for n in nodes {
+        by_name.entry(n.v.name.as_str()).or_default().push(n.v.version);
+    }
+    for v in by_name.values_mut() {
+        v.sort_unstable_by(|a, b| b.cmp(a));
+    }
     let mut going = BTreeSet::new();
     for (i, n) in nodes.iter().enumerate() {
-        let r = rank.entry(n.v.name.as_str()).or_insert(0);
-        let in_name = *r;
-        *r += 1;
+        let in_name = by_name[n.v.name.as_str()].iter().position(|&v| v == n.v.version).unwrap_or(0);
         let kept = args.keep_last.is_some_and(|k| i < k)
             || args.keep_versions.is_some_and(|k| in_name < k)
             || cutoff.is_some_and(|c| chrono::DateTime::parse_from_rfc3339(&n.created).map_or(true, |t| t >= c))

@@ -51,6 +51,11 @@ pub fn rebase(store: &Store, dependent: &Version, going: &BTreeSet<String>) -> R
     let level = top.header.compression.level;
     let mut header = top.header.clone();
     header.base = keep.map(|k| links[k - 1].header.base.clone().expect("a link below the top is someone's base"));
+    // Each table's storage is decided below, as it begins.
+    for t in &mut header.tables {
+        t.storage = Storage::Full;
+        t.delta = None;
+    }
     let mut writer = SnapshotWriter::create(&store.dir, header)?;
     let mut expanded = 0;
     for (index, entry) in top.header.tables.iter().enumerate() {
@@ -88,7 +93,10 @@ pub fn rebase(store: &Store, dependent: &Version, going: &BTreeSet<String>) -> R
     }
     let staged = store.dir.join(format!("{TEMP_PREFIX}{}.rebase-{}{EXTENSION}", dependent.name, dependent.version));
     let _ = std::fs::remove_file(&staged); // a leftover of a killed rebase (we hold the lock)
-    let result = writer.finish(&staged, false).and_then(|_| check_staged(store, dependent, &top.header, &staged));
+    let result = writer
+        .finish(&staged, false)
+        .and_then(|_| check_staged(store, dependent, &top.header, &staged))
+        .and_then(|()| keep_mtime(&staged, dependent));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&staged);
         return Err(e);
@@ -116,6 +124,13 @@ fn check_staged(
     }
     let link = Link::new(dependent.label(), Arc::new(source), header);
     Chain::resolve(link, |b| base_version(store, b).map(|v| v.link()).transpose())?.verify()
+}
+
+/// The rewritten file keeps the old one's modification time: it is the same snapshot
+/// (prune orders snapshots taken within one second by it).
+fn keep_mtime(staged: &std::path::Path, dependent: &Version) -> Result<(), Error> {
+    let file = std::fs::OpenOptions::new().write(true).open(staged).map_err(|e| Error::io("opening", staged, e))?;
+    file.set_modified(dependent.modified).map_err(|e| Error::io("setting the time of", staged, e))
 }
 
 /// Appends `length` stored bytes at `offset` of `src` to the open table or part.
