@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use super::catalog::{Version, base_version, dependents, lock_names, resolve, versions_of, want};
-use super::incremental::{Incremental, Stored, counterpart};
+use super::incremental::{Incremental, Outcome, Stored};
 use super::{AuditGuard, select_tables, store};
 use crate::Context;
 use crate::cli::CreateArgs;
@@ -291,8 +291,7 @@ async fn write_snapshot(
         .max(1);
     // Other connections join this transaction's snapshot, so every table is still read
     // as of one moment (PostgreSQL; elsewhere `None` and one connection reads all).
-    // An incremental create reads on one connection.
-    let shared = if jobs > 1 && base.is_none() { session.export_snapshot().await? } else { None };
+    let shared = if jobs > 1 { session.export_snapshot().await? } else { None };
     // In parallel, each table is first spooled to its own unnamed temp file.
     check_free_space(store, &tables, session, if shared.is_some() { 2 } else { 1 })?;
     let header = Header {
@@ -329,25 +328,31 @@ async fn write_snapshot(
     let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(&store.dir, header.clone()))?;
     let mut stored = vec![Stored::Full; tables.len()];
     match (shared, base.map(|(_, _, chain)| chain)) {
-        (Some(snapshot), _) => {
+        (shared, Some(chain)) => {
+            let inc = Incremental {
+                ctx,
+                base: chain,
+                level: args.compression_level,
+                dir: &store.dir,
+                tables: &tables,
+                entries: &header.tables,
+            };
+            let outcomes =
+                on_connections(ctx, session, &tables, shared.as_deref(), jobs, async |s: &mut Session, i: usize| {
+                    inc.read(s, i).await
+                })
+                .await?;
+            for (i, outcome) in outcomes.into_iter().enumerate() {
+                stored[i] =
+                    write_outcome(ctx, session, &mut writer, i, tables[i], args.compression_level, outcome).await?;
+            }
+        }
+        (Some(snapshot), None) => {
             let spooled = read_in_parallel(args, ctx, store, session, &tables, &header, &snapshot, jobs).await?;
             for (i, (spool, stats)) in spooled.into_iter().enumerate() {
                 writer.begin_table(i)?;
                 tokio::task::block_in_place(|| spool.copy_into(&mut writer))?;
                 writer.end_table(stats)?;
-            }
-        }
-        (None, Some(chain)) => {
-            let inc = Incremental { ctx, base: chain, level: args.compression_level, dir: &store.dir };
-            for (i, table) in tables.iter().enumerate() {
-                let columns: Vec<String> = header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
-                stored[i] = match counterpart(chain.header(), &header.tables[i]) {
-                    Some(j) => inc.write_table(session, &mut writer, i, table, &columns, j).await?,
-                    None => {
-                        write_full(ctx, session, &mut writer, i, table, &columns, args.compression_level).await?;
-                        Stored::Full
-                    }
-                };
             }
         }
         (None, None) => {
@@ -363,6 +368,53 @@ async fn write_snapshot(
     Ok((header, stored))
 }
 
+/// Writes table `i` as an incremental read found it; a table to be read again is read
+/// (in full, on the leader: its transaction still sees the same rows) and written in full.
+async fn write_outcome(
+    ctx: &Context,
+    session: &mut Session,
+    writer: &mut SnapshotWriter,
+    i: usize,
+    table: &Table,
+    level: u32,
+    outcome: Outcome,
+) -> Result<Stored, Error> {
+    match outcome {
+        Outcome::Full(spool, stats) => {
+            writer.begin_table_as(i, format::Storage::Full)?;
+            tokio::task::block_in_place(|| spool.copy_into(writer))?;
+            writer.end_table(stats)?;
+            Ok(Stored::Full)
+        }
+        Outcome::Base(live) => {
+            writer.begin_table_as(i, format::Storage::Base)?;
+            writer.end_reconstructed_table(live.rows, &live.checksum)?;
+            Ok(Stored::Base)
+        }
+        Outcome::Delta { upserts, deletes, live } => {
+            let stored = Stored::Delta { upserts: upserts.1.rows, deletes: deletes.1.rows };
+            writer.begin_table_as(i, format::Storage::Delta)?;
+            for (part, (spool, stats)) in [(format::DeltaPart::Upserts, upserts), (format::DeltaPart::Deletes, deletes)]
+            {
+                writer.begin_part(part)?;
+                tokio::task::block_in_place(|| spool.copy_into(writer))?;
+                writer.end_part(stats)?;
+            }
+            writer.end_reconstructed_table(live.rows, &live.checksum)?;
+            Ok(stored)
+        }
+        Outcome::Again { live, why } => {
+            ctx.printer.debug(format!("{}: stored in full ({why})", table.name));
+            let columns: Vec<String> = writer.header().tables[i].columns.iter().map(|c| c.name.clone()).collect();
+            let stats = write_full(ctx, session, writer, i, table, &columns, level).await?;
+            if stats != live {
+                return Err(Error::Internal(format!("{} read differently twice in one transaction", table.name)));
+            }
+            Ok(Stored::Full)
+        }
+    }
+}
+
 /// Streams table `i` into the snapshot, stored in full.
 async fn write_full(
     ctx: &Context,
@@ -372,15 +424,15 @@ async fn write_full(
     table: &Table,
     columns: &[String],
     level: u32,
-) -> Result<(), Error> {
+) -> Result<TableStats, Error> {
     writer.begin_table_as(i, format::Storage::Full)?;
     let progress = table_progress(ctx, table);
     let mut sink = TableSink::new(writer, level, progress.clone());
     session.stream_table(table, columns, &mut sink).await?;
     let stats = sink.finish().await?;
-    writer.end_table(stats)?;
+    writer.end_table(stats.clone())?;
     progress.finish();
-    Ok(())
+    Ok(stats)
 }
 
 pub(super) fn table_progress(ctx: &Context, table: &Table) -> Progress {
@@ -400,21 +452,55 @@ async fn read_in_parallel(
     snapshot: &str,
     jobs: usize,
 ) -> Result<Vec<(Spool, TableStats)>, Error> {
-    let mut helpers = Vec::with_capacity(jobs - 1);
-    for _ in 1..jobs {
-        let mut s =
-            db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
-        s.begin_read_at(snapshot).await?;
-        helpers.push(s);
+    on_connections(ctx, leader, tables, Some(snapshot), jobs, async |session: &mut Session, i: usize| {
+        let table = tables[i];
+        let mut spool = Spool::new(&store.dir)?;
+        let progress = table_progress(ctx, table);
+        let columns: Vec<String> = header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
+        let mut sink = TableSink::new(&mut spool, args.compression_level, progress.clone());
+        session.stream_table(table, &columns, &mut sink).await?;
+        let stats = sink.finish().await?;
+        progress.finish();
+        Ok((spool, stats))
+    })
+    .await
+}
+
+/// Runs `each(session, index)` for every table: on the leader alone, or with `snapshot`
+/// (exported by the leader) also on `jobs - 1` helper connections that join it, so
+/// every table is still read as of one moment. Tables go biggest first to whichever
+/// connection is free. Returns the results in table order.
+pub(super) async fn on_connections<T>(
+    ctx: &Context,
+    leader: &mut Session,
+    tables: &[&Table],
+    snapshot: Option<&str>,
+    jobs: usize,
+    each: impl AsyncFn(&mut Session, usize) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut helpers = Vec::new();
+    if let Some(snapshot) = snapshot {
+        for _ in 1..jobs {
+            let mut s =
+                db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
+            s.begin_read_at(snapshot).await?;
+            helpers.push(s);
+        }
     }
     let mut order: Vec<usize> = (0..tables.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(tables[i].estimated_bytes.max(tables[i].row_estimate)));
     let queue = RefCell::new(VecDeque::from(order));
-    let done: RefCell<Vec<Option<(Spool, TableStats)>>> = RefCell::new((0..tables.len()).map(|_| None).collect());
-    let work = Work { args, ctx, store, tables, header, queue: &queue, done: &done };
+    let done: RefCell<Vec<Option<T>>> = RefCell::new((0..tables.len()).map(|_| None).collect());
+    let drain = async |session: &mut Session| -> Result<(), Error> {
+        loop {
+            let Some(i) = queue.borrow_mut().pop_front() else { return Ok(()) };
+            let result = each(session, i).await?;
+            done.borrow_mut()[i] = Some(result);
+        }
+    };
     let mut all: Vec<&mut Session> = vec![leader];
     all.extend(helpers.iter_mut());
-    let result = futures_util::future::try_join_all(all.into_iter().map(|s| work.drain(s))).await;
+    let result = futures_util::future::try_join_all(all.into_iter().map(drain)).await;
     for mut s in helpers {
         if result.is_ok() {
             s.commit("ending a read transaction").await?;
@@ -423,36 +509,6 @@ async fn read_in_parallel(
     }
     result?;
     done.into_inner().into_iter().map(|d| d.ok_or_else(|| Error::Internal("a table was not read".into()))).collect()
-}
-
-/// What every connection of a parallel read shares: tables still to read, spools done.
-#[derive(Clone, Copy)]
-struct Work<'a> {
-    args: &'a CreateArgs,
-    ctx: &'a Context,
-    store: &'a Store,
-    tables: &'a [&'a Table],
-    header: &'a Header,
-    queue: &'a RefCell<VecDeque<usize>>,
-    done: &'a RefCell<Vec<Option<(Spool, TableStats)>>>,
-}
-
-impl Work<'_> {
-    /// Reads tables on `session` until none is left.
-    async fn drain(self, session: &mut Session) -> Result<(), Error> {
-        loop {
-            let Some(i) = self.queue.borrow_mut().pop_front() else { return Ok(()) };
-            let table = self.tables[i];
-            let mut spool = Spool::new(&self.store.dir)?;
-            let progress = table_progress(self.ctx, table);
-            let columns: Vec<String> = self.header.tables[i].columns.iter().map(|c| c.name.clone()).collect();
-            let mut sink = TableSink::new(&mut spool, self.args.compression_level, progress.clone());
-            session.stream_table(table, &columns, &mut sink).await?;
-            let stats = sink.finish().await?;
-            progress.finish();
-            self.done.borrow_mut()[i] = Some((spool, stats));
-        }
-    }
 }
 
 /// Where compressed members go: the snapshot itself, or a table's spool.
@@ -623,6 +679,11 @@ impl TableSink<'static> {
     /// A sink into a spool of its own (no progress shown).
     pub(super) fn spooled(spool: Spool, level: u32, label: String) -> Self {
         Self::with(Out::Owned(spool), level, label, None)
+    }
+
+    /// Shows the rows pushed on `progress`.
+    pub(super) fn show(&mut self, progress: Progress) {
+        self.progress = Some(progress);
     }
 
     /// [`TableSink::finish`], handing the spool back.

@@ -27,6 +27,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
+
 use super::create::{Spool, TableSink, table_progress};
 use crate::Context;
 use crate::db::schema::Table;
@@ -34,14 +36,17 @@ use crate::db::{ChunkSink, Session};
 use crate::error::Error;
 use crate::output::Progress;
 use crate::snapshot::chain::{Chain, MAX_DELTA_KEYS};
-use crate::snapshot::format::{DeltaPart, Header, RowHasher, Storage, TableEntry, TableStats, row_hash};
+use crate::snapshot::format::{Header, RowHasher, Storage, TableEntry, TableStats, row_hash};
 use crate::snapshot::rowkey::{KeyColumns, LineSplitter, PrehashedState};
-use crate::snapshot::writer::SnapshotWriter;
 
 /// Most rows (the base's, plus rows added since) the map of a changed table may hold.
 pub const MAX_DELTA_ROWS: u64 = 8 << 20;
+/// Rows read while the base's map is still being built wait in memory up to this.
+const WAITING: usize = 64 << 20;
 /// A map value: the base row's hash, or this once a live row took the key.
 const SEEN: u64 = 0;
+
+type Map = HashMap<u64, u64, PrehashedState>;
 
 /// How a table ended up stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +54,18 @@ pub enum Stored {
     Full,
     Base,
     Delta { upserts: u64, deletes: u64 },
+}
+
+/// What reading one table found.
+pub enum Outcome {
+    /// Stored in full: its members, spooled.
+    Full(Spool, TableStats),
+    /// Unchanged since the base.
+    Base(TableStats),
+    /// Changed: its upserts and deletes, spooled; `live` are the table's figures.
+    Delta { upserts: (Spool, TableStats), deletes: (Spool, TableStats), live: TableStats },
+    /// Changed, and a delta will not do (`why`): to be read again and stored in full.
+    Again { live: TableStats, why: String },
 }
 
 /// The index of `entry`'s table in `base` when the two can be compared: same name,
@@ -68,90 +85,47 @@ pub struct Incremental<'a> {
     pub base: &'a Arc<Chain>,
     pub level: u32,
     pub dir: &'a std::path::Path,
+    pub tables: &'a [&'a Table],
+    pub entries: &'a [TableEntry],
 }
 
 impl Incremental<'_> {
-    /// Writes table `i` (`table`, read as `columns`), whose counterpart in the base is
-    /// table `j` of the base.
-    pub async fn write_table(
-        &self,
-        session: &mut Session,
-        writer: &mut SnapshotWriter,
-        i: usize,
-        table: &Table,
-        columns: &[String],
-        j: usize,
-    ) -> Result<Stored, Error> {
+    /// Reads table `i` on `session` and says how to store it.
+    pub async fn read(&self, session: &mut Session, i: usize) -> Result<Outcome, Error> {
+        let table = self.tables[i];
+        let entry = &self.entries[i];
+        let columns: Vec<String> = entry.columns.iter().map(|c| c.name.clone()).collect();
         let progress = table_progress(self.ctx, table);
-        let mut hash = HashSink { hasher: RowHasher::new(), progress: progress.clone(), reported: 0 };
-        session.stream_table(table, columns, &mut hash).await?;
-        progress.finish();
-        let live =
-            hash.hasher.finish().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
-        let base_entry = &self.base.header().tables[j];
-        if live.rows == base_entry.rows && live.checksum == base_entry.checksum {
-            writer.begin_table_as(i, Storage::Base)?;
-            writer.end_reconstructed_table(live.rows, &live.checksum)?;
-            return Ok(Stored::Base);
-        }
-        let entry = &writer.header().tables[i];
-        if let Some(key) = KeyColumns::of(entry) {
-            match self.delta(session, table, columns, &key, j, &live).await? {
-                Ok(delta) => {
-                    let stored = Stored::Delta { upserts: delta.upserts.1.rows, deletes: delta.deletes.1.rows };
-                    writer.begin_table_as(i, Storage::Delta)?;
-                    for (part, (spool, stats)) in
-                        [(DeltaPart::Upserts, delta.upserts), (DeltaPart::Deletes, delta.deletes)]
-                    {
-                        writer.begin_part(part)?;
-                        tokio::task::block_in_place(|| spool.copy_into(writer))?;
-                        writer.end_part(stats)?;
-                    }
-                    writer.end_reconstructed_table(live.rows, &live.checksum)?;
-                    return Ok(stored);
-                }
-                Err(why) => {
-                    self.ctx.printer.debug(format!("{}: stored in full ({why})", table.name));
-                }
-            }
-        }
-        writer.begin_table_as(i, Storage::Full)?;
-        let progress = table_progress(self.ctx, table);
-        let mut sink = TableSink::new(writer, self.level, progress.clone());
-        session.stream_table(table, columns, &mut sink).await?;
-        let stats = sink.finish().await?;
-        progress.finish();
-        if stats != live {
-            return Err(Error::Internal(format!("{} read differently twice in one transaction", table.name)));
-        }
-        writer.end_table(stats)?;
-        Ok(Stored::Full)
-    }
-
-    /// The delta of `table` against table `j` of the base, or why it is not worth it.
-    async fn delta(
-        &self,
-        session: &mut Session,
-        table: &Table,
-        columns: &[String],
-        key: &KeyColumns,
-        j: usize,
-        live: &TableStats,
-    ) -> Result<Result<Delta, String>, Error> {
-        let base_entry = &self.base.header().tables[j];
-        if base_entry.rows > MAX_DELTA_ROWS {
-            return Ok(Err(format!("its base holds more than {MAX_DELTA_ROWS} rows")));
-        }
-        let budget = MAX_DELTA_KEYS.saturating_sub(chain_keys(self.base, j));
-        let map = tokio::task::block_in_place(|| self.base_map(j, key))?;
-        let mut map = match map {
-            Ok(m) => m,
-            Err(why) => return Ok(Err(why)),
+        let Some(j) = counterpart(self.base.header(), entry) else {
+            let mut sink = TableSink::spooled(Spool::new(self.dir)?, self.level, table.name.to_string());
+            sink.show(progress.clone());
+            session.stream_table(table, &columns, &mut sink).await?;
+            let (spool, stats) = sink.finish_spool().await?;
+            progress.finish();
+            return Ok(Outcome::Full(spool, stats));
         };
-        let upserts = Spool::new(self.dir)?;
+        let base_entry = &self.base.header().tables[j];
+        let Some(key) = KeyColumns::of(entry) else {
+            let mut hash = HashSink { hasher: RowHasher::new(), progress: progress.clone(), reported: 0 };
+            session.stream_table(table, &columns, &mut hash).await?;
+            progress.finish();
+            let live = finish(hash.hasher, table)?;
+            if same(&live, base_entry.rows, &base_entry.checksum) {
+                return Ok(Outcome::Base(live));
+            }
+            return Ok(Outcome::Again { live, why: "it has no primary key".into() });
+        };
+        // The base's map is built on another thread while the rows stream in.
+        let map = if base_entry.rows > MAX_DELTA_ROWS {
+            MapState::Failed(format!("its base holds more than {MAX_DELTA_ROWS} rows"))
+        } else {
+            let (base, key) = (Arc::clone(self.base), key.clone());
+            MapState::Building(tokio::task::spawn_blocking(move || base_map(&base, j, &key)))
+        };
         let mut sink = DeltaSink {
-            map: &mut map,
-            key,
+            map,
+            waiting: Vec::new(),
+            key: &key,
             lines: LineSplitter::default(),
             scratch: Vec::new(),
             batch: Vec::new(),
@@ -159,25 +133,50 @@ impl Incremental<'_> {
             changed: 0,
             old_sum: 0,
             abandoned: None,
-            out: TableSink::spooled(upserts, self.level, format!("{} (changes)", table.name)),
-            progress: table_progress(self.ctx, table),
+            out: TableSink::spooled(Spool::new(self.dir)?, self.level, format!("{} (changes)", table.name)),
+            progress: progress.clone(),
             reported: 0,
         };
-        session.stream_table(table, columns, &mut sink).await?;
+        session.stream_table(table, &columns, &mut sink).await?;
+        sink.settle().await?;
         sink.flush().await?;
-        sink.progress.finish();
+        progress.finish();
+        let live = finish(std::mem::take(&mut sink.live), table)?;
+        if same(&live, base_entry.rows, &base_entry.checksum) {
+            return Ok(Outcome::Base(live));
+        }
         if let Some(why) = sink.abandoned.take() {
-            return Ok(Err(why));
+            return Ok(Outcome::Again { live, why });
         }
         if sink.lines.has_partial() {
-            return Ok(Err("the rows did not end with a newline".into()));
+            return Ok(Outcome::Again { live, why: "the rows did not end with a newline".into() });
         }
+        let MapState::Ready(mut map) = std::mem::replace(&mut sink.map, MapState::Failed(String::new())) else {
+            return Err(Error::Internal("the base's map went missing".into()));
+        };
         let (changed, old_sum) = (sink.changed, sink.old_sum);
-        let seen = std::mem::take(&mut sink.live).finish().map_err(Error::Internal)?;
-        let (spool, upsert_stats) = sink.out.finish_spool().await?;
-        if seen != *live {
-            return Err(Error::Internal(format!("{} read differently twice in one transaction", table.name)));
+        let (upserts, upsert_stats) = sink.out.finish_spool().await?;
+        match self.finish_delta(j, &key, &mut map, &live, changed, old_sum, &upsert_stats).await? {
+            Ok((deletes, delete_stats)) => {
+                Ok(Outcome::Delta { upserts: (upserts, upsert_stats), deletes: (deletes, delete_stats), live })
+            }
+            Err(why) => Ok(Outcome::Again { live, why }),
         }
+    }
+
+    /// Checks a delta and writes its deletes; or why it is not worth it.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_delta(
+        &self,
+        j: usize,
+        key: &KeyColumns,
+        map: &mut Map,
+        live: &TableStats,
+        changed: u64,
+        old_sum: u64,
+        upsert_stats: &TableStats,
+    ) -> Result<Result<(Spool, TableStats), String>, Error> {
+        let base_entry = &self.base.header().tables[j];
         if upsert_stats.raw_bytes >= live.raw_bytes {
             return Ok(Err("nearly every row changed".into()));
         }
@@ -188,6 +187,7 @@ impl Incremental<'_> {
                 deleted_sum = deleted_sum.wrapping_add(v);
             }
         }
+        let budget = MAX_DELTA_KEYS.saturating_sub(chain_keys(self.base, j));
         if upsert_stats.rows.saturating_add(deleted) > budget {
             return Ok(Err(format!("its chain would hold more than {MAX_DELTA_KEYS} changed keys")));
         }
@@ -200,10 +200,10 @@ impl Incremental<'_> {
         if rows != Some(live.rows) || format!("{sum:016x}") != live.checksum {
             return Ok(Err("its keys are not unique (or two keys hash alike)".into()));
         }
-        let deletes = Spool::new(self.dir)?;
-        let mut out = TableSink::spooled(deletes, self.level, format!("{} (deleted keys)", table.name));
+        let mut out =
+            TableSink::spooled(Spool::new(self.dir)?, self.level, format!("{} (deleted keys)", base_entry.name));
         if deleted > 0 {
-            self.deleted_keys(j, key, &mut map, &mut out).await?;
+            self.deleted_keys(j, key, map, &mut out).await?;
         }
         let (deletes, delete_stats) = out.finish_spool().await?;
         if delete_stats.rows != deleted {
@@ -212,41 +212,7 @@ impl Incremental<'_> {
         if upsert_stats.raw_bytes + delete_stats.raw_bytes >= live.raw_bytes {
             return Ok(Err("the changes are no smaller than the table".into()));
         }
-        Ok(Ok(Delta { upserts: (spool, upsert_stats), deletes: (deletes, delete_stats) }))
-    }
-
-    /// Key hash → row hash of every row of table `j` of the base.
-    fn base_map(&self, j: usize, key: &KeyColumns) -> Result<Result<HashMap<u64, u64, PrehashedState>, String>, Error> {
-        let rows = self.base.header().tables[j].rows;
-        let capacity = usize::try_from(rows.min(MAX_DELTA_ROWS)).unwrap_or(0);
-        let mut map: HashMap<u64, u64, PrehashedState> =
-            HashMap::with_capacity_and_hasher(capacity, PrehashedState::default());
-        let mut reader = self.base.open_table(j)?;
-        let mut lines = LineSplitter::default();
-        let mut scratch = Vec::new();
-        let mut problem = None;
-        while let Some(chunk) = reader.next_chunk()? {
-            let fed = lines.feed(&chunk, |line| {
-                let Some(k) = key.key(line, &mut scratch) else { return Err("a base row lacks key fields") };
-                let rh = row_hash(line);
-                if rh == SEEN {
-                    return Err("a base row hashes to zero");
-                }
-                if map.insert(xxhash_rust::xxh3::xxh3_64(k), rh).is_some() {
-                    return Err("its base holds a key twice (or two keys hash alike)");
-                }
-                Ok(())
-            });
-            if let Err(why) = fed {
-                problem = Some(why);
-                break;
-            }
-        }
-        if let Some(why) = problem {
-            reader.finish().ok();
-            return Ok(Err(why.to_owned()));
-        }
-        Ok(Ok(map))
+        Ok(Ok((deletes, delete_stats)))
     }
 
     /// Writes the key of every base row no live row took (a deleted row) to `out`.
@@ -254,7 +220,7 @@ impl Incremental<'_> {
         &self,
         j: usize,
         key: &KeyColumns,
-        map: &mut HashMap<u64, u64, PrehashedState>,
+        map: &mut Map,
         out: &mut TableSink<'_>,
     ) -> Result<(), Error> {
         let mut reader = self.base.open_table(j)?;
@@ -284,10 +250,40 @@ impl Incremental<'_> {
     }
 }
 
-/// Upserts and deletes of a delta, each spooled compressed, with their figures.
-struct Delta {
-    upserts: (Spool, TableStats),
-    deletes: (Spool, TableStats),
+fn same(live: &TableStats, rows: u64, checksum: &str) -> bool {
+    live.rows == rows && live.checksum == checksum
+}
+
+fn finish(hasher: RowHasher, table: &Table) -> Result<TableStats, Error> {
+    hasher.finish().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })
+}
+
+/// Key hash → row hash of every row of table `j` of the base (blocking: it decompresses
+/// the base); `Ok(Err(why))` when a delta cannot be made against it.
+fn base_map(base: &Chain, j: usize, key: &KeyColumns) -> Result<Result<Map, String>, Error> {
+    let rows = base.header().tables[j].rows;
+    let capacity = usize::try_from(rows.min(MAX_DELTA_ROWS)).unwrap_or(0);
+    let mut map: Map = HashMap::with_capacity_and_hasher(capacity, PrehashedState::default());
+    let mut reader = base.open_table(j)?;
+    let mut lines = LineSplitter::default();
+    let mut scratch = Vec::new();
+    while let Some(chunk) = reader.next_chunk()? {
+        let fed = lines.feed(&chunk, |line| {
+            let Some(k) = key.key(line, &mut scratch) else { return Err("a base row lacks key fields") };
+            let rh = row_hash(line);
+            if rh == SEEN {
+                return Err("a base row hashes to zero");
+            }
+            if map.insert(xxhash_rust::xxh3::xxh3_64(k), rh).is_some() {
+                return Err("its base holds a key twice (or two keys hash alike)");
+            }
+            Ok(())
+        });
+        if let Err(why) = fed {
+            return Ok(Err(why.to_owned()));
+        }
+    }
+    Ok(Ok(map))
 }
 
 /// Upsert and delete keys the deltas of table `j`'s chain hold (what a rebuild of it
@@ -330,10 +326,19 @@ impl ChunkSink for HashSink {
     }
 }
 
+/// The base's map of a table: being built, ready, or not to be had.
+enum MapState {
+    Building(JoinHandle<Result<Result<Map, String>, Error>>),
+    Ready(Map),
+    Failed(String),
+}
+
 /// Compares live rows with the base's map as they stream; rows new or changed go to
-/// the upserts.
+/// the upserts. Rows that arrive before the map is built wait (up to [`WAITING`]
+/// bytes, then the stream waits for the map).
 struct DeltaSink<'a> {
-    map: &'a mut HashMap<u64, u64, PrehashedState>,
+    map: MapState,
+    waiting: Vec<u8>,
     key: &'a KeyColumns,
     lines: LineSplitter,
     scratch: Vec<u8>,
@@ -343,7 +348,7 @@ struct DeltaSink<'a> {
     changed: u64,
     /// Sum of the row hashes of the base rows the upserts replace.
     old_sum: u64,
-    /// Set once the delta is not worth finishing; the rest of the stream is drained.
+    /// Set once the delta is not worth finishing; the rest of the stream is only hashed.
     abandoned: Option<String>,
     out: TableSink<'static>,
     progress: Progress,
@@ -358,18 +363,33 @@ impl DeltaSink<'_> {
         }
         Ok(())
     }
-}
 
-impl ChunkSink for DeltaSink<'_> {
-    async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.live.update(bytes);
-        let rows = self.live.rows();
-        self.progress.inc(rows - self.reported);
-        self.reported = rows;
-        if self.abandoned.is_some() {
-            return Ok(());
+    /// Waits for the map, then compares the rows that waited for it.
+    async fn settle(&mut self) -> Result<(), Error> {
+        if let MapState::Building(handle) = &mut self.map {
+            let built = handle.await.map_err(|e| Error::Internal(format!("building the base's map failed: {e}")))??;
+            self.map = match built {
+                Ok(map) => MapState::Ready(map),
+                Err(why) => MapState::Failed(why),
+            };
         }
-        let Self { map, key, lines, scratch, batch, changed, old_sum, .. } = self;
+        if let MapState::Failed(why) = &self.map
+            && self.abandoned.is_none()
+        {
+            self.abandoned = Some(why.clone());
+        }
+        let waiting = std::mem::take(&mut self.waiting);
+        self.compare(&waiting);
+        Ok(())
+    }
+
+    /// Compares complete rows of `bytes` with the (ready) map.
+    fn compare(&mut self, bytes: &[u8]) {
+        if self.abandoned.is_some() || bytes.is_empty() {
+            return;
+        }
+        let MapState::Ready(map) = &mut self.map else { return };
+        let Self { key, lines, scratch, batch, changed, old_sum, .. } = self;
         let fed = lines.feed(bytes, |line| {
             let k = key.key(line, scratch).ok_or("a row lacks key fields")?;
             let kh = xxhash_rust::xxh3::xxh3_64(k);
@@ -398,8 +418,28 @@ impl ChunkSink for DeltaSink<'_> {
         if let Err(why) = fed {
             self.abandoned = Some(why.to_owned());
             self.batch.clear();
+        }
+    }
+}
+
+impl ChunkSink for DeltaSink<'_> {
+    async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.live.update(bytes);
+        let rows = self.live.rows();
+        self.progress.inc(rows - self.reported);
+        self.reported = rows;
+        if self.abandoned.is_some() {
             return Ok(());
         }
+        if let MapState::Building(handle) = &self.map
+            && !handle.is_finished()
+            && self.waiting.len() + bytes.len() <= WAITING
+        {
+            self.waiting.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.settle().await?;
+        self.compare(bytes);
         if self.batch.len() >= 1 << 20 {
             self.flush().await?;
         }
