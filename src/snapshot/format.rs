@@ -3,7 +3,8 @@
 //!
 //! # File layout (format version 2)
 //!
-//! A snapshot is one file, `NAME.seed.gz`, made of gzip members laid end to end. A
+//! A snapshot is one file, `NAME.seed.gz` (version N ≥ 2: `NAME@N.seed.gz`, see
+//! `versions`), made of gzip members laid end to end. A
 //! concatenation of gzip members is itself a valid gzip file, so `zcat NAME.seed.gz`
 //! prints everything and `zcat NAME.seed.gz | head -1` prints just the header.
 //!
@@ -15,7 +16,9 @@
 //!    checksums and offsets are known. The reserved length of the line is the length
 //!    of the header's compact JSON with every `rows`, `offset`, `length` and
 //!    `raw_bytes` (also those of delta parts) at 2^64-1, every table checksum as 16
-//!    `f`s and `tables_fingerprint` and `header_checksum` as 32 `f`s, plus
+//!    `f`s, in a header naming a base every table with a primary key stored as
+//!    `delta` with both parts so, and `tables_fingerprint` and `header_checksum` as 32
+//!    `f`s, plus
 //!    [`HEADER_SLACK`] bytes, plus 1 for the newline. Byte for byte, the member is the
 //!    10-byte gzip header `1f 8b 08 00 00 00 00 00 00 ff` (no FLG bits: no optional
 //!    fields), then deflate stored blocks of at most 65535 bytes each (one byte
@@ -35,10 +38,15 @@
 //!    - `storage: "base"`: nothing is stored here (`length` and `raw_bytes` 0): the
 //!      table is unchanged since the `base` snapshot.
 //!    - `storage: "delta"`: the members hold the upsert lines (full rows), then the
-//!      delete lines (the primary-key columns only, COPY text), each part as its own
-//!      gzip members, upserts first; `delta.upserts` and `delta.deletes` give each
-//!      part's `rows`, `checksum`, `raw_bytes` and `length`, and the parts' lengths
-//!      (and raw bytes) sum to the table's. Rebuilding such a table needs its base.
+//!      delete lines (the primary-key columns only, in `primary_key` order, COPY
+//!      text), each part as its own gzip members, upserts first; `delta.upserts` and
+//!      `delta.deletes` give each part's `rows`, `checksum`, `raw_bytes` and `length`,
+//!      and the parts' lengths (and raw bytes) sum to the table's. The table is the
+//!      base's table without the rows whose key is among the upserts or deletes,
+//!      followed by the upserts (`chain` rebuilds it).
+//!
+//!    `base` names the snapshot by `name`, `version` and [`content_checksum`]; a
+//!    header names one only when a table is read from it.
 //!
 //!    `rows` and `checksum` always describe the table as reconstructed (its full
 //!    content); `offset`, `length` and `raw_bytes` describe the bytes in this file.

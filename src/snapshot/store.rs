@@ -193,6 +193,37 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_versions_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["b.seed.gz", "a@10.seed.gz", "a.seed.gz", "a@2.seed.gz", "a@1.seed.gz", "a@02.seed.gz", ".hidden.seed.gz"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let store = Store::new(dir.path());
+        let listed: Vec<String> = store
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| match e {
+                Entry::Snapshot { name, version, key, .. } => format!("{name}@{version}={key}"),
+                Entry::Foreign { file_name, .. } => format!("foreign {file_name}"),
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "a@1=a.seed.gz",
+                "a@2=a@2.seed.gz",
+                "a@10=a@10.seed.gz",
+                "foreign a@02.seed.gz",
+                "foreign a@1.seed.gz",
+                "b@1=b.seed.gz"
+            ]
+        );
+        assert_eq!(store.version_path("a", 10), dir.path().join("a@10.seed.gz"));
+        assert_eq!(store.version_path("a", 1), dir.path().join("a.seed.gz"));
+    }
+
+    #[test]
     fn a_file_as_the_directory_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");

@@ -570,6 +570,60 @@ pub(crate) mod tests {
         );
     }
 
+    /// A header naming a base leaves room for every keyed table to become a delta; a
+    /// table's storage is chosen as it begins; a base nothing reads from is dropped.
+    #[test]
+    fn storage_is_chosen_per_table_and_an_unused_base_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = sample_header("inc", &["a", "b", "c"]);
+        h.version = 2;
+        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, content_checksum: "cd".repeat(16) });
+        h.tables[2].primary_key.clear();
+        let empty = RowHasher::new().finish().unwrap();
+        let write = |storages: [Storage; 3]| {
+            let mut w = SnapshotWriter::create(dir.path(), h.clone()).unwrap();
+            for (i, st) in storages.into_iter().enumerate() {
+                w.begin_table_as(i, st).unwrap();
+                match st {
+                    Storage::Full => w.end_table(empty.clone()).unwrap(),
+                    Storage::Base => w.end_reconstructed_table(0, &"0".repeat(16)).unwrap(),
+                    Storage::Delta => {
+                        for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
+                            w.begin_part(part).unwrap();
+                            w.write_member(&gzip_member(&b"7\tseven\n".repeat(1000), 6)).unwrap();
+                            let mut s = RowHasher::new();
+                            s.update(&b"7\tseven\n".repeat(1000));
+                            w.end_part(s.finish().unwrap()).unwrap();
+                        }
+                        w.end_reconstructed_table(u64::MAX, &"f".repeat(16)).unwrap();
+                    }
+                }
+            }
+            let path = dir.path().join("inc@2.seed.gz");
+            let header = w.finish(&path, true).unwrap();
+            assert_eq!(reader::read_header(&path).unwrap().0, header);
+            header
+        };
+        let delta = write([Storage::Delta, Storage::Delta, Storage::Full]);
+        assert!(delta.base.is_some());
+        assert_eq!(delta.tables.iter().map(|t| t.storage).collect::<Vec<_>>(), [Storage::Delta, Storage::Delta, Storage::Full]);
+        let mixed = write([Storage::Base, Storage::Full, Storage::Base]);
+        assert!(mixed.base.is_some());
+        let full = write([Storage::Full, Storage::Full, Storage::Full]);
+        assert_eq!(full.base, None, "nothing is read from the base: it is not named");
+        // A table without a key cannot be a delta; nothing can be read from no base.
+        let mut w = SnapshotWriter::create(dir.path(), h.clone()).unwrap();
+        w.begin_table_as(0, Storage::Full).unwrap();
+        w.end_table(empty.clone()).unwrap();
+        w.begin_table_as(1, Storage::Full).unwrap();
+        w.end_table(empty.clone()).unwrap();
+        assert!(matches!(w.begin_table_as(2, Storage::Delta), Err(Error::Internal(_))));
+        let mut no_base = h.clone();
+        no_base.base = None;
+        let mut w = SnapshotWriter::create(dir.path(), no_base).unwrap();
+        assert!(matches!(w.begin_table_as(0, Storage::Base), Err(Error::Internal(_))));
+    }
+
     const EFBIG_CHILD: &str = "SEED_TEST_EFBIG_DIR";
 
     /// Runs in a child process of `writing_past_the_file_size_limit_is_a_disk_space_error`

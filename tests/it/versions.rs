@@ -29,7 +29,8 @@ async fn connect(path: &Path) -> sqlx::SqliteConnection {
     sqlx::sqlite::SqliteConnectOptions::new().filename(path).create_if_missing(true).connect().await.unwrap()
 }
 
-fn sql(path: &Path, sql: &str) {
+/// Runs `sql` (several statements) on the SQLite file `path`.
+pub fn sqlite_exec(path: &Path, sql: &str) {
     block_on(async {
         let mut conn = connect(path).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -70,7 +71,7 @@ fn sqlite_state(db: &Path) -> String {
 fn empty_copy(db: &Path, to: &Path) {
     std::fs::copy(db, to).unwrap();
     let deletes: Vec<String> = tables_of(to).iter().map(|t| format!("DELETE FROM \"{t}\";")).collect();
-    sql(to, &format!("PRAGMA foreign_keys = OFF; {}", deletes.join(" ")));
+    sqlite_exec(to, &format!("PRAGMA foreign_keys = OFF; {}", deletes.join(" ")));
 }
 
 fn storage_of(snapshot: &Path) -> Vec<(String, String)> {
@@ -92,7 +93,7 @@ fn sqlite_workdir() -> (Workdir, PathBuf) {
     let w = Workdir::new();
     run(w.seed().args(["--no-progress", "bulk", "--count", "300"]), 0);
     let db = w.path().join("seed.db");
-    sql(&db, "CREATE TABLE notes (body TEXT, n INTEGER); INSERT INTO notes VALUES ('a', 1), ('b', 2), (NULL, 3)");
+    sqlite_exec(&db, "CREATE TABLE notes (body TEXT, n INTEGER); INSERT INTO notes VALUES ('a', 1), ('b', 2), (NULL, 3)");
     (w, db)
 }
 
@@ -137,7 +138,7 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
     keep("v1");
 
     // v2: rows changed, added and removed in tables with a key; the key-less table changed.
-    sql(
+    sqlite_exec(
         &db,
         "UPDATE staffs SET name = 'changed ' || name WHERE rowid % 10 = 0;
          DELETE FROM welfare_recipients WHERE rowid % 7 = 0;
@@ -170,7 +171,7 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
 
     // v3: a schema change in one table (a column added): that table in full, the rest
     // read from the chain (staffs through app@2's delta onto app@1).
-    sql(&db, "ALTER TABLE offices ADD COLUMN region TEXT; UPDATE offices SET region = 'north' WHERE rowid % 2 = 0;");
+    sqlite_exec(&db, "ALTER TABLE offices ADD COLUMN region TEXT; UPDATE offices SET region = 'north' WHERE rowid % 2 = 0;");
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     keep("v3");
     let v3 = snap(&w, "app@3.seed.gz");
@@ -183,7 +184,7 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version", "--full"]), 0);
     keep("v4");
     assert!(header_of(&snap(&w, "app@4.seed.gz"))["base"].is_null());
-    sql(&db, "DELETE FROM notes WHERE n = 1; UPDATE offices SET city = 'Elsewhere' WHERE rowid = 3;");
+    sqlite_exec(&db, "DELETE FROM notes WHERE n = 1; UPDATE offices SET city = 'Elsewhere' WHERE rowid = 3;");
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     keep("v5");
     assert_eq!(header_of(&snap(&w, "app@5.seed.gz"))["base"]["version"], 4);
@@ -251,14 +252,14 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
 fn a_corrupt_replaced_or_deleted_base_fails_restore_and_verify_before_any_write() {
     let (w, db) = sqlite_workdir();
     run(w.seed().args(["--no-progress", "snapshot", "create", "app"]), 0);
-    sql(&db, "UPDATE staffs SET phone = '555' WHERE rowid % 5 = 0;");
+    sqlite_exec(&db, "UPDATE staffs SET phone = '555' WHERE rowid % 5 = 0;");
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     let v1 = snap(&w, "app.seed.gz");
     let good = std::fs::read(&v1).unwrap();
     // The target: the database with different data, so a write would show.
     let target = w.path().join("target.db");
     std::fs::copy(&db, &target).unwrap();
-    sql(&target, "UPDATE offices SET city = 'Untouched' WHERE rowid = 1;");
+    sqlite_exec(&target, "UPDATE offices SET city = 'Untouched' WHERE rowid = 1;");
     let before = sqlite_state(&target);
     let url = format!("sqlite://{}", target.display());
     let restore = |code: i32| {
@@ -285,7 +286,7 @@ fn a_corrupt_replaced_or_deleted_base_fails_restore_and_verify_before_any_write(
     assert!(all_output(&out).contains("app.seed.gz is corrupt"), "{}", all_output(&out));
 
     // 2. The base replaced by another snapshot (other rows): named as altered.
-    sql(&db, "UPDATE offices SET name = 'other' WHERE rowid = 2;");
+    sqlite_exec(&db, "UPDATE offices SET name = 'other' WHERE rowid = 2;");
     run(w.seed().args(["--no-progress", "snapshot", "create", "other"]), 0);
     std::fs::copy(snap(&w, "other.seed.gz"), &v1).unwrap();
     let text = restore(7);
@@ -335,7 +336,7 @@ fn bases_with_dependents_are_refused_or_folded_into_them() {
     let mut states = Vec::new();
     for v in 1..=4 {
         if v > 1 {
-            sql(&db, &format!("UPDATE staffs SET name = 'v{v} ' || name WHERE rowid % 9 = {v};"));
+            sqlite_exec(&db, &format!("UPDATE staffs SET name = 'v{v} ' || name WHERE rowid % 9 = {v};"));
         }
         let mut args = vec!["--no-progress", "snapshot", "create", "app"];
         if v > 1 {
@@ -444,7 +445,7 @@ fn bases_with_dependents_are_refused_or_folded_into_them() {
 fn a_base_under_another_name_is_protected_too() {
     let (w, db) = sqlite_workdir();
     run(w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
-    sql(&db, "UPDATE offices SET city = 'Nowhere' WHERE rowid = 1;");
+    sqlite_exec(&db, "UPDATE offices SET city = 'Nowhere' WHERE rowid = 1;");
     let out = run(w.seed().args(["--no-progress", "snapshot", "create", "nightly", "--base", "base"]), 0);
     assert!(all_output(&out).contains("incremental to base@1"), "{}", all_output(&out));
     let out = run(w.seed().args(["snapshot", "delete", "base"]), 13);
@@ -603,7 +604,7 @@ const NO_KEY_TABLE: &str = "CREATE TABLE public.visit_log (film_id int, note tex
 #[test]
 fn pagila_version_chain_restores_every_version_exactly() {
     let src = clone_db(pagila_template(), "ver_pagila");
-    src.load_sql(&format!("{NO_KEY_TABLE}; INSERT INTO visit_log SELECT film_id, title FROM film WHERE film_id < 50"));
+    src.load_sqlite_exec(&format!("{NO_KEY_TABLE}; INSERT INTO visit_log SELECT film_id, title FROM film WHERE film_id < 50"));
     let w = Workdir::new();
     let url = src.url();
     let create = |extra: &[&str]| {
