@@ -195,7 +195,9 @@ mod tests {
     #[test]
     fn entries_are_versions_by_key() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["b.seed.gz", "a@10.seed.gz", "a.seed.gz", "a@2.seed.gz", "a@1.seed.gz", "a@02.seed.gz", ".hidden.seed.gz"] {
+        for f in
+            ["b.seed.gz", "a@10.seed.gz", "a.seed.gz", "a@2.seed.gz", "a@1.seed.gz", "a@02.seed.gz", ".hidden.seed.gz"]
+        {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
         let store = Store::new(dir.path());

@@ -606,7 +606,10 @@ pub(crate) mod tests {
         };
         let delta = write([Storage::Delta, Storage::Delta, Storage::Full]);
         assert!(delta.base.is_some());
-        assert_eq!(delta.tables.iter().map(|t| t.storage).collect::<Vec<_>>(), [Storage::Delta, Storage::Delta, Storage::Full]);
+        assert_eq!(
+            delta.tables.iter().map(|t| t.storage).collect::<Vec<_>>(),
+            [Storage::Delta, Storage::Delta, Storage::Full]
+        );
         let mixed = write([Storage::Base, Storage::Full, Storage::Base]);
         assert!(mixed.base.is_some());
         let full = write([Storage::Full, Storage::Full, Storage::Full]);

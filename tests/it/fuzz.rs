@@ -597,13 +597,7 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally:
     match &pg_target {
         None => {
             let after = sqlite_contents(&target_dir.path().join("seed.db"));
-            judge_restore(
-                &mut problems,
-                restored,
-                after == *source,
-                after.iter().all(|(_, r)| r.is_empty()),
-                tally,
-            );
+            judge_restore(&mut problems, restored, after == *source, after.iter().all(|(_, r)| r.is_empty()), tally);
         }
         Some(db) => {
             let after = db.dump_data();
@@ -713,7 +707,9 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
     };
     // The unmutated files pass everything (else every case below is meaningless).
     for (n, (base, target)) in
-        [(&fx.sqlite, Target::Sqlite), (&fx.pg, Target::Postgres), (&fx.inc, Target::Incremental)].into_iter().enumerate()
+        [(&fx.sqlite, Target::Sqlite), (&fx.pg, Target::Postgres), (&fx.inc, Target::Incremental)]
+            .into_iter()
+            .enumerate()
     {
         let m = Mutant { what: "none".into(), bytes: base.bytes.clone(), expect: Expect::Any };
         let tally = Mutex::new(Tally::default());

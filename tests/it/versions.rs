@@ -93,7 +93,10 @@ fn sqlite_workdir() -> (Workdir, PathBuf) {
     let w = Workdir::new();
     run(w.seed().args(["--no-progress", "bulk", "--count", "300"]), 0);
     let db = w.path().join("seed.db");
-    sqlite_exec(&db, "CREATE TABLE notes (body TEXT, n INTEGER); INSERT INTO notes VALUES ('a', 1), ('b', 2), (NULL, 3)");
+    sqlite_exec(
+        &db,
+        "CREATE TABLE notes (body TEXT, n INTEGER); INSERT INTO notes VALUES ('a', 1), ('b', 2), (NULL, 3)",
+    );
     (w, db)
 }
 
@@ -171,7 +174,10 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
 
     // v3: a schema change in one table (a column added): that table in full, the rest
     // read from the chain (staffs through app@2's delta onto app@1).
-    sqlite_exec(&db, "ALTER TABLE offices ADD COLUMN region TEXT; UPDATE offices SET region = 'north' WHERE rowid % 2 = 0;");
+    sqlite_exec(
+        &db,
+        "ALTER TABLE offices ADD COLUMN region TEXT; UPDATE offices SET region = 'north' WHERE rowid % 2 = 0;",
+    );
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     keep("v3");
     let v3 = snap(&w, "app@3.seed.gz");
@@ -184,10 +190,20 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version", "--full"]), 0);
     keep("v4");
     assert!(header_of(&snap(&w, "app@4.seed.gz"))["base"].is_null());
-    sqlite_exec(&db, "DELETE FROM notes WHERE n = 1; UPDATE offices SET city = 'Elsewhere' WHERE rowid = 3;");
+    // v5: a third of office_staffs moved to the end of the table (same rows): unchanged.
+    sqlite_exec(
+        &db,
+        "DELETE FROM notes WHERE n = 1; UPDATE offices SET city = 'Elsewhere' WHERE rowid = 3;
+         CREATE TEMP TABLE moved AS SELECT * FROM office_staffs WHERE rowid % 3 = 0;
+         DELETE FROM office_staffs WHERE rowid % 3 = 0;
+         INSERT INTO office_staffs SELECT * FROM moved;",
+    );
     run(w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     keep("v5");
-    assert_eq!(header_of(&snap(&w, "app@5.seed.gz"))["base"]["version"], 4);
+    let v5 = snap(&w, "app@5.seed.gz");
+    assert_eq!(header_of(&v5)["base"]["version"], 4);
+    assert_eq!(storage(&v5, "office_staffs"), "base", "rows moved, none changed");
+    assert_eq!(storage(&v5, "offices"), "delta");
 
     for (n, (state, copy)) in states.iter().zip(&copies).enumerate() {
         let n = n + 1;
@@ -604,7 +620,9 @@ const NO_KEY_TABLE: &str = "CREATE TABLE public.visit_log (film_id int, note tex
 #[test]
 fn pagila_version_chain_restores_every_version_exactly() {
     let src = clone_db(pagila_template(), "ver_pagila");
-    src.load_sqlite_exec(&format!("{NO_KEY_TABLE}; INSERT INTO visit_log SELECT film_id, title FROM film WHERE film_id < 50"));
+    src.load_sql(&format!(
+        "{NO_KEY_TABLE}; INSERT INTO visit_log SELECT film_id, title FROM film WHERE film_id < 50"
+    ));
     let w = Workdir::new();
     let url = src.url();
     let create = |extra: &[&str]| {
@@ -626,8 +644,8 @@ fn pagila_version_chain_restores_every_version_exactly() {
          INSERT INTO film_actor (actor_id, film_id) VALUES (1, 1), (2, 1);
          UPDATE payment SET amount = amount + 1 WHERE payment_id % 97 = 0;
          UPDATE rental SET return_date = NULL WHERE rental_id % 31 = 0",
-        // nothing changed at all
-        "SELECT 1",
+        // no row changed, but two tables rewritten in another order
+        "CLUSTER film USING film_pkey; CLUSTER actor USING actor_pkey",
     ];
     for change in changes {
         src.load_sql(change);
@@ -650,7 +668,7 @@ fn pagila_version_chain_restores_every_version_exactly() {
     assert_eq!(stored(&v2, "visit_log").as_deref(), Some("full"));
     assert_eq!(stored(&v2, "film").as_deref(), Some("base"));
     let v4 = header_of(&dir.join("pagila@4.seed.gz"));
-    assert!(v4["tables"].as_array().unwrap().iter().all(|t| t["storage"] == "base"), "nothing changed: all references");
+    assert!(v4["tables"].as_array().unwrap().iter().all(|t| t["storage"] == "base"), "no row changed: all references");
     assert!(std::fs::metadata(dir.join("pagila@4.seed.gz")).unwrap().len() < 100_000);
 
     for (n, expected) in dumps.iter().enumerate() {

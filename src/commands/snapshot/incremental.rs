@@ -1,33 +1,37 @@
 //! The tables of an incremental `snapshot create` (`--base`, or `--new-version` on the
 //! previous version). Every table is still read from the database in full (in the one
-//! read transaction of the create), but a table is compressed and written only when it
-//! changed:
+//! read transaction of the create, on the `-j` connections), but only changed tables
+//! are compressed and written:
 //!
-//! 1. A table the base has with the same columns and primary key is first read and
-//!    hashed only. Same row count and checksum as the base's: stored as `base`
-//!    (nothing written).
-//! 2. Changed, with a primary key: the base's table is read (rebuilt from its chain)
-//!    into a map from key hash to row hash, the table is read again and every row that
-//!    is new or differs goes to the upserts; the base's keys no row matched are read
-//!    again from the base and go to the deletes. The result is checked before use:
-//!    the base's rows minus the ones replaced or deleted plus the upserts must give the
-//!    live table's row count and checksum (a duplicate key, as SQLite allows NULL ones,
-//!    or a key-hash collision makes it a full table instead). It is kept as a `delta`
-//!    when its raw bytes are fewer than the table's and the table's chain stays within
-//!    `chain::MAX_DELTA_KEYS`; else
-//! 3. the table is read once more and stored in full, as is every table without a
-//!    primary key or without a counterpart in the base.
+//! - A table the base has with the same columns and primary key is compared with the
+//!   base's table while it streams: another thread decompresses the base's table
+//!   (rebuilt from its own chain) and the two streams are walked side by side, row
+//!   by row. Equal rows pass; a row of either side that does not match the other
+//!   side's current row waits in a pending set until its twin turns up (rows only
+//!   moved) or the end comes (rows changed, added or removed). So memory follows the
+//!   number of rows changed or moved, not the size of the table.
+//! - At the end: same row count and checksum as the base's: stored as `base`. Else,
+//!   with a primary key, the live rows left pending are the upserts and the keys of
+//!   the base rows left pending that no upsert replaces are the deletes. The delta is
+//!   checked before use (the base minus the rows it replaces or deletes, plus the
+//!   upserts, must give the live table's row count and checksum; keys with a NULL in
+//!   them, which SQLite allows twice, make it a full table instead) and kept when its
+//!   raw bytes are fewer than the table's and its chain stays within
+//!   `chain::MAX_DELTA_KEYS` keys.
+//! - Otherwise the table is read once more (the transaction sees the same rows) and
+//!   stored in full; so is a table without a primary key that changed, and a table the
+//!   base does not have is stored in full on its first read.
 //!
-//! Memory: the map holds 16 bytes (about 40 with the hash table's slack) per row of the
-//! base's table plus each added row, at most [`MAX_DELTA_ROWS`] (a table beyond that is
-//! stored in full when it changes): at most about 320 MiB, plus what rebuilding the
-//! base's table holds (see `chain`). Upserts and deletes are spooled compressed to
-//! unnamed temp files in the snapshot directory, then copied into the snapshot.
+//! Memory, per table being read (one per connection): the pending rows, at most
+//! [`MAX_PENDING_BYTES`] of row text and [`MAX_PENDING_ROWS`] rows (beyond either, the
+//! comparison stops and the table is stored in full), plus what rebuilding the base's
+//! table holds (see `chain`) and a few MiB of rows in flight. Upserts and deletes are
+//! spooled compressed to unnamed temp files in the snapshot directory.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 use super::create::{Spool, TableSink, table_progress};
 use crate::Context;
@@ -39,14 +43,12 @@ use crate::snapshot::chain::{Chain, MAX_DELTA_KEYS};
 use crate::snapshot::format::{Header, RowHasher, Storage, TableEntry, TableStats, row_hash};
 use crate::snapshot::rowkey::{KeyColumns, LineSplitter, PrehashedState};
 
-/// Most rows (the base's, plus rows added since) the map of a changed table may hold.
-pub const MAX_DELTA_ROWS: u64 = 8 << 20;
-/// Rows read while the base's map is still being built wait in memory up to this.
-const WAITING: usize = 64 << 20;
-/// A map value: the base row's hash, or this once a live row took the key.
-const SEEN: u64 = 0;
-
-type Map = HashMap<u64, u64, PrehashedState>;
+/// Most row text the comparison of one table keeps pending.
+pub const MAX_PENDING_BYTES: usize = 256 << 20;
+/// Most rows the comparison of one table keeps pending.
+pub const MAX_PENDING_ROWS: usize = 4 << 20;
+/// Base rows handed over from the decompressing thread at a time (bytes of text).
+const BATCH: usize = 1 << 20;
 
 /// How a table ended up stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,185 +107,119 @@ impl Incremental<'_> {
             return Ok(Outcome::Full(spool, stats));
         };
         let base_entry = &self.base.header().tables[j];
-        let Some(key) = KeyColumns::of(entry) else {
-            let mut hash = HashSink { hasher: RowHasher::new(), progress: progress.clone(), reported: 0 };
-            session.stream_table(table, &columns, &mut hash).await?;
-            progress.finish();
-            let live = finish(hash.hasher, table)?;
-            if same(&live, base_entry.rows, &base_entry.checksum) {
-                return Ok(Outcome::Base(live));
-            }
-            return Ok(Outcome::Again { live, why: "it has no primary key".into() });
-        };
-        // The base's map is built on another thread while the rows stream in.
-        let map = if base_entry.rows > MAX_DELTA_ROWS {
-            MapState::Failed(format!("its base holds more than {MAX_DELTA_ROWS} rows"))
-        } else {
-            let (base, key) = (Arc::clone(self.base), key.clone());
-            MapState::Building(tokio::task::spawn_blocking(move || base_map(&base, j, &key)))
-        };
-        let mut sink = DeltaSink {
-            map,
-            waiting: Vec::new(),
-            key: &key,
-            lines: LineSplitter::default(),
-            scratch: Vec::new(),
-            batch: Vec::new(),
+        let key = KeyColumns::of(entry);
+        let mut sink = Compare {
+            base: key.as_ref().map(|_| BaseRows::spawn(Arc::clone(self.base), j)),
+            carry: Vec::new(),
+            live_seq: 0,
+            base_pending: HashMap::default(),
+            live_pending: HashMap::default(),
+            pending_bytes: 0,
+            abandoned: key.is_none().then(|| "it has no primary key".to_owned()),
             live: RowHasher::new(),
-            changed: 0,
-            old_sum: 0,
-            abandoned: None,
-            out: TableSink::spooled(Spool::new(self.dir)?, self.level, format!("{} (changes)", table.name)),
             progress: progress.clone(),
             reported: 0,
         };
         session.stream_table(table, &columns, &mut sink).await?;
-        sink.settle().await?;
-        sink.flush().await?;
         progress.finish();
-        let live = finish(std::mem::take(&mut sink.live), table)?;
-        if same(&live, base_entry.rows, &base_entry.checksum) {
+        let live = std::mem::take(&mut sink.live)
+            .finish()
+            .map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
+        if live.rows == base_entry.rows && live.checksum == base_entry.checksum {
             return Ok(Outcome::Base(live));
         }
+        sink.drain_base().await?;
         if let Some(why) = sink.abandoned.take() {
             return Ok(Outcome::Again { live, why });
         }
-        if sink.lines.has_partial() {
-            return Ok(Outcome::Again { live, why: "the rows did not end with a newline".into() });
-        }
-        let MapState::Ready(mut map) = std::mem::replace(&mut sink.map, MapState::Failed(String::new())) else {
-            return Err(Error::Internal("the base's map went missing".into()));
-        };
-        let (changed, old_sum) = (sink.changed, sink.old_sum);
-        let (upserts, upsert_stats) = sink.out.finish_spool().await?;
-        match self.finish_delta(j, &key, &mut map, &live, changed, old_sum, &upsert_stats).await? {
-            Ok((deletes, delete_stats)) => {
-                Ok(Outcome::Delta { upserts: (upserts, upsert_stats), deletes: (deletes, delete_stats), live })
-            }
+        let key = key.ok_or_else(|| Error::Internal("a keyed comparison without a key".into()))?;
+        match self.delta(&sink, &key, j, &live, &table.name.to_string()).await? {
+            Ok(delta) => Ok(Outcome::Delta { upserts: delta.0, deletes: delta.1, live }),
             Err(why) => Ok(Outcome::Again { live, why }),
         }
     }
 
-    /// Checks a delta and writes its deletes; or why it is not worth it.
-    #[allow(clippy::too_many_arguments)]
-    async fn finish_delta(
+    /// The delta the comparison found, checked and spooled; or why it will not do.
+    async fn delta(
         &self,
-        j: usize,
+        cmp: &Compare,
         key: &KeyColumns,
-        map: &mut Map,
+        j: usize,
         live: &TableStats,
-        changed: u64,
-        old_sum: u64,
-        upsert_stats: &TableStats,
-    ) -> Result<Result<(Spool, TableStats), String>, Error> {
+        name: &str,
+    ) -> Result<Result<((Spool, TableStats), (Spool, TableStats)), String>, Error> {
         let base_entry = &self.base.header().tables[j];
-        if upsert_stats.raw_bytes >= live.raw_bytes {
-            return Ok(Err("nearly every row changed".into()));
-        }
-        let (mut deleted, mut deleted_sum) = (0u64, 0u64);
-        for &v in map.values() {
-            if v != SEEN {
-                deleted += 1;
-                deleted_sum = deleted_sum.wrapping_add(v);
+        // Keys of the rows upserted; a NULL in a key (SQLite allows it, twice) makes
+        // "the row with this key" ambiguous.
+        let mut scratch = Vec::new();
+        let mut upsert_keys = std::collections::HashSet::with_capacity(cmp.live_pending.len());
+        let null = |k: &[u8]| k.split(|&b| b == b'\t').any(|f| f == b"\\N");
+        for (_, line) in cmp.live_pending.values() {
+            let Some(k) = key.key(line, &mut scratch) else { return Ok(Err("a row lacks key fields".into())) };
+            if null(k) {
+                return Ok(Err("a key holds a NULL".into()));
+            }
+            if !upsert_keys.insert(k.to_vec()) {
+                return Ok(Err("a key appears twice".into()));
             }
         }
+        let mut deletes: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (seq, line) in cmp.base_pending.values() {
+            let Some(k) = key.key(line, &mut scratch) else { return Ok(Err("a base row lacks key fields".into())) };
+            if null(k) {
+                return Ok(Err("a key holds a NULL".into()));
+            }
+            if !upsert_keys.contains(k) {
+                deletes.push((*seq, k.to_vec()));
+            }
+        }
+        let replaced = cmp.base_pending.len() as u64;
         let budget = MAX_DELTA_KEYS.saturating_sub(chain_keys(self.base, j));
-        if upsert_stats.rows.saturating_add(deleted) > budget {
+        if (cmp.live_pending.len() + deletes.len()) as u64 > budget {
             return Ok(Err(format!("its chain would hold more than {MAX_DELTA_KEYS} changed keys")));
         }
-        // The rebuild this delta stands for must give exactly the live table.
-        let rows = base_entry.rows.checked_sub(changed + deleted).map(|r| r + upsert_stats.rows);
-        let sum = parse_sum(&base_entry.checksum)
-            .wrapping_sub(old_sum)
-            .wrapping_sub(deleted_sum)
-            .wrapping_add(parse_sum(&upsert_stats.checksum));
-        if rows != Some(live.rows) || format!("{sum:016x}") != live.checksum {
-            return Ok(Err("its keys are not unique (or two keys hash alike)".into()));
+        // What the delta stands for (the base minus every row whose key it upserts or
+        // deletes, plus the upserts) must be the live table.
+        let rows = base_entry.rows.checked_sub(replaced).map(|r| r + cmp.live_pending.len() as u64);
+        let sum = |m: &Pending| m.keys().fold(0u64, |s, h| s.wrapping_add(*h));
+        let expected =
+            parse_sum(&base_entry.checksum).wrapping_sub(sum(&cmp.base_pending)).wrapping_add(sum(&cmp.live_pending));
+        if rows != Some(live.rows) || format!("{expected:016x}") != live.checksum {
+            return Ok(Err("the rows it would rebuild differ from the table's".into()));
         }
-        let mut out =
-            TableSink::spooled(Spool::new(self.dir)?, self.level, format!("{} (deleted keys)", base_entry.name));
-        if deleted > 0 {
-            self.deleted_keys(j, key, map, &mut out).await?;
-        }
-        let (deletes, delete_stats) = out.finish_spool().await?;
-        if delete_stats.rows != deleted {
-            return Ok(Err("its base's keys read differently twice".into()));
-        }
-        if upsert_stats.raw_bytes + delete_stats.raw_bytes >= live.raw_bytes {
+        // In the order they were read, so the same changes give the same file.
+        let mut upserts: Vec<&(u64, Vec<u8>)> = cmp.live_pending.values().collect();
+        upserts.sort_unstable_by_key(|(seq, _)| *seq);
+        deletes.sort_unstable_by_key(|(seq, _)| *seq);
+        let raw: usize = upserts.iter().map(|(_, l)| l.len() + 1).sum::<usize>()
+            + deletes.iter().map(|(_, k)| k.len() + 1).sum::<usize>();
+        if raw as u64 >= live.raw_bytes {
             return Ok(Err("the changes are no smaller than the table".into()));
         }
-        Ok(Ok((deletes, delete_stats)))
+        let ups = self.spool(upserts.iter().map(|(_, l)| l.as_slice()), format!("{name} (changes)")).await?;
+        let dels = self.spool(deletes.iter().map(|(_, k)| k.as_slice()), format!("{name} (deleted keys)")).await?;
+        Ok(Ok((ups, dels)))
     }
 
-    /// Writes the key of every base row no live row took (a deleted row) to `out`.
-    async fn deleted_keys(
+    /// `lines` compressed into a spool of their own.
+    async fn spool<'l>(
         &self,
-        j: usize,
-        key: &KeyColumns,
-        map: &mut Map,
-        out: &mut TableSink<'_>,
-    ) -> Result<(), Error> {
-        let mut reader = self.base.open_table(j)?;
-        let mut lines = LineSplitter::default();
-        let mut scratch = Vec::new();
+        lines: impl Iterator<Item = &'l [u8]>,
+        label: String,
+    ) -> Result<(Spool, TableStats), Error> {
+        let mut sink = TableSink::spooled(Spool::new(self.dir)?, self.level, label);
         let mut batch = Vec::new();
-        while let Some(chunk) = tokio::task::block_in_place(|| reader.next_chunk())? {
-            lines
-                .feed(&chunk, |line| {
-                    let k = key.key(line, &mut scratch).ok_or(())?;
-                    if let Some(v) = map.get_mut(&xxhash_rust::xxh3::xxh3_64(k))
-                        && *v != SEEN
-                    {
-                        *v = SEEN;
-                        batch.extend_from_slice(k);
-                        batch.push(b'\n');
-                    }
-                    Ok(())
-                })
-                .map_err(|()| Error::Internal("a base row changed between two reads".into()))?;
-            if batch.len() >= 1 << 20 {
-                out.push(&batch).await?;
+        for line in lines {
+            batch.extend_from_slice(line);
+            batch.push(b'\n');
+            if batch.len() >= BATCH {
+                sink.push(&batch).await?;
                 batch.clear();
             }
         }
-        out.push(&batch).await
+        sink.push(&batch).await?;
+        sink.finish_spool().await
     }
-}
-
-fn same(live: &TableStats, rows: u64, checksum: &str) -> bool {
-    live.rows == rows && live.checksum == checksum
-}
-
-fn finish(hasher: RowHasher, table: &Table) -> Result<TableStats, Error> {
-    hasher.finish().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })
-}
-
-/// Key hash → row hash of every row of table `j` of the base (blocking: it decompresses
-/// the base); `Ok(Err(why))` when a delta cannot be made against it.
-fn base_map(base: &Chain, j: usize, key: &KeyColumns) -> Result<Result<Map, String>, Error> {
-    let rows = base.header().tables[j].rows;
-    let capacity = usize::try_from(rows.min(MAX_DELTA_ROWS)).unwrap_or(0);
-    let mut map: Map = HashMap::with_capacity_and_hasher(capacity, PrehashedState::default());
-    let mut reader = base.open_table(j)?;
-    let mut lines = LineSplitter::default();
-    let mut scratch = Vec::new();
-    while let Some(chunk) = reader.next_chunk()? {
-        let fed = lines.feed(&chunk, |line| {
-            let Some(k) = key.key(line, &mut scratch) else { return Err("a base row lacks key fields") };
-            let rh = row_hash(line);
-            if rh == SEEN {
-                return Err("a base row hashes to zero");
-            }
-            if map.insert(xxhash_rust::xxh3::xxh3_64(k), rh).is_some() {
-                return Err("its base holds a key twice (or two keys hash alike)");
-            }
-            Ok(())
-        });
-        if let Err(why) = fed {
-            return Ok(Err(why.to_owned()));
-        }
-    }
-    Ok(Ok(map))
 }
 
 /// Upsert and delete keys the deltas of table `j`'s chain hold (what a rebuild of it
@@ -309,120 +245,169 @@ fn parse_sum(checksum: &str) -> u64 {
     u64::from_str_radix(checksum, 16).unwrap_or(0)
 }
 
-/// Hashes a table's rows and nothing else.
-struct HashSink {
-    hasher: RowHasher,
-    progress: Progress,
-    reported: u64,
+/// Rows waiting for their twin: row hash → (position in its stream, line).
+type Pending = HashMap<u64, (u64, Vec<u8>), PrehashedState>;
+
+/// A batch of base rows: their text, and each row's hash and range in it.
+struct Batch {
+    text: Vec<u8>,
+    rows: Vec<(u64, usize, usize)>,
 }
 
-impl ChunkSink for HashSink {
-    async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.hasher.update(bytes);
-        let rows = self.hasher.rows();
-        self.progress.inc(rows - self.reported);
-        self.reported = rows;
-        Ok(())
-    }
+/// The base's table, decompressed and split into hashed rows on a blocking thread.
+struct BaseRows {
+    rx: mpsc::Receiver<Result<Batch, Error>>,
+    batch: Batch,
+    next: usize,
+    seq: u64,
+    done: bool,
 }
 
-/// The base's map of a table: being built, ready, or not to be had.
-enum MapState {
-    Building(JoinHandle<Result<Result<Map, String>, Error>>),
-    Ready(Map),
-    Failed(String),
-}
-
-/// Compares live rows with the base's map as they stream; rows new or changed go to
-/// the upserts. Rows that arrive before the map is built wait (up to [`WAITING`]
-/// bytes, then the stream waits for the map).
-struct DeltaSink<'a> {
-    map: MapState,
-    waiting: Vec<u8>,
-    key: &'a KeyColumns,
-    lines: LineSplitter,
-    scratch: Vec<u8>,
-    /// Upsert lines waiting to be handed to `out`.
-    batch: Vec<u8>,
-    live: RowHasher,
-    changed: u64,
-    /// Sum of the row hashes of the base rows the upserts replace.
-    old_sum: u64,
-    /// Set once the delta is not worth finishing; the rest of the stream is only hashed.
-    abandoned: Option<String>,
-    out: TableSink<'static>,
-    progress: Progress,
-    reported: u64,
-}
-
-impl DeltaSink<'_> {
-    async fn flush(&mut self) -> Result<(), Error> {
-        if !self.batch.is_empty() {
-            self.out.push(&self.batch).await?;
-            self.batch.clear();
-        }
-        Ok(())
-    }
-
-    /// Waits for the map, then compares the rows that waited for it.
-    async fn settle(&mut self) -> Result<(), Error> {
-        if let MapState::Building(handle) = &mut self.map {
-            let built = handle.await.map_err(|e| Error::Internal(format!("building the base's map failed: {e}")))??;
-            self.map = match built {
-                Ok(map) => MapState::Ready(map),
-                Err(why) => MapState::Failed(why),
-            };
-        }
-        if let MapState::Failed(why) = &self.map
-            && self.abandoned.is_none()
-        {
-            self.abandoned = Some(why.clone());
-        }
-        let waiting = std::mem::take(&mut self.waiting);
-        self.compare(&waiting);
-        Ok(())
-    }
-
-    /// Compares complete rows of `bytes` with the (ready) map.
-    fn compare(&mut self, bytes: &[u8]) {
-        if self.abandoned.is_some() || bytes.is_empty() {
-            return;
-        }
-        let MapState::Ready(map) = &mut self.map else { return };
-        let Self { key, lines, scratch, batch, changed, old_sum, .. } = self;
-        let fed = lines.feed(bytes, |line| {
-            let k = key.key(line, scratch).ok_or("a row lacks key fields")?;
-            let kh = xxhash_rust::xxh3::xxh3_64(k);
-            let rh = row_hash(line);
-            match map.get_mut(&kh) {
-                Some(v) if *v == SEEN => return Err("a key appears twice (or two keys hash alike)"),
-                Some(v) if *v == rh => *v = SEEN,
-                Some(v) => {
-                    *old_sum = old_sum.wrapping_add(*v);
-                    *changed += 1;
-                    *v = SEEN;
-                    batch.extend_from_slice(line);
-                    batch.push(b'\n');
+impl BaseRows {
+    fn spawn(chain: Arc<Chain>, j: usize) -> Self {
+        let (tx, rx) = mpsc::channel(2);
+        tokio::task::spawn_blocking(move || {
+            let mut reader = match chain.open_table(j) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
                 }
-                None => {
-                    if map.len() as u64 >= MAX_DELTA_ROWS {
-                        return Err("too many rows were added");
+            };
+            let mut lines = LineSplitter::default();
+            let mut batch = Batch { text: Vec::with_capacity(BATCH + 4096), rows: Vec::new() };
+            loop {
+                let chunk = match reader.next_chunk() {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
                     }
-                    map.insert(kh, SEEN);
-                    batch.extend_from_slice(line);
-                    batch.push(b'\n');
+                };
+                let _ = lines.feed(&chunk, |line| {
+                    let start = batch.text.len();
+                    batch.text.extend_from_slice(line);
+                    batch.rows.push((row_hash(line), start, batch.text.len()));
+                    Ok::<(), ()>(())
+                });
+                if batch.text.len() >= BATCH {
+                    let full = std::mem::replace(
+                        &mut batch,
+                        Batch { text: Vec::with_capacity(BATCH + 4096), rows: Vec::new() },
+                    );
+                    if tx.blocking_send(Ok(full)).is_err() {
+                        return; // the comparison stopped
+                    }
                 }
             }
-            Ok(())
+            let _ = tx.blocking_send(Ok(batch));
         });
-        if let Err(why) = fed {
-            self.abandoned = Some(why.to_owned());
-            self.batch.clear();
+        Self { rx, batch: Batch { text: Vec::new(), rows: Vec::new() }, next: 0, seq: 0, done: false }
+    }
+
+    /// The next base row: (its position, hash, text); `None` at the end.
+    async fn next(&mut self) -> Result<Option<(u64, u64, &[u8])>, Error> {
+        while self.next >= self.batch.rows.len() {
+            if self.done {
+                return Ok(None);
+            }
+            match self.rx.recv().await {
+                Some(batch) => {
+                    self.batch = batch?;
+                    self.next = 0;
+                }
+                None => self.done = true,
+            }
         }
+        let (hash, s, e) = self.batch.rows[self.next];
+        self.next += 1;
+        self.seq += 1;
+        Ok(Some((self.seq, hash, &self.batch.text[s..e])))
     }
 }
 
-impl ChunkSink for DeltaSink<'_> {
+/// Hashes the live rows and walks them side by side with the base's (see the module
+/// documentation); without a base stream (no primary key) it only hashes.
+struct Compare {
+    base: Option<BaseRows>,
+    /// The start of a live row split across chunks.
+    carry: Vec<u8>,
+    live_seq: u64,
+    base_pending: Pending,
+    live_pending: Pending,
+    pending_bytes: usize,
+    /// Set once a delta is out of the question; from then on rows are only hashed.
+    abandoned: Option<String>,
+    live: RowHasher,
+    progress: Progress,
+    reported: u64,
+}
+
+impl Compare {
+    fn give_up(&mut self, why: &str) {
+        self.abandoned = Some(why.to_owned());
+        self.base = None; // stops the decompressing thread
+        self.base_pending = Pending::default();
+        self.live_pending = Pending::default();
+    }
+
+    fn over_budget(&self) -> bool {
+        self.pending_bytes > MAX_PENDING_BYTES || self.base_pending.len() + self.live_pending.len() > MAX_PENDING_ROWS
+    }
+
+    /// One live row against the base stream.
+    async fn step(&mut self, line: &[u8]) -> Result<(), Error> {
+        self.live_seq += 1;
+        let hash = row_hash(line);
+        if let Some((_, text)) = self.base_pending.remove(&hash) {
+            self.pending_bytes -= text.len();
+            return Ok(());
+        }
+        let Some(base) = self.base.as_mut() else { return Ok(()) };
+        match base.next().await? {
+            Some((_, h, _)) if h == hash => return Ok(()),
+            Some((seq, h, text)) => {
+                if let Some((_, t)) = self.live_pending.remove(&h) {
+                    self.pending_bytes -= t.len();
+                } else {
+                    self.pending_bytes += text.len();
+                    self.base_pending.insert(h, (seq, text.to_vec()));
+                }
+            }
+            None => {}
+        }
+        self.pending_bytes += line.len();
+        self.live_pending.insert(hash, (self.live_seq, line.to_vec()));
+        if self.over_budget() {
+            self.give_up("too many rows changed or moved");
+        }
+        Ok(())
+    }
+
+    /// After the live rows: the base rows not read yet.
+    async fn drain_base(&mut self) -> Result<(), Error> {
+        if !self.carry.is_empty() && self.abandoned.is_none() {
+            self.give_up("the rows did not end with a newline");
+        }
+        while self.abandoned.is_none() {
+            let Some(base) = self.base.as_mut() else { break };
+            let Some((seq, h, text)) = base.next().await? else { break };
+            if let Some((_, t)) = self.live_pending.remove(&h) {
+                self.pending_bytes -= t.len();
+            } else {
+                self.pending_bytes += text.len();
+                self.base_pending.insert(h, (seq, text.to_vec()));
+                if self.over_budget() {
+                    self.give_up("too many rows changed or moved");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ChunkSink for Compare {
     async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.live.update(bytes);
         let rows = self.live.rows();
@@ -431,18 +416,27 @@ impl ChunkSink for DeltaSink<'_> {
         if self.abandoned.is_some() {
             return Ok(());
         }
-        if let MapState::Building(handle) = &self.map
-            && !handle.is_finished()
-            && self.waiting.len() + bytes.len() <= WAITING
-        {
-            self.waiting.extend_from_slice(bytes);
-            return Ok(());
+        let mut rest = bytes;
+        if !self.carry.is_empty() {
+            let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+                self.carry.extend_from_slice(rest);
+                return Ok(());
+            };
+            let mut line = std::mem::take(&mut self.carry);
+            line.extend_from_slice(&rest[..i]);
+            self.step(&line).await?;
+            line.clear();
+            self.carry = line;
+            rest = &rest[i + 1..];
         }
-        self.settle().await?;
-        self.compare(bytes);
-        if self.batch.len() >= 1 << 20 {
-            self.flush().await?;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            if self.abandoned.is_some() {
+                return Ok(());
+            }
+            self.step(&rest[..i]).await?;
+            rest = &rest[i + 1..];
         }
+        self.carry.extend_from_slice(rest);
         Ok(())
     }
 }
