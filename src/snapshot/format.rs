@@ -496,7 +496,7 @@ impl RowHasher {
     pub fn update(&mut self, bytes: &[u8]) {
         self.raw_bytes += bytes.len() as u64;
         let mut rest = bytes;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest) {
             let line = &rest[..i];
             let hash = if self.in_line {
                 self.partial.update(line);

@@ -47,7 +47,7 @@ impl LineSplitter {
     /// Calls `each` with every line `bytes` completes; stops at its first error.
     pub fn feed<E>(&mut self, mut bytes: &[u8], mut each: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
         if !self.carry.is_empty() {
-            match bytes.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', bytes) {
                 Some(i) => {
                     self.carry.extend_from_slice(&bytes[..i]);
                     let line = std::mem::take(&mut self.carry);
@@ -62,7 +62,7 @@ impl LineSplitter {
                 }
             }
         }
-        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', bytes) {
             each(&bytes[..i])?;
             bytes = &bytes[i + 1..];
         }
@@ -125,7 +125,7 @@ impl KeyColumns {
         };
         let mut start = 0;
         for (i, slot) in fields.iter_mut().enumerate() {
-            let end = match line[start..].iter().position(|&b| b == b'\t') {
+            let end = match memchr::memchr(b'\t', &line[start..]) {
                 Some(n) => start + n,
                 None if i + 1 == self.needed => line.len(),
                 None => return None,
@@ -149,15 +149,15 @@ impl KeyColumns {
 fn field(line: &[u8], index: usize) -> Option<&[u8]> {
     let mut start = 0;
     for _ in 0..index {
-        start += line[start..].iter().position(|&b| b == b'\t')? + 1;
+        start += memchr::memchr(b'\t', &line[start..])? + 1;
     }
-    let end = line[start..].iter().position(|&b| b == b'\t').map_or(line.len(), |n| start + n);
+    let end = memchr::memchr(b'\t', &line[start..]).map_or(line.len(), |n| start + n);
     Some(&line[start..end])
 }
 
 /// Number of fields of a `COPY` text line.
 pub fn field_count(line: &[u8]) -> usize {
-    line.iter().filter(|&&b| b == b'\t').count() + 1
+    memchr::memchr_iter(b'\t', line).count() + 1
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ use crate::db::{ChunkSink, Session};
 use crate::error::Error;
 use crate::output::Progress;
 use crate::snapshot::chain::{Chain, MAX_DELTA_KEYS};
-use crate::snapshot::format::{Header, RowHasher, Storage, TableEntry, TableStats, row_hash};
+use crate::snapshot::format::{Header, Storage, TableEntry, TableStats, row_hash};
 use crate::snapshot::rowkey::{KeyColumns, LineSplitter, PrehashedState};
 
 /// Most row text the comparison of one table keeps pending.
@@ -116,15 +116,14 @@ impl Incremental<'_> {
             live_pending: HashMap::default(),
             pending_bytes: 0,
             abandoned: key.is_none().then(|| "it has no primary key".to_owned()),
-            live: RowHasher::new(),
+            rows: 0,
+            sum: 0,
+            raw_bytes: 0,
             progress: progress.clone(),
-            reported: 0,
         };
         session.stream_table(table, &columns, &mut sink).await?;
         progress.finish();
-        let live = std::mem::take(&mut sink.live)
-            .finish()
-            .map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
+        let live = sink.stats().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
         if live.rows == base_entry.rows && live.checksum == base_entry.checksum {
             return Ok(Outcome::Base(live));
         }
@@ -339,9 +338,12 @@ struct Compare {
     pending_bytes: usize,
     /// Set once a delta is out of the question; from then on rows are only hashed.
     abandoned: Option<String>,
-    live: RowHasher,
+    /// The live table's figures, as `RowHasher` counts them (each row hashed once,
+    /// for the checksum and the comparison).
+    rows: u64,
+    sum: u64,
+    raw_bytes: u64,
     progress: Progress,
-    reported: u64,
 }
 
 impl Compare {
@@ -356,10 +358,28 @@ impl Compare {
         self.pending_bytes > MAX_PENDING_BYTES || self.base_pending.len() + self.live_pending.len() > MAX_PENDING_ROWS
     }
 
-    /// One live row against the base stream.
-    async fn step(&mut self, line: &[u8]) -> Result<(), Error> {
-        self.live_seq += 1;
+    /// The live table's figures; fails on a partial last row, as `RowHasher` does.
+    fn stats(&self) -> Result<TableStats, String> {
+        if !self.carry.is_empty() {
+            return Err(format!("the data does not end with a newline (a partial row after row {})", self.rows));
+        }
+        Ok(TableStats { rows: self.rows, checksum: format!("{:016x}", self.sum), raw_bytes: self.raw_bytes })
+    }
+
+    /// Counts and hashes one live row, then walks it against the base stream.
+    async fn row(&mut self, line: &[u8]) -> Result<(), Error> {
         let hash = row_hash(line);
+        self.rows += 1;
+        self.sum = self.sum.wrapping_add(hash);
+        if self.abandoned.is_none() {
+            self.step(line, hash).await?;
+        }
+        Ok(())
+    }
+
+    /// One live row against the base stream.
+    async fn step(&mut self, line: &[u8], hash: u64) -> Result<(), Error> {
+        self.live_seq += 1;
         if let Some((_, text)) = self.base_pending.remove(&hash) {
             self.pending_bytes -= text.len();
             return Ok(());
@@ -409,34 +429,27 @@ impl Compare {
 
 impl ChunkSink for Compare {
     async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.live.update(bytes);
-        let rows = self.live.rows();
-        self.progress.inc(rows - self.reported);
-        self.reported = rows;
-        if self.abandoned.is_some() {
-            return Ok(());
-        }
+        let before = self.rows;
+        self.raw_bytes += bytes.len() as u64;
         let mut rest = bytes;
         if !self.carry.is_empty() {
-            let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+            let Some(i) = memchr::memchr(b'\n', rest) else {
                 self.carry.extend_from_slice(rest);
                 return Ok(());
             };
             let mut line = std::mem::take(&mut self.carry);
             line.extend_from_slice(&rest[..i]);
-            self.step(&line).await?;
+            self.row(&line).await?;
             line.clear();
             self.carry = line;
             rest = &rest[i + 1..];
         }
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            if self.abandoned.is_some() {
-                return Ok(());
-            }
-            self.step(&rest[..i]).await?;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            self.row(&rest[..i]).await?;
             rest = &rest[i + 1..];
         }
         self.carry.extend_from_slice(rest);
+        self.progress.inc(self.rows - before);
         Ok(())
     }
 }
