@@ -337,11 +337,7 @@ async fn write_snapshot(
                 tables: &tables,
                 entries: &header.tables,
             };
-            let outcomes =
-                on_connections(ctx, session, &tables, shared.as_deref(), jobs, async |s: &mut Session, i: usize| {
-                    inc.read(s, i).await
-                })
-                .await?;
+            let outcomes = inc.read_all(session, shared.as_deref(), jobs).await?;
             for (i, outcome) in outcomes.into_iter().enumerate() {
                 stored[i] =
                     write_outcome(ctx, session, &mut writer, i, tables[i], args.compression_level, outcome).await?;
@@ -478,15 +474,7 @@ pub(super) async fn on_connections<T>(
     jobs: usize,
     each: impl AsyncFn(&mut Session, usize) -> Result<T, Error>,
 ) -> Result<Vec<T>, Error> {
-    let mut helpers = Vec::new();
-    if let Some(snapshot) = snapshot {
-        for _ in 1..jobs {
-            let mut s =
-                db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
-            s.begin_read_at(snapshot).await?;
-            helpers.push(s);
-        }
-    }
+    let mut helpers = join_snapshot(ctx, snapshot, jobs).await?;
     let mut order: Vec<usize> = (0..tables.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(tables[i].estimated_bytes.max(tables[i].row_estimate)));
     let queue = RefCell::new(VecDeque::from(order));
@@ -501,14 +489,35 @@ pub(super) async fn on_connections<T>(
     let mut all: Vec<&mut Session> = vec![leader];
     all.extend(helpers.iter_mut());
     let result = futures_util::future::try_join_all(all.into_iter().map(drain)).await;
+    close_helpers(helpers, result.is_ok()).await?;
+    result?;
+    done.into_inner().into_iter().map(|d| d.ok_or_else(|| Error::Internal("a table was not read".into()))).collect()
+}
+
+/// `jobs - 1` more connections reading as of the leader's exported `snapshot` (none
+/// without one).
+pub(super) async fn join_snapshot(ctx: &Context, snapshot: Option<&str>, jobs: usize) -> Result<Vec<Session>, Error> {
+    let mut helpers = Vec::new();
+    if let Some(snapshot) = snapshot {
+        for _ in 1..jobs {
+            let mut s =
+                db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot create").await?;
+            s.begin_read_at(snapshot).await?;
+            helpers.push(s);
+        }
+    }
+    Ok(helpers)
+}
+
+/// Ends the helpers' read transactions (committed when all went well) and closes them.
+pub(super) async fn close_helpers(helpers: Vec<Session>, ok: bool) -> Result<(), Error> {
     for mut s in helpers {
-        if result.is_ok() {
+        if ok {
             s.commit("ending a read transaction").await?;
         }
         s.close().await;
     }
-    result?;
-    done.into_inner().into_iter().map(|d| d.ok_or_else(|| Error::Internal("a table was not read".into()))).collect()
+    Ok(())
 }
 
 /// Where compressed members go: the snapshot itself, or a table's spool.

@@ -28,12 +28,14 @@
 //! table holds (see `chain`) and a few MiB of rows in flight. Upserts and deletes are
 //! spooled compressed to unnamed temp files in the snapshot directory.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Seek, Write};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
-use super::create::{Spool, TableSink, table_progress};
+use super::create::{Spool, TableSink, close_helpers, join_snapshot, table_progress};
 use crate::Context;
 use crate::db::schema::Table;
 use crate::db::{ChunkSink, Session};
@@ -49,6 +51,42 @@ pub const MAX_PENDING_BYTES: usize = 256 << 20;
 pub const MAX_PENDING_ROWS: usize = 4 << 20;
 /// Base rows handed over from the decompressing thread at a time (bytes of text).
 const BATCH: usize = 1 << 20;
+/// Tables of this estimated size and up are read in page ranges on every connection
+/// (PostgreSQL, a table with a key and a counterpart in the base)...
+const SPLIT_MIN: u64 = 1 << 20;
+/// ...up to this size: all ranges but the first are spooled raw to disk meanwhile.
+const SPLIT_MAX: u64 = 8 << 30;
+
+/// Pages `from..to` of a table (`to` `None`: to the end).
+type Pages = (u64, Option<u64>);
+const WHOLE: Pages = (0, None);
+
+/// What the connections of one incremental create share.
+struct Shared {
+    /// (table, page range) still to read.
+    queue: RefCell<VecDeque<(usize, usize)>>,
+    /// Page ranges other than the first, once taken by a connection.
+    parts: RefCell<HashMap<(usize, usize), Part>>,
+    /// Signalled whenever a part is done (or failed).
+    done: Notify,
+    /// Each table's page ranges (one `WHOLE` range for a table read at once).
+    ranges: Vec<Vec<Pages>>,
+    /// Each table's progress, shared by its ranges.
+    progress: RefCell<HashMap<usize, Progress>>,
+}
+
+impl Shared {
+    fn progress(&self, inc: &Incremental<'_>, i: usize) -> Progress {
+        self.progress.borrow_mut().entry(i).or_insert_with(|| table_progress(inc.ctx, inc.tables[i])).clone()
+    }
+}
+
+/// A page range read by another connection than its table's first.
+enum Part {
+    Running,
+    Done(std::fs::File),
+    Failed,
+}
 
 /// How a table ended up stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,12 +130,103 @@ pub struct Incremental<'a> {
 }
 
 impl Incremental<'_> {
-    /// Reads table `i` on `session` and says how to store it.
-    pub async fn read(&self, session: &mut Session, i: usize) -> Result<Outcome, Error> {
+    /// Reads every table (on the leader and, with an exported `snapshot`, on `jobs - 1`
+    /// more connections) and says how to store each. A big keyed table with a
+    /// counterpart in the base is read in page ranges on all connections at once:
+    /// the first range streams into the comparison, the others into raw spools that
+    /// follow it (or straight into it when no other connection has started them).
+    pub async fn read_all(
+        &self,
+        leader: &mut Session,
+        snapshot: Option<&str>,
+        jobs: usize,
+    ) -> Result<Vec<Outcome>, Error> {
+        let n = self.tables.len();
+        let mut ranges: Vec<Vec<Pages>> = vec![vec![WHOLE]; n];
+        if snapshot.is_some() && jobs > 1 {
+            for (i, table) in self.tables.iter().enumerate() {
+                let size = table.estimated_bytes;
+                let keyed = counterpart(self.base.header(), &self.entries[i]).is_some()
+                    && KeyColumns::of(&self.entries[i]).is_some();
+                if keyed
+                    && (SPLIT_MIN..=SPLIT_MAX).contains(&size)
+                    && let Some(pages) = leader.page_count(table).await?
+                    && pages >= jobs as u64
+                {
+                    let cut = |p: u64| pages * p / jobs as u64;
+                    ranges[i] = (0..jobs as u64).map(|p| (cut(p), (p + 1 < jobs as u64).then(|| cut(p + 1)))).collect();
+                }
+            }
+        }
+        let mut helpers = join_snapshot(self.ctx, snapshot, jobs).await?;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.tables[i].estimated_bytes.max(self.tables[i].row_estimate)));
+        let queue: RefCell<VecDeque<(usize, usize)>> =
+            RefCell::new(order.iter().flat_map(|&i| (0..ranges[i].len()).map(move |p| (i, p))).collect());
+        let shared = Shared {
+            queue,
+            parts: RefCell::new(HashMap::new()),
+            done: Notify::new(),
+            ranges,
+            progress: RefCell::default(),
+        };
+        let outcomes: RefCell<Vec<Option<Outcome>>> = RefCell::new((0..n).map(|_| None).collect());
+        let drain = async |session: &mut Session| -> Result<(), Error> {
+            loop {
+                let Some((i, p)) = shared.queue.borrow_mut().pop_front() else { return Ok(()) };
+                if p == 0 {
+                    let outcome = self.read(session, i, &shared).await?;
+                    outcomes.borrow_mut()[i] = Some(outcome);
+                } else {
+                    shared.parts.borrow_mut().insert((i, p), Part::Running);
+                    let raw = self.spool_part(session, i, shared.ranges[i][p], shared.progress(self, i)).await;
+                    let state = match raw {
+                        Ok(raw) => Part::Done(raw),
+                        Err(e) => {
+                            shared.parts.borrow_mut().insert((i, p), Part::Failed);
+                            shared.done.notify_waiters();
+                            return Err(e);
+                        }
+                    };
+                    shared.parts.borrow_mut().insert((i, p), state);
+                    shared.done.notify_waiters();
+                }
+            }
+        };
+        let mut all: Vec<&mut Session> = vec![leader];
+        all.extend(helpers.iter_mut());
+        let result = futures_util::future::try_join_all(all.into_iter().map(drain)).await;
+        close_helpers(helpers, result.is_ok()).await?;
+        result?;
+        outcomes
+            .into_inner()
+            .into_iter()
+            .map(|o| o.ok_or_else(|| Error::Internal("a table was not read".into())))
+            .collect()
+    }
+
+    /// Range `pages` of table `i`, as raw COPY text in an unnamed temp file.
+    async fn spool_part(
+        &self,
+        session: &mut Session,
+        i: usize,
+        pages: Pages,
+        progress: Progress,
+    ) -> Result<std::fs::File, Error> {
+        let table = self.tables[i];
+        let columns: Vec<String> = self.entries[i].columns.iter().map(|c| c.name.clone()).collect();
+        let file = tempfile::tempfile_in(self.dir).map_err(|e| Error::io("creating a spool file in", self.dir, e))?;
+        let mut sink = RawSink { out: std::io::BufWriter::with_capacity(BATCH, file), dir: self.dir, progress };
+        session.stream_pages(table, &columns, pages, &mut sink).await?;
+        sink.out.into_inner().map_err(|e| Error::io("writing a spool file in", self.dir, e.into_error()))
+    }
+
+    /// Reads table `i` (its first page range, then the others) and says how to store it.
+    async fn read(&self, session: &mut Session, i: usize, shared: &Shared) -> Result<Outcome, Error> {
         let table = self.tables[i];
         let entry = &self.entries[i];
         let columns: Vec<String> = entry.columns.iter().map(|c| c.name.clone()).collect();
-        let progress = table_progress(self.ctx, table);
+        let progress = shared.progress(self, i);
         let Some(j) = counterpart(self.base.header(), entry) else {
             let mut sink = TableSink::spooled(Spool::new(self.dir)?, self.level, table.name.to_string());
             sink.show(progress.clone());
@@ -119,9 +248,17 @@ impl Incremental<'_> {
             rows: 0,
             sum: 0,
             raw_bytes: 0,
-            progress: progress.clone(),
+            progress: Some(progress.clone()),
         };
-        session.stream_table(table, &columns, &mut sink).await?;
+        let ranges = &shared.ranges[i];
+        if ranges.len() == 1 {
+            session.stream_table(table, &columns, &mut sink).await?;
+        } else {
+            session.stream_pages(table, &columns, ranges[0], &mut sink).await?;
+            for p in 1..ranges.len() {
+                self.follow(session, i, p, shared, &mut sink).await?;
+            }
+        }
         progress.finish();
         let live = sink.stats().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
         if live.rows == base_entry.rows && live.checksum == base_entry.checksum {
@@ -135,6 +272,42 @@ impl Incremental<'_> {
         match self.delta(&sink, &key, j, &live, &table.name.to_string()).await? {
             Ok(delta) => Ok(Outcome::Delta { upserts: delta.0, deletes: delta.1, live }),
             Err(why) => Ok(Outcome::Again { live, why }),
+        }
+    }
+
+    /// Page range `p` of table `i` into the comparison: read here when no connection
+    /// has started it, else from its spool once done.
+    async fn follow(
+        &self,
+        session: &mut Session,
+        i: usize,
+        p: usize,
+        shared: &Shared,
+        sink: &mut Compare,
+    ) -> Result<(), Error> {
+        let table = self.tables[i];
+        loop {
+            // Registered before looking, so a part finishing in between still wakes us.
+            let finished = shared.done.notified();
+            let queued = {
+                let mut queue = shared.queue.borrow_mut();
+                let at = queue.iter().position(|&item| item == (i, p));
+                at.and_then(|at| queue.remove(at)).is_some()
+            };
+            if queued {
+                let columns: Vec<String> = self.entries[i].columns.iter().map(|c| c.name.clone()).collect();
+                return session.stream_pages(table, &columns, shared.ranges[i][p], sink).await;
+            }
+            let state = shared.parts.borrow_mut().remove(&(i, p));
+            match state {
+                Some(Part::Done(file)) => return feed(file, self.dir, sink).await,
+                Some(Part::Failed) => return Err(Error::Internal(format!("reading a part of {} failed", table.name))),
+                Some(running @ Part::Running) => {
+                    shared.parts.borrow_mut().insert((i, p), running);
+                    finished.await;
+                }
+                None => return Err(Error::Internal(format!("a part of {} went missing", table.name))),
+            }
         }
     }
 
@@ -343,7 +516,8 @@ struct Compare {
     rows: u64,
     sum: u64,
     raw_bytes: u64,
-    progress: Progress,
+    /// Rows read from the database are shown; rows fed from a spool were shown there.
+    progress: Option<Progress>,
 }
 
 impl Compare {
@@ -449,7 +623,44 @@ impl ChunkSink for Compare {
             rest = &rest[i + 1..];
         }
         self.carry.extend_from_slice(rest);
-        self.progress.inc(self.rows - before);
+        if let Some(p) = &self.progress {
+            p.inc(self.rows - before);
+        }
         Ok(())
     }
+}
+
+/// Raw COPY text of a page range to a spool file, rows shown on the table's progress.
+struct RawSink<'a> {
+    out: std::io::BufWriter<std::fs::File>,
+    dir: &'a std::path::Path,
+    progress: Progress,
+}
+
+impl ChunkSink for RawSink<'_> {
+    async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.out.write_all(bytes).map_err(|e| Error::io("writing a spool file in", self.dir, e))?;
+        self.progress.inc(memchr::memchr_iter(b'\n', bytes).count() as u64);
+        Ok(())
+    }
+}
+
+/// A raw spool's rows into the comparison (not shown again).
+async fn feed(mut file: std::fs::File, dir: &std::path::Path, sink: &mut Compare) -> Result<(), Error> {
+    let err = |e| Error::io("reading a spool file in", dir, e);
+    file.rewind().map_err(err)?;
+    let shown = sink.progress.take();
+    let mut buf = vec![0u8; BATCH];
+    let result = async {
+        loop {
+            let n = tokio::task::block_in_place(|| file.read(&mut buf)).map_err(err)?;
+            if n == 0 {
+                return Ok(());
+            }
+            sink.push(&buf[..n]).await?;
+        }
+    }
+    .await;
+    sink.progress = shown;
+    result
 }
