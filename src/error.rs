@@ -19,6 +19,7 @@ pub mod code {
     pub const TIMEOUT: u8 = 10;
     pub const PERMISSION: u8 = 11;
     pub const DIFFERENCES: u8 = 12;
+    pub const DEPENDENTS: u8 = 13;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -84,6 +85,19 @@ pub enum Error {
 
     #[error("snapshot {} is corrupt: {reason}", path.display())]
     SnapshotCorrupt { path: PathBuf, reason: String },
+
+    /// An incremental snapshot's base is not there.
+    #[error("snapshot '{base}', the base of '{dependent}', is missing{}", if chain.is_empty() { String::new() } else { format!(" (chain: {chain})") })]
+    BaseMissing { base: String, dependent: String, chain: String },
+
+    /// An incremental snapshot's base is there, but holds other data than when the
+    /// incremental one was taken.
+    #[error("snapshot '{base}' ({}) is not the base '{dependent}' was taken against: its content changed since", path.display())]
+    BaseAltered { base: String, dependent: String, path: PathBuf },
+
+    /// A snapshot other versions are built on, about to be deleted or replaced.
+    #[error("{action} '{target}': {} based on it: {}", crate::output::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
+    HasDependents { action: String, target: String, dependents: Vec<String>, hint: String },
 
     #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
     LockHeld { resource: String, holder: Option<String>, hint: String },
@@ -197,7 +211,9 @@ impl Error {
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
-            Error::SnapshotCorrupt { .. } => code::SNAPSHOT_CORRUPT,
+            Error::SnapshotCorrupt { .. } | Error::BaseAltered { .. } => code::SNAPSHOT_CORRUPT,
+            Error::BaseMissing { .. } => code::SNAPSHOT_MISSING,
+            Error::HasDependents { .. } => code::DEPENDENTS,
             Error::LockHeld { .. } => code::LOCK_HELD,
             Error::DiskSpace { .. } => code::DISK_SPACE,
             Error::Timeout { .. } => code::TIMEOUT,
@@ -232,7 +248,9 @@ impl Error {
             Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
             Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
             Error::SnapshotCorrupt { .. } => Some("the file cannot be trusted; restore another snapshot or take a new one".into()),
-            Error::LockHeld { hint, .. } => Some(hint.clone()),
+            Error::BaseMissing { .. } => Some("an incremental snapshot cannot be rebuilt without every snapshot below it: bring the missing version back (e.g. `seed snapshot pull`), or restore another snapshot; `seed snapshot list NAME` shows the versions there".into()),
+            Error::BaseAltered { .. } => Some("the base was replaced or edited after this snapshot was taken; restore another snapshot, or take a new one with --full".into()),
+            Error::LockHeld { hint, .. } | Error::HasDependents { hint, .. } => Some(hint.clone()),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
             Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
@@ -296,6 +314,9 @@ mod tests {
             Error::SnapshotMissing { .. } => "snapshot missing",
             Error::SnapshotExists { .. } => "already exists",
             Error::SnapshotCorrupt { .. } => "snapshot corrupt",
+            Error::BaseMissing { .. } => "base missing",
+            Error::BaseAltered { .. } => "base altered",
+            Error::HasDependents { .. } => "dependents",
             Error::LockHeld { .. } => "lock held",
             Error::DiskSpace { .. } => "disk space",
             Error::Timeout { .. } => "timeout",
@@ -347,6 +368,14 @@ mod tests {
             Error::SnapshotMissing { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotExists { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotCorrupt { path: "a.seed.gz".into(), reason: "truncated".into() },
+            Error::BaseMissing { base: "a@1".into(), dependent: "a@2".into(), chain: "a@2 -> a@1".into() },
+            Error::BaseAltered { base: "a@1".into(), dependent: "a@2".into(), path: "a.seed.gz".into() },
+            Error::HasDependents {
+                action: "cannot delete".into(),
+                target: "a@1".into(),
+                dependents: vec!["a@2".into()],
+                hint: "--rebase-dependents".into(),
+            },
             Error::LockHeld { resource: "snapshot a".into(), holder: None, hint: "wait".into() },
             Error::DiskSpace { path: "snaps".into(), reason: "full".into() },
             Error::Timeout { step: "loading t".into(), timeout: Duration::from_secs(1) },

@@ -32,11 +32,13 @@ use crate::db::{self, Access, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
-use crate::snapshot::names::{key_for, validate_name};
+use crate::snapshot::names::validate_name;
 use crate::snapshot::reader::read_header_from;
 use crate::snapshot::source::Source;
+use crate::snapshot::versions;
 
 /// Hex digits of the key in the snapshot's name: 48 bits. A collision would also need
 /// the same NAME, and is caught anyway: the full key is checked in the header.
@@ -299,7 +301,7 @@ impl Job<'_> {
     }
 
     async fn look(&self) -> Found {
-        let src = match self.store.open_key(&key_for(&self.name)).await {
+        let src = match self.store.open_key(&versions::key(&self.name, 1)).await {
             Ok(Some(src)) => src,
             Ok(None) => return Found::Absent,
             Err(e) => return Found::Unreadable(e.to_string()),
@@ -392,7 +394,7 @@ impl Job<'_> {
             }
         }
         let (tables, rows) = self.seed().await?;
-        let key = key_for(&self.name);
+        let key = versions::key(&self.name, 1);
         let replace = self.store.head(&key).await?.is_some();
         let saved = match self.save(replace).await {
             Ok(()) => Ok(self.store.display_key(&key)),
@@ -450,7 +452,11 @@ impl Job<'_> {
             lock: LockArgs { wait: self.args.wait },
         };
         let tables = header.tables.len();
-        let rows = restore::load(self.ctx, &args, &src, &Arc::new(header)).await?;
+        // A snapshot prepare saved is full (`look` checks): its chain is itself.
+        let top = Link::new(self.name.clone(), src, header);
+        let chain = Arc::new(Chain::resolve(top, |_| Ok(None))?);
+        let header = Arc::new(chain.header().clone());
+        let rows = restore::load(self.ctx, &args, &chain, &header).await?;
         Ok(Done::Restored { tables, rows: rows.unwrap_or(0) })
     }
 
@@ -467,6 +473,9 @@ impl Job<'_> {
             exclude: self.opts.selection.exclude.clone(),
             schemas: self.opts.selection.schemas.clone(),
             force: replace,
+            new_version: false,
+            base: None,
+            full: false,
             compression_level: COMPRESSION_LEVEL,
             jobs: None,
             lock: LockArgs { wait: self.args.wait },

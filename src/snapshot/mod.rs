@@ -3,11 +3,14 @@
 
 pub mod audit;
 mod bounded;
+pub mod chain;
 pub mod format;
 mod header_member;
 pub mod location;
 pub mod names;
 pub mod reader;
+pub mod rowkey;
 pub mod source;
 mod validate;
+pub mod versions;
 pub mod writer;

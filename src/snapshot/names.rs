@@ -1,5 +1,5 @@
-//! Snapshot names and the keys (file or object names) they are stored under. Only a
-//! valid name ever becomes a key: nothing else reaches a file system or a bucket.
+//! Snapshot names. Only a valid name ever becomes a key (see `versions` for the keys
+//! versions are stored under): nothing else reaches a file system or a bucket.
 
 use crate::error::Error;
 
@@ -7,7 +7,8 @@ use crate::error::Error;
 pub const EXTENSION: &str = ".seed.gz";
 const MAX_NAME: usize = 100;
 
-/// `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`: no separators, no traversal, no hidden files.
+/// `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`: no separators, no traversal, no hidden files,
+/// no `@` (which separates a name from a version number, `NAME@N`).
 pub fn validate_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
     let ok = match chars.next() {
@@ -28,16 +29,6 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// The key snapshot `name` is stored under (the name must be valid).
-pub fn key_for(name: &str) -> String {
-    format!("{name}{EXTENSION}")
-}
-
-/// The snapshot name a key holds, if it is a snapshot's key.
-pub fn name_of_key(key: &str) -> Option<&str> {
-    key.strip_suffix(EXTENSION).filter(|n| validate_name(n).is_ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,13 +37,10 @@ mod tests {
     fn names() {
         for good in ["baseline", "ci-2026.11.23", "A_1", "x"] {
             assert!(validate_name(good).is_ok(), "{good}");
-            assert_eq!(name_of_key(&key_for(good)), Some(good));
         }
         let long = "a".repeat(101);
         for bad in ["", "../x", ".hidden", "a/b", "-x", "a b", "é", long.as_str(), "x\0"] {
             assert!(validate_name(bad).is_err(), "{bad}");
-            assert_eq!(name_of_key(&format!("{bad}{EXTENSION}")), None);
         }
-        assert_eq!(name_of_key("notes.txt"), None);
     }
 }

@@ -233,21 +233,18 @@ pub fn open_table(path: &Path, header: &Header, index: usize) -> Result<TableRow
     open_table_in(&FileSource::open(path)?, header, index)
 }
 
-/// [`open_table`] on any source. Only a table stored in full can be read on its own.
+/// [`open_table`] on any source. Only a table stored in full can be read on its own;
+/// `chain::Chain` rebuilds the others.
 pub fn open_table_in(src: &dyn Source, header: &Header, index: usize) -> Result<TableRows, Error> {
     let entry =
         header.tables.get(index).ok_or_else(|| Error::Internal(format!("snapshot has no table number {index}")))?;
     let name = shown(&entry.table_name().to_string(), 80);
     if entry.storage != Storage::Full {
-        let base = header.base.as_ref().map_or_else(String::new, |b| format!(" {}@{}", shown(&b.name, 80), b.version));
-        return Err(corrupt(
-            src,
-            format!(
-                "table {name} is stored as {} of the base snapshot{base}; this seed cannot rebuild tables of \
-                 incremental snapshots yet — upgrade seed",
-                if entry.storage == Storage::Base { "unchanged since" } else { "changes against" }
-            ),
-        ));
+        return Err(Error::Internal(format!(
+            "table {name} is stored as {} in {}: it is rebuilt through its chain",
+            entry.storage.label(),
+            src.location().display()
+        )));
     }
     open_range(src, entry.offset, entry.length, entry.stats(), name)
 }
@@ -459,20 +456,26 @@ pub fn verify(path: &Path) -> Result<Header, Error> {
 /// [`verify`] on any source.
 pub fn verify_source(src: &dyn Source) -> Result<Header, Error> {
     let header = read_header_from(src)?;
+    verify_stored(src, &header)?;
+    Ok(header)
+}
+
+/// [`verify`] of the bytes `src` stores for `header` (read from it).
+pub fn verify_stored(src: &dyn Source, header: &Header) -> Result<(), Error> {
     for (index, t) in header.tables.iter().enumerate() {
         match t.storage {
             Storage::Full => {
-                open_table_in(src, &header, index)?.finish()?;
+                open_table_in(src, header, index)?.finish()?;
             }
             Storage::Base => {}
             Storage::Delta => {
                 for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
-                    open_part_in(src, &header, index, part)?.finish()?;
+                    open_part_in(src, header, index, part)?.finish()?;
                 }
             }
         }
     }
-    Ok(header)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -761,27 +764,28 @@ mod tests {
             (Box::new(|h| h.tables[2].storage = format::Storage::Delta), "names no base snapshot"),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "good".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base =
+                        Some(format::BaseRef { name: "good".into(), version: 1, content_checksum: "0".repeat(32) });
                 }),
                 "cannot build on version 1 of itself",
             ),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, content_checksum: "0".repeat(32) });
                     h.tables[0].storage = format::Storage::Base;
                 }),
                 "storage is base, yet the header records data",
             ),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, content_checksum: "0".repeat(32) });
                     h.tables[0].storage = format::Storage::Delta;
                 }),
                 "records no delta parts",
             ),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, content_checksum: "0".repeat(32) });
                     h.tables[0].storage = format::Storage::Delta;
                     let part = format::PartStats { rows: 0, checksum: "0".repeat(16), raw_bytes: 0, length: 0 };
                     h.tables[0].delta = Some(format::DeltaParts { upserts: part.clone(), deletes: part });

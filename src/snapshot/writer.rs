@@ -45,7 +45,9 @@ fn check_stats(checksum: &str) -> Result<String, Error> {
 impl SnapshotWriter {
     /// Starts `stage` with a placeholder header sized for the final one. The table
     /// entries' stats are ignored (set at `end_table`); their `storage` says how each
-    /// table will be written.
+    /// table will be written, unless [`SnapshotWriter::begin_table_as`] says otherwise
+    /// when it begins (room is reserved for every table with a primary key to become a
+    /// delta when the header names a base).
     pub fn create(mut stage: Stage, mut header: Header) -> Result<Self, Error> {
         names::validate_name(&header.name)?;
         if header.format != format::FORMAT_NAME || header.format_version != format::FORMAT_VERSION {
@@ -124,6 +126,30 @@ impl SnapshotWriter {
             return Err(Error::Internal("snapshot writer used after a failed write".into()));
         }
         Ok(())
+    }
+
+    /// Starts table `index` stored as `storage`: `base` and `delta` need a base in the
+    /// header, `delta` a primary key.
+    pub fn begin_table_as(&mut self, index: usize, storage: Storage) -> Result<(), Error> {
+        self.check_usable()?;
+        let has_base = self.header.base.is_some();
+        let Some(entry) = self.header.tables.get_mut(index) else {
+            return Err(Error::Internal(format!("snapshot has no table number {index}")));
+        };
+        let allowed = match storage {
+            Storage::Full => true,
+            Storage::Base => has_base,
+            Storage::Delta => has_base && !entry.primary_key.is_empty(),
+        };
+        if !allowed || self.open.is_some() || index != self.next_table {
+            return Err(Error::Internal(format!("table {index} cannot begin as {}", storage.label())));
+        }
+        entry.storage = storage;
+        entry.delta = (storage == Storage::Delta).then(|| {
+            let part = PartStats { checksum: "0".repeat(16), ..PartStats::default() };
+            DeltaParts { upserts: part.clone(), deletes: part }
+        });
+        self.begin_table(index)
     }
 
     /// Starts table `index`; tables must come in header order, each once.
@@ -253,9 +279,25 @@ impl SnapshotWriter {
         Ok(())
     }
 
+    /// The time the published key carries, where the location lets its writer set it.
+    pub fn set_modified(&mut self, time: std::time::SystemTime) -> Result<(), Error> {
+        self.stage.set_modified(time)
+    }
+
     /// Puts the final header (with its checksum) in the placeholder's place and
     /// publishes the key (see `Stage::publish` for `replace`). Returns the final header.
-    pub fn finish(mut self, replace: bool) -> Result<Header, Error> {
+    pub fn finish(self, replace: bool) -> Result<Header, Error> {
+        self.finish_checked(replace, |_, _| Ok(()))
+    }
+
+    /// [`SnapshotWriter::finish`], calling `check` with the final header and the staged
+    /// bytes (where the location can read them back before publishing; the placeholder
+    /// header is still in place there, the same length) before anything is published.
+    pub fn finish_checked(
+        mut self,
+        replace: bool,
+        check: impl FnOnce(&Header, Option<std::sync::Arc<dyn crate::snapshot::source::Source>>) -> Result<(), Error>,
+    ) -> Result<Header, Error> {
         self.check_usable()?;
         if self.open.is_some() || self.next_table != self.header.tables.len() {
             return Err(Error::Internal(format!(
@@ -264,6 +306,12 @@ impl SnapshotWriter {
                 self.header.tables.len()
             )));
         }
+        // A header names a base only when a table is read from it.
+        if self.header.tables.iter().all(|t| t.storage == Storage::Full) {
+            self.header.base = None;
+        }
+        validate::structure(&self.header)
+            .map_err(|reason| Error::Internal(format!("the snapshot header came out inconsistent: {reason}")))?;
         let json_err = |e: serde_json::Error| Error::Internal(format!("cannot serialize the snapshot header: {e}"));
         let checksum = format::header_checksum(&mut self.header).map_err(json_err)?;
         self.header.header_checksum = Some(checksum);
@@ -274,6 +322,8 @@ impl SnapshotWriter {
         if member.len() as u64 != self.header_member_len {
             return Err(Error::Internal("final snapshot header member changed size".into()));
         }
+        let staged = self.stage.staged_source()?;
+        check(&self.header, staged)?;
         self.stage.publish(&member, replace)?;
         Ok(self.header)
     }
@@ -307,9 +357,14 @@ pub(crate) mod tests {
         vec![plain, awkward, Vec::new()]
     }
 
-    /// A stage for snapshot `name` in directory `dir`.
+    /// A stage for snapshot `name` (version 1) in directory `dir`.
     pub(crate) fn stage_in(dir: &Path, name: &str) -> Stage {
-        Stage::Local(LocalStore::new(dir).stage(&names::key_for(name)).unwrap())
+        stage_key(dir, &crate::snapshot::versions::key(name, 1))
+    }
+
+    /// A stage for `key` in directory `dir`.
+    pub(crate) fn stage_key(dir: &Path, key: &str) -> Stage {
+        Stage::Local(LocalStore::new(dir).stage(key).unwrap())
     }
 
     /// Writes a snapshot of `rows` the way the snapshot command does: line-aligned
@@ -469,7 +524,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut h = sample_header("inc", &["same", "changed", "full"]);
         h.version = 2;
-        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, header_checksum: "ab".repeat(16) });
+        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, content_checksum: "ab".repeat(16) });
         h.tables[0].storage = Storage::Base;
         h.tables[1].storage = Storage::Delta;
         let mut w = SnapshotWriter::create(stage_in(dir.path(), "inc"), h).unwrap();
@@ -518,10 +573,7 @@ pub(crate) mod tests {
         assert_eq!(part(DeltaPart::Deletes), deletes);
         for i in [0, 1] {
             let err = reader::open_table(&path, &header, i).unwrap_err();
-            assert!(
-                matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("inc@1") && reason.contains("upgrade seed")),
-                "{err:?}"
-            );
+            assert!(matches!(&err, Error::Internal(reason) if reason.contains("rebuilt through its chain")), "{err:?}");
         }
         assert!(matches!(reader::open_part(&path, &header, 2, DeltaPart::Upserts), Err(Error::Internal(_))));
         let mut back = Vec::new();
@@ -539,6 +591,63 @@ pub(crate) mod tests {
             matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("table changed (deletes)")),
             "{err:?}"
         );
+    }
+
+    /// A header naming a base leaves room for every keyed table to become a delta; a
+    /// table's storage is chosen as it begins; a base nothing reads from is dropped.
+    #[test]
+    fn storage_is_chosen_per_table_and_an_unused_base_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = sample_header("inc", &["a", "b", "c"]);
+        h.version = 2;
+        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, content_checksum: "cd".repeat(16) });
+        h.tables[2].primary_key.clear();
+        let empty = RowHasher::new().finish().unwrap();
+        let write = |storages: [Storage; 3]| {
+            let mut w = SnapshotWriter::create(stage_key(dir.path(), "inc@2.seed.gz"), h.clone()).unwrap();
+            for (i, st) in storages.into_iter().enumerate() {
+                w.begin_table_as(i, st).unwrap();
+                match st {
+                    Storage::Full => w.end_table(empty.clone()).unwrap(),
+                    Storage::Base => w.end_reconstructed_table(0, &"0".repeat(16)).unwrap(),
+                    Storage::Delta => {
+                        for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
+                            w.begin_part(part).unwrap();
+                            w.write_member(&gzip_member(&b"7\tseven\n".repeat(1000), 6)).unwrap();
+                            let mut s = RowHasher::new();
+                            s.update(&b"7\tseven\n".repeat(1000));
+                            w.end_part(s.finish().unwrap()).unwrap();
+                        }
+                        w.end_reconstructed_table(u64::MAX, &"f".repeat(16)).unwrap();
+                    }
+                }
+            }
+            let path = dir.path().join("inc@2.seed.gz");
+            let header = w.finish(true).unwrap();
+            assert_eq!(reader::read_header(&path).unwrap().0, header);
+            header
+        };
+        let delta = write([Storage::Delta, Storage::Delta, Storage::Full]);
+        assert!(delta.base.is_some());
+        assert_eq!(
+            delta.tables.iter().map(|t| t.storage).collect::<Vec<_>>(),
+            [Storage::Delta, Storage::Delta, Storage::Full]
+        );
+        let mixed = write([Storage::Base, Storage::Full, Storage::Base]);
+        assert!(mixed.base.is_some());
+        let full = write([Storage::Full, Storage::Full, Storage::Full]);
+        assert_eq!(full.base, None, "nothing is read from the base: it is not named");
+        // A table without a key cannot be a delta; nothing can be read from no base.
+        let mut w = SnapshotWriter::create(stage_key(dir.path(), "inc@2.seed.gz"), h.clone()).unwrap();
+        w.begin_table_as(0, Storage::Full).unwrap();
+        w.end_table(empty.clone()).unwrap();
+        w.begin_table_as(1, Storage::Full).unwrap();
+        w.end_table(empty.clone()).unwrap();
+        assert!(matches!(w.begin_table_as(2, Storage::Delta), Err(Error::Internal(_))));
+        let mut no_base = h.clone();
+        no_base.base = None;
+        let mut w = SnapshotWriter::create(stage_key(dir.path(), "inc@2.seed.gz"), no_base).unwrap();
+        assert!(matches!(w.begin_table_as(0, Storage::Base), Err(Error::Internal(_))));
     }
 
     const EFBIG_CHILD: &str = "SEED_TEST_EFBIG_DIR";

@@ -25,3 +25,4 @@ mod snapshot;
 mod store;
 mod timeout;
 mod ux;
+mod versions;

@@ -1,19 +1,21 @@
 //! `seed snapshot ...`: one file per verb. Shared here: opening the location and a
 //! snapshot in it, the audit record every changing command leaves, choosing tables.
 
+pub mod catalog;
 pub mod create;
 mod delete;
 mod diff;
+mod incremental;
 mod list;
 mod preflight;
 pub mod profile;
 mod prune;
+mod rebase;
 pub mod restore;
 mod show;
 mod transfer;
 mod verify;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -25,9 +27,7 @@ use crate::db::select::Selection;
 use crate::error::Error;
 use crate::output::{Level, Printer};
 use crate::snapshot::audit::{AuditRecord, Outcome};
-use crate::snapshot::location::{Location, LockGuard, Mode, pending};
-use crate::snapshot::names::{key_for, validate_name};
-use crate::snapshot::source::Source;
+use crate::snapshot::location::{Location, LockGuard, pending};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
     location(ctx)?.check()?;
@@ -49,29 +49,6 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
 /// The snapshot location of `--snapshot-dir` (a directory or a bucket).
 pub fn location(ctx: &Context) -> Result<Location, Error> {
     Location::open(&ctx.settings.snapshot_dir)
-}
-
-/// An existing snapshot `name`: its location, its bytes (pinned to what is there now)
-/// and its lock, held in `mode` for the command's life.
-pub async fn open_locked(
-    ctx: &Context,
-    name: &str,
-    mode: Mode,
-    wait: bool,
-    command: &str,
-) -> Result<(Location, Arc<dyn Source>, LockGuard), Error> {
-    validate_name(name)?;
-    let location = location(ctx)?;
-    let missing = || Error::SnapshotMissing { name: name.to_owned(), dir: location.display() };
-    let key = key_for(name);
-    // Looked for first, so a reader never creates a lock in a directory that is not there.
-    if location.head(&key).await?.is_none() {
-        return Err(missing());
-    }
-    let guard = location.lock(name, mode, wait, &format!("seed snapshot {command} {name}")).await?;
-    report_unlocked(ctx, &guard);
-    let source = location.open_key(&key).await?.ok_or_else(missing)?;
-    Ok((location, source, guard))
 }
 
 /// A reader in a location where its lock cannot be written goes on without the lock;

@@ -9,9 +9,7 @@ use crate::db::{self, Access};
 use crate::error::{Error, code};
 use crate::factory::config::{Factories, MAX_PROFILE_VALUES};
 use crate::factory::profile::{ColumnInput, ProfileSettings, TableProfile, TableProfiler, render};
-use crate::snapshot::location::Mode;
-use crate::snapshot::reader::{open_table_in, read_header_from};
-use crate::snapshot::source::Source;
+use crate::snapshot::chain::Chain;
 
 pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
     let mut settings = match &args.factories {
@@ -30,15 +28,15 @@ pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
         }
         settings.min_count = n;
     }
-    let (_store, src, _guard) = super::open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "profile").await?;
-    let text = tokio::task::block_in_place(|| profile_snapshot(src.as_ref(), &args.name, &settings))?;
+    let opened = super::catalog::open_chain(ctx, &args.name, args.lock.wait, "profile").await?;
+    let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name, &settings))?;
     ctx.printer.data(text.trim_end());
     Ok(code::OK)
 }
 
-/// The profile of the snapshot in `src`, as factories-file text (blocking).
-pub fn profile_snapshot(src: &dyn Source, name: &str, settings: &ProfileSettings) -> Result<String, Error> {
-    let header = read_header_from(src)?;
+/// The profile of the snapshot `chain` rebuilds, as factories-file text (blocking).
+pub fn profile_snapshot(chain: &Chain, name: &str, settings: &ProfileSettings) -> Result<String, Error> {
+    let header = chain.header();
     let mut tables = Vec::new();
     for (i, entry) in header.tables.iter().enumerate() {
         let columns = entry
@@ -52,7 +50,7 @@ pub fn profile_snapshot(src: &dyn Source, name: &str, settings: &ProfileSettings
             })
             .collect();
         let mut profiler = TableProfiler::new(entry.table_name(), columns, settings);
-        let mut rows = open_table_in(src, &header, i)?;
+        let mut rows = chain.open_table(i)?;
         while let Some(chunk) = rows.next_chunk()? {
             profiler.feed(&chunk);
         }

@@ -325,6 +325,15 @@ impl Stage {
         }
     }
 
+    /// Gives the key this modification time where the location keeps one that its
+    /// writer sets (a file's mtime; an object's time is the store's).
+    pub fn set_modified(&mut self, time: SystemTime) -> Result<(), Error> {
+        match self {
+            Stage::Local(s) => s.set_modified(time),
+            Stage::S3(_) => Ok(()),
+        }
+    }
+
     /// What messages call the place being written.
     pub fn display(&self) -> PathBuf {
         match self {

@@ -105,7 +105,7 @@ pub async fn acquire(store: &LocalStore, name: &str, mode: Mode, wait: bool, com
         }
         Err(TryLockError::WouldBlock) => {
             return Err(Error::LockHeld {
-                resource: format!("snapshot '{name}'"),
+                resource: crate::snapshot::versions::lock_resource(name),
                 holder: wait_for_holder(&path).await,
                 hint: "wait for that command to finish, or pass --wait to queue behind it".into(),
             });

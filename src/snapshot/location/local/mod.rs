@@ -278,6 +278,11 @@ impl LocalStage {
         FileSource::from_file(&self.target, file)
     }
 
+    pub fn set_modified(&mut self, time: SystemTime) -> Result<(), Error> {
+        let dir = self.temp.dir().to_path_buf();
+        self.temp.file().set_modified(time).map_err(|e| Error::io("setting the time of a temp file in", &dir, e))
+    }
+
     pub fn publish(mut self, head: &[u8], replace: bool) -> Result<(), Error> {
         if self.failed {
             return Err(Error::Internal("snapshot stage used after a failed write".into()));

@@ -113,7 +113,7 @@ pub async fn acquire(store: &S3Store, name: &str, mode: Mode, wait: bool, comman
             }
             Attempt::Held(holder) => {
                 return Err(Error::LockHeld {
-                    resource: format!("snapshot '{name}'"),
+                    resource: crate::snapshot::versions::lock_resource(name),
                     holder,
                     hint: format!(
                         "wait for that command to finish, or pass --wait to queue behind it (a lease of a killed \
