@@ -115,6 +115,11 @@ impl Chain {
         Ok(chain)
     }
 
+    /// The snapshot itself, the chain let go.
+    pub fn into_top(self) -> Link {
+        self.links.into_iter().next().expect("a chain has a top")
+    }
+
     pub fn top(&self) -> &Link {
         &self.links[0]
     }

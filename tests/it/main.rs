@@ -23,6 +23,7 @@ mod select;
 mod settings;
 mod snapshot;
 mod store;
+mod store_versions;
 mod timeout;
 mod ux;
 mod versions;

@@ -55,7 +55,7 @@ fn tables_of(db: &Path) -> Vec<String> {
 }
 
 /// Every row of every table, each value as `quote(v):typeof(v)`, sorted per table.
-fn sqlite_state(db: &Path) -> String {
+pub(crate) fn sqlite_state(db: &Path) -> String {
     let mut out = String::new();
     for t in tables_of(db) {
         let cols = lines(db, &format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid"));
@@ -68,7 +68,7 @@ fn sqlite_state(db: &Path) -> String {
 }
 
 /// A copy of `db` with every row deleted: the schema as it is, no data.
-fn empty_copy(db: &Path, to: &Path) {
+pub(crate) fn empty_copy(db: &Path, to: &Path) {
     std::fs::copy(db, to).unwrap();
     let deletes: Vec<String> = tables_of(to).iter().map(|t| format!("DELETE FROM \"{t}\";")).collect();
     sqlite_exec(to, &format!("PRAGMA foreign_keys = OFF; {}", deletes.join(" ")));
@@ -89,7 +89,7 @@ fn storage(snapshot: &Path, table: &str) -> String {
 
 /// The demo schema with 300 rows per table on the SQLite default, plus `notes`, a
 /// table without a primary key.
-fn sqlite_workdir() -> (Workdir, PathBuf) {
+pub(crate) fn sqlite_workdir() -> (Workdir, PathBuf) {
     let w = Workdir::new();
     run(w.seed().args(["--no-progress", "bulk", "--count", "300"]), 0);
     let db = w.path().join("seed.db");

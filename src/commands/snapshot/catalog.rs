@@ -128,12 +128,14 @@ pub async fn base_version(location: &Location, base: &BaseRef) -> Result<Option<
     stored(location, &base.name, base.version).await
 }
 
-/// The headers of `versions`, in their order: opened up to [`PARALLEL`] ahead, parsed
-/// one at a time (memory holds one header however many there are).
-pub async fn headers(
+/// `each(version, its header)` for `versions`, in their order: opened up to
+/// [`PARALLEL`] ahead, parsed one at a time and handed to `each` at once (memory holds
+/// one header however many there are: keep only what is needed of it).
+pub async fn headers<T>(
     location: &Location,
     versions: Vec<Version>,
-) -> Result<Vec<(Version, Result<Header, Error>)>, Error> {
+    mut each: impl FnMut(Version, Result<Header, Error>) -> T,
+) -> Result<Vec<T>, Error> {
     let mut opened = futures_util::stream::iter(versions.into_iter().map(|v| {
         let location = location.clone();
         tokio::spawn(async move {
@@ -146,7 +148,7 @@ pub async fn headers(
     while let Some(joined) = opened.next().await {
         let (v, source) = joined.map_err(|e| Error::Internal(format!("reading headers failed: {e}")))?;
         let header = source.and_then(|s| tokio::task::block_in_place(|| read_header_from(s.as_ref())));
-        out.push((v, header));
+        out.push(each(v, header));
     }
     Ok(out)
 }
@@ -264,11 +266,8 @@ pub async fn open_chain(ctx: &Context, text: &str, wait: bool, command: &str) ->
 /// The snapshots stored as built on `name@version` (a table of theirs read from it).
 pub async fn dependents(location: &Location, name: &str, version: u64) -> Result<Vec<Version>, Error> {
     let all: Vec<Version> = catalog(location).await?.0.into_values().flatten().collect();
-    Ok(headers(location, all)
-        .await?
-        .into_iter()
-        .filter_map(|(v, h)| h.ok().filter(|h| depends_on(h, name, version)).map(|_| v))
-        .collect())
+    let found = headers(location, all, |v, h| h.is_ok_and(|h| depends_on(&h, name, version)).then_some(v)).await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// Whether `header` reads a table from `name@version`.

@@ -91,12 +91,10 @@ async fn list_names(store: &Location, ctx: &Context) -> Result<u8, Error> {
     let (names, foreign) = catalog(store).await?;
     let counts: Vec<usize> = names.values().map(Vec::len).collect();
     let latest: Vec<Version> = names.into_values().filter_map(|mut v| v.pop()).collect();
-    let mut items: Vec<Value> = Vec::new();
-    for ((latest, header), count) in headers(store, latest).await?.into_iter().zip(counts) {
-        let mut item = describe(&latest, &header);
+    let mut items: Vec<Value> = headers(store, latest, |v, h| describe(&v, &h)).await?;
+    for (item, count) in items.iter_mut().zip(counts) {
+        item["latest"] = item["version"].clone();
         item["versions"] = json!(count);
-        item["latest"] = json!(latest.version);
-        items.push(item);
     }
     for info in foreign {
         items.push(json!({
@@ -142,14 +140,17 @@ async fn list_versions(store: &Location, name: &str, ctx: &Context) -> Result<u8
     let Some(versions) = names.remove(name) else {
         return Err(Error::SnapshotMissing { name: name.to_owned(), dir: store.display() });
     };
-    let mut items = Vec::with_capacity(versions.len());
-    for (v, header) in headers(store, versions).await? {
-        let mut item = describe(&v, &header);
+    // One header at a time: what is listed of it, and the base it needs.
+    let described = headers(store, versions, |v, h| {
+        let base = h.as_ref().ok().and_then(|h| h.base.clone().filter(|_| needs_base(h)));
+        (describe(&v, &h), base)
+    })
+    .await?;
+    let mut items = Vec::with_capacity(described.len());
+    for (mut item, base) in described {
         // Whether the base is there and still holds what this version was built on.
-        if let Ok(h) = &header
-            && let Some(b) = h.base.as_ref().filter(|_| needs_base(h))
-        {
-            let state = match base_version(store, b).await? {
+        if let Some(b) = base {
+            let state = match base_version(store, &b).await? {
                 None => "missing",
                 Some(bv) => match bv.header(store).await {
                     Ok(bh) if content_checksum(&bh) == b.content_checksum => "ok",

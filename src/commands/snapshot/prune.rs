@@ -60,15 +60,18 @@ struct Node {
 async fn nodes(store: &Location) -> Result<Vec<Node>, Error> {
     let mut out = Vec::new();
     let all: Vec<Version> = catalog(store).await?.0.into_values().flatten().collect();
-    for (v, h) in headers(store, all).await? {
-        let Ok(h) = h else { continue };
+    // Only what a node needs is kept of each header.
+    let read = headers(store, all, |v, h| {
+        let h = h.ok()?;
         let base = h
             .base
             .as_ref()
             .filter(|_| h.tables.iter().any(|t| t.storage != Storage::Full))
             .map(|b| versions::label(&b.name, b.version));
-        out.push(Node { created: h.created_at, base, v });
-    }
+        Some(Node { created: h.created_at, base, v })
+    })
+    .await?;
+    out.extend(read.into_iter().flatten());
     // `created_at` has whole seconds: snapshots taken within one second are ordered by
     // when their files were written (a bucket's objects: when they were last written,
     // so a rebased one counts as new there), then by version.

@@ -45,12 +45,15 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
     let version = resolve(&store, &r).await?;
     let (path, size) = (version.file.clone(), version.size);
     let top = version.link(&store).await?;
-    let h = top.header.clone();
     // Only headers are read: what the chain is, and whether it is whole. (show never
-    // fails for a missing base: it says so.)
-    let (chain, chain_error) = match resolve_chain(&store, top).await {
-        Ok(c) => (c.links().iter().map(|l| l.label.clone()).collect(), None),
-        Err(e) => (vec![version.label()], Some(e.to_string())),
+    // fails for a missing base: it says so.) One copy of the header at a time: it can
+    // be tens of MB.
+    let (chain, chain_error, h) = match resolve_chain(&store, top).await {
+        Ok(c) => {
+            let labels = c.links().iter().map(|l| l.label.clone()).collect();
+            (labels, None, c.into_top().header)
+        }
+        Err(e) => (vec![version.label()], Some(e.to_string()), version.header(&store).await?),
     };
     if ctx.printer.json_doc() {
         // Streamed: a header's JSON can be tens of MB; never held as text as well.

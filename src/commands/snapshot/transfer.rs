@@ -139,7 +139,7 @@ async fn plan(from: &Location, to: &Location, top: &Version, force: bool) -> Res
                 base: base_label(&base),
                 dependent: below.clone(),
                 chain: format!(
-                    "{} (in {}; {} does not hold it either)",
+                    "{below} → {}, held neither in {} nor in {}",
                     base_label(&base),
                     from.display().display(),
                     to.display().display()

@@ -197,9 +197,12 @@ impl S3Store {
         let listed = match self.store().list_with_delimiter(prefix.as_ref()).await {
             Ok(l) => l,
             Err(e) => {
-                // A missing bucket lists as empty, like a missing directory.
-                if matches!(self.bucket_exists().await, Ok(false)) {
-                    return Ok(vec![]);
+                // A missing bucket lists as empty, like a missing directory; refused
+                // credentials are said as such (a listing's error does not tell).
+                match self.bucket_exists().await {
+                    Ok(false) => return Ok(vec![]),
+                    Err(why) => return Err(why),
+                    Ok(true) => {}
                 }
                 return Err(self.err("listing", None, &e));
             }
