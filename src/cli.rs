@@ -320,12 +320,13 @@ pub enum SnapshotCommand {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The snapshot to copy (in --snapshot-dir).
+    /// The snapshot to copy (in --snapshot-dir): NAME (its latest version) or NAME@N;
+    /// the bases an incremental one is built on go with it.
     pub name: String,
     /// Where to copy it: s3://BUCKET[/PREFIX] or a directory.
     #[arg(long, value_name = "LOCATION")]
     pub to: PathBuf,
-    /// Replace the snapshot of that name there (the old one stays readable until the copy is complete).
+    /// Replace that version there (the old one stays readable until the copy is complete; never a base).
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
@@ -334,12 +335,13 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The snapshot to copy (into --snapshot-dir).
+    /// The snapshot to copy (into --snapshot-dir): NAME (its latest version) or NAME@N;
+    /// the bases an incremental one is built on come with it.
     pub name: String,
     /// Where to copy it from: s3://BUCKET[/PREFIX] or a directory.
     #[arg(long, value_name = "LOCATION")]
     pub from: PathBuf,
-    /// Replace the local snapshot of that name (the old one stays readable until the copy is complete).
+    /// Replace that local version (the old one stays readable until the copy is complete; never a base).
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]

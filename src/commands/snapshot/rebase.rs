@@ -102,7 +102,7 @@ fn rewrite(
             writer.end_reconstructed_table(entry.rows, &entry.checksum)?;
         } else {
             writer.begin_table_as(index, Storage::Full)?;
-            let stats = compress_rebuilt(&chain, level_at, i, level, &mut writer)?;
+            let stats = compress_rebuilt(chain, level_at, i, level, &mut writer)?;
             writer.end_table(stats)?;
             expanded += 1;
         }
