@@ -8,6 +8,8 @@ ensure_seed
 W="$SCRATCH/list"
 mkdir -p "$W"
 DB="sqlite://$W/demo.db"
+rm -f "$W/demo.db"
+sqlite3 "$W/demo.db" <"$ROOT/fixtures/schema.sql"
 "$SEED_BIN" --database-url "$DB" -q --no-progress bulk --count 100
 for n in 100 1000; do
     dir="$W/snaps$n"

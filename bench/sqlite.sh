@@ -23,6 +23,11 @@ for t in "${DEMO_TABLES[@]}"; do "$SQLITE3" -csv "$SRC" "SELECT * FROM $t" >"$W/
     echo "PRAGMA foreign_keys = ON;"
     echo "BEGIN;"
     for t in "${DEMO_TABLES[@]}"; do echo ".import --csv \"$W/csv/$t.csv\" $t"; done
+    # CSV has no NULL: .import reads an empty field as ''. Put the NULLs back (the
+    # deferred home_office_id key would fail at COMMIT), inside the same transaction.
+    echo "UPDATE staffs SET home_office_id = NULL WHERE home_office_id = '';"
+    echo "UPDATE staffs SET phone = NULL WHERE phone = '';"
+    echo "UPDATE welfare_recipients SET notes = NULL WHERE notes = '';"
     echo "COMMIT;"
 } >"$W/import.sql"
 count() { "$SQLITE3" "$1" "SELECT (SELECT count(*) FROM staffs)+(SELECT count(*) FROM offices)+(SELECT count(*) FROM office_staffs)+(SELECT count(*) FROM welfare_recipients)"; }

@@ -44,6 +44,7 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    system::keep_memory_flat();
     let (cli, matches) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),

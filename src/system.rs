@@ -32,3 +32,18 @@ pub fn writable_by_me(path: &std::path::Path) -> bool {
     // SAFETY: a valid NUL-terminated path; faccessat only reads it.
     unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
 }
+
+/// Gives freed buffers back to the system as they are freed (glibc).
+///
+/// Snapshot create hands 1 MiB chunks and compressor states between threads. glibc
+/// raises its mmap threshold after the first such buffer is freed, so later ones come
+/// from per-thread arenas that keep freed memory: peak RSS grew with the data (72 MB at
+/// 1M rows, 109–166 MB at 3–10M). A fixed threshold keeps big buffers on mmap, freed at
+/// once: measured flat at about 25 MB, no slower. Call before any thread starts.
+pub fn keep_memory_flat() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
