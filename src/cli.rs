@@ -25,13 +25,14 @@ Exit codes:
     3  connection: cannot connect, authentication failed, connection lost
     4  data: constraint violation, invalid value, a generator cannot satisfy a rule
     5  schema: unknown table, schema mismatch, restore pre-flight failed
-    6  snapshot missing, or already exists (without --force)
-    7  snapshot corrupt or failed verification
+    6  snapshot (or version, or an incremental snapshot's base) missing, or already exists
+    7  snapshot corrupt, failed verification, or a base altered
     8  lock held by another seed process
     9  not enough disk space
    10  statement timeout
    11  permission denied
    12  differences found (verify --against-db, diff)
+   13  other snapshots are built on it (delete, prune, create --force)
   130  interrupted: rolled back, temp files removed, locks released";
 
 #[derive(Debug, Parser)]
@@ -64,7 +65,7 @@ pub struct ConnectArgs {
     /// Direct (non-pooled) URL for the write transaction and advisory locks.
     #[arg(long, env = env::DIRECT_URL, hide_env_values = true, global = true)]
     pub direct_url: Option<String>,
-    /// Snapshot directory. Default: ./snapshots
+    /// Snapshot directory, or s3://BUCKET[/PREFIX] (AWS variables and profiles). Default: ./snapshots
     #[arg(long, env = env::SNAPSHOT_DIR, hide_env_values = true, global = true)]
     pub snapshot_dir: Option<PathBuf>,
     /// Give up connecting after this long per attempt (e.g. 10s).
@@ -151,7 +152,7 @@ pub enum Command {
     /// Take, list, inspect, verify, restore and delete data snapshots.
     #[command(
         subcommand,
-        after_help = "Examples:\n  seed snapshot create baseline\n  seed snapshot list\n  seed snapshot restore baseline --clean\n  seed snapshot verify baseline --against-db\n  seed snapshot diff baseline after-tests --rows\n  seed snapshot prune --older-than 30d --keep-last 5"
+        after_help = "Examples:\n  seed snapshot create baseline\n  seed snapshot list\n  seed snapshot restore baseline --clean\n  seed snapshot verify baseline --against-db\n  seed snapshot diff baseline after-tests --rows\n  seed snapshot prune --older-than 30d --keep-last 5\n  seed snapshot push baseline --to s3://team-bucket/seed"
     )]
     Snapshot(SnapshotCommand),
     /// CI setup in one step: restore the snapshot saved for this schema and these options, else seed and save it.
@@ -269,7 +270,7 @@ pub struct DoctorArgs {}
 pub enum SnapshotCommand {
     /// Write a snapshot of the database's data.
     #[command(
-        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force"
+        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3"
     )]
     Create(CreateArgs),
     /// Load a snapshot into the database, in one transaction.
@@ -295,14 +296,56 @@ pub enum SnapshotCommand {
         after_help = "Examples:\n  seed snapshot profile prod > profile.toml\n  seed bulk --count 1000 --factories profile.toml\n  seed snapshot profile prod --max-values 50 --min-count 10"
     )]
     Profile(ProfileArgs),
-    /// Delete a snapshot.
-    #[command(after_help = "Example:\n  seed snapshot delete baseline")]
+    /// Delete a snapshot (every version of it) or one version.
+    #[command(
+        after_help = "Examples:\n  seed snapshot delete baseline            # every version\n  seed snapshot delete baseline@2          # one version\n  seed snapshot delete baseline --dry-run\n  seed snapshot delete baseline@1 --rebase-dependents"
+    )]
     Delete(DeleteArgs),
     /// Delete old snapshots.
     #[command(
-        after_help = "Examples:\n  seed snapshot prune --older-than 30d --dry-run\n  seed snapshot prune --keep-last 5"
+        after_help = "Examples:\n  seed snapshot prune --older-than 30d --dry-run\n  seed snapshot prune --keep-last 5\n  seed snapshot prune --keep-versions 3 --rebase-dependents"
     )]
     Prune(PruneArgs),
+    /// Copy a snapshot from the snapshot directory to another location (e.g. a bucket).
+    #[command(
+        after_help = "Examples:\n  seed snapshot push baseline --to s3://team-bucket/seed\n  seed snapshot push baseline --to s3://team-bucket/seed --force"
+    )]
+    Push(PushArgs),
+    /// Copy a snapshot from another location (e.g. a bucket) into the snapshot directory.
+    #[command(
+        after_help = "Examples:\n  seed snapshot pull baseline --from s3://team-bucket/seed\n  seed snapshot pull baseline --from s3://team-bucket/seed --force"
+    )]
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The snapshot to copy (in --snapshot-dir): NAME (its latest version) or NAME@N;
+    /// the bases an incremental one is built on go with it.
+    pub name: String,
+    /// Where to copy it: s3://BUCKET[/PREFIX] or a directory.
+    #[arg(long, value_name = "LOCATION")]
+    pub to: PathBuf,
+    /// Replace that version there (the old one stays readable until the copy is complete; never a base).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The snapshot to copy (into --snapshot-dir): NAME (its latest version) or NAME@N;
+    /// the bases an incremental one is built on come with it.
+    pub name: String,
+    /// Where to copy it from: s3://BUCKET[/PREFIX] or a directory.
+    #[arg(long, value_name = "LOCATION")]
+    pub from: PathBuf,
+    /// Replace that local version (the old one stays readable until the copy is complete; never a base).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -328,9 +371,20 @@ pub struct CreateArgs {
     /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
-    /// Replace an existing snapshot of that name (the old one stays intact until the new one is complete).
-    #[arg(long)]
+    /// Replace the latest version of that name (the old one stays intact until the new one is
+    /// complete); refused while another snapshot is built on it.
+    #[arg(long, conflicts_with = "new_version")]
     pub force: bool,
+    /// Keep the existing versions and add the next one (NAME@N+1), incremental to the
+    /// latest one unless --full or --base says otherwise.
+    #[arg(long)]
+    pub new_version: bool,
+    /// Store only what differs from this snapshot (NAME or NAME@N).
+    #[arg(long, value_name = "REF", conflicts_with = "full")]
+    pub base: Option<String>,
+    /// With --new-version: a full copy, not incremental to the previous version.
+    #[arg(long, requires = "new_version")]
+    pub full: bool,
     /// gzip level 0-9. 2 (default) is about 4x faster than pg_dump -Fc for about the same size; 1 is faster but much larger.
     #[arg(long, env = env::COMPRESSION_LEVEL, hide_env_values = true, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: u32,
@@ -344,7 +398,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
     pub name: String,
     /// Empty the snapshot's tables first, inside the same transaction.
     #[arg(long)]
@@ -372,11 +426,14 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {}
+pub struct ListArgs {
+    /// List the versions of this snapshot (dates, sizes, schema versions, bases).
+    pub name: Option<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
     pub name: String,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -384,7 +441,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
     pub name: String,
     /// Compare row counts and checksums with the live database.
     #[arg(long)]
@@ -425,8 +482,15 @@ pub struct ProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
+    /// NAME deletes every version of it; NAME@N only version N.
     pub name: String,
+    /// Print what would be deleted (and rebased); delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When other snapshots are built on what is deleted, fold it into them first
+    /// (they are rewritten to hold what they read from it) instead of refusing.
+    #[arg(long)]
+    pub rebase_dependents: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -436,9 +500,16 @@ pub struct PruneArgs {
     /// Remove snapshots older than this (e.g. 30d, 12h).
     #[arg(long, value_parser = parse_duration)]
     pub older_than: Option<std::time::Duration>,
-    /// Always keep the newest N snapshots.
+    /// Always keep the newest N snapshots (versions, over all names).
     #[arg(long)]
     pub keep_last: Option<usize>,
+    /// Keep the newest K versions of every name (and prune older ones by the other rules).
+    #[arg(long)]
+    pub keep_versions: Option<usize>,
+    /// When a kept snapshot is built on a pruned version, fold that version into it
+    /// first (it is rewritten) instead of refusing.
+    #[arg(long)]
+    pub rebase_dependents: bool,
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -19,6 +19,7 @@ pub mod code {
     pub const TIMEOUT: u8 = 10;
     pub const PERMISSION: u8 = 11;
     pub const DIFFERENCES: u8 = 12;
+    pub const DEPENDENTS: u8 = 13;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -85,6 +86,19 @@ pub enum Error {
     #[error("snapshot {} is corrupt: {reason}", path.display())]
     SnapshotCorrupt { path: PathBuf, reason: String },
 
+    /// An incremental snapshot's base is not there.
+    #[error("snapshot '{base}', the base of '{dependent}', is missing{}", if chain.is_empty() { String::new() } else { format!(" (chain: {chain})") })]
+    BaseMissing { base: String, dependent: String, chain: String },
+
+    /// An incremental snapshot's base is there, but holds other data than when the
+    /// incremental one was taken.
+    #[error("snapshot '{base}' ({}) is not the base '{dependent}' was taken against: its content changed since", path.display())]
+    BaseAltered { base: String, dependent: String, path: PathBuf },
+
+    /// A snapshot other versions are built on, about to be deleted or replaced.
+    #[error("{action} '{target}': {} based on it: {}", crate::output::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
+    HasDependents { action: String, target: String, dependents: Vec<String>, hint: String },
+
     #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
     LockHeld { resource: String, holder: Option<String>, hint: String },
 
@@ -111,6 +125,10 @@ pub enum Error {
 
     #[error("{op} {}: {source}", path.display())]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
+
+    /// A snapshot store (bucket) could not be reached or answered with an error.
+    #[error("the snapshot store {location} failed while {step}: {reason}")]
+    Store { location: String, step: String, reason: String },
 
     #[error("{0}")]
     Internal(String),
@@ -165,6 +183,13 @@ impl Error {
     }
 
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        // A reader passing on one of our own errors (a store's, through `Read`): keep it.
+        if source.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return match source.into_inner().map(|i| i.downcast::<Error>()) {
+                Some(Ok(inner)) => *inner,
+                _ => Error::Internal(format!("{op}: lost an error")),
+            };
+        }
         let path = path.into();
         match source.raw_os_error() {
             Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT) => {
@@ -182,11 +207,13 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::Config { .. } => code::USAGE,
-            Error::Connect { .. } | Error::ConnectionLost { .. } => code::CONNECTION,
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => code::CONNECTION,
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
-            Error::SnapshotCorrupt { .. } => code::SNAPSHOT_CORRUPT,
+            Error::SnapshotCorrupt { .. } | Error::BaseAltered { .. } => code::SNAPSHOT_CORRUPT,
+            Error::BaseMissing { .. } => code::SNAPSHOT_MISSING,
+            Error::HasDependents { .. } => code::DEPENDENTS,
             Error::LockHeld { .. } => code::LOCK_HELD,
             Error::DiskSpace { .. } => code::DISK_SPACE,
             Error::Timeout { .. } => code::TIMEOUT,
@@ -216,11 +243,14 @@ impl Error {
                 _ => "is the server running and reachable? `seed doctor` checks the connection; raise SEED_RETRY_MAX_ATTEMPTS for a server that is still starting".into(),
             }),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
+            Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
             Error::Constraint(v) => Some(constraint_hint(v.kind, v.table.as_deref(), v.column.as_deref())),
             Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
             Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
             Error::SnapshotCorrupt { .. } => Some("the file cannot be trusted; restore another snapshot or take a new one".into()),
-            Error::LockHeld { hint, .. } => Some(hint.clone()),
+            Error::BaseMissing { .. } => Some("an incremental snapshot cannot be rebuilt without every snapshot below it: bring the missing version back (e.g. `seed snapshot pull`), or restore another snapshot; `seed snapshot list NAME` shows the versions there".into()),
+            Error::BaseAltered { .. } => Some("the base was replaced or edited after this snapshot was taken; restore another snapshot, or take a new one with --full".into()),
+            Error::LockHeld { hint, .. } | Error::HasDependents { hint, .. } => Some(hint.clone()),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
             Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
@@ -234,7 +264,7 @@ impl Error {
     /// Transient failures retry the whole transaction; nothing else does.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::ConnectionLost { .. } | Error::Timeout { .. } => true,
+            Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Store { .. } => true,
             Error::Database { transient, .. } => *transient,
             _ => false,
         }
@@ -278,12 +308,15 @@ mod tests {
     fn readme_words(e: &Error) -> &'static str {
         match e {
             Error::Usage { .. } | Error::Config { .. } => "usage",
-            Error::Connect { .. } | Error::ConnectionLost { .. } => "connection",
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => "connection",
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
             Error::SnapshotMissing { .. } => "snapshot missing",
             Error::SnapshotExists { .. } => "already exists",
             Error::SnapshotCorrupt { .. } => "snapshot corrupt",
+            Error::BaseMissing { .. } => "base missing",
+            Error::BaseAltered { .. } => "base altered",
+            Error::HasDependents { .. } => "dependents",
             Error::LockHeld { .. } => "lock held",
             Error::DiskSpace { .. } => "disk space",
             Error::Timeout { .. } => "timeout",
@@ -318,6 +351,7 @@ mod tests {
                 reason: "r".into(),
             },
             Error::ConnectionLost { step: "loading t".into(), reason: "reset".into() },
+            Error::Store { location: "s3://b/p".into(), step: "reading".into(), reason: "connection refused".into() },
             Error::Constraint(Box::new(ConstraintViolation {
                 kind: Violation::Unique,
                 table: Some("t".into()),
@@ -334,6 +368,14 @@ mod tests {
             Error::SnapshotMissing { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotExists { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotCorrupt { path: "a.seed.gz".into(), reason: "truncated".into() },
+            Error::BaseMissing { base: "a@1".into(), dependent: "a@2".into(), chain: "a@2 -> a@1".into() },
+            Error::BaseAltered { base: "a@1".into(), dependent: "a@2".into(), path: "a.seed.gz".into() },
+            Error::HasDependents {
+                action: "cannot delete".into(),
+                target: "a@1".into(),
+                dependents: vec!["a@2".into()],
+                hint: "--rebase-dependents".into(),
+            },
             Error::LockHeld { resource: "snapshot a".into(), holder: None, hint: "wait".into() },
             Error::DiskSpace { path: "snaps".into(), reason: "full".into() },
             Error::Timeout { step: "loading t".into(), timeout: Duration::from_secs(1) },

@@ -114,6 +114,8 @@ pub fn main() -> ExitCode {
         if matches!(result, Err(Error::Interrupted)) {
             db::recover_after_interrupt(&ctx.settings).await;
         }
+        // Unfinished uploads aborted, leases released (spawned by drops on the way out).
+        snapshot::location::pending::settle(Duration::from_secs(15)).await;
         result
     });
     // Dropping the command's future above rolled back its transaction (the connection

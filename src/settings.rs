@@ -19,6 +19,7 @@ use crate::envfile::Loaded;
 use crate::error::Error;
 use crate::libpq::PgEnv;
 use crate::output::{Level, Printer};
+use crate::snapshot::location::Spec;
 
 pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,7 +95,8 @@ pub struct Settings {
     /// Used for the write transaction and advisory locks; `database_url` when unset.
     pub direct_url: Option<DbUrl>,
     pub direct_source: Option<Source>,
-    pub snapshot_dir: PathBuf,
+    /// `--snapshot-dir`: a directory or a bucket, parsed once here.
+    pub snapshot_dir: Spec,
     pub output: OutputSettings,
     pub retry: RetryPolicy,
     pub connect_timeout: Duration,
@@ -285,6 +287,7 @@ impl Settings {
             PathBuf::from(DEFAULT_SNAPSHOT_DIR),
             |p| p.display().to_string(),
         );
+        let snapshot_dir = Spec::parse(&snapshot_dir)?;
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
             max_attempts: r.value(
@@ -492,12 +495,12 @@ mod tests {
                 .unwrap()
         };
         let s = run(&["seed", "doctor"], PgEnv::default());
-        assert_eq!(s.snapshot_dir, PathBuf::from("snaps"));
+        assert_eq!(s.snapshot_dir, Spec::Local(PathBuf::from("snaps")));
         assert_eq!(s.connect_timeout, Duration::from_secs(3));
         assert_eq!(s.database_source, Source::Config { file: "seed.toml".into(), line: 3 });
         assert_eq!(s.summary(), "snapshot-dir=snaps (seed.toml:1), connect-timeout=3s (seed.toml:2)");
         let s = run(&["seed", "--snapshot-dir", "x", "--database-url", "sqlite://a.db", "doctor"], PgEnv::default());
-        assert_eq!(s.snapshot_dir, PathBuf::from("x"));
+        assert_eq!(s.snapshot_dir, Spec::Local(PathBuf::from("x")));
         assert_eq!(s.database_source, Source::Flag("--database-url"));
         // The libpq environment is environment: it beats the file's URL.
         let s = run(&["seed", "doctor"], PgEnv::from_pairs(&[("PGDATABASE", "other")]));
@@ -527,6 +530,18 @@ mod tests {
         let s = settings(&["--database-url", ""]).unwrap();
         assert!(s.embedded_default);
         assert_eq!(s.database_url.to_string(), DEFAULT_URL);
+    }
+
+    /// `s3://x` is a bucket, not a folder named `s3:`; other schemes are refused.
+    #[test]
+    fn snapshot_locations() {
+        assert!(
+            matches!(settings(&[]).unwrap().snapshot_dir, Spec::Local(p) if p == std::path::Path::new("snapshots"))
+        );
+        let s = settings(&["--snapshot-dir", "s3://team-bucket/seed"]).unwrap();
+        assert!(matches!(&s.snapshot_dir, Spec::S3(b) if b.name == "team-bucket" && b.prefix == "seed/"));
+        assert!(settings(&["--snapshot-dir", "gs://b"]).is_err());
+        assert!(settings(&["--snapshot-dir", "s3://Bad_Bucket"]).is_err());
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! `seed doctor`: is everything in place for bulk and snapshots?
 //!
-//! Doctor never writes. It checks what the commands would do, as the effective user:
-//! file-system permissions with `faccessat(AT_EACCESS)` (no probe files), a SQLite file
-//! opened read-only, and one that does not exist yet is not created.
-
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+//! Doctor never writes locally. It checks what the commands would do, as the effective
+//! user: file-system permissions with `faccessat(AT_EACCESS)` (no probe files), a SQLite
+//! file opened read-only, and one that does not exist yet is not created. A bucket is
+//! the exception: whether it honours conditional writes can only be seen by trying, so
+//! doctor writes one probe object under `.probe/` and removes it.
 
 use serde::Serialize;
 use serde_json::json;
@@ -15,8 +13,8 @@ use crate::Context;
 use crate::cli::DoctorArgs;
 use crate::db::{self, Session};
 use crate::error::{Error, code};
-use crate::output::{Level, human_bytes, plural};
-use crate::snapshot::{lock, store::Store};
+use crate::output::{Level, plural};
+use crate::snapshot::location::{self, Diagnostic, Location};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +33,17 @@ struct Check {
     exit_code: u8,
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     data: serde_json::Value,
+}
+
+impl From<Diagnostic> for Check {
+    fn from(d: Diagnostic) -> Self {
+        let status = match d.status {
+            location::Status::Ok => Status::Ok,
+            location::Status::Warn => Status::Warn,
+            location::Status::Fail => Status::Fail,
+        };
+        Self { name: d.name, status, detail: d.detail, exit_code: d.exit_code, data: d.data }
+    }
 }
 
 impl Check {
@@ -91,7 +100,10 @@ pub async fn run(_args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
         }
         Err(e) => checks.push(Check::fail("connection", first_line(&e), e.exit_code())),
     }
-    snapshot_dir_checks(&Store::new(&settings.snapshot_dir), &mut checks);
+    match Location::open(&settings.snapshot_dir) {
+        Ok(location) => checks.extend(location.diagnostics().await.into_iter().map(Check::from)),
+        Err(e) => checks.push(Check::fail("snapshot store", first_line(&e), e.exit_code())),
+    }
 
     let healthy = checks.iter().all(|c| c.status != Status::Fail);
     for c in &checks {
@@ -125,16 +137,6 @@ pub async fn run(_args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
 
 fn first_line(e: &Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_owned()
-}
-
-/// `faccessat(path, mode, AT_EACCESS)`: may the effective user do `mode` (`W_OK`,
-/// `X_OK`, ...) to `path`? Read-only file systems answer `EROFS`.
-fn may(path: &Path, mode: libc::c_int) -> std::io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path holds a NUL byte"))?;
-    // SAFETY: `c` is a valid NUL-terminated path that faccessat only reads.
-    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), mode, libc::AT_EACCESS) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 async fn database_checks(session: &mut Session, ctx: &Context, checks: &mut Vec<Check>) {
@@ -190,80 +192,4 @@ fn push_version(checks: &mut Vec<Check>, version: Result<Option<crate::db::schem
         Ok(None) => checks.push(Check::ok("schema version", "no migration table found", json!(null))),
         Err(e) => checks.push(Check::warn("schema version", first_line(&e))),
     }
-}
-
-fn snapshot_dir_checks(store: &Store, checks: &mut Vec<Check>) {
-    let dir = store.dir.display().to_string();
-    let free = store.free_space();
-    let free_text = free.as_ref().map(|b| human_bytes(*b)).unwrap_or_else(|_| "unknown".into());
-    let data = json!({ "path": dir, "free_bytes": free.as_ref().ok() });
-    if store.dir.is_dir() {
-        match may(&store.dir, libc::W_OK | libc::X_OK) {
-            Ok(()) => checks.push(Check::ok("snapshot directory", format!("{dir} writable, {free_text} free"), data)),
-            Err(e) => checks.push(Check::fail(
-                "snapshot directory",
-                format!("{dir} is not writable ({e}): snapshots can be read but not created"),
-                code::PERMISSION,
-            )),
-        }
-    } else if store.dir.exists() {
-        checks.push(Check::fail("snapshot directory", format!("{dir} is not a directory"), code::PERMISSION));
-    } else {
-        // `create` makes the missing directories inside the nearest existing one.
-        let base = existing_ancestor(&store.dir);
-        let base = std::fs::canonicalize(&base).unwrap_or(base);
-        match may(&base, libc::W_OK | libc::X_OK) {
-            Ok(()) if base.is_dir() => checks.push(Check::ok(
-                "snapshot directory",
-                format!("{dir} does not exist yet (created on first snapshot), {free_text} free"),
-                data,
-            )),
-            Ok(()) => checks.push(Check::fail(
-                "snapshot directory",
-                format!("{dir} cannot be created: {} is not a directory", base.display()),
-                code::PERMISSION,
-            )),
-            Err(e) => checks.push(Check::fail(
-                "snapshot directory",
-                format!("{dir} does not exist and cannot be created: {} is not writable ({e})", base.display()),
-                code::PERMISSION,
-            )),
-        }
-    }
-    let temps = store.temp_files();
-    if temps.is_empty() {
-        checks.push(Check::ok("temp files", "none left behind", json!({ "count": 0 })));
-    } else {
-        let bytes: u64 = temps.iter().map(|(_, s)| s).sum();
-        let names: Vec<String> = temps.iter().map(|(p, _)| p.display().to_string()).collect();
-        checks.push(Check::warn(
-            "temp files",
-            format!(
-                "{}, {} (removed by the next create of that name): {}",
-                plural(temps.len() as u64, "stale temp file", "stale temp files"),
-                human_bytes(bytes),
-                names.join(", ")
-            ),
-        ));
-    }
-    let held = lock::held_locks(store);
-    if held.is_empty() {
-        checks.push(Check::ok("locks", "none held", json!({ "held": 0 })));
-    } else {
-        let list: Vec<String> =
-            held.iter().map(|(name, holder)| format!("{name} by {}", holder.as_deref().unwrap_or("unknown"))).collect();
-        checks.push(Check::warn("locks", format!("held: {}", list.join(", "))));
-    }
-}
-
-/// The nearest existing ancestor of `path` (`.` for a relative path with none).
-fn existing_ancestor(path: &Path) -> PathBuf {
-    let mut cur = path.to_path_buf();
-    while !cur.exists() {
-        match cur.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => cur = parent.to_path_buf(),
-            _ => return PathBuf::from("."),
-        }
-    }
-    cur
 }

@@ -32,10 +32,13 @@ use crate::db::{self, Access, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
-use crate::snapshot::lock::{self, Mode};
-use crate::snapshot::reader::read_header;
-use crate::snapshot::store::{Store, validate_name};
+use crate::snapshot::location::{Location, Mode};
+use crate::snapshot::names::validate_name;
+use crate::snapshot::reader::read_header_from;
+use crate::snapshot::source::Source;
+use crate::snapshot::versions;
 
 /// Hex digits of the key in the snapshot's name: 48 bits. A collision would also need
 /// the same NAME, and is caught anyway: the full key is checked in the header.
@@ -60,8 +63,8 @@ pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    let store = snapshot::store(ctx);
-    store.check_dir()?;
+    let store = snapshot::location(ctx)?;
+    store.check()?;
     ctx.settings.announce_target(&ctx.printer);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
@@ -227,8 +230,8 @@ fn canonical_schema(schema: &Schema) -> Value {
 
 /// What is under the snapshot's name.
 enum Found {
-    /// Saved by prepare for this key, and readable.
-    Hit(Box<Header>),
+    /// Saved by prepare for this key, and readable (its bytes pinned as read).
+    Hit(Box<(Header, Arc<dyn Source>)>),
     Absent,
     /// Corrupt, or a format this seed cannot read: replaced by the next save.
     Unreadable(String),
@@ -283,7 +286,7 @@ enum Step {
 struct Job<'a> {
     ctx: &'a Context,
     args: &'a PrepareArgs,
-    store: &'a Store,
+    store: &'a Location,
     /// `NAME.<short key>`
     name: String,
     key: Key,
@@ -297,18 +300,20 @@ impl Job<'_> {
         format!("seed prepare {}", self.args.name)
     }
 
-    fn look(&self) -> Found {
-        if !self.store.exists(&self.name) {
-            return Found::Absent;
-        }
-        match read_header(&self.store.path(&self.name)) {
+    async fn look(&self) -> Found {
+        let src = match self.store.open_key(&versions::key(&self.name, 1)).await {
+            Ok(Some(src)) => src,
+            Ok(None) => return Found::Absent,
+            Err(e) => return Found::Unreadable(e.to_string()),
+        };
+        match tokio::task::block_in_place(|| read_header_from(src.as_ref())) {
             Err(e) => Found::Unreadable(e.to_string()),
-            Ok((header, _)) => {
+            Ok(header) => {
                 let ours = header.name == self.name
                     && header.base.is_none()
                     && header.description.as_deref().is_some_and(|d| d.contains(&self.key.marker()));
                 if ours {
-                    Found::Hit(Box::new(header))
+                    Found::Hit(Box::new((header, src)))
                 } else {
                     Found::Foreign(format!(
                         "snapshot {} was not saved by `seed prepare` for this key; it is left as it is",
@@ -325,7 +330,7 @@ impl Job<'_> {
         // replaced like an unreadable one.
         let mut distrusted: Option<String> = None;
         for _ in 0..MAX_ROUNDS {
-            let found = match (self.look(), &distrusted) {
+            let found = match (self.look().await, &distrusted) {
                 (Found::Hit(_), Some(reason)) => Found::Unreadable(reason.clone()),
                 (found, _) => found,
             };
@@ -352,29 +357,29 @@ impl Job<'_> {
             }
             self.ctx.printer.info(format!("waiting for {holder} to finish saving snapshot {}", self.name));
             // Granted once the writer is done; then look again.
-            drop(lock::acquire(self.store, &self.name, Mode::Shared, true, &self.command()).await?);
+            drop(self.store.lock(&self.name, Mode::Shared, true, &self.command()).await?);
         }
         self.seed_without_saving(Miss::Absent, format!("snapshot {} kept changing while we looked", self.name)).await
     }
 
     /// A hit: restore it under the shared lock.
     async fn restore_shared(&self) -> Result<Step, Error> {
-        let guard = match lock::acquire(self.store, &self.name, Mode::Shared, false, &self.command()).await {
+        let guard = match self.store.lock(&self.name, Mode::Shared, false, &self.command()).await {
             Ok(guard) => guard,
             Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
             Err(e) => return Err(e),
         };
         report_unlocked(self.ctx, &guard);
         // It may have been replaced or removed before we had the lock.
-        let Found::Hit(header) = self.look() else { return Ok(Step::Changed) };
-        self.restore_or_distrust(*header).await
+        let Found::Hit(hit) = self.look().await else { return Ok(Step::Changed) };
+        self.restore_or_distrust(*hit).await
     }
 
     /// A miss: take the exclusive lock, then restore what another runner saved
     /// meanwhile, or seed and save. A lock that cannot be taken (a directory we may
     /// not write) still seeds.
     async fn build_exclusive(&self, miss: Miss, distrusted: bool) -> Result<Step, Error> {
-        let guard = match lock::acquire(self.store, &self.name, Mode::Exclusive, false, &self.command()).await {
+        let guard = match self.store.lock(&self.name, Mode::Exclusive, false, &self.command()).await {
             Ok(guard) => guard,
             Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
             Err(e) => {
@@ -382,16 +387,17 @@ impl Job<'_> {
                 return self.seed_without_saving(miss, why).await.map(Step::Done);
             }
         };
-        if !distrusted && let Found::Hit(header) = self.look() {
-            match self.restore_or_distrust(*header).await? {
+        if !distrusted && let Found::Hit(hit) = self.look().await {
+            match self.restore_or_distrust(*hit).await? {
                 Step::Corrupt(_) => {}
                 step => return Ok(step),
             }
         }
         let (tables, rows) = self.seed().await?;
-        let replace = self.store.exists(&self.name);
+        let key = versions::key(&self.name, 1);
+        let replace = self.store.head(&key).await?.is_some();
         let saved = match self.save(replace).await {
-            Ok(()) => Ok(self.store.path(&self.name)),
+            Ok(()) => Ok(self.store.display_key(&key)),
             Err(Error::Interrupted) => return Err(Error::Interrupted),
             Err(e) => {
                 self.ctx.printer.warn(format!(
@@ -407,8 +413,8 @@ impl Job<'_> {
     }
 
     /// Restores; data that fails verification (rolled back) is reported, not an error.
-    async fn restore_or_distrust(&self, header: Header) -> Result<Step, Error> {
-        match self.restore(header).await {
+    async fn restore_or_distrust(&self, hit: (Header, Arc<dyn Source>)) -> Result<Step, Error> {
+        match self.restore(hit).await {
             Ok(done) => Ok(Step::Done(done)),
             Err(Error::SnapshotCorrupt { reason, .. }) => {
                 self.ctx.printer.warn(format!(
@@ -433,7 +439,7 @@ impl Job<'_> {
     }
 
     /// `seed restore --clean` of the snapshot (its lock is held by the caller).
-    async fn restore(&self, header: Header) -> Result<Done, Error> {
+    async fn restore(&self, (header, src): (Header, Arc<dyn Source>)) -> Result<Done, Error> {
         let args = RestoreArgs {
             name: self.name.clone(),
             clean: true,
@@ -446,14 +452,18 @@ impl Job<'_> {
             lock: LockArgs { wait: self.args.wait },
         };
         let tables = header.tables.len();
-        let rows = restore::load(self.ctx, &args, &self.store.path(&self.name), &Arc::new(header)).await?;
+        // A snapshot prepare saved is full (`look` checks): its chain is itself.
+        let top = Link::new(self.name.clone(), src, header);
+        let chain = Arc::new(Chain::resolve(top, |_| Ok(None))?);
+        let header = Arc::new(chain.header().clone());
+        let rows = restore::load(self.ctx, &args, &chain, &header).await?;
         Ok(Done::Restored { tables, rows: rows.unwrap_or(0) })
     }
 
     /// `seed snapshot create` of the whole database (the exclusive lock is held by the
     /// caller), recorded in the audit log as `prepare`.
     async fn save(&self, replace: bool) -> Result<(), Error> {
-        self.store.ensure_dir()?;
+        self.store.prepare_write().await?;
         let location = self.ctx.settings.database_url.location().to_owned();
         let audit = AuditGuard::new(self.ctx, self.store, "prepare", Some(self.name.clone()), Some(location));
         let args = CreateArgs {
@@ -463,12 +473,15 @@ impl Job<'_> {
             exclude: self.opts.selection.exclude.clone(),
             schemas: self.opts.selection.schemas.clone(),
             force: replace,
+            new_version: false,
+            base: None,
+            full: false,
             compression_level: COMPRESSION_LEVEL,
             jobs: None,
             lock: LockArgs { wait: self.args.wait },
         };
         let result = create::take(&args, self.ctx, self.store).await.map(|_| ());
-        audit.finish(&result);
+        audit.finish(&result).await;
         result
     }
 

@@ -230,6 +230,23 @@ pub trait Backend {
         columns: &[String],
         sink: &mut S,
     ) -> Result<(), Error>;
+    /// Pages of `table`'s storage, when it can be read in page ranges on several
+    /// connections sharing one snapshot (`stream_pages`); `None` where it cannot.
+    async fn page_count(&mut self, table: &Table) -> Result<Option<u64>, Error> {
+        let _ = table;
+        Ok(None)
+    }
+    /// `stream_table` of the rows on pages `from..to` (to the end with `None`).
+    async fn stream_pages<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        pages: (u64, Option<u64>),
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        let _ = (table, columns, pages, sink);
+        Err(Error::Internal("this kind of database cannot read a table by pages".into()))
+    }
     /// Positions of the sequences behind `table`'s generated keys, by column.
     async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error>;
     /// Bytes of table data a snapshot of `tables` reads (for the free-space check).

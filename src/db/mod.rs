@@ -164,6 +164,18 @@ impl Session {
     ) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.stream_table(table, columns, sink).await)
     }
+    pub async fn page_count(&mut self, table: &Table) -> Result<Option<u64>, Error> {
+        dispatch!(&mut self.conn, b => b.page_count(table).await)
+    }
+    pub async fn stream_pages<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        pages: (u64, Option<u64>),
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.stream_pages(table, columns, pages, sink).await)
+    }
     pub async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
         dispatch!(&mut self.conn, b => b.sequence_states(table).await)
     }

@@ -3,7 +3,8 @@
 //!
 //! # File layout (format version 2)
 //!
-//! A snapshot is one file, `NAME.seed.gz`, made of gzip members laid end to end. A
+//! A snapshot is one file, `NAME.seed.gz` (version N ≥ 2: `NAME@N.seed.gz`, see
+//! `versions`), made of gzip members laid end to end. A
 //! concatenation of gzip members is itself a valid gzip file, so `zcat NAME.seed.gz`
 //! prints everything and `zcat NAME.seed.gz | head -1` prints just the header.
 //!
@@ -15,7 +16,9 @@
 //!    checksums and offsets are known. The reserved length of the line is the length
 //!    of the header's compact JSON with every `rows`, `offset`, `length` and
 //!    `raw_bytes` (also those of delta parts) at 2^64-1, every table checksum as 16
-//!    `f`s and `tables_fingerprint` and `header_checksum` as 32 `f`s, plus
+//!    `f`s, in a header naming a base every table with a primary key stored as
+//!    `delta` with both parts so, and `tables_fingerprint` and `header_checksum` as 32
+//!    `f`s, plus
 //!    [`HEADER_SLACK`] bytes, plus 1 for the newline. Byte for byte, the member is the
 //!    10-byte gzip header `1f 8b 08 00 00 00 00 00 00 ff` (no FLG bits: no optional
 //!    fields), then deflate stored blocks of at most 65535 bytes each (one byte
@@ -35,10 +38,15 @@
 //!    - `storage: "base"`: nothing is stored here (`length` and `raw_bytes` 0): the
 //!      table is unchanged since the `base` snapshot.
 //!    - `storage: "delta"`: the members hold the upsert lines (full rows), then the
-//!      delete lines (the primary-key columns only, COPY text), each part as its own
-//!      gzip members, upserts first; `delta.upserts` and `delta.deletes` give each
-//!      part's `rows`, `checksum`, `raw_bytes` and `length`, and the parts' lengths
-//!      (and raw bytes) sum to the table's. Rebuilding such a table needs its base.
+//!      delete lines (the primary-key columns only, in `primary_key` order, COPY
+//!      text), each part as its own gzip members, upserts first; `delta.upserts` and
+//!      `delta.deletes` give each part's `rows`, `checksum`, `raw_bytes` and `length`,
+//!      and the parts' lengths (and raw bytes) sum to the table's. The table is the
+//!      base's table without the rows whose key is among the upserts or deletes,
+//!      followed by the upserts (`chain` rebuilds it).
+//!
+//!    `base` names the snapshot by `name`, `version` and [`content_checksum`]; a
+//!    header names one only when a table is read from it.
 //!
 //!    `rows` and `checksum` always describe the table as reconstructed (its full
 //!    content); `offset`, `length` and `raw_bytes` describe the bytes in this file.
@@ -183,8 +191,9 @@ pub struct CompressionInfo {
 pub struct BaseRef {
     pub name: String,
     pub version: u64,
-    /// The base's own `header_checksum`: names exactly one file.
-    pub header_checksum: String,
+    /// The base's [`content_checksum`]: what its tables hold, whatever way they are
+    /// stored, so folding the base's own base into it (`--rebase-dependents`) keeps it.
+    pub content_checksum: String,
 }
 
 /// Where a table's rows are.
@@ -341,20 +350,74 @@ pub fn tables_fingerprint(tables: &[TableEntry]) -> String {
     format!("{:032x}", hasher.digest128())
 }
 
+/// The content of a snapshot as its header describes it, in the form
+/// [`content_checksum`] hashes (see there).
+#[derive(Serialize)]
+struct Content<'a> {
+    database_kind: &'a str,
+    row_format: &'a str,
+    settings: &'a BTreeMap<String, String>,
+    #[serde(serialize_with = "content_tables")]
+    tables: &'a [TableEntry],
+}
+
+#[derive(Serialize)]
+struct ContentTable<'a> {
+    schema: &'a str,
+    name: &'a str,
+    columns: &'a [ColumnEntry],
+    primary_key: &'a [String],
+    rows: u64,
+    checksum: &'a str,
+}
+
+fn content_tables<S: serde::Serializer>(tables: &&[TableEntry], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(tables.iter().map(|t| ContentTable {
+        schema: &t.schema,
+        name: &t.name,
+        columns: &t.columns,
+        primary_key: &t.primary_key,
+        rows: t.rows,
+        checksum: &t.checksum,
+    }))
+}
+
+/// XXH3-128, as 32 lowercase hex digits, of the compact JSON
+/// `{"database_kind":…,"row_format":…,"settings":{…},"tables":[{"schema":…,"name":…,
+/// "columns":[{"name":…,"type_name":…,"nullable":…},…],"primary_key":[…],"rows":…,
+/// "checksum":…},…]}` built from `header` (tables in header order, settings keys
+/// sorted): everything that decides the rows a restore of it produces, nothing about
+/// how or where they are stored. An incremental snapshot records its base's content
+/// checksum; a base whose content checksum differs is not the one it was taken against.
+pub fn content_checksum(header: &Header) -> String {
+    let content = Content {
+        database_kind: &header.database.kind,
+        row_format: &header.row_format,
+        settings: &header.settings,
+        tables: &header.tables,
+    };
+    let mut hasher = HashWriter(Xxh3Default::new());
+    // Serializing plain strings and numbers into a hasher cannot fail.
+    serde_json::to_writer(&mut hasher, &content).expect("content serializes");
+    format!("{:032x}", hasher.0.digest128())
+}
+
+struct HashWriter(Xxh3Default);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// XXH3-128 of the header's canonical JSON (its serialization with `header_checksum`
 /// set to `""`), as 32 lowercase hex digits. Hashes while serializing: no copy of a
 /// header that may be megabytes long.
 pub fn header_checksum(header: &mut Header) -> Result<String, serde_json::Error> {
-    struct HashWriter(Xxh3Default);
-    impl Write for HashWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let saved = header.header_checksum.replace(String::new());
     let mut hasher = HashWriter(Xxh3Default::new());
     let result = serde_json::to_writer(&mut hasher, &*header);
@@ -427,7 +490,7 @@ impl RowHasher {
     pub fn update(&mut self, bytes: &[u8]) {
         self.raw_bytes += bytes.len() as u64;
         let mut rest = bytes;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest) {
             let line = &rest[..i];
             let hash = if self.in_line {
                 self.partial.update(line);
@@ -574,16 +637,18 @@ pub fn stored_member(data: &[u8]) -> Vec<u8> {
 pub fn reserved_header_len(header: &Header) -> Result<usize, serde_json::Error> {
     let mut worst = header.clone();
     let sum16 = "f".repeat(16);
+    let part = PartStats { rows: u64::MAX, checksum: sum16.clone(), raw_bytes: u64::MAX, length: u64::MAX };
+    let has_base = worst.base.is_some();
     for t in &mut worst.tables {
         t.rows = u64::MAX;
         t.offset = u64::MAX;
         t.length = u64::MAX;
         t.raw_bytes = u64::MAX;
         t.checksum.clone_from(&sum16);
-        if let Some(d) = &mut t.delta {
-            for p in [&mut d.upserts, &mut d.deletes] {
-                *p = PartStats { rows: u64::MAX, checksum: sum16.clone(), raw_bytes: u64::MAX, length: u64::MAX };
-            }
+        // With a base, any table with a primary key may end up stored as a delta.
+        if t.delta.is_some() || (has_base && !t.primary_key.is_empty()) {
+            t.storage = Storage::Delta;
+            t.delta = Some(DeltaParts { upserts: part.clone(), deletes: part.clone() });
         }
     }
     if worst.format_version >= 2 {

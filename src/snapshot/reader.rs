@@ -233,21 +233,18 @@ pub fn open_table(path: &Path, header: &Header, index: usize) -> Result<TableRow
     open_table_in(&FileSource::open(path)?, header, index)
 }
 
-/// [`open_table`] on any source. Only a table stored in full can be read on its own.
+/// [`open_table`] on any source. Only a table stored in full can be read on its own;
+/// `chain::Chain` rebuilds the others.
 pub fn open_table_in(src: &dyn Source, header: &Header, index: usize) -> Result<TableRows, Error> {
     let entry =
         header.tables.get(index).ok_or_else(|| Error::Internal(format!("snapshot has no table number {index}")))?;
     let name = shown(&entry.table_name().to_string(), 80);
     if entry.storage != Storage::Full {
-        let base = header.base.as_ref().map_or_else(String::new, |b| format!(" {}@{}", shown(&b.name, 80), b.version));
-        return Err(corrupt(
-            src,
-            format!(
-                "table {name} is stored as {} of the base snapshot{base}; this seed cannot rebuild tables of \
-                 incremental snapshots yet — upgrade seed",
-                if entry.storage == Storage::Base { "unchanged since" } else { "changes against" }
-            ),
-        ));
+        return Err(Error::Internal(format!(
+            "table {name} is stored as {} in {}: it is rebuilt through its chain",
+            entry.storage.label(),
+            src.location().display()
+        )));
     }
     open_range(src, entry.offset, entry.length, entry.stats(), name)
 }
@@ -327,7 +324,10 @@ impl TableRows {
                 match dec.read(buf) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.raw_os_error().is_some() => return Err(Error::io("reading snapshot", &self.path, e)),
+                    // An OS error, or a source's own (a store that could not be reached).
+                    Err(e) if e.raw_os_error().is_some() || e.get_ref().is_some_and(|i| i.is::<Error>()) => {
+                        return Err(Error::io("reading snapshot", &self.path, e));
+                    }
                     Err(e) => return Err(self.decode_error(&e)),
                 }
             },
@@ -450,22 +450,32 @@ fn corrupt_at(path: &Path, reason: String) -> Error {
 /// decompressed and checked against it (a delta table's two parts each against their
 /// own figures; a `base` table stores nothing here). Reports the first problem found.
 pub fn verify(path: &Path) -> Result<Header, Error> {
-    let src = FileSource::open(path)?;
-    let header = read_header_from(&src)?;
+    verify_source(&FileSource::open(path)?)
+}
+
+/// [`verify`] on any source.
+pub fn verify_source(src: &dyn Source) -> Result<Header, Error> {
+    let header = read_header_from(src)?;
+    verify_stored(src, &header)?;
+    Ok(header)
+}
+
+/// [`verify`] of the bytes `src` stores for `header` (read from it).
+pub fn verify_stored(src: &dyn Source, header: &Header) -> Result<(), Error> {
     for (index, t) in header.tables.iter().enumerate() {
         match t.storage {
             Storage::Full => {
-                open_table_in(&src, &header, index)?.finish()?;
+                open_table_in(src, header, index)?.finish()?;
             }
             Storage::Base => {}
             Storage::Delta => {
                 for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
-                    open_part_in(&src, &header, index, part)?.finish()?;
+                    open_part_in(src, header, index, part)?.finish()?;
                 }
             }
         }
     }
-    Ok(header)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -754,27 +764,28 @@ mod tests {
             (Box::new(|h| h.tables[2].storage = format::Storage::Delta), "names no base snapshot"),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "good".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base =
+                        Some(format::BaseRef { name: "good".into(), version: 1, content_checksum: "0".repeat(32) });
                 }),
                 "cannot build on version 1 of itself",
             ),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, content_checksum: "0".repeat(32) });
                     h.tables[0].storage = format::Storage::Base;
                 }),
                 "storage is base, yet the header records data",
             ),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, content_checksum: "0".repeat(32) });
                     h.tables[0].storage = format::Storage::Delta;
                 }),
                 "records no delta parts",
             ),
             (
                 Box::new(|h| {
-                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, header_checksum: "0".repeat(32) });
+                    h.base = Some(format::BaseRef { name: "b".into(), version: 1, content_checksum: "0".repeat(32) });
                     h.tables[0].storage = format::Storage::Delta;
                     let part = format::PartStats { rows: 0, checksum: "0".repeat(16), raw_bytes: 0, length: 0 };
                     h.tables[0].delta = Some(format::DeltaParts { upserts: part.clone(), deletes: part });
@@ -954,7 +965,8 @@ mod tests {
     #[test]
     fn partial_last_row_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SnapshotWriter::create(dir.path(), format::tests::sample_header("partial", &["t"])).unwrap();
+        let stage = crate::snapshot::writer::tests::stage_in(dir.path(), "partial");
+        let mut w = SnapshotWriter::create(stage, format::tests::sample_header("partial", &["t"])).unwrap();
         w.begin_table(0).unwrap();
         w.write_member(&gzip_member(b"1\ta\n2\tb", 6)).unwrap();
         let mut full = RowHasher::new();
@@ -963,7 +975,7 @@ mod tests {
         stats.raw_bytes = 7;
         w.end_table(stats).unwrap();
         let path = dir.path().join("partial.seed.gz");
-        w.finish(&path, false).unwrap();
+        w.finish(false).unwrap();
         assert_corrupt(verify(&path), "table t: the data does not end with a newline (a partial row after row 1)");
     }
 

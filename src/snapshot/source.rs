@@ -17,7 +17,7 @@ pub trait Source: Send + Sync {
     /// The bytes `offset..offset + len`; the reader ends early if the source does.
     fn read_range(&self, offset: u64, len: u64) -> Result<Box<dyn Read + Send>, Error>;
 
-    /// What messages call it: a file path (an object URL, later).
+    /// What messages call it: a file path or an object URL.
     fn location(&self) -> &Path;
 }
 
@@ -33,6 +33,11 @@ pub struct FileSource {
 impl FileSource {
     pub fn open(path: &Path) -> Result<Self, Error> {
         let file = File::open(path).map_err(|e| Error::io("opening snapshot", path, e))?;
+        Self::from_file(path, file)
+    }
+
+    /// An open file (a temp file without a name, say); `path` is what messages call it.
+    pub fn from_file(path: &Path, file: File) -> Result<Self, Error> {
         let size = file.metadata().map_err(|e| Error::io("reading snapshot", path, e))?.len();
         Ok(Self { path: path.to_path_buf(), file: Arc::new(file), size })
     }

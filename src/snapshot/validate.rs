@@ -9,7 +9,7 @@ use crate::snapshot::format::{
     self, DATABASE_KINDS, DeltaParts, Header, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_SETTINGS, MAX_STRING_LEN,
     MAX_TABLES, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
 };
-use crate::snapshot::store;
+use crate::snapshot::{names, versions};
 use crate::text::{has_control, shown};
 
 /// Longest piece of a file's string a message quotes.
@@ -29,11 +29,15 @@ pub fn structure(h: &Header) -> Result<(), String> {
     counts(h)?;
     strings(h)?;
     version_fields(h)?;
-    if store::validate_name(&h.name).is_err() {
+    if names::validate_name(&h.name).is_err() {
         return Err(format!("the header names an invalid snapshot '{}'", q(&h.name)));
     }
-    if h.version == 0 {
-        return Err("the header's version is 0 (versions count from 1)".into());
+    if h.version == 0 || h.version > versions::MAX_VERSION {
+        return Err(format!(
+            "the header's version is {} (versions count from 1 to {})",
+            h.version,
+            versions::MAX_VERSION
+        ));
     }
     if h.compression.algorithm != format::COMPRESSION_GZIP {
         return Err(format!("unsupported compression '{}'", q(&h.compression.algorithm)));
@@ -49,9 +53,12 @@ pub fn structure(h: &Header) -> Result<(), String> {
         return Err(format!("schema_fingerprint '{}' is not 32 lowercase hex digits", q(&h.schema_fingerprint)));
     }
     if let Some(base) = &h.base {
-        if store::validate_name(&base.name).is_err() || base.version == 0 || !is_lower_hex(&base.header_checksum, 32) {
+        if names::validate_name(&base.name).is_err()
+            || !(1..=versions::MAX_VERSION).contains(&base.version)
+            || !is_lower_hex(&base.content_checksum, 32)
+        {
             return Err(format!(
-                "the base snapshot '{}' version {} is not a valid reference (a name, a version from 1, a 32-digit checksum)",
+                "the base snapshot '{}' version {} is not a valid reference (a name, a version from 1, a 32-digit content checksum)",
                 q(&base.name),
                 base.version
             ));
@@ -167,7 +174,7 @@ fn strings(h: &Header) -> Result<(), String> {
         ("tables_fingerprint", h.tables_fingerprint.as_deref().unwrap_or("")),
         ("compression.algorithm", &h.compression.algorithm),
         ("base.name", h.base.as_ref().map_or("", |b| b.name.as_str())),
-        ("base.header_checksum", h.base.as_ref().map_or("", |b| b.header_checksum.as_str())),
+        ("base.content_checksum", h.base.as_ref().map_or("", |b| b.content_checksum.as_str())),
         ("header_checksum", h.header_checksum.as_deref().unwrap_or("")),
     ] {
         too_long(what, s)?;

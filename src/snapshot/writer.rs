@@ -1,24 +1,20 @@
-//! Writes a snapshot file: a placeholder header, then each table's gzip members, then
-//! the real header over the placeholder, then the atomic publish (see `format` for the
-//! layout and `atomic` for the publish).
+//! Writes a snapshot: a placeholder header, then each table's gzip members, then the
+//! real header (the same length) in the placeholder's place as the key is published
+//! (see `format` for the layout and `location::Stage` for the publish).
 //!
 //! The writer takes members already compressed, so the caller can compress chunks on
 //! worker threads (`format::gzip_member`) while this stays a plain sequential append.
 //! It writes format 2: it fills in `tables_fingerprint` and, at `finish`,
 //! `header_checksum`, and refuses a header a reader would refuse.
 
-use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-
 use crate::error::Error;
-use crate::snapshot::atomic::TempFile;
 use crate::snapshot::format::{self, DeltaPart, DeltaParts, Header, PartStats, Storage, TableStats};
-use crate::snapshot::{store, validate};
+use crate::snapshot::location::Stage;
+use crate::snapshot::{names, validate};
 
 #[derive(Debug)]
 pub struct SnapshotWriter {
-    temp: TempFile,
+    stage: Stage,
     header: Header,
     /// Length of the header line (JSON + padding + newline).
     reserved: usize,
@@ -47,11 +43,13 @@ fn check_stats(checksum: &str) -> Result<String, Error> {
 }
 
 impl SnapshotWriter {
-    /// Starts `dir/<temp>` with a placeholder header sized for the final one. The
-    /// table entries' stats are ignored (set at `end_table`); their `storage` says how
-    /// each table will be written.
-    pub fn create(dir: &Path, mut header: Header) -> Result<Self, Error> {
-        store::validate_name(&header.name)?;
+    /// Starts `stage` with a placeholder header sized for the final one. The table
+    /// entries' stats are ignored (set at `end_table`); their `storage` says how each
+    /// table will be written, unless [`SnapshotWriter::begin_table_as`] says otherwise
+    /// when it begins (room is reserved for every table with a primary key to become a
+    /// delta when the header names a base).
+    pub fn create(mut stage: Stage, mut header: Header) -> Result<Self, Error> {
+        names::validate_name(&header.name)?;
         if header.format != format::FORMAT_NAME || header.format_version != format::FORMAT_VERSION {
             return Err(Error::Internal(format!(
                 "snapshot header must be {} version {}, not {} version {}",
@@ -98,11 +96,10 @@ impl SnapshotWriter {
             .map_err(json_err)?
             .ok_or_else(|| Error::Internal("placeholder header does not fit its reserved length".into()))?;
         let member = format::stored_member(&line);
-        let mut temp = TempFile::new_in(dir, &header.name).map_err(|e| Error::io("creating a temp file in", dir, e))?;
-        temp.file().write_all(&member).map_err(|e| Error::io("writing snapshot in", dir, e))?;
+        stage.write(&member)?;
         let len = member.len() as u64;
         Ok(Self {
-            temp,
+            stage,
             header,
             reserved,
             header_member_len: len,
@@ -129,6 +126,30 @@ impl SnapshotWriter {
             return Err(Error::Internal("snapshot writer used after a failed write".into()));
         }
         Ok(())
+    }
+
+    /// Starts table `index` stored as `storage`: `base` and `delta` need a base in the
+    /// header, `delta` a primary key.
+    pub fn begin_table_as(&mut self, index: usize, storage: Storage) -> Result<(), Error> {
+        self.check_usable()?;
+        let has_base = self.header.base.is_some();
+        let Some(entry) = self.header.tables.get_mut(index) else {
+            return Err(Error::Internal(format!("snapshot has no table number {index}")));
+        };
+        let allowed = match storage {
+            Storage::Full => true,
+            Storage::Base => has_base,
+            Storage::Delta => has_base && !entry.primary_key.is_empty(),
+        };
+        if !allowed || self.open.is_some() || index != self.next_table {
+            return Err(Error::Internal(format!("table {index} cannot begin as {}", storage.label())));
+        }
+        entry.storage = storage;
+        entry.delta = (storage == Storage::Delta).then(|| {
+            let part = PartStats { checksum: "0".repeat(16), ..PartStats::default() };
+            DeltaParts { upserts: part.clone(), deletes: part }
+        });
+        self.begin_table(index)
     }
 
     /// Starts table `index`; tables must come in header order, each once.
@@ -170,9 +191,9 @@ impl SnapshotWriter {
             Storage::Delta => return Err(Error::Internal("delta table data written outside a part".into())),
             Storage::Base => return Err(Error::Internal("data written for a table stored in the base".into())),
         }
-        if let Err(e) = self.temp.file().write_all(gz) {
+        if let Err(e) = self.stage.write(gz) {
             self.failed = true;
-            return Err(Error::io("writing snapshot in", self.temp.dir(), e));
+            return Err(e);
         }
         self.pos += gz.len() as u64;
         Ok(())
@@ -258,10 +279,25 @@ impl SnapshotWriter {
         Ok(())
     }
 
-    /// Writes the final header (with its checksum) over the placeholder and publishes
-    /// the file as `target` (see `TempFile::persist` for `replace`). Returns the final
-    /// header.
-    pub fn finish(mut self, target: &Path, replace: bool) -> Result<Header, Error> {
+    /// The time the published key carries, where the location lets its writer set it.
+    pub fn set_modified(&mut self, time: std::time::SystemTime) -> Result<(), Error> {
+        self.stage.set_modified(time)
+    }
+
+    /// Puts the final header (with its checksum) in the placeholder's place and
+    /// publishes the key (see `Stage::publish` for `replace`). Returns the final header.
+    pub fn finish(self, replace: bool) -> Result<Header, Error> {
+        self.finish_checked(replace, |_, _| Ok(()))
+    }
+
+    /// [`SnapshotWriter::finish`], calling `check` with the final header and the staged
+    /// bytes (where the location can read them back before publishing; the placeholder
+    /// header is still in place there, the same length) before anything is published.
+    pub fn finish_checked(
+        mut self,
+        replace: bool,
+        check: impl FnOnce(&Header, Option<std::sync::Arc<dyn crate::snapshot::source::Source>>) -> Result<(), Error>,
+    ) -> Result<Header, Error> {
         self.check_usable()?;
         if self.open.is_some() || self.next_table != self.header.tables.len() {
             return Err(Error::Internal(format!(
@@ -270,6 +306,12 @@ impl SnapshotWriter {
                 self.header.tables.len()
             )));
         }
+        // A header names a base only when a table is read from it.
+        if self.header.tables.iter().all(|t| t.storage == Storage::Full) {
+            self.header.base = None;
+        }
+        validate::structure(&self.header)
+            .map_err(|reason| Error::Internal(format!("the snapshot header came out inconsistent: {reason}")))?;
         let json_err = |e: serde_json::Error| Error::Internal(format!("cannot serialize the snapshot header: {e}"));
         let checksum = format::header_checksum(&mut self.header).map_err(json_err)?;
         self.header.header_checksum = Some(checksum);
@@ -280,9 +322,9 @@ impl SnapshotWriter {
         if member.len() as u64 != self.header_member_len {
             return Err(Error::Internal("final snapshot header member changed size".into()));
         }
-        let dir = self.temp.dir().to_path_buf();
-        self.temp.file().write_all_at(&member, 0).map_err(|e| Error::io("writing snapshot header in", &dir, e))?;
-        self.temp.persist(target, replace)?;
+        let staged = self.stage.staged_source()?;
+        check(&self.header, staged)?;
+        self.stage.publish(&member, replace)?;
         Ok(self.header)
     }
 }
@@ -291,10 +333,13 @@ impl SnapshotWriter {
 pub(crate) mod tests {
     use std::io::Read;
 
+    use std::path::Path;
+
     use super::*;
     use crate::snapshot::format::tests::sample_header;
     use crate::snapshot::format::{DeltaPart, Storage};
     use crate::snapshot::format::{LineChunker, RowHasher, gzip_member};
+    use crate::snapshot::location::LocalStore;
     use crate::snapshot::reader;
 
     /// Rows of three tables: ordinary, awkward (NULLs, escapes, UTF-8, long lines) and empty.
@@ -312,12 +357,22 @@ pub(crate) mod tests {
         vec![plain, awkward, Vec::new()]
     }
 
+    /// A stage for snapshot `name` (version 1) in directory `dir`.
+    pub(crate) fn stage_in(dir: &Path, name: &str) -> Stage {
+        stage_key(dir, &crate::snapshot::versions::key(name, 1))
+    }
+
+    /// A stage for `key` in directory `dir`.
+    pub(crate) fn stage_key(dir: &Path, key: &str) -> Stage {
+        Stage::Local(LocalStore::new(dir).stage(key).unwrap())
+    }
+
     /// Writes a snapshot of `rows` the way the snapshot command does: line-aligned
     /// chunks, one gzip member each.
     pub(crate) fn write_snapshot(dir: &Path, name: &str, rows: &[Vec<u8>], replace: bool) -> Result<Header, Error> {
         let names: Vec<String> = (0..rows.len()).map(|i| format!("t{i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut w = SnapshotWriter::create(dir, sample_header(name, &names))?;
+        let mut w = SnapshotWriter::create(stage_in(dir, name), sample_header(name, &names))?;
         for (i, data) in rows.iter().enumerate() {
             w.begin_table(i)?;
             let mut hasher = RowHasher::new();
@@ -333,7 +388,7 @@ pub(crate) mod tests {
             }
             w.end_table(hasher.finish().map_err(Error::Internal)?)?;
         }
-        w.finish(&dir.join(format!("{name}.seed.gz")), replace)
+        w.finish(replace)
     }
 
     #[test]
@@ -377,7 +432,7 @@ pub(crate) mod tests {
     fn header_member_size_is_fixed() {
         let dir = tempfile::tempdir().unwrap();
         let header = sample_header("fixed", &["t0", "t1"]); // as write_snapshot names them
-        let w = SnapshotWriter::create(dir.path(), header.clone()).unwrap();
+        let w = SnapshotWriter::create(stage_in(dir.path(), "fixed"), header.clone()).unwrap();
         let placeholder_len = w.bytes_written();
         drop(w);
         let final_header = write_snapshot(dir.path(), "fixed", &[b"1\tx\n".repeat(100_000), vec![]], false).unwrap();
@@ -407,20 +462,20 @@ pub(crate) mod tests {
     #[test]
     fn misuse_is_an_internal_error() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SnapshotWriter::create(dir.path(), sample_header("m", &["a", "b"])).unwrap();
+        let mut w = SnapshotWriter::create(stage_in(dir.path(), "m"), sample_header("m", &["a", "b"])).unwrap();
         assert!(matches!(w.write_member(b"x"), Err(Error::Internal(_))));
         assert!(matches!(w.begin_table(1), Err(Error::Internal(_))));
         w.begin_table(0).unwrap();
         assert!(matches!(w.begin_table(1), Err(Error::Internal(_))));
         w.end_table(RowHasher::new().finish().unwrap()).unwrap();
-        let err = w.finish(&dir.path().join("m.seed.gz"), false).unwrap_err();
+        let err = w.finish(false).unwrap_err();
         assert!(matches!(err, Error::Internal(_)), "{err:?}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         let mut bad = sample_header("bad/name", &[]);
-        assert!(matches!(SnapshotWriter::create(dir.path(), bad.clone()), Err(Error::Usage { .. })));
+        assert!(matches!(SnapshotWriter::create(stage_in(dir.path(), "m"), bad.clone()), Err(Error::Usage { .. })));
         bad.name = "ok".into();
         bad.format_version = format::FORMAT_VERSION + 1;
-        assert!(matches!(SnapshotWriter::create(dir.path(), bad), Err(Error::Internal(_))));
+        assert!(matches!(SnapshotWriter::create(stage_in(dir.path(), "m"), bad), Err(Error::Internal(_))));
     }
 
     /// What a reader would refuse, the writer refuses up front (a usage error naming
@@ -429,15 +484,15 @@ pub(crate) mod tests {
     fn headers_a_reader_would_refuse_are_not_written() {
         let dir = tempfile::tempdir().unwrap();
         let mut ctl = sample_header("c", &["ok", "bad\nname"]);
-        let err = SnapshotWriter::create(dir.path(), ctl.clone()).unwrap_err();
+        let err = SnapshotWriter::create(stage_in(dir.path(), "c"), ctl.clone()).unwrap_err();
         assert!(matches!(&err, Error::Usage { message, .. } if message.contains("control character")), "{err:?}");
         ctl.tables[1].name = "fine".into();
         ctl.tables[1].columns.clear();
-        let err = SnapshotWriter::create(dir.path(), ctl).unwrap_err();
+        let err = SnapshotWriter::create(stage_in(dir.path(), "c"), ctl).unwrap_err();
         assert!(matches!(&err, Error::Usage { message, .. } if message.contains("has no columns")), "{err:?}");
         let names: Vec<String> = (0..=format::MAX_TABLES).map(|i| format!("t{i}")).collect();
         let many = sample_header("many", &names.iter().map(String::as_str).collect::<Vec<_>>());
-        let err = SnapshotWriter::create(dir.path(), many).map(|_| ()).unwrap_err();
+        let err = SnapshotWriter::create(stage_in(dir.path(), "many"), many).map(|_| ()).unwrap_err();
         assert!(matches!(&err, Error::Usage { message, .. } if message.contains("20001 tables")), "{err:?}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
@@ -469,10 +524,10 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut h = sample_header("inc", &["same", "changed", "full"]);
         h.version = 2;
-        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, header_checksum: "ab".repeat(16) });
+        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, content_checksum: "ab".repeat(16) });
         h.tables[0].storage = Storage::Base;
         h.tables[1].storage = Storage::Delta;
-        let mut w = SnapshotWriter::create(dir.path(), h).unwrap();
+        let mut w = SnapshotWriter::create(stage_in(dir.path(), "inc"), h).unwrap();
         let stats = |data: &[u8]| {
             let mut hasher = RowHasher::new();
             hasher.update(data);
@@ -499,7 +554,7 @@ pub(crate) mod tests {
         w.write_member(&gzip_member(b"9\tz\n", 6)).unwrap();
         w.end_table(stats(b"9\tz\n")).unwrap();
         let path = dir.path().join("inc.seed.gz");
-        let header = w.finish(&path, false).unwrap();
+        let header = w.finish(false).unwrap();
 
         assert_eq!(reader::verify(&path).unwrap(), header);
         let (same, changed) = (&header.tables[0], &header.tables[1]);
@@ -518,10 +573,7 @@ pub(crate) mod tests {
         assert_eq!(part(DeltaPart::Deletes), deletes);
         for i in [0, 1] {
             let err = reader::open_table(&path, &header, i).unwrap_err();
-            assert!(
-                matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("inc@1") && reason.contains("upgrade seed")),
-                "{err:?}"
-            );
+            assert!(matches!(&err, Error::Internal(reason) if reason.contains("rebuilt through its chain")), "{err:?}");
         }
         assert!(matches!(reader::open_part(&path, &header, 2, DeltaPart::Upserts), Err(Error::Internal(_))));
         let mut back = Vec::new();
@@ -539,6 +591,63 @@ pub(crate) mod tests {
             matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("table changed (deletes)")),
             "{err:?}"
         );
+    }
+
+    /// A header naming a base leaves room for every keyed table to become a delta; a
+    /// table's storage is chosen as it begins; a base nothing reads from is dropped.
+    #[test]
+    fn storage_is_chosen_per_table_and_an_unused_base_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = sample_header("inc", &["a", "b", "c"]);
+        h.version = 2;
+        h.base = Some(format::BaseRef { name: "inc".into(), version: 1, content_checksum: "cd".repeat(16) });
+        h.tables[2].primary_key.clear();
+        let empty = RowHasher::new().finish().unwrap();
+        let write = |storages: [Storage; 3]| {
+            let mut w = SnapshotWriter::create(stage_key(dir.path(), "inc@2.seed.gz"), h.clone()).unwrap();
+            for (i, st) in storages.into_iter().enumerate() {
+                w.begin_table_as(i, st).unwrap();
+                match st {
+                    Storage::Full => w.end_table(empty.clone()).unwrap(),
+                    Storage::Base => w.end_reconstructed_table(0, &"0".repeat(16)).unwrap(),
+                    Storage::Delta => {
+                        for part in [DeltaPart::Upserts, DeltaPart::Deletes] {
+                            w.begin_part(part).unwrap();
+                            w.write_member(&gzip_member(&b"7\tseven\n".repeat(1000), 6)).unwrap();
+                            let mut s = RowHasher::new();
+                            s.update(&b"7\tseven\n".repeat(1000));
+                            w.end_part(s.finish().unwrap()).unwrap();
+                        }
+                        w.end_reconstructed_table(u64::MAX, &"f".repeat(16)).unwrap();
+                    }
+                }
+            }
+            let path = dir.path().join("inc@2.seed.gz");
+            let header = w.finish(true).unwrap();
+            assert_eq!(reader::read_header(&path).unwrap().0, header);
+            header
+        };
+        let delta = write([Storage::Delta, Storage::Delta, Storage::Full]);
+        assert!(delta.base.is_some());
+        assert_eq!(
+            delta.tables.iter().map(|t| t.storage).collect::<Vec<_>>(),
+            [Storage::Delta, Storage::Delta, Storage::Full]
+        );
+        let mixed = write([Storage::Base, Storage::Full, Storage::Base]);
+        assert!(mixed.base.is_some());
+        let full = write([Storage::Full, Storage::Full, Storage::Full]);
+        assert_eq!(full.base, None, "nothing is read from the base: it is not named");
+        // A table without a key cannot be a delta; nothing can be read from no base.
+        let mut w = SnapshotWriter::create(stage_key(dir.path(), "inc@2.seed.gz"), h.clone()).unwrap();
+        w.begin_table_as(0, Storage::Full).unwrap();
+        w.end_table(empty.clone()).unwrap();
+        w.begin_table_as(1, Storage::Full).unwrap();
+        w.end_table(empty.clone()).unwrap();
+        assert!(matches!(w.begin_table_as(2, Storage::Delta), Err(Error::Internal(_))));
+        let mut no_base = h.clone();
+        no_base.base = None;
+        let mut w = SnapshotWriter::create(stage_key(dir.path(), "inc@2.seed.gz"), no_base).unwrap();
+        assert!(matches!(w.begin_table_as(0, Storage::Base), Err(Error::Internal(_))));
     }
 
     const EFBIG_CHILD: &str = "SEED_TEST_EFBIG_DIR";

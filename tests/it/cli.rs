@@ -182,6 +182,8 @@ fn r11_4_man_pages() {
         "seed-snapshot-list",
         "seed-snapshot-profile",
         "seed-snapshot-prune",
+        "seed-snapshot-pull",
+        "seed-snapshot-push",
         "seed-snapshot-restore",
         "seed-snapshot-show",
         "seed-snapshot-verify",
@@ -193,7 +195,7 @@ fn r11_4_man_pages() {
     assert_eq!(pages, expected);
     let create = std::fs::read_to_string(w.path().join("man/man1/seed-snapshot-create.1")).unwrap();
     assert!(create.contains("compression") && create.contains("Snapshot name"), "{create}");
-    assert!(all_output(&out).contains("wrote 16 man pages"), "{}", all_output(&out));
+    assert!(all_output(&out).contains("wrote 18 man pages"), "{}", all_output(&out));
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! fresh SQLite file; every tenth case also into PostgreSQL). It asserts: no panic, no
 //! hang, only the documented exit codes, a refused restore leaves no rows, a restore
 //! that succeeds equals the source, an edit with a stale header checksum is always
-//! refused, and a forged edit of a column or table name is refused too.
+//! refused, and a forged edit of a column or table name is refused too. One case in
+//! five damages an incremental snapshot (`good@2`, built on `good`) instead: then a
+//! forged edit of its base reference may also end in exit 6 (a base not there).
 //!
 //! Deterministic: case `i` of seed `S` is always the same mutation. Scale with
 //! `SEED_FUZZ_CASES` (default 250) and `SEED_FUZZ_SECS` (default 50: stops early when
@@ -31,6 +33,11 @@ const DEFAULT_SEED: u64 = 0x5eed_f022_2026_0008;
 /// 0 ok, 7 corrupt; restore also 5 (pre-flight: e.g. an edited database kind).
 const SHOW_VERIFY_CODES: [i32; 2] = [0, 7];
 const RESTORE_CODES: [i32; 3] = [0, 5, 7];
+/// An incremental snapshot may also name a base that is not there (exit 6).
+const INC_VERIFY_CODES: [i32; 3] = [0, 6, 7];
+const INC_RESTORE_CODES: [i32; 4] = [0, 5, 6, 7];
+/// Every this many cases (not a PostgreSQL one) damage the incremental snapshot.
+const INC_EVERY: usize = 5;
 /// Longer than any healthy run of these tiny snapshots takes on a loaded machine.
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const PG_EVERY: usize = 10;
@@ -356,7 +363,7 @@ fn header_edit(rng: &mut Rng, base: &Base) -> Option<(String, String, bool)> {
             (format!("version {v}"), replace_first(&json, "\"version\":1,", &format!("\"version\":{v},"))?, false)
         }
         23 => {
-            let b = format!("{{\"name\":\"older\",\"version\":1,\"header_checksum\":\"{}\"}}", "ab".repeat(16));
+            let b = format!("{{\"name\":\"older\",\"version\":1,\"content_checksum\":\"{}\"}}", "ab".repeat(16));
             ("a base snapshot".into(), replace_first(&json, "\"base\":null", &format!("\"base\":{b}"))?, false)
         }
         24 => {
@@ -535,6 +542,9 @@ struct Fixture {
     dir: PathBuf,
     sqlite: Base,
     sqlite_source: Contents,
+    /// `good@2`, incremental to `good`, and the data it holds.
+    inc: Base,
+    inc_source: Contents,
     pg: Base,
     pg_source: String,
     pg_empty: TestDb,
@@ -544,8 +554,23 @@ fn seed_args(dir: &Path) -> Vec<String> {
     vec!["--no-progress".into(), "--snapshot-dir".into(), dir.to_str().unwrap().into()]
 }
 
+/// Which snapshot a case damages (and where it is restored).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Sqlite,
+    Incremental,
+    Postgres,
+}
+
 /// One case: the outcome's problems (empty if all is well).
-fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, pg: bool, tally: &Mutex<Tally>) -> Vec<String> {
+fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally: &Mutex<Tally>) -> Vec<String> {
+    let pg = target == Target::Postgres;
+    let (verify_codes, restore_codes): (&[i32], &[i32]) = if target == Target::Incremental {
+        (&INC_VERIFY_CODES, &INC_RESTORE_CODES)
+    } else {
+        (&SHOW_VERIFY_CODES, &RESTORE_CODES)
+    };
+    let source = if target == Target::Incremental { &fx.inc_source } else { &fx.sqlite_source };
     let name = format!("m{case:06}");
     std::fs::write(fx.dir.join(format!("{name}.seed.gz")), &mutant.bytes).unwrap();
     let scratch = Workdir::new();
@@ -554,7 +579,8 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, pg: bool, tally: &Mute
     for verb in ["show", "verify"] {
         let mut cmd = scratch.seed_std();
         cmd.args(seed_args(&fx.dir)).args(["snapshot", verb, &name]);
-        record(&mut problems, &mut codes, verb, run_bounded(cmd, scratch.path()), &SHOW_VERIFY_CODES, tally);
+        let allowed = if verb == "show" { &SHOW_VERIFY_CODES[..] } else { verify_codes };
+        record(&mut problems, &mut codes, verb, run_bounded(cmd, scratch.path()), allowed, tally);
     }
     // Restore into a fresh target: the embedded SQLite default (demo schema applied in
     // the restore's own transaction), or a clone of an empty demo schema.
@@ -566,18 +592,12 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, pg: bool, tally: &Mute
         cmd.args(["--database-url", &db.url()]);
     }
     cmd.args(["snapshot", "restore", &name]);
-    record(&mut problems, &mut codes, "restore", run_bounded(cmd, scratch.path()), &RESTORE_CODES, tally);
+    record(&mut problems, &mut codes, "restore", run_bounded(cmd, scratch.path()), restore_codes, tally);
     let restored = codes.get("restore").copied().flatten();
     match &pg_target {
         None => {
             let after = sqlite_contents(&target_dir.path().join("seed.db"));
-            judge_restore(
-                &mut problems,
-                restored,
-                after == fx.sqlite_source,
-                after.iter().all(|(_, r)| r.is_empty()),
-                tally,
-            );
+            judge_restore(&mut problems, restored, after == *source, after.iter().all(|(_, r)| r.is_empty()), tally);
         }
         Some(db) => {
             let after = db.dump_data();
@@ -663,6 +683,14 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
     run(w.seed().args(["--no-progress", "bulk", "--count", "20"]), 0);
     run(w.seed().args(["--no-progress", "snapshot", "create", "good"]), 0);
     let sqlite_source = sqlite_contents(&w.path().join("seed.db"));
+    // good@2: rows changed, added and removed in two tables, the others unchanged.
+    run(w.seed().args(["--no-progress", "bulk", "--count", "3", "--table", "staffs=3"]), 0);
+    crate::versions::sqlite_exec(
+        &w.path().join("seed.db"),
+        "UPDATE offices SET city = 'Fuzzton' WHERE rowid % 4 = 0; DELETE FROM welfare_recipients WHERE rowid % 5 = 0",
+    );
+    run(w.seed().args(["--no-progress", "snapshot", "create", "good", "--new-version"]), 0);
+    let inc_source = sqlite_contents(&w.path().join("seed.db"));
     let pg_src = TestDb::with_demo_schema("fz_src");
     run(w.seed().args(["--no-progress", "--database-url", &pg_src.url(), "bulk", "--count", "10"]), 0);
     run(w.seed().args(["--no-progress", "--database-url", &pg_src.url(), "snapshot", "create", "pgood"]), 0);
@@ -670,16 +698,22 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
     let fx = Fixture {
         sqlite: Base::load(&dir, "good"),
         sqlite_source,
+        inc: Base::load(&dir, "good@2"),
+        inc_source,
         pg: Base::load(&dir, "pgood"),
         pg_source: pg_src.dump_data(),
         pg_empty,
         dir,
     };
     // The unmutated files pass everything (else every case below is meaningless).
-    for (base, pg) in [(&fx.sqlite, false), (&fx.pg, true)] {
+    for (n, (base, target)) in
+        [(&fx.sqlite, Target::Sqlite), (&fx.pg, Target::Postgres), (&fx.inc, Target::Incremental)]
+            .into_iter()
+            .enumerate()
+    {
         let m = Mutant { what: "none".into(), bytes: base.bytes.clone(), expect: Expect::Any };
         let tally = Mutex::new(Tally::default());
-        let problems = check_case(&fx, 999_999 - usize::from(pg), &m, pg, &tally);
+        let problems = check_case(&fx, 999_999 - n, &m, target, &tally);
         let t = tally.into_inner().unwrap();
         assert!(
             problems.is_empty() && t.exits.keys().all(|k| k.ends_with(" 0")),
@@ -702,10 +736,16 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
                     }
                     let mut rng = Rng(seed ^ (case as u64).wrapping_mul(0xd134_2543_de82_ef95));
                     let pg = case % PG_EVERY == PG_EVERY - 1;
-                    let base = if pg { &fx.pg } else { &fx.sqlite };
+                    let (base, target) = if pg {
+                        (&fx.pg, Target::Postgres)
+                    } else if case % INC_EVERY == INC_EVERY - 2 {
+                        (&fx.inc, Target::Incremental)
+                    } else {
+                        (&fx.sqlite, Target::Sqlite)
+                    };
                     // Some mutations do not apply to a given file: draw again.
                     let Some(mutant) = (0..20).find_map(|_| mutate(&mut rng, base)) else { continue };
-                    let problems = check_case(&fx, case, &mutant, pg, &tally);
+                    let problems = check_case(&fx, case, &mutant, target, &tally);
                     let mut t = tally.lock().unwrap();
                     t.cases += 1;
                     if pg {

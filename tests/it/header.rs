@@ -68,7 +68,7 @@ pub fn stored_member(data: &[u8]) -> Vec<u8> {
 /// the checksum's value emptied). A header without one (format 1) is returned as is.
 pub fn resign(json: &str) -> String {
     const KEY: &str = "\"header_checksum\":\"";
-    // The last one: `base` holds a header_checksum of its own.
+    // The last one (the key could appear in a string value before it).
     let Some(at) = json.rfind(KEY) else { return json.to_owned() };
     let start = at + KEY.len();
     let Some(len) = json[start..].find('"') else { return json.to_owned() };

@@ -22,5 +22,8 @@ mod restore;
 mod select;
 mod settings;
 mod snapshot;
+mod store;
+mod store_versions;
 mod timeout;
 mod ux;
+mod versions;

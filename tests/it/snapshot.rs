@@ -566,7 +566,7 @@ fn snapshot_lifecycle_on_sqlite_default_with_audit_log() {
         ("snapshot create", "zeta", "error"),
         ("snapshot delete", "scratch", "ok"),
         ("snapshot delete", "scratch", "error"),
-        ("snapshot prune", "zeta", "ok"),
+        ("snapshot prune", "zeta@1", "ok"),
         ("snapshot prune", "", "ok"),
     ]
     .iter()

@@ -128,19 +128,12 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     let mut _like_guard = None;
     let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
     let learned = if let Some(name) = &args.like {
-        let (_store, path, guard) = crate::commands::snapshot::open_locked(
-            ctx,
-            name,
-            crate::snapshot::lock::Mode::Shared,
-            opts.wait,
-            "profile",
-        )
-        .await?;
-        _like_guard = Some(guard);
-        Some((
-            format!("<profile of snapshot {name}>"),
-            crate::commands::snapshot::profile::profile_snapshot(&path, name, &settings)?,
-        ))
+        let opened = crate::commands::snapshot::catalog::open_chain(ctx, name, opts.wait, "profile").await?;
+        let text = tokio::task::block_in_place(|| {
+            crate::commands::snapshot::profile::profile_snapshot(&opened.chain, name, &settings)
+        })?;
+        _like_guard = Some(opened.locks);
+        Some((format!("<profile of snapshot {name}>"), text))
     } else if let Some(url) = &args.like_db {
         let text = crate::commands::snapshot::profile::profile_database(ctx, url, &settings).await?;
         Some(("<profile of the --like-db database>".to_owned(), text))

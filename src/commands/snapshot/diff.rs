@@ -4,17 +4,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 
 use serde_json::json;
 
-use super::{open_locked, store};
+use super::catalog::open_chain;
 use crate::Context;
 use crate::cli::DiffArgs;
 use crate::error::{Error, code};
+use crate::snapshot::chain::Chain;
 use crate::snapshot::format::{Header, TableEntry, row_hash};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{into_error, open_table, read_header};
+use crate::snapshot::reader::into_error;
 
 #[derive(Debug, Default)]
 struct TableDiff {
@@ -28,24 +27,19 @@ struct TableDiff {
 }
 
 pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
-    // Shared locks on both names, like every reader, so a delete or `create --force`
-    // cannot change a file under us; taken in name order, so two diffs (or a diff and
-    // any other two-name command) never wait on each other in a cycle.
-    let mut names = vec![args.name_a.as_str(), args.name_b.as_str()];
-    names.sort_unstable();
-    names.dedup();
-    let mut _locks = Vec::with_capacity(names.len());
-    for name in names {
-        _locks.push(open_locked(ctx, name, Mode::Shared, args.lock.wait, "diff").await?.2);
+    // Shared locks on both names (and their bases), like every reader, so a delete or
+    // `create --force` cannot change a file under us; taken in name order, so two
+    // diffs (or a diff and any other two-name command) never wait on each other in a
+    // cycle. Each side is rebuilt from its chain where it is incremental.
+    let mut order = [(0, args.name_a.as_str()), (1, args.name_b.as_str())];
+    order.sort_by(|x, y| x.1.cmp(y.1));
+    let mut opened = Vec::with_capacity(2);
+    for (side, name) in order {
+        opened.push((side, open_chain(ctx, name, args.lock.wait, "diff").await?));
     }
-    let store = store(ctx);
-    let mut headers = Vec::new();
-    for name in [&args.name_a, &args.name_b] {
-        let path = store.path(name);
-        headers.push((path.clone(), read_header(&path)?.0));
-    }
-    let (path_a, a) = &headers[0];
-    let (path_b, b) = &headers[1];
+    opened.sort_by_key(|(side, _)| *side);
+    let (a_chain, b_chain) = (&opened[0].1.chain, &opened[1].1.chain);
+    let (a, b) = (a_chain.header(), b_chain.header());
     let mut diffs = Vec::new();
     for (ia, ta) in a.tables.iter().enumerate() {
         match b.tables.iter().position(|tb| tb.table_name() == ta.table_name()) {
@@ -55,9 +49,7 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
                 note: Some("table only in A".into()),
                 ..TableDiff::default()
             }),
-            Some(ib) => {
-                diffs.push(tokio::task::block_in_place(|| diff_table(path_a, a, ia, path_b, b, ib, args.rows))?)
-            }
+            Some(ib) => diffs.push(tokio::task::block_in_place(|| diff_table(a_chain, ia, b_chain, ib, args.rows))?),
         }
     }
     for tb in &b.tables {
@@ -101,8 +93,9 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
     Ok(if differs { code::DIFFERENCES } else { code::OK })
 }
 
-fn lines(path: &Path, header: &Header, index: usize, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
-    let reader = BufReader::with_capacity(1 << 20, open_table(path, header, index)?);
+fn lines(chain: &Chain, index: usize, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
+    let reader = BufReader::with_capacity(1 << 20, chain.open_table(index)?);
+    let path = chain.top().source.location();
     for line in reader.split(b'\n') {
         each(&line.map_err(|e| into_error(path, e))?);
     }
@@ -127,15 +120,8 @@ fn key_columns(entry: &TableEntry) -> Vec<usize> {
     entry.primary_key.iter().filter_map(|k| entry.columns.iter().position(|c| &c.name == k)).collect()
 }
 
-fn diff_table(
-    path_a: &Path,
-    a: &Header,
-    ia: usize,
-    path_b: &Path,
-    b: &Header,
-    ib: usize,
-    show_rows: bool,
-) -> Result<TableDiff, Error> {
+fn diff_table(ca: &Chain, ia: usize, cb: &Chain, ib: usize, show_rows: bool) -> Result<TableDiff, Error> {
+    let (a, b): (&Header, &Header) = (ca.header(), cb.header());
     let (ta, tb) = (&a.tables[ia], &b.tables[ib]);
     let mut d = TableDiff { name: ta.table_name().to_string(), ..TableDiff::default() };
     let same_columns = ta.columns.iter().map(|c| &c.name).eq(tb.columns.iter().map(|c| &c.name));
@@ -154,8 +140,8 @@ fn diff_table(
     if !keyed {
         // No usable primary key: compare as multisets of rows.
         let mut counts: HashMap<u64, i64> = HashMap::new();
-        lines(path_a, a, ia, |l| *counts.entry(row_hash(l)).or_default() += 1)?;
-        lines(path_b, b, ib, |l| *counts.entry(row_hash(l)).or_default() -= 1)?;
+        lines(ca, ia, |l| *counts.entry(row_hash(l)).or_default() += 1)?;
+        lines(cb, ib, |l| *counts.entry(row_hash(l)).or_default() -= 1)?;
         for v in counts.values() {
             if *v > 0 {
                 d.removed += v.unsigned_abs();
@@ -168,11 +154,11 @@ fn diff_table(
         return Ok(d);
     }
     let mut in_a: HashMap<u64, u64> = HashMap::with_capacity(usize::try_from(ta.rows).unwrap_or(0));
-    lines(path_a, a, ia, |l| {
+    lines(ca, ia, |l| {
         in_a.insert(key_of(l, &ka), row_hash(l));
     })?;
     let mut changed_keys = HashSet::new();
-    lines(path_b, b, ib, |l| {
+    lines(cb, ib, |l| {
         let key = key_of(l, &kb);
         match in_a.remove(&key) {
             Some(h) if h == row_hash(l) => d.unchanged += 1,
@@ -193,7 +179,7 @@ fn diff_table(
     })?;
     d.removed = in_a.len() as u64;
     if show_rows && (!in_a.is_empty() || !changed_keys.is_empty()) {
-        lines(path_a, a, ia, |l| {
+        lines(ca, ia, |l| {
             let key = key_of(l, &ka);
             if in_a.contains_key(&key) {
                 d.rows.push(format!("- {}", String::from_utf8_lossy(l)));

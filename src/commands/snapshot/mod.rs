@@ -1,18 +1,21 @@
-//! `seed snapshot ...`: one file per verb. Shared here: the audit record every
-//! changing command leaves, and choosing tables.
+//! `seed snapshot ...`: one file per verb. Shared here: opening the location and a
+//! snapshot in it, the audit record every changing command leaves, choosing tables.
 
+pub mod catalog;
 pub mod create;
 mod delete;
 mod diff;
+mod incremental;
 mod list;
 mod preflight;
 pub mod profile;
 mod prune;
+mod rebase;
 pub mod restore;
 mod show;
+mod transfer;
 mod verify;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
@@ -23,67 +26,48 @@ use crate::db::schema::{Schema, Table};
 use crate::db::select::Selection;
 use crate::error::Error;
 use crate::output::{Level, Printer};
-use crate::snapshot::audit::{self, AuditRecord, Outcome};
-use crate::snapshot::lock::{self, LockGuard, Mode};
-use crate::snapshot::store::{AUDIT_LOG, Store, validate_name};
+use crate::snapshot::audit::{AuditRecord, Outcome};
+use crate::snapshot::location::{Location, LockGuard, pending};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
-    store(ctx).check_dir()?;
+    location(ctx)?.check()?;
     match command {
         SnapshotCommand::Create(args) => create::run(args, ctx).await,
-        SnapshotCommand::List(args) => list::run(&args, ctx),
+        SnapshotCommand::List(args) => list::run(&args, ctx).await,
         SnapshotCommand::Show(args) => show::run(args, ctx).await,
         SnapshotCommand::Verify(args) => verify::run(args, ctx).await,
         SnapshotCommand::Delete(args) => delete::run(args, ctx).await,
         SnapshotCommand::Prune(args) => prune::run(args, ctx).await,
         SnapshotCommand::Restore(args) => restore::run(args, ctx).await,
         SnapshotCommand::Diff(args) => diff::run(&args, ctx).await,
+        SnapshotCommand::Push(args) => transfer::push(args, ctx).await,
+        SnapshotCommand::Pull(args) => transfer::pull(args, ctx).await,
         SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
     }
 }
 
-pub fn store(ctx: &Context) -> Store {
-    Store::new(&ctx.settings.snapshot_dir)
+/// The snapshot location of `--snapshot-dir` (a directory or a bucket).
+pub fn location(ctx: &Context) -> Result<Location, Error> {
+    Location::open(&ctx.settings.snapshot_dir)
 }
 
-/// An existing snapshot `name`, with its lock held in `mode` for the command's life.
-pub async fn open_locked(
-    ctx: &Context,
-    name: &str,
-    mode: Mode,
-    wait: bool,
-    command: &str,
-) -> Result<(Store, PathBuf, LockGuard), Error> {
-    validate_name(name)?;
-    let store = store(ctx);
-    let path = store.path(name);
-    if !path.is_file() {
-        return Err(Error::SnapshotMissing { name: name.to_owned(), dir: store.dir.clone() });
-    }
-    let guard = lock::acquire(&store, name, mode, wait, &format!("seed snapshot {command} {name}")).await?;
-    report_unlocked(ctx, &guard);
-    Ok((store, path, guard))
-}
-
-/// A reader in a directory where its lock file cannot be created goes on without the
-/// lock; `-v` says so.
+/// A reader in a location where its lock cannot be written goes on without the lock;
+/// `-v` says so.
 pub fn report_unlocked(ctx: &Context, guard: &LockGuard) {
     if let Some(reason) = guard.unlocked_reason() {
-        ctx.printer.event(
-            Level::Debug,
-            "lock_skipped",
-            json!({ "path": guard.path.display().to_string(), "reason": reason }),
-            || format!("reading without a shared lock: {} cannot be opened ({reason})", guard.path.display()),
-        );
+        let path = guard.display();
+        ctx.printer.event(Level::Debug, "lock_skipped", json!({ "path": path, "reason": reason }), || {
+            format!("reading without a shared lock: {path} cannot be opened ({reason})")
+        });
     }
 }
 
-/// Writes one audit line when the command ends — also when it is interrupted (the
+/// Writes one audit record when the command ends — also when it is interrupted (the
 /// guard is dropped with the command's future; the outcome is then `interrupted`). A
-/// failed write is an `audit_failed` warning naming the log and the reason; the
-/// command's own outcome and exit code stay what they were.
+/// failed write is an `audit_failed` warning naming where and why; the command's own
+/// outcome and exit code stay what they were.
 pub struct AuditGuard {
-    store: Store,
+    location: Location,
     command: &'static str,
     name: Option<String>,
     database: Option<String>,
@@ -95,13 +79,13 @@ pub struct AuditGuard {
 impl AuditGuard {
     pub fn new(
         ctx: &Context,
-        store: &Store,
+        location: &Location,
         command: &'static str,
         name: Option<String>,
         database: Option<String>,
     ) -> Self {
         Self {
-            store: store.clone(),
+            location: location.clone(),
             command,
             name,
             database,
@@ -121,51 +105,62 @@ impl AuditGuard {
         self.done = true;
     }
 
-    pub fn finish<T>(mut self, result: &Result<T, Error>) {
+    pub async fn finish<T>(mut self, result: &Result<T, Error>) {
         let outcome = match result {
             Ok(_) => Outcome::Ok,
             Err(Error::Interrupted) => Outcome::Interrupted,
             Err(e) => Outcome::Error(e.to_string().lines().next().unwrap_or_default().to_owned()),
         };
-        self.write(outcome);
         self.done = true;
+        write_audit(self.record(outcome)).await;
     }
 
-    fn write(&self, outcome: Outcome) {
-        if !self.store.dir.is_dir() {
-            return;
-        }
-        let label = match &outcome {
-            Outcome::Ok => "ok",
-            Outcome::Error(_) => "error",
-            Outcome::Interrupted => "interrupted",
-        };
-        let record =
-            AuditRecord::new(self.command, self.name.clone(), self.database.clone(), outcome, self.started.elapsed());
-        if let Err(e) = audit::append(&self.store.dir, &record) {
-            let path = self.store.dir.join(AUDIT_LOG);
-            self.printer.event(
-                Level::Warn,
-                "audit_failed",
-                json!({ "path": path.display().to_string(), "reason": e.to_string(), "command": self.command,
-                        "name": self.name, "outcome": label }),
-                || {
-                    format!(
-                        "could not write the audit log {}: {e}; seed {} ended {label} but is not recorded there (its exit code does not change)",
-                        path.display(),
-                        self.command
-                    )
-                },
-            );
+    fn record(&self, outcome: Outcome) -> AuditWrite {
+        AuditWrite {
+            location: self.location.clone(),
+            command: self.command,
+            name: self.name.clone(),
+            printer: self.printer.clone(),
+            record: AuditRecord::new(
+                self.command,
+                self.name.clone(),
+                self.database.clone(),
+                outcome,
+                self.started.elapsed(),
+            ),
         }
     }
+}
+
+struct AuditWrite {
+    location: Location,
+    command: &'static str,
+    name: Option<String>,
+    printer: Printer,
+    record: AuditRecord,
+}
+
+async fn write_audit(w: AuditWrite) {
+    let Err((path, reason)) = w.location.audit(&w.record).await else { return };
+    let label = w.record.outcome.clone();
+    w.printer.event(
+        Level::Warn,
+        "audit_failed",
+        json!({ "path": path, "reason": reason, "command": w.command, "name": w.name, "outcome": label }),
+        || {
+            format!(
+                "could not write the audit log {path}: {reason}; seed {} ended {label} but is not recorded there (its exit code does not change)",
+                w.command
+            )
+        },
+    );
 }
 
 impl Drop for AuditGuard {
     /// Dropped without `finish`: the command's future was dropped by SIGINT/SIGTERM.
     fn drop(&mut self) {
         if !self.done {
-            self.write(Outcome::Interrupted);
+            pending::spawn(write_audit(self.record(Outcome::Interrupted)));
         }
     }
 }

@@ -2,8 +2,6 @@
 //! file's format, on stdout (`factory::profile` says what is learned and what never
 //! is). `bulk --like` learns the same way, from a snapshot or a live database.
 
-use std::path::Path;
-
 use crate::Context;
 use crate::cli::ProfileArgs;
 use crate::db::backend::ChunkSink;
@@ -11,8 +9,7 @@ use crate::db::{self, Access};
 use crate::error::{Error, code};
 use crate::factory::config::{Factories, MAX_PROFILE_VALUES};
 use crate::factory::profile::{ColumnInput, ProfileSettings, TableProfile, TableProfiler, render};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{open_table, read_header};
+use crate::snapshot::chain::Chain;
 
 pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
     let mut settings = match &args.factories {
@@ -31,15 +28,15 @@ pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
         }
         settings.min_count = n;
     }
-    let (_store, path, _guard) = super::open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "profile").await?;
-    let text = profile_snapshot(&path, &args.name, &settings)?;
+    let opened = super::catalog::open_chain(ctx, &args.name, args.lock.wait, "profile").await?;
+    let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name, &settings))?;
     ctx.printer.data(text.trim_end());
     Ok(code::OK)
 }
 
-/// The profile of the snapshot at `path`, as factories-file text.
-pub fn profile_snapshot(path: &Path, name: &str, settings: &ProfileSettings) -> Result<String, Error> {
-    let (header, _) = read_header(path)?;
+/// The profile of the snapshot `chain` rebuilds, as factories-file text (blocking).
+pub fn profile_snapshot(chain: &Chain, name: &str, settings: &ProfileSettings) -> Result<String, Error> {
+    let header = chain.header();
     let mut tables = Vec::new();
     for (i, entry) in header.tables.iter().enumerate() {
         let columns = entry
@@ -53,7 +50,7 @@ pub fn profile_snapshot(path: &Path, name: &str, settings: &ProfileSettings) -> 
             })
             .collect();
         let mut profiler = TableProfiler::new(entry.table_name(), columns, settings);
-        let mut rows = open_table(path, &header, i)?;
+        let mut rows = chain.open_table(i)?;
         while let Some(chunk) = rows.next_chunk()? {
             profiler.feed(&chunk);
         }

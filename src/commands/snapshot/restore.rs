@@ -4,14 +4,13 @@
 //! go in is the database kind's business (`db::Backend`'s load steps).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::open_locked;
+use super::catalog::open_chain;
 use super::preflight::Preflight;
 use crate::Context;
 use crate::cli::RestoreArgs;
@@ -21,13 +20,12 @@ use crate::db::select::Selection;
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::chain::Chain;
 use crate::snapshot::format::Header;
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{open_table, read_header};
-use crate::snapshot::store::validate_name;
+use crate::snapshot::versions::Ref;
 
 pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
-    validate_name(&args.name)?;
+    Ref::parse(&args.name)?;
     let url = ctx.settings.write_url();
     if args.clean && !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -38,23 +36,26 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     if args.clean {
         ctx.settings.announce_target(&ctx.printer);
     }
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "restore").await?;
-    let (header, _) = read_header(&path)?;
-    let header = Arc::new(header);
+    // The chain (every base there and unaltered) is checked before connecting.
+    let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
+    let chain = Arc::clone(&opened.chain);
+    let header = Arc::new(chain.header().clone());
+    let shown_name = described(&args.name, &opened.version.label(), &chain);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let restored = load(ctx, &args, &path, &header).await?;
+    let restored = load(ctx, &args, &chain, &header).await?;
     if let Some(rows) = restored {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / secs.max(1e-6);
-        let summary = json!({ "name": args.name, "tables": header.tables.len(), "rows": rows,
+        let summary = json!({ "name": args.name, "version": opened.version.version,
+                              "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
+                              "tables": header.tables.len(), "rows": rows,
                               "seconds": (secs * 1000.0).round() / 1000.0, "clean": args.clean });
         ctx.printer.document("snapshot restore", json!({ "dry_run": false, "summary": summary.clone() }));
         ctx.printer.event(Level::Info, "snapshot_restored", summary, || {
             format!(
-                "restored snapshot '{}': {}, {} in {secs:.2}s ({} rows/s)",
-                args.name,
+                "restored snapshot {shown_name}: {}, {} in {secs:.2}s ({} rows/s)",
                 plural(header.tables.len() as u64, "table", "tables"),
                 plural(rows, "row", "rows"),
                 human_count(rate)
@@ -64,10 +65,15 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     Ok(code::OK)
 }
 
-/// Restores snapshot `args.name` from `path` (retried as a whole on transient
+/// Restores snapshot `args.name` as `chain` rebuilds it (retried as a whole on transient
 /// failures); `None` for a dry run. Prints no summary. The caller holds the name's lock
 /// (shared or exclusive) and has checked the direct URL (`seed prepare` reuses this).
-pub async fn load(ctx: &Context, args: &RestoreArgs, path: &Path, header: &Arc<Header>) -> Result<Option<u64>, Error> {
+pub async fn load(
+    ctx: &Context,
+    args: &RestoreArgs,
+    chain: &Arc<Chain>,
+    header: &Arc<Header>,
+) -> Result<Option<u64>, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| async move {
         if attempt > 1 {
             ctx.printer
@@ -76,7 +82,7 @@ pub async fn load(ctx: &Context, args: &RestoreArgs, path: &Path, header: &Arc<H
         let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
         let app = "seed snapshot restore";
         let mut session = db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
-        let result = restore(ctx, &mut session, args, path, header, attempt > 1).await;
+        let result = restore(ctx, &mut session, args, chain, header, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;
         }
@@ -84,6 +90,22 @@ pub async fn load(ctx: &Context, args: &RestoreArgs, path: &Path, header: &Arc<H
         result
     })
     .await
+}
+
+/// `'NAME'` as typed, with the version it resolved to when that is not obvious and
+/// the chain it was rebuilt from when it is incremental.
+pub fn described(typed: &str, label: &str, chain: &Chain) -> String {
+    let mut notes = Vec::new();
+    if typed != label && !label.ends_with("@1") {
+        notes.push(label.to_owned());
+    }
+    if let [_, below @ ..] = chain.links()
+        && !below.is_empty()
+    {
+        notes
+            .push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
+    }
+    if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
 }
 
 /// (snapshot table index, target table) pairs, parents first.
@@ -154,11 +176,12 @@ fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool
     text
 }
 
-/// Decompresses (and checks) one table of the snapshot on a blocking thread.
-fn spawn_chunks(path: PathBuf, header: Arc<Header>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
+/// Decompresses (and checks) one table of the snapshot on a blocking thread, rebuilt
+/// from its chain when it is not stored in full.
+fn spawn_chunks(chain: Arc<Chain>, index: usize) -> mpsc::Receiver<Result<Vec<u8>, Error>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut rows = match open_table(&path, &header, index) {
+        let mut rows = match chain.open_table(index) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -206,7 +229,7 @@ async fn restore(
     ctx: &Context,
     session: &mut Session,
     args: &RestoreArgs,
-    path: &Path,
+    chain: &Arc<Chain>,
     header: &Arc<Header>,
     retry: bool,
 ) -> Result<Option<u64>, Error> {
@@ -274,7 +297,15 @@ async fn restore(
             batch_size: None,
             progress: ctx.printer.progress(&table.name.to_string(), Some(entry.rows), "rows"),
         };
-        let rows = RowInput::CopyText(spawn_chunks(path.to_path_buf(), Arc::clone(header), *i));
+        // `header` may hold only the tables picked: find this one in the snapshot itself.
+        let name = entry.table_name();
+        let index = chain
+            .header()
+            .tables
+            .iter()
+            .position(|t| t.table_name() == name)
+            .ok_or_else(|| Error::Internal(format!("{name} is not in the snapshot")))?;
+        let rows = RowInput::CopyText(spawn_chunks(Arc::clone(chain), index));
         let written = session.load_table(&target, rows).await?;
         if written != entry.rows {
             return Err(Error::Data {

@@ -7,15 +7,16 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::open_locked;
+use super::catalog::{lock_names, resolve, resolve_chain};
+use super::location;
 use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
 use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::read_header;
+use crate::snapshot::location::Mode;
+use crate::snapshot::versions::Ref;
 use crate::text::{for_terminal, shown, truncate_chars};
 
 /// Longest name or type shown in full; longer ones end in `…`.
@@ -27,12 +28,33 @@ struct ShowJson<'a> {
     command: &'static str,
     file: String,
     size: u64,
+    /// The snapshots it is rebuilt from, itself first (`[NAME@N]` for a full one).
+    chain: &'a [String],
+    /// Why the chain cannot be used (a base missing or altered), if it cannot.
+    chain_error: Option<String>,
     header: &'a Header,
 }
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "show").await?;
-    let (h, size) = read_header(&path)?;
+    let r = Ref::parse(&args.name)?;
+    let store = location(ctx)?;
+    // Looked for first, so a reader never creates a lock where there is no snapshot.
+    resolve(&store, &r).await?;
+    let names = [(r.name.clone(), Mode::Shared)].into_iter().collect();
+    let _lock = lock_names(ctx, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
+    let version = resolve(&store, &r).await?;
+    let (path, size) = (version.file.clone(), version.size);
+    let top = version.link(&store).await?;
+    // Only headers are read: what the chain is, and whether it is whole. (show never
+    // fails for a missing base: it says so.) One copy of the header at a time: it can
+    // be tens of MB.
+    let (chain, chain_error, h) = match resolve_chain(&store, top).await {
+        Ok(c) => {
+            let labels = c.links().iter().map(|l| l.label.clone()).collect();
+            (labels, None, c.into_top().header)
+        }
+        Err(e) => (vec![version.label()], Some(e.to_string()), version.header(&store).await?),
+    };
     if ctx.printer.json_doc() {
         // Streamed: a header's JSON can be tens of MB; never held as text as well.
         let doc = ShowJson {
@@ -40,6 +62,8 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
             command: "snapshot show",
             file: path.display().to_string(),
             size,
+            chain: &chain,
+            chain_error,
             header: &h,
         };
         let mut out = ScrubbedLines { out: std::io::stdout().lock(), line: Vec::new() };
@@ -48,8 +72,15 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
             .or_else(ignore_closed_pipe)?;
         return Ok(code::OK);
     }
-    let text = render(&h, &path.display().to_string(), size);
+    let mut text = render(&h, &path.display().to_string(), size);
     drop(h); // before printing, which copies the text once more
+    if chain.len() > 1 || chain_error.is_some() {
+        let status = match &chain_error {
+            None => format!("chain         {} (every base there and unaltered)\n", for_terminal(&chain.join(" → "))),
+            Some(e) => format!("chain         BROKEN: {} — restore and verify will refuse it\n", for_terminal(e)),
+        };
+        text = insert_after_line(&text, "format ", &status);
+    }
     ctx.printer.data(text.trim_end());
     Ok(code::OK)
 }
@@ -104,6 +135,13 @@ impl<W: Write> Write for ScrubbedLines<W> {
     }
 }
 
+/// `text` with `line` inserted after the first line starting with `prefix`.
+fn insert_after_line(text: &str, prefix: &str, line: &str) -> String {
+    let Some(start) = text.find(&format!("\n{prefix}")) else { return format!("{text}{line}") };
+    let end = text[start + 1..].find('\n').map_or(text.len(), |n| start + 1 + n + 1);
+    format!("{}{line}{}", &text[..end], &text[end..])
+}
+
 /// `s` for the terminal, at most `max` characters.
 fn t(s: &str, max: usize) -> String {
     shown(s, max)
@@ -123,11 +161,15 @@ fn render(h: &Header, file: &str, size: u64) -> String {
         let _ = writeln!(out, "version       {}", h.version);
     }
     if let Some(b) = &h.base {
+        let count = |s: Storage| h.tables.iter().filter(|t| t.storage == s).count() as u64;
         let _ = writeln!(
             out,
-            "base          {}@{} (incremental: unchanged tables are read from it)",
+            "base          {}@{} (incremental: {} unchanged and read from it, {} stored as changes, {} in full)",
             t(&b.name, NAME),
-            b.version
+            b.version,
+            plural(count(Storage::Base), "table", "tables"),
+            count(Storage::Delta),
+            count(Storage::Full),
         );
     }
     if let Some(d) = &h.description {

@@ -4,23 +4,25 @@
 
 use serde_json::json;
 
-use super::open_locked;
+use super::catalog::open_chain;
+use super::restore::described;
 use crate::Context;
 use crate::cli::VerifyArgs;
 use crate::db::{self, ChunkSink};
 use crate::error::{Error, code};
 use crate::output::{Level, plural};
 use crate::snapshot::format::{Header, RowHasher};
-use crate::snapshot::lock::Mode;
-use crate::snapshot::reader::{read_header, verify};
 
 pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
-    let (_store, path, _lock) = open_locked(ctx, &args.name, Mode::Shared, args.lock.wait, "verify").await?;
+    // A missing or altered base fails here, before anything is read.
+    let opened = open_chain(ctx, &args.name, args.lock.wait, "verify").await?;
+    let chain = &opened.chain;
     if args.against_db {
-        let (header, _) = read_header(&path)?;
-        return against_db(&header, ctx).await;
+        return against_db(chain.header(), ctx).await;
     }
-    let header = tokio::task::block_in_place(|| verify(&path))?;
+    tokio::task::block_in_place(|| chain.verify())?;
+    let header = chain.header();
+    let shown_name = described(&args.name, &opened.version.label(), chain);
     if header.format_version < 2 {
         ctx.printer.info(format!(
             "note: snapshot '{}' is format {}: its header is not bound to its data (no header checksum), so an \
@@ -38,17 +40,18 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
         .collect();
     ctx.printer.document(
         "snapshot verify",
-        json!({ "name": header.name, "against_db": false, "intact": true, "format_version": header.format_version,
-                "rows": rows, "tables": tables }),
+        json!({ "name": header.name, "version": opened.version.version, "against_db": false, "intact": true,
+                "format_version": header.format_version, "rows": rows, "tables": tables,
+                "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>() }),
     );
     ctx.printer.event(
         Level::Info,
         "snapshot_verified",
-        json!({ "name": header.name, "tables": header.tables.len(), "rows": rows }),
+        json!({ "name": header.name, "version": opened.version.version, "tables": header.tables.len(), "rows": rows,
+                "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>() }),
         || {
             format!(
-                "snapshot '{}' is intact: {}, {}, every checksum matches",
-                header.name,
+                "snapshot {shown_name} is intact: {}, {}, every checksum matches",
                 plural(header.tables.len() as u64, "table", "tables"),
                 plural(rows, "row", "rows")
             )

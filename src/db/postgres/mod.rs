@@ -218,6 +218,49 @@ impl Backend for PgBackend {
         Ok(())
     }
 
+    /// Heap pages of a plain table, read by page ranges with TID range scans
+    /// (PostgreSQL 14 on; a partitioned table has no pages of its own).
+    async fn page_count(&mut self, table: &Table) -> Result<Option<u64>, Error> {
+        if table.partitioned {
+            return Ok(None);
+        }
+        let step = self.step(format!("sizing {}", table.name));
+        let major =
+            self.one_i64("SELECT (current_setting('server_version_num')::int / 10000)::int8".into(), &step).await?;
+        if major.unwrap_or(0) < 14 {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT (pg_relation_size({}::regclass) / current_setting('block_size')::int)::int8",
+            crate::db::schema::quote_literal(&table.name.quoted())
+        );
+        Ok(self.one_i64(sql, &step).await?.and_then(|n| u64::try_from(n).ok()))
+    }
+
+    async fn stream_pages<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        pages: (u64, Option<u64>),
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        let step = self.step(format!("reading {}", table.name)).table(table.name.to_string());
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let upper = pages.1.map_or_else(String::new, |to| format!(" AND ctid < '({to},0)'::tid"));
+        let sql = format!(
+            "COPY (SELECT {} FROM {} WHERE ctid >= '({},0)'::tid{upper}) TO STDOUT",
+            cols.join(", "),
+            table.name.quoted(),
+            pages.0
+        );
+        let mut stream = self.conn.copy_out_raw(&sql).await.map_err(|e| errors::translate(e, &step))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| errors::translate(e, &step))?;
+            sink.push(&chunk).await?;
+        }
+        Ok(())
+    }
+
     async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
         let mut out = BTreeMap::new();
         for c in &table.columns {

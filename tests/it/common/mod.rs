@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod mariadb;
+pub mod s3;
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -81,7 +82,7 @@ fn postgres_os_user() -> Option<(u32, u32)> {
     unsafe { Some(((*pw).pw_uid, (*pw).pw_gid)) }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
 }
 

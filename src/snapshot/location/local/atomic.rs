@@ -16,8 +16,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::TEMP_PREFIX;
 use crate::error::Error;
-use crate::snapshot::store::{EXTENSION, TEMP_PREFIX};
+use crate::snapshot::names::EXTENSION;
 
 /// A file under construction in a snapshot directory.
 #[derive(Debug)]

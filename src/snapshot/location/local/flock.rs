@@ -13,18 +13,13 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
 
+use super::LocalStore;
 use crate::error::Error;
-use crate::snapshot::store::Store;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Shared,
-    Exclusive,
-}
+use crate::snapshot::location::Mode;
 
 /// Held until dropped (closing the file releases the lock).
 #[derive(Debug)]
-pub struct LockGuard {
+pub struct FileLock {
     /// None: a reader that could not create the lock file and goes on without it.
     file: Option<File>,
     mode: Mode,
@@ -32,14 +27,14 @@ pub struct LockGuard {
     unlocked: Option<String>,
 }
 
-impl LockGuard {
+impl FileLock {
     /// Why no lock is held, for a reader in a directory it cannot write.
     pub fn unlocked_reason(&self) -> Option<&str> {
         self.unlocked.as_deref()
     }
 }
 
-impl Drop for LockGuard {
+impl Drop for FileLock {
     /// An exclusive holder clears its note before the lock goes, so nobody is later
     /// named as holding a lock they released. (Shared holders may share the file with
     /// others still holding it: they leave it.)
@@ -82,12 +77,12 @@ fn open_lock_file(path: &std::path::Path, mode: Mode) -> Result<Opened, Error> {
     }
 }
 
-pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command: &str) -> Result<LockGuard, Error> {
+pub async fn acquire(store: &LocalStore, name: &str, mode: Mode, wait: bool, command: &str) -> Result<FileLock, Error> {
     let path = store.lock_path(name);
     let (file, writable) = match open_lock_file(&path, mode)? {
         Opened::Writable(file) => (file, true),
         Opened::ReadOnly(file) => (file, false),
-        Opened::Unavailable(reason) => return Ok(LockGuard { file: None, mode, path, unlocked: Some(reason) }),
+        Opened::Unavailable(reason) => return Ok(FileLock { file: None, mode, path, unlocked: Some(reason) }),
     };
     let attempt = match mode {
         Mode::Exclusive => file.try_lock(),
@@ -110,7 +105,7 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
         }
         Err(TryLockError::WouldBlock) => {
             return Err(Error::LockHeld {
-                resource: format!("snapshot '{name}'"),
+                resource: crate::snapshot::versions::lock_resource(name),
                 holder: wait_for_holder(&path).await,
                 hint: "wait for that command to finish, or pass --wait to queue behind it".into(),
             });
@@ -125,7 +120,7 @@ pub async fn acquire(store: &Store, name: &str, mode: Mode, wait: bool, command:
             let _ = f.write_all(note.as_bytes());
         }
     }
-    Ok(LockGuard { file: Some(file), mode, path, unlocked: None })
+    Ok(FileLock { file: Some(file), mode, path, unlocked: None })
 }
 
 /// The holder writes its note just after taking the lock, so a command refused in that
@@ -153,8 +148,8 @@ pub fn holder_of(path: &std::path::Path) -> Option<String> {
 /// Lock files someone holds right now, with their recorded holder. Read from
 /// `/proc/locks` where there is one, so looking takes no lock: a probe lock, however
 /// brief, would make a concurrent `create` or `delete` fail as "locked".
-pub fn held_locks(store: &Store) -> Vec<(String, Option<String>)> {
-    let Ok(read) = std::fs::read_dir(store.dir.join(crate::snapshot::store::LOCK_DIR)) else { return vec![] };
+pub fn held_locks(store: &LocalStore) -> Vec<(String, Option<String>)> {
+    let Ok(read) = std::fs::read_dir(store.dir.join(super::LOCK_DIR)) else { return vec![] };
     let kernel = std::fs::read_to_string("/proc/locks").ok().map(|t| flock_inodes(&t));
     let mut held = Vec::new();
     for entry in read.filter_map(Result::ok) {
@@ -223,7 +218,7 @@ mod tests {
     #[tokio::test]
     async fn held_locks_sees_shared_and_exclusive_holders_without_locking() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = LocalStore::new(dir.path());
         let a = acquire(&store, "a", Mode::Shared, false, "seed snapshot show a").await.unwrap();
         let b = acquire(&store, "b", Mode::Exclusive, false, "seed snapshot create b").await.unwrap();
         drop(acquire(&store, "c", Mode::Exclusive, false, "gone").await.unwrap());

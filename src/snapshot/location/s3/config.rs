@@ -1,0 +1,342 @@
+//! `s3://BUCKET[/PREFIX]` and where its endpoint, region and credentials come from: the
+//! standard AWS variables, then the profile files (`~/.aws/credentials`,
+//! `~/.aws/config`, `AWS_PROFILE`), the way the AWS CLI reads them. The secret key and
+//! session token are registered with `redact` the moment they are read and are never
+//! formatted anywhere (`Debug` masks them).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::text::shown;
+
+/// A bucket and a key prefix (empty, or ending in `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    pub prefix: String,
+}
+
+impl Bucket {
+    /// `BUCKET[/PREFIX]` (what follows `s3://`).
+    pub fn parse(rest: &str) -> Result<Self, Error> {
+        let bad = |why: &str| {
+            Error::usage_hint(
+                format!("--snapshot-dir s3://{}: {why}", shown(rest, 200)),
+                "use s3://BUCKET or s3://BUCKET/PREFIX (bucket: 3-63 lowercase letters, digits, '.' or '-'; \
+                 prefix: letters, digits, '.', '_', '-' and '/')",
+            )
+        };
+        let (name, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let name_ok = (3..=63).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !name_ok {
+            return Err(bad("not a valid bucket name"));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        let mut clean = String::new();
+        if !prefix.is_empty() {
+            for segment in prefix.split('/') {
+                let ok = !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+                if !ok {
+                    return Err(bad("not a valid key prefix"));
+                }
+                clean.push_str(segment);
+                clean.push('/');
+            }
+        }
+        Ok(Self { name: name.to_owned(), prefix: clean })
+    }
+}
+
+impl fmt::Display for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}", self.name)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix.trim_end_matches('/'))?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything needed to talk to the bucket.
+#[derive(Clone)]
+pub struct Resolved {
+    pub region: String,
+    /// `None`: AWS itself.
+    pub endpoint: Option<String>,
+    pub allow_http: bool,
+    pub credentials: Option<Credentials>,
+    /// Where the credentials came from (for doctor and messages), never their value.
+    pub credential_source: String,
+}
+
+#[derive(Clone)]
+pub struct Credentials {
+    pub key_id: String,
+    pub secret: String,
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolved")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("allow_http", &self.allow_http)
+            .field("credentials", &self.credentials)
+            .field("credential_source", &self.credential_source)
+            .finish()
+    }
+}
+
+/// The environment as a lookup, so tests can give their own.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+}
+
+/// Resolves region, endpoint and credentials from `env` and the profile files.
+pub fn resolve(env: &dyn Env) -> Result<Resolved, Error> {
+    let profile = env.var("AWS_PROFILE").or_else(|| env.var("AWS_DEFAULT_PROFILE"));
+    let profile_name = profile.clone().unwrap_or_else(|| "default".to_owned());
+    let home = env.var("HOME").map(PathBuf::from);
+    let file = |var: &str, rel: &str| env.var(var).map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(rel)));
+    let credentials_file = file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
+    let config_file = file("AWS_CONFIG_FILE", ".aws/config");
+    let creds_section = credentials_file.as_deref().map(|p| read_section(p, &profile_name, false)).transpose()?;
+    let config_section = config_file.as_deref().map(|p| read_section(p, &profile_name, true)).transpose()?;
+    let creds_section = creds_section.flatten().unwrap_or_default();
+    let config_section = config_section.flatten().unwrap_or_default();
+    if profile.is_some() && creds_section.is_empty() && config_section.is_empty() {
+        return Err(Error::usage_hint(
+            format!("AWS_PROFILE={}: no such profile in the AWS credentials or config file", shown(&profile_name, 80)),
+            "define it in ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE), or unset AWS_PROFILE",
+        ));
+    }
+    let from_profile = |key: &str| creds_section.get(key).or_else(|| config_section.get(key)).cloned();
+
+    let (credentials, credential_source) = match (env.var("AWS_ACCESS_KEY_ID"), env.var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key_id), Some(secret)) => {
+            (Some(Credentials { key_id, secret, token: env.var("AWS_SESSION_TOKEN") }), "environment".to_owned())
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Error::Permission {
+                what: "reading AWS credentials".into(),
+                reason: "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set".into(),
+                hint: Some(
+                    "set both (and AWS_SESSION_TOKEN for temporary credentials), or neither to use a profile".into(),
+                ),
+            });
+        }
+        (None, None) => match (from_profile("aws_access_key_id"), from_profile("aws_secret_access_key")) {
+            (Some(key_id), Some(secret)) => (
+                Some(Credentials { key_id, secret, token: from_profile("aws_session_token") }),
+                format!("profile {profile_name}"),
+            ),
+            _ => (None, "none".to_owned()),
+        },
+    };
+    if let Some(c) = &credentials {
+        crate::redact::register(&c.secret);
+        if let Some(t) = &c.token {
+            crate::redact::register(t);
+        }
+    }
+    let region = env
+        .var("AWS_REGION")
+        .or_else(|| env.var("AWS_DEFAULT_REGION"))
+        .or_else(|| from_profile("region"))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let endpoint = env
+        .var("AWS_ENDPOINT_URL_S3")
+        .or_else(|| env.var("AWS_ENDPOINT_URL"))
+        .or_else(|| from_profile("endpoint_url"))
+        .map(|e| e.trim_end_matches('/').to_owned());
+    let allow_http = match &endpoint {
+        Some(e) => check_endpoint(e, env.var("AWS_ALLOW_HTTP").as_deref())?,
+        None => false,
+    };
+    Ok(Resolved { region, endpoint, allow_http, credentials, credential_source })
+}
+
+/// An endpoint must be http(s) with a host; plain http only when asked for
+/// (`AWS_ALLOW_HTTP=true`) or on this machine. Returns whether http is allowed.
+fn check_endpoint(endpoint: &str, allow: Option<&str>) -> Result<bool, Error> {
+    let url = url::Url::parse(endpoint).map_err(|e| {
+        Error::usage_hint(
+            format!("AWS_ENDPOINT_URL {}: not a URL ({e})", shown(endpoint, 200)),
+            "e.g. AWS_ENDPOINT_URL=https://minio.example.com:9000",
+        )
+    })?;
+    let host_ok = url.host().is_some() && url.username().is_empty() && url.password().is_none();
+    if !host_ok || !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::usage_hint(
+            format!("AWS_ENDPOINT_URL {}: expected http(s)://HOST[:PORT] without credentials", shown(endpoint, 200)),
+            "credentials go in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile, not in the URL",
+        ));
+    }
+    if url.scheme() == "https" {
+        return Ok(false);
+    }
+    let allowed = matches!(allow.map(str::to_ascii_lowercase).as_deref(), Some("1" | "true" | "yes" | "on"));
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if allowed || loopback {
+        return Ok(true);
+    }
+    Err(Error::usage_hint(
+        format!("AWS_ENDPOINT_URL {}: plain http to a host that is not this machine", shown(endpoint, 200)),
+        "use https, or set AWS_ALLOW_HTTP=true if the network path is trusted (credentials are signed, but data \
+         travels in clear)",
+    ))
+}
+
+/// `key = value` pairs of section `profile` in an INI-style AWS file (`[profile NAME]`
+/// in the config file except for `default`; `[NAME]` in the credentials file).
+/// `None`: the file or the section is not there.
+fn read_section(path: &Path, profile: &str, config: bool) -> Result<Option<HashMap<String, String>>, Error> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) if bytes.len() > 1 << 20 => {
+            return Err(Error::usage(format!("{}: larger than 1 MiB, not an AWS profile file", path.display())));
+        }
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("reading", path, e)),
+    };
+    let wanted: Vec<String> = if config && profile != "default" {
+        vec![format!("profile {profile}")]
+    } else if config {
+        vec!["default".to_owned(), "profile default".to_owned()]
+    } else {
+        vec![profile.to_owned()]
+    };
+    let mut found: Option<HashMap<String, String>> = None;
+    let mut inside = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let section = section.split_whitespace().collect::<Vec<_>>().join(" ");
+            inside = wanted.contains(&section);
+            if inside {
+                found.get_or_insert_with(HashMap::new);
+            }
+            continue;
+        }
+        if inside
+            && let Some((k, v)) = line.split_once('=')
+            && let Some(map) = found.as_mut()
+        {
+            // Indented lines belong to a nested block (`s3 =` settings): not read.
+            map.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Vars(Vec<(&'static str, String)>);
+
+    impl Env for Vars {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn buckets_and_prefixes() {
+        let b = Bucket::parse("my-bucket/a/b/").unwrap();
+        assert_eq!((b.name.as_str(), b.prefix.as_str()), ("my-bucket", "a/b/"));
+        assert_eq!(b.to_string(), "s3://my-bucket/a/b");
+        assert_eq!(Bucket::parse("b.1").unwrap().prefix, "");
+        for bad in ["", "ab", "-ab", "Ab", "a_b", "ab/../x", "ab/./x", "ab//x", "ab/x y", "ab/é"] {
+            assert!(Bucket::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn environment_beats_profiles_and_profiles_are_read() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        std::fs::write(
+            home.path().join(".aws/credentials"),
+            "[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = default-secret-1\n\n\
+             [ci]\naws_access_key_id=AKCI\naws_secret_access_key=ci-secret-2\naws_session_token=tok-3\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.path().join(".aws/config"),
+            "[default]\nregion = eu-west-1\n[profile ci]\nregion = eu-central-1\nendpoint_url = http://127.0.0.1:9000\n",
+        )
+        .unwrap();
+        let h = home.path().display().to_string();
+        let r = resolve(&Vars(vec![("HOME", h.clone())])).unwrap();
+        assert_eq!(r.credentials.as_ref().unwrap().key_id, "AKDEFAULT");
+        assert_eq!((r.region.as_str(), r.endpoint.as_deref(), r.allow_http), ("eu-west-1", None, false));
+        let r = resolve(&Vars(vec![("HOME", h.clone()), ("AWS_PROFILE", "ci".into())])).unwrap();
+        let c = r.credentials.as_ref().unwrap();
+        assert_eq!((c.key_id.as_str(), c.token.as_deref()), ("AKCI", Some("tok-3")));
+        assert_eq!(
+            (r.region.as_str(), r.endpoint.as_deref(), r.allow_http),
+            ("eu-central-1", Some("http://127.0.0.1:9000"), true)
+        );
+        assert_eq!(r.credential_source, "profile ci");
+        // The secret shows in no Debug output.
+        assert!(!format!("{r:?}").contains("ci-secret-2") && !format!("{r:?}").contains("tok-3"));
+        let r = resolve(&Vars(vec![
+            ("HOME", h.clone()),
+            ("AWS_ACCESS_KEY_ID", "AKENV".into()),
+            ("AWS_SECRET_ACCESS_KEY", "env-secret".into()),
+            ("AWS_REGION", "ap-south-1".into()),
+            ("AWS_ENDPOINT_URL", "https://s3.example.com/".into()),
+        ]))
+        .unwrap();
+        assert_eq!(r.credentials.as_ref().unwrap().key_id, "AKENV");
+        assert_eq!((r.region.as_str(), r.endpoint.as_deref()), ("ap-south-1", Some("https://s3.example.com")));
+        assert!(resolve(&Vars(vec![("HOME", h.clone()), ("AWS_PROFILE", "nope".into())])).is_err());
+        assert!(resolve(&Vars(vec![("AWS_ACCESS_KEY_ID", "x".into())])).is_err());
+        assert!(resolve(&Vars(vec![])).unwrap().credentials.is_none());
+    }
+
+    #[test]
+    fn plain_http_only_when_asked_or_local() {
+        assert!(check_endpoint("http://127.0.0.1:9000", None).unwrap());
+        assert!(check_endpoint("http://localhost:9000", None).unwrap());
+        assert!(check_endpoint("http://[::1]:9000", None).unwrap());
+        assert!(check_endpoint("http://minio.lan:9000", None).is_err());
+        assert!(check_endpoint("http://minio.lan:9000", Some("true")).unwrap());
+        assert!(!check_endpoint("https://minio.lan", None).unwrap());
+        assert!(check_endpoint("https://user:pw@minio.lan", None).is_err());
+        assert!(check_endpoint("ftp://minio.lan", None).is_err());
+        assert!(check_endpoint("not a url", None).is_err());
+    }
+}

@@ -1,0 +1,428 @@
+//! An S3-compatible bucket (AWS, MinIO, R2, Garage...) as a snapshot location, through
+//! `object_store`'s S3 client. Keys live under the prefix; seed's own objects are
+//! hidden under it: `.locks/` (leases) and `.audit/` (one object per audit record).
+//!
+//! - New keys are multipart uploads completed with `If-None-Match: *` (`upload`):
+//!   visible only whole, never over an existing key unless replacing.
+//! - Reads are ranged GETs pinned to the object's ETag (`source`).
+//! - Locks are lease objects written with conditional writes (`lease`).
+//!
+//! Two requests `object_store` 0.14 does not offer — completing a multipart upload
+//! with `If-None-Match: *` and listing unfinished uploads — are signed with its SigV4
+//! signer and sent on its HTTP client (`raw`).
+
+pub mod config;
+pub mod lease;
+mod raw;
+mod source;
+mod upload;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
+use object_store::client::{HttpClient, HttpConnector, ReqwestConnector};
+use object_store::path::Path as ObjPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
+use serde_json::json;
+
+pub use config::Bucket;
+pub use upload::Upload;
+
+use super::{Diagnostic, ObjectInfo};
+use crate::error::{Error, code};
+use crate::output::plural;
+use crate::redact::scrub;
+use crate::snapshot::audit::AuditRecord;
+use crate::snapshot::source::Source;
+
+pub(crate) const LOCK_PREFIX: &str = ".locks/";
+pub(crate) const AUDIT_PREFIX: &str = ".audit/";
+const PROBE_PREFIX: &str = ".probe/";
+
+#[derive(Clone)]
+pub struct S3Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bucket: Bucket,
+    cfg: config::Resolved,
+    store: AmazonS3,
+    http: HttpClient,
+}
+
+impl fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Store").field("bucket", &self.inner.bucket).field("cfg", &self.inner.cfg).finish()
+    }
+}
+
+/// How an `object_store` failure reads to the user; `Permission` for refused
+/// credentials (exit 11), `Store` for anything on the way (exit 3).
+pub(crate) fn store_error(location: &str, step: &str, e: &object_store::Error) -> Error {
+    match e {
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            Error::Permission {
+                what: format!("{step} {location}"),
+                reason: scrub(&first_line(&e.to_string())),
+                hint: Some(
+                    "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile) and that they \
+                     may read and write the bucket"
+                        .into(),
+                ),
+            }
+        }
+        _ => Error::Store { location: location.to_owned(), step: step.to_owned(), reason: scrub(&e.to_string()) },
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_owned()
+}
+
+impl S3Store {
+    pub fn open(bucket: &Bucket) -> Result<Self, Error> {
+        Self::open_with(bucket, &config::ProcessEnv)
+    }
+
+    pub fn open_with(bucket: &Bucket, env: &dyn config::Env) -> Result<Self, Error> {
+        let cfg = config::resolve(env)?;
+        let Some(creds) = cfg.credentials.clone() else {
+            return Err(Error::Permission {
+                what: format!("reaching {bucket}"),
+                reason: "no AWS credentials: none in the environment, none in the profile files".into(),
+                hint: Some(
+                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE with \
+                     ~/.aws/credentials"
+                        .into(),
+                ),
+            });
+        };
+        // TLS goes through rustls on ring (installed once; a second install is a no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let options = ClientOptions::new()
+            .with_allow_http(cfg.allow_http)
+            .with_connect_timeout(Duration::from_secs(10))
+            .with_timeout(Duration::from_secs(300));
+        let retry = RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&bucket.name)
+            .with_region(&cfg.region)
+            .with_access_key_id(&creds.key_id)
+            .with_secret_access_key(&creds.secret)
+            .with_conditional_put(S3ConditionalPut::ETagMatch)
+            .with_client_options(options.clone())
+            .with_retry(retry)
+            // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
+            // Garage, R2...): path style, endpoint/bucket/key.
+            .with_virtual_hosted_style_request(cfg.endpoint.is_none());
+        if let Some(token) = &creds.token {
+            builder = builder.with_token(token);
+        }
+        if let Some(endpoint) = &cfg.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        let store = builder.build().map_err(|e| {
+            Error::usage_hint(
+                format!("cannot use {bucket}: {}", scrub(&e.to_string())),
+                "check AWS_REGION and AWS_ENDPOINT_URL",
+            )
+        })?;
+        let http = ReqwestConnector {}
+            .connect(&options)
+            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {}", scrub(&e.to_string()))))?;
+        Ok(Self { inner: Arc::new(Inner { bucket: bucket.clone(), cfg, store, http }) })
+    }
+
+    pub fn bucket(&self) -> &Bucket {
+        &self.inner.bucket
+    }
+
+    /// Whether `other` reaches the same store.
+    pub fn same_endpoint(&self, other: &S3Store) -> bool {
+        self.inner.cfg.endpoint == other.inner.cfg.endpoint && self.inner.cfg.region == other.inner.cfg.region
+    }
+
+    pub(crate) fn store(&self) -> &AmazonS3 {
+        &self.inner.store
+    }
+
+    pub(crate) fn path(&self, key: &str) -> ObjPath {
+        ObjPath::from(format!("{}{key}", self.inner.bucket.prefix))
+    }
+
+    /// `s3://bucket/prefix/key`.
+    pub fn url_of(&self, key: &str) -> String {
+        format!("s3://{}/{}{key}", self.inner.bucket.name, self.inner.bucket.prefix)
+    }
+
+    pub(crate) fn err(&self, step: &str, key: Option<&str>, e: &object_store::Error) -> Error {
+        let location = key.map_or_else(|| self.inner.bucket.to_string(), |k| self.url_of(k));
+        store_error(&location, step, e)
+    }
+
+    /// Whether the bucket exists (a signed HEAD on it; refused credentials are an error).
+    pub async fn bucket_exists(&self) -> Result<bool, Error> {
+        let resp = self.raw(http::Method::HEAD, None, &[], &[], bytes::Bytes::new(), "checking the bucket").await?;
+        match resp.status.as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            401 | 403 => Err(resp.permission_error(self, "checking the bucket")),
+            _ => Err(resp.store_error(self, "checking the bucket")),
+        }
+    }
+
+    pub async fn require_bucket(&self) -> Result<(), Error> {
+        if self.bucket_exists().await? {
+            return Ok(());
+        }
+        Err(self.missing_bucket())
+    }
+
+    pub(crate) fn missing_bucket(&self) -> Error {
+        Error::usage_hint(
+            format!("the bucket of {} does not exist", self.inner.bucket),
+            "create it first (e.g. `aws s3 mb s3://BUCKET`, with AWS_ENDPOINT_URL for MinIO and the like), or fix \
+             --snapshot-dir (SEED_SNAPSHOT_DIR)",
+        )
+    }
+
+    /// The keys directly under the prefix (not seed's hidden ones, nothing deeper).
+    pub async fn list(&self) -> Result<Vec<ObjectInfo>, Error> {
+        let prefix = self.inner.bucket.prefix.trim_end_matches('/');
+        let prefix = (!prefix.is_empty()).then(|| ObjPath::from(prefix));
+        let listed = match self.store().list_with_delimiter(prefix.as_ref()).await {
+            Ok(l) => l,
+            Err(e) => {
+                // A missing bucket lists as empty, like a missing directory; refused
+                // credentials are said as such (a listing's error does not tell).
+                match self.bucket_exists().await {
+                    Ok(false) => return Ok(vec![]),
+                    Err(why) => return Err(why),
+                    Ok(true) => {}
+                }
+                return Err(self.err("listing", None, &e));
+            }
+        };
+        let mut out: Vec<ObjectInfo> = listed
+            .objects
+            .into_iter()
+            .filter_map(|meta| {
+                let key = meta.location.filename()?.to_owned();
+                (!key.starts_with('.')).then(|| ObjectInfo {
+                    key,
+                    size: meta.size,
+                    modified: meta.last_modified.into(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, Error> {
+        match self.store().head(&self.path(key)).await {
+            Ok(meta) => {
+                Ok(Some(ObjectInfo { key: key.to_owned(), size: meta.size, modified: meta.last_modified.into() }))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("reading", Some(key), &e)),
+        }
+    }
+
+    pub async fn open_key(&self, key: &str) -> Result<Option<Arc<dyn Source>>, Error> {
+        Ok(source::S3Source::open(self, key).await?.map(|s| Arc::new(s) as Arc<dyn Source>))
+    }
+
+    pub async fn stage(&self, key: &str) -> Result<Upload, Error> {
+        Ok(Upload::new(self.clone(), key.to_owned()))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<bool, Error> {
+        if self.head(key).await?.is_none() {
+            return Ok(false);
+        }
+        self.store().delete(&self.path(key)).await.map_err(|e| self.err("deleting", Some(key), &e))?;
+        Ok(true)
+    }
+
+    pub async fn lock(&self, name: &str, mode: super::Mode, wait: bool, command: &str) -> Result<lease::Lease, Error> {
+        lease::acquire(self, name, mode, wait, command).await
+    }
+
+    /// One object per record (`.audit/<time>-<pid>-<random>.json`): objects cannot be
+    /// appended to, and one object per record never loses a concurrent one.
+    pub async fn audit(&self, record: &AuditRecord) -> Result<(), (String, String)> {
+        let stamp = record.ts.replace([':', '-'], "").replace('.', "");
+        let key = format!("{AUDIT_PREFIX}{stamp}-{}-{}.json", record.pid, unique_id());
+        let body = serde_json::to_vec(record).unwrap_or_default();
+        let put = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        self.store()
+            .put_opts(&self.path(&key), PutPayload::from(body), put)
+            .await
+            .map(drop)
+            .map_err(|e| (self.url_of(AUDIT_PREFIX), first_line(&scrub(&e.to_string()))))
+    }
+
+    /// Credentials, the bucket, conditional writes (really honoured?), unfinished
+    /// uploads and leases. Writes only probe objects under `.probe/`, removed again.
+    pub async fn diagnostics(&self) -> Vec<Diagnostic> {
+        let mut checks = Vec::new();
+        let where_ = self.inner.bucket.to_string();
+        let endpoint = self.inner.cfg.endpoint.clone().unwrap_or_else(|| format!("AWS ({})", self.inner.cfg.region));
+        match self.bucket_exists().await {
+            Ok(true) => checks.push(Diagnostic::ok(
+                "snapshot store",
+                format!("{where_} at {endpoint}, credentials from {}", self.inner.cfg.credential_source),
+                json!({ "url": where_, "endpoint": endpoint, "region": self.inner.cfg.region,
+                        "credentials": self.inner.cfg.credential_source }),
+            )),
+            Ok(false) => {
+                checks.push(Diagnostic::fail(
+                    "snapshot store",
+                    format!("{where_}: the bucket does not exist at {endpoint}"),
+                    code::USAGE,
+                ));
+                return checks;
+            }
+            Err(e) => {
+                let detail = first_line(&e.to_string());
+                checks.push(Diagnostic::fail("snapshot store", detail, e.exit_code()));
+                return checks;
+            }
+        }
+        checks.push(self.check_conditional_writes().await);
+        checks.push(self.check_uploads().await);
+        checks.push(lease::diagnostic(self).await);
+        checks
+    }
+
+    /// Does the store refuse a second create of one key, for a plain PUT and for a
+    /// multipart completion? A store that ignores `If-None-Match` would let `create`
+    /// overwrite a snapshot (and two creates race): that is a failure, not a warning.
+    async fn check_conditional_writes(&self) -> Diagnostic {
+        let key = format!("{PROBE_PREFIX}{}", unique_id());
+        let result = async {
+            let path = self.path(&key);
+            let create = || PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+            self.store()
+                .put_opts(&path, PutPayload::from_static(b"probe"), create())
+                .await
+                .map_err(|e| self.err("writing a probe object", Some(&key), &e))?;
+            let put_refused = matches!(
+                self.store().put_opts(&path, PutPayload::from_static(b"again"), create()).await,
+                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. })
+            );
+            let complete_refused = upload::probe_conditional_complete(self, &key).await?;
+            Ok::<_, Error>((put_refused, complete_refused))
+        }
+        .await;
+        let _ = self.store().delete(&self.path(&key)).await;
+        match result {
+            Ok((true, true)) => Diagnostic::ok(
+                "conditional writes",
+                "honoured (If-None-Match: * refuses an existing key, also on multipart completion)",
+                json!({ "put": true, "complete_multipart": true }),
+            ),
+            Ok((put, complete)) => Diagnostic::fail(
+                "conditional writes",
+                format!(
+                    "this store ignores If-None-Match: * on {}: `snapshot create` could overwrite an existing snapshot \
+                     and two creates of one name could both succeed (the last one wins, whole); leases do not exclude \
+                     each other either. Use a store that honours conditional writes (AWS S3, MinIO, R2...)",
+                    match (put, complete) {
+                        (false, false) => "PUT and multipart completion",
+                        (false, true) => "PUT",
+                        _ => "multipart completion",
+                    }
+                ),
+                code::USAGE,
+            ),
+            Err(e) => Diagnostic::fail("conditional writes", first_line(&e.to_string()), e.exit_code()),
+        }
+    }
+
+    async fn check_uploads(&self) -> Diagnostic {
+        match raw::list_uploads(self).await {
+            Ok(uploads) => {
+                let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+                let stale: Vec<&raw::UploadEntry> = uploads.iter().filter(|u| u.initiated < hour_ago).collect();
+                if stale.is_empty() {
+                    Diagnostic::ok(
+                        "unfinished uploads",
+                        if uploads.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            format!("{} in progress", plural(uploads.len() as u64, "upload", "uploads"))
+                        },
+                        json!({ "in_progress": uploads.len(), "stale": 0 }),
+                    )
+                } else {
+                    let keys: Vec<&str> = stale.iter().take(10).map(|u| u.key.as_str()).collect();
+                    let mut d = Diagnostic::warn(
+                        "unfinished uploads",
+                        format!(
+                            "{} older than an hour (a create killed with SIGKILL or a lost machine; invisible, but \
+                             billed until aborted — add a lifecycle rule AbortIncompleteMultipartUpload): {}",
+                            plural(stale.len() as u64, "upload", "uploads"),
+                            keys.join(", ")
+                        ),
+                    );
+                    d.data = json!({ "in_progress": uploads.len(), "stale": stale.len(), "keys": keys });
+                    d
+                }
+            }
+            Err(e) => {
+                Diagnostic::warn("unfinished uploads", format!("could not list them: {}", first_line(&e.to_string())))
+            }
+        }
+    }
+
+    /// Sends one signed request (see `raw`).
+    pub(crate) async fn raw(
+        &self,
+        method: http::Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: bytes::Bytes,
+        step: &str,
+    ) -> Result<raw::Response, Error> {
+        raw::send(self, method, key, query, headers, body, step).await
+    }
+
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    pub(crate) fn resolved(&self) -> &config::Resolved {
+        &self.inner.cfg
+    }
+
+    /// Lists the keys under `sub` (below the prefix) with their metadata.
+    pub(crate) async fn list_under(&self, sub: &str) -> Result<Vec<object_store::ObjectMeta>, Error> {
+        let path = self.path(sub.trim_end_matches('/'));
+        let mut stream = self.store().list(Some(&path));
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            out.push(item.map_err(|e| self.err("listing", Some(sub), &e))?);
+        }
+        Ok(out)
+    }
+}
+
+/// A name no other process picks: pid, clock and a counter.
+pub(crate) fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{:x}-{nanos:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// How long ago an object was last written, for lease ages.
+pub(crate) fn age(modified: chrono::DateTime<chrono::Utc>) -> Duration {
+    SystemTime::now().duration_since(modified.into()).unwrap_or_default()
+}

@@ -1,0 +1,216 @@
+//! Signed S3 requests that `object_store` 0.14 does not offer: HEAD on the bucket,
+//! CompleteMultipartUpload with `If-None-Match: *`, ListMultipartUploads. Signed by
+//! `object_store`'s own SigV4 signer, sent on its HTTP client (same TLS, same
+//! timeouts). Response bodies are bounded and parsed as untrusted XML.
+
+use bytes::Bytes;
+use object_store::aws::{AwsAuthorizer, AwsCredential};
+use object_store::client::HttpRequestBody;
+use serde::Deserialize;
+
+use super::S3Store;
+use crate::error::Error;
+use crate::redact::scrub;
+use crate::text::shown;
+
+/// Largest response body read (XML listings and errors are far smaller).
+const MAX_BODY: usize = 8 << 20;
+
+pub struct Response {
+    pub status: http::StatusCode,
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The S3 error code in the body (`PreconditionFailed`, `NoSuchBucket`...), if any.
+    pub fn error_code(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct E {
+            #[serde(rename = "Code")]
+            code: String,
+        }
+        quick_xml::de::from_reader::<_, E>(&self.body[..]).ok().map(|e| e.code)
+    }
+
+    fn what(&self) -> String {
+        let code = self.error_code().map(|c| format!(" {}", shown(&c, 80))).unwrap_or_default();
+        format!("HTTP {}{code}", self.status.as_u16())
+    }
+
+    pub fn store_error(&self, store: &S3Store, step: &str) -> Error {
+        Error::Store { location: store.bucket().to_string(), step: step.to_owned(), reason: self.what() }
+    }
+
+    pub fn permission_error(&self, store: &S3Store, step: &str) -> Error {
+        Error::Permission {
+            what: format!("{step} {}", store.bucket()),
+            reason: format!("the store refused the credentials ({})", self.what()),
+            hint: Some(
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the profile) and that they may use the bucket"
+                    .into(),
+            ),
+        }
+    }
+}
+
+pub async fn send(
+    store: &S3Store,
+    method: http::Method,
+    key: Option<&str>,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Bytes,
+    step: &str,
+) -> Result<Response, Error> {
+    let cfg = store.resolved();
+    // The same addressing as the store's client: path style on an explicit endpoint,
+    // virtual-hosted on AWS.
+    let (base, bucket_in_path) = match &cfg.endpoint {
+        Some(e) => (e.clone(), true),
+        None => (format!("https://{}.s3.{}.amazonaws.com", store.bucket().name, cfg.region), false),
+    };
+    let mut url = url::Url::parse(&base).map_err(|e| Error::Internal(format!("endpoint URL: {e}")))?;
+    {
+        let mut segments =
+            url.path_segments_mut().map_err(|()| Error::Internal("endpoint URL cannot take a path".into()))?;
+        segments.pop_if_empty();
+        if bucket_in_path {
+            segments.push(&store.bucket().name);
+        }
+        if let Some(key) = key {
+            let full = format!("{}{key}", store.bucket().prefix);
+            segments.extend(full.split('/'));
+        }
+    }
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in query {
+            pairs.append_pair(k, v);
+        }
+    }
+    let mut builder = http::Request::builder().method(method).uri(url.as_str());
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let mut request = builder
+        .body(HttpRequestBody::from(body))
+        .map_err(|e| Error::Internal(format!("building an S3 request: {e}")))?;
+    let credential = {
+        let c = cfg.credentials.as_ref().ok_or_else(|| Error::Internal("no credentials".into()))?;
+        AwsCredential { key_id: c.key_id.clone(), secret_key: c.secret.clone(), token: c.token.clone() }
+    };
+    AwsAuthorizer::new(&credential, "s3", &cfg.region)
+        .try_authorize(&mut request, None)
+        .map_err(|e| Error::Internal(format!("signing an S3 request: {}", scrub(&e.to_string()))))?;
+    let location = store.bucket().to_string();
+    let net = |e: &dyn std::fmt::Display| Error::Store {
+        location: location.clone(),
+        step: step.to_owned(),
+        reason: scrub(&e.to_string()),
+    };
+    let response = store.http().execute(request).await.map_err(|e| net(&e))?;
+    let status = response.status();
+    let mut stream = response.into_body().bytes_stream();
+    let mut body = Vec::new();
+    use futures_util::StreamExt;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| net(&e))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(net(&"the response is larger than 8 MiB"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response { status, body: Bytes::from(body) })
+}
+
+/// One unfinished multipart upload under the prefix.
+#[derive(Debug)]
+pub struct UploadEntry {
+    pub key: String,
+    pub initiated: chrono::DateTime<chrono::Utc>,
+}
+
+/// Unfinished multipart uploads under the prefix (first 1,000: enough to report).
+pub async fn list_uploads(store: &S3Store) -> Result<Vec<UploadEntry>, Error> {
+    #[derive(Deserialize)]
+    struct Listing {
+        #[serde(rename = "Upload", default)]
+        uploads: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(rename = "Key")]
+        key: String,
+        #[serde(rename = "Initiated")]
+        initiated: String,
+    }
+    let prefix = store.bucket().prefix.clone();
+    let step = "listing unfinished uploads";
+    let resp =
+        store.raw(http::Method::GET, None, &[("uploads", ""), ("prefix", &prefix)], &[], Bytes::new(), step).await?;
+    match resp.status.as_u16() {
+        200 => {}
+        401 | 403 => return Err(resp.permission_error(store, step)),
+        _ => return Err(resp.store_error(store, step)),
+    }
+    let listing: Listing = quick_xml::de::from_reader(&resp.body[..]).map_err(|e| Error::Store {
+        location: store.bucket().to_string(),
+        step: step.to_owned(),
+        reason: format!("unreadable answer: {e}"),
+    })?;
+    Ok(listing
+        .uploads
+        .into_iter()
+        .map(|u| UploadEntry {
+            key: u.key,
+            initiated: chrono::DateTime::parse_from_rfc3339(&u.initiated)
+                .map_or_else(|_| chrono::Utc::now(), |t| t.with_timezone(&chrono::Utc)),
+        })
+        .collect())
+}
+
+/// Completes upload `upload_id` of `key` from its parts (number, ETag); with `create`,
+/// only if the key does not exist (`If-None-Match: *`). `Ok(false)`: it exists.
+pub async fn complete(
+    store: &S3Store,
+    key: &str,
+    upload_id: &str,
+    parts: &[(usize, String)],
+    create: bool,
+) -> Result<bool, Error> {
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (n, etag) in parts {
+        let etag = quick_xml::escape::escape(etag.as_str());
+        xml.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let headers: &[(&str, &str)] = if create { &[("If-None-Match", "*")] } else { &[] };
+    let step = "completing the upload";
+    for attempt in 0..3 {
+        let resp = store
+            .raw(http::Method::POST, Some(key), &[("uploadId", upload_id)], headers, Bytes::from(xml.clone()), step)
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) if attempt < 2 => {
+                tracing::debug!("completing the upload of {key} failed ({e}); retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(300 << attempt)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let code = resp.error_code();
+        return match resp.status.as_u16() {
+            // S3 may answer 200 with an error document when the completion fails late.
+            200 if code.is_none() => Ok(true),
+            412 => Ok(false),
+            409 if code.as_deref() == Some("ConditionalRequestConflict") && attempt < 2 => {
+                tokio::time::sleep(std::time::Duration::from_millis(300 << attempt)).await;
+                continue;
+            }
+            401 | 403 => Err(resp.permission_error(store, step)),
+            _ => Err(Error::Store { location: store.url_of(key), step: step.to_owned(), reason: resp.what() }),
+        };
+    }
+    Err(Error::Store { location: store.url_of(key), step: step.to_owned(), reason: "gave up after 3 attempts".into() })
+}
