@@ -448,6 +448,51 @@ fn push_and_pull_copy_verified_snapshots() {
     assert!(!names.iter().any(|n| n.starts_with(".tmp-")), "{names:?}");
 }
 
+/// A push and a pull of one name, both waiting (`--wait`) behind a lock someone else
+/// holds: both finish once it is released. Each takes the local side's lock first, so
+/// neither can hold the bucket's lease while waiting for the directory the other holds.
+#[test]
+fn a_push_and_a_pull_of_one_name_waiting_for_locks_both_finish() {
+    let store = Store::new("crossing");
+    let w = sqlite_work(50);
+    run(&store, w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
+    run(&store, store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "base", "--to", &store.url()]), 0);
+    // Someone (a restore, a create) holds the local directory's lock on the name.
+    let locks = w.path().join("snapshots/.locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let held = std::fs::File::create(locks.join("base.lock")).unwrap();
+    held.lock().unwrap();
+    let spawn = |verb: &str, side: &str| {
+        let mut cmd = w.seed_std();
+        cmd.args(["--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);
+        for (k, v) in store.vars() {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let (push, pull) = (spawn("push", "--to"), spawn("pull", "--from"));
+    // Both are started and waiting; then the lock goes.
+    std::thread::sleep(Duration::from_secs(3));
+    held.unlock().unwrap();
+    drop(held);
+    let mut children = [("push", push), ("pull", pull)];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while children.iter_mut().any(|(_, c)| c.try_wait().unwrap().is_none()) {
+        if std::time::Instant::now() > deadline {
+            for (_, c) in &mut children {
+                let _ = c.kill();
+            }
+            panic!("a push and a pull of one name wait for each other (deadlock)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (what, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", all_output(&out));
+    }
+    run(&store, w.seed().args(["snapshot", "verify", "base"]), 0);
+}
+
 /// Doctor checks the bucket, the credentials and whether conditional writes hold.
 #[test]
 fn doctor_checks_the_store() {

@@ -100,8 +100,16 @@ async fn copy_chain(
         // Shared on the source side, exclusive on the destination, every name of the
         // chain, in name order.
         let exclusive: BTreeMap<String, Mode> = names.keys().map(|n| (n.clone(), Mode::Exclusive)).collect();
-        let _read = lock_names(ctx, from, &names, wait, &label).await?;
-        let _write = lock_names(ctx, to, &exclusive, wait, &label).await?;
+        // The two locations in one fixed order whatever the direction (the local side
+        // first), so a push and a pull of one name waiting with --wait cannot each
+        // hold what the other waits for.
+        let (_first, _second) = if lock_order(from) <= lock_order(to) {
+            let read = lock_names(ctx, from, &names, wait, &label).await?;
+            (read, lock_names(ctx, to, &exclusive, wait, &label).await?)
+        } else {
+            let write = lock_names(ctx, to, &exclusive, wait, &label).await?;
+            (write, lock_names(ctx, from, &names, wait, &label).await?)
+        };
         let top = resolve(from, &r).await?;
         let plan = plan(from, to, &top, force).await?;
         let mut need = names.clone();
@@ -113,6 +121,17 @@ async fn copy_chain(
             continue;
         }
         return execute(command, &top, &plan, from, to, force, ctx).await;
+    }
+}
+
+/// Where `location` comes in the order locks are taken: directories before buckets,
+/// then by place.
+fn lock_order(location: &Location) -> (bool, std::path::PathBuf) {
+    let place = location.display();
+    match location {
+        // The same directory may be named relatively by one command, absolutely by another.
+        Location::Local(_) => (false, place.canonicalize().unwrap_or(place)),
+        Location::S3(_) => (true, place),
     }
 }
 
