@@ -268,6 +268,33 @@ pub fn copying_backend(db: &TestDb, app: &str) -> Option<String> {
     (!pid.is_empty()).then_some(pid)
 }
 
+/// Waits on the server (polling every 5 ms, no client round trips, so a short COPY on
+/// a loaded machine is not missed) for a COPY of `app` in `db`, and terminates it at
+/// once. The backend's pid, or `None` when none showed within `seconds`.
+pub fn terminate_first_copy(db: &TestDb, app: &str, seconds: u32) -> Option<String> {
+    let pid = server().psql(
+        "postgres",
+        &format!(
+            "CREATE FUNCTION pg_temp.kill_first_copy() RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE p int; t0 timestamptz := clock_timestamp();
+             BEGIN
+               LOOP
+                 PERFORM pg_stat_clear_snapshot();
+                 SELECT pid INTO p FROM pg_stat_activity WHERE datname = '{db}' AND application_name = '{app}'
+                   AND state = 'active' AND query LIKE 'COPY%' LIMIT 1;
+                 EXIT WHEN p IS NOT NULL OR clock_timestamp() - t0 > interval '{seconds} s';
+                 PERFORM pg_sleep(0.005);
+               END LOOP;
+               IF p IS NOT NULL THEN PERFORM pg_terminate_backend(p); END IF;
+               RETURN coalesce(p::text, '');
+             END $$;
+             SELECT pg_temp.kill_first_copy()",
+            db = db.name
+        ),
+    );
+    (!pid.is_empty()).then_some(pid)
+}
+
 pub fn terminate_backend(pid: &str) {
     let done = server().psql("postgres", &format!("SELECT pg_terminate_backend({pid})"));
     assert_eq!(done, "t", "pg_terminate_backend({pid}) found no such backend");
@@ -768,12 +795,9 @@ fn terminate_create_mid_copy(w: &Workdir, db: &TestDb, extra: &[&str]) -> (ExitS
     ];
     args.extend_from_slice(extra);
     let mut running = Running::spawn(seed_cmd(w, &args));
-    let pid = wait_until(Duration::from_secs(60), "the create's COPY in pg_stat_activity", || {
-        assert!(running.is_running(), "the create ended before its COPY was seen:\n{}", running.stderr());
-        copying_backend(db, "seed snapshot create")
-    });
-    terminate_backend(&pid);
+    let killed = terminate_first_copy(db, "seed snapshot create", 60);
     let (status, _, stderr) = running.finish(Duration::from_secs(60));
+    assert!(killed.is_some(), "no COPY of the create was seen within 60 s:\n{stderr}");
     (status, stderr)
 }
 
