@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::common::{TestDb, Workdir, all_output, server};
 use crate::snapshot::{
     BIG_ROWS_PER_TABLE, Running, big_demo, clone_db, copying_backend, header_of, pagila_schema_template,
-    pagila_template, quote_ident, run, seed_cmd, stdout, table_finished, terminate_backend, wait_until,
+    pagila_template, quote_ident, run, seed_cmd, stdout, table_finished, terminate_first_copy, wait_until,
 };
 
 /// `pg_dump` of `db` with `flag`, without its comment lines and the random
@@ -456,12 +456,9 @@ fn restore_losing_its_connection_mid_copy_exits_3_and_changes_nothing() {
             "--clean",
         ],
     ));
-    let pid = wait_until(Duration::from_secs(60), "the restore's COPY in pg_stat_activity", || {
-        assert!(running.is_running(), "the restore ended before its COPY was seen:\n{}", running.stderr());
-        copying_backend(&target, "seed snapshot restore")
-    });
-    terminate_backend(&pid);
+    let killed = terminate_first_copy(&target, "seed snapshot restore", 60);
     let (status, _, stderr) = running.finish(Duration::from_secs(60));
+    assert!(killed.is_some(), "no COPY of the restore was seen within 60 s:\n{stderr}");
     assert_eq!(status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("lost the connection"), "{stderr}");
     no_session_left(&target, "seed snapshot restore");

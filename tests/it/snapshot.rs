@@ -295,11 +295,6 @@ pub fn terminate_first_copy(db: &TestDb, app: &str, seconds: u32) -> Option<Stri
     (!pid.is_empty()).then_some(pid)
 }
 
-pub fn terminate_backend(pid: &str) {
-    let done = server().psql("postgres", &format!("SELECT pg_terminate_backend({pid})"));
-    assert_eq!(done, "t", "pg_terminate_backend({pid}) found no such backend");
-}
-
 static CLONES: AtomicUsize = AtomicUsize::new(0);
 
 /// A new database copied from `template` (CREATE DATABASE ... TEMPLATE).
