@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::s3::{Moto, Store};
-use crate::common::{TestDb, Workdir, all_output, server};
+use crate::common::{TestDb, Workdir, all_output, hold_lock, server};
 use crate::snapshot::{clone_db, copying_backend, pagila_schema_template, pagila_template, wait_until};
 
 /// Runs `cmd` and checks its exit code; neither the S3 secret nor the database
@@ -458,10 +458,7 @@ fn a_push_and_a_pull_of_one_name_waiting_for_locks_both_finish() {
     run(&store, w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
     run(&store, store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "base", "--to", &store.url()]), 0);
     // Someone (a restore, a create) holds the local directory's lock on the name.
-    let locks = w.path().join("snapshots/.locks");
-    std::fs::create_dir_all(&locks).unwrap();
-    let held = std::fs::File::create(locks.join("base.lock")).unwrap();
-    held.lock().unwrap();
+    let held = hold_lock(&w.path().join("snapshots"), "base");
     let spawn = |verb: &str, side: &str| {
         let mut cmd = w.seed_std();
         cmd.args(["--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);

@@ -3,7 +3,6 @@
 //! errors, the audit log's outcomes and failures, and readers in a directory they
 //! cannot write (run as `nobody`).
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Workdir, all_output};
+use crate::common::{Workdir, all_output, hold_lock};
 use crate::snapshot::{Running, audit_records, run, seed_cmd};
 
 // ---------------------------------------------------------------------------------
@@ -291,21 +290,6 @@ fn i8_16_json_log_format_covers_argument_errors() {
 // ---------------------------------------------------------------------------------
 // The audit log: `interrupted` (item 16) and failures that are not silent (issue 14)
 // ---------------------------------------------------------------------------------
-
-/// Holds `.locks/NAME.lock` exclusively from the test process.
-fn hold_lock(dir: &Path, name: &str) -> std::fs::File {
-    std::fs::create_dir_all(dir.join(".locks")).unwrap();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dir.join(format!(".locks/{name}.lock")))
-        .unwrap();
-    file.lock().unwrap();
-    (&file).write_all(b"pid 1 (the test)").unwrap();
-    file
-}
 
 #[test]
 fn i8_16_sigint_is_audited_as_interrupted_by_every_auditing_command() {

@@ -4,13 +4,12 @@
 //! deleting and pruning bases (refused, or folded into their dependents), `--force`,
 //! concurrent creators of one name, and SIGKILL during an incremental create.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{TestDb, Workdir, all_output, server};
+use crate::common::{TestDb, Workdir, all_output, hold_lock, server};
 use crate::snapshot::{
     Running, big_demo, clone_db, dir_state, header_of, pagila_schema_template, pagila_template, run, seed_cmd, stdout,
     table_finished,
@@ -479,21 +478,6 @@ fn a_base_under_another_name_is_protected_too() {
 // ---------------------------------------------------------------------------------
 // 4. Concurrent creators of one name
 // ---------------------------------------------------------------------------------
-
-/// Holds `.locks/NAME.lock` exclusively (as a running seed would) until dropped.
-fn hold_lock(dir: &Path, name: &str) -> std::fs::File {
-    std::fs::create_dir_all(dir.join(".locks")).unwrap();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dir.join(format!(".locks/{name}.lock")))
-        .unwrap();
-    file.lock().unwrap();
-    (&file).write_all(b"pid 1 (the test)").unwrap();
-    file
-}
 
 fn versions_on_disk(dir: &Path) -> Vec<u64> {
     let mut v: Vec<u64> = std::fs::read_dir(dir)

@@ -331,6 +331,23 @@ impl Workdir {
 }
 
 /// stdout + stderr of an output, for assertions.
+/// Holds `DIR/.locks/NAME.lock` exclusively from the test process (as a running seed
+/// would, holder note included) until the file is dropped.
+pub fn hold_lock(dir: &Path, name: &str) -> std::fs::File {
+    use std::io::Write;
+    std::fs::create_dir_all(dir.join(".locks")).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join(format!(".locks/{name}.lock")))
+        .unwrap();
+    file.lock().unwrap();
+    (&file).write_all(b"pid 1 (the test)").unwrap();
+    file
+}
+
 pub fn all_output(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
