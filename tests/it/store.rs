@@ -210,18 +210,9 @@ fn concurrent_creates_of_one_name_never_mix() {
     for round in 0..3 {
         let name = format!("race{round}");
         let spawn = || {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
-            cmd.current_dir(w.path()).args([
-                "--no-progress",
-                "--snapshot-dir",
-                &store.url(),
-                "snapshot",
-                "create",
-                &name,
-            ]);
-            for (k, v) in store.vars() {
-                cmd.env(k, v);
-            }
+            let mut cmd = w.seed_std();
+            cmd.args(["--no-progress", "--snapshot-dir", &store.url(), "snapshot", "create", &name]);
+            store.env_std(&mut cmd);
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
         };
         let (a, b) = (spawn(), spawn());
@@ -247,13 +238,15 @@ fn a_create_killed_mid_upload_leaves_no_object() {
     let store = Store::new("killed");
     let db = noise_db("st_killed", &[("noise", 600_000)]);
     let w = Workdir::new();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
-    cmd.current_dir(w.path())
-        .args(["--no-progress", "--database-url", &db.url(), "--snapshot-dir", &store.url()])
-        .args(["snapshot", "create", "doomed", "--compression-level", "0"]);
-    for (k, v) in store.vars() {
-        cmd.env(k, v);
-    }
+    let mut cmd = w.seed_std();
+    cmd.args(["--no-progress", "--database-url", &db.url(), "--snapshot-dir", &store.url()]).args([
+        "snapshot",
+        "create",
+        "doomed",
+        "--compression-level",
+        "0",
+    ]);
+    store.env_std(&mut cmd);
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_until(Duration::from_secs(60), "an upload in progress", || (!store.uploads().is_empty()).then_some(()));
     child.kill().unwrap(); // SIGKILL
@@ -300,21 +293,18 @@ fn a_store_stopped_mid_restore_rolls_back() {
         ]),
         0,
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
-    cmd.current_dir(w.path())
-        .args([
-            "--no-progress",
-            "--database-url",
-            &b.url(),
-            "--snapshot-dir",
-            &store.url(),
-            "--retry-max-attempts",
-            "1",
-        ])
-        .args(["snapshot", "restore", "n"]);
-    for (k, v) in store.vars() {
-        cmd.env(k, v);
-    }
+    let mut cmd = w.seed_std();
+    cmd.args([
+        "--no-progress",
+        "--database-url",
+        &b.url(),
+        "--snapshot-dir",
+        &store.url(),
+        "--retry-max-attempts",
+        "1",
+    ])
+    .args(["snapshot", "restore", "n"]);
+    store.env_std(&mut cmd);
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The first table is loading; the second has not been requested yet.
     wait_until(Duration::from_secs(60), "the restore's first COPY", || copying_backend(&b, "seed snapshot restore"));
@@ -462,9 +452,7 @@ fn a_push_and_a_pull_of_one_name_waiting_for_locks_both_finish() {
     let spawn = |verb: &str, side: &str| {
         let mut cmd = w.seed_std();
         cmd.args(["--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);
-        for (k, v) in store.vars() {
-            cmd.env(k, v);
-        }
+        store.env_std(&mut cmd);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     };
     let (push, pull) = (spawn("push", "--to"), spawn("pull", "--from"));
@@ -515,13 +503,15 @@ fn a_create_interrupted_mid_upload_aborts_its_upload() {
     let store = Store::new("sigint");
     let db = noise_db("st_sigint", &[("noise", 600_000)]);
     let w = Workdir::new();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
-    cmd.current_dir(w.path())
-        .args(["--no-progress", "--database-url", &db.url(), "--snapshot-dir", &store.url()])
-        .args(["snapshot", "create", "stopped", "--compression-level", "0"]);
-    for (k, v) in store.vars() {
-        cmd.env(k, v);
-    }
+    let mut cmd = w.seed_std();
+    cmd.args(["--no-progress", "--database-url", &db.url(), "--snapshot-dir", &store.url()]).args([
+        "snapshot",
+        "create",
+        "stopped",
+        "--compression-level",
+        "0",
+    ]);
+    store.env_std(&mut cmd);
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(60), "an upload in progress", || (!store.uploads().is_empty()).then_some(()));
     // SAFETY: plain kill(2) on our own child.
@@ -571,13 +561,10 @@ fn a_reader_holds_off_a_delete() {
         ]),
         0,
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
-    cmd.current_dir(w.path())
-        .args(["--no-progress", "--database-url", &b.url(), "--snapshot-dir", &store.url()])
+    let mut cmd = w.seed_std();
+    cmd.args(["--no-progress", "--database-url", &b.url(), "--snapshot-dir", &store.url()])
         .args(["snapshot", "restore", "n"]);
-    for (k, v) in store.vars() {
-        cmd.env(k, v);
-    }
+    store.env_std(&mut cmd);
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(60), "the restore's COPY", || copying_backend(&b, "seed snapshot restore"));
     let out = run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 8);

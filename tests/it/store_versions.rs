@@ -226,9 +226,7 @@ fn concurrent_new_versions_in_a_bucket_never_share_a_number() {
         let mut args = vec!["--no-progress", "--snapshot-dir", &url, "snapshot", "create", "app", "--new-version"];
         args.extend_from_slice(extra);
         let mut cmd = seed_cmd(&w, &args);
-        for (k, v) in store.vars() {
-            cmd.env(k, v);
-        }
+        store.env_std(&mut cmd);
         Running::spawn(cmd)
     };
     let mut all: Vec<Running> = (0..3).map(|_| spawn(&["--wait"])).collect();

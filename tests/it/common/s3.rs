@@ -227,6 +227,14 @@ impl<'a> Store<'a> {
         cmd
     }
 
+    /// `env` for a child process spawned with `std::process::Command`.
+    pub fn env_std<'c>(&self, cmd: &'c mut std::process::Command) -> &'c mut std::process::Command {
+        for (k, v) in self.vars() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID", self.server.key_id.clone()),
