@@ -16,21 +16,11 @@
 #   SCRATCH  work folder (default: a new temp dir)   RUNS  timed runs, median kept (default 3)
 #   MYPORT   port of the throwaway server (default 33400)
 #   SEED_BIN the seed binary (default: target/release/seed, built if missing)
-set -euo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-: "${SCRATCH:=$(mktemp -d /tmp/seed-bench-maria.XXXXXX)}"
-: "${RUNS:=3}"
+source "$(dirname "$0")/lib.sh"   # log, ensure_seed, timed, median, ratio, factories_for
 : "${MYPORT:=33400}"
-: "${SEED_BIN:=$ROOT/target/release/seed}"
 : "${ROWS:=1000000}"
-mkdir -p "$SCRATCH"; SCRATCH=$(cd "$SCRATCH" && pwd); chmod 777 "$SCRATCH"
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-if [[ ! -x "$SEED_BIN" ]]; then
-    log "building seed (release)"
-    (cd "$ROOT" && cargo build --release --locked -q)
-fi
+SCRATCH=$(cd "$SCRATCH" && pwd); chmod 777 "$SCRATCH"   # the mysql OS user writes here
+ensure_seed
 
 D="$SCRATCH/mariadb"; mkdir -p "$D"
 USER_OPT=(); [[ $(id -u) -eq 0 ]] && { chown mysql "$D"; USER_OPT=(--user=mysql); }
@@ -64,31 +54,9 @@ fresh() { "${M[@]}" -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1"; [[ ${2:
 count() { "${M[@]}" -N "$1" -e "SELECT (SELECT count(*) FROM staffs)+(SELECT count(*) FROM offices)+(SELECT count(*) FROM office_staffs)+(SELECT count(*) FROM welfare_recipients)"; }
 check_count() { local n; n=$(count "$1"); [[ $n -eq $ROWS ]] || { echo "$2 left $n rows in $1, expected $ROWS" >&2; exit 1; }; }
 
-F="$SCRATCH/factories.toml"
-cat >"$F" <<TOML
-[tables.staffs]
-count = $((ROWS / 10))
-[tables.offices]
-count = $((ROWS / 100))
-[tables.office_staffs]
-count = $((ROWS / 5))
-[tables.welfare_recipients]
-count = $((ROWS - ROWS / 10 - ROWS / 100 - ROWS / 5))
-TOML
+F=$(factories_for "$ROWS")
 
-# timed VAR -- cmd... : wall seconds into VAR, peak RSS (kB) of the command into VAR_rss
-timed() {
-    local __var=$1; shift 2
-    local t0 t1 rssf="$SCRATCH/rss.$$"
-    t0=$(date +%s%N)
-    /usr/bin/time -f '%M' -o "$rssf" "$@" >"$SCRATCH/last.log" 2>&1 || { cat "$SCRATCH/last.log" >&2; return 1; }
-    t1=$(date +%s%N)
-    printf -v "$__var" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
-    printf -v "${__var}_rss" '%s' "$(tail -1 "$rssf")"
-}
 tsh() { local __v=$1; shift 2; timed "$__v" -- bash -c "$*"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2)? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 SEED=("$SEED_BIN" --no-progress -q)
 export SEED_SNAPSHOT_DIR="$SCRATCH/snapshots"
 MS="--no-defaults --socket=$D/sock -uroot"
