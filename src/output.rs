@@ -238,16 +238,16 @@ fn json_in(args: impl IntoIterator<Item = std::ffi::OsString>, env_value: Option
 pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
     let text = err.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let printer = Printer::new(OutputSettings {
+        format: LogFormat::Json,
+        quiet: false,
+        verbose: 0,
+        progress: false,
+        json: false,
+    });
     if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         // clap renders the whole help here: keep its usage line only.
         let usage = lines.find(|l| l.starts_with("Usage:")).unwrap_or_default();
-        let printer = Printer::new(OutputSettings {
-            format: LogFormat::Json,
-            quiet: false,
-            verbose: 0,
-            progress: false,
-            json: false,
-        });
         printer.failed_event(
             "a subcommand is missing",
             Some(usage),
@@ -260,13 +260,6 @@ pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
     let message = message.strip_prefix("error: ").unwrap_or(message);
     let (hints, details): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("For more information"));
     let detail = details.join("\n");
-    let printer = Printer::new(OutputSettings {
-        format: LogFormat::Json,
-        quiet: false,
-        verbose: 0,
-        progress: false,
-        json: false,
-    });
     printer.failed_event(
         message,
         (!detail.is_empty()).then_some(detail.as_str()),

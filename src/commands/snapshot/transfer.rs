@@ -80,7 +80,6 @@ struct Planned {
 }
 
 /// Copies `text` (`NAME` or `NAME@N`) and the bases below it that `to` lacks.
-#[allow(clippy::too_many_arguments)]
 async fn copy_chain(
     command: &str,
     text: &str,
