@@ -19,21 +19,6 @@ use crate::snapshot::{DirState, Running, assert_dir_unchanged, dir_state, run, s
 /// seed's advisory lock key (src/db/postgres/lock.rs): holding it stalls a builder.
 const ADVISORY_LOCK_KEY: i64 = 0x5EED_0001_5EED_0001;
 
-/// `pg_dump --data-only` of `db`, without comments and the random `\restrict` keys,
-/// sorted (row order is physical).
-fn pg_dump_data(db: &TestDb) -> Vec<String> {
-    let out = server().tool("pg_dump").args(["--data-only", "-d", &db.name]).output().unwrap();
-    assert!(out.status.success(), "pg_dump {}: {}", db.name, String::from_utf8_lossy(&out.stderr));
-    let mut lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--"))
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
-}
-
 fn assert_same_data(a: &[String], b: &[String], context: &str) {
     if a != b {
         let i = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)).unwrap_or(0);
@@ -126,7 +111,7 @@ fn prepare_seeds_first_then_restores_the_same_data_on_every_runner() {
     assert_eq!(name, format!("baseline.{}", &key[..12]), "{doc}");
     assert!(summary(&err).contains(&format!("saved as snapshot {name}")), "{err}");
     assert_eq!(shared.snapshots(), [format!("{name}.seed.gz")]);
-    let seeded = pg_dump_data(&a);
+    let seeded = a.pg_dump_data();
     assert!(seeded.len() > 600, "{} lines", seeded.len());
 
     // The tests then change the data; the next prepare puts it back.
@@ -135,13 +120,13 @@ fn prepare_seeds_first_then_restores_the_same_data_on_every_runner() {
     assert_action(&doc, &err, "restored");
     assert_eq!((doc["snapshot"].as_str(), doc["rows"].as_u64()), (Some(name.as_str()), Some(600)), "{doc}");
     assert!(summary(&err).starts_with(&format!("restored baseline from snapshot {name}")), "{err}");
-    assert_same_data(&seeded, &pg_dump_data(&a), "restored on the same database");
+    assert_same_data(&seeded, &a.pg_dump_data(), "restored on the same database");
 
     // Another runner: a fresh database migrated the same way.
     let b = TestDb::with_demo_schema("prep_other");
     let (doc, err) = shared.prepare(&b.url(), &["--count", "150"]);
     assert_action(&doc, &err, "restored");
-    assert_same_data(&seeded, &pg_dump_data(&b), "restored on another database");
+    assert_same_data(&seeded, &b.pg_dump_data(), "restored on another database");
     // The snapshot is an ordinary one: listed, verified, described.
     let list = stdout(&run(
         shared.w.seed().args(["--snapshot-dir", shared.dir().to_str().unwrap(), "snapshot", "list", "--json"]),
@@ -211,7 +196,7 @@ fn prepare_readme_ci_job_runs_as_written() {
     let second = TestDb::with_demo_schema("prep_ci_2");
     let err = job(&second);
     assert!(summary(&err).starts_with("restored baseline from snapshot baseline."), "{err}");
-    assert_same_data(&pg_dump_data(&first), &pg_dump_data(&second), "the second CI run");
+    assert_same_data(&first.pg_dump_data(), &second.pg_dump_data(), "the second CI run");
     assert_eq!(second.count("staffs"), 200, "the factories file's count");
 }
 
@@ -227,7 +212,7 @@ fn prepare_batch_size_does_not_change_the_seeded_data() {
     let (doc_b, err) = two.prepare(&b.url(), &["--count", "60"]);
     assert_action(&doc_b, &err, "seeded");
     assert_eq!(doc_a["key"], doc_b["key"]);
-    assert_same_data(&pg_dump_data(&a), &pg_dump_data(&b), "batches of 7 vs the default");
+    assert_same_data(&a.pg_dump_data(), &b.pg_dump_data(), "batches of 7 vs the default");
 }
 
 #[test]
@@ -242,7 +227,7 @@ fn prepare_misses_when_counts_factories_or_migrations_change_and_keeps_every_key
 
     let (first, err) = shared.prepare(&db.url(), &base);
     assert_action(&first, &err, "seeded");
-    let first_data = pg_dump_data(&db);
+    let first_data = db.pg_dump_data();
     let (doc, err) = shared.prepare(&db.url(), &base);
     assert_action(&doc, &err, "restored");
 
@@ -266,7 +251,7 @@ fn prepare_misses_when_counts_factories_or_migrations_change_and_keeps_every_key
     let (doc, err) = shared.prepare(&db.url(), &base);
     assert_action(&doc, &err, "restored");
     assert_eq!(doc["snapshot"], first["snapshot"]);
-    assert_same_data(&first_data, &pg_dump_data(&db), "back to the first key");
+    assert_same_data(&first_data, &db.pg_dump_data(), "back to the first key");
 
     // A migration that only records a version: another key.
     db.load_sql("INSERT INTO schema_migrations VALUES ('20260102000000')");
@@ -293,7 +278,7 @@ fn prepare_treats_an_unreadable_or_corrupt_snapshot_as_a_miss_and_replaces_it() 
     let db = TestDb::with_demo_schema("prep_unreadable");
     let (doc, err) = shared.prepare(&db.url(), &["--count", "30"]);
     assert_action(&doc, &err, "seeded");
-    let seeded = pg_dump_data(&db);
+    let seeded = db.pg_dump_data();
     let path = shared.path_of(&doc);
 
     // Written by a newer seed (a format this one cannot read).
@@ -302,7 +287,7 @@ fn prepare_treats_an_unreadable_or_corrupt_snapshot_as_a_miss_and_replaces_it() 
     assert_action(&doc, &err, "seeded");
     assert_eq!((doc["miss"].as_str(), doc["saved"].as_bool()), (Some("unreadable"), Some(true)), "{doc}");
     assert!(summary(&err).contains("was unusable") && summary(&err).contains("newer seed"), "{err}");
-    assert_same_data(&seeded, &pg_dump_data(&db), "seeded again");
+    assert_same_data(&seeded, &db.pg_dump_data(), "seeded again");
     let (doc, err) = shared.prepare(&db.url(), &["--count", "30"]);
     assert_action(&doc, &err, "restored");
 
@@ -325,7 +310,7 @@ fn prepare_treats_an_unreadable_or_corrupt_snapshot_as_a_miss_and_replaces_it() 
     assert_action(&doc, &err, "seeded");
     assert!(err.contains("is corrupt") && err.contains("rolled back"), "{err}");
     assert_eq!(doc["saved"], true, "{doc}");
-    assert_same_data(&seeded, &pg_dump_data(&db), "seeded after a corrupt restore");
+    assert_same_data(&seeded, &db.pg_dump_data(), "seeded after a corrupt restore");
     let (doc, err) = shared.prepare(&db.url(), &["--count", "30"]);
     assert_action(&doc, &err, "restored");
     assert_eq!(shared.snapshots().len(), 1);
@@ -419,7 +404,7 @@ fn prepare_concurrent_runners_one_builds_the_other_seeds_or_waits() {
     assert!(summary(&err).contains("is saving snapshot") && summary(&err).contains("--wait"), "{err}");
     assert!(builder.is_running());
     assert!(shared.snapshots().is_empty(), "{:?}", shared.snapshots());
-    let b_seeded = pg_dump_data(&b);
+    let b_seeded = b.pg_dump_data();
 
     // Runner B again with --wait: waits for A, then restores what A saved.
     b.load_sql("DELETE FROM office_staffs");
@@ -441,8 +426,8 @@ fn prepare_concurrent_runners_one_builds_the_other_seeds_or_waits() {
     assert_action(&doc, &err, "restored");
 
     // Same data everywhere; one snapshot, sound.
-    let a_data = pg_dump_data(&a);
-    assert_same_data(&a_data, &pg_dump_data(&b), "builder vs waiter");
+    let a_data = a.pg_dump_data();
+    assert_same_data(&a_data, &b.pg_dump_data(), "builder vs waiter");
     assert_same_data(&a_data, &b_seeded, "builder vs the runner that did not wait");
     assert_eq!(shared.snapshots().len(), 1);
     let name = doc["snapshot"].as_str().unwrap();
@@ -455,7 +440,7 @@ fn prepare_interrupted_while_building_saves_nothing_and_releases_the_lock() {
     let dir = shared.dir();
     let db = TestDb::with_demo_schema("prep_sigint");
     shared.prepare(&db.url(), &["--count", "5"]);
-    let (before, files) = (pg_dump_data(&db), dir_state(&dir));
+    let (before, files) = (db.pg_dump_data(), dir_state(&dir));
     let hold = AdvisoryHold::new(&db);
     let args = shared.prepare_cmd(&db.url(), &["--count", "30", "--wait"]);
     let mut builder = Running::spawn(seed_cmd(&shared.w, &to_refs(&args)));
@@ -466,7 +451,7 @@ fn prepare_interrupted_while_building_saves_nothing_and_releases_the_lock() {
     assert!(out.is_empty(), "{out}");
     hold.release();
     assert_dir_unchanged(&dir, &files, "an interrupted prepare");
-    assert_same_data(&before, &pg_dump_data(&db), "an interrupted prepare");
+    assert_same_data(&before, &db.pg_dump_data(), "an interrupted prepare");
     // The lock went with the process: the next run builds and saves.
     let (doc, err) = shared.prepare(&db.url(), &["--count", "30", "--wait"]);
     assert_action(&doc, &err, "seeded");
@@ -485,13 +470,13 @@ fn prepare_failures_leave_the_database_and_the_snapshot_directory_as_they_were()
     let (doc, err) = shared.prepare(&db.url(), &["--count", "20"]);
     assert_action(&doc, &err, "seeded");
     db.load_sql("DELETE FROM office_staffs WHERE role = 'nurse'");
-    let (data, files) = (pg_dump_data(&db), dir_state(&dir));
+    let (data, files) = (db.pg_dump_data(), dir_state(&dir));
     let check = |out: &std::process::Output, code: i32, needle: &str, context: &str| {
         let text = all_output(out);
         assert_eq!(out.status.code(), Some(code), "{context}: {text}");
         assert!(text.contains(needle), "{context}: {text}");
         assert!(out.stdout.is_empty(), "{context}: nothing on stdout on failure: {text}");
-        assert_same_data(&data, &pg_dump_data(&db), context);
+        assert_same_data(&data, &db.pg_dump_data(), context);
         assert_dir_unchanged(&dir, &files, context);
     };
     let url = db.url();
@@ -531,12 +516,12 @@ fn prepare_failures_leave_the_database_and_the_snapshot_directory_as_they_were()
     db.load_sql("ALTER TABLE staffs ADD CONSTRAINT staffs_name_not_n30 CHECK (name <> 'N30') NOT VALID");
     let factories = shared.w.path().join("n.toml");
     std::fs::write(&factories, "[tables.staffs]\ncolumns.name = { template = \"N{i}\" }\n").unwrap();
-    let data = pg_dump_data(&db);
+    let data = db.pg_dump_data();
     let out = seed(&["--count", "1000", "--factories", factories.to_str().unwrap()]);
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(4), "{text}");
     assert!(text.contains("staffs_name_not_n30") && text.contains("(batch 1, row 30)"), "{text}");
-    assert_same_data(&data, &pg_dump_data(&db), "a failed seeding run");
+    assert_same_data(&data, &db.pg_dump_data(), "a failed seeding run");
     assert_dir_unchanged(&dir, &files, "a failed seeding run");
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::s3::{Moto, Store};
-use crate::common::{TestDb, Workdir, all_output, hold_lock, server};
+use crate::common::{TestDb, Workdir, all_output, hold_lock};
 use crate::snapshot::{clone_db, copying_backend, pagila_schema_template, pagila_template, wait_until};
 
 /// Runs `cmd` and checks its exit code; neither the S3 secret nor the database
@@ -132,23 +132,9 @@ fn pagila_round_trip_through_a_bucket_is_exact() {
             .args(["snapshot", "restore", "pagila"]),
         0,
     );
-    let (da, db) = (pg_data(&a), pg_data(&b));
+    let (da, db) = (a.pg_dump_data(), b.pg_dump_data());
     assert!(da.len() > 45_000, "pagila's data dump has only {} lines", da.len());
     assert!(da == db, "data differs after the round trip through the bucket");
-}
-
-/// `pg_dump --data-only`, sorted, without comments and the per-run restrict keys.
-fn pg_data(db: &TestDb) -> Vec<String> {
-    let out = server().tool("pg_dump").args(["--data-only", "-d", &db.name]).output().unwrap();
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    let mut lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--"))
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
 }
 
 /// One table of `rows` rows of md5 hex: barely compressible, so a snapshot at gzip

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{TestDb, Workdir, all_output, hold_lock, server};
+use crate::common::{TestDb, Workdir, all_output, hold_lock};
 use crate::snapshot::{
     Running, big_demo, clone_db, dir_state, header_of, pagila_schema_template, pagila_template, run, seed_cmd, stdout,
     table_finished,
@@ -633,20 +633,6 @@ fn a_big_table_read_in_page_ranges_on_several_connections_gives_an_exact_delta()
 // 6. Pagila: a chain of versions with changes between them, each restored exactly
 // ---------------------------------------------------------------------------------
 
-/// `pg_dump --data-only` of `db`, sorted, without comments and `\restrict` keys.
-fn pg_data(db: &TestDb) -> Vec<String> {
-    let out = server().tool("pg_dump").args(["--data-only", "-d", &db.name]).output().unwrap();
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    let mut lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--"))
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
-}
-
 const NO_KEY_TABLE: &str = "CREATE TABLE public.visit_log (film_id int, note text)";
 
 #[test]
@@ -662,7 +648,7 @@ fn pagila_version_chain_restores_every_version_exactly() {
     };
     let mut dumps = vec![];
     create(&[]);
-    dumps.push(pg_data(&src));
+    dumps.push(src.pg_dump_data());
     let changes = [
         // rows changed, added and removed; the key-less table grows
         "UPDATE actor SET last_name = 'CHANGED' WHERE actor_id % 20 = 0;
@@ -681,7 +667,7 @@ fn pagila_version_chain_restores_every_version_exactly() {
         src.load_sql(change);
         let out = create(&["--new-version"]);
         assert!(all_output(&out).contains("incremental to pagila@"), "{}", all_output(&out));
-        dumps.push(pg_data(&src));
+        dumps.push(src.pg_dump_data());
     }
     let dir = w.path().join("snapshots");
     let v2 = header_of(&dir.join("pagila@2.seed.gz"));
@@ -707,7 +693,7 @@ fn pagila_version_chain_restores_every_version_exactly() {
         target.load_sql(NO_KEY_TABLE);
         let reference = format!("pagila@{n}");
         run(w.seed().args(["--no-progress", "--database-url", &target.url(), "snapshot", "restore", &reference]), 0);
-        let got = pg_data(&target);
+        let got = target.pg_dump_data();
         if &got != expected {
             let i = (0..got.len().min(expected.len())).find(|&i| got[i] != expected[i]).unwrap_or(0);
             panic!(

@@ -250,6 +250,21 @@ impl TestDb {
     }
 
     /// Every row of every user table, sorted: for "exactly as before" assertions.
+    /// `pg_dump --data-only` of the database, without comments and the per-run
+    /// `\restrict` keys, lines sorted (row order is physical).
+    pub fn pg_dump_data(&self) -> Vec<String> {
+        let out = server().tool("pg_dump").args(["--data-only", "-d", &self.name]).output().unwrap();
+        assert!(out.status.success(), "pg_dump {}: {}", self.name, String::from_utf8_lossy(&out.stderr));
+        let mut lines: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    }
+
     pub fn dump_data(&self) -> String {
         let tables = self.psql(
             "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
