@@ -6,14 +6,14 @@
 #
 #   SCRATCH   work folder (default: a new temp dir)      RUNS  timed runs, median kept (default 3)
 #   PGPORT    port for the throwaway server (default 54400)
-#   SEED_BIN  the seed binary (default: target/release/seed, built if missing)
+#   SEED_BIN  the seed binary (default: target/dist/seed, the fat-LTO release build, built if missing)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 : "${SCRATCH:=$(mktemp -d /tmp/seed-bench.XXXXXX)}"
 : "${RUNS:=3}"
 : "${PGPORT:=54400}"
-: "${SEED_BIN:=$ROOT/target/release/seed}"
+: "${SEED_BIN:=$ROOT/target/dist/seed}"
 mkdir -p "$SCRATCH"
 export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
 PGBIN=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -40,8 +40,8 @@ server_stop() { as_pg pg_ctl -D "$SCRATCH/pgdata" -m fast -w stop >/dev/null 2>&
 
 ensure_seed() {
     if [[ ! -x "$SEED_BIN" ]]; then
-        log "building seed (release)"
-        (cd "$ROOT" && cargo build --release --locked -q)
+        log "building seed (profile dist: fat LTO, as released)"
+        (cd "$ROOT" && cargo build --profile dist --locked -q)
     fi
 }
 

@@ -15,7 +15,7 @@
 #
 #   SCRATCH  work folder (default: a new temp dir)   RUNS  timed runs, median kept (default 3)
 #   MYPORT   port of the throwaway server (default 33400)
-#   SEED_BIN the seed binary (default: target/release/seed, built if missing)
+#   SEED_BIN the seed binary (default: target/dist/seed, built if missing)
 source "$(dirname "$0")/lib.sh"   # log, ensure_seed, timed, median, ratio, factories_for
 : "${MYPORT:=33400}"
 : "${ROWS:=1000000}"
