@@ -16,6 +16,7 @@ pub mod logging;
 pub mod manual;
 pub mod output;
 pub mod redact;
+pub mod refs;
 pub mod settings;
 pub mod snapshot;
 pub mod system;
