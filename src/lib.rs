@@ -19,6 +19,7 @@ pub mod redact;
 pub mod refs;
 pub mod settings;
 pub mod snapshot;
+pub mod subset;
 pub mod system;
 pub mod text;
 

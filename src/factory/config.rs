@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::factory::plan::MAX_COUNT;
 use crate::factory::profile::{JsonShape, ProfileSettings};
 use crate::refs::spec::{RawSection, VirtualRef, parse_section};
+use crate::subset::file::{FileRules, RawSection as RawSubset};
 
 /// The most values a learned value set may hold (`[profile] max_values`).
 pub const MAX_PROFILE_VALUES: usize = 1000;
@@ -46,6 +47,8 @@ pub struct Factories {
     pub profile: ProfileSettings,
     /// `[references]`: references the schema does not declare (`refs::spec`).
     pub references: Vec<VirtualRef>,
+    /// `[subset]`: the slice `snapshot create --factories` and `prepare` take.
+    pub subset: Option<FileRules>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +112,7 @@ struct RawFile {
     profile: Option<Spanned<RawProfile>>,
     #[serde(default)]
     references: RawSection,
+    subset: Option<Spanned<RawSubset>>,
 }
 
 #[derive(Deserialize)]
@@ -368,7 +372,9 @@ impl Factories {
             learned = raw.from;
         }
         let references = parse_section(path, &|o| line_of(&text, o), raw.references)?;
-        Ok(Self { path: path.to_owned(), text, tables, learned, profile, references })
+        let subset =
+            raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| line_of(&text, o), s)).transpose()?;
+        Ok(Self { path: path.to_owned(), text, tables, learned, profile, references, subset })
     }
 
     /// An error pointing at `line` of this file.
