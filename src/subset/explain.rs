@@ -46,8 +46,20 @@ pub async fn explain(
 ) -> Result<Explained, Error> {
     let scope = Scope::new(schema, tables, rules)?;
     let n = tables.len();
+    // A table never analyzed has no estimate in the catalog: the planner's guess from
+    // its size on disk then.
+    let mut rows_of = Vec::with_capacity(tables.len());
+    for t in tables {
+        let rows = if t.row_estimate > 0 {
+            t.row_estimate
+        } else {
+            let step = session.step(format!("estimating the rows of {}", t.name));
+            session.estimate_rows(format!("SELECT 1 FROM {}", t.name.quoted()), &step).await?.unwrap_or(0)
+        };
+        rows_of.push(rows);
+    }
     #[allow(clippy::cast_precision_loss)]
-    let size: Vec<f64> = tables.iter().map(|t| t.row_estimate as f64).collect();
+    let size: Vec<f64> = rows_of.iter().map(|&r| r as f64).collect();
     let mut start = vec![0.0f64; n];
     let mut why: Vec<Vec<String>> = vec![Vec::new(); n];
     for (i, pick, text) in &scope.starts {
@@ -148,7 +160,7 @@ pub async fn explain(
         };
         out.push(TableExplained {
             table: t.name.to_string(),
-            table_rows: t.row_estimate,
+            table_rows: rows_of[i],
             estimated_rows: estimated,
             action,
             key: if action == "slice" { key } else { None },

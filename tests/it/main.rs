@@ -24,6 +24,7 @@ mod settings;
 mod snapshot;
 mod store;
 mod store_versions;
+mod subset;
 mod timeout;
 mod ux;
 mod versions;
