@@ -446,6 +446,43 @@ pub fn load_order(tables: &[&Table]) -> LoadOrder {
     LoadOrder { order, broken }
 }
 
+/// Tables for unit tests elsewhere.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Column, Table, TableName, TypeKind};
+
+    /// A table of integer columns `(name, nullable)`, primary key `id`, nothing else.
+    pub fn int_table(schema: &str, name: &str, cols: &[(&str, bool)]) -> Table {
+        Table {
+            name: TableName::new(schema, name),
+            columns: cols
+                .iter()
+                .map(|(c, nullable)| Column {
+                    name: (*c).into(),
+                    type_name: "integer".into(),
+                    kind: TypeKind::Int,
+                    nullable: *nullable,
+                    default: None,
+                    auto: None,
+                    generated: false,
+                    checks: vec![],
+                })
+                .collect(),
+            primary_key: vec!["id".into()],
+            uniques: vec![],
+            foreign_keys: vec![],
+            partitioned: false,
+            partition_key: None,
+            partitions: vec![],
+            checks: vec![],
+            row_estimate: 0,
+            estimated_bytes: 0,
+            trigger_writes: vec![],
+            key_rules: vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -371,7 +371,11 @@ impl Factories {
             profile.personal = raw.personal;
             learned = raw.from;
         }
-        let references = parse_section(path, &|o| line_of(&text, o), raw.references)?;
+        let references = parse_section(path, &|o| line_of(&text, o), raw.references).map_err(|e| Error::Config {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        })?;
         let subset =
             raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| line_of(&text, o), s)).transpose()?;
         Ok(Self { path: path.to_owned(), text, tables, learned, profile, references, subset })

@@ -311,6 +311,8 @@ fn subset_of_pagila_restores_into_an_empty_schema_with_every_foreign_key_and_mat
     assert_eq!(shown["header"]["subset"]["start"], serde_json::json!(["customer:store_id = 1"]));
     assert_eq!(shown["header"]["subset"]["children"], "all");
     assert_eq!(shown["header"]["subset"]["unrelated"], "empty");
+    let listed = stdout(&seed(&w, &url, &["--json", "snapshot", "list", "store1"], 0));
+    assert!(listed.contains("\"subset\": [\n") && listed.contains("\"customer:store_id = 1\""), "{listed}");
 
     // Into an empty copy of the schema: every foreign key checked, the same rows.
     let target = clone_db(pagila_schema_template(), "sub_pagila_t");
@@ -810,6 +812,34 @@ fn subset_keyless_table_on_mariadb_is_refused_with_a_hint() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert_eq!(header_rows(&w.path().join("snapshots/k.seed.gz"))["parents"], 1);
+
+    // Keys that need quoting (quotes, backslashes, binary bytes) travel as the literals
+    // seed writes and come back to the same rows.
+    db.sql(
+        "CREATE TABLE tags (k VARCHAR(20) PRIMARY KEY, b VARBINARY(4) NOT NULL UNIQUE);
+         CREATE TABLE uses (id INT PRIMARY KEY, tag VARCHAR(20) NOT NULL, bin VARBINARY(4) NOT NULL,
+           FOREIGN KEY (tag) REFERENCES tags (k), FOREIGN KEY (bin) REFERENCES tags (b));
+         INSERT INTO tags VALUES ('it''s', X'00FF27'), ('back\\\\slash', X'5C'), ('plain', X'01'), ('unused', X'02');
+         INSERT INTO uses VALUES (1, 'it''s', X'5C'), (2, 'back\\\\slash', X'00FF27'), (3, 'plain', X'01')",
+    );
+    let my = |db: &MariaDb, args: &[&str]| {
+        let out = w.seed().args(["--no-progress", "--database-url", &db.url()]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    };
+    my(&db, &["snapshot", "create", "q", "--subset", "uses:id <= 2", "--exclude", "notes"]);
+    let rows = header_rows(&w.path().join("snapshots/q.seed.gz"));
+    assert_eq!((rows["uses"], rows["tags"], rows["parents"]), (2, 2, 0), "{rows:?}");
+    let target = MariaDb::new("sub_keyless_t");
+    target.sql(
+        "CREATE TABLE parents (id INT PRIMARY KEY);
+         CREATE TABLE notes (parent_id INT NOT NULL, body TEXT, FOREIGN KEY (parent_id) REFERENCES parents (id));
+         CREATE TABLE tags (k VARCHAR(20) PRIMARY KEY, b VARBINARY(4) NOT NULL UNIQUE);
+         CREATE TABLE uses (id INT PRIMARY KEY, tag VARCHAR(20) NOT NULL, bin VARBINARY(4) NOT NULL,
+           FOREIGN KEY (tag) REFERENCES tags (k), FOREIGN KEY (bin) REFERENCES tags (b))",
+    );
+    my(&target, &["snapshot", "restore", "q"]);
+    // (The client's batch mode prints a backslash doubled.)
+    assert_eq!(target.sql("SELECT k, HEX(b) FROM tags ORDER BY HEX(b)"), "it's\t00FF27\nback\\\\slash\t5C");
 }
 
 // ---------------------------------------------------------------------------------
@@ -1021,4 +1051,37 @@ fn subset_snapshot_feeds_bulk_like() {
     let out = seed(&w, &target.url(), &["bulk", "--count", "30", "--like", "store1", "--seed", "5"], 0);
     assert!(all_output(&out).contains("seeded"), "{}", all_output(&out));
     assert_eq!(target.count("customer"), 30);
+}
+
+#[test]
+fn subset_from_seed_toml_with_its_references_and_no_subset_for_every_row() {
+    let w = Workdir::new();
+    let src = w.path().join("src.db");
+    sqlite(&src, &format!("PRAGMA foreign_keys = ON; BEGIN; {} {} COMMIT;", refs_schema(false), refs_data()));
+    std::fs::write(
+        w.path().join("seed.toml"),
+        "database-url = \"sqlite://src.db\"\n\n[snapshot]\nsubset = [\"posts:id <= 3\"]\nno-children = true\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n",
+    )
+    .unwrap();
+    let out = run(w.seed().args(["--no-progress", "snapshot", "create", "cfg"]), 0);
+    assert!(all_output(&out).contains("subset: "), "{}", all_output(&out));
+    let header = header_of(&w.path().join("snapshots/cfg.seed.gz"));
+    assert_eq!(header["subset"]["start"], serde_json::json!(["posts:id <= 3"]));
+    assert_eq!(header["subset"]["children"], "none");
+    assert_eq!(header["subset"]["references"][0]["child"], "comments.post_id");
+    let rows = header_rows(&w.path().join("snapshots/cfg.seed.gz"));
+    assert_eq!((rows["posts"], rows["comments"]), (3, 0), "{rows:?}");
+    // A flag wins over the file; --children-per-parent lifts no-children; the
+    // reference from seed.toml is followed down.
+    run(w.seed().args(["--no-progress", "snapshot", "create", "kids", "--children-per-parent", "100"]), 0);
+    let kids = header_rows(&w.path().join("snapshots/kids.seed.gz"));
+    let expected = sqlite(&src, "SELECT count(*) FROM comments WHERE post_id <= 3");
+    assert_eq!(kids["comments"].to_string(), expected);
+    // --no-subset: every row, whatever the file says.
+    run(w.seed().args(["--no-progress", "snapshot", "create", "all", "--no-subset"]), 0);
+    let all = header_of(&w.path().join("snapshots/all.seed.gz"));
+    assert!(all.get("subset").is_none(), "{all}");
+    assert_eq!(header_rows(&w.path().join("snapshots/all.seed.gz"))["posts"], 270);
+    let out = run(w.seed().args(["snapshot", "create", "x", "--no-subset", "--subset", "posts:1"]), 2);
+    assert!(all_output(&out).contains("cannot be used with"), "{}", all_output(&out));
 }

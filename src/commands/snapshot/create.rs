@@ -144,7 +144,7 @@ async fn create(
             }
         };
         let subset = match (&rules, base.as_ref().and_then(|b| b.chain.header().subset.as_ref())) {
-            (None, Some(info)) => {
+            (None, Some(info)) if !args.subset.no_subset => {
                 let label = versions::label(
                     &base.as_ref().map_or(String::new(), |b| b.name.clone()),
                     base.as_ref().map_or(1, |b| b.version),

@@ -25,6 +25,9 @@ pub fn rules(
     factories: Option<&Factories>,
     project_refs: &[VirtualRef],
 ) -> Result<Option<Rules>, Error> {
+    if args.no_subset {
+        return Ok(None);
+    }
     let file = factories.and_then(|f| f.subset.as_ref());
     let starts: Vec<Start> = if args.subset.is_empty() {
         file.map(|f| f.start.clone()).unwrap_or_default()
