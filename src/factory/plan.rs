@@ -845,14 +845,23 @@ impl Builder<'_> {
         // cannot be had)
         let mut sets: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
         let table = plans[p].table.clone();
-        if !table.primary_key.is_empty() {
-            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
-        }
-        for u in &table.uniques {
-            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
-        }
         let owned: Vec<String> = plans[p].columns.iter().map(|c| c.name.clone()).collect();
         let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        // A key held WITHOUT OVERLAPS (PostgreSQL 18) is also an exclusion rule on the same
+        // columns: rows that do not overlap are distinct, and distinct rows may still overlap.
+        let held_by_exclusion = |cols: &[String]| {
+            table.key_rules.iter().any(|r| {
+                r.exclusion
+                    && r.elements.len() == cols.len()
+                    && r.elements.iter().zip(cols).all(|(e, c)| referenced_columns(&e.expr, &names) == [c.as_str()])
+            })
+        };
+        if !table.primary_key.is_empty() && !held_by_exclusion(&table.primary_key) {
+            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
+        }
+        for u in table.uniques.iter().filter(|u| !held_by_exclusion(&u.columns)) {
+            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
+        }
         for rule in &table.key_rules {
             if rule.exclusion {
                 let (sets_more, note) = exclusion_plan(rule, &mut plans[p]);

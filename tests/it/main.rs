@@ -17,6 +17,7 @@ mod like;
 mod migrations;
 mod mysql;
 mod parallel;
+mod pg_features;
 mod prepare;
 mod restore;
 mod select;

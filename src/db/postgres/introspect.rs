@@ -228,6 +228,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
 
     // Unique indexes on expressions or with a WHERE clause, and exclusion constraints:
     // kept as their elements' text, which the planner makes hold by construction.
+    // PostgreSQL 18's `PRIMARY KEY (room, during WITHOUT OVERLAPS)` is one too (it has
+    // exclusion operators): its rows must not overlap, which distinct values do not give.
     let rule_rows = sqlx::query(
         "SELECT i.indrelid::int8 AS rel, coalesce(con.conname, ic.relname) AS name,
                 (SELECT array_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)
@@ -236,7 +238,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 (SELECT array_agg(o.oprname::text ORDER BY k.ord)
                    FROM unnest(con.conexclop) WITH ORDINALITY k(op, ord) JOIN pg_operator o ON o.oid = k.op) AS ops
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'x'
+         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conexclop IS NOT NULL
          WHERE i.indrelid = ANY($1::int8[]::oid[])
            AND (con.oid IS NOT NULL
                 OR (i.indisunique AND NOT i.indisprimary AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
