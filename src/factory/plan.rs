@@ -770,6 +770,16 @@ impl Builder<'_> {
         });
         let mut groups = Vec::new();
         for fk in &table.foreign_keys {
+            if fk.period {
+                return Err(Error::Generation {
+                    table: table.name.to_string(),
+                    reason: format!(
+                        "foreign key {} is temporal (PERIOD): seed cannot make ranges that lie within the referenced rows' ranges",
+                        fk.name
+                    ),
+                    hint: Some(format!("leave {} out (--exclude) and fill it with rows of your own", table.name)),
+                });
+            }
             // A column the user set explicitly is not driven by the foreign key.
             if fk.columns.iter().any(|c| rules.iter().any(|(r, _)| &r.name == c)) {
                 continue;
@@ -1721,6 +1731,7 @@ mod tests {
             ref_table: TableName::new("public", parent),
             ref_columns: vec!["id".into()],
             deferrable: false,
+            period: false,
         };
         let mut tables: Vec<Table> = ["a", "b", "c"]
             .iter()

@@ -3,9 +3,10 @@
 //! every feature the running server has — stored generated columns and an exclusion
 //! constraint everywhere, `UNIQUE NULLS NOT DISTINCT` from 15, and from 18 virtual
 //! generated columns, `NOT ENFORCED` checks and foreign keys (which the database does not
-//! hold for seed), `NOT NULL ... NOT VALID` and `PRIMARY KEY (..., during WITHOUT
-//! OVERLAPS)`. Bulk fills it twice (empty tables, then keys in place), and a full and an
-//! incremental snapshot restore into a fresh copy with the same rows and the same schema.
+//! hold for seed), `NOT NULL ... NOT VALID`, `PRIMARY KEY (..., during WITHOUT
+//! OVERLAPS)`, and a temporal foreign key (`PERIOD`), which bulk refuses with a way out.
+//! Bulk fills it twice (empty tables, then keys in place), and a full and an incremental
+//! snapshot restore into a fresh copy with the same rows and the same schema.
 
 use crate::bulk::{bulk, expect_code, schema_dump};
 use crate::common::{TestDb, Workdir, all_output, server};
@@ -46,6 +47,17 @@ fn schema(major: u32) -> String {
                  room int NOT NULL REFERENCES rooms,
                  during tstzrange NOT NULL,
                  PRIMARY KEY (room, during WITHOUT OVERLAPS)
+             );
+             CREATE TABLE rate_periods (
+                 room int NOT NULL REFERENCES rooms,
+                 valid tstzrange NOT NULL,
+                 rate numeric(6,2) NOT NULL,
+                 PRIMARY KEY (room, valid WITHOUT OVERLAPS)
+             );
+             CREATE TABLE rate_bookings (
+                 room int NOT NULL,
+                 during tstzrange NOT NULL,
+                 CONSTRAINT rate_bookings_period FOREIGN KEY (room, PERIOD during) REFERENCES rate_periods (room, PERIOD valid)
              );",
         );
     } else {
@@ -91,15 +103,25 @@ fn every_schema_feature_of_the_server_version_bulk_loads_and_round_trips() {
     let before = schema_dump(&db);
     let w = Workdir::new();
 
+    let mut args = vec!["--count", "1", "--table", "authors=150", "--table", "rooms=8", "--table", "books=400"];
+    args.extend(["--table", "bookings=300"]);
+    if major >= 18 {
+        args.extend(["--table", "rate_periods=40"]);
+        let empty = db.pg_dump_data();
+        let text = expect_code(&bulk(&w, &db.url(), &args), 4);
+        assert!(text.contains("foreign key rate_bookings_period is temporal (PERIOD)"), "{text}");
+        assert!(text.contains("leave rate_bookings out (--exclude)"), "{text}");
+        assert!(db.pg_dump_data() == empty, "a refused bulk changed the database");
+        args.extend(["--exclude", "rate_bookings"]);
+    }
     // Empty tables (keys built after the data), then rows on top with the keys in place.
-    let tables = ["--table", "authors=150", "--table", "rooms=8", "--table", "books=400", "--table", "bookings=300"];
-    expect_code(&bulk(&w, &db.url(), &[&tables[..], &["--count", "1"]].concat()), 0);
+    expect_code(&bulk(&w, &db.url(), &args), 0);
     assert_rows_hold(&db, major, "the first load");
     assert_eq!(schema_dump(&db), before, "the first load changed the schema");
     run(w.seed().args(["--database-url", &db.url(), "snapshot", "create", "features"]), 0);
     let first = db.pg_dump_data();
 
-    expect_code(&bulk(&w, &db.url(), &[&tables[..], &["--count", "1"]].concat()), 0);
+    expect_code(&bulk(&w, &db.url(), &args), 0);
     assert_rows_hold(&db, major, "the second load");
     assert_eq!(db.count("bookings"), 600);
     let nulls: i64 = db.psql("SELECT count(*) FROM books WHERE isbn IS NULL").parse().unwrap();

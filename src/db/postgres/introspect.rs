@@ -143,6 +143,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
              CROSS JOIN LATERAL pg_partition_tree(r.oid) t)
          SELECT tg.root::int8 AS root, con.conname, con.contype::text AS contype, con.condeferrable,
                 con.confrelid::int8 AS confrelid, pg_get_constraintdef(con.oid) AS def,
+                -- conperiod is PostgreSQL 18's: read so that older servers answer false
+                coalesce((to_jsonb(con) ->> 'conperiod')::bool, false) AS conperiod,
                 (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num) AS cols,
                 (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
@@ -183,6 +185,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                     ref_table,
                     ref_columns: r.get::<Option<Vec<String>>, _>("refcols").unwrap_or_default(),
                     deferrable: r.get("condeferrable"),
+                    period: r.get("conperiod"),
                 };
                 if !table.foreign_keys.iter().any(|f| f.columns == fk.columns && f.ref_table == fk.ref_table) {
                     table.foreign_keys.push(fk);
