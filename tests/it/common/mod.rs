@@ -1,7 +1,8 @@
 //! Test harness: one throwaway PostgreSQL server per test binary (initdb in a temp dir,
 //! a free port on 127.0.0.1, run as the `postgres` OS user when we are root), a fresh
 //! database per test, and a builder for the `seed` binary. No Docker, no skipping: if
-//! PostgreSQL is missing the tests fail and say how to install it.
+//! PostgreSQL is missing the tests fail and say how to install it. The server is the
+//! system's, or with `SEED_TEST_PG_VERSION=N` the one `scripts/pg-binaries.sh N` fetched.
 
 #![allow(dead_code)]
 
