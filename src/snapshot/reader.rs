@@ -19,6 +19,7 @@ use crate::snapshot::format::{
 use crate::snapshot::header_member::{self, corrupt};
 use crate::snapshot::source::{FileSource, Source};
 use crate::snapshot::validate;
+use crate::snapshot::versions;
 use crate::text::{for_terminal, shown};
 
 /// Largest chunk `TableRows::next_chunk` returns.
@@ -46,6 +47,29 @@ pub fn read_header_from(src: &dyn Source) -> Result<Header, Error> {
         }
         other => other,
     })
+}
+
+/// [`read_header_from`] for the snapshot stored under the key of `name@version`: its
+/// header must name that snapshot and version too. A file renamed, or copied over
+/// another's key, is corrupt: never read (restored, verified, listed, used as a base)
+/// as the snapshot its key says.
+pub fn read_header_stored_as(src: &dyn Source, name: &str, version: u64) -> Result<Header, Error> {
+    let header = read_header_from(src)?;
+    check_stored_as(&header, name, version).map_err(|reason| corrupt(src, reason))?;
+    Ok(header)
+}
+
+/// That `header` is the one stored under the key of `name@version`.
+pub fn check_stored_as(header: &Header, name: &str, version: u64) -> Result<(), String> {
+    if header.name == name && header.version == version {
+        return Ok(());
+    }
+    Err(format!(
+        "it holds snapshot '{}' (its header says so), not '{}' as its name says: a renamed or copied file is \
+         never read as another snapshot",
+        shown(&versions::label(&header.name, header.version), 120),
+        versions::label(name, version)
+    ))
 }
 
 fn read_header_inner(src: &dyn Source) -> Result<Header, Error> {

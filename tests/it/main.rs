@@ -25,5 +25,6 @@ mod snapshot;
 mod store;
 mod store_versions;
 mod timeout;
+mod trust;
 mod ux;
 mod versions;

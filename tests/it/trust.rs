@@ -1,0 +1,198 @@
+//! Issue 21 ("Trust II"), through the binary: snapshot files whose header names
+//! another snapshot or version than their key, in a directory and in a bucket.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::s3::Store;
+use crate::common::{Workdir, all_output};
+use crate::snapshot::run;
+use crate::versions::{empty_copy, sqlite_exec, sqlite_state, sqlite_workdir};
+
+fn snaps(w: &Workdir) -> std::path::PathBuf {
+    w.path().join("snapshots")
+}
+
+/// `seed --no-progress ARGS` in `w` (its SQLite default and `./snapshots`).
+fn seed(w: &Workdir, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = w.seed();
+    cmd.arg("--no-progress").args(args);
+    cmd
+}
+
+/// Runs `args` expecting exit 7 with the reason that the file holds another snapshot.
+fn refused_as_renamed(w: &Workdir, args: &[&str], holds: &str) -> Output {
+    let out = run(&mut seed(w, args), 7);
+    let text = all_output(&out);
+    assert!(
+        text.contains(&format!("it holds snapshot '{holds}'")) && text.contains("is corrupt"),
+        "seed {args:?} does not say the file holds {holds}:\n{text}"
+    );
+    out
+}
+
+/// The demo database changed a little (so each version differs from the last).
+fn change(db: &Path, n: u32) {
+    sqlite_exec(db, &format!("UPDATE staffs SET name = 'v{n} ' || name WHERE rowid % 10 = {n};"));
+}
+
+/// `list --json` of `w`, every item by its name.
+fn listed(w: &Workdir, extra: &[&str]) -> Value {
+    let mut args = vec!["--json", "snapshot", "list"];
+    args.extend_from_slice(extra);
+    let out = run(&mut seed(w, &args), 0);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// r21.1: versions swapped by renaming, another snapshot copied over a version's
+/// key, and a base renamed inside a chain are corrupt (exit 7) for every command that
+/// reads them; `list` shows them as CORRUPT with the reason; nothing is restored.
+#[test]
+fn r21_1_a_file_whose_header_names_another_snapshot_is_corrupt_for_every_command() {
+    let (w, db) = sqlite_workdir();
+    let dir = snaps(&w);
+    run(&mut seed(&w, &["snapshot", "create", "v"]), 0);
+    for n in 2..=3 {
+        change(&db, n);
+        run(&mut seed(&w, &["snapshot", "create", "v", "--new-version"]), 0);
+    }
+    change(&db, 4);
+    run(&mut seed(&w, &["snapshot", "create", "w"]), 0);
+    let target = w.path().join("target.db");
+    empty_copy(&db, &target);
+    let empty = sqlite_state(&target);
+    let url = format!("sqlite://{}", target.display());
+
+    // v@2 and v@3 swapped.
+    let (v2, v3) = (dir.join("v@2.seed.gz"), dir.join("v@3.seed.gz"));
+    std::fs::rename(&v2, dir.join("t")).unwrap();
+    std::fs::rename(&v3, &v2).unwrap();
+    std::fs::rename(dir.join("t"), &v3).unwrap();
+    let other = w.path().join("other");
+    for args in [
+        &["--database-url", &url, "snapshot", "restore", "v@3"][..],
+        &["--database-url", &url, "snapshot", "restore", "v"],
+        &["--database-url", &url, "snapshot", "restore", "v@2", "--dry-run"],
+        &["snapshot", "verify", "v@3"],
+        &["snapshot", "verify", "v"],
+        &["snapshot", "show", "v@3"],
+        &["--json", "snapshot", "show", "v"],
+        &["snapshot", "diff", "v@1", "v@3"],
+        &["snapshot", "profile", "v"],
+        &["snapshot", "push", "v@3", "--to", other.to_str().unwrap()],
+        &["snapshot", "create", "v", "--new-version"],
+        &["snapshot", "create", "x", "--base", "v@2"],
+    ] {
+        let holds = if args.contains(&"v@2") { "v@3" } else { "v@2" };
+        refused_as_renamed(&w, args, holds);
+    }
+    assert_eq!(sqlite_state(&target), empty, "nothing restored");
+    assert!(
+        !other.join("v@3.seed.gz").exists() && !dir.join("x.seed.gz").exists() && !dir.join("v@4.seed.gz").exists()
+    );
+    // verify --against-db reads the header first: refused before any comparison.
+    refused_as_renamed(&w, &["snapshot", "verify", "v@2", "--against-db"], "v@3");
+
+    // list: the latest version of v is corrupt, with the reason; list v: both.
+    let doc = listed(&w, &[]);
+    let v = doc["snapshots"].as_array().unwrap().iter().find(|i| i["name"] == "v").unwrap().clone();
+    assert_eq!(v["status"], "corrupt", "{doc}");
+    assert!(v["reason"].as_str().unwrap().contains("it holds snapshot 'v@2'"), "{doc}");
+    let doc = listed(&w, &["v"]);
+    let statuses: Vec<&str> =
+        doc["versions"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["ok", "corrupt", "corrupt"], "{doc}");
+    let out = run(&mut seed(&w, &["snapshot", "list", "v"]), 0);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().find(|l| l.starts_with("v@3 ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("CORRUPT") && line.contains("it holds snapshot 'v@2'"), "{text}");
+    // The way out: delete what is corrupt (delete reads no header of what it removes).
+    run(&mut seed(&w, &["snapshot", "delete", "v@3"]), 0);
+    run(&mut seed(&w, &["snapshot", "delete", "v@2"]), 0);
+    run(&mut seed(&w, &["snapshot", "verify", "v"]), 0);
+
+    // Another snapshot copied over a version's key: `v` resolves to v@5, which holds w.
+    std::fs::copy(dir.join("w.seed.gz"), dir.join("v@5.seed.gz")).unwrap();
+    refused_as_renamed(&w, &["--database-url", &url, "snapshot", "restore", "v"], "w@1");
+    refused_as_renamed(&w, &["snapshot", "verify", "v@5"], "w@1");
+    assert_eq!(sqlite_state(&target), empty, "nothing restored");
+    std::fs::remove_file(dir.join("v@5.seed.gz")).unwrap();
+
+    // Inside a chain: versions of identical content (each stored as references to the
+    // one below) hold the same content checksum, so only the names tell them apart.
+    run(&mut seed(&w, &["snapshot", "create", "same"]), 0);
+    run(&mut seed(&w, &["snapshot", "create", "same", "--new-version"]), 0);
+    run(&mut seed(&w, &["snapshot", "create", "same", "--new-version"]), 0);
+    let (s1, s2, s3) = (dir.join("same.seed.gz"), dir.join("same@2.seed.gz"), dir.join("same@3.seed.gz"));
+    // same@1 and same@2 swapped: same@3's base (key same@2) holds same@1.
+    std::fs::rename(&s1, dir.join("t")).unwrap();
+    std::fs::rename(&s2, &s1).unwrap();
+    std::fs::rename(dir.join("t"), &s2).unwrap();
+    refused_as_renamed(&w, &["--database-url", &url, "snapshot", "restore", "same@3"], "same@1");
+    refused_as_renamed(&w, &["snapshot", "verify", "same"], "same@1");
+    let doc = listed(&w, &["same"]);
+    let base_status = &doc["versions"][2]["base_status"];
+    assert_eq!(base_status, "corrupt", "{doc}");
+    // A loop made by renaming (same@3, built on same@2, put under same@1's key, which
+    // same@2 is built on): corrupt (exit 7), not "missing" (exit 6).
+    std::fs::rename(&s1, &s2).unwrap(); // same@2 back (it held same@2's bytes)
+    std::fs::rename(&s3, &s1).unwrap();
+    refused_as_renamed(&w, &["--database-url", &url, "snapshot", "restore", "same@2"], "same@3");
+    // show never fails for a broken chain: it says so.
+    let out = run(&mut seed(&w, &["snapshot", "show", "same"]), 0);
+    let text = all_output(&out);
+    assert!(text.contains("BROKEN") && text.contains("it holds snapshot 'same@3'"), "{text}");
+    assert_eq!(sqlite_state(&target), empty, "nothing restored");
+}
+
+/// r21.1 in a bucket: the same checks through the store (keys, ranged reads).
+#[test]
+fn r21_1_a_renamed_or_copied_object_is_corrupt_in_a_bucket() {
+    let store = Store::new("renamed");
+    let (w, db) = sqlite_workdir();
+    let dir = snaps(&w);
+    run(&mut seed(&w, &["snapshot", "create", "v"]), 0);
+    change(&db, 2);
+    run(&mut seed(&w, &["snapshot", "create", "v", "--new-version"]), 0);
+    change(&db, 3);
+    run(&mut seed(&w, &["snapshot", "create", "w"]), 0);
+    let in_bucket = |args: &[&str]| {
+        let mut cmd = seed(&w, &[]);
+        store.apply(&mut cmd).args(args);
+        cmd
+    };
+    store.put("v.seed.gz", std::fs::read(dir.join("v.seed.gz")).unwrap());
+    // v@2's key holds w; v@3's key holds v@2.
+    store.put("v@2.seed.gz", std::fs::read(dir.join("w.seed.gz")).unwrap());
+    store.put("v@3.seed.gz", std::fs::read(dir.join("v@2.seed.gz")).unwrap());
+    let target = w.path().join("target.db");
+    empty_copy(&db, &target);
+    let empty = sqlite_state(&target);
+    let url = format!("sqlite://{}", target.display());
+    for (args, holds) in [
+        (&["--database-url", &url, "snapshot", "restore", "v"][..], "v@2"),
+        (&["--database-url", &url, "snapshot", "restore", "v@2"], "w@1"),
+        (&["snapshot", "verify", "v@3"], "v@2"),
+        (&["snapshot", "show", "v@2"], "w@1"),
+    ] {
+        let out = run(&mut in_bucket(args), 7);
+        let text = all_output(&out);
+        assert!(text.contains(&format!("it holds snapshot '{holds}'")), "{args:?}:\n{text}");
+        assert!(!text.contains(&store.server.secret), "{text}");
+    }
+    assert_eq!(sqlite_state(&target), empty, "nothing restored");
+    let out = run(&mut in_bucket(&["--json", "snapshot", "list", "v"]), 0);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> =
+        doc["versions"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["ok", "corrupt", "corrupt"], "{doc}");
+    // pull refuses it too, and nothing appears locally.
+    let pulled = Workdir::new();
+    let mut cmd = seed(&pulled, &["snapshot", "pull", "v@3", "--from", &store.url()]);
+    store.env(&mut cmd);
+    let out = run(&mut cmd, 7);
+    assert!(all_output(&out).contains("it holds snapshot 'v@2'"), "{}", all_output(&out));
+    assert!(!snaps(&pulled).join("v@3.seed.gz").exists());
+}
