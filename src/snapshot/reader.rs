@@ -929,7 +929,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, bytes, _) = good(dir.path());
         read_header(&path).unwrap();
-        let edits: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
+        type TextEdit = Box<dyn Fn(&str) -> String>;
+        let edits: Vec<(&str, TextEdit)> = vec![
             ("a field at the top", Box::new(|t| t.replacen("{\"format\"", "{\"x\":1,\"format\"", 1))),
             ("a field at the end", Box::new(|t| format!("{},\"x\":[1,2]}}", &t[..t.len() - 1]))),
             ("a field in a table", Box::new(|t| t.replacen("{\"schema\"", "{\"owner\":\"x\",\"schema\"", 1))),
