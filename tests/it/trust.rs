@@ -196,3 +196,48 @@ fn r21_1_a_renamed_or_copied_object_is_corrupt_in_a_bucket() {
     assert!(all_output(&out).contains("it holds snapshot 'v@2'"), "{}", all_output(&out));
     assert!(!snaps(&pulled).join("v@3.seed.gz").exists());
 }
+
+/// r21.8: a damaged member that inflates cleanly (its CRC made right) into a row the
+/// database refuses, in the first MiB of a large table: the database complains long
+/// before the table's checksum is reached. The restore exits 7 (corrupt), as `verify`
+/// says, not 4 (bad data); nothing is written.
+#[test]
+fn r21_8_a_restore_meeting_a_damaged_member_exits_corrupt_not_bad_data() {
+    use std::io::{Read, Write};
+    let db = crate::common::TestDb::new("r21_8");
+    db.load_sql(
+        "CREATE TABLE big (id int PRIMARY KEY, n int NOT NULL, s text);
+         INSERT INTO big SELECT g, g, repeat('x', 20) FROM generate_series(1, 400000) g;",
+    );
+    let w = Workdir::new();
+    let url = db.url();
+    run(&mut seed(&w, &["--database-url", &url, "snapshot", "create", "big", "--compression-level", "0"]), 0);
+    let path = snaps(&w).join("big.seed.gz");
+    let header = crate::snapshot::header_of(&path);
+    let offset = usize::try_from(header["tables"][0]["offset"].as_u64().unwrap()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    // The table's first member, inflated, one value made non-numeric, deflated again
+    // the same way (stored blocks: the same size), so its gzip CRC is right.
+    let mut dec = flate2::bufread::GzDecoder::new(&bytes[offset..]);
+    let mut raw = Vec::new();
+    dec.read_to_end(&mut raw).unwrap();
+    let member_len = bytes.len() - offset - dec.into_inner().len();
+    let row = raw.windows(6).position(|win| win == b"\n1000\t").unwrap() + 6;
+    assert_eq!(&raw[row..row + 5], b"1000\t");
+    raw[row] = b'x';
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(0));
+    enc.write_all(&raw).unwrap();
+    let member = enc.finish().unwrap();
+    assert_eq!(member.len(), member_len, "a stored member's size depends on its length only");
+    let mut damaged = bytes[..offset].to_vec();
+    damaged.extend_from_slice(&member);
+    damaged.extend_from_slice(&bytes[offset + member_len..]);
+    std::fs::write(&path, damaged).unwrap();
+
+    run(&mut seed(&w, &["snapshot", "verify", "big"]), 7);
+    db.load_sql("TRUNCATE big");
+    let out = run(&mut seed(&w, &["--database-url", &url, "snapshot", "restore", "big"]), 7);
+    let text = all_output(&out);
+    assert!(text.contains("is corrupt") && text.contains("the database had refused its rows"), "{text}");
+    assert_eq!(db.count("big"), 0, "nothing restored");
+}
