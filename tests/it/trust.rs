@@ -241,3 +241,29 @@ fn r21_8_a_restore_meeting_a_damaged_member_exits_corrupt_not_bad_data() {
     assert!(text.contains("is corrupt") && text.contains("the database had refused its rows"), "{text}");
     assert_eq!(db.count("big"), 0, "nothing restored");
 }
+
+/// r21.8: credentials the store refuses exit 11 whatever part of them is wrong: a
+/// bogus session token is not "is the store reachable?" (exit 3).
+#[test]
+fn r21_8_a_bogus_session_token_is_refused_credentials() {
+    let moto = crate::common::s3::Moto::start(true);
+    let store = Store::on(&moto, "token");
+    let (w, _) = sqlite_workdir();
+    let mut cmd = seed(&w, &[]);
+    run(store.apply(&mut cmd).args(["snapshot", "create", "t"]), 0);
+    moto.enable_auth();
+    for args in [
+        &["snapshot", "show", "t@1"][..],
+        &["snapshot", "restore", "t@1", "--clean"],
+        &["snapshot", "create", "u"],
+        &["doctor"],
+    ] {
+        let mut cmd = seed(&w, &[]);
+        store.apply(&mut cmd).env("AWS_SESSION_TOKEN", "Bogus-Session-Token-9f2e").args(args);
+        let out = cmd.output().unwrap();
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(11), "{args:?}: {text}");
+        assert!(text.contains("credentials"), "{args:?}: {text}");
+        assert!(!text.contains("Bogus-Session-Token-9f2e") && !text.contains(&moto.secret), "{text}");
+    }
+}

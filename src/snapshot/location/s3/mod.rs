@@ -63,20 +63,51 @@ impl fmt::Debug for S3Store {
 /// How an `object_store` failure reads to the user; `Permission` for refused
 /// credentials (exit 11), `Store` for anything on the way (exit 3).
 pub(crate) fn store_error(location: &str, step: &str, e: &object_store::Error) -> Error {
+    let refused =
+        matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
+            || refuses_credentials(e);
     match e {
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            Error::Permission {
-                what: format!("{step} {location}"),
-                reason: scrub(&first_line(&e.to_string())),
-                hint: Some(
-                    "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile) and that they \
+        _ if refused => Error::Permission {
+            what: format!("{step} {location}"),
+            reason: scrub(&first_line(&e.to_string())),
+            hint: Some(
+                "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile; \
+                     an expired session token too) and that they \
                      may read and write the bucket"
-                        .into(),
-                ),
-            }
-        }
+                    .into(),
+            ),
+        },
         _ => Error::Store { location: location.to_owned(), step: step.to_owned(), reason: scrub(&e.to_string()) },
     }
+}
+
+/// S3 error codes that say the credentials (key, secret, session token, their
+/// signature or their region) were refused, whatever the HTTP status (often 400).
+const REFUSED_CREDENTIALS: &[&str] = &[
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthorizationHeaderMalformed",
+    "InvalidSecurity",
+    "MissingSecurityHeader",
+    "AccessDenied",
+];
+
+/// Whether the store refused the request's credentials: one of [`REFUSED_CREDENTIALS`]
+/// in the answer, or a 400 with no body at all (a HEAD's answer has none; a signed HEAD
+/// carries nothing else a store could find bad: an invalid session token is the usual
+/// cause).
+pub(crate) fn refuses_credentials(e: &object_store::Error) -> bool {
+    // The status and body are only in the error's text (object_store keeps its retry
+    // error type private).
+    let text = e.to_string();
+    let code = text.split("<Code>").nth(1).and_then(|r| r.split("</Code>").next());
+    if code.is_some_and(|c| REFUSED_CREDENTIALS.contains(&c)) {
+        return true;
+    }
+    text.split_once("status code: 400 Bad Request:").is_some_and(|(_, body)| body.trim().is_empty())
 }
 
 fn first_line(s: &str) -> String {
@@ -170,7 +201,7 @@ impl S3Store {
         match resp.status.as_u16() {
             200..=299 => Ok(true),
             404 => Ok(false),
-            401 | 403 => Err(resp.permission_error(self, "checking the bucket")),
+            _ if resp.refuses_credentials() => Err(resp.permission_error(self, "checking the bucket")),
             _ => Err(resp.store_error(self, "checking the bucket")),
         }
     }
@@ -289,7 +320,8 @@ impl S3Store {
                 return checks;
             }
             Err(e) => {
-                let detail = first_line(&e.to_string());
+                // Every line: a permission error's reason is on its second.
+                let detail = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(": ");
                 checks.push(Diagnostic::fail("snapshot store", detail, e.exit_code()));
                 return checks;
             }

@@ -32,6 +32,19 @@ impl Response {
         quick_xml::de::from_reader::<_, E>(&self.body[..]).ok().map(|e| e.code)
     }
 
+    /// Whether the store refused the credentials: 401 or 403, or an error code that
+    /// says so (`InvalidToken` comes with a 400), or a 400 without a body (a HEAD's).
+    pub fn refuses_credentials(&self) -> bool {
+        match self.status.as_u16() {
+            401 | 403 => true,
+            400 => {
+                self.body.iter().all(u8::is_ascii_whitespace)
+                    || self.error_code().is_some_and(|c| super::REFUSED_CREDENTIALS.contains(&c.as_str()))
+            }
+            _ => false,
+        }
+    }
+
     fn what(&self) -> String {
         let code = self.error_code().map(|c| format!(" {}", shown(&c, 80))).unwrap_or_default();
         format!("HTTP {}{code}", self.status.as_u16())
@@ -46,7 +59,8 @@ impl Response {
             what: format!("{step} {}", store.bucket()),
             reason: format!("the store refused the credentials ({})", self.what()),
             hint: Some(
-                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the profile) and that they may use the bucket"
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (or the profile; an expired session \
+                 token too) and that they may use the bucket"
                     .into(),
             ),
         }
@@ -150,7 +164,7 @@ pub async fn list_uploads(store: &S3Store) -> Result<Vec<UploadEntry>, Error> {
         store.raw(http::Method::GET, None, &[("uploads", ""), ("prefix", &prefix)], &[], Bytes::new(), step).await?;
     match resp.status.as_u16() {
         200 => {}
-        401 | 403 => return Err(resp.permission_error(store, step)),
+        _ if resp.refuses_credentials() => return Err(resp.permission_error(store, step)),
         _ => return Err(resp.store_error(store, step)),
     }
     let listing: Listing = quick_xml::de::from_reader(&resp.body[..]).map_err(|e| Error::Store {
@@ -208,7 +222,7 @@ pub async fn complete(
                 tokio::time::sleep(std::time::Duration::from_millis(300 << attempt)).await;
                 continue;
             }
-            401 | 403 => Err(resp.permission_error(store, step)),
+            _ if resp.refuses_credentials() => Err(resp.permission_error(store, step)),
             _ => Err(Error::Store { location: store.url_of(key), step: step.to_owned(), reason: resp.what() }),
         };
     }
