@@ -267,3 +267,23 @@ fn r21_8_a_bogus_session_token_is_refused_credentials() {
         assert!(!text.contains("Bogus-Session-Token-9f2e") && !text.contains(&moto.secret), "{text}");
     }
 }
+
+/// r21.8: a statement timeout longer than the servers take (≥ 2^31 ms) is refused
+/// before anything connects (exit 2) from every source; the longest allowed works.
+#[test]
+fn r21_8_a_statement_timeout_the_server_cannot_take_is_a_usage_error() {
+    let db = crate::common::TestDb::with_demo_schema("r21_8_st");
+    let w = Workdir::new();
+    let url = db.url();
+    let out = run(&mut seed(&w, &["--database-url", &url, "--statement-timeout", "30d", "doctor"]), 2);
+    assert!(all_output(&out).contains("statement timeout 30days (from --statement-timeout)"), "{}", all_output(&out));
+    let mut cmd = seed(&w, &["--database-url", &url, "bulk", "--count", "5"]);
+    let out = run(cmd.env("SEED_STATEMENT_TIMEOUT", "25d"), 2);
+    assert!(all_output(&out).contains("SEED_STATEMENT_TIMEOUT"), "{}", all_output(&out));
+    std::fs::write(w.path().join("seed.toml"), "statement-timeout = \"30d\"\n").unwrap();
+    let out = run(&mut seed(&w, &["--database-url", &url, "snapshot", "create", "s"]), 2);
+    assert!(all_output(&out).contains("seed.toml"), "{}", all_output(&out));
+    assert_eq!(db.count("staffs"), 0);
+    run(&mut seed(&w, &["--database-url", &url, "--statement-timeout", "24d", "bulk", "--count", "5"]), 0);
+    assert_eq!(db.count("staffs"), 5);
+}
