@@ -287,3 +287,18 @@ fn r21_8_a_statement_timeout_the_server_cannot_take_is_a_usage_error() {
     run(&mut seed(&w, &["--database-url", &url, "--statement-timeout", "24d", "bulk", "--count", "5"]), 0);
     assert_eq!(db.count("staffs"), 5);
 }
+
+/// r21.8: an AWS profile file path that is a directory is a usage error naming it
+/// (exit 2), not an internal error (exit 1).
+#[test]
+fn r21_8_an_aws_profile_path_that_is_a_directory_is_a_usage_error() {
+    let store = Store::new("profdir");
+    let w = Workdir::new();
+    for var in ["AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"] {
+        let mut cmd = seed(&w, &["snapshot", "list"]);
+        store.apply(&mut cmd).env(var, w.path());
+        let out = run(&mut cmd, 2);
+        let text = all_output(&out);
+        assert!(text.contains("a directory, not an AWS profile file"), "{var}: {text}");
+    }
+}

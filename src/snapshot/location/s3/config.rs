@@ -215,18 +215,43 @@ fn check_endpoint(endpoint: &str, allow: Option<&str>) -> Result<bool, Error> {
     ))
 }
 
+/// Largest AWS profile file read.
+const MAX_PROFILE_FILE: u64 = 1 << 20;
+
+/// The bytes of an AWS profile file; `None` when there is none. A directory, or
+/// anything larger than [`MAX_PROFILE_FILE`], is a usage error naming it (never read
+/// past the limit).
+fn read_profile_file(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("reading", path, e)),
+    };
+    let not_a_file = |why: &str| {
+        Error::usage_hint(
+            format!("{}: {why}, not an AWS profile file", shown(&path.display().to_string(), 200)),
+            "point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE at a file (or unset them to read ~/.aws)",
+        )
+    };
+    let meta = file.metadata().map_err(|e| Error::io("reading", path, e))?;
+    if meta.is_dir() {
+        return Err(not_a_file("a directory"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_FILE + 1).read_to_end(&mut bytes).map_err(|e| Error::io("reading", path, e))?;
+    if bytes.len() as u64 > MAX_PROFILE_FILE {
+        return Err(not_a_file("larger than 1 MiB"));
+    }
+    Ok(Some(bytes))
+}
+
 /// `key = value` pairs of section `profile` in an INI-style AWS file (`[profile NAME]`
 /// in the config file except for `default`; `[NAME]` in the credentials file).
 /// `None`: the file or the section is not there.
 fn read_section(path: &Path, profile: &str, config: bool) -> Result<Option<HashMap<String, String>>, Error> {
-    let text = match std::fs::read(path) {
-        Ok(bytes) if bytes.len() > 1 << 20 => {
-            return Err(Error::usage(format!("{}: larger than 1 MiB, not an AWS profile file", path.display())));
-        }
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("reading", path, e)),
-    };
+    let Some(bytes) = read_profile_file(path)? else { return Ok(None) };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let wanted: Vec<String> = if config && profile != "default" {
         vec![format!("profile {profile}")]
     } else if config {
@@ -325,6 +350,23 @@ mod tests {
         assert!(resolve(&Vars(vec![("HOME", h.clone()), ("AWS_PROFILE", "nope".into())])).is_err());
         assert!(resolve(&Vars(vec![("AWS_ACCESS_KEY_ID", "x".into())])).is_err());
         assert!(resolve(&Vars(vec![])).unwrap().credentials.is_none());
+    }
+
+    /// r21.8: a profile path that is a directory, or a huge file, is a usage error
+    /// naming it (exit 2), not an internal one.
+    #[test]
+    fn profile_paths_that_are_not_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        for var in ["AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"] {
+            let err = resolve(&Vars(vec![(var, d.clone())])).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::code::USAGE, "{var}: {err}");
+            assert!(err.to_string().contains("a directory, not an AWS profile file"), "{err}");
+        }
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'#'; (MAX_PROFILE_FILE + 1) as usize]).unwrap();
+        let err = resolve(&Vars(vec![("AWS_CONFIG_FILE", big.display().to_string())])).unwrap_err();
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
     }
 
     #[test]
