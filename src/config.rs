@@ -373,8 +373,8 @@ impl Cx<'_> {
 
     fn path(&self, raw: &Raw, key: &str) -> Result<Option<Setting<PathBuf>>, Error> {
         let dir = self.dir;
-        self.convert(raw, key, "a path (relative paths start from the file's folder)", |v| {
-            let p = Path::new(v.as_str().filter(|s| !s.is_empty())?);
+        self.convert(raw, key, "a path (relative paths start from the file's folder; no NUL byte)", |v| {
+            let p = Path::new(v.as_str().filter(|s| !s.is_empty() && !s.contains('\0'))?);
             Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
         })
     }
@@ -392,8 +392,19 @@ impl Cx<'_> {
         let Some(setting) = self.convert(raw, key, "a database URL string", |v| v.as_str().map(str::to_owned))? else {
             return Ok(None);
         };
-        let masked = crate::redact::mask_unparsed(&setting.value);
-        if masked != setting.value {
+        crate::redact::register_url_secrets(&setting.value);
+        let masked = crate::redact::mask_value(&setting.value);
+        if masked == crate::redact::MASK {
+            return Err(config_error(
+                self.path,
+                setting.line,
+                &format!(
+                    "{key} is not a database URL (it has no scheme such as postgres://; its text is not shown: it \
+                     may be a password)"
+                ),
+            ));
+        }
+        if masked != crate::text::for_terminal(setting.value.trim()) {
             return Err(Error::usage_hint(
                 format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),
                 "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",

@@ -77,7 +77,7 @@ impl Printer {
             return;
         }
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", scrub(text));
+        let _ = writeln!(out, "{}", clean(text));
     }
 
     /// `--json` was given: the command prints its result with [`Printer::document`].
@@ -99,7 +99,7 @@ impl Printer {
         }
         let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", scrub(&text));
+        let _ = writeln!(out, "{}", clean(&text));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -198,8 +198,21 @@ impl Printer {
         self.stderr_raw(&format!("{line}\n"));
     }
 
+    /// A line whose first part is shown in bold on a colour terminal.
+    fn stderr_bold_line(&self, bold: &str, rest: &str) {
+        let line = if self.color {
+            format!("\x1b[1m{}\x1b[0m {}\n", clean(bold), clean(rest))
+        } else {
+            format!("{} {}\n", clean(bold), clean(rest))
+        };
+        self.write_stderr(&line);
+    }
+
     fn stderr_raw(&self, text: &str) {
-        let text = scrub(text);
+        self.write_stderr(&clean(text));
+    }
+
+    fn write_stderr(&self, text: &str) {
         match &self.bars {
             Some(bars) => bars.suspend(|| {
                 let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -209,6 +222,13 @@ impl Printer {
             }
         }
     }
+}
+
+/// What is printed: secrets masked (`redact::scrub`), then every control character
+/// but newline and tab escaped (`text::printable`): nothing from a file, the
+/// environment or a server reaches the terminal raw.
+pub fn clean(text: &str) -> String {
+    crate::text::printable(&scrub(text), false).into_owned()
 }
 
 /// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from

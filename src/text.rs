@@ -32,6 +32,45 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Text about to be printed as lines: like [`for_terminal`], but newlines and tabs
+/// (the layout of a message or a table) stay, and with `keep_sgr` so do colour
+/// sequences (`ESC [ digits ; … m`, which only recolour: what a coloured log or
+/// argument error of our own holds). Nothing else that reaches a terminal raw can move
+/// the cursor, clear the screen or reorder text, whatever a file, the environment or a
+/// server put into it.
+pub fn printable(s: &str, keep_sgr: bool) -> Cow<'_, str> {
+    let escaped = |c: char| needs_escape(c) && c != '\n' && c != '\t';
+    if !s.chars().any(escaped) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' && keep_sgr {
+            let seq = sgr_len(rest);
+            if seq > 0 {
+                out.push_str(&rest[..seq]);
+                rest = &rest[seq..];
+                continue;
+            }
+        }
+        if escaped(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// Length of the colour sequence `ESC [ [0-9;]* m` at the start of `s`, or 0.
+fn sgr_len(s: &str) -> usize {
+    let Some(body) = s.strip_prefix("\u{1b}[") else { return 0 };
+    let params = body.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+    if body.as_bytes().get(params) == Some(&b'm') { 2 + params + 1 } else { 0 }
+}
+
 /// For messages and listings: `s` escaped by [`for_terminal`], cut to at most `max`
 /// characters of the original, ending in `…` when it was cut.
 pub fn shown(s: &str, max: usize) -> String {
@@ -92,5 +131,18 @@ mod tests {
         assert_eq!(for_terminal(&once), once);
         assert_eq!(shown("\u{1b}\u{1b}\u{1b}", 2), "\\u{1b}\\u{1b}…");
         assert!(has_control("a\u{85}") && has_control("\t") && !has_control("\u{202e}"));
+    }
+
+    #[test]
+    fn printable_keeps_lines_tabs_and_only_colour() {
+        assert!(matches!(printable("a\n\tb ü", false), Cow::Borrowed(_)));
+        assert_eq!(printable("a\0b\u{1b}[2Jc\r\u{7f}\u{202e}\n", false), "a\\u{0}b\\u{1b}[2Jc\\u{d}\\u{7f}\\u{202e}\n");
+        assert_eq!(printable("\u{1b}[1mbold\u{1b}[0m", false), "\\u{1b}[1mbold\\u{1b}[0m");
+        assert_eq!(printable("\u{1b}[1mbold\u{1b}[0m", true), "\u{1b}[1mbold\u{1b}[0m");
+        // Only colour: a cursor move, a screen clear or an OSC title stay escaped.
+        assert_eq!(
+            printable("\u{1b}[2J\u{1b}[3A\u{1b}]0;t\u{7}\u{1b}[", true),
+            "\\u{1b}[2J\\u{1b}[3A\\u{1b}]0;t\\u{7}\\u{1b}["
+        );
     }
 }

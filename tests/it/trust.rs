@@ -302,3 +302,220 @@ fn r21_8_an_aws_profile_path_that_is_a_directory_is_a_usage_error() {
         assert!(text.contains("a directory, not an AWS profile file"), "{var}: {text}");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// r21.2-4: secrets through every door
+// ---------------------------------------------------------------------------------
+
+/// Passwords made of two distinctive halves around a character that breaks naive
+/// parsing (as in `redact`'s unit corpus); the halves must never show.
+fn passwords() -> Vec<String> {
+    let seps = [
+        "", "@", "#", "/", "?", ":", " ", "\0", "\u{1b}", "\u{7f}", "%", "%40", "&", "=", "\\", "'", "\"", "é",
+        "\u{202e}", "\u{1}",
+    ];
+    seps.iter().map(|s| format!("Zq7{s}Pw9x")).collect()
+}
+
+const HALVES: [&str; 2] = ["Zq7", "Pw9x"];
+
+/// URL-like values holding `pw` wherever a password could stand.
+fn url_shapes(pw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in ["postgres", "postgresql", "mysql", "mariadb", "sqlite", "pg", "http"] {
+        out.extend([
+            format!("{s}://app:{pw}@127.0.0.1:1/d"),
+            format!("{s}:app:{pw}@127.0.0.1:1/d"),
+            format!("{s}:{pw}@127.0.0.1:1/d"),
+            format!("{s}:/app:{pw}@127.0.0.1:1/d"),
+            format!("{s}://127.0.0.1:1/d?sslmode=disable&password={pw}"),
+            format!("{s}://app:{pw}@127.0.0.1:1/d#frag"),
+            format!("{s}://app:{pw}@[::1/d"),
+            format!("{s}://app:{pw}@127.0.0.1:99999/d"),
+        ]);
+    }
+    out.extend([format!("{pw}@127.0.0.1:5432/db"), format!("app:{pw}@127.0.0.1:1/d"), pw.to_owned()]);
+    out
+}
+
+/// Where a value comes from.
+#[derive(Debug, Clone, Copy)]
+enum Door {
+    Flag,
+    FlagEq,
+    Env,
+    DotEnv,
+    SeedToml,
+    DirectEnv,
+}
+
+/// A TOML basic string holding `s` (controls as `\uXXXX`).
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Runs `args` with `value` as the database URL through `door`; `None` when the door
+/// cannot carry it (a NUL in an argument or a variable).
+fn through(door: Door, value: &str, args: &[&str], json: u8) -> Option<Output> {
+    let w = Workdir::new();
+    let mut cmd = w.seed();
+    cmd.env("SEED_RETRY_MAX_ATTEMPTS", "1").env("SEED_CONNECT_TIMEOUT", "2s").arg("--no-progress");
+    match json {
+        1 => {
+            cmd.args(["--log-format", "json"]);
+        }
+        2 => {
+            cmd.arg("--json");
+        }
+        _ => {}
+    }
+    let os_ok = !value.contains('\0');
+    match door {
+        Door::Flag if os_ok => {
+            cmd.args(["--database-url", value]);
+        }
+        Door::FlagEq if os_ok => {
+            cmd.arg(format!("--database-url={value}"));
+        }
+        Door::Env if os_ok => {
+            cmd.env("DATABASE_URL", value);
+        }
+        Door::DirectEnv if os_ok => {
+            cmd.env("DIRECT_URL", value);
+        }
+        Door::DotEnv => {
+            let line = if value.contains(['\n', '\'']) {
+                format!("DATABASE_URL={value}")
+            } else {
+                format!("DATABASE_URL='{value}'")
+            };
+            std::fs::write(w.path().join(".env"), format!("# local\n{line}\n")).unwrap();
+        }
+        Door::SeedToml => {
+            std::fs::write(
+                w.path().join("seed.toml"),
+                format!("retry-max-attempts = 1\ndatabase-url = {}\n", toml_string(value)),
+            )
+            .unwrap();
+        }
+        _ => return None,
+    }
+    Some(cmd.args(args).output().unwrap())
+}
+
+/// r21.2/3/4: a generated corpus of malformed URL-like values (no `//`, no user, odd
+/// schemes, NUL/ESC/DEL and bidi controls, unencoded `#`, `@`, `?`, `/`, `&` in the
+/// password…) through flags, the environment, `.env` and `seed.toml`, into `doctor`,
+/// `bulk`, `snapshot create` and `restore`, in text and JSON: no panic, no half of the
+/// password in any output, no raw control character, a documented exit code.
+#[test]
+fn r21_3_malformed_urls_never_show_their_password_through_any_door() {
+    let doors = [Door::Flag, Door::FlagEq, Door::Env, Door::DotEnv, Door::SeedToml, Door::DirectEnv];
+    let commands: [&[&str]; 4] =
+        [&["doctor"], &["bulk", "--count", "1"], &["snapshot", "create", "x"], &["snapshot", "restore", "x"]];
+    let mut runs = 0;
+    let mut failures = Vec::new();
+    for (i, pw) in passwords().iter().enumerate() {
+        for (j, value) in url_shapes(pw).iter().enumerate() {
+            // A deterministic sample of the corpus (redact's unit test covers all of it):
+            // every password and every shape, each through a door, a command and a format.
+            if (i + j) % 5 != 0 {
+                continue;
+            }
+            let n = i * 31 + j;
+            let (door, args, json) = (doors[n % doors.len()], commands[(n / 6) % 4], u8::try_from(n % 3).unwrap());
+            let Some(out) = through(door, value, args, json) else { continue };
+            runs += 1;
+            let text = all_output(&out);
+            let code = out.status.code();
+            let mut problems = Vec::new();
+            if !matches!(code, Some(0 | 2 | 3 | 6 | 11)) || text.contains("panicked") || text.contains("a bug in seed")
+            {
+                problems.push(format!("exit {code:?}"));
+            }
+            for half in HALVES {
+                if text.contains(half) {
+                    problems.push(format!("shows {half}"));
+                }
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                problems.push("a raw control character".into());
+            }
+            if !problems.is_empty() {
+                failures.push(format!("{door:?} {value:?} {args:?} json={json}: {}:\n{text}", problems.join(", ")));
+            }
+        }
+    }
+    assert!(runs > 150, "{runs} runs");
+    assert!(failures.is_empty(), "{} of {runs} runs failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The issue's own instances of r21.2-4, each asserted exactly.
+#[test]
+fn r21_2_4_the_reported_instances() {
+    // 2. A NUL byte in a .env value: refused by line (exit 2), the secret never shown.
+    let w = Workdir::new();
+    std::fs::write(w.path().join(".env"), b"DATABASE_URL=postgres://u:Secret-55@h/d\x00\n").unwrap();
+    for json in [false, true] {
+        let mut cmd = seed(&w, &["doctor"]);
+        if json {
+            cmd.args(["--log-format", "json"]);
+        }
+        let out = run(&mut cmd, 2);
+        let text = all_output(&out);
+        assert!(text.contains(".env:1: holds a NUL byte") && !text.contains("Secret-55"), "{text}");
+    }
+    // 3. No `//` and no user: the password is masked in text and JSON, every command.
+    let w = Workdir::new();
+    for args in
+        [&["doctor"][..], &["bulk", "--count", "1"], &["snapshot", "create", "s"], &["snapshot", "restore", "s"]]
+    {
+        for json in [&[][..], &["--log-format", "json"], &["--json"]] {
+            let mut cmd = seed(&w, json);
+            cmd.env("DATABASE_URL", "postgres:S3cr3t-Pw@127.0.0.1:5432/db").args(args);
+            let out = cmd.output().unwrap();
+            let text = all_output(&out);
+            assert!(matches!(out.status.code(), Some(2 | 6)), "{args:?}: {text}");
+            assert!(!text.contains("S3cr3t") && !text.contains("panicked"), "{args:?} {json:?}: {text}");
+            if out.status.code() == Some(2) {
+                assert!(text.contains("postgres:***@127.0.0.1:5432/db"), "{text}");
+            }
+        }
+    }
+    // 4. seed.toml values are not echoed; NUL and ESC in a configured snapshot
+    // directory never reach the terminal raw.
+    let w = Workdir::new();
+    std::fs::write(w.path().join("seed.toml"), "database-url = \"Secret-Pw-77\"\n").unwrap();
+    let out = run(&mut seed(&w, &["doctor"]), 2);
+    let text = all_output(&out);
+    assert!(
+        text.contains("seed.toml:1: database-url is not a database URL") && !text.contains("Secret-Pw-77"),
+        "{text}"
+    );
+    std::fs::write(w.path().join("seed.toml"), "snapshot-dir = \"snaps\\u0000x\"\n").unwrap();
+    let out = run(&mut seed(&w, &["snapshot", "list"]), 2);
+    assert!(all_output(&out).contains("seed.toml:1: snapshot-dir must be a path"), "{}", all_output(&out));
+    std::fs::remove_file(w.path().join("seed.toml")).unwrap();
+    for (var, value) in
+        [("SEED_SNAPSHOT_DIR", "snaps\u{1b}[2J\u{1b}]0;owned\u{7}"), ("SEED_FACTORIES", "f\u{1b}[31m.toml")]
+    {
+        let mut cmd = seed(&w, &["snapshot", "list"]);
+        if var == "SEED_FACTORIES" {
+            cmd = seed(&w, &["bulk", "--count", "1"]);
+        }
+        let out = cmd.env(var, value).output().unwrap();
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && text.contains("\\u{1b}"), "{var}: {text:?}");
+    }
+}

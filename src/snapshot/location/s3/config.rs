@@ -23,7 +23,7 @@ impl Bucket {
     pub fn parse(rest: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
             Error::usage_hint(
-                format!("--snapshot-dir s3://{}: {why}", shown(rest, 200)),
+                format!("--snapshot-dir {}: {why}", crate::redact::mask_value(&format!("s3://{rest}"))),
                 "use s3://BUCKET or s3://BUCKET/PREFIX (bucket: 3-63 lowercase letters, digits, '.' or '-'; \
                  prefix: letters, digits, '.', '_', '-' and '/')",
             )
@@ -182,16 +182,18 @@ pub fn resolve(env: &dyn Env) -> Result<Resolved, Error> {
 /// An endpoint must be http(s) with a host; plain http only when asked for
 /// (`AWS_ALLOW_HTTP=true`) or on this machine. Returns whether http is allowed.
 fn check_endpoint(endpoint: &str, allow: Option<&str>) -> Result<bool, Error> {
+    crate::redact::register_url_secrets(endpoint);
+    let shown_endpoint = crate::redact::mask_value(endpoint);
     let url = url::Url::parse(endpoint).map_err(|e| {
         Error::usage_hint(
-            format!("AWS_ENDPOINT_URL {}: not a URL ({e})", shown(endpoint, 200)),
+            format!("AWS_ENDPOINT_URL {shown_endpoint}: not a URL ({e})"),
             "e.g. AWS_ENDPOINT_URL=https://minio.example.com:9000",
         )
     })?;
     let host_ok = url.host().is_some() && url.username().is_empty() && url.password().is_none();
     if !host_ok || !matches!(url.scheme(), "http" | "https") {
         return Err(Error::usage_hint(
-            format!("AWS_ENDPOINT_URL {}: expected http(s)://HOST[:PORT] without credentials", shown(endpoint, 200)),
+            format!("AWS_ENDPOINT_URL {shown_endpoint}: expected http(s)://HOST[:PORT] without credentials"),
             "credentials go in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile, not in the URL",
         ));
     }
@@ -209,7 +211,7 @@ fn check_endpoint(endpoint: &str, allow: Option<&str>) -> Result<bool, Error> {
         return Ok(true);
     }
     Err(Error::usage_hint(
-        format!("AWS_ENDPOINT_URL {}: plain http to a host that is not this machine", shown(endpoint, 200)),
+        format!("AWS_ENDPOINT_URL {shown_endpoint}: plain http to a host that is not this machine"),
         "use https, or set AWS_ALLOW_HTTP=true if the network path is trusted (credentials are signed, but data \
          travels in clear)",
     ))
@@ -364,7 +366,7 @@ mod tests {
             assert!(err.to_string().contains("a directory, not an AWS profile file"), "{err}");
         }
         let big = dir.path().join("big");
-        std::fs::write(&big, vec![b'#'; (MAX_PROFILE_FILE + 1) as usize]).unwrap();
+        std::fs::write(&big, vec![b'#'; usize::try_from(MAX_PROFILE_FILE).unwrap() + 1]).unwrap();
         let err = resolve(&Vars(vec![("AWS_CONFIG_FILE", big.display().to_string())])).unwrap_err();
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
     }
