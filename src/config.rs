@@ -158,7 +158,8 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 
 /// Parses and checks `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
-    let line_of = |offset: usize| text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1);
+    let lines = crate::text::LineIndex::new(text);
+    let line_of = |offset: usize| lines.line_of(offset);
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
@@ -285,7 +286,7 @@ impl Config {
                 }
                 // File counts for tables the command line does not name come first.
                 if let Some(tables) = &b.tables {
-                    let named: Vec<String> = args
+                    let named: std::collections::HashSet<String> = args
                         .tables
                         .iter()
                         .map(|t| t.rsplit_once('=').map_or(t.as_str(), |(n, _)| n).to_owned())
@@ -458,6 +459,20 @@ mod tests {
             assert_eq!(err.exit_code(), 2);
             assert!(err.to_string().contains(expect), "{text:?}: {err}");
         }
+    }
+
+    /// r21.7: a `[bulk.tables]` of 50,000 entries (as in the report) parses with one
+    /// scan of the text for line numbers (counted, not timed).
+    #[test]
+    fn many_table_counts_scan_the_text_once() {
+        let mut text = String::from("[bulk]\ncount = 1\n[bulk.tables]\n");
+        for t in 0..50_000 {
+            text.push_str(&format!("t{t} = 1\n"));
+        }
+        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let c = parse_str(&text).unwrap();
+        assert_eq!(crate::text::SCANNED.with(std::cell::Cell::get) - before, text.len());
+        assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
     }
 
     #[test]

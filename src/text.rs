@@ -71,6 +71,33 @@ fn sgr_len(s: &str) -> usize {
     if body.as_bytes().get(params) == Some(&b'm') { 2 + params + 1 } else { 0 }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Bytes this thread's line indexes scanned: tests of the parsers that name lines
+    /// count their work with it (each text scanned once), instead of timing them.
+    pub static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Line numbers of byte offsets in one text, found by binary search over the
+/// newlines counted once: naming the line of each of thousands of entries stays
+/// linear in the text (counting newlines up to each offset would be quadratic).
+pub struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        #[cfg(test)]
+        SCANNED.with(|n| n.set(n.get() + text.len()));
+        Self { newlines: memchr::memchr_iter(b'\n', text.as_bytes()).collect() }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+}
+
 /// For messages and listings: `s` escaped by [`for_terminal`], cut to at most `max`
 /// characters of the original, ending in `…` when it was cut.
 pub fn shown(s: &str, max: usize) -> String {
@@ -131,6 +158,17 @@ mod tests {
         assert_eq!(for_terminal(&once), once);
         assert_eq!(shown("\u{1b}\u{1b}\u{1b}", 2), "\\u{1b}\\u{1b}…");
         assert!(has_control("a\u{85}") && has_control("\t") && !has_control("\u{202e}"));
+    }
+
+    #[test]
+    fn line_index_names_lines() {
+        let text = "a\nbb\n\nc";
+        let idx = LineIndex::new(text);
+        let naive = |o: usize| text[..o.min(text.len())].matches('\n').count() + 1;
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(idx.line_of(offset), naive(offset), "{offset}");
+        }
+        assert_eq!(LineIndex::new("").line_of(0), 1);
     }
 
     #[test]
