@@ -519,3 +519,110 @@ fn r21_2_4_the_reported_instances() {
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && text.contains("\\u{1b}"), "{var}: {text:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// r21.9: the factories file's constants against the column types
+// ---------------------------------------------------------------------------------
+
+/// Bad constants for pagila's and sakila's `film` (rental_rate numeric/decimal(4,2),
+/// rating an enum, last_update a timestamp) and what each must say; the good file
+/// loads.
+const FILM_CASES: [(&str, &str); 5] = [
+    ("columns.rental_rate = { value = \"abc\" }", "\"abc\" does not fit its type"),
+    ("columns.rental_rate = { value = \"123.45\" }", "\"123.45\" does not fit its type"),
+    ("columns.rental_rate = { one_of = [\"1.99\", \"x9\"] }", "\"x9\" does not fit its type"),
+    ("columns.rating = { one_of = [\"PG\", \"XYZ\"] }", "\"XYZ\" does not fit its type"),
+    ("columns.last_update = { value = \"not a time\" }", "\"not a time\" does not fit its type"),
+];
+const FILM_GOOD: &str =
+    "columns.rental_rate = { one_of = [\"0.99\", \"4.99\"] }\ncolumns.rating = { value = \"PG-13\" }\n";
+
+/// Runs every case of `cases` on `url` (with `film_table` as the factories file names
+/// it): --dry-run and the real run exit 2 naming line 3 and the value, `count()` stays
+/// 0; then `good` loads.
+fn constants_are_checked(
+    w: &Workdir,
+    url: &str,
+    film_table: &str,
+    cases: &[(&str, &str)],
+    good: &str,
+    count: &dyn Fn() -> i64,
+) {
+    let f = w.path().join("f.toml");
+    for (rule, says) in cases {
+        std::fs::write(&f, format!("[tables.{film_table}]\ncount = 3\n{rule}\n")).unwrap();
+        for dry in [true, false] {
+            let mut cmd = seed(w, &["--database-url", url, "bulk", "--count", "2", "--factories", f.to_str().unwrap()]);
+            if dry {
+                cmd.arg("--dry-run");
+            }
+            let out = run(&mut cmd, 2);
+            let text = all_output(&out);
+            assert!(text.contains("f.toml:3:") && text.contains(says), "{rule} (dry run: {dry}):\n{text}");
+            assert_eq!(count(), 0, "{rule}: nothing written");
+        }
+    }
+    std::fs::write(&f, format!("[tables.{film_table}]\ncount = 3\n{good}")).unwrap();
+    run(
+        &mut seed(w, &["--database-url", url, "bulk", "--count", "2", "--factories", f.to_str().unwrap(), "--dry-run"]),
+        0,
+    );
+    run(&mut seed(w, &["--database-url", url, "bulk", "--count", "2", "--factories", f.to_str().unwrap()]), 0);
+    assert_eq!(count(), 3);
+}
+
+/// r21.9 on PostgreSQL (pagila): a constant the column's type refuses is exit 2 at
+/// --dry-run, and the real run refuses it before writing.
+#[test]
+fn r21_9_constants_are_checked_against_the_column_type_on_postgres() {
+    let db = crate::snapshot::clone_db(crate::snapshot::pagila_schema_template(), "r21_9");
+    let w = Workdir::new();
+    let mut cases = FILM_CASES.to_vec();
+    // A domain's own check (pagila's `year` domain: 1901 to 2155) is the type's too.
+    cases.push(("columns.release_year = { value = \"1800\" }", "\"1800\" does not fit its type"));
+    constants_are_checked(&w, &db.url(), "film", &cases, FILM_GOOD, &|| db.count("film"));
+}
+
+/// r21.9 on MariaDB (sakila): the same, checked under the session's strict sql_mode.
+#[test]
+fn r21_9_constants_are_checked_against_the_column_type_on_mariadb() {
+    let db = crate::common::mariadb::MariaDb::sakila("r21_9");
+    let w = Workdir::new();
+    let mut cases = FILM_CASES.to_vec();
+    cases.push(("columns.special_features = { value = \"Commentaries,Nope\" }", "does not fit its type"));
+    constants_are_checked(&w, &db.url(), "film", &cases, FILM_GOOD, &|| db.count("film"));
+}
+
+/// r21.9 on SQLite: any value goes into any column there, but text that is not a
+/// number in a column seed reads as a number is refused the same way.
+#[test]
+fn r21_9_constants_are_checked_against_the_column_type_on_sqlite() {
+    let w = Workdir::new();
+    let db = w.path().join("shop.db");
+    crate::versions::sqlite_exec(
+        &db,
+        "CREATE TABLE products (product_id INTEGER PRIMARY KEY, product_name TEXT NOT NULL, \
+         unit_price REAL NOT NULL, list_price NUMERIC(6,2), discontinued INTEGER NOT NULL)",
+    );
+    let url = format!("sqlite://{}", db.display());
+    let count = || {
+        crate::versions::sqlite_state(&db)
+            .lines()
+            .next()
+            .unwrap()
+            .split('(')
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let cases = [
+        ("columns.unit_price = { value = \"abc\" }", "\"abc\" does not fit its type REAL"),
+        ("columns.list_price = { one_of = [\"9.99\", \"cheap\"] }", "\"cheap\" does not fit its type NUMERIC(6,2)"),
+    ];
+    let good = "columns.unit_price = { value = \"2.5\" }\ncolumns.list_price = { one_of = [\"9.99\", \"1e2\"] }\n";
+    constants_are_checked(&w, &url, "products", &cases, good, &count);
+}

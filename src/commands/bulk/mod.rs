@@ -255,6 +255,7 @@ async fn load(
         &narrowed
     };
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
+    checks::check_constants(session, &schema, &plan, req).await?;
     checks::satisfy(session, &mut plan).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);
