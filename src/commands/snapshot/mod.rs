@@ -5,7 +5,6 @@ pub mod catalog;
 pub mod create;
 mod delete;
 mod diff;
-mod incremental;
 mod list;
 mod preflight;
 pub mod profile;
@@ -22,8 +21,6 @@ use serde_json::json;
 
 use crate::Context;
 use crate::cli::SnapshotCommand;
-use crate::db::schema::{Schema, Table};
-use crate::db::select::Selection;
 use crate::error::Error;
 use crate::output::{Level, Printer};
 use crate::snapshot::audit::{AuditRecord, Outcome};
@@ -163,20 +160,4 @@ impl Drop for AuditGuard {
             pending::spawn(write_audit(self.record(Outcome::Interrupted)));
         }
     }
-}
-
-/// The tables a snapshot covers: all (but migration tables), or those `--table` and
-/// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
-pub fn select_tables<'s>(schema: &'s Schema, selection: &Selection) -> Result<Vec<&'s Table>, Error> {
-    if schema.tables.is_empty() {
-        return Err(Error::schema(
-            "the database has no tables to snapshot",
-            "create the schema first (run your migrations), or point --database-url at another database",
-        ));
-    }
-    let chosen = schema.select(selection)?;
-    if chosen.is_empty() {
-        return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
-    }
-    Ok(chosen)
 }
