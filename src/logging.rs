@@ -23,8 +23,10 @@ pub fn init(settings: &OutputSettings) {
         .unwrap_or_else(|| EnvFilter::new(default));
     // Colour only on a terminal and never with NO_COLOR: `-vv 2>file` stays plain text.
     let color = crate::output::stderr_color();
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr { color }).with_ansi(color);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(RedactingStderr { color, json: settings.format == LogFormat::Json })
+        .with_ansi(color);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
         LogFormat::Text => builder.with_target(false).without_time().try_init(),
@@ -36,12 +38,14 @@ pub fn init(settings: &OutputSettings) {
 #[derive(Clone, Copy)]
 struct RedactingStderr {
     color: bool,
+    json: bool,
 }
 
 impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = crate::redact::scrub(&String::from_utf8_lossy(buf));
-        let text = crate::text::printable(&text, self.color);
+        let text =
+            if self.json { crate::text::json_printable(&text) } else { crate::text::printable(&text, self.color) };
         std::io::stderr().lock().write_all(text.as_bytes())?;
         Ok(buf.len())
     }

@@ -99,7 +99,7 @@ impl Printer {
         }
         let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", clean(&text));
+        let _ = writeln!(out, "{}", clean_json(&text));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -118,7 +118,7 @@ impl Printer {
             if let Value::Object(map) = fields {
                 obj.extend(map);
             }
-            self.stderr_line(&Value::Object(obj).to_string());
+            self.json_line(&Value::Object(obj).to_string());
         } else {
             let text = human();
             let line = match level {
@@ -181,7 +181,7 @@ impl Printer {
             "hint": hint,
             "exit_code": exit_code,
         });
-        self.stderr_line(&obj.to_string());
+        self.json_line(&obj.to_string());
     }
 
     fn shows(&self, level: Level) -> bool {
@@ -196,6 +196,11 @@ impl Printer {
 
     fn stderr_line(&self, line: &str) {
         self.stderr_raw(&format!("{line}\n"));
+    }
+
+    /// One JSON event on stderr.
+    fn json_line(&self, json: &str) {
+        self.write_stderr(&format!("{}\n", clean_json(json)));
     }
 
     /// A line whose first part is shown in bold on a colour terminal.
@@ -229,6 +234,12 @@ impl Printer {
 /// environment or a server reaches the terminal raw.
 pub fn clean(text: &str) -> String {
     crate::text::printable(&scrub(text), false).into_owned()
+}
+
+/// JSON that is printed: secrets masked, and what JSON leaves raw but a terminal would
+/// act on escaped the JSON way (see `text::json_printable`).
+pub fn clean_json(text: &str) -> String {
+    crate::text::json_printable(&scrub(text)).into_owned()
 }
 
 /// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from

@@ -64,6 +64,28 @@ pub fn printable(s: &str, keep_sgr: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text (as serde_json writes it) with every character [`for_terminal`] would
+/// escape and JSON leaves raw (DEL, C1 controls, bidi controls; C0 is always escaped)
+/// written as a JSON `\uXXXX` escape: still the same JSON, and nothing in it acts on a
+/// terminal.
+pub fn json_printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if needs_escape(c) && c != '\n' {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", u);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Length of the colour sequence `ESC [ [0-9;]* m` at the start of `s`, or 0.
 fn sgr_len(s: &str) -> usize {
     let Some(body) = s.strip_prefix("\u{1b}[") else { return 0 };
@@ -158,6 +180,15 @@ mod tests {
         assert_eq!(for_terminal(&once), once);
         assert_eq!(shown("\u{1b}\u{1b}\u{1b}", 2), "\\u{1b}\\u{1b}…");
         assert!(has_control("a\u{85}") && has_control("\t") && !has_control("\u{202e}"));
+    }
+
+    #[test]
+    fn json_printable_stays_the_same_json() {
+        let value = serde_json::json!({ "k": "a\u{7f}b\u{9b}c\u{202e}d\u{1b}e\n" });
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let shown = json_printable(&text);
+        assert!(!shown.chars().any(|c| needs_escape(c) && c != '\n'), "{shown:?}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value);
     }
 
     #[test]

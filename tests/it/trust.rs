@@ -626,3 +626,85 @@ fn r21_9_constants_are_checked_against_the_column_type_on_sqlite() {
     let good = "columns.unit_price = { value = \"2.5\" }\ncolumns.list_price = { one_of = [\"9.99\", \"1e2\"] }\n";
     constants_are_checked(&w, &url, "products", &cases, good, &count);
 }
+
+// ---------------------------------------------------------------------------------
+// r21.6: odd object keys under the prefix
+// ---------------------------------------------------------------------------------
+
+/// Writes `body` under `key` (any bytes, percent-encoded on the wire), bypassing seed.
+fn put_odd(store: &Store, key: &str, body: &[u8]) {
+    let encoded: String = key
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~' | b'/') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let path = format!("/{}/{}/{encoded}", crate::common::s3::BUCKET, store.prefix);
+    let (status, text) = store.server.request("PUT", &path, &[], body).unwrap();
+    assert_eq!(status, 200, "PUT {key:?}: {text}");
+}
+
+/// r21.6: objects whose keys hold ESC, \x01, DEL, a NUL, or `./` and `../`
+/// segments under the prefix never stop a listing, a bare name's resolution or a
+/// pull: `list` shows them as CORRUPT (escaped on the terminal, exact in JSON), and
+/// the snapshot beside them works as ever.
+#[test]
+fn r21_6_odd_object_keys_are_listed_as_corrupt_and_stop_nothing() {
+    let store = Store::new("oddkeys");
+    let (w, db) = sqlite_workdir();
+    let mut cmd = seed(&w, &["snapshot", "create", "v"]);
+    run(store.apply(&mut cmd), 0);
+    let odd = [
+        "\u{1b}[2J\u{1b}]0;owned\u{7}.seed.gz",
+        "a\u{1}b.seed.gz",
+        "del\u{7f}.seed.gz",
+        "nul\u{0}x.seed.gz",
+        "sp ace+plus%25.seed.gz",
+        "./v.seed.gz",
+        "../v.seed.gz",
+        ".\u{1b}hidden",
+        "v@2.seed.gz\u{1b}",
+    ];
+    for key in odd {
+        put_odd(&store, key, b"not a snapshot");
+    }
+    let in_bucket = |args: &[&str]| {
+        let mut cmd = seed(&w, &[]);
+        store.apply(&mut cmd).args(args);
+        cmd
+    };
+    let out = run(&mut in_bucket(&["snapshot", "list"]), 0);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!all_output(&out).chars().any(|c| c.is_control() && c != '\n'), "raw control characters:\n{text:?}");
+    let corrupt = text.lines().filter(|l| l.contains("CORRUPT")).count();
+    assert_eq!(corrupt, odd.len(), "every odd key listed as CORRUPT:\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("v ") && !l.contains("CORRUPT")), "{text}");
+    assert!(text.contains("\\u{1b}[2J") && text.contains("a\\u{1}b.seed.gz") && text.contains("./"), "{text}");
+    let out = run(&mut in_bucket(&["--json", "snapshot", "list"]), 0);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["snapshots"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    for key in ["a\u{1}b.seed.gz", "sp ace+plus%25.seed.gz", "nul\u{0}x.seed.gz"] {
+        assert!(names.contains(&key), "{key:?} exactly in {names:?}");
+    }
+    // A bare name resolves, reads and restores; pull finds it.
+    run(&mut in_bucket(&["snapshot", "show", "v"]), 0);
+    run(&mut in_bucket(&["snapshot", "verify", "v"]), 0);
+    run(&mut in_bucket(&["snapshot", "list", "v"]), 0);
+    let target = w.path().join("target.db");
+    empty_copy(&db, &target);
+    let url = format!("sqlite://{}", target.display());
+    run(&mut in_bucket(&["--database-url", &url, "snapshot", "restore", "v"]), 0);
+    assert_eq!(sqlite_state(&target), sqlite_state(&db));
+    let pulled = Workdir::new();
+    let mut cmd = seed(&pulled, &["snapshot", "pull", "v", "--from", &store.url()]);
+    run(store.env(&mut cmd), 0);
+    assert!(snaps(&pulled).join("v.seed.gz").exists());
+    // doctor lists leases under .locks/ whatever else is there.
+    put_odd(&store, ".locks/\u{1b}odd", b"x");
+    let out = in_bucket(&["doctor"]).output().unwrap();
+    assert!(!all_output(&out).contains("invalid path"), "{}", all_output(&out));
+}

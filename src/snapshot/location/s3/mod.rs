@@ -21,7 +21,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::client::{HttpClient, HttpConnector, ReqwestConnector};
 use object_store::path::Path as ObjPath;
@@ -221,35 +220,26 @@ impl S3Store {
         )
     }
 
-    /// The keys directly under the prefix (not seed's hidden ones, nothing deeper).
+    /// The keys directly under the prefix (not seed's hidden ones, nothing deeper),
+    /// whatever bytes they hold. A "folder" directly under the prefix named `.` or
+    /// `..` or holding a control character (`PREFIX/./x.seed.gz`) is listed too, as
+    /// one entry ending in `/`: no snapshot is stored so, and a tool that normalises
+    /// paths could take it for one that is.
     pub async fn list(&self) -> Result<Vec<ObjectInfo>, Error> {
-        let prefix = self.inner.bucket.prefix.trim_end_matches('/');
-        let prefix = (!prefix.is_empty()).then(|| ObjPath::from(prefix));
-        let listed = match self.store().list_with_delimiter(prefix.as_ref()).await {
-            Ok(l) => l,
-            Err(e) => {
-                // A missing bucket lists as empty, like a missing directory; refused
-                // credentials are said as such (a listing's error does not tell).
-                match self.bucket_exists().await {
-                    Ok(false) => return Ok(vec![]),
-                    Err(why) => return Err(why),
-                    Ok(true) => {}
-                }
-                return Err(self.err("listing", None, &e));
-            }
+        let Some(listing) = raw::list(self, "", true, "listing").await? else {
+            return Ok(vec![]); // a missing bucket lists as empty, like a missing directory
         };
-        let mut out: Vec<ObjectInfo> = listed
+        let mut out: Vec<ObjectInfo> = listing
             .objects
             .into_iter()
-            .filter_map(|meta| {
-                let key = meta.location.filename()?.to_owned();
-                (!key.starts_with('.')).then(|| ObjectInfo {
-                    key,
-                    size: meta.size,
-                    modified: meta.last_modified.into(),
-                })
-            })
+            .filter(|o| !o.key.starts_with('.') || o.key.chars().any(char::is_control))
+            .map(|o| ObjectInfo { key: o.key, size: o.size, modified: o.modified.into() })
             .collect();
+        out.extend(listing.folders.into_iter().filter(|f| odd_folder(f)).map(|key| ObjectInfo {
+            key,
+            size: 0,
+            modified: SystemTime::UNIX_EPOCH,
+        }));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -434,16 +424,18 @@ impl S3Store {
         &self.inner.cfg
     }
 
-    /// Lists the keys under `sub` (below the prefix) with their metadata.
-    pub(crate) async fn list_under(&self, sub: &str) -> Result<Vec<object_store::ObjectMeta>, Error> {
-        let path = self.path(sub.trim_end_matches('/'));
-        let mut stream = self.store().list(Some(&path));
-        let mut out = Vec::new();
-        while let Some(item) = stream.next().await {
-            out.push(item.map_err(|e| self.err("listing", Some(sub), &e))?);
-        }
-        Ok(out)
+    /// The objects under `sub` (below the prefix), whatever their keys hold.
+    pub(crate) async fn list_under(&self, sub: &str) -> Result<Vec<raw::Listed>, Error> {
+        Ok(raw::list(self, sub, false, "listing").await?.map(|l| l.objects).unwrap_or_default())
     }
+}
+
+/// A folder directly under the prefix that no tool should take for a plain one: `.`,
+/// `..`, or a name holding a control character (seed's own are `.locks/`, `.audit/`,
+/// `.probe/`).
+fn odd_folder(folder: &str) -> bool {
+    let name = folder.trim_end_matches('/');
+    name == "." || name == ".." || name.chars().any(char::is_control)
 }
 
 /// A name no other process picks: pid, clock and a counter.

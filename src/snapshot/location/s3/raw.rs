@@ -137,6 +137,127 @@ pub async fn send(
     Ok(Response { status, body: Bytes::from(body) })
 }
 
+/// One object of a listing.
+#[derive(Debug)]
+pub struct Listed {
+    /// The key below the bucket's prefix, decoded; bytes that are not UTF-8 are shown
+    /// as U+FFFD (such a key is never a snapshot's).
+    pub key: String,
+    pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// A listing: the objects, and the "folders" (common prefixes, below the bucket's
+/// prefix) when listed with a delimiter.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<Listed>,
+    pub folders: Vec<String>,
+}
+
+/// Every object under `sub` (below the bucket's prefix), every page of
+/// ListObjectsV2, with keys URL-encoded by the store (an XML answer cannot carry every
+/// byte a key may hold) and decoded here: any key lists, whatever it holds, so one odd
+/// object never stops a listing. `folders`: stop at the next '/' (one level).
+/// `Ok(None)`: the bucket does not exist.
+pub async fn list(store: &S3Store, sub: &str, folders: bool, step: &str) -> Result<Option<Listing>, Error> {
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(rename = "Contents", default)]
+        contents: Vec<Content>,
+        #[serde(rename = "CommonPrefixes", default)]
+        prefixes: Vec<Prefix>,
+        #[serde(rename = "IsTruncated", default)]
+        truncated: bool,
+        #[serde(rename = "NextContinuationToken")]
+        next: Option<String>,
+        #[serde(rename = "EncodingType")]
+        encoding: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Content {
+        #[serde(rename = "Key")]
+        key: String,
+        #[serde(rename = "Size", default)]
+        size: u64,
+        #[serde(rename = "LastModified", default)]
+        modified: String,
+    }
+    #[derive(Deserialize)]
+    struct Prefix {
+        #[serde(rename = "Prefix")]
+        prefix: String,
+    }
+    let base = store.bucket().prefix.clone();
+    let full = format!("{base}{sub}");
+    let mut out = Listing::default();
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = vec![("list-type", "2"), ("prefix", full.as_str()), ("encoding-type", "url")];
+        if folders {
+            query.push(("delimiter", "/"));
+        }
+        if let Some(t) = &token {
+            query.push(("continuation-token", t.as_str()));
+        }
+        let resp = store.raw(http::Method::GET, None, &query, &[], Bytes::new(), step).await?;
+        match resp.status.as_u16() {
+            200 => {}
+            404 if resp.error_code().as_deref() == Some("NoSuchBucket") => return Ok(None),
+            _ if resp.refuses_credentials() => return Err(resp.permission_error(store, step)),
+            _ => return Err(resp.store_error(store, step)),
+        }
+        let page: Page = quick_xml::de::from_reader(&resp.body[..]).map_err(|e| Error::Store {
+            location: store.bucket().to_string(),
+            step: step.to_owned(),
+            reason: format!("unreadable answer: {e}"),
+        })?;
+        let encoded = page.encoding.as_deref() == Some("url");
+        let relative = |raw: &str| {
+            let key = if encoded { url_decoded(raw) } else { raw.to_owned() };
+            key.strip_prefix(base.as_str()).map(str::to_owned)
+        };
+        for c in page.contents {
+            let Some(key) = relative(&c.key) else { continue };
+            let modified = chrono::DateTime::parse_from_rfc3339(&c.modified)
+                .map_or(chrono::DateTime::UNIX_EPOCH, |t| t.with_timezone(&chrono::Utc));
+            out.objects.push(Listed { key, size: c.size, modified });
+        }
+        out.folders.extend(page.prefixes.iter().filter_map(|p| relative(&p.prefix)));
+        match page.next.filter(|_| page.truncated) {
+            // A token that does not move on would loop for ever.
+            Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
+            _ => break,
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A key as the store URL-encodes it in a listing: `%XX` is a byte, `+` a space.
+fn url_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi * 16 + lo);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// One unfinished multipart upload under the prefix.
 #[derive(Debug)]
 pub struct UploadEntry {
@@ -227,4 +348,17 @@ pub async fn complete(
         };
     }
     Err(Error::Store { location: store.url_of(key), step: step.to_owned(), reason: "gave up after 3 attempts".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_are_decoded_byte_for_byte() {
+        assert_eq!(url_decoded("a%1B%5B2J%01%7F+b%2B%25.seed.gz"), "a\u{1b}[2J\u{1}\u{7f} b+%.seed.gz");
+        assert_eq!(url_decoded("%2E/v.seed.gz"), "./v.seed.gz");
+        // Not UTF-8, or a stray '%': kept visible, never a panic.
+        assert_eq!(url_decoded("x%FFy%zz%4"), "x\u{fffd}y%zz%4");
+    }
 }
