@@ -139,7 +139,7 @@ fn pagila_round_trip_through_a_bucket_is_exact() {
 
 /// One table of `rows` rows of md5 hex: barely compressible, so a snapshot at gzip
 /// level 0 is about 70 bytes a row (multipart at a few hundred thousand rows).
-fn noise_db(tag: &str, tables: &[(&str, u32)]) -> TestDb {
+pub(crate) fn noise_db(tag: &str, tables: &[(&str, u32)]) -> TestDb {
     let db = TestDb::new(tag);
     for (t, rows) in tables {
         db.load_sql(&format!(

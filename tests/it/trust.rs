@@ -708,3 +708,96 @@ fn r21_6_odd_object_keys_are_listed_as_corrupt_and_stop_nothing() {
     let out = in_bucket(&["doctor"]).output().unwrap();
     assert!(!all_output(&out).contains("invalid path"), "{}", all_output(&out));
 }
+
+// ---------------------------------------------------------------------------------
+// r21.5: a store that stops answering
+// ---------------------------------------------------------------------------------
+
+/// Longest a command may take to give up on a stopped store in these tests: the bound
+/// the README gives (about a minute) with room for a loaded machine. Not a timing
+/// claim: a command that still runs then is one that hangs.
+const GIVE_UP: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Waits for `child` to exit (killing it after [`GIVE_UP`]); its output and how long
+/// it ran.
+fn ends(mut child: std::process::Child, what: &str) -> (Output, std::time::Duration) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > GIVE_UP {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still ran {GIVE_UP:?} after the store stopped answering");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = child.wait().unwrap();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    child.stdout.take().unwrap().read_to_end(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
+    (Output { status, stdout, stderr }, started.elapsed())
+}
+
+/// r21.5: the store process stopped (SIGSTOP: its TCP connections stay open, nothing
+/// answers) while a restore streams, while a create uploads, and before a list: each
+/// ends with exit 3 naming the store, in bounded time, with the default retries (the
+/// restore is retried as a whole); the restore leaves 0 rows, the create no object.
+#[test]
+fn r21_5_a_store_that_stops_answering_ends_every_command_with_exit_3() {
+    use std::process::Stdio;
+    let moto = crate::common::s3::Moto::start(false);
+    let store = Store::on(&moto, "frozen");
+    let a = crate::store::noise_db("r21_5_a", &[("noise_a", 300_000), ("noise_b", 300_000)]);
+    let b = crate::store::noise_db("r21_5_b", &[("noise_a", 0), ("noise_b", 0)]);
+    let w = Workdir::new();
+    let mut cmd = seed(&w, &["--database-url", &a.url(), "snapshot", "create", "n", "--compression-level", "0"]);
+    run(store.apply(&mut cmd), 0);
+    let spawn = |args: &[&str]| {
+        let mut cmd = w.seed_std();
+        cmd.args(["--no-progress", "--snapshot-dir", &store.url()]).args(args);
+        store.env_std(&mut cmd);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let check = |out: &Output, what: &str| {
+        let text = all_output(out);
+        assert_eq!(out.status.code(), Some(3), "{what}: {text}");
+        assert!(text.contains(&store.url()) && text.contains("stopped answering"), "{what}: {text}");
+        assert!(!text.contains(&moto.secret) && !text.contains("panicked"), "{what}: {text}");
+    };
+
+    // Restore: stopped while its first table streams in.
+    let child = spawn(&["--database-url", &b.url(), "snapshot", "restore", "n"]);
+    crate::snapshot::wait_until(std::time::Duration::from_secs(60), "the restore's first COPY", || {
+        crate::snapshot::copying_backend(&b, "seed snapshot restore")
+    });
+    moto.pause();
+    let (out, took) = ends(child, "restore");
+    moto.resume();
+    check(&out, "restore");
+    eprintln!("restore gave up {took:?} after the store stopped");
+    assert_eq!((b.count("noise_a"), b.count("noise_b")), (0, 0), "rolled back");
+
+    // Create: stopped while it reads the database and uploads parts.
+    let child = spawn(&["--database-url", &a.url(), "snapshot", "create", "m", "--compression-level", "0"]);
+    crate::snapshot::wait_until(std::time::Duration::from_secs(60), "the create's first COPY", || {
+        crate::snapshot::copying_backend(&a, "seed snapshot create")
+    });
+    moto.pause();
+    let (out, took) = ends(child, "create");
+    moto.resume();
+    check(&out, "create");
+    eprintln!("create gave up {took:?} after the store stopped");
+    assert!(!store.keys().iter().any(|k| k.starts_with("m.")), "{:?}", store.keys());
+
+    // List (and a bare name): stopped before they start.
+    for args in [&["snapshot", "list"][..], &["snapshot", "show", "n"]] {
+        moto.pause();
+        let (out, took) = ends(spawn(args), "list");
+        moto.resume();
+        check(&out, &format!("{args:?}"));
+        eprintln!("{args:?} gave up {took:?} after the store stopped");
+    }
+}

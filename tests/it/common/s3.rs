@@ -149,6 +149,23 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Stops the server process (SIGSTOP) with its TCP connections open: a store that
+    /// stops answering. `resume` lets it go on.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        let pid = self.child.lock().unwrap().as_ref().map(std::process::Child::id).expect("the server runs");
+        // SAFETY: kill with a pid of our own child and a valid signal number.
+        let rc = unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), sig) };
+        assert_eq!(rc, 0, "signal {sig} to moto_server");
+    }
+
     /// Kills the server (a store that went away).
     pub fn stop(&self) {
         if let Some(mut child) = self.child.lock().unwrap().take() {

@@ -16,15 +16,16 @@ pub mod lease;
 mod raw;
 mod source;
 mod upload;
+pub mod watch;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
-use object_store::client::{HttpClient, HttpConnector, ReqwestConnector};
+use object_store::client::{HttpClient, HttpConnector};
 use object_store::path::Path as ObjPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 use serde_json::json;
 
 pub use config::Bucket;
@@ -51,6 +52,8 @@ struct Inner {
     cfg: config::Resolved,
     store: AmazonS3,
     http: HttpClient,
+    /// Set once a request went unanswered (see `watch`).
+    stall: Arc<watch::Stall>,
 }
 
 impl fmt::Debug for S3Store {
@@ -62,6 +65,9 @@ impl fmt::Debug for S3Store {
 /// How an `object_store` failure reads to the user; `Permission` for refused
 /// credentials (exit 11), `Store` for anything on the way (exit 3).
 pub(crate) fn store_error(location: &str, step: &str, e: &object_store::Error) -> Error {
+    if watch::unanswered(e) {
+        return stopped(location, step);
+    }
     let refused =
         matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
             || refuses_credentials(e);
@@ -109,6 +115,21 @@ pub(crate) fn refuses_credentials(e: &object_store::Error) -> bool {
     text.split_once("status code: 400 Bad Request:").is_some_and(|(_, body)| body.trim().is_empty())
 }
 
+/// The store stopped answering while `step` (exit 3, as for an unreachable store).
+pub(crate) fn stopped(location: &str, step: &str) -> Error {
+    Error::StoreStopped {
+        location: location.to_owned(),
+        step: step.to_owned(),
+        reason: format!(
+            "no answer for {}s (seed waits {}s for a connection and {}s for each byte, and asks a silent store \
+             nothing more)",
+            watch::IDLE.as_secs(),
+            watch::CONNECT.as_secs(),
+            watch::IDLE.as_secs()
+        ),
+    }
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_owned()
 }
@@ -133,11 +154,10 @@ impl S3Store {
         };
         // TLS goes through rustls on ring (installed once; a second install is a no-op).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let options = ClientOptions::new()
-            .with_allow_http(cfg.allow_http)
-            .with_connect_timeout(Duration::from_secs(10))
-            .with_timeout(Duration::from_secs(300));
-        let retry = RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
+        let options = watch::options(cfg.allow_http);
+        let stall = Arc::new(watch::Stall::default());
+        // A failed request is tried again within 30 s; one with no answer is not (`watch`).
+        let retry = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&bucket.name)
             .with_region(&cfg.region)
@@ -145,6 +165,7 @@ impl S3Store {
             .with_secret_access_key(&creds.secret)
             .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_client_options(options.clone())
+            .with_http_connector(watch::Connector { stall: Arc::clone(&stall) })
             .with_retry(retry)
             // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
             // Garage, R2...): path style, endpoint/bucket/key.
@@ -161,10 +182,10 @@ impl S3Store {
                 "check AWS_REGION and AWS_ENDPOINT_URL",
             )
         })?;
-        let http = ReqwestConnector {}
+        let http = watch::Connector { stall: Arc::clone(&stall) }
             .connect(&options)
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {}", scrub(&e.to_string()))))?;
-        Ok(Self { inner: Arc::new(Inner { bucket: bucket.clone(), cfg, store, http }) })
+        Ok(Self { inner: Arc::new(Inner { bucket: bucket.clone(), cfg, store, http, stall }) })
     }
 
     pub fn bucket(&self) -> &Bucket {
@@ -190,6 +211,10 @@ impl S3Store {
     }
 
     pub(crate) fn err(&self, step: &str, key: Option<&str>, e: &object_store::Error) -> Error {
+        if watch::unanswered(e) {
+            // A download's body that stopped coming: later requests need not wait too.
+            self.inner.stall.mark();
+        }
         let location = key.map_or_else(|| self.inner.bucket.to_string(), |k| self.url_of(k));
         store_error(&location, step, e)
     }
@@ -418,6 +443,10 @@ impl S3Store {
 
     pub(crate) fn http(&self) -> &HttpClient {
         &self.inner.http
+    }
+
+    pub(crate) fn stall(&self) -> &watch::Stall {
+        &self.inner.stall
     }
 
     pub(crate) fn resolved(&self) -> &config::Resolved {

@@ -117,10 +117,12 @@ pub async fn send(
         .try_authorize(&mut request, None)
         .map_err(|e| Error::Internal(format!("signing an S3 request: {}", scrub(&e.to_string()))))?;
     let location = store.bucket().to_string();
-    let net = |e: &dyn std::fmt::Display| Error::Store {
-        location: location.clone(),
-        step: step.to_owned(),
-        reason: scrub(&e.to_string()),
+    let net = |e: &(dyn std::error::Error + 'static)| {
+        if super::watch::unanswered(e) {
+            store.stall().mark();
+            return super::stopped(&location, step);
+        }
+        Error::Store { location: location.clone(), step: step.to_owned(), reason: scrub(&e.to_string()) }
     };
     let response = store.http().execute(request).await.map_err(|e| net(&e))?;
     let status = response.status();
@@ -130,7 +132,11 @@ pub async fn send(
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| net(&e))?;
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(net(&"the response is larger than 8 MiB"));
+            return Err(Error::Store {
+                location: location.clone(),
+                step: step.to_owned(),
+                reason: "the response is larger than 8 MiB".into(),
+            });
         }
         body.extend_from_slice(&chunk);
     }
