@@ -801,3 +801,131 @@ fn r21_5_a_store_that_stops_answering_ends_every_command_with_exit_3() {
         eprintln!("{args:?} gave up {took:?} after the store stopped");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Issue 20: S3 credentials the way CI has them
+// ---------------------------------------------------------------------------------
+
+/// Where CI runners get credentials, each against moto checking signatures: a web
+/// identity token through STS over TLS (GitHub Actions OIDC; the CA trusted through
+/// AWS_CA_BUNDLE), container credentials (EKS Pod Identity / ECS), the instance
+/// metadata service (IMDSv2), a profile's keys; the credentials are the S3 client's
+/// own providers' (fetched, then used for every request, seed's signed ones too). A
+/// provider that fails is exit 11 naming it; nothing at all is said before any
+/// request. No key, secret or token is ever printed.
+#[test]
+fn s3_credentials_come_from_web_identity_containers_instances_and_profiles() {
+    use crate::common::creds::{CredServer, TempCreds, TestCa, file};
+    let moto = crate::common::s3::Moto::start(true);
+    let store = Store::on(&moto, "creds");
+    let (w, _) = sqlite_workdir();
+    let mut cmd = seed(&w, &["snapshot", "create", "t"]);
+    run(store.apply(&mut cmd), 0);
+    let creds = TempCreds::from_sts(&moto.assume_role_with_web_identity("oidc-token-123"));
+    moto.enable_auth();
+    let home = tempfile::tempdir().unwrap();
+    // `seed ARGS` on the bucket with no keys in the environment and an empty HOME.
+    let bare = |vars: &[(&str, String)], args: &[&str]| {
+        let mut cmd = seed(&w, &["--snapshot-dir", &store.url()]);
+        for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+            cmd.env_remove(k);
+        }
+        cmd.env("HOME", home.path()).env("AWS_REGION", "us-east-1").env("AWS_ENDPOINT_URL", moto.endpoint());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().unwrap();
+        let text = all_output(&out);
+        for secret in [&creds.secret, &creds.token, &moto.secret] {
+            assert!(!text.contains(secret.as_str()), "a secret in the output of {args:?}:\n{text}");
+        }
+        (out.status.code(), text)
+    };
+    let ok = |vars: &[(&str, String)], what: &str| {
+        for args in [&["snapshot", "show", "t@1"][..], &["snapshot", "verify", "t@1"]] {
+            let (code, text) = bare(vars, args);
+            assert_eq!(code, Some(0), "{what} {args:?}:\n{text}");
+        }
+    };
+
+    // A web identity: the token file and role go to STS (https only), whose
+    // credentials sign every request.
+    let ca = TestCa::new();
+    let sts_xml = creds.sts_xml.clone();
+    let sts = CredServer::https(&ca, move |r| {
+        let wanted = r.method == "POST"
+            && r.target.contains("Action=AssumeRoleWithWebIdentity")
+            && r.target.contains("WebIdentityToken=oidc-token-123")
+            && r.target.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fci");
+        if wanted {
+            (200, sts_xml.clone())
+        } else {
+            (403, "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>".into())
+        }
+    });
+    let mut web = vec![
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", file(home.path(), "oidc", "oidc-token-123").display().to_string()),
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci".to_owned()),
+        ("AWS_ENDPOINT_URL_STS", sts.url("/")),
+        ("AWS_CA_BUNDLE", ca.bundle().display().to_string()),
+    ];
+    ok(&web, "web identity");
+    assert!(!sts.requests().is_empty(), "STS was asked");
+    web[0].1 = file(home.path(), "wrong", "not-the-token").display().to_string();
+    let (code, text) = bare(&web, &["snapshot", "show", "t@1"]);
+    assert_eq!(code, Some(11), "{text}");
+    assert!(text.contains("could not get AWS credentials from web identity"), "{text}");
+    // Without the CA, STS's certificate is not trusted: refused credentials, said so.
+    web.pop();
+    let (code, text) = bare(&web, &["snapshot", "show", "t@1"]);
+    assert_eq!(code, Some(11), "{text}");
+
+    // Container credentials: the full URI with the token file's content as Authorization.
+    let json = creds.json();
+    let pod = CredServer::http(move |r| {
+        if r.target == "/creds" && r.header("authorization") == Some("pod-token-7") {
+            (200, json.clone())
+        } else {
+            (401, String::new())
+        }
+    });
+    let container = vec![
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", pod.url("/creds")),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", file(home.path(), "pod", "pod-token-7").display().to_string()),
+    ];
+    ok(&container, "container credentials");
+    assert!(!pod.requests().is_empty(), "the container endpoint was asked");
+    let wrong = [container[0].clone(), (container[1].0, file(home.path(), "pod2", "other").display().to_string())];
+    let (code, text) = bare(&wrong, &["snapshot", "show", "t@1"]);
+    assert_eq!(code, Some(11), "{text}");
+    assert!(text.contains("could not get AWS credentials from container credentials"), "{text}");
+
+    // The instance metadata service, IMDSv2: a session token first, then the role.
+    let json = creds.json();
+    let imds = CredServer::http(move |r| match (r.method.as_str(), r.target.as_str()) {
+        ("PUT", "/latest/api/token") => (200, "imds-session".into()),
+        (_, _) if r.header("x-aws-ec2-metadata-token") != Some("imds-session") => (401, String::new()),
+        ("GET", "/latest/meta-data/iam/security-credentials/") => (200, "ci".into()),
+        ("GET", "/latest/meta-data/iam/security-credentials/ci") => (200, json.clone()),
+        _ => (404, String::new()),
+    });
+    ok(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url(""))], "instance metadata");
+    assert!(imds.requests().iter().any(|r| r.method == "PUT"), "IMDSv2: a session token first");
+
+    // A profile's keys (and its region and endpoint).
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    let keys = format!("[ci]\naws_access_key_id = {}\naws_secret_access_key = {}\n", moto.key_id, moto.secret);
+    file(&home.path().join(".aws"), "credentials", &keys);
+    file(
+        &home.path().join(".aws"),
+        "config",
+        &format!("[profile ci]\nregion = us-east-1\nendpoint_url = {}\n", moto.endpoint()),
+    );
+    ok(&[("AWS_PROFILE", "ci".to_owned())], "profile");
+    std::fs::remove_dir_all(home.path().join(".aws")).unwrap();
+
+    // Nothing at all, instance metadata switched off: said before any request.
+    let (code, text) = bare(&[("AWS_EC2_METADATA_DISABLED", "true".to_owned())], &["snapshot", "show", "t@1"]);
+    assert_eq!(code, Some(11), "{text}");
+    assert!(text.contains("no AWS credentials"), "{text}");
+}

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod creds;
 pub mod mariadb;
 pub mod s3;
 

@@ -12,6 +12,7 @@
 //! signer and sent on its HTTP client (`raw`).
 
 pub mod config;
+pub mod credentials;
 pub mod lease;
 mod raw;
 mod source;
@@ -65,6 +66,17 @@ impl fmt::Debug for S3Store {
 /// How an `object_store` failure reads to the user; `Permission` for refused
 /// credentials (exit 11), `Store` for anything on the way (exit 3).
 pub(crate) fn store_error(location: &str, step: &str, e: &object_store::Error) -> Error {
+    if let Some(missing) = credentials::missing(e) {
+        return Error::Permission {
+            what: format!("{step} {location}"),
+            reason: missing.to_string(),
+            hint: Some(
+                "check the credential settings named above (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, the \
+                 container's or the instance's role), or give AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            ),
+        };
+    }
     if watch::unanswered(e) {
         return stopped(location, step);
     }
@@ -141,47 +153,52 @@ impl S3Store {
 
     pub fn open_with(bucket: &Bucket, env: &dyn config::Env) -> Result<Self, Error> {
         let cfg = config::resolve(env)?;
-        let Some(creds) = cfg.credentials.clone() else {
+        if matches!(cfg.credentials, config::CredentialSource::None) {
             return Err(Error::Permission {
                 what: format!("reaching {bucket}"),
-                reason: "no AWS credentials: none in the environment, none in the profile files".into(),
+                reason: "no AWS credentials: none in the environment or the profile files, no web identity or \
+                         container credentials, and instance metadata switched off (AWS_EC2_METADATA_DISABLED)"
+                    .into(),
                 hint: Some(
-                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE with \
-                     ~/.aws/credentials"
+                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), AWS_PROFILE with \
+                     ~/.aws/credentials, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE"
                         .into(),
                 ),
             });
-        };
+        }
         // TLS goes through rustls on ring (installed once; a second install is a no-op).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let options = watch::options(cfg.allow_http);
+        let options = credentials::with_ca_bundle(watch::options(cfg.allow_http), cfg.ca_bundle.as_deref())?;
         let stall = Arc::new(watch::Stall::default());
         // A failed request is tried again within 30 s; one with no answer is not (`watch`).
         let retry = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&bucket.name)
-            .with_region(&cfg.region)
-            .with_access_key_id(&creds.key_id)
-            .with_secret_access_key(&creds.secret)
-            .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .with_client_options(options.clone())
-            .with_http_connector(watch::Connector { stall: Arc::clone(&stall) })
-            .with_retry(retry)
-            // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
-            // Garage, R2...): path style, endpoint/bucket/key.
-            .with_virtual_hosted_style_request(cfg.endpoint.is_none());
-        if let Some(token) = &creds.token {
-            builder = builder.with_token(token);
-        }
-        if let Some(endpoint) = &cfg.endpoint {
-            builder = builder.with_endpoint(endpoint);
-        }
-        let store = builder.build().map_err(|e| {
+        let builder = || {
+            let mut b = AmazonS3Builder::new()
+                .with_bucket_name(&bucket.name)
+                .with_region(&cfg.region)
+                .with_conditional_put(S3ConditionalPut::ETagMatch)
+                .with_client_options(options.clone())
+                .with_http_connector(watch::Connector { stall: Arc::clone(&stall) })
+                .with_retry(retry.clone())
+                // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
+                // Garage, R2...): path style, endpoint/bucket/key.
+                .with_virtual_hosted_style_request(cfg.endpoint.is_none());
+            if let Some(endpoint) = &cfg.endpoint {
+                b = b.with_endpoint(endpoint);
+            }
+            b
+        };
+        let unusable = |e: object_store::Error| {
             Error::usage_hint(
                 format!("cannot use {bucket}: {}", scrub(&e.to_string())),
-                "check AWS_REGION and AWS_ENDPOINT_URL",
+                "check AWS_REGION, AWS_ENDPOINT_URL and the credential settings",
             )
-        })?;
+        };
+        // The client's own provider for the source, named in its failures, for the
+        // store and for seed's signed requests alike.
+        let chosen = credentials::configure(builder(), &cfg.credentials).build().map_err(unusable)?;
+        let provider = credentials::Named::provider(Arc::clone(chosen.credentials()), cfg.credential_source());
+        let store = builder().with_credentials(provider).build().map_err(unusable)?;
         let http = watch::Connector { stall: Arc::clone(&stall) }
             .connect(&options)
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {}", scrub(&e.to_string()))))?;
@@ -322,9 +339,9 @@ impl S3Store {
         match self.bucket_exists().await {
             Ok(true) => checks.push(Diagnostic::ok(
                 "snapshot store",
-                format!("{where_} at {endpoint}, credentials from {}", self.inner.cfg.credential_source),
+                format!("{where_} at {endpoint}, credentials from {}", self.inner.cfg.credential_source()),
                 json!({ "url": where_, "endpoint": endpoint, "region": self.inner.cfg.region,
-                        "credentials": self.inner.cfg.credential_source }),
+                        "credentials": self.inner.cfg.credential_source() }),
             )),
             Ok(false) => {
                 checks.push(Diagnostic::fail(

@@ -4,7 +4,7 @@
 //! timeouts). Response bodies are bounded and parsed as untrusted XML.
 
 use bytes::Bytes;
-use object_store::aws::{AwsAuthorizer, AwsCredential};
+use object_store::aws::AwsAuthorizer;
 use object_store::client::HttpRequestBody;
 use serde::Deserialize;
 
@@ -109,10 +109,13 @@ pub async fn send(
     let mut request = builder
         .body(HttpRequestBody::from(body))
         .map_err(|e| Error::Internal(format!("building an S3 request: {e}")))?;
-    let credential = {
-        let c = cfg.credentials.as_ref().ok_or_else(|| Error::Internal("no credentials".into()))?;
-        AwsCredential { key_id: c.key_id.clone(), secret_key: c.secret.clone(), token: c.token.clone() }
-    };
+    // The store's own provider: keys, or what STS, the container or the instance gave.
+    let credential = store
+        .store()
+        .credentials()
+        .get_credential()
+        .await
+        .map_err(|e| super::store_error(&store.bucket().to_string(), step, &e))?;
     AwsAuthorizer::new(&credential, "s3", &cfg.region)
         .try_authorize(&mut request, None)
         .map_err(|e| Error::Internal(format!("signing an S3 request: {}", scrub(&e.to_string()))))?;
