@@ -158,7 +158,8 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 
 /// Parses and checks `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
-    let line_of = |offset: usize| text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1);
+    let lines = crate::text::LineIndex::new(text);
+    let line_of = |offset: usize| lines.line_of(offset);
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
@@ -285,7 +286,7 @@ impl Config {
                 }
                 // File counts for tables the command line does not name come first.
                 if let Some(tables) = &b.tables {
-                    let named: Vec<String> = args
+                    let named: std::collections::HashSet<String> = args
                         .tables
                         .iter()
                         .map(|t| t.rsplit_once('=').map_or(t.as_str(), |(n, _)| n).to_owned())
@@ -373,8 +374,8 @@ impl Cx<'_> {
 
     fn path(&self, raw: &Raw, key: &str) -> Result<Option<Setting<PathBuf>>, Error> {
         let dir = self.dir;
-        self.convert(raw, key, "a path (relative paths start from the file's folder)", |v| {
-            let p = Path::new(v.as_str().filter(|s| !s.is_empty())?);
+        self.convert(raw, key, "a path (relative paths start from the file's folder; no NUL byte)", |v| {
+            let p = Path::new(v.as_str().filter(|s| !s.is_empty() && !s.contains('\0'))?);
             Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
         })
     }
@@ -392,8 +393,19 @@ impl Cx<'_> {
         let Some(setting) = self.convert(raw, key, "a database URL string", |v| v.as_str().map(str::to_owned))? else {
             return Ok(None);
         };
-        let masked = crate::redact::mask_unparsed(&setting.value);
-        if masked != setting.value {
+        crate::redact::register_url_secrets(&setting.value);
+        let masked = crate::redact::mask_value(&setting.value);
+        if masked == crate::redact::MASK {
+            return Err(config_error(
+                self.path,
+                setting.line,
+                &format!(
+                    "{key} is not a database URL (it has no scheme such as postgres://; its text is not shown: it \
+                     may be a password)"
+                ),
+            ));
+        }
+        if masked != crate::text::for_terminal(setting.value.trim()) {
             return Err(Error::usage_hint(
                 format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),
                 "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",
@@ -447,6 +459,20 @@ mod tests {
             assert_eq!(err.exit_code(), 2);
             assert!(err.to_string().contains(expect), "{text:?}: {err}");
         }
+    }
+
+    /// r21.7: a `[bulk.tables]` of 50,000 entries (as in the report) parses with one
+    /// scan of the text for line numbers (counted, not timed).
+    #[test]
+    fn many_table_counts_scan_the_text_once() {
+        let mut text = String::from("[bulk]\ncount = 1\n[bulk.tables]\n");
+        for t in 0..50_000 {
+            text.push_str(&format!("t{t} = 1\n"));
+        }
+        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let c = parse_str(&text).unwrap();
+        assert_eq!(crate::text::SCANNED.with(std::cell::Cell::get) - before, text.len());
+        assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     system::keep_memory_flat();
+    install_panic_hook();
     let (cli, matches) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),
@@ -154,12 +155,33 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
     let text = redact::mask_args(&rendered, &args);
+    let text = text::printable(&text, color);
     let _ = if to_stderr {
         std::io::stderr().lock().write_all(text.as_bytes())
     } else {
         std::io::stdout().lock().write_all(text.as_bytes())
     };
     ExitCode::from(code)
+}
+
+/// A panic is a bug, and its message may quote anything (a value, a URL): it is
+/// printed masked and escaped like every other message, never raw.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write;
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let text = output::clean(&format!(
+            "error: internal error (a bug in seed){at}: {payload}\n\nhint: please report it with the command that \
+             led to it\n"
+        ));
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }));
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -219,6 +219,28 @@ fn non_empty(value: &Option<String>) -> Option<String> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
+/// The longest statement timeout: PostgreSQL's `statement_timeout` is an `int` of
+/// milliseconds (about 24.8 days); a longer one would be accepted here and refused by
+/// every connection.
+pub const MAX_STATEMENT_TIMEOUT_MS: u128 = i32::MAX as u128;
+
+/// A statement timeout from 1 ms to [`MAX_STATEMENT_TIMEOUT_MS`]: refused before any
+/// connection otherwise (a shorter one would be 0 to the server: no timeout at all).
+fn check_statement_timeout(d: Duration, source: &str) -> Result<(), Error> {
+    let ms = d.as_millis();
+    if (1..=MAX_STATEMENT_TIMEOUT_MS).contains(&ms) {
+        return Ok(());
+    }
+    let what = if ms == 0 { "shorter than a millisecond" } else { "longer than the servers take" };
+    Err(Error::usage_hint(
+        format!("statement timeout {} (from {source}) is {what}", humantime::format_duration(d)),
+        format!(
+            "give --statement-timeout (SEED_STATEMENT_TIMEOUT, statement-timeout in seed.toml) from 1ms to \
+             {MAX_STATEMENT_TIMEOUT_MS}ms (24d), or 0 for none"
+        ),
+    ))
+}
+
 impl Settings {
     /// Flags and environment (as clap parsed them, `matches` telling which was which),
     /// then `inputs` (libpq environment, `seed.toml`), then defaults.
@@ -348,6 +370,9 @@ impl Settings {
             |d| if d.is_zero() { "none".to_owned() } else { show_duration(d) },
         ))
         .filter(|d| !d.is_zero());
+        if let Some(d) = statement_timeout {
+            check_statement_timeout(d, r.effective.last().map_or("", |e| e.source.as_str()))?;
+        }
         let format = r.value(
             "log-format",
             ("log_format", Some(env::LOG_FORMAT)),
@@ -551,5 +576,20 @@ mod tests {
         let s = settings(&["--retry-max-attempts", "2", "--retry-base-delay", "10ms"]).unwrap();
         assert_eq!(s.retry.max_attempts, 2);
         assert_eq!(s.retry.base_delay, Duration::from_millis(10));
+    }
+
+    /// r21.8: a statement timeout the server cannot take is a usage error before any
+    /// connection, not a connection failure on every command.
+    #[test]
+    fn statement_timeout_bounds() {
+        for bad in ["30d", "24days 21h", "500us"] {
+            let err = settings(&["--statement-timeout", bad]).err().unwrap();
+            assert_eq!(err.exit_code(), crate::error::code::USAGE, "{bad}: {err}");
+            assert!(err.to_string().contains("(from --statement-timeout)"), "{err}");
+        }
+        for good in ["24d", "1ms", "2147483647ms"] {
+            assert!(settings(&["--statement-timeout", good]).unwrap().statement_timeout.is_some(), "{good}");
+        }
+        assert_eq!(settings(&["--statement-timeout", "0"]).unwrap().statement_timeout, None);
     }
 }

@@ -36,7 +36,7 @@ use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::names::validate_name;
-use crate::snapshot::reader::read_header_from;
+use crate::snapshot::reader::read_header_stored_as;
 use crate::snapshot::source::Source;
 use crate::snapshot::versions;
 
@@ -306,7 +306,7 @@ impl Job<'_> {
             Ok(None) => return Found::Absent,
             Err(e) => return Found::Unreadable(e.to_string()),
         };
-        match tokio::task::block_in_place(|| read_header_from(src.as_ref())) {
+        match tokio::task::block_in_place(|| read_header_stored_as(src.as_ref(), &self.name, 1)) {
             Err(e) => Found::Unreadable(e.to_string()),
             Ok(header) => {
                 let ours = header.name == self.name

@@ -112,6 +112,31 @@ pub struct LoadTable<'a> {
     pub progress: Progress,
 }
 
+/// What a failed probe of a value says (see [`Backend::refused_values`]).
+pub enum Probe {
+    /// The database refused the value: its reason.
+    Refused(String),
+    /// The probe itself could not run here; nothing is known of the value.
+    Unknown,
+    /// Stop: the connection, a timeout, Ctrl-C.
+    Stop(Error),
+}
+
+impl Probe {
+    pub fn of(e: Error) -> Self {
+        if e.is_transient() || matches!(e, Error::Interrupted | Error::Connect { .. }) {
+            return Probe::Stop(e);
+        }
+        if e.exit_code() != crate::error::code::DATA {
+            return Probe::Unknown;
+        }
+        // The server's own words (kept as the detail under a translated violation).
+        let reason = e.detail().map_or_else(|| e.to_string(), str::to_owned);
+        let reason = reason.strip_prefix("server: ").unwrap_or(&reason);
+        Probe::Refused(reason.lines().next().unwrap_or_default().to_owned())
+    }
+}
+
 /// Result of a privilege check for `doctor`.
 #[derive(Debug, Clone)]
 pub struct Privileges {
@@ -190,6 +215,19 @@ pub trait Backend {
         }
         Ok(out)
     }
+
+    /// The constants (a factories file's `value` and `one_of`) the database would refuse
+    /// to write into `col`, each with its reason, found by writing each the way a load
+    /// does into a scratch place of `col`'s type (a cast, a temporary table), inside the
+    /// open transaction and touching no table of the user's. A probe the kind cannot
+    /// run for this column (a type it cannot name there, a missing privilege) checks
+    /// nothing: the load itself still would.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error>;
 
     // Transactions.
     /// A read-only transaction that sees every table as of one moment.

@@ -117,6 +117,16 @@ impl Session {
         dispatch!(&mut self.conn, b => b.evaluate(columns, rows, exprs, step).await)
     }
 
+    /// See [`Backend::refused_values`].
+    pub async fn refused_values(
+        &mut self,
+        col: &schema::Column,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let step = self.step(format!("checking the factories file's values for column {}", col.name));
+        dispatch!(&mut self.conn, b => b.refused_values(col, values, &step).await)
+    }
+
     pub async fn begin_read(&mut self) -> Result<(), Error> {
         let step = self.step("starting a read transaction");
         dispatch!(&mut self.conn, b => b.begin_read(&step).await)

@@ -26,5 +26,6 @@ mod snapshot;
 mod store;
 mod store_versions;
 mod timeout;
+mod trust;
 mod ux;
 mod versions;

@@ -13,7 +13,6 @@ use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
-use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
 use crate::snapshot::versions::Ref;
@@ -102,7 +101,7 @@ struct ScrubbedLines<W: Write> {
 
 impl<W: Write> ScrubbedLines<W> {
     fn emit(&mut self) -> std::io::Result<()> {
-        let text = scrub(&String::from_utf8_lossy(&self.line));
+        let text = crate::output::clean_json(&String::from_utf8_lossy(&self.line));
         self.line.clear();
         self.out.write_all(text.as_bytes())?;
         self.out.write_all(b"\n")

@@ -20,7 +20,7 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Column, Schema, Table, TableName};
+use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::Plan;
@@ -129,6 +129,39 @@ impl Backend for SqliteBackend {
 
     fn sql_literal(&self, v: &Value, col: &Column) -> String {
         sqlite_literal(v, &col.type_name)
+    }
+
+    /// SQLite takes any value into any column, but one that is not a number keeps
+    /// its text in a column of numeric affinity: for a column seed reads as a number
+    /// (integer, real, numeric/decimal) that is a value of the wrong type, refused
+    /// like the other kinds refuse it. The same reading as the literals the load
+    /// writes (an integer, else a finite real, else text).
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        _step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let numeric = matches!(
+            col.kind,
+            TypeKind::SmallInt
+                | TypeKind::Int
+                | TypeKind::BigInt
+                | TypeKind::Real
+                | TypeKind::Double
+                | TypeKind::Numeric { .. }
+        );
+        if !numeric {
+            return Ok(Vec::new());
+        }
+        let is_number = |v: &str| v.trim().parse::<i64>().is_ok() || v.trim().parse::<f64>().is_ok_and(f64::is_finite);
+        Ok(values
+            .iter()
+            .filter(|v| !is_number(v))
+            .map(|v| {
+                (v.clone(), format!("not a number: SQLite would keep it as text in this {} column", col.type_name))
+            })
+            .collect())
     }
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod creds;
 pub mod mariadb;
 pub mod s3;
 
