@@ -158,7 +158,7 @@ struct Key {
 
 impl Key {
     fn new(live: &Live, req: &BulkRequest, selection: &Selection) -> Self {
-        let doc = json!({
+        let mut doc = json!({
             "key_version": KEY_VERSION,
             "seed_version": env!("CARGO_PKG_VERSION"),
             "format_version": FORMAT_VERSION,
@@ -173,7 +173,9 @@ impl Key {
             "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
             "like": req.like.as_ref().map(crate::factory::config::Factories::text),
         });
-        // serde_json's maps are sorted, so the text is canonical.
+        // Keys sorted at every level (maps keep insertion order otherwise), so the text
+        // is canonical and the same as when serde_json's maps were always sorted.
+        doc.sort_all_objects();
         Self { full: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(doc.to_string().as_bytes())) }
     }
 
