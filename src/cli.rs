@@ -201,6 +201,10 @@ pub struct BulkArgs {
     /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Per-table and per-column overrides (TOML).
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -246,6 +250,10 @@ pub struct PrepareArgs {
     /// Only the tables of this schema (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Per-table and per-column overrides (TOML); its content is part of the key.
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -371,6 +379,10 @@ pub struct CreateArgs {
     /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Replace the latest version of that name (the old one stays intact until the new one is
     /// complete); refused while another snapshot is built on it.
     #[arg(long, conflicts_with = "new_version")]
@@ -415,6 +427,10 @@ pub struct RestoreArgs {
     /// Only the snapshot's tables of this schema (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Run the pre-flight checks and print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,

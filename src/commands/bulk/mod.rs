@@ -117,7 +117,12 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
             truncate: args.truncate,
             dry_run: args.dry_run,
             wait: args.wait,
-            selection: Selection { include: vec![], exclude: args.exclude.clone(), schemas: args.schemas.clone() },
+            selection: Selection {
+                include: vec![],
+                exclude: args.exclude.clone(),
+                schemas: args.schemas.clone(),
+                strict_names: args.strict_names,
+            },
         },
     ))
 }
@@ -217,8 +222,8 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
 
 /// `req` with a count of 0 for every table `--exclude` or `--schema` leaves out (a table
 /// given an explicit `--table T=N` keeps it). Left-out parents still lend their rows.
-fn leave_out(req: &BulkRequest, schema: &Schema, selection: &Selection) -> Result<BulkRequest, Error> {
-    let kept = schema.select(selection)?;
+fn leave_out(req: &BulkRequest, schema: &Schema, selection: &Selection, ctx: &Context) -> Result<BulkRequest, Error> {
+    let kept = schema.select(selection, &ctx.printer)?;
     let mut out = req.clone();
     for t in &schema.tables {
         let name = format!("{}.{}", t.name.schema, t.name.name);
@@ -249,7 +254,7 @@ async fn load(
     let req = if opts.selection.is_everything() {
         req
     } else {
-        narrowed = leave_out(req, &schema, &opts.selection)?;
+        narrowed = leave_out(req, &schema, &opts.selection, ctx)?;
         &narrowed
     };
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;

@@ -283,9 +283,13 @@ async fn write_snapshot(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let selection =
-        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
-    let tables = select_tables(&schema, &selection)?;
+    let selection = Selection {
+        include: args.tables.clone(),
+        exclude: args.exclude.clone(),
+        schemas: args.schemas.clone(),
+        strict_names: args.strict_names,
+    };
+    let tables = select_tables(&schema, &selection, &ctx.printer)?;
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written

@@ -167,14 +167,18 @@ impl Drop for AuditGuard {
 
 /// The tables a snapshot covers: all (but migration tables), or those `--table` and
 /// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
-pub fn select_tables<'s>(schema: &'s Schema, selection: &Selection) -> Result<Vec<&'s Table>, Error> {
+pub fn select_tables<'s>(
+    schema: &'s Schema,
+    selection: &Selection,
+    out: &crate::output::Printer,
+) -> Result<Vec<&'s Table>, Error> {
     if schema.tables.is_empty() {
         return Err(Error::schema(
             "the database has no tables to snapshot",
             "create the schema first (run your migrations), or point --database-url at another database",
         ));
     }
-    let chosen = schema.select(selection)?;
+    let chosen = schema.select(selection, out)?;
     if chosen.is_empty() {
         return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
     }

@@ -211,11 +211,16 @@ fn spawn_chunks(chain: Arc<Chain>, index: usize) -> mpsc::Receiver<Result<Vec<u8
 
 /// The snapshot with only the tables `--table`, `--exclude` and `--schema` pick (pg_dump's
 /// pattern rules, with the target's search path); entries keep their offsets.
-fn select_from(header: &Header, args: &RestoreArgs, target: &Schema) -> Result<Header, Error> {
-    let selection =
-        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+fn select_from(header: &Header, args: &RestoreArgs, target: &Schema, ctx: &Context) -> Result<Header, Error> {
+    let selection = Selection {
+        include: args.tables.clone(),
+        exclude: args.exclude.clone(),
+        schemas: args.schemas.clone(),
+        strict_names: args.strict_names,
+    };
     let names: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
     let keep = selection.apply(&names, &target.search_path, target.names_ignore_case)?;
+    selection.tell_unmatched(&names, &target.search_path, target.names_ignore_case, &ctx.printer);
     let mut out = header.clone();
     out.tables.retain(|t| keep.contains(&t.table_name()));
     if out.tables.is_empty() {
@@ -244,7 +249,7 @@ async fn restore(
     let header = if args.tables.is_empty() && args.exclude.is_empty() && args.schemas.is_empty() {
         header
     } else {
-        selected = Arc::new(select_from(header, args, &schema)?);
+        selected = Arc::new(select_from(header, args, &schema, ctx)?);
         &selected
     };
     let (order, cycle_edges) = ordered(header, &schema);
