@@ -490,7 +490,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub min_count: Option<u64>,
     /// A factories file whose [profile] section sets the above and more personal columns.
-    #[arg(long)]
+    #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -531,6 +531,40 @@ pub struct PruneArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// For an option typed before the command it belongs to (`seed --allow-remote bulk`):
+/// which commands take it and where it goes. clap's own tip names a similar global
+/// option instead (`--log-format`), or one command of several.
+pub fn misplaced_option_tip(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else { return None };
+    let long = arg.strip_prefix("--")?.split('=').next()?;
+    fn owners(cmd: &clap::Command, path: &str, long: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            let here = format!("{path} {}", sub.get_name());
+            if sub.get_arguments().any(|a| a.get_long() == Some(long) && !a.is_global_set()) {
+                out.push(here.clone());
+            }
+            owners(sub, &here, long, out);
+        }
+    }
+    let mut found = Vec::new();
+    owners(&Cli::command(), "seed", long, &mut found);
+    let first = found.first()?.clone();
+    let list: Vec<String> = found.iter().map(|c| format!("`{c}`")).collect();
+    Some(format!(
+        "--{long} is an option of {}: put it after the command, e.g. `{first} --{long} ...`",
+        match list.as_slice() {
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+            [] => String::new(),
+        }
+    ))
 }
 
 /// Durations such as `250ms`, `5s`, `30d`; a bare number means seconds.
@@ -638,6 +672,89 @@ mod tests {
                 "exit code {c} missing:\n{help}"
             );
         }
+    }
+
+    /// The README's option tables, as (flag, env, commands) rows: the global table, then
+    /// the table of command options (its `commands` column).
+    fn readme_option_rows() -> (Vec<(String, String)>, Vec<(String, String, Vec<String>)>) {
+        let readme = include_str!("../README.md");
+        let section = readme.split("## Global options and environment").nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        let cells =
+            |l: &str| -> Vec<String> { l.replace("\\|", "/").split('|').map(|c| c.trim().to_owned()).collect() };
+        let flag = |c: &str| c.trim_matches('`').split([' ', '`', ',']).next().unwrap_or_default().to_owned();
+        let (mut global, mut commands) = (Vec::new(), Vec::new());
+        for l in section.lines().filter(|l| l.starts_with("| `-")) {
+            let c = cells(l);
+            let env = c[2].trim_matches('`').to_owned();
+            if c.len() == 7 {
+                let cmds = c[4].split(',').map(|x| x.trim().trim_matches('`').to_owned()).collect();
+                commands.push((flag(&c[1]), env, cmds));
+            } else {
+                // `-q`, `--quiet`: the long form names it.
+                let long = c[1].split(", ").map(flag).find(|f| f.starts_with("--")).unwrap_or_else(|| flag(&c[1]));
+                global.push((long, env));
+            }
+        }
+        (global, commands)
+    }
+
+    fn find<'c>(cmd: &'c clap::Command, path: &str) -> &'c clap::Command {
+        path.split(' ').fold(cmd, |c, name| c.find_subcommand(name).unwrap_or_else(|| panic!("no command {path}")))
+    }
+
+    /// r19.6: every option the README lists is taken where it says: global options before
+    /// and after any command, command options by exactly the commands named, each with its
+    /// variable.
+    #[test]
+    fn r19_6_options_are_accepted_where_the_readme_shows_them() {
+        let (global, commands) = readme_option_rows();
+        assert!(global.len() >= 15 && commands.len() >= 3, "{global:?} {commands:?}");
+        let root = Cli::command();
+        for (flag, env) in &global {
+            let long = flag.trim_start_matches("--");
+            let arg = root.get_arguments().find(|a| a.get_long() == Some(long));
+            let arg = arg.unwrap_or_else(|| panic!("README lists {flag} as global; seed has no such global option"));
+            assert!(arg.is_global_set(), "{flag} is in the global table but is not global");
+            if !env.is_empty() {
+                assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "{flag}");
+            }
+            let value: &[&str] = if arg.get_action().takes_values() { &["x"] } else { &[] };
+            let before: Vec<&str> =
+                ["seed", flag.as_str()].into_iter().chain(value.iter().copied()).chain(["doctor"]).collect();
+            let err = Cli::try_parse_from(&before).err();
+            assert!(
+                err.as_ref().is_none_or(|e| e.kind() != clap::error::ErrorKind::UnknownArgument),
+                "seed {flag} doctor: {err:?}"
+            );
+        }
+        for (flag, env, cmds) in &commands {
+            let long = flag.trim_start_matches("--");
+            for path in cmds {
+                let cmd = find(&root, path);
+                let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
+                let arg = arg.unwrap_or_else(|| panic!("README says `seed {path}` takes {flag}; it does not"));
+                assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "seed {path} {flag}");
+            }
+            let mut takers = Vec::new();
+            fn walk(c: &clap::Command, path: &str, long: &str, out: &mut Vec<String>) {
+                for s in c.get_subcommands() {
+                    let p = if path.is_empty() { s.get_name().to_owned() } else { format!("{path} {}", s.get_name()) };
+                    if s.get_arguments().any(|a| a.get_long() == Some(long)) {
+                        out.push(p.clone());
+                    }
+                    walk(s, &p, long, out);
+                }
+            }
+            walk(&root, "", long, &mut takers);
+            takers.sort();
+            let mut listed = cmds.clone();
+            listed.sort();
+            assert_eq!(takers, listed, "the commands that take {flag}");
+        }
+        let err = Cli::try_parse_from(["seed", "--allow-remote", "bulk"]).unwrap_err();
+        let tip = misplaced_option_tip(&err).unwrap();
+        assert!(tip.contains("`seed bulk`") && tip.contains("after the command"), "{tip}");
     }
 
     #[test]
