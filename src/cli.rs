@@ -676,7 +676,9 @@ mod tests {
 
     /// The README's option tables, as (flag, env, commands) rows: the global table, then
     /// the table of command options (its `commands` column).
-    fn readme_option_rows() -> (Vec<(String, String)>, Vec<(String, String, Vec<String>)>) {
+    type CommandRow = (String, String, Vec<String>);
+
+    fn readme_option_rows() -> (Vec<(String, String)>, Vec<CommandRow>) {
         let readme = include_str!("../README.md");
         let section = readme.split("## Global options and environment").nth(1).unwrap();
         let section = section.split("\n## ").next().unwrap();
