@@ -153,7 +153,7 @@ pub(crate) fn wait_for_copy(child: &mut Child, db: &TestDb) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let pid = db.psql(&format!(
-            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'seed bulk'
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND (application_name = 'seed bulk' OR application_name LIKE '%(seed bulk)')
                AND state = 'active' AND query LIKE 'COPY %FROM STDIN%' LIMIT 1",
             db.name
         ));
@@ -955,7 +955,7 @@ fn bulk_ctrl_c_on_postgres_rolls_back_and_leaves_no_backend() {
     assert!(backend_gone(pid, Duration::from_secs(10)), "backend {pid} of the interrupted load is still there");
     assert_eq!(
         db.psql(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'seed bulk'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND (application_name = 'seed bulk' OR application_name LIKE '%(seed bulk)')",
             db.name
         )),
         "0"
@@ -1010,7 +1010,11 @@ fn bulk_second_concurrent_bulk_on_postgres_is_refused_with_the_holder() {
     let out = bulk(&w, &db.url(), &["--count", "10"]);
     let text = expect_code(&out, 8);
     assert!(text.contains("locked"), "{text}");
-    assert!(text.contains(&format!("pid {pid} (seed bulk")), "the holder is not named: {text}");
+    // r19.8: the holder is the seed process (its pid and host), not its server backend.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder =
+        format!("locked by pid {} on {} (seed bulk); its connection: server process {pid}", first.id(), host.trim());
+    assert!(text.contains(&holder), "the holder is not named as {holder:?}: {text}");
     assert!(text.contains("hint:"), "{text}");
     let out = finish(first, Duration::from_secs(120));
     assert_no_password(&out);
