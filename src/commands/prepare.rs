@@ -455,13 +455,12 @@ impl Job<'_> {
             allow_remote: self.args.allow_remote,
             lock: LockArgs { wait: self.args.wait },
         };
-        let tables = header.tables.len();
         // A snapshot prepare saved is full (`look` checks): its chain is itself.
         let top = Link::new(self.name.clone(), src, header);
         let chain = Arc::new(Chain::resolve(top, |_| Ok(None))?);
         let header = Arc::new(chain.header().clone());
-        let rows = restore::load(self.ctx, &args, &chain, &header).await?;
-        Ok(Done::Restored { tables, rows: rows.unwrap_or(0) })
+        let (tables, rows) = restore::load(self.ctx, &args, &chain, &header).await?.unwrap_or_default();
+        Ok(Done::Restored { tables, rows })
     }
 
     /// `seed snapshot create` of the whole database (the exclusive lock is held by the

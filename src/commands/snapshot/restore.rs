@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::catalog::open_chain;
+use super::catalog::{described, open_chain};
 use super::preflight::Preflight;
 use crate::Context;
 use crate::cli::RestoreArgs;
@@ -40,23 +40,23 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
     let chain = Arc::clone(&opened.chain);
     let header = Arc::new(chain.header().clone());
-    let shown_name = described(&args.name, &opened.version.label(), &chain);
+    let shown_name = described(&args.name, &chain);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let restored = load(ctx, &args, &chain, &header).await?;
-    if let Some(rows) = restored {
+    if let Some((tables, rows)) = restored {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / secs.max(1e-6);
         let summary = json!({ "name": args.name, "version": opened.version.version,
                               "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
-                              "tables": header.tables.len(), "rows": rows,
+                              "tables": tables, "rows": rows,
                               "seconds": (secs * 1000.0).round() / 1000.0, "clean": args.clean });
         ctx.printer.document("snapshot restore", json!({ "dry_run": false, "summary": summary.clone() }));
         ctx.printer.event(Level::Info, "snapshot_restored", summary, || {
             format!(
                 "restored snapshot {shown_name}: {}, {} in {secs:.2}s ({} rows/s)",
-                plural(header.tables.len() as u64, "table", "tables"),
+                plural(tables as u64, "table", "tables"),
                 plural(rows, "row", "rows"),
                 human_count(rate)
             )
@@ -66,14 +66,14 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
 }
 
 /// Restores snapshot `args.name` as `chain` rebuilds it (retried as a whole on transient
-/// failures); `None` for a dry run. Prints no summary. The caller holds the name's lock
+/// failures): the tables and rows restored, `None` for a dry run. Prints no summary. The caller holds the name's lock
 /// (shared or exclusive) and has checked the direct URL (`seed prepare` reuses this).
 pub async fn load(
     ctx: &Context,
     args: &RestoreArgs,
     chain: &Arc<Chain>,
     header: &Arc<Header>,
-) -> Result<Option<u64>, Error> {
+) -> Result<Option<(usize, u64)>, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| async move {
         if attempt > 1 {
             ctx.printer
@@ -92,22 +92,6 @@ pub async fn load(
     .await
 }
 
-/// `'NAME'` as typed, with the version it resolved to when that is not obvious and
-/// the chain it was rebuilt from when it is incremental.
-pub fn described(typed: &str, label: &str, chain: &Chain) -> String {
-    let mut notes = Vec::new();
-    if typed != label && !label.ends_with("@1") {
-        notes.push(label.to_owned());
-    }
-    if let [_, below @ ..] = chain.links()
-        && !below.is_empty()
-    {
-        notes
-            .push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
-    }
-    if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
-}
-
 /// (snapshot table index, target table) pairs, parents first.
 type Ordered<'s> = Vec<(usize, &'s Table)>;
 
@@ -122,7 +106,14 @@ fn ordered<'s>(header: &Header, schema: &'s Schema) -> (Ordered<'s>, Vec<(TableN
     (order.order.iter().map(|&k| present[k]).collect(), broken)
 }
 
-fn preflight_error(header: &Header, pre: &Preflight, lines: &[String], args: &RestoreArgs, target_kind: &str) -> Error {
+fn preflight_error(
+    shown: &str,
+    header: &Header,
+    pre: &Preflight,
+    lines: &[String],
+    args: &RestoreArgs,
+    target_kind: &str,
+) -> Error {
     let problems = lines.iter().filter(|l| !l.starts_with("  ")).count();
     // Suggest only what can help with the problems found.
     let mut hints = Vec::new();
@@ -143,8 +134,7 @@ fn preflight_error(header: &Header, pre: &Preflight, lines: &[String], args: &Re
     }
     Error::Schema {
         message: format!(
-            "cannot restore snapshot '{}': pre-flight found {problems} problem{}\n{}",
-            header.name,
+            "cannot restore snapshot {shown}: pre-flight found {problems} problem{}\n{}",
             if problems == 1 { "" } else { "s" },
             lines.join("\n")
         ),
@@ -152,10 +142,16 @@ fn preflight_error(header: &Header, pre: &Preflight, lines: &[String], args: &Re
     }
 }
 
-fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool, pre: &Preflight) -> String {
+fn plan_text(
+    shown: &str,
+    header: &Header,
+    order: &[(usize, &Table)],
+    mode: &str,
+    clean: bool,
+    pre: &Preflight,
+) -> String {
     let mut text = format!(
-        "restore plan for snapshot '{}' ({mode}{})\n",
-        header.name,
+        "restore plan for snapshot {shown} ({mode}{})\n",
         if clean { ", --clean empties the tables first" } else { "" }
     );
     for (n, (i, t)) in order.iter().enumerate() {
@@ -237,7 +233,8 @@ async fn restore(
     chain: &Arc<Chain>,
     header: &Arc<Header>,
     retry: bool,
-) -> Result<Option<u64>, Error> {
+) -> Result<Option<(usize, u64)>, Error> {
+    let shown = described(&args.name, chain);
     let intent = WriteIntent { command: format!("snapshot restore {}", args.name), retry, wait: args.lock.wait };
     session.begin_write(&intent).await?;
     if ctx.settings.embedded_default && session.apply_demo_schema_if_empty().await? {
@@ -270,10 +267,10 @@ async fn restore(
     let plan = session.plan_load(&load_req).await?;
     blocking.extend(plan.blocking.iter().cloned());
     if !blocking.is_empty() {
-        return Err(preflight_error(header, &pre, &blocking, args, session.kind().label()));
+        return Err(preflight_error(&shown, header, &pre, &blocking, args, session.kind().label()));
     }
     if args.dry_run {
-        ctx.printer.data(&plan_text(header, &order, plan.mode, args.clean, &pre));
+        ctx.printer.data(&plan_text(&shown, header, &order, plan.mode, args.clean, &pre));
         let tables: Vec<serde_json::Value> = order
             .iter()
             .map(|(i, t)| {
@@ -283,7 +280,7 @@ async fn restore(
             .collect();
         ctx.printer.document(
             "snapshot restore",
-            json!({ "dry_run": true, "name": args.name, "mode": plan.mode, "clean": args.clean,
+            json!({ "dry_run": true, "name": args.name, "version": chain.top().header.version, "mode": plan.mode, "clean": args.clean,
                     "tables": tables, "schema_differences": pre.differences }),
         );
         session.rollback().await;
@@ -325,5 +322,5 @@ async fn restore(
         order.iter().map(|(i, t)| (*t, &header.tables[*i].sequences)).collect();
     session.restore_sequences(&sequences).await?;
     session.commit("committing").await?;
-    Ok(Some(total))
+    Ok(Some((order.len(), total)))
 }
