@@ -59,7 +59,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct ConnectArgs {
-    /// Database to work on (postgres://… or sqlite://…). Default: sqlite://seed.db
+    /// Database to work on: postgres://…, mysql://… (or mariadb://…) or sqlite://…. Default: sqlite://seed.db
     #[arg(long, env = env::DATABASE_URL, hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// Direct (non-pooled) URL for the write transaction and advisory locks.
@@ -217,6 +217,10 @@ pub struct BulkArgs {
     /// Empty the target tables first, inside the same transaction.
     #[arg(long)]
     pub truncate: bool,
+    /// With --truncate: also empty the tables left out whose rows reference an emptied
+    /// table (and theirs, in turn) instead of refusing; --dry-run lists them.
+    #[arg(long, requires = "truncate")]
+    pub cascade: bool,
     /// Print the plan (tables in order, counts, generators) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -266,6 +270,10 @@ pub struct PrepareArgs {
     /// Allow emptying the tables of a database that is not on this machine.
     #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
     pub allow_remote: bool,
+    /// Also empty the tables left out whose rows reference a table prepare empties (and
+    /// theirs, in turn) instead of refusing.
+    #[arg(long)]
+    pub cascade: bool,
     /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
     #[arg(long)]
     pub wait: bool,
@@ -415,6 +423,10 @@ pub struct RestoreArgs {
     /// Empty the snapshot's tables first, inside the same transaction.
     #[arg(long)]
     pub clean: bool,
+    /// With --clean: also empty the tables outside the restore whose rows reference a
+    /// cleaned table (and theirs, in turn) instead of refusing; --dry-run lists them.
+    #[arg(long, requires = "clean")]
+    pub cascade: bool,
     /// Go on when the schema differs but every snapshot column still fits.
     #[arg(long)]
     pub allow_schema_mismatch: bool,

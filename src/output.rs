@@ -4,6 +4,7 @@
 //! Everything printed passes through `redact::scrub`.
 
 mod human;
+mod phase;
 mod progress;
 
 use std::io::{IsTerminal, Write};
@@ -13,6 +14,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::{Map, Value, json};
 
 pub use human::{human_bytes, human_count, human_secs, plural, thousands};
+pub use phase::Phase;
 pub use progress::Progress;
 
 use crate::cli::LogFormat;

@@ -102,6 +102,7 @@ fn bulk_args(args: &PrepareArgs) -> BulkArgs {
         batch_size: args.batch_size,
         seed: args.seed,
         truncate: true,
+        cascade: args.cascade,
         dry_run: false,
         // Learned profiles (`bulk --like`) are not prepare options (yet).
         like: None,
@@ -128,7 +129,8 @@ async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
             db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
         let result = async {
             if ctx.settings.embedded_default {
-                session.begin_write(&WriteIntent { command: "prepare".into(), retry: false, wait }).await?;
+                let intent = WriteIntent { command: "prepare".into(), retry: false, wait, empties: false };
+                session.begin_write(&intent).await?;
                 if session.apply_demo_schema_if_empty().await? {
                     ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
                 }
@@ -446,6 +448,7 @@ impl Job<'_> {
         let args = RestoreArgs {
             name: self.name.clone(),
             clean: true,
+            cascade: self.args.cascade,
             allow_schema_mismatch: false,
             tables: vec![],
             exclude: vec![],

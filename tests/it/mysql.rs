@@ -126,7 +126,7 @@ fn mysql_sakila_is_filled_completely_and_deterministically() {
 
     for db in [&a, &b] {
         let text = expect_code(&bulk(&w, db, &["--count", "120", "--seed", "7"]), 0);
-        assert!(text.contains("seeded 1800 rows into 15 tables"), "{text}");
+        assert!(text.contains("seeded 1,800 rows into 15 tables"), "{text}");
     }
     for t in SAKILA_TABLES {
         assert_eq!(a.count(t), 120, "{t}");
@@ -144,7 +144,7 @@ fn mysql_sakila_is_filled_completely_and_deterministically() {
 
     // --truncate: DELETEs inside the transaction (ON DELETE triggers fire), the same rows again.
     let text = expect_code(&bulk(&w, &a, &["--count", "120", "--seed", "7", "--truncate"]), 0);
-    assert!(text.contains("seeded 1800 rows"), "{text}");
+    assert!(text.contains("seeded 1,800 rows"), "{text}");
     assert_eq!(a.dump_data(), dump);
 
     // On top of existing rows: keys continue above the highest, nothing collides.

@@ -240,12 +240,16 @@ async fn report(
                 plural(dels, "row removed", "rows removed")
             )
         });
+        // No rows: the file is its header; a ratio of nothing says nothing.
+        let data = if raw == 0 {
+            format!("no data ({} file: the header)", human_bytes(size))
+        } else {
+            format!("{} of data in {} ({ratio:.1}x)", human_bytes(raw), human_bytes(size))
+        };
         format!(
-            "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}\n  {}",
+            "snapshot '{label}' created: {}, {}, {data}, {secs:.2}s ({} rows/s){incremental}\n  {}",
             plural(header.tables.len() as u64, "table", "tables"),
             plural(rows, "row", "rows"),
-            human_bytes(raw),
-            human_bytes(size),
             human_count(rate),
             path.display()
         )
@@ -289,7 +293,7 @@ async fn write_snapshot(
         schemas: args.schemas.clone(),
         strict_names: args.strict_names,
     };
-    let tables = select_tables(&schema, &selection, &ctx.printer)?;
+    let tables = select_tables(&schema, &selection, ctx)?;
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written

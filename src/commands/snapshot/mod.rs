@@ -170,17 +170,20 @@ impl Drop for AuditGuard {
 pub fn select_tables<'s>(
     schema: &'s Schema,
     selection: &Selection,
-    out: &crate::output::Printer,
+    ctx: &crate::Context,
 ) -> Result<Vec<&'s Table>, Error> {
+    let named = ctx.settings.database_named();
     if schema.tables.is_empty() {
         return Err(Error::schema(
-            "the database has no tables to snapshot",
-            "create the schema first (run your migrations), or point --database-url at another database",
+            format!("the database {named} has no tables to snapshot"),
+            "create the schema first (run your migrations), or point --database-url (DATABASE_URL) at the database that has it",
         ));
     }
-    let chosen = schema.select(selection, out)?;
+    let chosen = schema.select(selection, &ctx.printer)?;
     if chosen.is_empty() {
-        return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
+        return Err(Error::usage(format!(
+            "no tables of {named} left to snapshot (check --table / --exclude / --schema)"
+        )));
     }
     Ok(chosen)
 }
