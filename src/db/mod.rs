@@ -291,6 +291,22 @@ pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &
     connect_with(settings, url, printer, app, Access::ReadWrite, false).await
 }
 
+/// Opens more sessions like one already open (the same URL, settings and application
+/// name): for work spread over several connections.
+#[derive(Clone, Copy)]
+pub struct Connector<'a> {
+    pub settings: &'a Settings,
+    pub url: &'a DbUrl,
+    pub printer: &'a Printer,
+    pub app: &'a str,
+}
+
+impl Connector<'_> {
+    pub async fn connect(&self) -> Result<Session, Error> {
+        connect(self.settings, self.url, self.printer, self.app).await
+    }
+}
+
 /// As [`connect`], read-only or not, and with `wait` a database another process holds
 /// (SQLite's file lock) is waited for instead of refused.
 pub async fn connect_with(

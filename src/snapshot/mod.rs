@@ -1,9 +1,11 @@
 //! Snapshots: the file format, names, where they live (a directory or a bucket), locks,
-//! atomic writes. Nothing here talks to a database; `commands::snapshot` joins the two.
+//! atomic writes, and taking one (`create`: the one part that reads a database, through
+//! a `db::Session`). Commands decide names, versions and locks and report.
 
 pub mod audit;
 mod bounded;
 pub mod chain;
+pub mod create;
 pub mod format;
 mod header_member;
 pub mod location;

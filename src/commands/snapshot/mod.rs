@@ -5,7 +5,6 @@ pub mod catalog;
 pub mod create;
 mod delete;
 mod diff;
-mod incremental;
 mod list;
 mod preflight;
 pub mod profile;
@@ -22,8 +21,6 @@ use serde_json::json;
 
 use crate::Context;
 use crate::cli::SnapshotCommand;
-use crate::db::schema::{Schema, Table};
-use crate::db::select::Selection;
 use crate::error::Error;
 use crate::output::{Level, Printer};
 use crate::snapshot::audit::{AuditRecord, Outcome};
@@ -163,27 +160,4 @@ impl Drop for AuditGuard {
             pending::spawn(write_audit(self.record(Outcome::Interrupted)));
         }
     }
-}
-
-/// The tables a snapshot covers: all (but migration tables), or those `--table` and
-/// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
-pub fn select_tables<'s>(
-    schema: &'s Schema,
-    selection: &Selection,
-    ctx: &crate::Context,
-) -> Result<Vec<&'s Table>, Error> {
-    let named = ctx.settings.database_named();
-    if schema.tables.is_empty() {
-        return Err(Error::schema(
-            format!("the database {named} has no tables to snapshot"),
-            "create the schema first (run your migrations), or point --database-url (DATABASE_URL) at the database that has it",
-        ));
-    }
-    let chosen = schema.select(selection, &ctx.printer)?;
-    if chosen.is_empty() {
-        return Err(Error::usage(format!(
-            "no tables of {named} left to snapshot (check --table / --exclude / --schema)"
-        )));
-    }
-    Ok(chosen)
 }

@@ -1,12 +1,12 @@
-//! The tables of an incremental `snapshot create` (`--base`, or `--new-version` on the
-//! previous version). Every table is still read from the database in full (in the one
-//! read transaction of the create, on the `-j` connections), but only changed tables
-//! are compressed and written:
+//! The tables of an incremental snapshot (`--base`, or `--new-version` on the previous
+//! version). Every table is still read from the database in full (in the one read
+//! transaction of the create, on the `-j` connections), but only changed tables are
+//! compressed and written:
 //!
 //! - A table the base has with the same columns and primary key is compared with the
-//!   base's table while it streams: another thread decompresses the base's table
-//!   (rebuilt from its own chain) and the two streams are walked side by side, row
-//!   by row. Equal rows pass; a row of either side that does not match the other
+//!   base's table while it streams (`compare`): another thread decompresses the base's
+//!   table (rebuilt from its own chain) and the two streams are walked side by side,
+//!   row by row. Equal rows pass; a row of either side that does not match the other
 //!   side's current row waits in a pending set until its twin turns up (rows only
 //!   moved) or the end comes (rows changed, added or removed). So memory follows the
 //!   number of rows changed or moved, not the size of the table.
@@ -27,38 +27,34 @@
 //! comparison stops and the table is stored in full), plus what rebuilding the base's
 //! table holds (see `chain`) and a few MiB of rows in flight. Upserts and deletes are
 //! spooled compressed to unnamed temp files in the snapshot directory.
+//!
+//! [`MAX_PENDING_BYTES`]: super::compare::MAX_PENDING_BYTES
+//! [`MAX_PENDING_ROWS`]: super::compare::MAX_PENDING_ROWS
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
-use super::create::{Spool, TableSink, close_helpers, join_snapshot, table_progress};
-use crate::Context;
-use crate::db::schema::Table;
-use crate::db::{ChunkSink, Session};
+use super::compare::{BaseRows, Compare, Pending};
+use super::read::{Pages, TableRead, biggest_first, close_helpers, join_snapshot};
+use super::sink::TableSink;
+use super::spool::{BUFFER, RawSpool, Spool};
+use crate::db::{ChunkSink, Connector, Session};
 use crate::error::Error;
-use crate::output::Progress;
+use crate::output::{Printer, Progress};
 use crate::snapshot::chain::{Chain, MAX_DELTA_KEYS};
-use crate::snapshot::format::{Header, Storage, TableEntry, TableStats, row_hash};
-use crate::snapshot::rowkey::{KeyColumns, LineSplitter, PrehashedState};
+use crate::snapshot::format::{Header, Storage, TableEntry, TableStats};
+use crate::snapshot::rowkey::KeyColumns;
 
-/// Most row text the comparison of one table keeps pending.
-pub const MAX_PENDING_BYTES: usize = 256 << 20;
-/// Most rows the comparison of one table keeps pending.
-pub const MAX_PENDING_ROWS: usize = 4 << 20;
-/// Base rows handed over from the decompressing thread at a time (bytes of text).
-const BATCH: usize = 1 << 20;
 /// Tables of this estimated size and up are read in page ranges on every connection
 /// (PostgreSQL, a table with a key and a counterpart in the base)...
 const SPLIT_MIN: u64 = 1 << 20;
 /// ...up to this size: all ranges but the first are spooled raw to disk meanwhile.
 const SPLIT_MAX: u64 = 8 << 30;
 
-/// Pages `from..to` of a table (`to` `None`: to the end).
-type Pages = (u64, Option<u64>);
 const WHOLE: Pages = (0, None);
 
 /// What the connections of one incremental create share.
@@ -77,7 +73,7 @@ struct Shared {
 
 impl Shared {
     fn progress(&self, inc: &Incremental<'_>, i: usize) -> Progress {
-        self.progress.borrow_mut().entry(i).or_insert_with(|| table_progress(inc.ctx, inc.tables[i])).clone()
+        self.progress.borrow_mut().entry(i).or_insert_with(|| inc.reads[i].progress(inc.printer)).clone()
     }
 }
 
@@ -97,7 +93,7 @@ pub enum Stored {
 }
 
 /// What reading one table found.
-pub enum Outcome {
+pub(super) enum Outcome {
     /// Stored in full: its members, spooled.
     Full(Spool, TableStats),
     /// Unchanged since the base.
@@ -110,7 +106,7 @@ pub enum Outcome {
 
 /// The index of `entry`'s table in `base` when the two can be compared: same name,
 /// columns (names, types, nullability, order) and primary key.
-pub fn counterpart(base: &Header, entry: &TableEntry) -> Option<usize> {
+fn counterpart(base: &Header, entry: &TableEntry) -> Option<usize> {
     base.tables.iter().position(|b| {
         b.schema == entry.schema
             && b.name == entry.name
@@ -120,12 +116,13 @@ pub fn counterpart(base: &Header, entry: &TableEntry) -> Option<usize> {
 }
 
 /// What every table of one incremental create shares.
-pub struct Incremental<'a> {
-    pub ctx: &'a Context,
+pub(super) struct Incremental<'a> {
+    pub printer: &'a Printer,
+    pub connector: &'a Connector<'a>,
     pub base: &'a Arc<Chain>,
     pub level: u32,
     pub dir: &'a std::path::Path,
-    pub tables: &'a [&'a Table],
+    pub reads: &'a [TableRead<'a>],
     pub entries: &'a [TableEntry],
 }
 
@@ -141,16 +138,16 @@ impl Incremental<'_> {
         snapshot: Option<&str>,
         jobs: usize,
     ) -> Result<Vec<Outcome>, Error> {
-        let n = self.tables.len();
+        let n = self.reads.len();
         let mut ranges: Vec<Vec<Pages>> = vec![vec![WHOLE]; n];
         if snapshot.is_some() && jobs > 1 {
-            for (i, table) in self.tables.iter().enumerate() {
-                let size = table.estimated_bytes;
+            for (i, read) in self.reads.iter().enumerate() {
+                let size = read.table.estimated_bytes;
                 let keyed = counterpart(self.base.header(), &self.entries[i]).is_some()
                     && KeyColumns::of(&self.entries[i]).is_some();
                 if keyed
                     && (SPLIT_MIN..=SPLIT_MAX).contains(&size)
-                    && let Some(pages) = leader.page_count(table).await?
+                    && let Some(pages) = leader.page_count(read.table).await?
                     && pages >= jobs as u64
                 {
                     let cut = |p: u64| pages * p / jobs as u64;
@@ -158,9 +155,8 @@ impl Incremental<'_> {
                 }
             }
         }
-        let mut helpers = join_snapshot(self.ctx, snapshot, jobs).await?;
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(self.tables[i].estimated_bytes.max(self.tables[i].row_estimate)));
+        let mut helpers = join_snapshot(self.connector, snapshot, jobs).await?;
+        let order = biggest_first(self.reads);
         let queue: RefCell<VecDeque<(usize, usize)>> =
             RefCell::new(order.iter().flat_map(|&i| (0..ranges[i].len()).map(move |p| (i, p))).collect());
         let shared = Shared {
@@ -213,54 +209,43 @@ impl Incremental<'_> {
         pages: Pages,
         progress: Progress,
     ) -> Result<std::fs::File, Error> {
-        let table = self.tables[i];
-        let columns: Vec<String> = self.entries[i].columns.iter().map(|c| c.name.clone()).collect();
-        let file = tempfile::tempfile_in(self.dir).map_err(|e| Error::io("creating a spool file in", self.dir, e))?;
-        let mut sink = RawSink { out: std::io::BufWriter::with_capacity(BATCH, file), dir: self.dir, progress };
-        session.stream_pages(table, &columns, pages, &mut sink).await?;
-        sink.out.into_inner().map_err(|e| Error::io("writing a spool file in", self.dir, e.into_error()))
+        let mut sink = RawSpool::new(self.dir, progress)?;
+        self.reads[i].stream(session, Some(pages), &mut sink).await?;
+        sink.finish()
     }
 
     /// Reads table `i` (its first page range, then the others) and says how to store it.
     async fn read(&self, session: &mut Session, i: usize, shared: &Shared) -> Result<Outcome, Error> {
-        let table = self.tables[i];
+        let read = &self.reads[i];
         let entry = &self.entries[i];
-        let columns: Vec<String> = entry.columns.iter().map(|c| c.name.clone()).collect();
         let progress = shared.progress(self, i);
         let Some(j) = counterpart(self.base.header(), entry) else {
-            let mut sink = TableSink::spooled(Spool::new(self.dir)?, self.level, table.name.to_string());
+            let mut sink = TableSink::spooled(Spool::new(self.dir)?, self.level, read.table.name.to_string());
             sink.show(progress.clone());
-            session.stream_table(table, &columns, &mut sink).await?;
+            read.stream(session, None, &mut sink).await?;
             let (spool, stats) = sink.finish_spool().await?;
             progress.finish();
             return Ok(Outcome::Full(spool, stats));
         };
         let base_entry = &self.base.header().tables[j];
         let key = KeyColumns::of(entry);
-        let mut sink = Compare {
-            base: key.as_ref().map(|_| BaseRows::spawn(Arc::clone(self.base), j)),
-            carry: Vec::new(),
-            live_seq: 0,
-            base_pending: HashMap::default(),
-            live_pending: HashMap::default(),
-            pending_bytes: 0,
-            abandoned: key.is_none().then(|| "it has no primary key".to_owned()),
-            rows: 0,
-            sum: 0,
-            raw_bytes: 0,
-            progress: Some(progress.clone()),
-        };
+        let mut sink = Compare::new(
+            key.as_ref().map(|_| BaseRows::spawn(Arc::clone(self.base), j)),
+            key.is_none().then(|| "it has no primary key".to_owned()),
+            progress.clone(),
+        );
         let ranges = &shared.ranges[i];
         if ranges.len() == 1 {
-            session.stream_table(table, &columns, &mut sink).await?;
+            read.stream(session, None, &mut sink).await?;
         } else {
-            session.stream_pages(table, &columns, ranges[0], &mut sink).await?;
+            read.stream(session, Some(ranges[0]), &mut sink).await?;
             for p in 1..ranges.len() {
                 self.follow(session, i, p, shared, &mut sink).await?;
             }
         }
         progress.finish();
-        let live = sink.stats().map_err(|reason| Error::Data { step: format!("reading {}", table.name), reason })?;
+        let live =
+            sink.stats().map_err(|reason| Error::Data { step: format!("reading {}", read.table.name), reason })?;
         if live.rows == base_entry.rows && live.checksum == base_entry.checksum {
             return Ok(Outcome::Base(live));
         }
@@ -269,7 +254,7 @@ impl Incremental<'_> {
             return Ok(Outcome::Again { live, why });
         }
         let key = key.ok_or_else(|| Error::Internal("a keyed comparison without a key".into()))?;
-        match self.delta(&sink, &key, j, &live, &table.name.to_string()).await? {
+        match self.delta(&sink, &key, j, &live, &read.table.name.to_string()).await? {
             Ok(delta) => Ok(Outcome::Delta { upserts: delta.0, deletes: delta.1, live }),
             Err(why) => Ok(Outcome::Again { live, why }),
         }
@@ -285,7 +270,7 @@ impl Incremental<'_> {
         shared: &Shared,
         sink: &mut Compare,
     ) -> Result<(), Error> {
-        let table = self.tables[i];
+        let read = &self.reads[i];
         loop {
             // Registered before looking, so a part finishing in between still wakes us.
             let finished = shared.done.notified();
@@ -295,18 +280,19 @@ impl Incremental<'_> {
                 at.and_then(|at| queue.remove(at)).is_some()
             };
             if queued {
-                let columns: Vec<String> = self.entries[i].columns.iter().map(|c| c.name.clone()).collect();
-                return session.stream_pages(table, &columns, shared.ranges[i][p], sink).await;
+                return read.stream(session, Some(shared.ranges[i][p]), sink).await;
             }
             let state = shared.parts.borrow_mut().remove(&(i, p));
             match state {
                 Some(Part::Done(file)) => return feed(file, self.dir, sink).await,
-                Some(Part::Failed) => return Err(Error::Internal(format!("reading a part of {} failed", table.name))),
+                Some(Part::Failed) => {
+                    return Err(Error::Internal(format!("reading a part of {} failed", read.table.name)));
+                }
                 Some(running @ Part::Running) => {
                     shared.parts.borrow_mut().insert((i, p), running);
                     finished.await;
                 }
-                None => return Err(Error::Internal(format!("a part of {} went missing", table.name))),
+                None => return Err(Error::Internal(format!("a part of {} went missing", read.table.name))),
             }
         }
     }
@@ -384,7 +370,7 @@ impl Incremental<'_> {
         for line in lines {
             batch.extend_from_slice(line);
             batch.push(b'\n');
-            if batch.len() >= BATCH {
+            if batch.len() >= BUFFER {
                 sink.push(&batch).await?;
                 batch.clear();
             }
@@ -417,240 +403,12 @@ fn parse_sum(checksum: &str) -> u64 {
     u64::from_str_radix(checksum, 16).unwrap_or(0)
 }
 
-/// Rows waiting for their twin: row hash → (position in its stream, line).
-type Pending = HashMap<u64, (u64, Vec<u8>), PrehashedState>;
-
-/// A batch of base rows: their text, and each row's hash and range in it.
-struct Batch {
-    text: Vec<u8>,
-    rows: Vec<(u64, usize, usize)>,
-}
-
-/// The base's table, decompressed and split into hashed rows on a blocking thread.
-struct BaseRows {
-    rx: mpsc::Receiver<Result<Batch, Error>>,
-    batch: Batch,
-    next: usize,
-    seq: u64,
-    done: bool,
-}
-
-impl BaseRows {
-    fn spawn(chain: Arc<Chain>, j: usize) -> Self {
-        let (tx, rx) = mpsc::channel(2);
-        tokio::task::spawn_blocking(move || {
-            let mut reader = match chain.open_table(j) {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
-            };
-            let mut lines = LineSplitter::default();
-            let mut batch = Batch { text: Vec::with_capacity(BATCH + 4096), rows: Vec::new() };
-            loop {
-                let chunk = match reader.next_chunk() {
-                    Ok(Some(c)) => c,
-                    Ok(None) => break,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                };
-                let _ = lines.feed(&chunk, |line| {
-                    let start = batch.text.len();
-                    batch.text.extend_from_slice(line);
-                    batch.rows.push((row_hash(line), start, batch.text.len()));
-                    Ok::<(), ()>(())
-                });
-                if batch.text.len() >= BATCH {
-                    let full = std::mem::replace(
-                        &mut batch,
-                        Batch { text: Vec::with_capacity(BATCH + 4096), rows: Vec::new() },
-                    );
-                    if tx.blocking_send(Ok(full)).is_err() {
-                        return; // the comparison stopped
-                    }
-                }
-            }
-            let _ = tx.blocking_send(Ok(batch));
-        });
-        Self { rx, batch: Batch { text: Vec::new(), rows: Vec::new() }, next: 0, seq: 0, done: false }
-    }
-
-    /// The next base row: (its position, hash, text); `None` at the end.
-    async fn next(&mut self) -> Result<Option<(u64, u64, &[u8])>, Error> {
-        while self.next >= self.batch.rows.len() {
-            if self.done {
-                return Ok(None);
-            }
-            match self.rx.recv().await {
-                Some(batch) => {
-                    self.batch = batch?;
-                    self.next = 0;
-                }
-                None => self.done = true,
-            }
-        }
-        let (hash, s, e) = self.batch.rows[self.next];
-        self.next += 1;
-        self.seq += 1;
-        Ok(Some((self.seq, hash, &self.batch.text[s..e])))
-    }
-}
-
-/// Hashes the live rows and walks them side by side with the base's (see the module
-/// documentation); without a base stream (no primary key) it only hashes.
-struct Compare {
-    base: Option<BaseRows>,
-    /// The start of a live row split across chunks.
-    carry: Vec<u8>,
-    live_seq: u64,
-    base_pending: Pending,
-    live_pending: Pending,
-    pending_bytes: usize,
-    /// Set once a delta is out of the question; from then on rows are only hashed.
-    abandoned: Option<String>,
-    /// The live table's figures, as `RowHasher` counts them (each row hashed once,
-    /// for the checksum and the comparison).
-    rows: u64,
-    sum: u64,
-    raw_bytes: u64,
-    /// Rows read from the database are shown; rows fed from a spool were shown there.
-    progress: Option<Progress>,
-}
-
-impl Compare {
-    fn give_up(&mut self, why: &str) {
-        self.abandoned = Some(why.to_owned());
-        self.base = None; // stops the decompressing thread
-        self.base_pending = Pending::default();
-        self.live_pending = Pending::default();
-    }
-
-    fn over_budget(&self) -> bool {
-        self.pending_bytes > MAX_PENDING_BYTES || self.base_pending.len() + self.live_pending.len() > MAX_PENDING_ROWS
-    }
-
-    /// The live table's figures; fails on a partial last row, as `RowHasher` does.
-    fn stats(&self) -> Result<TableStats, String> {
-        if !self.carry.is_empty() {
-            return Err(format!("the data does not end with a newline (a partial row after row {})", self.rows));
-        }
-        Ok(TableStats { rows: self.rows, checksum: format!("{:016x}", self.sum), raw_bytes: self.raw_bytes })
-    }
-
-    /// Counts and hashes one live row, then walks it against the base stream.
-    async fn row(&mut self, line: &[u8]) -> Result<(), Error> {
-        let hash = row_hash(line);
-        self.rows += 1;
-        self.sum = self.sum.wrapping_add(hash);
-        if self.abandoned.is_none() {
-            self.step(line, hash).await?;
-        }
-        Ok(())
-    }
-
-    /// One live row against the base stream.
-    async fn step(&mut self, line: &[u8], hash: u64) -> Result<(), Error> {
-        self.live_seq += 1;
-        if let Some((_, text)) = self.base_pending.remove(&hash) {
-            self.pending_bytes -= text.len();
-            return Ok(());
-        }
-        let Some(base) = self.base.as_mut() else { return Ok(()) };
-        match base.next().await? {
-            Some((_, h, _)) if h == hash => return Ok(()),
-            Some((seq, h, text)) => {
-                if let Some((_, t)) = self.live_pending.remove(&h) {
-                    self.pending_bytes -= t.len();
-                } else {
-                    self.pending_bytes += text.len();
-                    self.base_pending.insert(h, (seq, text.to_vec()));
-                }
-            }
-            None => {}
-        }
-        self.pending_bytes += line.len();
-        self.live_pending.insert(hash, (self.live_seq, line.to_vec()));
-        if self.over_budget() {
-            self.give_up("too many rows changed or moved");
-        }
-        Ok(())
-    }
-
-    /// After the live rows: the base rows not read yet.
-    async fn drain_base(&mut self) -> Result<(), Error> {
-        if !self.carry.is_empty() && self.abandoned.is_none() {
-            self.give_up("the rows did not end with a newline");
-        }
-        while self.abandoned.is_none() {
-            let Some(base) = self.base.as_mut() else { break };
-            let Some((seq, h, text)) = base.next().await? else { break };
-            if let Some((_, t)) = self.live_pending.remove(&h) {
-                self.pending_bytes -= t.len();
-            } else {
-                self.pending_bytes += text.len();
-                self.base_pending.insert(h, (seq, text.to_vec()));
-                if self.over_budget() {
-                    self.give_up("too many rows changed or moved");
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl ChunkSink for Compare {
-    async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let before = self.rows;
-        self.raw_bytes += bytes.len() as u64;
-        let mut rest = bytes;
-        if !self.carry.is_empty() {
-            let Some(i) = memchr::memchr(b'\n', rest) else {
-                self.carry.extend_from_slice(rest);
-                return Ok(());
-            };
-            let mut line = std::mem::take(&mut self.carry);
-            line.extend_from_slice(&rest[..i]);
-            self.row(&line).await?;
-            line.clear();
-            self.carry = line;
-            rest = &rest[i + 1..];
-        }
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            self.row(&rest[..i]).await?;
-            rest = &rest[i + 1..];
-        }
-        self.carry.extend_from_slice(rest);
-        if let Some(p) = &self.progress {
-            p.inc(self.rows - before);
-        }
-        Ok(())
-    }
-}
-
-/// Raw COPY text of a page range to a spool file, rows shown on the table's progress.
-struct RawSink<'a> {
-    out: std::io::BufWriter<std::fs::File>,
-    dir: &'a std::path::Path,
-    progress: Progress,
-}
-
-impl ChunkSink for RawSink<'_> {
-    async fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.out.write_all(bytes).map_err(|e| Error::io("writing a spool file in", self.dir, e))?;
-        self.progress.inc(memchr::memchr_iter(b'\n', bytes).count() as u64);
-        Ok(())
-    }
-}
-
 /// A raw spool's rows into the comparison (not shown again).
 async fn feed(mut file: std::fs::File, dir: &std::path::Path, sink: &mut Compare) -> Result<(), Error> {
     let err = |e| Error::io("reading a spool file in", dir, e);
     file.rewind().map_err(err)?;
-    let shown = sink.progress.take();
-    let mut buf = vec![0u8; BATCH];
+    let shown = sink.hide_progress();
+    let mut buf = vec![0u8; BUFFER];
     let result = async {
         loop {
             let n = tokio::task::block_in_place(|| file.read(&mut buf)).map_err(err)?;
@@ -661,6 +419,6 @@ async fn feed(mut file: std::fs::File, dir: &std::path::Path, sink: &mut Compare
         }
     }
     .await;
-    sink.progress = shown;
+    sink.show_progress(shown);
     result
 }

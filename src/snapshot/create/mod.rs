@@ -1,0 +1,312 @@
+//! Taking a snapshot of a database: every chosen table read in one read-only
+//! transaction (on `-j` connections sharing its snapshot where the database can),
+//! streamed as COPY text through parallel gzip into a [`SnapshotWriter`], each table
+//! stored in full or, on top of a base, as unchanged or as a delta (`incremental`).
+//! The command (`seed snapshot create`, `seed prepare`) decides the name, version and
+//! base and holds the locks; this module reads and writes.
+//!
+//! Where rows pass, for the features that shape them:
+//! - **What is read** of each table is a [`read::TableRead`], built in [`write`] before
+//!   anything is read, and every row enters through `TableRead::stream`, which hands a
+//!   sink to the database session. A subset (a per-table row filter or key set) is
+//!   decided there, before reading: it is a field of `TableRead` that `stream` passes
+//!   to the backend.
+//! - **How rows are stored**: the sink `TableRead::stream` is given receives the rows
+//!   as COPY text and is the only consumer of them: a [`sink::TableSink`] (hash, cut
+//!   into line-aligned chunks, compress, write in order), an incremental
+//!   `compare::Compare`, or a raw spool of a page range. A row transform (masking)
+//!   wraps that sink in `TableRead::stream`: it cuts the chunks into rows and rewrites
+//!   each before passing it on, so checksums, comparisons and spools all see the rows
+//!   as they will be stored.
+//!
+//! Files: `read` (what is read, spreading tables over connections), `sink` (hash and
+//! compress), `spool` (local temp files), `space` (the free-space check),
+//! `incremental` and `compare` (what an incremental snapshot stores).
+
+mod compare;
+mod incremental;
+mod read;
+mod sink;
+mod space;
+mod spool;
+
+use std::sync::Arc;
+
+pub use incremental::Stored;
+
+use self::incremental::{Incremental, Outcome};
+use self::read::{TableRead, on_connections};
+use self::sink::TableSink;
+use self::spool::Spool;
+use crate::db::schema::{Schema, Table};
+use crate::db::select::Selection;
+use crate::db::{Connector, Session};
+use crate::error::Error;
+use crate::output::Printer;
+use crate::snapshot::chain::Chain;
+use crate::snapshot::format::{
+    self, BaseRef, ColumnEntry, CompressionInfo, DatabaseInfo, Header, TableEntry, TableStats,
+};
+use crate::snapshot::location::Location;
+use crate::snapshot::versions;
+use crate::snapshot::writer::SnapshotWriter;
+
+/// What to write, decided before connecting.
+pub struct Request {
+    pub name: String,
+    pub version: u64,
+    /// Replaces that version (`--force`).
+    pub replace: bool,
+    pub description: Option<String>,
+    /// Which tables (`--table`, `--exclude`, `--schema`).
+    pub selection: Selection,
+    /// How messages name the database: `URL (from ORIGIN)`.
+    pub database: String,
+    /// gzip level 0–9.
+    pub level: u32,
+    /// Connections to read on (`-j`); `None`: one per core.
+    pub jobs: Option<u32>,
+    /// The snapshot this one is incremental to.
+    pub base: Option<Base>,
+}
+
+/// A base: its name and version as stored, and its chain (checked by the caller).
+#[derive(Clone)]
+pub struct Base {
+    pub name: String,
+    pub version: u64,
+    pub chain: Arc<Chain>,
+}
+
+/// Writes the snapshot `req` describes from `session` (more connections for `-j` come
+/// from `connector`) into `store` and publishes it; returns its header and how each
+/// table was stored. Prints no summary.
+pub async fn write(
+    req: &Request,
+    store: &Location,
+    session: &mut Session,
+    connector: &Connector<'_>,
+    printer: &Printer,
+) -> Result<(Header, Vec<Stored>), Error> {
+    // One read-only transaction: every table as of the same moment.
+    session.begin_read().await?;
+    let schema = session.introspect().await?;
+    let version = session.schema_version(&schema).await?;
+    let tables = select_tables(&schema, &req.selection, &req.database, printer)?;
+    let settings = session.session_settings().await?;
+    let kind = session.kind().label();
+    // An incremental snapshot reads unchanged rows from its base as they were written
+    // there: only under the same database kind and session settings.
+    let base = req.base.as_ref().filter(|b| {
+        let h = b.chain.header();
+        let fits = h.database.kind == kind && h.settings == settings;
+        if !fits {
+            printer.info(format!(
+                "{} was taken from another kind of database or under other session settings: taking a full snapshot",
+                b.chain.top().label
+            ));
+        }
+        fits
+    });
+    let jobs = req
+        .jobs
+        .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize)
+        .min(tables.len())
+        .max(1);
+    // Other connections join this transaction's snapshot, so every table is still read
+    // as of one moment (PostgreSQL; elsewhere `None` and one connection reads all).
+    let shared = if jobs > 1 { session.export_snapshot().await? } else { None };
+    // In parallel, each table is first spooled to its own unnamed temp file.
+    space::check_free_space(store, &tables, session, shared.is_some())?;
+    let mut header = Header {
+        format: format::FORMAT_NAME.into(),
+        format_version: format::FORMAT_VERSION,
+        row_format: format::ROW_FORMAT_COPY_TEXT.into(),
+        name: req.name.clone(),
+        version: req.version,
+        description: req.description.clone(),
+        created_at: format::now_rfc3339(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        database: DatabaseInfo {
+            kind: kind.into(),
+            server_version: session.info.version.clone(),
+            location: session.url.location().to_owned(),
+        },
+        schema_version: version,
+        schema_fingerprint: schema.fingerprint(),
+        tables_fingerprint: None, // the writer computes it
+        settings,
+        compression: CompressionInfo { algorithm: format::COMPRESSION_GZIP.into(), level: req.level },
+        base: base.map(|b| BaseRef {
+            name: b.name.clone(),
+            version: b.version,
+            content_checksum: format::content_checksum(b.chain.header()),
+        }),
+        tables: tables.iter().map(|t| table_entry(t)).collect(),
+        header_checksum: None, // the writer computes it
+    };
+    for (entry, table) in header.tables.iter_mut().zip(&tables) {
+        entry.sequences = session.sequence_states(table).await?;
+    }
+    let reads: Vec<TableRead<'_>> = tables
+        .iter()
+        .zip(&header.tables)
+        .map(|(table, entry)| TableRead { table, columns: entry.columns.iter().map(|c| c.name.clone()).collect() })
+        .collect();
+    let stage = store.stage(&versions::key(&req.name, req.version)).await?;
+    let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(stage, header.clone()))?;
+    let mut stored = vec![Stored::Full; tables.len()];
+    let spool_dir = store.spool_dir();
+    match (shared, base) {
+        (shared, Some(base)) => {
+            let inc = Incremental {
+                printer,
+                connector,
+                base: &base.chain,
+                level: req.level,
+                dir: &spool_dir,
+                reads: &reads,
+                entries: &header.tables,
+            };
+            let outcomes = inc.read_all(session, shared.as_deref(), jobs).await?;
+            for (i, outcome) in outcomes.into_iter().enumerate() {
+                stored[i] = write_outcome(printer, session, &mut writer, i, &reads[i], req.level, outcome).await?;
+            }
+        }
+        (Some(snapshot), None) => {
+            let spooled = on_connections(connector, session, &reads, Some(&snapshot), jobs, async |s, i| {
+                let read = &reads[i];
+                let mut spool = Spool::new(&spool_dir)?;
+                let progress = read.progress(printer);
+                let mut sink = TableSink::new(&mut spool, req.level, progress.clone());
+                read.stream(s, None, &mut sink).await?;
+                let stats = sink.finish().await?;
+                progress.finish();
+                Ok((spool, stats))
+            })
+            .await?;
+            for (i, (spool, stats)) in spooled.into_iter().enumerate() {
+                writer.begin_table(i)?;
+                tokio::task::block_in_place(|| spool.copy_into(&mut writer))?;
+                writer.end_table(stats)?;
+            }
+        }
+        (None, None) => {
+            for (i, read) in reads.iter().enumerate() {
+                write_full(printer, session, &mut writer, i, read, req.level).await?;
+            }
+        }
+    }
+    session.commit("ending the read transaction").await?;
+    let header = tokio::task::block_in_place(|| writer.finish(req.replace))?;
+    Ok((header, stored))
+}
+
+/// The tables a snapshot covers: all (but migration tables), or those `--table` and
+/// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
+fn select_tables<'s>(
+    schema: &'s Schema,
+    selection: &Selection,
+    database: &str,
+    printer: &Printer,
+) -> Result<Vec<&'s Table>, Error> {
+    if schema.tables.is_empty() {
+        return Err(Error::schema(
+            format!("the database {database} has no tables to snapshot"),
+            "create the schema first (run your migrations), or point --database-url (DATABASE_URL) at the database that has it",
+        ));
+    }
+    let chosen = schema.select(selection, printer)?;
+    if chosen.is_empty() {
+        return Err(Error::usage(format!(
+            "no tables of {database} left to snapshot (check --table / --exclude / --schema)"
+        )));
+    }
+    Ok(chosen)
+}
+
+/// Writes table `i` as an incremental read found it; a table to be read again is read
+/// (in full, on the leader: its transaction still sees the same rows) and written in full.
+async fn write_outcome(
+    printer: &Printer,
+    session: &mut Session,
+    writer: &mut SnapshotWriter,
+    i: usize,
+    read: &TableRead<'_>,
+    level: u32,
+    outcome: Outcome,
+) -> Result<Stored, Error> {
+    match outcome {
+        Outcome::Full(spool, stats) => {
+            writer.begin_table_as(i, format::Storage::Full)?;
+            tokio::task::block_in_place(|| spool.copy_into(writer))?;
+            writer.end_table(stats)?;
+            Ok(Stored::Full)
+        }
+        Outcome::Base(live) => {
+            writer.begin_table_as(i, format::Storage::Base)?;
+            writer.end_reconstructed_table(live.rows, &live.checksum)?;
+            Ok(Stored::Base)
+        }
+        Outcome::Delta { upserts, deletes, live } => {
+            let stored = Stored::Delta { upserts: upserts.1.rows, deletes: deletes.1.rows };
+            writer.begin_table_as(i, format::Storage::Delta)?;
+            for (part, (spool, stats)) in [(format::DeltaPart::Upserts, upserts), (format::DeltaPart::Deletes, deletes)]
+            {
+                writer.begin_part(part)?;
+                tokio::task::block_in_place(|| spool.copy_into(writer))?;
+                writer.end_part(stats)?;
+            }
+            writer.end_reconstructed_table(live.rows, &live.checksum)?;
+            Ok(stored)
+        }
+        Outcome::Again { live, why } => {
+            printer.debug(format!("{}: stored in full ({why})", read.table.name));
+            let stats = write_full(printer, session, writer, i, read, level).await?;
+            if stats != live {
+                return Err(Error::Internal(format!("{} read differently twice in one transaction", read.table.name)));
+            }
+            Ok(Stored::Full)
+        }
+    }
+}
+
+/// Streams table `i` into the snapshot, stored in full.
+async fn write_full(
+    printer: &Printer,
+    session: &mut Session,
+    writer: &mut SnapshotWriter,
+    i: usize,
+    read: &TableRead<'_>,
+    level: u32,
+) -> Result<TableStats, Error> {
+    writer.begin_table_as(i, format::Storage::Full)?;
+    let progress = read.progress(printer);
+    let mut sink = TableSink::new(writer, level, progress.clone());
+    read.stream(session, None, &mut sink).await?;
+    let stats = sink.finish().await?;
+    writer.end_table(stats.clone())?;
+    progress.finish();
+    Ok(stats)
+}
+
+/// The header entry of a table about to be read (its figures are filled in as it is written).
+fn table_entry(t: &Table) -> TableEntry {
+    TableEntry {
+        schema: t.name.schema.clone(),
+        name: t.name.name.clone(),
+        storage: format::Storage::Full,
+        columns: t
+            .writable_columns()
+            .map(|c| ColumnEntry { name: c.name.clone(), type_name: c.type_name.clone(), nullable: c.nullable })
+            .collect(),
+        primary_key: t.primary_key.clone(),
+        rows: 0,
+        checksum: "0".repeat(16),
+        offset: 0,
+        length: 0,
+        raw_bytes: 0,
+        delta: None,
+        sequences: std::collections::BTreeMap::new(),
+    }
+}

@@ -1,0 +1,108 @@
+//! Reading tables out of the database for a snapshot: what is read of each table
+//! ([`TableRead`], the one place rows enter), and spreading the tables over the
+//! connections of one read transaction.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use crate::db::schema::Table;
+use crate::db::{ChunkSink, Connector, Session};
+use crate::error::Error;
+use crate::output::{Printer, Progress};
+
+/// Pages `from..to` of a table (`to` `None`: to the end).
+pub(super) type Pages = (u64, Option<u64>);
+
+/// What a snapshot reads of one table: which columns, in the order the header lists
+/// them. Every row of a snapshot enters through [`TableRead::stream`].
+pub(super) struct TableRead<'a> {
+    pub table: &'a Table,
+    pub columns: Vec<String>,
+}
+
+impl TableRead<'_> {
+    /// Streams the table's rows (those on `pages` only, when given) as COPY text into `sink`.
+    pub async fn stream<S: ChunkSink>(
+        &self,
+        session: &mut Session,
+        pages: Option<Pages>,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        match pages {
+            None => session.stream_table(self.table, &self.columns, sink).await,
+            Some(pages) => session.stream_pages(self.table, &self.columns, pages, sink).await,
+        }
+    }
+
+    /// The table's progress bar (rows, with the estimate as the total when there is one).
+    pub fn progress(&self, printer: &Printer) -> Progress {
+        let table = self.table;
+        printer.progress(&table.name.to_string(), (table.row_estimate > 0).then_some(table.row_estimate), "rows")
+    }
+}
+
+/// Table indexes, biggest first: the order connections take them in.
+pub(super) fn biggest_first(tables: &[TableRead<'_>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..tables.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(tables[i].table.estimated_bytes.max(tables[i].table.row_estimate)));
+    order
+}
+
+/// Runs `each(session, index)` for every table: on the leader alone, or with `snapshot`
+/// (exported by the leader) also on `jobs - 1` helper connections that join it, so
+/// every table is still read as of one moment. Tables go biggest first to whichever
+/// connection is free. Returns the results in table order.
+pub(super) async fn on_connections<T>(
+    connector: &Connector<'_>,
+    leader: &mut Session,
+    tables: &[TableRead<'_>],
+    snapshot: Option<&str>,
+    jobs: usize,
+    each: impl AsyncFn(&mut Session, usize) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut helpers = join_snapshot(connector, snapshot, jobs).await?;
+    let queue = RefCell::new(VecDeque::from(biggest_first(tables)));
+    let done: RefCell<Vec<Option<T>>> = RefCell::new((0..tables.len()).map(|_| None).collect());
+    let drain = async |session: &mut Session| -> Result<(), Error> {
+        loop {
+            let Some(i) = queue.borrow_mut().pop_front() else { return Ok(()) };
+            let result = each(session, i).await?;
+            done.borrow_mut()[i] = Some(result);
+        }
+    };
+    let mut all: Vec<&mut Session> = vec![leader];
+    all.extend(helpers.iter_mut());
+    let result = futures_util::future::try_join_all(all.into_iter().map(drain)).await;
+    close_helpers(helpers, result.is_ok()).await?;
+    result?;
+    done.into_inner().into_iter().map(|d| d.ok_or_else(|| Error::Internal("a table was not read".into()))).collect()
+}
+
+/// `jobs - 1` more connections reading as of the leader's exported `snapshot` (none
+/// without one).
+pub(super) async fn join_snapshot(
+    connector: &Connector<'_>,
+    snapshot: Option<&str>,
+    jobs: usize,
+) -> Result<Vec<Session>, Error> {
+    let mut helpers = Vec::new();
+    if let Some(snapshot) = snapshot {
+        for _ in 1..jobs {
+            let mut s = connector.connect().await?;
+            s.begin_read_at(snapshot).await?;
+            helpers.push(s);
+        }
+    }
+    Ok(helpers)
+}
+
+/// Ends the helpers' read transactions (committed when all went well) and closes them.
+pub(super) async fn close_helpers(helpers: Vec<Session>, ok: bool) -> Result<(), Error> {
+    for mut s in helpers {
+        if ok {
+            s.commit("ending a read transaction").await?;
+        }
+        s.close().await;
+    }
+    Ok(())
+}
