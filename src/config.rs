@@ -48,10 +48,36 @@ struct RawConfig {
     log_format: Raw,
     #[serde(alias = "no_progress")]
     no_progress: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
     bulk: Option<RawBulk>,
     snapshot: Option<RawSnapshot>,
+}
+
+/// The switches refused in a config file, read on their own first: `RawConfig` does not
+/// know them, so an unknown-key error never offers them as keys to use.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefusedKeys {
+    #[serde(alias = "allow_remote")]
+    allow_remote: Raw,
+    bulk: Option<RefusedBulk>,
+    snapshot: Option<RefusedSnapshot>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefusedBulk {
+    truncate: Raw,
+    #[serde(alias = "allow_remote")]
+    allow_remote: Raw,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefusedSnapshot {
+    clean: Raw,
+    force: Raw,
+    #[serde(alias = "allow_remote")]
+    allow_remote: Raw,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,9 +90,6 @@ struct RawBulk {
     #[serde(alias = "batch_size")]
     batch_size: Raw,
     seed: Raw,
-    truncate: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,10 +100,6 @@ struct RawSnapshot {
     exclude: Raw,
     #[serde(alias = "compression_level")]
     compression_level: Raw,
-    clean: Raw,
-    force: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
 }
 
 /// A value from the file and the line it is on.
@@ -160,20 +179,20 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let lines = crate::text::LineIndex::new(text);
     let line_of = |offset: usize| lines.line_of(offset);
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+    let toml_error = |e: toml::de::Error| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
         config_error(path, line, e.message().trim_end())
-    })?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let cx = Cx { path, dir: &dir, line_of: &line_of };
+    };
+    let refused: RefusedKeys = toml::from_str(text).map_err(toml_error)?;
+    let (bulk, snapshot) = (refused.bulk.unwrap_or_default(), refused.snapshot.unwrap_or_default());
     for (key, value) in [
-        ("allow-remote", &raw.allow_remote),
-        ("bulk.allow-remote", &raw.bulk.as_ref().and_then(|b| b.allow_remote.clone())),
-        ("bulk.truncate", &raw.bulk.as_ref().and_then(|b| b.truncate.clone())),
-        ("snapshot.allow-remote", &raw.snapshot.as_ref().and_then(|s| s.allow_remote.clone())),
-        ("snapshot.clean", &raw.snapshot.as_ref().and_then(|s| s.clean.clone())),
-        ("snapshot.force", &raw.snapshot.as_ref().and_then(|s| s.force.clone())),
+        ("allow-remote", &refused.allow_remote),
+        ("bulk.allow-remote", &bulk.allow_remote),
+        ("bulk.truncate", &bulk.truncate),
+        ("snapshot.allow-remote", &snapshot.allow_remote),
+        ("snapshot.clean", &snapshot.clean),
+        ("snapshot.force", &snapshot.force),
     ] {
         if let Some(v) = value {
             return Err(Error::usage_hint(
@@ -182,6 +201,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
             ));
         }
     }
+    let raw: RawConfig = toml::from_str(text).map_err(toml_error)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let cx = Cx { path, dir: &dir, line_of: &line_of };
     let bulk = raw.bulk.unwrap_or_default();
     let snapshot = raw.snapshot.unwrap_or_default();
     Ok(Config {
@@ -473,6 +495,19 @@ mod tests {
         let c = parse_str(&text).unwrap();
         assert_eq!(crate::text::SCANNED.with(std::cell::Cell::get) - before, text.len());
         assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
+    }
+
+    /// r19.12: an unknown key's error lists only keys the file may hold, never the
+    /// switches it refuses.
+    #[test]
+    fn unknown_keys_are_told_only_the_keys_allowed() {
+        for text in ["snapshot-dri = \"x\"\n", "[bulk]\ncuont = 5\n", "[snapshot]\nexlude = []\n"] {
+            let err = parse_str(text).unwrap_err().to_string();
+            assert!(err.contains("expected"), "{err}");
+            for refused in ["allow-remote", "truncate", "clean", "force"] {
+                assert!(!err.contains(refused), "{text:?} offers {refused}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -97,10 +97,12 @@ fn bulk_args(args: &PrepareArgs) -> BulkArgs {
         tables: args.tables.clone(),
         exclude: args.exclude.clone(),
         schemas: args.schemas.clone(),
+        strict_names: args.strict_names,
         factories: args.factories.clone(),
         batch_size: args.batch_size,
         seed: args.seed,
         truncate: true,
+        cascade: args.cascade,
         dry_run: false,
         // Learned profiles (`bulk --like`) are not prepare options (yet).
         like: None,
@@ -127,7 +129,8 @@ async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
             db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
         let result = async {
             if ctx.settings.embedded_default {
-                session.begin_write(&WriteIntent { command: "prepare".into(), retry: false, wait }).await?;
+                let intent = WriteIntent { command: "prepare".into(), retry: false, wait, empties: false };
+                session.begin_write(&intent).await?;
                 if session.apply_demo_schema_if_empty().await? {
                     ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
                 }
@@ -158,7 +161,7 @@ struct Key {
 
 impl Key {
     fn new(live: &Live, req: &BulkRequest, selection: &Selection) -> Self {
-        let doc = json!({
+        let mut doc = json!({
             "key_version": KEY_VERSION,
             "seed_version": env!("CARGO_PKG_VERSION"),
             "format_version": FORMAT_VERSION,
@@ -173,7 +176,9 @@ impl Key {
             "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
             "like": req.like.as_ref().map(crate::factory::config::Factories::text),
         });
-        // serde_json's maps are sorted, so the text is canonical.
+        // Keys sorted at every level (maps keep insertion order otherwise), so the text
+        // is canonical and the same as when serde_json's maps were always sorted.
+        doc.sort_all_objects();
         Self { full: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(doc.to_string().as_bytes())) }
     }
 
@@ -443,21 +448,22 @@ impl Job<'_> {
         let args = RestoreArgs {
             name: self.name.clone(),
             clean: true,
+            cascade: self.args.cascade,
             allow_schema_mismatch: false,
             tables: vec![],
             exclude: vec![],
             schemas: vec![],
+            strict_names: false,
             dry_run: false,
             allow_remote: self.args.allow_remote,
             lock: LockArgs { wait: self.args.wait },
         };
-        let tables = header.tables.len();
         // A snapshot prepare saved is full (`look` checks): its chain is itself.
         let top = Link::new(self.name.clone(), src, header);
         let chain = Arc::new(Chain::resolve(top, |_| Ok(None))?);
         let header = Arc::new(chain.header().clone());
-        let rows = restore::load(self.ctx, &args, &chain, &header).await?;
-        Ok(Done::Restored { tables, rows: rows.unwrap_or(0) })
+        let (tables, rows) = restore::load(self.ctx, &args, &chain, &header).await?.unwrap_or_default();
+        Ok(Done::Restored { tables, rows })
     }
 
     /// `seed snapshot create` of the whole database (the exclusive lock is held by the
@@ -472,6 +478,7 @@ impl Job<'_> {
             tables: vec![],
             exclude: self.opts.selection.exclude.clone(),
             schemas: self.opts.selection.schemas.clone(),
+            strict_names: self.opts.selection.strict_names,
             force: replace,
             new_version: false,
             base: None,

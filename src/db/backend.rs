@@ -41,6 +41,9 @@ pub struct WriteIntent {
     pub retry: bool,
     /// Wait for another holder instead of failing at once (`--wait`).
     pub wait: bool,
+    /// The load empties its targets first (`--truncate`, `--clean`): a kind may prepare
+    /// the transaction for that before it starts (SQLite sets foreign keys aside).
+    pub empties: bool,
 }
 
 /// What a load is for: the two differ in what they may do to rows.
@@ -64,6 +67,12 @@ pub struct LoadRequest<'a> {
     pub existing_rows: BTreeMap<TableName, u64>,
     /// Empty the targets first (`--truncate`, `--clean`).
     pub empty_first: bool,
+    /// `--cascade`: also empty the tables outside the load whose rows reference an
+    /// emptied table (and, in turn, theirs), instead of refusing.
+    pub cascade: bool,
+    /// Those tables with their row counts, children first: filled in by
+    /// `Session::plan_load` with `--cascade`, emptied by `start_load` before the targets.
+    pub also_empty: Vec<(TableName, u64)>,
     /// Foreign keys (table, index into its `foreign_keys`) whose parent loads after the
     /// child: cycles and self references.
     pub cycle_edges: Vec<(TableName, usize)>,
@@ -85,6 +94,11 @@ pub struct LoadPlan {
     pub label: &'static str,
     /// Problems that stop the load, one per line (reported all at once).
     pub blocking: Vec<String>,
+    /// Tables outside the load whose rows reference a table it empties (a problem
+    /// without `--cascade`, the tables it empties with it).
+    pub dependents: Vec<crate::db::dependents::Dependent>,
+    /// Why `--cascade` cannot help with them (a target references one of them), if so.
+    pub cascade_obstacle: Option<String>,
 }
 
 /// The rows of one table as the load receives them.

@@ -1305,7 +1305,11 @@ impl Plan {
                 i + 1,
                 t.table.name,
                 counted(t.count, "row"),
-                if t.offset > 0 { format!(" (after {} existing)", t.offset) } else { String::new() }
+                if t.offset > 0 {
+                    format!(" (after {} existing)", crate::output::thousands(t.offset))
+                } else {
+                    String::new()
+                }
             );
             for c in &t.columns {
                 let origin = match c.source {
@@ -1468,7 +1472,7 @@ impl Plan {
 
 /// "1 row", "2 rows".
 fn counted(n: u64, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    crate::output::plural(n, noun, &format!("{noun}s"))
 }
 
 fn value_text(v: &Value) -> String {

@@ -6,6 +6,7 @@ mod common;
 mod bulk;
 mod cli;
 mod constraints;
+mod dependents;
 mod doctor;
 mod faults;
 mod fuzz;

@@ -260,7 +260,7 @@ pub fn copying_backend(db: &TestDb, app: &str) -> Option<String> {
     let pid = server().psql(
         "postgres",
         &format!(
-            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND application_name = '{app}'
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND (application_name = '{app}' OR application_name LIKE '%({app}%')
                AND state = 'active' AND query LIKE 'COPY%' LIMIT 1",
             db.name
         ),
@@ -280,7 +280,7 @@ pub fn terminate_first_copy(db: &TestDb, app: &str, seconds: u32) -> Option<Stri
              BEGIN
                LOOP
                  PERFORM pg_stat_clear_snapshot();
-                 SELECT pid INTO p FROM pg_stat_activity WHERE datname = '{db}' AND application_name = '{app}'
+                 SELECT pid INTO p FROM pg_stat_activity WHERE datname = '{db}' AND (application_name = '{app}' OR application_name LIKE '%({app}%')
                    AND state = 'active' AND query LIKE 'COPY%' LIMIT 1;
                  EXIT WHEN p IS NOT NULL OR clock_timestamp() - t0 > interval '{seconds} s';
                  PERFORM pg_sleep(0.005);

@@ -231,12 +231,16 @@ async fn report(
                 plural(dels, "row removed", "rows removed")
             )
         });
+        // No rows: the file is its header; a ratio of nothing says nothing.
+        let data = if raw == 0 {
+            format!("no data ({} file: the header)", human_bytes(size))
+        } else {
+            format!("{} of data in {} ({ratio:.1}x)", human_bytes(raw), human_bytes(size))
+        };
         format!(
-            "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}\n  {}",
+            "snapshot '{label}' created: {}, {}, {data}, {secs:.2}s ({} rows/s){incremental}\n  {}",
             plural(header.tables.len() as u64, "table", "tables"),
             plural(rows, "row", "rows"),
-            human_bytes(raw),
-            human_bytes(size),
             human_count(rate),
             path.display()
         )
@@ -267,7 +271,9 @@ async fn attempt(
             include: args.tables.clone(),
             exclude: args.exclude.clone(),
             schemas: args.schemas.clone(),
+            strict_names: args.strict_names,
         },
+        database: ctx.settings.database_named(),
         level: args.compression_level,
         jobs: args.jobs,
         base: target.base.clone(),

@@ -156,9 +156,7 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     let rows: u64 = h.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = h.tables.iter().map(|t| t.raw_bytes).sum();
     let _ = writeln!(out, "snapshot      {}", t(&h.name, NAME));
-    if h.version > 1 || h.base.is_some() {
-        let _ = writeln!(out, "version       {}", h.version);
-    }
+    let _ = writeln!(out, "version       {}", h.version);
     if let Some(b) = &h.base {
         let count = |s: Storage| h.tables.iter().filter(|t| t.storage == s).count() as u64;
         let _ = writeln!(

@@ -62,10 +62,15 @@ pub struct MySqlBackend {
     /// The `GET_LOCK()` name held by this session, if any.
     lock: Option<String>,
     load: load::LoadState,
+    printer: crate::output::Printer,
 }
 
 /// Connects and fixes the session settings; the version as "10.11.14-MariaDB".
-pub async fn connect(url: &DbUrl, statement_timeout: Option<Duration>) -> Result<(MySqlBackend, String), sqlx::Error> {
+pub async fn connect(
+    url: &DbUrl,
+    statement_timeout: Option<Duration>,
+    printer: &crate::output::Printer,
+) -> Result<(MySqlBackend, String), sqlx::Error> {
     // sqlx reads `mariadb://` URLs like `mysql://` ones (it ignores the scheme).
     let options = MySqlConnectOptions::from_str(url.expose())?
         .pipes_as_concat(false)
@@ -108,6 +113,7 @@ pub async fn connect(url: &DbUrl, statement_timeout: Option<Duration>) -> Result
         engines: HashMap::new(),
         lock: None,
         load: load::LoadState::default(),
+        printer: printer.clone(),
     };
     Ok((backend, version))
 }

@@ -60,6 +60,8 @@ pub struct Request {
     pub description: Option<String>,
     /// Which tables (`--table`, `--exclude`, `--schema`).
     pub selection: Selection,
+    /// How messages name the database: `URL (from ORIGIN)`.
+    pub database: String,
     /// gzip level 0–9.
     pub level: u32,
     /// Connections to read on (`-j`); `None`: one per core.
@@ -90,7 +92,7 @@ pub async fn write(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let tables = select_tables(&schema, &req.selection)?;
+    let tables = select_tables(&schema, &req.selection, &req.database, printer)?;
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written
@@ -202,16 +204,23 @@ pub async fn write(
 
 /// The tables a snapshot covers: all (but migration tables), or those `--table` and
 /// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
-fn select_tables<'s>(schema: &'s Schema, selection: &Selection) -> Result<Vec<&'s Table>, Error> {
+fn select_tables<'s>(
+    schema: &'s Schema,
+    selection: &Selection,
+    database: &str,
+    printer: &Printer,
+) -> Result<Vec<&'s Table>, Error> {
     if schema.tables.is_empty() {
         return Err(Error::schema(
-            "the database has no tables to snapshot",
-            "create the schema first (run your migrations), or point --database-url at another database",
+            format!("the database {database} has no tables to snapshot"),
+            "create the schema first (run your migrations), or point --database-url (DATABASE_URL) at the database that has it",
         ));
     }
-    let chosen = schema.select(selection)?;
+    let chosen = schema.select(selection, printer)?;
     if chosen.is_empty() {
-        return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
+        return Err(Error::usage(format!(
+            "no tables of {database} left to snapshot (check --table / --exclude / --schema)"
+        )));
     }
     Ok(chosen)
 }
