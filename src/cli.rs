@@ -277,6 +277,9 @@ pub struct PrepareArgs {
     /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
     #[arg(long)]
     pub wait: bool,
+    /// Save (and leave in the database) a slice of what bulk wrote; part of the key.
+    #[command(flatten)]
+    pub subset: SubsetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -286,7 +289,7 @@ pub struct DoctorArgs {}
 pub enum SnapshotCommand {
     /// Write a snapshot of the database's data.
     #[command(
-        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3"
+        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3\n  seed snapshot create store1 --subset 'customer:store_id = 1'\n  seed snapshot create sample --subset 'film:10%' --seed 7 --children-per-parent 5 --dry-run"
     )]
     Create(CreateArgs),
     /// Load a snapshot into the database, in one transaction.
@@ -413,7 +416,42 @@ pub struct CreateArgs {
     #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: Option<u32>,
     #[command(flatten)]
+    pub subset: SubsetArgs,
+    /// With --subset: the seed TABLE:10% and TABLE:1000 samples hash keys with (default 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Take [subset] and [references] from this factories file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub factories: Option<PathBuf>,
+    /// Print what would be taken (with --subset: per table the estimated rows and why); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// A slice of the database instead of all of it (`snapshot create`, `prepare`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SubsetArgs {
+    /// Take only a slice: the rows TABLE:CONDITION, TABLE:10% or TABLE:1000 picks, their
+    /// children and every row they reference (repeatable).
+    #[arg(long = "subset", value_name = "TABLE:ROWS")]
+    pub subset: Vec<String>,
+    /// With --subset: at most N children per parent row (the first N by key). Default: all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), conflicts_with = "no_children")]
+    pub children_per_parent: Option<u64>,
+    /// With --subset: no children; the start rows and what they reference.
+    #[arg(long)]
+    pub no_children: bool,
+    /// With --subset: tables no reference connects to a starting table are empty (default) or kept whole.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub unrelated: Option<UnrelatedArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnrelatedArg {
+    Empty,
+    Keep,
 }
 
 #[derive(Debug, Args)]

@@ -16,8 +16,10 @@ pub mod logging;
 pub mod manual;
 pub mod output;
 pub mod redact;
+pub mod refs;
 pub mod settings;
 pub mod snapshot;
+pub mod subset;
 pub mod system;
 pub mod text;
 

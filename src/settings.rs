@@ -105,6 +105,8 @@ pub struct Settings {
     pub env_file: Option<Loaded>,
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
+    /// `seed.toml`'s `[references]`: references the schema does not declare.
+    pub references: Vec<crate::refs::VirtualRef>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -415,6 +417,7 @@ impl Settings {
             statement_timeout,
             env_file: inputs.env_file.clone(),
             effective: r.effective,
+            references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
         })
     }
 

@@ -26,6 +26,7 @@ mod settings;
 mod snapshot;
 mod store;
 mod store_versions;
+mod subset;
 mod timeout;
 mod trust;
 mod ux;

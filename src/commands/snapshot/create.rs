@@ -19,13 +19,14 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::catalog::{Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want};
-use super::{AuditGuard, location};
+use super::{AuditGuard, location, subset};
 use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
+use crate::factory::config::Factories;
 use crate::output::{Level, human_bytes, human_count, plural};
 use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
 use crate::snapshot::create::{self, Base, Stored};
@@ -48,6 +49,12 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
             ),
         ));
     }
+    // The slice's rules are checked before anything is locked, connected or written.
+    let factories = args.factories.as_deref().map(Factories::load).transpose()?;
+    let rules = subset::rules(&args.subset, args.seed, factories.as_ref(), &ctx.settings.references)?;
+    if args.dry_run {
+        return dry_run(&args, ctx, rules.as_ref()).await;
+    }
     let store = location(ctx)?;
     store.prepare_write().await?;
     let mut audit = AuditGuard::new(
@@ -57,7 +64,7 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
         Some(args.name.clone()),
         Some(ctx.settings.database_url.location().to_owned()),
     );
-    let result = create(&args, ctx, &store).await;
+    let result = create(&args, ctx, &store, rules).await;
     if let Ok(v) = &result
         && *v > 1
     {
@@ -74,6 +81,8 @@ struct Target {
     replace: bool,
     /// The snapshot it is incremental to (name and version as stored), with its chain.
     base: Option<Base>,
+    /// The slice to take, if any.
+    subset: Option<crate::subset::Rules>,
 }
 
 /// The base a create builds on: `--base REF`, else the latest version with
@@ -87,7 +96,13 @@ fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error
 }
 
 /// Locks, picks the version number, resolves the base; returns the version created.
-async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u64, Error> {
+/// A create given no slice of its own takes the slice its base was taken with.
+async fn create(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    rules: Option<crate::subset::Rules>,
+) -> Result<u64, Error> {
     let command = format!("seed snapshot create {}", args.name);
     // The number lock first, alone: it decides between concurrent creators of the
     // name. Then the name itself (exclusive only to replace a version) and the names
@@ -128,7 +143,18 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
                 base_chain(ctx, store, &b).await?.map(|chain| Base { name: b.name.clone(), version: b.version, chain })
             }
         };
-        break (Target { version: target.0, replace: target.1, base }, locks);
+        let subset = match (&rules, base.as_ref().and_then(|b| b.chain.header().subset.as_ref())) {
+            (None, Some(info)) => {
+                let label = versions::label(
+                    &base.as_ref().map_or(String::new(), |b| b.name.clone()),
+                    base.as_ref().map_or(1, |b| b.version),
+                );
+                ctx.printer.info(format!("taking the same slice as {label} ({})", info.start.join("; ")));
+                Some(subset::rules_from_header(info, &label)?)
+            }
+            _ => rules.clone(),
+        };
+        break (Target { version: target.0, replace: target.1, base, subset }, locks);
     };
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
@@ -142,8 +168,13 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
 /// Writes snapshot `args.name` as version 1, in full (retried as a whole on transient
 /// failures); prints no summary. The caller holds the name's exclusive lock and has
 /// checked the direct URL (`seed prepare` reuses this).
-pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
-    let target = Target { version: 1, replace: args.force, base: None };
+pub async fn take(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    rules: Option<crate::subset::Rules>,
+) -> Result<Header, Error> {
+    let target = Target { version: 1, replace: args.force, base: None, subset: rules };
     let (header, _) =
         with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store, &target))
             .await?;
@@ -277,10 +308,75 @@ async fn attempt(
         level: args.compression_level,
         jobs: args.jobs,
         base: target.base.clone(),
+        subset: target.subset.clone(),
     };
     let connector =
         db::Connector { settings: &ctx.settings, url: &ctx.settings.database_url, printer: &ctx.printer, app: APP };
     let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
     session.close().await;
     result
+}
+
+/// `--dry-run`: which tables, and with a slice per table the estimated rows and why,
+/// from the planner's estimates in one read transaction; nothing is read or written.
+async fn dry_run(args: &CreateArgs, ctx: &Context, rules: Option<&crate::subset::Rules>) -> Result<u8, Error> {
+    let mut session =
+        db::connect_with(&ctx.settings, &ctx.settings.database_url, &ctx.printer, APP, db::Access::ReadOnly, false)
+            .await?;
+    let result = async {
+        session.begin_read().await?;
+        let schema = session.introspect().await?;
+        let selection =
+            Selection {
+            include: args.tables.clone(),
+            exclude: args.exclude.clone(),
+            schemas: args.schemas.clone(),
+            strict_names: args.strict_names,
+        };
+        let tables = create::select_tables(&schema, &selection, &ctx.settings.database_named(), &ctx.printer)?;
+        let plan = match rules {
+            Some(rules) => Some(crate::subset::explain(&mut session, &schema, &tables, rules).await?),
+            None => None,
+        };
+        session.commit("ending the read transaction").await?;
+        Ok((tables.iter().map(|t| (t.name.to_string(), t.row_estimate)).collect::<Vec<_>>(), plan))
+    }
+    .await;
+    if result.is_err() {
+        session.rollback().await;
+    }
+    session.close().await;
+    let (tables, plan) = result?;
+    match (rules, &plan) {
+        (Some(rules), Some(plan)) => {
+            ctx.printer.data(subset::plan_text(&args.name, rules, plan).trim_end());
+            ctx.printer.document(
+                "snapshot create",
+                json!({ "dry_run": true, "name": args.name,
+                        "subset": create::subset_info(rules),
+                        "tables": plan.tables, "problems": plan.problems,
+                        "estimated_rows": plan.tables.iter().map(|t| t.estimated_rows).sum::<u64>() }),
+            );
+        }
+        _ => {
+            let mut text = format!(
+                "snapshot '{}' would take every row of {}:\n",
+                args.name,
+                plural(tables.len() as u64, "table", "tables")
+            );
+            for (t, rows) in &tables {
+                text.push_str(&format!("  {t} (about {rows} rows)\n"));
+            }
+            ctx.printer.data(text.trim_end());
+            let list: Vec<_> = tables
+                .iter()
+                .map(|(t, rows)| json!({ "table": t, "table_rows": rows, "estimated_rows": rows, "action": "whole" }))
+                .collect();
+            ctx.printer.document(
+                "snapshot create",
+                json!({ "dry_run": true, "name": args.name, "subset": null, "tables": list }),
+            );
+        }
+    }
+    Ok(code::OK)
 }

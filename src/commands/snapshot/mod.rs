@@ -12,6 +12,7 @@ mod prune;
 mod rebase;
 pub mod restore;
 mod show;
+pub mod subset;
 mod transfer;
 mod verify;
 

@@ -172,6 +172,9 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     if let Some(d) = &h.description {
         let _ = writeln!(out, "description   {}", t(d, 2000));
     }
+    if let Some(sub) = &h.subset {
+        let _ = write!(out, "{}", super::subset::info_text(sub));
+    }
     let _ = writeln!(out, "file          {} ({}, {} of rows)", for_terminal(file), human_bytes(size), human_bytes(raw));
     let _ = writeln!(out, "created       {} by seed {}", t(&h.created_at, 40), t(&h.tool_version, 40));
     let _ = writeln!(

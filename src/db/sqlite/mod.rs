@@ -20,6 +20,7 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
+use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
@@ -285,7 +286,56 @@ impl Backend for SqliteBackend {
         columns: &[String],
         sink: &mut S,
     ) -> Result<(), Error> {
-        export::stream_table(self, table, columns, sink).await
+        export::stream_table(self, table, columns, "", sink).await
+    }
+
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        export::stream_table(self, table, columns, &format!(" WHERE {filter} ORDER BY {order}"), sink).await
+    }
+
+    fn row_id(&self, _table: &Table) -> Option<Vec<KeyPart>> {
+        Some(vec![KeyPart { expr: "rowid".into(), type_name: "integer".into() }])
+    }
+
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String {
+        let parts: Vec<String> = key.exprs(alias).iter().map(|e| format!("quote({e})")).collect();
+        parts.join(" || ',' || ")
+    }
+
+    /// A row value's `IN` takes a subquery only: `VALUES` is one.
+    fn key_in(&self, key: &RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        let lhs = key.exprs(alias);
+        if lhs.len() == 1 || keys.is_empty() {
+            return crate::db::keys::in_list(&lhs, keys);
+        }
+        let rows: Vec<String> = keys.iter().map(|k| format!("({k})")).collect();
+        format!("({}) IN (VALUES {})", lhs.join(", "), rows.join(", "))
+    }
+
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        use futures_util::TryStreamExt;
+        let path = self.path.clone();
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        while let Some(row) = rows.try_next().await.map_err(|e| errors::translate(e, step, path.as_deref()))? {
+            let values = (0..row.len())
+                .map(|i| row.try_get::<Option<String>, _>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| errors::translate(e, step, path.as_deref()))?;
+            each(values)?;
+        }
+        Ok(())
     }
 
     async fn sequence_states(&mut self, _table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {

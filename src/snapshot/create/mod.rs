@@ -50,6 +50,7 @@ use crate::snapshot::format::{
 use crate::snapshot::location::Location;
 use crate::snapshot::versions;
 use crate::snapshot::writer::SnapshotWriter;
+use crate::subset::{self, TableRows};
 
 /// What to write, decided before connecting.
 pub struct Request {
@@ -68,6 +69,8 @@ pub struct Request {
     pub jobs: Option<u32>,
     /// The snapshot this one is incremental to.
     pub base: Option<Base>,
+    /// Only a slice of the rows (`--subset`): the rules it is computed by.
+    pub subset: Option<subset::Rules>,
 }
 
 /// A base: its name and version as stored, and its chain (checked by the caller).
@@ -93,6 +96,11 @@ pub async fn write(
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
     let tables = select_tables(&schema, &req.selection, &req.database, printer)?;
+    // A slice is decided before anything is staged: a bad starting point writes nothing.
+    let slice: Option<Vec<TableRows>> = match &req.subset {
+        Some(rules) => Some(subset::take(session, &schema, &tables, rules, printer).await?),
+        None => None,
+    };
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written
@@ -117,7 +125,7 @@ pub async fn write(
     // as of one moment (PostgreSQL; elsewhere `None` and one connection reads all).
     let shared = if jobs > 1 { session.export_snapshot().await? } else { None };
     // In parallel, each table is first spooled to its own unnamed temp file.
-    space::check_free_space(store, &tables, session, shared.is_some())?;
+    space::check_free_space(store, &tables, share(&tables, slice.as_deref()), session, shared.is_some())?;
     let mut header = Header {
         format: format::FORMAT_NAME.into(),
         format_version: format::FORMAT_VERSION,
@@ -142,6 +150,7 @@ pub async fn write(
             version: b.version,
             content_checksum: format::content_checksum(b.chain.header()),
         }),
+        subset: req.subset.as_ref().map(subset_info),
         tables: tables.iter().map(|t| table_entry(t)).collect(),
         header_checksum: None, // the writer computes it
     };
@@ -151,7 +160,12 @@ pub async fn write(
     let reads: Vec<TableRead<'_>> = tables
         .iter()
         .zip(&header.tables)
-        .map(|(table, entry)| TableRead { table, columns: entry.columns.iter().map(|c| c.name.clone()).collect() })
+        .enumerate()
+        .map(|(i, (table, entry))| TableRead {
+            table,
+            columns: entry.columns.iter().map(|c| c.name.clone()).collect(),
+            rows: slice.as_ref().map(|s| &s[i]),
+        })
         .collect();
     let stage = store.stage(&versions::key(&req.name, req.version)).await?;
     let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(stage, header.clone()))?;
@@ -202,9 +216,37 @@ pub async fn write(
     Ok((header, stored))
 }
 
+/// The part of the tables' estimated rows a slice takes (1.0 without one).
+fn share(tables: &[&Table], slice: Option<&[TableRows]>) -> f64 {
+    let Some(slice) = slice else { return 1.0 };
+    let all: u64 = tables.iter().map(|t| t.row_estimate).sum();
+    let taken: u64 = slice.iter().zip(tables).map(|(r, t)| r.count().unwrap_or(t.row_estimate)).sum();
+    #[allow(clippy::cast_precision_loss)]
+    if all == 0 { 1.0 } else { taken as f64 / all as f64 }
+}
+
+/// The header's record of the rules a slice was taken with.
+pub fn subset_info(rules: &subset::Rules) -> format::SubsetInfo {
+    format::SubsetInfo {
+        start: rules.starts.iter().map(ToString::to_string).collect(),
+        seed: rules.seed,
+        children: rules.children,
+        unrelated: rules.unrelated,
+        references: rules
+            .references
+            .iter()
+            .map(|r| format::ReferenceInfo {
+                child: r.child.to_string(),
+                parent: r.parent.to_string(),
+                condition: r.condition.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// The tables a snapshot covers: all (but migration tables), or those `--table` and
 /// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
-fn select_tables<'s>(
+pub fn select_tables<'s>(
     schema: &'s Schema,
     selection: &Selection,
     database: &str,
