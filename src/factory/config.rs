@@ -373,9 +373,9 @@ impl Factories {
             profile.personal = raw.personal;
             learned = raw.from;
         }
-        let references = parse_section(path, &|o| line_of(&text, o), raw.references)?;
+        let references = parse_section(path, &|o| lines.line_of(o), raw.references)?;
         let subset =
-            raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| line_of(&text, o), s)).transpose()?;
+            raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| lines.line_of(o), s)).transpose()?;
         Ok(Self { path: path.to_owned(), text, tables, learned, profile, references, subset })
     }
 
