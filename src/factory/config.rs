@@ -104,6 +104,9 @@ struct RawFile {
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
     profile: Option<Spanned<RawProfile>>,
+    /// `[mask]`: read by `mask::rules` (snapshot create and mask); bulk ignores it.
+    #[serde(default, rename = "mask")]
+    _mask: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

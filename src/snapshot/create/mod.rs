@@ -45,7 +45,7 @@ use crate::error::Error;
 use crate::output::Printer;
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::{
-    self, BaseRef, ColumnEntry, CompressionInfo, DatabaseInfo, Header, TableEntry, TableStats,
+    self, BaseRef, ColumnEntry, CompressionInfo, DatabaseInfo, ForeignKeyEntry, Header, TableEntry, TableStats,
 };
 use crate::snapshot::location::Location;
 use crate::snapshot::versions;
@@ -140,6 +140,7 @@ pub async fn write(
             version: b.version,
             content_checksum: format::content_checksum(b.chain.header()),
         }),
+        masking: None,
         tables: tables.iter().map(|t| table_entry(t)).collect(),
         header_checksum: None, // the writer computes it
     };
@@ -287,11 +288,20 @@ fn table_entry(t: &Table) -> TableEntry {
         schema: t.name.schema.clone(),
         name: t.name.name.clone(),
         storage: format::Storage::Full,
-        columns: t
-            .writable_columns()
-            .map(|c| ColumnEntry { name: c.name.clone(), type_name: c.type_name.clone(), nullable: c.nullable })
-            .collect(),
+        columns: t.writable_columns().map(ColumnEntry::of).collect(),
         primary_key: t.primary_key.clone(),
+        unique_keys: t.uniques.iter().take(format::MAX_KEYS_PER_TABLE).map(|u| u.columns.clone()).collect(),
+        foreign_keys: t
+            .foreign_keys
+            .iter()
+            .take(format::MAX_KEYS_PER_TABLE)
+            .map(|fk| ForeignKeyEntry {
+                columns: fk.columns.clone(),
+                ref_schema: fk.ref_table.schema.clone(),
+                ref_table: fk.ref_table.name.clone(),
+                ref_columns: fk.ref_columns.clone(),
+            })
+            .collect(),
         rows: 0,
         checksum: "0".repeat(16),
         offset: 0,
