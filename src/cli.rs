@@ -393,7 +393,33 @@ pub struct CreateArgs {
     #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: Option<u32>,
     #[command(flatten)]
+    pub mask: MaskArgs,
+    /// Take the data as it is, even from a database that is not on this machine with columns that look personal.
+    #[arg(long, conflicts_with = "mask")]
+    pub no_mask: bool,
+    /// Print the tables that would be read and, with --mask, every column's rule and why; read and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// How values are masked (`snapshot create --mask`, `snapshot mask`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct MaskArgs {
+    /// Mask personal values as rows are read: auto (a rule for every column that looks personal, plus the
+    /// rules file's), strict (refuse while such a column has no rule), or a rules file (strict, with its [mask] rules).
+    #[arg(long, value_name = "auto|strict|FILE")]
+    pub mask: Option<String>,
+    /// The [mask] rules (factories-file format) to go with --mask auto or strict.
+    #[arg(long, value_name = "FILE", requires = "mask")]
+    pub mask_rules: Option<PathBuf>,
+    /// A file holding the masking key (else SEED_MASK_KEY, then SEED_MASK_KEY_FILE); never stored.
+    #[arg(long, value_name = "FILE", requires = "mask")]
+    pub mask_key_file: Option<PathBuf>,
+    /// seed.toml's own [mask] section: set from the file, never on the command line.
+    #[arg(skip)]
+    pub config_rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

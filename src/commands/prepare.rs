@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Context;
-use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
+use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
 use crate::commands::bulk::{self, Options};
 use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
 use crate::db::retry::with_retry;
@@ -478,6 +478,10 @@ impl Job<'_> {
             full: false,
             compression_level: COMPRESSION_LEVEL,
             jobs: None,
+            // Data seed generated itself: nothing personal to mask.
+            mask: MaskArgs::default(),
+            no_mask: true,
+            dry_run: false,
             lock: LockArgs { wait: self.args.wait },
         };
         let result = create::take(&args, self.ctx, self.store).await.map(|_| ());

@@ -156,10 +156,26 @@ type Node = (TableName, String);
 
 /// Why a column is personal, if it is.
 fn flagged(req: &Request, table: &TableName, column: &str) -> Option<String> {
-    if let Some(p) = req.personal.iter().find(|p| matches_pattern(p, &table.name, column)) {
+    flagged_by(&req.personal, table, column)
+}
+
+fn flagged_by(personal: &[String], table: &TableName, column: &str) -> Option<String> {
+    if let Some(p) = personal.iter().find(|p| matches_pattern(p, &table.name, column)) {
         return Some(format!("listed as personal ({p})"));
     }
     personal_by_name(&table.name, column).map(str::to_owned)
+}
+
+/// Every column of `tables` the personal-column rules flag, as `table.column (why)`.
+pub fn flagged_columns(tables: &[&Table], personal: &[String]) -> Vec<String> {
+    tables
+        .iter()
+        .flat_map(|t| {
+            t.writable_columns().filter_map(|c| {
+                flagged_by(personal, &t.name, &c.name).map(|why| format!("{}.{} ({why})", t.name, c.name))
+            })
+        })
+        .collect()
 }
 
 /// The plan for `tables` (some tables of `schema`), with `links` between columns.

@@ -995,7 +995,10 @@ pub(crate) mod tests {
         assert!(json.contains(r#""masking":{"mode":"auto","rules_fingerprint":"00000000000000000000000000000000","key_check":"1111111111111111"},"tables""#));
         // A header without them (every older file) reads and writes as before.
         let plain = serde_json::to_string(&sample_header("m", &["a"])).unwrap();
-        assert!(!plain.contains(r#""kind":{"#) && !plain.contains("masking") && !plain.contains("unique_keys"), "{plain}");
+        assert!(
+            !plain.contains(r#""kind":{"#) && !plain.contains("masking") && !plain.contains("unique_keys"),
+            "{plain}"
+        );
         // Bounded while parsing.
         let many = |n: usize| {
             json.replace(

@@ -19,16 +19,17 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::catalog::{Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want};
-use super::{AuditGuard, location};
+use super::{AuditGuard, location, masking};
 use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
+use crate::mask;
 use crate::output::{Level, human_bytes, human_count, plural};
 use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
-use crate::snapshot::create::{self, Base, Stored};
+use crate::snapshot::create::{self, Base, MaskChoice, Stored};
 use crate::snapshot::format::Header;
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::versions::{self, Ref};
@@ -48,6 +49,10 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
             ),
         ));
     }
+    let mask = mask_choice(&args, ctx)?;
+    if args.dry_run {
+        return dry_run(&args, ctx, mask).await;
+    }
     let store = location(ctx)?;
     store.prepare_write().await?;
     let mut audit = AuditGuard::new(
@@ -57,7 +62,7 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
         Some(args.name.clone()),
         Some(ctx.settings.database_url.location().to_owned()),
     );
-    let result = create(&args, ctx, &store).await;
+    let result = create(&args, ctx, &store, &mask).await;
     if let Ok(v) = &result
         && *v > 1
     {
@@ -87,7 +92,7 @@ fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error
 }
 
 /// Locks, picks the version number, resolves the base; returns the version created.
-async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u64, Error> {
+async fn create(args: &CreateArgs, ctx: &Context, store: &Location, mask: &MaskChoice) -> Result<u64, Error> {
     let command = format!("seed snapshot create {}", args.name);
     // The number lock first, alone: it decides between concurrent creators of the
     // name. Then the name itself (exclusive only to replace a version) and the names
@@ -132,9 +137,10 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
     };
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let (header, stored) =
-        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store, &target))
-            .await?;
+    let (header, stored) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
+        attempt(args, ctx, store, &target, mask)
+    })
+    .await?;
     report(args, ctx, store, &header, &stored, started).await;
     Ok(target.version)
 }
@@ -144,9 +150,10 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
 /// checked the direct URL (`seed prepare` reuses this).
 pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
     let target = Target { version: 1, replace: args.force, base: None };
-    let (header, _) =
-        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store, &target))
-            .await?;
+    let (header, _) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
+        attempt(args, ctx, store, &target, &MaskChoice::Off)
+    })
+    .await?;
     Ok(header)
 }
 
@@ -212,10 +219,12 @@ async fn report(
     let (full, same, delta) =
         (count(|s| *s == Stored::Full), count(|s| *s == Stored::Base), count(|s| matches!(s, Stored::Delta { .. })));
     let base = header.base.as_ref().map(|b| versions::label(&b.name, b.version));
+    let masked_columns = header.tables.iter().flat_map(|t| &t.columns).filter(|c| c.mask.is_some()).count();
+    let masked = header.masking.as_ref().map(|m| json!({ "mode": m.mode, "columns": masked_columns }));
     let summary = json!({ "name": args.name, "version": header.version, "path": path.display().to_string(), "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
                 "seconds": (secs * 1000.0).round() / 1000.0, "base": base,
-                "storage": { "full": full, "base": same, "delta": delta } });
+                "storage": { "full": full, "base": same, "delta": delta }, "masked": masked });
     ctx.printer.document("snapshot create", summary.clone());
     ctx.printer.event(Level::Info, "snapshot_created", summary, || {
         #[allow(clippy::cast_precision_loss)]
@@ -231,8 +240,11 @@ async fn report(
                 plural(dels, "row removed", "rows removed")
             )
         });
+        let masked = header.masking.as_ref().map_or_else(String::new, |m| {
+            format!("\n  masked ({}): {}", m.mode, plural(masked_columns as u64, "column", "columns"))
+        });
         format!(
-            "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}\n  {}",
+            "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}{masked}\n  {}",
             plural(header.tables.len() as u64, "table", "tables"),
             plural(rows, "row", "rows"),
             human_bytes(raw),
@@ -243,22 +255,22 @@ async fn report(
     });
 }
 
-async fn attempt(
-    args: &CreateArgs,
-    ctx: &Context,
-    store: &Location,
-    target: &Target,
-) -> Result<(Header, Vec<Stored>), Error> {
-    let mut session = db::connect_with(
-        &ctx.settings,
-        &ctx.settings.database_url,
-        &ctx.printer,
-        APP,
-        db::Access::ReadWrite,
-        args.lock.wait,
-    )
-    .await?;
-    let req = create::Request {
+/// Whether rows are masked: as `--mask` asks (the key loaded now, before connecting),
+/// else guarded when the source is not on this machine (unless `--no-mask`).
+fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
+    if let Some((request, key)) = masking::request(&args.mask, args.dry_run)? {
+        return Ok(MaskChoice::On { request, key });
+    }
+    let url = &ctx.settings.database_url;
+    if !args.no_mask && !url.is_local() {
+        return Ok(MaskChoice::Guarded { source: url.to_string() });
+    }
+    Ok(MaskChoice::Off)
+}
+
+/// What `args` asks to write as `target`.
+fn request(args: &CreateArgs, target: &Target, mask: &MaskChoice) -> create::Request {
+    create::Request {
         name: args.name.clone(),
         version: target.version,
         replace: target.replace,
@@ -271,10 +283,74 @@ async fn attempt(
         level: args.compression_level,
         jobs: args.jobs,
         base: target.base.clone(),
-    };
+        mask: mask.clone(),
+    }
+}
+
+async fn attempt(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    target: &Target,
+    mask: &MaskChoice,
+) -> Result<(Header, Vec<Stored>), Error> {
+    let mut session = connect(args, ctx).await?;
+    let req = request(args, target, mask);
     let connector =
         db::Connector { settings: &ctx.settings, url: &ctx.settings.database_url, printer: &ctx.printer, app: APP };
     let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
     session.close().await;
     result
+}
+
+async fn connect(args: &CreateArgs, ctx: &Context) -> Result<db::Session, Error> {
+    db::connect_with(
+        &ctx.settings,
+        &ctx.settings.database_url,
+        &ctx.printer,
+        APP,
+        db::Access::ReadWrite,
+        args.lock.wait,
+    )
+    .await
+}
+
+/// `--dry-run`: the tables a create would read and, when masking, every column's rule
+/// and why. Reads the schema only; writes nothing.
+async fn dry_run(args: &CreateArgs, ctx: &Context, mask: MaskChoice) -> Result<u8, Error> {
+    let mut session = connect(args, ctx).await?;
+    let req = request(args, &Target { version: 1, replace: false, base: None }, &mask);
+    let result = create::dry_run(&req, &mut session).await;
+    session.close().await;
+    let run = result?;
+    let rows: u64 = run.tables.iter().map(|(_, r)| r).sum();
+    let tables: Vec<serde_json::Value> =
+        run.tables.iter().map(|(t, r)| json!({ "table": t.to_string(), "rows_estimate": r })).collect();
+    let no_key = matches!(&mask, MaskChoice::On { key: None, .. });
+    ctx.printer.document(
+        "snapshot create",
+        json!({ "dry_run": true, "name": args.name, "tables": tables,
+                "masking": run.plan.as_ref().map(masking::plan_json), "key_missing": no_key }),
+    );
+    if !ctx.printer.json_doc() {
+        ctx.printer.info(format!(
+            "dry run: snapshot '{}' would read {} (about {})",
+            args.name,
+            plural(run.tables.len() as u64, "table", "tables"),
+            plural(rows, "row", "rows")
+        ));
+        match &run.plan {
+            Some(plan) => masking::print_plan(&ctx.printer, plan),
+            None => {
+                for (t, r) in &run.tables {
+                    ctx.printer.info(format!("  {t} (about {}), as read", plural(*r, "row", "rows")));
+                }
+            }
+        }
+        if no_key {
+            ctx.printer.warn(mask::key::missing().to_string());
+        }
+        ctx.printer.info("nothing was read or written");
+    }
+    Ok(code::OK)
 }

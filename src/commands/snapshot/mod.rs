@@ -6,6 +6,7 @@ pub mod create;
 mod delete;
 mod diff;
 mod list;
+pub mod masking;
 mod preflight;
 pub mod profile;
 mod prune;

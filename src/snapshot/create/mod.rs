@@ -38,10 +38,11 @@ use self::incremental::{Incremental, Outcome};
 use self::read::{TableRead, on_connections};
 use self::sink::TableSink;
 use self::spool::Spool;
-use crate::db::schema::{Schema, Table};
+use crate::db::schema::{Schema, Table, TableName};
 use crate::db::select::Selection;
 use crate::db::{Connector, Session};
 use crate::error::Error;
+use crate::mask::{self, MasterKey};
 use crate::output::Printer;
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::{
@@ -66,6 +67,81 @@ pub struct Request {
     pub jobs: Option<u32>,
     /// The snapshot this one is incremental to.
     pub base: Option<Base>,
+    /// Whether rows are masked.
+    pub mask: MaskChoice,
+}
+
+/// Whether and how rows are masked on their way in.
+#[derive(Debug, Clone)]
+pub enum MaskChoice {
+    /// Rows as read.
+    Off,
+    /// Rows as read, unless a column looks personal: then refused (a source that is not
+    /// on this machine, named here, with neither `--mask` nor `--no-mask`).
+    Guarded { source: String },
+    /// Masked by this request's plan, under `key` (`None`: plan only, for a dry run).
+    On { request: mask::Request, key: Option<Arc<MasterKey>> },
+}
+
+/// What `--dry-run` reports: the tables a create would read and how each column would
+/// be stored.
+#[derive(Debug)]
+pub struct DryRun {
+    /// Table and row estimate.
+    pub tables: Vec<(TableName, u64)>,
+    /// The masking plan (every column of every table, masked or kept, and why).
+    pub plan: Option<mask::Plan>,
+}
+
+/// Reads the schema and plans the masking of the snapshot `req` describes, reading no
+/// rows and writing nothing.
+pub async fn dry_run(req: &Request, session: &mut Session) -> Result<DryRun, Error> {
+    session.begin_read().await?;
+    let schema = session.introspect().await?;
+    let tables = select_tables(&schema, &req.selection)?;
+    let plan = mask_plan(&req.mask, &schema, &tables)?;
+    session.commit("ending the read transaction").await?;
+    Ok(DryRun { tables: tables.iter().map(|t| (t.name.clone(), t.row_estimate)).collect(), plan })
+}
+
+/// The masking plan of `tables` for `choice` (bound to its key), or why it is refused.
+fn mask_plan(choice: &MaskChoice, schema: &Schema, tables: &[&Table]) -> Result<Option<mask::Plan>, Error> {
+    match choice {
+        MaskChoice::Off => Ok(None),
+        MaskChoice::Guarded { source } => {
+            let flagged = mask::plan::flagged_columns(tables, &[]);
+            if flagged.is_empty() {
+                return Ok(None);
+            }
+            Err(Error::usage_hint(
+                format!(
+                    "{source} is not on this machine, and {} personal data:\n  {}",
+                    crate::output::plural(flagged.len() as u64, "column looks like", "columns look like"),
+                    flagged.join("\n  ")
+                ),
+                "mask them as they are read with --mask auto (or --mask strict, or --mask RULES.toml; the key comes from \
+                 SEED_MASK_KEY), or pass --no-mask to take the data as it is",
+            ))
+        }
+        MaskChoice::On { request, key } => {
+            let mut plan = mask::plan::plan(schema, tables, &mask::plan::declared_links(schema), request)?;
+            if let Some(key) = key {
+                plan.bind(key);
+            }
+            Ok(Some(plan))
+        }
+    }
+}
+
+/// Each masked column's rule, in the header.
+fn label_masked_columns(header: &mut Header, plan: &mask::Plan) {
+    for (entry, table) in header.tables.iter_mut().zip(&plan.tables) {
+        for (col, mask) in entry.columns.iter_mut().zip(&table.columns) {
+            col.mask = mask.as_ref().and_then(|_| {
+                plan.explained.iter().find(|e| e.table == table.table && e.column == col.name).map(|e| e.rule.clone())
+            });
+        }
+    }
 }
 
 /// A base: its name and version as stored, and its chain (checked by the caller).
@@ -91,10 +167,23 @@ pub async fn write(
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
     let tables = select_tables(&schema, &req.selection)?;
+    let plan = mask_plan(&req.mask, &schema, &tables)?;
+    let key = match &req.mask {
+        MaskChoice::On { key, .. } => key.clone(),
+        _ => None,
+    };
+    if plan.as_ref().is_some_and(mask::Plan::keyed) && key.is_none() {
+        return Err(mask::key::missing());
+    }
+    let masking = plan.as_ref().map(|p| format::Masking {
+        mode: p.mode.label().into(),
+        rules_fingerprint: p.fingerprint.clone(),
+        key_check: key.as_deref().filter(|_| p.keyed()).map(MasterKey::check_value),
+    });
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written
-    // there: only under the same database kind and session settings.
+    // there: only under the same database kind and session settings, masked alike.
     let base = req.base.as_ref().filter(|b| {
         let h = b.chain.header();
         let fits = h.database.kind == kind && h.settings == settings;
@@ -104,7 +193,19 @@ pub async fn write(
                 b.chain.top().label
             ));
         }
-        fits
+        let alike = h.masking == masking;
+        if fits && !alike {
+            printer.info(format!(
+                "{} was {}: taking a full snapshot",
+                b.chain.top().label,
+                match (&h.masking, &masking) {
+                    (None, _) => "not masked",
+                    (Some(_), None) => "masked, and this one is not",
+                    (Some(_), Some(_)) => "masked by other rules or another key",
+                }
+            ));
+        }
+        fits && alike
     });
     let jobs = req
         .jobs
@@ -140,17 +241,25 @@ pub async fn write(
             version: b.version,
             content_checksum: format::content_checksum(b.chain.header()),
         }),
-        masking: None,
+        masking,
         tables: tables.iter().map(|t| table_entry(t)).collect(),
         header_checksum: None, // the writer computes it
     };
     for (entry, table) in header.tables.iter_mut().zip(&tables) {
         entry.sequences = session.sequence_states(table).await?;
     }
+    if let Some(plan) = &plan {
+        label_masked_columns(&mut header, plan);
+    }
     let reads: Vec<TableRead<'_>> = tables
         .iter()
         .zip(&header.tables)
-        .map(|(table, entry)| TableRead { table, columns: entry.columns.iter().map(|c| c.name.clone()).collect() })
+        .enumerate()
+        .map(|(i, (table, entry))| TableRead {
+            table,
+            columns: entry.columns.iter().map(|c| c.name.clone()).collect(),
+            mask: plan.as_ref().map(|p| &p.tables[i]).filter(|m| !m.is_empty()),
+        })
         .collect();
     let stage = store.stage(&versions::key(&req.name, req.version)).await?;
     let mut writer = tokio::task::block_in_place(|| SnapshotWriter::create(stage, header.clone()))?;

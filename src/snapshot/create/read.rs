@@ -8,26 +8,43 @@ use std::collections::VecDeque;
 use crate::db::schema::Table;
 use crate::db::{ChunkSink, Connector, Session};
 use crate::error::Error;
+use crate::mask::{MaskSink, TableMask};
 use crate::output::{Printer, Progress};
 
 /// Pages `from..to` of a table (`to` `None`: to the end).
 pub(super) type Pages = (u64, Option<u64>);
 
 /// What a snapshot reads of one table: which columns, in the order the header lists
-/// them. Every row of a snapshot enters through [`TableRead::stream`].
+/// them, and how they are masked. Every row of a snapshot enters through
+/// [`TableRead::stream`].
 pub(super) struct TableRead<'a> {
     pub table: &'a Table,
     pub columns: Vec<String>,
+    /// The table's masking, when any of its columns is masked.
+    pub mask: Option<&'a TableMask>,
 }
 
 impl TableRead<'_> {
-    /// Streams the table's rows (those on `pages` only, when given) as COPY text into `sink`.
+    /// Streams the table's rows (those on `pages` only, when given) as COPY text into
+    /// `sink`, masked first when the table is: whatever `sink` is (the snapshot, a
+    /// spool, a comparison with the base) sees only masked rows.
     pub async fn stream<S: ChunkSink>(
         &self,
         session: &mut Session,
         pages: Option<Pages>,
         sink: &mut S,
     ) -> Result<(), Error> {
+        match self.mask {
+            None => self.read(session, pages, sink).await,
+            Some(mask) => {
+                let mut masked = MaskSink::new(mask, sink);
+                self.read(session, pages, &mut masked).await?;
+                masked.finish().await
+            }
+        }
+    }
+
+    async fn read<S: ChunkSink>(&self, session: &mut Session, pages: Option<Pages>, sink: &mut S) -> Result<(), Error> {
         match pages {
             None => session.stream_table(self.table, &self.columns, sink).await,
             Some(pages) => session.stream_pages(self.table, &self.columns, pages, sink).await,
