@@ -16,9 +16,15 @@ use crate::output::{Printer, plural};
 /// seed.toml is at most this big (`config`); its `[mask]` section is read again here.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
-/// The request `args` make (`None`: no masking asked), and the key: required unless
-/// `plan_only` (a dry run shows the plan without one).
-pub fn request(args: &MaskArgs, plan_only: bool) -> Result<Option<(mask::Request, Option<Arc<MasterKey>>)>, Error> {
+/// A masking request and the key to run it with (`None`: a plan only).
+pub struct Asked {
+    pub request: mask::Request,
+    pub key: Option<Arc<MasterKey>>,
+}
+
+/// What `args` ask (`None`: no masking), with the key: required unless `plan_only` (a
+/// dry run shows the plan without one).
+pub fn request(args: &MaskArgs, plan_only: bool) -> Result<Option<Asked>, Error> {
     let Some(choice) = args.mask.as_deref() else { return Ok(None) };
     let (mode, file) = match choice {
         "auto" => (Mode::Auto, args.mask_rules.as_deref()),
@@ -51,7 +57,7 @@ pub fn request(args: &MaskArgs, plan_only: bool) -> Result<Option<(mask::Request
     }
     let source = KeySource { file: args.mask_key_file.clone() };
     let key = if plan_only { source.load().ok().flatten() } else { Some(source.require()?) };
-    Ok(Some((mask::Request { mode, rules, personal }, key.map(Arc::new))))
+    Ok(Some(Asked { request: mask::Request { mode, rules, personal }, key: key.map(Arc::new) }))
 }
 
 fn read_config(path: &Path) -> Result<String, Error> {
