@@ -296,6 +296,11 @@ pub enum SnapshotCommand {
         after_help = "Examples:\n  seed snapshot profile prod > profile.toml\n  seed bulk --count 1000 --factories profile.toml\n  seed snapshot profile prod --max-values 50 --min-count 10"
     )]
     Profile(ProfileArgs),
+    /// Write a masked copy of a snapshot: one snapshot of the real data, masked copies for each audience.
+    #[command(
+        after_help = "Examples:\n  SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto\n  seed snapshot mask prod@3 prod-vendor --mask vendor-rules.toml --mask-key-file key.txt\n  seed snapshot mask prod prod-dev --mask strict --mask-rules mask.toml --dry-run"
+    )]
+    Mask(MaskSnapshotArgs),
     /// Delete a snapshot (every version of it) or one version.
     #[command(
         after_help = "Examples:\n  seed snapshot delete baseline            # every version\n  seed snapshot delete baseline@2          # one version\n  seed snapshot delete baseline --dry-run\n  seed snapshot delete baseline@1 --rebase-dependents"
@@ -420,6 +425,24 @@ pub struct MaskArgs {
     /// seed.toml's own [mask] section: set from the file, never on the command line.
     #[arg(skip)]
     pub config_rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MaskSnapshotArgs {
+    /// The snapshot to mask: NAME (its latest version) or NAME@N; it stays as it is.
+    pub source: String,
+    /// The masked copy's name: a new snapshot (with --force, a new content for its latest version).
+    pub target: String,
+    #[command(flatten)]
+    pub mask: MaskArgs,
+    /// Replace the latest version of the target (the old one stays intact until the new one is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// Print every column's rule and why; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]

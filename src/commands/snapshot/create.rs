@@ -104,7 +104,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location, mask: &MaskC
         let locks = lock_names(ctx, store, &names, args.lock.wait, &command).await?;
         let existing = versions_of(store, &args.name).await?;
         let latest = existing.last().map(|v| v.version);
-        let target = target_version(args, store, &existing).await?;
+        let target = target_version(&args.name, args.new_version, args.force, store, &existing).await?;
         let base = match base_ref(args, latest)? {
             None => None,
             Some(r) => {
@@ -157,17 +157,24 @@ pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<
     Ok(header)
 }
 
-/// (version, replaces it) for this create, or why not.
-async fn target_version(args: &CreateArgs, store: &Location, existing: &[Version]) -> Result<(u64, bool), Error> {
+/// (version, replaces it) for a new version of `name` (`new_version`: the next number;
+/// `force`: the latest one again), or why not.
+pub async fn target_version(
+    name: &str,
+    new_version: bool,
+    force: bool,
+    store: &Location,
+    existing: &[Version],
+) -> Result<(u64, bool), Error> {
     let Some(latest) = existing.last() else { return Ok((1, false)) };
-    if args.new_version {
+    if new_version {
         if latest.version >= versions::MAX_VERSION {
-            return Err(Error::usage(format!("'{}' has reached the last version number", args.name)));
+            return Err(Error::usage(format!("'{name}' has reached the last version number")));
         }
         return Ok((latest.version + 1, false));
     }
-    if !args.force {
-        return Err(Error::SnapshotExists { name: args.name.clone(), dir: store.display() });
+    if !force {
+        return Err(Error::SnapshotExists { name: name.to_owned(), dir: store.display() });
     }
     // --force replaces the latest version, unless something is built on it.
     let built_on: Vec<String> =

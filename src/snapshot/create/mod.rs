@@ -21,9 +21,11 @@
 //!
 //! Files: `read` (what is read, spreading tables over connections), `sink` (hash and
 //! compress), `spool` (local temp files), `space` (the free-space check),
-//! `incremental` and `compare` (what an incremental snapshot stores).
+//! `incremental` and `compare` (what an incremental snapshot stores), `copy` (a
+//! snapshot written from another's rows: `seed snapshot mask`).
 
 mod compare;
+pub mod copy;
 mod incremental;
 mod read;
 mod sink;
@@ -133,8 +135,18 @@ fn mask_plan(choice: &MaskChoice, schema: &Schema, tables: &[&Table]) -> Result<
     }
 }
 
+/// The header's record of how `plan` masks (never the key; its check value only when
+/// a rule used it).
+pub fn masking_record(plan: &mask::Plan, key: Option<&MasterKey>) -> format::Masking {
+    format::Masking {
+        mode: plan.mode.label().into(),
+        rules_fingerprint: plan.fingerprint.clone(),
+        key_check: key.filter(|_| plan.keyed()).map(MasterKey::check_value),
+    }
+}
+
 /// Each masked column's rule, in the header.
-fn label_masked_columns(header: &mut Header, plan: &mask::Plan) {
+pub fn label_masked_columns(header: &mut Header, plan: &mask::Plan) {
     for (entry, table) in header.tables.iter_mut().zip(&plan.tables) {
         for (col, mask) in entry.columns.iter_mut().zip(&table.columns) {
             col.mask = mask.as_ref().and_then(|_| {
@@ -175,11 +187,7 @@ pub async fn write(
     if plan.as_ref().is_some_and(mask::Plan::keyed) && key.is_none() {
         return Err(mask::key::missing());
     }
-    let masking = plan.as_ref().map(|p| format::Masking {
-        mode: p.mode.label().into(),
-        rules_fingerprint: p.fingerprint.clone(),
-        key_check: key.as_deref().filter(|_| p.keyed()).map(MasterKey::check_value),
-    });
+    let masking = plan.as_ref().map(|p| masking_record(p, key.as_deref()));
     let settings = session.session_settings().await?;
     let kind = session.kind().label();
     // An incremental snapshot reads unchanged rows from its base as they were written
