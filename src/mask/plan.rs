@@ -518,7 +518,6 @@ fn auto_rule(table: &Table, col: &Column, reason: &str, distinct: bool) -> Optio
         TypeKind::Uuid | TypeKind::Bytea | TypeKind::Inet | TypeKind::Cidr | TypeKind::MacAddr => Rule::Hash,
         TypeKind::Date if name.contains("birth") || name == "dob" => Rule::Fake(Faker::BirthDate),
         TypeKind::Date | TypeKind::Timestamp | TypeKind::TimestampTz => Rule::Shift(Shift::Seconds(30 * 86_400)),
-        k if is_integer(k) && distinct => Rule::Hash,
         k if is_integer(k) => Rule::Scramble,
         TypeKind::Numeric { .. } | TypeKind::Real | TypeKind::Double | TypeKind::Money => {
             if reason.contains("phone") || reason.contains("identifier") {
@@ -538,7 +537,7 @@ fn auto_rule(table: &Table, col: &Column, reason: &str, distinct: bool) -> Optio
                 if name == "ip" || name.contains("ip_address") {
                     Faker::Ipv4
                 } else {
-                    return Some(if distinct { Rule::Hash } else { Rule::Scramble });
+                    return Some(Rule::Scramble);
                 }
             } else if reason.contains("address") {
                 match guess {
@@ -553,11 +552,11 @@ fn auto_rule(table: &Table, col: &Column, reason: &str, distinct: bool) -> Optio
             } else if reason.contains("free text") {
                 Faker::Sentence
             } else {
-                return Some(if distinct { Rule::Hash } else { Rule::Scramble });
+                return Some(Rule::Scramble);
             };
-            // A unique column: the tag needs room, else the hash's digits.
+            // A unique column: the tag needs room, else a bijection on its shape.
             if distinct && text_room.is_some_and(|m| m < TAG_CHARS + 3) {
-                return Some(Rule::Hash);
+                return Some(Rule::Scramble);
             }
             Rule::Fake(fake)
         }
@@ -648,7 +647,7 @@ fn check_rule(
     let not_distinct = |what: &str| {
         if distinct {
             Err(format!(
-                "the column is in a unique key and {what} would give equal values to different rows; use hash, or fake on a text column"
+                "the column is in a unique key and {what} would give equal values to different rows; use scramble or hash"
             ))
         } else {
             Ok(())
@@ -680,7 +679,6 @@ fn check_rule(
             if texty { Ok(()) } else { Err("redact works on text columns; use scramble, shift or fake".into()) }
         }
         Rule::Scramble => {
-            not_distinct("scramble")?;
             if texty || is_integer(k) || matches!(k, TypeKind::Numeric { .. } | TypeKind::Real | TypeKind::Double) {
                 Ok(())
             } else {

@@ -79,6 +79,39 @@ pub fn scramble(s: &str, rng: &mut Rng) -> String {
     out
 }
 
+/// Letters and digits of `s` through a bijection on the values of its shape: each
+/// ASCII letter is one of 26 of its case, each digit one of 10 (one of 9, non-zero,
+/// for a leading non-zero digit, so a number keeps its magnitude), other characters
+/// stay. `permute(x, n)` is a permutation of `0..n`. `None` when the shape has more
+/// than 2^62 values (then distinct outputs come from sheer size instead).
+pub fn scramble_bijective(s: &str, permute: &dyn Fn(i64, i64) -> i64) -> Option<String> {
+    let chars: Vec<char> = s.chars().collect();
+    // (position, radix, first character of the class)
+    let mut slots: Vec<(usize, u32, u8)> = Vec::new();
+    let lead = chars.iter().position(|c| !matches!(c, '-' | '+' | ' '));
+    for (i, &c) in chars.iter().enumerate() {
+        let slot = match c {
+            'a'..='z' => (26, b'a'),
+            'A'..='Z' => (26, b'A'),
+            '1'..='9' if Some(i) == lead => (9, b'1'),
+            '0'..='9' => (10, b'0'),
+            _ => continue,
+        };
+        slots.push((i, slot.0, slot.1));
+    }
+    let n = slots.iter().try_fold(1i64, |n, &(_, r, _)| n.checked_mul(i64::from(r)).filter(|n| *n <= 1 << 62))?;
+    let x =
+        slots.iter().fold(0i64, |x, &(i, r, base)| x * i64::from(r) + i64::from(u32::from(chars[i]) - u32::from(base)));
+    let mut y = permute(x, n);
+    let mut out = chars;
+    for &(i, r, base) in slots.iter().rev() {
+        let d = u8::try_from(y % i64::from(r)).unwrap_or(0);
+        out[i] = char::from(base + d);
+        y /= i64::from(r);
+    }
+    Some(out.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use fake::rand::SeedableRng;
@@ -96,6 +129,16 @@ mod tests {
         assert_eq!(redact(""), "");
         assert_eq!(redact("Zoë Ångström"), "Z** Å*******");
         assert_eq!(redact("Zoë Ångström").chars().count(), "Zoë Ångström".chars().count());
+    }
+
+    #[test]
+    fn bijective_scramble_keeps_the_shape() {
+        let reverse = |x: i64, n: i64| n - 1 - x;
+        assert_eq!(scramble_bijective("az-09", &reverse).unwrap(), "za-90");
+        assert_eq!(scramble_bijective("1", &reverse).unwrap(), "9", "a leading digit stays non-zero");
+        assert_eq!(scramble_bijective("Éa", &reverse).unwrap(), "Éz", "other characters stay");
+        assert_eq!(scramble_bijective("---", &reverse).unwrap(), "---");
+        assert!(scramble_bijective(&"a".repeat(14), &reverse).is_none(), "26^14 > 2^62");
     }
 
     #[test]
