@@ -17,6 +17,7 @@ use toml::{Spanned, Value};
 
 use crate::cli::{Command, LogFormat, SnapshotCommand, parse_duration};
 use crate::error::Error;
+use crate::refs::spec::{RawSection, VirtualRef, parse_section};
 
 pub const DEFAULT_FILE: &str = "seed.toml";
 
@@ -52,6 +53,8 @@ struct RawConfig {
     allow_remote: Raw,
     bulk: Option<RawBulk>,
     snapshot: Option<RawSnapshot>,
+    #[serde(default)]
+    references: RawSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +108,8 @@ pub struct Config {
     pub no_progress: Option<Setting<bool>>,
     pub bulk: BulkConfig,
     pub snapshot: SnapshotConfig,
+    /// `[references]`: references the schema does not declare (`refs::spec`).
+    pub references: Vec<VirtualRef>,
 }
 
 /// `[bulk]`: defaults for `seed bulk`.
@@ -183,6 +188,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     }
     let bulk = raw.bulk.unwrap_or_default();
     let snapshot = raw.snapshot.unwrap_or_default();
+    let references = parse_section(path, &line_of, raw.references)?;
     Ok(Config {
         path: path.to_path_buf(),
         database_url: cx.url(&raw.database_url, "database-url")?,
@@ -220,6 +226,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
                 |v| v.as_integer().and_then(|i| u32::try_from(i).ok()).filter(|l| *l <= 9),
             )?,
         },
+        references,
     })
 }
 
@@ -429,6 +436,16 @@ mod tests {
         assert_eq!(c.bulk.factories.unwrap().value, PathBuf::from("/abs/f.toml"));
         assert_eq!(c.snapshot.exclude.unwrap().value, vec!["audit_*".to_owned()]);
         assert_eq!(c.snapshot.compression_level.unwrap().value, 1);
+    }
+
+    #[test]
+    fn references_section() {
+        let c =
+            parse_str("[snapshot]\nexclude = [\"x\"]\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n").unwrap();
+        assert_eq!(c.references.len(), 1);
+        assert_eq!(c.references[0].origin(), "proj/seed.toml:5");
+        let e = parse_str("[references]\n\"comments.post_id\" = \"posts\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("proj/seed.toml:2: [references]"), "{e}");
     }
 
     #[test]

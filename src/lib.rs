@@ -17,6 +17,7 @@ pub mod manual;
 pub mod mask;
 pub mod output;
 pub mod redact;
+pub mod refs;
 pub mod settings;
 pub mod snapshot;
 pub mod system;

@@ -23,6 +23,7 @@ use toml::Spanned;
 use crate::error::Error;
 use crate::factory::plan::MAX_COUNT;
 use crate::factory::profile::{JsonShape, ProfileSettings};
+use crate::refs::spec::{RawSection, VirtualRef, parse_section};
 
 /// The most values a learned value set may hold (`[profile] max_values`).
 pub const MAX_PROFILE_VALUES: usize = 1000;
@@ -43,6 +44,8 @@ pub struct Factories {
     pub learned: Option<String>,
     /// `[profile]`: how profiles are learned (`--like`, `snapshot profile`).
     pub profile: ProfileSettings,
+    /// `[references]`: references the schema does not declare (`refs::spec`).
+    pub references: Vec<VirtualRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +107,8 @@ struct RawFile {
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
     profile: Option<Spanned<RawProfile>>,
+    #[serde(default)]
+    references: RawSection,
     /// `[mask]`: read by `mask::rules` (snapshot create and mask); bulk ignores it.
     #[serde(default, rename = "mask")]
     _mask: Option<toml::Value>,
@@ -365,7 +370,8 @@ impl Factories {
             profile.personal = raw.personal;
             learned = raw.from;
         }
-        Ok(Self { path: path.to_owned(), text, tables, learned, profile })
+        let references = parse_section(path, &|o| line_of(&text, o), raw.references)?;
+        Ok(Self { path: path.to_owned(), text, tables, learned, profile, references })
     }
 
     /// An error pointing at `line` of this file.
@@ -456,6 +462,18 @@ mod tests {
         assert_eq!(email.line, 3);
         let ColumnRule::Template(t) = &email.rule else { panic!() };
         assert!(t.is_unique());
+    }
+
+    #[test]
+    fn references_section() {
+        let f = parse("[tables.a]\ncount = 1\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n").unwrap();
+        assert_eq!(f.references.len(), 1);
+        assert_eq!(
+            (f.references[0].origin(), f.references[0].child.to_string()),
+            ("f.toml:5".into(), "comments.post_id".into())
+        );
+        let e = parse("[references]\n\"comments\" = \"posts.id\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: [references]"), "{e}");
     }
 
     #[test]
