@@ -399,6 +399,9 @@ pub struct CreateArgs {
     pub jobs: Option<u32>,
     #[command(flatten)]
     pub mask: MaskArgs,
+    /// Take [mask] and [references] from this factories file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub factories: Option<PathBuf>,
     /// Take the data as it is, even from a database that is not on this machine with columns that look personal.
     #[arg(long, conflicts_with = "mask")]
     pub no_mask: bool,
@@ -413,12 +416,10 @@ pub struct CreateArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct MaskArgs {
     /// Mask personal values as rows are read: auto (a rule for every column that looks personal, plus the
-    /// rules file's), strict (refuse while such a column has no rule), or a rules file (strict, with its [mask] rules).
+    /// --factories file's [mask] rules), strict (refuse while such a column has no rule), or FILE (strict, with that
+    /// file's rules).
     #[arg(long, value_name = "auto|strict|FILE")]
     pub mask: Option<String>,
-    /// The [mask] rules (factories-file format) to go with --mask auto or strict.
-    #[arg(long, value_name = "FILE", requires = "mask")]
-    pub mask_rules: Option<PathBuf>,
     /// A file holding the masking key (else SEED_MASK_KEY, then SEED_MASK_KEY_FILE); never stored.
     #[arg(long, value_name = "FILE", requires = "mask")]
     pub mask_key_file: Option<PathBuf>,
@@ -435,6 +436,9 @@ pub struct MaskSnapshotArgs {
     pub target: String,
     #[command(flatten)]
     pub mask: MaskArgs,
+    /// Take [mask] and [references] from this factories file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub factories: Option<PathBuf>,
     /// Replace the latest version of the target (the old one stays intact until the new one is complete).
     #[arg(long)]
     pub force: bool,

@@ -480,6 +480,7 @@ impl Job<'_> {
             jobs: None,
             // Data seed generated itself: nothing personal to mask.
             mask: MaskArgs::default(),
+            factories: None,
             no_mask: true,
             dry_run: false,
             lock: LockArgs { wait: self.args.wait },

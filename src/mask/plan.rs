@@ -24,6 +24,7 @@ use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
 use crate::error::Error;
 use crate::factory::profile::{matches_pattern, personal_by_name};
 use crate::factory::values::{Faker, check_bounds, faker_name, faker_suits, guess_from_name, max_opt, min_opt_f};
+use crate::refs::{Graph, Reference, VirtualRef};
 
 /// How flagged columns without a rule are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,32 +51,9 @@ pub struct Request {
     pub rules: Vec<RuleEntry>,
     /// More columns to treat as personal: `table.column`, `column`, `*` wildcards.
     pub personal: Vec<String>,
-}
-
-/// Columns that hold the same values: a foreign key (or a virtual reference) from
-/// `child_columns` to `parent_columns`, position by position.
-#[derive(Debug, Clone)]
-pub struct Link {
-    pub child: TableName,
-    pub child_columns: Vec<String>,
-    pub parent: TableName,
-    pub parent_columns: Vec<String>,
-}
-
-/// Every declared foreign key of `schema`.
-pub fn declared_links(schema: &Schema) -> Vec<Link> {
-    schema
-        .tables
-        .iter()
-        .flat_map(|t| {
-            t.foreign_keys.iter().map(|fk| Link {
-                child: t.name.clone(),
-                child_columns: fk.columns.clone(),
-                parent: fk.ref_table.clone(),
-                parent_columns: fk.ref_columns.clone(),
-            })
-        })
-        .collect()
+    /// References the schema does not declare (`[references]`): their columns are
+    /// masked alike too.
+    pub references: Vec<VirtualRef>,
 }
 
 /// A column's masking: a rule for the whole value, or rules for paths inside its JSON.
@@ -178,10 +156,13 @@ pub fn flagged_columns(tables: &[&Table], personal: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The plan for `tables` (some tables of `schema`), with `links` between columns.
-pub fn plan(schema: &Schema, tables: &[&Table], links: &[Link], req: &Request) -> Result<Plan, Error> {
+/// The plan for `tables` (some tables of `schema`): the schema's foreign keys and the
+/// request's virtual references join columns (checked against the schema: an unknown
+/// name is an error naming its file and line).
+pub fn plan(schema: &Schema, tables: &[&Table], req: &Request) -> Result<Plan, Error> {
     let (whole, paths) = resolve(schema, &req.rules)?;
-    let groups = Groups::new(schema, links);
+    let graph = Graph::new(schema, &req.references)?;
+    let groups = Groups::new(schema, graph.references());
     let mut decided: HashMap<usize, Option<Decision>> = HashMap::new();
     let mut unruled: Vec<String> = Vec::new();
     let mut out_tables = Vec::new();
@@ -360,7 +341,7 @@ struct Groups {
 }
 
 impl Groups {
-    fn new(schema: &Schema, links: &[Link]) -> Self {
+    fn new(schema: &Schema, links: &[Reference]) -> Self {
         let mut g = Groups { ids: HashMap::new(), nodes: Vec::new(), parent: Vec::new(), children: Default::default() };
         for t in &schema.tables {
             for c in t.writable_columns() {
@@ -924,7 +905,7 @@ mod tests {
         let s = schema();
         let tables: Vec<&Table> = s.tables.iter().collect();
         let rules = rules::parse(Path::new("m.toml"), text)?;
-        plan(&s, &tables, &declared_links(&s), &Request { mode, rules, personal: vec![] })
+        plan(&s, &tables, &Request { mode, rules, personal: vec![], references: vec![] })
     }
 
     fn rule_of(p: &Plan, t: &str, c: &str) -> String {

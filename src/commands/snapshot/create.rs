@@ -265,7 +265,9 @@ async fn report(
 /// Whether rows are masked: as `--mask` asks (the key loaded now, before connecting),
 /// else guarded when the source is not on this machine (unless `--no-mask`).
 fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
-    if let Some(masking::Asked { request, key }) = masking::request(&args.mask, args.dry_run)? {
+    if let Some(masking::Asked { request, key }) =
+        masking::request(&args.mask, args.factories.as_deref(), args.dry_run)?
+    {
         return Ok(MaskChoice::On { request, key });
     }
     let url = &ctx.settings.database_url;

@@ -22,18 +22,18 @@ pub struct Asked {
     pub key: Option<Arc<MasterKey>>,
 }
 
-/// What `args` ask (`None`: no masking), with the key: required unless `plan_only` (a
-/// dry run shows the plan without one).
-pub fn request(args: &MaskArgs, plan_only: bool) -> Result<Option<Asked>, Error> {
+/// What `args` ask (`None`: no masking), with the rules of `factories` and the key:
+/// required unless `plan_only` (a dry run shows the plan without one).
+pub fn request(args: &MaskArgs, factories: Option<&Path>, plan_only: bool) -> Result<Option<Asked>, Error> {
     let Some(choice) = args.mask.as_deref() else { return Ok(None) };
     let (mode, file) = match choice {
-        "auto" => (Mode::Auto, args.mask_rules.as_deref()),
-        "strict" => (Mode::Strict, args.mask_rules.as_deref()),
+        "auto" => (Mode::Auto, factories),
+        "strict" => (Mode::Strict, factories),
         path => {
-            if args.mask_rules.is_some() {
+            if factories.is_some() {
                 return Err(Error::usage_hint(
-                    format!("--mask {path} names a rules file, and --mask-rules another"),
-                    "give the rules once: --mask strict --mask-rules FILE, or --mask auto --mask-rules FILE",
+                    format!("--mask {path} names a rules file, and --factories another"),
+                    "give the rules once: --mask strict --factories FILE, or --mask auto --factories FILE",
                 ));
             }
             (Mode::Strict, Some(Path::new(path)))
@@ -41,6 +41,7 @@ pub fn request(args: &MaskArgs, plan_only: bool) -> Result<Option<Asked>, Error>
     };
     let mut rules = Vec::new();
     let mut personal = Vec::new();
+    let mut references = Vec::new();
     if let Some(path) = &args.config_rules {
         rules.extend(mask::rules::parse(path, &read_config(path)?)?);
     }
@@ -54,10 +55,11 @@ pub fn request(args: &MaskArgs, plan_only: bool) -> Result<Option<Asked>, Error>
         })?;
         rules.extend(mask::rules::parse(&f.path, f.text())?);
         personal = f.profile.personal.clone();
+        references = f.references.clone();
     }
     let source = KeySource { file: args.mask_key_file.clone() };
     let key = if plan_only { source.load().ok().flatten() } else { Some(source.require()?) };
-    Ok(Some(Asked { request: mask::Request { mode, rules, personal }, key: key.map(Arc::new) }))
+    Ok(Some(Asked { request: mask::Request { mode, rules, personal, references }, key: key.map(Arc::new) }))
 }
 
 fn read_config(path: &Path) -> Result<String, Error> {

@@ -126,7 +126,7 @@ fn mask_plan(choice: &MaskChoice, schema: &Schema, tables: &[&Table]) -> Result<
             ))
         }
         MaskChoice::On { request, key } => {
-            let mut plan = mask::plan::plan(schema, tables, &mask::plan::declared_links(schema), request)?;
+            let mut plan = mask::plan::plan(schema, tables, request)?;
             if let Some(key) = key {
                 plan.bind(key);
             }
