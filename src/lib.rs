@@ -14,6 +14,7 @@ pub mod factory;
 pub mod libpq;
 pub mod logging;
 pub mod manual;
+pub mod mask;
 pub mod output;
 pub mod redact;
 pub mod refs;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Context;
-use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
+use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
 use crate::commands::bulk::{self, Options};
 use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
 use crate::db::retry::with_retry;
@@ -513,7 +513,10 @@ impl Job<'_> {
             jobs: None,
             subset: crate::cli::SubsetArgs::default(),
             seed: None,
+            // Data seed generated itself: nothing personal to mask.
+            mask: MaskArgs::default(),
             factories: None,
+            no_mask: true,
             dry_run: false,
             lock: LockArgs { wait: self.args.wait },
         };

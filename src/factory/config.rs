@@ -114,6 +114,9 @@ struct RawFile {
     #[serde(default)]
     references: RawSection,
     subset: Option<Spanned<RawSubset>>,
+    /// `[mask]`: read by `mask::rules` (snapshot create and mask); bulk ignores it.
+    #[serde(default, rename = "mask")]
+    _mask: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

@@ -17,7 +17,8 @@ use crate::factory::pattern::PatternSpace;
 use crate::factory::profile::JsonShape;
 use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
 use crate::factory::values::{
-    Bounds, Faker, GENERATOR_NAMES, Value, faker_by_name, faker_name, faker_suits, guess_from_name, text_to_value,
+    Bounds, Faker, GENERATOR_NAMES, Value, check_bounds, faker_by_name, faker_name, faker_suits, guess_from_name,
+    max_opt, min_opt_f, text_to_value,
 };
 
 /// What the user asked for, validated before connecting.
@@ -606,22 +607,7 @@ impl Builder<'_> {
         let fk_cols: Vec<&str> = table.foreign_keys.iter().flat_map(|f| f.columns.iter().map(String::as_str)).collect();
         let mut columns = Vec::new();
         for col in table.writable_columns() {
-            let mut bounds = Bounds::default();
-            let mut one_of: Option<Vec<String>> = None;
-            for rule in &col.checks {
-                match rule {
-                    CheckRule::Range { min, max } => {
-                        bounds.min = max_opt(bounds.min, *min);
-                        bounds.max = min_opt_f(bounds.max, *max);
-                    }
-                    CheckRule::In(values) => one_of = Some(values.clone()),
-                    CheckRule::MaxLen(n) => bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n))),
-                    CheckRule::MinLen(n) => bounds.min_len = Some(*n),
-                }
-            }
-            if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = &col.kind {
-                bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
-            }
+            let (mut bounds, one_of) = check_bounds(&col.kind, &col.checks);
             let rule = rules.iter().find(|(c, _)| c.name == col.name);
             if let Some((cfg, _)) = rule
                 && let Some((lo, hi)) = cfg.length
@@ -1265,20 +1251,6 @@ fn parse_pg_timestamp(s: &str) -> Option<i64> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp())
-}
-
-fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn min_opt_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
 }
 
 impl Plan {

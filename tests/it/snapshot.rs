@@ -727,7 +727,7 @@ fn snapshot_create_on_a_full_small_disk_fails_with_disk_space_and_leaves_nothing
 
 /// Starts `create NAME` (JSON logs) on a copy of the big demo database and returns
 /// once the first table is written and the rest are still to come.
-fn create_in_progress(w: &Workdir, db: &TestDb, name: &str, extra: &[&str]) -> Running {
+pub fn create_in_progress(w: &Workdir, db: &TestDb, name: &str, extra: &[&str]) -> Running {
     let url = db.url();
     let mut args = vec!["--log-format", "json", "--database-url", url.as_str(), "snapshot", "create", name];
     args.extend_from_slice(extra);

@@ -209,6 +209,17 @@ fn render(h: &Header, file: &str, size: u64) -> String {
             None => "format 1: the header is not bound to its data (no header checksum)".to_owned(),
         }
     );
+    if let Some(m) = &h.masking {
+        let columns = h.tables.iter().flat_map(|t| &t.columns).filter(|c| c.mask.is_some()).count() as u64;
+        let _ = writeln!(
+            out,
+            "masked        yes ({}): {}; rules {}{}",
+            t(&m.mode, 20),
+            plural(columns, "column", "columns"),
+            prefix(&m.rules_fingerprint, 12),
+            m.key_check.as_ref().map_or_else(String::new, |k| format!(", key check {}", prefix(k, 16)))
+        );
+    }
     let _ = writeln!(
         out,
         "tables        {}, {}",
@@ -232,9 +243,10 @@ fn render(h: &Header, file: &str, size: u64) -> String {
         );
         for c in &table.columns {
             let pk = if table.primary_key.contains(&c.name) { " (pk)" } else { "" };
+            let masked = c.mask.as_ref().map_or_else(String::new, |m| format!("  [masked: {}]", t(m, NAME)));
             let _ = writeln!(
                 out,
-                "    {:<28} {}{}{pk}",
+                "    {:<28} {}{}{pk}{masked}",
                 t(&c.name, NAME),
                 t(&c.type_name, NAME),
                 if c.nullable { "" } else { " not null" }
