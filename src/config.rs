@@ -49,12 +49,38 @@ struct RawConfig {
     log_format: Raw,
     #[serde(alias = "no_progress")]
     no_progress: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
     bulk: Option<RawBulk>,
     snapshot: Option<RawSnapshot>,
     #[serde(default)]
     references: RawSection,
+}
+
+/// The switches refused in a config file, read on their own first: `RawConfig` does not
+/// know them, so an unknown-key error never offers them as keys to use.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefusedKeys {
+    #[serde(alias = "allow_remote")]
+    allow_remote: Raw,
+    bulk: Option<RefusedBulk>,
+    snapshot: Option<RefusedSnapshot>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefusedBulk {
+    truncate: Raw,
+    #[serde(alias = "allow_remote")]
+    allow_remote: Raw,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RefusedSnapshot {
+    clean: Raw,
+    force: Raw,
+    #[serde(alias = "allow_remote")]
+    allow_remote: Raw,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,9 +93,6 @@ struct RawBulk {
     #[serde(alias = "batch_size")]
     batch_size: Raw,
     seed: Raw,
-    truncate: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,10 +111,6 @@ struct RawSnapshot {
     exclude: Raw,
     #[serde(alias = "compression_level")]
     compression_level: Raw,
-    clean: Raw,
-    force: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
 }
 
 /// A value from the file and the line it is on.
@@ -178,21 +197,22 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 
 /// Parses and checks `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
-    let line_of = |offset: usize| text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1);
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+    let lines = crate::text::LineIndex::new(text);
+    let line_of = |offset: usize| lines.line_of(offset);
+    let toml_error = |e: toml::de::Error| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
         config_error(path, line, e.message().trim_end())
-    })?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let cx = Cx { path, dir: &dir, line_of: &line_of };
+    };
+    let refused: RefusedKeys = toml::from_str(text).map_err(toml_error)?;
+    let (bulk, snapshot) = (refused.bulk.unwrap_or_default(), refused.snapshot.unwrap_or_default());
     for (key, value) in [
-        ("allow-remote", &raw.allow_remote),
-        ("bulk.allow-remote", &raw.bulk.as_ref().and_then(|b| b.allow_remote.clone())),
-        ("bulk.truncate", &raw.bulk.as_ref().and_then(|b| b.truncate.clone())),
-        ("snapshot.allow-remote", &raw.snapshot.as_ref().and_then(|s| s.allow_remote.clone())),
-        ("snapshot.clean", &raw.snapshot.as_ref().and_then(|s| s.clean.clone())),
-        ("snapshot.force", &raw.snapshot.as_ref().and_then(|s| s.force.clone())),
+        ("allow-remote", &refused.allow_remote),
+        ("bulk.allow-remote", &bulk.allow_remote),
+        ("bulk.truncate", &bulk.truncate),
+        ("snapshot.allow-remote", &snapshot.allow_remote),
+        ("snapshot.clean", &snapshot.clean),
+        ("snapshot.force", &snapshot.force),
     ] {
         if let Some(v) = value {
             return Err(Error::usage_hint(
@@ -201,6 +221,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
             ));
         }
     }
+    let raw: RawConfig = toml::from_str(text).map_err(toml_error)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let cx = Cx { path, dir: &dir, line_of: &line_of };
     let bulk = raw.bulk.unwrap_or_default();
     let snapshot = raw.snapshot.unwrap_or_default();
     let references = parse_section(path, &line_of, raw.references).map_err(|e| Error::Config {
@@ -352,7 +375,7 @@ impl Config {
                 }
                 // File counts for tables the command line does not name come first.
                 if let Some(tables) = &b.tables {
-                    let named: Vec<String> = args
+                    let named: std::collections::HashSet<String> = args
                         .tables
                         .iter()
                         .map(|t| t.rsplit_once('=').map_or(t.as_str(), |(n, _)| n).to_owned())
@@ -463,8 +486,8 @@ impl Cx<'_> {
 
     fn path(&self, raw: &Raw, key: &str) -> Result<Option<Setting<PathBuf>>, Error> {
         let dir = self.dir;
-        self.convert(raw, key, "a path (relative paths start from the file's folder)", |v| {
-            let p = Path::new(v.as_str().filter(|s| !s.is_empty())?);
+        self.convert(raw, key, "a path (relative paths start from the file's folder; no NUL byte)", |v| {
+            let p = Path::new(v.as_str().filter(|s| !s.is_empty() && !s.contains('\0'))?);
             Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
         })
     }
@@ -502,8 +525,19 @@ impl Cx<'_> {
         let Some(setting) = self.convert(raw, key, "a database URL string", |v| v.as_str().map(str::to_owned))? else {
             return Ok(None);
         };
-        let masked = crate::redact::mask_unparsed(&setting.value);
-        if masked != setting.value {
+        crate::redact::register_url_secrets(&setting.value);
+        let masked = crate::redact::mask_value(&setting.value);
+        if masked == crate::redact::MASK {
+            return Err(config_error(
+                self.path,
+                setting.line,
+                &format!(
+                    "{key} is not a database URL (it has no scheme such as postgres://; its text is not shown: it \
+                     may be a password)"
+                ),
+            ));
+        }
+        if masked != crate::text::for_terminal(setting.value.trim()) {
             return Err(Error::usage_hint(
                 format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),
                 "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",
@@ -566,6 +600,33 @@ mod tests {
             let err = parse_str(text).unwrap_err();
             assert_eq!(err.exit_code(), 2);
             assert!(err.to_string().contains(expect), "{text:?}: {err}");
+        }
+    }
+
+    /// r21.7: a `[bulk.tables]` of 50,000 entries (as in the report) parses with one
+    /// scan of the text for line numbers (counted, not timed).
+    #[test]
+    fn many_table_counts_scan_the_text_once() {
+        let mut text = String::from("[bulk]\ncount = 1\n[bulk.tables]\n");
+        for t in 0..50_000 {
+            text.push_str(&format!("t{t} = 1\n"));
+        }
+        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let c = parse_str(&text).unwrap();
+        assert_eq!(crate::text::SCANNED.with(std::cell::Cell::get) - before, text.len());
+        assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
+    }
+
+    /// r19.12: an unknown key's error lists only keys the file may hold, never the
+    /// switches it refuses.
+    #[test]
+    fn unknown_keys_are_told_only_the_keys_allowed() {
+        for text in ["snapshot-dri = \"x\"\n", "[bulk]\ncuont = 5\n", "[snapshot]\nexlude = []\n"] {
+            let err = parse_str(text).unwrap_err().to_string();
+            assert!(err.contains("expected"), "{err}");
+            for refused in ["allow-remote", "truncate", "clean", "force"] {
+                assert!(!err.contains(refused), "{text:?} offers {refused}: {err}");
+            }
         }
     }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Context;
-use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
+use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
 use crate::commands::bulk::{self, Options};
 use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
 use crate::db::retry::with_retry;
@@ -36,7 +36,7 @@ use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::names::validate_name;
-use crate::snapshot::reader::read_header_from;
+use crate::snapshot::reader::read_header_stored_as;
 use crate::snapshot::source::Source;
 use crate::snapshot::versions;
 
@@ -100,10 +100,12 @@ fn bulk_args(args: &PrepareArgs) -> BulkArgs {
         tables: args.tables.clone(),
         exclude: args.exclude.clone(),
         schemas: args.schemas.clone(),
+        strict_names: args.strict_names,
         factories: args.factories.clone(),
         batch_size: args.batch_size,
         seed: args.seed,
         truncate: true,
+        cascade: args.cascade,
         dry_run: false,
         // Learned profiles (`bulk --like`) are not prepare options (yet).
         like: None,
@@ -130,7 +132,8 @@ async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
             db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
         let result = async {
             if ctx.settings.embedded_default {
-                session.begin_write(&WriteIntent { command: "prepare".into(), retry: false, wait }).await?;
+                let intent = WriteIntent { command: "prepare".into(), retry: false, wait, empties: false };
+                session.begin_write(&intent).await?;
                 if session.apply_demo_schema_if_empty().await? {
                     ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
                 }
@@ -180,7 +183,9 @@ impl Key {
         if let (Some(rules), Value::Object(map)) = (subset, &mut doc) {
             map.insert("subset".into(), json!(crate::snapshot::create::subset_info(rules)));
         }
-        // serde_json's maps are sorted, so the text is canonical.
+        // Keys sorted at every level (maps keep insertion order otherwise), so the text
+        // is canonical and the same as when serde_json's maps were always sorted.
+        doc.sort_all_objects();
         Self { full: format!("{:032x}", xxhash_rust::xxh3::xxh3_128(doc.to_string().as_bytes())) }
     }
 
@@ -315,7 +320,7 @@ impl Job<'_> {
             Ok(None) => return Found::Absent,
             Err(e) => return Found::Unreadable(e.to_string()),
         };
-        match tokio::task::block_in_place(|| read_header_from(src.as_ref())) {
+        match tokio::task::block_in_place(|| read_header_stored_as(src.as_ref(), &self.name, 1)) {
             Err(e) => Found::Unreadable(e.to_string()),
             Ok(header) => {
                 let ours = header.name == self.name
@@ -469,21 +474,22 @@ impl Job<'_> {
         let args = RestoreArgs {
             name: self.name.clone(),
             clean: true,
+            cascade: self.args.cascade,
             allow_schema_mismatch: false,
             tables: vec![],
             exclude: vec![],
             schemas: vec![],
+            strict_names: false,
             dry_run: false,
             allow_remote: self.args.allow_remote,
             lock: LockArgs { wait: self.args.wait },
         };
-        let tables = header.tables.len();
         // A snapshot prepare saved is full (`look` checks): its chain is itself.
         let top = Link::new(self.name.clone(), src, header);
         let chain = Arc::new(Chain::resolve(top, |_| Ok(None))?);
         let header = Arc::new(chain.header().clone());
-        let rows = restore::load(self.ctx, &args, &chain, &header).await?;
-        Ok(Done::Restored { tables, rows: rows.unwrap_or(0) })
+        let (tables, rows) = restore::load(self.ctx, &args, &chain, &header).await?.unwrap_or_default();
+        Ok(Done::Restored { tables, rows })
     }
 
     /// `seed snapshot create` of the whole database (the exclusive lock is held by the
@@ -498,6 +504,7 @@ impl Job<'_> {
             tables: vec![],
             exclude: self.opts.selection.exclude.clone(),
             schemas: self.opts.selection.schemas.clone(),
+            strict_names: self.opts.selection.strict_names,
             force: replace,
             new_version: false,
             base: None,
@@ -506,7 +513,10 @@ impl Job<'_> {
             jobs: None,
             subset: crate::cli::SubsetArgs::default(),
             seed: None,
+            // Data seed generated itself: nothing personal to mask.
+            mask: MaskArgs::default(),
             factories: None,
+            no_mask: true,
             dry_run: false,
             lock: LockArgs { wait: self.args.wait },
         };

@@ -42,6 +42,9 @@ pub struct WriteIntent {
     pub retry: bool,
     /// Wait for another holder instead of failing at once (`--wait`).
     pub wait: bool,
+    /// The load empties its targets first (`--truncate`, `--clean`): a kind may prepare
+    /// the transaction for that before it starts (SQLite sets foreign keys aside).
+    pub empties: bool,
 }
 
 /// What a load is for: the two differ in what they may do to rows.
@@ -65,6 +68,12 @@ pub struct LoadRequest<'a> {
     pub existing_rows: BTreeMap<TableName, u64>,
     /// Empty the targets first (`--truncate`, `--clean`).
     pub empty_first: bool,
+    /// `--cascade`: also empty the tables outside the load whose rows reference an
+    /// emptied table (and, in turn, theirs), instead of refusing.
+    pub cascade: bool,
+    /// Those tables with their row counts, children first: filled in by
+    /// `Session::plan_load` with `--cascade`, emptied by `start_load` before the targets.
+    pub also_empty: Vec<(TableName, u64)>,
     /// Foreign keys (table, index into its `foreign_keys`) whose parent loads after the
     /// child: cycles and self references.
     pub cycle_edges: Vec<(TableName, usize)>,
@@ -86,6 +95,11 @@ pub struct LoadPlan {
     pub label: &'static str,
     /// Problems that stop the load, one per line (reported all at once).
     pub blocking: Vec<String>,
+    /// Tables outside the load whose rows reference a table it empties (a problem
+    /// without `--cascade`, the tables it empties with it).
+    pub dependents: Vec<crate::db::dependents::Dependent>,
+    /// Why `--cascade` cannot help with them (a target references one of them), if so.
+    pub cascade_obstacle: Option<String>,
 }
 
 /// The rows of one table as the load receives them.
@@ -111,6 +125,31 @@ pub struct LoadTable<'a> {
     /// failing row is reported as "batch B, row R".
     pub batch_size: Option<u64>,
     pub progress: Progress,
+}
+
+/// What a failed probe of a value says (see [`Backend::refused_values`]).
+pub enum Probe {
+    /// The database refused the value: its reason.
+    Refused(String),
+    /// The probe itself could not run here; nothing is known of the value.
+    Unknown,
+    /// Stop: the connection, a timeout, Ctrl-C.
+    Stop(Error),
+}
+
+impl Probe {
+    pub fn of(e: Error) -> Self {
+        if e.is_transient() || matches!(e, Error::Interrupted | Error::Connect { .. }) {
+            return Probe::Stop(e);
+        }
+        if e.exit_code() != crate::error::code::DATA {
+            return Probe::Unknown;
+        }
+        // The server's own words (kept as the detail under a translated violation).
+        let reason = e.detail().map_or_else(|| e.to_string(), str::to_owned);
+        let reason = reason.strip_prefix("server: ").unwrap_or(&reason);
+        Probe::Refused(reason.lines().next().unwrap_or_default().to_owned())
+    }
 }
 
 /// Result of a privilege check for `doctor`.
@@ -191,6 +230,19 @@ pub trait Backend {
         }
         Ok(out)
     }
+
+    /// The constants (a factories file's `value` and `one_of`) the database would refuse
+    /// to write into `col`, each with its reason, found by writing each the way a load
+    /// does into a scratch place of `col`'s type (a cast, a temporary table), inside the
+    /// open transaction and touching no table of the user's. A probe the kind cannot
+    /// run for this column (a type it cannot name there, a missing privilege) checks
+    /// nothing: the load itself still would.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error>;
 
     // Transactions.
     /// A read-only transaction that sees every table as of one moment.

@@ -238,6 +238,7 @@ mod tests {
                 ref_table: TableName::new("public", *parent),
                 ref_columns: pcols.iter().map(|c| (*c).to_owned()).collect(),
                 deferrable: false,
+                period: false,
             })
             .collect();
         t

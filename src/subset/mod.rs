@@ -163,6 +163,7 @@ mod tests {
             ref_table: TableName::new("", to),
             ref_columns: vec!["id".into()],
             deferrable: false,
+            period: false,
         };
         schema.tables[1].foreign_keys = vec![fk("t0"), fk("t2")];
         schema.tables[4].foreign_keys = vec![fk("t3")];

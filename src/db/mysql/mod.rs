@@ -24,11 +24,11 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
 use crate::db::keys::RowKey;
-use crate::db::schema::{Column, Schema, Table, TableName, quote_literal};
+use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::{Gen, Plan};
@@ -63,10 +63,15 @@ pub struct MySqlBackend {
     /// The `GET_LOCK()` name held by this session, if any.
     lock: Option<String>,
     load: load::LoadState,
+    printer: crate::output::Printer,
 }
 
 /// Connects and fixes the session settings; the version as "10.11.14-MariaDB".
-pub async fn connect(url: &DbUrl, statement_timeout: Option<Duration>) -> Result<(MySqlBackend, String), sqlx::Error> {
+pub async fn connect(
+    url: &DbUrl,
+    statement_timeout: Option<Duration>,
+    printer: &crate::output::Printer,
+) -> Result<(MySqlBackend, String), sqlx::Error> {
     // sqlx reads `mariadb://` URLs like `mysql://` ones (it ignores the scheme).
     let options = MySqlConnectOptions::from_str(url.expose())?
         .pipes_as_concat(false)
@@ -109,6 +114,7 @@ pub async fn connect(url: &DbUrl, statement_timeout: Option<Duration>) -> Result
         engines: HashMap::new(),
         lock: None,
         load: load::LoadState::default(),
+        printer: printer.clone(),
     };
     Ok((backend, version))
 }
@@ -193,6 +199,50 @@ impl Backend for MySqlBackend {
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
         self.exec(sql, step).await
+    }
+
+    /// Each value inserted, as the load binds it (a string; BIT as a number), into a
+    /// temporary table with one column of the column's type, under the session's
+    /// strict sql_mode: a value the server would cut, round out of range or refuse is
+    /// an error there as in the load. Temporary tables are the session's own and do
+    /// not end the transaction.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        if matches!(codec::Codec::of(col), codec::Codec::Spatial { .. } | codec::Codec::Binary { .. }) {
+            return Ok(Vec::new()); // written as bytes: nothing a text probe would say
+        }
+        let table = quote_ident("seed_value_check");
+        // The type as the catalog spells it, without the SRID seed appends for spatial types.
+        let ty = col.type_name.split(" srid ").next().unwrap_or_default();
+        self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await?;
+        let created =
+            self.exec(format!("CREATE TEMPORARY TABLE {table} ({} {ty})", quote_ident(&col.name)), step).await;
+        if let Err(e) = created {
+            return match Probe::of(e) {
+                Probe::Stop(e) => Err(e),
+                _ => Ok(Vec::new()),
+            };
+        }
+        let mut refused = Vec::new();
+        for v in values {
+            let literal = match codec::Codec::of(col) {
+                codec::Codec::Bits(_) => codec::bits_value(v).map_or_else(|| quote_literal(v), |n| n.to_string()),
+                _ => quote_literal(v),
+            };
+            if let Err(e) = self.exec(format!("INSERT INTO {table} VALUES ({literal})"), step).await {
+                match Probe::of(e) {
+                    Probe::Refused(reason) => refused.push((v.clone(), reason)),
+                    Probe::Unknown => break,
+                    Probe::Stop(e) => return Err(e),
+                }
+            }
+        }
+        self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await?;
+        Ok(refused)
     }
 
     async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {

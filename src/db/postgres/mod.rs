@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
@@ -136,6 +136,34 @@ impl Backend for PgBackend {
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
         self.exec(sql, step).await
+    }
+
+    /// Each value cast from text to the column's type: the input function COPY uses
+    /// (a domain's checks included), in a savepoint.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let mut refused = Vec::new();
+        for v in values {
+            self.exec("SAVEPOINT seed_value_check".into(), step).await?;
+            let sql = format!("SELECT CAST(CAST({} AS {}) AS TEXT)", quote_literal(v), col.type_name);
+            let result = self.text_rows(sql, step).await;
+            if result.is_err() {
+                self.exec("ROLLBACK TO SAVEPOINT seed_value_check".into(), step).await?;
+            }
+            self.exec("RELEASE SAVEPOINT seed_value_check".into(), step).await?;
+            if let Err(e) = result {
+                match Probe::of(e) {
+                    Probe::Refused(reason) => refused.push((v.clone(), reason)),
+                    Probe::Unknown => return Ok(refused),
+                    Probe::Stop(e) => return Err(e),
+                }
+            }
+        }
+        Ok(refused)
     }
 
     async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {

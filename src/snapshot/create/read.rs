@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use crate::db::schema::Table;
 use crate::db::{ChunkSink, Connector, Session};
 use crate::error::Error;
+use crate::mask::{MaskSink, TableMask};
 use crate::output::{Printer, Progress};
 use crate::subset::{self, TableRows};
 
@@ -15,24 +16,40 @@ use crate::subset::{self, TableRows};
 pub(super) type Pages = (u64, Option<u64>);
 
 /// What a snapshot reads of one table: which columns, in the order the header lists
-/// them, and which rows. Every row of a snapshot enters through [`TableRead::stream`].
+/// them, which rows, and how they are masked. Every row of a snapshot enters through
+/// [`TableRead::stream`].
 pub(super) struct TableRead<'a> {
     pub table: &'a Table,
     pub columns: Vec<String>,
     /// The rows a subset takes (`None`: every row).
     pub rows: Option<&'a TableRows>,
+    /// The table's masking, when any of its columns is masked.
+    pub mask: Option<&'a TableMask>,
 }
 
 impl TableRead<'_> {
     /// Streams the table's rows (those on `pages` only, when given) as COPY text into
-    /// `sink`. A slice's rows are read by batches of keys, each in key order: the same
-    /// slice gives the same bytes.
+    /// `sink`, masked first when the table is: whatever `sink` is (the snapshot, a
+    /// spool, a comparison with the base) sees only masked rows.
+    /// A slice's rows are read by batches of keys, each in key order: the same slice
+    /// gives the same bytes.
     pub async fn stream<S: ChunkSink>(
         &self,
         session: &mut Session,
         pages: Option<Pages>,
         sink: &mut S,
     ) -> Result<(), Error> {
+        match self.mask {
+            None => self.read(session, pages, sink).await,
+            Some(mask) => {
+                let mut masked = MaskSink::new(mask, sink);
+                self.read(session, pages, &mut masked).await?;
+                masked.finish().await
+            }
+        }
+    }
+
+    async fn read<S: ChunkSink>(&self, session: &mut Session, pages: Option<Pages>, sink: &mut S) -> Result<(), Error> {
         match (self.rows, pages) {
             (None | Some(TableRows::Whole), None) => session.stream_table(self.table, &self.columns, sink).await,
             (None | Some(TableRows::Whole), Some(pages)) => {
