@@ -1009,6 +1009,79 @@ fn subset_create_interrupted_or_killed_while_following_references_or_writing_lea
     seed(&w, &url, &["snapshot", "create", "cut", "--subset", "offices:1%"], 0);
 }
 
+/// Disk full, a held name, a connection killed while references are followed, and a
+/// bucket's create killed mid-slice: each fails with its own exit code and leaves the
+/// snapshot directory (or the bucket) exactly as it was; the source is only read.
+#[test]
+fn subset_create_failures_disk_full_lock_killed_connection_and_s3_leave_nothing() {
+    let db = clone_db(pagila_template(), "sub_fail");
+    let w = Workdir::new();
+    let url = db.url();
+    let dir = w.path().join("snapshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keep.txt"), "keep").unwrap();
+    let before = dir_state(&dir);
+    let source = db.pg_dump_data();
+    let start = "customer:store_id = 1";
+
+    // Disk full while the slice is written (it compresses to about 480 KiB).
+    let mut cmd = seed_cmd(&w, &["--no-progress", "--database-url", &url, "snapshot", "create", "s", "--subset", start]);
+    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit { rlim_cur: 100_000, rlim_max: 100_000 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(9), "{text}");
+    assert!(text.contains("not enough disk space"), "{text}");
+    assert_dir_unchanged(&dir, &before, "subset create under RLIMIT_FSIZE");
+
+    // Someone holds the name: refused before any row is read.
+    let held = crate::common::hold_lock(&dir, "s");
+    let out = seed(&w, &url, &["snapshot", "create", "s", "--subset", start], 8);
+    assert!(all_output(&out).contains("pid 1 (the test)"), "{}", all_output(&out));
+    drop(held);
+    assert_dir_unchanged(&dir, &before, "subset create of a held name");
+
+    // The connection is killed while the start rows are found (10 ms a row).
+    let slow = "customer:pg_sleep(0.01) IS NOT NULL";
+    let mut running = Running::spawn(seed_cmd(
+        &w,
+        &["--retry-max-attempts", "1", "--database-url", &url, "snapshot", "create", "s", "--subset", slow],
+    ));
+    let busy = "SELECT pid FROM pg_stat_activity WHERE application_name = 'seed snapshot create' AND query LIKE '%pg_sleep%' AND state = 'active'";
+    let pid = crate::snapshot::wait_until(Duration::from_secs(60), "the start rows' query", || {
+        let pid = db.psql(busy);
+        (!pid.is_empty()).then_some(pid)
+    });
+    assert_eq!(db.psql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    let (status, _, stderr) = running.finish(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("lost the connection"), "{stderr}");
+    assert_dir_unchanged(&dir, &before, "connection killed while following references");
+    assert_eq!(db.pg_dump_data(), source, "a subset create changed its source");
+
+    // Into a bucket: killed while references are followed, no object.
+    let store = crate::common::s3::Store::new("subset-kill");
+    let mut cmd = seed_cmd(&w, &["--no-progress", "--database-url", &url, "--snapshot-dir", &store.url()]);
+    cmd.args(["snapshot", "create", "s", "--subset", slow]);
+    store.env_std(&mut cmd);
+    let mut running = Running::spawn(cmd);
+    crate::snapshot::wait_until(Duration::from_secs(60), "the start rows' query", || {
+        (!db.psql(busy).is_empty()).then_some(())
+    });
+    running.signal(libc::SIGKILL);
+    running.finish(Duration::from_secs(30));
+    assert!(!store.keys().iter().any(|k| k.ends_with(".seed.gz")), "an object appeared: {:?}", store.keys());
+    assert!(store.uploads().is_empty(), "{:?}", store.uploads());
+}
+
 // ---------------------------------------------------------------------------------
 // prepare and --like
 // ---------------------------------------------------------------------------------
