@@ -617,16 +617,7 @@ fn snapshot_create_past_the_file_size_limit_fails_with_disk_space_and_leaves_not
     std::fs::write(dir.join("notes.txt"), "not a snapshot").unwrap();
     let before = dir_state(&dir);
     let mut cmd = seed_cmd(&w, &["--database-url", &db.url(), "snapshot", "create", "big"]);
-    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 200_000, rlim_max: 200_000 };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_file_size(&mut cmd, 200_000);
     let out = cmd.output().unwrap();
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(9), "{text}");
@@ -638,6 +629,20 @@ fn snapshot_create_past_the_file_size_limit_fails_with_disk_space_and_leaves_not
     let records = audit_records(&dir);
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["outcome"], "error");
+}
+
+/// Makes `cmd` fail to write a file past `bytes` (RLIMIT_FSIZE: a full disk, for one process).
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Unmounts on drop (also when the test fails).

@@ -181,6 +181,12 @@ fn json_doc(out: &Output) -> Value {
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", all_output(out)))
 }
 
+/// `--dry-run --json`'s entry for `table`.
+fn planned(plan: &Value, table: &str) -> Value {
+    let tables = plan["tables"].as_array().unwrap_or_else(|| panic!("no tables in {plan}"));
+    tables.iter().find(|t| t["table"] == table).unwrap_or_else(|| panic!("no {table} in {plan}")).clone()
+}
+
 /// The compressed bytes of each table of a snapshot, by table (the file minus its
 /// header: what must be identical when the data is).
 fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -371,6 +377,13 @@ fn subset_next_version_repeats_the_slice_and_is_incremental() {
     let inside = db.psql("SELECT min(customer_id) FROM customer WHERE store_id = 1");
     db.psql(&format!("UPDATE customer SET first_name = 'CHANGED' WHERE customer_id = {inside}"));
     db.psql("UPDATE customer SET first_name = 'OUTSIDE' WHERE customer_id = (SELECT min(customer_id) FROM customer WHERE store_id <> 1)");
+    // A dry run of the next version explains the slice it would take: the base's.
+    let out = seed(&w, &url, &["snapshot", "create", "s", "--new-version", "--dry-run"], 0);
+    let text = all_output(&out);
+    assert!(text.contains("taking the same slice as s@1 (customer:store_id = 1)"), "{text}");
+    assert!(text.contains("start: customer:store_id = 1"), "{text}");
+    let plan = json_doc(&seed(&w, &url, &["--json", "snapshot", "create", "s", "--new-version", "--dry-run"], 0));
+    assert_eq!(plan["subset"]["start"][0], "customer:store_id = 1", "{plan}");
     let out = seed(&w, &url, &["snapshot", "create", "s", "--new-version"], 0);
     assert!(all_output(&out).contains("taking the same slice as s@1 (customer:store_id = 1)"), "{}", all_output(&out));
     let dir = w.path().join("snapshots");
@@ -388,6 +401,15 @@ fn subset_next_version_repeats_the_slice_and_is_incremental() {
     assert_eq!(target.psql(&format!("SELECT first_name FROM customer WHERE customer_id = {inside}")), "CHANGED");
     assert_eq!(target.psql("SELECT count(*) FROM customer WHERE first_name = 'OUTSIDE'"), "0");
     assert_no_dangling_pg(&target, 30);
+
+    // --no-subset: the next version takes every row (still incremental to the slice).
+    let plan = json_doc(&seed(&w, &url, &["--json", "snapshot", "create", "s", "--new-version", "--no-subset", "--dry-run"], 0));
+    assert!(plan["subset"].is_null(), "{plan}");
+    seed(&w, &url, &["snapshot", "create", "s", "--new-version", "--no-subset"], 0);
+    let v3 = header_of(&dir.join("s@3.seed.gz"));
+    assert!(v3.get("subset").is_none(), "{v3}");
+    assert_eq!(v3["base"]["name"], "s");
+    assert_eq!(header_rows(&dir.join("s@3.seed.gz"))["customer"], u64::try_from(db.count("customer")).unwrap());
 }
 
 // ---------------------------------------------------------------------------------
@@ -477,6 +499,20 @@ fn subset_of_sakila_on_mariadb_restores_with_foreign_keys_checked() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     let start = "customer:customer_id <= 25";
+    // --dry-run on MariaDB: EXPLAIN's estimate for the start, the rest along the references.
+    let out = w
+        .seed()
+        .args(["--no-progress", "--json", "--database-url", &src.url(), "snapshot", "create", "sak", "--subset", start])
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let plan = json_doc(&out);
+    assert_eq!(planned(&plan, "customer")["action"], "slice", "{plan}");
+    assert!(planned(&plan, "customer")["estimated_rows"].as_u64().unwrap() > 0, "{plan}");
+    assert!(planned(&plan, "rental")["why"].to_string().contains("child of customer"), "{plan}");
+    assert!(planned(&plan, "film")["why"].to_string().contains("parent of inventory"), "{plan}");
+    assert_eq!(planned(&plan, "film_text")["action"], "empty", "{plan}");
     let out = w
         .seed()
         .args(["--no-progress", "--database-url", &src.url(), "snapshot", "create", "sak", "--subset", start])
@@ -701,6 +737,15 @@ fn subset_closes_self_cyclic_composite_keyless_and_virtual_references_on_sqlite(
     std::fs::write(&factories, REFS_FACTORIES).unwrap();
     let url = format!("sqlite://{}", src.display());
     let f = factories.to_str().unwrap();
+    // --dry-run on SQLite: the start condition is counted, the rest carried along the
+    // references (virtual ones too); nothing written.
+    let plan = json_doc(&seed(&w, &url, &["--json", "snapshot", "create", "t2", "--factories", f, "--dry-run"], 0));
+    assert_eq!(planned(&plan, "tenants")["estimated_rows"], 1, "{plan}");
+    assert!(planned(&plan, "tenants")["why"][0].as_str().unwrap().starts_with("start: tenants:id = 2"), "{plan}");
+    assert!(planned(&plan, "comments")["why"].to_string().contains("child of posts"), "{plan}");
+    assert!(planned(&plan, "comments")["why"].to_string().contains("virtual"), "{plan}");
+    assert_eq!(planned(&plan, "audit_log")["action"], "empty", "{plan}");
+    assert!(!w.path().join("snapshots").exists(), "a dry run wrote into the snapshot directory");
     seed(&w, &url, &["snapshot", "create", "t2", "--factories", f], 0);
 
     let scratch = w.path().join("expect.db");
@@ -888,15 +933,22 @@ fn subset_samples_are_the_same_for_one_seed_on_every_backend_and_differ_for_anot
 // Bad input, Ctrl-C, kill -9: nothing written
 // ---------------------------------------------------------------------------------
 
-#[test]
-fn subset_bad_arguments_are_clear_errors_naming_them_and_write_nothing() {
-    let db = clone_db(pagila_template(), "sub_bad");
+/// A copy of pagila, a work folder whose snapshot directory holds one foreign file, and
+/// that directory's state (what every failure must leave).
+fn pagila_and_a_snapshot_dir(tag: &str) -> (TestDb, Workdir, std::path::PathBuf, crate::snapshot::DirState) {
+    let db = clone_db(pagila_template(), tag);
     let w = Workdir::new();
-    let url = db.url();
     let dir = w.path().join("snapshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("keep.txt"), "keep").unwrap();
     let before = dir_state(&dir);
+    (db, w, dir, before)
+}
+
+#[test]
+fn subset_bad_arguments_are_clear_errors_naming_them_and_write_nothing() {
+    let (db, w, dir, before) = pagila_and_a_snapshot_dir("sub_bad");
+    let url = db.url();
     let bad_refs = w.path().join("bad.toml");
     std::fs::write(&bad_refs, "[references]\n\n\"customer.store\" = \"store.store_id\"\n").unwrap();
     let bad_subset = w.path().join("bad_subset.toml");
@@ -1014,28 +1066,14 @@ fn subset_create_interrupted_or_killed_while_following_references_or_writing_lea
 /// snapshot directory (or the bucket) exactly as it was; the source is only read.
 #[test]
 fn subset_create_failures_disk_full_lock_killed_connection_and_s3_leave_nothing() {
-    let db = clone_db(pagila_template(), "sub_fail");
-    let w = Workdir::new();
+    let (db, w, dir, before) = pagila_and_a_snapshot_dir("sub_fail");
     let url = db.url();
-    let dir = w.path().join("snapshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("keep.txt"), "keep").unwrap();
-    let before = dir_state(&dir);
     let source = db.pg_dump_data();
     let start = "customer:store_id = 1";
 
     // Disk full while the slice is written (it compresses to about 480 KiB).
     let mut cmd = seed_cmd(&w, &["--no-progress", "--database-url", &url, "snapshot", "create", "s", "--subset", start]);
-    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            let limit = libc::rlimit { rlim_cur: 100_000, rlim_max: 100_000 };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::snapshot::limit_file_size(&mut cmd, 100_000);
     let out = cmd.output().unwrap();
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(9), "{text}");
