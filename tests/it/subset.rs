@@ -403,7 +403,12 @@ fn subset_next_version_repeats_the_slice_and_is_incremental() {
     assert_no_dangling_pg(&target, 30);
 
     // --no-subset: the next version takes every row (still incremental to the slice).
-    let plan = json_doc(&seed(&w, &url, &["--json", "snapshot", "create", "s", "--new-version", "--no-subset", "--dry-run"], 0));
+    let plan = json_doc(&seed(
+        &w,
+        &url,
+        &["--json", "snapshot", "create", "s", "--new-version", "--no-subset", "--dry-run"],
+        0,
+    ));
     assert!(plan["subset"].is_null(), "{plan}");
     seed(&w, &url, &["snapshot", "create", "s", "--new-version", "--no-subset"], 0);
     let v3 = header_of(&dir.join("s@3.seed.gz"));
@@ -1072,7 +1077,8 @@ fn subset_create_failures_disk_full_lock_killed_connection_and_s3_leave_nothing(
     let start = "customer:store_id = 1";
 
     // Disk full while the slice is written (it compresses to about 480 KiB).
-    let mut cmd = seed_cmd(&w, &["--no-progress", "--database-url", &url, "snapshot", "create", "s", "--subset", start]);
+    let mut cmd =
+        seed_cmd(&w, &["--no-progress", "--database-url", &url, "snapshot", "create", "s", "--subset", start]);
     crate::snapshot::limit_file_size(&mut cmd, 100_000);
     let out = cmd.output().unwrap();
     let text = all_output(&out);

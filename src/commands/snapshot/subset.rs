@@ -7,8 +7,8 @@ use std::path::Path;
 
 use crate::cli::{SubsetArgs, UnrelatedArg};
 use crate::error::Error;
-use crate::output::Printer;
 use crate::factory::config::Factories;
+use crate::output::Printer;
 use crate::refs::{Side, VirtualRef};
 use crate::snapshot::format::SubsetInfo;
 use crate::subset::{self, Children, Explained, Rules, Start, Unrelated};
