@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::Context;
 use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
 use crate::commands::bulk::{self, Options};
-use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
+use crate::commands::snapshot::{self, AuditGuard, create, restore};
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, SchemaVersion, Table};
 use crate::db::select::Selection;
@@ -32,6 +32,7 @@ use crate::db::{self, Access, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::catalog::report_unlocked;
 use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
@@ -369,7 +370,7 @@ impl Job<'_> {
             Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
             Err(e) => return Err(e),
         };
-        report_unlocked(self.ctx, &guard);
+        report_unlocked(&self.ctx.printer, &guard);
         // It may have been replaced or removed before we had the lock.
         let Found::Hit(hit) = self.look().await else { return Ok(Step::Changed) };
         self.restore_or_distrust(*hit).await

@@ -128,7 +128,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     let mut _like_guard = None;
     let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
     let learned = if let Some(name) = &args.like {
-        let opened = crate::commands::snapshot::catalog::open_chain(ctx, name, opts.wait, "profile").await?;
+        let opened = crate::commands::snapshot::open_chain(ctx, name, opts.wait, "profile").await?;
         let text = tokio::task::block_in_place(|| {
             crate::commands::snapshot::profile::profile_snapshot(&opened.chain, name, &settings)
         })?;

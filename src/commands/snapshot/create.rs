@@ -18,7 +18,6 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::catalog::{Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want};
 use super::{AuditGuard, location};
 use crate::Context;
 use crate::cli::CreateArgs;
@@ -27,6 +26,9 @@ use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, human_count, plural};
+use crate::snapshot::catalog::{
+    Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want,
+};
 use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
 use crate::snapshot::create::{self, Base, Stored};
 use crate::snapshot::format::Header;
@@ -93,10 +95,10 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
     // name. Then the name itself (exclusive only to replace a version) and the names
     // the base's chain goes through, shared, all in name order.
     let number = BTreeMap::from([(versions::number_lock(&args.name), Mode::Exclusive)]);
-    let _number = lock_names(ctx, store, &number, args.lock.wait, &command).await?;
+    let _number = lock_names(&ctx.printer, store, &number, args.lock.wait, &command).await?;
     let mut names = BTreeMap::from([(args.name.clone(), if args.force { Mode::Exclusive } else { Mode::Shared })]);
     let (target, _locks) = loop {
-        let locks = lock_names(ctx, store, &names, args.lock.wait, &command).await?;
+        let locks = lock_names(&ctx.printer, store, &names, args.lock.wait, &command).await?;
         let existing = versions_of(store, &args.name).await?;
         let latest = existing.last().map(|v| v.version);
         let target = target_version(args, store, &existing).await?;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 
 use serde_json::json;
 
-use super::catalog::open_chain;
+use super::open_chain;
 use crate::Context;
 use crate::cli::DiffArgs;
 use crate::error::{Error, code};

@@ -9,12 +9,12 @@
 
 use serde_json::{Value, json};
 
-use super::catalog::{Version, base_version, catalog, headers};
 use super::location;
 use crate::Context;
 use crate::cli::ListArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
+use crate::snapshot::catalog::{Version, base_version, catalog, headers};
 use crate::snapshot::format::{Header, Storage, content_checksum};
 use crate::snapshot::location::Location;
 use crate::snapshot::versions::{self, Ref};

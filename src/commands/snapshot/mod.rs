@@ -1,7 +1,6 @@
 //! `seed snapshot ...`: one file per verb. Shared here: opening the location and a
 //! snapshot in it, the audit record every changing command leaves, choosing tables.
 
-pub mod catalog;
 pub mod create;
 mod delete;
 mod diff;
@@ -9,10 +8,10 @@ mod list;
 mod preflight;
 pub mod profile;
 mod prune;
-mod rebase;
+mod pull;
+mod push;
 pub mod restore;
 mod show;
-mod transfer;
 mod verify;
 
 use std::time::Instant;
@@ -21,10 +20,12 @@ use serde_json::json;
 
 use crate::Context;
 use crate::cli::SnapshotCommand;
-use crate::error::Error;
-use crate::output::{Level, Printer};
+use crate::error::{Error, code};
+use crate::output::{Level, Printer, human_bytes, plural};
 use crate::snapshot::audit::{AuditRecord, Outcome};
-use crate::snapshot::location::{Location, LockGuard, pending};
+use crate::snapshot::catalog::{self, Opened};
+use crate::snapshot::copy::{Copied, copy_chain};
+use crate::snapshot::location::{Location, pending};
 
 pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
     location(ctx)?.check()?;
@@ -37,8 +38,8 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Prune(args) => prune::run(args, ctx).await,
         SnapshotCommand::Restore(args) => restore::run(args, ctx).await,
         SnapshotCommand::Diff(args) => diff::run(&args, ctx).await,
-        SnapshotCommand::Push(args) => transfer::push(args, ctx).await,
-        SnapshotCommand::Pull(args) => transfer::pull(args, ctx).await,
+        SnapshotCommand::Push(args) => push::run(args, ctx).await,
+        SnapshotCommand::Pull(args) => pull::run(args, ctx).await,
         SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
     }
 }
@@ -48,15 +49,69 @@ pub fn location(ctx: &Context) -> Result<Location, Error> {
     Location::open(&ctx.settings.snapshot_dir)
 }
 
-/// A reader in a location where its lock cannot be written goes on without the lock;
-/// `-v` says so.
-pub fn report_unlocked(ctx: &Context, guard: &LockGuard) {
-    if let Some(reason) = guard.unlocked_reason() {
-        let path = guard.display();
-        ctx.printer.event(Level::Debug, "lock_skipped", json!({ "path": path, "reason": reason }), || {
-            format!("reading without a shared lock: {path} cannot be opened ({reason})")
-        });
+/// `push` and `pull`: `name` copied from `from` to `to` with its chain (see
+/// `snapshot::copy`), audited in `to` and reported.
+async fn copy(
+    command: &'static str,
+    name: &str,
+    from: &Location,
+    to: &Location,
+    force: bool,
+    wait: bool,
+    ctx: &Context,
+) -> Result<u8, Error> {
+    if from.same_as(to) {
+        return Err(Error::usage(format!(
+            "{command}: {} is the snapshot location itself; name another place",
+            from.display().display()
+        )));
     }
+    to.check()?;
+    let audit = AuditGuard::new(ctx, to, command, Some(name.to_owned()), None);
+    let result = copy_chain(&ctx.printer, command, name, from, to, force, wait).await;
+    if let Ok(copied) = &result {
+        report_copy(ctx, command, from, to, copied);
+    }
+    audit.finish(&result).await;
+    result.map(|_| code::OK)
+}
+
+fn report_copy(ctx: &Context, command: &str, from: &Location, to: &Location, copied: &Copied) {
+    let Copied { top, bases, bytes, elapsed } = copied;
+    let bytes = *bytes;
+    let shown_dest = to.display_key(&top.key).display().to_string();
+    let secs = elapsed.as_secs_f64();
+    let verb = if command.ends_with("push") { "pushed" } else { "pulled" };
+    // Version 1 is named as the user knows it from before versions: by its name.
+    let shown = if top.version == 1 { top.name.clone() } else { top.label() };
+    ctx.printer.event(
+        Level::Info,
+        "snapshot_copied",
+        json!({ "name": top.name, "version": top.version, "from": from.display_key(&top.key).display().to_string(),
+                "to": shown_dest, "bytes": bytes, "bases": bases, "verified": true,
+                "seconds": (secs * 1000.0).round() / 1000.0 }),
+        || {
+            let with = if bases.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " with {} it is built on ({})",
+                    plural(bases.len() as u64, "snapshot", "snapshots"),
+                    bases.join(", ")
+                )
+            };
+            format!(
+                "{verb} snapshot '{shown}'{with} ({}, every table verified) to {shown_dest} in {secs:.2}s",
+                human_bytes(bytes)
+            )
+        },
+    );
+}
+
+/// Opens `text` (`NAME` or `NAME@N`) in the snapshot location with its chain, every
+/// name in it locked shared (see `catalog::open_chain`).
+pub async fn open_chain(ctx: &Context, text: &str, wait: bool, command: &str) -> Result<Opened, Error> {
+    catalog::open_chain(location(ctx)?, &ctx.printer, text, wait, command).await
 }
 
 /// Writes one audit record when the command ends — also when it is interrupted (the

@@ -28,7 +28,7 @@ pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
         }
         settings.min_count = n;
     }
-    let opened = super::catalog::open_chain(ctx, &args.name, args.lock.wait, "profile").await?;
+    let opened = super::open_chain(ctx, &args.name, args.lock.wait, "profile").await?;
     let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name, &settings))?;
     ctx.printer.data(text.trim_end());
     Ok(code::OK)

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::catalog::open_chain;
+use super::open_chain;
 use super::preflight::Preflight;
 use crate::Context;
 use crate::cli::RestoreArgs;

@@ -7,13 +7,13 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::catalog::{lock_names, resolve, resolve_chain};
 use super::location;
 use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
 use crate::redact::scrub;
+use crate::snapshot::catalog::{lock_names, resolve, resolve_chain};
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
 use crate::snapshot::versions::Ref;
@@ -41,7 +41,7 @@ pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
     // Looked for first, so a reader never creates a lock where there is no snapshot.
     resolve(&store, &r).await?;
     let names = [(r.name.clone(), Mode::Shared)].into_iter().collect();
-    let _lock = lock_names(ctx, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
+    let _lock = lock_names(&ctx.printer, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
     let version = resolve(&store, &r).await?;
     let (path, size) = (version.file.clone(), version.size);
     let top = version.link(&store).await?;

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::catalog::open_chain;
+use super::open_chain;
 use super::restore::described;
 use crate::Context;
 use crate::cli::VerifyArgs;
