@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::env;
+use crate::output::LogFormat;
 
 /// Examples and exit codes under `seed --help` (the codes are `error::code`; a test
 /// keeps the two in step).
@@ -134,12 +135,6 @@ pub struct RetryArgs {
     /// Longest backoff delay (e.g. 5s).
     #[arg(long, env = env::RETRY_MAX_DELAY, hide_env_values = true, global = true, value_parser = parse_duration)]
     pub retry_max_delay: Option<std::time::Duration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,8 +15,9 @@ use clap::parser::ValueSource;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use crate::cli::{Command, LogFormat, SnapshotCommand, parse_duration};
+use crate::cli::{Command, SnapshotCommand, parse_duration};
 use crate::error::Error;
+use crate::output::LogFormat;
 
 pub const DEFAULT_FILE: &str = "seed.toml";
 

@@ -59,7 +59,7 @@ pub enum Error {
     #[error("{file}:{line}: {message}")]
     Config { file: PathBuf, line: usize, message: String },
 
-    #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::output::plural(u64::from(*attempts), "attempt", "attempts"))]
+    #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::human::plural(u64::from(*attempts), "attempt", "attempts"))]
     Connect { url: String, class: &'static str, attempts: u32, reason: String },
 
     #[error("lost the connection to the database while {step}\n{reason}")]
@@ -96,7 +96,7 @@ pub enum Error {
     BaseAltered { base: String, dependent: String, path: PathBuf },
 
     /// A snapshot other versions are built on, about to be deleted or replaced.
-    #[error("{action} '{target}': {} based on it: {}", crate::output::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
+    #[error("{action} '{target}': {} based on it: {}", crate::human::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
     HasDependents { action: String, target: String, dependents: Vec<String>, hint: String },
 
     #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]

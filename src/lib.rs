@@ -6,11 +6,13 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod env;
 pub mod envfile;
 pub mod error;
 pub mod factory;
+pub mod human;
 pub mod libpq;
 pub mod logging;
 pub mod manual;
@@ -27,15 +29,10 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
+use crate::context::Context;
 use crate::error::Error;
 use crate::output::Printer;
 use crate::settings::Settings;
-
-/// What every command gets: validated settings and the output sink.
-pub struct Context {
-    pub settings: Settings,
-    pub printer: Printer,
-}
 
 pub fn main() -> ExitCode {
     // Writing past RLIMIT_FSIZE should fail with EFBIG (reported as a full disk, temp
@@ -56,8 +53,8 @@ pub fn main() -> ExitCode {
         _ => None,
     };
     let fail = |cli: &Cli, e: &Error| {
-        let fallback = settings::OutputSettings {
-            format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
+        let fallback = output::OutputSettings {
+            format: cli.output.log_format.unwrap_or(output::LogFormat::Text),
             quiet: cli.output.quiet,
             verbose: 0,
             progress: false,
@@ -112,7 +109,7 @@ pub fn main() -> ExitCode {
             () = shutdown_signal() => Err(Error::Interrupted),
         };
         if matches!(result, Err(Error::Interrupted)) {
-            db::recover_after_interrupt(&ctx.settings).await;
+            db::recover_after_interrupt(ctx.settings.urls()).await;
         }
         // Unfinished uploads aborted, leases released (spawned by drops on the way out).
         snapshot::location::pending::settle(Duration::from_secs(15)).await;

@@ -6,9 +6,8 @@ use std::io::Write;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
 use crate::env;
-use crate::settings::OutputSettings;
+use crate::output::{LogFormat, OutputSettings};
 
 pub fn init(settings: &OutputSettings) {
     let default = match settings.verbose {

@@ -3,7 +3,6 @@
 //! With `--log-format json` every message is one JSON object per line on stderr.
 //! Everything printed passes through `redact::scrub`.
 
-mod human;
 mod progress;
 
 use std::io::{IsTerminal, Write};
@@ -12,13 +11,30 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::{Map, Value, json};
 
-pub use human::{human_bytes, human_count, human_secs, plural, thousands};
+pub use crate::human::{human_bytes, human_count, human_secs, plural, thousands};
 pub use progress::Progress;
 
-use crate::cli::LogFormat;
 use crate::error::Error;
 use crate::redact::scrub;
-use crate::settings::OutputSettings;
+
+/// `--log-format`: how messages and events are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What the output settings resolve to (`settings` decides them from flags,
+/// environment and `seed.toml`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSettings {
+    pub format: LogFormat,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: bool,
+    /// `--json`: the command's result as one JSON object on stdout.
+    pub json: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

@@ -11,17 +11,18 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::Serialize;
 
-use crate::cli::{Cli, LogFormat};
+use crate::cli::Cli;
 use crate::config::{Config, Setting};
+use crate::db::retry::RetryPolicy;
 use crate::db::url::{DEFAULT_URL, DbUrl};
+use crate::db::{self, ConnectOptions};
 use crate::env;
 use crate::envfile::Loaded;
 use crate::error::Error;
 use crate::libpq::PgEnv;
-use crate::output::{Level, Printer};
-use crate::snapshot::location::Spec;
+use crate::output::{Level, LogFormat, OutputSettings, Printer};
+use crate::snapshot::location::{DEFAULT_DIR, Spec};
 
-pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a setting's value came from.
@@ -105,29 +106,6 @@ pub struct Settings {
     pub env_file: Option<Loaded>,
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct OutputSettings {
-    pub format: LogFormat,
-    pub quiet: bool,
-    pub verbose: u8,
-    pub progress: bool,
-    /// `--json`: the command's result as one JSON object on stdout.
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_attempts: 5, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(5) }
-    }
 }
 
 /// Picks each value by precedence and records where it came from.
@@ -284,7 +262,7 @@ impl Settings {
             ("snapshot_dir", Some(env::SNAPSHOT_DIR)),
             cli.connect.snapshot_dir.clone().filter(|p| !p.as_os_str().is_empty()),
             |c| c.snapshot_dir.as_ref(),
-            PathBuf::from(DEFAULT_SNAPSHOT_DIR),
+            PathBuf::from(DEFAULT_DIR),
             |p| p.display().to_string(),
         );
         let snapshot_dir = Spec::parse(&snapshot_dir)?;
@@ -391,6 +369,25 @@ impl Settings {
             env_file: inputs.env_file.clone(),
             effective: r.effective,
         })
+    }
+
+    /// How sessions connect and retry.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            retry: self.retry,
+            connect_timeout: self.connect_timeout,
+            statement_timeout: self.statement_timeout,
+        }
+    }
+
+    /// `DATABASE_URL` and, when set, `DIRECT_URL`.
+    pub fn urls(&self) -> impl Iterator<Item = &DbUrl> {
+        std::iter::once(&self.database_url).chain(self.direct_url.as_ref())
+    }
+
+    /// Checks that `DIRECT_URL`, when set, reaches the database `DATABASE_URL` does.
+    pub async fn check_direct_url(&self, printer: &Printer) -> Result<(), Error> {
+        db::check_direct_url(&self.connect_options(), &self.database_url, self.direct_url.as_ref(), printer).await
     }
 
     /// The URL for writes and locks.

@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::Context;
 use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
+use crate::commands::audit::AuditGuard;
 use crate::commands::bulk::{self, Options};
-use crate::commands::snapshot::{self, AuditGuard, create, restore};
+use crate::commands::snapshot::{create, restore};
+use crate::context::Context;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, SchemaVersion, Table};
 use crate::db::select::Selection;
@@ -64,10 +65,10 @@ pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    let store = snapshot::location(ctx)?;
+    let store = ctx.location()?;
     store.check()?;
     ctx.settings.announce_target(&ctx.printer);
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let live = read_live(ctx, args.wait).await?;
     let key = Key::new(&live, &req, &opts.selection);
@@ -124,8 +125,15 @@ struct Live {
 async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "reading the schema", |_| async move {
         let url = if ctx.settings.embedded_default { ctx.settings.write_url() } else { &ctx.settings.database_url };
-        let mut session =
-            db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
+        let mut session = db::connect_with(
+            &ctx.settings.connect_options(),
+            url,
+            &ctx.printer,
+            "seed prepare",
+            Access::ReadWrite,
+            wait,
+        )
+        .await?;
         let result = async {
             if ctx.settings.embedded_default {
                 session.begin_write(&WriteIntent { command: "prepare".into(), retry: false, wait }).await?;

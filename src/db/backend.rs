@@ -13,19 +13,24 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use crate::db::errors::Step;
 use crate::db::evaluate;
-use crate::db::schema::{Column, Schema, Table, TableName};
+use crate::db::schema::{Column, ForeignKey, Schema, Table, TableName};
 use crate::db::url::DbKind;
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
 use crate::output::Progress;
-use crate::snapshot::format::SequenceState;
+
+/// Where a sequence behind a serial or identity column stands (PostgreSQL's
+/// `last_value` and `is_called`), as a snapshot records it for a restore to put back.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SequenceState {
+    pub last_value: i64,
+    pub is_called: bool,
+}
 
 /// Receives a table's rows as COPY text, in chunks of whole or partial lines.
 pub trait ChunkSink {
@@ -110,6 +115,34 @@ pub struct LoadTable<'a> {
     /// failing row is reported as "batch B, row R".
     pub batch_size: Option<u64>,
     pub progress: Progress,
+}
+
+/// A column whose values the database would generate (serial, identity, rowid,
+/// AUTO_INCREMENT): a bulk load writes them itself, `start`, `start + step`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedKey {
+    pub table: TableName,
+    pub column: String,
+    /// The sequence behind it (PostgreSQL).
+    pub sequence: Option<String>,
+    pub start: i64,
+    pub step: i64,
+}
+
+/// A foreign key of a cycle, or a self reference: its parent may load after its child.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleEdge<'a> {
+    pub table: &'a Table,
+    pub fk: &'a ForeignKey,
+}
+
+/// A foreign key `prepare_cycles` has written NULL, to be set once every row is in.
+#[derive(Debug, Clone)]
+pub struct CycleFix<'a> {
+    pub table: &'a Table,
+    pub fk: &'a ForeignKey,
+    /// Unique within the load (it names a temp table).
+    pub id: String,
 }
 
 /// Result of a privilege check for `doctor`.
@@ -261,15 +294,31 @@ pub trait Backend {
     async fn finish_load(&mut self) -> Result<(), Error>;
 
     // Bulk.
-    /// Marks or defers the foreign keys of cycles so the rows can go in (or refuses).
-    async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error>;
-    /// Fixes the values of generated keys (serial, identity, rowid, auto-increment)
-    /// from the tables' state under the lock, so every attempt writes the same rows.
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error>;
-    /// Sets the foreign keys written NULL by `prepare_cycles`, after all rows are in.
-    async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error>;
-    /// Moves sequences past the keys `reserve_keys` handed out.
-    async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error>;
+    /// How the foreign keys of cycles go in, one answer per edge: `true` when the
+    /// edge is written NULL and set after the load (`close_cycle`); or why it cannot.
+    /// Default: as they are (the kind checks foreign keys only at the end).
+    async fn prepare_cycles(&mut self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
+        Ok(vec![false; edges.len()])
+    }
+    /// Fixes `start` and `step` of each generated key from the tables' state under the
+    /// lock, so every attempt writes the same rows.
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error>;
+    /// Sets the foreign key `prepare_cycles` wrote NULL, once every row is in: `rows`
+    /// gives each row's primary-key values, then the foreign key's.
+    async fn close_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<Value>> + Send),
+    ) -> Result<(), Error> {
+        let _ = rows;
+        Err(Error::Internal(format!("{}: this kind of database sets no foreign key after a load", fix.table.name)))
+    }
+    /// Moves sequences past the keys `reserve_keys` handed out. Default: nothing to
+    /// move (explicit values move the kind's counters themselves).
+    async fn settle_keys(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        let _ = keys;
+        Ok(())
+    }
 
     // Restore.
     /// Puts each sequence back where the snapshot saw it, or past the restored maximum.

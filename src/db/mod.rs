@@ -17,25 +17,23 @@ pub mod select;
 pub mod sqlite;
 pub mod triggers;
 pub mod url;
+pub mod value;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 pub use backend::{
-    Backend, ChunkSink, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges,
+    RowForm, RowInput, SequenceState, WriteIntent,
 };
 use errors::Step;
 use schema::{Schema, SchemaVersion, Table, TableName};
 use url::{DbKind, DbUrl};
 
 use crate::error::Error;
-use crate::factory::plan::Plan;
 use crate::output::{Level, Printer};
-use crate::settings::Settings;
-use crate::snapshot::format::SequenceState;
 
 /// A connection to one kind of database.
 pub enum Conn {
@@ -110,7 +108,7 @@ impl Session {
     pub async fn evaluate(
         &mut self,
         columns: &[&schema::Column],
-        rows: &[Vec<crate::factory::values::Value>],
+        rows: &[Vec<value::Value>],
         exprs: &[String],
         step: &Step,
     ) -> Result<Vec<Vec<Option<String>>>, Error> {
@@ -198,17 +196,21 @@ impl Session {
     pub async fn finish_load(&mut self) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.finish_load().await)
     }
-    pub async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.prepare_cycles(plan).await)
+    pub async fn prepare_cycles(&mut self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
+        dispatch!(&mut self.conn, b => b.prepare_cycles(edges).await)
     }
-    pub async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.reserve_keys(plan).await)
+    pub async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.reserve_keys(keys).await)
     }
-    pub async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.close_cycles(plan).await)
+    pub async fn close_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<value::Value>> + Send),
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.close_cycle(fix, rows).await)
     }
-    pub async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.settle_keys(plan).await)
+    pub async fn settle_keys(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.settle_keys(keys).await)
     }
     pub async fn restore_sequences(
         &mut self,
@@ -257,15 +259,24 @@ fn is_pg(err: &sqlx::Error) -> bool {
 
 /// Connects to `url` (retrying transient failures per the retry settings) and reports
 /// `connection_established` or `connection_failed`.
-pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &str) -> Result<Session, Error> {
-    connect_with(settings, url, printer, app, Access::ReadWrite, false).await
+pub async fn connect(options: &ConnectOptions, url: &DbUrl, printer: &Printer, app: &str) -> Result<Session, Error> {
+    connect_with(options, url, printer, app, Access::ReadWrite, false).await
 }
 
-/// Opens more sessions like one already open (the same URL, settings and application
+/// How sessions connect and retry: what `--connect-timeout`, `--statement-timeout` and
+/// the `--retry-*` options resolved to.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    pub retry: retry::RetryPolicy,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Option<Duration>,
+}
+
+/// Opens more sessions like one already open (the same URL, options and application
 /// name): for work spread over several connections.
 #[derive(Clone, Copy)]
 pub struct Connector<'a> {
-    pub settings: &'a Settings,
+    pub options: ConnectOptions,
     pub url: &'a DbUrl,
     pub printer: &'a Printer,
     pub app: &'a str,
@@ -273,26 +284,26 @@ pub struct Connector<'a> {
 
 impl Connector<'_> {
     pub async fn connect(&self) -> Result<Session, Error> {
-        connect(self.settings, self.url, self.printer, self.app).await
+        connect(&self.options, self.url, self.printer, self.app).await
     }
 }
 
 /// As [`connect`], read-only or not, and with `wait` a database another process holds
 /// (SQLite's file lock) is waited for instead of refused.
 pub async fn connect_with(
-    settings: &Settings,
+    options: &ConnectOptions,
     url: &DbUrl,
     printer: &Printer,
     app: &str,
     access: Access,
     wait: bool,
 ) -> Result<Session, Error> {
-    let policy = settings.retry;
+    let policy = options.retry;
     let mut attempt = 1u32;
     loop {
         let started = Instant::now();
         let result =
-            tokio::time::timeout(settings.connect_timeout, connect_once(settings, url, printer, app, access)).await;
+            tokio::time::timeout(options.connect_timeout, connect_once(options, url, printer, app, access)).await;
         let err = match result {
             Ok(Ok((conn, version))) => {
                 let latency = started.elapsed();
@@ -311,7 +322,7 @@ pub async fn connect_with(
                         )
                     },
                 );
-                return Ok(Session { conn, info, url: url.clone(), statement_timeout: settings.statement_timeout });
+                return Ok(Session { conn, info, url: url.clone(), statement_timeout: options.statement_timeout });
             }
             Ok(Err(e)) => {
                 if let Some(held) = sqlite::errors::held_at_connect(url, &e) {
@@ -327,10 +338,7 @@ pub async fn connect_with(
             Err(_) => (
                 "timed out",
                 true,
-                format!(
-                    "no answer within {} (--connect-timeout)",
-                    humantime::format_duration(settings.connect_timeout)
-                ),
+                format!("no answer within {} (--connect-timeout)", humantime::format_duration(options.connect_timeout)),
             ),
         };
         let (class, transient, reason) = err;
@@ -376,7 +384,7 @@ pub async fn connect_with(
 }
 
 async fn connect_once(
-    settings: &Settings,
+    options: &ConnectOptions,
     url: &DbUrl,
     printer: &Printer,
     app: &str,
@@ -384,7 +392,7 @@ async fn connect_once(
 ) -> Result<(Conn, String), sqlx::Error> {
     match url.kind() {
         DbKind::Postgres => {
-            let (b, v) = postgres::connect(url, app, settings.statement_timeout, printer).await?;
+            let (b, v) = postgres::connect(url, app, options.statement_timeout, printer).await?;
             Ok((Conn::Postgres(b), v))
         }
         DbKind::Sqlite => {
@@ -392,7 +400,7 @@ async fn connect_once(
             Ok((Conn::Sqlite(b), v))
         }
         DbKind::Mysql => {
-            let (b, v) = mysql::connect(url, settings.statement_timeout).await?;
+            let (b, v) = mysql::connect(url, options.statement_timeout).await?;
             Ok((Conn::Mysql(b), v))
         }
     }
@@ -401,12 +409,17 @@ async fn connect_once(
 /// With `DIRECT_URL` set, writes and locks go through it while reads use
 /// `DATABASE_URL`: both must reach the same database (a pooler in front of the same
 /// server passes), or a load and a snapshot would silently touch two databases.
-pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<(), Error> {
-    let Some(direct) = &settings.direct_url else { return Ok(()) };
-    let mut a = connect_with(settings, &settings.database_url, printer, "seed", Access::ReadOnly, false).await?;
+pub async fn check_direct_url(
+    options: &ConnectOptions,
+    database_url: &DbUrl,
+    direct_url: Option<&DbUrl>,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let Some(direct) = direct_url else { return Ok(()) };
+    let mut a = connect_with(options, database_url, printer, "seed", Access::ReadOnly, false).await?;
     let ida = a.identity().await;
     a.close().await;
-    let mut b = connect_with(settings, direct, printer, "seed", Access::ReadOnly, false).await?;
+    let mut b = connect_with(options, direct, printer, "seed", Access::ReadOnly, false).await?;
     let idb = b.identity().await;
     b.close().await;
     let (ida, idb) = (ida?, idb?);
@@ -414,7 +427,7 @@ pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<
         return Err(Error::usage_hint(
             format!(
                 "DIRECT_URL ({direct}) and DATABASE_URL ({}) reach different databases:\n  DATABASE_URL: {ida}\n  DIRECT_URL:   {idb}",
-                settings.database_url
+                database_url
             ),
             "DIRECT_URL must reach the same database as DATABASE_URL, without the pooler; fix one of them or unset DIRECT_URL",
         ));
@@ -424,8 +437,8 @@ pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<
 
 /// After Ctrl-C dropped a command mid-transaction: whatever the kind needs so the
 /// database is exactly as before, even for a reader of the files alone.
-pub async fn recover_after_interrupt(settings: &Settings) {
-    for url in std::iter::once(&settings.database_url).chain(settings.direct_url.as_ref()) {
+pub async fn recover_after_interrupt(urls: impl IntoIterator<Item = &DbUrl>) {
+    for url in urls {
         if url.kind() == DbKind::Sqlite {
             sqlite::recover(url).await;
         }

@@ -8,7 +8,7 @@
 //! without regard to case (SQLite), matching does too. A pattern that matches nothing is
 //! an error: a typo must not silently select nothing, or everything.
 
-use crate::db::schema::TableName;
+use crate::db::schema::{Schema, Table, TableName};
 use crate::error::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +174,15 @@ impl Selection {
             .filter(|n| !exclude.iter().any(|p| p.matches(n, search_path, ignore_case)))
             .cloned()
             .collect())
+    }
+}
+
+impl Schema {
+    /// The application tables `sel` picks (the rules above).
+    pub fn select(&self, sel: &Selection) -> Result<Vec<&Table>, Error> {
+        let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
+        let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
+        Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
     }
 }
 

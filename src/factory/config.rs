@@ -21,12 +21,15 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::Error;
-use crate::factory::plan::MAX_COUNT;
 use crate::factory::profile::{JsonShape, ProfileSettings};
 
 /// The most values a learned value set may hold (`[profile] max_values`).
 pub const MAX_PROFILE_VALUES: usize = 1000;
 use crate::factory::values::faker_by_name;
+
+/// Most rows per table, from `--count`, `--table` or the factories file (per_parent
+/// counts multiplied out included).
+pub const MAX_COUNT: u64 = 1_000_000_000;
 
 /// Far more than any factories file needs; keeps a wrong path (a log, /dev/zero) from
 /// filling memory.

@@ -3,11 +3,11 @@
 //! schema and sends its rows.
 
 pub mod candidates;
+pub mod codes;
 pub mod config;
 pub mod hash;
 pub mod pattern;
 pub mod plan;
 pub mod profile;
 pub mod rows;
-pub mod unique;
 pub mod values;

@@ -93,6 +93,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3Default;
 
+use crate::db::SequenceState;
 use crate::db::schema::{SchemaVersion, TableName};
 use crate::snapshot::bounded;
 
@@ -149,13 +150,13 @@ pub struct Header {
     pub tables_fingerprint: Option<String>,
     /// Session settings the rows were written under (e.g. DateStyle), so a restore can
     /// read them back the same way.
-    #[serde(deserialize_with = "bounded::settings")]
+    #[serde(deserialize_with = "bounded_settings")]
     pub settings: BTreeMap<String, String>,
     pub compression: CompressionInfo,
     /// The snapshot this one is incremental to; `None` for a self-contained snapshot.
     #[serde(default)]
     pub base: Option<BaseRef>,
-    #[serde(deserialize_with = "bounded::tables")]
+    #[serde(deserialize_with = "bounded_tables")]
     pub tables: Vec<TableEntry>,
     /// [`header_checksum`] of this header; format 2 on. Last, so it is easy to find.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,9 +264,9 @@ pub struct TableEntry {
     #[serde(default)]
     pub storage: Storage,
     /// In `COPY` order.
-    #[serde(deserialize_with = "bounded::columns")]
+    #[serde(deserialize_with = "bounded_columns")]
     pub columns: Vec<ColumnEntry>,
-    #[serde(deserialize_with = "bounded::key")]
+    #[serde(deserialize_with = "bounded_key")]
     pub primary_key: Vec<String>,
     /// Rows of the table as reconstructed (for `full`, the rows stored here).
     pub rows: u64,
@@ -282,14 +283,8 @@ pub struct TableEntry {
     pub delta: Option<DeltaParts>,
     /// State of the sequences behind serial/identity columns, by column, so a restore
     /// puts them back exactly (PostgreSQL only; absent in older files).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "bounded::sequences")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "bounded_sequences")]
     pub sequences: BTreeMap<String, SequenceState>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SequenceState {
-    pub last_value: i64,
-    pub is_called: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -297,6 +292,37 @@ pub struct ColumnEntry {
     pub name: String,
     pub type_name: String,
     pub nullable: bool,
+}
+
+impl bounded::TableShape for TableEntry {
+    fn columns(&self) -> usize {
+        self.columns.len()
+    }
+
+    fn keyed_columns(&self) -> usize {
+        self.primary_key.len().max(self.sequences.len())
+    }
+}
+
+// The limits above, applied while a header is parsed.
+fn bounded_tables<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<TableEntry>, D::Error> {
+    bounded::tables(d, MAX_TABLES, MAX_COLUMNS_TOTAL)
+}
+
+fn bounded_columns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ColumnEntry>, D::Error> {
+    bounded::list(d, MAX_COLUMNS_PER_TABLE, "columns in a table")
+}
+
+fn bounded_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    bounded::list(d, MAX_COLUMNS_PER_TABLE, "primary-key columns in a table")
+}
+
+fn bounded_settings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    bounded::map(d, MAX_SETTINGS, "settings")
+}
+
+fn bounded_sequences<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, SequenceState>, D::Error> {
+    bounded::map(d, MAX_COLUMNS_PER_TABLE, "sequences in a table")
 }
 
 impl TableEntry {
@@ -873,5 +899,51 @@ pub(crate) mod tests {
         assert_eq!(now.len(), "2026-11-23T16:40:00Z".len(), "{now}");
         assert!(now.ends_with('Z'));
         assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok());
+    }
+
+    fn parse_header(json: &str) -> Result<Header, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn counts_are_refused_while_parsing() {
+        let h = sample_header("b", &["a"]);
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(parse_header(&json).unwrap(), h);
+        let table = serde_json::to_string(&h.tables[0]).unwrap();
+
+        let many = |n: usize| {
+            let tables: Vec<String> =
+                (0..n).map(|i| table.replace("\"name\":\"a\"", &format!("\"name\":\"t{i}\""))).collect();
+            json.replace(&format!("[{table}]"), &format!("[{}]", tables.join(",")))
+        };
+        assert_eq!(parse_header(&many(20_000)).unwrap().tables.len(), 20_000);
+        let err = parse_header(&many(20_001)).unwrap_err();
+        assert!(err.contains("more than 20000 tables"), "{err}");
+
+        let col = serde_json::to_string(&h.tables[0].columns[0]).unwrap();
+        let cols = |n: usize| vec![col.as_str(); n].join(",");
+        let wide =
+            |n: usize| json.replace(&serde_json::to_string(&h.tables[0].columns).unwrap(), &format!("[{}]", cols(n)));
+        assert_eq!(parse_header(&wide(4096)).unwrap().tables[0].columns.len(), 4096);
+        assert!(parse_header(&wide(4097)).unwrap_err().contains("more than 4096 columns in a table"));
+
+        // 62 tables of 4,096 columns: over the total after the 62nd.
+        let wide_table =
+            table.replace(&serde_json::to_string(&h.tables[0].columns).unwrap(), &format!("[{}]", cols(4096)));
+        let tables: Vec<String> =
+            (0..62).map(|i| wide_table.replace("\"name\":\"a\"", &format!("\"name\":\"t{i}\""))).collect();
+        let err = parse_header(&json.replace(&format!("[{table}]"), &format!("[{}]", tables.join(",")))).unwrap_err();
+        assert!(err.contains("more than 250000 columns in all"), "{err}");
+
+        let keys = json.replace("\"primary_key\":[\"id\"]", "\"primary_key\":[\"id\",\"id\",\"id\"]");
+        assert!(parse_header(&keys).unwrap_err().contains("more key or sequence columns than columns"));
+
+        let settings: Vec<String> = (0..257).map(|i| format!("\"s{i}\":\"v\"")).collect();
+        let s = json
+            .replace("\"settings\":{\"DateStyle\":\"ISO, MDY\"}", &format!("\"settings\":{{{}}}", settings.join(",")));
+        assert!(parse_header(&s).unwrap_err().contains("more than 256 settings"));
+        let dup = json.replace("\"settings\":{\"DateStyle\":\"ISO, MDY\"}", "\"settings\":{\"a\":\"1\",\"a\":\"2\"}");
+        assert!(parse_header(&dup).unwrap_err().contains("one key twice"));
     }
 }

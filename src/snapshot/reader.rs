@@ -745,7 +745,7 @@ mod tests {
                 Box::new(|h| {
                     h.tables[0]
                         .sequences
-                        .insert("gone".into(), format::SequenceState { last_value: 1, is_called: true });
+                        .insert("gone".into(), crate::db::SequenceState { last_value: 1, is_called: true });
                 }),
                 "sequence is recorded for 'gone'",
             ),

@@ -15,19 +15,20 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::Context;
 use crate::cli::BulkArgs;
+use crate::context::Context;
 use crate::db::errors::Step;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, TableName, TypeKind, load_order, quote_ident};
 use crate::db::select::Selection;
-use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
+use crate::db::value::Value;
+use crate::db::{self, CycleFix, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::config::Factories;
+use crate::factory::config::MAX_COUNT;
 pub use crate::factory::plan::PlanInputs;
-use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
+use crate::factory::plan::{BulkRequest, ParentKey, Plan};
 use crate::factory::rows::RowGen;
-use crate::factory::values::Value;
 use crate::output::{Level, human_count, plural};
 
 pub const DEFAULT_SEED: u64 = 42;
@@ -128,7 +129,8 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     let mut _like_guard = None;
     let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
     let learned = if let Some(name) = &args.like {
-        let opened = crate::commands::snapshot::open_chain(ctx, name, opts.wait, "profile").await?;
+        let opened =
+            crate::snapshot::catalog::open_chain(ctx.location()?, &ctx.printer, name, opts.wait, "profile").await?;
         let text = tokio::task::block_in_place(|| {
             crate::commands::snapshot::profile::profile_snapshot(&opened.chain, name, &settings)
         })?;
@@ -159,7 +161,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             req.batch_size, req.batch_size
         ));
     }
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let outcome = execute(ctx, &req, &opts).await?;
     if !outcome.dry_run {
@@ -178,8 +180,15 @@ pub async fn execute(ctx: &Context, req: &BulkRequest, opts: &Options) -> Result
                 .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
         }
         let url = ctx.settings.write_url();
-        let mut session =
-            db::connect_with(&ctx.settings, url, &ctx.printer, "seed bulk", db::Access::ReadWrite, opts.wait).await?;
+        let mut session = db::connect_with(
+            &ctx.settings.connect_options(),
+            url,
+            &ctx.printer,
+            "seed bulk",
+            db::Access::ReadWrite,
+            opts.wait,
+        )
+        .await?;
         let result = load(ctx, &mut session, req, opts, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;
@@ -283,8 +292,11 @@ async fn load(
         return Err(Error::Schema { message: load_plan.blocking.join("\n"), hint: None });
     }
     session.start_load(&load_req, &load_plan).await?;
-    session.prepare_cycles(&mut plan).await?;
-    session.reserve_keys(&mut plan).await?;
+    let deferred = session.prepare_cycles(&plan.cycle_edges_to_load()).await?;
+    plan.defer_cycle_edges(&deferred);
+    let mut keys = plan.generated_keys();
+    session.reserve_keys(&mut keys).await?;
+    plan.set_generated_keys(&keys);
     checks::verify_sample(session, &plan).await?;
     let plan = Arc::new(plan);
     let form = session.row_form();
@@ -308,9 +320,13 @@ async fn load(
         }
         loaded.push((tp.table.name.clone(), written));
     }
-    session.close_cycles(&plan).await?;
+    for (t, g) in plan.deferred_groups() {
+        let tp = &plan.tables[t];
+        let fix = CycleFix { table: &tp.table, fk: &tp.groups[g].fk, id: format!("{t}_{g}") };
+        session.close_cycle(&fix, &mut RowGen::new(&plan, t).cycle_fix_rows(g)).await?;
+    }
     session.finish_load().await?;
-    session.settle_keys(&plan).await?;
+    session.settle_keys(&keys).await?;
     session.commit("committing").await?;
     Ok(Outcome { tables: loaded, dry_run: false, mode: load_plan.label })
 }

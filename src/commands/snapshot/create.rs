@@ -18,9 +18,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{AuditGuard, location};
-use crate::Context;
 use crate::cli::CreateArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
@@ -50,7 +50,7 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
             ),
         ));
     }
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     store.prepare_write().await?;
     let mut audit = AuditGuard::new(
         ctx,
@@ -132,7 +132,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
         };
         break (Target { version: target.0, replace: target.1, base }, locks);
     };
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let (header, stored) =
         with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store, &target))
@@ -252,7 +252,7 @@ async fn attempt(
     target: &Target,
 ) -> Result<(Header, Vec<Stored>), Error> {
     let mut session = db::connect_with(
-        &ctx.settings,
+        &ctx.settings.connect_options(),
         &ctx.settings.database_url,
         &ctx.printer,
         APP,
@@ -274,8 +274,12 @@ async fn attempt(
         jobs: args.jobs,
         base: target.base.clone(),
     };
-    let connector =
-        db::Connector { settings: &ctx.settings, url: &ctx.settings.database_url, printer: &ctx.printer, app: APP };
+    let connector = db::Connector {
+        options: ctx.settings.connect_options(),
+        url: &ctx.settings.database_url,
+        printer: &ctx.printer,
+        app: APP,
+    };
     let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
     session.close().await;
     result

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{AuditGuard, location};
-use crate::Context;
 use crate::cli::DeleteArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::catalog::{Version, chain_names, dependents, lock_names, versions_of, want};
@@ -22,7 +22,7 @@ use crate::snapshot::versions::Ref;
 
 pub async fn run(args: DeleteArgs, ctx: &Context) -> Result<u8, Error> {
     let r = Ref::parse(&args.name)?;
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     let audit = AuditGuard::new(ctx, &store, "snapshot delete", Some(args.name.clone()), None);
     let result = delete(&args, &r, ctx, &store).await;
     if args.dry_run {

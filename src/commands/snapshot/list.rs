@@ -9,9 +9,8 @@
 
 use serde_json::{Value, json};
 
-use super::location;
-use crate::Context;
 use crate::cli::ListArgs;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
 use crate::snapshot::catalog::{Version, base_version, catalog, headers};
@@ -24,7 +23,7 @@ use crate::text::shown;
 const CELL: usize = 160;
 
 pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     let shown_dir = store.display().display().to_string();
     let only = args.name.as_deref().map(Ref::parse).transpose()?;
     if let Some(r) = &only

@@ -14,9 +14,9 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use super::delete::has_dependents;
-use super::{AuditGuard, location};
-use crate::Context;
 use crate::cli::PruneArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::catalog::{Version, catalog, chain_names, headers, lock_names, want};
@@ -32,7 +32,7 @@ pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
             "e.g. seed snapshot prune --older-than 30d --keep-last 5 --dry-run, or --keep-versions 3",
         ));
     }
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     let mut audit = AuditGuard::new(ctx, &store, "snapshot prune", None, None);
     let result = prune(&args, ctx, &store).await;
     match &result {

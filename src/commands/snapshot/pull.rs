@@ -2,9 +2,9 @@
 //! bases it is built on) from another location, usually a bucket, into the snapshot
 //! directory (see `snapshot::copy`).
 
-use super::{copy, location};
-use crate::Context;
+use super::copy::copy;
 use crate::cli::PullArgs;
+use crate::context::Context;
 use crate::error::Error;
 use crate::snapshot::location::{Location, Spec};
 use crate::snapshot::versions::Ref;
@@ -12,6 +12,6 @@ use crate::snapshot::versions::Ref;
 pub async fn run(args: PullArgs, ctx: &Context) -> Result<u8, Error> {
     Ref::parse(&args.name)?;
     let from = Location::open(&Spec::parse(&args.from)?)?;
-    let to = location(ctx)?;
+    let to = ctx.location()?;
     copy("snapshot pull", &args.name, &from, &to, args.force, args.lock.wait, ctx).await
 }

@@ -10,16 +10,16 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::open_chain;
 use super::preflight::Preflight;
-use crate::Context;
 use crate::cli::RestoreArgs;
+use crate::context::Context;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
 use crate::db::select::Selection;
 use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::catalog;
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::Header;
 use crate::snapshot::versions::Ref;
@@ -37,11 +37,11 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         ctx.settings.announce_target(&ctx.printer);
     }
     // The chain (every base there and unaltered) is checked before connecting.
-    let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
+    let opened = catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "restore").await?;
     let chain = Arc::clone(&opened.chain);
     let header = Arc::new(chain.header().clone());
     let shown_name = described(&args.name, &opened.version.label(), &chain);
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let restored = load(ctx, &args, &chain, &header).await?;
     if let Some(rows) = restored {
@@ -81,7 +81,9 @@ pub async fn load(
         }
         let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
         let app = "seed snapshot restore";
-        let mut session = db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
+        let mut session =
+            db::connect_with(&ctx.settings.connect_options(), url, &ctx.printer, app, db::Access::ReadWrite, wait)
+                .await?;
         let result = restore(ctx, &mut session, args, chain, header, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;

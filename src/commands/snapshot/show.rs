@@ -7,9 +7,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::location;
-use crate::Context;
 use crate::cli::ShowArgs;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
 use crate::redact::scrub;
@@ -37,7 +36,7 @@ struct ShowJson<'a> {
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
     let r = Ref::parse(&args.name)?;
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     // Looked for first, so a reader never creates a lock where there is no snapshot.
     resolve(&store, &r).await?;
     let names = [(r.name.clone(), Mode::Shared)].into_iter().collect();

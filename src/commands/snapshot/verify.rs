@@ -4,18 +4,18 @@
 
 use serde_json::json;
 
-use super::open_chain;
 use super::restore::described;
-use crate::Context;
 use crate::cli::VerifyArgs;
+use crate::context::Context;
 use crate::db::{self, ChunkSink};
 use crate::error::{Error, code};
 use crate::output::{Level, plural};
+use crate::snapshot::catalog;
 use crate::snapshot::format::{Header, RowHasher};
 
 pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
     // A missing or altered base fails here, before anything is read.
-    let opened = open_chain(ctx, &args.name, args.lock.wait, "verify").await?;
+    let opened = catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "verify").await?;
     let chain = &opened.chain;
     if args.against_db {
         return against_db(chain.header(), ctx).await;
@@ -73,7 +73,8 @@ impl ChunkSink for HashSink {
 /// transaction) against the snapshot's header.
 async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
     let mut session =
-        db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot verify").await?;
+        db::connect(&ctx.settings.connect_options(), &ctx.settings.database_url, &ctx.printer, "seed snapshot verify")
+            .await?;
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let mut differences = Vec::new();

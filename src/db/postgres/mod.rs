@@ -10,24 +10,23 @@ pub mod rebuild;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm,
+    RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
 use crate::output::Printer;
-use crate::snapshot::format::SequenceState;
 
 pub use introspect::introspect;
 
@@ -295,20 +294,24 @@ impl Backend for PgBackend {
         self.finish().await
     }
 
-    async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.defer_cycle_edges(plan).await
+    async fn prepare_cycles(&mut self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
+        self.defer_cycle_edges(edges)
     }
 
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.reserve(plan).await
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        self.reserve(keys).await
     }
 
-    async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
-        self.fix_cycles(plan).await
+    async fn close_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<Value>> + Send),
+    ) -> Result<(), Error> {
+        self.fix_cycle(fix, rows).await
     }
 
-    async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error> {
-        self.settle(plan).await
+    async fn settle_keys(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        self.settle(keys).await
     }
 
     async fn restore_sequences(&mut self, tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {

@@ -10,22 +10,20 @@ mod lock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
 use crate::db::schema::{Column, Schema, Table, TableName};
 use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
-use crate::snapshot::format::SequenceState;
 
 pub use introspect::DEMO_SCHEMA;
 pub use lock::lock_holder;
@@ -229,20 +227,12 @@ impl Backend for SqliteBackend {
         self.finish().await
     }
 
-    async fn prepare_cycles(&mut self, _plan: &mut Plan) -> Result<(), Error> {
-        Ok(()) // foreign keys are checked at COMMIT: order does not matter
-    }
+    // Cycles: the default (foreign keys are checked at COMMIT, so order does not
+    // matter). Settling keys: the default (rowids, and AUTOINCREMENT's
+    // sqlite_sequence, follow explicit inserts).
 
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.reserve(plan).await
-    }
-
-    async fn close_cycles(&mut self, _plan: &Arc<Plan>) -> Result<(), Error> {
-        Ok(())
-    }
-
-    async fn settle_keys(&mut self, _plan: &Plan) -> Result<(), Error> {
-        Ok(()) // rowids (and AUTOINCREMENT's sqlite_sequence) follow explicit inserts
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        self.reserve(keys).await
     }
 
     async fn restore_sequences(&mut self, _tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {

@@ -28,6 +28,9 @@ use crate::snapshot::source::Source;
 pub use local::LocalStore;
 pub use s3::S3Store;
 
+/// The snapshot directory when `--snapshot-dir` is not given.
+pub const DEFAULT_DIR: &str = "snapshots";
+
 /// Lock modes: exclusive for create, delete and prune; shared for show, verify,
 /// restore and diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +68,7 @@ impl Spec {
 
     /// Whether this is the default `./snapshots` (which appears with the first snapshot).
     pub fn is_default(&self) -> bool {
-        matches!(self, Spec::Local(p) if p == Path::new(crate::settings::DEFAULT_SNAPSHOT_DIR))
+        matches!(self, Spec::Local(p) if p == Path::new(DEFAULT_DIR))
     }
 }
 
@@ -156,7 +159,7 @@ impl Location {
 
     /// Whether this is the default `./snapshots`.
     pub fn is_default(&self) -> bool {
-        matches!(self, Location::Local(l) if l.dir == Path::new(crate::settings::DEFAULT_SNAPSHOT_DIR))
+        matches!(self, Location::Local(l) if l.dir == Path::new(DEFAULT_DIR))
     }
 
     /// Whether this is the same place as `other` (a copy onto itself is refused).
@@ -383,6 +386,6 @@ mod tests {
             let err = Spec::parse(Path::new(bad)).unwrap_err();
             assert_eq!(err.exit_code(), crate::error::code::USAGE, "{bad}: {err}");
         }
-        assert!(Spec::parse(Path::new(crate::settings::DEFAULT_SNAPSHOT_DIR)).unwrap().is_default());
+        assert!(Spec::parse(Path::new(DEFAULT_DIR)).unwrap().is_default());
     }
 }
