@@ -5,9 +5,11 @@
 pub mod backend;
 pub mod checks;
 pub mod copy_text;
+pub mod dependents;
 pub mod errors;
 pub mod evaluate;
 pub mod insert;
+pub mod keys;
 pub mod migrations;
 pub mod mysql;
 pub mod postgres;
@@ -20,6 +22,7 @@ pub mod url;
 pub mod value;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -115,6 +118,16 @@ impl Session {
         dispatch!(&mut self.conn, b => b.evaluate(columns, rows, exprs, step).await)
     }
 
+    /// See [`Backend::refused_values`].
+    pub async fn refused_values(
+        &mut self,
+        col: &schema::Column,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let step = self.step(format!("checking the factories file's values for column {}", col.name));
+        dispatch!(&mut self.conn, b => b.refused_values(col, values, &step).await)
+    }
+
     pub async fn begin_read(&mut self) -> Result<(), Error> {
         let step = self.step("starting a read transaction");
         dispatch!(&mut self.conn, b => b.begin_read(&step).await)
@@ -174,6 +187,38 @@ impl Session {
     ) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.stream_pages(table, columns, pages, sink).await)
     }
+    pub async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.stream_filtered(table, columns, filter, order, sink).await)
+    }
+    /// The key that names `table`'s rows in key sets (`keys::RowKey::of`).
+    pub fn row_key(&self, table: &Table) -> Option<keys::RowKey> {
+        let row_id = dispatch!(&self.conn, b => b.row_id(table));
+        keys::RowKey::of(table, row_id)
+    }
+    pub fn key_literal(&self, key: &keys::RowKey, alias: Option<&str>) -> String {
+        dispatch!(&self.conn, b => b.key_literal(key, alias))
+    }
+    pub fn key_in(&self, key: &keys::RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        dispatch!(&self.conn, b => b.key_in(key, alias, keys))
+    }
+    pub async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.each_row(sql, step, each).await)
+    }
+    pub async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        dispatch!(&mut self.conn, b => b.estimate_rows(sql, step).await)
+    }
     pub async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
         dispatch!(&mut self.conn, b => b.sequence_states(table).await)
     }
@@ -181,8 +226,37 @@ impl Session {
         dispatch!(&self.conn, b => b.export_size_estimate(tables))
     }
 
-    pub async fn plan_load(&mut self, req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
-        dispatch!(&mut self.conn, b => b.plan_load(req).await)
+    /// How the load will go, and what stops it. Emptying targets (`req.empty_first`)
+    /// that rows outside the load reference (beyond the keys `kept` says the targets
+    /// will hold) is refused here, before any write, for every kind; with
+    /// `req.cascade` those tables are added to `req.also_empty`.
+    pub async fn plan_load(
+        &mut self,
+        req: &mut LoadRequest<'_>,
+        kept: Option<&dyn dependents::KeptKeys>,
+    ) -> Result<LoadPlan, Error> {
+        let found = if req.empty_first && !req.targets.is_empty() {
+            dispatch!(&mut self.conn, b => dependents::find(b, req.schema, &req.targets, kept).await)?
+        } else {
+            Vec::new()
+        };
+        req.also_empty.clear();
+        if req.cascade {
+            for t in dependents::emptying_order(req.schema, &found) {
+                let rows = self.count_rows(&t).await?;
+                req.also_empty.push((t, rows));
+            }
+        }
+        let mut plan = dispatch!(&mut self.conn, b => b.plan_load(req).await)?;
+        let emptied: Vec<TableName> = req.also_empty.iter().map(|(t, _)| t.clone()).collect();
+        plan.blocking.extend(dependents::cascade_conflicts(req.schema, &req.targets, &emptied));
+        plan.cascade_obstacle = dependents::cascade_obstacle(req.schema, &req.targets, &found);
+        if !req.cascade && !found.is_empty() {
+            let what = if req.purpose == LoadPurpose::Restore { "the restore" } else { "the load" };
+            plan.blocking.extend(dependents::problem(what, &found));
+        }
+        plan.dependents = found;
+        Ok(plan)
     }
     pub async fn start_load(&mut self, req: &LoadRequest<'_>, plan: &LoadPlan) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.start_load(req, plan).await)
@@ -265,16 +339,42 @@ pub async fn connect(options: &ConnectOptions, url: &DbUrl, printer: &Printer, a
 
 /// How sessions connect and retry: what `--connect-timeout`, `--statement-timeout` and
 /// the `--retry-*` options resolved to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectOptions {
     pub retry: retry::RetryPolicy,
     pub connect_timeout: Duration,
     pub statement_timeout: Option<Duration>,
+    /// Where the URLs came from, for a failed connection's hint.
+    pub origins: Arc<UrlOrigins>,
+}
+
+/// What the settings know about the URLs they hold and db does not: where each came
+/// from, where its password comes from, and which SQLite file may be created.
+#[derive(Debug, Clone, Default)]
+pub struct UrlOrigins {
+    pub known: Vec<UrlOrigin>,
+    /// The embedded default database: a write creates its file when missing.
+    pub embedded_default: Option<DbUrl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UrlOrigin {
+    pub url: DbUrl,
+    /// In words: `DATABASE_URL in .env`, `the libpq environment (PGHOST)`, `seed.toml:2`.
+    pub origin: String,
+    /// Where its password comes from (servers), in words.
+    pub password: String,
+}
+
+impl UrlOrigins {
+    fn of(&self, url: &DbUrl) -> Option<&UrlOrigin> {
+        self.known.iter().find(|k| k.url.expose() == url.expose())
+    }
 }
 
 /// Opens more sessions like one already open (the same URL, options and application
 /// name): for work spread over several connections.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Connector<'a> {
     pub options: ConnectOptions,
     pub url: &'a DbUrl,
@@ -332,7 +432,10 @@ pub async fn connect_with(
                     }
                     return Err(held);
                 }
-                let (class, transient) = classify_connect_error(&e);
+                let (class, transient) = match (&e, url.kind()) {
+                    (sqlx::Error::Io(io), DbKind::Sqlite) => sqlite::errors::classify_io(io),
+                    _ => classify_connect_error(&e),
+                };
                 (class, transient, errors::driver_message(&e))
             }
             Err(_) => (
@@ -379,7 +482,32 @@ pub async fn connect_with(
                 hint: Some("check the owner and mode of the database file and of its directory".into()),
             });
         }
-        return Err(Error::Connect { url: url.to_string(), class, attempts: attempt, reason });
+        return Err(Error::Connect {
+            url: url.to_string(),
+            class,
+            attempts: attempt,
+            reason,
+            help: Box::new(connect_help(&options.origins, url)),
+        });
+    }
+}
+
+/// What a connection hint needs to name the setting to fix.
+fn connect_help(origins: &UrlOrigins, url: &DbUrl) -> crate::error::ConnectHelp {
+    let known = origins.of(url);
+    let origin = known.map_or_else(|| "the command line".to_owned(), |k| k.origin.clone());
+    let password = match url.kind() {
+        DbKind::Sqlite => None,
+        DbKind::Postgres => Some(known.map_or_else(|| format!("the URL, from {origin}"), |k| k.password.clone())),
+        DbKind::Mysql if url.has_password() => Some(format!("the URL, from {origin}")),
+        DbKind::Mysql => Some("none was given: put it in the URL (user:password@host)".to_owned()),
+    };
+    crate::error::ConnectHelp {
+        kind: url.kind().label(),
+        origin,
+        password,
+        user: url.user().unwrap_or("(the default user)").to_owned(),
+        database: url.database_name(),
     }
 }
 
@@ -396,11 +524,21 @@ async fn connect_once(
             Ok((Conn::Postgres(b), v))
         }
         DbKind::Sqlite => {
-            let (b, v) = sqlite::connect(url, access == Access::ReadWrite).await?;
+            let open = match access {
+                Access::ReadOnly => sqlite::Open::ReadOnly,
+                // Only the embedded default is made when missing.
+                Access::ReadWrite
+                    if options.origins.embedded_default.as_ref().is_some_and(|d| d.expose() == url.expose()) =>
+                {
+                    sqlite::Open::Create
+                }
+                Access::ReadWrite => sqlite::Open::Existing,
+            };
+            let (b, v) = sqlite::connect(url, open, printer).await?;
             Ok((Conn::Sqlite(b), v))
         }
         DbKind::Mysql => {
-            let (b, v) = mysql::connect(url, options.statement_timeout).await?;
+            let (b, v) = mysql::connect(url, options.statement_timeout, printer).await?;
             Ok((Conn::Mysql(b), v))
         }
     }

@@ -14,9 +14,7 @@ use crate::factory::hash::{derive, mix64, uuid_for};
 use crate::factory::plan::{
     Case, ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, SlotPart, SlotUnit, TablePlan,
 };
-use crate::factory::values::{
-    Faker, Rng, clamp_len, fake_text, faker_by_name, fitted_number, fitted_text, format_ts, text_to_value, typed_value,
-};
+use crate::factory::values::{Faker, Rng, clamp_len, fake_text, faker_by_name, format_ts, text_to_value, typed_value};
 
 /// Generates rows of table `t` of `plan`.
 pub struct RowGen<'a> {
@@ -358,22 +356,7 @@ fn render(t: &Template, global_index: u64, rng: &mut Rng) -> String {
 }
 
 fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng) -> Value {
-    use crate::db::schema::TypeKind;
-    match (&col.kind, f) {
-        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
-        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(fake_text(f, rng)).to_string()),
-        (
-            TypeKind::SmallInt
-            | TypeKind::Int
-            | TypeKind::BigInt
-            | TypeKind::Real
-            | TypeKind::Double
-            | TypeKind::Numeric { .. }
-            | TypeKind::Money,
-            _,
-        ) => fitted_number(&fake_text(f, rng), &col.kind, &col.name, &col.bounds, rng),
-        _ => text_to_value(fitted_text(f, &col.bounds, rng), &col.kind),
-    }
+    crate::factory::values::faker_value(f, &col.kind, &col.name, &col.bounds, rng)
 }
 
 fn partition_value(ranges: &[PartitionRange], rng: &mut Rng) -> Value {

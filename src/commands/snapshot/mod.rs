@@ -5,6 +5,8 @@ pub mod create;
 mod delete;
 mod diff;
 mod list;
+mod mask;
+pub mod masking;
 mod preflight;
 pub mod profile;
 mod prune;
@@ -12,6 +14,7 @@ mod pull;
 mod push;
 pub mod restore;
 mod show;
+pub mod subset;
 mod verify;
 
 use crate::cli::SnapshotCommand;
@@ -32,5 +35,6 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Push(args) => push::run(args, ctx).await,
         SnapshotCommand::Pull(args) => pull::run(args, ctx).await,
         SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
+        SnapshotCommand::Mask(args) => mask::run(args, ctx).await,
     }
 }
