@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod cascade;
 pub mod doctor;
 pub mod prepare;
 pub mod snapshot;

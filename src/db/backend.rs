@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::db::errors::Step;
 use crate::db::evaluate;
 use crate::db::keys::{self, KeyPart, RowKey};
-use crate::db::schema::{Column, ForeignKey, Schema, Table, TableName};
+use crate::db::schema::{Column, ForeignKey, Schema, Table, TableName, quote_ident};
 use crate::db::url::DbKind;
 use crate::db::value::Value;
 use crate::error::Error;
@@ -102,9 +102,23 @@ pub struct LoadPlan {
     pub blocking: Vec<String>,
     /// Tables outside the load whose rows reference a table it empties (a problem
     /// without `--cascade`, the tables it empties with it).
-    pub dependents: Vec<crate::db::dependents::Dependent>,
+    pub dependents: Vec<Dependent>,
     /// Why `--cascade` cannot help with them (a target references one of them), if so.
     pub cascade_obstacle: Option<String>,
+}
+
+/// A table outside the load holding rows that reference a table to be emptied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    pub table: TableName,
+    /// Its rows whose foreign key is set (they reference the parent).
+    pub rows: u64,
+    pub constraint: String,
+    pub parent: TableName,
+    /// 1: it references a table of the load; 2: a table of depth 1; and so on. Only
+    /// depth 1 stops a load without `--cascade`; deeper ones are what `--cascade` would
+    /// have to empty as well.
+    pub depth: usize,
 }
 
 /// The rows of one table as the load receives them.
@@ -293,9 +307,20 @@ pub trait Backend {
     /// A write transaction holding the database-wide seed lock: a second bulk or restore
     /// is refused (exit 8, naming the holder) or waits.
     async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error>;
-    async fn commit(&mut self, step: &Step) -> Result<(), Error>;
-    /// Best effort: also called after errors, when the connection may be gone.
-    async fn rollback(&mut self);
+    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
+        let result = self.execute("COMMIT".into(), step).await;
+        self.transaction_ended().await;
+        result
+    }
+    /// Best effort: also called after errors, when the connection may be gone (the server
+    /// rolls back on disconnect anyway).
+    async fn rollback(&mut self) {
+        let _ = self.execute("ROLLBACK".into(), &Step::new("rolling back")).await;
+        self.transaction_ended().await;
+    }
+    /// After COMMIT or ROLLBACK, succeeded or not: what the write set up for itself is
+    /// undone (a lock, a session setting).
+    async fn transaction_ended(&mut self) {}
 
     // Schema.
     async fn introspect(&mut self) -> Result<Schema, Error>;
@@ -304,7 +329,34 @@ pub trait Backend {
         Ok(false)
     }
     /// Exact row count.
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error>;
+    async fn count_rows(&mut self, table: &TableName, step: &Step) -> Result<u64, Error> {
+        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), step).await?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+    /// Up to `limit` distinct values of `columns` of `table` with no NULL among them, as
+    /// text and sorted, so what is picked from them is the same every time.
+    async fn distinct_keys(
+        &mut self,
+        table: &TableName,
+        columns: &[String],
+        limit: i64,
+        step: &Step,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
+            cols.iter().map(|c| self.cast_text(c)).collect::<Vec<_>>().join(", "),
+            table.quoted(),
+            cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
+            (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+        );
+        self.text_rows(sql, step).await
+    }
+    /// The highest value of integer column `column` of `table` (`None` when it is empty).
+    async fn max_int(&mut self, table: &TableName, column: &str, step: &Step) -> Result<Option<i64>, Error> {
+        let max = format!("max({})", quote_ident(column));
+        self.one_i64(format!("SELECT {} FROM {}", self.cast_int(&max), table.quoted()), step).await
+    }
 
     // Export.
     /// The session settings COPY text depends on, as recorded in snapshot headers.

@@ -161,7 +161,23 @@ impl Session {
         dispatch!(&mut self.conn, b => b.apply_demo_schema_if_empty().await)
     }
     pub async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        dispatch!(&mut self.conn, b => b.count_rows(table).await)
+        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
+        dispatch!(&mut self.conn, b => b.count_rows(table, &step).await)
+    }
+    /// Up to `limit` distinct non-NULL values of `columns` of `table`, as sorted text.
+    pub async fn distinct_keys(
+        &mut self,
+        table: &TableName,
+        columns: &[String],
+        limit: i64,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let step = self.step(format!("reading keys of {table}"));
+        dispatch!(&mut self.conn, b => b.distinct_keys(table, columns, limit, &step).await)
+    }
+    /// The highest value of integer column `column` of `table`.
+    pub async fn max_int(&mut self, table: &TableName, column: &str) -> Result<Option<i64>, Error> {
+        let step = self.step(format!("reading the highest {table}.{column}"));
+        dispatch!(&mut self.conn, b => b.max_int(table, column, &step).await)
     }
 
     pub async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {

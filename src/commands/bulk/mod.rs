@@ -16,10 +16,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::cli::BulkArgs;
+use crate::commands::cascade::{also_emptied_json, also_emptied_text};
 use crate::context::Context;
-use crate::db::errors::Step;
 use crate::db::retry::with_retry;
-use crate::db::schema::{Schema, TableName, TypeKind, load_order, quote_ident};
+use crate::db::schema::{Schema, TableName, TypeKind, load_order};
 use crate::db::select::Selection;
 use crate::db::value::Value;
 use crate::db::{self, CycleFix, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
@@ -376,19 +376,6 @@ fn blocked(plan: &db::LoadPlan, otherwise: &str) -> Error {
     Error::Schema { message: plan.blocking.join("\n"), hint: (!hints.is_empty()).then(|| hints.join("; ")) }
 }
 
-/// `--cascade`'s tables in a plan: `also emptied (--cascade): a (12 rows), b (3 rows)`.
-pub fn also_emptied_text(also: &[(TableName, u64)]) -> String {
-    if also.is_empty() {
-        return String::new();
-    }
-    let list: Vec<String> = also.iter().map(|(t, n)| format!("{t} ({})", plural(*n, "row", "rows"))).collect();
-    format!("\nalso emptied (--cascade), not loaded: {}", list.join(", "))
-}
-
-pub fn also_emptied_json(also: &[(TableName, u64)]) -> serde_json::Value {
-    also.iter().map(|(t, n)| json!({ "table": t.to_string(), "rows": n })).collect()
-}
-
 /// The plan for this database (`named`: how messages name it, `URL (from ORIGIN)`): the
 /// target tables, what is there already, and the plan.
 pub async fn plan_rows(
@@ -430,26 +417,19 @@ async fn plan_inputs(
 ) -> Result<PlanInputs, Error> {
     let mut existing_rows = HashMap::new();
     for t in targets {
-        let n = if truncate {
-            0
-        } else {
-            conn.one_i64(format!("SELECT count(*) FROM {}", t.quoted()), &Step::new(format!("counting rows of {t}")))
-                .await?
-                .unwrap_or(0)
-        };
-        existing_rows.insert(t.clone(), u64::try_from(n).unwrap_or(0));
+        let n = if truncate { 0 } else { conn.count_rows(t).await? };
+        existing_rows.insert(t.clone(), n);
     }
     let mut existing_keys = HashMap::new();
-    for (key, sql) in existing_key_queries(schema, targets, &|e| conn.cast_text(e)) {
-        let rows = conn.text_rows(sql, &Step::new(format!("reading keys of {}", key.0))).await?;
+    for (table, columns) in parents_not_seeded(schema, targets) {
+        let rows = conn.distinct_keys(&table, &columns, MAX_EXISTING_KEYS).await?;
         let keys = rows.into_iter().map(|r| r.into_iter().map(|v| v.map_or(Value::Null, Value::Text)).collect());
-        existing_keys.insert(key, keys.collect());
+        existing_keys.insert((table, columns), keys.collect());
     }
     let mut existing_max = HashMap::new();
-    for (key, sql) in existing_max_queries(schema, &existing_rows, &|e| conn.cast_int(e)) {
-        let step = Step::new(format!("reading the highest {}.{}", key.0, key.1));
-        if let Some(max) = conn.one_i64(sql, &step).await? {
-            existing_max.insert(key, max);
+    for (table, column) in integer_keys(schema, &existing_rows) {
+        if let Some(max) = conn.max_int(&table, &column).await? {
+            existing_max.insert((table, column), max);
         }
     }
     Ok(PlanInputs { existing_rows, existing_keys, existing_max })
@@ -458,42 +438,24 @@ async fn plan_inputs(
 /// Most keys of an existing parent table read for foreign-key picks.
 pub const MAX_EXISTING_KEYS: i64 = 100_000;
 
-/// For each parent of the targets that is not seeded this time: the query reading its
-/// keys (as text, sorted, so picks are deterministic). `CAST` reads the same on both
-/// backends.
-fn existing_key_queries(
-    schema: &Schema,
-    targets: &[TableName],
-    cast_text: &dyn Fn(&str) -> String,
-) -> Vec<(ParentKey, String)> {
-    let mut out: Vec<(ParentKey, String)> = Vec::new();
+/// The parents of the targets (table, referenced columns) that are not seeded this
+/// time: foreign keys pick from their existing keys.
+fn parents_not_seeded(schema: &Schema, targets: &[TableName]) -> Vec<ParentKey> {
+    let mut out: Vec<ParentKey> = Vec::new();
     for t in targets.iter().filter_map(|n| schema.get(n)) {
         for fk in &t.foreign_keys {
             let key = (fk.ref_table.clone(), fk.ref_columns.clone());
-            if targets.contains(&fk.ref_table) || out.iter().any(|(k, _)| k == &key) {
-                continue;
+            if !targets.contains(&fk.ref_table) && !out.contains(&key) {
+                out.push(key);
             }
-            let cols: Vec<String> = fk.ref_columns.iter().map(|c| quote_ident(c)).collect();
-            let sql = format!(
-                "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {MAX_EXISTING_KEYS}",
-                cols.iter().map(|c| cast_text(c)).collect::<Vec<_>>().join(", "),
-                fk.ref_table.quoted(),
-                cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
-                (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
-            );
-            out.push((key, sql));
         }
     }
     out
 }
 
-/// For each integer column in a primary key or unique constraint of a non-empty target:
-/// the query reading its highest value.
-fn existing_max_queries(
-    schema: &Schema,
-    existing_rows: &HashMap<TableName, u64>,
-    cast_int: &dyn Fn(&str) -> String,
-) -> Vec<((TableName, String), String)> {
+/// The integer columns in a primary key or unique constraint of each non-empty target
+/// that the database does not generate: new values start above their highest.
+fn integer_keys(schema: &Schema, existing_rows: &HashMap<TableName, u64>) -> Vec<(TableName, String)> {
     let mut out = Vec::new();
     for (name, _) in existing_rows.iter().filter(|(_, n)| **n > 0) {
         let Some(t) = schema.get(name) else { continue };
@@ -502,9 +464,7 @@ fn existing_max_queries(
         };
         for c in t.columns.iter().filter(|c| c.auto.is_none() && keyed(&c.name)) {
             if matches!(c.kind, TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt) {
-                let max = format!("max({})", quote_ident(&c.name));
-                let sql = format!("SELECT {} FROM {}", cast_int(&max), name.quoted());
-                out.push(((name.clone(), c.name.clone()), sql));
+                out.push((name.clone(), c.name.clone()));
             }
         }
     }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::preflight::Preflight;
 use crate::cli::RestoreArgs;
+use crate::commands::cascade::{also_emptied_json, also_emptied_text};
 use crate::context::Context;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
@@ -373,7 +374,7 @@ async fn restore(
     if args.dry_run {
         let mut text = plan_text(&shown, header, &order, plan.mode, args.clean, &pre);
         if let Some(at) = text.rfind("\npre-flight passed") {
-            text.insert_str(at, &crate::commands::bulk::also_emptied_text(&load_req.also_empty));
+            text.insert_str(at, &also_emptied_text(&load_req.also_empty));
         }
         ctx.printer.data(&text);
         let tables: Vec<serde_json::Value> = order
@@ -387,7 +388,7 @@ async fn restore(
             "snapshot restore",
             json!({ "dry_run": true, "name": args.name, "version": chain.top().header.version, "mode": plan.mode,
                     "clean": args.clean, "tables": tables,
-                    "also_emptied": crate::commands::bulk::also_emptied_json(&load_req.also_empty),
+                    "also_emptied": also_emptied_json(&load_req.also_empty),
                     "schema_differences": pre.differences }),
         );
         session.rollback().await;

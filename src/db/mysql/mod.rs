@@ -29,7 +29,7 @@ use crate::db::backend::{
 };
 use crate::db::errors::Step;
 use crate::db::keys::RowKey;
-use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
+use crate::db::schema::{Column, Schema, Table, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;
@@ -268,14 +268,7 @@ impl Backend for MySqlBackend {
         self.exec("START TRANSACTION".into(), step).await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        let result = self.exec("COMMIT".into(), step).await;
-        self.release_lock().await;
-        result
-    }
-
-    async fn rollback(&mut self) {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    async fn transaction_ended(&mut self) {
         let _ = sqlx::raw_sql("SET SESSION foreign_key_checks = 1").execute(&mut self.conn).await;
         self.release_lock().await;
     }
@@ -285,12 +278,6 @@ impl Backend for MySqlBackend {
         self.engines = engines;
         crate::db::migrations::set_aside(&mut schema);
         Ok(schema)
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {

@@ -23,7 +23,7 @@ use crate::db::backend::{
 };
 use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
-use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
+use crate::db::schema::{Column, Schema, Table, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;
@@ -201,25 +201,10 @@ impl Backend for PgBackend {
         lock::advisory_xact_lock(&mut self.conn, intent).await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        self.exec("COMMIT".into(), step).await
-    }
-
-    async fn rollback(&mut self) {
-        // Best effort; the server rolls back on disconnect anyway.
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-    }
-
     async fn introspect(&mut self) -> Result<Schema, Error> {
         let mut schema = introspect::introspect(&mut self.conn).await?;
         crate::db::migrations::set_aside(&mut schema);
         Ok(schema)
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {

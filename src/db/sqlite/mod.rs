@@ -21,7 +21,7 @@ use crate::db::backend::{
 };
 use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
-use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
+use crate::db::schema::{Column, Schema, Table, TypeKind};
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;
@@ -247,14 +247,7 @@ impl Backend for SqliteBackend {
             .await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        self.execute("COMMIT".into(), step).await?;
-        self.foreign_keys_back_on().await;
-        Ok(())
-    }
-
-    async fn rollback(&mut self) {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    async fn transaction_ended(&mut self) {
         self.foreign_keys_back_on().await;
     }
 
@@ -266,12 +259,6 @@ impl Backend for SqliteBackend {
 
     async fn apply_demo_schema_if_empty(&mut self) -> Result<bool, Error> {
         introspect::apply_demo_schema_if_empty(&mut self.conn).await
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = Step::new(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
