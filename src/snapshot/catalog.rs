@@ -210,7 +210,17 @@ pub async fn lock_names(
 ) -> Result<Locks, Error> {
     let mut locks = Locks::default();
     for (name, mode) in names {
-        let guard = location.lock(name, *mode, wait, command).await?;
+        let guard = match location.lock(name, *mode, false, command).await {
+            // Said before waiting, so whoever watches knows what it waits for.
+            Err(Error::LockHeld { resource, holder, .. }) if wait => {
+                let held_by = holder.clone().unwrap_or_else(|| "another process".to_owned());
+                printer.event(Level::Debug, "lock_waiting", json!({ "resource": resource, "holder": holder }), || {
+                    format!("waiting for {resource}, held by {held_by}")
+                });
+                location.lock(name, *mode, true, command).await?
+            }
+            other => other?,
+        };
         report_unlocked(printer, &guard);
         locks.held.insert(name.clone(), (*mode, guard));
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::common::s3::{Moto, Store};
 use crate::common::{TestDb, Workdir, all_output, hold_lock};
-use crate::snapshot::{clone_db, copying_backend, pagila_schema_template, pagila_template, wait_until};
+use crate::snapshot::{Running, clone_db, copying_backend, pagila_schema_template, pagila_template, wait_until};
 
 /// Runs `cmd` and checks its exit code; neither the S3 secret nor the database
 /// password may show up anywhere in its output.
@@ -438,29 +438,20 @@ fn a_push_and_a_pull_of_one_name_waiting_for_locks_both_finish() {
     let held = hold_lock(&w.path().join("snapshots"), "base");
     let spawn = |verb: &str, side: &str| {
         let mut cmd = w.seed_std();
-        cmd.args(["--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);
+        cmd.args(["-v", "--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);
         store.env_std(&mut cmd);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        Running::spawn(cmd)
     };
-    let (push, pull) = (spawn("push", "--to"), spawn("pull", "--from"));
-    // Both are started and waiting; then the lock goes.
-    std::thread::sleep(Duration::from_secs(3));
+    let (mut push, mut pull) = (spawn("push", "--to"), spawn("pull", "--from"));
+    // Both say they wait for the lock; then it goes.
+    push.wait_for_lock();
+    pull.wait_for_lock();
     held.unlock().unwrap();
     drop(held);
-    let mut children = [("push", push), ("pull", pull)];
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while children.iter_mut().any(|(_, c)| c.try_wait().unwrap().is_none()) {
-        if std::time::Instant::now() > deadline {
-            for (_, c) in &mut children {
-                let _ = c.kill();
-            }
-            panic!("a push and a pull of one name wait for each other (deadlock)");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for (what, child) in children {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", all_output(&out));
+    // A push and a pull waiting for each other (a deadlock) never finish.
+    for (what, mut running) in [("push", push), ("pull", pull)] {
+        let (status, stdout, stderr) = running.finish(Duration::from_secs(60));
+        assert_eq!(status.code(), Some(0), "{what}: {stdout}{stderr}");
     }
     run(&store, w.seed().args(["snapshot", "verify", "base"]), 0);
 }
