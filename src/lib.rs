@@ -5,7 +5,6 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
 pub mod context;
 pub mod db;
 pub mod env;
@@ -13,18 +12,18 @@ pub mod envfile;
 pub mod error;
 pub mod factory;
 pub mod human;
-pub mod libpq;
 pub mod logging;
 pub mod manual;
 pub mod mask;
 pub mod output;
 pub mod redact;
 pub mod refs;
+pub mod seed_toml;
 pub mod settings;
 pub mod snapshot;
 pub mod subset;
 pub mod system;
-pub mod text;
+pub mod untrusted;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -84,7 +83,7 @@ pub fn main() -> ExitCode {
     } else {
         (cli, matches)
     };
-    let config = match config::load(cli.sources.config.as_deref().filter(|p| !p.as_os_str().is_empty())) {
+    let config = match seed_toml::load(cli.sources.config.as_deref().filter(|p| !p.as_os_str().is_empty())) {
         Ok(config) => config,
         Err(e) => return fail(&cli, &e),
     };
@@ -164,7 +163,7 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
         rendered = lines.join("\n") + "\n";
     }
     let text = redact::mask_args(&rendered, &args);
-    let text = text::printable(&text, color);
+    let text = untrusted::printable(&text, color);
     let _ = if to_stderr {
         std::io::stderr().lock().write_all(text.as_bytes())
     } else {

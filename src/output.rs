@@ -251,13 +251,13 @@ impl Printer {
 /// but newline and tab escaped (`text::printable`): nothing from a file, the
 /// environment or a server reaches the terminal raw.
 pub fn clean(text: &str) -> String {
-    crate::text::printable(&scrub(text), false).into_owned()
+    crate::untrusted::printable(&scrub(text), false).into_owned()
 }
 
 /// JSON that is printed: secrets masked, and what JSON leaves raw but a terminal would
 /// act on escaped the JSON way (see `text::json_printable`).
 pub fn clean_json(text: &str) -> String {
-    crate::text::json_printable(&scrub(text)).into_owned()
+    crate::untrusted::json_printable(&scrub(text)).into_owned()
 }
 
 /// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from

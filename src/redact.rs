@@ -68,7 +68,7 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         forms.push(p.to_owned());
     }
     // As it is printed when it holds control characters, and inside a JSON string.
-    forms.push(crate::text::for_terminal(secret).into_owned());
+    forms.push(crate::untrusted::for_terminal(secret).into_owned());
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json[1..json.len() - 1].to_owned());
     }
@@ -307,7 +307,7 @@ pub fn is_secret_name(name: &str) -> bool {
 /// the wrong place). Control characters come out escaped.
 pub fn mask_value(raw: &str) -> String {
     let masked = mask(raw.trim(), true);
-    crate::text::for_terminal(&masked).into_owned()
+    crate::untrusted::for_terminal(&masked).into_owned()
 }
 
 /// Registers what could be a password in a URL-like `raw` value (the userinfo after

@@ -12,15 +12,15 @@ use clap::parser::ValueSource;
 use serde::Serialize;
 
 use crate::cli::Cli;
-use crate::config::{Config, Setting};
+use crate::db::postgres::libpq::PgEnv;
 use crate::db::retry::RetryPolicy;
 use crate::db::url::{DEFAULT_URL, DbUrl};
 use crate::db::{self, ConnectOptions};
 use crate::env;
 use crate::envfile::Loaded;
 use crate::error::Error;
-use crate::libpq::PgEnv;
 use crate::output::{Level, LogFormat, OutputSettings, Printer};
+use crate::seed_toml::{Config, Setting};
 use crate::snapshot::location::{DEFAULT_DIR, Spec};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -576,7 +576,7 @@ mod tests {
     #[test]
     fn precedence_flag_then_config_then_default() {
         use clap::{CommandFactory, FromArgMatches};
-        let config = crate::config::parse(
+        let config = crate::seed_toml::parse(
             std::path::Path::new("seed.toml"),
             "snapshot-dir = \"snaps\"\nconnect-timeout = 3\ndatabase-url = \"postgres://app@db.invalid/app\"\n",
         )

@@ -184,8 +184,8 @@ impl Key {
             "exclude": selection.exclude,
             "schemas": selection.schemas,
             "seed": req.seed,
-            "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
-            "like": req.like.as_ref().map(crate::factory::config::Factories::text),
+            "factories": req.factories.as_ref().map(crate::factory::factories_file::Factories::text),
+            "like": req.like.as_ref().map(crate::factory::factories_file::Factories::text),
         });
         // Only when there is one, so the keys of whole snapshots stay as they were.
         if let (Some(rules), Value::Object(map)) = (subset, &mut doc) {
@@ -619,7 +619,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::factory::config::Factories;
+    use crate::factory::factories_file::Factories;
 
     fn table(name: &str, estimate: u64, fks: &[&str]) -> Table {
         let fks: Vec<Value> = fks

@@ -16,10 +16,10 @@ use std::future::Future;
 
 use tokio::sync::mpsc;
 
-use crate::db::errors::Step;
 use crate::db::evaluate;
 use crate::db::keys::{self, KeyPart, RowKey};
 use crate::db::schema::{Column, ForeignKey, Schema, Table, TableName, quote_ident};
+use crate::db::step::Step;
 use crate::db::url::DbKind;
 use crate::db::value::Value;
 use crate::error::Error;

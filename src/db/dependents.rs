@@ -14,8 +14,8 @@ use std::collections::HashSet;
 
 use crate::db::backend::{Backend, ChunkSink, Dependent};
 use crate::db::copy_text::LineSplitter;
-use crate::db::errors::Step;
 use crate::db::schema::{Schema, Table, TableName, load_order, quote_ident};
+use crate::db::step::Step;
 use crate::error::Error;
 use crate::output::plural;
 

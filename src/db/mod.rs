@@ -17,6 +17,7 @@ pub mod retry;
 pub mod schema;
 pub mod select;
 pub mod sqlite;
+pub mod step;
 pub mod triggers;
 pub mod url;
 pub mod value;
@@ -31,8 +32,8 @@ pub use backend::{
     Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges,
     RowForm, RowInput, SequenceState, WriteIntent,
 };
-use errors::Step;
 use schema::{Schema, SchemaVersion, Table, TableName};
+use step::Step;
 use url::{DbKind, DbUrl};
 
 use crate::error::Error;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::db::postgres::libpq::{PgEnv, Target};
 use crate::error::Error;
-use crate::libpq::{PgEnv, Target};
 use crate::redact;
 
 /// The embedded default when no URL is given.

@@ -9,7 +9,7 @@ use fake::rand::{RngExt, SeedableRng};
 use crate::db::copy_text;
 use crate::db::value::Value;
 use crate::factory::codes::base36;
-use crate::factory::config::{Template, TemplatePart};
+use crate::factory::factories_file::{Template, TemplatePart};
 use crate::factory::hash::{derive, mix64, uuid_for};
 use crate::factory::plan::{
     Case, ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, SlotPart, SlotUnit, TablePlan,

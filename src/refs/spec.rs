@@ -126,7 +126,7 @@ pub fn parse_section(path: &Path, line_of: &dyn Fn(usize) -> usize, raw: RawSect
 
 /// User text in messages: escaped, at most 80 characters.
 fn shown(s: &str) -> String {
-    crate::text::shown(s, 80)
+    crate::untrusted::shown(s, 80)
 }
 
 impl Side {

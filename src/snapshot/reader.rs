@@ -20,7 +20,7 @@ use crate::snapshot::header_member::{self, corrupt};
 use crate::snapshot::source::{FileSource, Source};
 use crate::snapshot::validate;
 use crate::snapshot::versions;
-use crate::text::{for_terminal, shown};
+use crate::untrusted::{for_terminal, shown};
 
 /// Largest chunk `TableRows::next_chunk` returns.
 pub const CHUNK_SIZE: usize = 1 << 20;

@@ -15,7 +15,7 @@ use crate::db::schema::{Column, Schema};
 use crate::db::value::Value;
 use crate::error::Error;
 use crate::factory::candidates::{self, CANDIDATES, CheckGroup, ENOUGH, ROUNDS, column_pattern};
-use crate::factory::config::ColumnRule;
+use crate::factory::factories_file::ColumnRule;
 use crate::factory::pattern::PatternSpace;
 use crate::factory::plan::{BulkRequest, Case, Gen, Plan, TablePlan};
 use crate::factory::rows::RowGen;

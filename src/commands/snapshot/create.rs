@@ -26,7 +26,7 @@ use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
 use crate::mask;
 use crate::output::{Level, human_bytes, human_count, plural};
 use crate::snapshot::catalog::{

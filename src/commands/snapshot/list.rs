@@ -17,7 +17,7 @@ use crate::snapshot::catalog::{Version, base_version, catalog, headers};
 use crate::snapshot::format::{Header, Storage, content_checksum};
 use crate::snapshot::location::Location;
 use crate::snapshot::versions::{self, Ref};
-use crate::text::shown;
+use crate::untrusted::shown;
 
 /// Widest reason or version shown in the text table.
 const CELL: usize = 160;

@@ -7,7 +7,7 @@ use crate::context::Context;
 use crate::db::backend::ChunkSink;
 use crate::db::{self, Access};
 use crate::error::{Error, code};
-use crate::factory::config::{Factories, MAX_PROFILE_VALUES};
+use crate::factory::factories_file::{Factories, MAX_PROFILE_VALUES};
 use crate::factory::profile::{ColumnInput, ProfileSettings, TableProfile, TableProfiler, render};
 use crate::snapshot::chain::Chain;
 

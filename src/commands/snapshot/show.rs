@@ -1,5 +1,5 @@
 //! `seed snapshot show NAME`: the header, nothing else read. Every string comes from
-//! the file, so text output escapes and cuts them (`text`); JSON output is the header
+//! the file, so text output escapes and cuts them (`untrusted`); JSON output is the header
 //! as parsed, serialized straight from it.
 
 use std::fmt::Write as _;
@@ -15,7 +15,7 @@ use crate::snapshot::catalog::{lock_names, resolve, resolve_chain};
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
 use crate::snapshot::versions::Ref;
-use crate::text::{for_terminal, shown, truncate_chars};
+use crate::untrusted::{for_terminal, shown, truncate_chars};
 
 /// Longest name or type shown in full; longer ones end in `…`.
 const NAME: usize = 120;

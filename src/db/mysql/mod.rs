@@ -27,9 +27,9 @@ use crate::db::backend::{
     Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput,
     WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::RowKey;
 use crate::db::schema::{Column, Schema, Table, quote_ident, quote_literal};
+use crate::db::step::Step;
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;

@@ -17,8 +17,8 @@ use crate::db::backend::SequenceState;
 use crate::db::backend::{CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput};
 use crate::db::copy_text;
 use crate::db::copy_text::push_value;
-use crate::db::errors::Step;
 use crate::db::schema::{TableName, quote_ident, quote_literal};
+use crate::db::step::Step;
 use crate::db::value::Value;
 use crate::error::Error;
 

@@ -4,6 +4,7 @@
 mod binary;
 pub mod errors;
 mod introspect;
+pub mod libpq;
 mod load;
 mod lock;
 pub mod rebuild;
@@ -21,9 +22,9 @@ use crate::db::backend::{
     Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe,
     RowForm, RowInput, WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, quote_ident, quote_literal};
+use crate::db::step::Step;
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;

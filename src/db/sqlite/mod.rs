@@ -19,9 +19,9 @@ use crate::db::backend::SequenceState;
 use crate::db::backend::{
     Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TypeKind};
+use crate::db::step::Step;
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;

@@ -21,7 +21,7 @@ use crate::db::schema::{CheckRule, Column, KeyRule, PartitionBound, Schema, Tabl
 use crate::db::value::Value;
 use crate::error::Error;
 use crate::factory::codes::describe_space;
-use crate::factory::config::{ColumnConfig, ColumnRule, Factories, MAX_COUNT};
+use crate::factory::factories_file::{ColumnConfig, ColumnRule, Factories, MAX_COUNT};
 use crate::factory::hash::{Perm, derive, hash_str};
 use crate::factory::values::{
     Faker, GENERATOR_NAMES, check_bounds, faker_by_name, faker_name, faker_suits, guess_from_name, max_opt, min_opt_f,
@@ -1254,7 +1254,7 @@ fn value_text(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
         // Values may come from a snapshot's profile: untrusted text on a terminal.
-        Value::Text(s) => format!("\"{}\"", crate::text::shown(s, 64)),
+        Value::Text(s) => format!("\"{}\"", crate::untrusted::shown(s, 64)),
         Value::Bytes(b) => format!("{} bytes", b.len()),
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::db::schema::{ForeignKey, Table, TableName, TypeKind};
 use crate::db::value::Value;
 use crate::factory::codes::CodeSpace;
-use crate::factory::config::Template;
+use crate::factory::factories_file::Template;
 use crate::factory::hash::Perm;
 use crate::factory::pattern::PatternSpace;
 use crate::factory::profile::JsonShape;

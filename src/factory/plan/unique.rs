@@ -7,7 +7,7 @@ use super::model::{ColumnPlan, Gen};
 use crate::db::schema::{Table, TypeKind};
 use crate::error::Error;
 use crate::factory::codes::{CodeSpace, base36, code_capacity, describe_space};
-use crate::factory::config::TemplatePart;
+use crate::factory::factories_file::TemplatePart;
 use crate::factory::hash::Perm;
 use crate::factory::values::Faker;
 

@@ -54,7 +54,7 @@ impl Spec {
         if raw.as_os_str().as_bytes().contains(&0) {
             // No file system takes one (a seed.toml string can hold it as \u0000).
             return Err(Error::usage_hint(
-                format!("--snapshot-dir {}: holds a NUL byte", crate::text::for_terminal(&raw.to_string_lossy())),
+                format!("--snapshot-dir {}: holds a NUL byte", crate::untrusted::for_terminal(&raw.to_string_lossy())),
                 "check SEED_SNAPSHOT_DIR and snapshot-dir in seed.toml",
             ));
         }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::S3Store;
 use crate::error::Error;
 use crate::redact::scrub;
-use crate::text::shown;
+use crate::untrusted::shown;
 
 /// Largest response body read (XML listings and errors are far smaller).
 const MAX_BODY: usize = 8 << 20;
