@@ -197,6 +197,11 @@ def unit_in(folder, p):
         return p
     return folder + rest[0] + '/'
 folders = sorted(set(os.path.dirname(p) + '/' for p in files))
+# Known and accepted: the URL parser applies libpq's environment (db/postgres/libpq.rs)
+# and the PostgreSQL backend uses the URL type; between files there is no circle.
+KNOWN = {('src/db/url.rs', 'src/db/postgres/libpq.rs')}
+for a, b in sorted(KNOWN):
+    print('known and left out:', a, '->', b)
 total_back = 0
 for folder in folders:
     units = collections.defaultdict(set); names = collections.defaultdict(set)
@@ -206,6 +211,7 @@ for folder in folders:
         if ua is None or ua in (folder + 'mod.rs', folder + 'lib.rs', folder + 'main.rs'): continue
         for b, ns in ts.items():
             ub = unit_in(folder, b)
+            if (a, b) in KNOWN: continue
             if ub is None or ub == ua or ub in (folder + 'mod.rs', folder + 'lib.rs'): continue
             units[ua].add(ub); names[(ua, ub)].add(a + ' -> ' + b + ' ' + ','.join(sorted(ns)))
     nodes = sorted(set(units) | set(x for v in units.values() for x in v))
