@@ -386,6 +386,11 @@ impl Workdir {
         cmd
     }
 
+    /// `seed ARGS --no-progress` here through [`run`]: stdout + stderr.
+    pub fn run(&self, args: &[&str], code: i32) -> String {
+        all_output(&run(self.seed().args(args).arg("--no-progress"), code))
+    }
+
     /// `seed` as a std Command (for signals and rlimits).
     pub fn seed_std(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
