@@ -18,10 +18,10 @@ fn reach(exit: u8) -> Output {
     let seed = |args: &[&str]| w.seed().args(args).arg("--no-progress").output().unwrap();
     match exit {
         code::OK => bulk_embedded(&w, &["--count", "3"]),
-        // stdout cannot be written: an I/O error.
+        // Man pages into a directory under a plain file: an I/O error (ENOTDIR).
         code::INTERNAL => {
-            let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-            w.seed_std().args(["completions", "bash"]).stdout(full).stderr(Stdio::piped()).output().unwrap()
+            std::fs::write(w.path().join("plain"), "").unwrap();
+            seed(&["man", "--dir", "plain/man1"])
         }
         // A table the database does not have is a usage error, not a schema one.
         code::USAGE => bulk_embedded(&w, &["--count", "1", "--table", "no_such_table=1"]),
@@ -40,7 +40,11 @@ fn reach(exit: u8) -> Output {
             bulk(&w, &db.url(), &["--count", "5"])
         }
         // A database with no tables (not the embedded default, which gets the demo schema).
-        code::SCHEMA => seed(&["--database-url", "sqlite://empty.db", "bulk", "--count", "1"]),
+        code::SCHEMA => {
+            // An empty file is an SQLite database with no tables.
+            std::fs::write(w.path().join("empty.db"), "").unwrap();
+            seed(&["--database-url", "sqlite://empty.db", "bulk", "--count", "1"])
+        }
         code::SNAPSHOT_MISSING => seed(&["snapshot", "show", "nowhere"]),
         code::SNAPSHOT_CORRUPT => {
             std::fs::create_dir_all(w.path().join("snapshots")).unwrap();
@@ -164,8 +168,8 @@ fn help_and_the_man_page_list_the_code_table() {
     let w = Workdir::new();
     let help = expect_code(&w.seed().arg("--help").output().unwrap(), 0);
     let man = expect_code(&w.seed().arg("man").output().unwrap(), 0);
-    // roff escapes dashes; a line of the table is one line of the page.
-    let man = man.replace("\\-", "-");
+    // roff escapes dashes and quotes; a line of the table is one line of the page.
+    let man = man.replace("\\-", "-").replace("\\*(Aq", "'");
     for m in code::MEANINGS {
         let line = format!("{:>5}  {}", m.code, m.short);
         assert!(help.lines().any(|l| l == line), "seed --help lacks `{line}`:\n{help}");
