@@ -4,7 +4,7 @@
 //! table says.
 
 use std::os::unix::process::CommandExt;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use seed::error::code;
