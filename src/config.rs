@@ -163,7 +163,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
-        config_error(path, line, e.message().trim_end())
+        config_error(path, line, &crate::redact::mask_quoted(e.message().trim_end()))
     })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let cx = Cx { path, dir: &dir, line_of: &line_of };

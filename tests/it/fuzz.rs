@@ -844,3 +844,304 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
     assert!(t.failures.is_empty(), "fuzz failures:\n{}", t.failures.join("\n"));
     assert!(t.cases >= cases.min(20), "only {} cases ran in {secs}s", t.cases);
 }
+
+// ---------------------------------------------------------------------------------
+// Issue 21: configuration values (.env, seed.toml, the environment) and odd object
+// keys in a bucket
+// ---------------------------------------------------------------------------------
+
+/// The two halves of every password the configuration cases hide; neither may show.
+const HALVES: [&str; 2] = ["Zq7", "Pw9x"];
+
+/// A password with something between its halves that breaks naive parsing.
+fn password(rng: &mut Rng) -> String {
+    let seps = [
+        "", "@", "#", "/", "?", ":", " ", "%", "%40", "&", "=", "\\", "'", "\"", "é", "$", "\u{1b}", "\u{7f}",
+        "\u{202e}", "+", "\t",
+    ];
+    format!("Zq7{}Pw9x", seps[rng.below(seps.len())])
+}
+
+/// A URL-like value holding `pw` where a password may stand, in a random shape.
+fn url_value(rng: &mut Rng, pw: &str) -> String {
+    let schemes = ["postgres", "postgresql", "mysql", "mariadb", "sqlite", "POSTGRES", "pg", "http", "s3", ""];
+    let s = schemes[rng.below(schemes.len())];
+    let host = ["127.0.0.1:1", "[::1]:1", "h", "", "127.0.0.1:99999", "[::1"][rng.below(6)];
+    match rng.below(10) {
+        0 => format!("{s}://app:{pw}@{host}/d"),
+        1 => format!("{s}:app:{pw}@{host}/d"),
+        2 => format!("{s}:{pw}@{host}/d"),
+        3 => format!("{s}:/app:{pw}@{host}/d"),
+        4 => format!("{s}://{host}/d?sslmode=disable&password={pw}&x=1"),
+        5 => format!("{s}://app:{pw}@{host}/d#frag?password={pw}"),
+        6 => format!("{pw}@{host}/d"),
+        7 => format!("{s}://app:{pw}@{host}@{host}/d"),
+        8 => pw.to_owned(),
+        _ => format!("  {s}://app:{pw}@{host}/d  "),
+    }
+}
+
+/// A `.env` line: a secret where secrets go, or noise of every other kind.
+fn env_line(rng: &mut Rng) -> String {
+    let pw = password(rng);
+    let quote = |v: &str, rng: &mut Rng| match rng.below(4) {
+        0 => format!("'{v}'"),
+        1 => format!("\"{}\"", v.replace('"', "\\\"")),
+        2 => format!("\"{v}"), // unbalanced
+        _ => v.to_owned(),
+    };
+    match rng.below(14) {
+        0..=2 => format!("DATABASE_URL={}", quote(&url_value(rng, &pw), rng)),
+        3 => format!("DIRECT_URL={}", quote(&url_value(rng, &pw), rng)),
+        4 => format!("PGPASSWORD={}", quote(&pw, rng)),
+        5 => format!("AWS_SECRET_ACCESS_KEY={}", quote(&pw, rng)),
+        6 => format!("export APP_TOKEN={}", quote(&pw, rng)),
+        7 => format!("SEED_SNAPSHOT_DIR={}", quote(&format!("s3://u:{pw}@bucket-x/p"), rng)),
+        8 => {
+            ["# a comment", "", "   ", "=", "KEY", "A B=1", "\u{feff}X=1", "X=$Y${Z}", "Y=\\"][rng.below(9)].to_owned()
+        }
+        9 => format!("SEED_RETRY_MAX_ATTEMPTS={}", ["1", "0", "x", "-1", "99999999999"][rng.below(5)]),
+        10 => format!("SEED_LOG_FORMAT={}", ["json", "text", "xml", ""][rng.below(4)]),
+        11 => format!("K{}=v", rng.below(1000)),
+        12 => format!("DATABASE_URL={}\0", url_value(rng, &pw)),
+        _ => format!("SEED_STATEMENT_TIMEOUT={}", ["1s", "30d", "0", "500us", "soon"][rng.below(5)]),
+    }
+}
+
+/// A TOML basic string holding `s` (controls as `\uXXXX`).
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A `seed.toml` line: a URL with a secret where URLs go, or noise.
+fn toml_line(rng: &mut Rng) -> String {
+    let pw = password(rng);
+    match rng.below(12) {
+        0..=2 => format!("database-url = {}", toml_str(&url_value(rng, &pw))),
+        3 => format!("direct_url = {}", toml_str(&url_value(rng, &pw))),
+        4 => format!("snapshot-dir = {}", toml_str(&format!("s3://u:{pw}@bucket-x/p"))),
+        5 => format!("database-url = \"{}", url_value(rng, &pw).replace(['"', '\\', '\n'], "")), // unterminated
+        6 => ["[bulk]", "[snapshot]", "[bulk.tables]", "[nope]", "x = [", "= 1", "count = 1", "\"k\" = 1"]
+            [rng.below(8)]
+        .to_owned(),
+        7 => format!("retry-max-attempts = {}", ["1", "\"x\"", "-1", "1e9", "[1]"][rng.below(5)]),
+        8 => format!("statement-timeout = {}", ["\"30d\"", "1", "\"1ms\"", "true"][rng.below(4)]),
+        9 => format!("{} = 1", toml_str(&format!("postgres://u:{pw}@h/d"))),
+        10 => format!("connect-timeout = {}", toml_str(&pw)),
+        _ => format!("log-format = {}", toml_str(["json", "text", "\u{1b}[2J"][rng.below(3)])),
+    }
+}
+
+/// r21.2-4 fuzzed: `.env` files, `seed.toml` files and environment values made of
+/// random lines (secrets in URL passwords, password variables and query values;
+/// NUL, ESC, quotes, odd schemes, broken syntax...) under `doctor`, `bulk --dry-run`,
+/// `snapshot list` and `snapshot create`, text and JSON: no panic, no hang, a
+/// documented exit code, no half of a password and no raw control character in any
+/// output. Deterministic (SEED_FUZZ_SEED); SEED_FUZZ_CONFIG_CASES (default 150).
+#[test]
+fn fuzz_configuration_values_never_panic_or_show_a_secret() {
+    let seed = fuzz_seed();
+    let cases: usize = env_or("SEED_FUZZ_CONFIG_CASES", 150);
+    let secs: u64 = env_or("SEED_FUZZ_SECS", 50);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let commands: [&[&str]; 4] =
+        [&["doctor"], &["bulk", "--count", "1", "--dry-run"], &["snapshot", "list"], &["snapshot", "create", "x"]];
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for case in 0..cases {
+        if Instant::now() > deadline {
+            break;
+        }
+        let mut rng = Rng(seed ^ 0xc0f1_6000 ^ (case as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let w = Workdir::new();
+        let mut cmd = w.seed_std();
+        cmd.env("SEED_RETRY_MAX_ATTEMPTS", "1")
+            .env("SEED_CONNECT_TIMEOUT", "2s")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        let mut what = Vec::new();
+        if rng.below(3) > 0 {
+            let lines: Vec<String> = (0..1 + rng.below(6)).map(|_| env_line(&mut rng)).collect();
+            std::fs::write(w.path().join(".env"), lines.join(if rng.below(5) == 0 { "\r\n" } else { "\n" })).unwrap();
+            what.push(format!(".env {lines:?}"));
+        }
+        if rng.below(2) == 0 {
+            let lines: Vec<String> = (0..1 + rng.below(5)).map(|_| toml_line(&mut rng)).collect();
+            std::fs::write(w.path().join("seed.toml"), lines.join("\n")).unwrap();
+            what.push(format!("seed.toml {lines:?}"));
+        }
+        if rng.below(3) == 0 {
+            let pw = password(&mut rng).replace('\0', "");
+            let value = url_value(&mut rng, &pw);
+            let var = ["DATABASE_URL", "DIRECT_URL", "SEED_SNAPSHOT_DIR"][rng.below(3)];
+            let value = if var == "SEED_SNAPSHOT_DIR" { format!("s3://u:{pw}@bucket-x/p") } else { value };
+            cmd.env(var, &value);
+            what.push(format!("{var}={value:?}"));
+        }
+        match rng.below(3) {
+            0 => {
+                cmd.args(["--log-format", "json"]);
+            }
+            1 => {
+                cmd.arg("--json");
+            }
+            _ => {}
+        }
+        let args = commands[rng.below(commands.len())];
+        cmd.arg("--no-progress").args(args);
+        ran += 1;
+        let mut problems = Vec::new();
+        match run_bounded(cmd, w.path()) {
+            Err(hang) => problems.push(hang),
+            Ok((code, text)) => {
+                if code == Some(101) || text.contains("panicked") || text.contains("a bug in seed") {
+                    problems.push(format!("panic: {}", text.lines().take(3).collect::<Vec<_>>().join(" | ")));
+                } else if !code.is_some_and(|c| [0, 2, 3, 5, 6, 7, 9, 11].contains(&c)) {
+                    problems.push(format!("exit {code:?}"));
+                }
+                for half in HALVES {
+                    if text.contains(half) {
+                        problems.push(format!("shows {half:?}"));
+                    }
+                }
+                if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    problems.push("a raw control character".into());
+                }
+                if !problems.is_empty() {
+                    problems.push(format!("output: {text:?}"));
+                }
+            }
+        }
+        if !problems.is_empty() && failures.len() < 20 {
+            failures.push(format!(
+                "SEED_FUZZ_SEED={seed:#x} case {case} {args:?} {}: {}",
+                what.join("; "),
+                problems.join("; ")
+            ));
+        }
+    }
+    eprintln!("configuration fuzz: seed={seed:#x} cases={ran} failures={}", failures.len());
+    assert!(failures.is_empty(), "configuration fuzz failures:\n{}", failures.join("\n"));
+    assert!(ran >= cases.min(20), "only {ran} cases ran in {secs}s");
+}
+
+/// r21.6 fuzzed: objects with random keys (control characters, `.` and `..`
+/// segments, slashes, spaces, `+`, `%`, non-ASCII, look-alikes of snapshot keys)
+/// and random bodies (nothing, junk, a real snapshot under a key its header does not
+/// name) beside a good snapshot in a bucket: `list` (text and JSON) always exits 0
+/// and lists every key directly under the prefix; the good snapshot still shows,
+/// verifies and pulls by its bare name. SEED_FUZZ_KEY_CASES (default 12) buckets of
+/// a few keys each.
+#[test]
+fn fuzz_odd_object_keys_never_stop_a_bucket() {
+    use crate::common::s3::{BUCKET, Store};
+    let seed = fuzz_seed();
+    let cases: usize = env_or("SEED_FUZZ_KEY_CASES", 12);
+    let w = Workdir::new();
+    run(w.seed().args(["--no-progress", "bulk", "--count", "5"]), 0);
+    run(w.seed().args(["--no-progress", "snapshot", "create", "good"]), 0);
+    let good = std::fs::read(w.path().join("snapshots/good.seed.gz")).unwrap();
+    let mut failures = Vec::new();
+    for case in 0..cases {
+        let mut rng = Rng(seed ^ 0x0dd_4e75 ^ (case as u64).wrapping_mul(0xd134_2543_de82_ef95));
+        let store = Store::new(&format!("fuzzkeys{case}"));
+        store.put("good.seed.gz", good.clone());
+        let pieces = [
+            "\u{1b}[2J",
+            "\u{1}",
+            "\u{7f}",
+            "\0",
+            ".",
+            "..",
+            "./",
+            "../",
+            "/",
+            "//",
+            " ",
+            "+",
+            "%",
+            "%2F",
+            "é",
+            "日本",
+            "\u{202e}",
+            "@2",
+            "@0",
+            ".seed.gz",
+            "good",
+            "\t",
+            "\r\n",
+        ];
+        let mut keys = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let key: String = (0..1 + rng.below(4)).map(|_| pieces[rng.below(pieces.len())]).collect();
+            let key = if key.starts_with('/') || key.is_empty() { format!("k{key}") } else { key };
+            let body = match rng.below(3) {
+                0 => Vec::new(),
+                1 => (0..rng.below(200)).map(|_| rng.byte()).collect(),
+                _ => good.clone(),
+            };
+            let encoded: String = key
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b == b'/' { char::from(b).to_string() } else { format!("%{b:02X}") }
+                })
+                .collect();
+            let (status, _) =
+                store.server.request("PUT", &format!("/{BUCKET}/{}/{encoded}", store.prefix), &[], &body).unwrap();
+            if status == 200 {
+                keys.push(key);
+            }
+        }
+        let mut problems = Vec::new();
+        for json in [false, true] {
+            let mut cmd = w.seed();
+            store.apply(cmd.arg("--no-progress"));
+            if json {
+                cmd.arg("--json");
+            }
+            let out = cmd.args(["snapshot", "list"]).output().unwrap();
+            let text = crate::common::all_output(&out);
+            if out.status.code() != Some(0) || text.contains("panicked") {
+                problems.push(format!("list (json: {json}) exited {:?}: {text}", out.status.code()));
+            } else if text.chars().any(|c| c.is_control() && c != '\n') {
+                problems.push(format!("list (json: {json}): a raw control character: {text:?}"));
+            } else if json {
+                let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                let names: Vec<String> = doc["snapshots"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|i| i["name"].as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                // Every key directly under the prefix, not hidden, is listed (a key
+                // with a '/' sits in a "folder": listed only when the folder is odd).
+                for k in
+                    keys.iter().filter(|k| !k.contains('/') && (!k.starts_with('.') || k.chars().any(char::is_control)))
+                {
+                    if !names.contains(k) {
+                        problems.push(format!("{k:?} is not listed in {names:?}"));
+                    }
+                }
+            }
+        }
+        for args in [&["snapshot", "show", "good"][..], &["snapshot", "verify", "good"]] {
+            let mut cmd = w.seed();
+            store.apply(cmd.arg("--no-progress")).args(args);
+            let out = cmd.output().unwrap();
+            if out.status.code() != Some(0) {
+                problems.push(format!("{args:?} exited {:?}: {}", out.status.code(), crate::common::all_output(&out)));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("SEED_FUZZ_SEED={seed:#x} case {case} keys {keys:?}: {}", problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "odd key fuzz failures:\n{}", failures.join("\n"));
+}
