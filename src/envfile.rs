@@ -107,6 +107,8 @@ pub fn parse(path: &Path) -> Result<Vec<(String, String)>, Error> {
         ));
     }
     let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut next = 0;
     let mut pairs = Vec::new();
     for item in dotenvy::from_read_iter(bytes) {
         match item {
@@ -128,16 +130,20 @@ pub fn parse(path: &Path) -> Result<Vec<(String, String)>, Error> {
                     "lines are KEY=value; --no-env-file skips the file",
                 ));
             }
-            Ok(pair) => pairs.push(pair),
-            Err(dotenvy::Error::LineParse(bad, _)) => {
-                // Find the line to name it; never show it (it may hold a password).
-                let first = bad.lines().next().unwrap_or_default().trim();
-                let line = text.lines().position(|l| l.trim() == first).map(|i| i + 1);
+            Ok(pair) => {
+                // Follow dotenvy through the file: past this pair's line(s).
+                next = after_entry(&lines, next);
+                pairs.push(pair);
+            }
+            Err(dotenvy::Error::LineParse(_, _)) => {
+                // dotenvy quotes only part of the line (e.g. the value): the line it
+                // failed on is the next entry after the last one it read. It is named,
+                // never shown (it may hold a password).
+                let line = entry_line(&lines, next).map_or(lines.len().max(1), |i| i + 1);
                 return Err(Error::usage_hint(
                     format!(
-                        "{}{}: cannot parse this line (its text is not shown: it may hold a secret)",
+                        "{}:{line}: cannot parse this line (its text is not shown: it may hold a secret)",
                         path.display(),
-                        line.map(|n| format!(":{n}")).unwrap_or_default()
                     ),
                     "lines are KEY=value, # comments, and quoted values ('…' or \"…\"); --no-env-file skips the file",
                 ));
@@ -151,6 +157,36 @@ pub fn parse(path: &Path) -> Result<Vec<(String, String)>, Error> {
         }
     }
     Ok(pairs)
+}
+
+/// The index of the first line at or after `from` that holds an entry (not blank,
+/// not a comment).
+fn entry_line(lines: &[&str], from: usize) -> Option<usize> {
+    (from..lines.len()).find(|&i| {
+        let l = lines[i].trim();
+        !l.is_empty() && !l.starts_with('#')
+    })
+}
+
+/// The index after the entry that starts at or after `from`: past its first line and,
+/// for a quoted value that goes on, up to the line closing the quote. Every line is
+/// looked at once over the whole file.
+fn after_entry(lines: &[&str], from: usize) -> usize {
+    let Some(at) = entry_line(lines, from) else { return lines.len() };
+    let value = lines[at].split_once('=').map_or("", |(_, v)| v.trim_start());
+    let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else { return at + 1 };
+    let closes = |s: &str| {
+        let mut escaped = false;
+        s.chars().any(|c| {
+            let close = c == quote && !escaped;
+            escaped = quote == '"' && c == '\\' && !escaped;
+            close
+        })
+    };
+    if closes(&value[1..]) {
+        return at + 1;
+    }
+    (at + 1..lines.len()).find(|&i| closes(lines[i])).map_or(lines.len(), |i| i + 1)
 }
 
 #[cfg(test)]
@@ -202,5 +238,27 @@ mod tests {
         let text: String = (0..MAX_VARS).map(|i| format!("V{i}=v\n")).collect();
         std::fs::write(&p, &text).unwrap();
         assert_eq!(parse(&p).unwrap().len(), MAX_VARS);
+    }
+
+    /// r19.12: every parse error names its line, whatever part of it dotenvy quotes
+    /// (a value with a blank, a bad escape, an unclosed quote), after comments, blank
+    /// lines and values quoted over several lines.
+    #[test]
+    fn every_parse_error_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        for (text, line) in [
+            ("A=1\nB=hello world\n", 2),
+            ("# c\n\nA=1\n\n  # more\nB=hello world\nC=2\n", 6),
+            ("A=\"multi\nline\nvalue\"\nB='ok'\nC=bad value\n", 5),
+            ("A='one'\nB=\"x\\qy\"\n", 2),
+            ("A=1\nB=\"never closed\nC=2\n", 2),
+            ("export A=1\nexport B=two words\n", 2),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let err = parse(&p).unwrap_err().to_string();
+            assert!(err.contains(&format!(".env:{line}: cannot parse")), "{text:?}: {err}");
+            assert!(!err.contains("hello") && !err.contains("words"), "{err}");
+        }
     }
 }

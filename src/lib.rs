@@ -14,10 +14,13 @@ pub mod factory;
 pub mod libpq;
 pub mod logging;
 pub mod manual;
+pub mod mask;
 pub mod output;
 pub mod redact;
+pub mod refs;
 pub mod settings;
 pub mod snapshot;
+pub mod subset;
 pub mod system;
 pub mod text;
 
@@ -146,14 +149,23 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
     // Passwords of URLs typed as arguments, so every rendering below can mask them.
     redact::register_arg_secrets(&args);
     let to_stderr = e.use_stderr();
+    let tip = cli::misplaced_option_tip(e);
     // --help and --version print as clap made them; errors honour --log-format json.
     if to_stderr && output::json_requested(std::env::args_os()) {
-        output::clap_error_event(e, code);
+        output::clap_error_event(e, code, tip.as_deref());
         return ExitCode::from(code);
     }
     let terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
+    let mut rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
+    if let Some(tip) = tip {
+        // Ours instead of clap's tips, right under the error line.
+        let mut lines: Vec<&str> = rendered.lines().filter(|l| !l.trim_start().starts_with("tip:")).collect();
+        lines.dedup_by(|a, b| a.trim().is_empty() && b.trim().is_empty());
+        let ours = format!("\n  tip: {tip}");
+        lines.insert(1.min(lines.len()), &ours);
+        rendered = lines.join("\n") + "\n";
+    }
     let text = redact::mask_args(&rendered, &args);
     let text = text::printable(&text, color);
     let _ = if to_stderr {

@@ -4,6 +4,7 @@
 //! Everything printed passes through `redact::scrub`.
 
 mod human;
+mod phase;
 mod progress;
 
 use std::io::{IsTerminal, Write};
@@ -13,6 +14,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::{Map, Value, json};
 
 pub use human::{human_bytes, human_count, human_secs, plural, thousands};
+pub use phase::Phase;
 pub use progress::Progress;
 
 use crate::cli::LogFormat;
@@ -265,8 +267,9 @@ fn json_in(args: impl IntoIterator<Item = std::ffi::OsString>, env_value: Option
 }
 
 /// An argument-parsing error as one `command_failed` JSON event on stderr: the
-/// message, clap's usage and tips as `detail`, and where to look as `hint`.
-pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
+/// message, clap's usage and tips as `detail`, and where to look as `hint` (`tip`,
+/// when given, replaces clap's tips).
+pub fn clap_error_event(err: &clap::Error, exit_code: u8, tip: Option<&str>) {
     let text = err.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let printer = Printer::new(OutputSettings {
@@ -290,11 +293,12 @@ pub fn clap_error_event(err: &clap::Error, exit_code: u8) {
     let message = lines.next().unwrap_or_default();
     let message = message.strip_prefix("error: ").unwrap_or(message);
     let (hints, details): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("For more information"));
+    let details: Vec<&str> = details.into_iter().filter(|l| tip.is_none() || !l.starts_with("tip:")).collect();
     let detail = details.join("\n");
     printer.failed_event(
         message,
         (!detail.is_empty()).then_some(detail.as_str()),
-        Some(hints.first().copied().unwrap_or("see seed --help")),
+        Some(tip.or(hints.first().copied()).unwrap_or("see seed --help")),
         exit_code,
     );
 }

@@ -105,6 +105,8 @@ pub struct Settings {
     pub env_file: Option<Loaded>,
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
+    /// `seed.toml`'s `[references]`: references the schema does not declare.
+    pub references: Vec<crate::refs::VirtualRef>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -415,6 +417,7 @@ impl Settings {
             statement_timeout,
             env_file: inputs.env_file.clone(),
             effective: r.effective,
+            references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
         })
     }
 
@@ -428,6 +431,54 @@ impl Settings {
     /// 'app' in ~/.pg_service.conf`, `seed.toml:3`, `default`.
     pub fn database_origin(&self) -> String {
         origin(&self.database_source, &self.database_url, self.env_file.as_ref())
+    }
+
+    /// Where `url` came from: the database URL's origin, the direct URL's, or the
+    /// command line (a URL given to one command, e.g. `--like-db`).
+    pub fn origin_of(&self, url: &DbUrl) -> String {
+        match (&self.direct_url, &self.direct_source) {
+            (Some(d), Some(source)) if d.expose() == url.expose() && self.database_url.expose() != url.expose() => {
+                origin(source, d, self.env_file.as_ref())
+            }
+            _ if self.database_url.expose() == url.expose() => self.database_origin(),
+            _ => "the command line".to_owned(),
+        }
+    }
+
+    /// Where the snapshot location came from: `--snapshot-dir`, `SEED_SNAPSHOT_DIR`,
+    /// `seed.toml:1`, `default`.
+    pub fn snapshot_dir_origin(&self) -> String {
+        self.effective.iter().find(|e| e.name == "snapshot-dir").map_or_else(|| "default".into(), |e| e.source.clone())
+    }
+
+    /// `URL (from ORIGIN)`: how messages about "nothing there" name the database, so a
+    /// wrong address (a forgotten `PG*` variable, a `.env`) shows at once.
+    pub fn database_named(&self) -> String {
+        format!("{} (from {})", self.database_url, self.database_origin())
+    }
+
+    /// Where a PostgreSQL connection's password comes from, in words (sqlx reads
+    /// `PGPASSWORD` and the password file itself when the URL has none).
+    pub fn password_origin(&self, url: &DbUrl) -> String {
+        if url.has_password() {
+            return match url.service() {
+                Some((name, file)) => format!("the URL or service '{name}' in {}", file.display()),
+                None => format!("the URL, from {}", self.origin_of(url)),
+            };
+        }
+        if std::env::var_os("PGPASSWORD").is_some_and(|v| !v.is_empty()) {
+            return match &self.env_file {
+                Some(loaded) if loaded.set("PGPASSWORD") => format!("PGPASSWORD in {}", loaded.path.display()),
+                _ => "PGPASSWORD".to_owned(),
+            };
+        }
+        if let Some(file) = std::env::var_os("PGPASSFILE") {
+            return format!("the password file {} (PGPASSFILE)", PathBuf::from(file).display());
+        }
+        match std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")) {
+            Some(p) if p.is_file() => format!("the password file {}", p.display()),
+            _ => "none was given: put it in the URL, PGPASSWORD or ~/.pgpass".to_owned(),
+        }
     }
 
     /// The settings that are not defaults, with their sources, on one line (URLs
@@ -450,6 +501,15 @@ impl Settings {
             _ => (&self.database_url, &self.database_source),
         };
         format!("target: {url} (from {})", origin(source, url, self.env_file.as_ref()))
+    }
+
+    /// Whether a command that writes should say where it writes even when it empties
+    /// nothing: the address was not typed on its command line and is not the embedded
+    /// default — it came from the environment, `.env`, the `PG*` variables (which
+    /// replace the SQLite default) or `seed.toml`.
+    pub fn target_not_obvious(&self) -> bool {
+        let source = self.direct_source.as_ref().unwrap_or(&self.database_source);
+        !matches!(source, Source::Flag(_) | Source::Default)
     }
 
     /// Prints `describe_target` (a `target` event in JSON mode).

@@ -56,6 +56,11 @@ pub struct DbUrl {
     env_parts: Vec<&'static str>,
     /// The service (name, file) that supplied parts, if any.
     service: Option<(String, PathBuf)>,
+    /// The user and database named (servers), for messages.
+    user: Option<String>,
+    dbname: Option<String>,
+    /// A password is part of the URL (or of its service).
+    has_password: bool,
 }
 
 impl DbUrl {
@@ -164,6 +169,9 @@ impl DbUrl {
             sqlite_path: None,
             env_parts: target.from_env.clone(),
             service: target.from_service.as_ref().map(|s| (s.name.clone(), s.file.clone())),
+            user: target.user.clone(),
+            dbname: target.dbname.clone(),
+            has_password: target.password.is_some(),
         })
     }
 
@@ -188,6 +196,9 @@ impl DbUrl {
             sqlite_path: path,
             env_parts: Vec::new(),
             service: None,
+            user: None,
+            dbname: None,
+            has_password: false,
         })
     }
 
@@ -223,6 +234,20 @@ impl DbUrl {
     }
     pub fn sqlite_path(&self) -> Option<&PathBuf> {
         self.sqlite_path.as_ref()
+    }
+    /// The user named (servers; the driver's default when `None`).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+    /// The database's name (servers) or its file (SQLite).
+    pub fn database_name(&self) -> String {
+        match &self.sqlite_path {
+            Some(p) => p.display().to_string(),
+            None => self.dbname.clone().unwrap_or_default(),
+        }
+    }
+    pub fn has_password(&self) -> bool {
+        self.has_password
     }
 }
 

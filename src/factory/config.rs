@@ -23,6 +23,8 @@ use toml::Spanned;
 use crate::error::Error;
 use crate::factory::plan::MAX_COUNT;
 use crate::factory::profile::{JsonShape, ProfileSettings};
+use crate::refs::spec::{RawSection, VirtualRef, parse_section};
+use crate::subset::file::{FileRules, RawSection as RawSubset};
 
 /// The most values a learned value set may hold (`[profile] max_values`).
 pub const MAX_PROFILE_VALUES: usize = 1000;
@@ -44,6 +46,10 @@ pub struct Factories {
     pub learned: Option<String>,
     /// `[profile]`: how profiles are learned (`--like`, `snapshot profile`).
     pub profile: ProfileSettings,
+    /// `[references]`: references the schema does not declare (`refs::spec`).
+    pub references: Vec<VirtualRef>,
+    /// `[subset]`: the slice `snapshot create --factories` and `prepare` take.
+    pub subset: Option<FileRules>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +111,12 @@ struct RawFile {
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
     profile: Option<Spanned<RawProfile>>,
+    #[serde(default)]
+    references: RawSection,
+    subset: Option<Spanned<RawSubset>>,
+    /// `[mask]`: read by `mask::rules` (snapshot create and mask); bulk ignores it.
+    #[serde(default, rename = "mask")]
+    _mask: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -364,7 +376,10 @@ impl Factories {
             profile.personal = raw.personal;
             learned = raw.from;
         }
-        Ok(Self { path: path.to_owned(), text, tables, learned, profile })
+        let references = parse_section(path, &|o| lines.line_of(o), raw.references)?;
+        let subset =
+            raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| lines.line_of(o), s)).transpose()?;
+        Ok(Self { path: path.to_owned(), text, tables, learned, profile, references, subset })
     }
 
     /// An error pointing at `line` of this file.
@@ -451,6 +466,18 @@ mod tests {
         assert_eq!(email.line, 3);
         let ColumnRule::Template(t) = &email.rule else { panic!() };
         assert!(t.is_unique());
+    }
+
+    #[test]
+    fn references_section() {
+        let f = parse("[tables.a]\ncount = 1\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n").unwrap();
+        assert_eq!(f.references.len(), 1);
+        assert_eq!(
+            (f.references[0].origin(), f.references[0].child.to_string()),
+            ("f.toml:5".into(), "comments.post_id".into())
+        );
+        let e = parse("[references]\n\"comments\" = \"posts.id\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: [references]"), "{e}");
     }
 
     #[test]

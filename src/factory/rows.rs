@@ -13,8 +13,7 @@ use crate::factory::plan::{
 };
 use crate::factory::unique::base36;
 use crate::factory::values::{
-    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, fitted_number, fitted_text, format_ts, push_copy_value,
-    text_to_value, typed_value,
+    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, format_ts, push_copy_value, text_to_value, typed_value,
 };
 
 /// Generates rows of table `t` of `plan`.
@@ -348,22 +347,7 @@ fn render(t: &Template, global_index: u64, rng: &mut Rng) -> String {
 }
 
 fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng) -> Value {
-    use crate::db::schema::TypeKind;
-    match (&col.kind, f) {
-        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
-        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(fake_text(f, rng)).to_string()),
-        (
-            TypeKind::SmallInt
-            | TypeKind::Int
-            | TypeKind::BigInt
-            | TypeKind::Real
-            | TypeKind::Double
-            | TypeKind::Numeric { .. }
-            | TypeKind::Money,
-            _,
-        ) => fitted_number(&fake_text(f, rng), &col.kind, &col.name, &col.bounds, rng),
-        _ => text_to_value(fitted_text(f, &col.bounds, rng), &col.kind),
-    }
+    crate::factory::values::faker_value(f, &col.kind, &col.name, &col.bounds, rng)
 }
 
 fn partition_value(ranges: &[PartitionRange], rng: &mut Rng) -> Value {

@@ -10,7 +10,7 @@ use fake::faker::{name::en as name, phone_number::en as phone};
 use fake::rand::RngExt;
 use fake::rand::rngs::Xoshiro256PlusPlus;
 
-use crate::db::schema::TypeKind;
+use crate::db::schema::{CheckRule, TypeKind};
 
 pub type Rng = Xoshiro256PlusPlus;
 
@@ -224,6 +224,63 @@ pub struct Bounds {
     pub min_len: Option<u32>,
 }
 
+/// The bounds a column's type and simple checks put on its values, and the values an
+/// `IN (...)` check allows, if it has one.
+pub fn check_bounds(kind: &TypeKind, checks: &[CheckRule]) -> (Bounds, Option<Vec<String>>) {
+    let mut bounds = Bounds::default();
+    let mut one_of: Option<Vec<String>> = None;
+    for rule in checks {
+        match rule {
+            CheckRule::Range { min, max } => {
+                bounds.min = max_opt(bounds.min, *min);
+                bounds.max = min_opt_f(bounds.max, *max);
+            }
+            CheckRule::In(values) => one_of = Some(values.clone()),
+            CheckRule::MaxLen(n) => bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n))),
+            CheckRule::MinLen(n) => bounds.min_len = Some(*n),
+        }
+    }
+    if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = kind {
+        bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
+    }
+    (bounds, one_of)
+}
+
+pub fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+pub fn min_opt_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// A value from generator `f` for a column of `kind` named `column`: JSON columns get
+/// a JSON string (or a document from `json`), number columns a number within their
+/// type and `bounds`, others the generator's text fitted to `bounds`.
+pub fn faker_value(f: Faker, kind: &TypeKind, column: &str, bounds: &Bounds, rng: &mut Rng) -> Value {
+    match (kind, f) {
+        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
+        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(fake_text(f, rng)).to_string()),
+        (
+            TypeKind::SmallInt
+            | TypeKind::Int
+            | TypeKind::BigInt
+            | TypeKind::Real
+            | TypeKind::Double
+            | TypeKind::Numeric { .. }
+            | TypeKind::Money,
+            _,
+        ) => fitted_number(&fake_text(f, rng), kind, column, bounds, rng),
+        _ => text_to_value(fitted_text(f, bounds, rng), kind),
+    }
+}
+
 const EPOCH_2020: i64 = 1_577_836_800;
 const SPAN_6Y: i64 = 6 * 365 * 86_400;
 
@@ -344,13 +401,10 @@ fn capitalize(s: &str) -> String {
 pub fn random_json(rng: &mut Rng) -> String {
     let note: String = lorem::Sentence(3..8).fake_with_rng(rng);
     let tags: Vec<String> = lorem::Words(1..4).fake_with_rng(rng);
-    serde_json::json!({
-        "note": note,
-        "priority": rng.random_range(1..=5u8),
-        "tags": tags,
-        "flagged": rng.random_bool(0.1),
-    })
-    .to_string()
+    let priority = rng.random_range(1..=5u8);
+    let flagged = rng.random_bool(0.1);
+    // Keys in the order these documents have always had (the same seed, the same bytes).
+    serde_json::json!({ "flagged": flagged, "note": note, "priority": priority, "tags": tags }).to_string()
 }
 
 /// A value from `f` that fits `bounds`' length. A generator whose usual output cannot

@@ -429,7 +429,7 @@ fn no_session_left(db: &TestDb, app: &str) {
         let n = server().psql(
             "postgres",
             &format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = '{app}'",
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND (application_name = '{app}' OR application_name LIKE '%({app}%')",
                 db.name
             ),
         );
@@ -523,7 +523,8 @@ fn restore_while_another_restore_runs_on_the_database_is_refused_with_8() {
     let out = run(w.seed().args(args), 8);
     let text = all_output(&out);
     assert!(started.elapsed() < Duration::from_secs(10), "refused at once, not after {:?}", started.elapsed());
-    assert!(text.contains("is locked by pid") && text.contains("(seed snapshot restore"), "names the holder: {text}");
+    let holder = format!("is locked by pid {} on ", first.child.id());
+    assert!(text.contains(&holder) && text.contains("(seed snapshot restore big); its connection"), "{text}");
     assert!(first.is_running(), "the refused restore disturbed the first one:\n{}", first.stderr());
     let (status, _, stderr) = first.finish(Duration::from_secs(120));
     assert_eq!(status.code(), Some(0), "{stderr}");

@@ -263,6 +263,42 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
 // 2. A base that is corrupt, replaced or gone: refused before anything is written
 // ---------------------------------------------------------------------------------
 
+/// r19.9: every message about a snapshot opened as `v@1` names `v@1`, never the bare
+/// `v` (which is the latest version, `v@2` here); a bare `v` is named with the version
+/// it resolved to; a restore of some tables counts those tables.
+#[test]
+fn messages_name_the_exact_version() {
+    let (w, _) = sqlite_workdir();
+    run(w.seed().args(["snapshot", "create", "v"]), 0);
+    run(w.seed().args(["--no-progress", "bulk", "--count", "5"]), 0);
+    run(w.seed().args(["snapshot", "create", "v", "--new-version"]), 0);
+    let cases: [(&[&str], i32); 8] = [
+        (&["snapshot", "verify", "v@1"], 0),
+        (&["snapshot", "verify", "v@1", "--against-db"], 12),
+        (&["snapshot", "restore", "v@1"], 5),
+        (&["snapshot", "restore", "v@1", "--clean", "--dry-run"], 0),
+        (&["snapshot", "restore", "v@1", "--clean", "--table", "notes"], 0),
+        (&["snapshot", "show", "v@1"], 0),
+        (&["snapshot", "profile", "v@1"], 0),
+        (&["snapshot", "delete", "v@1", "--dry-run"], 13),
+    ];
+    for (args, code) in cases {
+        let text = all_output(&run(w.seed().arg("--no-progress").args(args), code));
+        let names_it = text.contains("v@1") || (args[1] == "show" && text.contains("version       1"));
+        assert!(names_it, "seed {args:?} does not name v@1:\n{text}");
+        assert!(!text.contains("'v'") && !text.contains("snapshot v "), "seed {args:?} names the bare v:\n{text}");
+    }
+    let text = all_output(&run(
+        w.seed().args(["--no-progress", "snapshot", "restore", "v@1", "--clean", "--table", "notes"]),
+        0,
+    ));
+    assert!(text.contains("restored snapshot 'v@1': 1 table, 3 rows"), "{text}");
+    let text = all_output(&run(w.seed().args(["snapshot", "verify", "v"]), 0));
+    assert!(text.contains("snapshot 'v' (v@2, incremental on v@1) is intact"), "{text}");
+    let text = all_output(&run(w.seed().args(["snapshot", "verify", "v", "--against-db"]), 12));
+    assert!(text.contains("differs from snapshot 'v' (v@2, incremental on v@1)"), "{text}");
+}
+
 #[test]
 fn a_corrupt_replaced_or_deleted_base_fails_restore_and_verify_before_any_write() {
     let (w, db) = sqlite_workdir();

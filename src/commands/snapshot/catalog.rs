@@ -235,6 +235,25 @@ pub struct Opened {
     pub locks: Locks,
 }
 
+/// How every message names a snapshot it opened: `'NAME'` or `'NAME@N'` as typed, with
+/// the version it resolved to when that is not what was typed (`'v' (v@3)`; version 1
+/// of a bare name is the name itself) and the chain it is rebuilt from when it is
+/// incremental.
+pub fn described(typed: &str, chain: &Chain) -> String {
+    let label = &chain.top().label;
+    let mut notes = Vec::new();
+    if typed != label && !label.ends_with("@1") {
+        notes.push(label.to_owned());
+    }
+    if let [_, below @ ..] = chain.links()
+        && !below.is_empty()
+    {
+        notes
+            .push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
+    }
+    if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
+}
+
 /// Opens `text` (`NAME` or `NAME@N`) with its chain, holding shared locks on every name
 /// the chain goes through. The names are only known from the headers, so when a base
 /// lives under a name not yet locked, every lock is let go and the whole set taken

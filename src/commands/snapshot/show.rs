@@ -156,9 +156,7 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     let rows: u64 = h.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = h.tables.iter().map(|t| t.raw_bytes).sum();
     let _ = writeln!(out, "snapshot      {}", t(&h.name, NAME));
-    if h.version > 1 || h.base.is_some() {
-        let _ = writeln!(out, "version       {}", h.version);
-    }
+    let _ = writeln!(out, "version       {}", h.version);
     if let Some(b) = &h.base {
         let count = |s: Storage| h.tables.iter().filter(|t| t.storage == s).count() as u64;
         let _ = writeln!(
@@ -173,6 +171,9 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     }
     if let Some(d) = &h.description {
         let _ = writeln!(out, "description   {}", t(d, 2000));
+    }
+    if let Some(sub) = &h.subset {
+        let _ = write!(out, "{}", super::subset::info_text(sub));
     }
     let _ = writeln!(out, "file          {} ({}, {} of rows)", for_terminal(file), human_bytes(size), human_bytes(raw));
     let _ = writeln!(out, "created       {} by seed {}", t(&h.created_at, 40), t(&h.tool_version, 40));
@@ -208,6 +209,17 @@ fn render(h: &Header, file: &str, size: u64) -> String {
             None => "format 1: the header is not bound to its data (no header checksum)".to_owned(),
         }
     );
+    if let Some(m) = &h.masking {
+        let columns = h.tables.iter().flat_map(|t| &t.columns).filter(|c| c.mask.is_some()).count() as u64;
+        let _ = writeln!(
+            out,
+            "masked        yes ({}): {}; rules {}{}",
+            t(&m.mode, 20),
+            plural(columns, "column", "columns"),
+            prefix(&m.rules_fingerprint, 12),
+            m.key_check.as_ref().map_or_else(String::new, |k| format!(", key check {}", prefix(k, 16)))
+        );
+    }
     let _ = writeln!(
         out,
         "tables        {}, {}",
@@ -231,9 +243,10 @@ fn render(h: &Header, file: &str, size: u64) -> String {
         );
         for c in &table.columns {
             let pk = if table.primary_key.contains(&c.name) { " (pk)" } else { "" };
+            let masked = c.mask.as_ref().map_or_else(String::new, |m| format!("  [masked: {}]", t(m, NAME)));
             let _ = writeln!(
                 out,
-                "    {:<28} {}{}{pk}",
+                "    {:<28} {}{}{pk}{masked}",
                 t(&c.name, NAME),
                 t(&c.type_name, NAME),
                 if c.nullable { "" } else { " not null" }

@@ -208,28 +208,26 @@ async fn execute(
     let verb = if command.ends_with("push") { "pushed" } else { "pulled" };
     // Version 1 is named as the user knows it from before versions: by its name.
     let shown = if top.version == 1 { top.name.clone() } else { top.label() };
-    ctx.printer.event(
-        Level::Info,
-        "snapshot_copied",
-        json!({ "name": top.name, "version": top.version, "from": from.display_key(&top.key).display().to_string(),
-                "to": shown_dest, "bytes": bytes, "bases": bases, "verified": true,
-                "seconds": (secs * 1000.0).round() / 1000.0 }),
-        || {
-            let with = if bases.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " with {} it is built on ({})",
-                    plural(bases.len() as u64, "snapshot", "snapshots"),
-                    bases.join(", ")
-                )
-            };
+    let summary = json!({ "name": top.name, "version": top.version,
+                          "from": from.display_key(&top.key).display().to_string(), "to": shown_dest,
+                          "bytes": bytes, "bases": bases, "verified": true,
+                          "seconds": (secs * 1000.0).round() / 1000.0 });
+    ctx.printer.document(command, summary.clone());
+    ctx.printer.event(Level::Info, "snapshot_copied", summary, || {
+        let with = if bases.is_empty() {
+            String::new()
+        } else {
             format!(
-                "{verb} snapshot '{shown}'{with} ({}, every table verified) to {shown_dest} in {secs:.2}s",
-                human_bytes(bytes)
+                " with {} it is built on ({})",
+                plural(bases.len() as u64, "snapshot", "snapshots"),
+                bases.join(", ")
             )
-        },
-    );
+        };
+        format!(
+            "{verb} snapshot '{shown}'{with} ({}, every table verified) to {shown_dest} in {secs:.2}s",
+            human_bytes(bytes)
+        )
+    });
     Ok(code::OK)
 }
 

@@ -27,6 +27,7 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
+use crate::db::keys::RowKey;
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
@@ -62,10 +63,15 @@ pub struct MySqlBackend {
     /// The `GET_LOCK()` name held by this session, if any.
     lock: Option<String>,
     load: load::LoadState,
+    printer: crate::output::Printer,
 }
 
 /// Connects and fixes the session settings; the version as "10.11.14-MariaDB".
-pub async fn connect(url: &DbUrl, statement_timeout: Option<Duration>) -> Result<(MySqlBackend, String), sqlx::Error> {
+pub async fn connect(
+    url: &DbUrl,
+    statement_timeout: Option<Duration>,
+    printer: &crate::output::Printer,
+) -> Result<(MySqlBackend, String), sqlx::Error> {
     // sqlx reads `mariadb://` URLs like `mysql://` ones (it ignores the scheme).
     let options = MySqlConnectOptions::from_str(url.expose())?
         .pipes_as_concat(false)
@@ -108,6 +114,7 @@ pub async fn connect(url: &DbUrl, statement_timeout: Option<Duration>) -> Result
         engines: HashMap::new(),
         lock: None,
         load: load::LoadState::default(),
+        printer: printer.clone(),
     };
     Ok((backend, version))
 }
@@ -314,7 +321,58 @@ impl Backend for MySqlBackend {
         columns: &[String],
         sink: &mut S,
     ) -> Result<(), Error> {
-        export::stream_table(self, table, columns, sink).await
+        export::stream_table(self, table, columns, "", sink).await
+    }
+
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        export::stream_table(self, table, columns, &format!(" WHERE {filter} ORDER BY {order}"), sink).await
+    }
+
+    /// Quotes by hand: `QUOTE()` escapes with backslashes, which the session's
+    /// `NO_BACKSLASH_ESCAPES` reads literally; binary strings travel as hex.
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String {
+        let parts: Vec<String> = key
+            .parts
+            .iter()
+            .zip(key.exprs(alias))
+            .map(|(p, e)| {
+                if codec::is_binary_type(&p.type_name) {
+                    format!("CONCAT('X''', HEX({e}), '''')")
+                } else {
+                    format!("CONCAT('''', REPLACE({e}, '''', ''''''), '''')")
+                }
+            })
+            .collect();
+        if parts.len() == 1 { parts.join("") } else { format!("CONCAT({})", parts.join(", ',', ")) }
+    }
+
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        while let Some(row) = rows.try_next().await.map_err(|e| errors::translate(e, step))? {
+            each(row_texts(&row).map_err(|e| errors::translate(e, step))?)?;
+        }
+        Ok(())
+    }
+
+    async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(format!("EXPLAIN {sql}"))).fetch(&mut self.conn);
+        let first = rows.try_next().await.map_err(|e| errors::translate(e, step))?;
+        Ok(first.and_then(|r| {
+            let bytes: Option<&[u8]> = r.try_get_unchecked("rows").ok()?;
+            std::str::from_utf8(bytes?).ok()?.parse().ok()
+        }))
     }
 
     async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {

@@ -93,7 +93,7 @@ enum Attempt {
 }
 
 pub async fn acquire(store: &S3Store, name: &str, mode: Mode, wait: bool, command: &str) -> Result<Lease, Error> {
-    let holder = format!("pid {} on {} ({command})", std::process::id(), host());
+    let holder = crate::system::holder(command);
     loop {
         let attempt = match mode {
             Mode::Exclusive => try_exclusive(store, name, &holder).await?,
@@ -276,15 +276,4 @@ pub async fn diagnostic(store: &S3Store) -> Diagnostic {
             Diagnostic::warn("locks", parts.join("; "))
         }
     }
-}
-
-fn host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown host".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    shown(&String::from_utf8_lossy(&buf[..end]), 64)
 }
