@@ -12,6 +12,10 @@
 //! case sits in a directory of its own under its snapshot's key; one kind of case
 //! stores the intact file under another key instead (another name, another version,
 //! or an incremental snapshot and its base swapped): refused by all three (issue 21).
+//! One case in five damages a masked subset (`slice`) instead, and some header edits
+//! aim at the fields subsets and masking added (column kinds, checks and rules, unique
+//! and foreign keys, the masking and subset records), at fields no format has, at any
+//! level, and at the fields' order: the last two refused by all three even when forged.
 //!
 //! Deterministic: case `i` of seed `S` is always the same mutation. Scale with
 //! `SEED_FUZZ_CASES` (default 250) and `SEED_FUZZ_SECS` (default 50: stops early when
@@ -25,7 +29,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::common::{TestDb, Workdir};
 use crate::header::{Contents, header_line, resign, sqlite_contents, with_header};
@@ -41,6 +45,8 @@ const INC_VERIFY_CODES: [i32; 3] = [0, 6, 7];
 const INC_RESTORE_CODES: [i32; 4] = [0, 5, 6, 7];
 /// Every this many cases (not a PostgreSQL one) damage the incremental snapshot.
 const INC_EVERY: usize = 5;
+/// Every this many cases (not a PostgreSQL or incremental one) damage the masked slice.
+const SLICE_EVERY: usize = 5;
 /// Longer than any healthy run of these tiny snapshots takes on a loaded machine.
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const PG_EVERY: usize = 10;
@@ -106,7 +112,10 @@ impl Base {
                 (o, o + usize::try_from(t["length"].as_u64().unwrap()).unwrap())
             })
             .collect();
-        Self { name, bytes, header, header_end, tables }
+        let base = Self { name, bytes, header, header_end, tables };
+        // Edits made on the parsed header change only what they edit.
+        assert_eq!(serde_json::to_string(&base.header).unwrap(), base.json(), "{name}: header round trip");
+        base
     }
 
     fn json(&self) -> String {
@@ -155,14 +164,10 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// The canonical JSON of a column entry, as the header holds it.
+/// The canonical JSON of a column entry, as the header holds it (its kind, checks and
+/// masking rule included: the header's key order is kept, `preserve_order`).
 fn column_json(c: &Value) -> String {
-    format!(
-        "{{\"name\":{},\"type_name\":{},\"nullable\":{}}}",
-        quote(c["name"].as_str().unwrap()),
-        quote(c["type_name"].as_str().unwrap()),
-        c["nullable"]
-    )
+    serde_json::to_string(c).unwrap()
 }
 
 /// Byte range of table `t`'s object in the header JSON.
@@ -431,6 +436,244 @@ fn header_edit(rng: &mut Rng, base: &Base) -> Option<(String, String, bool)> {
     Some((label, edited, covered))
 }
 
+/// Key orders of the header's objects (the format's field order).
+const TOP_ORDER: [&str; 19] = [
+    "format",
+    "format_version",
+    "row_format",
+    "name",
+    "version",
+    "description",
+    "created_at",
+    "tool_version",
+    "database",
+    "schema_version",
+    "schema_fingerprint",
+    "tables_fingerprint",
+    "settings",
+    "compression",
+    "base",
+    "subset",
+    "masking",
+    "tables",
+    "header_checksum",
+];
+const TABLE_ORDER: [&str; 14] = [
+    "schema",
+    "name",
+    "storage",
+    "columns",
+    "primary_key",
+    "unique_keys",
+    "foreign_keys",
+    "rows",
+    "checksum",
+    "offset",
+    "length",
+    "raw_bytes",
+    "delta",
+    "sequences",
+];
+const COLUMN_ORDER: [&str; 6] = ["name", "type_name", "nullable", "kind", "checks", "mask"];
+
+/// Sets `key` in `map` where the format's `order` puts it (in place if present).
+fn put(map: &mut Map<String, Value>, order: &[&str], key: &str, value: Value) {
+    if let Some(v) = map.get_mut(key) {
+        *v = value;
+        return;
+    }
+    let rank = |k: &str| order.iter().position(|o| *o == k).unwrap_or(order.len());
+    let at = map.keys().filter(|k| rank(k) < rank(key)).count();
+    map.shift_insert(at, key.to_owned(), value);
+}
+
+/// Sets `key` (`Value::Null`: removes it).
+fn put_or_remove(map: &mut Map<String, Value>, order: &[&str], key: &str, value: Value) {
+    if value.is_null() {
+        map.shift_remove(key);
+    } else {
+        put(map, order, key, value);
+    }
+}
+
+/// One edit of the fields the header gained with subsets and masking (a column's kind,
+/// checks and masking rule, a table's unique and foreign keys, the `masking` and
+/// `subset` records), or a field no format version has at any level, or two fields out
+/// of order: made on the parsed header, serialized back. Returns a label, the edited
+/// JSON and what a forger (checksum recomputed) must meet: an unknown field or another
+/// order is refused by every command (the text is not the canonical serialization,
+/// r21.10); the others are judged by the general rules (no panic, a documented exit,
+/// a restore equal to the source or none).
+fn recent_field_edit(rng: &mut Rng, base: &Base) -> Option<(String, String, Expect)> {
+    let mut h = base.header.clone();
+    let ti = rng.below(h["tables"].as_array()?.len());
+    let tname = h["tables"][ti]["name"].as_str()?.to_owned();
+    let ci = rng.below(h["tables"][ti]["columns"].as_array()?.len());
+    let cname = h["tables"][ti]["columns"][ci]["name"].as_str()?.to_owned();
+    let pick = |rng: &mut Rng, options: Vec<Value>| options[rng.below(options.len())].clone();
+    let (label, forged) = match rng.below(10) {
+        0 => {
+            let k = pick(
+                rng,
+                vec![
+                    json!({"kind": "uuid"}),
+                    json!({"kind": "date"}),
+                    json!({"kind": "text", "max_len": 1}),
+                    json!({"kind": "enum", "labels": ["a", "\u{1b}[2J"]}),
+                    json!({"kind": "numeric", "precision": 1, "scale": 9}),
+                    json!({"kind": "bogus"}),
+                    json!("uuid"),
+                    Value::Null,
+                ],
+            );
+            put_or_remove(h["tables"][ti]["columns"][ci].as_object_mut()?, &COLUMN_ORDER, "kind", k.clone());
+            (format!("kind {k} of {tname}.{cname}"), Expect::Any)
+        }
+        1 => {
+            let c = pick(
+                rng,
+                vec![
+                    json!([{"In": ["x"]}]),
+                    json!([{"In": []}]),
+                    json!([{"Range": {"min": 1.0, "max": 0.0}}]),
+                    json!([{"MaxLen": 0}, {"MinLen": 4_000_000_000u64}]),
+                    json!([{"Bogus": 1}]),
+                    json!({"In": ["x"]}),
+                    Value::Null,
+                ],
+            );
+            put_or_remove(h["tables"][ti]["columns"][ci].as_object_mut()?, &COLUMN_ORDER, "checks", c.clone());
+            (format!("checks {c} of {tname}.{cname}"), Expect::Any)
+        }
+        2 => {
+            let m =
+                pick(rng, vec![json!("fake email"), json!("hash"), json!("\u{1b}[2J\u{202e}"), json!(7), Value::Null]);
+            put_or_remove(h["tables"][ti]["columns"][ci].as_object_mut()?, &COLUMN_ORDER, "mask", m.clone());
+            (format!("mask {m} of {tname}.{cname}"), Expect::Any)
+        }
+        3 => {
+            let u = pick(
+                rng,
+                vec![
+                    json!([[cname.clone()]]),
+                    json!([["nope"]]),
+                    json!([[]]),
+                    json!([[cname.clone(), cname.clone()]]),
+                    Value::Null,
+                ],
+            );
+            put_or_remove(h["tables"][ti].as_object_mut()?, &TABLE_ORDER, "unique_keys", u.clone());
+            (format!("unique keys {u} of {tname}"), Expect::Any)
+        }
+        4 => {
+            let f = pick(
+                rng,
+                vec![
+                    json!([{"columns": [cname.clone()], "ref_schema": "", "ref_table": "nope", "ref_columns": ["id"]}]),
+                    json!([{"columns": ["nope"], "ref_schema": "", "ref_table": tname.clone(), "ref_columns": ["a", "b"]}]),
+                    json!([{"columns": [], "ref_schema": "\u{1b}", "ref_table": "../x", "ref_columns": []}]),
+                    Value::Null,
+                ],
+            );
+            put_or_remove(h["tables"][ti].as_object_mut()?, &TABLE_ORDER, "foreign_keys", f.clone());
+            (format!("foreign keys {f} of {tname}"), Expect::Any)
+        }
+        5 => {
+            let top = h.as_object_mut()?;
+            let order = ["mode", "rules_fingerprint", "key_check"];
+            let choice = rng.below(4);
+            let what = if !top.contains_key("masking") {
+                // A masking record on a snapshot that was never masked.
+                put(top, &TOP_ORDER, "masking", json!({"mode": "auto", "rules_fingerprint": "0".repeat(32)}));
+                "added"
+            } else if choice == 0 {
+                top.shift_remove("masking");
+                "removed"
+            } else {
+                let o = top.get_mut("masking")?.as_object_mut()?;
+                match choice {
+                    1 => put(o, &order, "mode", pick(rng, vec![json!("strict"), json!("bogus"), json!(""), json!(1)])),
+                    2 => put(
+                        o,
+                        &order,
+                        "rules_fingerprint",
+                        pick(rng, vec![json!("zz"), json!("0".repeat(32)), json!("F".repeat(32))]),
+                    ),
+                    _ => put_or_remove(
+                        o,
+                        &order,
+                        "key_check",
+                        pick(rng, vec![json!("0".repeat(16)), json!("x"), Value::Null]),
+                    ),
+                }
+                "edited"
+            };
+            (format!("masking record {what}"), Expect::Any)
+        }
+        6 => {
+            let top = h.as_object_mut()?;
+            let fresh = json!({"start": ["offices:1"], "seed": 42, "children": "all", "unrelated": "empty"});
+            let mut sub = top.get("subset").cloned().unwrap_or(fresh);
+            let o = sub.as_object_mut()?;
+            let order = ["start", "seed", "children", "unrelated", "references"];
+            let (field, v) = match rng.below(7) {
+                0 => ("start", pick(rng, vec![json!([]), json!(["\u{1b}[2J:1"]), json!(["nope:1"]), json!("x")])),
+                1 => ("seed", pick(rng, vec![json!(u64::MAX), json!(-1), json!("7")])),
+                2 => ("children", pick(rng, vec![json!("none"), json!({"per_parent": 0}), json!("bogus")])),
+                3 => ("unrelated", pick(rng, vec![json!("keep"), json!("bogus")])),
+                4 => ("references", json!([{"child": "a.b", "parent": "\u{1b}", "where": "1=1; DROP TABLE x"}])),
+                5 => ("start", Value::Null),
+                _ => ("", Value::Null),
+            };
+            if field.is_empty() {
+                top.shift_remove("subset");
+            } else {
+                put_or_remove(o, &order, field, v);
+                put(top, &TOP_ORDER, "subset", sub);
+            }
+            (format!("subset record {field}"), Expect::Any)
+        }
+        7 | 8 => {
+            // A field no format version has, at any level.
+            let key = ["x", "zz_extra", "\u{1b}[2J", "name ", ""][rng.below(5)].to_owned();
+            let v = pick(rng, vec![json!(1), json!(null), json!("postgres://u:p@h/d"), json!({})]);
+            let at = match rng.below(8) {
+                0 => h.as_object_mut(),
+                1 => h["database"].as_object_mut(),
+                2 => h["compression"].as_object_mut(),
+                3 => h["tables"][ti].as_object_mut(),
+                4 => h["tables"][ti]["columns"][ci].as_object_mut(),
+                5 => h["tables"][ti]["columns"][ci]["kind"].as_object_mut(),
+                6 if h.get("masking").is_some() => h["masking"].as_object_mut(),
+                6 => h["subset"].as_object_mut(),
+                _ => h["tables"][ti]["foreign_keys"][0].as_object_mut(),
+            }?;
+            // Anywhere in the object: first, last or between.
+            let i = rng.below(at.len() + 1);
+            if at.contains_key(&key) {
+                return None;
+            }
+            at.shift_insert(i, key.clone(), v);
+            (format!("unknown field {key:?}"), Expect::Refused)
+        }
+        _ => {
+            // Two fields of one object trade places.
+            let at = match rng.below(3) {
+                0 => h.as_object_mut(),
+                1 => h["tables"][ti].as_object_mut(),
+                _ => h["tables"][ti]["columns"][ci].as_object_mut(),
+            }?;
+            let (from, to) = (rng.below(at.len()), rng.below(at.len()));
+            let key = at.keys().nth(from)?.clone();
+            let v = at.shift_remove(&key)?;
+            at.shift_insert(to, key.clone(), v);
+            (format!("field {key:?} moved from {from} to {to}"), Expect::Refused)
+        }
+    };
+    let edited = serde_json::to_string(&h).unwrap();
+    (edited != base.json()).then_some((label, edited, forged))
+}
+
 fn mutate(rng: &mut Rng, base: &Base) -> Option<Mutant> {
     let b = &base.bytes;
     let mut out = b.clone();
@@ -442,7 +685,7 @@ fn mutate(rng: &mut Rng, base: &Base) -> Option<Mutant> {
             base.header_end + rng.below(b.len() - base.header_end)
         }
     };
-    let kind = rng.below(13);
+    let kind = rng.below(15);
     let (what, expect) = match kind {
         0 | 1 => {
             let p = pos(rng);
@@ -514,15 +757,18 @@ fn mutate(rng: &mut Rng, base: &Base) -> Option<Mutant> {
             (format!("damage bytes {p} and {q}"), Expect::Any)
         }
         _ => {
-            let forge = kind >= 10;
-            let (label, edited, covered) = header_edit(rng, base)?;
+            // 9: an edit left unsigned; 10, 11: forged; 13, 14: the same with the
+            // fields subsets and masking added, unknown fields and other orders.
+            let forge = matches!(kind, 10 | 11 | 14);
+            let (label, edited, forged) = if kind >= 13 {
+                recent_field_edit(rng, base)?
+            } else {
+                let (label, edited, covered) = header_edit(rng, base)?;
+                (label, edited, if covered { Expect::VerifyRefuses } else { Expect::Any })
+            };
             let signed = if forge { resign(&edited) } else { edited };
             out = with_header(b, &signed)?;
-            let expect = match (forge, covered) {
-                (false, _) => Expect::Refused,
-                (true, true) => Expect::VerifyRefuses,
-                (true, false) => Expect::Any,
-            };
+            let expect = if forge { forged } else { Expect::Refused };
             (format!("{} header edit: {label}", if forge { "forged" } else { "unsigned" }), expect)
         }
     };
@@ -581,6 +827,10 @@ struct Fixture {
     /// `good@2`, incremental to `good`, and the data it holds.
     inc: Base,
     inc_source: Contents,
+    /// `slice`: a subset of `good`'s source, masked (its header has the subset and
+    /// masking records, column rules, kinds, checks and keys), and what it restores to.
+    slice: Base,
+    slice_source: Contents,
     pg: Base,
     pg_source: String,
     pg_empty: TestDb,
@@ -595,6 +845,7 @@ fn seed_args(dir: &Path) -> Vec<String> {
 enum Target {
     Sqlite,
     Incremental,
+    Sliced,
     Postgres,
 }
 
@@ -606,7 +857,11 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally:
     } else {
         (&SHOW_VERIFY_CODES, &RESTORE_CODES)
     };
-    let source = if target == Target::Incremental { &fx.inc_source } else { &fx.sqlite_source };
+    let source = match target {
+        Target::Incremental => &fx.inc_source,
+        Target::Sliced => &fx.slice_source,
+        Target::Sqlite | Target::Postgres => &fx.sqlite_source,
+    };
     // Each case in a directory of its own, under the key its placement says (an
     // incremental snapshot with its base beside it).
     let dir = fx.dir.join(format!("m{case:06}"));
@@ -614,6 +869,7 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally:
     let own = match target {
         Target::Sqlite => "good",
         Target::Incremental => "good@2",
+        Target::Sliced => "slice",
         Target::Postgres => "pgood",
     };
     let key = |r: &str| match r.split_once('@') {
@@ -743,6 +999,12 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
     run(w.seed().args(["--no-progress", "bulk", "--count", "20"]), 0);
     run(w.seed().args(["--no-progress", "snapshot", "create", "good"]), 0);
     let sqlite_source = sqlite_contents(&w.path().join("seed.db"));
+    let slice = ["snapshot", "create", "slice", "--subset", "offices:50%", "--mask", "auto"];
+    run(w.seed().env("SEED_MASK_KEY", "fuzz-masking-key-0123456789abcdef").arg("--no-progress").args(slice), 0);
+    let slice_target = Workdir::new();
+    run(slice_target.seed().args(seed_args(&dir)).args(["snapshot", "restore", "slice"]), 0);
+    let slice_source = sqlite_contents(&slice_target.path().join("seed.db"));
+    assert!(slice_source != sqlite_source && slice_source.iter().any(|(_, r)| !r.is_empty()), "a masked slice");
     // good@2: rows changed, added and removed in two tables, the others unchanged.
     run(w.seed().args(["--no-progress", "bulk", "--count", "3", "--table", "staffs=3"]), 0);
     crate::versions::sqlite_exec(
@@ -760,16 +1022,22 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
         sqlite_source,
         inc: Base::load(&dir, "good@2"),
         inc_source,
+        slice: Base::load(&dir, "slice"),
+        slice_source,
         pg: Base::load(&dir, "pgood"),
         pg_source: pg_src.dump_data(),
         pg_empty,
         dir,
     };
     // The unmutated files pass everything (else every case below is meaningless).
-    for (n, (base, target)) in
-        [(&fx.sqlite, Target::Sqlite), (&fx.pg, Target::Postgres), (&fx.inc, Target::Incremental)]
-            .into_iter()
-            .enumerate()
+    for (n, (base, target)) in [
+        (&fx.sqlite, Target::Sqlite),
+        (&fx.pg, Target::Postgres),
+        (&fx.inc, Target::Incremental),
+        (&fx.slice, Target::Sliced),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let m =
             Mutant { what: "none".into(), bytes: base.bytes.clone(), expect: Expect::Any, placement: Placement::Own };
@@ -801,6 +1069,8 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
                         (&fx.pg, Target::Postgres)
                     } else if case % INC_EVERY == INC_EVERY - 2 {
                         (&fx.inc, Target::Incremental)
+                    } else if case % SLICE_EVERY == 1 {
+                        (&fx.slice, Target::Sliced)
                     } else {
                         (&fx.sqlite, Target::Sqlite)
                     };
