@@ -71,6 +71,8 @@ fn r21_1_a_file_whose_header_names_another_snapshot_is_corrupt_for_every_command
     std::fs::rename(&v3, &v2).unwrap();
     std::fs::rename(dir.join("t"), &v3).unwrap();
     let other = w.path().join("other");
+    let key = w.path().join("mask.key");
+    std::fs::write(&key, "a-masking-key-of-32-characters!!").unwrap();
     for args in [
         &["--database-url", &url, "snapshot", "restore", "v@3"][..],
         &["--database-url", &url, "snapshot", "restore", "v"],
@@ -84,13 +86,18 @@ fn r21_1_a_file_whose_header_names_another_snapshot_is_corrupt_for_every_command
         &["snapshot", "push", "v@3", "--to", other.to_str().unwrap()],
         &["snapshot", "create", "v", "--new-version"],
         &["snapshot", "create", "x", "--base", "v@2"],
+        &["snapshot", "mask", "v@3", "vm", "--mask", "auto", "--dry-run"],
+        &["snapshot", "mask", "v", "vm", "--mask", "auto", "--mask-key-file", key.to_str().unwrap()],
     ] {
         let holds = if args.contains(&"v@2") { "v@3" } else { "v@2" };
         refused_as_renamed(&w, args, holds);
     }
     assert_eq!(sqlite_state(&target), empty, "nothing restored");
     assert!(
-        !other.join("v@3.seed.gz").exists() && !dir.join("x.seed.gz").exists() && !dir.join("v@4.seed.gz").exists()
+        !other.join("v@3.seed.gz").exists()
+            && !dir.join("x.seed.gz").exists()
+            && !dir.join("v@4.seed.gz").exists()
+            && !dir.join("vm.seed.gz").exists()
     );
     // verify --against-db reads the header first: refused before any comparison.
     refused_as_renamed(&w, &["snapshot", "verify", "v@2", "--against-db"], "v@3");
