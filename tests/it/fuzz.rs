@@ -34,6 +34,7 @@ use serde_json::{Map, Value, json};
 use crate::common::{TestDb, Workdir};
 use crate::header::{Contents, header_line, resign, sqlite_contents, with_header};
 use crate::snapshot::{clone_db, run};
+use crate::trust::toml_string;
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_2026_0008;
 /// Exit codes each command may end with on a damaged file (README "Exit codes"):
@@ -1178,37 +1179,22 @@ fn env_line(rng: &mut Rng) -> String {
     }
 }
 
-/// A TOML basic string holding `s` (controls as `\uXXXX`).
-fn toml_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// A `seed.toml` line: a URL with a secret where URLs go, or noise.
 fn toml_line(rng: &mut Rng) -> String {
     let pw = password(rng);
     match rng.below(12) {
-        0..=2 => format!("database-url = {}", toml_str(&url_value(rng, &pw))),
-        3 => format!("direct_url = {}", toml_str(&url_value(rng, &pw))),
-        4 => format!("snapshot-dir = {}", toml_str(&format!("s3://u:{pw}@bucket-x/p"))),
+        0..=2 => format!("database-url = {}", toml_string(&url_value(rng, &pw))),
+        3 => format!("direct_url = {}", toml_string(&url_value(rng, &pw))),
+        4 => format!("snapshot-dir = {}", toml_string(&format!("s3://u:{pw}@bucket-x/p"))),
         5 => format!("database-url = \"{}", url_value(rng, &pw).replace(['"', '\\', '\n'], "")), // unterminated
         6 => ["[bulk]", "[snapshot]", "[bulk.tables]", "[nope]", "x = [", "= 1", "count = 1", "\"k\" = 1"]
             [rng.below(8)]
         .to_owned(),
         7 => format!("retry-max-attempts = {}", ["1", "\"x\"", "-1", "1e9", "[1]"][rng.below(5)]),
         8 => format!("statement-timeout = {}", ["\"30d\"", "1", "\"1ms\"", "true"][rng.below(4)]),
-        9 => format!("{} = 1", toml_str(&format!("postgres://u:{pw}@h/d"))),
-        10 => format!("connect-timeout = {}", toml_str(&pw)),
-        _ => format!("log-format = {}", toml_str(["json", "text", "\u{1b}[2J"][rng.below(3)])),
+        9 => format!("{} = 1", toml_string(&format!("postgres://u:{pw}@h/d"))),
+        10 => format!("connect-timeout = {}", toml_string(&pw)),
+        _ => format!("log-format = {}", toml_string(["json", "text", "\u{1b}[2J"][rng.below(3)])),
     }
 }
 

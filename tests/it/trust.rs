@@ -357,7 +357,7 @@ enum Door {
 }
 
 /// A TOML basic string holding `s` (controls as `\uXXXX`).
-fn toml_string(s: &str) -> String {
+pub fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
