@@ -203,7 +203,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let toml_error = |e: toml::de::Error| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
-        config_error(path, line, e.message().trim_end())
+        config_error(path, line, &crate::redact::mask_quoted(e.message().trim_end()))
     };
     let refused: RefusedKeys = toml::from_str(text).map_err(toml_error)?;
     let (bulk, snapshot) = (refused.bulk.unwrap_or_default(), refused.snapshot.unwrap_or_default());

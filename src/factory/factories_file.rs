@@ -201,7 +201,7 @@ impl Factories {
         let lines = LineIndex::new(&text);
         let raw: RawFile = toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(1, |s| lines.line_of(s.start));
-            Error::Config { file: path.to_owned(), line, message: e.message().trim().to_owned() }
+            Error::Config { file: path.to_owned(), line, message: crate::redact::mask_quoted(e.message().trim()) }
         })?;
         let err = |offset: usize, message: String| Error::Config {
             file: path.to_owned(),
