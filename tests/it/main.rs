@@ -14,6 +14,7 @@ mod header;
 mod hints;
 mod json;
 mod like;
+mod mask;
 mod migrations;
 mod mysql;
 mod parallel;
