@@ -59,7 +59,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct ConnectArgs {
-    /// Database to work on (postgres://… or sqlite://…). Default: sqlite://seed.db
+    /// Database to work on: postgres://…, mysql://… (or mariadb://…) or sqlite://…. Default: sqlite://seed.db
     #[arg(long, env = env::DATABASE_URL, hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// Direct (non-pooled) URL for the write transaction and advisory locks.
@@ -201,6 +201,10 @@ pub struct BulkArgs {
     /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Per-table and per-column overrides (TOML).
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -213,6 +217,10 @@ pub struct BulkArgs {
     /// Empty the target tables first, inside the same transaction.
     #[arg(long)]
     pub truncate: bool,
+    /// With --truncate: also empty the tables left out whose rows reference an emptied
+    /// table (and theirs, in turn) instead of refusing; --dry-run lists them.
+    #[arg(long, requires = "truncate")]
+    pub cascade: bool,
     /// Print the plan (tables in order, counts, generators) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -246,6 +254,10 @@ pub struct PrepareArgs {
     /// Only the tables of this schema (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Per-table and per-column overrides (TOML); its content is part of the key.
     #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
@@ -258,9 +270,16 @@ pub struct PrepareArgs {
     /// Allow emptying the tables of a database that is not on this machine.
     #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
     pub allow_remote: bool,
+    /// Also empty the tables left out whose rows reference a table prepare empties (and
+    /// theirs, in turn) instead of refusing.
+    #[arg(long)]
+    pub cascade: bool,
     /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
     #[arg(long)]
     pub wait: bool,
+    /// Save (and leave in the database) a slice of what bulk wrote; part of the key.
+    #[command(flatten)]
+    pub subset: SubsetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -270,7 +289,7 @@ pub struct DoctorArgs {}
 pub enum SnapshotCommand {
     /// Write a snapshot of the database's data.
     #[command(
-        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3"
+        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3\n  seed snapshot create store1 --subset 'customer:store_id = 1'\n  seed snapshot create sample --subset 'film:10%' --seed 7 --children-per-parent 5 --dry-run"
     )]
     Create(CreateArgs),
     /// Load a snapshot into the database, in one transaction.
@@ -376,6 +395,10 @@ pub struct CreateArgs {
     /// Only the tables of this schema (SQLite: attached database; MySQL: database) (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Replace the latest version of that name (the old one stays intact until the new one is
     /// complete); refused while another snapshot is built on it.
     #[arg(long, conflicts_with = "new_version")]
@@ -398,14 +421,20 @@ pub struct CreateArgs {
     #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: Option<u32>,
     #[command(flatten)]
+    pub subset: SubsetArgs,
+    /// With --subset: the seed TABLE:10% and TABLE:1000 samples hash keys with (default 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
     pub mask: MaskArgs,
-    /// Take [mask] and [references] from this factories file (TOML).
+    /// Take [subset], [mask] and [references] from this factories file (TOML).
     #[arg(long, value_name = "FILE")]
     pub factories: Option<PathBuf>,
     /// Take the data as it is, even from a database that is not on this machine with columns that look personal.
     #[arg(long, conflicts_with = "mask")]
     pub no_mask: bool,
-    /// Print the tables that would be read and, with --mask, every column's rule and why; read and write nothing.
+    /// Print what would be taken (with --subset: per table the estimated rows and why; with --mask: every
+    /// column's rule and why); write nothing.
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
@@ -449,6 +478,30 @@ pub struct MaskSnapshotArgs {
     pub lock: LockArgs,
 }
 
+/// A slice of the database instead of all of it (`snapshot create`, `prepare`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SubsetArgs {
+    /// Take only a slice: the rows TABLE:CONDITION, TABLE:10% or TABLE:1000 picks, their
+    /// children and every row they reference (repeatable).
+    #[arg(long = "subset", value_name = "TABLE:ROWS")]
+    pub subset: Vec<String>,
+    /// With --subset: at most N children per parent row (the first N by key). Default: all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), conflicts_with = "no_children")]
+    pub children_per_parent: Option<u64>,
+    /// With --subset: no children; the start rows and what they reference.
+    #[arg(long)]
+    pub no_children: bool,
+    /// With --subset: tables no reference connects to a starting table are empty (default) or kept whole.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub unrelated: Option<UnrelatedArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnrelatedArg {
+    Empty,
+    Keep,
+}
+
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The snapshot: NAME (its latest version) or NAME@N (version N).
@@ -456,6 +509,10 @@ pub struct RestoreArgs {
     /// Empty the snapshot's tables first, inside the same transaction.
     #[arg(long)]
     pub clean: bool,
+    /// With --clean: also empty the tables outside the restore whose rows reference a
+    /// cleaned table (and theirs, in turn) instead of refusing; --dry-run lists them.
+    #[arg(long, requires = "clean")]
+    pub cascade: bool,
     /// Go on when the schema differs but every snapshot column still fits.
     #[arg(long)]
     pub allow_schema_mismatch: bool,
@@ -468,6 +525,10 @@ pub struct RestoreArgs {
     /// Only the snapshot's tables of this schema (repeatable).
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
+    /// one that matches nothing is a warning, unless none matches anything.
+    #[arg(long)]
+    pub strict_names: bool,
     /// Run the pre-flight checks and print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -527,7 +588,7 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub min_count: Option<u64>,
     /// A factories file whose [profile] section sets the above and more personal columns.
-    #[arg(long)]
+    #[arg(long, env = env::FACTORIES, hide_env_values = true)]
     pub factories: Option<PathBuf>,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -568,6 +629,40 @@ pub struct PruneArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// For an option typed before the command it belongs to (`seed --allow-remote bulk`):
+/// which commands take it and where it goes. clap's own tip names a similar global
+/// option instead (`--log-format`), or one command of several.
+pub fn misplaced_option_tip(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else { return None };
+    let long = arg.strip_prefix("--")?.split('=').next()?;
+    fn owners(cmd: &clap::Command, path: &str, long: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            let here = format!("{path} {}", sub.get_name());
+            if sub.get_arguments().any(|a| a.get_long() == Some(long) && !a.is_global_set()) {
+                out.push(here.clone());
+            }
+            owners(sub, &here, long, out);
+        }
+    }
+    let mut found = Vec::new();
+    owners(&Cli::command(), "seed", long, &mut found);
+    let first = found.first()?.clone();
+    let list: Vec<String> = found.iter().map(|c| format!("`{c}`")).collect();
+    Some(format!(
+        "--{long} is an option of {}: put it after the command, e.g. `{first} --{long} ...`",
+        match list.as_slice() {
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+            [] => String::new(),
+        }
+    ))
 }
 
 /// Durations such as `250ms`, `5s`, `30d`; a bare number means seconds.
@@ -675,6 +770,91 @@ mod tests {
                 "exit code {c} missing:\n{help}"
             );
         }
+    }
+
+    /// The README's option tables, as (flag, env, commands) rows: the global table, then
+    /// the table of command options (its `commands` column).
+    type CommandRow = (String, String, Vec<String>);
+
+    fn readme_option_rows() -> (Vec<(String, String)>, Vec<CommandRow>) {
+        let readme = include_str!("../README.md");
+        let section = readme.split("## Global options and environment").nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        let cells =
+            |l: &str| -> Vec<String> { l.replace("\\|", "/").split('|').map(|c| c.trim().to_owned()).collect() };
+        let flag = |c: &str| c.trim_matches('`').split([' ', '`', ',']).next().unwrap_or_default().to_owned();
+        let (mut global, mut commands) = (Vec::new(), Vec::new());
+        for l in section.lines().filter(|l| l.starts_with("| `-")) {
+            let c = cells(l);
+            let env = c[2].trim_matches('`').to_owned();
+            if c.len() == 7 {
+                let cmds = c[4].split(',').map(|x| x.trim().trim_matches('`').to_owned()).collect();
+                commands.push((flag(&c[1]), env, cmds));
+            } else {
+                // `-q`, `--quiet`: the long form names it.
+                let long = c[1].split(", ").map(flag).find(|f| f.starts_with("--")).unwrap_or_else(|| flag(&c[1]));
+                global.push((long, env));
+            }
+        }
+        (global, commands)
+    }
+
+    fn find<'c>(cmd: &'c clap::Command, path: &str) -> &'c clap::Command {
+        path.split(' ').fold(cmd, |c, name| c.find_subcommand(name).unwrap_or_else(|| panic!("no command {path}")))
+    }
+
+    /// r19.6: every option the README lists is taken where it says: global options before
+    /// and after any command, command options by exactly the commands named, each with its
+    /// variable.
+    #[test]
+    fn r19_6_options_are_accepted_where_the_readme_shows_them() {
+        let (global, commands) = readme_option_rows();
+        assert!(global.len() >= 15 && commands.len() >= 3, "{global:?} {commands:?}");
+        let root = Cli::command();
+        for (flag, env) in &global {
+            let long = flag.trim_start_matches("--");
+            let arg = root.get_arguments().find(|a| a.get_long() == Some(long));
+            let arg = arg.unwrap_or_else(|| panic!("README lists {flag} as global; seed has no such global option"));
+            assert!(arg.is_global_set(), "{flag} is in the global table but is not global");
+            if !env.is_empty() {
+                assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "{flag}");
+            }
+            let value: &[&str] = if arg.get_action().takes_values() { &["x"] } else { &[] };
+            let before: Vec<&str> =
+                ["seed", flag.as_str()].into_iter().chain(value.iter().copied()).chain(["doctor"]).collect();
+            let err = Cli::try_parse_from(&before).err();
+            assert!(
+                err.as_ref().is_none_or(|e| e.kind() != clap::error::ErrorKind::UnknownArgument),
+                "seed {flag} doctor: {err:?}"
+            );
+        }
+        for (flag, env, cmds) in &commands {
+            let long = flag.trim_start_matches("--");
+            for path in cmds {
+                let cmd = find(&root, path);
+                let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
+                let arg = arg.unwrap_or_else(|| panic!("README says `seed {path}` takes {flag}; it does not"));
+                assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "seed {path} {flag}");
+            }
+            let mut takers = Vec::new();
+            fn walk(c: &clap::Command, path: &str, long: &str, out: &mut Vec<String>) {
+                for s in c.get_subcommands() {
+                    let p = if path.is_empty() { s.get_name().to_owned() } else { format!("{path} {}", s.get_name()) };
+                    if s.get_arguments().any(|a| a.get_long() == Some(long)) {
+                        out.push(p.clone());
+                    }
+                    walk(s, &p, long, out);
+                }
+            }
+            walk(&root, "", long, &mut takers);
+            takers.sort();
+            let mut listed = cmds.clone();
+            listed.sort();
+            assert_eq!(takers, listed, "the commands that take {flag}");
+        }
+        let err = Cli::try_parse_from(["seed", "--allow-remote", "bulk"]).unwrap_err();
+        let tip = misplaced_option_tip(&err).unwrap();
+        assert!(tip.contains("`seed bulk`") && tip.contains("after the command"), "{tip}");
     }
 
     #[test]

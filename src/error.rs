@@ -60,7 +60,7 @@ pub enum Error {
     Config { file: PathBuf, line: usize, message: String },
 
     #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::output::plural(u64::from(*attempts), "attempt", "attempts"))]
-    Connect { url: String, class: &'static str, attempts: u32, reason: String },
+    Connect { url: String, class: &'static str, attempts: u32, reason: String, help: Box<ConnectHelp> },
 
     #[error("lost the connection to the database while {step}\n{reason}")]
     ConnectionLost { step: String, reason: String },
@@ -130,8 +130,70 @@ pub enum Error {
     #[error("the snapshot store {location} failed while {step}: {reason}")]
     Store { location: String, step: String, reason: String },
 
+    /// The store went silent (no answer within the deadlines): asking again within
+    /// this command would only wait again, so nothing retries it.
+    #[error("the snapshot store {location} stopped answering while {step}: {reason}")]
+    StoreStopped { location: String, step: String, reason: String },
+
     #[error("{0}")]
     Internal(String),
+}
+
+/// Where a connection's settings came from, so a hint names the one to fix and the
+/// tool for that kind of database.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectHelp {
+    /// `postgres`, `mysql` or `sqlite`.
+    pub kind: &'static str,
+    /// Where the address came from, in words: `DATABASE_URL in .env`, `the libpq
+    /// environment (PGHOST, PGUSER)`, `seed.toml:2`, `default`.
+    pub origin: String,
+    /// Where the password came from (servers): `the URL`, `PGPASSWORD`, `~/.pgpass`, or
+    /// a sentence saying none was given.
+    pub password: Option<String>,
+    pub user: String,
+    /// The database's name (servers) or file path (SQLite).
+    pub database: String,
+}
+
+/// The next thing to try after a failed connection, by kind and class of failure.
+fn connect_hint(class: &str, h: &ConnectHelp) -> String {
+    let (kind, origin, db, user) = (h.kind, h.origin.as_str(), h.database.as_str(), h.user.as_str());
+    let password = h.password.as_deref().unwrap_or("the URL");
+    match (kind, class) {
+        ("sqlite", "directory does not exist") => {
+            let dir = std::path::Path::new(db).parent().map(|p| p.display().to_string()).unwrap_or_default();
+            format!("create the directory first (mkdir -p {dir}) or fix the path in {origin}")
+        }
+        ("sqlite", "no such database file") => format!(
+            "fix the path in {origin}: seed opens an existing SQLite file (it creates only its default, ./seed.db, with the demo schema)"
+        ),
+        ("sqlite", "not a database") => format!("{db} is not a SQLite database: fix the path in {origin}"),
+        ("sqlite", _) => format!("check the path {db} (from {origin}) and its directory"),
+        (_, "authentication failed") => format!(
+            "the server refused user '{user}': check the user name (from {origin}) and the password ({password})"
+        ),
+        ("postgres", "database does not exist") => {
+            format!("create it (createdb {db}, or CREATE DATABASE in psql) or fix the database name in {origin}")
+        }
+        ("mysql", "database does not exist") => format!(
+            "create it (mariadb -e 'CREATE DATABASE `{db}`', or mysql on MySQL) or fix the database name in {origin}"
+        ),
+        ("mysql", "no access to the database") => format!(
+            "MariaDB and MySQL say this both when '{db}' does not exist and when user '{user}' may not use it: create it (CREATE DATABASE `{db}`) or grant it (GRANT SELECT, INSERT, DELETE ON `{db}`.* TO '{user}'), or fix the name in {origin}"
+        ),
+        ("postgres", "permission denied") => format!(
+            "user '{user}' may not connect to database '{db}': GRANT CONNECT ON DATABASE {db} TO {user} (in psql), or fix the URL in {origin}"
+        ),
+        (_, "host not allowed") => format!(
+            "the server does not accept user '{user}' from this machine: create the user for this host, or fix the URL in {origin}"
+        ),
+        (_, "TLS error") => format!("check the TLS options (sslmode / ssl-mode) of the URL in {origin}"),
+        (_, "invalid connection settings") => format!("check the URL in {origin}"),
+        _ => format!(
+            "is the server running and reachable at the address from {origin}? `seed doctor` checks the connection; raise --retry-max-attempts (SEED_RETRY_MAX_ATTEMPTS) for a server that is still starting"
+        ),
+    }
 }
 
 /// A row broke an integrity rule: where, which rule, and the server's own words.
@@ -207,7 +269,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::Config { .. } => code::USAGE,
-            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => code::CONNECTION,
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
+                code::CONNECTION
+            }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
@@ -237,13 +301,10 @@ impl Error {
             Error::Usage { hint, .. } | Error::Schema { hint, .. } | Error::Generation { hint, .. } => hint.clone(),
             Error::Permission { hint, .. } => hint.clone(),
             Error::Config { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
-            Error::Connect { class, .. } => Some(match *class {
-                "authentication failed" => "check the user name and password in DATABASE_URL".into(),
-                "database does not exist" => "create it first (createdb NAME) or fix the database name in the URL".into(),
-                _ => "is the server running and reachable? `seed doctor` checks the connection; raise SEED_RETRY_MAX_ATTEMPTS for a server that is still starting".into(),
-            }),
+            Error::Connect { class, help, .. } => Some(connect_hint(class, help)),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
             Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
+            Error::StoreStopped { .. } => Some("the store accepted the connection but sent nothing back: is its server stopped or overloaded, or a proxy stuck? Nothing was published half-way, and a failed restore is rolled back; run the command again once `seed doctor` reaches the store".into()),
             Error::Constraint(v) => Some(constraint_hint(v.kind, v.table.as_deref(), v.column.as_deref())),
             Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
             Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
@@ -286,7 +347,7 @@ fn constraint_hint(kind: Violation, table: Option<&str>, column: Option<&str>) -
         _ => "the column".to_owned(),
     };
     match kind {
-        Violation::ForeignKey => "a referenced row is missing: load or seed the parent table first, or check the snapshot was taken with its parents (--table)".into(),
+        Violation::ForeignKey => "a row references a row that is not there: when loading only some tables, load the tables they reference too (--table); when emptying tables (--clean, --truncate), empty the tables that still reference them too (--table them, or --cascade); `--dry-run` checks both before anything is written".into(),
         Violation::Unique => format!("values of {col} collide with rows already there: use --truncate (bulk) or --clean (restore), or give {col} a unique generator in the factories file"),
         Violation::NotNull => format!("{col} needs a value: give it a generator or a constant in the factories file"),
         Violation::Check => format!("the generated value breaks the check: set a generator, list or constant for {col} in the factories file"),
@@ -308,7 +369,9 @@ mod tests {
     fn readme_words(e: &Error) -> &'static str {
         match e {
             Error::Usage { .. } | Error::Config { .. } => "usage",
-            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => "connection",
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
+                "connection"
+            }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
             Error::SnapshotMissing { .. } => "snapshot missing",
@@ -349,9 +412,15 @@ mod tests {
                 class: "connection refused",
                 attempts: 2,
                 reason: "r".into(),
+                help: Box::default(),
             },
             Error::ConnectionLost { step: "loading t".into(), reason: "reset".into() },
             Error::Store { location: "s3://b/p".into(), step: "reading".into(), reason: "connection refused".into() },
+            Error::StoreStopped {
+                location: "s3://b/p".into(),
+                step: "reading".into(),
+                reason: "no answer for 20s".into(),
+            },
             Error::Constraint(Box::new(ConstraintViolation {
                 kind: Violation::Unique,
                 table: Some("t".into()),
@@ -389,6 +458,33 @@ mod tests {
             Error::Io { op: "reading", path: "x".into(), source: std::io::Error::other("boom") },
             Error::Internal("bug".into()),
         ]
+    }
+
+    /// r19.10: a connection hint names where the wrong setting came from and the tool
+    /// of the database kind at hand, never another kind's.
+    #[test]
+    fn connection_hints_name_the_source_and_the_right_tool() {
+        let help = |kind: &'static str, password: Option<&str>| ConnectHelp {
+            kind,
+            origin: "the libpq environment (PGHOST, PGUSER)".into(),
+            password: password.map(str::to_owned),
+            user: "app".into(),
+            database: if kind == "sqlite" { "/missing/dir/x.db".into() } else { "shop".into() },
+        };
+        let pg_auth = connect_hint("authentication failed", &help("postgres", Some("PGPASSWORD")));
+        assert!(pg_auth.contains("PGPASSWORD") && pg_auth.contains("libpq") && !pg_auth.contains("DATABASE_URL"));
+        let pg_db = connect_hint("database does not exist", &help("postgres", None));
+        assert!(pg_db.contains("createdb shop"), "{pg_db}");
+        let my_db = connect_hint("database does not exist", &help("mysql", None));
+        assert!(my_db.contains("CREATE DATABASE") && !my_db.contains("createdb"), "{my_db}");
+        let my_denied = connect_hint("no access to the database", &help("mysql", None));
+        assert!(my_denied.contains("GRANT") && !my_denied.contains("server running"), "{my_denied}");
+        let dir = connect_hint("directory does not exist", &help("sqlite", None));
+        assert!(dir.contains("mkdir -p /missing/dir") && !dir.contains("server"), "{dir}");
+        for class in ["connection refused", "timed out", "server starting up"] {
+            let h = connect_hint(class, &help("postgres", None));
+            assert!(h.contains("server running") && h.contains("PGHOST"), "{h}");
+        }
     }
 
     /// r15.2: every variant's exit code is the README's code for its class, and its

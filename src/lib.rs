@@ -20,6 +20,7 @@ pub mod redact;
 pub mod refs;
 pub mod settings;
 pub mod snapshot;
+pub mod subset;
 pub mod system;
 pub mod text;
 
@@ -47,6 +48,7 @@ pub fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     system::keep_memory_flat();
+    install_panic_hook();
     let (cli, matches) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),
@@ -147,21 +149,51 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
     // Passwords of URLs typed as arguments, so every rendering below can mask them.
     redact::register_arg_secrets(&args);
     let to_stderr = e.use_stderr();
+    let tip = cli::misplaced_option_tip(e);
     // --help and --version print as clap made them; errors honour --log-format json.
     if to_stderr && output::json_requested(std::env::args_os()) {
-        output::clap_error_event(e, code);
+        output::clap_error_event(e, code, tip.as_deref());
         return ExitCode::from(code);
     }
     let terminal = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
     let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
+    let mut rendered = if color { e.render().ansi().to_string() } else { e.render().to_string() };
+    if let Some(tip) = tip {
+        // Ours instead of clap's tips, right under the error line.
+        let mut lines: Vec<&str> = rendered.lines().filter(|l| !l.trim_start().starts_with("tip:")).collect();
+        lines.dedup_by(|a, b| a.trim().is_empty() && b.trim().is_empty());
+        let ours = format!("\n  tip: {tip}");
+        lines.insert(1.min(lines.len()), &ours);
+        rendered = lines.join("\n") + "\n";
+    }
     let text = redact::mask_args(&rendered, &args);
+    let text = text::printable(&text, color);
     let _ = if to_stderr {
         std::io::stderr().lock().write_all(text.as_bytes())
     } else {
         std::io::stdout().lock().write_all(text.as_bytes())
     };
     ExitCode::from(code)
+}
+
+/// A panic is a bug, and its message may quote anything (a value, a URL): it is
+/// printed masked and escaped like every other message, never raw.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write;
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let text = output::clean(&format!(
+            "error: internal error (a bug in seed){at}: {payload}\n\nhint: please report it with the command that \
+             led to it\n"
+        ));
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }));
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -105,6 +105,8 @@ pub struct Settings {
     pub env_file: Option<Loaded>,
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
+    /// `seed.toml`'s `[references]`: references the schema does not declare.
+    pub references: Vec<crate::refs::VirtualRef>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -217,6 +219,28 @@ fn show_duration(d: &Duration) -> String {
 /// A string option with an empty value counts as not given.
 fn non_empty(value: &Option<String>) -> Option<String> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// The longest statement timeout: PostgreSQL's `statement_timeout` is an `int` of
+/// milliseconds (about 24.8 days); a longer one would be accepted here and refused by
+/// every connection.
+pub const MAX_STATEMENT_TIMEOUT_MS: u128 = i32::MAX as u128;
+
+/// A statement timeout from 1 ms to [`MAX_STATEMENT_TIMEOUT_MS`]: refused before any
+/// connection otherwise (a shorter one would be 0 to the server: no timeout at all).
+fn check_statement_timeout(d: Duration, source: &str) -> Result<(), Error> {
+    let ms = d.as_millis();
+    if (1..=MAX_STATEMENT_TIMEOUT_MS).contains(&ms) {
+        return Ok(());
+    }
+    let what = if ms == 0 { "shorter than a millisecond" } else { "longer than the servers take" };
+    Err(Error::usage_hint(
+        format!("statement timeout {} (from {source}) is {what}", humantime::format_duration(d)),
+        format!(
+            "give --statement-timeout (SEED_STATEMENT_TIMEOUT, statement-timeout in seed.toml) from 1ms to \
+             {MAX_STATEMENT_TIMEOUT_MS}ms (24d), or 0 for none"
+        ),
+    ))
 }
 
 impl Settings {
@@ -348,6 +372,9 @@ impl Settings {
             |d| if d.is_zero() { "none".to_owned() } else { show_duration(d) },
         ))
         .filter(|d| !d.is_zero());
+        if let Some(d) = statement_timeout {
+            check_statement_timeout(d, r.effective.last().map_or("", |e| e.source.as_str()))?;
+        }
         let format = r.value(
             "log-format",
             ("log_format", Some(env::LOG_FORMAT)),
@@ -390,6 +417,7 @@ impl Settings {
             statement_timeout,
             env_file: inputs.env_file.clone(),
             effective: r.effective,
+            references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
         })
     }
 
@@ -403,6 +431,54 @@ impl Settings {
     /// 'app' in ~/.pg_service.conf`, `seed.toml:3`, `default`.
     pub fn database_origin(&self) -> String {
         origin(&self.database_source, &self.database_url, self.env_file.as_ref())
+    }
+
+    /// Where `url` came from: the database URL's origin, the direct URL's, or the
+    /// command line (a URL given to one command, e.g. `--like-db`).
+    pub fn origin_of(&self, url: &DbUrl) -> String {
+        match (&self.direct_url, &self.direct_source) {
+            (Some(d), Some(source)) if d.expose() == url.expose() && self.database_url.expose() != url.expose() => {
+                origin(source, d, self.env_file.as_ref())
+            }
+            _ if self.database_url.expose() == url.expose() => self.database_origin(),
+            _ => "the command line".to_owned(),
+        }
+    }
+
+    /// Where the snapshot location came from: `--snapshot-dir`, `SEED_SNAPSHOT_DIR`,
+    /// `seed.toml:1`, `default`.
+    pub fn snapshot_dir_origin(&self) -> String {
+        self.effective.iter().find(|e| e.name == "snapshot-dir").map_or_else(|| "default".into(), |e| e.source.clone())
+    }
+
+    /// `URL (from ORIGIN)`: how messages about "nothing there" name the database, so a
+    /// wrong address (a forgotten `PG*` variable, a `.env`) shows at once.
+    pub fn database_named(&self) -> String {
+        format!("{} (from {})", self.database_url, self.database_origin())
+    }
+
+    /// Where a PostgreSQL connection's password comes from, in words (sqlx reads
+    /// `PGPASSWORD` and the password file itself when the URL has none).
+    pub fn password_origin(&self, url: &DbUrl) -> String {
+        if url.has_password() {
+            return match url.service() {
+                Some((name, file)) => format!("the URL or service '{name}' in {}", file.display()),
+                None => format!("the URL, from {}", self.origin_of(url)),
+            };
+        }
+        if std::env::var_os("PGPASSWORD").is_some_and(|v| !v.is_empty()) {
+            return match &self.env_file {
+                Some(loaded) if loaded.set("PGPASSWORD") => format!("PGPASSWORD in {}", loaded.path.display()),
+                _ => "PGPASSWORD".to_owned(),
+            };
+        }
+        if let Some(file) = std::env::var_os("PGPASSFILE") {
+            return format!("the password file {} (PGPASSFILE)", PathBuf::from(file).display());
+        }
+        match std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")) {
+            Some(p) if p.is_file() => format!("the password file {}", p.display()),
+            _ => "none was given: put it in the URL, PGPASSWORD or ~/.pgpass".to_owned(),
+        }
     }
 
     /// The settings that are not defaults, with their sources, on one line (URLs
@@ -425,6 +501,15 @@ impl Settings {
             _ => (&self.database_url, &self.database_source),
         };
         format!("target: {url} (from {})", origin(source, url, self.env_file.as_ref()))
+    }
+
+    /// Whether a command that writes should say where it writes even when it empties
+    /// nothing: the address was not typed on its command line and is not the embedded
+    /// default — it came from the environment, `.env`, the `PG*` variables (which
+    /// replace the SQLite default) or `seed.toml`.
+    pub fn target_not_obvious(&self) -> bool {
+        let source = self.direct_source.as_ref().unwrap_or(&self.database_source);
+        !matches!(source, Source::Flag(_) | Source::Default)
     }
 
     /// Prints `describe_target` (a `target` event in JSON mode).
@@ -551,5 +636,20 @@ mod tests {
         let s = settings(&["--retry-max-attempts", "2", "--retry-base-delay", "10ms"]).unwrap();
         assert_eq!(s.retry.max_attempts, 2);
         assert_eq!(s.retry.base_delay, Duration::from_millis(10));
+    }
+
+    /// r21.8: a statement timeout the server cannot take is a usage error before any
+    /// connection, not a connection failure on every command.
+    #[test]
+    fn statement_timeout_bounds() {
+        for bad in ["30d", "24days 21h", "500us"] {
+            let err = settings(&["--statement-timeout", bad]).err().unwrap();
+            assert_eq!(err.exit_code(), crate::error::code::USAGE, "{bad}: {err}");
+            assert!(err.to_string().contains("(from --statement-timeout)"), "{err}");
+        }
+        for good in ["24d", "1ms", "2147483647ms"] {
+            assert!(settings(&["--statement-timeout", good]).unwrap().statement_timeout.is_some(), "{good}");
+        }
+        assert_eq!(settings(&["--statement-timeout", "0"]).unwrap().statement_timeout, None);
     }
 }

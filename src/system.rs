@@ -15,6 +15,25 @@ pub fn os_user() -> String {
     from_passwd.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into())
 }
 
+/// This machine's name (letters, digits, `-`, `_` and `.`; at most 64 characters).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name: String = String::from_utf8_lossy(&buf[..end])
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    if rc != 0 || name.is_empty() { "unknown host".into() } else { name }
+}
+
+/// Who this process is, for others told it holds a lock: `pid 4242 on laptop (seed bulk)`.
+pub fn holder(command: &str) -> String {
+    format!("pid {} on {} ({command})", std::process::id(), host_name())
+}
+
 /// Whether this process (its effective user) may write `path`, or create it when it
 /// does not exist: asked of the kernel (faccessat with AT_EACCESS), not guessed from
 /// mode bits, so root, ACLs and read-only mounts answer correctly.

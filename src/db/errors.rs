@@ -76,6 +76,8 @@ fn looks_disconnected(msg: &str) -> bool {
 pub fn driver_message(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => db.message().to_owned(),
+        // Without the driver's "error communicating with database:" in front.
+        sqlx::Error::Io(e) => e.to_string(),
         other => other.to_string(),
     }
 }

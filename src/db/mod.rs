@@ -5,9 +5,11 @@
 pub mod backend;
 pub mod checks;
 pub mod copy_text;
+pub mod dependents;
 pub mod errors;
 pub mod evaluate;
 pub mod insert;
+pub mod keys;
 pub mod migrations;
 pub mod mysql;
 pub mod postgres;
@@ -117,6 +119,16 @@ impl Session {
         dispatch!(&mut self.conn, b => b.evaluate(columns, rows, exprs, step).await)
     }
 
+    /// See [`Backend::refused_values`].
+    pub async fn refused_values(
+        &mut self,
+        col: &schema::Column,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let step = self.step(format!("checking the factories file's values for column {}", col.name));
+        dispatch!(&mut self.conn, b => b.refused_values(col, values, &step).await)
+    }
+
     pub async fn begin_read(&mut self) -> Result<(), Error> {
         let step = self.step("starting a read transaction");
         dispatch!(&mut self.conn, b => b.begin_read(&step).await)
@@ -176,6 +188,38 @@ impl Session {
     ) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.stream_pages(table, columns, pages, sink).await)
     }
+    pub async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.stream_filtered(table, columns, filter, order, sink).await)
+    }
+    /// The key that names `table`'s rows in key sets (`keys::RowKey::of`).
+    pub fn row_key(&self, table: &Table) -> Option<keys::RowKey> {
+        let row_id = dispatch!(&self.conn, b => b.row_id(table));
+        keys::RowKey::of(table, row_id)
+    }
+    pub fn key_literal(&self, key: &keys::RowKey, alias: Option<&str>) -> String {
+        dispatch!(&self.conn, b => b.key_literal(key, alias))
+    }
+    pub fn key_in(&self, key: &keys::RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        dispatch!(&self.conn, b => b.key_in(key, alias, keys))
+    }
+    pub async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.each_row(sql, step, each).await)
+    }
+    pub async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        dispatch!(&mut self.conn, b => b.estimate_rows(sql, step).await)
+    }
     pub async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
         dispatch!(&mut self.conn, b => b.sequence_states(table).await)
     }
@@ -183,8 +227,37 @@ impl Session {
         dispatch!(&self.conn, b => b.export_size_estimate(tables))
     }
 
-    pub async fn plan_load(&mut self, req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
-        dispatch!(&mut self.conn, b => b.plan_load(req).await)
+    /// How the load will go, and what stops it. Emptying targets (`req.empty_first`)
+    /// that rows outside the load reference (beyond the keys `kept` says the targets
+    /// will hold) is refused here, before any write, for every kind; with
+    /// `req.cascade` those tables are added to `req.also_empty`.
+    pub async fn plan_load(
+        &mut self,
+        req: &mut LoadRequest<'_>,
+        kept: Option<&dyn dependents::KeptKeys>,
+    ) -> Result<LoadPlan, Error> {
+        let found = if req.empty_first && !req.targets.is_empty() {
+            dispatch!(&mut self.conn, b => dependents::find(b, req.schema, &req.targets, kept).await)?
+        } else {
+            Vec::new()
+        };
+        req.also_empty.clear();
+        if req.cascade {
+            for t in dependents::emptying_order(req.schema, &found) {
+                let rows = self.count_rows(&t).await?;
+                req.also_empty.push((t, rows));
+            }
+        }
+        let mut plan = dispatch!(&mut self.conn, b => b.plan_load(req).await)?;
+        let emptied: Vec<TableName> = req.also_empty.iter().map(|(t, _)| t.clone()).collect();
+        plan.blocking.extend(dependents::cascade_conflicts(req.schema, &req.targets, &emptied));
+        plan.cascade_obstacle = dependents::cascade_obstacle(req.schema, &req.targets, &found);
+        if !req.cascade && !found.is_empty() {
+            let what = if req.purpose == LoadPurpose::Restore { "the restore" } else { "the load" };
+            plan.blocking.extend(dependents::problem(what, &found));
+        }
+        plan.dependents = found;
+        Ok(plan)
     }
     pub async fn start_load(&mut self, req: &LoadRequest<'_>, plan: &LoadPlan) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.start_load(req, plan).await)
@@ -321,7 +394,10 @@ pub async fn connect_with(
                     }
                     return Err(held);
                 }
-                let (class, transient) = classify_connect_error(&e);
+                let (class, transient) = match (&e, url.kind()) {
+                    (sqlx::Error::Io(io), DbKind::Sqlite) => sqlite::errors::classify_io(io),
+                    _ => classify_connect_error(&e),
+                };
                 (class, transient, errors::driver_message(&e))
             }
             Err(_) => (
@@ -371,7 +447,31 @@ pub async fn connect_with(
                 hint: Some("check the owner and mode of the database file and of its directory".into()),
             });
         }
-        return Err(Error::Connect { url: url.to_string(), class, attempts: attempt, reason });
+        return Err(Error::Connect {
+            url: url.to_string(),
+            class,
+            attempts: attempt,
+            reason,
+            help: Box::new(connect_help(settings, url)),
+        });
+    }
+}
+
+/// What a connection hint needs to name the setting to fix.
+fn connect_help(settings: &Settings, url: &DbUrl) -> crate::error::ConnectHelp {
+    let origin = settings.origin_of(url);
+    let password = match url.kind() {
+        DbKind::Sqlite => None,
+        DbKind::Postgres => Some(settings.password_origin(url)),
+        DbKind::Mysql if url.has_password() => Some(format!("the URL, from {origin}")),
+        DbKind::Mysql => Some("none was given: put it in the URL (user:password@host)".to_owned()),
+    };
+    crate::error::ConnectHelp {
+        kind: url.kind().label(),
+        origin,
+        password,
+        user: url.user().unwrap_or("(the default user)").to_owned(),
+        database: url.database_name(),
     }
 }
 
@@ -388,11 +488,19 @@ async fn connect_once(
             Ok((Conn::Postgres(b), v))
         }
         DbKind::Sqlite => {
-            let (b, v) = sqlite::connect(url, access == Access::ReadWrite).await?;
+            let open = match access {
+                Access::ReadOnly => sqlite::Open::ReadOnly,
+                // Only the embedded default is made when missing.
+                Access::ReadWrite if settings.embedded_default && url.expose() == settings.database_url.expose() => {
+                    sqlite::Open::Create
+                }
+                Access::ReadWrite => sqlite::Open::Existing,
+            };
+            let (b, v) = sqlite::connect(url, open, printer).await?;
             Ok((Conn::Sqlite(b), v))
         }
         DbKind::Mysql => {
-            let (b, v) = mysql::connect(url, settings.statement_timeout).await?;
+            let (b, v) = mysql::connect(url, settings.statement_timeout, printer).await?;
             Ok((Conn::Mysql(b), v))
         }
     }

@@ -134,6 +134,10 @@ pub struct ForeignKey {
     pub ref_table: TableName,
     pub ref_columns: Vec<String>,
     pub deferrable: bool,
+    /// A temporal foreign key (`PERIOD`, PostgreSQL 18): its last column's range must lie
+    /// within the referenced rows' ranges.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub period: bool,
 }
 
 /// A statement kind, as triggers fire on it and write with it.
@@ -276,10 +280,16 @@ impl Schema {
         self.tables.iter().find(|t| &t.name == name)
     }
 
-    /// The application tables `sel` picks (`db::select` rules).
-    pub fn select(&self, sel: &crate::db::select::Selection) -> Result<Vec<&Table>, crate::error::Error> {
+    /// The application tables `sel` picks (`db::select` rules); patterns that match
+    /// nothing are told to `out`.
+    pub fn select(
+        &self,
+        sel: &crate::db::select::Selection,
+        out: &crate::output::Printer,
+    ) -> Result<Vec<&Table>, crate::error::Error> {
         let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
         let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
+        sel.tell_unmatched(&names, &self.search_path, self.names_ignore_case, out);
         Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
     }
 
@@ -476,6 +486,7 @@ mod tests {
                     ref_table: TableName::new("public", *parent),
                     ref_columns: vec!["id".into()],
                     deferrable: false,
+                    period: false,
                 })
                 .collect(),
             partitioned: false,

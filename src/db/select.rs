@@ -5,11 +5,14 @@
 //! character. Unquoted parts are folded to lower case, double-quoted parts keep their
 //! case and take `*`, `?` and `.` literally (`""` is a quote). An unqualified pattern
 //! matches tables in the schemas of the search path. Where a database treats names
-//! without regard to case (SQLite), matching does too. A pattern that matches nothing is
-//! an error: a typo must not silently select nothing, or everything.
+//! without regard to case (SQLite), matching does too. Like pg_dump, an `--exclude` that
+//! matches nothing is fine; `--table` and `--schema` patterns that match nothing are an
+//! error only when none of them matches anything, or with `--strict-names` (each must
+//! match); otherwise the command warns and goes on with the others.
 
 use crate::db::schema::TableName;
 use crate::error::Error;
+use crate::output::Printer;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
@@ -122,6 +125,8 @@ pub struct Selection {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub schemas: Vec<String>,
+    /// pg_dump's `--strict-names`: every `--table` and `--schema` must match something.
+    pub strict_names: bool,
 }
 
 impl Selection {
@@ -130,38 +135,38 @@ impl Selection {
     }
 
     /// The names of `available` the selection keeps, in their order. `--table` and
-    /// `--schema` add up (nothing given: every table); `--exclude` removes. Every
-    /// pattern and schema must match something.
+    /// `--schema` add up (nothing given: every table); `--exclude` removes. Errors as
+    /// pg_dump: includes given and none of them matches (or, with `--strict-names`, one
+    /// of them matches nothing).
     pub fn apply(
         &self,
         available: &[TableName],
         search_path: &[String],
         ignore_case: bool,
     ) -> Result<Vec<TableName>, Error> {
+        let (include, exclude) = (parse(&self.include)?, parse(&self.exclude)?);
         let list = || {
             let names: Vec<String> = available.iter().map(ToString::to_string).collect();
             if names.is_empty() { "(no tables)".to_owned() } else { names.join(", ") }
         };
-        let parse = |texts: &[String]| texts.iter().map(|t| Pattern::parse(t)).collect::<Result<Vec<_>, _>>();
-        let (include, exclude) = (parse(&self.include)?, parse(&self.exclude)?);
-        let none_matches = |flag: &str, p: &str| {
-            Error::usage_hint(format!("{flag} {p}: no table matches"), format!("tables are: {}", list()))
-        };
-        for p in include.iter().map(|p| ("--table", p)).chain(exclude.iter().map(|p| ("--exclude", p))) {
-            if !available.iter().any(|n| p.1.matches(n, search_path, ignore_case)) {
-                return Err(none_matches(p.0, &p.1.text));
-            }
+        let unmatched: Vec<String> = self
+            .unmatched(available, search_path, ignore_case)?
+            .into_iter()
+            .filter(|(flag, _)| *flag != "--exclude")
+            .map(|(flag, p)| format!("{flag} {p}"))
+            .collect();
+        let includes = include.len() + self.schemas.len();
+        if self.strict_names && !unmatched.is_empty() {
+            return Err(Error::usage_hint(
+                format!("{}: no table matches (--strict-names)", unmatched.join(", ")),
+                format!("tables are: {}", list()),
+            ));
         }
-        let in_schema = |n: &TableName, s: &String| {
-            if ignore_case { n.schema.eq_ignore_ascii_case(s) } else { &n.schema == s }
-        };
-        for s in &self.schemas {
-            if !available.iter().any(|n| in_schema(n, s)) {
-                return Err(Error::usage_hint(
-                    format!("--schema {s}: no table in that schema"),
-                    format!("tables are: {}", list()),
-                ));
-            }
+        if includes > 0 && unmatched.len() == includes {
+            return Err(Error::usage_hint(
+                format!("no matching tables were found for {}", unmatched.join(", ")),
+                format!("tables are: {}", list()),
+            ));
         }
         let everything = include.is_empty() && self.schemas.is_empty();
         Ok(available
@@ -169,12 +174,59 @@ impl Selection {
             .filter(|n| {
                 everything
                     || include.iter().any(|p| p.matches(n, search_path, ignore_case))
-                    || self.schemas.iter().any(|s| in_schema(n, s))
+                    || self.schemas.iter().any(|s| in_schema(n, s, ignore_case))
             })
             .filter(|n| !exclude.iter().any(|p| p.matches(n, search_path, ignore_case)))
             .cloned()
             .collect())
     }
+
+    /// Each pattern or schema that matches none of `available`, with its flag
+    /// (`--table`, `--exclude`, `--schema`), as typed.
+    pub fn unmatched(
+        &self,
+        available: &[TableName],
+        search_path: &[String],
+        ignore_case: bool,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
+        let mut out = Vec::new();
+        for (flag, patterns) in [("--table", parse(&self.include)?), ("--exclude", parse(&self.exclude)?)] {
+            for p in patterns {
+                if !available.iter().any(|n| p.matches(n, search_path, ignore_case)) {
+                    out.push((flag, p.text));
+                }
+            }
+        }
+        for s in &self.schemas {
+            if !available.iter().any(|n| in_schema(n, s, ignore_case)) {
+                out.push(("--schema", s.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Says which patterns matched nothing (once `apply` accepted the selection): a
+    /// warning for `--table` and `--schema` (a typo there leaves tables out), a `-v`
+    /// line for `--exclude` (nothing to leave out is normal, e.g. on another branch).
+    pub fn tell_unmatched(&self, available: &[TableName], search_path: &[String], ignore_case: bool, out: &Printer) {
+        for (flag, p) in self.unmatched(available, search_path, ignore_case).unwrap_or_default() {
+            if flag == "--exclude" {
+                out.debug(format!("--exclude {p} matches no table: nothing left out for it"));
+            } else {
+                out.warn(format!(
+                    "{flag} {p} matches no table; going on with the others (--strict-names makes this an error)"
+                ));
+            }
+        }
+    }
+}
+
+fn parse(texts: &[String]) -> Result<Vec<Pattern>, Error> {
+    texts.iter().map(|t| Pattern::parse(t)).collect()
+}
+
+fn in_schema(n: &TableName, s: &str, ignore_case: bool) -> bool {
+    if ignore_case { n.schema.eq_ignore_ascii_case(s) } else { n.schema == s }
 }
 
 #[cfg(test)]
@@ -198,6 +250,7 @@ mod tests {
             include: include.iter().map(|s| (*s).to_owned()).collect(),
             exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
             schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
+            strict_names: false,
         };
         Ok(sel
             .apply(&names(), &["public".to_owned()], false)?
@@ -220,15 +273,43 @@ mod tests {
         assert_eq!(pick(&[], &["audit_*", "app.*"], &[]).unwrap(), ["public.staffs", "public.Mixed Case"]);
         assert_eq!(pick(&["staffs"], &[], &["app"]).unwrap().len(), 4);
         assert_eq!(pick(&["st?ffs"], &[], &[]).unwrap(), ["public.staffs"]);
-        // Nothing matches: an error naming the pattern.
+        // pg_dump: includes that match nothing at all are an error naming them ...
         let err = pick(&["nope*"], &[], &[]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("nope*"), "{err}");
-        assert!(pick(&[], &["nope"], &[]).is_err());
         assert!(pick(&[], &[], &["nope"]).is_err());
+        assert!(pick(&["nope"], &[], &["nada"]).is_err());
+        // ... one that matches nothing beside one that does is not (a warning) ...
+        assert_eq!(pick(&["nope", "staffs"], &[], &[]).unwrap(), ["public.staffs"]);
+        assert_eq!(pick(&["staffs"], &[], &["nada"]).unwrap(), ["public.staffs"]);
+        // ... and an --exclude that matches nothing never is.
+        assert_eq!(pick(&[], &["nope"], &[]).unwrap().len(), names().len());
+        assert_eq!(pick(&["staffs"], &["audit_*", "nope"], &[]).unwrap(), ["public.staffs"]);
         assert!(Pattern::parse("\"open").is_err());
         assert!(Pattern::parse("a..b").is_err());
         assert!(Pattern::parse("db.app.t").is_err());
+    }
+
+    #[test]
+    fn strict_names_needs_every_include_to_match() {
+        let strict = |include: &[&str], exclude: &[&str], schemas: &[&str]| Selection {
+            include: include.iter().map(|s| (*s).to_owned()).collect(),
+            exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
+            schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
+            strict_names: true,
+        };
+        let sp = ["public".to_owned()];
+        let err = strict(&["nope", "staffs"], &[], &[]).apply(&names(), &sp, false).unwrap_err();
+        assert!(err.to_string().contains("--table nope") && err.to_string().contains("--strict-names"), "{err}");
+        assert!(strict(&["staffs"], &[], &["nada"]).apply(&names(), &sp, false).is_err());
+        // pg_dump's --strict-names does not reach --exclude.
+        assert_eq!(strict(&["staffs"], &["nope"], &[]).apply(&names(), &sp, false).unwrap().len(), 1);
+        let sel = strict(&["nope", "staffs"], &["gone"], &["nada"]);
+        let unmatched = sel.unmatched(&names(), &sp, false).unwrap();
+        assert_eq!(
+            unmatched,
+            [("--table", "nope".to_owned()), ("--exclude", "gone".to_owned()), ("--schema", "nada".to_owned())]
+        );
     }
 
     #[test]

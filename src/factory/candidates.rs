@@ -561,6 +561,7 @@ fn json_with_key(own: &Value, key: &str) -> String {
     .unwrap_or_else(|| serde_json::json!({}));
     if let Some(map) = obj.as_object_mut() {
         map.insert(key.to_owned(), serde_json::Value::String(key.to_owned()));
+        map.sort_keys();
     }
     obj.to_string()
 }

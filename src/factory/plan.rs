@@ -756,6 +756,16 @@ impl Builder<'_> {
         });
         let mut groups = Vec::new();
         for fk in &table.foreign_keys {
+            if fk.period {
+                return Err(Error::Generation {
+                    table: table.name.to_string(),
+                    reason: format!(
+                        "foreign key {} is temporal (PERIOD): seed cannot make ranges that lie within the referenced rows' ranges",
+                        fk.name
+                    ),
+                    hint: Some(format!("leave {} out (--exclude) and fill it with rows of your own", table.name)),
+                });
+            }
             // A column the user set explicitly is not driven by the foreign key.
             if fk.columns.iter().any(|c| rules.iter().any(|(r, _)| &r.name == c)) {
                 continue;
@@ -831,14 +841,23 @@ impl Builder<'_> {
         // cannot be had)
         let mut sets: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
         let table = plans[p].table.clone();
-        if !table.primary_key.is_empty() {
-            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
-        }
-        for u in &table.uniques {
-            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
-        }
         let owned: Vec<String> = plans[p].columns.iter().map(|c| c.name.clone()).collect();
         let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        // A key held WITHOUT OVERLAPS (PostgreSQL 18) is also an exclusion rule on the same
+        // columns: rows that do not overlap are distinct, and distinct rows may still overlap.
+        let held_by_exclusion = |cols: &[String]| {
+            table.key_rules.iter().any(|r| {
+                r.exclusion
+                    && r.elements.len() == cols.len()
+                    && r.elements.iter().zip(cols).all(|(e, c)| referenced_columns(&e.expr, &names) == [c.as_str()])
+            })
+        };
+        if !table.primary_key.is_empty() && !held_by_exclusion(&table.primary_key) {
+            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
+        }
+        for u in table.uniques.iter().filter(|u| !held_by_exclusion(&u.columns)) {
+            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
+        }
         for rule in &table.key_rules {
             if rule.exclusion {
                 let (sets_more, note) = exclusion_plan(rule, &mut plans[p]);
@@ -1258,7 +1277,11 @@ impl Plan {
                 i + 1,
                 t.table.name,
                 counted(t.count, "row"),
-                if t.offset > 0 { format!(" (after {} existing)", t.offset) } else { String::new() }
+                if t.offset > 0 {
+                    format!(" (after {} existing)", crate::output::thousands(t.offset))
+                } else {
+                    String::new()
+                }
             );
             for c in &t.columns {
                 let origin = match c.source {
@@ -1421,7 +1444,7 @@ impl Plan {
 
 /// "1 row", "2 rows".
 fn counted(n: u64, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    crate::output::plural(n, noun, &format!("{noun}s"))
 }
 
 fn value_text(v: &Value) -> String {
@@ -1684,6 +1707,7 @@ mod tests {
             ref_table: TableName::new("public", parent),
             ref_columns: vec!["id".into()],
             deferrable: false,
+            period: false,
         };
         let mut tables: Vec<Table> = ["a", "b", "c"]
             .iter()

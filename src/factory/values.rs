@@ -401,13 +401,10 @@ fn capitalize(s: &str) -> String {
 pub fn random_json(rng: &mut Rng) -> String {
     let note: String = lorem::Sentence(3..8).fake_with_rng(rng);
     let tags: Vec<String> = lorem::Words(1..4).fake_with_rng(rng);
-    serde_json::json!({
-        "note": note,
-        "priority": rng.random_range(1..=5u8),
-        "tags": tags,
-        "flagged": rng.random_bool(0.1),
-    })
-    .to_string()
+    let priority = rng.random_range(1..=5u8);
+    let flagged = rng.random_bool(0.1);
+    // Keys in the order these documents have always had (the same seed, the same bytes).
+    serde_json::json!({ "flagged": flagged, "note": note, "priority": priority, "tags": tags }).to_string()
 }
 
 /// A value from `f` that fits `bounds`' length. A generator whose usual output cannot

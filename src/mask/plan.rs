@@ -890,6 +890,7 @@ mod tests {
             ref_table: TableName::new("public", "customer"),
             ref_columns: vec!["email".into()],
             deferrable: false,
+            period: false,
         });
         rental.foreign_keys.push(ForeignKey {
             name: "fk2".into(),
@@ -897,6 +898,7 @@ mod tests {
             ref_table: TableName::new("public", "customer"),
             ref_columns: vec!["customer_id".into()],
             deferrable: false,
+            period: false,
         });
         Schema { tables: vec![customer, rental], ..Schema::default() }
     }

@@ -30,7 +30,8 @@ pub fn human_bytes(n: u64) -> String {
 
 /// `n` with its noun in the right number: `1 row`, `2 rows`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    // Counts read the same everywhere: `1,200,000 rows` in summaries as in progress.
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 /// 1234567 -> "1,234,567"

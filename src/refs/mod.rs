@@ -192,7 +192,7 @@ fn resolve<'s>(schema: &'s Schema, v: &VirtualRef, side: &Side) -> Result<&'s Ta
 
 /// `name` in the search path (or `schema.name`), exactly, else ignoring case when
 /// that names one table.
-fn find_table<'s>(schema: &'s Schema, parts: &[String]) -> Option<&'s Table> {
+pub fn find_table<'s>(schema: &'s Schema, parts: &[String]) -> Option<&'s Table> {
     let wanted = |t: &Table, exact: bool| {
         let eq = |a: &str, b: &str| if exact { a == b } else { a.eq_ignore_ascii_case(b) };
         match parts {
@@ -253,6 +253,7 @@ mod tests {
                     ref_table: TableName::new("public", *parent),
                     ref_columns: pcols.iter().map(|c| (*c).to_owned()).collect(),
                     deferrable: false,
+                    period: false,
                 })
                 .collect(),
             partitioned: false,

@@ -46,9 +46,9 @@ pub struct VirtualRef {
 }
 
 impl VirtualRef {
-    /// `file:line`, for messages.
+    /// `file:line` (just the source when it has no lines, e.g. a snapshot header).
     pub fn origin(&self) -> String {
-        format!("{}:{}", self.file.display(), self.line)
+        if self.line == 0 { self.file.display().to_string() } else { format!("{}:{}", self.file.display(), self.line) }
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::{Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use crate::db::schema::CheckRule;
 use crate::snapshot::format::{
     ColumnEntry, ForeignKeyEntry, MAX_CHECKS_PER_COLUMN, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_KEYS_PER_TABLE,
-    MAX_SETTINGS, MAX_TABLES, SequenceState, TableEntry,
+    MAX_SETTINGS, MAX_SUBSET_ITEMS, MAX_TABLES, SequenceState, TableEntry,
 };
 
 /// The header's tables: at most [`MAX_TABLES`], at most [`MAX_COLUMNS_TOTAL`] columns in
@@ -62,6 +62,11 @@ pub fn columns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ColumnEntry>, D::E
 /// A table's primary-key column names: at most [`MAX_COLUMNS_PER_TABLE`].
 pub fn key<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     d.deserialize_seq(Bounded::new(MAX_COLUMNS_PER_TABLE, "primary-key columns in a table"))
+}
+
+/// A subset's starting points or references: at most [`MAX_SUBSET_ITEMS`].
+pub fn subset_items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    d.deserialize_seq(Bounded::new(MAX_SUBSET_ITEMS, "subset entries"))
 }
 
 /// A table's unique keys: at most [`MAX_KEYS_PER_TABLE`], each a list of column names.

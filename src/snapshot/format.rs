@@ -95,6 +95,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::db::schema::{CheckRule, Column, SchemaVersion, TableName, TypeKind};
 use crate::snapshot::bounded;
+use crate::subset::spec::{Children, Unrelated};
 
 pub const FORMAT_NAME: &str = "seed-snapshot";
 /// Bumped when an older seed could no longer read what a newer one writes.
@@ -116,6 +117,8 @@ pub const MAX_COLUMNS_PER_TABLE: usize = 4_096;
 pub const MAX_COLUMNS_TOTAL: usize = 250_000;
 /// Most session settings in a header.
 pub const MAX_SETTINGS: usize = 256;
+/// Most starting points, and most virtual references, a subset header lists.
+pub const MAX_SUBSET_ITEMS: usize = crate::subset::spec::MAX_ITEMS;
 /// Longest string anywhere in a header, in bytes.
 pub const MAX_STRING_LEN: usize = 64 << 10;
 /// Most unique keys, and most foreign keys, recorded for one table.
@@ -161,6 +164,9 @@ pub struct Header {
     /// The snapshot this one is incremental to; `None` for a self-contained snapshot.
     #[serde(default)]
     pub base: Option<BaseRef>,
+    /// How a subset snapshot picked its rows (`--subset`); `None`: every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<SubsetInfo>,
     /// How the rows were masked; absent in a snapshot holding the data as it was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masking: Option<Masking>,
@@ -177,6 +183,31 @@ fn copy_text() -> String {
 
 fn one() -> u64 {
     1
+}
+
+/// The rules a subset snapshot was taken with, as `show` prints them and a next
+/// version repeats them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubsetInfo {
+    /// Starting points as written (`customer:store_id = 1`, `film:10%`).
+    #[serde(deserialize_with = "bounded::subset_items")]
+    pub start: Vec<String>,
+    /// The seed the `%` and count samples hash keys with.
+    pub seed: u64,
+    pub children: Children,
+    pub unrelated: Unrelated,
+    /// Virtual references followed besides the foreign keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::subset_items")]
+    pub references: Vec<ReferenceInfo>,
+}
+
+/// A virtual reference as written (`comments.post_id` -> `posts.id`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReferenceInfo {
+    pub child: String,
+    pub parent: String,
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -775,6 +806,7 @@ pub(crate) mod tests {
             settings: [("DateStyle".to_owned(), "ISO, MDY".to_owned())].into_iter().collect(),
             compression: CompressionInfo { algorithm: COMPRESSION_GZIP.into(), level: 6 },
             base: None,
+            subset: None,
             masking: None,
             tables: tables
                 .iter()

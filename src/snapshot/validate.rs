@@ -118,6 +118,8 @@ fn version_fields(h: &Header) -> Result<(), String> {
         Some("version")
     } else if h.base.is_some() {
         Some("base")
+    } else if h.subset.is_some() {
+        Some("subset")
     } else if h.masking.is_some() {
         Some("masking")
     } else if h.tables.iter().any(|t| t.storage != Storage::Full || t.delta.is_some()) {
@@ -138,6 +140,11 @@ fn counts(h: &Header) -> Result<(), String> {
     }
     if h.settings.len() > MAX_SETTINGS {
         return Err(format!("{} settings, more than {MAX_SETTINGS}", h.settings.len()));
+    }
+    if let Some(s) = &h.subset
+        && (s.start.len() > format::MAX_SUBSET_ITEMS || s.references.len() > format::MAX_SUBSET_ITEMS)
+    {
+        return Err(format!("the subset lists more than {} entries", format::MAX_SUBSET_ITEMS));
     }
     let mut total = 0usize;
     for t in &h.tables {
@@ -188,6 +195,16 @@ fn strings(h: &Header) -> Result<(), String> {
     for (k, v) in &h.settings {
         too_long("a setting's name", k)?;
         too_long("a setting's value", v)?;
+    }
+    if let Some(s) = &h.subset {
+        for start in &s.start {
+            too_long("a subset's starting point", start)?;
+        }
+        for r in &s.references {
+            too_long("a subset's reference", &r.child)?;
+            too_long("a subset's reference", &r.parent)?;
+            too_long("a subset's reference condition", r.condition.as_deref().unwrap_or(""))?;
+        }
     }
     for t in &h.tables {
         too_long("a table's schema", &t.schema)?;

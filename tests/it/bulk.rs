@@ -153,7 +153,7 @@ pub(crate) fn wait_for_copy(child: &mut Child, db: &TestDb) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let pid = db.psql(&format!(
-            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'seed bulk'
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND (application_name = 'seed bulk' OR application_name LIKE '%(seed bulk)')
                AND state = 'active' AND query LIKE 'COPY %FROM STDIN%' LIMIT 1",
             db.name
         ));
@@ -323,7 +323,7 @@ fn bulk_demo_schema_on_postgres_counts_keys_and_checks() {
     let w = Workdir::new();
     let out = bulk(&w, &db.url(), &["--count", "300", "--table", "welfare_recipients=1000"]);
     let text = expect_code(&out, 0);
-    assert!(text.contains("seeded 1900 rows into 4 tables"), "{text}");
+    assert!(text.contains("seeded 1,900 rows into 4 tables"), "{text}");
     assert_eq!(
         pg_counts(&db, &DEMO_TABLES),
         BTreeMap::from([
@@ -362,7 +362,7 @@ fn bulk_demo_schema_on_embedded_sqlite_default() {
     let out = bulk_embedded(&w, &["--count", "300", "--table", "welfare_recipients=1000"]);
     let text = expect_code(&out, 0);
     assert!(text.contains("applied the demo schema"), "{text}");
-    assert!(text.contains("seeded 1900 rows into 4 tables"), "{text}");
+    assert!(text.contains("seeded 1,900 rows into 4 tables"), "{text}");
     let db = w.path().join("seed.db");
     for (t, n) in [("offices", 300), ("office_staffs", 300), ("staffs", 300), ("welfare_recipients", 1000)] {
         assert_eq!(sqlite_count(&db, t), n, "{t}");
@@ -390,10 +390,17 @@ fn bulk_explicit_sqlite_url_with_schema_from_the_cli() {
     assert!(bad.is_empty(), "{bad:?}");
     assert!(!w.path().join("seed.db").exists(), "the default database was created too");
 
-    // An explicit URL to a database without tables: a schema error, no demo schema.
+    // An explicit URL to a file that is not there: not created (r19.14: a typo leaves
+    // no empty file), and the hint names where the path came from (r19.10).
+    let out = bulk(&w, "sqlite://empty.db", &["--count", "5"]);
+    let text = expect_code(&out, 3);
+    assert!(text.contains("no SQLite database file empty.db") && text.contains("--database-url"), "{text}");
+    assert!(!w.path().join("empty.db").exists());
+    // An explicit URL to a database without tables: a schema error naming it, no demo schema.
+    sqlite_with_schema(&w.path().join("empty.db"), "PRAGMA user_version = 1;");
     let out = bulk(&w, "sqlite://empty.db", &["--count", "5"]);
     let text = expect_code(&out, 5);
-    assert!(text.contains("no tables"), "{text}");
+    assert!(text.contains("the database sqlite://empty.db (from --database-url) has no tables"), "{text}");
     assert!(sqlite_tables(&w.path().join("empty.db")).is_empty());
 }
 
@@ -762,7 +769,7 @@ fn bulk_dry_run_writes_nothing_on_sqlite() {
     let bytes = std::fs::read(&db).unwrap();
     let out = bulk_embedded(&w, &["--count", "1000", "--dry-run"]);
     let text = expect_code(&out, 0);
-    assert!(text.contains("staffs — 1000 rows (after 10 existing)"), "{text}");
+    assert!(text.contains("staffs — 1,000 rows (after 10 existing)"), "{text}");
     assert_eq!(sqlite_rows(&db), before);
     assert!(std::fs::read(&db).unwrap() == bytes, "dry run changed the database file");
 }
@@ -927,7 +934,7 @@ fn bulk_killed_connection_with_retries_loads_exactly_once() {
     let text = expect_code(&out, 0);
     assert!(text.contains("retrying"), "{text}");
     assert!(text.contains("(attempt 2)"), "{text}");
-    assert!(text.contains("seeded 120000 rows into 4 tables"), "{text}");
+    assert!(text.contains("seeded 120,000 rows into 4 tables"), "{text}");
     for t in DEMO_TABLES {
         assert_eq!(db.count(t), 30000, "{t}: loaded once, not twice");
     }
@@ -955,7 +962,7 @@ fn bulk_ctrl_c_on_postgres_rolls_back_and_leaves_no_backend() {
     assert!(backend_gone(pid, Duration::from_secs(10)), "backend {pid} of the interrupted load is still there");
     assert_eq!(
         db.psql(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'seed bulk'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND (application_name = 'seed bulk' OR application_name LIKE '%(seed bulk)')",
             db.name
         )),
         "0"
@@ -1010,12 +1017,16 @@ fn bulk_second_concurrent_bulk_on_postgres_is_refused_with_the_holder() {
     let out = bulk(&w, &db.url(), &["--count", "10"]);
     let text = expect_code(&out, 8);
     assert!(text.contains("locked"), "{text}");
-    assert!(text.contains(&format!("pid {pid} (seed bulk")), "the holder is not named: {text}");
+    // r19.8: the holder is the seed process (its pid and host), not its server backend.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder =
+        format!("locked by pid {} on {} (seed bulk); its connection: server process {pid}", first.id(), host.trim());
+    assert!(text.contains(&holder), "the holder is not named as {holder:?}: {text}");
     assert!(text.contains("hint:"), "{text}");
     let out = finish(first, Duration::from_secs(120));
     assert_no_password(&out);
     let text = expect_code(&out, 0);
-    assert!(text.contains("seeded 200000 rows"), "{text}");
+    assert!(text.contains("seeded 200,000 rows"), "{text}");
     for t in DEMO_TABLES {
         assert_eq!(db.count(t), 50000, "{t}");
     }

@@ -146,22 +146,37 @@ fn r8_8_snapshot_during_a_sqlite_load_says_who_is_writing() {
     let _ = finish(first, Duration::from_secs(30));
 }
 
-/// r8.13: a SQLite database whose file or directory cannot be opened is a permission
+/// r8.13: a SQLite database whose file or directory cannot be written is a permission
 /// problem (exit 11) with a file-system hint, not "is the server running?" (exit 3).
+/// r19.10/19.14: a file that is not there is not created (a typo leaves nothing behind)
+/// and the hint names where the path came from, never a server.
 #[test]
 fn r8_13_unwritable_sqlite_directory_is_a_permission_error() {
     let w = Workdir::new();
     let dir = w.path().join("ro");
     std::fs::create_dir(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("app.db").display());
+    let db = dir.join("app.db");
+    crate::bulk::sqlite_with_schema(
+        &db,
+        &std::fs::read_to_string(crate::common::repo_path("fixtures/schema.sql")).unwrap(),
+    );
+    let before = crate::bulk::sqlite_rows(&db);
+    let url = format!("sqlite://{}", db.display());
     let ro = ReadOnlyMount::new(&dir);
     let out = w.seed().args(["bulk", "--count", "5", "--database-url", &url]).output().unwrap();
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(11), "{text}");
     assert!(text.contains("app.db"), "{text}");
     assert!(!text.contains("server running"), "{text}");
+    let typo = format!("sqlite://{}", dir.join("appp.db").display());
+    let out = w.seed().args(["bulk", "--count", "5", "--database-url", &typo]).output().unwrap();
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("no SQLite database file") && text.contains("fix the path in --database-url"), "{text}");
+    assert!(!text.contains("server running") && !text.contains("error communicating"), "{text}");
     drop(ro);
-    assert!(!Path::new(&dir.join("app.db")).exists());
+    assert!(!dir.join("appp.db").exists());
+    assert_eq!(crate::bulk::sqlite_rows(&db), before);
 }
 
 /// A directory made read-only for everyone, root included: a read-only bind mount when

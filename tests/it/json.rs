@@ -1,12 +1,18 @@
 //! r11.3: `--json` on every command that reports: one JSON object on stdout with
 //! `"json_version": 1`, human messages on stderr, `-q` silences stderr but not the JSON,
-//! and on an error stdout stays empty.
+//! and on an error stdout stays empty. r19.5: every document starts with `json_version`
+//! then `command` (the documented order), checked over every command clap knows.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use clap::CommandFactory;
 use serde_json::Value;
 
 use crate::common::{TestDb, Workdir, all_output, assert_no_password};
 
-/// Runs seed, checks the exit code, and parses stdout as exactly one JSON object.
+/// Runs seed, checks the exit code, and parses stdout as exactly one JSON object whose
+/// first keys are `json_version` (1) and `command`.
 fn doc(w: &Workdir, args: &[&str], code: i32) -> (Value, String) {
     let out = w.seed().args(args).output().unwrap();
     assert_no_password(&out);
@@ -18,7 +24,23 @@ fn doc(w: &Workdir, args: &[&str], code: i32) -> (Value, String) {
     assert!(stream.next().is_none(), "seed {args:?} printed more than one JSON value:\n{stdout}");
     assert!(first.is_object(), "{first}");
     assert_eq!(first["json_version"], 1, "{first}");
+    // serde_json keeps the document's order here (preserve_order): the text's own order.
+    let keys: Vec<&String> = first.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(keys, ["json_version", "command"], "seed {args:?}: the documented order:\n{stdout}");
+    assert!(stdout.trim_start().starts_with("{\n  \"json_version\": 1,\n  \"command\": "), "{stdout}");
     (first, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Every command path clap knows (`snapshot create`, `doctor`, ...), leaves only.
+fn leaf_commands(cmd: &clap::Command, prefix: &str, out: &mut BTreeSet<String>) {
+    for sub in cmd.get_subcommands() {
+        let path = if prefix.is_empty() { sub.get_name().to_owned() } else { format!("{prefix} {}", sub.get_name()) };
+        if sub.has_subcommands() {
+            leaf_commands(sub, &path, out);
+        } else {
+            out.insert(path);
+        }
+    }
 }
 
 #[test]
@@ -28,10 +50,13 @@ fn r11_3_every_reporting_command_prints_one_json_object() {
     let url = db.url();
     let u = ["--database-url", url.as_str()];
     let with = |rest: &[&str]| -> Vec<String> { u.iter().chain(rest).map(|s| (*s).to_owned()).collect() };
+    let seen = RefCell::new(BTreeSet::new());
     let run = |rest: &[&str], code: i32| {
         let args = with(rest);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        doc(&w, &args, code)
+        let (d, stderr) = doc(&w, &args, code);
+        seen.borrow_mut().insert(d["command"].as_str().unwrap().to_owned());
+        (d, stderr)
     };
     // The flag before and after the subcommand.
     let (d, _) = run(&["--json", "bulk", "--count", "20", "--dry-run"], 0);
@@ -72,6 +97,23 @@ fn r11_3_every_reporting_command_prints_one_json_object() {
     assert_eq!(d["deleted"][0]["name"], "b");
     let (d, _) = run(&["doctor", "--json"], 0);
     assert_eq!(d["healthy"], true);
+    let (d, _) = run(&["snapshot", "profile", "a", "--json"], 0);
+    assert!(d["factories"].as_str().unwrap().contains("[tables."), "{d}");
+    let elsewhere = w.path().join("elsewhere");
+    let (d, _) = run(&["snapshot", "push", "a", "--to", elsewhere.to_str().unwrap(), "--json"], 0);
+    assert_eq!((d["name"].as_str(), d["bases"].as_array().map(Vec::len)), (Some("a"), Some(0)), "{d}");
+    run(&["snapshot", "delete", "a", "--json"], 0);
+    let (d, _) = run(&["snapshot", "pull", "a", "--from", elsewhere.to_str().unwrap(), "--json"], 0);
+    assert_eq!(d["verified"], true, "{d}");
+    let (d, _) = run(&["prepare", "p", "--count", "5", "--json", "--no-progress"], 0);
+    assert_eq!(d["action"], "seeded", "{d}");
+    // Every command clap knows was run above, except the two that print a script or a
+    // manual page generated from the definitions (their output is that text).
+    let mut all = BTreeSet::new();
+    leaf_commands(&seed::cli::Cli::command(), "", &mut all);
+    let generated: BTreeSet<String> = ["completions", "man"].map(str::to_owned).into();
+    let missing: Vec<&String> = all.difference(&generated).filter(|c| !seen.borrow().contains(*c)).collect();
+    assert!(missing.is_empty(), "commands whose --json document was not checked: {missing:?}");
 }
 
 #[test]

@@ -78,7 +78,7 @@ fn orphans(db: &MariaDb) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn assert_no_orphans(db: &MariaDb, min_fks: usize) {
+pub(crate) fn assert_no_orphans(db: &MariaDb, min_fks: usize) {
     let all = orphans(db);
     assert!(all.len() >= min_fks, "expected at least {min_fks} foreign keys, found {all:?}");
     let bad: Vec<_> = all.iter().filter(|(_, n)| *n != 0).collect();
@@ -126,7 +126,7 @@ fn mysql_sakila_is_filled_completely_and_deterministically() {
 
     for db in [&a, &b] {
         let text = expect_code(&bulk(&w, db, &["--count", "120", "--seed", "7"]), 0);
-        assert!(text.contains("seeded 1800 rows into 15 tables"), "{text}");
+        assert!(text.contains("seeded 1,800 rows into 15 tables"), "{text}");
     }
     for t in SAKILA_TABLES {
         assert_eq!(a.count(t), 120, "{t}");
@@ -144,7 +144,7 @@ fn mysql_sakila_is_filled_completely_and_deterministically() {
 
     // --truncate: DELETEs inside the transaction (ON DELETE triggers fire), the same rows again.
     let text = expect_code(&bulk(&w, &a, &["--count", "120", "--seed", "7", "--truncate"]), 0);
-    assert!(text.contains("seeded 1800 rows"), "{text}");
+    assert!(text.contains("seeded 1,800 rows"), "{text}");
     assert_eq!(a.dump_data(), dump);
 
     // On top of existing rows: keys continue above the highest, nothing collides.
@@ -444,6 +444,73 @@ fn mysql_tables_that_cannot_roll_back_are_refused_before_writing() {
     assert!(text.contains("InnoDB: 2") && text.contains("MyISAM: 1"), "{text}");
     assert!(text.contains("max_allowed_packet") && text.contains("sql_mode"), "{text}");
     assert!(text.contains("cannot roll back") && text.contains("hits (MyISAM)"), "{text}");
+}
+
+/// r19.7: doctor reads grants at every level — global, database (also as a pattern),
+/// table — and the enabled role's, whatever quotes the server prints them with.
+#[test]
+fn mysql_doctor_reads_database_table_and_role_grants() {
+    let db = MariaDb::new("grants");
+    db.sql(KEYED);
+    let w = Workdir::new();
+    let tag = std::process::id();
+    let pw = "Grants-Pw-4410";
+    let user = |name: &str, grants: &[String]| -> String {
+        let user = format!("{name}_{tag}");
+        let mut sql = format!("DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY '{pw}';");
+        for g in grants {
+            sql.push_str(&g.replace("USER", &format!("'{user}'@'%'")));
+        }
+        server().sql("", &sql);
+        format!("mysql://{user}:{pw}@127.0.0.1:{}/{}", server().port, db.name)
+    };
+    let privileges = |url: &str| -> String {
+        let out = w.seed().args(["doctor", "--json", "--database-url", url]).output().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let check = doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == "privileges").unwrap().clone();
+        format!("{} {}", check["status"].as_str().unwrap(), check["detail"].as_str().unwrap())
+    };
+    let all = user("g_all", &[format!("GRANT ALL PRIVILEGES ON `{}`.* TO USER;", db.name)]);
+    let text = privileges(&all);
+    assert!(text.starts_with("ok ") && text.contains("may SELECT, INSERT, DELETE"), "{text}");
+    // A database-level pattern: `t\_grants%` covers this database.
+    let pattern = db.name.replace('_', "\\_").replacen(&format!("{tag}"), "%", 1);
+    let like = user("g_like", &[format!("GRANT SELECT, INSERT, DELETE ON `{pattern}`.* TO USER;")]);
+    assert!(privileges(&like).starts_with("ok "), "{}", privileges(&like));
+    // Table-level grants: DELETE on one of the two tables only.
+    let tables = user(
+        "g_tab",
+        &[
+            format!("GRANT SELECT, INSERT ON `{}`.* TO USER;", db.name),
+            format!("GRANT DELETE ON `{}`.`authors` TO USER;", db.name),
+        ],
+    );
+    let text = privileges(&tables);
+    assert!(text.starts_with("warn ") && text.contains(&format!("lacks DELETE on {}.books", db.name)), "{text}");
+    assert!(!text.contains("authors"), "{text}");
+    // DELETE through the user's default role.
+    let role = format!("g_role_{tag}");
+    server().sql(
+        "",
+        &format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role}; GRANT DELETE ON `{}`.* TO {role};", db.name),
+    );
+    let roled = user(
+        "g_r",
+        &[
+            format!("GRANT SELECT, INSERT ON `{}`.* TO USER;", db.name),
+            format!("GRANT {role} TO USER;"),
+            format!("SET DEFAULT ROLE {role} FOR USER;"),
+        ],
+    );
+    assert!(privileges(&roled).starts_with("ok "), "{}", privileges(&roled));
+    // A user holding only SELECT there is told what it lacks.
+    let select = user("g_sel", &[format!("GRANT SELECT ON `{}`.* TO USER;", db.name)]);
+    let text = privileges(&select);
+    assert!(text.contains(&format!("lacks INSERT, DELETE on {}.authors; INSERT, DELETE on", db.name)), "{text}");
+    server().sql("", &format!("DROP ROLE {role}"));
+    for name in ["g_all", "g_like", "g_tab", "g_r", "g_sel"] {
+        server().sql("", &format!("DROP USER '{name}_{tag}'@'%'"));
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! r11.6: table selection like pg_dump — patterns, schema-qualified names, quoting keeps
-//! case, a pattern that matches nothing is an error, `--schema` picks whole schemas — on
-//! create, restore and bulk.
+//! case, `--schema` picks whole schemas — on create, restore and bulk. r19.4: what
+//! matches nothing follows pg_dump too: an `--exclude` never fails, `--table`/`--schema`
+//! fail when none matches anything or, with `--strict-names`, when one matches nothing.
 
 use crate::common::{TestDb, Workdir, all_output, assert_no_password};
 
@@ -71,21 +72,37 @@ fn r11_6_create_restore_and_bulk_select_tables_like_pg_dump() {
     assert_eq!(tables_of(&w, "noaudit"), ["public.Mixed Case", "public.staffs"]);
     run(&w, &strs(&u(&["snapshot", "create", "byschema", "--schema", "app"])), 0);
     assert_eq!(tables_of(&w, "byschema"), ["app.Orders", "app.orders"]);
-    // Unqualified names look in the search path only; nothing matching is an error.
+    // Unqualified names look in the search path only; no include matching is an error.
     let text = run(&w, &strs(&u(&["snapshot", "create", "x", "--table", "orders"])), 2);
-    assert!(text.contains("--table orders: no table matches"), "{text}");
-    let text = run(&w, &strs(&u(&["snapshot", "create", "x", "--exclude", "nope_*"])), 2);
-    assert!(text.contains("nope_*"), "{text}");
+    assert!(text.contains("no matching tables were found for --table orders"), "{text}");
     assert!(!w.path().join("snapshots/x.seed.gz").exists());
+    // One include of two matching nothing: a warning, the other is taken (pg_dump) ...
+    let text = run(&w, &strs(&u(&["snapshot", "create", "x", "--table", "orders", "--table", "staffs"])), 0);
+    assert!(text.contains("warning: --table orders matches no table"), "{text}");
+    assert_eq!(tables_of(&w, "x"), ["public.staffs"]);
+    // ... unless --strict-names, which leaves nothing behind.
+    let args = ["snapshot", "create", "y", "--table", "orders", "--table", "staffs", "--strict-names"];
+    let text = run(&w, &strs(&u(&args)), 2);
+    assert!(text.contains("--table orders: no table matches (--strict-names)"), "{text}");
+    assert!(!w.path().join("snapshots/y.seed.gz").exists());
+    // An --exclude that matches nothing excludes nothing, on every command.
+    let text = run(&w, &strs(&u(&["snapshot", "create", "y", "--exclude", "nope_*", "--strict-names"])), 0);
+    assert!(!text.contains("nope_*"), "{text}");
+    assert_eq!(tables_of(&w, "y").len(), 6);
+    run(&w, &strs(&u(&["bulk", "--count", "1", "--exclude", "nope_*", "--exclude", "audit_*"])), 0);
+    assert_eq!((db.count("staffs"), db.count("audit_log")), (6, 0));
 
     // restore: only the tables picked, the others untouched.
     run(&w, &strs(&u(&["snapshot", "create", "all"])), 0);
     db.psql("DELETE FROM staffs; DELETE FROM app.orders;");
     run(&w, &strs(&u(&["snapshot", "restore", "all", "--table", "staffs"])), 0);
-    assert_eq!(db.count("staffs"), 5);
+    assert_eq!(db.count("staffs"), 6);
     assert_eq!(db.psql("SELECT count(*) FROM app.orders"), "0", "a table not picked was restored");
     let text = run(&w, &strs(&u(&["snapshot", "restore", "all", "--table", "nothing*"])), 2);
     assert!(text.contains("nothing*"), "{text}");
+    db.psql("DELETE FROM staffs");
+    run(&w, &strs(&u(&["snapshot", "restore", "all", "--table", "staffs", "--exclude", "nope_*"])), 0);
+    assert_eq!(db.count("staffs"), 6);
 }
 
 #[test]
@@ -94,4 +111,8 @@ fn r11_6_sqlite_names_match_without_regard_to_case() {
     run(&w, &["bulk", "--count", "3"], 0);
     run(&w, &["snapshot", "create", "two", "--table", "STAFFS", "--table", "off*"], 0);
     assert_eq!(tables_of(&w, "two"), [".office_staffs", ".offices", ".staffs"]);
+    // The README's `--exclude 'audit_*'` on a schema without audit tables (r19.4).
+    run(&w, &["bulk", "--count", "3", "--exclude", "audit_*"], 0);
+    run(&w, &["snapshot", "create", "three", "--exclude", "audit_*"], 0);
+    assert_eq!(tables_of(&w, "three").len(), 4);
 }

@@ -263,6 +263,42 @@ fn sqlite_version_chain_stores_only_changes_and_restores_every_version_exactly()
 // 2. A base that is corrupt, replaced or gone: refused before anything is written
 // ---------------------------------------------------------------------------------
 
+/// r19.9: every message about a snapshot opened as `v@1` names `v@1`, never the bare
+/// `v` (which is the latest version, `v@2` here); a bare `v` is named with the version
+/// it resolved to; a restore of some tables counts those tables.
+#[test]
+fn messages_name_the_exact_version() {
+    let (w, _) = sqlite_workdir();
+    run(w.seed().args(["snapshot", "create", "v"]), 0);
+    run(w.seed().args(["--no-progress", "bulk", "--count", "5"]), 0);
+    run(w.seed().args(["snapshot", "create", "v", "--new-version"]), 0);
+    let cases: [(&[&str], i32); 8] = [
+        (&["snapshot", "verify", "v@1"], 0),
+        (&["snapshot", "verify", "v@1", "--against-db"], 12),
+        (&["snapshot", "restore", "v@1"], 5),
+        (&["snapshot", "restore", "v@1", "--clean", "--dry-run"], 0),
+        (&["snapshot", "restore", "v@1", "--clean", "--table", "notes"], 0),
+        (&["snapshot", "show", "v@1"], 0),
+        (&["snapshot", "profile", "v@1"], 0),
+        (&["snapshot", "delete", "v@1", "--dry-run"], 13),
+    ];
+    for (args, code) in cases {
+        let text = all_output(&run(w.seed().arg("--no-progress").args(args), code));
+        let names_it = text.contains("v@1") || (args[1] == "show" && text.contains("version       1"));
+        assert!(names_it, "seed {args:?} does not name v@1:\n{text}");
+        assert!(!text.contains("'v'") && !text.contains("snapshot v "), "seed {args:?} names the bare v:\n{text}");
+    }
+    let text = all_output(&run(
+        w.seed().args(["--no-progress", "snapshot", "restore", "v@1", "--clean", "--table", "notes"]),
+        0,
+    ));
+    assert!(text.contains("restored snapshot 'v@1': 1 table, 3 rows"), "{text}");
+    let text = all_output(&run(w.seed().args(["snapshot", "verify", "v"]), 0));
+    assert!(text.contains("snapshot 'v' (v@2, incremental on v@1) is intact"), "{text}");
+    let text = all_output(&run(w.seed().args(["snapshot", "verify", "v", "--against-db"]), 12));
+    assert!(text.contains("differs from snapshot 'v' (v@2, incremental on v@1)"), "{text}");
+}
+
 #[test]
 fn a_corrupt_replaced_or_deleted_base_fails_restore_and_verify_before_any_write() {
     let (w, db) = sqlite_workdir();
@@ -300,10 +336,12 @@ fn a_corrupt_replaced_or_deleted_base_fails_restore_and_verify_before_any_write(
     let out = run(w.seed().args(["snapshot", "verify", "app"]), 7);
     assert!(all_output(&out).contains("app.seed.gz is corrupt"), "{}", all_output(&out));
 
-    // 2. The base replaced by another snapshot (other rows): named as altered.
+    // 2. The base replaced by another app@1 (other rows, taken elsewhere): named as
+    // altered. (A file of another name or version put there is corrupt: see trust.rs.)
     sqlite_exec(&db, "UPDATE offices SET name = 'other' WHERE rowid = 2;");
     run(w.seed().args(["--no-progress", "snapshot", "create", "other"]), 0);
-    std::fs::copy(snap(&w, "other.seed.gz"), &v1).unwrap();
+    run(w.seed().args(["--no-progress", "--snapshot-dir", "elsewhere", "snapshot", "create", "app"]), 0);
+    std::fs::copy(w.path().join("elsewhere/app.seed.gz"), &v1).unwrap();
     let text = restore(7);
     assert!(text.contains("snapshot 'app@1'") && text.contains("is not the base 'app@2' was taken against"), "{text}");
     for args in [

@@ -28,7 +28,7 @@ pub use crate::factory::plan::PlanInputs;
 use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
-use crate::output::{Level, human_count, plural};
+use crate::output::{Level, human_count, plural, thousands};
 
 pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_BATCH: u64 = 5_000;
@@ -47,6 +47,8 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub truncate: bool,
+    /// `--cascade`: empty the left-out tables whose rows reference emptied ones.
+    pub cascade: bool,
     pub dry_run: bool,
     pub wait: bool,
     /// `--exclude` patterns and `--schema`s: tables left out are given a count of 0.
@@ -65,6 +67,8 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         }
     };
     let mut table_counts = Vec::new();
+    // Each name once, found in constant time (a seed.toml may list thousands).
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for spec in &args.tables {
         let Some((name, n)) = spec.split_once('=') else {
             return Err(Error::usage_hint(format!("--table '{spec}' is not NAME=N"), "e.g. --table staffs=200"));
@@ -78,7 +82,7 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         if name.trim().is_empty() {
             return Err(Error::usage(format!("--table '{spec}' has no table name")));
         }
-        if let Some((_, before)) = table_counts.iter().find(|(t, _): &&(String, u64)| t == name.trim()) {
+        if let Some(before) = seen.insert(name.trim().to_owned(), n.unsigned_abs()) {
             return Err(Error::usage_hint(
                 format!("--table {} is given twice ({before} and {n} rows)", name.trim()),
                 "give each table one count",
@@ -115,9 +119,15 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         BulkRequest { default_count: count, table_counts, factories, like: None, seed, batch_size },
         Options {
             truncate: args.truncate,
+            cascade: args.cascade,
             dry_run: args.dry_run,
             wait: args.wait,
-            selection: Selection { include: vec![], exclude: args.exclude.clone(), schemas: args.schemas.clone() },
+            selection: Selection {
+                include: vec![],
+                exclude: args.exclude.clone(),
+                schemas: args.schemas.clone(),
+                strict_names: args.strict_names,
+            },
         },
     ))
 }
@@ -150,7 +160,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    if opts.truncate {
+    if opts.truncate || ctx.settings.target_not_obvious() {
         ctx.settings.announce_target(&ctx.printer);
     }
     if req.batch_size > WARN_BATCH {
@@ -209,7 +219,7 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
         );
         let width = outcome.tables.iter().map(|(t, _)| t.to_string().len()).max().unwrap_or(0);
         for (t, n) in &outcome.tables {
-            text.push_str(&format!("\n  {:<width$}  {n:>10}", t.to_string()));
+            text.push_str(&format!("\n  {:<width$}  {:>13}", t.to_string(), thousands(*n)));
         }
         text
     });
@@ -217,8 +227,8 @@ fn print_summary(ctx: &Context, outcome: &Outcome, seed: u64, elapsed: Duration)
 
 /// `req` with a count of 0 for every table `--exclude` or `--schema` leaves out (a table
 /// given an explicit `--table T=N` keeps it). Left-out parents still lend their rows.
-fn leave_out(req: &BulkRequest, schema: &Schema, selection: &Selection) -> Result<BulkRequest, Error> {
-    let kept = schema.select(selection)?;
+fn leave_out(req: &BulkRequest, schema: &Schema, selection: &Selection, ctx: &Context) -> Result<BulkRequest, Error> {
+    let kept = schema.select(selection, &ctx.printer)?;
     let mut out = req.clone();
     for t in &schema.tables {
         let name = format!("{}.{}", t.name.schema, t.name.name);
@@ -239,7 +249,7 @@ async fn load(
     opts: &Options,
     retry: bool,
 ) -> Result<Outcome, Error> {
-    let intent = WriteIntent { command: "bulk".into(), retry, wait: opts.wait };
+    let intent = WriteIntent { command: "bulk".into(), retry, wait: opts.wait, empties: opts.truncate };
     session.begin_write(&intent).await?;
     if ctx.settings.embedded_default && session.apply_demo_schema_if_empty().await? {
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql: staffs, offices, office_staffs, welfare_recipients)");
@@ -249,38 +259,48 @@ async fn load(
     let req = if opts.selection.is_everything() {
         req
     } else {
-        narrowed = leave_out(req, &schema, &opts.selection)?;
+        narrowed = leave_out(req, &schema, &opts.selection, ctx)?;
         &narrowed
     };
-    let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate).await?;
+    let named = ctx.settings.database_named();
+    let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate, &named).await?;
+    checks::check_constants(session, &schema, &plan, req).await?;
     checks::satisfy(session, &mut plan).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);
-    let load_req = LoadRequest {
+    let mut load_req = LoadRequest {
         purpose: LoadPurpose::Bulk,
         schema: &schema,
         targets: targets.clone(),
         existing_rows: inputs.existing_rows.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         empty_first: opts.truncate,
+        cascade: opts.cascade,
+        also_empty: Vec::new(),
         cycle_edges: order.broken.iter().map(|&(c, f)| (target_tables[c].name.clone(), f)).collect(),
     };
-    let load_plan = session.plan_load(&load_req).await?;
+    // The keys the targets will hold are drawn while loading: every referencing row counts.
+    let load_plan = session.plan_load(&mut load_req, None).await?;
     if opts.dry_run {
         checks::verify_sample(session, &plan).await?;
         ctx.printer.data(&format!(
-            "{}\nload mode: {}\nnothing was written (--dry-run)",
+            "{}\nload mode: {}{}\nnothing was written (--dry-run)",
             plan.describe(),
-            load_plan.mode
+            load_plan.mode,
+            also_emptied_text(&load_req.also_empty)
         ));
         session.rollback().await;
         if !load_plan.blocking.is_empty() {
-            return Err(Error::schema(load_plan.blocking.join("\n"), "see the plan above"));
+            return Err(blocked(&load_plan, "see the plan above"));
         }
-        ctx.printer.document("bulk", json!({ "dry_run": true, "mode": load_plan.label, "plan": plan.to_json() }));
+        ctx.printer.document(
+            "bulk",
+            json!({ "dry_run": true, "mode": load_plan.label, "plan": plan.to_json(),
+                    "also_emptied": also_emptied_json(&load_req.also_empty) }),
+        );
         return Ok(Outcome { dry_run: true, ..Outcome::default() });
     }
     if !load_plan.blocking.is_empty() {
-        return Err(Error::Schema { message: load_plan.blocking.join("\n"), hint: None });
+        return Err(blocked(&load_plan, ""));
     }
     session.start_load(&load_req, &load_plan).await?;
     session.prepare_cycles(&mut plan).await?;
@@ -311,24 +331,73 @@ async fn load(
     session.close_cycles(&plan).await?;
     session.finish_load().await?;
     session.settle_keys(&plan).await?;
+    // SQLite checks deferred foreign keys here; every kind syncs to disk.
+    let phase = ctx.printer.phase("committing");
     session.commit("committing").await?;
+    phase.finish();
     Ok(Outcome { tables: loaded, dry_run: false, mode: load_plan.label })
 }
 
-/// The plan for this database: the target tables, what is there already, and the plan.
+/// The load cannot go ahead: the problems, and what to do about rows left out that
+/// reference the tables `--truncate` empties.
+fn blocked(plan: &db::LoadPlan, otherwise: &str) -> Error {
+    let mut hints = Vec::new();
+    if plan.dependents.iter().any(|d| d.depth == 1) {
+        let seed_them = "seed those tables in the same run (they are left out by --exclude, --schema or a count of 0)";
+        hints.push(match &plan.cascade_obstacle {
+            None => format!(
+                "{seed_them}, or add --cascade to empty them as well ({}), or empty them first",
+                db::dependents::cascade_list(&plan.dependents)
+            ),
+            Some(why) => {
+                format!("{seed_them}, or empty them first (--cascade cannot help: {why}, which it would empty)")
+            }
+        });
+    }
+    if !otherwise.is_empty() {
+        hints.push(otherwise.to_owned());
+    }
+    Error::Schema { message: plan.blocking.join("\n"), hint: (!hints.is_empty()).then(|| hints.join("; ")) }
+}
+
+/// `--cascade`'s tables in a plan: `also emptied (--cascade): a (12 rows), b (3 rows)`.
+pub fn also_emptied_text(also: &[(TableName, u64)]) -> String {
+    if also.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = also.iter().map(|(t, n)| format!("{t} ({})", plural(*n, "row", "rows"))).collect();
+    format!("\nalso emptied (--cascade), not loaded: {}", list.join(", "))
+}
+
+pub fn also_emptied_json(also: &[(TableName, u64)]) -> serde_json::Value {
+    also.iter().map(|(t, n)| json!({ "table": t.to_string(), "rows": n })).collect()
+}
+
+/// The plan for this database (`named`: how messages name it, `URL (from ORIGIN)`): the
+/// target tables, what is there already, and the plan.
 pub async fn plan_rows(
     conn: &mut Session,
     schema: &Schema,
     req: &BulkRequest,
     truncate: bool,
+    named: &str,
 ) -> Result<(Plan, Vec<TableName>, PlanInputs), Error> {
     if schema.tables.is_empty() {
         return Err(Error::schema(
-            "the database has no tables to seed",
-            "create the schema first (run your migrations)",
+            format!("the database {named} has no tables to seed"),
+            "create the schema first (run your migrations), or point --database-url (DATABASE_URL) at the database that has it",
         ));
     }
     let targets: Vec<TableName> = crate::factory::plan::targets(schema, req)?.into_iter().map(|(n, _, _)| n).collect();
+    if targets.is_empty() {
+        return Err(Error::usage_hint(
+            format!(
+                "nothing to load into {named}: no table of its {} has a row count",
+                plural(schema.tables.len() as u64, "table", "tables")
+            ),
+            "pass --count N (rows per table), --table NAME=N, or counts in the factories file; --exclude and --schema leave tables out",
+        ));
+    }
     let inputs = plan_inputs(conn, schema, &targets, truncate).await?;
     let plan = crate::factory::plan::build(schema, req, &inputs)?;
     Ok((plan, targets, inputs))
@@ -485,6 +554,21 @@ mod tests {
             Command::Bulk(a) => a,
             _ => unreachable!(),
         }
+    }
+
+    /// r21.7: 50,000 table counts (a seed.toml can hold that many) are checked for
+    /// duplicates by hash, not by comparing each with every other; a duplicate at the
+    /// end is still found.
+    #[test]
+    fn many_table_counts_are_checked_in_one_pass() {
+        let mut specs: Vec<String> = (0..50_000).map(|t| format!("t{t}=1")).collect();
+        let list: Vec<&str> = specs.iter().flat_map(|s| ["--table", s.as_str()]).collect();
+        let (req, _) = request_from_args(&args(&list)).unwrap();
+        assert_eq!(req.table_counts.len(), 50_000);
+        specs.push("t7=2".into());
+        let list: Vec<&str> = specs.iter().flat_map(|s| ["--table", s.as_str()]).collect();
+        let err = request_from_args(&args(&list)).unwrap_err();
+        assert!(err.to_string().contains("--table t7 is given twice (1 and 2 rows)"), "{err}");
     }
 
     #[test]

@@ -19,13 +19,14 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::catalog::{Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want};
-use super::{AuditGuard, location, masking};
+use super::{AuditGuard, location, masking, subset};
 use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
+use crate::factory::config::Factories;
 use crate::mask;
 use crate::output::{Level, human_bytes, human_count, plural};
 use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
@@ -49,9 +50,13 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
             ),
         ));
     }
+    // The slice's rules and the masking are checked before anything is locked,
+    // connected or written.
+    let factories = args.factories.as_deref().map(Factories::load).transpose()?;
+    let rules = subset::rules(&args.subset, args.seed, factories.as_ref(), &ctx.settings.references)?;
     let mask = mask_choice(&args, ctx)?;
     if args.dry_run {
-        return dry_run(&args, ctx, mask).await;
+        return dry_run(&args, ctx, rules, mask).await;
     }
     let store = location(ctx)?;
     store.prepare_write().await?;
@@ -62,7 +67,7 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
         Some(args.name.clone()),
         Some(ctx.settings.database_url.location().to_owned()),
     );
-    let result = create(&args, ctx, &store, &mask).await;
+    let result = create(&args, ctx, &store, rules, &mask).await;
     if let Ok(v) = &result
         && *v > 1
     {
@@ -79,6 +84,8 @@ struct Target {
     replace: bool,
     /// The snapshot it is incremental to (name and version as stored), with its chain.
     base: Option<Base>,
+    /// The slice to take, if any.
+    subset: Option<crate::subset::Rules>,
 }
 
 /// The base a create builds on: `--base REF`, else the latest version with
@@ -92,7 +99,14 @@ fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error
 }
 
 /// Locks, picks the version number, resolves the base; returns the version created.
-async fn create(args: &CreateArgs, ctx: &Context, store: &Location, mask: &MaskChoice) -> Result<u64, Error> {
+/// A create given no slice of its own takes the slice its base was taken with.
+async fn create(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    rules: Option<crate::subset::Rules>,
+    mask: &MaskChoice,
+) -> Result<u64, Error> {
     let command = format!("seed snapshot create {}", args.name);
     // The number lock first, alone: it decides between concurrent creators of the
     // name. Then the name itself (exclusive only to replace a version) and the names
@@ -133,7 +147,18 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location, mask: &MaskC
                 base_chain(ctx, store, &b).await?.map(|chain| Base { name: b.name.clone(), version: b.version, chain })
             }
         };
-        break (Target { version: target.0, replace: target.1, base }, locks);
+        let subset = match (&rules, base.as_ref().and_then(|b| b.chain.header().subset.as_ref())) {
+            (None, Some(info)) => {
+                let label = versions::label(
+                    &base.as_ref().map_or(String::new(), |b| b.name.clone()),
+                    base.as_ref().map_or(1, |b| b.version),
+                );
+                ctx.printer.info(format!("taking the same slice as {label} ({})", info.start.join("; ")));
+                Some(subset::rules_from_header(info, &label)?)
+            }
+            _ => rules.clone(),
+        };
+        break (Target { version: target.0, replace: target.1, base, subset }, locks);
     };
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
@@ -148,8 +173,13 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location, mask: &MaskC
 /// Writes snapshot `args.name` as version 1, in full (retried as a whole on transient
 /// failures); prints no summary. The caller holds the name's exclusive lock and has
 /// checked the direct URL (`seed prepare` reuses this).
-pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
-    let target = Target { version: 1, replace: args.force, base: None };
+pub async fn take(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    rules: Option<crate::subset::Rules>,
+) -> Result<Header, Error> {
+    let target = Target { version: 1, replace: args.force, base: None, subset: rules };
     let (header, _) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
         attempt(args, ctx, store, &target, &MaskChoice::Off)
     })
@@ -247,15 +277,19 @@ async fn report(
                 plural(dels, "row removed", "rows removed")
             )
         });
+        // No rows: the file is its header; a ratio of nothing says nothing.
+        let data = if raw == 0 {
+            format!("no data ({} file: the header)", human_bytes(size))
+        } else {
+            format!("{} of data in {} ({ratio:.1}x)", human_bytes(raw), human_bytes(size))
+        };
         let masked = header.masking.as_ref().map_or_else(String::new, |m| {
             format!("\n  masked ({}): {}", m.mode, plural(masked_columns as u64, "column", "columns"))
         });
         format!(
-            "snapshot '{label}' created: {}, {}, {} of data in {} ({ratio:.1}x), {secs:.2}s ({} rows/s){incremental}{masked}\n  {}",
+            "snapshot '{label}' created: {}, {}, {data}, {secs:.2}s ({} rows/s){incremental}{masked}\n  {}",
             plural(header.tables.len() as u64, "table", "tables"),
             plural(rows, "row", "rows"),
-            human_bytes(raw),
-            human_bytes(size),
             human_count(rate),
             path.display()
         )
@@ -278,7 +312,7 @@ fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
 }
 
 /// What `args` asks to write as `target`.
-fn request(args: &CreateArgs, target: &Target, mask: &MaskChoice) -> create::Request {
+fn request(args: &CreateArgs, ctx: &Context, target: &Target, mask: &MaskChoice) -> create::Request {
     create::Request {
         name: args.name.clone(),
         version: target.version,
@@ -288,10 +322,13 @@ fn request(args: &CreateArgs, target: &Target, mask: &MaskChoice) -> create::Req
             include: args.tables.clone(),
             exclude: args.exclude.clone(),
             schemas: args.schemas.clone(),
+            strict_names: args.strict_names,
         },
+        database: ctx.settings.database_named(),
         level: args.compression_level,
         jobs: args.jobs,
         base: target.base.clone(),
+        subset: target.subset.clone(),
         mask: mask.clone(),
     }
 }
@@ -304,7 +341,7 @@ async fn attempt(
     mask: &MaskChoice,
 ) -> Result<(Header, Vec<Stored>), Error> {
     let mut session = connect(args, ctx).await?;
-    let req = request(args, target, mask);
+    let req = request(args, ctx, target, mask);
     let connector =
         db::Connector { settings: &ctx.settings, url: &ctx.settings.database_url, printer: &ctx.printer, app: APP };
     let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
@@ -324,42 +361,70 @@ async fn connect(args: &CreateArgs, ctx: &Context) -> Result<db::Session, Error>
     .await
 }
 
-/// `--dry-run`: the tables a create would read and, when masking, every column's rule
-/// and why. Reads the schema only; writes nothing.
-async fn dry_run(args: &CreateArgs, ctx: &Context, mask: MaskChoice) -> Result<u8, Error> {
-    let mut session = connect(args, ctx).await?;
-    let req = request(args, &Target { version: 1, replace: false, base: None }, &mask);
-    let result = create::dry_run(&req, &mut session).await;
+/// `--dry-run`: the tables a create would read, with a slice per table the estimated
+/// rows and why, and when masking every column's rule and why. Reads the schema and the
+/// planner's estimates only; writes nothing.
+async fn dry_run(
+    args: &CreateArgs,
+    ctx: &Context,
+    rules: Option<crate::subset::Rules>,
+    mask: MaskChoice,
+) -> Result<u8, Error> {
+    let mut session =
+        db::connect_with(&ctx.settings, &ctx.settings.database_url, &ctx.printer, APP, db::Access::ReadOnly, false)
+            .await?;
+    let req = request(args, ctx, &Target { version: 1, replace: false, base: None, subset: rules }, &mask);
+    let result = create::dry_run(&req, &mut session, &ctx.printer).await;
     session.close().await;
     let run = result?;
-    let rows: u64 = run.tables.iter().map(|(_, r)| r).sum();
-    let tables: Vec<serde_json::Value> =
-        run.tables.iter().map(|(t, r)| json!({ "table": t.to_string(), "rows_estimate": r })).collect();
     let no_key = matches!(&mask, MaskChoice::On { key: None, .. });
-    ctx.printer.document(
-        "snapshot create",
-        json!({ "dry_run": true, "name": args.name, "tables": tables,
-                "masking": run.plan.as_ref().map(masking::plan_json), "key_missing": no_key }),
-    );
-    if !ctx.printer.json_doc() {
-        ctx.printer.info(format!(
-            "dry run: snapshot '{}' would read {} (about {})",
-            args.name,
-            plural(run.tables.len() as u64, "table", "tables"),
-            plural(rows, "row", "rows")
-        ));
-        match &run.plan {
-            Some(plan) => masking::print_plan(&ctx.printer, plan),
-            None => {
-                for (t, r) in &run.tables {
-                    ctx.printer.info(format!("  {t} (about {}), as read", plural(*r, "row", "rows")));
-                }
+    let masking = run.plan.as_ref().map(masking::plan_json);
+    match (&req.subset, &run.subset) {
+        (Some(rules), Some(plan)) => {
+            ctx.printer.data(subset::plan_text(&args.name, rules, plan).trim_end());
+            ctx.printer.document(
+                "snapshot create",
+                json!({ "dry_run": true, "name": args.name,
+                        "subset": create::subset_info(rules),
+                        "tables": plan.tables, "problems": plan.problems,
+                        "estimated_rows": plan.tables.iter().map(|t| t.estimated_rows).sum::<u64>(),
+                        "masking": masking, "key_missing": no_key }),
+            );
+        }
+        _ => {
+            let mut text = format!(
+                "snapshot '{}' would take every row of {}:\n",
+                args.name,
+                plural(run.tables.len() as u64, "table", "tables")
+            );
+            for (t, rows) in &run.tables {
+                text.push_str(&format!("  {t} (about {rows} rows)\n"));
             }
+            ctx.printer.data(text.trim_end());
+            let list: Vec<_> = run
+                .tables
+                .iter()
+                .map(|(t, rows)| {
+                    json!({ "table": t.to_string(), "table_rows": rows, "estimated_rows": rows, "action": "whole" })
+                })
+                .collect();
+            ctx.printer.document(
+                "snapshot create",
+                json!({ "dry_run": true, "name": args.name, "subset": null, "tables": list,
+                        "masking": masking, "key_missing": no_key }),
+            );
+        }
+    }
+    if !ctx.printer.json_doc() {
+        if let Some(plan) = &run.plan {
+            masking::print_plan(&ctx.printer, plan);
         }
         if no_key {
             ctx.printer.warn(mask::key::missing().to_string());
         }
-        ctx.printer.info("nothing was read or written");
+        if req.subset.is_none() {
+            ctx.printer.info("nothing was read or written");
+        }
     }
     Ok(code::OK)
 }

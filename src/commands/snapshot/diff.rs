@@ -2,7 +2,7 @@
 //! primary key. Tables whose row count and checksum agree are not read at all. Memory:
 //! 16 bytes per row of the largest differing table in A (key hash -> row hash).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 
 use serde_json::json;
@@ -157,7 +157,8 @@ fn diff_table(ca: &Chain, ia: usize, cb: &Chain, ib: usize, show_rows: bool) -> 
     lines(ca, ia, |l| {
         in_a.insert(key_of(l, &ka), row_hash(l));
     })?;
-    let mut changed_keys = HashSet::new();
+    // A changed row's position in `d.rows`, so its old version goes right under it.
+    let mut changed_at: HashMap<u64, usize> = HashMap::new();
     lines(cb, ib, |l| {
         let key = key_of(l, &kb);
         match in_a.remove(&key) {
@@ -165,7 +166,7 @@ fn diff_table(ca: &Chain, ia: usize, cb: &Chain, ib: usize, show_rows: bool) -> 
             Some(_) => {
                 d.changed += 1;
                 if show_rows {
-                    changed_keys.insert(key);
+                    changed_at.insert(key, d.rows.len());
                     d.rows.push(format!("~ {}", String::from_utf8_lossy(l)));
                 }
             }
@@ -178,15 +179,25 @@ fn diff_table(ca: &Chain, ia: usize, cb: &Chain, ib: usize, show_rows: bool) -> 
         }
     })?;
     d.removed = in_a.len() as u64;
-    if show_rows && (!in_a.is_empty() || !changed_keys.is_empty()) {
+    if show_rows && (!in_a.is_empty() || !changed_at.is_empty()) {
+        let mut was: HashMap<usize, String> = HashMap::new();
+        let mut removed = Vec::new();
         lines(ca, ia, |l| {
             let key = key_of(l, &ka);
             if in_a.contains_key(&key) {
-                d.rows.push(format!("- {}", String::from_utf8_lossy(l)));
-            } else if changed_keys.contains(&key) {
-                d.rows.push(format!("~ was {}", String::from_utf8_lossy(l)));
+                removed.push(format!("- {}", String::from_utf8_lossy(l)));
+            } else if let Some(&at) = changed_at.get(&key) {
+                was.insert(at, format!("~ was {}", String::from_utf8_lossy(l)));
             }
         })?;
+        // Each changed row followed by what it was; removed rows last.
+        let mut paired = Vec::with_capacity(d.rows.len() + was.len() + removed.len());
+        for (i, row) in std::mem::take(&mut d.rows).into_iter().enumerate() {
+            paired.push(row);
+            paired.extend(was.remove(&i));
+        }
+        paired.extend(removed);
+        d.rows = paired;
     }
     Ok(d)
 }

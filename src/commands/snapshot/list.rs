@@ -14,7 +14,7 @@ use super::location;
 use crate::Context;
 use crate::cli::ListArgs;
 use crate::error::{Error, code};
-use crate::output::{human_bytes, plural};
+use crate::output::{human_bytes, plural, thousands};
 use crate::snapshot::format::{Header, Storage, content_checksum};
 use crate::snapshot::location::Location;
 use crate::snapshot::versions::{self, Ref};
@@ -40,7 +40,10 @@ pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
         // user that is not there is a mistake worth an error.
         if !store.is_default() {
             return Err(Error::usage_hint(
-                format!("the snapshot location {shown_dir} does not exist"),
+                format!(
+                    "the snapshot location {shown_dir} does not exist (from {})",
+                    ctx.settings.snapshot_dir_origin()
+                ),
                 "check --snapshot-dir (SEED_SNAPSHOT_DIR); `seed snapshot create` makes a missing directory \
                  (a bucket must be created first)",
             ));
@@ -48,8 +51,10 @@ pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
         if let Some(r) = &only {
             return Err(Error::SnapshotMissing { name: r.name.clone(), dir: store.display() });
         }
-        ctx.printer
-            .data(&format!("no snapshots yet ({shown_dir} does not exist; `seed snapshot create NAME` makes it)"));
+        ctx.printer.data(&format!(
+            "no snapshots yet ({shown_dir}, from {}, does not exist; `seed snapshot create NAME` makes it)",
+            ctx.settings.snapshot_dir_origin()
+        ));
         ctx.printer.document("snapshot list", json!({ "snapshots": [] }));
         return Ok(code::OK);
     }
@@ -110,10 +115,25 @@ async fn list_names(store: &Location, ctx: &Context) -> Result<u8, Error> {
         return Ok(code::OK);
     }
     if items.is_empty() {
-        ctx.printer.data(&format!("no snapshots in {}", store.display().display()));
+        ctx.printer.data(&format!(
+            "no snapshots in {} (from {})",
+            store.display().display(),
+            ctx.settings.snapshot_dir_origin()
+        ));
         return Ok(code::OK);
     }
-    let head = ["NAME", "LATEST", "VERSIONS", "CREATED (UTC)", "SIZE", "TABLES", "ROWS", "MASKED", "SCHEMA VERSION"];
+    let head = [
+        "NAME",
+        "LATEST",
+        "VERSIONS",
+        "CREATED (UTC)",
+        "DATABASE",
+        "SIZE",
+        "TABLES",
+        "ROWS",
+        "MASKED",
+        "SCHEMA VERSION",
+    ];
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -167,7 +187,7 @@ async fn list_versions(store: &Location, name: &str, ctx: &Context) -> Result<u8
         ctx.printer.document("snapshot list", json!({ "name": name, "versions": items }));
         return Ok(code::OK);
     }
-    let head = ["VERSION", "CREATED (UTC)", "SIZE", "TABLES", "ROWS", "MASKED", "SCHEMA VERSION", "BASE"];
+    let head = ["VERSION", "CREATED (UTC)", "DATABASE", "SIZE", "TABLES", "ROWS", "MASKED", "SCHEMA VERSION", "BASE"];
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -207,22 +227,24 @@ fn base_cell(i: &Value) -> String {
     )
 }
 
-/// CREATED, SIZE, TABLES, ROWS, MASKED and SCHEMA VERSION of a listed item (for a
-/// corrupt one: CORRUPT, its size, dashes and the reason, last).
+/// CREATED, DATABASE (its kind), SIZE, TABLES, ROWS, MASKED and SCHEMA VERSION of a listed
+/// item (for a corrupt one: CORRUPT, dashes, its size, dashes and the reason, last).
 fn figures(i: &Value) -> Vec<String> {
     let s = |k: &str, max: usize| shown(i[k].as_str().unwrap_or(""), max);
     let size = human_bytes(i["size"].as_u64().unwrap_or(0));
+    let count = |k: &str| i[k].as_u64().map_or_else(|| "-".to_owned(), thousands);
     if i["status"] == "ok" {
         vec![
             s("created_at", 40).replace('T', " ").trim_end_matches('Z').to_owned(),
+            s("database", 20),
             size,
-            i["tables"].to_string(),
-            i["rows"].to_string(),
+            count("tables"),
+            count("rows"),
             i["masked"].as_str().map_or_else(|| "-".to_owned(), |m| shown(m, CELL)),
             i["schema_version"].as_str().map_or_else(|| "-".to_owned(), |v| shown(v, CELL)),
         ]
     } else {
-        vec!["CORRUPT".into(), size, "-".into(), "-".into(), "-".into(), s("reason", CELL)]
+        vec!["CORRUPT".into(), "-".into(), size, "-".into(), "-".into(), "-".into(), s("reason", CELL)]
     }
 }
 

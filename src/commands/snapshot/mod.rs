@@ -14,6 +14,7 @@ mod prune;
 mod rebase;
 pub mod restore;
 mod show;
+pub mod subset;
 mod transfer;
 mod verify;
 

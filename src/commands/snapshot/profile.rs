@@ -31,6 +31,10 @@ pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
     let opened = super::catalog::open_chain(ctx, &args.name, args.lock.wait, "profile").await?;
     let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name, &settings))?;
     ctx.printer.data(text.trim_end());
+    ctx.printer.document(
+        "snapshot profile",
+        serde_json::json!({ "name": args.name, "version": opened.version.version, "factories": text }),
+    );
     Ok(code::OK)
 }
 

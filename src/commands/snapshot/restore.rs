@@ -3,23 +3,23 @@
 //! streaming), sequences put back, commit. Any failure rolls everything back. How rows
 //! go in is the database kind's business (`db::Backend`'s load steps).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::catalog::open_chain;
+use super::catalog::{described, open_chain};
 use super::preflight::Preflight;
 use crate::Context;
 use crate::cli::RestoreArgs;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
 use crate::db::select::Selection;
-use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
+use crate::db::{self, LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
-use crate::output::{Level, human_count, plural};
+use crate::output::{Level, human_count, plural, thousands};
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::Header;
 use crate::snapshot::versions::Ref;
@@ -33,30 +33,30 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    if args.clean {
+    if args.clean || ctx.settings.target_not_obvious() {
         ctx.settings.announce_target(&ctx.printer);
     }
     // The chain (every base there and unaltered) is checked before connecting.
     let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
     let chain = Arc::clone(&opened.chain);
     let header = Arc::new(chain.header().clone());
-    let shown_name = described(&args.name, &opened.version.label(), &chain);
+    let shown_name = described(&args.name, &chain);
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let restored = load(ctx, &args, &chain, &header).await?;
-    if let Some(rows) = restored {
+    if let Some((tables, rows)) = restored {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / secs.max(1e-6);
         let summary = json!({ "name": args.name, "version": opened.version.version,
                               "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
-                              "tables": header.tables.len(), "rows": rows,
+                              "tables": tables, "rows": rows,
                               "seconds": (secs * 1000.0).round() / 1000.0, "clean": args.clean });
         ctx.printer.document("snapshot restore", json!({ "dry_run": false, "summary": summary.clone() }));
         ctx.printer.event(Level::Info, "snapshot_restored", summary, || {
             format!(
                 "restored snapshot {shown_name}: {}, {} in {secs:.2}s ({} rows/s)",
-                plural(header.tables.len() as u64, "table", "tables"),
+                plural(tables as u64, "table", "tables"),
                 plural(rows, "row", "rows"),
                 human_count(rate)
             )
@@ -66,14 +66,14 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
 }
 
 /// Restores snapshot `args.name` as `chain` rebuilds it (retried as a whole on transient
-/// failures); `None` for a dry run. Prints no summary. The caller holds the name's lock
+/// failures): the tables and rows restored, `None` for a dry run. Prints no summary. The caller holds the name's lock
 /// (shared or exclusive) and has checked the direct URL (`seed prepare` reuses this).
 pub async fn load(
     ctx: &Context,
     args: &RestoreArgs,
     chain: &Arc<Chain>,
     header: &Arc<Header>,
-) -> Result<Option<u64>, Error> {
+) -> Result<Option<(usize, u64)>, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "the restore", |attempt| async move {
         if attempt > 1 {
             ctx.printer
@@ -92,20 +92,42 @@ pub async fn load(
     .await
 }
 
-/// `'NAME'` as typed, with the version it resolved to when that is not obvious and
-/// the chain it was rebuilt from when it is incremental.
-pub fn described(typed: &str, label: &str, chain: &Chain) -> String {
-    let mut notes = Vec::new();
-    if typed != label && !label.ends_with("@1") {
-        notes.push(label.to_owned());
+/// A table's keys as the restore will leave them: its rows in the snapshot.
+struct SnapshotKeys<'a> {
+    chain: &'a Arc<Chain>,
+    /// The tables restored (the selection), whose keys these are.
+    header: &'a Header,
+}
+
+/// Tables with more rows than this are not read for their keys ahead of the restore
+/// (8 bytes a key): their referencing rows all count, as for a bulk load.
+const MAX_KEPT_KEYS: u64 = 8 << 20;
+
+impl crate::db::dependents::KeptKeys for SnapshotKeys<'_> {
+    fn keys(&self, table: &TableName, columns: &[String]) -> Result<Option<HashSet<u64>>, Error> {
+        let Some(entry) = self.header.tables.iter().find(|t| &t.table_name() == table) else { return Ok(None) };
+        let at: Option<Vec<usize>> =
+            columns.iter().map(|c| entry.columns.iter().position(|col| &col.name == c)).collect();
+        let (Some(at), true) = (at, entry.rows <= MAX_KEPT_KEYS) else { return Ok(None) };
+        let Some(index) = self.chain.header().tables.iter().position(|t| &t.table_name() == table) else {
+            return Ok(None);
+        };
+        let mut keys = HashSet::with_capacity(usize::try_from(entry.rows).unwrap_or(0));
+        tokio::task::block_in_place(|| {
+            let mut rows = self.chain.open_table(index)?;
+            let mut lines = crate::db::copy_text::LineSplitter::default();
+            while let Some(chunk) = rows.next_chunk()? {
+                lines.push::<Error>(&chunk, |line| {
+                    let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+                    let key: Vec<&[u8]> = at.iter().map(|&i| fields.get(i).copied().unwrap_or_default()).collect();
+                    keys.insert(crate::db::dependents::key_hash(&key));
+                    Ok(())
+                })?;
+            }
+            rows.finish()
+        })?;
+        Ok(Some(keys))
     }
-    if let [_, below @ ..] = chain.links()
-        && !below.is_empty()
-    {
-        notes
-            .push(format!("incremental on {}", below.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(" → ")));
-    }
-    if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
 }
 
 /// (snapshot table index, target table) pairs, parents first.
@@ -122,10 +144,44 @@ fn ordered<'s>(header: &Header, schema: &'s Schema) -> (Ordered<'s>, Vec<(TableN
     (order.order.iter().map(|&k| present[k]).collect(), broken)
 }
 
-fn preflight_error(header: &Header, pre: &Preflight, lines: &[String], args: &RestoreArgs, target_kind: &str) -> Error {
+/// `snapshot` is the whole snapshot (not only the tables picked): what `--table` can add.
+fn preflight_error(
+    shown: &str,
+    snapshot: &Header,
+    pre: &Preflight,
+    plan: &LoadPlan,
+    lines: &[String],
+    args: &RestoreArgs,
+    target_kind: &str,
+) -> Error {
+    let header = snapshot;
     let problems = lines.iter().filter(|l| !l.starts_with("  ")).count();
     // Suggest only what can help with the problems found.
     let mut hints = Vec::new();
+    if plan.dependents.iter().any(|d| d.depth == 1) {
+        let mut in_snapshot: Vec<String> = Vec::new();
+        for d in &plan.dependents {
+            let name = d.table.to_string();
+            if snapshot.tables.iter().any(|t| t.table_name() == d.table) && !in_snapshot.contains(&name) {
+                in_snapshot.push(name);
+            }
+        }
+        let restore_too = if in_snapshot.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "restore them too ({}: the snapshot holds them), or ",
+                in_snapshot.iter().map(|t| format!("--table {t}")).collect::<Vec<_>>().join(" ")
+            )
+        };
+        hints.push(match &plan.cascade_obstacle {
+            None => format!(
+                "{restore_too}add --cascade to empty them as well ({}; --dry-run lists them), or empty them first",
+                crate::db::dependents::cascade_list(&plan.dependents)
+            ),
+            Some(why) => format!("{restore_too}empty them first (--cascade cannot help: {why}, which it would empty)"),
+        });
+    }
     if header.database.kind != target_kind {
         hints.push(format!("restore it into a {} database", header.database.kind.escape_debug()));
     }
@@ -143,8 +199,7 @@ fn preflight_error(header: &Header, pre: &Preflight, lines: &[String], args: &Re
     }
     Error::Schema {
         message: format!(
-            "cannot restore snapshot '{}': pre-flight found {problems} problem{}\n{}",
-            header.name,
+            "cannot restore snapshot {shown}: pre-flight found {problems} problem{}\n{}",
             if problems == 1 { "" } else { "s" },
             lines.join("\n")
         ),
@@ -152,21 +207,27 @@ fn preflight_error(header: &Header, pre: &Preflight, lines: &[String], args: &Re
     }
 }
 
-fn plan_text(header: &Header, order: &[(usize, &Table)], mode: &str, clean: bool, pre: &Preflight) -> String {
+fn plan_text(
+    shown: &str,
+    header: &Header,
+    order: &[(usize, &Table)],
+    mode: &str,
+    clean: bool,
+    pre: &Preflight,
+) -> String {
     let mut text = format!(
-        "restore plan for snapshot '{}' ({mode}{})\n",
-        header.name,
+        "restore plan for snapshot {shown} ({mode}{})\n",
         if clean { ", --clean empties the tables first" } else { "" }
     );
     for (n, (i, t)) in order.iter().enumerate() {
         let before = pre.non_empty.iter().find(|(name, _)| name == &t.name).map_or(0, |(_, c)| *c);
         let rows = header.tables[*i].rows;
         text.push_str(&format!(
-            "  {}. {} — {rows} row{}{}\n",
+            "  {}. {} — {}{}\n",
             n + 1,
             t.name,
-            if rows == 1 { "" } else { "s" },
-            if before > 0 { format!(" (replacing {before})") } else { String::new() }
+            plural(rows, "row", "rows"),
+            if before > 0 { format!(" (replacing {})", thousands(before)) } else { String::new() }
         ));
     }
     for d in &pre.differences {
@@ -209,17 +270,46 @@ fn spawn_chunks(chain: Arc<Chain>, index: usize) -> mpsc::Receiver<Result<Vec<u8
     rx
 }
 
+/// A load that failed on its rows may have met a damaged snapshot: a member that
+/// inflates into rows the database refuses before the table's checksum is reached.
+/// The table is then read to its end and checked (from the chain, as the load read
+/// it); a damaged one is reported as corrupt (exit 7), the database's complaint
+/// kept, never as bad data (exit 4): `verify` calls the same file corrupt.
+async fn blame_the_snapshot(chain: &Arc<Chain>, index: usize, e: Error) -> Error {
+    if e.is_transient() || !matches!(e.exit_code(), code::DATA | code::SCHEMA | code::INTERNAL) {
+        return e;
+    }
+    let chain = Arc::clone(chain);
+    match tokio::task::spawn_blocking(move || chain.open_table(index)?.finish()).await {
+        Ok(Err(Error::SnapshotCorrupt { path, reason })) => {
+            let refused = e.to_string();
+            let refused = refused.lines().next().unwrap_or_default();
+            Error::SnapshotCorrupt { path, reason: format!("{reason} (the database had refused its rows: {refused})") }
+        }
+        Ok(Err(altered @ Error::BaseAltered { .. })) => altered,
+        _ => e,
+    }
+}
+
 /// The snapshot with only the tables `--table`, `--exclude` and `--schema` pick (pg_dump's
 /// pattern rules, with the target's search path); entries keep their offsets.
-fn select_from(header: &Header, args: &RestoreArgs, target: &Schema) -> Result<Header, Error> {
-    let selection =
-        Selection { include: args.tables.clone(), exclude: args.exclude.clone(), schemas: args.schemas.clone() };
+fn select_from(header: &Header, args: &RestoreArgs, target: &Schema, ctx: &Context) -> Result<Header, Error> {
+    let selection = Selection {
+        include: args.tables.clone(),
+        exclude: args.exclude.clone(),
+        schemas: args.schemas.clone(),
+        strict_names: args.strict_names,
+    };
     let names: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
     let keep = selection.apply(&names, &target.search_path, target.names_ignore_case)?;
+    selection.tell_unmatched(&names, &target.search_path, target.names_ignore_case, &ctx.printer);
     let mut out = header.clone();
     out.tables.retain(|t| keep.contains(&t.table_name()));
     if out.tables.is_empty() {
-        return Err(Error::usage("no tables of the snapshot left to restore (check --table / --exclude / --schema)"));
+        return Err(Error::usage(format!(
+            "no tables of the snapshot left to restore into {} (check --table / --exclude / --schema)",
+            ctx.settings.database_named()
+        )));
     }
     Ok(out)
 }
@@ -232,8 +322,14 @@ async fn restore(
     chain: &Arc<Chain>,
     header: &Arc<Header>,
     retry: bool,
-) -> Result<Option<u64>, Error> {
-    let intent = WriteIntent { command: format!("snapshot restore {}", args.name), retry, wait: args.lock.wait };
+) -> Result<Option<(usize, u64)>, Error> {
+    let shown = described(&args.name, chain);
+    let intent = WriteIntent {
+        command: format!("snapshot restore {}", args.name),
+        retry,
+        wait: args.lock.wait,
+        empties: args.clean,
+    };
     session.begin_write(&intent).await?;
     if ctx.settings.embedded_default && session.apply_demo_schema_if_empty().await? {
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
@@ -244,7 +340,7 @@ async fn restore(
     let header = if args.tables.is_empty() && args.exclude.is_empty() && args.schemas.is_empty() {
         header
     } else {
-        selected = Arc::new(select_from(header, args, &schema)?);
+        selected = Arc::new(select_from(header, args, &schema, ctx)?);
         &selected
     };
     let (order, cycle_edges) = ordered(header, &schema);
@@ -254,21 +350,30 @@ async fn restore(
     }
     let pre = Preflight::check(header, &schema, session.kind().label(), version.as_ref(), &counts);
     let mut blocking = pre.blocking(args.allow_schema_mismatch, args.clean);
-    let load_req = LoadRequest {
+    let mut load_req = LoadRequest {
         purpose: LoadPurpose::Restore,
         schema: &schema,
         targets: order.iter().map(|(_, t)| t.name.clone()).collect(),
         existing_rows: counts.iter().map(|(k, v)| (k.clone(), *v)).collect::<BTreeMap<_, _>>(),
         empty_first: args.clean,
+        cascade: args.cascade,
+        also_empty: Vec::new(),
         cycle_edges,
     };
-    let plan = session.plan_load(&load_req).await?;
+    let kept = SnapshotKeys { chain, header };
+    let plan = session.plan_load(&mut load_req, Some(&kept)).await?;
     blocking.extend(plan.blocking.iter().cloned());
     if !blocking.is_empty() {
-        return Err(preflight_error(header, &pre, &blocking, args, session.kind().label()));
+        let into = format!("{shown} into {}", ctx.settings.database_named());
+        let kind = session.kind().label();
+        return Err(preflight_error(&into, chain.header(), &pre, &plan, &blocking, args, kind));
     }
     if args.dry_run {
-        ctx.printer.data(&plan_text(header, &order, plan.mode, args.clean, &pre));
+        let mut text = plan_text(&shown, header, &order, plan.mode, args.clean, &pre);
+        if let Some(at) = text.rfind("\npre-flight passed") {
+            text.insert_str(at, &crate::commands::bulk::also_emptied_text(&load_req.also_empty));
+        }
+        ctx.printer.data(&text);
         let tables: Vec<serde_json::Value> = order
             .iter()
             .map(|(i, t)| {
@@ -278,8 +383,10 @@ async fn restore(
             .collect();
         ctx.printer.document(
             "snapshot restore",
-            json!({ "dry_run": true, "name": args.name, "mode": plan.mode, "clean": args.clean,
-                    "tables": tables, "schema_differences": pre.differences }),
+            json!({ "dry_run": true, "name": args.name, "version": chain.top().header.version, "mode": plan.mode,
+                    "clean": args.clean, "tables": tables,
+                    "also_emptied": crate::commands::bulk::also_emptied_json(&load_req.also_empty),
+                    "schema_differences": pre.differences }),
         );
         session.rollback().await;
         return Ok(None);
@@ -306,7 +413,10 @@ async fn restore(
             .position(|t| t.table_name() == name)
             .ok_or_else(|| Error::Internal(format!("{name} is not in the snapshot")))?;
         let rows = RowInput::CopyText(spawn_chunks(Arc::clone(chain), index));
-        let written = session.load_table(&target, rows).await?;
+        let written = match session.load_table(&target, rows).await {
+            Ok(n) => n,
+            Err(e) => return Err(blame_the_snapshot(chain, index, e).await),
+        };
         if written != entry.rows {
             return Err(Error::Data {
                 step: format!("restoring {}", table.name),
@@ -319,6 +429,9 @@ async fn restore(
     let sequences: Vec<(&Table, &BTreeMap<String, _>)> =
         order.iter().map(|(i, t)| (*t, &header.tables[*i].sequences)).collect();
     session.restore_sequences(&sequences).await?;
+    // SQLite checks deferred foreign keys here; every kind syncs to disk.
+    let phase = ctx.printer.phase("committing");
     session.commit("committing").await?;
-    Ok(Some(total))
+    phase.finish();
+    Ok(Some((order.len(), total)))
 }

@@ -13,7 +13,6 @@ use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
-use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
 use crate::snapshot::versions::Ref;
@@ -102,7 +101,7 @@ struct ScrubbedLines<W: Write> {
 
 impl<W: Write> ScrubbedLines<W> {
     fn emit(&mut self) -> std::io::Result<()> {
-        let text = scrub(&String::from_utf8_lossy(&self.line));
+        let text = crate::output::clean_json(&String::from_utf8_lossy(&self.line));
         self.line.clear();
         self.out.write_all(text.as_bytes())?;
         self.out.write_all(b"\n")
@@ -157,9 +156,7 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     let rows: u64 = h.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = h.tables.iter().map(|t| t.raw_bytes).sum();
     let _ = writeln!(out, "snapshot      {}", t(&h.name, NAME));
-    if h.version > 1 || h.base.is_some() {
-        let _ = writeln!(out, "version       {}", h.version);
-    }
+    let _ = writeln!(out, "version       {}", h.version);
     if let Some(b) = &h.base {
         let count = |s: Storage| h.tables.iter().filter(|t| t.storage == s).count() as u64;
         let _ = writeln!(
@@ -174,6 +171,9 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     }
     if let Some(d) = &h.description {
         let _ = writeln!(out, "description   {}", t(d, 2000));
+    }
+    if let Some(sub) = &h.subset {
+        let _ = write!(out, "{}", super::subset::info_text(sub));
     }
     let _ = writeln!(out, "file          {} ({}, {} of rows)", for_terminal(file), human_bytes(size), human_bytes(raw));
     let _ = writeln!(out, "created       {} by seed {}", t(&h.created_at, 40), t(&h.tool_version, 40));

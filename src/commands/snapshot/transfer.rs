@@ -31,7 +31,7 @@ use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::chain::{MAX_CHAIN_DEPTH, base_label};
 use crate::snapshot::format::{BaseRef, Header, Storage, content_checksum};
 use crate::snapshot::location::{Location, Mode, Spec};
-use crate::snapshot::reader::{read_header_from, verify_source};
+use crate::snapshot::reader::{read_header_stored_as, verify_source};
 use crate::snapshot::source::Source;
 use crate::snapshot::versions::Ref;
 
@@ -208,28 +208,26 @@ async fn execute(
     let verb = if command.ends_with("push") { "pushed" } else { "pulled" };
     // Version 1 is named as the user knows it from before versions: by its name.
     let shown = if top.version == 1 { top.name.clone() } else { top.label() };
-    ctx.printer.event(
-        Level::Info,
-        "snapshot_copied",
-        json!({ "name": top.name, "version": top.version, "from": from.display_key(&top.key).display().to_string(),
-                "to": shown_dest, "bytes": bytes, "bases": bases, "verified": true,
-                "seconds": (secs * 1000.0).round() / 1000.0 }),
-        || {
-            let with = if bases.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " with {} it is built on ({})",
-                    plural(bases.len() as u64, "snapshot", "snapshots"),
-                    bases.join(", ")
-                )
-            };
+    let summary = json!({ "name": top.name, "version": top.version,
+                          "from": from.display_key(&top.key).display().to_string(), "to": shown_dest,
+                          "bytes": bytes, "bases": bases, "verified": true,
+                          "seconds": (secs * 1000.0).round() / 1000.0 });
+    ctx.printer.document(command, summary.clone());
+    ctx.printer.event(Level::Info, "snapshot_copied", summary, || {
+        let with = if bases.is_empty() {
+            String::new()
+        } else {
             format!(
-                "{verb} snapshot '{shown}'{with} ({}, every table verified) to {shown_dest} in {secs:.2}s",
-                human_bytes(bytes)
+                " with {} it is built on ({})",
+                plural(bases.len() as u64, "snapshot", "snapshots"),
+                bases.join(", ")
             )
-        },
-    );
+        };
+        format!(
+            "{verb} snapshot '{shown}'{with} ({}, every table verified) to {shown_dest} in {secs:.2}s",
+            human_bytes(bytes)
+        )
+    });
     Ok(code::OK)
 }
 
@@ -239,7 +237,7 @@ async fn copy_key(v: &Version, header: &Header, from: &Location, to: &Location, 
     let missing = || Error::SnapshotMissing { name: v.label(), dir: from.display() };
     let src = from.open_key(key).await?.ok_or_else(missing)?;
     // Pinned to what was planned: a version replaced since is not copied in its place.
-    let now = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
+    let now = tokio::task::block_in_place(|| read_header_stored_as(src.as_ref(), &v.name, v.version))?;
     same_header(header, &now, src.as_ref())?;
     let mut stage = to.stage(key).await?;
     let verify_after = stage.staged_source()?.is_some();

@@ -4,8 +4,7 @@
 
 use serde_json::json;
 
-use super::catalog::open_chain;
-use super::restore::described;
+use super::catalog::{described, open_chain};
 use crate::Context;
 use crate::cli::VerifyArgs;
 use crate::db::{self, ChunkSink};
@@ -17,17 +16,16 @@ pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
     // A missing or altered base fails here, before anything is read.
     let opened = open_chain(ctx, &args.name, args.lock.wait, "verify").await?;
     let chain = &opened.chain;
+    let shown_name = described(&args.name, chain);
     if args.against_db {
-        return against_db(chain.header(), ctx).await;
+        return against_db(chain.header(), opened.version.version, &shown_name, ctx).await;
     }
     tokio::task::block_in_place(|| chain.verify())?;
     let header = chain.header();
-    let shown_name = described(&args.name, &opened.version.label(), chain);
     if header.format_version < 2 {
         ctx.printer.info(format!(
-            "note: snapshot '{}' is format {}: its header is not bound to its data (no header checksum), so an \
+            "note: snapshot {shown_name} is format {}: its header is not bound to its data (no header checksum), so an \
              edited header goes unnoticed; a snapshot taken now is format {}",
-            header.name,
             header.format_version,
             crate::snapshot::format::FORMAT_VERSION
         ));
@@ -71,7 +69,7 @@ impl ChunkSink for HashSink {
 
 /// Row counts and checksums of the live tables (read in one repeatable-read
 /// transaction) against the snapshot's header.
-async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
+async fn against_db(header: &Header, version: u64, shown: &str, ctx: &Context) -> Result<u8, Error> {
     let mut session =
         db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot verify").await?;
     session.begin_read().await?;
@@ -125,17 +123,17 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
     // The report is the result, also when the rows differ (exit 12).
     ctx.printer.document(
         "snapshot verify",
-        json!({ "name": header.name, "against_db": true, "matches": differences.is_empty(), "tables": report }),
+        json!({ "name": header.name, "version": version, "against_db": true, "matches": differences.is_empty(),
+                "tables": report }),
     );
     if differences.is_empty() {
         ctx.printer.event(
             Level::Info,
             "snapshot_matches_database",
-            json!({ "name": header.name, "tables": header.tables.len() }),
+            json!({ "name": header.name, "version": version, "tables": header.tables.len() }),
             || {
                 format!(
-                    "the database matches snapshot '{}': {}, same rows",
-                    header.name,
+                    "the database matches snapshot {shown}: {}, same rows",
                     plural(header.tables.len() as u64, "table", "tables")
                 )
             },
@@ -147,8 +145,7 @@ async fn against_db(header: &Header, ctx: &Context) -> Result<u8, Error> {
     }
     Err(Error::Differences {
         summary: format!(
-            "the database differs from snapshot '{}' in {} of {}",
-            header.name,
+            "the database differs from snapshot {shown} in {} of {}",
             differences.len(),
             plural(header.tables.len() as u64, "table", "tables")
         ),

@@ -122,7 +122,9 @@ pub fn classify_connect(err: &sqlx::Error) -> Option<(&'static str, bool)> {
     Some(match my.number() {
         1045 | 1698 => ("authentication failed", false),
         1049 => ("database does not exist", false),
-        1044 => ("permission denied", false),
+        // The same answer for a database that does not exist and one the user may not
+        // use (the server does not tell which).
+        1044 => ("no access to the database", false),
         1040 | 1203 => ("too many connections", true),
         1129 | 1130 => ("host not allowed", false),
         1053 => ("server shutting down", true),

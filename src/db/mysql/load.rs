@@ -32,7 +32,6 @@ use sqlx::{AssertSqlSafe, MySql};
 use super::MySqlBackend;
 use super::codec::{Codec, bits_value, geometry_bytes};
 use super::errors::translate;
-use crate::db::backend::Backend;
 use crate::db::backend::{LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput};
 use crate::db::copy_text::{self, Field, LineSplitter};
 use crate::db::insert;
@@ -135,7 +134,6 @@ impl Param {
 impl MySqlBackend {
     pub(super) async fn plan(&mut self, req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
         let mut blocking = Vec::new();
-        let targets: HashSet<&TableName> = req.targets.iter().collect();
         let step = self.step("checking the tables before the load");
 
         // Engines that cannot roll back: the targets, and what their triggers write.
@@ -145,7 +143,8 @@ impl MySqlBackend {
             .into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
             .collect();
-        let mut touched: Vec<&TableName> = req.targets.iter().collect();
+        // Tables `--cascade` empties are written too (DELETE).
+        let mut touched: Vec<&TableName> = req.targets.iter().chain(req.also_empty.iter().map(|(t, _)| t)).collect();
         for t in req.targets.iter().filter_map(|n| req.schema.get(n)) {
             for w in &t.trigger_writes {
                 if !touched.contains(&&w.table) {
@@ -167,29 +166,11 @@ impl MySqlBackend {
             ));
         }
 
-        // Emptying the targets must not strand rows of other tables that point at them.
-        if req.empty_first {
-            for child in req.schema.tables.iter().filter(|t| !targets.contains(&t.name)) {
-                for fk in child.foreign_keys.iter().filter(|fk| targets.contains(&fk.ref_table)) {
-                    let set: Vec<String> =
-                        fk.columns.iter().map(|c| format!("{} IS NOT NULL", quote_ident(c))).collect();
-                    let sql = format!("SELECT count(*) FROM {} WHERE {}", child.name.quoted(), set.join(" AND "));
-                    let n = self.one_i64(sql, &step).await?.unwrap_or(0);
-                    if n > 0 {
-                        blocking.push(format!(
-                            "{} has {n} rows referencing {} ({}), which would be emptied: include {} or empty it first",
-                            child.name, fk.ref_table, fk.name, child.name
-                        ));
-                    }
-                }
-            }
-        }
-
         if req.purpose == LoadPurpose::Restore {
             self.plan_restore_triggers(req, &mut blocking).await?;
         }
         let mode = if deferred_checks(req) { MODE_DEFERRED } else { MODE_ROWS };
-        Ok(LoadPlan { mode, label: "keys in place", blocking })
+        Ok(LoadPlan { mode, label: "keys in place", blocking, ..LoadPlan::default() })
     }
 
     /// A restore lets triggers fire (MySQL cannot switch them off inside a
@@ -259,9 +240,12 @@ impl MySqlBackend {
             self.exec("SET SESSION foreign_key_checks = 0".into(), &step).await?;
         }
         if req.empty_first {
-            for t in req.targets.iter().rev() {
+            // Children first: tables `--cascade` adds, then the targets, last loaded first.
+            for t in req.also_empty.iter().map(|(t, _)| t).chain(req.targets.iter().rev()) {
                 let step = self.step(format!("emptying {t}")).table(t.to_string());
+                let phase = self.printer.phase(format!("emptying {t}"));
                 self.exec(format!("DELETE FROM {}", t.quoted()), &step).await?;
+                phase.finish();
             }
         }
         for t in req.targets.iter().filter_map(|n| req.schema.get(n)) {
@@ -289,7 +273,9 @@ impl MySqlBackend {
     pub(super) async fn finish(&mut self) -> Result<(), Error> {
         let checks = std::mem::take(&mut self.load.checks);
         for (child, fk) in &checks {
+            let phase = self.printer.phase(format!("checking foreign key {} of {child}", fk.name));
             self.check_foreign_key(child, fk).await?;
+            phase.finish();
         }
         let step = self.step("switching foreign-key checks back on");
         self.exec("SET SESSION foreign_key_checks = 1".into(), &step).await

@@ -37,9 +37,9 @@ pub async fn get_lock(db: &mut MySqlBackend, intent: &WriteIntent) -> Result<(),
         let got = db.one_i64(format!("SELECT GET_LOCK({lit}, {wait})"), &step).await?;
         if got == Some(1) {
             db.lock = Some(name);
-            // Tells a refused second run what this session is doing (readable through
-            // performance_schema where it is on).
-            let command = quote_literal(&format!("seed {}", intent.command));
+            // Tells a refused second run which seed process this is, where and doing
+            // what (readable through performance_schema where it is on).
+            let command = quote_literal(&crate::system::holder(&format!("seed {}", intent.command)));
             db.exec(format!("SET @seed_command = {command}"), &step).await?;
             return Ok(());
         }
@@ -56,13 +56,14 @@ pub async fn get_lock(db: &mut MySqlBackend, intent: &WriteIntent) -> Result<(),
     })
 }
 
-/// "connection 42 (seed bulk, app@localhost, for 3s)": the holder's connection from
-/// `IS_USED_LOCK`, who it is from the process list (a user without the PROCESS
-/// privilege sees only their own connections), what it runs from performance_schema
-/// when that is on.
+/// "pid 4242 on laptop (seed bulk); its connection: connection 42 (app@localhost, for
+/// 3s)": the seed process as it named itself, from performance_schema when that is on,
+/// then the holder's server connection from `IS_USED_LOCK` and who it is from the
+/// process list (a user without the PROCESS privilege sees only their own connections).
 async fn holder(db: &mut MySqlBackend, lit: &str) -> Option<String> {
     let step = db.step("finding the lock's holder");
     let id = db.one_i64(format!("SELECT IS_USED_LOCK({lit})"), &step).await.ok()??;
+    let mut process = None;
     let mut parts = Vec::new();
     let command = format!(
         "SELECT v.VARIABLE_VALUE FROM performance_schema.user_variables_by_thread v
@@ -72,7 +73,7 @@ async fn holder(db: &mut MySqlBackend, lit: &str) -> Option<String> {
     if let Ok(rows) = db.texts(command, &step).await
         && let Some(Some(c)) = rows.into_iter().next().and_then(|r| r.into_iter().next())
     {
-        parts.push(plain(&c));
+        process = Some(plain(&c));
     }
     let who = format!("SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = {id}");
     if let Ok(rows) = db.texts(who, &step).await
@@ -85,7 +86,12 @@ async fn holder(db: &mut MySqlBackend, lit: &str) -> Option<String> {
         parts.push(format!("{}@{host}", plain(&get(0))));
         parts.push(format!("for {}s", get(2)));
     }
-    Some(if parts.is_empty() { format!("connection {id}") } else { format!("connection {id} ({})", parts.join(", ")) })
+    let connection =
+        if parts.is_empty() { format!("connection {id}") } else { format!("connection {id} ({})", parts.join(", ")) };
+    Some(match process {
+        Some(p) => format!("{p}; its connection: {connection}"),
+        None => connection,
+    })
 }
 
 /// Printable characters only: another session's words are untrusted.

@@ -79,6 +79,7 @@ impl PgBackend {
             mode: if fast { MODE_FAST } else { MODE_IN_PLACE },
             label: if fast { "keys after data" } else { "keys in place" },
             blocking,
+            ..LoadPlan::default()
         })
     }
 
@@ -90,22 +91,39 @@ impl PgBackend {
         if quoted.is_empty() {
             return Ok(());
         }
+        // Tables `--cascade` adds, children first, by DELETE: foreign keys from tables
+        // that keep their (non-referencing) rows may point at them, and TRUNCATE refuses
+        // any such key.
+        if req.empty_first && !req.also_empty.is_empty() {
+            let step = self.step("deferring deferrable constraints");
+            self.exec("SET CONSTRAINTS ALL DEFERRED".into(), &step).await?;
+            for (t, _) in &req.also_empty {
+                let step = self.step(format!("emptying {t} (--cascade)")).table(t.to_string());
+                let phase = self.printer.phase(format!("emptying {t}"));
+                self.exec(format!("DELETE FROM {}", t.quoted()), &step).await?;
+                phase.finish();
+            }
+        }
         if fast {
             let mut sorted = quoted.clone();
             sorted.sort();
             let step = self.step("locking the tables");
             self.exec(format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", sorted.join(", ")), &step).await?;
+            // Foreign keys pointing at the targets go too (and come back checked).
+            let phase = self.printer.phase("setting keys and indexes aside");
             self.load.dropped = Some(rebuild::drop_keys(&mut self.conn, &req.targets).await?);
+            phase.finish();
             // Empty (or to be emptied) and locked: TRUNCATE lets COPY use FREEZE.
             let step = self.step("emptying the tables");
+            let phase = self.printer.phase("emptying the tables");
             self.exec(format!("TRUNCATE {}", quoted.join(", ")), &step).await?;
+            phase.finish();
         } else {
-            if req.empty_first {
-                let step = self.step("emptying the tables");
-                self.exec(format!("TRUNCATE {}", quoted.join(", ")), &step).await?;
-            }
             let step = self.step("deferring deferrable constraints");
             self.exec("SET CONSTRAINTS ALL DEFERRED".into(), &step).await?;
+            if req.empty_first {
+                self.empty_in_place(req).await?;
+            }
         }
         if req.purpose == LoadPurpose::Restore {
             for t in self.tables_with_triggers(&req.targets).await? {
@@ -113,6 +131,34 @@ impl PgBackend {
                 self.exec(format!("ALTER TABLE {} DISABLE TRIGGER USER", t.quoted()), &step).await?;
                 self.load.triggers_disabled.push(t);
             }
+        }
+        Ok(())
+    }
+
+    /// Empties the targets with their keys in place: TRUNCATE when no foreign key of a
+    /// table that keeps its rows points at them, else DELETE, last loaded first (the
+    /// pre-flight made sure no such row references them; TRUNCATE refuses the key
+    /// itself).
+    async fn empty_in_place(&mut self, req: &LoadRequest<'_>) -> Result<(), Error> {
+        let emptied = |n: &TableName| req.targets.contains(n) || req.also_empty.iter().any(|(t, _)| t == n);
+        let referenced = req
+            .schema
+            .tables
+            .iter()
+            .any(|t| !emptied(&t.name) && t.foreign_keys.iter().any(|fk| req.targets.contains(&fk.ref_table)));
+        if !referenced {
+            let quoted: Vec<String> = req.targets.iter().map(TableName::quoted).collect();
+            let step = self.step("emptying the tables");
+            let phase = self.printer.phase("emptying the tables");
+            self.exec(format!("TRUNCATE {}", quoted.join(", ")), &step).await?;
+            phase.finish();
+            return Ok(());
+        }
+        for t in req.targets.iter().rev() {
+            let step = self.step(format!("emptying {t}")).table(t.to_string());
+            let phase = self.printer.phase(format!("emptying {t}"));
+            self.exec(format!("DELETE FROM {}", t.quoted()), &step).await?;
+            phase.finish();
         }
         Ok(())
     }

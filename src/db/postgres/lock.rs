@@ -18,8 +18,14 @@ pub const ADVISORY_LOCK_KEY: i64 = 0x5EED_0001_5EED_0001;
 /// backend may still be on its way out.
 const RETRY_PATIENCE: Duration = Duration::from_secs(5);
 
+/// Longest `application_name` the server keeps (NAMEDATALEN - 1 bytes).
+const MAX_APPLICATION_NAME: usize = 63;
+
 /// Takes the lock for the current transaction, or says who has it. With `--wait` it
-/// waits as long as it takes (bounded by the statement timeout, if any).
+/// waits as long as it takes (bounded by the statement timeout, if any). The holder
+/// then names itself in `application_name` for the transaction (`pid 4242 on laptop
+/// (seed bulk)`): the only thing another session can read of it, and the server's
+/// backend pid alone would pass for the seed process's.
 pub async fn advisory_xact_lock(conn: &mut PgConnection, intent: &WriteIntent) -> Result<(), Error> {
     let step = Step::new("taking the advisory lock");
     if intent.wait {
@@ -28,7 +34,7 @@ pub async fn advisory_xact_lock(conn: &mut PgConnection, intent: &WriteIntent) -
             .execute(&mut *conn)
             .await
             .map_err(|e| translate(e, &step))?;
-        return Ok(());
+        return name_holder(conn, intent).await;
     }
     let deadline = Instant::now() + if intent.retry { RETRY_PATIENCE } else { Duration::ZERO };
     loop {
@@ -38,7 +44,7 @@ pub async fn advisory_xact_lock(conn: &mut PgConnection, intent: &WriteIntent) -
             .await
             .map_err(|e| translate(e, &step))?;
         if got {
-            return Ok(());
+            return name_holder(conn, intent).await;
         }
         if Instant::now() >= deadline {
             break;
@@ -53,7 +59,23 @@ pub async fn advisory_xact_lock(conn: &mut PgConnection, intent: &WriteIntent) -
     })
 }
 
-/// Who holds the seed advisory lock, e.g. "pid 4242 (seed bulk, transaction open for 3s)".
+async fn name_holder(conn: &mut PgConnection, intent: &WriteIntent) -> Result<(), Error> {
+    let mut name = crate::system::holder(&format!("seed {}", intent.command));
+    if name.len() > MAX_APPLICATION_NAME {
+        let cut = (0..=MAX_APPLICATION_NAME).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
+        name.truncate(cut);
+    }
+    sqlx::query("SELECT set_config('application_name', $1, true)")
+        .bind(&name)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| translate(e, &Step::new("naming the lock's holder")))?;
+    Ok(())
+}
+
+/// Who holds the seed advisory lock: the seed process as it named itself (`pid 4242 on
+/// laptop (seed bulk)`), then its server connection; a holder that did not name itself
+/// is described by its server connection only, called that.
 async fn holder(conn: &mut PgConnection) -> Option<String> {
     let row = sqlx::query(
         "SELECT a.pid, a.application_name, extract(epoch FROM now() - a.xact_start)::int8 AS secs,
@@ -72,10 +94,37 @@ async fn holder(conn: &mut PgConnection) -> Option<String> {
     let app: String = row.get("application_name");
     let secs: Option<i64> = row.get("secs");
     let addr: Option<String> = row.get("addr");
-    Some(format!(
-        "pid {pid} ({}{}{})",
-        if app.is_empty() { "unknown client" } else { &app },
+    Some(describe_holder(&app, pid, addr.as_deref(), secs))
+}
+
+fn describe_holder(app: &str, server_pid: i32, addr: Option<&str>, secs: Option<i64>) -> String {
+    // Another session's words: printable characters only.
+    let app: String = app.chars().filter(|c| !c.is_control()).collect();
+    let connection = format!(
+        "server process {server_pid}{}{}",
         addr.map(|a| format!(" from {a}")).unwrap_or_default(),
         secs.map(|s| format!(", transaction open for {s}s")).unwrap_or_default()
-    ))
+    );
+    if app.starts_with("pid ") && app.contains(" on ") {
+        format!("{app}; its connection: {connection}")
+    } else {
+        format!("{connection} ({})", if app.is_empty() { "unknown client" } else { &app })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_is_named_by_its_own_process_not_the_server_pid() {
+        let text = describe_holder("pid 4242 on laptop (seed bulk)", 17874, Some("127.0.0.1/32"), Some(3));
+        assert_eq!(
+            text,
+            "pid 4242 on laptop (seed bulk); its connection: server process 17874 from 127.0.0.1/32, transaction open for 3s"
+        );
+        let text = describe_holder("psql", 17874, None, None);
+        assert_eq!(text, "server process 17874 (psql)");
+        assert!(!describe_holder("pid 1 on x\u{1b}[2J", 2, None, None).contains('\u{1b}'));
+    }
 }

@@ -103,6 +103,16 @@ pub fn held_at_connect(url: &crate::db::url::DbUrl, err: &sqlx::Error) -> Option
 }
 
 /// Why opening the database failed, and whether trying again can help.
+/// A file-system failure opening the database (none of them passes by retrying).
+pub fn classify_io(err: &std::io::Error) -> (&'static str, bool) {
+    match err.kind() {
+        std::io::ErrorKind::NotADirectory => ("directory does not exist", false),
+        std::io::ErrorKind::NotFound => ("no such database file", false),
+        std::io::ErrorKind::PermissionDenied => ("permission denied", false),
+        _ => ("cannot open database file", false),
+    }
+}
+
 pub fn classify_connect(err: &sqlx::Error) -> Option<(&'static str, bool)> {
     let sqlx::Error::Database(db) = err else { return None };
     Some(match primary_code(db.code().as_deref()) {

@@ -3,6 +3,8 @@
 //! sized to the bind limit. A restore sets the targets' triggers aside (SQLite cannot
 //! disable one) and creates them again before COMMIT — DDL is transactional here.
 
+use std::path::Path;
+
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -13,17 +15,18 @@ use crate::db::copy_text::{self, Field, LineSplitter};
 use crate::db::errors::Step;
 use crate::db::insert;
 use crate::db::schema::{Schema, TableName, TypeKind, quote_ident, quote_literal};
-use crate::error::Error;
+use crate::error::{ConstraintViolation, Error, Violation};
 use crate::factory::plan::{Gen, Plan};
 use crate::factory::values::Value;
+use crate::output::plural;
 
 /// SQLite's default limit on bound parameters per statement.
 const MAX_BINDS: usize = 32_766;
 /// Rows per INSERT when the caller does not say (restores).
 const DEFAULT_ROWS: u64 = 5_000;
 
-fn q(e: sqlx::Error, what: &str) -> Error {
-    translate(e, &Step::new(what), None)
+fn q(e: sqlx::Error, what: &str, db: Option<&Path>) -> Error {
+    translate(e, &Step::new(what), db)
 }
 
 /// What `start_load` set aside.
@@ -32,18 +35,39 @@ pub struct LoadState {
     temp_indexes: Vec<String>,
     /// (name, CREATE TRIGGER statement) of triggers dropped for a restore.
     triggers: Vec<(String, String)>,
+    /// Tables whose foreign keys `finish` checks (loaded with foreign keys off).
+    check: Vec<TableName>,
 }
 
 impl SqliteBackend {
     pub(super) async fn start(&mut self, req: &LoadRequest<'_>) -> Result<(), Error> {
         self.load = LoadState::default();
-        self.exec("PRAGMA defer_foreign_keys = ON", "deferring foreign keys").await?;
-        self.load.temp_indexes = add_foreign_key_indexes(&mut self.conn, req.schema, &req.targets).await?;
+        if self.foreign_keys_off {
+            // Checked by `finish`, table by table: nothing to defer, no child indexes.
+            self.load.check = req.targets.clone();
+        } else {
+            self.exec("PRAGMA defer_foreign_keys = ON", "deferring foreign keys").await?;
+            let phase = self.printer.phase("indexing foreign keys for the load");
+            self.load.temp_indexes =
+                add_foreign_key_indexes(&mut self.conn, self.path.as_deref(), req.schema, &req.targets).await?;
+            phase.finish();
+        }
+        // Triggers go first: SQLite empties a table with triggers row by row.
+        self.set_triggers_aside(req).await?;
         if req.empty_first {
-            for t in &req.targets {
-                self.exec(&format!("DELETE FROM {}", t.quoted()), "emptying the tables").await?;
+            // Children first: tables `--cascade` adds, then the targets, last loaded first.
+            for t in req.also_empty.iter().map(|(t, _)| t).chain(req.targets.iter().rev()) {
+                let phase = self.printer.phase(format!("emptying {t}"));
+                self.exec(&format!("DELETE FROM {}", t.quoted()), &format!("emptying {t}")).await?;
+                phase.finish();
             }
         }
+        Ok(())
+    }
+
+    /// A restore drops the targets' triggers (SQLite cannot disable one) and `finish`
+    /// creates them again; DDL is transactional here.
+    async fn set_triggers_aside(&mut self, req: &LoadRequest<'_>) -> Result<(), Error> {
         if req.purpose == LoadPurpose::Restore && !req.targets.is_empty() {
             let names: Vec<String> = req.targets.iter().map(|t| quote_literal(&t.name)).collect();
             let sql = format!(
@@ -63,11 +87,69 @@ impl SqliteBackend {
 
     pub(super) async fn finish(&mut self) -> Result<(), Error> {
         let state = std::mem::take(&mut self.load);
-        drop_indexes(&mut self.conn, &state.temp_indexes).await?;
+        drop_indexes(&mut self.conn, self.path.as_deref(), &state.temp_indexes).await?;
         for (_, sql) in &state.triggers {
             self.exec(sql, "re-creating triggers").await?;
         }
+        for t in &state.check {
+            let phase = self.printer.phase(format!("checking the foreign keys of {t}"));
+            self.check_foreign_keys(t).await?;
+            phase.finish();
+        }
         Ok(())
+    }
+
+    /// `PRAGMA foreign_key_check` of one table: its first row whose key has no parent
+    /// row fails the load, named with the parent and how many rows break the key.
+    async fn check_foreign_keys(&mut self, table: &TableName) -> Result<(), Error> {
+        let what = format!("checking the foreign keys of {table}");
+        let db = self.path.clone();
+        let db = db.as_deref();
+        let fk_check = |tail: &str| {
+            format!(
+                "SELECT {tail} FROM pragma_foreign_key_check({}, {})",
+                quote_literal(&table.name),
+                schema_arg(table)
+            )
+        };
+        let first = sqlx::query(AssertSqlSafe(fk_check("rowid, \"parent\", fkid") + " LIMIT 1"))
+            .fetch_optional(&mut self.conn)
+            .await
+            .map_err(|e| q(e, &what, db))?;
+        let Some(row) = first else { return Ok(()) };
+        let rowid: Option<i64> = row.try_get(0).ok().flatten();
+        let parent: String = row.try_get(1).unwrap_or_default();
+        let fkid: i64 = row.try_get(2).unwrap_or_default();
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(fk_check("count(*)")))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| q(e, &what, db))?;
+        let columns = sqlx::query(AssertSqlSafe(format!(
+            "SELECT \"from\" FROM pragma_foreign_key_list({}, {}) WHERE id = {fkid} ORDER BY seq",
+            quote_literal(&table.name),
+            schema_arg(table)
+        )))
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| q(e, &what, db))?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).unwrap_or_default())
+        .collect::<Vec<_>>();
+        Err(Error::Constraint(Box::new(ConstraintViolation {
+            kind: Violation::ForeignKey,
+            table: Some(table.to_string()),
+            constraint: Some(format!("{table}({}) -> {parent}", columns.join(", "))),
+            column: columns.first().cloned(),
+            batch: None,
+            row: None,
+            step: what,
+            detail: format!(
+                "{} of {table} reference{} no row of {parent}{}",
+                plural(u64::try_from(count).unwrap_or(0), "row", "rows"),
+                if count == 1 { "s" } else { "" },
+                rowid.map(|r| format!(" (the first: rowid {r})")).unwrap_or_default()
+            ),
+        })))
     }
 
     /// Integer primary keys (rowids): above the table's highest, under the lock.
@@ -194,6 +276,11 @@ impl SqliteBackend {
     }
 }
 
+/// The schema argument of a table-valued pragma: the attached database, or `main`.
+fn schema_arg(table: &TableName) -> String {
+    quote_literal(if table.schema.is_empty() { "main" } else { &table.schema })
+}
+
 fn field_value(f: Field) -> Value {
     match f {
         Field::Null => Value::Null,
@@ -210,6 +297,7 @@ fn field_value(f: Field) -> Value {
 /// COMMIT, and a failed load rolls them back.
 async fn add_foreign_key_indexes(
     conn: &mut SqliteConnection,
+    db: Option<&Path>,
     schema: &Schema,
     targets: &[TableName],
 ) -> Result<Vec<String>, Error> {
@@ -224,7 +312,7 @@ async fn add_foreign_key_indexes(
                 continue;
             }
             if indexes.is_none() {
-                indexes = Some(index_columns(conn, &child.name).await?);
+                indexes = Some(index_columns(conn, db, &child.name).await?);
             }
             let covered = indexes.iter().flatten().any(|cols| {
                 cols.len() >= fk.columns.len()
@@ -243,7 +331,7 @@ async fn add_foreign_key_indexes(
             )))
             .execute(&mut *conn)
             .await
-            .map_err(|e| q(e, &format!("indexing {}.{} for the load", child.name, fk.columns.join(","))))?;
+            .map_err(|e| q(e, &format!("indexing {}.{} for the load", child.name, fk.columns.join(",")), db))?;
             indexes.get_or_insert_default().push(fk.columns.clone());
             created.push(idx);
         }
@@ -252,19 +340,23 @@ async fn add_foreign_key_indexes(
 }
 
 /// The columns of each full (not partial) index of `table`, in index order.
-async fn index_columns(conn: &mut SqliteConnection, table: &TableName) -> Result<Vec<Vec<String>>, Error> {
+async fn index_columns(
+    conn: &mut SqliteConnection,
+    db: Option<&Path>,
+    table: &TableName,
+) -> Result<Vec<Vec<String>>, Error> {
     let what = format!("reading the indexes of {table}");
     let list = sqlx::query(AssertSqlSafe(format!("PRAGMA index_list({})", quote_ident(&table.name))))
         .fetch_all(&mut *conn)
         .await
-        .map_err(|e| q(e, &what))?;
+        .map_err(|e| q(e, &what, db))?;
     let mut out = Vec::new();
     for row in list.iter().filter(|r| r.get::<i64, _>("partial") == 0) {
         let name: String = row.get("name");
         let cols = sqlx::query(AssertSqlSafe(format!("PRAGMA index_info({})", quote_ident(&name))))
             .fetch_all(&mut *conn)
             .await
-            .map_err(|e| q(e, &what))?
+            .map_err(|e| q(e, &what, db))?
             .iter()
             .map(|r| r.get::<Option<String>, _>("name").unwrap_or_default())
             .collect();
@@ -273,12 +365,12 @@ async fn index_columns(conn: &mut SqliteConnection, table: &TableName) -> Result
     Ok(out)
 }
 
-async fn drop_indexes(conn: &mut SqliteConnection, names: &[String]) -> Result<(), Error> {
+async fn drop_indexes(conn: &mut SqliteConnection, db: Option<&Path>, names: &[String]) -> Result<(), Error> {
     for name in names {
         sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX {}", quote_ident(name))))
             .execute(&mut *conn)
             .await
-            .map_err(|e| q(e, "dropping the load's temporary indexes"))?;
+            .map_err(|e| q(e, "dropping the load's temporary indexes", db))?;
     }
     Ok(())
 }

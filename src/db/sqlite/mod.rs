@@ -20,7 +20,8 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Column, Schema, Table, TableName};
+use crate::db::keys::{KeyPart, RowKey};
+use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::Plan;
@@ -40,35 +41,71 @@ pub struct SqliteBackend {
     conn: SqliteConnection,
     path: Option<PathBuf>,
     load: load::LoadState,
+    /// The write transaction runs with foreign keys off (a load that empties its
+    /// targets); `finish_load` checks them.
+    foreign_keys_off: bool,
+    printer: crate::output::Printer,
 }
 
-/// Opens the database file; `create` makes it when missing (commands that write), a
-/// read-only open never creates or changes anything (doctor).
-pub async fn connect(url: &DbUrl, create: bool) -> Result<(SqliteBackend, String), sqlx::Error> {
+/// How a database file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// Made when missing: only the embedded default (`./seed.db`, which gets the demo
+    /// schema); any other file a write command names must exist, so a typo in a URL
+    /// fails without leaving an empty file behind.
+    Create,
+    /// Read and written; it must exist.
+    Existing,
+    /// Never created or changed (doctor): a missing file reads as an empty database.
+    ReadOnly,
+}
+
+/// Opens the database file as `open` says.
+pub async fn connect(
+    url: &DbUrl,
+    open: Open,
+    printer: &crate::output::Printer,
+) -> Result<(SqliteBackend, String), sqlx::Error> {
     let path = url.sqlite_path().cloned();
     if let Some(parent) = path.as_ref().and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty())
         && !parent.exists()
     {
         return Err(sqlx::Error::Io(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
+            std::io::ErrorKind::NotADirectory,
             format!("directory {} does not exist", parent.display()),
+        )));
+    }
+    if open == Open::Existing
+        && let Some(p) = path.as_ref().filter(|p| !p.exists())
+    {
+        return Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no SQLite database file {}", p.display()),
         )));
     }
     // REGEXP (Rust's regex syntax): checks written with it can be evaluated and met.
     let mut options =
         SqliteConnectOptions::from_str(url.expose())?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT).with_regexp();
-    options = if create {
-        options.create_if_missing(true)
-    } else if path.as_ref().is_some_and(|p| !p.exists()) {
+    options = match open {
+        Open::Create => options.create_if_missing(true),
+        Open::Existing => options,
         // Nothing to open and nothing may be created: an empty in-memory database
         // stands for the file the first write will create.
-        SqliteConnectOptions::from_str("sqlite::memory:")?
-    } else {
-        options.read_only(true)
+        Open::ReadOnly if path.as_ref().is_some_and(|p| !p.exists()) => {
+            SqliteConnectOptions::from_str("sqlite::memory:")?
+        }
+        Open::ReadOnly => options.read_only(true),
     };
     let mut conn = options.connect().await?;
     let version: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut conn).await?;
-    Ok((SqliteBackend { conn, path, load: load::LoadState::default() }, version))
+    let backend = SqliteBackend {
+        conn,
+        path,
+        load: load::LoadState::default(),
+        foreign_keys_off: false,
+        printer: printer.clone(),
+    };
+    Ok((backend, version))
 }
 
 /// After Ctrl-C dropped a connection mid-transaction: make sure nothing is left for a
@@ -108,6 +145,12 @@ impl SqliteBackend {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
+
+    async fn foreign_keys_back_on(&mut self) {
+        if std::mem::take(&mut self.foreign_keys_off) {
+            let _ = sqlx::raw_sql("PRAGMA foreign_keys = ON").execute(&mut self.conn).await;
+        }
+    }
 }
 
 impl Backend for SqliteBackend {
@@ -129,6 +172,39 @@ impl Backend for SqliteBackend {
 
     fn sql_literal(&self, v: &Value, col: &Column) -> String {
         sqlite_literal(v, &col.type_name)
+    }
+
+    /// SQLite takes any value into any column, but one that is not a number keeps
+    /// its text in a column of numeric affinity: for a column seed reads as a number
+    /// (integer, real, numeric/decimal) that is a value of the wrong type, refused
+    /// like the other kinds refuse it. The same reading as the literals the load
+    /// writes (an integer, else a finite real, else text).
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        _step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let numeric = matches!(
+            col.kind,
+            TypeKind::SmallInt
+                | TypeKind::Int
+                | TypeKind::BigInt
+                | TypeKind::Real
+                | TypeKind::Double
+                | TypeKind::Numeric { .. }
+        );
+        if !numeric {
+            return Ok(Vec::new());
+        }
+        let is_number = |v: &str| v.trim().parse::<i64>().is_ok() || v.trim().parse::<f64>().is_ok_and(f64::is_finite);
+        Ok(values
+            .iter()
+            .filter(|v| !is_number(v))
+            .map(|v| {
+                (v.clone(), format!("not a number: SQLite would keep it as text in this {} column", col.type_name))
+            })
+            .collect())
     }
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
@@ -159,17 +235,29 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error> {
+        // A load that empties its targets runs with foreign keys off: SQLite then
+        // empties a table without triggers by dropping its pages (the "truncate
+        // optimization") instead of deleting and checking row by row (a minute for a
+        // million rows). The pragma is a no-op inside a transaction, so it is set here;
+        // `finish_load` checks every loaded table's keys before COMMIT.
+        self.foreign_keys_off = intent.empties;
+        if intent.empties {
+            self.exec("PRAGMA foreign_keys = OFF", "setting foreign keys aside for the load").await?;
+        }
         lock::begin_immediate(self, intent, step).await?;
         self.exec(&format!("PRAGMA busy_timeout = {}", COMMIT_BUSY_TIMEOUT.as_millis()), "setting the commit wait")
             .await
     }
 
     async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        self.execute("COMMIT".into(), step).await
+        self.execute("COMMIT".into(), step).await?;
+        self.foreign_keys_back_on().await;
+        Ok(())
     }
 
     async fn rollback(&mut self) {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        self.foreign_keys_back_on().await;
     }
 
     async fn introspect(&mut self) -> Result<Schema, Error> {
@@ -198,7 +286,56 @@ impl Backend for SqliteBackend {
         columns: &[String],
         sink: &mut S,
     ) -> Result<(), Error> {
-        export::stream_table(self, table, columns, sink).await
+        export::stream_table(self, table, columns, "", sink).await
+    }
+
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        export::stream_table(self, table, columns, &format!(" WHERE {filter} ORDER BY {order}"), sink).await
+    }
+
+    fn row_id(&self, _table: &Table) -> Option<Vec<KeyPart>> {
+        Some(vec![KeyPart { expr: "rowid".into(), type_name: "integer".into() }])
+    }
+
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String {
+        let parts: Vec<String> = key.exprs(alias).iter().map(|e| format!("quote({e})")).collect();
+        parts.join(" || ',' || ")
+    }
+
+    /// A row value's `IN` takes a subquery only: `VALUES` is one.
+    fn key_in(&self, key: &RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        let lhs = key.exprs(alias);
+        if lhs.len() == 1 || keys.is_empty() {
+            return crate::db::keys::in_list(&lhs, keys);
+        }
+        let rows: Vec<String> = keys.iter().map(|k| format!("({k})")).collect();
+        format!("({}) IN (VALUES {})", lhs.join(", "), rows.join(", "))
+    }
+
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        use futures_util::TryStreamExt;
+        let path = self.path.clone();
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        while let Some(row) = rows.try_next().await.map_err(|e| errors::translate(e, step, path.as_deref()))? {
+            let values = (0..row.len())
+                .map(|i| row.try_get::<Option<String>, _>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| errors::translate(e, step, path.as_deref()))?;
+            each(values)?;
+        }
+        Ok(())
     }
 
     async fn sequence_states(&mut self, _table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
@@ -210,7 +347,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn plan_load(&mut self, _req: &LoadRequest<'_>) -> Result<LoadPlan, Error> {
-        Ok(LoadPlan { mode: "foreign keys checked at commit", label: "sqlite", blocking: vec![] })
+        Ok(LoadPlan { mode: "foreign keys checked at commit", label: "sqlite", ..LoadPlan::default() })
     }
 
     async fn start_load(&mut self, req: &LoadRequest<'_>, _plan: &LoadPlan) -> Result<(), Error> {

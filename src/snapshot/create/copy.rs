@@ -61,6 +61,7 @@ pub fn schema_of(h: &Header) -> Result<Schema, String> {
                     ref_table: TableName::new(f.ref_schema.clone(), f.ref_table.clone()),
                     ref_columns: f.ref_columns.clone(),
                     deferrable: false,
+                    period: false,
                 })
                 .collect(),
             partitioned: false,

@@ -53,6 +53,7 @@ use crate::snapshot::format::{
 use crate::snapshot::location::Location;
 use crate::snapshot::versions;
 use crate::snapshot::writer::SnapshotWriter;
+use crate::subset::{self, TableRows};
 
 /// What to write, decided before connecting.
 pub struct Request {
@@ -63,12 +64,16 @@ pub struct Request {
     pub description: Option<String>,
     /// Which tables (`--table`, `--exclude`, `--schema`).
     pub selection: Selection,
+    /// How messages name the database: `URL (from ORIGIN)`.
+    pub database: String,
     /// gzip level 0–9.
     pub level: u32,
     /// Connections to read on (`-j`); `None`: one per core.
     pub jobs: Option<u32>,
     /// The snapshot this one is incremental to.
     pub base: Option<Base>,
+    /// Only a slice of the rows (`--subset`): the rules it is computed by.
+    pub subset: Option<subset::Rules>,
     /// Whether rows are masked.
     pub mask: MaskChoice,
 }
@@ -91,19 +96,32 @@ pub enum MaskChoice {
 pub struct DryRun {
     /// Table and row estimate.
     pub tables: Vec<(TableName, u64)>,
+    /// With a slice: per table the estimated rows and why.
+    pub subset: Option<subset::Explained>,
     /// The masking plan (every column of every table, masked or kept, and why).
     pub plan: Option<mask::Plan>,
 }
 
 /// Reads the schema and plans the masking of the snapshot `req` describes, reading no
 /// rows and writing nothing.
-pub async fn dry_run(req: &Request, session: &mut Session) -> Result<DryRun, Error> {
-    session.begin_read().await?;
-    let schema = session.introspect().await?;
-    let tables = select_tables(&schema, &req.selection)?;
-    let plan = mask_plan(&req.mask, &schema, &tables)?;
-    session.commit("ending the read transaction").await?;
-    Ok(DryRun { tables: tables.iter().map(|t| (t.name.clone(), t.row_estimate)).collect(), plan })
+pub async fn dry_run(req: &Request, session: &mut Session, printer: &Printer) -> Result<DryRun, Error> {
+    let result = async {
+        session.begin_read().await?;
+        let schema = session.introspect().await?;
+        let tables = select_tables(&schema, &req.selection, &req.database, printer)?;
+        let plan = mask_plan(&req.mask, &schema, &tables)?;
+        let subset = match &req.subset {
+            Some(rules) => Some(subset::explain(session, &schema, &tables, rules).await?),
+            None => None,
+        };
+        session.commit("ending the read transaction").await?;
+        Ok(DryRun { tables: tables.iter().map(|t| (t.name.clone(), t.row_estimate)).collect(), subset, plan })
+    }
+    .await;
+    if result.is_err() {
+        session.rollback().await;
+    }
+    result
 }
 
 /// The masking plan of `tables` for `choice` (bound to its key), or why it is refused.
@@ -178,7 +196,12 @@ pub async fn write(
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
-    let tables = select_tables(&schema, &req.selection)?;
+    let tables = select_tables(&schema, &req.selection, &req.database, printer)?;
+    // A slice is decided before anything is staged: a bad starting point writes nothing.
+    let slice: Option<Vec<TableRows>> = match &req.subset {
+        Some(rules) => Some(subset::take(session, &schema, &tables, rules, printer).await?),
+        None => None,
+    };
     let plan = mask_plan(&req.mask, &schema, &tables)?;
     let key = match &req.mask {
         MaskChoice::On { key, .. } => key.clone(),
@@ -224,7 +247,7 @@ pub async fn write(
     // as of one moment (PostgreSQL; elsewhere `None` and one connection reads all).
     let shared = if jobs > 1 { session.export_snapshot().await? } else { None };
     // In parallel, each table is first spooled to its own unnamed temp file.
-    space::check_free_space(store, &tables, session, shared.is_some())?;
+    space::check_free_space(store, &tables, share(&tables, slice.as_deref()), session, shared.is_some())?;
     let mut header = Header {
         format: format::FORMAT_NAME.into(),
         format_version: format::FORMAT_VERSION,
@@ -249,6 +272,7 @@ pub async fn write(
             version: b.version,
             content_checksum: format::content_checksum(b.chain.header()),
         }),
+        subset: req.subset.as_ref().map(subset_info),
         masking,
         tables: tables.iter().map(|t| table_entry(t)).collect(),
         header_checksum: None, // the writer computes it
@@ -266,6 +290,7 @@ pub async fn write(
         .map(|(i, (table, entry))| TableRead {
             table,
             columns: entry.columns.iter().map(|c| c.name.clone()).collect(),
+            rows: slice.as_ref().map(|s| &s[i]),
             mask: plan.as_ref().map(|p| &p.tables[i]).filter(|m| !m.is_empty()),
         })
         .collect();
@@ -318,18 +343,53 @@ pub async fn write(
     Ok((header, stored))
 }
 
+/// The part of the tables' estimated rows a slice takes (1.0 without one).
+fn share(tables: &[&Table], slice: Option<&[TableRows]>) -> f64 {
+    let Some(slice) = slice else { return 1.0 };
+    let all: u64 = tables.iter().map(|t| t.row_estimate).sum();
+    let taken: u64 = slice.iter().zip(tables).map(|(r, t)| r.count().unwrap_or(t.row_estimate)).sum();
+    #[allow(clippy::cast_precision_loss)]
+    if all == 0 { 1.0 } else { taken as f64 / all as f64 }
+}
+
+/// The header's record of the rules a slice was taken with.
+pub fn subset_info(rules: &subset::Rules) -> format::SubsetInfo {
+    format::SubsetInfo {
+        start: rules.starts.iter().map(ToString::to_string).collect(),
+        seed: rules.seed,
+        children: rules.children,
+        unrelated: rules.unrelated,
+        references: rules
+            .references
+            .iter()
+            .map(|r| format::ReferenceInfo {
+                child: r.child.to_string(),
+                parent: r.parent.to_string(),
+                condition: r.condition.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// The tables a snapshot covers: all (but migration tables), or those `--table` and
 /// `--schema` pick, minus `--exclude` (pg_dump's pattern rules: `db::select`).
-fn select_tables<'s>(schema: &'s Schema, selection: &Selection) -> Result<Vec<&'s Table>, Error> {
+pub fn select_tables<'s>(
+    schema: &'s Schema,
+    selection: &Selection,
+    database: &str,
+    printer: &Printer,
+) -> Result<Vec<&'s Table>, Error> {
     if schema.tables.is_empty() {
         return Err(Error::schema(
-            "the database has no tables to snapshot",
-            "create the schema first (run your migrations), or point --database-url at another database",
+            format!("the database {database} has no tables to snapshot"),
+            "create the schema first (run your migrations), or point --database-url (DATABASE_URL) at the database that has it",
         ));
     }
-    let chosen = schema.select(selection)?;
+    let chosen = schema.select(selection, printer)?;
     if chosen.is_empty() {
-        return Err(Error::usage("no tables left to snapshot (check --table / --exclude / --schema)"));
+        return Err(Error::usage(format!(
+            "no tables of {database} left to snapshot (check --table / --exclude / --schema)"
+        )));
     }
     Ok(chosen)
 }

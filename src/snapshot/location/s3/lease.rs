@@ -93,7 +93,7 @@ enum Attempt {
 }
 
 pub async fn acquire(store: &S3Store, name: &str, mode: Mode, wait: bool, command: &str) -> Result<Lease, Error> {
-    let holder = format!("pid {} on {} ({command})", std::process::id(), host());
+    let holder = crate::system::holder(command);
     loop {
         let attempt = match mode {
             Mode::Exclusive => try_exclusive(store, name, &holder).await?,
@@ -202,9 +202,8 @@ async fn try_exclusive(store: &S3Store, name: &str, holder: &str) -> Result<Atte
     let lease = new_lease(store, key, etag, holder, "exclusive");
     // Readers announce themselves first, then look: whoever of us comes second sees the other.
     for meta in store.list_under(&shared_prefix(name)).await? {
-        if age(meta.last_modified) < TTL {
-            let reader_key = meta.location.as_ref().strip_prefix(store.bucket().prefix.as_str()).unwrap_or_default();
-            let holder = holder_of(store, reader_key).await;
+        if age(meta.modified) < TTL {
+            let holder = holder_of(store, &meta.key).await;
             drop(lease);
             return Ok(Attempt::Held(holder));
         }
@@ -251,9 +250,9 @@ pub async fn diagnostic(store: &S3Store) -> Diagnostic {
     let mut active = Vec::new();
     let mut stale = Vec::new();
     for meta in &leases {
-        let key = meta.location.as_ref().strip_prefix(store.bucket().prefix.as_str()).unwrap_or_default();
+        let key = meta.key.as_str();
         let label = key.strip_prefix(LOCK_PREFIX).unwrap_or(key).to_owned();
-        if age(meta.last_modified) < TTL {
+        if age(meta.modified) < TTL {
             let holder = holder_of(store, key).await.unwrap_or_else(|| "unknown".into());
             active.push(format!("{label} by {holder}"));
         } else {
@@ -277,15 +276,4 @@ pub async fn diagnostic(store: &S3Store) -> Diagnostic {
             Diagnostic::warn("locks", parts.join("; "))
         }
     }
-}
-
-fn host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown host".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    shown(&String::from_utf8_lossy(&buf[..end]), 64)
 }
