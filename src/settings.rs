@@ -107,6 +107,8 @@ pub struct Settings {
     pub effective: Vec<Effective>,
     /// `seed.toml`'s `[references]`: references the schema does not declare.
     pub references: Vec<crate::refs::VirtualRef>,
+    /// `seed.toml`, when it has a `[mask]` section.
+    pub mask_rules: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -418,6 +420,7 @@ impl Settings {
             env_file: inputs.env_file.clone(),
             effective: r.effective,
             references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
+            mask_rules: inputs.config.as_ref().filter(|c| c.has_mask_rules).map(|c| c.path.clone()),
         })
     }
 

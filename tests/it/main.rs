@@ -16,6 +16,7 @@ mod hints;
 mod json;
 mod like;
 mod mask;
+mod mask_paths;
 mod migrations;
 mod mysql;
 mod parallel;
