@@ -53,12 +53,8 @@ U=$(median "${u_runs[@]}"); M=$(median "${m_runs[@]}")
 
 # --- 2. pagila against pynonymizer -----------------------------------------------------
 PAGILA=bench_pagila
-recreate_db "$PAGILA" >/dev/null
-"${PSQL[@]}" -d "$PAGILA" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1
-"${PSQL[@]}" -d "$PAGILA" -f "$ROOT/tests/fixtures/pagila/data.sql" >/dev/null 2>&1
-"${PSQL[@]}" -d "$PAGILA" -c "VACUUM (ANALYZE)" >/dev/null
+load_pagila "$PAGILA"
 PURL="postgres://postgres@127.0.0.1:$PGPORT/$PAGILA"
-empty_pagila() { recreate_db "$1" >/dev/null; "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1; }
 FIVE="customer.first_name customer.last_name customer.email address.address address.phone"
 
 V=${PYN_VENV:-$SCRATCH/pyn-venv}

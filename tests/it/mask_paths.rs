@@ -18,8 +18,8 @@ use crate::common::mariadb::MariaDb;
 use crate::common::s3::Store;
 use crate::common::{TestDb, Workdir, all_output, assert_no_password};
 use crate::mask::{
-    KEY, OTHER_KEY, Originals, assert_none_survive, distinctive, dry_run_plan, first_found, masked_columns, output_bytes,
-    pg_originals, pg_values, rule_of, seed, spool_text, unescape,
+    KEY, OTHER_KEY, Originals, assert_none_survive, distinctive, dry_run_plan, first_found, masked_columns,
+    masked_create, output_bytes, pg_originals, pg_values, rule_of, seed, spool_text, unescape,
 };
 use crate::snapshot::{
     Running, assert_dir_unchanged, big_demo, clone_db, dir_state, header_of, pagila_schema_template, pagila_template,
@@ -76,7 +76,7 @@ fn mask_sakila_mariadb_auto_leaves_no_original_value_and_every_reference_holds()
          UPDATE address SET address = CONCAT(address_id, ' Originalstreet Road'), phone = CONCAT('+1-555-', LPAD(address_id, 6, '0'))",
     );
     let url = a.url();
-    let plan = dry_run_plan(seed(&w, KEY).args(["--json", "--database-url", &url, "snapshot", "create", "s", "--mask", "auto", "--dry-run"]));
+    let plan = dry_run_plan(seed(&w, KEY).arg("--json").args(masked_create(&url, "s")).arg("--dry-run"));
     assert_eq!(rule_of(&plan, "customer", "email"), "fake email | auto: an email address");
     assert!(rule_of(&plan, "address", "phone").starts_with("fake phone | auto: a phone number"), "{plan}");
     assert!(rule_of(&plan, "rental", "customer_id").starts_with("keep |"), "{plan}");
@@ -103,10 +103,7 @@ fn mask_sakila_mariadb_auto_leaves_no_original_value_and_every_reference_holds()
     .collect();
     let originals = my_originals(&a, &real);
 
-    let out = run(
-        seed(&w, KEY).args(["-v", "--log-format", "json", "--database-url", &url, "snapshot", "create", "s", "--mask", "auto"]),
-        0,
-    );
+    let out = run(seed(&w, KEY).args(["-v", "--log-format", "json"]).args(masked_create(&url, "s")), 0);
     let file = w.path().join("snapshots/s.seed.gz");
     assert_eq!(header_of(&file)["masking"]["mode"], "auto");
     let show = run(w.seed().args(["snapshot", "show", "s"]), 0);
@@ -121,7 +118,8 @@ fn mask_sakila_mariadb_auto_leaves_no_original_value_and_every_reference_holds()
     assert_eq!(b.count("rental"), a.count("rental"));
     assert_eq!(b.count("payment"), a.count("payment"));
     assert_eq!(my_orphans(&b), Vec::<String>::new());
-    let rows = |db: &MariaDb| db.sql("SELECT customer_id, email, first_name, last_name FROM customer ORDER BY customer_id");
+    let rows =
+        |db: &MariaDb| db.sql("SELECT customer_id, email, first_name, last_name FROM customer ORDER BY customer_id");
     let (before, after) = (rows(&a), rows(&b));
     assert_eq!(before.lines().count(), 200);
     for (x, y) in before.lines().zip(after.lines()) {
@@ -150,7 +148,8 @@ fn mask_with_subset_round_trip_on_pagila() {
     let target = clone_db(pagila_schema_template(), "mask_sub_to");
     let w = Workdir::new();
     let url = source.url();
-    let args = ["--database-url", url.as_str(), "snapshot", "create", "slice", "--subset", "customer:10%", "--mask", "auto"];
+    let args =
+        ["--database-url", url.as_str(), "snapshot", "create", "slice", "--subset", "customer:10%", "--mask", "auto"];
     // The dry run explains both: the slice per table and every column's rule.
     let out = run(seed(&w, KEY).args(args).arg("--dry-run"), 0);
     let text = all_output(&out);
@@ -178,14 +177,28 @@ fn mask_with_subset_round_trip_on_pagila() {
     assert!(target.count("rental") < source.count("rental"));
     let key = vec!["customer_id".to_owned()];
     for column in ["email", "first_name", "last_name"] {
-        let (before, after) = (pg_values(&source, "customer", &key, column), pg_values(&target, "customer", &key, column));
+        let (before, after) =
+            (pg_values(&source, "customer", &key, column), pg_values(&target, "customer", &key, column));
         assert_eq!(after.len() as i64, taken);
         for (k, v) in &after {
             assert_ne!(v, &before[k], "customer {k} kept its {column}");
         }
     }
     // A masked slice taken again under the same key: the same rows, the same values.
-    run(seed(&w, KEY).args(["--database-url", &url, "snapshot", "create", "slice2", "--subset", "customer:10%", "--mask", "auto"]), 0);
+    run(
+        seed(&w, KEY).args([
+            "--database-url",
+            &url,
+            "snapshot",
+            "create",
+            "slice2",
+            "--subset",
+            "customer:10%",
+            "--mask",
+            "auto",
+        ]),
+        0,
+    );
     assert_eq!(crate::mask::rows_of(&file), crate::mask::rows_of(&w.path().join("snapshots/slice2.seed.gz")));
 }
 
@@ -215,8 +228,14 @@ fn mask_into_the_store_and_incremental_versions_hold_no_original_value() {
     sqlite3(&db, "UPDATE staffs SET email = 'orig' || id || '.leak@origin.example', name = 'Origname' || id");
     let originals = |db: &Path| {
         Originals::from([
-            (("staffs".into(), "email".into()), sqlite3(db, "SELECT email FROM staffs").lines().map(str::to_owned).collect()),
-            (("staffs".into(), "name".into()), sqlite3(db, "SELECT name FROM staffs").lines().map(str::to_owned).collect()),
+            (
+                ("staffs".into(), "email".into()),
+                sqlite3(db, "SELECT email FROM staffs").lines().map(str::to_owned).collect(),
+            ),
+            (
+                ("staffs".into(), "name".into()),
+                sqlite3(db, "SELECT name FROM staffs").lines().map(str::to_owned).collect(),
+            ),
         ])
     };
     let first = originals(&db);
@@ -249,7 +268,10 @@ fn mask_into_the_store_and_incremental_versions_hold_no_original_value() {
     run(store.apply(&mut w.seed()).args(["--database-url", &target_url, "snapshot", "restore", "m"]), 0);
     assert_eq!(sqlite3(&target, "PRAGMA foreign_key_check"), "");
     assert_eq!(sqlite3(&target, "SELECT count(DISTINCT email) FROM staffs"), "300");
-    assert_eq!(sqlite3(&target, "SELECT count(*) FROM staffs WHERE email LIKE '%origin.example' OR name LIKE 'Orig%'"), "0");
+    assert_eq!(
+        sqlite3(&target, "SELECT count(*) FROM staffs WHERE email LIKE '%origin.example' OR name LIKE 'Orig%'"),
+        "0"
+    );
 
     // An unmasked version on top of the masked one is not built on it: a full copy.
     let mut cmd = w.seed();
@@ -294,11 +316,24 @@ fn mask_keys_referenced_by_a_composite_foreign_key_and_a_virtual_reference_still
     let rules = w.path().join("rules.toml");
     std::fs::write(&rules, LEDGER_RULES).unwrap();
     let url = format!("sqlite://{}", db.display());
-    let args = ["--database-url", url.as_str(), "snapshot", "create", "l", "--mask", "auto", "--factories", rules.to_str().unwrap()];
+    let args = [
+        "--database-url",
+        url.as_str(),
+        "snapshot",
+        "create",
+        "l",
+        "--mask",
+        "auto",
+        "--factories",
+        rules.to_str().unwrap(),
+    ];
     let plan = dry_run_plan(seed(&w, KEY).arg("--json").args(args).arg("--dry-run"));
     assert!(rule_of(&plan, "accounts", "code").starts_with("scramble | "), "{plan}");
     assert!(rule_of(&plan, "invoices", "code").starts_with("scramble | same values as accounts.code"), "{plan}");
-    assert!(rule_of(&plan, "invoices", "billed_to").starts_with("fake email | same values as accounts.owner_email"), "{plan}");
+    assert!(
+        rule_of(&plan, "invoices", "billed_to").starts_with("fake email | same values as accounts.owner_email"),
+        "{plan}"
+    );
     assert!(rule_of(&plan, "invoices", "region").starts_with("keep |"), "{plan}");
     let column = |sql: &str| -> BTreeSet<String> { sqlite3(&db, sql).lines().map(str::to_owned).collect() };
     let originals = Originals::from([
@@ -315,13 +350,32 @@ fn mask_keys_referenced_by_a_composite_foreign_key_and_a_virtual_reference_still
     let q = |sql: &str| sqlite3(&target, sql);
     assert_eq!(q("PRAGMA foreign_key_check"), "");
     assert_eq!(q("SELECT count(*) FROM invoices i JOIN accounts a USING (region, code)"), "1200");
-    assert_eq!(q("SELECT count(*) FROM invoices i JOIN accounts a USING (region, code) WHERE i.billed_to = a.owner_email"), "1200");
+    assert_eq!(
+        q("SELECT count(*) FROM invoices i JOIN accounts a USING (region, code) WHERE i.billed_to = a.owner_email"),
+        "1200"
+    );
     assert_eq!(q("SELECT count(DISTINCT owner_email) FROM accounts"), "400");
     assert_eq!(q("SELECT count(*) FROM accounts WHERE code LIKE 'ACCT%' OR owner_email LIKE '%origin.example'"), "0");
     // Scramble keeps the shape: four capitals and five digits.
-    assert_eq!(q("SELECT count(*) FROM accounts WHERE code GLOB '[A-Z][A-Z][A-Z][A-Z][0-9][0-9][0-9][0-9][0-9]'"), "400");
+    assert_eq!(
+        q("SELECT count(*) FROM accounts WHERE code GLOB '[A-Z][A-Z][A-Z][A-Z][0-9][0-9][0-9][0-9][0-9]'"),
+        "400"
+    );
     // Another key: other codes.
-    run(seed(&w, OTHER_KEY).args(["--database-url", &url, "snapshot", "create", "l2", "--mask", "auto", "--factories", rules.to_str().unwrap()]), 0);
+    run(
+        seed(&w, OTHER_KEY).args([
+            "--database-url",
+            &url,
+            "snapshot",
+            "create",
+            "l2",
+            "--mask",
+            "auto",
+            "--factories",
+            rules.to_str().unwrap(),
+        ]),
+        0,
+    );
     assert_ne!(crate::mask::rows_of(&file), crate::mask::rows_of(&w.path().join("snapshots/l2.seed.gz")));
 }
 
@@ -335,7 +389,8 @@ fn mask_dry_run_lists_every_column_of_every_table_with_a_rule_and_a_reason() {
     let url = source.url();
     let args = ["--database-url", url.as_str(), "snapshot", "create", "p", "--mask", "auto", "--dry-run"];
     let plan = dry_run_plan(seed(&w, KEY).arg("--json").args(args));
-    let tables: Vec<String> = plan["tables"].as_array().unwrap().iter().map(|t| t["table"].as_str().unwrap().to_owned()).collect();
+    let tables: Vec<String> =
+        plan["tables"].as_array().unwrap().iter().map(|t| t["table"].as_str().unwrap().to_owned()).collect();
     let planned = plan["masking"]["tables"].as_array().unwrap();
     assert_eq!(planned.iter().map(|t| t["table"].as_str().unwrap().to_owned()).collect::<Vec<_>>(), tables);
     let mut listed = 0;
@@ -350,7 +405,8 @@ fn mask_dry_run_lists_every_column_of_every_table_with_a_rule_and_a_reason() {
             .lines()
             .map(str::to_owned)
             .collect();
-        let got: Vec<String> = t["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect();
+        let got: Vec<String> =
+            t["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect();
         assert_eq!(got, expected, "{name}");
         for c in t["columns"].as_array().unwrap() {
             assert!(!c["rule"].as_str().unwrap().is_empty() && !c["reason"].as_str().unwrap().is_empty(), "{c}");
@@ -363,7 +419,12 @@ fn mask_dry_run_lists_every_column_of_every_table_with_a_rule_and_a_reason() {
     let text = all_output(&out);
     let summary = format!("of {listed} masked");
     assert!(text.contains(&summary), "{text}");
-    assert!(text.lines().any(|l| l.trim_start().starts_with("email") && l.contains("fake email") && l.contains("auto: an email address")), "{text}");
+    assert!(
+        text.lines().any(|l| l.trim_start().starts_with("email")
+            && l.contains("fake email")
+            && l.contains("auto: an email address")),
+        "{text}"
+    );
     assert!(text.contains("nothing was read or written"), "{text}");
     assert!(!w.path().join("snapshots/p.seed.gz").exists());
     // Without a key the dry run still plans, and says what the create will need.
@@ -386,7 +447,9 @@ fn lan_address() -> IpAddr {
             return a.ip();
         }
     }
-    panic!("this machine has no non-loopback IPv4 address: the remote guard test needs one (a network interface with a route)")
+    panic!(
+        "this machine has no non-loopback IPv4 address: the remote guard test needs one (a network interface with a route)"
+    )
 }
 
 /// Listens on this machine's network address and forwards each connection to the
@@ -498,7 +561,8 @@ fn mask_create_and_mask_failures_leave_the_snapshot_directory_as_it_was() {
 
     // The connection killed mid-read: without retries exit 3, nothing written; with
     // them the retried create is whole and masked.
-    let (status, stderr) = terminate_create_mid_copy(&w, &db, &["--mask", "auto", "--mask-key-file", k, "--retry-max-attempts", "1"]);
+    let (status, stderr) =
+        terminate_create_mid_copy(&w, &db, &["--mask", "auto", "--mask-key-file", k, "--retry-max-attempts", "1"]);
     assert_eq!(status.code(), Some(3), "{stderr}");
     no_value_in(&stderr);
     assert_dir_unchanged(&dir, &before, "connection killed");
@@ -561,8 +625,10 @@ fn mask_rules_and_references_come_from_seed_toml_too() {
     assert!(email.starts_with("template staff{n}@example.com | ") && email.contains("seed.toml:2"), "{email}");
     assert!(rule_of(&plan, "offices", "name").contains("same values as staffs.name"), "{plan}");
     run(seed(&w, KEY).args(["snapshot", "create", "t", "--mask", "auto"]), 0);
-    let (_, columns, lines) =
-        crate::mask::tables_of(&w.path().join("snapshots/t.seed.gz")).into_iter().find(|(t, _, _)| t == "staffs").unwrap();
+    let (_, columns, lines) = crate::mask::tables_of(&w.path().join("snapshots/t.seed.gz"))
+        .into_iter()
+        .find(|(t, _, _)| t == "staffs")
+        .unwrap();
     let i = columns.iter().position(|(c, _)| c == "email").unwrap();
     assert_eq!(lines.len(), 40);
     for l in &lines {

@@ -39,12 +39,13 @@ pub async fn run(args: MaskSnapshotArgs, ctx: &Context) -> Result<u8, Error> {
             "give the masked copy its own name: the snapshot of the real data stays as it is",
         ));
     }
-    let asked = masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, args.dry_run)?.ok_or_else(|| {
-        Error::usage_hint(
-            "snapshot mask needs --mask auto, --mask strict or --mask RULES.toml",
-            "e.g. SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto",
-        )
-    })?;
+    let asked =
+        masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, args.dry_run)?.ok_or_else(|| {
+            Error::usage_hint(
+                "snapshot mask needs --mask auto, --mask strict or --mask RULES.toml",
+                "e.g. SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto",
+            )
+        })?;
     let store = location(ctx)?;
     if args.dry_run {
         return dry_run(&args, ctx, &store, &src, &asked.request).await;
