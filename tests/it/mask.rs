@@ -262,7 +262,14 @@ fn assert_rows_changed(source: &TestDb, restored: &TestDb, header: &Value, colum
             .unwrap();
         let key: Vec<String> =
             entry["primary_key"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
-        if key.is_empty() || key.contains(c) {
+        // Rows are matched by key: not where the key itself is masked (northwind's
+        // employees, hashed ids), compared by the joins instead.
+        let key_masked = entry["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|col| key.iter().any(|k| col["name"].as_str() == Some(k.as_str())) && col["mask"].is_string());
+        if key.is_empty() || key_masked {
             continue;
         }
         let before = pg_values(source, t, &key, c);

@@ -617,7 +617,8 @@ fn mask_rules_and_references_come_from_seed_toml_too() {
     run(w.seed().args(["bulk", "--count", "40", "--seed", "2"]), 0);
     std::fs::write(
         w.path().join("seed.toml"),
-        "[mask]\n\"staffs.email\" = { template = \"staff{n}@example.com\" }\n\n[references]\n\"offices.name\" = \"staffs.name\"\n",
+        "[mask]\n\"staffs.email\" = { template = \"staff{n}@example.com\" }\n\"offices.city\" = { fixed = \"Springfield\" }\n\
+         \"welfare_recipients.notes.$.note\" = { fake = \"sentence\" }\n\n[references]\n\"offices.name\" = \"staffs.name\"\n",
     )
     .unwrap();
     let plan = dry_run_plan(seed(&w, KEY).args(["--json", "snapshot", "create", "t", "--mask", "auto", "--dry-run"]));
@@ -635,6 +636,36 @@ fn mask_rules_and_references_come_from_seed_toml_too() {
         let e = l.split('\t').nth(i).unwrap();
         assert!(e.starts_with("staff") && e.ends_with("@example.com"), "{e}");
     }
+    // `fixed`, and a path inside JSON: only the note is replaced, the rest of each
+    // document is as it was.
+    let file = w.path().join("snapshots/t.seed.gz");
+    let stored = crate::mask::tables_of(&file);
+    let (_, columns, lines) = stored.iter().find(|(t, _, _)| t == "offices").unwrap();
+    let i = columns.iter().position(|(c, _)| c == "city").unwrap();
+    assert!(lines.iter().all(|l| l.split('\t').nth(i) == Some("Springfield")));
+    let db = w.path().join("seed.db");
+    let source: std::collections::BTreeMap<String, String> =
+        sqlite3(&db, "SELECT id, notes FROM welfare_recipients WHERE notes IS NOT NULL")
+            .lines()
+            .map(|l| l.split_once('|').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap())
+            .collect();
+    let (_, columns, lines) = stored.iter().find(|(t, _, _)| t == "welfare_recipients").unwrap();
+    let (id, notes) =
+        (columns.iter().position(|(c, _)| c == "id").unwrap(), columns.iter().position(|(c, _)| c == "notes").unwrap());
+    let mut compared = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split('\t').collect();
+        let Some(before) = source.get(f[id]) else { continue };
+        let (before, after): (Value, Value) =
+            (serde_json::from_str(before).unwrap(), serde_json::from_str(&unescape(f[notes])).unwrap());
+        assert_ne!(before["note"], after["note"]);
+        assert!(after["note"].as_str().is_some_and(|n| !n.is_empty()), "{after}");
+        for k in ["priority", "tags", "flagged"] {
+            assert_eq!(before[k], after[k], "{k} of {}", f[id]);
+        }
+        compared += 1;
+    }
+    assert!(compared > 20, "{compared}");
     // A rule there that cannot be is refused with seed.toml's name and line.
     std::fs::write(w.path().join("seed.toml"), "[mask]\n\"staffs.nope\" = \"null\"\n").unwrap();
     let out = run(seed(&w, KEY).args(["snapshot", "create", "t2", "--mask", "auto", "--dry-run"]), 2);
