@@ -8,6 +8,7 @@ mod cli;
 mod constraints;
 mod dependents;
 mod doctor;
+mod exit_codes;
 mod faults;
 mod fuzz;
 mod generation;

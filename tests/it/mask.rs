@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{TestDb, Workdir, all_output, server, shared_fixture};
+use crate::common::{TestDb, Workdir, all_output, run, server, shared_fixture};
 use crate::snapshot::{
-    assert_dir_unchanged, big_demo, clone_db, create_in_progress, dir_state, header_of, run, seed_cmd, stdout,
+    assert_dir_unchanged, big_demo, clone_db, create_in_progress, dir_state, header_of, seed_cmd, stdout,
 };
 
 pub const KEY: &str = "test-mask-key-0123456789abcdef";
@@ -509,7 +509,8 @@ fn mask_northwind_rules_mask_keys_through_their_foreign_keys_and_virtual_referen
 
 #[test]
 fn mask_sqlite_demo_masks_json_keeps_unique_emails_unique_and_restores() {
-    use crate::bulk::{sqlite_with_schema, sqlite3};
+    use crate::bulk::sqlite_with_schema;
+    use crate::common::sqlite3;
     let w = Workdir::new();
     run(w.seed().args(["bulk", "--count", "300", "--seed", "3"]), 0);
     let db = w.path().join("seed.db");

@@ -13,17 +13,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::bulk::{sqlite_with_schema, sqlite3};
+use crate::bulk::sqlite_with_schema;
 use crate::common::mariadb::MariaDb;
 use crate::common::s3::Store;
-use crate::common::{TestDb, Workdir, all_output, assert_no_password};
+use crate::common::{TestDb, Workdir, all_output, assert_no_password, run, sqlite3};
 use crate::mask::{
     KEY, OTHER_KEY, Originals, assert_none_survive, distinctive, dry_run_plan, first_found, masked_columns,
     masked_create, output_bytes, pg_originals, pg_values, rule_of, seed, spool_text, unescape,
 };
 use crate::snapshot::{
     Running, assert_dir_unchanged, big_demo, clone_db, dir_state, header_of, pagila_schema_template, pagila_template,
-    run, seed_cmd, stdout, table_finished, terminate_create_mid_copy,
+    seed_cmd, stdout, table_finished, terminate_create_mid_copy,
 };
 
 /// Every distinct original value of each column as text, from a MariaDB database.
