@@ -438,9 +438,6 @@ pub struct MaskArgs {
     /// A file holding the masking key (else SEED_MASK_KEY, then SEED_MASK_KEY_FILE); never stored.
     #[arg(long, value_name = "FILE", requires = "mask")]
     pub mask_key_file: Option<PathBuf>,
-    /// seed.toml's own [mask] section: set from the file, never on the command line.
-    #[arg(skip)]
-    pub config_rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

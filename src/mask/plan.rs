@@ -180,7 +180,8 @@ pub fn plan(schema: &Schema, tables: &[&Table], req: &Request) -> Result<Plan, E
             let own_flag = flagged(req, &table.name, &col.name);
             let path_rules = paths.get(&node).cloned().unwrap_or_default();
             let (mask, rule, reason) = match decision {
-                Some(d) if d.rule != Rule::Keep => {
+                // A rule auto mode chose gives way to the file's rules inside the JSON.
+                Some(d) if d.rule != Rule::Keep && (d.at.is_some() || path_rules.is_empty()) => {
                     if !path_rules.is_empty() {
                         return Err(path_rules[0].at.error(format!(
                             "{}.{}: the whole column is masked ({}), so a rule inside its JSON has nothing to do",

@@ -16,6 +16,8 @@ mod header;
 mod hints;
 mod json;
 mod like;
+mod mask;
+mod mask_paths;
 mod migrations;
 mod mysql;
 mod parallel;
