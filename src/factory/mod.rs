@@ -6,6 +6,7 @@ pub mod candidates;
 pub mod config;
 pub mod hash;
 pub mod pattern;
+pub mod persona;
 pub mod plan;
 pub mod profile;
 pub mod rows;
