@@ -3,8 +3,41 @@
 # PostgreSQL and MariaDB servers (initdb / mariadb-install-db in a temp dir, a free
 # port) and an S3 server (moto, on 127.0.0.1); this script only makes sure they are
 # installed: PostgreSQL and MariaDB with apt-get, moto from PyPI in a venv under target/.
+#
+#   scripts/test.sh [--pg-version N] [cargo test arguments...]
+#
+# --pg-version N (or SEED_TEST_PG_VERSION=N) runs the PostgreSQL tests against PostgreSQL N
+# (14 to 18) instead of the apt server: scripts/pg-binaries.sh fetches it once into
+# target/test-tools/pg/N. Without it the tests use the system's PostgreSQL (apt's 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+cargo_args=()
+pg_version=${SEED_TEST_PG_VERSION:-}
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --pg-version | --pg-version=*)
+            if [[ $1 == *=* ]]; then v=${1#*=}; shift; else v=${2:-}; shift $(($# < 2 ? 1 : 2)); fi
+            if [[ -n ${SEED_TEST_PG_VERSION:-} && $SEED_TEST_PG_VERSION != "$v" ]]; then
+                echo "scripts/test.sh: --pg-version $v and SEED_TEST_PG_VERSION=$SEED_TEST_PG_VERSION disagree" >&2
+                exit 2
+            fi
+            pg_version=$v
+            ;;
+        --)
+            cargo_args+=("$@")
+            break
+            ;;
+        *)
+            cargo_args+=("$1")
+            shift
+            ;;
+    esac
+done
+if [[ -n $pg_version && ! $pg_version =~ ^[0-9]+$ ]]; then
+    echo "scripts/test.sh: --pg-version wants a PostgreSQL major version such as 17, not '$pg_version'" >&2
+    exit 2
+fi
 
 missing=()
 have_pg() {
@@ -43,4 +76,9 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ] && [ -z "${SEED_TEST_MOTO_SERVER:-}" ];
     python3 -m venv "$MOTO_VENV"
     "$MOTO_VENV/bin/pip" install -q 'moto[server]==5.1.22'
 fi
-exec cargo test --locked "$@"
+if [[ -n $pg_version ]]; then
+    scripts/pg-binaries.sh "$pg_version"
+    export SEED_TEST_PG_VERSION=$pg_version
+    echo "PostgreSQL tests run against target/test-tools/pg/$pg_version (npm $(cat "target/test-tools/pg/$pg_version/.complete")), psql and pg_dump from target/test-tools/pg/client" >&2
+fi
+exec cargo test --locked "${cargo_args[@]}"

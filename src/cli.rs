@@ -277,6 +277,9 @@ pub struct PrepareArgs {
     /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
     #[arg(long)]
     pub wait: bool,
+    /// Save (and leave in the database) a slice of what bulk wrote; part of the key.
+    #[command(flatten)]
+    pub subset: SubsetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -286,7 +289,7 @@ pub struct DoctorArgs {}
 pub enum SnapshotCommand {
     /// Write a snapshot of the database's data.
     #[command(
-        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3"
+        after_help = "Examples:\n  seed snapshot create baseline --description \"after migrations\"\n  seed snapshot create small --table staffs --table offices\n  seed snapshot create baseline --force\n  seed snapshot create baseline --new-version          # baseline@2, incremental to baseline@1\n  seed snapshot create baseline --new-version --full\n  seed snapshot create nightly --base baseline@3\n  seed snapshot create store1 --subset 'customer:store_id = 1'\n  seed snapshot create sample --subset 'film:10%' --seed 7 --children-per-parent 5 --dry-run"
     )]
     Create(CreateArgs),
     /// Load a snapshot into the database, in one transaction.
@@ -312,6 +315,11 @@ pub enum SnapshotCommand {
         after_help = "Examples:\n  seed snapshot profile prod > profile.toml\n  seed bulk --count 1000 --factories profile.toml\n  seed snapshot profile prod --max-values 50 --min-count 10"
     )]
     Profile(ProfileArgs),
+    /// Write a masked copy of a snapshot: one snapshot of the real data, masked copies for each audience.
+    #[command(
+        after_help = "Examples:\n  SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto\n  seed snapshot mask prod@3 prod-vendor --mask vendor-rules.toml --mask-key-file key.txt\n  seed snapshot mask prod prod-dev --mask strict --mask-rules mask.toml --dry-run"
+    )]
+    Mask(MaskSnapshotArgs),
     /// Delete a snapshot (every version of it) or one version.
     #[command(
         after_help = "Examples:\n  seed snapshot delete baseline            # every version\n  seed snapshot delete baseline@2          # one version\n  seed snapshot delete baseline --dry-run\n  seed snapshot delete baseline@1 --rebase-dependents"
@@ -413,7 +421,85 @@ pub struct CreateArgs {
     #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: Option<u32>,
     #[command(flatten)]
+    pub subset: SubsetArgs,
+    /// With --subset: the seed TABLE:10% and TABLE:1000 samples hash keys with (default 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub mask: MaskArgs,
+    /// Take [subset], [mask] and [references] from this factories file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub factories: Option<PathBuf>,
+    /// Take the data as it is, even from a database that is not on this machine with columns that look personal.
+    #[arg(long, conflicts_with = "mask")]
+    pub no_mask: bool,
+    /// Print what would be taken (with --subset: per table the estimated rows and why; with --mask: every
+    /// column's rule and why); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// How values are masked (`snapshot create --mask`, `snapshot mask`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct MaskArgs {
+    /// Mask personal values as rows are read: auto (a rule for every column that looks personal, plus the
+    /// --factories file's [mask] rules), strict (refuse while such a column has no rule), or FILE (strict, with that
+    /// file's rules).
+    #[arg(long, value_name = "auto|strict|FILE")]
+    pub mask: Option<String>,
+    /// A file holding the masking key (else SEED_MASK_KEY, then SEED_MASK_KEY_FILE); never stored.
+    #[arg(long, value_name = "FILE", requires = "mask")]
+    pub mask_key_file: Option<PathBuf>,
+    /// seed.toml's own [mask] section: set from the file, never on the command line.
+    #[arg(skip)]
+    pub config_rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MaskSnapshotArgs {
+    /// The snapshot to mask: NAME (its latest version) or NAME@N; it stays as it is.
+    pub source: String,
+    /// The masked copy's name: a new snapshot (with --force, a new content for its latest version).
+    pub target: String,
+    #[command(flatten)]
+    pub mask: MaskArgs,
+    /// Take [mask] and [references] from this factories file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub factories: Option<PathBuf>,
+    /// Replace the latest version of the target (the old one stays intact until the new one is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// Print every column's rule and why; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// A slice of the database instead of all of it (`snapshot create`, `prepare`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SubsetArgs {
+    /// Take only a slice: the rows TABLE:CONDITION, TABLE:10% or TABLE:1000 picks, their
+    /// children and every row they reference (repeatable).
+    #[arg(long = "subset", value_name = "TABLE:ROWS")]
+    pub subset: Vec<String>,
+    /// With --subset: at most N children per parent row (the first N by key). Default: all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), conflicts_with = "no_children")]
+    pub children_per_parent: Option<u64>,
+    /// With --subset: no children; the start rows and what they reference.
+    #[arg(long)]
+    pub no_children: bool,
+    /// With --subset: tables no reference connects to a starting table are empty (default) or kept whole.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub unrelated: Option<UnrelatedArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnrelatedArg {
+    Empty,
+    Keep,
 }
 
 #[derive(Debug, Args)]

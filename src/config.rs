@@ -15,8 +15,9 @@ use clap::parser::ValueSource;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use crate::cli::{Command, LogFormat, SnapshotCommand, parse_duration};
+use crate::cli::{Command, LogFormat, SnapshotCommand, UnrelatedArg, parse_duration};
 use crate::error::Error;
+use crate::refs::spec::{RawSection, VirtualRef, parse_section};
 
 pub const DEFAULT_FILE: &str = "seed.toml";
 
@@ -50,6 +51,8 @@ struct RawConfig {
     no_progress: Raw,
     bulk: Option<RawBulk>,
     snapshot: Option<RawSnapshot>,
+    #[serde(default)]
+    references: RawSection,
 }
 
 /// The switches refused in a config file, read on their own first: `RawConfig` does not
@@ -97,6 +100,14 @@ struct RawBulk {
 struct RawSnapshot {
     #[serde(alias = "table")]
     tables: Raw,
+    subset: Raw,
+    #[serde(alias = "children_per_parent")]
+    children_per_parent: Raw,
+    #[serde(alias = "no_children")]
+    no_children: Raw,
+    unrelated: Raw,
+    seed: Raw,
+    factories: Raw,
     exclude: Raw,
     #[serde(alias = "compression_level")]
     compression_level: Raw,
@@ -124,6 +135,8 @@ pub struct Config {
     pub no_progress: Option<Setting<bool>>,
     pub bulk: BulkConfig,
     pub snapshot: SnapshotConfig,
+    /// `[references]`: references the schema does not declare (`refs::spec`).
+    pub references: Vec<VirtualRef>,
 }
 
 /// `[bulk]`: defaults for `seed bulk`.
@@ -143,6 +156,13 @@ pub struct SnapshotConfig {
     pub tables: Option<Setting<Vec<String>>>,
     pub exclude: Option<Setting<Vec<String>>>,
     pub compression_level: Option<Setting<u32>>,
+    /// Starting points of a slice (`--subset`), each checked.
+    pub subset: Option<Setting<Vec<String>>>,
+    pub children_per_parent: Option<Setting<u64>>,
+    pub no_children: Option<Setting<bool>>,
+    pub unrelated: Option<Setting<UnrelatedArg>>,
+    pub seed: Option<Setting<u64>>,
+    pub factories: Option<Setting<PathBuf>>,
 }
 
 /// Which file to read: `--config PATH` (must exist), else `./seed.toml` if present.
@@ -177,7 +197,8 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 
 /// Parses and checks `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
-    let line_of = |offset: usize| text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1);
+    let lines = crate::text::LineIndex::new(text);
+    let line_of = |offset: usize| lines.line_of(offset);
     let toml_error = |e: toml::de::Error| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
@@ -205,6 +226,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let cx = Cx { path, dir: &dir, line_of: &line_of };
     let bulk = raw.bulk.unwrap_or_default();
     let snapshot = raw.snapshot.unwrap_or_default();
+    let references = parse_section(path, &line_of, raw.references)?;
     Ok(Config {
         path: path.to_path_buf(),
         database_url: cx.url(&raw.database_url, "database-url")?,
@@ -241,7 +263,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
                 "0 to 9",
                 |v| v.as_integer().and_then(|i| u32::try_from(i).ok()).filter(|l| *l <= 9),
             )?,
+            subset: cx.starts(&snapshot.subset)?,
+            children_per_parent: cx.convert(
+                &snapshot.children_per_parent,
+                "snapshot.children-per-parent",
+                "a whole number from 1 (no-children = true for none)",
+                |v| v.as_integer().and_then(|i| u64::try_from(i).ok()).filter(|n| *n >= 1),
+            )?,
+            no_children: cx.convert(&snapshot.no_children, "snapshot.no-children", "true or false", Value::as_bool)?,
+            unrelated: cx.convert(&snapshot.unrelated, "snapshot.unrelated", "\"empty\" or \"keep\"", |v| {
+                match v.as_str() {
+                    Some("empty") => Some(UnrelatedArg::Empty),
+                    Some("keep") => Some(UnrelatedArg::Keep),
+                    _ => None,
+                }
+            })?,
+            seed: cx.convert(&snapshot.seed, "snapshot.seed", "a whole number of 0 or more", |v| {
+                v.as_integer().and_then(|i| u64::try_from(i).ok())
+            })?,
+            factories: cx.path(&snapshot.factories, "snapshot.factories")?,
         },
+        references,
     })
 }
 
@@ -280,6 +322,28 @@ impl Config {
             s.compression_level.as_ref().map(|x| x.value.to_string()),
             s.compression_level.as_ref().map(|x| x.line),
         );
+        push("snapshot.subset", s.subset.as_ref().map(|x| x.value.join(" ; ")), s.subset.as_ref().map(|x| x.line));
+        push(
+            "snapshot.children-per-parent",
+            s.children_per_parent.as_ref().map(|x| x.value.to_string()),
+            s.children_per_parent.as_ref().map(|x| x.line),
+        );
+        push(
+            "snapshot.no-children",
+            s.no_children.as_ref().map(|x| x.value.to_string()),
+            s.no_children.as_ref().map(|x| x.line),
+        );
+        push(
+            "snapshot.unrelated",
+            s.unrelated.as_ref().map(|x| format!("{:?}", x.value).to_lowercase()),
+            s.unrelated.as_ref().map(|x| x.line),
+        );
+        push("snapshot.seed", s.seed.as_ref().map(|x| x.value.to_string()), s.seed.as_ref().map(|x| x.line));
+        push(
+            "snapshot.factories",
+            s.factories.as_ref().map(|x| x.value.display().to_string()),
+            s.factories.as_ref().map(|x| x.line),
+        );
         out
     }
 
@@ -307,7 +371,7 @@ impl Config {
                 }
                 // File counts for tables the command line does not name come first.
                 if let Some(tables) = &b.tables {
-                    let named: Vec<String> = args
+                    let named: std::collections::HashSet<String> = args
                         .tables
                         .iter()
                         .map(|t| t.rsplit_once('=').map_or(t.as_str(), |(n, _)| n).to_owned())
@@ -339,6 +403,26 @@ impl Config {
                     && let Some(level) = &s.compression_level
                 {
                     args.compression_level = level.value;
+                }
+                let sa = &mut args.subset;
+                if sa.subset.is_empty()
+                    && let Some(starts) = &s.subset
+                {
+                    sa.subset = starts.value.clone();
+                }
+                if sa.children_per_parent.is_none() && !sa.no_children {
+                    sa.children_per_parent = s.children_per_parent.as_ref().map(|n| n.value);
+                    sa.no_children =
+                        s.no_children.as_ref().is_some_and(|b| b.value) && sa.children_per_parent.is_none();
+                }
+                if sa.unrelated.is_none() {
+                    sa.unrelated = s.unrelated.as_ref().map(|u| u.value);
+                }
+                if args.seed.is_none() {
+                    args.seed = s.seed.as_ref().map(|v| v.value);
+                }
+                if args.factories.is_none() {
+                    args.factories = s.factories.as_ref().map(|f| f.value.clone());
                 }
             }
             _ => {}
@@ -395,10 +479,30 @@ impl Cx<'_> {
 
     fn path(&self, raw: &Raw, key: &str) -> Result<Option<Setting<PathBuf>>, Error> {
         let dir = self.dir;
-        self.convert(raw, key, "a path (relative paths start from the file's folder)", |v| {
-            let p = Path::new(v.as_str().filter(|s| !s.is_empty())?);
+        self.convert(raw, key, "a path (relative paths start from the file's folder; no NUL byte)", |v| {
+            let p = Path::new(v.as_str().filter(|s| !s.is_empty() && !s.contains('\0'))?);
             Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
         })
+    }
+
+    /// `subset = ["customer:store_id = 1", ...]`, each starting point checked.
+    fn starts(&self, raw: &Raw) -> Result<Option<Setting<Vec<String>>>, Error> {
+        let key = "snapshot.subset";
+        let Some(setting) =
+            self.convert(raw, key, "a list of starting points such as \"customer:store_id = 1\"", |v| match v {
+                Value::String(s) => Some(vec![s.clone()]),
+                Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
+                _ => None,
+            })?
+        else {
+            return Ok(None);
+        };
+        for s in &setting.value {
+            crate::subset::Start::parse(s).map_err(|m| {
+                config_error(self.path, setting.line, &format!("{key} \"{}\": {m}", crate::text::shown(s, 80)))
+            })?;
+        }
+        Ok(Some(setting))
     }
 
     fn strings(&self, raw: &Raw, key: &str) -> Result<Option<Setting<Vec<String>>>, Error> {
@@ -414,8 +518,19 @@ impl Cx<'_> {
         let Some(setting) = self.convert(raw, key, "a database URL string", |v| v.as_str().map(str::to_owned))? else {
             return Ok(None);
         };
-        let masked = crate::redact::mask_unparsed(&setting.value);
-        if masked != setting.value {
+        crate::redact::register_url_secrets(&setting.value);
+        let masked = crate::redact::mask_value(&setting.value);
+        if masked == crate::redact::MASK {
+            return Err(config_error(
+                self.path,
+                setting.line,
+                &format!(
+                    "{key} is not a database URL (it has no scheme such as postgres://; its text is not shown: it \
+                     may be a password)"
+                ),
+            ));
+        }
+        if masked != crate::text::for_terminal(setting.value.trim()) {
             return Err(Error::usage_hint(
                 format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),
                 "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",
@@ -454,6 +569,16 @@ mod tests {
     }
 
     #[test]
+    fn references_section() {
+        let c =
+            parse_str("[snapshot]\nexclude = [\"x\"]\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n").unwrap();
+        assert_eq!(c.references.len(), 1);
+        assert_eq!(c.references[0].origin(), "proj/seed.toml:5");
+        let e = parse_str("[references]\n\"comments.post_id\" = \"posts\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("proj/seed.toml:2: [references]"), "{e}");
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         for (text, expect) in [
             ("snapshot-dir = \"s\"\nsnapshot-dri = \"x\"\n", "proj/seed.toml:2: unknown field `snapshot-dri`"),
@@ -469,6 +594,20 @@ mod tests {
             assert_eq!(err.exit_code(), 2);
             assert!(err.to_string().contains(expect), "{text:?}: {err}");
         }
+    }
+
+    /// r21.7: a `[bulk.tables]` of 50,000 entries (as in the report) parses with one
+    /// scan of the text for line numbers (counted, not timed).
+    #[test]
+    fn many_table_counts_scan_the_text_once() {
+        let mut text = String::from("[bulk]\ncount = 1\n[bulk.tables]\n");
+        for t in 0..50_000 {
+            text.push_str(&format!("t{t} = 1\n"));
+        }
+        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let c = parse_str(&text).unwrap();
+        assert_eq!(crate::text::SCANNED.with(std::cell::Cell::get) - before, text.len());
+        assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
     }
 
     /// r19.12: an unknown key's error lists only keys the file may hold, never the

@@ -17,6 +17,10 @@ pub const COMPRESSION_LEVEL: &str = "SEED_COMPRESSION_LEVEL";
 /// `seed.toml` elsewhere (same as `--config`).
 pub const CONFIG: &str = "SEED_CONFIG";
 pub const FACTORIES: &str = "SEED_FACTORIES";
+/// The masking key itself (`snapshot create --mask`, `snapshot mask`); never stored.
+pub const MASK_KEY: &str = "SEED_MASK_KEY";
+/// A file holding the masking key (the same as `--mask-key-file`).
+pub const MASK_KEY_FILE: &str = "SEED_MASK_KEY_FILE";
 
 /// A boolean environment value: 1/0, true/false, yes/no, on/off in any case;
 /// empty means unset (false). Also the parser behind boolean flags.

@@ -10,6 +10,10 @@ pub const DEFAULT_FILE: &str = ".env";
 
 /// A `.env` file is a few lines; anything larger is refused before it is read.
 const MAX_BYTES: u64 = 1 << 20;
+/// Most variables one file may set: each one set costs a scan of the environment
+/// (libc's `setenv`), so many thousands would take seconds before any command starts.
+/// Refused while parsing, before anything is set.
+pub const MAX_VARS: usize = 4096;
 
 /// Which file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +67,12 @@ pub unsafe fn load(choice: &Choice) -> Result<Option<Loaded>, Error> {
     let pairs = parse(&path)?;
     let mut keys = Vec::new();
     for (key, value) in pairs {
+        // Known as secrets before anything could print them: URL passwords, and the
+        // values of variables named like secrets (AWS_SECRET_ACCESS_KEY, PGPASSWORD...).
+        crate::redact::register_url_secrets(&value);
+        if crate::redact::is_secret_name(&key) && !matches!(key.as_str(), "PWD" | "OLDPWD") {
+            crate::redact::register(&value);
+        }
         if std::env::var_os(&key).is_none() {
             // SAFETY: the caller guarantees no other thread runs yet.
             unsafe { std::env::set_var(&key, &value) };
@@ -83,12 +93,43 @@ pub fn parse(path: &Path) -> Result<Vec<(String, String)>, Error> {
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io("read env file", path, e))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    // No environment variable can hold a NUL byte (setting one would abort): refused,
+    // naming the line and never showing it.
+    if let Some(at) = memchr::memchr(0, bytes) {
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        return Err(Error::usage_hint(
+            format!(
+                "{}:{line}: holds a NUL byte, which no environment variable can hold (its text is not shown: it \
+                 may hold a secret)",
+                path.display()
+            ),
+            "remove it (an editor shows it as ^@); --no-env-file skips the file",
+        ));
+    }
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
     let mut next = 0;
     let mut pairs = Vec::new();
     for item in dotenvy::from_read_iter(bytes) {
         match item {
+            Ok(_) if pairs.len() == MAX_VARS => {
+                return Err(Error::usage_hint(
+                    format!(
+                        "{} sets more than {MAX_VARS} variables; that is not a .env file seed reads",
+                        path.display()
+                    ),
+                    "a .env file holds a project's few settings; --no-env-file skips the file",
+                ));
+            }
+            Ok((key, value)) if key.is_empty() || key.contains(['=', '\0']) || value.contains('\0') => {
+                return Err(Error::usage_hint(
+                    format!(
+                        "{}: a variable that cannot be set (its text is not shown: it may hold a secret)",
+                        path.display()
+                    ),
+                    "lines are KEY=value; --no-env-file skips the file",
+                ));
+            }
             Ok(pair) => {
                 // Follow dotenvy through the file: past this pair's line(s).
                 next = after_entry(&lines, next);
@@ -163,6 +204,40 @@ mod tests {
         let err = parse(&p).unwrap_err().to_string();
         assert!(err.contains(".env:2: cannot parse"), "{err}");
         assert!(!err.contains("Hunter"), "{err}");
+    }
+
+    /// r21.2: a NUL byte anywhere is refused with its line, never set (setting it would
+    /// abort with the value in the message) and never shown.
+    #[test]
+    fn nul_bytes_are_refused_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        for (text, line) in [
+            ("A=1\nDATABASE_URL=postgres://u:Secret-55@h/d\0\n", 2),
+            ("\0=x\n", 1),
+            ("A=1\n\nB=\"x\0y Secret-55\"\n", 3),
+            ("# c\0mment\n", 1),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let err = parse(&p).unwrap_err();
+            let shown = format!("{err} {}", err.hint().unwrap_or_default());
+            assert!(shown.contains(&format!(".env:{line}: holds a NUL byte")), "{text:?}: {shown}");
+            assert!(!shown.contains("Secret-55"), "{shown}");
+        }
+    }
+
+    /// r21.7: the number of variables is bounded, refused while parsing.
+    #[test]
+    fn too_many_variables_are_refused_before_any_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".env");
+        let text: String = (0..=MAX_VARS).map(|i| format!("V{i}=v\n")).collect();
+        std::fs::write(&p, &text).unwrap();
+        let err = parse(&p).unwrap_err();
+        assert!(err.to_string().contains("more than 4096 variables"), "{err}");
+        let text: String = (0..MAX_VARS).map(|i| format!("V{i}=v\n")).collect();
+        std::fs::write(&p, &text).unwrap();
+        assert_eq!(parse(&p).unwrap().len(), MAX_VARS);
     }
 
     /// r19.12: every parse error names its line, whatever part of it dotenvy quotes

@@ -130,6 +130,11 @@ pub enum Error {
     #[error("the snapshot store {location} failed while {step}: {reason}")]
     Store { location: String, step: String, reason: String },
 
+    /// The store went silent (no answer within the deadlines): asking again within
+    /// this command would only wait again, so nothing retries it.
+    #[error("the snapshot store {location} stopped answering while {step}: {reason}")]
+    StoreStopped { location: String, step: String, reason: String },
+
     #[error("{0}")]
     Internal(String),
 }
@@ -264,7 +269,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::Config { .. } => code::USAGE,
-            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => code::CONNECTION,
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
+                code::CONNECTION
+            }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
             Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
@@ -297,6 +304,7 @@ impl Error {
             Error::Connect { class, help, .. } => Some(connect_hint(class, help)),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
             Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
+            Error::StoreStopped { .. } => Some("the store accepted the connection but sent nothing back: is its server stopped or overloaded, or a proxy stuck? Nothing was published half-way, and a failed restore is rolled back; run the command again once `seed doctor` reaches the store".into()),
             Error::Constraint(v) => Some(constraint_hint(v.kind, v.table.as_deref(), v.column.as_deref())),
             Error::SnapshotMissing { .. } => Some("`seed snapshot list` shows the snapshots there; --snapshot-dir picks another directory".into()),
             Error::SnapshotExists { .. } => Some("pass --force to replace it (the old one stays intact until the new one is complete), or pick another name".into()),
@@ -361,7 +369,9 @@ mod tests {
     fn readme_words(e: &Error) -> &'static str {
         match e {
             Error::Usage { .. } | Error::Config { .. } => "usage",
-            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } => "connection",
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
+                "connection"
+            }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
             Error::SnapshotMissing { .. } => "snapshot missing",
@@ -406,6 +416,11 @@ mod tests {
             },
             Error::ConnectionLost { step: "loading t".into(), reason: "reset".into() },
             Error::Store { location: "s3://b/p".into(), step: "reading".into(), reason: "connection refused".into() },
+            Error::StoreStopped {
+                location: "s3://b/p".into(),
+                step: "reading".into(),
+                reason: "no answer for 20s".into(),
+            },
             Error::Constraint(Box::new(ConstraintViolation {
                 kind: Violation::Unique,
                 table: Some("t".into()),

@@ -14,10 +14,13 @@ pub mod factory;
 pub mod libpq;
 pub mod logging;
 pub mod manual;
+pub mod mask;
 pub mod output;
 pub mod redact;
+pub mod refs;
 pub mod settings;
 pub mod snapshot;
+pub mod subset;
 pub mod system;
 pub mod text;
 
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     system::keep_memory_flat();
+    install_panic_hook();
     let (cli, matches) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => return print_parse_error(&e),
@@ -163,12 +167,33 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
         rendered = lines.join("\n") + "\n";
     }
     let text = redact::mask_args(&rendered, &args);
+    let text = text::printable(&text, color);
     let _ = if to_stderr {
         std::io::stderr().lock().write_all(text.as_bytes())
     } else {
         std::io::stdout().lock().write_all(text.as_bytes())
     };
     ExitCode::from(code)
+}
+
+/// A panic is a bug, and its message may quote anything (a value, a URL): it is
+/// printed masked and escaped like every other message, never raw.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write;
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let text = output::clean(&format!(
+            "error: internal error (a bug in seed){at}: {payload}\n\nhint: please report it with the command that \
+             led to it\n"
+        ));
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }));
 }
 
 /// Resolves on SIGINT or SIGTERM.

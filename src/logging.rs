@@ -22,22 +22,30 @@ pub fn init(settings: &OutputSettings) {
         .and_then(|s| EnvFilter::try_new(s).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
     // Colour only on a terminal and never with NO_COLOR: `-vv 2>file` stays plain text.
+    let color = crate::output::stderr_color();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(RedactingStderr)
-        .with_ansi(crate::output::stderr_color());
+        .with_writer(RedactingStderr { color, json: settings.format == LogFormat::Json })
+        .with_ansi(color);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
         LogFormat::Text => builder.with_target(false).without_time().try_init(),
     };
 }
 
+/// Log lines with secrets masked and control characters escaped (but the colour
+/// sequences of a coloured log).
 #[derive(Clone, Copy)]
-struct RedactingStderr;
+struct RedactingStderr {
+    color: bool,
+    json: bool,
+}
 
 impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = crate::redact::scrub(&String::from_utf8_lossy(buf));
+        let text =
+            if self.json { crate::text::json_printable(&text) } else { crate::text::printable(&text, self.color) };
         std::io::stderr().lock().write_all(text.as_bytes())?;
         Ok(buf.len())
     }

@@ -79,7 +79,7 @@ impl Printer {
             return;
         }
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", scrub(text));
+        let _ = writeln!(out, "{}", clean(text));
     }
 
     /// `--json` was given: the command prints its result with [`Printer::document`].
@@ -101,7 +101,7 @@ impl Printer {
         }
         let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", scrub(&text));
+        let _ = writeln!(out, "{}", clean_json(&text));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -120,7 +120,7 @@ impl Printer {
             if let Value::Object(map) = fields {
                 obj.extend(map);
             }
-            self.stderr_line(&Value::Object(obj).to_string());
+            self.json_line(&Value::Object(obj).to_string());
         } else {
             let text = human();
             let line = match level {
@@ -183,7 +183,7 @@ impl Printer {
             "hint": hint,
             "exit_code": exit_code,
         });
-        self.stderr_line(&obj.to_string());
+        self.json_line(&obj.to_string());
     }
 
     fn shows(&self, level: Level) -> bool {
@@ -200,8 +200,26 @@ impl Printer {
         self.stderr_raw(&format!("{line}\n"));
     }
 
+    /// One JSON event on stderr.
+    fn json_line(&self, json: &str) {
+        self.write_stderr(&format!("{}\n", clean_json(json)));
+    }
+
+    /// A line whose first part is shown in bold on a colour terminal.
+    fn stderr_bold_line(&self, bold: &str, rest: &str) {
+        let line = if self.color {
+            format!("\x1b[1m{}\x1b[0m {}\n", clean(bold), clean(rest))
+        } else {
+            format!("{} {}\n", clean(bold), clean(rest))
+        };
+        self.write_stderr(&line);
+    }
+
     fn stderr_raw(&self, text: &str) {
-        let text = scrub(text);
+        self.write_stderr(&clean(text));
+    }
+
+    fn write_stderr(&self, text: &str) {
         match &self.bars {
             Some(bars) => bars.suspend(|| {
                 let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -211,6 +229,19 @@ impl Printer {
             }
         }
     }
+}
+
+/// What is printed: secrets masked (`redact::scrub`), then every control character
+/// but newline and tab escaped (`text::printable`): nothing from a file, the
+/// environment or a server reaches the terminal raw.
+pub fn clean(text: &str) -> String {
+    crate::text::printable(&scrub(text), false).into_owned()
+}
+
+/// JSON that is printed: secrets masked, and what JSON leaves raw but a terminal would
+/// act on escaped the JSON way (see `text::json_printable`).
+pub fn clean_json(text: &str) -> String {
+    crate::text::json_printable(&scrub(text)).into_owned()
 }
 
 /// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from

@@ -72,6 +72,11 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     {
         forms.push(p.to_owned());
     }
+    // As it is printed when it holds control characters, and inside a JSON string.
+    forms.push(crate::text::for_terminal(secret).into_owned());
+    if let Ok(json) = serde_json::to_string(secret) {
+        forms.push(json[1..json.len() - 1].to_owned());
+    }
     forms.sort();
     forms.dedup();
     forms.retain(|f| f.chars().count() >= MIN_SECRET_CHARS);
@@ -107,9 +112,11 @@ fn replace_whole(text: &str, secret: &str) -> String {
     out
 }
 
-/// Characters that end a URL inside free text.
+/// Characters that end a URL inside free text. Not other control characters: a
+/// password holding ESC or NUL stays inside its URL and is masked with it (what is
+/// printed escapes them afterwards).
 fn ends_token(c: char) -> bool {
-    c.is_whitespace() || c.is_control() || matches!(c, '\'' | '"' | '`' | '<' | '>')
+    c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>')
 }
 
 /// Every URL-looking token in `text` masked with [`mask_url`]; other text unchanged.
@@ -179,9 +186,13 @@ pub fn mask_unparsed(raw: &str) -> String {
 
 fn mask(raw: &str, unparsed: bool) -> String {
     let Some(colon) = raw.find(':') else {
-        return raw.to_owned();
+        return if unparsed { MASK.to_owned() } else { raw.to_owned() };
     };
     let scheme = &raw[..colon];
+    if !is_scheme(scheme) {
+        // Not a URL at all (`S3cr3t@host:5432/db`): nothing of it says what is what.
+        return if unparsed { MASK.to_owned() } else { raw.to_owned() };
+    }
     let known = DB_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme));
     let after = &raw[colon + 1..];
     let (sep, body) = match after.strip_prefix("//") {
@@ -192,47 +203,148 @@ fn mask(raw: &str, unparsed: bool) -> String {
         // `note:` or `error: x@y`: not a URL.
         return raw.to_owned();
     }
-    let at = if known || unparsed {
-        body.rfind('@')
+    if !known && unparsed && sep.is_empty() {
+        // `user:password@host`, or a password holding ':': nothing says what stands
+        // before the ':'. Only what follows the last '@' (a host) shows.
+        return match raw.rfind('@') {
+            Some(at) => format!("{MASK}{}", hide(&raw[at..], query_secrets(&raw[at..]))),
+            None => MASK.to_owned(),
+        };
+    }
+    // A URL that may not parse is read both ways and what either way calls secret is
+    // hidden: a password with an unencoded '@', '?', '#' or '/' pushes the userinfo to
+    // the last '@', and an '@' inside a query value must not expose that value.
+    let mut hidden = query_secrets(body);
+    if let Some(span) = userinfo_secret(body, known || unparsed, unparsed && !known, sep.is_empty()) {
+        hidden.push(span);
+    }
+    format!("{scheme}:{sep}{}", hide(body, hidden))
+}
+
+/// `text` with the byte ranges `hidden` (overlapping or not) each replaced by [`MASK`].
+fn hide(text: &str, mut hidden: Vec<(usize, usize)>) -> String {
+    hidden.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in hidden {
+        if end <= copied {
+            continue;
+        }
+        if start >= copied {
+            out.push_str(&text[copied..start]);
+            out.push_str(MASK);
+        }
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The part of `body` (what follows `scheme:` or `scheme://`) before the userinfo's
+/// `@` that may be a password, as a byte range. `last_at`: the userinfo ends at the
+/// last '@' (database schemes, values that did not parse), else at the first one
+/// before the path (`https://medium.com/@user`). A plain user name (`app` of
+/// `app:…@`) stays; without `//`, or when what precedes ':' is no plain name,
+/// everything before the '@' goes, and with `hide_user` a lone user name too.
+fn userinfo_secret(body: &str, last_at: bool, hide_user: bool, no_slashes: bool) -> Option<(usize, usize)> {
+    let at = if last_at {
+        body.rfind('@')?
     } else {
         let authority_end = body.find(['/', '?', '#']).unwrap_or(body.len());
-        body[..authority_end].rfind('@')
+        body[..authority_end].rfind('@')?
     };
-    let mut out = format!("{scheme}:{sep}");
-    let rest = match at {
-        Some(at) => {
-            let userinfo = &body[..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => {
-                    out.push_str(user);
-                    out.push(':');
-                    out.push_str(MASK);
-                }
-                // `postgres://app@host`: a user name. Text that did not parse under an
-                // unknown scheme may hold anything before `@`: hide it.
-                None if unparsed && !known => out.push_str(MASK),
-                None => out.push_str(userinfo),
-            }
-            &body[at..]
+    let userinfo = &body[..at];
+    let plain = |u: &str| !u.contains(['/', '?', '#', '&', '=', '@']);
+    match userinfo.split_once(':') {
+        _ if no_slashes => Some((0, at)),
+        Some((user, _)) if plain(user) => Some((user.len() + 1, at)),
+        Some(_) => Some((0, at)),
+        // `postgres://app@host`: a user name (but text that did not parse under an
+        // unknown scheme may hold anything before '@').
+        None if plain(userinfo) && !hide_user => None,
+        None => Some((0, at)),
+    }
+}
+
+/// Byte ranges of the values of `password=`-like parameters anywhere in `body`,
+/// after any '?' or '&' (a password may hold an unencoded '?' before the query). A
+/// value runs to the next `&NAME=`, so an unencoded '&' in it does not cut it short.
+fn query_secrets(body: &str) -> Vec<(usize, usize)> {
+    let bytes = body.as_bytes();
+    // Where each `[?&]NAME=` starts, with the name's end (its '=').
+    let params: Vec<(usize, usize)> = (0..bytes.len())
+        .filter(|&i| matches!(bytes[i], b'?' | b'&'))
+        .filter_map(|i| {
+            let len = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                .count();
+            (len > 0 && bytes.get(i + 1 + len) == Some(&b'=')).then_some((i, i + 1 + len))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (n, &(start, eq)) in params.iter().enumerate() {
+        if is_secret_name(&body[start + 1..eq]) {
+            let end = params[n + 1..].iter().find(|(s, _)| bytes[*s] == b'&').map_or(body.len(), |(s, _)| *s);
+            out.push((eq + 1, end));
         }
-        None => body,
-    };
-    match rest.split_once('?') {
-        Some((path, query)) => {
-            out.push_str(path);
-            out.push('?');
-            let pairs: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.to_ascii_lowercase().ends_with("password") => format!("{k}={MASK}"),
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            out.push_str(&pairs.join("&"));
-        }
-        None => out.push_str(rest),
     }
     out
+}
+
+/// `[A-Za-z][A-Za-z0-9+.-]*`: what may stand before the `:` of a URL.
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Names (of query parameters, environment variables) whose values are secrets.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "pwd", "secret", "token", "credential"].iter().any(|w| n.contains(w))
+}
+
+/// A configured value that is meant to be a URL (a database URL, an endpoint), the
+/// one way messages show it: masked by structure alone, before any message is built.
+/// Everything between the scheme and the last `@` is hidden unless it is a plain
+/// `scheme://user:` (then the user shows), `password=`-like query values are hidden,
+/// and a value with no scheme at all is not shown (it may be a password typed into
+/// the wrong place). Control characters come out escaped.
+pub fn mask_value(raw: &str) -> String {
+    let masked = mask(raw.trim(), true);
+    crate::text::for_terminal(&masked).into_owned()
+}
+
+/// Registers what could be a password in a URL-like `raw` value (the userinfo after
+/// the user name, all of it when the URL has no `//`, `password=`-like query values),
+/// so free text quoting it is masked too (see [`register`]).
+pub fn register_url_secrets(raw: &str) {
+    let Some(colon) = raw.find(':') else { return };
+    if !is_scheme(&raw[..colon]) {
+        return;
+    }
+    let after = &raw[colon + 1..];
+    let (slashes, body) = match after.strip_prefix("//") {
+        Some(b) => (true, b),
+        None => (false, after),
+    };
+    if let Some(at) = body.rfind('@') {
+        let userinfo = &body[..at];
+        match userinfo.split_once(':') {
+            Some((_, password)) if slashes => register(password),
+            _ if !slashes => register(userinfo),
+            _ => {}
+        }
+    }
+    if let Some((_, query)) = body.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((k, v)) = pair.split_once('=')
+                && is_secret_name(k)
+            {
+                register(v);
+            }
+        }
+    }
 }
 
 /// Registers the password of every argument that holds a URL (userinfo up to the last
@@ -312,7 +424,10 @@ mod tests {
         for (raw, masked) in [
             ("postgres://app:hunter2@host/db", "postgres://app:***@host/db"),
             ("postgres://app:p@ss#w0rd@host/db", "postgres://app:***@host/db"),
-            ("postgres:user:S3cr3t@host:5432/db", "postgres:user:***@host:5432/db"),
+            ("postgres:user:S3cr3t@host:5432/db", "postgres:***@host:5432/db"),
+            ("postgres:S3cr3t-Pw@127.0.0.1:5432/db", "postgres:***@127.0.0.1:5432/db"),
+            ("postgres://u:p\u{1b}[2Jw\0d@h/db", "postgres://u:***@h/db"),
+            ("postgres://h/db?sslpassword=k3y&token=t0k", "postgres://h/db?sslpassword=***&token=***"),
             ("postgres://u:pa/ss?x@h/db", "postgres://u:***@h/db"),
             ("postgres://app@host/db", "postgres://app@host/db"),
             (
@@ -326,7 +441,11 @@ mod tests {
         ] {
             assert_eq!(mask_url(raw), masked, "{raw}");
         }
-        assert_eq!(mask_unparsed("user:secret@host/db"), "user:***@host/db");
+        assert_eq!(mask_unparsed("user:secret@host/db"), "***@host/db");
+        assert_eq!(mask_unparsed("S3cr3t@host:5432/db"), MASK);
+        assert_eq!(mask_value("S3cr3t"), MASK);
+        assert_eq!(mask_value("postgres://app@h/db"), "postgres://app@h/db");
+        assert_eq!(mask_value(" postgres://a\u{1b}b@h/db "), "postgres://a\\u{1b}b@h/db");
         assert_eq!(mask_unparsed("http://u:pa/ss@h"), "http://u:***@h");
     }
 
@@ -336,9 +455,76 @@ mod tests {
         let out = mask_urls(text);
         assert_eq!(
             out,
-            "error: unexpected argument 'postgres://u:***@h/db' found; try --database-url=postgres:u:***@h/db"
+            "error: unexpected argument 'postgres://u:***@h/db' found; try --database-url=postgres:***@h/db"
         );
+        // A password holding control characters stays in its URL's token.
+        assert_eq!(mask_urls("x postgres://u:S3c\0r\u{1b}t@h/db y"), "x postgres://u:***@h/db y");
         assert_eq!(mask_urls("postgresql is fine: see x@y"), "postgresql is fine: see x@y");
+    }
+
+    /// r21.3: a generated corpus of malformed URL-like values: whatever the shape, no
+    /// part of the password survives `mask_value`, and nothing panics.
+    #[test]
+    fn malformed_url_corpus_never_shows_a_password() {
+        let mut checked = 0;
+        for (pw, halves) in password_corpus() {
+            for value in url_corpus(&pw) {
+                let shown = mask_value(&value);
+                for half in &halves {
+                    assert!(!shown.contains(half.as_str()), "{value:?} shows {half:?}: {shown}");
+                }
+                assert!(!shown.chars().any(char::is_control), "{value:?}: {shown:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    /// Passwords made of two distinctive halves around a character that breaks naive
+    /// parsing; the halves are what must never show.
+    pub(crate) fn password_corpus() -> Vec<(String, Vec<String>)> {
+        let seps = [
+            "", "@", "#", "/", "?", ":", " ", "\0", "\u{1b}", "\u{7f}", "%", "%40", "&", "=", "\\", "'", "\"", "\n",
+            "é", "\u{202e}",
+        ];
+        seps.iter().map(|s| (format!("Zq7{s}Pw9x"), vec!["Zq7".to_owned(), "Pw9x".to_owned()])).collect()
+    }
+
+    /// URL-like values holding `pw` where a password could stand, in many shapes.
+    pub(crate) fn url_corpus(pw: &str) -> Vec<String> {
+        let schemes =
+            ["postgres", "postgresql", "POSTGRES", "mysql", "mariadb", "sqlite", "pg", "http", "s3", "x+y.z-1"];
+        let mut out = Vec::new();
+        for s in schemes {
+            for shape in [
+                format!("{s}://app:{pw}@127.0.0.1:1/d"),
+                format!("{s}:app:{pw}@127.0.0.1:1/d"),
+                format!("{s}:{pw}@127.0.0.1:1/d"),
+                format!("{s}:/app:{pw}@h/d"),
+                format!("{s}:///d?password={pw}"),
+                format!("{s}://h/d?sslmode=require&password={pw}&x=1"),
+                format!("{s}://h/d?PASSWORD={pw}"),
+                format!("{s}://app:{pw}@h@h2/d"),
+                format!("{s}://app:{pw}@h/d#frag"),
+                format!("{s}://app:{pw}@[::1/d"),
+                format!("{s}://app:{pw}@h:99999/d"),
+                format!("{s}://app:{pw}@h/d@x"),
+                format!("  {s}://app:{pw}@h/d  "),
+            ] {
+                out.push(shape);
+            }
+        }
+        out.extend([
+            format!("{pw}@127.0.0.1:5432/db"),
+            format!("app:{pw}@h/d"),
+            format!("//app:{pw}@h/d"),
+            format!("postgres//app:{pw}@h/d"),
+            format!("post gres://app:{pw}@h/d"),
+            format!("1x://app:{pw}@h/d"),
+            format!(":{pw}@h"),
+            pw.to_owned(),
+        ]);
+        out
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub struct Settings {
     pub env_file: Option<Loaded>,
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
+    /// `seed.toml`'s `[references]`: references the schema does not declare.
+    pub references: Vec<crate::refs::VirtualRef>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -217,6 +219,28 @@ fn show_duration(d: &Duration) -> String {
 /// A string option with an empty value counts as not given.
 fn non_empty(value: &Option<String>) -> Option<String> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// The longest statement timeout: PostgreSQL's `statement_timeout` is an `int` of
+/// milliseconds (about 24.8 days); a longer one would be accepted here and refused by
+/// every connection.
+pub const MAX_STATEMENT_TIMEOUT_MS: u128 = i32::MAX as u128;
+
+/// A statement timeout from 1 ms to [`MAX_STATEMENT_TIMEOUT_MS`]: refused before any
+/// connection otherwise (a shorter one would be 0 to the server: no timeout at all).
+fn check_statement_timeout(d: Duration, source: &str) -> Result<(), Error> {
+    let ms = d.as_millis();
+    if (1..=MAX_STATEMENT_TIMEOUT_MS).contains(&ms) {
+        return Ok(());
+    }
+    let what = if ms == 0 { "shorter than a millisecond" } else { "longer than the servers take" };
+    Err(Error::usage_hint(
+        format!("statement timeout {} (from {source}) is {what}", humantime::format_duration(d)),
+        format!(
+            "give --statement-timeout (SEED_STATEMENT_TIMEOUT, statement-timeout in seed.toml) from 1ms to \
+             {MAX_STATEMENT_TIMEOUT_MS}ms (24d), or 0 for none"
+        ),
+    ))
 }
 
 impl Settings {
@@ -348,6 +372,9 @@ impl Settings {
             |d| if d.is_zero() { "none".to_owned() } else { show_duration(d) },
         ))
         .filter(|d| !d.is_zero());
+        if let Some(d) = statement_timeout {
+            check_statement_timeout(d, r.effective.last().map_or("", |e| e.source.as_str()))?;
+        }
         let format = r.value(
             "log-format",
             ("log_format", Some(env::LOG_FORMAT)),
@@ -390,6 +417,7 @@ impl Settings {
             statement_timeout,
             env_file: inputs.env_file.clone(),
             effective: r.effective,
+            references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
         })
     }
 
@@ -608,5 +636,20 @@ mod tests {
         let s = settings(&["--retry-max-attempts", "2", "--retry-base-delay", "10ms"]).unwrap();
         assert_eq!(s.retry.max_attempts, 2);
         assert_eq!(s.retry.base_delay, Duration::from_millis(10));
+    }
+
+    /// r21.8: a statement timeout the server cannot take is a usage error before any
+    /// connection, not a connection failure on every command.
+    #[test]
+    fn statement_timeout_bounds() {
+        for bad in ["30d", "24days 21h", "500us"] {
+            let err = settings(&["--statement-timeout", bad]).err().unwrap();
+            assert_eq!(err.exit_code(), crate::error::code::USAGE, "{bad}: {err}");
+            assert!(err.to_string().contains("(from --statement-timeout)"), "{err}");
+        }
+        for good in ["24d", "1ms", "2147483647ms"] {
+            assert!(settings(&["--statement-timeout", good]).unwrap().statement_timeout.is_some(), "{good}");
+        }
+        assert_eq!(settings(&["--statement-timeout", "0"]).unwrap().statement_timeout, None);
     }
 }

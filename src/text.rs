@@ -32,6 +32,94 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Text about to be printed as lines: like [`for_terminal`], but newlines and tabs
+/// (the layout of a message or a table) stay, and with `keep_sgr` so do colour
+/// sequences (`ESC [ digits ; … m`, which only recolour: what a coloured log or
+/// argument error of our own holds). Nothing else that reaches a terminal raw can move
+/// the cursor, clear the screen or reorder text, whatever a file, the environment or a
+/// server put into it.
+pub fn printable(s: &str, keep_sgr: bool) -> Cow<'_, str> {
+    let escaped = |c: char| needs_escape(c) && c != '\n' && c != '\t';
+    if !s.chars().any(escaped) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' && keep_sgr {
+            let seq = sgr_len(rest);
+            if seq > 0 {
+                out.push_str(&rest[..seq]);
+                rest = &rest[seq..];
+                continue;
+            }
+        }
+        if escaped(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text (as serde_json writes it) with every character [`for_terminal`] would
+/// escape and JSON leaves raw (DEL, C1 controls, bidi controls; C0 is always escaped)
+/// written as a JSON `\uXXXX` escape: still the same JSON, and nothing in it acts on a
+/// terminal.
+pub fn json_printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if needs_escape(c) && c != '\n' {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", u);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Length of the colour sequence `ESC [ [0-9;]* m` at the start of `s`, or 0.
+fn sgr_len(s: &str) -> usize {
+    let Some(body) = s.strip_prefix("\u{1b}[") else { return 0 };
+    let params = body.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+    if body.as_bytes().get(params) == Some(&b'm') { 2 + params + 1 } else { 0 }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes this thread's line indexes scanned: tests of the parsers that name lines
+    /// count their work with it (each text scanned once), instead of timing them.
+    pub static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Line numbers of byte offsets in one text, found by binary search over the
+/// newlines counted once: naming the line of each of thousands of entries stays
+/// linear in the text (counting newlines up to each offset would be quadratic).
+pub struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        #[cfg(test)]
+        SCANNED.with(|n| n.set(n.get() + text.len()));
+        Self { newlines: memchr::memchr_iter(b'\n', text.as_bytes()).collect() }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+}
+
 /// For messages and listings: `s` escaped by [`for_terminal`], cut to at most `max`
 /// characters of the original, ending in `…` when it was cut.
 pub fn shown(s: &str, max: usize) -> String {
@@ -92,5 +180,38 @@ mod tests {
         assert_eq!(for_terminal(&once), once);
         assert_eq!(shown("\u{1b}\u{1b}\u{1b}", 2), "\\u{1b}\\u{1b}…");
         assert!(has_control("a\u{85}") && has_control("\t") && !has_control("\u{202e}"));
+    }
+
+    #[test]
+    fn json_printable_stays_the_same_json() {
+        let value = serde_json::json!({ "k": "a\u{7f}b\u{9b}c\u{202e}d\u{1b}e\n" });
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let shown = json_printable(&text);
+        assert!(!shown.chars().any(|c| needs_escape(c) && c != '\n'), "{shown:?}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&shown).unwrap(), value);
+    }
+
+    #[test]
+    fn line_index_names_lines() {
+        let text = "a\nbb\n\nc";
+        let idx = LineIndex::new(text);
+        let naive = |o: usize| text[..o.min(text.len())].matches('\n').count() + 1;
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(idx.line_of(offset), naive(offset), "{offset}");
+        }
+        assert_eq!(LineIndex::new("").line_of(0), 1);
+    }
+
+    #[test]
+    fn printable_keeps_lines_tabs_and_only_colour() {
+        assert!(matches!(printable("a\n\tb ü", false), Cow::Borrowed(_)));
+        assert_eq!(printable("a\0b\u{1b}[2Jc\r\u{7f}\u{202e}\n", false), "a\\u{0}b\\u{1b}[2Jc\\u{d}\\u{7f}\\u{202e}\n");
+        assert_eq!(printable("\u{1b}[1mbold\u{1b}[0m", false), "\\u{1b}[1mbold\\u{1b}[0m");
+        assert_eq!(printable("\u{1b}[1mbold\u{1b}[0m", true), "\u{1b}[1mbold\u{1b}[0m");
+        // Only colour: a cursor move, a screen clear or an OSC title stay escaped.
+        assert_eq!(
+            printable("\u{1b}[2J\u{1b}[3A\u{1b}]0;t\u{7}\u{1b}[", true),
+            "\\u{1b}[2J\\u{1b}[3A\\u{1b}]0;t\\u{7}\\u{1b}["
+        );
     }
 }

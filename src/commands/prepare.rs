@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Context;
-use crate::cli::{BulkArgs, CreateArgs, LockArgs, PrepareArgs, RestoreArgs};
+use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
 use crate::commands::bulk::{self, Options};
 use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
 use crate::db::retry::with_retry;
@@ -36,7 +36,7 @@ use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::names::validate_name;
-use crate::snapshot::reader::read_header_from;
+use crate::snapshot::reader::read_header_stored_as;
 use crate::snapshot::source::Source;
 use crate::snapshot::versions;
 
@@ -56,6 +56,9 @@ const KEY_VERSION: u32 = 1;
 pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
     check_name(&args.name)?;
     let (req, opts) = bulk::request_from_args(&bulk_args(&args))?;
+    // A slice of what bulk writes is saved (and left in the database) instead of all of it.
+    let rules =
+        snapshot::subset::rules(&args.subset, Some(req.seed), req.factories.as_ref(), &ctx.settings.references)?;
     let url = ctx.settings.write_url();
     if !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -69,9 +72,9 @@ pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
     let live = read_live(ctx, args.wait).await?;
-    let key = Key::new(&live, &req, &opts.selection);
+    let key = Key::new(&live, &req, &opts.selection, rules.as_ref());
     let name = format!("{}.{}", args.name, key.short());
-    let job = Job { ctx, args: &args, store: &store, name, key, req: &req, opts: &opts };
+    let job = Job { ctx, args: &args, store: &store, name, key, req: &req, opts: &opts, subset: rules };
     let done = job.prepare().await?;
     job.report(&done, started.elapsed());
     Ok(code::OK)
@@ -160,7 +163,7 @@ struct Key {
 }
 
 impl Key {
-    fn new(live: &Live, req: &BulkRequest, selection: &Selection) -> Self {
+    fn new(live: &Live, req: &BulkRequest, selection: &Selection, subset: Option<&crate::subset::Rules>) -> Self {
         let mut doc = json!({
             "key_version": KEY_VERSION,
             "seed_version": env!("CARGO_PKG_VERSION"),
@@ -176,6 +179,10 @@ impl Key {
             "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
             "like": req.like.as_ref().map(crate::factory::config::Factories::text),
         });
+        // Only when there is one, so the keys of whole snapshots stay as they were.
+        if let (Some(rules), Value::Object(map)) = (subset, &mut doc) {
+            map.insert("subset".into(), json!(crate::snapshot::create::subset_info(rules)));
+        }
         // Keys sorted at every level (maps keep insertion order otherwise), so the text
         // is canonical and the same as when serde_json's maps were always sorted.
         doc.sort_all_objects();
@@ -298,6 +305,8 @@ struct Job<'a> {
     req: &'a BulkRequest,
     /// Bulk's options: `--truncate` always, `--wait`, the table selection.
     opts: &'a Options,
+    /// The slice saved instead of everything bulk wrote.
+    subset: Option<crate::subset::Rules>,
 }
 
 impl Job<'_> {
@@ -311,7 +320,7 @@ impl Job<'_> {
             Ok(None) => return Found::Absent,
             Err(e) => return Found::Unreadable(e.to_string()),
         };
-        match tokio::task::block_in_place(|| read_header_from(src.as_ref())) {
+        match tokio::task::block_in_place(|| read_header_stored_as(src.as_ref(), &self.name, 1)) {
             Err(e) => Found::Unreadable(e.to_string()),
             Ok(header) => {
                 let ours = header.name == self.name
@@ -413,6 +422,17 @@ impl Job<'_> {
                 Err(e.to_string())
             }
         };
+        // A slice was saved: the database is left holding the slice, as a hit leaves it.
+        let (tables, rows) = match (&self.subset, &saved) {
+            (Some(_), Ok(_)) => match self.look().await {
+                Found::Hit(hit) => match self.restore(*hit).await? {
+                    Done::Restored { tables, rows } => (tables, rows),
+                    Done::Seeded { tables, rows, .. } => (tables, rows),
+                },
+                _ => (tables, rows),
+            },
+            _ => (tables, rows),
+        };
         drop(guard);
         Ok(Step::Done(Done::Seeded { tables, rows, miss, saved }))
     }
@@ -434,6 +454,12 @@ impl Job<'_> {
 
     async fn seed_without_saving(&self, miss: Miss, why: String) -> Result<Done, Error> {
         let (tables, rows) = self.seed().await?;
+        if self.subset.is_some() {
+            self.ctx.printer.warn(format!(
+                "the database holds everything bulk wrote, not the slice: snapshot {} was not saved",
+                self.name
+            ));
+        }
         Ok(Done::Seeded { tables, rows, miss, saved: Err(why) })
     }
 
@@ -485,9 +511,16 @@ impl Job<'_> {
             full: false,
             compression_level: COMPRESSION_LEVEL,
             jobs: None,
+            subset: crate::cli::SubsetArgs::default(),
+            seed: None,
+            // Data seed generated itself: nothing personal to mask.
+            mask: MaskArgs::default(),
+            factories: None,
+            no_mask: true,
+            dry_run: false,
             lock: LockArgs { wait: self.args.wait },
         };
-        let result = create::take(&args, self.ctx, self.store).await.map(|_| ());
+        let result = create::take(&args, self.ctx, self.store, self.subset.clone()).await.map(|_| ());
         audit.finish(&result).await;
         result
     }
@@ -510,6 +543,11 @@ impl Job<'_> {
         text.push_str(&format!(" --seed {}", self.req.seed));
         if let Some(f) = &self.req.factories {
             text.push_str(&format!(" --factories {}", f.path.display()));
+        }
+        if let Some(rules) = &self.subset {
+            for s in &rules.starts {
+                text.push_str(&format!(" --subset '{s}'"));
+            }
         }
         text
     }
@@ -601,7 +639,7 @@ mod tests {
     }
 
     fn key(live: &Live, req: &BulkRequest) -> String {
-        Key::new(live, req, &Selection::default()).full
+        Key::new(live, req, &Selection::default(), None).full
     }
 
     fn req(count: u64, seed: u64, batch: u64, factories: Option<&str>) -> BulkRequest {
@@ -641,9 +679,20 @@ mod tests {
         reordered.schema.tables[0].columns.reverse();
         others.push(key(&reordered, &req(10, 42, 5000, None)));
         let excluded = Selection { exclude: vec!["b".into()], ..Selection::default() };
-        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &excluded).full);
+        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &excluded, None).full);
         let schemas = Selection { schemas: vec!["public".into()], ..Selection::default() };
-        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &schemas).full);
+        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &schemas, None).full);
+        let slice = crate::subset::Rules {
+            starts: vec![crate::subset::Start::parse("a:id < 5").unwrap()],
+            seed: 42,
+            children: crate::subset::Children::All,
+            unrelated: crate::subset::Unrelated::Empty,
+            references: vec![],
+        };
+        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &Selection::default(), Some(&slice)).full);
+        let mut fewer = slice.clone();
+        fewer.children = crate::subset::Children::None;
+        others.push(Key::new(&schema(), &req(10, 42, 5000, None), &Selection::default(), Some(&fewer)).full);
         others.push(base.clone());
         let n = others.len();
         others.sort();

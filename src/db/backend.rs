@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::db::errors::Step;
 use crate::db::evaluate;
+use crate::db::keys::{self, KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName};
 use crate::db::url::DbKind;
 use crate::error::Error;
@@ -126,6 +127,31 @@ pub struct LoadTable<'a> {
     pub progress: Progress,
 }
 
+/// What a failed probe of a value says (see [`Backend::refused_values`]).
+pub enum Probe {
+    /// The database refused the value: its reason.
+    Refused(String),
+    /// The probe itself could not run here; nothing is known of the value.
+    Unknown,
+    /// Stop: the connection, a timeout, Ctrl-C.
+    Stop(Error),
+}
+
+impl Probe {
+    pub fn of(e: Error) -> Self {
+        if e.is_transient() || matches!(e, Error::Interrupted | Error::Connect { .. }) {
+            return Probe::Stop(e);
+        }
+        if e.exit_code() != crate::error::code::DATA {
+            return Probe::Unknown;
+        }
+        // The server's own words (kept as the detail under a translated violation).
+        let reason = e.detail().map_or_else(|| e.to_string(), str::to_owned);
+        let reason = reason.strip_prefix("server: ").unwrap_or(&reason);
+        Probe::Refused(reason.lines().next().unwrap_or_default().to_owned())
+    }
+}
+
 /// Result of a privilege check for `doctor`.
 #[derive(Debug, Clone)]
 pub struct Privileges {
@@ -205,6 +231,19 @@ pub trait Backend {
         Ok(out)
     }
 
+    /// The constants (a factories file's `value` and `one_of`) the database would refuse
+    /// to write into `col`, each with its reason, found by writing each the way a load
+    /// does into a scratch place of `col`'s type (a cast, a temporary table), inside the
+    /// open transaction and touching no table of the user's. A probe the kind cannot
+    /// run for this column (a type it cannot name there, a missing privilege) checks
+    /// nothing: the load itself still would.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error>;
+
     // Transactions.
     /// A read-only transaction that sees every table as of one moment.
     async fn begin_read(&mut self, step: &Step) -> Result<(), Error>;
@@ -261,6 +300,45 @@ pub trait Backend {
         let _ = (table, columns, pages, sink);
         Err(Error::Internal("this kind of database cannot read a table by pages".into()))
     }
+    /// `stream_table` of the rows `filter` (SQL over the table's unqualified columns)
+    /// picks, in `order` (an `ORDER BY` list).
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error>;
+
+    // Key sets (subsets; see `db::keys`).
+    /// System columns naming a row of `table` within one read transaction, for tables
+    /// without a key (`None` where the kind has none).
+    fn row_id(&self, table: &Table) -> Option<Vec<KeyPart>> {
+        let _ = table;
+        None
+    }
+    /// SQL giving a row's key (parts qualified by `alias`) as a list of SQL literals.
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String;
+    /// SQL true for rows whose key (qualified by `alias`) is one of `keys`, each as
+    /// `key_literal` gave it.
+    fn key_in(&self, key: &RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        keys::in_list(&key.exprs(alias), keys)
+    }
+    /// Calls `each` with every row of `sql` (each column as text: the query casts), as
+    /// the rows arrive.
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error>;
+    /// The planner's estimate of the rows `sql` returns (`None` where there is none).
+    async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        let _ = (sql, step);
+        Ok(None)
+    }
+
     /// Positions of the sequences behind `table`'s generated keys, by column.
     async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error>;
     /// Bytes of table data a snapshot of `tables` reads (for the free-space check).

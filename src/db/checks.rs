@@ -3,13 +3,12 @@
 //! Anything else is left alone: the generator then does its best and the database
 //! has the last word.
 
+use crate::db::evaluate::check_body;
 use crate::db::schema::CheckRule;
 
 /// Rules the check `expr` puts on `column` (`VALUE` for domains).
 pub fn parse_check(expr: &str, column: &str) -> Vec<CheckRule> {
-    let body = expr.trim();
-    let body = body.strip_prefix("CHECK").unwrap_or(body).trim();
-    let body = body.strip_suffix("NOT VALID").unwrap_or(body).trim();
+    let body = check_body(expr);
     let mut rules = Vec::new();
     for conjunct in split_and(strip_parens(body)) {
         if let Some(rule) = parse_conjunct(strip_parens(conjunct), column) {
@@ -132,9 +131,7 @@ pub fn split_top_level(s: &str, sep: char) -> Vec<&str> {
 /// `columns`. Anything else (OR, LIKE, regular expressions, functions, several columns)
 /// is left to candidates the database checks.
 pub fn fully_understood(expr: &str, columns: &[&str]) -> bool {
-    let body = expr.trim();
-    let body = body.strip_prefix("CHECK").unwrap_or(body).trim();
-    let body = body.strip_suffix("NOT VALID").unwrap_or(body).trim();
+    let body = check_body(expr);
     split_and(strip_parens(body)).into_iter().all(|conjunct| {
         let c = strip_parens(conjunct);
         let outside = outside_quotes(c).to_ascii_uppercase();
@@ -397,6 +394,19 @@ mod tests {
     fn postgres_range() {
         let rules = parse_check("CHECK (((care_level >= 1) AND (care_level <= 5)))", "care_level");
         assert_eq!(rules, vec![CheckRule::Range { min: Some(1.0), max: Some(5.0) }]);
+    }
+
+    #[test]
+    fn trailing_modifiers_as_postgres_18_prints_them() {
+        let range = vec![CheckRule::Range { min: Some(1.0), max: Some(5.0) }];
+        for def in [
+            "CHECK (((level >= 1) AND (level <= 5))) NOT VALID",
+            "CHECK (((level >= 1) AND (level <= 5))) NO INHERIT NOT ENFORCED",
+            "CHECK (((level >= 1) AND (level <= 5))) NOT ENFORCED",
+        ] {
+            assert_eq!(parse_check(def, "level"), range, "{def}");
+            assert!(fully_understood(def, &["level"]), "{def}");
+        }
     }
 
     #[test]

@@ -20,10 +20,15 @@ pub fn check_passes(check: &str) -> String {
 }
 
 /// `CHECK ((a > b)) NOT VALID` -> `(a > b)`: the boolean expression of a check's text.
+/// `pg_get_constraintdef` may end it with any of `NO INHERIT`, `NOT ENFORCED`
+/// (PostgreSQL 18) and `NOT VALID`.
 pub fn check_body(check: &str) -> &str {
-    let t = check.trim();
-    let t = t.strip_suffix("NOT VALID").unwrap_or(t).trim();
-    let t = t.strip_suffix("NO INHERIT").unwrap_or(t).trim();
+    let mut t = check.trim();
+    while let Some(rest) =
+        ["NOT VALID", "NO INHERIT", "NOT ENFORCED"].iter().find_map(|m| t.strip_suffix(m).map(str::trim_end))
+    {
+        t = rest;
+    }
     match (t.get(..5), t.get(5..)) {
         (Some(kw), Some(rest)) if kw.eq_ignore_ascii_case("CHECK") => rest.trim(),
         _ => t,
@@ -78,6 +83,8 @@ mod tests {
     #[test]
     fn check_text_becomes_an_expression() {
         assert_eq!(check_body("CHECK ((end_at > start_at)) NOT VALID"), "((end_at > start_at))");
+        assert_eq!(check_body("CHECK ((a > 0)) NO INHERIT NOT ENFORCED"), "((a > 0))");
+        assert_eq!(check_body("CHECK ((b > 0)) NO INHERIT NOT VALID"), "((b > 0))");
         assert_eq!(check_body("(a LIKE '%x%')"), "(a LIKE '%x%')");
         assert_eq!(check_passes("CHECK (a > 0)"), "CASE WHEN ((a > 0)) THEN 1 WHEN NOT ((a > 0)) THEN 0 ELSE 1 END");
     }

@@ -9,6 +9,7 @@ pub mod dependents;
 pub mod errors;
 pub mod evaluate;
 pub mod insert;
+pub mod keys;
 pub mod migrations;
 pub mod mysql;
 pub mod postgres;
@@ -118,6 +119,16 @@ impl Session {
         dispatch!(&mut self.conn, b => b.evaluate(columns, rows, exprs, step).await)
     }
 
+    /// See [`Backend::refused_values`].
+    pub async fn refused_values(
+        &mut self,
+        col: &schema::Column,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let step = self.step(format!("checking the factories file's values for column {}", col.name));
+        dispatch!(&mut self.conn, b => b.refused_values(col, values, &step).await)
+    }
+
     pub async fn begin_read(&mut self) -> Result<(), Error> {
         let step = self.step("starting a read transaction");
         dispatch!(&mut self.conn, b => b.begin_read(&step).await)
@@ -176,6 +187,38 @@ impl Session {
         sink: &mut S,
     ) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.stream_pages(table, columns, pages, sink).await)
+    }
+    pub async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.stream_filtered(table, columns, filter, order, sink).await)
+    }
+    /// The key that names `table`'s rows in key sets (`keys::RowKey::of`).
+    pub fn row_key(&self, table: &Table) -> Option<keys::RowKey> {
+        let row_id = dispatch!(&self.conn, b => b.row_id(table));
+        keys::RowKey::of(table, row_id)
+    }
+    pub fn key_literal(&self, key: &keys::RowKey, alias: Option<&str>) -> String {
+        dispatch!(&self.conn, b => b.key_literal(key, alias))
+    }
+    pub fn key_in(&self, key: &keys::RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        dispatch!(&self.conn, b => b.key_in(key, alias, keys))
+    }
+    pub async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.each_row(sql, step, each).await)
+    }
+    pub async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        dispatch!(&mut self.conn, b => b.estimate_rows(sql, step).await)
     }
     pub async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
         dispatch!(&mut self.conn, b => b.sequence_states(table).await)

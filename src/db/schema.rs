@@ -134,6 +134,10 @@ pub struct ForeignKey {
     pub ref_table: TableName,
     pub ref_columns: Vec<String>,
     pub deferrable: bool,
+    /// A temporal foreign key (`PERIOD`, PostgreSQL 18): its last column's range must lie
+    /// within the referenced rows' ranges.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub period: bool,
 }
 
 /// A statement kind, as triggers fire on it and write with it.
@@ -482,6 +486,7 @@ mod tests {
                     ref_table: TableName::new("public", *parent),
                     ref_columns: vec!["id".into()],
                     deferrable: false,
+                    period: false,
                 })
                 .collect(),
             partitioned: false,

@@ -73,20 +73,28 @@ impl DbUrl {
     /// the `PG*` variables in `env`, as psql would.
     pub fn resolve(raw: &str, env: &PgEnv) -> Result<Self, Error> {
         let raw = raw.trim();
+        // Whatever could be a password is known before any message quotes the value.
+        redact::register_url_secrets(raw);
         let scheme = raw.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
             Some("postgres" | "postgresql") => Self::parse_server(raw, env, DbKind::Postgres),
             // The PG* variables are libpq's: they never complete a MySQL URL.
             Some("mysql" | "mariadb") => Self::parse_server(raw, &PgEnv::default(), DbKind::Mysql),
-            Some("sqlite") => Ok(Self::parse_sqlite(raw)),
-            Some(other) if !other.is_empty() && !other.contains(['/', '\\', ' ']) => Err(Error::usage_hint(
-                format!("unknown scheme '{other}' in database URL {}", mask_any(raw)),
-                "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
-            )),
-            _ => Err(Error::usage_hint(
-                format!("'{}' is not a database URL", mask_any(raw)),
-                "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
-            )),
+            Some("sqlite") => Self::parse_sqlite(raw),
+            _ => {
+                let masked = redact::mask_value(raw);
+                let what = if masked == redact::MASK {
+                    "not a database URL (it has no scheme such as postgres://; its text is not shown: it may be a \
+                     password)"
+                        .to_owned()
+                } else {
+                    format!("{masked} is not a database URL (unknown scheme)")
+                };
+                Err(Error::usage_hint(
+                    what,
+                    "use postgres://user@host/db, mysql://user@host/db or sqlite://path/to/file.db",
+                ))
+            }
         }
     }
 
@@ -102,7 +110,7 @@ impl DbUrl {
     fn parse_server(raw: &str, env: &PgEnv, kind: DbKind) -> Result<Self, Error> {
         let invalid = |why: &str| {
             Error::usage_hint(
-                format!("invalid {} URL {}: {why}", kind.product(), redact::mask_unparsed(raw)),
+                format!("invalid {} URL {}: {why}", kind.product(), redact::mask_value(raw)),
                 format!(
                     "expected {}://user@host:port/database, with the password after the user name \
                      (user:password@host); percent-encode special characters in the password ('@' as %40, '#' as %23, '/' as %2F, '?' as %3F, ':' as %3A)",
@@ -163,15 +171,21 @@ impl DbUrl {
         })
     }
 
-    fn parse_sqlite(raw: &str) -> Self {
+    fn parse_sqlite(raw: &str) -> Result<Self, Error> {
         let rest = raw.split_once(':').map_or("", |(_, r)| r);
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let path = rest.split('?').next().unwrap_or_default();
+        if path.contains('\0') {
+            return Err(Error::usage_hint(
+                format!("invalid SQLite URL {}: the path holds a NUL byte", redact::mask_value(raw)),
+                "no file name can hold one: check where the URL came from (a .env file, seed.toml)",
+            ));
+        }
         let path = if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) };
-        Self {
+        Ok(Self {
             driver: raw.to_owned(),
             kind: DbKind::Sqlite,
-            masked: raw.to_owned(),
+            masked: redact::mask_value(raw),
             location: path.as_ref().map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string()),
             connect_host: None,
             port: None,
@@ -181,7 +195,7 @@ impl DbUrl {
             user: None,
             dbname: None,
             has_password: false,
-        }
+        })
     }
 
     pub fn kind(&self) -> DbKind {
@@ -402,11 +416,6 @@ fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
     String::from_utf8(out)
 }
 
-/// Masking for strings that failed to parse: by structure, never by search.
-fn mask_any(raw: &str) -> String {
-    redact::mask_unparsed(raw)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,7 +483,7 @@ mod tests {
         assert_eq!(o.get_username(), "me");
         for (bad, shown) in [
             ("mysql://app:p@ss#w0rd@host/db", "mysql://app:***@host/db"),
-            ("mariadb:app:S3cr3t@h/db", "mariadb:app:***@h/db"),
+            ("mariadb:app:S3cr3t@h/db", "mariadb:***@h/db"),
         ] {
             let err = DbUrl::parse(bad).unwrap_err();
             let text = format!("{err} {}", err.hint().unwrap_or_default());
@@ -486,11 +495,15 @@ mod tests {
     #[test]
     fn malformed_urls_are_rejected_showing_only_the_masked_form() {
         for (bad, shown) in [
-            ("postgres:user:S3cr3t@host:5432/db", "postgres:user:***@host:5432/db"),
+            ("postgres:user:S3cr3t@host:5432/db", "postgres:***@host:5432/db"),
+            ("postgres:S3cr3t-Pw@127.0.0.1:5432/db", "postgres:***@127.0.0.1:5432/db"),
+            ("S3cr3t-Pw@127.0.0.1:5432/db", "not a database URL (it has no scheme"),
+            ("S3cr3t", "not a database URL (it has no scheme"),
+            ("pg:S3cr3t@h/db", "***@h/db is not a database URL"),
             ("postgres://app:p@ss#w0rd@host/db", "postgres://app:***@host/db"),
             ("postgres://app:12/ss@host/db", "postgres://app:***@host/db"),
             ("postgres://app:1?a=ss@host/db", "postgres://app:***@host/db"),
-            ("postgresql:app:pw@host/db", "postgresql:app:***@host/db"),
+            ("postgresql:app:pw@host/db", "postgresql:***@host/db"),
         ] {
             let err = DbUrl::parse(bad).unwrap_err();
             let text = format!("{err} {}", err.hint().unwrap_or_default());

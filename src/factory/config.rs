@@ -23,10 +23,13 @@ use toml::Spanned;
 use crate::error::Error;
 use crate::factory::plan::MAX_COUNT;
 use crate::factory::profile::{JsonShape, ProfileSettings};
+use crate::refs::spec::{RawSection, VirtualRef, parse_section};
+use crate::subset::file::{FileRules, RawSection as RawSubset};
 
 /// The most values a learned value set may hold (`[profile] max_values`).
 pub const MAX_PROFILE_VALUES: usize = 1000;
 use crate::factory::values::faker_by_name;
+use crate::text::LineIndex;
 
 /// Far more than any factories file needs; keeps a wrong path (a log, /dev/zero) from
 /// filling memory.
@@ -43,6 +46,10 @@ pub struct Factories {
     pub learned: Option<String>,
     /// `[profile]`: how profiles are learned (`--like`, `snapshot profile`).
     pub profile: ProfileSettings,
+    /// `[references]`: references the schema does not declare (`refs::spec`).
+    pub references: Vec<VirtualRef>,
+    /// `[subset]`: the slice `snapshot create --factories` and `prepare` take.
+    pub subset: Option<FileRules>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +111,12 @@ struct RawFile {
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
     profile: Option<Spanned<RawProfile>>,
+    #[serde(default)]
+    references: RawSection,
+    subset: Option<Spanned<RawSubset>>,
+    /// `[mask]`: read by `mask::rules` (snapshot create and mask); bulk ignores it.
+    #[serde(default, rename = "mask")]
+    _mask: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -182,18 +195,19 @@ impl Factories {
     }
 
     pub fn parse(path: &Path, text: String) -> Result<Self, Error> {
+        let lines = LineIndex::new(&text);
         let raw: RawFile = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(&text, s.start));
+            let line = e.span().map_or(1, |s| lines.line_of(s.start));
             Error::Config { file: path.to_owned(), line, message: e.message().trim().to_owned() }
         })?;
         let err = |offset: usize, message: String| Error::Config {
             file: path.to_owned(),
-            line: line_of(&text, offset),
+            line: lines.line_of(offset),
             message,
         };
         let mut tables = Vec::new();
         for (name, table) in raw.tables {
-            let line = line_of(&text, name.span().start);
+            let line = lines.line_of(name.span().start);
             let (name, table) = (name.into_inner(), table.into_inner());
             let count = match table.count {
                 Some(c) => match u64::try_from(*c.get_ref()) {
@@ -223,13 +237,13 @@ impl Factories {
                     if count.is_some() {
                         return Err(err(span, format!("{name}: give either count or per_parent, not both")));
                     }
-                    (Some((p.table, k)), line_of(&text, span))
+                    (Some((p.table, k)), lines.line_of(span))
                 }
                 None => (None, line),
             };
             let mut columns = Vec::new();
             for (col, rule) in table.columns {
-                let col_line = line_of(&text, col.span().start);
+                let col_line = lines.line_of(col.span().start);
                 let span = rule.span().start;
                 let rule = rule.into_inner();
                 let given = [
@@ -362,7 +376,10 @@ impl Factories {
             profile.personal = raw.personal;
             learned = raw.from;
         }
-        Ok(Self { path: path.to_owned(), text, tables, learned, profile })
+        let references = parse_section(path, &|o| lines.line_of(o), raw.references)?;
+        let subset =
+            raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| lines.line_of(o), s)).transpose()?;
+        Ok(Self { path: path.to_owned(), text, tables, learned, profile, references, subset })
     }
 
     /// An error pointing at `line` of this file.
@@ -388,10 +405,6 @@ fn scalar(v: &toml::Value) -> Result<String, String> {
         toml::Value::Datetime(d) => Ok(d.to_string()),
         other => Err(format!("expected a string, number, boolean or date, got {}", other.type_str())),
     }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
 impl Template {
@@ -456,6 +469,18 @@ mod tests {
     }
 
     #[test]
+    fn references_section() {
+        let f = parse("[tables.a]\ncount = 1\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n").unwrap();
+        assert_eq!(f.references.len(), 1);
+        assert_eq!(
+            (f.references[0].origin(), f.references[0].child.to_string()),
+            ("f.toml:5".into(), "comments.post_id".into())
+        );
+        let e = parse("[references]\n\"comments\" = \"posts.id\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: [references]"), "{e}");
+    }
+
+    #[test]
     fn counts_keep_to_the_command_line_limit() {
         assert!(parse("[tables.a]\ncount = 1000000000\n").is_ok());
         assert!(parse("[tables.a]\ncount = 0\n").is_ok());
@@ -485,6 +510,27 @@ mod tests {
         let e = Factories::load(Path::new("/dev/zero")).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+    }
+
+    /// r21.7: thousands of tables and columns parse in one pass over the text for
+    /// line numbers (counted, not timed); an error deep in the file names its line.
+    #[test]
+    fn many_entries_scan_the_text_once() {
+        let mut text = String::new();
+        for t in 0..5_000 {
+            text.push_str(&format!(
+                "[tables.t{t}]\ncount = 1\ncolumns.a = {{ value = 1 }}\ncolumns.b = {{ value = 2 }}\n"
+            ));
+        }
+        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let f = parse(&text).unwrap();
+        let scanned = crate::text::SCANNED.with(std::cell::Cell::get) - before;
+        assert_eq!(scanned, text.len(), "line numbers scan the text once");
+        assert_eq!(f.tables.len(), 5_000);
+        assert_eq!(f.tables.iter().find(|t| t.name == "t4999").unwrap().columns[1].line, 20_000);
+        text.push_str("[tables.last]\ncolumns.x = { generator = \"nope\" }\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.to_string().contains(":20002: unknown generator 'nope'"), "{err}");
     }
 
     #[test]

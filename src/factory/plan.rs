@@ -17,7 +17,8 @@ use crate::factory::pattern::PatternSpace;
 use crate::factory::profile::JsonShape;
 use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
 use crate::factory::values::{
-    Bounds, Faker, GENERATOR_NAMES, Value, faker_by_name, faker_name, faker_suits, guess_from_name, text_to_value,
+    Bounds, Faker, GENERATOR_NAMES, Value, check_bounds, faker_by_name, faker_name, faker_suits, guess_from_name,
+    max_opt, min_opt_f, text_to_value,
 };
 
 /// What the user asked for, validated before connecting.
@@ -606,22 +607,7 @@ impl Builder<'_> {
         let fk_cols: Vec<&str> = table.foreign_keys.iter().flat_map(|f| f.columns.iter().map(String::as_str)).collect();
         let mut columns = Vec::new();
         for col in table.writable_columns() {
-            let mut bounds = Bounds::default();
-            let mut one_of: Option<Vec<String>> = None;
-            for rule in &col.checks {
-                match rule {
-                    CheckRule::Range { min, max } => {
-                        bounds.min = max_opt(bounds.min, *min);
-                        bounds.max = min_opt_f(bounds.max, *max);
-                    }
-                    CheckRule::In(values) => one_of = Some(values.clone()),
-                    CheckRule::MaxLen(n) => bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n))),
-                    CheckRule::MinLen(n) => bounds.min_len = Some(*n),
-                }
-            }
-            if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = &col.kind {
-                bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
-            }
+            let (mut bounds, one_of) = check_bounds(&col.kind, &col.checks);
             let rule = rules.iter().find(|(c, _)| c.name == col.name);
             if let Some((cfg, _)) = rule
                 && let Some((lo, hi)) = cfg.length
@@ -770,6 +756,16 @@ impl Builder<'_> {
         });
         let mut groups = Vec::new();
         for fk in &table.foreign_keys {
+            if fk.period {
+                return Err(Error::Generation {
+                    table: table.name.to_string(),
+                    reason: format!(
+                        "foreign key {} is temporal (PERIOD): seed cannot make ranges that lie within the referenced rows' ranges",
+                        fk.name
+                    ),
+                    hint: Some(format!("leave {} out (--exclude) and fill it with rows of your own", table.name)),
+                });
+            }
             // A column the user set explicitly is not driven by the foreign key.
             if fk.columns.iter().any(|c| rules.iter().any(|(r, _)| &r.name == c)) {
                 continue;
@@ -845,14 +841,23 @@ impl Builder<'_> {
         // cannot be had)
         let mut sets: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
         let table = plans[p].table.clone();
-        if !table.primary_key.is_empty() {
-            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
-        }
-        for u in &table.uniques {
-            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
-        }
         let owned: Vec<String> = plans[p].columns.iter().map(|c| c.name.clone()).collect();
         let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        // A key held WITHOUT OVERLAPS (PostgreSQL 18) is also an exclusion rule on the same
+        // columns: rows that do not overlap are distinct, and distinct rows may still overlap.
+        let held_by_exclusion = |cols: &[String]| {
+            table.key_rules.iter().any(|r| {
+                r.exclusion
+                    && r.elements.len() == cols.len()
+                    && r.elements.iter().zip(cols).all(|(e, c)| referenced_columns(&e.expr, &names) == [c.as_str()])
+            })
+        };
+        if !table.primary_key.is_empty() && !held_by_exclusion(&table.primary_key) {
+            sets.push((format!("primary key of {}", table.name), table.primary_key.clone(), None));
+        }
+        for u in table.uniques.iter().filter(|u| !held_by_exclusion(&u.columns)) {
+            sets.push((format!("unique constraint {}", u.name), u.columns.clone(), None));
+        }
         for rule in &table.key_rules {
             if rule.exclusion {
                 let (sets_more, note) = exclusion_plan(rule, &mut plans[p]);
@@ -1246,20 +1251,6 @@ fn parse_pg_timestamp(s: &str) -> Option<i64> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp())
-}
-
-fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    }
-}
-
-fn min_opt_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    }
 }
 
 impl Plan {
@@ -1716,6 +1707,7 @@ mod tests {
             ref_table: TableName::new("public", parent),
             ref_columns: vec!["id".into()],
             deferrable: false,
+            period: false,
         };
         let mut tables: Vec<Table> = ["a", "b", "c"]
             .iter()

@@ -417,7 +417,7 @@ pub fn personal_by_name(table: &str, column: &str) -> Option<&'static str> {
 }
 
 /// `pattern` (`table.column`, `column`, `*` wildcards) against `table` and `column`.
-fn matches_pattern(pattern: &str, table: &str, column: &str) -> bool {
+pub fn matches_pattern(pattern: &str, table: &str, column: &str) -> bool {
     let full = format!("{table}.{column}");
     let target = if pattern.contains('.') { full.as_str() } else { column };
     wildcard(&pattern.to_ascii_lowercase(), &target.to_ascii_lowercase())

@@ -14,8 +14,7 @@ use crate::factory::plan::{
 };
 use crate::factory::unique::base36;
 use crate::factory::values::{
-    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, fitted_number, format_ts, persona_text, push_copy_value,
-    text_to_value, typed_value,
+    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, format_ts, push_copy_value, text_to_value, typed_value,
 };
 
 /// Generates rows of table `t` of `plan`.
@@ -350,23 +349,7 @@ fn render(t: &Template, global_index: u64, rng: &mut Rng, persona: &Persona) -> 
 }
 
 fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng, persona: &Persona) -> Value {
-    use crate::db::schema::TypeKind;
-    let text = |rng: &mut Rng| persona.text(f, &col.name).unwrap_or_else(|| fake_text(f, rng));
-    match (&col.kind, f) {
-        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
-        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(text(rng)).to_string()),
-        (
-            TypeKind::SmallInt
-            | TypeKind::Int
-            | TypeKind::BigInt
-            | TypeKind::Real
-            | TypeKind::Double
-            | TypeKind::Numeric { .. }
-            | TypeKind::Money,
-            _,
-        ) => fitted_number(&text(rng), &col.kind, &col.name, &col.bounds, rng),
-        _ => text_to_value(persona_text(f, &col.name, &col.bounds, persona, rng), &col.kind),
-    }
+    crate::factory::values::faker_value(f, &col.kind, &col.name, &col.bounds, rng, Some(persona))
 }
 
 fn partition_value(ranges: &[PartitionRange], rng: &mut Rng) -> Value {

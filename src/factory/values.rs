@@ -12,7 +12,7 @@ use fake::faker::{name::en as name, phone_number::en as phone};
 use fake::rand::RngExt;
 use fake::rand::rngs::Xoshiro256PlusPlus;
 
-use crate::db::schema::TypeKind;
+use crate::db::schema::{CheckRule, TypeKind};
 use crate::factory::persona::{LANGUAGES, PLACES, Persona};
 
 pub type Rng = Xoshiro256PlusPlus;
@@ -267,6 +267,79 @@ pub struct Bounds {
     pub max: Option<f64>,
     pub max_len: Option<u32>,
     pub min_len: Option<u32>,
+}
+
+/// The bounds a column's type and simple checks put on its values, and the values an
+/// `IN (...)` check allows, if it has one.
+pub fn check_bounds(kind: &TypeKind, checks: &[CheckRule]) -> (Bounds, Option<Vec<String>>) {
+    let mut bounds = Bounds::default();
+    let mut one_of: Option<Vec<String>> = None;
+    for rule in checks {
+        match rule {
+            CheckRule::Range { min, max } => {
+                bounds.min = max_opt(bounds.min, *min);
+                bounds.max = min_opt_f(bounds.max, *max);
+            }
+            CheckRule::In(values) => one_of = Some(values.clone()),
+            CheckRule::MaxLen(n) => bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n))),
+            CheckRule::MinLen(n) => bounds.min_len = Some(*n),
+        }
+    }
+    if let TypeKind::Text { max_len: Some(n) } | TypeKind::Char { len: n } = kind {
+        bounds.max_len = Some(bounds.max_len.map_or(*n, |m| m.min(*n)));
+    }
+    (bounds, one_of)
+}
+
+pub fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+pub fn min_opt_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// A value from generator `f` for a column of `kind` named `column`: JSON columns get
+/// a JSON string (or a document from `json`), number columns a number within their
+/// type and `bounds`, others the generator's text fitted to `bounds`.
+/// `persona`: the person and places of the row, which name, address and place columns
+/// describe (`None` where rows have none, as in masking).
+pub fn faker_value(
+    f: Faker,
+    kind: &TypeKind,
+    column: &str,
+    bounds: &Bounds,
+    rng: &mut Rng,
+    persona: Option<&Persona>,
+) -> Value {
+    let text = |rng: &mut Rng| persona.and_then(|p| p.text(f, column)).unwrap_or_else(|| fake_text(f, rng));
+    match (kind, f) {
+        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
+        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(text(rng)).to_string()),
+        (
+            TypeKind::SmallInt
+            | TypeKind::Int
+            | TypeKind::BigInt
+            | TypeKind::Real
+            | TypeKind::Double
+            | TypeKind::Numeric { .. }
+            | TypeKind::Money,
+            _,
+        ) => fitted_number(&text(rng), kind, column, bounds, rng),
+        _ => text_to_value(
+            match persona {
+                Some(p) => persona_text(f, column, bounds, p, rng),
+                None => fitted_text(f, bounds, rng),
+            },
+            kind,
+        ),
+    }
 }
 
 const EPOCH_2020: i64 = 1_577_836_800;

@@ -249,8 +249,7 @@ impl Progress {
                 // merely finish are wiped by the next message (indicatif's rule).
                 bar.finish_and_clear();
                 let printer = &self.inner.printer;
-                let prefix = if printer.color { format!("\x1b[1m{prefix}\x1b[0m") } else { prefix.clone() };
-                printer.stderr_line(&format!("{prefix} {}", finished_text(done, self.inner.unit, started.elapsed())));
+                printer.stderr_bold_line(prefix, &finished_text(done, self.inner.unit, started.elapsed()));
             }
             ProgressMode::Json => self.report(done, started, true),
             ProgressMode::Plain if reported => self.report(done, started, true),

@@ -9,8 +9,10 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
+use crate::db::schema::CheckRule;
 use crate::snapshot::format::{
-    ColumnEntry, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_SETTINGS, MAX_TABLES, SequenceState, TableEntry,
+    ColumnEntry, ForeignKeyEntry, MAX_CHECKS_PER_COLUMN, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_KEYS_PER_TABLE,
+    MAX_SETTINGS, MAX_SUBSET_ITEMS, MAX_TABLES, SequenceState, TableEntry,
 };
 
 /// The header's tables: at most [`MAX_TABLES`], at most [`MAX_COLUMNS_TOTAL`] columns in
@@ -60,6 +62,36 @@ pub fn columns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ColumnEntry>, D::E
 /// A table's primary-key column names: at most [`MAX_COLUMNS_PER_TABLE`].
 pub fn key<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     d.deserialize_seq(Bounded::new(MAX_COLUMNS_PER_TABLE, "primary-key columns in a table"))
+}
+
+/// A subset's starting points or references: at most [`MAX_SUBSET_ITEMS`].
+pub fn subset_items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    d.deserialize_seq(Bounded::new(MAX_SUBSET_ITEMS, "subset entries"))
+}
+
+/// A table's unique keys: at most [`MAX_KEYS_PER_TABLE`], each a list of column names.
+pub fn unique_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<String>>, D::Error> {
+    d.deserialize_seq(Bounded::<KeyColumns>::new(MAX_KEYS_PER_TABLE, "unique keys in a table"))
+        .map(|keys| keys.into_iter().map(|k| k.0).collect())
+}
+
+/// A table's foreign keys: at most [`MAX_KEYS_PER_TABLE`].
+pub fn foreign_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ForeignKeyEntry>, D::Error> {
+    d.deserialize_seq(Bounded::new(MAX_KEYS_PER_TABLE, "foreign keys in a table"))
+}
+
+/// A column's checks: at most [`MAX_CHECKS_PER_COLUMN`].
+pub fn checks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CheckRule>, D::Error> {
+    d.deserialize_seq(Bounded::new(MAX_CHECKS_PER_COLUMN, "checks on a column"))
+}
+
+/// One key's column names, bounded like a primary key.
+struct KeyColumns(Vec<String>);
+
+impl<'de> Deserialize<'de> for KeyColumns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        key(d).map(KeyColumns)
+    }
 }
 
 /// Session settings: at most [`MAX_SETTINGS`], each name once.

@@ -93,6 +93,16 @@ impl Chain {
                     base_label(&base)
                 )));
             }
+            // A base that is already in the chain (only a forged header can say so, as
+            // every header names its own version): corrupt, not "missing".
+            if chain.links.iter().any(|l| l.header.name == base.name && l.header.version == base.version) {
+                return Err(chain.links[0].corrupt(format!(
+                    "its chain of bases loops back to {} ({} → {})",
+                    base_label(&base),
+                    chain.labels(),
+                    base_label(&base)
+                )));
+            }
             let Some(link) = open(&base)? else {
                 return Err(Error::BaseMissing {
                     base: base_label(&base),
@@ -652,6 +662,23 @@ mod tests {
         std::fs::write(&p1, saved).unwrap();
         resolve(dir.path(), &p3, "a@3").unwrap();
         assert_eq!(format::content_checksum(&h1), format::content_checksum(&link(&p1, "a@1").header));
+    }
+
+    /// r21.8: a chain that comes back to a snapshot already in it (only forged headers
+    /// can say so: content checksums leave the base out) is corrupt, never "missing".
+    #[test]
+    fn a_chain_that_loops_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = [(T::Full(&lines(&V1)), &V1[..])];
+        let (y0, _) = write(dir.path(), "y", 1, None, &full);
+        let (x, px) = write(dir.path(), "x", 1, Some(&y0), &[(T::Base, &V1)]);
+        // y@1 rewritten with the same content, built on x@1: x@1 → y@1 → x@1.
+        write(dir.path(), "y", 1, Some(&x), &[(T::Base, &V1)]);
+        let err = resolve(dir.path(), &px, "x@1").err().unwrap();
+        assert!(
+            matches!(&err, Error::SnapshotCorrupt { reason, .. } if reason.contains("loops back to x@1 (x@1 → y@1 → x@1)")),
+            "{err:?}"
+        );
     }
 
     #[test]

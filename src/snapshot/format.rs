@@ -93,8 +93,9 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3Default;
 
-use crate::db::schema::{SchemaVersion, TableName};
+use crate::db::schema::{CheckRule, Column, SchemaVersion, TableName, TypeKind};
 use crate::snapshot::bounded;
+use crate::subset::spec::{Children, Unrelated};
 
 pub const FORMAT_NAME: &str = "seed-snapshot";
 /// Bumped when an older seed could no longer read what a newer one writes.
@@ -116,8 +117,16 @@ pub const MAX_COLUMNS_PER_TABLE: usize = 4_096;
 pub const MAX_COLUMNS_TOTAL: usize = 250_000;
 /// Most session settings in a header.
 pub const MAX_SETTINGS: usize = 256;
+/// Most starting points, and most virtual references, a subset header lists.
+pub const MAX_SUBSET_ITEMS: usize = crate::subset::spec::MAX_ITEMS;
 /// Longest string anywhere in a header, in bytes.
 pub const MAX_STRING_LEN: usize = 64 << 10;
+/// Most unique keys, and most foreign keys, recorded for one table.
+pub const MAX_KEYS_PER_TABLE: usize = 1_024;
+/// Most checks recorded for one column.
+pub const MAX_CHECKS_PER_COLUMN: usize = 64;
+/// Most labels of an enum type, or values of an `IN` check, recorded for one column.
+pub const MAX_LABELS: usize = 4_096;
 /// Room left in the reserved header line beyond its worst case, as a safety margin.
 pub const HEADER_SLACK: usize = 256;
 
@@ -155,6 +164,12 @@ pub struct Header {
     /// The snapshot this one is incremental to; `None` for a self-contained snapshot.
     #[serde(default)]
     pub base: Option<BaseRef>,
+    /// How a subset snapshot picked its rows (`--subset`); `None`: every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<SubsetInfo>,
+    /// How the rows were masked; absent in a snapshot holding the data as it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<Masking>,
     #[serde(deserialize_with = "bounded::tables")]
     pub tables: Vec<TableEntry>,
     /// [`header_checksum`] of this header; format 2 on. Last, so it is easy to find.
@@ -168,6 +183,31 @@ fn copy_text() -> String {
 
 fn one() -> u64 {
     1
+}
+
+/// The rules a subset snapshot was taken with, as `show` prints them and a next
+/// version repeats them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubsetInfo {
+    /// Starting points as written (`customer:store_id = 1`, `film:10%`).
+    #[serde(deserialize_with = "bounded::subset_items")]
+    pub start: Vec<String>,
+    /// The seed the `%` and count samples hash keys with.
+    pub seed: u64,
+    pub children: Children,
+    pub unrelated: Unrelated,
+    /// Virtual references followed besides the foreign keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::subset_items")]
+    pub references: Vec<ReferenceInfo>,
+}
+
+/// A virtual reference as written (`comments.post_id` -> `posts.id`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReferenceInfo {
+    pub child: String,
+    pub parent: String,
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -184,6 +224,32 @@ pub struct CompressionInfo {
     /// Only [`COMPRESSION_GZIP`] so far.
     pub algorithm: String,
     pub level: u32,
+}
+
+/// How a masked snapshot was masked. Never the key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Masking {
+    /// `auto` or `strict` (see `seed snapshot create --mask`).
+    pub mode: String,
+    /// 32 lowercase hex digits over every masked column's rule and shape: two snapshots
+    /// with the same fingerprint and key check mask a value alike.
+    pub rules_fingerprint: String,
+    /// 16 lowercase hex digits that tell masking keys apart (an HMAC of a fixed label
+    /// under the key; not the key); absent when no rule used the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
+}
+
+/// A foreign key of a table, as `seed snapshot mask` needs it without a database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ForeignKeyEntry {
+    #[serde(deserialize_with = "bounded::key")]
+    pub columns: Vec<String>,
+    /// Empty for SQLite.
+    pub ref_schema: String,
+    pub ref_table: String,
+    #[serde(deserialize_with = "bounded::key")]
+    pub ref_columns: Vec<String>,
 }
 
 /// The snapshot an incremental snapshot builds on.
@@ -267,6 +333,12 @@ pub struct TableEntry {
     pub columns: Vec<ColumnEntry>,
     #[serde(deserialize_with = "bounded::key")]
     pub primary_key: Vec<String>,
+    /// Unique constraints (column lists) besides the primary key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::unique_keys")]
+    pub unique_keys: Vec<Vec<String>>,
+    /// Foreign keys, also to tables the snapshot leaves out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::foreign_keys")]
+    pub foreign_keys: Vec<ForeignKeyEntry>,
     /// Rows of the table as reconstructed (for `full`, the rows stored here).
     pub rows: u64,
     /// Of the table as reconstructed; 16 lowercase hex digits; see [`RowHasher`].
@@ -292,11 +364,47 @@ pub struct SequenceState {
     pub is_called: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ColumnEntry {
     pub name: String,
     pub type_name: String,
     pub nullable: bool,
+    /// What the column holds, as seed read it from the catalog (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TypeKind>,
+    /// The simple checks on it seed understood (ranges, `IN` lists, lengths).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::checks")]
+    pub checks: Vec<CheckRule>,
+    /// The rule that masked it, in a masked snapshot (`fake email`, `hash`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+}
+
+impl ColumnEntry {
+    /// A column's entry as seed writes it (not yet masked).
+    pub fn of(c: &Column) -> Self {
+        let checks = c
+            .checks
+            .iter()
+            .filter_map(|r| match r {
+                // JSON has no infinities: a bound that is not finite is no bound.
+                CheckRule::Range { min, max } => {
+                    let (min, max) = (min.filter(|v| v.is_finite()), max.filter(|v| v.is_finite()));
+                    (min.is_some() || max.is_some()).then_some(CheckRule::Range { min, max })
+                }
+                other => Some(other.clone()),
+            })
+            .take(MAX_CHECKS_PER_COLUMN)
+            .collect();
+        Self {
+            name: c.name.clone(),
+            type_name: c.type_name.clone(),
+            nullable: c.nullable,
+            kind: Some(c.kind.clone()),
+            checks,
+            mask: None,
+        }
+    }
 }
 
 impl TableEntry {
@@ -698,6 +806,8 @@ pub(crate) mod tests {
             settings: [("DateStyle".to_owned(), "ISO, MDY".to_owned())].into_iter().collect(),
             compression: CompressionInfo { algorithm: COMPRESSION_GZIP.into(), level: 6 },
             base: None,
+            subset: None,
+            masking: None,
             tables: tables
                 .iter()
                 .map(|t| TableEntry {
@@ -707,10 +817,22 @@ pub(crate) mod tests {
                     storage: Storage::Full,
                     delta: None,
                     columns: vec![
-                        ColumnEntry { name: "id".into(), type_name: "integer".into(), nullable: false },
-                        ColumnEntry { name: "note".into(), type_name: "text".into(), nullable: true },
+                        ColumnEntry {
+                            name: "id".into(),
+                            type_name: "integer".into(),
+                            nullable: false,
+                            ..Default::default()
+                        },
+                        ColumnEntry {
+                            name: "note".into(),
+                            type_name: "text".into(),
+                            nullable: true,
+                            ..Default::default()
+                        },
                     ],
                     primary_key: vec!["id".into()],
+                    unique_keys: vec![],
+                    foreign_keys: vec![],
                     rows: 0,
                     checksum: String::new(),
                     offset: 0,
@@ -854,7 +976,12 @@ pub(crate) mod tests {
         h.tables[1].schema = "audit".into();
         h.tables[2].schema = String::new();
         h.tables[0].columns[1].nullable = false;
-        h.tables[2].columns.push(ColumnEntry { name: "a b".into(), type_name: "text[]".into(), nullable: true });
+        h.tables[2].columns.push(ColumnEntry {
+            name: "a b".into(),
+            type_name: "text[]".into(),
+            nullable: true,
+            ..Default::default()
+        });
         let reference = crate::db::schema::fingerprint_of(h.tables.iter().map(|t| {
             (t.table_name(), t.columns.iter().map(|c| (c.name.clone(), c.type_name.clone(), c.nullable)).collect())
         }));
@@ -865,6 +992,64 @@ pub(crate) mod tests {
         h.tables[0].columns.swap(0, 1);
         assert_ne!(tables_fingerprint(&h.tables), reference, "column order does");
         assert_eq!(tables_fingerprint(&[]), crate::db::schema::fingerprint_of(std::iter::empty()));
+    }
+
+    #[test]
+    fn keys_kinds_checks_and_masking_round_trip_in_one_spelling() {
+        let mut h = sample_header("m", &["a", "b"]);
+        h.tables[0].columns[1].kind = Some(TypeKind::Text { max_len: Some(45) });
+        h.tables[0].columns[1].checks =
+            vec![CheckRule::In(vec!["x".into()]), CheckRule::Range { min: Some(1.0), max: None }, CheckRule::MaxLen(3)];
+        h.tables[0].columns[1].mask = Some("fake email".into());
+        h.tables[0].columns[0].kind =
+            Some(TypeKind::Array { element: Box::new(TypeKind::Enum { labels: vec!["a".into()] }) });
+        h.tables[1].unique_keys = vec![vec!["note".into()]];
+        h.tables[1].foreign_keys = vec![ForeignKeyEntry {
+            columns: vec!["id".into()],
+            ref_schema: "public".into(),
+            ref_table: "a".into(),
+            ref_columns: vec!["id".into()],
+        }];
+        h.masking =
+            Some(Masking { mode: "auto".into(), rules_fingerprint: "0".repeat(32), key_check: Some("1".repeat(16)) });
+        let json = serde_json::to_string(&h).unwrap();
+        let back: Header = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        // These spellings are part of the format (README, "Snapshot file format").
+        assert!(json.contains(r#""kind":{"kind":"array","element":{"kind":"enum","labels":["a"]}}"#), "{json}");
+        assert!(
+            json.contains(
+                r#""checks":[{"In":["x"]},{"Range":{"min":1.0,"max":null}},{"MaxLen":3}],"mask":"fake email""#
+            )
+        );
+        assert!(json.contains(r#""unique_keys":[["note"]],"foreign_keys":[{"columns":["id"],"ref_schema":"public","ref_table":"a","ref_columns":["id"]}]"#));
+        assert!(json.contains(r#""masking":{"mode":"auto","rules_fingerprint":"00000000000000000000000000000000","key_check":"1111111111111111"},"tables""#));
+        // A header without them (every older file) reads and writes as before.
+        let plain = serde_json::to_string(&sample_header("m", &["a"])).unwrap();
+        assert!(
+            !plain.contains(r#""kind":{"#) && !plain.contains("masking") && !plain.contains("unique_keys"),
+            "{plain}"
+        );
+        // Bounded while parsing.
+        let many = |n: usize| {
+            json.replace(
+                r#""unique_keys":[["note"]]"#,
+                &format!(r#""unique_keys":[{}]"#, vec![r#"["note"]"#; n].join(",")),
+            )
+        };
+        assert!(serde_json::from_str::<Header>(&many(MAX_KEYS_PER_TABLE)).is_ok());
+        assert!(
+            serde_json::from_str::<Header>(&many(MAX_KEYS_PER_TABLE + 1))
+                .unwrap_err()
+                .to_string()
+                .contains("more than 1024 unique keys")
+        );
+        let checks = json.replace(
+            r#""checks":[{"In":["x"]},"#,
+            &format!(r#""checks":[{}"#, r#"{"MaxLen":3},"#.repeat(MAX_CHECKS_PER_COLUMN)),
+        );
+        assert!(serde_json::from_str::<Header>(&checks).unwrap_err().to_string().contains("more than 64 checks"));
     }
 
     #[test]

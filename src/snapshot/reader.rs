@@ -19,6 +19,7 @@ use crate::snapshot::format::{
 use crate::snapshot::header_member::{self, corrupt};
 use crate::snapshot::source::{FileSource, Source};
 use crate::snapshot::validate;
+use crate::snapshot::versions;
 use crate::text::{for_terminal, shown};
 
 /// Largest chunk `TableRows::next_chunk` returns.
@@ -48,6 +49,29 @@ pub fn read_header_from(src: &dyn Source) -> Result<Header, Error> {
     })
 }
 
+/// [`read_header_from`] for the snapshot stored under the key of `name@version`: its
+/// header must name that snapshot and version too. A file renamed, or copied over
+/// another's key, is corrupt: never read (restored, verified, listed, used as a base)
+/// as the snapshot its key says.
+pub fn read_header_stored_as(src: &dyn Source, name: &str, version: u64) -> Result<Header, Error> {
+    let header = read_header_from(src)?;
+    check_stored_as(&header, name, version).map_err(|reason| corrupt(src, reason))?;
+    Ok(header)
+}
+
+/// That `header` is the one stored under the key of `name@version`.
+pub fn check_stored_as(header: &Header, name: &str, version: u64) -> Result<(), String> {
+    if header.name == name && header.version == version {
+        return Ok(());
+    }
+    Err(format!(
+        "it holds snapshot '{}' (its header says so), not '{}' as its name says: a renamed or copied file is \
+         never read as another snapshot",
+        shown(&versions::label(&header.name, header.version), 120),
+        versions::label(name, version)
+    ))
+}
+
 fn read_header_inner(src: &dyn Source) -> Result<Header, Error> {
     if src.size() == 0 {
         return Err(corrupt(src, "file is empty"));
@@ -64,8 +88,9 @@ fn read_header_inner(src: &dyn Source) -> Result<Header, Error> {
     if !rest.is_empty() {
         return Err(corrupt(src, "the header member holds data after the header line"));
     }
-    drop(member.data); // up to 16 MiB, parsed: not needed while checking
     check_header_checksum(&mut header).map_err(|reason| corrupt(src, reason))?;
+    check_canonical_text(&header, line).map_err(|reason| corrupt(src, reason))?;
+    drop(member.data); // up to 16 MiB, parsed: not needed while checking
     validate::structure(&header).map_err(|reason| corrupt(src, reason))?;
     validate::layout(&header, member.end, src.size()).map_err(|reason| corrupt(src, reason))?;
     Ok(header)
@@ -108,6 +133,54 @@ fn check_header_checksum(h: &mut Header) -> Result<(), String> {
         return Err("the header was altered (header checksum mismatch)".into());
     }
     Ok(())
+}
+
+/// A format-2 header's text is exactly what seed writes for the fields it holds (the
+/// compact serialization, then padding spaces). The checksum covers the fields as
+/// parsed, so without this an unknown field, a duplicate spelled differently, a
+/// reordered key or an escape written another way would pass with the checksum stale:
+/// every edit of the text is refused instead. Compared while serializing: no copy.
+fn check_canonical_text(h: &Header, line: &[u8]) -> Result<(), String> {
+    if h.format_version < 2 {
+        return Ok(()); // format 1 is not bound to its data (verify says so)
+    }
+    let end = line.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    let mut cmp = Compare { expected: &line[..end], pos: 0, differs: false };
+    let written = serde_json::to_writer(&mut cmp, h);
+    if written.is_ok() && !cmp.differs && cmp.pos == cmp.expected.len() {
+        return Ok(());
+    }
+    Err(format!(
+        "the header was altered: its text differs at byte {} from what seed writes for the fields it holds (a \
+         field added, dropped, reordered or re-spelled: seed reads no unknown field, and the checksum binds the \
+         text as written)",
+        cmp.pos
+    ))
+}
+
+/// A `Write` that compares what is written with `expected`, stopping at the first
+/// difference (`pos` is then its offset).
+struct Compare<'a> {
+    expected: &'a [u8],
+    pos: usize,
+    differs: bool,
+}
+
+impl io::Write for Compare<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let rest = &self.expected[self.pos..];
+        let same = buf.iter().zip(rest).take_while(|(a, b)| a == b).count();
+        self.pos += same;
+        if same < buf.len() {
+            self.differs = true;
+            return Err(io::Error::other("the header text differs"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A header field as found, whatever its JSON type (strings bounded, nothing else kept).
@@ -826,6 +899,55 @@ mod tests {
         // A format 1 header is not bound; one that keeps a format 2 field was edited.
         let path = write_file(dir.path(), "v1", &rewrite_header(&bytes, false, |h| h.format_version = 1));
         assert_corrupt(read_header(&path), "a format 1 header cannot have header_checksum");
+    }
+
+    /// The header's text edited without touching its checksum (padded back to its
+    /// reserved length).
+    fn rewrite_text(bytes: &[u8], edit: impl FnOnce(&str) -> String) -> Vec<u8> {
+        let mut dec = flate2::bufread::GzDecoder::new(bytes);
+        let mut line = Vec::new();
+        dec.read_to_end(&mut line).unwrap();
+        let member_len = bytes.len() - dec.into_inner().len();
+        let text = String::from_utf8(line.clone()).unwrap();
+        let edited = edit(text.trim_end());
+        assert_ne!(edited, text.trim_end(), "the edit changed nothing");
+        let mut new_line = edited.into_bytes();
+        assert!(new_line.len() < line.len());
+        new_line.resize(line.len() - 1, b' ');
+        new_line.push(b'\n');
+        let mut out = stored_member(&new_line);
+        assert_eq!(out.len(), member_len);
+        out.extend_from_slice(&bytes[member_len..]);
+        out
+    }
+
+    /// r21.10: the checksum covers the fields as parsed; an edit of the text that the
+    /// parsed fields do not show (an unknown field at any level, another spelling,
+    /// order or spacing) is refused too, its checksum left as it was.
+    #[test]
+    fn text_edits_the_parsed_fields_do_not_show_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes, _) = good(dir.path());
+        read_header(&path).unwrap();
+        type TextEdit = Box<dyn Fn(&str) -> String>;
+        let edits: Vec<(&str, TextEdit)> = vec![
+            ("a field at the top", Box::new(|t| t.replacen("{\"format\"", "{\"x\":1,\"format\"", 1))),
+            ("a field at the end", Box::new(|t| format!("{},\"x\":[1,2]}}", &t[..t.len() - 1]))),
+            ("a field in a table", Box::new(|t| t.replacen("{\"schema\"", "{\"owner\":\"x\",\"schema\"", 1))),
+            ("a field in a column", Box::new(|t| t.replacen("\"nullable\":", "\"comment\":null,\"nullable\":", 1))),
+            ("a field in the database", Box::new(|t| t.replacen("\"kind\":", "\"host\":\"h\",\"kind\":", 1))),
+            ("another escape", Box::new(|t| t.replacen("\"name\":\"good\"", "\"name\":\"go\\u006fd\"", 1))),
+            ("spacing", Box::new(|t| t.replacen("\"format\":", "\"format\" : ", 1))),
+            (
+                "another order",
+                Box::new(|t| t.replacen("\"name\":\"good\",\"version\":1,", "\"version\":1,\"name\":\"good\",", 1)),
+            ),
+        ];
+        for (what, edit) in edits {
+            let p = write_file(dir.path(), "edited", &rewrite_text(&bytes, edit));
+            let reason = assert_corrupt(read_header(&p), "the header was altered: its text differs at byte");
+            assert!(reason.contains("unknown field"), "{what}: {reason}");
+        }
     }
 
     /// A format 1 file (as seed 0.1 wrote them) still reads and verifies.

@@ -5,9 +5,10 @@
 
 use std::collections::HashSet;
 
+use crate::db::schema::{CheckRule, TypeKind};
 use crate::snapshot::format::{
-    self, DATABASE_KINDS, DeltaParts, Header, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_SETTINGS, MAX_STRING_LEN,
-    MAX_TABLES, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
+    self, ColumnEntry, DATABASE_KINDS, DeltaParts, Header, MAX_COLUMNS_PER_TABLE, MAX_COLUMNS_TOTAL, MAX_LABELS,
+    MAX_SETTINGS, MAX_STRING_LEN, MAX_TABLES, Masking, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
 };
 use crate::snapshot::{names, versions};
 use crate::text::{has_control, shown};
@@ -74,6 +75,9 @@ pub fn structure(h: &Header) -> Result<(), String> {
             return Err(format!("table {} appears twice in the header", label(t)));
         }
     }
+    if let Some(m) = &h.masking {
+        masking(m)?;
+    }
     if let Some(fp) = &h.tables_fingerprint {
         if !is_lower_hex(fp, 32) {
             return Err(format!("tables_fingerprint '{}' is not 32 lowercase hex digits", q(fp)));
@@ -114,6 +118,10 @@ fn version_fields(h: &Header) -> Result<(), String> {
         Some("version")
     } else if h.base.is_some() {
         Some("base")
+    } else if h.subset.is_some() {
+        Some("subset")
+    } else if h.masking.is_some() {
+        Some("masking")
     } else if h.tables.iter().any(|t| t.storage != Storage::Full || t.delta.is_some()) {
         Some("storage or delta")
     } else {
@@ -132,6 +140,11 @@ fn counts(h: &Header) -> Result<(), String> {
     }
     if h.settings.len() > MAX_SETTINGS {
         return Err(format!("{} settings, more than {MAX_SETTINGS}", h.settings.len()));
+    }
+    if let Some(s) = &h.subset
+        && (s.start.len() > format::MAX_SUBSET_ITEMS || s.references.len() > format::MAX_SUBSET_ITEMS)
+    {
+        return Err(format!("the subset lists more than {} entries", format::MAX_SUBSET_ITEMS));
     }
     let mut total = 0usize;
     for t in &h.tables {
@@ -183,6 +196,16 @@ fn strings(h: &Header) -> Result<(), String> {
         too_long("a setting's name", k)?;
         too_long("a setting's value", v)?;
     }
+    if let Some(s) = &h.subset {
+        for start in &s.start {
+            too_long("a subset's starting point", start)?;
+        }
+        for r in &s.references {
+            too_long("a subset's reference", &r.child)?;
+            too_long("a subset's reference", &r.parent)?;
+            too_long("a subset's reference condition", r.condition.as_deref().unwrap_or(""))?;
+        }
+    }
     for t in &h.tables {
         too_long("a table's schema", &t.schema)?;
         too_long("a table's name", &t.name)?;
@@ -191,8 +214,21 @@ fn strings(h: &Header) -> Result<(), String> {
             too_long("a column's name", &c.name)?;
             too_long("a column's type", &c.type_name)?;
         }
-        for k in t.primary_key.iter().chain(t.sequences.keys()) {
+        for k in t.primary_key.iter().chain(t.sequences.keys()).chain(t.unique_keys.iter().flatten()) {
             too_long("a key column's name", k)?;
+        }
+        for fk in &t.foreign_keys {
+            too_long("a foreign key's table", &fk.ref_table)?;
+            too_long("a foreign key's schema", &fk.ref_schema)?;
+            for c in fk.columns.iter().chain(&fk.ref_columns) {
+                too_long("a foreign key's column", c)?;
+            }
+        }
+        for c in &t.columns {
+            too_long("a column's mask", c.mask.as_deref().unwrap_or(""))?;
+            for v in kind_strings(c.kind.as_ref()).into_iter().chain(check_strings(&c.checks)) {
+                too_long("a column's type label or check value", v)?;
+            }
         }
         if let Some(d) = &t.delta {
             too_long("a delta part's checksum", &d.upserts.checksum)?;
@@ -241,6 +277,10 @@ fn table(h: &Header, i: usize, t: &TableEntry) -> Result<(), String> {
             return Err(format!("table {name}: primary key column '{}' appears twice", q(k)));
         }
     }
+    keys(&name, t, &columns)?;
+    for col in &t.columns {
+        column_details(&name, col)?;
+    }
     if let Some(c) = t.sequences.keys().find(|c| !columns.contains(c.as_str())) {
         return Err(format!("table {name}: a sequence is recorded for '{}', which is not one of its columns", q(c)));
     }
@@ -276,6 +316,99 @@ fn table(h: &Header, i: usize, t: &TableEntry) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A masked snapshot's masking record.
+fn masking(m: &Masking) -> Result<(), String> {
+    if !matches!(m.mode.as_str(), "auto" | "strict") {
+        return Err(format!("the masking mode '{}' is not auto or strict", q(&m.mode)));
+    }
+    if !is_lower_hex(&m.rules_fingerprint, 32) {
+        return Err(format!(
+            "the masking rules fingerprint '{}' is not 32 lowercase hex digits",
+            q(&m.rules_fingerprint)
+        ));
+    }
+    if let Some(k) = &m.key_check
+        && !is_lower_hex(k, 16)
+    {
+        return Err(format!("the masking key check '{}' is not 16 lowercase hex digits", q(k)));
+    }
+    Ok(())
+}
+
+/// Unique and foreign keys name the table's own columns, each once, and a foreign key
+/// as many referenced columns as its own.
+fn keys(name: &str, t: &TableEntry, columns: &HashSet<&str>) -> Result<(), String> {
+    let own = |what: &str, cols: &[String]| -> Result<(), String> {
+        if cols.is_empty() {
+            return Err(format!("table {name}: a {what} has no columns"));
+        }
+        let mut seen = HashSet::new();
+        for c in cols {
+            if !columns.contains(c.as_str()) {
+                return Err(format!("table {name}: {what} column '{}' is not one of its columns", q(c)));
+            }
+            if !seen.insert(c.as_str()) {
+                return Err(format!("table {name}: {what} column '{}' appears twice", q(c)));
+            }
+        }
+        Ok(())
+    };
+    for u in &t.unique_keys {
+        own("unique key", u)?;
+    }
+    for fk in &t.foreign_keys {
+        own("foreign key", &fk.columns)?;
+        if fk.ref_columns.len() != fk.columns.len() || fk.ref_table.is_empty() {
+            return Err(format!(
+                "table {name}: a foreign key does not name as many referenced columns as its own, or no table"
+            ));
+        }
+        if has_control(&fk.ref_table) || has_control(&fk.ref_schema) || fk.ref_columns.iter().any(|c| has_control(c)) {
+            return Err(format!("table {name}: a foreign key names a table or column with a control character"));
+        }
+    }
+    Ok(())
+}
+
+/// A column's kind and checks stay within the format's limits.
+fn column_details(name: &str, col: &ColumnEntry) -> Result<(), String> {
+    let labels = kind_strings(col.kind.as_ref()).len();
+    let values: usize = col.checks.iter().map(|c| if let CheckRule::In(v) = c { v.len() } else { 0 }).sum();
+    if labels > MAX_LABELS || values > MAX_LABELS {
+        return Err(format!(
+            "table {name}: column {} lists more than {MAX_LABELS} type labels or check values",
+            q(&col.name)
+        ));
+    }
+    if col.mask.as_deref().is_some_and(|m| m.is_empty() || has_control(m)) {
+        return Err(format!("table {name}: column {} has an empty or unprintable mask", q(&col.name)));
+    }
+    Ok(())
+}
+
+/// The strings inside a column kind (enum labels, other types' names), nested kinds too.
+fn kind_strings(kind: Option<&TypeKind>) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut next = kind;
+    while let Some(k) = next {
+        next = None;
+        match k {
+            TypeKind::Enum { labels } => out.extend(labels.iter().map(String::as_str)),
+            TypeKind::Other { name } => out.push(name.as_str()),
+            TypeKind::Array { element } | TypeKind::Range { element } => next = Some(element),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn check_strings(checks: &[CheckRule]) -> impl Iterator<Item = &str> {
+    checks.iter().flat_map(|c| match c {
+        CheckRule::In(v) => v.iter().map(String::as_str).collect::<Vec<_>>(),
+        _ => vec![],
+    })
 }
 
 /// Rows, bytes and length of stored COPY text that can belong together.
@@ -354,5 +487,49 @@ mod tests {
             .columns
             .extend((0..MAX_COLUMNS_PER_TABLE).map(|i| format::ColumnEntry { name: format!("c{i}"), ..col.clone() }));
         assert!(structure(&wide).unwrap_err().contains("more than 4096"));
+    }
+
+    #[test]
+    fn keys_kinds_and_masking_are_checked() {
+        let mut h = sample_header("s", &["a"]);
+        h.tables_fingerprint = Some(format::tables_fingerprint(&h.tables));
+        h.header_checksum = Some("0".repeat(32));
+        h.tables[0].checksum = "0".repeat(16);
+        let fk = |cols: &[&str], refs: &[&str]| format::ForeignKeyEntry {
+            columns: cols.iter().map(|c| (*c).to_owned()).collect(),
+            ref_schema: "public".into(),
+            ref_table: "b".into(),
+            ref_columns: refs.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let mut ok = h.clone();
+        ok.tables[0].unique_keys = vec![vec!["note".into()]];
+        ok.tables[0].foreign_keys = vec![fk(&["id"], &["x"])];
+        ok.masking = Some(Masking { mode: "auto".into(), rules_fingerprint: "a".repeat(32), key_check: None });
+        structure(&ok).unwrap();
+        let refuse = |edit: &dyn Fn(&mut Header), wanted: &str| {
+            let mut bad = ok.clone();
+            edit(&mut bad);
+            let e = structure(&bad).unwrap_err();
+            assert!(e.contains(wanted), "{e}");
+        };
+        refuse(&|h| h.tables[0].unique_keys = vec![vec!["nope".into()]], "unique key column 'nope'");
+        refuse(&|h| h.tables[0].unique_keys = vec![vec![]], "has no columns");
+        refuse(&|h| h.tables[0].foreign_keys = vec![fk(&["id"], &["x", "y"])], "as many referenced columns");
+        refuse(&|h| h.tables[0].foreign_keys = vec![fk(&["id", "id"], &["x", "y"])], "appears twice");
+        refuse(&|h| h.masking.as_mut().unwrap().mode = "lax".into(), "not auto or strict");
+        refuse(&|h| h.masking.as_mut().unwrap().key_check = Some("KEY".into()), "16 lowercase hex");
+        refuse(&|h| h.tables[0].columns[0].mask = Some(String::new()), "empty or unprintable mask");
+        refuse(
+            &|h| {
+                h.tables[0].columns[0].kind = Some(TypeKind::Array {
+                    element: Box::new(TypeKind::Enum { labels: vec!["l".into(); MAX_LABELS + 1] }),
+                });
+            },
+            "more than 4096 type labels",
+        );
+        refuse(
+            &|h| h.tables[0].columns[0].checks = vec![CheckRule::In(vec!["v".repeat(MAX_STRING_LEN + 1)])],
+            "check value",
+        );
     }
 }

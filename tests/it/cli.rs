@@ -21,9 +21,9 @@ fn unknown_command_is_a_usage_error() {
 fn bad_urls_are_usage_errors_naming_the_problem() {
     let w = Workdir::new();
     for (url, expect) in [
-        ("http://example.com/db", "unknown scheme 'http'"),
+        ("http://example.com/db", "http://example.com/db is not a database URL (unknown scheme)"),
         ("mysql://u:topsecret@[::bad/db", "invalid MySQL/MariaDB URL"),
-        ("not a url", "is not a database URL"),
+        ("not a url", "not a database URL (it has no scheme"),
         ("postgres://u:topsecret@[::bad/db", "invalid PostgreSQL URL"),
     ] {
         let out = w.seed().args(["doctor", "--database-url", url]).output().unwrap();

@@ -8,7 +8,10 @@
 //! that succeeds equals the source, an edit with a stale header checksum is always
 //! refused, and a forged edit of a column or table name is refused too. One case in
 //! five damages an incremental snapshot (`good@2`, built on `good`) instead: then a
-//! forged edit of its base reference may also end in exit 6 (a base not there).
+//! forged edit of its base reference may also end in exit 6 (a base not there). Each
+//! case sits in a directory of its own under its snapshot's key; one kind of case
+//! stores the intact file under another key instead (another name, another version,
+//! or an incremental snapshot and its base swapped): refused by all three (issue 21).
 //!
 //! Deterministic: case `i` of seed `S` is always the same mutation. Scale with
 //! `SEED_FUZZ_CASES` (default 250) and `SEED_FUZZ_SECS` (default 50: stops early when
@@ -109,6 +112,14 @@ impl Base {
     fn json(&self) -> String {
         crate::header::header_json_of(&self.bytes)
     }
+
+    /// Its name and version (`good@2`: `("good", 2)`).
+    fn key(&self) -> (&'static str, u64) {
+        match self.name.split_once('@') {
+            Some((n, v)) => (n, v.parse().unwrap()),
+            None => (self.name, 1),
+        }
+    }
 }
 
 /// What a mutation promises about the outcome, beyond the general rules.
@@ -126,6 +137,18 @@ struct Mutant {
     what: String,
     bytes: Vec<u8>,
     expect: Expect,
+    placement: Placement,
+}
+
+/// Under which key a case's bytes are stored (the commands name that snapshot).
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Placement {
+    /// The damaged snapshot's own key.
+    Own,
+    /// Another key (`NAME` or `NAME@N`): a file renamed or copied over another's.
+    Under(String),
+    /// An incremental snapshot and its base trade keys (renamed inside a chain).
+    SwappedWithBase,
 }
 
 fn quote(s: &str) -> String {
@@ -419,7 +442,7 @@ fn mutate(rng: &mut Rng, base: &Base) -> Option<Mutant> {
             base.header_end + rng.below(b.len() - base.header_end)
         }
     };
-    let kind = rng.below(12);
+    let kind = rng.below(13);
     let (what, expect) = match kind {
         0 | 1 => {
             let p = pos(rng);
@@ -470,6 +493,19 @@ fn mutate(rng: &mut Rng, base: &Base) -> Option<Mutant> {
             out.splice(d1..d1, b[s0..s1].to_vec());
             (format!("duplicate the member of table {i} after table {j}"), Expect::Refused)
         }
+        12 => {
+            // The file, intact, under a key its header does not name.
+            let (name, version) = base.key();
+            let placement = match rng.below(4) {
+                0 => Placement::Under(format!("{name}@{}", version + 1 + rng.below(5) as u64)),
+                1 if version > 1 => Placement::Under(name.to_owned()),
+                1 | 2 => Placement::Under(format!("other{}", ["", "@2", "@9"][rng.below(3)])),
+                _ if version > 1 => Placement::SwappedWithBase,
+                _ => Placement::Under(format!("{name}@2")),
+            };
+            let what = format!("stored as {placement:?}");
+            return Some(Mutant { what, bytes: out, expect: Expect::Refused, placement });
+        }
         8 => {
             // Two bytes damaged at once, anywhere.
             let (p, q) = (rng.below(b.len()), rng.below(b.len()));
@@ -490,7 +526,7 @@ fn mutate(rng: &mut Rng, base: &Base) -> Option<Mutant> {
             (format!("{} header edit: {label}", if forge { "forged" } else { "unsigned" }), expect)
         }
     };
-    (out != *b).then_some(Mutant { what, bytes: out, expect })
+    (out != *b).then_some(Mutant { what, bytes: out, expect, placement: Placement::Own })
 }
 
 /// Runs `cmd` (stdout and stderr to files in `scratch`) with a timeout; the exit code
@@ -571,14 +607,38 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally:
         (&SHOW_VERIFY_CODES, &RESTORE_CODES)
     };
     let source = if target == Target::Incremental { &fx.inc_source } else { &fx.sqlite_source };
-    let name = format!("m{case:06}");
-    std::fs::write(fx.dir.join(format!("{name}.seed.gz")), &mutant.bytes).unwrap();
+    // Each case in a directory of its own, under the key its placement says (an
+    // incremental snapshot with its base beside it).
+    let dir = fx.dir.join(format!("m{case:06}"));
+    std::fs::create_dir(&dir).unwrap();
+    let own = match target {
+        Target::Sqlite => "good",
+        Target::Incremental => "good@2",
+        Target::Postgres => "pgood",
+    };
+    let key = |r: &str| match r.split_once('@') {
+        Some((n, v)) => format!("{n}@{v}.seed.gz"),
+        None => format!("{r}.seed.gz"),
+    };
+    let name = match &mutant.placement {
+        Placement::Own => own.to_owned(),
+        Placement::Under(r) => r.clone(),
+        Placement::SwappedWithBase => own.to_owned(),
+    };
+    if target == Target::Incremental {
+        let base_key = if mutant.placement == Placement::SwappedWithBase { key(own) } else { key("good") };
+        std::fs::hard_link(fx.dir.join("good.seed.gz"), dir.join(base_key)).unwrap();
+    }
+    let stored_as = if mutant.placement == Placement::SwappedWithBase { key("good") } else { key(&name) };
+    // Never written through the base's hard link (it is shared by every case).
+    let _ = std::fs::remove_file(dir.join(&stored_as));
+    std::fs::write(dir.join(stored_as), &mutant.bytes).unwrap();
     let scratch = Workdir::new();
     let mut problems = Vec::new();
     let mut codes = BTreeMap::new();
     for verb in ["show", "verify"] {
         let mut cmd = scratch.seed_std();
-        cmd.args(seed_args(&fx.dir)).args(["snapshot", verb, &name]);
+        cmd.args(seed_args(&dir)).args(["snapshot", verb, &name]);
         let allowed = if verb == "show" { &SHOW_VERIFY_CODES[..] } else { verify_codes };
         record(&mut problems, &mut codes, verb, run_bounded(cmd, scratch.path()), allowed, tally);
     }
@@ -587,7 +647,7 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally:
     let target_dir = Workdir::new();
     let pg_target = pg.then(|| clone_db(&fx.pg_empty.name, "fz"));
     let mut cmd = target_dir.seed_std();
-    cmd.args(seed_args(&fx.dir));
+    cmd.args(seed_args(&dir));
     if let Some(db) = &pg_target {
         cmd.args(["--database-url", &db.url()]);
     }
@@ -621,7 +681,7 @@ fn check_case(fx: &Fixture, case: usize, mutant: &Mutant, target: Target, tally:
         tally.lock().unwrap().broken_promises += 1;
         problems.push(format!("expected {:?}; show {show:?}, verify {verify:?}, restore {restored:?}", mutant.expect));
     }
-    let _ = std::fs::remove_file(fx.dir.join(format!("{name}.seed.gz")));
+    let _ = std::fs::remove_dir_all(&dir);
     problems
 }
 
@@ -711,7 +771,8 @@ fn fuzz_snapshot_reader_through_show_verify_and_restore() {
             .into_iter()
             .enumerate()
     {
-        let m = Mutant { what: "none".into(), bytes: base.bytes.clone(), expect: Expect::Any };
+        let m =
+            Mutant { what: "none".into(), bytes: base.bytes.clone(), expect: Expect::Any, placement: Placement::Own };
         let tally = Mutex::new(Tally::default());
         let problems = check_case(&fx, 999_999 - n, &m, target, &tally);
         let t = tally.into_inner().unwrap();

@@ -78,7 +78,7 @@ fn orphans(db: &MariaDb) -> Vec<(String, i64)> {
         .collect()
 }
 
-fn assert_no_orphans(db: &MariaDb, min_fks: usize) {
+pub(crate) fn assert_no_orphans(db: &MariaDb, min_fks: usize) {
     let all = orphans(db);
     assert!(all.len() >= min_fks, "expected at least {min_fks} foreign keys, found {all:?}");
     let bad: Vec<_> = all.iter().filter(|(_, n)| *n != 0).collect();

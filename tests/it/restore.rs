@@ -357,18 +357,21 @@ fn restore_of_a_snapshot_corrupt_in_its_last_table_changes_nothing() {
     let mut flipped = good.clone();
     let at = usize::try_from(last["offset"].as_u64().unwrap() + last["length"].as_u64().unwrap() / 2).unwrap();
     flipped[at] ^= 0x10;
-    std::fs::write(dir.join("flipped.seed.gz"), &flipped).unwrap();
+    std::fs::write(dir.join("flips.seed.gz"), &flipped).unwrap();
+    rewrite_header(&dir.join("flips.seed.gz"), "\"name\":\"small\"", "\"name\":\"flips\"");
     // Intact data, but the header's checksum for it is wrong: only noticed once every
     // row of the table has been sent to the server.
-    std::fs::write(dir.join("badsum.seed.gz"), &good).unwrap();
+    // (Under a name of its own, which its header names too: a file's header must name it.)
+    std::fs::write(dir.join("bsums.seed.gz"), &good).unwrap();
+    rewrite_header(&dir.join("bsums.seed.gz"), "\"name\":\"small\"", "\"name\":\"bsums\"");
     let sum = last["checksum"].as_str().unwrap();
     let other: String = sum.chars().map(|c| if c == '0' { '1' } else { '0' }).collect();
     rewrite_header(
-        &dir.join("badsum.seed.gz"),
+        &dir.join("bsums.seed.gz"),
         &format!("\"checksum\":\"{sum}\""),
         &format!("\"checksum\":\"{other}\""),
     );
-    run(w.seed().args(["snapshot", "show", "badsum"]), 0);
+    run(w.seed().args(["snapshot", "show", "bsums"]), 0);
 
     // Into tables holding rows (--clean: emptied in the same transaction), and into
     // empty ones (keys and indexes dropped for the load and rebuilt after it).
@@ -377,7 +380,7 @@ fn restore_of_a_snapshot_corrupt_in_its_last_table_changes_nothing() {
     let (full_before, empty_before) = (full.dump_data(), empty.dump_data());
     let empty_schema = pg_dump(&empty, "--schema-only", false);
     for (name, reason) in
-        [("flipped", "table welfare_recipients"), ("badsum", "table welfare_recipients: checksum mismatch")]
+        [("flips", "table welfare_recipients"), ("bsums", "table welfare_recipients: checksum mismatch")]
     {
         let out = run(w.seed().args(["--database-url", &full.url(), "snapshot", "restore", name, "--clean"]), 7);
         let text = all_output(&out);

@@ -139,7 +139,7 @@ fn pagila_round_trip_through_a_bucket_is_exact() {
 
 /// One table of `rows` rows of md5 hex: barely compressible, so a snapshot at gzip
 /// level 0 is about 70 bytes a row (multipart at a few hundred thousand rows).
-fn noise_db(tag: &str, tables: &[(&str, u32)]) -> TestDb {
+pub(crate) fn noise_db(tag: &str, tables: &[(&str, u32)]) -> TestDb {
     let db = TestDb::new(tag);
     for (t, rows) in tables {
         db.load_sql(&format!(
@@ -330,11 +330,12 @@ fn wrong_credentials_exit_11_and_never_show_the_secret() {
     store.apply(&mut cmd).env("AWS_SECRET_ACCESS_KEY", "Wrong-Secret-4242").args(["doctor"]);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(11), "{}", all_output(&out));
-    // No credentials at all: said before any request.
+    // No credentials at all (instance metadata switched off): said before any request.
     let mut cmd = w.seed();
     for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
         cmd.env_remove(k);
     }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
     let out = cmd.args(["--snapshot-dir", &store.url(), "snapshot", "list"]).env("HOME", w.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(11), "{}", all_output(&out));
     assert!(all_output(&out).contains("no AWS credentials"), "{}", all_output(&out));

@@ -11,11 +11,12 @@ use std::pin::Pin;
 use crate::db::Session;
 use crate::db::checks::referenced_columns;
 use crate::db::evaluate::check_passes;
-use crate::db::schema::Column;
+use crate::db::schema::{Column, Schema};
 use crate::error::Error;
 use crate::factory::candidates::{self, CANDIDATES, CheckGroup, ENOUGH, ROUNDS, column_pattern};
+use crate::factory::config::ColumnRule;
 use crate::factory::pattern::PatternSpace;
-use crate::factory::plan::{Case, Gen, Plan, TablePlan};
+use crate::factory::plan::{BulkRequest, Case, Gen, Plan, TablePlan};
 use crate::factory::rows::RowGen;
 use crate::factory::values::Value;
 
@@ -46,6 +47,50 @@ pub async fn satisfy(session: &mut Session, plan: &mut Plan) -> Result<(), Error
         for group in &found.groups {
             let (tuples, tried) = pool_for(session, &plan.tables[t], group).await?;
             candidates::install(&mut plan.tables[t], group, tuples, tried);
+        }
+    }
+    Ok(())
+}
+
+/// The constants of the factories file (`value`, `one_of`) of every table the plan
+/// loads, each checked by the database against its column's type before anything is
+/// written (a dry run included): one it refuses is a usage error naming the file's
+/// line, the value and the database's reason, not a failed load (exit 4) later.
+pub async fn check_constants(
+    session: &mut Session,
+    schema: &Schema,
+    plan: &Plan,
+    req: &BulkRequest,
+) -> Result<(), Error> {
+    let Some(f) = &req.factories else { return Ok(()) };
+    for tc in &f.tables {
+        let Some(table) = schema.find(&tc.name) else { continue };
+        if !plan.tables.iter().any(|tp| tp.table.name == table.name && tp.count > 0) {
+            continue;
+        }
+        for cc in &tc.columns {
+            let values: Vec<String> = match &cc.rule {
+                ColumnRule::Value(Some(v)) => vec![v.clone()],
+                ColumnRule::OneOf(items) => {
+                    let mut distinct: Vec<String> = items.iter().flatten().cloned().collect();
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    distinct
+                }
+                _ => continue,
+            };
+            let Some(col) = table.column(&cc.name) else { continue };
+            if let Some((value, reason)) = session.refused_values(col, &values).await?.into_iter().next() {
+                let shown: String = value.chars().take(60).collect();
+                let cut = if shown.len() < value.len() { "…" } else { "" };
+                return Err(f.error(
+                    cc.line,
+                    format!(
+                        "{}.{}: {shown:?}{cut} does not fit its type {}: {reason}",
+                        table.name, col.name, col.type_name
+                    ),
+                ));
+            }
         }
     }
     Ok(())

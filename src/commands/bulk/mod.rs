@@ -67,6 +67,8 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         }
     };
     let mut table_counts = Vec::new();
+    // Each name once, found in constant time (a seed.toml may list thousands).
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for spec in &args.tables {
         let Some((name, n)) = spec.split_once('=') else {
             return Err(Error::usage_hint(format!("--table '{spec}' is not NAME=N"), "e.g. --table staffs=200"));
@@ -80,7 +82,7 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
         if name.trim().is_empty() {
             return Err(Error::usage(format!("--table '{spec}' has no table name")));
         }
-        if let Some((_, before)) = table_counts.iter().find(|(t, _): &&(String, u64)| t == name.trim()) {
+        if let Some(before) = seen.insert(name.trim().to_owned(), n.unsigned_abs()) {
             return Err(Error::usage_hint(
                 format!("--table {} is given twice ({before} and {n} rows)", name.trim()),
                 "give each table one count",
@@ -262,6 +264,7 @@ async fn load(
     };
     let named = ctx.settings.database_named();
     let (mut plan, targets, inputs) = plan_rows(session, &schema, req, opts.truncate, &named).await?;
+    checks::check_constants(session, &schema, &plan, req).await?;
     checks::satisfy(session, &mut plan).await?;
     let target_tables: Vec<&crate::db::schema::Table> = targets.iter().filter_map(|t| schema.get(t)).collect();
     let order = load_order(&target_tables);
@@ -551,6 +554,21 @@ mod tests {
             Command::Bulk(a) => a,
             _ => unreachable!(),
         }
+    }
+
+    /// r21.7: 50,000 table counts (a seed.toml can hold that many) are checked for
+    /// duplicates by hash, not by comparing each with every other; a duplicate at the
+    /// end is still found.
+    #[test]
+    fn many_table_counts_are_checked_in_one_pass() {
+        let mut specs: Vec<String> = (0..50_000).map(|t| format!("t{t}=1")).collect();
+        let list: Vec<&str> = specs.iter().flat_map(|s| ["--table", s.as_str()]).collect();
+        let (req, _) = request_from_args(&args(&list)).unwrap();
+        assert_eq!(req.table_counts.len(), 50_000);
+        specs.push("t7=2".into());
+        let list: Vec<&str> = specs.iter().flat_map(|s| ["--table", s.as_str()]).collect();
+        let err = request_from_args(&args(&list)).unwrap_err();
+        assert!(err.to_string().contains("--table t7 is given twice (1 and 2 rows)"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::snapshot::chain::{Chain, Link, MAX_CHAIN_DEPTH};
 use crate::snapshot::format::{BaseRef, Header, Storage};
 use crate::snapshot::location::{Location, LockGuard, Mode, ObjectInfo};
-use crate::snapshot::reader::read_header_from;
+use crate::snapshot::reader::read_header_stored_as;
 use crate::snapshot::source::Source;
 use crate::snapshot::versions::{self, Ref};
 
@@ -65,16 +65,21 @@ impl Version {
             .ok_or_else(|| Error::SnapshotMissing { name: self.label(), dir: location.display() })
     }
 
-    /// Reads and checks its header.
+    /// Reads and checks its header (which must name this very version: see
+    /// [`read_header_stored_as`]).
     pub async fn header(&self, location: &Location) -> Result<Header, Error> {
         let source = self.open(location).await?;
-        tokio::task::block_in_place(|| read_header_from(source.as_ref()))
+        self.read_header(source.as_ref())
+    }
+
+    fn read_header(&self, source: &dyn Source) -> Result<Header, Error> {
+        tokio::task::block_in_place(|| read_header_stored_as(source, &self.name, self.version))
     }
 
     /// The link a chain holds for it.
     pub async fn link(&self, location: &Location) -> Result<Link, Error> {
         let source = self.open(location).await?;
-        let header = tokio::task::block_in_place(|| read_header_from(source.as_ref()))?;
+        let header = self.read_header(source.as_ref())?;
         Ok(Link::new(self.label(), source, header))
     }
 }
@@ -147,7 +152,7 @@ pub async fn headers<T>(
     let mut out = Vec::new();
     while let Some(joined) = opened.next().await {
         let (v, source) = joined.map_err(|e| Error::Internal(format!("reading headers failed: {e}")))?;
-        let header = source.and_then(|s| tokio::task::block_in_place(|| read_header_from(s.as_ref())));
+        let header = source.and_then(|s| v.read_header(s.as_ref()));
         out.push(each(v, header));
     }
     Ok(out)

@@ -19,16 +19,18 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::catalog::{Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want};
-use super::{AuditGuard, location};
+use super::{AuditGuard, location, masking, subset};
 use crate::Context;
 use crate::cli::CreateArgs;
 use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
+use crate::factory::config::Factories;
+use crate::mask;
 use crate::output::{Level, human_bytes, human_count, plural};
 use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
-use crate::snapshot::create::{self, Base, Stored};
+use crate::snapshot::create::{self, Base, MaskChoice, Stored};
 use crate::snapshot::format::Header;
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::versions::{self, Ref};
@@ -48,6 +50,14 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
             ),
         ));
     }
+    // The slice's rules and the masking are checked before anything is locked,
+    // connected or written.
+    let factories = args.factories.as_deref().map(Factories::load).transpose()?;
+    let rules = subset::rules(&args.subset, args.seed, factories.as_ref(), &ctx.settings.references)?;
+    let mask = mask_choice(&args, ctx)?;
+    if args.dry_run {
+        return dry_run(&args, ctx, rules, mask).await;
+    }
     let store = location(ctx)?;
     store.prepare_write().await?;
     let mut audit = AuditGuard::new(
@@ -57,7 +67,7 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
         Some(args.name.clone()),
         Some(ctx.settings.database_url.location().to_owned()),
     );
-    let result = create(&args, ctx, &store).await;
+    let result = create(&args, ctx, &store, rules, &mask).await;
     if let Ok(v) = &result
         && *v > 1
     {
@@ -74,6 +84,8 @@ struct Target {
     replace: bool,
     /// The snapshot it is incremental to (name and version as stored), with its chain.
     base: Option<Base>,
+    /// The slice to take, if any.
+    subset: Option<crate::subset::Rules>,
 }
 
 /// The base a create builds on: `--base REF`, else the latest version with
@@ -87,7 +99,14 @@ fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error
 }
 
 /// Locks, picks the version number, resolves the base; returns the version created.
-async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u64, Error> {
+/// A create given no slice of its own takes the slice its base was taken with.
+async fn create(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    rules: Option<crate::subset::Rules>,
+    mask: &MaskChoice,
+) -> Result<u64, Error> {
     let command = format!("seed snapshot create {}", args.name);
     // The number lock first, alone: it decides between concurrent creators of the
     // name. Then the name itself (exclusive only to replace a version) and the names
@@ -99,7 +118,7 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
         let locks = lock_names(ctx, store, &names, args.lock.wait, &command).await?;
         let existing = versions_of(store, &args.name).await?;
         let latest = existing.last().map(|v| v.version);
-        let target = target_version(args, store, &existing).await?;
+        let target = target_version(&args.name, args.new_version, args.force, store, &existing).await?;
         let base = match base_ref(args, latest)? {
             None => None,
             Some(r) => {
@@ -128,13 +147,25 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
                 base_chain(ctx, store, &b).await?.map(|chain| Base { name: b.name.clone(), version: b.version, chain })
             }
         };
-        break (Target { version: target.0, replace: target.1, base }, locks);
+        let subset = match (&rules, base.as_ref().and_then(|b| b.chain.header().subset.as_ref())) {
+            (None, Some(info)) => {
+                let label = versions::label(
+                    &base.as_ref().map_or(String::new(), |b| b.name.clone()),
+                    base.as_ref().map_or(1, |b| b.version),
+                );
+                ctx.printer.info(format!("taking the same slice as {label} ({})", info.start.join("; ")));
+                Some(subset::rules_from_header(info, &label)?)
+            }
+            _ => rules.clone(),
+        };
+        break (Target { version: target.0, replace: target.1, base, subset }, locks);
     };
     db::check_direct_url(&ctx.settings, &ctx.printer).await?;
     let started = Instant::now();
-    let (header, stored) =
-        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store, &target))
-            .await?;
+    let (header, stored) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
+        attempt(args, ctx, store, &target, mask)
+    })
+    .await?;
     report(args, ctx, store, &header, &stored, started).await;
     Ok(target.version)
 }
@@ -142,25 +173,38 @@ async fn create(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<u6
 /// Writes snapshot `args.name` as version 1, in full (retried as a whole on transient
 /// failures); prints no summary. The caller holds the name's exclusive lock and has
 /// checked the direct URL (`seed prepare` reuses this).
-pub async fn take(args: &CreateArgs, ctx: &Context, store: &Location) -> Result<Header, Error> {
-    let target = Target { version: 1, replace: args.force, base: None };
-    let (header, _) =
-        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(args, ctx, store, &target))
-            .await?;
+pub async fn take(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    rules: Option<crate::subset::Rules>,
+) -> Result<Header, Error> {
+    let target = Target { version: 1, replace: args.force, base: None, subset: rules };
+    let (header, _) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
+        attempt(args, ctx, store, &target, &MaskChoice::Off)
+    })
+    .await?;
     Ok(header)
 }
 
-/// (version, replaces it) for this create, or why not.
-async fn target_version(args: &CreateArgs, store: &Location, existing: &[Version]) -> Result<(u64, bool), Error> {
+/// (version, replaces it) for a new version of `name` (`new_version`: the next number;
+/// `force`: the latest one again), or why not.
+pub async fn target_version(
+    name: &str,
+    new_version: bool,
+    force: bool,
+    store: &Location,
+    existing: &[Version],
+) -> Result<(u64, bool), Error> {
     let Some(latest) = existing.last() else { return Ok((1, false)) };
-    if args.new_version {
+    if new_version {
         if latest.version >= versions::MAX_VERSION {
-            return Err(Error::usage(format!("'{}' has reached the last version number", args.name)));
+            return Err(Error::usage(format!("'{name}' has reached the last version number")));
         }
         return Ok((latest.version + 1, false));
     }
-    if !args.force {
-        return Err(Error::SnapshotExists { name: args.name.clone(), dir: store.display() });
+    if !force {
+        return Err(Error::SnapshotExists { name: name.to_owned(), dir: store.display() });
     }
     // --force replaces the latest version, unless something is built on it.
     let built_on: Vec<String> =
@@ -212,10 +256,12 @@ async fn report(
     let (full, same, delta) =
         (count(|s| *s == Stored::Full), count(|s| *s == Stored::Base), count(|s| matches!(s, Stored::Delta { .. })));
     let base = header.base.as_ref().map(|b| versions::label(&b.name, b.version));
+    let masked_columns = header.tables.iter().flat_map(|t| &t.columns).filter(|c| c.mask.is_some()).count();
+    let masked = header.masking.as_ref().map(|m| json!({ "mode": m.mode, "columns": masked_columns }));
     let summary = json!({ "name": args.name, "version": header.version, "path": path.display().to_string(), "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
                 "seconds": (secs * 1000.0).round() / 1000.0, "base": base,
-                "storage": { "full": full, "base": same, "delta": delta } });
+                "storage": { "full": full, "base": same, "delta": delta }, "masked": masked });
     ctx.printer.document("snapshot create", summary.clone());
     ctx.printer.event(Level::Info, "snapshot_created", summary, || {
         #[allow(clippy::cast_precision_loss)]
@@ -237,8 +283,11 @@ async fn report(
         } else {
             format!("{} of data in {} ({ratio:.1}x)", human_bytes(raw), human_bytes(size))
         };
+        let masked = header.masking.as_ref().map_or_else(String::new, |m| {
+            format!("\n  masked ({}): {}", m.mode, plural(masked_columns as u64, "column", "columns"))
+        });
         format!(
-            "snapshot '{label}' created: {}, {}, {data}, {secs:.2}s ({} rows/s){incremental}\n  {}",
+            "snapshot '{label}' created: {}, {}, {data}, {secs:.2}s ({} rows/s){incremental}{masked}\n  {}",
             plural(header.tables.len() as u64, "table", "tables"),
             plural(rows, "row", "rows"),
             human_count(rate),
@@ -247,22 +296,24 @@ async fn report(
     });
 }
 
-async fn attempt(
-    args: &CreateArgs,
-    ctx: &Context,
-    store: &Location,
-    target: &Target,
-) -> Result<(Header, Vec<Stored>), Error> {
-    let mut session = db::connect_with(
-        &ctx.settings,
-        &ctx.settings.database_url,
-        &ctx.printer,
-        APP,
-        db::Access::ReadWrite,
-        args.lock.wait,
-    )
-    .await?;
-    let req = create::Request {
+/// Whether rows are masked: as `--mask` asks (the key loaded now, before connecting),
+/// else guarded when the source is not on this machine (unless `--no-mask`).
+fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
+    if let Some(masking::Asked { request, key }) =
+        masking::request(&args.mask, args.factories.as_deref(), args.dry_run)?
+    {
+        return Ok(MaskChoice::On { request, key });
+    }
+    let url = &ctx.settings.database_url;
+    if !args.no_mask && !url.is_local() {
+        return Ok(MaskChoice::Guarded { source: url.to_string() });
+    }
+    Ok(MaskChoice::Off)
+}
+
+/// What `args` asks to write as `target`.
+fn request(args: &CreateArgs, ctx: &Context, target: &Target, mask: &MaskChoice) -> create::Request {
+    create::Request {
         name: args.name.clone(),
         version: target.version,
         replace: target.replace,
@@ -277,10 +328,103 @@ async fn attempt(
         level: args.compression_level,
         jobs: args.jobs,
         base: target.base.clone(),
-    };
+        subset: target.subset.clone(),
+        mask: mask.clone(),
+    }
+}
+
+async fn attempt(
+    args: &CreateArgs,
+    ctx: &Context,
+    store: &Location,
+    target: &Target,
+    mask: &MaskChoice,
+) -> Result<(Header, Vec<Stored>), Error> {
+    let mut session = connect(args, ctx).await?;
+    let req = request(args, ctx, target, mask);
     let connector =
         db::Connector { settings: &ctx.settings, url: &ctx.settings.database_url, printer: &ctx.printer, app: APP };
     let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
     session.close().await;
     result
+}
+
+async fn connect(args: &CreateArgs, ctx: &Context) -> Result<db::Session, Error> {
+    db::connect_with(
+        &ctx.settings,
+        &ctx.settings.database_url,
+        &ctx.printer,
+        APP,
+        db::Access::ReadWrite,
+        args.lock.wait,
+    )
+    .await
+}
+
+/// `--dry-run`: the tables a create would read, with a slice per table the estimated
+/// rows and why, and when masking every column's rule and why. Reads the schema and the
+/// planner's estimates only; writes nothing.
+async fn dry_run(
+    args: &CreateArgs,
+    ctx: &Context,
+    rules: Option<crate::subset::Rules>,
+    mask: MaskChoice,
+) -> Result<u8, Error> {
+    let mut session =
+        db::connect_with(&ctx.settings, &ctx.settings.database_url, &ctx.printer, APP, db::Access::ReadOnly, false)
+            .await?;
+    let req = request(args, ctx, &Target { version: 1, replace: false, base: None, subset: rules }, &mask);
+    let result = create::dry_run(&req, &mut session, &ctx.printer).await;
+    session.close().await;
+    let run = result?;
+    let no_key = matches!(&mask, MaskChoice::On { key: None, .. });
+    let masking = run.plan.as_ref().map(masking::plan_json);
+    match (&req.subset, &run.subset) {
+        (Some(rules), Some(plan)) => {
+            ctx.printer.data(subset::plan_text(&args.name, rules, plan).trim_end());
+            ctx.printer.document(
+                "snapshot create",
+                json!({ "dry_run": true, "name": args.name,
+                        "subset": create::subset_info(rules),
+                        "tables": plan.tables, "problems": plan.problems,
+                        "estimated_rows": plan.tables.iter().map(|t| t.estimated_rows).sum::<u64>(),
+                        "masking": masking, "key_missing": no_key }),
+            );
+        }
+        _ => {
+            let mut text = format!(
+                "snapshot '{}' would take every row of {}:\n",
+                args.name,
+                plural(run.tables.len() as u64, "table", "tables")
+            );
+            for (t, rows) in &run.tables {
+                text.push_str(&format!("  {t} (about {rows} rows)\n"));
+            }
+            ctx.printer.data(text.trim_end());
+            let list: Vec<_> = run
+                .tables
+                .iter()
+                .map(|(t, rows)| {
+                    json!({ "table": t.to_string(), "table_rows": rows, "estimated_rows": rows, "action": "whole" })
+                })
+                .collect();
+            ctx.printer.document(
+                "snapshot create",
+                json!({ "dry_run": true, "name": args.name, "subset": null, "tables": list,
+                        "masking": masking, "key_missing": no_key }),
+            );
+        }
+    }
+    if !ctx.printer.json_doc() {
+        if let Some(plan) = &run.plan {
+            masking::print_plan(&ctx.printer, plan);
+        }
+        if no_key {
+            ctx.printer.warn(mask::key::missing().to_string());
+        }
+        if req.subset.is_none() {
+            ctx.printer.info("nothing was read or written");
+        }
+    }
+    Ok(code::OK)
 }

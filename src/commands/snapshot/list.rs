@@ -75,6 +75,7 @@ fn describe(v: &Version, header: &Result<Header, Error>) -> Value {
             "database": h.database.kind, "format_version": h.format_version,
             "base": h.base.as_ref().filter(|_| needs_base(h)).map(|b| versions::label(&b.name, b.version)),
             "storage": storage_counts(h),
+            "masked": h.masking.as_ref().map(|m| m.mode.clone()),
         }),
         Err(e) => {
             json!({ "name": v.name, "version": v.version, "key": v.key, "status": "corrupt", "file": v.file.display().to_string(),
@@ -121,7 +122,18 @@ async fn list_names(store: &Location, ctx: &Context) -> Result<u8, Error> {
         ));
         return Ok(code::OK);
     }
-    let head = ["NAME", "LATEST", "VERSIONS", "CREATED (UTC)", "DATABASE", "SIZE", "TABLES", "ROWS", "SCHEMA VERSION"];
+    let head = [
+        "NAME",
+        "LATEST",
+        "VERSIONS",
+        "CREATED (UTC)",
+        "DATABASE",
+        "SIZE",
+        "TABLES",
+        "ROWS",
+        "MASKED",
+        "SCHEMA VERSION",
+    ];
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -175,7 +187,7 @@ async fn list_versions(store: &Location, name: &str, ctx: &Context) -> Result<u8
         ctx.printer.document("snapshot list", json!({ "name": name, "versions": items }));
         return Ok(code::OK);
     }
-    let head = ["VERSION", "CREATED (UTC)", "DATABASE", "SIZE", "TABLES", "ROWS", "SCHEMA VERSION", "BASE"];
+    let head = ["VERSION", "CREATED (UTC)", "DATABASE", "SIZE", "TABLES", "ROWS", "MASKED", "SCHEMA VERSION", "BASE"];
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -215,8 +227,8 @@ fn base_cell(i: &Value) -> String {
     )
 }
 
-/// CREATED, DATABASE (its kind), SIZE, TABLES, ROWS and SCHEMA VERSION of a listed item
-/// (for a corrupt one: CORRUPT, dashes, its size, dashes and the reason, last).
+/// CREATED, DATABASE (its kind), SIZE, TABLES, ROWS, MASKED and SCHEMA VERSION of a listed
+/// item (for a corrupt one: CORRUPT, dashes, its size, dashes and the reason, last).
 fn figures(i: &Value) -> Vec<String> {
     let s = |k: &str, max: usize| shown(i[k].as_str().unwrap_or(""), max);
     let size = human_bytes(i["size"].as_u64().unwrap_or(0));
@@ -228,10 +240,11 @@ fn figures(i: &Value) -> Vec<String> {
             size,
             count("tables"),
             count("rows"),
+            i["masked"].as_str().map_or_else(|| "-".to_owned(), |m| shown(m, CELL)),
             i["schema_version"].as_str().map_or_else(|| "-".to_owned(), |v| shown(v, CELL)),
         ]
     } else {
-        vec!["CORRUPT".into(), "-".into(), size, "-".into(), "-".into(), s("reason", CELL)]
+        vec!["CORRUPT".into(), "-".into(), size, "-".into(), "-".into(), "-".into(), s("reason", CELL)]
     }
 }
 

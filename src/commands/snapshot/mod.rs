@@ -6,12 +6,15 @@ pub mod create;
 mod delete;
 mod diff;
 mod list;
+mod mask;
+pub mod masking;
 mod preflight;
 pub mod profile;
 mod prune;
 mod rebase;
 pub mod restore;
 mod show;
+pub mod subset;
 mod transfer;
 mod verify;
 
@@ -40,6 +43,7 @@ pub async fn run(command: SnapshotCommand, ctx: &Context) -> Result<u8, Error> {
         SnapshotCommand::Push(args) => transfer::push(args, ctx).await,
         SnapshotCommand::Pull(args) => transfer::pull(args, ctx).await,
         SnapshotCommand::Profile(args) => profile::run(args, ctx).await,
+        SnapshotCommand::Mask(args) => mask::run(args, ctx).await,
     }
 }
 

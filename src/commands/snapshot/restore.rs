@@ -270,6 +270,27 @@ fn spawn_chunks(chain: Arc<Chain>, index: usize) -> mpsc::Receiver<Result<Vec<u8
     rx
 }
 
+/// A load that failed on its rows may have met a damaged snapshot: a member that
+/// inflates into rows the database refuses before the table's checksum is reached.
+/// The table is then read to its end and checked (from the chain, as the load read
+/// it); a damaged one is reported as corrupt (exit 7), the database's complaint
+/// kept, never as bad data (exit 4): `verify` calls the same file corrupt.
+async fn blame_the_snapshot(chain: &Arc<Chain>, index: usize, e: Error) -> Error {
+    if e.is_transient() || !matches!(e.exit_code(), code::DATA | code::SCHEMA | code::INTERNAL) {
+        return e;
+    }
+    let chain = Arc::clone(chain);
+    match tokio::task::spawn_blocking(move || chain.open_table(index)?.finish()).await {
+        Ok(Err(Error::SnapshotCorrupt { path, reason })) => {
+            let refused = e.to_string();
+            let refused = refused.lines().next().unwrap_or_default();
+            Error::SnapshotCorrupt { path, reason: format!("{reason} (the database had refused its rows: {refused})") }
+        }
+        Ok(Err(altered @ Error::BaseAltered { .. })) => altered,
+        _ => e,
+    }
+}
+
 /// The snapshot with only the tables `--table`, `--exclude` and `--schema` pick (pg_dump's
 /// pattern rules, with the target's search path); entries keep their offsets.
 fn select_from(header: &Header, args: &RestoreArgs, target: &Schema, ctx: &Context) -> Result<Header, Error> {
@@ -392,7 +413,10 @@ async fn restore(
             .position(|t| t.table_name() == name)
             .ok_or_else(|| Error::Internal(format!("{name} is not in the snapshot")))?;
         let rows = RowInput::CopyText(spawn_chunks(Arc::clone(chain), index));
-        let written = session.load_table(&target, rows).await?;
+        let written = match session.load_table(&target, rows).await {
+            Ok(n) => n,
+            Err(e) => return Err(blame_the_snapshot(chain, index, e).await),
+        };
         if written != entry.rows {
             return Err(Error::Data {
                 step: format!("restoring {}", table.name),

@@ -13,7 +13,6 @@ use crate::Context;
 use crate::cli::ShowArgs;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
-use crate::redact::scrub;
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
 use crate::snapshot::versions::Ref;
@@ -102,7 +101,7 @@ struct ScrubbedLines<W: Write> {
 
 impl<W: Write> ScrubbedLines<W> {
     fn emit(&mut self) -> std::io::Result<()> {
-        let text = scrub(&String::from_utf8_lossy(&self.line));
+        let text = crate::output::clean_json(&String::from_utf8_lossy(&self.line));
         self.line.clear();
         self.out.write_all(text.as_bytes())?;
         self.out.write_all(b"\n")
@@ -173,6 +172,9 @@ fn render(h: &Header, file: &str, size: u64) -> String {
     if let Some(d) = &h.description {
         let _ = writeln!(out, "description   {}", t(d, 2000));
     }
+    if let Some(sub) = &h.subset {
+        let _ = write!(out, "{}", super::subset::info_text(sub));
+    }
     let _ = writeln!(out, "file          {} ({}, {} of rows)", for_terminal(file), human_bytes(size), human_bytes(raw));
     let _ = writeln!(out, "created       {} by seed {}", t(&h.created_at, 40), t(&h.tool_version, 40));
     let _ = writeln!(
@@ -207,6 +209,17 @@ fn render(h: &Header, file: &str, size: u64) -> String {
             None => "format 1: the header is not bound to its data (no header checksum)".to_owned(),
         }
     );
+    if let Some(m) = &h.masking {
+        let columns = h.tables.iter().flat_map(|t| &t.columns).filter(|c| c.mask.is_some()).count() as u64;
+        let _ = writeln!(
+            out,
+            "masked        yes ({}): {}; rules {}{}",
+            t(&m.mode, 20),
+            plural(columns, "column", "columns"),
+            prefix(&m.rules_fingerprint, 12),
+            m.key_check.as_ref().map_or_else(String::new, |k| format!(", key check {}", prefix(k, 16)))
+        );
+    }
     let _ = writeln!(
         out,
         "tables        {}, {}",
@@ -230,9 +243,10 @@ fn render(h: &Header, file: &str, size: u64) -> String {
         );
         for c in &table.columns {
             let pk = if table.primary_key.contains(&c.name) { " (pk)" } else { "" };
+            let masked = c.mask.as_ref().map_or_else(String::new, |m| format!("  [masked: {}]", t(m, NAME)));
             let _ = writeln!(
                 out,
-                "    {:<28} {}{}{pk}",
+                "    {:<28} {}{}{pk}{masked}",
                 t(&c.name, NAME),
                 t(&c.type_name, NAME),
                 if c.nullable { "" } else { " not null" }

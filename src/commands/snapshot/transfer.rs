@@ -31,7 +31,7 @@ use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::chain::{MAX_CHAIN_DEPTH, base_label};
 use crate::snapshot::format::{BaseRef, Header, Storage, content_checksum};
 use crate::snapshot::location::{Location, Mode, Spec};
-use crate::snapshot::reader::{read_header_from, verify_source};
+use crate::snapshot::reader::{read_header_stored_as, verify_source};
 use crate::snapshot::source::Source;
 use crate::snapshot::versions::Ref;
 
@@ -237,7 +237,7 @@ async fn copy_key(v: &Version, header: &Header, from: &Location, to: &Location, 
     let missing = || Error::SnapshotMissing { name: v.label(), dir: from.display() };
     let src = from.open_key(key).await?.ok_or_else(missing)?;
     // Pinned to what was planned: a version replaced since is not copied in its place.
-    let now = tokio::task::block_in_place(|| read_header_from(src.as_ref()))?;
+    let now = tokio::task::block_in_place(|| read_header_stored_as(src.as_ref(), &v.name, v.version))?;
     same_header(header, &now, src.as_ref())?;
     let mut stage = to.stage(key).await?;
     let verify_after = stage.staged_source()?.is_some();

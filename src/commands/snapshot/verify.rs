@@ -112,6 +112,14 @@ async fn against_db(header: &Header, version: u64, shown: &str, ctx: &Context) -
         }
     }
     session.close().await;
+    if header.masking.is_some()
+        && let Some(first) = differences.first_mut()
+    {
+        first.insert_str(
+            0,
+            "(the snapshot is masked: it matches only a database it was restored into, not the one it was taken from)\n",
+        );
+    }
     // The report is the result, also when the rows differ (exit 12).
     ctx.printer.document(
         "snapshot verify",

@@ -34,6 +34,15 @@ pub enum Shape {
     MultiPoint,
 }
 
+/// True for the binary string types (`binary`, `varbinary`, the blobs).
+pub fn is_binary_type(type_name: &str) -> bool {
+    let ty = type_name.to_ascii_lowercase();
+    matches!(
+        ty.split(['(', ' ']).next().unwrap_or_default(),
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+    )
+}
+
 impl Codec {
     /// The codec of a column, from its type as the catalog spells it.
     pub fn of(col: &Column) -> Codec {

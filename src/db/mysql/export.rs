@@ -17,10 +17,13 @@ use crate::error::Error;
 /// Flush encoded rows to the sink at about this size.
 const CHUNK: usize = 256 << 10;
 
+/// Streams `columns` of `table` into `sink`; `tail` follows the `FROM` (a `WHERE` and
+/// `ORDER BY`, or nothing).
 pub async fn stream_table<S: ChunkSink>(
     db: &mut MySqlBackend,
     table: &Table,
     columns: &[String],
+    tail: &str,
     sink: &mut S,
 ) -> Result<(), Error> {
     let step = db.step(format!("reading {}", table.name)).table(table.name.to_string());
@@ -33,7 +36,7 @@ pub async fn stream_table<S: ChunkSink>(
             _ => quote_ident(c),
         })
         .collect();
-    let sql = format!("SELECT {} FROM {}", select.join(", "), table.name.quoted());
+    let sql = format!("SELECT {} FROM {}{tail}", select.join(", "), table.name.quoted());
     let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut db.conn);
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     let mut n = 0u64;

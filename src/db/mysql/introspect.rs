@@ -203,6 +203,7 @@ fn assemble(rows: [&Rows; 7], names_ignore_case: bool) -> (Schema, HashMap<Strin
                 ref_table,
                 ref_columns: vec![ref_col],
                 deferrable: false,
+                period: false,
             }),
         }
     }

@@ -24,10 +24,11 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Column, Schema, Table, TableName, quote_literal};
+use crate::db::keys::RowKey;
+use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::{Gen, Plan};
@@ -200,6 +201,50 @@ impl Backend for MySqlBackend {
         self.exec(sql, step).await
     }
 
+    /// Each value inserted, as the load binds it (a string; BIT as a number), into a
+    /// temporary table with one column of the column's type, under the session's
+    /// strict sql_mode: a value the server would cut, round out of range or refuse is
+    /// an error there as in the load. Temporary tables are the session's own and do
+    /// not end the transaction.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        if matches!(codec::Codec::of(col), codec::Codec::Spatial { .. } | codec::Codec::Binary { .. }) {
+            return Ok(Vec::new()); // written as bytes: nothing a text probe would say
+        }
+        let table = quote_ident("seed_value_check");
+        // The type as the catalog spells it, without the SRID seed appends for spatial types.
+        let ty = col.type_name.split(" srid ").next().unwrap_or_default();
+        self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await?;
+        let created =
+            self.exec(format!("CREATE TEMPORARY TABLE {table} ({} {ty})", quote_ident(&col.name)), step).await;
+        if let Err(e) = created {
+            return match Probe::of(e) {
+                Probe::Stop(e) => Err(e),
+                _ => Ok(Vec::new()),
+            };
+        }
+        let mut refused = Vec::new();
+        for v in values {
+            let literal = match codec::Codec::of(col) {
+                codec::Codec::Bits(_) => codec::bits_value(v).map_or_else(|| quote_literal(v), |n| n.to_string()),
+                _ => quote_literal(v),
+            };
+            if let Err(e) = self.exec(format!("INSERT INTO {table} VALUES ({literal})"), step).await {
+                match Probe::of(e) {
+                    Probe::Refused(reason) => refused.push((v.clone(), reason)),
+                    Probe::Unknown => break,
+                    Probe::Stop(e) => return Err(e),
+                }
+            }
+        }
+        self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await?;
+        Ok(refused)
+    }
+
     async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {
         self.texts(sql, step).await
     }
@@ -276,7 +321,58 @@ impl Backend for MySqlBackend {
         columns: &[String],
         sink: &mut S,
     ) -> Result<(), Error> {
-        export::stream_table(self, table, columns, sink).await
+        export::stream_table(self, table, columns, "", sink).await
+    }
+
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        export::stream_table(self, table, columns, &format!(" WHERE {filter} ORDER BY {order}"), sink).await
+    }
+
+    /// Quotes by hand: `QUOTE()` escapes with backslashes, which the session's
+    /// `NO_BACKSLASH_ESCAPES` reads literally; binary strings travel as hex.
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String {
+        let parts: Vec<String> = key
+            .parts
+            .iter()
+            .zip(key.exprs(alias))
+            .map(|(p, e)| {
+                if codec::is_binary_type(&p.type_name) {
+                    format!("CONCAT('X''', HEX({e}), '''')")
+                } else {
+                    format!("CONCAT('''', REPLACE({e}, '''', ''''''), '''')")
+                }
+            })
+            .collect();
+        if parts.len() == 1 { parts.join("") } else { format!("CONCAT({})", parts.join(", ',', ")) }
+    }
+
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        while let Some(row) = rows.try_next().await.map_err(|e| errors::translate(e, step))? {
+            each(row_texts(&row).map_err(|e| errors::translate(e, step))?)?;
+        }
+        Ok(())
+    }
+
+    async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(format!("EXPLAIN {sql}"))).fetch(&mut self.conn);
+        let first = rows.try_next().await.map_err(|e| errors::translate(e, step))?;
+        Ok(first.and_then(|r| {
+            let bytes: Option<&[u8]> = r.try_get_unchecked("rows").ok()?;
+            std::str::from_utf8(bytes?).ok()?.parse().ok()
+        }))
     }
 
     async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {

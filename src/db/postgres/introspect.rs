@@ -143,6 +143,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
              CROSS JOIN LATERAL pg_partition_tree(r.oid) t)
          SELECT tg.root::int8 AS root, con.conname, con.contype::text AS contype, con.condeferrable,
                 con.confrelid::int8 AS confrelid, pg_get_constraintdef(con.oid) AS def,
+                -- conperiod is PostgreSQL 18's: read so that older servers answer false
+                coalesce((to_jsonb(con) ->> 'conperiod')::bool, false) AS conperiod,
                 (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num) AS cols,
                 (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
@@ -183,6 +185,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                     ref_table,
                     ref_columns: r.get::<Option<Vec<String>>, _>("refcols").unwrap_or_default(),
                     deferrable: r.get("condeferrable"),
+                    period: r.get("conperiod"),
                 };
                 if !table.foreign_keys.iter().any(|f| f.columns == fk.columns && f.ref_table == fk.ref_table) {
                     table.foreign_keys.push(fk);
@@ -228,6 +231,8 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
 
     // Unique indexes on expressions or with a WHERE clause, and exclusion constraints:
     // kept as their elements' text, which the planner makes hold by construction.
+    // PostgreSQL 18's `PRIMARY KEY (room, during WITHOUT OVERLAPS)` is one too (it has
+    // exclusion operators): its rows must not overlap, which distinct values do not give.
     let rule_rows = sqlx::query(
         "SELECT i.indrelid::int8 AS rel, coalesce(con.conname, ic.relname) AS name,
                 (SELECT array_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)
@@ -236,7 +241,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, Error> {
                 (SELECT array_agg(o.oprname::text ORDER BY k.ord)
                    FROM unnest(con.conexclop) WITH ORDINALITY k(op, ord) JOIN pg_operator o ON o.oid = k.op) AS ops
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'x'
+         LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conexclop IS NOT NULL
          WHERE i.indrelid = ANY($1::int8[]::oid[])
            AND (con.oid IS NOT NULL
                 OR (i.indisunique AND NOT i.indisprimary AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)

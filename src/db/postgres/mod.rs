@@ -18,9 +18,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
+use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
@@ -84,6 +85,16 @@ impl PgBackend {
             .map_err(|e| errors::translate(e, step))
     }
 
+    /// Streams what a `COPY ... TO STDOUT` statement writes into `sink`.
+    async fn copy_out<S: ChunkSink>(&mut self, sql: &str, step: &Step, sink: &mut S) -> Result<(), Error> {
+        let mut stream = self.conn.copy_out_raw(sql).await.map_err(|e| errors::translate(e, step))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| errors::translate(e, step))?;
+            sink.push(&chunk).await?;
+        }
+        Ok(())
+    }
+
     /// A sequence's position (`seq` as catalogs spell it, e.g. `public.actor_actor_id_seq`).
     async fn sequence_state(&mut self, seq: &str) -> Result<SequenceState, Error> {
         let row = sqlx::query(AssertSqlSafe(format!("SELECT last_value, is_called FROM {seq}")))
@@ -125,6 +136,34 @@ impl Backend for PgBackend {
 
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
         self.exec(sql, step).await
+    }
+
+    /// Each value cast from text to the column's type: the input function COPY uses
+    /// (a domain's checks included), in a savepoint.
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let mut refused = Vec::new();
+        for v in values {
+            self.exec("SAVEPOINT seed_value_check".into(), step).await?;
+            let sql = format!("SELECT CAST(CAST({} AS {}) AS TEXT)", quote_literal(v), col.type_name);
+            let result = self.text_rows(sql, step).await;
+            if result.is_err() {
+                self.exec("ROLLBACK TO SAVEPOINT seed_value_check".into(), step).await?;
+            }
+            self.exec("RELEASE SAVEPOINT seed_value_check".into(), step).await?;
+            if let Err(e) = result {
+                match Probe::of(e) {
+                    Probe::Refused(reason) => refused.push((v.clone(), reason)),
+                    Probe::Unknown => return Ok(refused),
+                    Probe::Stop(e) => return Err(e),
+                }
+            }
+        }
+        Ok(refused)
     }
 
     async fn text_rows(&mut self, sql: String, step: &Step) -> Result<Vec<Vec<Option<String>>>, Error> {
@@ -210,12 +249,89 @@ impl Backend for PgBackend {
         } else {
             format!("COPY {} ({}) TO STDOUT", table.name.quoted(), cols.join(", "))
         };
-        let mut stream = self.conn.copy_out_raw(&sql).await.map_err(|e| errors::translate(e, &step))?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| errors::translate(e, &step))?;
-            sink.push(&chunk).await?;
+        self.copy_out(&sql, &step, sink).await
+    }
+
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        let step = self.step(format!("reading {}", table.name)).table(table.name.to_string());
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "COPY (SELECT {} FROM {} WHERE {filter} ORDER BY {order}) TO STDOUT",
+            cols.join(", "),
+            table.name.quoted()
+        );
+        self.copy_out(&sql, &step, sink).await
+    }
+
+    /// `ctid` names a row within one snapshot; in a partitioned table only together
+    /// with the partition (`tableoid`).
+    fn row_id(&self, table: &Table) -> Option<Vec<KeyPart>> {
+        let ctid = KeyPart { expr: "ctid".into(), type_name: "tid".into() };
+        Some(if table.partitioned {
+            vec![KeyPart { expr: "tableoid".into(), type_name: "oid".into() }, ctid]
+        } else {
+            vec![ctid]
+        })
+    }
+
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String {
+        let parts: Vec<String> = key.exprs(alias).iter().map(|e| format!("quote_literal({e})")).collect();
+        parts.join(" || ',' || ")
+    }
+
+    /// Several columns: a `VALUES` list whose first row carries the casts (the others
+    /// take its types), which the planner joins by hash or index, where a list of row
+    /// constructors would become one OR branch per key.
+    fn key_in(&self, key: &RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        let lhs = key.exprs(alias);
+        let Some((first, rest)) = keys.split_first() else { return "false".into() };
+        let literals = split_literals(first);
+        if lhs.len() == 1 || literals.len() != key.parts.len() {
+            return crate::db::keys::in_list(&lhs, keys);
+        }
+        let typed: Vec<String> =
+            literals.iter().zip(&key.parts).map(|(l, p)| format!("CAST({l} AS {})", p.type_name)).collect();
+        let mut rows = vec![format!("({})", typed.join(", "))];
+        rows.extend(rest.iter().map(|k| format!("({k})")));
+        format!("({}) IN (SELECT * FROM (VALUES {}) AS seed_keys)", lhs.join(", "), rows.join(", "))
+    }
+
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        // The simple protocol: every batch is another statement, none worth preparing.
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(|e| errors::translate(e, step))?;
+            let values = (0..row.len())
+                .map(|i| row.try_get::<Option<String>, _>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| errors::translate(e, step))?;
+            each(values)?;
         }
         Ok(())
+    }
+
+    async fn estimate_rows(&mut self, sql: String, step: &Step) -> Result<Option<u64>, Error> {
+        // The plan is of type json: read as the text the simple protocol sends.
+        let row = sqlx::raw_sql(AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}")))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| errors::translate(e, step))?;
+        let text: String = row.try_get_unchecked(0).map_err(|e| errors::translate(e, step))?;
+        let plan: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(plan[0]["Plan"]["Plan Rows"].as_f64().map(|r| r.max(0.0).round() as u64))
     }
 
     /// Heap pages of a plain table, read by page ranges with TID range scans
@@ -253,12 +369,7 @@ impl Backend for PgBackend {
             table.name.quoted(),
             pages.0
         );
-        let mut stream = self.conn.copy_out_raw(&sql).await.map_err(|e| errors::translate(e, &step))?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| errors::translate(e, &step))?;
-            sink.push(&chunk).await?;
-        }
-        Ok(())
+        self.copy_out(&sql, &step, sink).await
     }
 
     async fn sequence_states(&mut self, table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {
@@ -364,5 +475,39 @@ impl Backend for PgBackend {
 
     async fn close(self) {
         let _ = self.conn.close().await;
+    }
+}
+
+/// The literals of a key as `quote_literal` wrote them (`'a','b'`, `E'x\\y'`), split at
+/// the commas between them (a quote inside a literal is doubled, so a `'` followed by
+/// another `'` never ends one).
+fn split_literals(key: &str) -> Vec<&str> {
+    let bytes = key.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i, mut quoted) = (0, 0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' if quoted && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+            b'\'' => quoted = !quoted,
+            b',' if !quoted => {
+                out.push(&key[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&key[start..]);
+    out
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::split_literals;
+
+    #[test]
+    fn literals_split_at_top_level_commas() {
+        assert_eq!(split_literals("'1'"), ["'1'"]);
+        assert_eq!(split_literals("'a,b','it''s',E'x\\\\',''"), ["'a,b'", "'it''s'", "E'x\\\\'", "''"]);
     }
 }

@@ -14,15 +14,18 @@ use crate::error::Error;
 /// Flush encoded rows to the sink at about this size.
 const CHUNK: usize = 256 << 10;
 
+/// Streams `columns` of `table` into `sink`; `tail` follows the `FROM` (a `WHERE` and
+/// `ORDER BY`, or nothing).
 pub async fn stream_table<S: ChunkSink>(
     db: &mut SqliteBackend,
     table: &Table,
     columns: &[String],
+    tail: &str,
     sink: &mut S,
 ) -> Result<(), Error> {
     let step = Step::new(format!("reading {}", table.name)).table(table.name.to_string());
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let sql = format!("SELECT {} FROM {}", cols.join(", "), table.name.quoted());
+    let sql = format!("SELECT {} FROM {}{tail}", cols.join(", "), table.name.quoted());
     let path = db.path.clone();
     let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut db.conn);
     let mut buf = Vec::with_capacity(CHUNK + 4096);

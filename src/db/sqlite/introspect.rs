@@ -116,6 +116,7 @@ pub async fn introspect(conn: &mut SqliteConnection) -> Result<Schema, Error> {
                         ref_table: TableName::new("", parent),
                         ref_columns: to.into_iter().collect(),
                         deferrable: true,
+                        period: false,
                     },
                 )),
             }

@@ -20,7 +20,8 @@ use crate::db::backend::{
     Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
 };
 use crate::db::errors::Step;
-use crate::db::schema::{Column, Schema, Table, TableName};
+use crate::db::keys::{KeyPart, RowKey};
+use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
 use crate::db::url::{DbKind, DbUrl};
 use crate::error::Error;
 use crate::factory::plan::Plan;
@@ -173,6 +174,39 @@ impl Backend for SqliteBackend {
         sqlite_literal(v, &col.type_name)
     }
 
+    /// SQLite takes any value into any column, but one that is not a number keeps
+    /// its text in a column of numeric affinity: for a column seed reads as a number
+    /// (integer, real, numeric/decimal) that is a value of the wrong type, refused
+    /// like the other kinds refuse it. The same reading as the literals the load
+    /// writes (an integer, else a finite real, else text).
+    async fn refused_values(
+        &mut self,
+        col: &Column,
+        values: &[String],
+        _step: &Step,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let numeric = matches!(
+            col.kind,
+            TypeKind::SmallInt
+                | TypeKind::Int
+                | TypeKind::BigInt
+                | TypeKind::Real
+                | TypeKind::Double
+                | TypeKind::Numeric { .. }
+        );
+        if !numeric {
+            return Ok(Vec::new());
+        }
+        let is_number = |v: &str| v.trim().parse::<i64>().is_ok() || v.trim().parse::<f64>().is_ok_and(f64::is_finite);
+        Ok(values
+            .iter()
+            .filter(|v| !is_number(v))
+            .map(|v| {
+                (v.clone(), format!("not a number: SQLite would keep it as text in this {} column", col.type_name))
+            })
+            .collect())
+    }
+
     async fn execute(&mut self, sql: String, step: &Step) -> Result<(), Error> {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)
@@ -252,7 +286,56 @@ impl Backend for SqliteBackend {
         columns: &[String],
         sink: &mut S,
     ) -> Result<(), Error> {
-        export::stream_table(self, table, columns, sink).await
+        export::stream_table(self, table, columns, "", sink).await
+    }
+
+    async fn stream_filtered<S: ChunkSink>(
+        &mut self,
+        table: &Table,
+        columns: &[String],
+        filter: &str,
+        order: &str,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        export::stream_table(self, table, columns, &format!(" WHERE {filter} ORDER BY {order}"), sink).await
+    }
+
+    fn row_id(&self, _table: &Table) -> Option<Vec<KeyPart>> {
+        Some(vec![KeyPart { expr: "rowid".into(), type_name: "integer".into() }])
+    }
+
+    fn key_literal(&self, key: &RowKey, alias: Option<&str>) -> String {
+        let parts: Vec<String> = key.exprs(alias).iter().map(|e| format!("quote({e})")).collect();
+        parts.join(" || ',' || ")
+    }
+
+    /// A row value's `IN` takes a subquery only: `VALUES` is one.
+    fn key_in(&self, key: &RowKey, alias: Option<&str>, keys: &[&str]) -> String {
+        let lhs = key.exprs(alias);
+        if lhs.len() == 1 || keys.is_empty() {
+            return crate::db::keys::in_list(&lhs, keys);
+        }
+        let rows: Vec<String> = keys.iter().map(|k| format!("({k})")).collect();
+        format!("({}) IN (VALUES {})", lhs.join(", "), rows.join(", "))
+    }
+
+    async fn each_row(
+        &mut self,
+        sql: String,
+        step: &Step,
+        each: &mut dyn FnMut(Vec<Option<String>>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        use futures_util::TryStreamExt;
+        let path = self.path.clone();
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        while let Some(row) = rows.try_next().await.map_err(|e| errors::translate(e, step, path.as_deref()))? {
+            let values = (0..row.len())
+                .map(|i| row.try_get::<Option<String>, _>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| errors::translate(e, step, path.as_deref()))?;
+            each(values)?;
+        }
+        Ok(())
     }
 
     async fn sequence_states(&mut self, _table: &Table) -> Result<BTreeMap<String, SequenceState>, Error> {

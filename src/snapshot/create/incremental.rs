@@ -144,7 +144,8 @@ impl Incremental<'_> {
             for (i, read) in self.reads.iter().enumerate() {
                 let size = read.table.estimated_bytes;
                 let keyed = counterpart(self.base.header(), &self.entries[i]).is_some()
-                    && KeyColumns::of(&self.entries[i]).is_some();
+                    && KeyColumns::of(&self.entries[i]).is_some()
+                    && read.whole();
                 if keyed
                     && (SPLIT_MIN..=SPLIT_MAX).contains(&size)
                     && let Some(pages) = leader.page_count(read.table).await?

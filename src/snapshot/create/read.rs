@@ -8,36 +8,79 @@ use std::collections::VecDeque;
 use crate::db::schema::Table;
 use crate::db::{ChunkSink, Connector, Session};
 use crate::error::Error;
+use crate::mask::{MaskSink, TableMask};
 use crate::output::{Printer, Progress};
+use crate::subset::{self, TableRows};
 
 /// Pages `from..to` of a table (`to` `None`: to the end).
 pub(super) type Pages = (u64, Option<u64>);
 
 /// What a snapshot reads of one table: which columns, in the order the header lists
-/// them. Every row of a snapshot enters through [`TableRead::stream`].
+/// them, which rows, and how they are masked. Every row of a snapshot enters through
+/// [`TableRead::stream`].
 pub(super) struct TableRead<'a> {
     pub table: &'a Table,
     pub columns: Vec<String>,
+    /// The rows a subset takes (`None`: every row).
+    pub rows: Option<&'a TableRows>,
+    /// The table's masking, when any of its columns is masked.
+    pub mask: Option<&'a TableMask>,
 }
 
 impl TableRead<'_> {
-    /// Streams the table's rows (those on `pages` only, when given) as COPY text into `sink`.
+    /// Streams the table's rows (those on `pages` only, when given) as COPY text into
+    /// `sink`, masked first when the table is: whatever `sink` is (the snapshot, a
+    /// spool, a comparison with the base) sees only masked rows.
+    /// A slice's rows are read by batches of keys, each in key order: the same slice
+    /// gives the same bytes.
     pub async fn stream<S: ChunkSink>(
         &self,
         session: &mut Session,
         pages: Option<Pages>,
         sink: &mut S,
     ) -> Result<(), Error> {
-        match pages {
-            None => session.stream_table(self.table, &self.columns, sink).await,
-            Some(pages) => session.stream_pages(self.table, &self.columns, pages, sink).await,
+        match self.mask {
+            None => self.read(session, pages, sink).await,
+            Some(mask) => {
+                let mut masked = MaskSink::new(mask, sink);
+                self.read(session, pages, &mut masked).await?;
+                masked.finish().await
+            }
         }
     }
 
-    /// The table's progress bar (rows, with the estimate as the total when there is one).
+    async fn read<S: ChunkSink>(&self, session: &mut Session, pages: Option<Pages>, sink: &mut S) -> Result<(), Error> {
+        match (self.rows, pages) {
+            (None | Some(TableRows::Whole), None) => session.stream_table(self.table, &self.columns, sink).await,
+            (None | Some(TableRows::Whole), Some(pages)) => {
+                session.stream_pages(self.table, &self.columns, pages, sink).await
+            }
+            (Some(TableRows::Empty), _) => Ok(()),
+            (Some(TableRows::Keys { key, keys }), None) => {
+                let order = key.order_by(None);
+                for batch in subset::batches(keys) {
+                    let filter = session.key_in(key, None, &batch);
+                    session.stream_filtered(self.table, &self.columns, &filter, &order, sink).await?;
+                }
+                Ok(())
+            }
+            (Some(TableRows::Keys { .. }), Some(_)) => {
+                Err(Error::Internal(format!("{}: a slice is not read by pages", self.table.name)))
+            }
+        }
+    }
+
+    /// True when every row is read (such a table may be read in page ranges).
+    pub fn whole(&self) -> bool {
+        matches!(self.rows, None | Some(TableRows::Whole))
+    }
+
+    /// The table's progress bar (rows, with the slice's size or the estimate as the
+    /// total when there is one).
     pub fn progress(&self, printer: &Printer) -> Progress {
         let table = self.table;
-        printer.progress(&table.name.to_string(), (table.row_estimate > 0).then_some(table.row_estimate), "rows")
+        let total = self.rows.and_then(TableRows::count).or((table.row_estimate > 0).then_some(table.row_estimate));
+        printer.progress(&table.name.to_string(), total, "rows")
     }
 }
 

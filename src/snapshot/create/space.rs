@@ -12,13 +12,16 @@ const ESTIMATE_DIVISOR: u64 = 4;
 
 /// Fails before writing a byte when the location (or, for parallel reads, the spool
 /// directory) clearly cannot hold the snapshot. A bucket sets no such limit.
+/// `share`: the part of the tables' rows the snapshot takes (a subset's), 1.0 for all.
 pub(super) fn check_free_space(
     store: &Location,
     tables: &[&Table],
+    share: f64,
     session: &Session,
     parallel: bool,
 ) -> Result<(), Error> {
-    let data = session.export_size_estimate(tables);
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let data = (session.export_size_estimate(tables) as f64 * share.clamp(0.0, 1.0)).ceil() as u64;
     let needed = data / ESTIMATE_DIVISOR;
     let spool = store.spool_dir();
     let mut checks = Vec::new();

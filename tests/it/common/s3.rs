@@ -139,6 +139,35 @@ impl Moto {
         self.secret = between("<SecretAccessKey>", "</SecretAccessKey>");
     }
 
+    /// What moto's STS answers to `AssumeRoleWithWebIdentity` with `token` for a role
+    /// `ci` allowed everything (created on first use): the XML, whose temporary
+    /// credentials moto then accepts with authentication on. Call before `enable_auth`
+    /// (moto takes the unsigned STS call only then).
+    pub fn assume_role_with_web_identity(&self, token: &str) -> String {
+        let form = |body: &str, auth: bool| {
+            let sig = "AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
+            let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+            if auth {
+                headers.push(("Authorization", sig));
+            }
+            self.request("POST", "/", &headers, body.as_bytes()).unwrap()
+        };
+        let trust = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Federated%22%3A%22ci%22%7D%2C%22Action%22%3A%22sts%3AAssumeRoleWithWebIdentity%22%7D%5D%7D";
+        let all = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
+        // Created once per server (a second create is refused: fine).
+        form(&format!("Action=CreateRole&RoleName=ci&AssumeRolePolicyDocument={trust}&Version=2010-05-08"), true);
+        form(&format!("Action=PutRolePolicy&RoleName=ci&PolicyName=all&PolicyDocument={all}&Version=2010-05-08"), true);
+        let (status, xml) = form(
+            &format!(
+                "Action=AssumeRoleWithWebIdentity&DurationSeconds=3600&RoleArn=arn:aws:iam::123456789012:role/ci\
+                 &RoleSessionName=seed&Version=2011-06-15&WebIdentityToken={token}"
+            ),
+            false,
+        );
+        assert_eq!(status, 200, "AssumeRoleWithWebIdentity: {xml}");
+        xml
+    }
+
     /// From now on every request must be signed with `key_id`/`secret`.
     pub fn enable_auth(&self) {
         let (status, _) = self.request("POST", "/moto-api/reset-auth", &[], b"0").unwrap();
@@ -147,6 +176,23 @@ impl Moto {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server process (SIGSTOP) with its TCP connections open: a store that
+    /// stops answering. `resume` lets it go on.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        let pid = self.child.lock().unwrap().as_ref().map(std::process::Child::id).expect("the server runs");
+        // SAFETY: kill with a pid of our own child and a valid signal number.
+        let rc = unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), sig) };
+        assert_eq!(rc, 0, "signal {sig} to moto_server");
     }
 
     /// Kills the server (a store that went away).

@@ -202,9 +202,8 @@ async fn try_exclusive(store: &S3Store, name: &str, holder: &str) -> Result<Atte
     let lease = new_lease(store, key, etag, holder, "exclusive");
     // Readers announce themselves first, then look: whoever of us comes second sees the other.
     for meta in store.list_under(&shared_prefix(name)).await? {
-        if age(meta.last_modified) < TTL {
-            let reader_key = meta.location.as_ref().strip_prefix(store.bucket().prefix.as_str()).unwrap_or_default();
-            let holder = holder_of(store, reader_key).await;
+        if age(meta.modified) < TTL {
+            let holder = holder_of(store, &meta.key).await;
             drop(lease);
             return Ok(Attempt::Held(holder));
         }
@@ -251,9 +250,9 @@ pub async fn diagnostic(store: &S3Store) -> Diagnostic {
     let mut active = Vec::new();
     let mut stale = Vec::new();
     for meta in &leases {
-        let key = meta.location.as_ref().strip_prefix(store.bucket().prefix.as_str()).unwrap_or_default();
+        let key = meta.key.as_str();
         let label = key.strip_prefix(LOCK_PREFIX).unwrap_or(key).to_owned();
-        if age(meta.last_modified) < TTL {
+        if age(meta.modified) < TTL {
             let holder = holder_of(store, key).await.unwrap_or_else(|| "unknown".into());
             active.push(format!("{label} by {holder}"));
         } else {

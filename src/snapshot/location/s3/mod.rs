@@ -12,20 +12,21 @@
 //! signer and sent on its HTTP client (`raw`).
 
 pub mod config;
+pub mod credentials;
 pub mod lease;
 mod raw;
 mod source;
 mod upload;
+pub mod watch;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
-use object_store::client::{HttpClient, HttpConnector, ReqwestConnector};
+use object_store::client::{HttpClient, HttpConnector};
 use object_store::path::Path as ObjPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 use serde_json::json;
 
 pub use config::Bucket;
@@ -52,6 +53,8 @@ struct Inner {
     cfg: config::Resolved,
     store: AmazonS3,
     http: HttpClient,
+    /// Set once a request went unanswered (see `watch`).
+    stall: Arc<watch::Stall>,
 }
 
 impl fmt::Debug for S3Store {
@@ -63,19 +66,79 @@ impl fmt::Debug for S3Store {
 /// How an `object_store` failure reads to the user; `Permission` for refused
 /// credentials (exit 11), `Store` for anything on the way (exit 3).
 pub(crate) fn store_error(location: &str, step: &str, e: &object_store::Error) -> Error {
+    if let Some(missing) = credentials::missing(e) {
+        return Error::Permission {
+            what: format!("{step} {location}"),
+            reason: missing.to_string(),
+            hint: Some(
+                "check the credential settings named above (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, the \
+                 container's or the instance's role), or give AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            ),
+        };
+    }
+    if watch::unanswered(e) {
+        return stopped(location, step);
+    }
+    let refused =
+        matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
+            || refuses_credentials(e);
     match e {
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            Error::Permission {
-                what: format!("{step} {location}"),
-                reason: scrub(&first_line(&e.to_string())),
-                hint: Some(
-                    "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile) and that they \
+        _ if refused => Error::Permission {
+            what: format!("{step} {location}"),
+            reason: scrub(&first_line(&e.to_string())),
+            hint: Some(
+                "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile; \
+                     an expired session token too) and that they \
                      may read and write the bucket"
-                        .into(),
-                ),
-            }
-        }
+                    .into(),
+            ),
+        },
         _ => Error::Store { location: location.to_owned(), step: step.to_owned(), reason: scrub(&e.to_string()) },
+    }
+}
+
+/// S3 error codes that say the credentials (key, secret, session token, their
+/// signature or their region) were refused, whatever the HTTP status (often 400).
+const REFUSED_CREDENTIALS: &[&str] = &[
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthorizationHeaderMalformed",
+    "InvalidSecurity",
+    "MissingSecurityHeader",
+    "AccessDenied",
+];
+
+/// Whether the store refused the request's credentials: one of [`REFUSED_CREDENTIALS`]
+/// in the answer, or a 400 with no body at all (a HEAD's answer has none; a signed HEAD
+/// carries nothing else a store could find bad: an invalid session token is the usual
+/// cause).
+pub(crate) fn refuses_credentials(e: &object_store::Error) -> bool {
+    // The status and body are only in the error's text (object_store keeps its retry
+    // error type private).
+    let text = e.to_string();
+    let code = text.split("<Code>").nth(1).and_then(|r| r.split("</Code>").next());
+    if code.is_some_and(|c| REFUSED_CREDENTIALS.contains(&c)) {
+        return true;
+    }
+    text.split_once("status code: 400 Bad Request:").is_some_and(|(_, body)| body.trim().is_empty())
+}
+
+/// The store stopped answering while `step` (exit 3, as for an unreachable store).
+pub(crate) fn stopped(location: &str, step: &str) -> Error {
+    Error::StoreStopped {
+        location: location.to_owned(),
+        step: step.to_owned(),
+        reason: format!(
+            "no answer for {}s (seed waits {}s for a connection and {}s for each byte, and asks a silent store \
+             nothing more)",
+            watch::IDLE.as_secs(),
+            watch::CONNECT.as_secs(),
+            watch::IDLE.as_secs()
+        ),
     }
 }
 
@@ -90,51 +153,56 @@ impl S3Store {
 
     pub fn open_with(bucket: &Bucket, env: &dyn config::Env) -> Result<Self, Error> {
         let cfg = config::resolve(env)?;
-        let Some(creds) = cfg.credentials.clone() else {
+        if matches!(cfg.credentials, config::CredentialSource::None) {
             return Err(Error::Permission {
                 what: format!("reaching {bucket}"),
-                reason: "no AWS credentials: none in the environment, none in the profile files".into(),
+                reason: "no AWS credentials: none in the environment or the profile files, no web identity or \
+                         container credentials, and instance metadata switched off (AWS_EC2_METADATA_DISABLED)"
+                    .into(),
                 hint: Some(
-                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE with \
-                     ~/.aws/credentials"
+                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), AWS_PROFILE with \
+                     ~/.aws/credentials, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE"
                         .into(),
                 ),
             });
-        };
+        }
         // TLS goes through rustls on ring (installed once; a second install is a no-op).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let options = ClientOptions::new()
-            .with_allow_http(cfg.allow_http)
-            .with_connect_timeout(Duration::from_secs(10))
-            .with_timeout(Duration::from_secs(300));
-        let retry = RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&bucket.name)
-            .with_region(&cfg.region)
-            .with_access_key_id(&creds.key_id)
-            .with_secret_access_key(&creds.secret)
-            .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .with_client_options(options.clone())
-            .with_retry(retry)
-            // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
-            // Garage, R2...): path style, endpoint/bucket/key.
-            .with_virtual_hosted_style_request(cfg.endpoint.is_none());
-        if let Some(token) = &creds.token {
-            builder = builder.with_token(token);
-        }
-        if let Some(endpoint) = &cfg.endpoint {
-            builder = builder.with_endpoint(endpoint);
-        }
-        let store = builder.build().map_err(|e| {
+        let options = credentials::with_ca_bundle(watch::options(cfg.allow_http), cfg.ca_bundle.as_deref())?;
+        let stall = Arc::new(watch::Stall::default());
+        // A failed request is tried again within 30 s; one with no answer is not (`watch`).
+        let retry = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
+        let builder = || {
+            let mut b = AmazonS3Builder::new()
+                .with_bucket_name(&bucket.name)
+                .with_region(&cfg.region)
+                .with_conditional_put(S3ConditionalPut::ETagMatch)
+                .with_client_options(options.clone())
+                .with_http_connector(watch::Connector { stall: Arc::clone(&stall) })
+                .with_retry(retry.clone())
+                // AWS itself: bucket.s3.region.amazonaws.com; an explicit endpoint (MinIO,
+                // Garage, R2...): path style, endpoint/bucket/key.
+                .with_virtual_hosted_style_request(cfg.endpoint.is_none());
+            if let Some(endpoint) = &cfg.endpoint {
+                b = b.with_endpoint(endpoint);
+            }
+            b
+        };
+        let unusable = |e: object_store::Error| {
             Error::usage_hint(
                 format!("cannot use {bucket}: {}", scrub(&e.to_string())),
-                "check AWS_REGION and AWS_ENDPOINT_URL",
+                "check AWS_REGION, AWS_ENDPOINT_URL and the credential settings",
             )
-        })?;
-        let http = ReqwestConnector {}
+        };
+        // The client's own provider for the source, named in its failures, for the
+        // store and for seed's signed requests alike.
+        let chosen = credentials::configure(builder(), &cfg.credentials).build().map_err(unusable)?;
+        let provider = credentials::Named::provider(Arc::clone(chosen.credentials()), cfg.credential_source());
+        let store = builder().with_credentials(provider).build().map_err(unusable)?;
+        let http = watch::Connector { stall: Arc::clone(&stall) }
             .connect(&options)
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {}", scrub(&e.to_string()))))?;
-        Ok(Self { inner: Arc::new(Inner { bucket: bucket.clone(), cfg, store, http }) })
+        Ok(Self { inner: Arc::new(Inner { bucket: bucket.clone(), cfg, store, http, stall }) })
     }
 
     pub fn bucket(&self) -> &Bucket {
@@ -160,6 +228,10 @@ impl S3Store {
     }
 
     pub(crate) fn err(&self, step: &str, key: Option<&str>, e: &object_store::Error) -> Error {
+        if watch::unanswered(e) {
+            // A download's body that stopped coming: later requests need not wait too.
+            self.inner.stall.mark();
+        }
         let location = key.map_or_else(|| self.inner.bucket.to_string(), |k| self.url_of(k));
         store_error(&location, step, e)
     }
@@ -170,7 +242,7 @@ impl S3Store {
         match resp.status.as_u16() {
             200..=299 => Ok(true),
             404 => Ok(false),
-            401 | 403 => Err(resp.permission_error(self, "checking the bucket")),
+            _ if resp.refuses_credentials() => Err(resp.permission_error(self, "checking the bucket")),
             _ => Err(resp.store_error(self, "checking the bucket")),
         }
     }
@@ -190,35 +262,26 @@ impl S3Store {
         )
     }
 
-    /// The keys directly under the prefix (not seed's hidden ones, nothing deeper).
+    /// The keys directly under the prefix (not seed's hidden ones, nothing deeper),
+    /// whatever bytes they hold. A "folder" directly under the prefix named `.` or
+    /// `..` or holding a control character (`PREFIX/./x.seed.gz`) is listed too, as
+    /// one entry ending in `/`: no snapshot is stored so, and a tool that normalises
+    /// paths could take it for one that is.
     pub async fn list(&self) -> Result<Vec<ObjectInfo>, Error> {
-        let prefix = self.inner.bucket.prefix.trim_end_matches('/');
-        let prefix = (!prefix.is_empty()).then(|| ObjPath::from(prefix));
-        let listed = match self.store().list_with_delimiter(prefix.as_ref()).await {
-            Ok(l) => l,
-            Err(e) => {
-                // A missing bucket lists as empty, like a missing directory; refused
-                // credentials are said as such (a listing's error does not tell).
-                match self.bucket_exists().await {
-                    Ok(false) => return Ok(vec![]),
-                    Err(why) => return Err(why),
-                    Ok(true) => {}
-                }
-                return Err(self.err("listing", None, &e));
-            }
+        let Some(listing) = raw::list(self, "", true, "listing").await? else {
+            return Ok(vec![]); // a missing bucket lists as empty, like a missing directory
         };
-        let mut out: Vec<ObjectInfo> = listed
+        let mut out: Vec<ObjectInfo> = listing
             .objects
             .into_iter()
-            .filter_map(|meta| {
-                let key = meta.location.filename()?.to_owned();
-                (!key.starts_with('.')).then(|| ObjectInfo {
-                    key,
-                    size: meta.size,
-                    modified: meta.last_modified.into(),
-                })
-            })
+            .filter(|o| !o.key.starts_with('.') || o.key.chars().any(char::is_control))
+            .map(|o| ObjectInfo { key: o.key, size: o.size, modified: o.modified.into() })
             .collect();
+        out.extend(listing.folders.into_iter().filter(|f| odd_folder(f)).map(|key| ObjectInfo {
+            key,
+            size: 0,
+            modified: SystemTime::UNIX_EPOCH,
+        }));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -276,9 +339,9 @@ impl S3Store {
         match self.bucket_exists().await {
             Ok(true) => checks.push(Diagnostic::ok(
                 "snapshot store",
-                format!("{where_} at {endpoint}, credentials from {}", self.inner.cfg.credential_source),
+                format!("{where_} at {endpoint}, credentials from {}", self.inner.cfg.credential_source()),
                 json!({ "url": where_, "endpoint": endpoint, "region": self.inner.cfg.region,
-                        "credentials": self.inner.cfg.credential_source }),
+                        "credentials": self.inner.cfg.credential_source() }),
             )),
             Ok(false) => {
                 checks.push(Diagnostic::fail(
@@ -289,7 +352,8 @@ impl S3Store {
                 return checks;
             }
             Err(e) => {
-                let detail = first_line(&e.to_string());
+                // Every line: a permission error's reason is on its second.
+                let detail = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(": ");
                 checks.push(Diagnostic::fail("snapshot store", detail, e.exit_code()));
                 return checks;
             }
@@ -398,20 +462,26 @@ impl S3Store {
         &self.inner.http
     }
 
+    pub(crate) fn stall(&self) -> &watch::Stall {
+        &self.inner.stall
+    }
+
     pub(crate) fn resolved(&self) -> &config::Resolved {
         &self.inner.cfg
     }
 
-    /// Lists the keys under `sub` (below the prefix) with their metadata.
-    pub(crate) async fn list_under(&self, sub: &str) -> Result<Vec<object_store::ObjectMeta>, Error> {
-        let path = self.path(sub.trim_end_matches('/'));
-        let mut stream = self.store().list(Some(&path));
-        let mut out = Vec::new();
-        while let Some(item) = stream.next().await {
-            out.push(item.map_err(|e| self.err("listing", Some(sub), &e))?);
-        }
-        Ok(out)
+    /// The objects under `sub` (below the prefix), whatever their keys hold.
+    pub(crate) async fn list_under(&self, sub: &str) -> Result<Vec<raw::Listed>, Error> {
+        Ok(raw::list(self, sub, false, "listing").await?.map(|l| l.objects).unwrap_or_default())
     }
+}
+
+/// A folder directly under the prefix that no tool should take for a plain one: `.`,
+/// `..`, or a name holding a control character (seed's own are `.locks/`, `.audit/`,
+/// `.probe/`).
+fn odd_folder(folder: &str) -> bool {
+    let name = folder.trim_end_matches('/');
+    name == "." || name == ".." || name.chars().any(char::is_control)
 }
 
 /// A name no other process picks: pid, clock and a counter.

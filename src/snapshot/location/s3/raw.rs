@@ -4,7 +4,7 @@
 //! timeouts). Response bodies are bounded and parsed as untrusted XML.
 
 use bytes::Bytes;
-use object_store::aws::{AwsAuthorizer, AwsCredential};
+use object_store::aws::AwsAuthorizer;
 use object_store::client::HttpRequestBody;
 use serde::Deserialize;
 
@@ -32,6 +32,19 @@ impl Response {
         quick_xml::de::from_reader::<_, E>(&self.body[..]).ok().map(|e| e.code)
     }
 
+    /// Whether the store refused the credentials: 401 or 403, or an error code that
+    /// says so (`InvalidToken` comes with a 400), or a 400 without a body (a HEAD's).
+    pub fn refuses_credentials(&self) -> bool {
+        match self.status.as_u16() {
+            401 | 403 => true,
+            400 => {
+                self.body.iter().all(u8::is_ascii_whitespace)
+                    || self.error_code().is_some_and(|c| super::REFUSED_CREDENTIALS.contains(&c.as_str()))
+            }
+            _ => false,
+        }
+    }
+
     fn what(&self) -> String {
         let code = self.error_code().map(|c| format!(" {}", shown(&c, 80))).unwrap_or_default();
         format!("HTTP {}{code}", self.status.as_u16())
@@ -46,7 +59,8 @@ impl Response {
             what: format!("{step} {}", store.bucket()),
             reason: format!("the store refused the credentials ({})", self.what()),
             hint: Some(
-                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the profile) and that they may use the bucket"
+                "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (or the profile; an expired session \
+                 token too) and that they may use the bucket"
                     .into(),
             ),
         }
@@ -95,18 +109,23 @@ pub async fn send(
     let mut request = builder
         .body(HttpRequestBody::from(body))
         .map_err(|e| Error::Internal(format!("building an S3 request: {e}")))?;
-    let credential = {
-        let c = cfg.credentials.as_ref().ok_or_else(|| Error::Internal("no credentials".into()))?;
-        AwsCredential { key_id: c.key_id.clone(), secret_key: c.secret.clone(), token: c.token.clone() }
-    };
+    // The store's own provider: keys, or what STS, the container or the instance gave.
+    let credential = store
+        .store()
+        .credentials()
+        .get_credential()
+        .await
+        .map_err(|e| super::store_error(&store.bucket().to_string(), step, &e))?;
     AwsAuthorizer::new(&credential, "s3", &cfg.region)
         .try_authorize(&mut request, None)
         .map_err(|e| Error::Internal(format!("signing an S3 request: {}", scrub(&e.to_string()))))?;
     let location = store.bucket().to_string();
-    let net = |e: &dyn std::fmt::Display| Error::Store {
-        location: location.clone(),
-        step: step.to_owned(),
-        reason: scrub(&e.to_string()),
+    let net = |e: &(dyn std::error::Error + 'static)| {
+        if super::watch::unanswered(e) {
+            store.stall().mark();
+            return super::stopped(&location, step);
+        }
+        Error::Store { location: location.clone(), step: step.to_owned(), reason: scrub(&e.to_string()) }
     };
     let response = store.http().execute(request).await.map_err(|e| net(&e))?;
     let status = response.status();
@@ -116,11 +135,136 @@ pub async fn send(
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| net(&e))?;
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(net(&"the response is larger than 8 MiB"));
+            return Err(Error::Store {
+                location: location.clone(),
+                step: step.to_owned(),
+                reason: "the response is larger than 8 MiB".into(),
+            });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(Response { status, body: Bytes::from(body) })
+}
+
+/// One object of a listing.
+#[derive(Debug)]
+pub struct Listed {
+    /// The key below the bucket's prefix, decoded; bytes that are not UTF-8 are shown
+    /// as U+FFFD (such a key is never a snapshot's).
+    pub key: String,
+    pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// A listing: the objects, and the "folders" (common prefixes, below the bucket's
+/// prefix) when listed with a delimiter.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<Listed>,
+    pub folders: Vec<String>,
+}
+
+/// Every object under `sub` (below the bucket's prefix), every page of
+/// ListObjectsV2, with keys URL-encoded by the store (an XML answer cannot carry every
+/// byte a key may hold) and decoded here: any key lists, whatever it holds, so one odd
+/// object never stops a listing. `folders`: stop at the next '/' (one level).
+/// `Ok(None)`: the bucket does not exist.
+pub async fn list(store: &S3Store, sub: &str, folders: bool, step: &str) -> Result<Option<Listing>, Error> {
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(rename = "Contents", default)]
+        contents: Vec<Content>,
+        #[serde(rename = "CommonPrefixes", default)]
+        prefixes: Vec<Prefix>,
+        #[serde(rename = "IsTruncated", default)]
+        truncated: bool,
+        #[serde(rename = "NextContinuationToken")]
+        next: Option<String>,
+        #[serde(rename = "EncodingType")]
+        encoding: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Content {
+        #[serde(rename = "Key")]
+        key: String,
+        #[serde(rename = "Size", default)]
+        size: u64,
+        #[serde(rename = "LastModified", default)]
+        modified: String,
+    }
+    #[derive(Deserialize)]
+    struct Prefix {
+        #[serde(rename = "Prefix")]
+        prefix: String,
+    }
+    let base = store.bucket().prefix.clone();
+    let full = format!("{base}{sub}");
+    let mut out = Listing::default();
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = vec![("list-type", "2"), ("prefix", full.as_str()), ("encoding-type", "url")];
+        if folders {
+            query.push(("delimiter", "/"));
+        }
+        if let Some(t) = &token {
+            query.push(("continuation-token", t.as_str()));
+        }
+        let resp = store.raw(http::Method::GET, None, &query, &[], Bytes::new(), step).await?;
+        match resp.status.as_u16() {
+            200 => {}
+            404 if resp.error_code().as_deref() == Some("NoSuchBucket") => return Ok(None),
+            _ if resp.refuses_credentials() => return Err(resp.permission_error(store, step)),
+            _ => return Err(resp.store_error(store, step)),
+        }
+        let page: Page = quick_xml::de::from_reader(&resp.body[..]).map_err(|e| Error::Store {
+            location: store.bucket().to_string(),
+            step: step.to_owned(),
+            reason: format!("unreadable answer: {e}"),
+        })?;
+        let encoded = page.encoding.as_deref() == Some("url");
+        let relative = |raw: &str| {
+            let key = if encoded { url_decoded(raw) } else { raw.to_owned() };
+            key.strip_prefix(base.as_str()).map(str::to_owned)
+        };
+        for c in page.contents {
+            let Some(key) = relative(&c.key) else { continue };
+            let modified = chrono::DateTime::parse_from_rfc3339(&c.modified)
+                .map_or(chrono::DateTime::UNIX_EPOCH, |t| t.with_timezone(&chrono::Utc));
+            out.objects.push(Listed { key, size: c.size, modified });
+        }
+        out.folders.extend(page.prefixes.iter().filter_map(|p| relative(&p.prefix)));
+        match page.next.filter(|_| page.truncated) {
+            // A token that does not move on would loop for ever.
+            Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
+            _ => break,
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A key as the store URL-encodes it in a listing: `%XX` is a byte, `+` a space.
+fn url_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi * 16 + lo);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One unfinished multipart upload under the prefix.
@@ -150,7 +294,7 @@ pub async fn list_uploads(store: &S3Store) -> Result<Vec<UploadEntry>, Error> {
         store.raw(http::Method::GET, None, &[("uploads", ""), ("prefix", &prefix)], &[], Bytes::new(), step).await?;
     match resp.status.as_u16() {
         200 => {}
-        401 | 403 => return Err(resp.permission_error(store, step)),
+        _ if resp.refuses_credentials() => return Err(resp.permission_error(store, step)),
         _ => return Err(resp.store_error(store, step)),
     }
     let listing: Listing = quick_xml::de::from_reader(&resp.body[..]).map_err(|e| Error::Store {
@@ -208,9 +352,22 @@ pub async fn complete(
                 tokio::time::sleep(std::time::Duration::from_millis(300 << attempt)).await;
                 continue;
             }
-            401 | 403 => Err(resp.permission_error(store, step)),
+            _ if resp.refuses_credentials() => Err(resp.permission_error(store, step)),
             _ => Err(Error::Store { location: store.url_of(key), step: step.to_owned(), reason: resp.what() }),
         };
     }
     Err(Error::Store { location: store.url_of(key), step: step.to_owned(), reason: "gave up after 3 attempts".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_are_decoded_byte_for_byte() {
+        assert_eq!(url_decoded("a%1B%5B2J%01%7F+b%2B%25.seed.gz"), "a\u{1b}[2J\u{1}\u{7f} b+%.seed.gz");
+        assert_eq!(url_decoded("%2E/v.seed.gz"), "./v.seed.gz");
+        // Not UTF-8, or a stray '%': kept visible, never a panic.
+        assert_eq!(url_decoded("x%FFy%zz%4"), "x\u{fffd}y%zz%4");
+    }
 }

@@ -123,7 +123,7 @@ impl Upload {
             None => {
                 let path = self.store.path(&self.key);
                 let id = block(self.store.store().create_multipart(&path))
-                    .map_err(|e| self.store.err("starting the upload of", Some(&self.key), &e))?;
+                    .map_err(|e| self.store.err("starting the upload", Some(&self.key), &e))?;
                 self.upload_id = Some(id.clone());
                 id
             }
