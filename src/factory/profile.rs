@@ -784,7 +784,8 @@ mod tests {
     #[test]
     fn rare_values_are_dropped_from_a_set_that_covers_most_rows() {
         let mut rows = String::new();
-        let discounts = [("0", 1317), ("0.05", 185), ("0.1", 173), ("0.15", 157), ("0.2", 161), ("0.25", 154)];
+        let discounts: [(&str, u64); 6] =
+            [("0", 1317), ("0.05", 185), ("0.1", 173), ("0.15", 157), ("0.2", 161), ("0.25", 154)];
         for (v, n) in discounts {
             for _ in 0..n {
                 let _ = writeln!(rows, "{v}\tA");
@@ -795,7 +796,7 @@ mod tests {
         }
         let p = profile(&[("discount", "real", false), ("grade", "text", false)], &rows, &ProfileSettings::default());
         let Learned::Values(set) = &p.columns[0].1.learned else { panic!("{:?}", p.columns[0].1.learned) };
-        let expected: Vec<(String, u64)> = discounts.iter().map(|(v, n)| ((*v).to_owned(), *n as u64)).collect();
+        let expected: Vec<(String, u64)> = discounts.iter().map(|(v, n)| ((*v).to_owned(), *n)).collect();
         let mut sorted = expected.clone();
         sorted.sort();
         assert_eq!(set, &sorted);
