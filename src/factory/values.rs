@@ -189,7 +189,7 @@ pub fn guess_from_name(table: &str, column: &str, kind: &TypeKind) -> Option<Fak
     Some(match c.as_str() {
         _ if c.contains("email") => Faker::Email,
         _ if named_by_description("region") => Faker::State,
-        _ if named_by_description("territor") || named_by_description("territory") => Faker::City,
+        _ if t.contains("territor") && c == "territory_description" => Faker::City,
         "title_of_courtesy" | "courtesy_title" | "honorific" | "salutation" | "name_prefix" | "name_title" => {
             Faker::Honorific
         }
@@ -1061,5 +1061,39 @@ mod tests {
         assert_eq!(guess_from_name("offices", "name", &text), Some(Faker::Company));
         assert_eq!(guess_from_name("x", "postal_code", &text), Some(Faker::Zip));
         assert_eq!(guess_from_name("x", "email", &TypeKind::Int), None);
+    }
+
+    /// r19.15: the names real schemas use (northwind, pagila, sakila and common ones)
+    /// get values of their kind, and the README lists every generator a file may name.
+    #[test]
+    fn real_schema_names_get_their_kind() {
+        let text = TypeKind::Text { max_len: None };
+        for (table, column, want) in [
+            ("employees", "title", Faker::JobTitle),
+            ("customers", "contact_title", Faker::JobTitle),
+            ("employees", "title_of_courtesy", Faker::Honorific),
+            ("employees", "extension", Faker::Extension),
+            ("orders", "ship_name", Faker::Company),
+            ("region", "region_description", Faker::State),
+            ("territories", "territory_description", Faker::City),
+            ("language", "name", Faker::Language),
+            ("users", "time_zone", Faker::TimeZone),
+            ("users", "position", Faker::JobTitle),
+            ("users", "job", Faker::JobTitle),
+            ("accounts", "company", Faker::Company),
+            ("prices", "currency", Faker::Currency),
+            ("countries", "iso2", Faker::CountryCode),
+            ("address", "address2", Faker::SecondaryAddress),
+            ("users", "state_code", Faker::StateCode),
+            ("sites", "url", Faker::Url),
+            ("posts", "slug", Faker::Slug),
+            ("posts", "title", Faker::Title),
+        ] {
+            assert_eq!(guess_from_name(table, column, &text), Some(want), "{table}.{column}");
+        }
+        let readme = include_str!("../../README.md");
+        for (name, _) in GENERATOR_NAMES {
+            assert!(readme.contains(&format!("`{name}`")), "the README does not list the generator {name}");
+        }
     }
 }

@@ -86,6 +86,9 @@ fn r19_15_northwind_rows_describe_one_person_and_one_place() {
     assert_places("orders (ship_)", &rows(&db, orders));
     let regions = rows(&db, "SELECT region_description FROM region WHERE region_id > 4");
     assert!(regions.iter().all(|r| !r[0].ends_with('.')), "region names, not sentences: {regions:?}");
+    let towns = rows(&db, "SELECT trim(territory_description) FROM territories");
+    let made = towns.iter().filter(|r| PLACES.iter().any(|p| p.city == r[0])).count();
+    assert!(made >= 150, "territory descriptions are towns: {:?}", &towns[towns.len() - 5..]);
     let contacts =
         rows(&db, "SELECT contact_name, contact_title, customer_id FROM customers WHERE contact_name IS NOT NULL");
     let contacts: Vec<_> = contacts.into_iter().filter(|r| !own.contains(&r[2])).collect();
