@@ -543,6 +543,10 @@ pub struct RestoreArgs {
 pub struct ListArgs {
     /// List the versions of this snapshot (dates, sizes, schema versions, bases).
     pub name: Option<String>,
+    /// Only the names, one a line, from file names alone (no header read): what shell
+    /// completions offer.
+    #[arg(long, hide = true)]
+    pub names: bool,
 }
 
 #[derive(Debug, Args)]
