@@ -10,6 +10,7 @@ mod constraints;
 mod dependents;
 mod doctor;
 mod faults;
+mod first_contact;
 mod fuzz;
 mod generation;
 mod header;
