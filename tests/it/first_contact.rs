@@ -94,6 +94,7 @@ fn r19_11_nothing_there_names_the_database_and_where_it_came_from() {
     );
     let text = expect_code(&run(&["bulk", "--count", "5", "--no-progress"]), 5);
     assert!(text.contains(&format!("the database {named} has no tables to seed")), "{text}");
+    assert!(text.starts_with(&format!("target: {named}")), "{text}");
     assert!(!w.path().join("seed.db").exists(), "the SQLite default was made too");
     let text = expect_code(&run(&["snapshot", "create", "s", "--no-progress"]), 5);
     assert!(text.contains(&format!("the database {named} has no tables to snapshot")), "{text}");
