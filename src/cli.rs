@@ -494,6 +494,9 @@ pub struct SubsetArgs {
     /// With --subset: tables no reference connects to a starting table are empty (default) or kept whole.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub unrelated: Option<UnrelatedArg>,
+    /// Every row, whatever seed.toml, the factories file or a base snapshot says about a slice.
+    #[arg(long, conflicts_with_all = ["subset", "children_per_parent", "no_children", "unrelated"])]
+    pub no_subset: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -226,7 +226,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let cx = Cx { path, dir: &dir, line_of: &line_of };
     let bulk = raw.bulk.unwrap_or_default();
     let snapshot = raw.snapshot.unwrap_or_default();
-    let references = parse_section(path, &line_of, raw.references)?;
+    let references = parse_section(path, &line_of, raw.references).map_err(|e| Error::Config {
+        file: e.file,
+        line: e.line,
+        message: e.message,
+    })?;
     Ok(Config {
         path: path.to_path_buf(),
         database_url: cx.url(&raw.database_url, "database-url")?,
@@ -405,6 +409,9 @@ impl Config {
                     args.compression_level = level.value;
                 }
                 let sa = &mut args.subset;
+                if sa.no_subset {
+                    return;
+                }
                 if sa.subset.is_empty()
                     && let Some(starts) = &s.subset
                 {
@@ -498,7 +505,7 @@ impl Cx<'_> {
             return Ok(None);
         };
         for s in &setting.value {
-            crate::subset::Start::parse(s).map_err(|m| {
+            crate::subset::spec::Start::parse(s).map_err(|m| {
                 config_error(self.path, setting.line, &format!("{key} \"{}\": {m}", crate::text::shown(s, 80)))
             })?;
         }

@@ -106,7 +106,7 @@ pub struct Settings {
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
     /// `seed.toml`'s `[references]`: references the schema does not declare.
-    pub references: Vec<crate::refs::VirtualRef>,
+    pub references: Vec<crate::refs::spec::VirtualRef>,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -259,7 +259,7 @@ impl Factories {
             learned = raw.from;
         }
         let references = parse_section(path, &|o| lines.line_of(o), raw.references).unwrap_or_else(|e| {
-            problems.push(e);
+            problems.push(Error::Config { file: e.file, line: e.line, message: e.message });
             Vec::new()
         });
         let subset = match raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| lines.line_of(o), s)) {

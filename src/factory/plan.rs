@@ -1477,34 +1477,11 @@ mod tests {
     use std::path::Path;
 
     fn col(name: &str, type_name: &str, kind: TypeKind, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            type_name: type_name.into(),
-            kind,
-            nullable,
-            default: None,
-            auto: None,
-            generated: false,
-            checks: vec![],
-        }
+        crate::db::schema::test_support::column(name, type_name, kind, nullable)
     }
 
     fn table(name: &str, columns: Vec<Column>, primary_key: &[&str]) -> Table {
-        Table {
-            name: TableName::new("public", name),
-            columns,
-            primary_key: primary_key.iter().map(|c| (*c).into()).collect(),
-            uniques: vec![],
-            foreign_keys: vec![],
-            partitioned: false,
-            partition_key: None,
-            partitions: vec![],
-            checks: vec![],
-            row_estimate: 0,
-            estimated_bytes: 0,
-            trigger_writes: vec![],
-            key_rules: vec![],
-        }
+        crate::db::schema::test_support::table("public", name, columns, primary_key)
     }
 
     fn request(tables: &[(&str, u64)], factories: Option<&str>) -> BulkRequest {

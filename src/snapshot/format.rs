@@ -370,8 +370,9 @@ pub struct ColumnEntry {
     pub type_name: String,
     pub nullable: bool,
     /// What the column holds, as seed read it from the catalog (absent in older files).
+    /// Boxed: a header may list 240,000 columns, and most readers never look at it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<TypeKind>,
+    pub kind: Option<Box<TypeKind>>,
     /// The simple checks on it seed understood (ranges, `IN` lists, lengths).
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::checks")]
     pub checks: Vec<CheckRule>,
@@ -400,7 +401,7 @@ impl ColumnEntry {
             name: c.name.clone(),
             type_name: c.type_name.clone(),
             nullable: c.nullable,
-            kind: Some(c.kind.clone()),
+            kind: Some(Box::new(c.kind.clone())),
             checks,
             mask: None,
         }
@@ -997,12 +998,12 @@ pub(crate) mod tests {
     #[test]
     fn keys_kinds_checks_and_masking_round_trip_in_one_spelling() {
         let mut h = sample_header("m", &["a", "b"]);
-        h.tables[0].columns[1].kind = Some(TypeKind::Text { max_len: Some(45) });
+        h.tables[0].columns[1].kind = Some(Box::new(TypeKind::Text { max_len: Some(45) }));
         h.tables[0].columns[1].checks =
             vec![CheckRule::In(vec!["x".into()]), CheckRule::Range { min: Some(1.0), max: None }, CheckRule::MaxLen(3)];
         h.tables[0].columns[1].mask = Some("fake email".into());
         h.tables[0].columns[0].kind =
-            Some(TypeKind::Array { element: Box::new(TypeKind::Enum { labels: vec!["a".into()] }) });
+            Some(Box::new(TypeKind::Array { element: Box::new(TypeKind::Enum { labels: vec!["a".into()] }) }));
         h.tables[1].unique_keys = vec![vec!["note".into()]];
         h.tables[1].foreign_keys = vec![ForeignKeyEntry {
             columns: vec!["id".into()],

@@ -153,24 +153,7 @@ mod tests {
         let names: Vec<TableName> = (0..5).map(|i| TableName::new("", format!("t{i}"))).collect();
         let index: HashMap<&TableName, usize> = names.iter().enumerate().map(|(i, t)| (t, i)).collect();
         let schema = Schema {
-            tables: names
-                .iter()
-                .map(|n| Table {
-                    name: n.clone(),
-                    columns: vec![],
-                    primary_key: vec![],
-                    uniques: vec![],
-                    foreign_keys: vec![],
-                    partitioned: false,
-                    partition_key: None,
-                    partitions: vec![],
-                    checks: vec![],
-                    row_estimate: 0,
-                    estimated_bytes: 0,
-                    trigger_writes: vec![],
-                    key_rules: vec![],
-                })
-                .collect(),
+            tables: names.iter().map(|n| crate::db::schema::test_support::int_table("", &n.name, &[])).collect(),
             ..Schema::default()
         };
         let mut schema = schema;

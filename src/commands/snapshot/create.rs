@@ -56,6 +56,10 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
     let rules = subset::rules(&args.subset, args.seed, factories.as_ref(), &ctx.settings.references)?;
     let mask = mask_choice(&args, ctx)?;
     if args.dry_run {
+        let rules = match rules {
+            None if args.new_version || args.base.is_some() => base_rules(&args, ctx).await?,
+            rules => rules,
+        };
         return dry_run(&args, ctx, rules, mask).await;
     }
     let store = location(ctx)?;
@@ -96,6 +100,16 @@ fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error
         None if args.new_version && !args.full => Ok(latest.map(|v| Ref::exact(&args.name, v))),
         None => Ok(None),
     }
+}
+
+/// The slice a dry run given none would take: its base's, as `create` takes it.
+async fn base_rules(args: &CreateArgs, ctx: &Context) -> Result<Option<crate::subset::Rules>, Error> {
+    let store = location(ctx)?;
+    let latest = versions_of(&store, &args.name).await?.last().map(|v| v.version);
+    let Some(r) = base_ref(args, latest)? else { return Ok(None) };
+    let base = resolve(&store, &r).await?;
+    let header = base.header(&store).await?;
+    subset::of_base(&args.subset, &ctx.printer, &base.label(), header.subset.as_ref())
 }
 
 /// Locks, picks the version number, resolves the base; returns the version created.
@@ -147,15 +161,13 @@ async fn create(
                 base_chain(ctx, store, &b).await?.map(|chain| Base { name: b.name.clone(), version: b.version, chain })
             }
         };
-        let subset = match (&rules, base.as_ref().and_then(|b| b.chain.header().subset.as_ref())) {
-            (None, Some(info)) => {
-                let label = versions::label(
-                    &base.as_ref().map_or(String::new(), |b| b.name.clone()),
-                    base.as_ref().map_or(1, |b| b.version),
-                );
-                ctx.printer.info(format!("taking the same slice as {label} ({})", info.start.join("; ")));
-                Some(subset::rules_from_header(info, &label)?)
-            }
+        let subset = match (&rules, &base) {
+            (None, Some(b)) => subset::of_base(
+                &args.subset,
+                &ctx.printer,
+                &versions::label(&b.name, b.version),
+                b.chain.header().subset.as_ref(),
+            )?,
             _ => rules.clone(),
         };
         break (Target { version: target.0, replace: target.1, base, subset }, locks);

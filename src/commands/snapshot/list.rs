@@ -86,6 +86,7 @@ fn describe(v: &Version, header: &Result<Header, Error>) -> Value {
             "database": h.database.kind, "format_version": h.format_version,
             "base": h.base.as_ref().filter(|_| needs_base(h)).map(|b| versions::label(&b.name, b.version)),
             "storage": storage_counts(h),
+            "subset": h.subset.as_ref().map(|s| s.start.clone()),
             "masked": h.masking.as_ref().map(|m| m.mode.clone()),
         }),
         Err(e) => {
