@@ -7,6 +7,7 @@ pub mod config;
 pub mod hash;
 pub mod pattern;
 pub mod persona;
+pub mod places;
 pub mod plan;
 pub mod profile;
 pub mod rows;

@@ -349,7 +349,7 @@ fn render(t: &Template, global_index: u64, rng: &mut Rng, persona: &Persona) -> 
 }
 
 fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng, persona: &Persona) -> Value {
-    crate::factory::values::faker_value(f, &col.kind, &col.name, &col.bounds, rng, Some(persona))
+    crate::factory::persona::faker_value(f, &col.kind, &col.name, &col.bounds, rng, persona)
 }
 
 fn partition_value(ranges: &[PartitionRange], rng: &mut Rng) -> Value {

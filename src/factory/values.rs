@@ -13,7 +13,7 @@ use fake::rand::RngExt;
 use fake::rand::rngs::Xoshiro256PlusPlus;
 
 use crate::db::schema::{CheckRule, TypeKind};
-use crate::factory::persona::{LANGUAGES, PLACES, Persona};
+use crate::factory::places::{LANGUAGES, PLACES};
 
 pub type Rng = Xoshiro256PlusPlus;
 
@@ -308,20 +308,10 @@ pub fn min_opt_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 /// A value from generator `f` for a column of `kind` named `column`: JSON columns get
 /// a JSON string (or a document from `json`), number columns a number within their
 /// type and `bounds`, others the generator's text fitted to `bounds`.
-/// `persona`: the person and places of the row, which name, address and place columns
-/// describe (`None` where rows have none, as in masking).
-pub fn faker_value(
-    f: Faker,
-    kind: &TypeKind,
-    column: &str,
-    bounds: &Bounds,
-    rng: &mut Rng,
-    persona: Option<&Persona>,
-) -> Value {
-    let text = |rng: &mut Rng| persona.and_then(|p| p.text(f, column)).unwrap_or_else(|| fake_text(f, rng));
+pub fn faker_value(f: Faker, kind: &TypeKind, column: &str, bounds: &Bounds, rng: &mut Rng) -> Value {
     match (kind, f) {
         (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
-        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(text(rng)).to_string()),
+        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(fake_text(f, rng)).to_string()),
         (
             TypeKind::SmallInt
             | TypeKind::Int
@@ -331,14 +321,8 @@ pub fn faker_value(
             | TypeKind::Numeric { .. }
             | TypeKind::Money,
             _,
-        ) => fitted_number(&text(rng), kind, column, bounds, rng),
-        _ => text_to_value(
-            match persona {
-                Some(p) => persona_text(f, column, bounds, p, rng),
-                None => fitted_text(f, bounds, rng),
-            },
-            kind,
-        ),
+        ) => fitted_number(&fake_text(f, rng), kind, column, bounds, rng),
+        _ => text_to_value(fitted_text(f, bounds, rng), kind),
     }
 }
 
@@ -448,23 +432,6 @@ pub fn fake_text(f: Faker, rng: &mut Rng) -> String {
         Faker::Extension => rng.random_range(100..10_000u32).to_string(),
         Faker::SecondaryAddress => addr::SecondaryAddress().fake_with_rng(rng),
     }
-}
-
-/// A value of `f` for `column` of a row with `persona`: the row's person or place where
-/// `f` describes one (fitted to the column: a country code for a short country column,
-/// digits for a short phone), else an independent draw as `fitted_text` makes it.
-pub fn persona_text(f: Faker, column: &str, bounds: &Bounds, persona: &Persona, rng: &mut Rng) -> String {
-    let Some(text) = persona.text(f, column) else { return fitted_text(f, bounds, rng) };
-    let max = bounds.max_len.map_or(usize::MAX, |m| m as usize);
-    if text.chars().count() <= max {
-        return clamp_len(text, bounds);
-    }
-    let short = persona.short_text(f, column, max).or_else(|| match f {
-        Faker::Phone | Faker::Zip => Some(text.chars().filter(char::is_ascii_alphanumeric).collect()),
-        Faker::FullName => Some(text.split(' ').filter_map(|w| w.chars().next()).collect()),
-        _ => None,
-    });
-    clamp_len(short.unwrap_or(text), bounds)
 }
 
 pub fn uuid_v4(rng: &mut Rng) -> [u8; 16] {

@@ -119,7 +119,7 @@ impl Masker {
         let mut out = String::new();
         for round in 0..REDRAWS {
             let mut rng = self.rng(input, round)?;
-            out = value_text(faker_value(f, &s.kind, &s.column, &s.bounds, &mut rng, None));
+            out = value_text(faker_value(f, &s.kind, &s.column, &s.bounds, &mut rng));
             if !same(&out, input) {
                 break;
             }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use seed::factory::persona::{LANGUAGES, PLACES};
+use seed::factory::places::{LANGUAGES, PLACES};
 
 use crate::bulk::{bulk, expect_code};
 use crate::common::{TestDb, Workdir, repo_path, shared_fixture};
