@@ -10,8 +10,8 @@
 use std::cmp::Ordering;
 
 use crate::db::backend::Backend;
-use crate::db::errors::Step;
 use crate::db::schema::{Schema, SchemaVersion, Table, quote_ident};
+use crate::db::step::Step;
 use crate::error::Error;
 
 /// How a tool's table yields the schema version.

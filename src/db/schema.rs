@@ -280,19 +280,6 @@ impl Schema {
         self.tables.iter().find(|t| &t.name == name)
     }
 
-    /// The application tables `sel` picks (`db::select` rules); patterns that match
-    /// nothing are told to `out`.
-    pub fn select(
-        &self,
-        sel: &crate::db::select::Selection,
-        out: &crate::output::Printer,
-    ) -> Result<Vec<&Table>, crate::error::Error> {
-        let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
-        let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
-        sel.tell_unmatched(&names, &self.search_path, self.names_ignore_case, out);
-        Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
-    }
-
     /// Names for "did you mean" messages.
     pub fn table_list(&self) -> String {
         let names: Vec<String> = self.tables.iter().map(|t| t.name.to_string()).collect();

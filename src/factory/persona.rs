@@ -15,11 +15,10 @@ use fake::faker::name::en as name;
 use fake::rand::{RngExt, SeedableRng};
 
 use crate::db::schema::TypeKind;
+use crate::db::value::Value;
 use crate::factory::hash::derive;
 use crate::factory::places::{PLACES, Place};
-use crate::factory::values::{
-    Bounds, Faker, Rng, Value, clamp_len, fake_text, fitted_number, fitted_text, text_to_value,
-};
+use crate::factory::values::{Bounds, Faker, Rng, clamp_len, fake_text, fitted_number, fitted_text, text_to_value};
 
 /// Domains of generated email addresses (reserved for examples: never anyone's).
 const DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];

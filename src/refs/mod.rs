@@ -174,7 +174,7 @@ fn resolve<'s>(schema: &'s Schema, v: &VirtualRef, side: &Side) -> Result<&'s Ta
         err(format!(
             "[references]: no table {} in the database (tables: {})",
             side.table_text(),
-            crate::text::shown(&schema.table_list(), 400)
+            crate::untrusted::shown(&schema.table_list(), 400)
         ))
     })?;
     for c in &side.columns {
@@ -183,7 +183,7 @@ fn resolve<'s>(schema: &'s Schema, v: &VirtualRef, side: &Side) -> Result<&'s Ta
             return Err(err(format!(
                 "[references]: table {} has no column {c} (columns: {})",
                 table.name,
-                crate::text::shown(&known.join(", "), 400)
+                crate::untrusted::shown(&known.join(", "), 400)
             )));
         }
     }

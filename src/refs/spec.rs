@@ -138,7 +138,7 @@ pub fn parse_section(
 
 /// User text in messages: escaped, at most 80 characters.
 fn shown(s: &str) -> String {
-    crate::text::shown(s, 80)
+    crate::untrusted::shown(s, 80)
 }
 
 impl Side {

@@ -99,7 +99,7 @@ impl<'a> Scope<'a> {
             let Some(t) = crate::refs::find_table(schema, &s.table) else {
                 return Err(Error::usage_hint(
                     format!("--subset '{}': no table {} in the database", shown(&text), shown(&s.table_text())),
-                    format!("tables: {}", crate::text::shown(&schema.table_list(), 400)),
+                    format!("tables: {}", crate::untrusted::shown(&schema.table_list(), 400)),
                 ));
             };
             let Some(&i) = index.get(&t.name) else {
@@ -140,7 +140,7 @@ fn unrelated(
 }
 
 fn shown(s: &str) -> String {
-    crate::text::shown(s, 120)
+    crate::untrusted::shown(s, 120)
 }
 
 #[cfg(test)]

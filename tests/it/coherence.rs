@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use seed::factory::places::{LANGUAGES, PLACES};
 
-use crate::bulk::{bulk, expect_code};
+use crate::bulk::bulk;
+use crate::common::expect_code;
 use crate::common::{TestDb, Workdir, repo_path, shared_fixture};
 
 /// Rows of `sql` as tab-separated fields.

@@ -2,7 +2,8 @@
 //! database kind (19.10), "nothing there" messages that name the database and where its
 //! address came from (19.11), and summaries that read well (19.14). Real servers.
 
-use crate::bulk::{bulk, expect_code};
+use crate::bulk::bulk;
+use crate::common::expect_code;
 use crate::common::mariadb;
 use crate::common::{PG_PASSWORD, PG_USER, TestDb, Workdir, all_output, assert_no_password, server};
 

@@ -9,6 +9,7 @@ mod coherence;
 mod constraints;
 mod dependents;
 mod doctor;
+mod exit_codes;
 mod faults;
 mod first_contact;
 mod fuzz;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::run;
 use crate::common::{TestDb, Workdir, all_output, assert_no_password, repo_path, server};
 
 // ---------------------------------------------------------------------------------
@@ -120,16 +121,6 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
     }
 }
 
-/// Runs an assert_cmd command and checks its exit code; returns the output.
-pub fn run(cmd: &mut assert_cmd::Command, expected: i32) -> Output {
-    let out = cmd.output().unwrap();
-    let text = all_output(&out);
-    assert_eq!(out.status.code(), Some(expected), "expected exit {expected} from {cmd:?}, output:\n{text}");
-    assert!(!text.contains("panicked"), "panic in {cmd:?}:\n{text}");
-    assert_no_password(&out);
-    out
-}
-
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -174,6 +165,14 @@ impl Running {
 
     /// Waits for a stderr line matching `pred`; panics if the process ends first or
     /// nothing matches within `timeout`.
+    /// Waits until the command says it is waiting for a lock (run with `-v`, or with
+    /// `--log-format json`: its `lock_waiting` event).
+    pub fn wait_for_lock(&mut self) -> String {
+        self.wait_line(Duration::from_secs(60), "the wait for a lock", |l| {
+            l.contains("lock_waiting") || (l.contains("waiting for") && l.contains("held by"))
+        })
+    }
+
     pub fn wait_line(&mut self, timeout: Duration, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {

@@ -12,10 +12,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::mariadb::MariaDb;
+use crate::common::run;
 use crate::common::{TestDb, Workdir, all_output, assert_no_password, repo_path, server};
 use crate::snapshot::{
     Running, assert_dir_unchanged, big_demo, clone_db, dir_state, entry_name, header_of, pagila_schema_template,
-    pagila_template, run, seed_cmd, stdout, table_finished,
+    pagila_template, seed_cmd, stdout, table_finished,
 };
 
 // ---------------------------------------------------------------------------------

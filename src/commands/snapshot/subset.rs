@@ -7,12 +7,12 @@ use std::path::Path;
 
 use crate::cli::{SubsetArgs, UnrelatedArg};
 use crate::error::Error;
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
 use crate::output::Printer;
 use crate::refs::{Side, VirtualRef};
 use crate::snapshot::format::SubsetInfo;
 use crate::subset::{self, Children, Explained, Rules, Start, Unrelated};
-use crate::text::shown;
+use crate::untrusted::shown;
 
 const SPEC_HINT: &str = "a starting point is TABLE:CONDITION (e.g. 'customer:store_id = 1'), TABLE:10% or TABLE:1000";
 
