@@ -5,11 +5,13 @@ mod common;
 
 mod bulk;
 mod cli;
+mod coherence;
 mod constraints;
 mod dependents;
 mod doctor;
 mod exit_codes;
 mod faults;
+mod first_contact;
 mod fuzz;
 mod generation;
 mod header;
