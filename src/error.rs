@@ -99,6 +99,10 @@ pub enum Error {
     #[error("{action} '{target}': {} based on it: {}", crate::output::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
     HasDependents { action: String, target: String, dependents: Vec<String>, hint: String },
 
+    /// `seed clone NAME` without the template `seed prepare NAME --template` keeps.
+    #[error("there is no template '{name}' for {database} (looked for {template})")]
+    TemplateMissing { name: String, database: String, template: String },
+
     #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
     LockHeld { resource: String, holder: Option<String>, hint: String },
 
@@ -274,7 +278,9 @@ impl Error {
             }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
-            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
+            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } | Error::TemplateMissing { .. } => {
+                code::SNAPSHOT_MISSING
+            }
             Error::SnapshotCorrupt { .. } | Error::BaseAltered { .. } => code::SNAPSHOT_CORRUPT,
             Error::BaseMissing { .. } => code::SNAPSHOT_MISSING,
             Error::HasDependents { .. } => code::DEPENDENTS,
@@ -312,6 +318,9 @@ impl Error {
             Error::BaseMissing { .. } => Some("an incremental snapshot cannot be rebuilt without every snapshot below it: bring the missing version back (e.g. `seed snapshot pull`), or restore another snapshot; `seed snapshot list NAME` shows the versions there".into()),
             Error::BaseAltered { .. } => Some("the base was replaced or edited after this snapshot was taken; restore another snapshot, or take a new one with --full".into()),
             Error::LockHeld { hint, .. } | Error::HasDependents { hint, .. } => Some(hint.clone()),
+            Error::TemplateMissing { name, .. } => Some(format!(
+                "keep one first: `seed prepare {name} --template [bulk options]` against the same database"
+            )),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
             Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
@@ -328,6 +337,14 @@ impl Error {
             Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Store { .. } => true,
             Error::Database { transient, .. } => *transient,
             _ => false,
+        }
+    }
+
+    /// The server's SQLSTATE, for errors that kept it.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Database { sqlstate, .. } => sqlstate.as_deref(),
+            _ => None,
         }
     }
 

@@ -104,6 +104,27 @@ impl Printer {
         let _ = writeln!(out, "{}", clean_json(&text));
     }
 
+    /// Data that holds the caller's own credentials and is what they asked for (`seed
+    /// clone`'s URLs): stdout only, control characters escaped, secrets NOT masked.
+    /// Every other mention of the same URLs is masked as usual.
+    pub fn secret_data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::text::printable(text, false));
+    }
+
+    /// [`Printer::document`] for a document holding such data (see [`Printer::secret_data`]).
+    pub fn secret_document(&self, command: &str, body: Value) {
+        let mut obj = Map::new();
+        obj.insert("json_version".into(), json!(JSON_VERSION));
+        obj.insert("command".into(), json!(command));
+        if let Value::Object(map) = body {
+            obj.extend(map);
+        }
+        let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::text::json_printable(&text));
+    }
+
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
     pub fn event(&self, level: Level, name: &str, fields: Value, human: impl FnOnce() -> String) {
         if !self.shows(level) {

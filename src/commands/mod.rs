@@ -2,9 +2,11 @@
 //! in `db`, `factory` and `snapshot`.
 
 pub mod bulk;
+pub mod clone;
 pub mod doctor;
 pub mod prepare;
 pub mod snapshot;
+pub mod template;
 
 use crate::Context;
 use crate::cli::Command;
@@ -16,6 +18,7 @@ pub async fn run(command: Command, ctx: &Context) -> Result<u8, Error> {
         Command::Doctor(args) => doctor::run(args, ctx).await,
         Command::Bulk(args) => bulk::run(args, ctx).await,
         Command::Prepare(args) => prepare::run(args, ctx).await,
+        Command::Clone(args) => clone::run(args, ctx).await,
         Command::Snapshot(cmd) => snapshot::run(cmd, ctx).await,
         Command::Completions(args) => crate::manual::completions(&args),
         Command::Man(args) => crate::manual::man(&args),

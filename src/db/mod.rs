@@ -17,6 +17,7 @@ pub mod retry;
 pub mod schema;
 pub mod select;
 pub mod sqlite;
+pub mod template;
 pub mod triggers;
 pub mod url;
 
@@ -27,7 +28,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 pub use backend::{
-    Backend, ChunkSink, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges, RowForm, RowInput, TemplateLock,
+    TemplateTargets, WriteIntent,
 };
 use errors::Step;
 use schema::{Schema, SchemaVersion, Table, TableName};
@@ -294,6 +296,38 @@ impl Session {
     }
     pub async fn identity(&mut self) -> Result<String, Error> {
         dispatch!(&mut self.conn, b => b.identity().await)
+    }
+
+    pub async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        dispatch!(&mut self.conn, b => b.fingerprint(migration_tables).await)
+    }
+    pub async fn template_record(&mut self, template: &DbUrl) -> Result<Option<String>, Error> {
+        dispatch!(&mut self.conn, b => b.template_record(template).await)
+    }
+    pub async fn keep_template(
+        &mut self,
+        source: &DbUrl,
+        targets: &TemplateTargets,
+        record: &mut template::Record,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.keep_template(source, targets, record).await)
+    }
+    pub async fn clone_template(
+        &mut self,
+        template: &DbUrl,
+        clone: &DbUrl,
+        record: &template::Record,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.clone_template(template, clone, record).await)
+    }
+    pub async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        dispatch!(&mut self.conn, b => b.sibling_databases().await)
+    }
+    pub async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.drop_database(db).await)
+    }
+    pub async fn lock_template(&mut self, template: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        dispatch!(&mut self.conn, b => b.lock_template(template, wait).await)
     }
 }
 
