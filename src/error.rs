@@ -391,7 +391,7 @@ mod tests {
             }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
-            Error::SnapshotMissing { .. } => "snapshot missing",
+            Error::SnapshotMissing { .. } | Error::TemplateMissing { .. } => "snapshot missing",
             Error::SnapshotExists { .. } => "already exists",
             Error::SnapshotCorrupt { .. } => "snapshot corrupt",
             Error::BaseMissing { .. } => "base missing",
@@ -452,6 +452,7 @@ mod tests {
             Error::Data { step: "reading t".into(), reason: "row 2: not UTF-8".into() },
             Error::schema("no such table", "run your migrations"),
             Error::SnapshotMissing { name: "a".into(), dir: "snaps".into() },
+            Error::TemplateMissing { name: "ci".into(), database: "h/db".into(), template: "db_seed_ci_tpl".into() },
             Error::SnapshotExists { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotCorrupt { path: "a.seed.gz".into(), reason: "truncated".into() },
             Error::BaseMissing { base: "a@1".into(), dependent: "a@2".into(), chain: "a@2 -> a@1".into() },
