@@ -275,7 +275,8 @@ impl DbUrl {
                     file.push(".");
                     file.push(ext);
                 }
-                let path = p.with_file_name(file);
+                // Absolute: a clone's URL is used from wherever the tests run.
+                let path = std::path::absolute(p).unwrap_or_else(|_| p.clone()).with_file_name(file);
                 self.with_database(&path.to_string_lossy())
             }
             None => self.with_database(name),

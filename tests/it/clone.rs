@@ -96,7 +96,7 @@ fn pagila_template_fifty_concurrent_clones_are_distinct_and_identical_then_drop_
     assert_eq!(distinct.len(), 50, "50 callers, 50 databases");
     for h in &handles {
         assert!(h.name.starts_with(&format!("{}_seed_pg_", db.name)), "{}", h.name);
-        assert_eq!(h.pg_dump_data(), expected, "clone {} differs from the template", h.name);
+        same(&h.pg_dump_data(), &expected, &h.name);
     }
     // A clone is its own database: writing to one leaves the others alone.
     handles[0].psql("DELETE FROM payment");
@@ -315,4 +315,155 @@ fn clone_failures_say_why_and_leave_no_half_built_clone() {
     expect(seed(&w, &db.url(), &["clone", "--gc"]), 0);
     assert_eq!(databases(&prefix), BTreeSet::from([template.clone()]));
     drop_template(&template);
+}
+
+// SQLite: the template is a file beside the database, a clone a copy renamed into place.
+
+use crate::bulk::{sqlite_with_schema, sqlite3};
+use crate::common::repo_path;
+
+/// A SQLite file with Laravel's schema (its `migrations` table included).
+fn laravel(w: &Workdir) -> std::path::PathBuf {
+    let path = w.path().join("app.db");
+    let sql = std::fs::read_to_string(repo_path("tests/fixtures/constraints/laravel.sqlite.sql")).unwrap();
+    sqlite_with_schema(&path, &sql);
+    sqlite3(&path, "INSERT INTO migrations (migration, batch) VALUES ('2024_01_01_create_users', 1)");
+    path
+}
+
+fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Every row of every table and the schema, lines sorted.
+fn sqlite_dump(path: &std::path::Path) -> Vec<String> {
+    let mut lines: Vec<String> = sqlite3(path, ".dump").lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+/// Equal dumps, or the first line that differs.
+fn same(a: &[String], b: &[String], what: &str) {
+    if a != b {
+        let i = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)).unwrap_or(0);
+        panic!("{what}: differs at line {i}:\n  {:?}\n  {:?}", a.get(i), b.get(i));
+    }
+}
+
+fn sqlite_files(dir: &std::path::Path, prefix: &str) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+fn sqlite_path_of(url: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(url.strip_prefix("sqlite://").unwrap_or_else(|| panic!("a SQLite URL: {url}")))
+}
+
+#[test]
+fn sqlite_template_fifty_concurrent_clones_then_drop_gc_rebuild_and_a_full_disk() {
+    let w = Workdir::new();
+    let path = laravel(&w);
+    let url = sqlite_url(&path);
+    expect(seed(&w, &url, &["prepare", "lv", "--template", "--count", "30", "--seed", "5"]), 0);
+    let template = w.path().join("app_seed_lv_tpl.db");
+    assert!(template.metadata().unwrap().permissions().readonly(), "the template is read-only");
+    assert_eq!(sqlite3(&template, "PRAGMA journal_mode"), "delete");
+    let expected = sqlite_dump(&path);
+    assert!(expected.iter().filter(|l| l.starts_with("INSERT INTO users")).count() == 30, "seeded");
+    assert_eq!(sqlite_dump(&template), expected);
+
+    let children: Vec<Child> = (0..50)
+        .map(|_| seed(&w, &url, &["clone", "lv"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    let mut files = BTreeSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+        let lines = stdout_lines(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let p = sqlite_path_of(&lines[0]);
+        assert!(p.is_absolute() && p.parent() == Some(w.path()), "{}", p.display());
+        assert!(!p.metadata().unwrap().permissions().readonly(), "a clone is writable");
+        same(&sqlite_dump(&p), &expected, &p.display().to_string());
+        files.insert(p);
+    }
+    assert_eq!(files.len(), 50, "50 callers, 50 files");
+    assert_eq!(sqlite_files(w.path(), "app_seed_lv_").len(), 50 + 3, "clones, the template, its record and lock");
+
+    // --drop refuses the source and the template; then drops what it is given.
+    let some: Vec<String> = files.iter().take(2).map(|p| sqlite_url(p)).collect();
+    expect(seed(&w, &url, &["clone", "--drop", &url]), 2);
+    expect(seed(&w, &url, &["clone", "--drop", &sqlite_url(&template)]), 2);
+    expect(seed(&w, &url, &["clone", "--drop", &some[0], &some[1]]), 0);
+    assert!(!sqlite_path_of(&some[0]).exists() && !sqlite_path_of(&some[1]).exists());
+    // A leftover of a killed copy (its temporary name) and old clones go with --gc.
+    std::fs::write(w.path().join("app_seed_lv_20200101000000_abcdefgh_new.db"), b"half a copy").unwrap();
+    expect(seed(&w, &url, &["clone", "--gc", "--older-than", "1h"]), 0);
+    assert_eq!(sqlite_files(w.path(), "app_seed_lv_").len(), 48 + 3, "only the old leftover went");
+    expect(seed(&w, &url, &["clone", "--gc"]), 0);
+    assert_eq!(
+        sqlite_files(w.path(), "app_seed_lv_"),
+        BTreeSet::from([
+            "app_seed_lv_tpl.db".to_owned(),
+            "app_seed_lv_tpl.db.json".into(),
+            "app_seed_lv_tpl.db.lock".into()
+        ])
+    );
+    assert!(path.exists(), "the source is never touched");
+
+    // A migration: exactly one of 20 concurrent callers rebuilds.
+    sqlite3(
+        &path,
+        "ALTER TABLE users ADD COLUMN nickname varchar; INSERT INTO migrations (migration, batch) VALUES ('2024_02_01_nickname', 2)",
+    );
+    let children: Vec<Child> = (0..20)
+        .map(|_| {
+            seed(&w, &url, &["clone", "lv", "--wait", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut rebuilt = 0;
+    let mut made = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        rebuilt += usize::from(doc["rebuilt"] == true);
+        made.push(sqlite_path_of(doc["urls"][0].as_str().unwrap()));
+    }
+    // The rebuild prepared the source again (rows with the new column) before copying it.
+    let expected = sqlite_dump(&path);
+    for p in &made {
+        same(&sqlite_dump(p), &expected, &p.display().to_string());
+    }
+    assert_eq!(rebuilt, 1, "exactly one rebuild");
+    assert!(expected.iter().any(|l| l.contains("nickname")));
+    expect(seed(&w, &url, &["clone", "--gc"]), 0);
+
+    // A full disk (the file-size limit below the template's size): exit 9, no file left.
+    let before = sqlite_files(w.path(), "");
+    let mut cmd = seed(&w, &url, &["clone", "lv"]);
+    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 4096, rlim_max: 4096 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = expect(cmd, 9);
+    assert!(all_output(&out).contains("not enough disk space"), "{}", all_output(&out));
+    assert_eq!(sqlite_files(w.path(), ""), before, "nothing left behind");
+
+    // No template of that name: exit 6.
+    expect(seed(&w, &url, &["clone", "nope"]), 6);
 }
