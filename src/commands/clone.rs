@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::Context;
 use crate::cli::CloneArgs;
 use crate::commands::{prepare, template};
-use crate::db::template::{Names, Record, is_clone_of, parse_clone_name};
+use crate::db::template::{BUILDING, Names, Record, is_clone_of, parse_clone_name};
 use crate::db::url::DbUrl;
 use crate::db::{self, Session};
 use crate::error::{Error, code};
@@ -31,7 +31,7 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
     let started = Instant::now();
     let (source, names, template) = template::names(ctx, name)?;
     let mut session = db::connect(&ctx.settings, &source, &ctx.printer, "seed clone").await?;
-    let (mut record, fresh) = match look(&mut session, ctx, name, &source, &template).await {
+    let (record, fresh) = match look(&mut session, ctx, name, &source, &template).await {
         Ok(found) => found,
         Err(e) => {
             session.close().await;
@@ -39,11 +39,16 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
         }
     };
     let mut rebuilt = false;
-    if !fresh {
-        session.close().await;
-        (record, rebuilt) = rebuild(ctx, name, &source, &names, &template, args.wait).await?;
-        session = db::connect(&ctx.settings, &source, &ctx.printer, "seed clone").await?;
-    }
+    let record = match record {
+        Some(record) if fresh => record,
+        _ => {
+            session.close().await;
+            let (record, did) = rebuild(ctx, name, &source, &names, &template, args.wait).await?;
+            rebuilt = did;
+            session = db::connect(&ctx.settings, &source, &ctx.printer, "seed clone").await?;
+            record
+        }
+    };
     let mut made: Vec<DbUrl> = Vec::new();
     let result = async {
         for _ in 0..args.count {
@@ -73,13 +78,17 @@ async fn look(
     name: &str,
     source: &DbUrl,
     template: &DbUrl,
-) -> Result<(Record, bool), Error> {
+) -> Result<(Option<Record>, bool), Error> {
     let missing = || Error::TemplateMissing {
         name: name.to_owned(),
         database: source.to_string(),
         template: template.database_name(),
     };
     let text = session.template_record(template).await?.ok_or_else(missing)?;
+    if text == BUILDING {
+        // Being rebuilt in place (MariaDB): wait for the rebuild's lock.
+        return Ok((None, false));
+    }
     let Some(record) = Record::parse(&text) else {
         return Err(Error::usage_hint(
             format!(
@@ -97,7 +106,7 @@ async fn look(
             template.database_name()
         ));
     }
-    Ok((record, fresh))
+    Ok((Some(record), fresh))
 }
 
 /// Prepares the source again and keeps it as the template, under the template's lock;
@@ -123,6 +132,12 @@ async fn rebuild(
         };
         // Another caller may have rebuilt it while we waited.
         let text = work.template_record(template).await?;
+        if text.as_deref() == Some(BUILDING) {
+            return Err(Error::usage_hint(
+                format!("template {} was left half-built by a rebuild that did not finish", template.database_name()),
+                format!("keep it again: `seed prepare {name} --template [options]`"),
+            ));
+        }
         let record = text.as_deref().and_then(Record::parse).ok_or_else(|| Error::TemplateMissing {
             name: name.to_owned(),
             database: source.to_string(),

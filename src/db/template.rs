@@ -19,6 +19,8 @@ const MAX_DB_NAME: usize = 63;
 /// `_<14-digit time>_<8 random>_new`
 const SUFFIX: usize = 1 + 14 + 1 + 8 + 4;
 const TIME_FORMAT: &str = "%Y%m%d%H%M%S";
+/// The record of a template (MariaDB: and the comment of a clone) still being copied.
+pub const BUILDING: &str = "seed: building";
 /// Bumped when the record's meaning changes: an older record is then rebuilt.
 pub const RECORD_VERSION: u32 = 1;
 
