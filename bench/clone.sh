@@ -13,8 +13,9 @@
 #   restore         `seed snapshot restore --clean` of the same data (a restore per test)
 # and on SQLite (Laravel's schema, seeded): `seed clone` against `cp` of the template.
 #
-# Clones are not dropped inside the timed loops (DROP DATABASE forces a checkpoint that
-# the next copy would pay); they are dropped afterwards.
+# Clones are never dropped (DROP DATABASE forces a checkpoint that the next copy would
+# pay, and after a few hundred copies one checkpoint syncs their files for minutes): the
+# server is thrown away at the end.
 #
 #   CLONES (default 100)   clones per way, median kept     COUNT (default 1000) rows per table
 #   RUNS (default 3)       restores, median kept
@@ -70,11 +71,6 @@ for r in $(seq 0 "$RUNS"); do
 done
 T=$(median "${rest[@]}")
 
-log "dropping the clones"
-seed clone --gc
-for i in $(seq 1 "$CLONES"); do
-    "${PSQL[@]}" -d postgres -c "DROP DATABASE by_hand_createdb_$i" -c "DROP DATABASE by_hand_psql_$i" -c "DROP DATABASE pool_taken_$i"
-done
 
 # --- SQLite ------------------------------------------------------------------------
 SQ="$SCRATCH/sqlite"
