@@ -187,7 +187,7 @@ fn a_migration_makes_exactly_one_of_twenty_concurrent_callers_rebuild_the_templa
     let out = expect(clone_json(&w, &db.url(), &[]), 0);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["rebuilt"], false);
-    let first = handle(&doc["databases"][0].as_str().unwrap().to_owned());
+    let first = handle(doc["databases"][0].as_str().unwrap());
 
     // A migration: a new column and version 2.
     db.load_sql("ALTER TABLE offices ADD COLUMN floor int; INSERT INTO schema_migrations VALUES ('2')");
