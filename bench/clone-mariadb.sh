@@ -33,13 +33,6 @@ seed prepare sakila --template --count "$COUNT" --seed 1
 TPL=sakila_seed_sakila_tpl
 size=$("${M[@]}" -N -e "SELECT CONCAT(ROUND(SUM(DATA_LENGTH + INDEX_LENGTH) / 1048576, 1), ' MB') FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$TPL'")
 
-ms() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1e6}'
-}
 pipe() { "${M[@]}" -e "CREATE DATABASE $1" && "${DUMP[@]}" --single-transaction --routines --triggers "$TPL" | "${M[@]}" "$1"; }
 s_runs=(); p_runs=()
 for i in $(seq 1 "$CLONES"); do

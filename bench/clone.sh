@@ -39,14 +39,6 @@ size=$("${PSQL[@]}" -At -d postgres -c "SELECT pg_size_pretty(pg_database_size('
 strategy=$("${PSQL[@]}" -At -d postgres -c "SELECT shobj_description(oid, 'pg_database')::json->>'strategy' FROM pg_database WHERE datname = '$TPL'")
 checkpoint >/dev/null
 
-# ms of one command, its stdout discarded
-ms() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1e6}'
-}
 
 s_runs=(); c_runs=(); p_runs=(); r_runs=()
 for i in $(seq 1 "$CLONES"); do

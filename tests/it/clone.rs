@@ -57,6 +57,30 @@ fn handle(name: &str) -> TestDb {
     TestDb { name: name.to_owned() }
 }
 
+/// `n` concurrent `seed clone NAME --wait --json`: each must succeed; how many rebuilt,
+/// and the URLs they got.
+fn concurrent_waiting_clones(w: &Workdir, url: &str, name: &str, n: usize) -> (usize, Vec<String>) {
+    let children: Vec<Child> = (0..n)
+        .map(|_| {
+            seed(w, url, &["clone", name, "--wait", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut rebuilt = 0;
+    let mut urls = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        rebuilt += usize::from(doc["rebuilt"] == true);
+        urls.push(doc["urls"][0].as_str().unwrap().to_owned());
+    }
+    (rebuilt, urls)
+}
+
 fn prepare_pagila(w: &Workdir, tag: &str) -> TestDb {
     let db = TestDb::new(tag);
     db.load_file(&shared_fixture("pagila/schema.sql"));
@@ -191,16 +215,8 @@ fn a_migration_makes_exactly_one_of_twenty_concurrent_callers_rebuild_the_templa
 
     // A migration: a new column and version 2.
     db.load_sql("ALTER TABLE offices ADD COLUMN floor int; INSERT INTO schema_migrations VALUES ('2')");
-    let children: Vec<Child> = (0..20).map(|_| clone_json(&w, &db.url(), &["--wait"]).spawn().unwrap()).collect();
-    let mut rebuilt = 0;
-    let mut clones = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        rebuilt += usize::from(doc["rebuilt"] == true);
-        clones.push(handle(doc["databases"][0].as_str().unwrap()));
-    }
+    let (rebuilt, urls) = concurrent_waiting_clones(&w, &db.url(), "mig", 20);
+    let mut clones: Vec<TestDb> = urls.iter().map(|u| handle(&db_of(u))).collect();
     assert_eq!(rebuilt, 1, "exactly one caller rebuilt the template");
     let expected = db.pg_dump_data();
     for c in &clones {
@@ -419,24 +435,8 @@ fn sqlite_template_fifty_concurrent_clones_then_drop_gc_rebuild_and_a_full_disk(
         &path,
         "ALTER TABLE users ADD COLUMN nickname varchar; INSERT INTO migrations (migration, batch) VALUES ('2024_02_01_nickname', 2)",
     );
-    let children: Vec<Child> = (0..20)
-        .map(|_| {
-            seed(&w, &url, &["clone", "lv", "--wait", "--json"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut rebuilt = 0;
-    let mut made = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        rebuilt += usize::from(doc["rebuilt"] == true);
-        made.push(sqlite_path_of(doc["urls"][0].as_str().unwrap()));
-    }
+    let (rebuilt, urls) = concurrent_waiting_clones(&w, &url, "lv", 20);
+    let made: Vec<std::path::PathBuf> = urls.iter().map(|u| sqlite_path_of(u)).collect();
     // The rebuild prepared the source again (rows with the new column) before copying it.
     let expected = sqlite_dump(&path);
     for p in &made {
@@ -572,24 +572,8 @@ fn mariadb_sakila_template_fifty_concurrent_clones_then_drop_gc_and_one_rebuild_
 
     // A migration: exactly one of 20 concurrent callers rebuilds; the others wait.
     db.sql("ALTER TABLE actor ADD COLUMN nickname varchar(20); INSERT INTO schema_migrations VALUES ('2')");
-    let children: Vec<Child> = (0..20)
-        .map(|_| {
-            seed(&w, &url, &["clone", "sk", "--wait", "--json"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut rebuilt = 0;
-    let mut made = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        rebuilt += usize::from(doc["rebuilt"] == true);
-        made.push(maria_clone_db(doc["urls"][0].as_str().unwrap()));
-    }
+    let (rebuilt, urls) = concurrent_waiting_clones(&w, &url, "sk", 20);
+    let made: Vec<MariaDb> = urls.iter().map(|u| maria_clone_db(u)).collect();
     assert_eq!(rebuilt, 1, "exactly one rebuild");
     let expected = db.dump_data();
     for c in &made {
