@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env;
+use crate::output::LogFormat;
 
-/// Examples and exit codes under `seed --help` (the codes are `error::code`; a test
-/// keeps the two in step).
-const ROOT_AFTER_HELP: &str = "\
+/// Examples, settings and exit codes under `seed --help` and in the man page; the codes
+/// are `error::code::MEANINGS`.
+fn root_after_help() -> String {
+    format!(
+        "\
 Examples:
   seed bulk --count 10000                      # embedded SQLite default (./seed.db)
   DATABASE_URL=postgres://app@localhost/app_test seed bulk --count 1000
@@ -19,28 +22,17 @@ Examples:
 Settings: flag > environment (and ./.env) > ./seed.toml > default; `seed doctor` shows them.
 
 Exit codes:
-    0  success
-    1  unexpected internal or I/O error
-    2  usage: bad arguments, URL, config file, snapshot name, factories file
-    3  connection: cannot connect, authentication failed, connection lost
-    4  data: constraint violation, invalid value, a generator cannot satisfy a rule
-    5  schema: unknown table, schema mismatch, restore pre-flight failed
-    6  snapshot (or version, or an incremental snapshot's base) missing, or already exists
-    7  snapshot corrupt, failed verification, or a base altered
-    8  lock held by another seed process
-    9  not enough disk space
-   10  statement timeout
-   11  permission denied
-   12  differences found (verify --against-db, diff)
-   13  other snapshots are built on it (delete, prune, create --force)
-  130  interrupted: rolled back, temp files removed, locks released";
+{}",
+        crate::error::code::help_lines()
+    )
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "seed",
     version,
     about = "Bulk-seed test databases with realistic fake data; take, list and restore data snapshots.",
-    after_help = ROOT_AFTER_HELP,
+    after_help = root_after_help(),
     propagate_version = true
 )]
 pub struct Cli {
@@ -134,12 +126,6 @@ pub struct RetryArgs {
     /// Longest backoff delay (e.g. 5s).
     #[arg(long, env = env::RETRY_MAX_DELAY, hide_env_values = true, global = true, value_parser = parse_duration)]
     pub retry_max_delay: Option<std::time::Duration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -524,6 +510,9 @@ pub struct SubsetArgs {
     /// With --subset: tables no reference connects to a starting table are empty (default) or kept whole.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub unrelated: Option<UnrelatedArg>,
+    /// Every row, whatever seed.toml, the factories file or a base snapshot says about a slice.
+    #[arg(long, conflicts_with_all = ["subset", "children_per_parent", "no_children", "unrelated"])]
+    pub no_subset: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -777,29 +766,12 @@ mod tests {
 
     #[test]
     fn r11_5_exit_codes_are_listed_in_root_help() {
-        use crate::error::code;
         let help = Cli::command().render_help().to_string();
-        for c in [
-            code::OK,
-            code::INTERNAL,
-            code::USAGE,
-            code::CONNECTION,
-            code::DATA,
-            code::SCHEMA,
-            code::SNAPSHOT_MISSING,
-            code::SNAPSHOT_CORRUPT,
-            code::LOCK_HELD,
-            code::DISK_SPACE,
-            code::TIMEOUT,
-            code::PERMISSION,
-            code::DIFFERENCES,
-            code::INTERRUPTED,
-        ] {
-            assert!(
-                help.lines().any(|l| l.trim_start().starts_with(&format!("{c}  "))),
-                "exit code {c} missing:\n{help}"
-            );
-        }
+        let listed: Vec<&str> =
+            help.lines().skip_while(|l| *l != "Exit codes:").skip(1).take_while(|l| !l.trim().is_empty()).collect();
+        let expected: Vec<String> =
+            crate::error::code::MEANINGS.iter().map(|m| format!("{:>5}  {}", m.code, m.short)).collect();
+        assert_eq!(listed, expected, "seed --help:\n{help}");
     }
 
     /// The README's option tables, as (flag, env, commands) rows: the global table, then

@@ -3,7 +3,6 @@
 //! With `--log-format json` every message is one JSON object per line on stderr.
 //! Everything printed passes through `redact::scrub`.
 
-mod human;
 mod phase;
 mod progress;
 
@@ -13,14 +12,31 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::{Map, Value, json};
 
-pub use human::{human_bytes, human_count, human_secs, plural, thousands};
+pub use crate::human::{human_bytes, human_count, human_secs, plural, thousands};
 pub use phase::Phase;
 pub use progress::Progress;
 
-use crate::cli::LogFormat;
 use crate::error::Error;
 use crate::redact::scrub;
-use crate::settings::OutputSettings;
+
+/// `--log-format`: how messages and events are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What the output settings resolve to (`settings` decides them from flags,
+/// environment and `seed.toml`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSettings {
+    pub format: LogFormat,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: bool,
+    /// `--json`: the command's result as one JSON object on stdout.
+    pub json: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -102,13 +118,13 @@ impl Printer {
     /// Every other mention of the same URLs is masked as usual.
     pub fn secret_data(&self, text: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", crate::text::printable(text, false));
+        let _ = writeln!(out, "{}", crate::untrusted::printable(text, false));
     }
 
     /// [`Printer::document`] for a document holding such data (see [`Printer::secret_data`]).
     pub fn secret_document(&self, command: &str, body: Value) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", crate::text::json_printable(&document_text(command, body)));
+        let _ = writeln!(out, "{}", crate::untrusted::json_printable(&document_text(command, body)));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -253,13 +269,13 @@ fn document_text(command: &str, body: Value) -> String {
 /// but newline and tab escaped (`text::printable`): nothing from a file, the
 /// environment or a server reaches the terminal raw.
 pub fn clean(text: &str) -> String {
-    crate::text::printable(&scrub(text), false).into_owned()
+    crate::untrusted::printable(&scrub(text), false).into_owned()
 }
 
 /// JSON that is printed: secrets masked, and what JSON leaves raw but a terminal would
 /// act on escaped the JSON way (see `text::json_printable`).
 pub fn clean_json(text: &str) -> String {
-    crate::text::json_printable(&scrub(text)).into_owned()
+    crate::untrusted::json_printable(&scrub(text)).into_owned()
 }
 
 /// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from

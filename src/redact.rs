@@ -11,6 +11,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 pub const MASK: &str = "***";
@@ -56,15 +58,8 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     forms.push(form);
     // Everything but unreserved characters encoded (what sqlx writes back).
-    let mut strict = String::new();
-    for b in secret.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            strict.push(char::from(b));
-        } else {
-            strict.push_str(&format!("%{b:02X}"));
-        }
-    }
-    forms.push(strict);
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    forms.push(utf8_percent_encode(secret, UNRESERVED).to_string());
     // What the url crate writes in a userinfo.
     if let Ok(mut u) = url::Url::parse("x://u@h")
         && u.set_password(Some(secret)).is_ok()
@@ -73,7 +68,7 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         forms.push(p.to_owned());
     }
     // As it is printed when it holds control characters, and inside a JSON string.
-    forms.push(crate::text::for_terminal(secret).into_owned());
+    forms.push(crate::untrusted::for_terminal(secret).into_owned());
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json[1..json.len() - 1].to_owned());
     }
@@ -312,7 +307,7 @@ pub fn is_secret_name(name: &str) -> bool {
 /// the wrong place). Control characters come out escaped.
 pub fn mask_value(raw: &str) -> String {
     let masked = mask(raw.trim(), true);
-    crate::text::for_terminal(&masked).into_owned()
+    crate::untrusted::for_terminal(&masked).into_owned()
 }
 
 /// Registers what could be a password in a URL-like `raw` value (the userinfo after

@@ -30,7 +30,7 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
     let name = args.name.as_deref().unwrap_or_default();
     let started = Instant::now();
     let (source, names, template) = template::names(ctx, name)?;
-    let mut session = db::connect(&ctx.settings, &source, &ctx.printer, "seed clone").await?;
+    let mut session = db::connect(&ctx.settings.connect_options(), &source, &ctx.printer, "seed clone").await?;
     let (record, fresh) = match look(&mut session, ctx, name, &source, &template).await {
         Ok(found) => found,
         Err(e) => {
@@ -45,7 +45,7 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
             session.close().await;
             let (record, did) = rebuild(ctx, name, &source, &names, &template, args.wait).await?;
             rebuilt = did;
-            session = db::connect(&ctx.settings, &source, &ctx.printer, "seed clone").await?;
+            session = db::connect(&ctx.settings.connect_options(), &source, &ctx.printer, "seed clone").await?;
             record
         }
     };

@@ -1,15 +1,17 @@
 //! One file per verb; each has `run(args, ctx)`. Commands orchestrate: the real work is
 //! in `db`, `factory` and `snapshot`.
 
+pub mod audit;
 pub mod bulk;
+pub mod cascade;
 pub mod clone;
 pub mod doctor;
 pub mod prepare;
 pub mod snapshot;
 pub mod template;
 
-use crate::Context;
 use crate::cli::Command;
+use crate::context::Context;
 use crate::error::Error;
 
 /// Runs one command; `Ok` carries the exit code (0, or a documented non-error status).

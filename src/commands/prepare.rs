@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::Context;
 use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
+use crate::commands::audit::AuditGuard;
 use crate::commands::bulk::{self, Options};
-use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
+use crate::commands::snapshot::{create, restore, subset};
 use crate::commands::template;
+use crate::context::Context;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, SchemaVersion, Table};
 use crate::db::select::Selection;
@@ -33,6 +34,7 @@ use crate::db::{self, Access, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::catalog::report_unlocked;
 use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
@@ -65,8 +67,7 @@ pub async fn execute(args: &PrepareArgs, ctx: &Context, report: bool) -> Result<
     check_name(&args.name)?;
     let (req, opts) = bulk::request_from_args(&bulk_args(args))?;
     // A slice of what bulk writes is saved (and left in the database) instead of all of it.
-    let rules =
-        snapshot::subset::rules(&args.subset, Some(req.seed), req.factories.as_ref(), &ctx.settings.references)?;
+    let rules = subset::rules(&args.subset, Some(req.seed), req.factories.as_ref(), &ctx.settings.references)?;
     let url = ctx.settings.write_url();
     if !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -78,12 +79,12 @@ pub async fn execute(args: &PrepareArgs, ctx: &Context, report: bool) -> Result<
         // Before any write: a name that cannot make a template is refused up front.
         crate::db::template::Names::new(&url.database_stem(), &args.name)?;
     }
-    let store = snapshot::location(ctx)?;
+    let store = ctx.location()?;
     store.check()?;
     if report {
         ctx.settings.announce_target(&ctx.printer);
     }
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let live = read_live(ctx, args.wait).await?;
     let key = Key::new(&live, &req, &opts.selection, rules.as_ref());
@@ -216,8 +217,15 @@ struct Live {
 async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "reading the schema", |_| async move {
         let url = if ctx.settings.embedded_default { ctx.settings.write_url() } else { &ctx.settings.database_url };
-        let mut session =
-            db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
+        let mut session = db::connect_with(
+            &ctx.settings.connect_options(),
+            url,
+            &ctx.printer,
+            "seed prepare",
+            Access::ReadWrite,
+            wait,
+        )
+        .await?;
         let result = async {
             if ctx.settings.embedded_default {
                 let intent = WriteIntent { command: "prepare".into(), retry: false, wait, empties: false };
@@ -264,8 +272,8 @@ impl Key {
             "exclude": selection.exclude,
             "schemas": selection.schemas,
             "seed": req.seed,
-            "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
-            "like": req.like.as_ref().map(crate::factory::config::Factories::text),
+            "factories": req.factories.as_ref().map(crate::factory::factories_file::Factories::text),
+            "like": req.like.as_ref().map(crate::factory::factories_file::Factories::text),
         });
         // Only when there is one, so the keys of whole snapshots stay as they were.
         if let (Some(rules), Value::Object(map)) = (subset, &mut doc) {
@@ -471,7 +479,7 @@ impl Job<'_> {
             Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
             Err(e) => return Err(e),
         };
-        report_unlocked(self.ctx, &guard);
+        report_unlocked(&self.ctx.printer, &guard);
         // It may have been replaced or removed before we had the lock.
         let Found::Hit(hit) = self.look().await else { return Ok(Step::Changed) };
         self.restore_or_distrust(*hit).await
@@ -706,7 +714,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::factory::config::Factories;
+    use crate::factory::factories_file::Factories;
 
     fn table(name: &str, estimate: u64, fks: &[&str]) -> Table {
         let fks: Vec<Value> = fks

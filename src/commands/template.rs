@@ -49,13 +49,13 @@ pub async fn connect_work(ctx: &Context, source: &DbUrl) -> Result<Session, Erro
         Some(db) => source.sibling(db)?,
         None => source.clone(),
     };
-    db::connect(&ctx.settings, &url, &ctx.printer, "seed clone").await
+    db::connect(&ctx.settings.connect_options(), &url, &ctx.printer, "seed clone").await
 }
 
 /// The source's fingerprint and migration tables (from a full look at its schema), on
 /// a connection closed before returning: PostgreSQL copies only a database nobody is in.
 async fn read_source(ctx: &Context, source: &DbUrl) -> Result<(String, Vec<TableName>), Error> {
-    let mut s = db::connect(&ctx.settings, source, &ctx.printer, "seed clone").await?;
+    let mut s = db::connect(&ctx.settings.connect_options(), source, &ctx.printer, "seed clone").await?;
     let result = async {
         let schema = s.introspect().await?;
         let tables: Vec<TableName> = schema.migration_tables.iter().map(|t| t.name.clone()).collect();
@@ -69,7 +69,7 @@ async fn read_source(ctx: &Context, source: &DbUrl) -> Result<(String, Vec<Table
 
 /// The source's fingerprint as a record reads it (`migration_tables` from the record).
 pub async fn fingerprint(ctx: &Context, source: &DbUrl, migration_tables: &[TableName]) -> Result<String, Error> {
-    let mut s = db::connect(&ctx.settings, source, &ctx.printer, "seed clone").await?;
+    let mut s = db::connect(&ctx.settings.connect_options(), source, &ctx.printer, "seed clone").await?;
     let result = s.fingerprint(migration_tables).await;
     s.close().await;
     result

@@ -6,15 +6,15 @@ use std::fmt::Write as _;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use fake::rand::{RngExt, SeedableRng};
 
-use crate::factory::config::{Template, TemplatePart};
+use crate::db::copy_text;
+use crate::db::value::Value;
+use crate::factory::codes::base36;
+use crate::factory::factories_file::{Template, TemplatePart};
 use crate::factory::hash::{derive, mix64, uuid_for};
 use crate::factory::plan::{
     Case, ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, SlotPart, SlotUnit, TablePlan,
 };
-use crate::factory::unique::base36;
-use crate::factory::values::{
-    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, format_ts, push_copy_value, text_to_value, typed_value,
-};
+use crate::factory::values::{Faker, Rng, clamp_len, fake_text, faker_by_name, format_ts, text_to_value, typed_value};
 
 /// Generates rows of table `t` of `plan`.
 pub struct RowGen<'a> {
@@ -74,10 +74,19 @@ impl<'a> RowGen<'a> {
                 if k > 0 {
                     buf.push(b'\t');
                 }
-                push_copy_value(buf, v);
+                copy_text::push_value(buf, v);
             }
             buf.push(b'\n');
         }
+    }
+
+    /// The rows that set foreign key `group` once every row is in (a cycle): each
+    /// row's primary-key values, then the key's, as [`RowGen::deferred_fix`] gives them.
+    pub fn cycle_fix_rows(self, group: usize) -> impl Iterator<Item = Vec<Value>> + Send + 'a {
+        let table = self.table();
+        let pk: Vec<usize> =
+            table.table.primary_key.iter().filter_map(|c| table.columns.iter().position(|cp| &cp.name == c)).collect();
+        (0..table.count).map(move |i| self.deferred_fix(i, group, &pk))
     }
 
     /// The primary-key values and the deferred foreign-key values of row `i`, for the

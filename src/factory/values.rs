@@ -11,18 +11,9 @@ use fake::rand::RngExt;
 use fake::rand::rngs::Xoshiro256PlusPlus;
 
 use crate::db::schema::{CheckRule, TypeKind};
+use crate::db::value::Value;
 
 pub type Rng = Xoshiro256PlusPlus;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Bytes(Vec<u8>),
-}
 
 /// Named generators (usable in factories files and templates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -782,39 +773,6 @@ pub fn push_array_element(out: &mut String, v: &Value) {
     }
 }
 
-/// Appends a value in COPY text format (tabs, newlines and backslashes escaped).
-pub fn push_copy_value(buf: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::Null => buf.extend_from_slice(b"\\N"),
-        Value::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
-        Value::Int(i) => {
-            let _ = std::io::Write::write_fmt(buf, format_args!("{i}"));
-        }
-        Value::Float(f) => {
-            let _ = std::io::Write::write_fmt(buf, format_args!("{f}"));
-        }
-        Value::Text(s) => push_copy_text(buf, s),
-        Value::Bytes(b) => {
-            buf.extend_from_slice(b"\\\\x");
-            for byte in b {
-                let _ = std::io::Write::write_fmt(buf, format_args!("{byte:02x}"));
-            }
-        }
-    }
-}
-
-pub fn push_copy_text(buf: &mut Vec<u8>, s: &str) {
-    for &b in s.as_bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
-        }
-    }
-}
-
 /// Converts a text value (from a template, list or constant) to what the column holds.
 pub fn text_to_value(text: String, kind: &TypeKind) -> Value {
     match kind {
@@ -834,17 +792,6 @@ pub fn text_to_value(text: String, kind: &TypeKind) -> Value {
 mod tests {
     use super::*;
     use fake::rand::SeedableRng;
-
-    #[test]
-    fn copy_escaping() {
-        let mut buf = Vec::new();
-        push_copy_value(&mut buf, &Value::Text("a\tb\nc\\d".into()));
-        buf.push(b'|');
-        push_copy_value(&mut buf, &Value::Null);
-        buf.push(b'|');
-        push_copy_value(&mut buf, &Value::Bytes(vec![0, 255]));
-        assert_eq!(String::from_utf8(buf).unwrap(), "a\\tb\\nc\\\\d|\\N|\\\\x00ff");
-    }
 
     #[test]
     fn array_literals_quote_elements() {

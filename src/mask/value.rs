@@ -17,7 +17,8 @@ use super::key::RuleKey;
 use super::redact;
 use super::rules::{Rule, Shift, TemplatePart};
 use crate::db::schema::TypeKind;
-use crate::factory::values::{Bounds, Faker, Rng, Value, clamp_len, fake_text, faker_value, fitted_text};
+use crate::db::value::Value;
+use crate::factory::values::{Bounds, Faker, Rng, clamp_len, fake_text, faker_value, fitted_text};
 
 /// Characters of the tag that keeps a generated value distinct (64 bits in base 32).
 pub const TAG_CHARS: u32 = 13;
@@ -78,10 +79,18 @@ impl Masker {
             Rule::Shift(s) => self.shift(*s, input)?,
             Rule::Template(_) => self.template(input)?,
             Rule::JsonLeaves if matches!(kind, TypeKind::Json | TypeKind::Jsonb) || is_text(kind) => {
-                super::json::mask_leaves(self, input)?
+                self.json_leaves(input)?
             }
             Rule::JsonLeaves => return Err(Fault("not a JSON column")),
         }))
+    }
+
+    /// Every string of the document replaced by words of about its length (an email by an
+    /// email), every number's digits scrambled.
+    pub fn json_leaves(&self, doc: &str) -> Result<String, Fault> {
+        let mut v: serde_json::Value = serde_json::from_str(doc).map_err(|_| Fault("not a JSON document"))?;
+        json_leaf(self, &mut v)?;
+        Ok(v.to_string())
     }
 
     /// The value text the PRF sees: integers in canonical form (`007` and `7` alike, and
@@ -457,6 +466,23 @@ pub fn is_integer(k: &TypeKind) -> bool {
 
 pub fn is_text(k: &TypeKind) -> bool {
     matches!(k, TypeKind::Text { .. } | TypeKind::Char { .. } | TypeKind::Other { .. })
+}
+
+/// One node of a document: strings and numbers masked, containers leaf by leaf.
+fn json_leaf(m: &Masker, v: &mut serde_json::Value) -> Result<(), Fault> {
+    match v {
+        serde_json::Value::String(s) => *s = m.words_like(s, s.chars().count())?,
+        serde_json::Value::Number(n) => {
+            let text = n.to_string();
+            let out = m.scramble_text(&text)?;
+            *v = serde_json::from_str::<serde_json::Number>(&out)
+                .map_or(serde_json::Value::String(out), serde_json::Value::Number);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().try_for_each(|i| json_leaf(m, i))?,
+        serde_json::Value::Object(map) => map.values_mut().try_for_each(|i| json_leaf(m, i))?,
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::snapshot::format::{
     MAX_SETTINGS, MAX_STRING_LEN, MAX_TABLES, Masking, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
 };
 use crate::snapshot::{names, versions};
-use crate::text::{has_control, shown};
+use crate::untrusted::{has_control, shown};
 
 /// Longest piece of a file's string a message quotes.
 const QUOTE: usize = 80;
@@ -226,7 +226,7 @@ fn strings(h: &Header) -> Result<(), String> {
         }
         for c in &t.columns {
             too_long("a column's mask", c.mask.as_deref().unwrap_or(""))?;
-            for v in kind_strings(c.kind.as_ref()).into_iter().chain(check_strings(&c.checks)) {
+            for v in kind_strings(c.kind.as_deref()).into_iter().chain(check_strings(&c.checks)) {
                 too_long("a column's type label or check value", v)?;
             }
         }
@@ -374,7 +374,7 @@ fn keys(name: &str, t: &TableEntry, columns: &HashSet<&str>) -> Result<(), Strin
 
 /// A column's kind and checks stay within the format's limits.
 fn column_details(name: &str, col: &ColumnEntry) -> Result<(), String> {
-    let labels = kind_strings(col.kind.as_ref()).len();
+    let labels = kind_strings(col.kind.as_deref()).len();
     let values: usize = col.checks.iter().map(|c| if let CheckRule::In(v) = c { v.len() } else { 0 }).sum();
     if labels > MAX_LABELS || values > MAX_LABELS {
         return Err(format!(
@@ -521,9 +521,9 @@ mod tests {
         refuse(&|h| h.tables[0].columns[0].mask = Some(String::new()), "empty or unprintable mask");
         refuse(
             &|h| {
-                h.tables[0].columns[0].kind = Some(TypeKind::Array {
+                h.tables[0].columns[0].kind = Some(Box::new(TypeKind::Array {
                     element: Box::new(TypeKind::Enum { labels: vec!["l".into(); MAX_LABELS + 1] }),
-                });
+                }));
             },
             "more than 4096 type labels",
         );

@@ -335,8 +335,9 @@ fn clone_failures_say_why_and_leave_no_half_built_clone() {
 
 // SQLite: the template is a file beside the database, a clone a copy renamed into place.
 
-use crate::bulk::{sqlite_with_schema, sqlite3};
+use crate::bulk::sqlite_with_schema;
 use crate::common::repo_path;
+use crate::common::sqlite3;
 
 /// A SQLite file with Laravel's schema (its `migrations` table included).
 fn laravel(w: &Workdir) -> std::path::PathBuf {

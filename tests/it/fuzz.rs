@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::run;
 use crate::common::{TestDb, Workdir};
 use crate::header::{Contents, header_line, resign, sqlite_contents, with_header};
-use crate::snapshot::{clone_db, run};
+use crate::snapshot::clone_db;
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_2026_0008;
 /// Exit codes each command may end with on a damaged file (README "Exit codes"):

@@ -67,6 +67,8 @@ fn r11_3_every_reporting_command_prints_one_json_object() {
     assert!(stderr.contains("seeded 80 rows"), "the human summary stays on stderr: {stderr}");
     let (d, _) = run(&["snapshot", "create", "a", "--json"], 0);
     assert_eq!(d["rows"], 80);
+    let (d, _) = run(&["snapshot", "mask", "a", "masked", "--mask", "auto", "--dry-run", "--json"], 0);
+    assert_eq!((d["dry_run"].as_bool(), d["source"].as_str()), (Some(true), Some("a@1")), "{d}");
     let out = w.seed().args(with(&["bulk", "--count", "3", "--no-progress"])).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert!(out.stdout.starts_with(b"seeded") || !out.stdout.starts_with(b"{"), "no JSON without --json");

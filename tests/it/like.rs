@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::bulk::{expect_code, sqlite_with_schema, sqlite3};
+use crate::bulk::sqlite_with_schema;
 use crate::common::{TestDb, Workdir, all_output, shared_fixture};
-use crate::snapshot::run;
+use crate::common::{expect_code, run, sqlite3};
 
 /// What a profile says, read back from its text.
 struct Profile {

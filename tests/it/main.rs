@@ -9,6 +9,7 @@ mod clone;
 mod constraints;
 mod dependents;
 mod doctor;
+mod exit_codes;
 mod faults;
 mod fuzz;
 mod generation;

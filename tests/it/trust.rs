@@ -6,9 +6,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::common::run;
 use crate::common::s3::Store;
 use crate::common::{Workdir, all_output};
-use crate::snapshot::run;
 use crate::versions::{empty_copy, sqlite_exec, sqlite_state, sqlite_workdir};
 
 fn snaps(w: &Workdir) -> std::path::PathBuf {

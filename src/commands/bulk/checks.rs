@@ -12,13 +12,13 @@ use crate::db::Session;
 use crate::db::checks::referenced_columns;
 use crate::db::evaluate::check_passes;
 use crate::db::schema::{Column, Schema};
+use crate::db::value::Value;
 use crate::error::Error;
 use crate::factory::candidates::{self, CANDIDATES, CheckGroup, ENOUGH, ROUNDS, column_pattern};
-use crate::factory::config::ColumnRule;
+use crate::factory::factories_file::ColumnRule;
 use crate::factory::pattern::PatternSpace;
 use crate::factory::plan::{BulkRequest, Case, Gen, Plan, TablePlan};
 use crate::factory::rows::RowGen;
-use crate::factory::values::Value;
 
 /// Per row, whether each expression passed; `None` when the row could not be evaluated.
 type Verdicts = Vec<Option<Vec<bool>>>;

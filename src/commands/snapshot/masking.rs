@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 
 use crate::cli::MaskArgs;
 use crate::error::Error;
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
 use crate::mask::plan::Explained;
 use crate::mask::{self, KeySource, MasterKey, Mode, Plan};
 use crate::output::{Printer, plural};
 
-/// seed.toml is at most this big (`config`); its `[mask]` section is read again here.
+/// seed.toml is at most this big (`seed_toml`); its `[mask]` section is read again here.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// A masking request and the key to run it with (`None`: a plan only).

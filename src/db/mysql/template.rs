@@ -14,8 +14,8 @@
 
 use super::MySqlBackend;
 use crate::db::backend::{Backend, TemplateLock, TemplateTargets};
-use crate::db::errors::Step;
 use crate::db::schema::{TableName, quote_ident, quote_literal};
+use crate::db::step::Step;
 use crate::db::template::{BUILDING, Record};
 use crate::db::url::DbUrl;
 use crate::error::Error;

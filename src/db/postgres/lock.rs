@@ -7,7 +7,7 @@ use sqlx::postgres::PgConnection;
 
 use super::errors::translate;
 use crate::db::backend::WriteIntent;
-use crate::db::errors::Step;
+use crate::db::step::Step;
 use crate::error::Error;
 
 /// The key of the advisory lock that serialises `bulk` and `restore` on one database.

@@ -11,25 +11,23 @@ mod template;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, TemplateLock, TemplateTargets,
-    WriteIntent,
+    Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, TemplateLock,
+    TemplateTargets, WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
+use crate::db::step::Step;
 use crate::db::template::Record;
 use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
-use crate::snapshot::format::SequenceState;
 
 pub use introspect::DEMO_SCHEMA;
 pub use lock::lock_holder;
@@ -252,14 +250,7 @@ impl Backend for SqliteBackend {
             .await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        self.execute("COMMIT".into(), step).await?;
-        self.foreign_keys_back_on().await;
-        Ok(())
-    }
-
-    async fn rollback(&mut self) {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    async fn transaction_ended(&mut self) {
         self.foreign_keys_back_on().await;
     }
 
@@ -271,12 +262,6 @@ impl Backend for SqliteBackend {
 
     async fn apply_demo_schema_if_empty(&mut self) -> Result<bool, Error> {
         introspect::apply_demo_schema_if_empty(&mut self.conn).await
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = Step::new(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
@@ -369,20 +354,12 @@ impl Backend for SqliteBackend {
         self.finish().await
     }
 
-    async fn prepare_cycles(&mut self, _plan: &mut Plan) -> Result<(), Error> {
-        Ok(()) // foreign keys are checked at COMMIT: order does not matter
-    }
+    // Cycles: the default (foreign keys are checked at COMMIT, so order does not
+    // matter). Settling keys: the default (rowids, and AUTOINCREMENT's
+    // sqlite_sequence, follow explicit inserts).
 
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.reserve(plan).await
-    }
-
-    async fn close_cycles(&mut self, _plan: &Arc<Plan>) -> Result<(), Error> {
-        Ok(())
-    }
-
-    async fn settle_keys(&mut self, _plan: &Plan) -> Result<(), Error> {
-        Ok(()) // rowids (and AUTOINCREMENT's sqlite_sequence) follow explicit inserts
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        self.reserve(keys).await
     }
 
     async fn restore_sequences(&mut self, _tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {

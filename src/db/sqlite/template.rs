@@ -15,8 +15,8 @@ use sqlx::{Connection, Row};
 
 use super::SqliteBackend;
 use crate::db::backend::{Backend, TemplateLock, TemplateTargets};
-use crate::db::errors::Step;
 use crate::db::schema::{TableName, quote_ident, quote_literal};
+use crate::db::step::Step;
 use crate::db::template::Record;
 use crate::db::url::DbUrl;
 use crate::error::Error;

@@ -23,7 +23,7 @@ pub fn schema_of(h: &Header) -> Result<Schema, String> {
     for t in &h.tables {
         let mut columns = Vec::new();
         for c in &t.columns {
-            let kind = c.kind.clone().ok_or_else(|| {
+            let kind = c.kind.as_deref().cloned().ok_or_else(|| {
                 format!(
                     "it was written by a seed that did not record column types and keys ({}.{} has none)",
                     t.table_name(),

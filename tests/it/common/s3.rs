@@ -11,8 +11,6 @@
 //! AWS, so listings under a prefix fail there: the shared server keeps it off.) A test
 //! that stops the server gets a private one too.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

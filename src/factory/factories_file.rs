@@ -21,7 +21,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::Error;
-use crate::factory::plan::MAX_COUNT;
 use crate::factory::profile::{JsonShape, ProfileSettings};
 use crate::refs::spec::{RawSection, VirtualRef, parse_section};
 use crate::subset::file::{FileRules, RawSection as RawSubset};
@@ -29,7 +28,11 @@ use crate::subset::file::{FileRules, RawSection as RawSubset};
 /// The most values a learned value set may hold (`[profile] max_values`).
 pub const MAX_PROFILE_VALUES: usize = 1000;
 use crate::factory::values::faker_by_name;
-use crate::text::LineIndex;
+use crate::untrusted::LineIndex;
+
+/// Most rows per table, from `--count`, `--table` or the factories file (per_parent
+/// counts multiplied out included).
+pub const MAX_COUNT: u64 = 1_000_000_000;
 
 /// Far more than any factories file needs; keeps a wrong path (a log, /dev/zero) from
 /// filling memory.
@@ -376,7 +379,11 @@ impl Factories {
             profile.personal = raw.personal;
             learned = raw.from;
         }
-        let references = parse_section(path, &|o| lines.line_of(o), raw.references)?;
+        let references = parse_section(path, &|o| lines.line_of(o), raw.references).map_err(|e| Error::Config {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        })?;
         let subset =
             raw.subset.map(|s| crate::subset::file::parse_section(path, &|o| lines.line_of(o), s)).transpose()?;
         Ok(Self { path: path.to_owned(), text, tables, learned, profile, references, subset })
@@ -522,9 +529,9 @@ mod tests {
                 "[tables.t{t}]\ncount = 1\ncolumns.a = {{ value = 1 }}\ncolumns.b = {{ value = 2 }}\n"
             ));
         }
-        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let before = crate::untrusted::SCANNED.with(std::cell::Cell::get);
         let f = parse(&text).unwrap();
-        let scanned = crate::text::SCANNED.with(std::cell::Cell::get) - before;
+        let scanned = crate::untrusted::SCANNED.with(std::cell::Cell::get) - before;
         assert_eq!(scanned, text.len(), "line numbers scan the text once");
         assert_eq!(f.tables.len(), 5_000);
         assert_eq!(f.tables.iter().find(|t| t.name == "t4999").unwrap().columns[1].line, 20_000);
