@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::Context;
+use crate::context::Context;
 use crate::cli::CloneArgs;
 use crate::commands::{prepare, template};
 use crate::db::template::{BUILDING, Names, Record, is_clone_of, parse_clone_name};

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::Context;
+use crate::context::Context;
 use crate::db::schema::TableName;
 use crate::db::template::{Names, RECORD_VERSION, Record};
 use crate::db::url::DbUrl;
