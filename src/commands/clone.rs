@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::context::Context;
 use crate::cli::CloneArgs;
 use crate::commands::{prepare, template};
+use crate::context::Context;
 use crate::db::template::{BUILDING, Names, Record, is_clone_of, parse_clone_name};
 use crate::db::url::DbUrl;
 use crate::db::{self, Session};
