@@ -146,6 +146,11 @@ pub enum Command {
         after_help = "Examples:\n  seed prepare baseline --count 1000 --factories fixtures/factories.toml\n  seed prepare baseline --count 1000 --wait --json\n\nThe snapshot is saved as NAME.<key> (see `seed snapshot list`); the key covers the schema,\nthe migration version, these options, the factories file's content and seed's version."
     )]
     Prepare(PrepareArgs),
+    /// Fresh databases identical to a template `seed prepare NAME --template` kept: one URL per line.
+    #[command(
+        after_help = "Examples:\n  seed prepare ci --count 1000 --template\n  DATABASE_URL=$(seed clone ci)\n  seed clone ci --count 4 --json\n  seed clone --drop \"$DATABASE_URL\"\n  seed clone --gc --older-than 1h\n\nA clone is named <db>_seed_<NAME>_<UTC time>_<random>; --drop and --gc touch only such names.\nWhen the schema or migration version of the source database changed since the template was\nkept, the first caller rebuilds it (under a lock; the others wait with --wait or exit 8)."
+    )]
+    Clone(CloneArgs),
     /// Check connectivity, privileges, schema version and the snapshot directory.
     #[command(after_help = "Examples:\n  seed doctor\n  seed doctor --json | jq .healthy")]
     Doctor(DoctorArgs),
@@ -266,6 +271,31 @@ pub struct PrepareArgs {
     /// Save (and leave in the database) a slice of what bulk wrote; part of the key.
     #[command(flatten)]
     pub subset: SubsetArgs,
+    /// Then keep the prepared state as a read-only template for `seed clone NAME`.
+    #[arg(long)]
+    pub template: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["name", "drop", "gc"])))]
+pub struct CloneArgs {
+    /// The template's name (the NAME of `seed prepare NAME --template`).
+    pub name: Option<String>,
+    /// How many fresh databases (one URL per line).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), conflicts_with_all = ["drop", "gc"])]
+    pub count: u32,
+    /// Drop these clones (only databases named like seed's clones).
+    #[arg(long, value_name = "URL", num_args = 1.., conflicts_with_all = ["name", "gc"])]
+    pub drop: Vec<String>,
+    /// Drop seed's clones of this database (and what a killed clone or rebuild left).
+    #[arg(long, conflicts_with = "name")]
+    pub gc: bool,
+    /// With --gc: only clones older than this (from the time in their names), e.g. 1h.
+    #[arg(long, value_parser = parse_duration, requires = "gc")]
+    pub older_than: Option<std::time::Duration>,
+    /// Wait for another caller rebuilding the template instead of exiting with code 8.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

@@ -146,6 +146,10 @@ pub enum Error {
     #[error("{action} '{target}': {} based on it: {}", crate::human::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
     HasDependents { action: String, target: String, dependents: Vec<String>, hint: String },
 
+    /// `seed clone NAME` without the template `seed prepare NAME --template` keeps.
+    #[error("there is no template '{name}' for {database} (looked for {template})")]
+    TemplateMissing { name: String, database: String, template: String },
+
     #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
     LockHeld { resource: String, holder: Option<String>, hint: String },
 
@@ -335,7 +339,9 @@ impl Error {
             }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
-            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
+            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } | Error::TemplateMissing { .. } => {
+                code::SNAPSHOT_MISSING
+            }
             Error::SnapshotCorrupt { .. } | Error::BaseAltered { .. } => code::SNAPSHOT_CORRUPT,
             Error::BaseMissing { .. } => code::SNAPSHOT_MISSING,
             Error::HasDependents { .. } => code::DEPENDENTS,
@@ -373,6 +379,9 @@ impl Error {
             Error::BaseMissing { .. } => Some("an incremental snapshot cannot be rebuilt without every snapshot below it: bring the missing version back (e.g. `seed snapshot pull`), or restore another snapshot; `seed snapshot list NAME` shows the versions there".into()),
             Error::BaseAltered { .. } => Some("the base was replaced or edited after this snapshot was taken; restore another snapshot, or take a new one with --full".into()),
             Error::LockHeld { hint, .. } | Error::HasDependents { hint, .. } => Some(hint.clone()),
+            Error::TemplateMissing { name, .. } => Some(format!(
+                "keep one first: `seed prepare {name} --template [bulk options]` against the same database"
+            )),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
             Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
@@ -389,6 +398,14 @@ impl Error {
             Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Store { .. } => true,
             Error::Database { transient, .. } => *transient,
             _ => false,
+        }
+    }
+
+    /// The server's SQLSTATE, for errors that kept it.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Database { sqlstate, .. } => sqlstate.as_deref(),
+            _ => None,
         }
     }
 
@@ -435,7 +452,7 @@ mod tests {
             }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
-            Error::SnapshotMissing { .. } => "snapshot missing",
+            Error::SnapshotMissing { .. } | Error::TemplateMissing { .. } => "snapshot missing",
             Error::SnapshotExists { .. } => "already exists",
             Error::SnapshotCorrupt { .. } => "snapshot corrupt",
             Error::BaseMissing { .. } => "base missing",
@@ -500,6 +517,7 @@ mod tests {
             Error::Data { step: "reading t".into(), reason: "row 2: not UTF-8".into() },
             Error::schema("no such table", "run your migrations"),
             Error::SnapshotMissing { name: "a".into(), dir: "snaps".into() },
+            Error::TemplateMissing { name: "ci".into(), database: "h/db".into(), template: "db_seed_ci_tpl".into() },
             Error::SnapshotExists { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotCorrupt { path: "a.seed.gz".into(), reason: "truncated".into() },
             Error::BaseMissing { base: "a@1".into(), dependent: "a@2".into(), chain: "a@2 -> a@1".into() },

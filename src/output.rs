@@ -109,15 +109,22 @@ impl Printer {
         if !self.settings.json {
             return;
         }
-        let mut obj = Map::new();
-        obj.insert("json_version".into(), json!(JSON_VERSION));
-        obj.insert("command".into(), json!(command));
-        if let Value::Object(map) = body {
-            obj.extend(map);
-        }
-        let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", clean_json(&text));
+        let _ = writeln!(out, "{}", clean_json(&document_text(command, body)));
+    }
+
+    /// Data that holds the caller's own credentials and is what they asked for (`seed
+    /// clone`'s URLs): stdout only, control characters escaped, secrets NOT masked.
+    /// Every other mention of the same URLs is masked as usual.
+    pub fn secret_data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::untrusted::printable(text, false));
+    }
+
+    /// [`Printer::document`] for a document holding such data (see [`Printer::secret_data`]).
+    pub fn secret_document(&self, command: &str, body: Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::untrusted::json_printable(&document_text(command, body)));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -245,6 +252,17 @@ impl Printer {
             }
         }
     }
+}
+
+/// A command's JSON document: `json_version` and `command` first, then `body`'s fields.
+fn document_text(command: &str, body: Value) -> String {
+    let mut obj = Map::new();
+    obj.insert("json_version".into(), json!(JSON_VERSION));
+    obj.insert("command".into(), json!(command));
+    if let Value::Object(map) = body {
+        obj.extend(map);
+    }
+    serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default()
 }
 
 /// What is printed: secrets masked (`redact::scrub`), then every control character

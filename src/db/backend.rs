@@ -20,7 +20,8 @@ use crate::db::evaluate;
 use crate::db::keys::{self, KeyPart, RowKey};
 use crate::db::schema::{Column, ForeignKey, Schema, Table, TableName, quote_ident};
 use crate::db::step::Step;
-use crate::db::url::DbKind;
+use crate::db::template::Record;
+use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;
 use crate::output::Progress;
@@ -474,5 +475,64 @@ pub trait Backend {
     /// URLs reach the same database when their identities are equal.
     async fn identity(&mut self) -> Result<String, Error>;
 
+    // Templates and clones (`seed clone`; names and the record in db/template.rs). The
+    // databases are named by URLs of this session's server (`DbUrl::sibling`).
+    /// A digest of this database's schema (catalog) and of the rows of `migration_tables`.
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        let _ = migration_tables;
+        Err(no_templates(self.kind()))
+    }
+    /// The record text kept with `template`; `None` when there is no such template.
+    async fn template_record(&mut self, template: &DbUrl) -> Result<Option<String>, Error> {
+        let _ = template;
+        Err(no_templates(self.kind()))
+    }
+    /// Copies `source` into a read-only `template` carrying `record` (its strategy filled
+    /// in here): built under `building`, then put in place of any older template at once,
+    /// which leaves as `retired` and is dropped.
+    async fn keep_template(&mut self, source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        let _ = (source, t, record);
+        Err(no_templates(self.kind()))
+    }
+    /// A new database `clone` identical to `template`; nothing under `clone`'s name if it fails.
+    async fn clone_template(&mut self, template: &DbUrl, clone: &DbUrl, record: &Record) -> Result<(), Error> {
+        let _ = (template, clone, record);
+        Err(no_templates(self.kind()))
+    }
+    /// Names of the databases on this server (SQLite: files beside this one) that could
+    /// be clones (the caller picks seed's by name).
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        Err(no_templates(self.kind()))
+    }
+    /// Drops `db`; false when there was none.
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        let _ = db;
+        Err(no_templates(self.kind()))
+    }
+    /// Takes the lock that lets one caller rebuild `template` (held until the session
+    /// closes or the returned guard drops), or says who has it; waits with `wait`.
+    async fn lock_template(&mut self, template: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        let _ = (template, wait);
+        Err(no_templates(self.kind()))
+    }
+
     async fn close(self);
+}
+
+/// The names a template is kept under while it is (re)built.
+pub struct TemplateTargets {
+    pub template: DbUrl,
+    pub building: DbUrl,
+    pub retired: DbUrl,
+}
+
+/// Held while a template is rebuilt: a lock file (SQLite), or nothing when the lock
+/// belongs to the session itself (PostgreSQL's advisory lock).
+pub struct TemplateLock(pub Option<std::fs::File>);
+
+fn no_templates(kind: DbKind) -> Error {
+    Error::usage_hint(
+        format!("templates and clones are not available for {} yet", kind.product()),
+        "`seed prepare NAME --template` and `seed clone` work with PostgreSQL and SQLite",
+    )
 }

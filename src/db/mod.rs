@@ -18,6 +18,7 @@ pub mod schema;
 pub mod select;
 pub mod sqlite;
 pub mod step;
+pub mod template;
 pub mod triggers;
 pub mod url;
 pub mod value;
@@ -30,7 +31,7 @@ use serde_json::json;
 
 pub use backend::{
     Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges,
-    RowForm, RowInput, SequenceState, WriteIntent,
+    RowForm, RowInput, SequenceState, TemplateLock, TemplateTargets, WriteIntent,
 };
 use schema::{Schema, SchemaVersion, Table, TableName};
 use step::Step;
@@ -314,6 +315,38 @@ impl Session {
     }
     pub async fn identity(&mut self) -> Result<String, Error> {
         dispatch!(&mut self.conn, b => b.identity().await)
+    }
+
+    pub async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        dispatch!(&mut self.conn, b => b.fingerprint(migration_tables).await)
+    }
+    pub async fn template_record(&mut self, template: &DbUrl) -> Result<Option<String>, Error> {
+        dispatch!(&mut self.conn, b => b.template_record(template).await)
+    }
+    pub async fn keep_template(
+        &mut self,
+        source: &DbUrl,
+        targets: &TemplateTargets,
+        record: &mut template::Record,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.keep_template(source, targets, record).await)
+    }
+    pub async fn clone_template(
+        &mut self,
+        template: &DbUrl,
+        clone: &DbUrl,
+        record: &template::Record,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.clone_template(template, clone, record).await)
+    }
+    pub async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        dispatch!(&mut self.conn, b => b.sibling_databases().await)
+    }
+    pub async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.drop_database(db).await)
+    }
+    pub async fn lock_template(&mut self, template: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        dispatch!(&mut self.conn, b => b.lock_template(template, wait).await)
     }
 }
 

@@ -29,6 +29,16 @@ impl DbKind {
         }
     }
 
+    /// The database template work (`seed clone`) connects to when it must not be the
+    /// source: PostgreSQL cannot copy or drop a database its caller is connected to.
+    /// Every server has `postgres`, and any role may connect to it by default.
+    pub fn maintenance_database(self) -> Option<&'static str> {
+        match self {
+            DbKind::Postgres => Some("postgres"),
+            DbKind::Sqlite | DbKind::Mysql => None,
+        }
+    }
+
     /// The product's name, for people: "PostgreSQL".
     pub fn product(self) -> &'static str {
         match self {
@@ -250,6 +260,51 @@ impl DbUrl {
     }
     pub fn has_password(&self) -> bool {
         self.has_password
+    }
+
+    /// What `seed clone` builds its names from: the database's name (servers) or the
+    /// file's stem (SQLite).
+    pub fn database_stem(&self) -> String {
+        match &self.sqlite_path {
+            Some(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            None => self.dbname.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Database `name` beside this one: on the same server, or in the same directory
+    /// with this file's extension (SQLite).
+    pub fn sibling(&self, name: &str) -> Result<Self, Error> {
+        match &self.sqlite_path {
+            Some(p) => {
+                let mut file = std::ffi::OsString::from(name);
+                if let Some(ext) = p.extension() {
+                    file.push(".");
+                    file.push(ext);
+                }
+                // Absolute: a clone's URL is used from wherever the tests run.
+                let path = std::path::absolute(p).unwrap_or_else(|_| p.clone()).with_file_name(file);
+                self.with_database(&path.to_string_lossy())
+            }
+            None => self.with_database(name),
+        }
+    }
+
+    /// The same server and credentials, another database (servers: its name; SQLite:
+    /// its file path). Options (TLS, sockets) stay as they are.
+    pub fn with_database(&self, name: &str) -> Result<Self, Error> {
+        if self.kind == DbKind::Sqlite {
+            let query = self.driver.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            return Self::parse_sqlite(&format!("sqlite://{name}{query}"));
+        }
+        let mut url = url::Url::parse(&self.driver)
+            .map_err(|e| Error::Internal(format!("the driver's URL does not parse again: {e}")))?;
+        let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        url.set_path(&format!("/{}", encoded.replace('+', "%20")));
+        let mut next = Self::parse(url.as_str())?;
+        // Parts that came from the environment stay known as such.
+        next.env_parts.clone_from(&self.env_parts);
+        next.service.clone_from(&self.service);
+        Ok(next)
     }
 }
 

@@ -231,6 +231,7 @@ fn r11_4_man_pages() {
     let mut expected: Vec<String> = [
         "seed",
         "seed-bulk",
+        "seed-clone",
         "seed-completions",
         "seed-doctor",
         "seed-man",
@@ -256,7 +257,7 @@ fn r11_4_man_pages() {
     assert_eq!(pages, expected);
     let create = std::fs::read_to_string(w.path().join("man/man1/seed-snapshot-create.1")).unwrap();
     assert!(create.contains("compression") && create.contains("Snapshot name"), "{create}");
-    assert!(all_output(&out).contains("wrote 19 man pages"), "{}", all_output(&out));
+    assert!(all_output(&out).contains("wrote 20 man pages"), "{}", all_output(&out));
 }
 
 #[test]

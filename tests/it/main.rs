@@ -5,6 +5,7 @@ mod common;
 
 mod bulk;
 mod cli;
+mod clone;
 mod coherence;
 mod constraints;
 mod dependents;

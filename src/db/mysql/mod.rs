@@ -13,6 +13,7 @@ mod introspect;
 mod load;
 mod lock;
 mod privileges;
+mod template;
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -25,11 +26,12 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 use crate::db::backend::SequenceState;
 use crate::db::backend::{
     Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput,
-    WriteIntent,
+    TemplateLock, TemplateTargets, WriteIntent,
 };
 use crate::db::keys::RowKey;
-use crate::db::schema::{Column, Schema, Table, quote_ident, quote_literal};
+use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
 use crate::db::step::Step;
+use crate::db::template::Record;
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;
@@ -450,6 +452,28 @@ impl Backend for MySqlBackend {
             .next()
             .and_then(|r| r.into_iter().next().flatten())
             .ok_or_else(|| Error::Internal("the server did not say which database it is".into()))
+    }
+
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        template::fingerprint(self, migration_tables).await
+    }
+    async fn template_record(&mut self, tpl: &DbUrl) -> Result<Option<String>, Error> {
+        template::record(self, tpl).await
+    }
+    async fn keep_template(&mut self, source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        template::keep(self, source, t, record).await
+    }
+    async fn clone_template(&mut self, tpl: &DbUrl, clone: &DbUrl, _record: &Record) -> Result<(), Error> {
+        template::clone(self, tpl, clone).await
+    }
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        template::databases(self).await
+    }
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        template::drop_database(self, db).await
+    }
+    async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        template::lock(self, tpl, wait).await
     }
 
     async fn close(self) {

@@ -6,6 +6,7 @@ mod export;
 mod introspect;
 mod load;
 mod lock;
+mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,11 +18,13 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, TemplateLock,
+    TemplateTargets, WriteIntent,
 };
 use crate::db::keys::{KeyPart, RowKey};
-use crate::db::schema::{Column, Schema, Table, TypeKind};
+use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
 use crate::db::step::Step;
+use crate::db::template::Record;
 use crate::db::url::{DbKind, DbUrl};
 use crate::db::value::Value;
 use crate::error::Error;
@@ -392,6 +395,32 @@ impl Backend for SqliteBackend {
             Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string(),
             None => ":memory:".to_owned(),
         })
+    }
+
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        template::fingerprint(self, migration_tables).await
+    }
+    async fn template_record(&mut self, tpl: &DbUrl) -> Result<Option<String>, Error> {
+        template::record(tpl).await
+    }
+    async fn keep_template(&mut self, _source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        template::keep(self, t, record).await
+    }
+    async fn clone_template(&mut self, tpl: &DbUrl, clone: &DbUrl, _record: &Record) -> Result<(), Error> {
+        let mode = template::source_mode(self);
+        let (tpl, clone) = (tpl.clone(), clone.clone());
+        tokio::task::spawn_blocking(move || template::clone(&tpl, &clone, mode))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    }
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        template::databases(self)
+    }
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        template::drop_database(db)
+    }
+    async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        template::lock(tpl, wait).await
     }
 
     async fn close(self) {
