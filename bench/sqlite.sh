@@ -80,21 +80,21 @@ for schema in $SCHEMAS; do
     # a 256 MB page cache and synchronous=NORMAL. seed runs on the file as it is.
     { echo "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -262144;"; cat "$W/import.sql"; } >"$W/import_tuned.sql"
 
-    b_runs=(); r_runs=(); c_runs=(); t_runs=(); loads=()
+    b_runs=(); r_runs=(); c_runs=(); t_runs=(); loads=(); bc=(); rc=(); cc=()
     for r in $(seq 1 "$RUNS"); do
         loads+=("$(load_avg)")
         fresh "$W/a.db"
         timed B -- "$SEED_BIN" --database-url "sqlite://$W/a.db" -q --no-progress bulk --factories "$FACTORIES"
         [[ $(count "$W/a.db") -eq $ROWS ]] || { echo "seed bulk loaded the wrong count" >&2; exit 1; }
-        b_runs+=("$B"); b_rss=$B_rss
+        b_runs+=("$B"); b_rss=$B_rss; bc+=("$B_cpu")
         fresh "$W/b.db"
         timed R -- "$SEED_BIN" --database-url "sqlite://$W/b.db" --snapshot-dir "$W/snaps" -q --no-progress snapshot restore bench
         [[ $(count "$W/b.db") -eq $ROWS ]] || { echo "seed restore loaded the wrong count" >&2; exit 1; }
-        r_runs+=("$R"); r_rss=$R_rss
+        r_runs+=("$R"); r_rss=$R_rss; rc+=("$R_cpu")
         fresh "$W/c.db"
         timed C -- bash -c "'$SQLITE3' -bail '$W/c.db' < '$W/import.sql'"
         [[ $(count "$W/c.db") -eq $ROWS ]] || { echo "sqlite3 .import loaded the wrong count" >&2; exit 1; }
-        c_runs+=("$C")
+        c_runs+=("$C"); cc+=("$C_cpu")
         T=0
         if [[ $TUNED == 1 ]]; then
             fresh "$W/d.db"
@@ -104,7 +104,7 @@ for schema in $SCHEMAS; do
         fi
         t_runs+=("$T")
         loads[-1]="${loads[-1]}-$(load_avg)"
-        log "$schema run $r/$RUNS (load ${loads[-1]}): seed bulk ${B}s, seed restore ${R}s, sqlite3 .import ${C}s, tuned ${T}s; bulk/.import $(ratio "$B" "$C")"
+        log "$schema run $r/$RUNS (load ${loads[-1]}): seed bulk ${B}s (CPU ${B_cpu}s), seed restore ${R}s (CPU ${R_cpu}s), sqlite3 .import ${C}s (CPU ${C_cpu}s), tuned ${T}s; bulk/.import $(ratio "$B" "$C")"
     done
     B=$(median "${b_runs[@]}"); R=$(median "${r_runs[@]}"); C=$(median "${c_runs[@]}"); T=$(median "${t_runs[@]}")
     report+=("$(
@@ -120,6 +120,10 @@ for schema in $SCHEMAS; do
         if [[ $TUNED == 1 ]]; then
             printf '  against the tuned CLI: bulk %s, restore %s\n' "$(ratio "$B" "$T")" "$(ratio "$R" "$T")"
         fi
+        # On a machine shared with other work, wall time follows the load; CPU time less so.
+        printf '  CPU seconds (user + system), median: bulk %s, restore %s, .import %s: bulk/.import = %s, restore/.import = %s\n' \
+            "$(median "${bc[@]}")" "$(median "${rc[@]}")" "$(median "${cc[@]}")" \
+            "$(ratio "$(median "${bc[@]}")" "$(median "${cc[@]}")")" "$(ratio "$(median "${rc[@]}")" "$(median "${cc[@]}")")"
         printf '  seed peak RSS: bulk %s kB, restore %s kB\n' "$b_rss" "$r_rss"
     )")
 done
