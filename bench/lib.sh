@@ -59,15 +59,17 @@ load_pagila() {
 
 checkpoint() { "${PSQL[@]}" -d postgres -c CHECKPOINT; sync; }
 
-# timed OUTVAR -- command... : wall seconds into OUTVAR, client peak RSS (kB) into OUTVAR_rss
+# timed OUTVAR -- command... : wall seconds into OUTVAR, client peak RSS (kB) into
+# OUTVAR_rss, the command's CPU seconds (user + system, children included) into OUTVAR_cpu
 timed() {
     local __var=$1; shift 2
     local t0 t1 rssf="$SCRATCH/rss.$$"
     t0=$(date +%s%N)
-    /usr/bin/time -f '%M' -o "$rssf" "$@" >"$SCRATCH/last.log" 2>&1 || { cat "$SCRATCH/last.log" >&2; return 1; }
+    /usr/bin/time -f '%M %U %S' -o "$rssf" "$@" >"$SCRATCH/last.log" 2>&1 || { cat "$SCRATCH/last.log" >&2; return 1; }
     t1=$(date +%s%N)
     printf -v "$__var" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
-    printf -v "${__var}_rss" '%s' "$(tail -1 "$rssf")"
+    printf -v "${__var}_rss" '%s' "$(tail -1 "$rssf" | cut -d' ' -f1)"
+    printf -v "${__var}_cpu" '%s' "$(tail -1 "$rssf" | awk '{printf "%.2f", $2 + $3}')"
 }
 
 # ms COMMAND...: milliseconds one command took (stdout discarded), printed

@@ -11,10 +11,15 @@ pub fn rows_per_statement(max_binds: usize, columns: usize, batch_size: u64) -> 
 /// `INSERT INTO table (cols) VALUES (?,..),(?,..)` for `rows` rows; table and columns
 /// come quoted in the kind's own way.
 pub fn statement(quoted_table: &str, quoted_columns: &[String], rows: usize) -> String {
+    statement_as("INSERT", quoted_table, quoted_columns, rows)
+}
+
+/// [`statement`] with another verb, e.g. SQLite's `INSERT OR ROLLBACK`.
+pub fn statement_as(verb: &str, quoted_table: &str, quoted_columns: &[String], rows: usize) -> String {
     let columns = quoted_columns;
     let one = format!("({})", vec!["?"; columns.len()].join(","));
     let mut sql = String::with_capacity(64 + rows * (one.len() + 1));
-    sql.push_str(&format!("INSERT INTO {quoted_table} ({}) VALUES ", columns.join(", ")));
+    sql.push_str(&format!("{verb} INTO {quoted_table} ({}) VALUES ", columns.join(", ")));
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
