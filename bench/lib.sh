@@ -49,6 +49,14 @@ recreate_db() {
     "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
 }
 
+# empty_pagila DB: pagila's schema, no rows; load_pagila DB: with its rows, analysed.
+empty_pagila() { recreate_db "$1" >/dev/null; "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1; }
+load_pagila() {
+    empty_pagila "$1"
+    "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/data.sql" >/dev/null 2>&1
+    "${PSQL[@]}" -d "$1" -c "VACUUM (ANALYZE)" >/dev/null
+}
+
 checkpoint() { "${PSQL[@]}" -d postgres -c CHECKPOINT; sync; }
 
 # timed OUTVAR -- command... : wall seconds into OUTVAR, client peak RSS (kB) into OUTVAR_rss

@@ -56,12 +56,8 @@ full_rows=$(rows_of full); r_rows=$(rows_of recipients); o_rows=$(rows_of office
 
 # --- pagila against db-condenser -----------------------------------------------------
 PAGILA=bench_pagila
-recreate_db "$PAGILA" >/dev/null
-"${PSQL[@]}" -d "$PAGILA" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1
-"${PSQL[@]}" -d "$PAGILA" -f "$ROOT/tests/fixtures/pagila/data.sql" >/dev/null 2>&1
-"${PSQL[@]}" -d "$PAGILA" -c "VACUUM (ANALYZE)" >/dev/null
+load_pagila "$PAGILA"
 PURL="postgres://postgres@127.0.0.1:$PGPORT/$PAGILA"
-empty_pagila() { recreate_db "$1" >/dev/null; "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1; }
 
 V=${CONDENSER_VENV:-$SCRATCH/condenser-venv}
 if [[ ! -x $V/bin/subset ]]; then

@@ -468,9 +468,6 @@ pub struct MaskArgs {
     /// A file holding the masking key (else SEED_MASK_KEY, then SEED_MASK_KEY_FILE); never stored.
     #[arg(long, value_name = "FILE", requires = "mask")]
     pub mask_key_file: Option<PathBuf>,
-    /// seed.toml's own [mask] section: set from the file, never on the command line.
-    #[arg(skip)]
-    pub config_rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -562,6 +559,10 @@ pub struct RestoreArgs {
 pub struct ListArgs {
     /// List the versions of this snapshot (dates, sizes, schema versions, bases).
     pub name: Option<String>,
+    /// Only the names, one a line, from file names alone (no header read): what shell
+    /// completions offer.
+    #[arg(long, hide = true)]
+    pub names: bool,
 }
 
 #[derive(Debug, Args)]
@@ -603,7 +604,7 @@ pub struct ProfileArgs {
     /// A column with more distinct values than this gets a range or lengths, not a value set (default 20).
     #[arg(long)]
     pub max_values: Option<u64>,
-    /// Each value of a set must be seen at least this often (default 5).
+    /// A value must be seen at least this often to join a set (default 5); the set needs the values kept to cover 95% of the column.
     #[arg(long)]
     pub min_count: Option<u64>,
     /// A factories file whose [profile] section sets the above and more personal columns.

@@ -101,6 +101,11 @@ pub enum Error {
     #[error("{file}:{line}: {message}")]
     Config { file: PathBuf, line: usize, message: String },
 
+    /// Several mistakes found in one pass over a file, each `file:line: message`: all
+    /// reported at once, so fixing one does not merely reveal the next.
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Configs { problems: Vec<Error> },
+
     #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::human::plural(u64::from(*attempts), "attempt", "attempts"))]
     Connect { url: String, class: &'static str, attempts: u32, reason: String, help: Box<ConnectHelp> },
 
@@ -286,6 +291,20 @@ impl Error {
         Error::Usage { message: message.into(), hint: Some(hint.into()) }
     }
 
+    /// All of `problems` (`Config` errors of one file) as one error, in line order; one
+    /// problem is itself.
+    pub fn configs(mut problems: Vec<Error>) -> Self {
+        let line = |e: &Error| match e {
+            Error::Config { line, .. } => *line,
+            _ => usize::MAX,
+        };
+        problems.sort_by_key(line);
+        match problems.len() {
+            1 => problems.remove(0),
+            _ => Error::Configs { problems },
+        }
+    }
+
     pub fn schema(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Schema { message: message.into(), hint: Some(hint.into()) }
     }
@@ -314,7 +333,7 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage { .. } | Error::Config { .. } => code::USAGE,
+            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } => code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
                 code::CONNECTION
             }
@@ -348,7 +367,7 @@ impl Error {
         match self {
             Error::Usage { hint, .. } | Error::Schema { hint, .. } | Error::Generation { hint, .. } => hint.clone(),
             Error::Permission { hint, .. } => hint.clone(),
-            Error::Config { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
+            Error::Config { .. } | Error::Configs { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
             Error::Connect { class, help, .. } => Some(connect_hint(class, help)),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
             Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
@@ -427,7 +446,7 @@ mod tests {
     /// exhaustive: a new variant does not compile until it says where it belongs.
     fn readme_words(e: &Error) -> &'static str {
         match e {
-            Error::Usage { .. } | Error::Config { .. } => "usage",
+            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } => "usage",
             Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
                 "connection"
             }
@@ -466,6 +485,10 @@ mod tests {
         vec![
             Error::usage("bad flag"),
             Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },
+            Error::configs(vec![
+                Error::Config { file: "f.toml".into(), line: 5, message: "unknown column".into() },
+                Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },
+            ]),
             Error::Connect {
                 url: "postgres://h/db".into(),
                 class: "connection refused",

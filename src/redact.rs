@@ -306,6 +306,11 @@ pub fn is_secret_name(name: &str) -> bool {
 /// and a value with no scheme at all is not shown (it may be a password typed into
 /// the wrong place). Control characters come out escaped.
 pub fn mask_value(raw: &str) -> String {
+    if raw.trim().contains(['\n', '\r']) {
+        // No URL spans lines: an unclosed quote in a .env file swallows the lines
+        // after it (other variables, other secrets) into this value.
+        return MASK.to_owned();
+    }
     let masked = mask(raw.trim(), true);
     crate::untrusted::for_terminal(&masked).into_owned()
 }
@@ -340,6 +345,28 @@ pub fn register_url_secrets(raw: &str) {
             }
         }
     }
+}
+
+/// `message` (a parser's) with every `` `quoted` `` span that is not a plain name
+/// masked as a value: TOML quotes the keys it does not know, and a key may be anything,
+/// a URL with its password included.
+pub fn mask_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('`');
+        let inside = i % 2 == 0;
+        let plain = part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if inside && !plain {
+            out.push_str(&mask_value(part));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Registers the password of every argument that holds a URL (userinfo up to the last
@@ -520,6 +547,17 @@ mod tests {
             pw.to_owned(),
         ]);
         out
+    }
+
+    #[test]
+    fn quoted_names_in_parser_messages() {
+        assert_eq!(
+            mask_quoted("unknown field `postgres://u:Zq7'Pw9x@h/d`, expected one of `database-url`, `bulk`"),
+            "unknown field `postgres://u:***@h/d`, expected one of `database-url`, `bulk`"
+        );
+        assert_eq!(mask_quoted("unknown field `Zq7 Pw9x`"), "unknown field `***`");
+        assert_eq!(mask_quoted("no quotes"), "no quotes");
+        assert_eq!(mask_value("postgres://u:p@h/d\nAPP_TOKEN=Zq7Pw9x"), MASK);
     }
 
     #[test]

@@ -54,6 +54,9 @@ struct RawConfig {
     snapshot: Option<RawSnapshot>,
     #[serde(default)]
     references: RawSection,
+    /// `[mask]`: read again (with its lines) by `snapshot create --mask`.
+    #[serde(default)]
+    mask: RawSection,
 }
 
 /// The switches refused in a config file, read on their own first: `RawConfig` does not
@@ -138,6 +141,8 @@ pub struct Config {
     pub snapshot: SnapshotConfig,
     /// `[references]`: references the schema does not declare (`refs::spec`).
     pub references: Vec<VirtualRef>,
+    /// Whether the file has `[mask]` rules (parsed where masking is asked for).
+    pub has_mask_rules: bool,
 }
 
 /// `[bulk]`: defaults for `seed bulk`.
@@ -203,7 +208,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let toml_error = |e: toml::de::Error| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
-        config_error(path, line, e.message().trim_end())
+        config_error(path, line, &crate::redact::mask_quoted(e.message().trim_end()))
     };
     let refused: RefusedKeys = toml::from_str(text).map_err(toml_error)?;
     let (bulk, snapshot) = (refused.bulk.unwrap_or_default(), refused.snapshot.unwrap_or_default());
@@ -289,6 +294,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
             factories: cx.path(&snapshot.factories, "snapshot.factories")?,
         },
         references,
+        has_mask_rules: !raw.mask.is_empty(),
     })
 }
 

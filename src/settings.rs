@@ -108,6 +108,8 @@ pub struct Settings {
     pub effective: Vec<Effective>,
     /// `seed.toml`'s `[references]`: references the schema does not declare.
     pub references: Vec<crate::refs::spec::VirtualRef>,
+    /// `seed.toml`, when it has a `[mask]` section.
+    pub mask_rules: Option<std::path::PathBuf>,
 }
 
 /// Picks each value by precedence and records where it came from.
@@ -396,6 +398,7 @@ impl Settings {
             env_file: inputs.env_file.clone(),
             effective: r.effective,
             references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
+            mask_rules: inputs.config.as_ref().filter(|c| c.has_mask_rules).map(|c| c.path.clone()),
         })
     }
 

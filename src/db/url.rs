@@ -95,7 +95,11 @@ impl DbUrl {
             Some("sqlite") => Self::parse_sqlite(raw),
             _ => {
                 let masked = redact::mask_value(raw);
-                let what = if masked == redact::MASK {
+                let what = if raw.contains(['\n', '\r']) {
+                    "not a database URL (it spans several lines: an unclosed quote in a .env file? Its text is not \
+                     shown: it may hold secrets)"
+                        .to_owned()
+                } else if masked == redact::MASK {
                     "not a database URL (it has no scheme such as postgres://; its text is not shown: it may be a \
                      password)"
                         .to_owned()

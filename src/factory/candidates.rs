@@ -436,7 +436,7 @@ fn candidate(
     let own = |rng: &mut Rng| {
         let mut plain = col.clone();
         plain.null_ratio = 0.0;
-        free_value(&plain, index, rng).unwrap_or(Value::Null)
+        free_value(&plain, index, rng, &crate::factory::persona::Persona::new(plain.key, index)).unwrap_or(Value::Null)
     };
     let texty = matches!(col.kind, TypeKind::Text { .. } | TypeKind::Char { .. } | TypeKind::Other { .. });
     let usable: Vec<&Mined> = mined.iter().filter(|m| suits(m, &col.kind)).collect();

@@ -7,6 +7,8 @@ pub mod codes;
 pub mod factories_file;
 pub mod hash;
 pub mod pattern;
+pub mod persona;
+pub mod places;
 pub mod plan;
 pub mod profile;
 pub mod rows;

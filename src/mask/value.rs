@@ -325,19 +325,37 @@ impl Masker {
         let key = self.key()?;
         let canonical = self.canonical(input);
         let mut rng = key.rng(canonical.as_bytes(), 0);
-        let mut out = String::new();
-        for part in &t.parts {
-            match part {
-                TemplatePart::Literal(s) => out.push_str(s),
-                TemplatePart::Generator(f) => out.push_str(&fake_text(*f, &mut rng)),
-                #[allow(clippy::cast_possible_truncation)]
-                TemplatePart::Number => out.push_str(&(key.prf(canonical.as_bytes()) as u64).to_string()),
+        // The generated parts first (`None`: the number), to know the number's room.
+        let parts: Vec<Option<String>> = t
+            .parts
+            .iter()
+            .map(|part| match part {
+                TemplatePart::Literal(s) => Some(s.clone()),
+                TemplatePart::Generator(f) => Some(fake_text(*f, &mut rng)),
+                TemplatePart::Number => None,
+            })
+            .collect();
+        #[allow(clippy::cast_possible_truncation)]
+        let mut number = (key.prf(canonical.as_bytes()) as u64).to_string();
+        let numbers = parts.iter().filter(|p| p.is_none()).count();
+        // In a column that is not unique the number is shortened to fit (its last
+        // digits); in a unique one the plan made room for all 20.
+        if let Some(max) = self.shape.bounds.max_len
+            && numbers > 0
+            && !self.shape.distinct
+        {
+            let fixed: usize = parts.iter().flatten().map(|p| p.chars().count()).sum();
+            let room = (max as usize).saturating_sub(fixed) / numbers;
+            let len = number.chars().count();
+            if room >= 1 && len > room {
+                number = number.chars().skip(len - room).collect();
             }
         }
+        let mut out: String = parts.iter().map(|p| p.as_deref().unwrap_or(&number)).collect();
         if let Some(max) = self.shape.bounds.max_len
             && out.chars().count() > max as usize
         {
-            if t.is_distinct() {
+            if self.shape.distinct {
                 return Err(Fault("the template's output is longer than the column allows"));
             }
             out = clamp_len(out, &self.shape.bounds);
@@ -599,6 +617,17 @@ mod tests {
         let a = m.apply("x@y.z").unwrap().unwrap();
         assert!(a.starts_with("user") && a.ends_with("@example.com"), "{a}");
         assert_ne!(m.apply("x@y.w").unwrap().unwrap(), a);
+    }
+
+    #[test]
+    fn a_template_number_fits_a_short_column() {
+        let t = super::super::rules::MaskTemplate::parse("emp{n}").unwrap();
+        let m = masker(Rule::Template(t), TypeKind::Text { max_len: Some(10) }, false);
+        for input in ["Nancy", "Andrew", "Janet", "Margaret"] {
+            let out = m.apply(input).unwrap().unwrap();
+            assert!(out.starts_with("emp") && out.chars().count() == 10, "{out}");
+            assert!(out.chars().skip(3).all(|c| c.is_ascii_digit()), "{out}");
+        }
     }
 
     #[test]

@@ -689,6 +689,24 @@ fn bulk_factories_file_errors_point_at_the_line() {
     let file = w.path().join("table.toml");
     let text = all_output(&bulk(&w, &db.url(), &["--factories", file.to_str().unwrap()]));
     assert!(text.contains("welfare_recipients") && text.contains("office_staffs"), "{text}");
+
+    // r19.12: every mistake of a file in one run, each with its line: those the file
+    // shows alone (a bad generator, a bad rate), then those the schema shows (an unknown
+    // table, an unknown column, a constant the column's type refuses).
+    let all =
+        "[tables.staffs]\ncount = 5\ncolumns.name = { generator = \"nonsense\" }\ncolumns.x = { null_rate = 3 }\n";
+    let file = write_file(&w, "all.toml", all);
+    let text = expect_code(&bulk(&w, &db.url(), &["--factories", file.to_str().unwrap()]), 2);
+    for line in [3, 4] {
+        assert!(text.contains(&format!("{}:{line}:", file.display())), "line {line} missing:\n{text}");
+    }
+    let all = "[tables.nosuch]\ncount = 1\n[tables.offices]\ncount = 2\ncolumns.nope = { value = \"x\" }\n[tables.staffs]\ncount = 2\ncolumns.other = { value = 1 }\n";
+    let file = write_file(&w, "all2.toml", all);
+    let text = expect_code(&bulk(&w, &db.url(), &["--factories", file.to_str().unwrap()]), 2);
+    for (line, needle) in [(1, "unknown table 'nosuch'"), (5, "unknown column 'nope'"), (8, "unknown column 'other'")] {
+        assert!(text.contains(&format!("{}:{line}: {needle}", file.display())), "{needle}:\n{text}");
+    }
+    assert_eq!(db.dump_data(), before, "a bad factories file wrote something");
 }
 
 // =======================================================================================

@@ -782,7 +782,7 @@ fn snapshot_create_killed_with_sigkill_leaves_nothing_and_no_stale_lock() {
 // 3c. The connection dies mid-read
 // ---------------------------------------------------------------------------------
 
-fn terminate_create_mid_copy(w: &Workdir, db: &TestDb, extra: &[&str]) -> (ExitStatus, String) {
+pub fn terminate_create_mid_copy(w: &Workdir, db: &TestDb, extra: &[&str]) -> (ExitStatus, String) {
     let url = db.url();
     let mut args = vec![
         "--log-format",

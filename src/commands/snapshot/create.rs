@@ -315,7 +315,7 @@ async fn report(
 /// else guarded when the source is not on this machine (unless `--no-mask`).
 fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
     if let Some(masking::Asked { request, key }) =
-        masking::request(&args.mask, args.factories.as_deref(), args.dry_run)?
+        masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, args.dry_run)?
     {
         return Ok(MaskChoice::On { request, key });
     }

@@ -34,6 +34,17 @@ pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
             format!("`seed snapshot list {}` lists its versions; `seed snapshot show {r}` shows that one", r.name),
         ));
     }
+    if args.names {
+        // For shell completion: quiet, fast, and never an error worth a message.
+        if store.exists().await.unwrap_or(false)
+            && let Ok((names, _)) = catalog(&store).await
+            && !names.is_empty()
+        {
+            let text: String = names.keys().map(|n| format!("{n}\n")).collect();
+            ctx.printer.data(text.trim_end());
+        }
+        return Ok(code::OK);
+    }
     if !store.exists().await? {
         // The default directory appears with the first snapshot; one named by the
         // user that is not there is a mistake worth an error.

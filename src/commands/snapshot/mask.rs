@@ -40,12 +40,13 @@ pub async fn run(args: MaskSnapshotArgs, ctx: &Context) -> Result<u8, Error> {
             "give the masked copy its own name: the snapshot of the real data stays as it is",
         ));
     }
-    let asked = masking::request(&args.mask, args.factories.as_deref(), args.dry_run)?.ok_or_else(|| {
-        Error::usage_hint(
-            "snapshot mask needs --mask auto, --mask strict or --mask RULES.toml",
-            "e.g. SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto",
-        )
-    })?;
+    let asked =
+        masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, args.dry_run)?.ok_or_else(|| {
+            Error::usage_hint(
+                "snapshot mask needs --mask auto, --mask strict or --mask RULES.toml",
+                "e.g. SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto",
+            )
+        })?;
     let store = ctx.location()?;
     if args.dry_run {
         return dry_run(&args, ctx, &store, &src, &asked.request).await;
@@ -153,7 +154,7 @@ async fn dry_run(
     if !ctx.printer.json_doc() {
         ctx.printer.info(format!("dry run: a masked copy of {} as '{}'", version.label(), args.target));
         masking::print_plan(&ctx.printer, &plan);
-        if masking::request(&args.mask, args.factories.as_deref(), false).is_err() {
+        if masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, false).is_err() {
             ctx.printer.warn(mask::key::missing().to_string());
         }
         ctx.printer.info("nothing was written");

@@ -219,9 +219,12 @@ impl Backend for MySqlBackend {
         let table = quote_ident("seed_value_check");
         // The type as the catalog spells it, without the SRID seed appends for spatial types.
         let ty = col.type_name.split(" srid ").next().unwrap_or_default();
-        self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await?;
-        let created =
-            self.exec(format!("CREATE TEMPORARY TABLE {table} ({} {ty})", quote_ident(&col.name)), step).await;
+        // Inside a READ ONLY transaction (snapshot create) MariaDB refuses even a
+        // temporary table: then the probe checks nothing, like any probe that cannot run.
+        let created = match self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await {
+            Ok(_) => self.exec(format!("CREATE TEMPORARY TABLE {table} ({} {ty})", quote_ident(&col.name)), step).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = created {
             return match Probe::of(e) {
                 Probe::Stop(e) => Err(e),

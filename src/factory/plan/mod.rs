@@ -75,31 +75,35 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
         }
     }
     if let Some(f) = &req.factories {
+        // Every table and column the file names that the schema lacks, all at once.
+        let mut problems = Vec::new();
         for tc in &f.tables {
             // A learned profile may come from a database with more tables: skip those.
             if f.learned.is_some() && schema.find(&tc.name).is_none() {
                 continue;
             }
-            let table = schema.find(&tc.name).ok_or_else(|| {
-                f.error(tc.line, format!("unknown table '{}' (tables: {})", tc.name, schema.table_list()))
-            })?;
+            let Some(table) = schema.find(&tc.name) else {
+                problems
+                    .push(f.error(tc.line, format!("unknown table '{}' (tables: {})", tc.name, schema.table_list())));
+                continue;
+            };
             if let Some(c) = tc.count {
                 counts.insert(table.name.clone(), (c, None));
             }
             if let Some((parent, k)) = &tc.per_parent {
-                let p = schema.find(parent).ok_or_else(|| {
-                    f.error(
+                match schema.find(parent) {
+                    None => problems.push(f.error(
                         tc.per_parent_line,
                         format!("per_parent: unknown table '{parent}' (tables: {})", schema.table_list()),
-                    )
-                })?;
-                if !table.foreign_keys.iter().any(|fk| fk.ref_table == p.name) {
-                    return Err(f.error(
+                    )),
+                    Some(p) if !table.foreign_keys.iter().any(|fk| fk.ref_table == p.name) => problems.push(f.error(
                         tc.per_parent_line,
                         format!("per_parent: {} has no foreign key to {}", table.name, p.name),
-                    ));
+                    )),
+                    Some(p) => {
+                        counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k, tc.per_parent_line))));
+                    }
                 }
-                counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k, tc.per_parent_line))));
             }
             // Column overrides alone do not select a table; a count does.
             for cc in &tc.columns {
@@ -109,13 +113,19 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
                 }
                 let Some(col) = table.column(&cc.name) else {
                     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-                    return Err(f.error(
+                    problems.push(f.error(
                         cc.line,
                         format!("unknown column '{}' in {} (columns: {})", cc.name, table.name, names.join(", ")),
                     ));
+                    continue;
                 };
-                check_rule(&cc.rule, table, col).map_err(|m| f.error(cc.line, m))?;
+                if let Err(m) = check_rule(&cc.rule, table, col) {
+                    problems.push(f.error(cc.line, m));
+                }
             }
+        }
+        if !problems.is_empty() {
+            return Err(Error::configs(problems));
         }
     }
     for (name, n) in &req.table_counts {
