@@ -287,12 +287,13 @@ fn clone_failures_say_why_and_leave_no_half_built_clone() {
     server().psql("postgres", &format!("ALTER DATABASE \"{template}\" ALLOW_CONNECTIONS true"));
     let mut squatter =
         server().psql_cmd(&template).args(["-c", "SELECT pg_sleep(60)"]).env("PGAPPNAME", "squatter").spawn().unwrap();
-    server().psql("postgres", &format!("ALTER DATABASE \"{template}\" ALLOW_CONNECTIONS false"));
-    wait_until(Duration::from_secs(10), "the squatter's session", || {
+    // Locked down again only once it is in (a psql not yet connected would be refused).
+    wait_until(Duration::from_secs(30), "the squatter's session", || {
         (server().psql("postgres", &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{template}'"))
             == "1")
             .then_some(())
     });
+    server().psql("postgres", &format!("ALTER DATABASE \"{template}\" ALLOW_CONNECTIONS false"));
     let out = expect(seed(&w, &db.url(), &["clone", "f"]), 8);
     let text = all_output(&out);
     assert!(text.contains("squatter") && text.contains("pg_terminate_backend"), "{text}");
