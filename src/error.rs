@@ -39,12 +39,12 @@ pub mod code {
             "data: constraint violation, invalid value, a generator cannot satisfy a rule";
         SCHEMA = 5, "schema: no tables, schema mismatch, restore pre-flight failed",
             "schema: no tables to seed, schema mismatch, a foreign-key cycle bulk cannot load, restore pre-flight failed";
-        SNAPSHOT_MISSING = 6, "snapshot (or version, or an incremental snapshot's base) missing, or already exists",
-            "snapshot missing (the name, or the version `NAME@N` named), base missing (a snapshot an incremental one is built on is not there), or already exists (without `--force` or `--new-version`)";
+        SNAPSHOT_MISSING = 6, "snapshot (or version, base, or clone template) missing, or already exists",
+            "snapshot missing (the name, or the version `NAME@N` named), template missing (`seed clone NAME` before `seed prepare NAME --template`), base missing (a snapshot an incremental one is built on is not there), or already exists (without `--force` or `--new-version`)";
         SNAPSHOT_CORRUPT = 7, "snapshot corrupt, failed verification, or a base altered",
             "snapshot corrupt (including an altered header or one over the limits), failed verification, base altered (an incremental snapshot's base no longer holds what it was taken against), or unsupported (newer) format or row format";
-        LOCK_HELD = 8, "lock held by another seed process",
-            "lock held (another seed process has the snapshot or the database)";
+        LOCK_HELD = 8, "lock held by another seed process (or someone connected to a template)",
+            "lock held (another seed process has the snapshot or the database, or is rebuilding a template; someone is connected to a PostgreSQL template or, for a rebuild, its source)";
         DISK_SPACE = 9, "not enough disk space",
             "not enough disk space (checked up front, or ENOSPC/EFBIG while writing)";
         TIMEOUT = 10, "statement timeout",
