@@ -49,6 +49,14 @@ recreate_db() {
     "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\""
 }
 
+# empty_pagila DB: pagila's schema, no rows; load_pagila DB: with its rows, analysed.
+empty_pagila() { recreate_db "$1" >/dev/null; "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1; }
+load_pagila() {
+    empty_pagila "$1"
+    "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/data.sql" >/dev/null 2>&1
+    "${PSQL[@]}" -d "$1" -c "VACUUM (ANALYZE)" >/dev/null
+}
+
 checkpoint() { "${PSQL[@]}" -d postgres -c CHECKPOINT; sync; }
 
 # timed OUTVAR -- command... : wall seconds into OUTVAR, client peak RSS (kB) into
@@ -62,6 +70,15 @@ timed() {
     printf -v "$__var" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')"
     printf -v "${__var}_rss" '%s' "$(tail -1 "$rssf" | cut -d' ' -f1)"
     printf -v "${__var}_cpu" '%s' "$(tail -1 "$rssf" | awk '{printf "%.2f", $2 + $3}')"
+}
+
+# ms COMMAND...: milliseconds one command took (stdout discarded), printed
+ms() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null
+    t1=$(date +%s%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1e6}'
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2)? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }

@@ -28,7 +28,8 @@ DB=bench_subset
 OUT="$SCRATCH/out"
 mkdir -p "$OUT"
 URL="postgres://postgres@127.0.0.1:$PGPORT/$DB"
-seed() { "$SEED_BIN" -q --no-progress --snapshot-dir "$OUT/snaps" "$@"; }
+# An array, not a function: `timed` runs it under /usr/bin/time.
+SEED=("$SEED_BIN" -q --no-progress --snapshot-dir "$OUT/snaps")
 rows_of() { "$SEED_BIN" --snapshot-dir "$OUT/snaps" --json snapshot show "$1" | python3 -c 'import json,sys; print(sum(t["rows"] for t in json.load(sys.stdin)["header"]["tables"]))'; }
 
 recreate_db "$DB" >/dev/null
@@ -43,9 +44,9 @@ RECIPIENTS="welfare_recipients:office_id IN (SELECT id FROM offices ORDER BY id 
 
 f_runs=(); r_runs=(); o_runs=()
 for r in $(seq 0 "$RUNS"); do   # run 0 warms the cache and is not counted
-    timed F -- seed --database-url "$URL" snapshot create full --force
-    timed R -- seed --database-url "$URL" snapshot create recipients --force --subset "$RECIPIENTS"
-    timed O -- seed --database-url "$URL" snapshot create offices --force --subset "offices:1%"
+    timed F -- "${SEED[@]}" --database-url "$URL" snapshot create full --force
+    timed R -- "${SEED[@]}" --database-url "$URL" snapshot create recipients --force --subset "$RECIPIENTS"
+    timed O -- "${SEED[@]}" --database-url "$URL" snapshot create offices --force --subset "offices:1%"
     [[ $r -eq 0 ]] && continue
     log "run $r/$RUNS: full ${F}s, recipients slice ${R}s, offices slice ${O}s"
     f_runs+=("$F"); r_runs+=("$R"); o_runs+=("$O"); f_rss=$F_rss; r_rss=$R_rss; o_rss=$O_rss
@@ -55,12 +56,8 @@ full_rows=$(rows_of full); r_rows=$(rows_of recipients); o_rows=$(rows_of office
 
 # --- pagila against db-condenser -----------------------------------------------------
 PAGILA=bench_pagila
-recreate_db "$PAGILA" >/dev/null
-"${PSQL[@]}" -d "$PAGILA" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1
-"${PSQL[@]}" -d "$PAGILA" -f "$ROOT/tests/fixtures/pagila/data.sql" >/dev/null 2>&1
-"${PSQL[@]}" -d "$PAGILA" -c "VACUUM (ANALYZE)" >/dev/null
+load_pagila "$PAGILA"
 PURL="postgres://postgres@127.0.0.1:$PGPORT/$PAGILA"
-empty_pagila() { recreate_db "$1" >/dev/null; "${PSQL[@]}" -d "$1" -f "$ROOT/tests/fixtures/pagila/schema.sql" >/dev/null 2>&1; }
 
 V=${CONDENSER_VENV:-$SCRATCH/condenser-venv}
 if [[ ! -x $V/bin/subset ]]; then
@@ -77,7 +74,7 @@ cat >"$SCRATCH/condenser.json" <<EOF
 EOF
 s_runs=(); c_runs=()
 for r in $(seq 1 "$RUNS"); do
-    timed S -- seed --database-url "$PURL" snapshot create store1 --force --subset "customer:store_id = 1"
+    timed S -- "${SEED[@]}" --database-url "$PURL" snapshot create store1 --force --subset "customer:store_id = 1"
     "${PSQL[@]}" -d postgres -c 'DROP DATABASE IF EXISTS sub_condenser' -c 'CREATE DATABASE sub_condenser' >/dev/null
     # It writes ./SQL/ in its working directory; the password is required in the file.
     timed C -- bash -c "cd '$SCRATCH' && '$V/bin/subset' -y --config condenser.json"
@@ -86,7 +83,7 @@ for r in $(seq 1 "$RUNS"); do
 done
 S=$(median "${s_runs[@]}"); C=$(median "${c_runs[@]}")
 empty_pagila sub_seed
-seed_ok=no; seed --database-url "postgres://postgres@127.0.0.1:$PGPORT/sub_seed" snapshot restore store1 && seed_ok=yes
+seed_ok=no; "${SEED[@]}" --database-url "postgres://postgres@127.0.0.1:$PGPORT/sub_seed" snapshot restore store1 && seed_ok=yes
 empty_pagila sub_check
 cond_ok=no
 pg_dump --data-only sub_condenser | "${PSQL[@]}" -d sub_check >"$SCRATCH/condenser-load.log" 2>&1 && cond_ok=yes

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env;
+use crate::output::LogFormat;
 
-/// Examples and exit codes under `seed --help` (the codes are `error::code`; a test
-/// keeps the two in step).
-const ROOT_AFTER_HELP: &str = "\
+/// Examples, settings and exit codes under `seed --help` and in the man page; the codes
+/// are `error::code::MEANINGS`.
+fn root_after_help() -> String {
+    format!(
+        "\
 Examples:
   seed bulk --count 10000                      # embedded SQLite default (./seed.db)
   DATABASE_URL=postgres://app@localhost/app_test seed bulk --count 1000
@@ -19,28 +22,17 @@ Examples:
 Settings: flag > environment (and ./.env) > ./seed.toml > default; `seed doctor` shows them.
 
 Exit codes:
-    0  success
-    1  unexpected internal or I/O error
-    2  usage: bad arguments, URL, config file, snapshot name, factories file
-    3  connection: cannot connect, authentication failed, connection lost
-    4  data: constraint violation, invalid value, a generator cannot satisfy a rule
-    5  schema: unknown table, schema mismatch, restore pre-flight failed
-    6  snapshot (or version, or an incremental snapshot's base) missing, or already exists
-    7  snapshot corrupt, failed verification, or a base altered
-    8  lock held by another seed process
-    9  not enough disk space
-   10  statement timeout
-   11  permission denied
-   12  differences found (verify --against-db, diff)
-   13  other snapshots are built on it (delete, prune, create --force)
-  130  interrupted: rolled back, temp files removed, locks released";
+{}",
+        crate::error::code::help_lines()
+    )
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "seed",
     version,
     about = "Bulk-seed test databases with realistic fake data; take, list and restore data snapshots.",
-    after_help = ROOT_AFTER_HELP,
+    after_help = root_after_help(),
     propagate_version = true
 )]
 pub struct Cli {
@@ -136,12 +128,6 @@ pub struct RetryArgs {
     pub retry_max_delay: Option<std::time::Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fill tables with schema-driven fake data, in one transaction.
@@ -160,6 +146,11 @@ pub enum Command {
         after_help = "Examples:\n  seed prepare baseline --count 1000 --factories fixtures/factories.toml\n  seed prepare baseline --count 1000 --wait --json\n\nThe snapshot is saved as NAME.<key> (see `seed snapshot list`); the key covers the schema,\nthe migration version, these options, the factories file's content and seed's version."
     )]
     Prepare(PrepareArgs),
+    /// Fresh databases identical to a template `seed prepare NAME --template` kept: one URL per line.
+    #[command(
+        after_help = "Examples:\n  seed prepare ci --count 1000 --template\n  DATABASE_URL=$(seed clone ci)\n  seed clone ci --count 4 --json\n  seed clone --drop \"$DATABASE_URL\"\n  seed clone --gc --older-than 1h\n\nA clone is named <db>_seed_<NAME>_<UTC time>_<random>; --drop and --gc touch only such names.\nWhen the schema or migration version of the source database changed since the template was\nkept, the first caller rebuilds it (under a lock; the others wait with --wait or exit 8)."
+    )]
+    Clone(CloneArgs),
     /// Check connectivity, privileges, schema version and the snapshot directory.
     #[command(after_help = "Examples:\n  seed doctor\n  seed doctor --json | jq .healthy")]
     Doctor(DoctorArgs),
@@ -280,6 +271,31 @@ pub struct PrepareArgs {
     /// Save (and leave in the database) a slice of what bulk wrote; part of the key.
     #[command(flatten)]
     pub subset: SubsetArgs,
+    /// Then keep the prepared state as a read-only template for `seed clone NAME`.
+    #[arg(long)]
+    pub template: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["name", "drop", "gc"])))]
+pub struct CloneArgs {
+    /// The template's name (the NAME of `seed prepare NAME --template`).
+    pub name: Option<String>,
+    /// How many fresh databases (one URL per line).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), conflicts_with_all = ["drop", "gc"])]
+    pub count: u32,
+    /// Drop these clones (only databases named like seed's clones).
+    #[arg(long, value_name = "URL", num_args = 1.., conflicts_with_all = ["name", "gc"])]
+    pub drop: Vec<String>,
+    /// Drop seed's clones of this database (and what a killed clone or rebuild left).
+    #[arg(long, conflicts_with = "name")]
+    pub gc: bool,
+    /// With --gc: only clones older than this (from the time in their names), e.g. 1h.
+    #[arg(long, value_parser = parse_duration, requires = "gc")]
+    pub older_than: Option<std::time::Duration>,
+    /// Wait for another caller rebuilding the template instead of exiting with code 8.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]
@@ -452,9 +468,6 @@ pub struct MaskArgs {
     /// A file holding the masking key (else SEED_MASK_KEY, then SEED_MASK_KEY_FILE); never stored.
     #[arg(long, value_name = "FILE", requires = "mask")]
     pub mask_key_file: Option<PathBuf>,
-    /// seed.toml's own [mask] section: set from the file, never on the command line.
-    #[arg(skip)]
-    pub config_rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -494,6 +507,9 @@ pub struct SubsetArgs {
     /// With --subset: tables no reference connects to a starting table are empty (default) or kept whole.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub unrelated: Option<UnrelatedArg>,
+    /// Every row, whatever seed.toml, the factories file or a base snapshot says about a slice.
+    #[arg(long, conflicts_with_all = ["subset", "children_per_parent", "no_children", "unrelated"])]
+    pub no_subset: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -543,6 +559,10 @@ pub struct RestoreArgs {
 pub struct ListArgs {
     /// List the versions of this snapshot (dates, sizes, schema versions, bases).
     pub name: Option<String>,
+    /// Only the names, one a line, from file names alone (no header read): what shell
+    /// completions offer.
+    #[arg(long, hide = true)]
+    pub names: bool,
 }
 
 #[derive(Debug, Args)]
@@ -584,7 +604,7 @@ pub struct ProfileArgs {
     /// A column with more distinct values than this gets a range or lengths, not a value set (default 20).
     #[arg(long)]
     pub max_values: Option<u64>,
-    /// Each value of a set must be seen at least this often (default 5).
+    /// A value must be seen at least this often to join a set (default 5); the set needs the values kept to cover 95% of the column.
     #[arg(long)]
     pub min_count: Option<u64>,
     /// A factories file whose [profile] section sets the above and more personal columns.
@@ -747,29 +767,12 @@ mod tests {
 
     #[test]
     fn r11_5_exit_codes_are_listed_in_root_help() {
-        use crate::error::code;
         let help = Cli::command().render_help().to_string();
-        for c in [
-            code::OK,
-            code::INTERNAL,
-            code::USAGE,
-            code::CONNECTION,
-            code::DATA,
-            code::SCHEMA,
-            code::SNAPSHOT_MISSING,
-            code::SNAPSHOT_CORRUPT,
-            code::LOCK_HELD,
-            code::DISK_SPACE,
-            code::TIMEOUT,
-            code::PERMISSION,
-            code::DIFFERENCES,
-            code::INTERRUPTED,
-        ] {
-            assert!(
-                help.lines().any(|l| l.trim_start().starts_with(&format!("{c}  "))),
-                "exit code {c} missing:\n{help}"
-            );
-        }
+        let listed: Vec<&str> =
+            help.lines().skip_while(|l| *l != "Exit codes:").skip(1).take_while(|l| !l.trim().is_empty()).collect();
+        let expected: Vec<String> =
+            crate::error::code::MEANINGS.iter().map(|m| format!("{:>5}  {}", m.code, m.short)).collect();
+        assert_eq!(listed, expected, "seed --help:\n{help}");
     }
 
     /// The README's option tables, as (flag, env, commands) rows: the global table, then

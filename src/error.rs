@@ -1,26 +1,68 @@
-//! The one error type. `exit_code` and `hint` are the single source of the README's
-//! exit-code table; `report` prints it the same way everywhere.
+//! The one error type: `exit_code` maps each condition to a code of [`code::MEANINGS`]
+//! (the one table `--help`, the man page and the README's exit codes come from), `hint`
+//! says what to try next.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Exit codes, one per failure class.
 pub mod code {
-    pub const OK: u8 = 0;
-    pub const INTERNAL: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const CONNECTION: u8 = 3;
-    pub const DATA: u8 = 4;
-    pub const SCHEMA: u8 = 5;
-    pub const SNAPSHOT_MISSING: u8 = 6;
-    pub const SNAPSHOT_CORRUPT: u8 = 7;
-    pub const LOCK_HELD: u8 = 8;
-    pub const DISK_SPACE: u8 = 9;
-    pub const TIMEOUT: u8 = 10;
-    pub const PERMISSION: u8 = 11;
-    pub const DIFFERENCES: u8 = 12;
-    pub const DEPENDENTS: u8 = 13;
-    pub const INTERRUPTED: u8 = 130;
+    /// What an exit code means: a line for `seed --help` and the man page (`short`), and
+    /// the README's table row (`long`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Meaning {
+        pub code: u8,
+        pub short: &'static str,
+        pub long: &'static str,
+    }
+
+    /// Declares each code with what it means, so no code exists undocumented.
+    macro_rules! exit_codes {
+        ($($name:ident = $code:literal, $short:literal, $long:literal;)*) => {
+            $(pub const $name: u8 = $code;)*
+            /// Every exit code, in order: the one source of `--help`, the man page and the
+            /// README's table (tests run seed into each code and compare the README).
+            pub const MEANINGS: &[Meaning] = &[$(Meaning { code: $code, short: $short, long: $long }),*];
+        };
+    }
+
+    exit_codes! {
+        OK = 0, "success",
+            "success";
+        INTERNAL = 1, "unexpected internal or I/O error",
+            "unexpected internal or I/O error";
+        USAGE = 2, "usage: bad arguments, URL, config file, snapshot name, factories file, unknown table",
+            "usage: bad arguments, URL, config file (seed.toml), snapshot name, factories file, unknown table or column named by `--table`/`--exclude` or the factories file, a snapshot directory that is a file (or, for `list`, a named one that does not exist), a bucket that does not exist, an unsupported `--snapshot-dir` scheme or a plain-http endpoint off this machine";
+        CONNECTION = 3, "connection: cannot connect, authentication failed, connection lost, store unreachable",
+            "connection: cannot connect, authentication failed, unknown database, connection lost, a snapshot store that cannot be reached, fails or stops answering";
+        DATA = 4, "data: constraint violation, invalid value, a generator cannot satisfy a rule",
+            "data: constraint violation, invalid value, a generator cannot satisfy a rule";
+        SCHEMA = 5, "schema: no tables, schema mismatch, restore pre-flight failed",
+            "schema: no tables to seed, schema mismatch, a foreign-key cycle bulk cannot load, restore pre-flight failed";
+        SNAPSHOT_MISSING = 6, "snapshot (or version, or an incremental snapshot's base) missing, or already exists",
+            "snapshot missing (the name, or the version `NAME@N` named), base missing (a snapshot an incremental one is built on is not there), or already exists (without `--force` or `--new-version`)";
+        SNAPSHOT_CORRUPT = 7, "snapshot corrupt, failed verification, or a base altered",
+            "snapshot corrupt (including an altered header or one over the limits), failed verification, base altered (an incremental snapshot's base no longer holds what it was taken against), or unsupported (newer) format or row format";
+        LOCK_HELD = 8, "lock held by another seed process",
+            "lock held (another seed process has the snapshot or the database)";
+        DISK_SPACE = 9, "not enough disk space",
+            "not enough disk space (checked up front, or ENOSPC/EFBIG while writing)";
+        TIMEOUT = 10, "statement timeout",
+            "statement timeout";
+        PERMISSION = 11, "permission denied (a store's credentials too)",
+            "permission denied (including a snapshot store refusing or missing credentials)";
+        DIFFERENCES = 12, "differences found (verify --against-db, diff)",
+            "differences found (`snapshot verify --against-db`, `snapshot diff`)";
+        DEPENDENTS = 13, "other snapshots are built on it (delete, prune, create --force)",
+            "dependents: other snapshots are built on the version to delete, prune or replace (`--force`); refused, naming them (`--rebase-dependents` folds it into them for `delete` and `prune`)";
+        INTERRUPTED = 130, "interrupted: rolled back, temp files removed, locks released",
+            "interrupted (SIGINT/SIGTERM): rolled back, temp files removed, locks released";
+    }
+
+    /// The exit codes as `seed --help` and the man page list them.
+    pub fn help_lines() -> String {
+        MEANINGS.iter().map(|m| format!("{:>5}  {}", m.code, m.short)).collect::<Vec<_>>().join("\n")
+    }
 }
 
 /// Which kind of integrity rule a row broke.
@@ -59,7 +101,12 @@ pub enum Error {
     #[error("{file}:{line}: {message}")]
     Config { file: PathBuf, line: usize, message: String },
 
-    #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::output::plural(u64::from(*attempts), "attempt", "attempts"))]
+    /// Several mistakes found in one pass over a file, each `file:line: message`: all
+    /// reported at once, so fixing one does not merely reveal the next.
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Configs { problems: Vec<Error> },
+
+    #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::human::plural(u64::from(*attempts), "attempt", "attempts"))]
     Connect { url: String, class: &'static str, attempts: u32, reason: String, help: Box<ConnectHelp> },
 
     #[error("lost the connection to the database while {step}\n{reason}")]
@@ -96,8 +143,12 @@ pub enum Error {
     BaseAltered { base: String, dependent: String, path: PathBuf },
 
     /// A snapshot other versions are built on, about to be deleted or replaced.
-    #[error("{action} '{target}': {} based on it: {}", crate::output::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
+    #[error("{action} '{target}': {} based on it: {}", crate::human::plural(dependents.len() as u64, "snapshot is", "snapshots are"), dependents.join(", "))]
     HasDependents { action: String, target: String, dependents: Vec<String>, hint: String },
+
+    /// `seed clone NAME` without the template `seed prepare NAME --template` keeps.
+    #[error("there is no template '{name}' for {database} (looked for {template})")]
+    TemplateMissing { name: String, database: String, template: String },
 
     #[error("{resource} is locked{}", holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default())]
     LockHeld { resource: String, holder: Option<String>, hint: String },
@@ -240,6 +291,20 @@ impl Error {
         Error::Usage { message: message.into(), hint: Some(hint.into()) }
     }
 
+    /// All of `problems` (`Config` errors of one file) as one error, in line order; one
+    /// problem is itself.
+    pub fn configs(mut problems: Vec<Error>) -> Self {
+        let line = |e: &Error| match e {
+            Error::Config { line, .. } => *line,
+            _ => usize::MAX,
+        };
+        problems.sort_by_key(line);
+        match problems.len() {
+            1 => problems.remove(0),
+            _ => Error::Configs { problems },
+        }
+    }
+
     pub fn schema(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Schema { message: message.into(), hint: Some(hint.into()) }
     }
@@ -268,13 +333,15 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage { .. } | Error::Config { .. } => code::USAGE,
+            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } => code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
                 code::CONNECTION
             }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => code::DATA,
             Error::Schema { .. } => code::SCHEMA,
-            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } => code::SNAPSHOT_MISSING,
+            Error::SnapshotMissing { .. } | Error::SnapshotExists { .. } | Error::TemplateMissing { .. } => {
+                code::SNAPSHOT_MISSING
+            }
             Error::SnapshotCorrupt { .. } | Error::BaseAltered { .. } => code::SNAPSHOT_CORRUPT,
             Error::BaseMissing { .. } => code::SNAPSHOT_MISSING,
             Error::HasDependents { .. } => code::DEPENDENTS,
@@ -300,7 +367,7 @@ impl Error {
         match self {
             Error::Usage { hint, .. } | Error::Schema { hint, .. } | Error::Generation { hint, .. } => hint.clone(),
             Error::Permission { hint, .. } => hint.clone(),
-            Error::Config { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
+            Error::Config { .. } | Error::Configs { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
             Error::Connect { class, help, .. } => Some(connect_hint(class, help)),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
             Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
@@ -312,6 +379,9 @@ impl Error {
             Error::BaseMissing { .. } => Some("an incremental snapshot cannot be rebuilt without every snapshot below it: bring the missing version back (e.g. `seed snapshot pull`), or restore another snapshot; `seed snapshot list NAME` shows the versions there".into()),
             Error::BaseAltered { .. } => Some("the base was replaced or edited after this snapshot was taken; restore another snapshot, or take a new one with --full".into()),
             Error::LockHeld { hint, .. } | Error::HasDependents { hint, .. } => Some(hint.clone()),
+            Error::TemplateMissing { name, .. } => Some(format!(
+                "keep one first: `seed prepare {name} --template [bulk options]` against the same database"
+            )),
             Error::DiskSpace { .. } => Some("free some space, point --snapshot-dir at a larger disk, or `seed snapshot prune`".into()),
             Error::Timeout { .. } => Some("raise --statement-timeout (SEED_STATEMENT_TIMEOUT) or lower --count / --batch-size (a timeout is retried once, never more)".into()),
             Error::Interrupted => None,
@@ -328,6 +398,14 @@ impl Error {
             Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Store { .. } => true,
             Error::Database { transient, .. } => *transient,
             _ => false,
+        }
+    }
+
+    /// The server's SQLSTATE, for errors that kept it.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Database { sqlstate, .. } => sqlstate.as_deref(),
+            _ => None,
         }
     }
 
@@ -368,13 +446,13 @@ mod tests {
     /// exhaustive: a new variant does not compile until it says where it belongs.
     fn readme_words(e: &Error) -> &'static str {
         match e {
-            Error::Usage { .. } | Error::Config { .. } => "usage",
+            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } => "usage",
             Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
                 "connection"
             }
             Error::Constraint(_) | Error::Generation { .. } | Error::Data { .. } => "data",
             Error::Schema { .. } => "schema",
-            Error::SnapshotMissing { .. } => "snapshot missing",
+            Error::SnapshotMissing { .. } | Error::TemplateMissing { .. } => "snapshot missing",
             Error::SnapshotExists { .. } => "already exists",
             Error::SnapshotCorrupt { .. } => "snapshot corrupt",
             Error::BaseMissing { .. } => "base missing",
@@ -407,6 +485,10 @@ mod tests {
         vec![
             Error::usage("bad flag"),
             Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },
+            Error::configs(vec![
+                Error::Config { file: "f.toml".into(), line: 5, message: "unknown column".into() },
+                Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },
+            ]),
             Error::Connect {
                 url: "postgres://h/db".into(),
                 class: "connection refused",
@@ -435,6 +517,7 @@ mod tests {
             Error::Data { step: "reading t".into(), reason: "row 2: not UTF-8".into() },
             Error::schema("no such table", "run your migrations"),
             Error::SnapshotMissing { name: "a".into(), dir: "snaps".into() },
+            Error::TemplateMissing { name: "ci".into(), database: "h/db".into(), template: "db_seed_ci_tpl".into() },
             Error::SnapshotExists { name: "a".into(), dir: "snaps".into() },
             Error::SnapshotCorrupt { path: "a.seed.gz".into(), reason: "truncated".into() },
             Error::BaseMissing { base: "a@1".into(), dependent: "a@2".into(), chain: "a@2 -> a@1".into() },

@@ -5,24 +5,25 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
+pub mod context;
 pub mod db;
 pub mod env;
 pub mod envfile;
 pub mod error;
 pub mod factory;
-pub mod libpq;
+pub mod human;
 pub mod logging;
 pub mod manual;
 pub mod mask;
 pub mod output;
 pub mod redact;
 pub mod refs;
+pub mod seed_toml;
 pub mod settings;
 pub mod snapshot;
 pub mod subset;
 pub mod system;
-pub mod text;
+pub mod untrusted;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,15 +31,10 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
+use crate::context::Context;
 use crate::error::Error;
 use crate::output::Printer;
 use crate::settings::Settings;
-
-/// What every command gets: validated settings and the output sink.
-pub struct Context {
-    pub settings: Settings,
-    pub printer: Printer,
-}
 
 pub fn main() -> ExitCode {
     // Writing past RLIMIT_FSIZE should fail with EFBIG (reported as a full disk, temp
@@ -60,8 +56,8 @@ pub fn main() -> ExitCode {
         _ => None,
     };
     let fail = |cli: &Cli, e: &Error| {
-        let fallback = settings::OutputSettings {
-            format: cli.output.log_format.unwrap_or(cli::LogFormat::Text),
+        let fallback = output::OutputSettings {
+            format: cli.output.log_format.unwrap_or(output::LogFormat::Text),
             quiet: cli.output.quiet,
             verbose: 0,
             progress: false,
@@ -87,7 +83,7 @@ pub fn main() -> ExitCode {
     } else {
         (cli, matches)
     };
-    let config = match config::load(cli.sources.config.as_deref().filter(|p| !p.as_os_str().is_empty())) {
+    let config = match seed_toml::load(cli.sources.config.as_deref().filter(|p| !p.as_os_str().is_empty())) {
         Ok(config) => config,
         Err(e) => return fail(&cli, &e),
     };
@@ -116,7 +112,7 @@ pub fn main() -> ExitCode {
             () = shutdown_signal() => Err(Error::Interrupted),
         };
         if matches!(result, Err(Error::Interrupted)) {
-            db::recover_after_interrupt(&ctx.settings).await;
+            db::recover_after_interrupt(ctx.settings.urls()).await;
         }
         // Unfinished uploads aborted, leases released (spawned by drops on the way out).
         snapshot::location::pending::settle(Duration::from_secs(15)).await;
@@ -167,7 +163,7 @@ fn print_parse_error(e: &clap::Error) -> ExitCode {
         rendered = lines.join("\n") + "\n";
     }
     let text = redact::mask_args(&rendered, &args);
-    let text = text::printable(&text, color);
+    let text = untrusted::printable(&text, color);
     let _ = if to_stderr {
         std::io::stderr().lock().write_all(text.as_bytes())
     } else {

@@ -6,9 +6,8 @@ use std::io::Write;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
 use crate::env;
-use crate::settings::OutputSettings;
+use crate::output::{LogFormat, OutputSettings};
 
 pub fn init(settings: &OutputSettings) {
     let default = match settings.verbose {
@@ -44,8 +43,11 @@ struct RedactingStderr {
 impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = crate::redact::scrub(&String::from_utf8_lossy(buf));
-        let text =
-            if self.json { crate::text::json_printable(&text) } else { crate::text::printable(&text, self.color) };
+        let text = if self.json {
+            crate::untrusted::json_printable(&text)
+        } else {
+            crate::untrusted::printable(&text, self.color)
+        };
         std::io::stderr().lock().write_all(text.as_bytes())?;
         Ok(buf.len())
     }

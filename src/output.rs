@@ -3,7 +3,6 @@
 //! With `--log-format json` every message is one JSON object per line on stderr.
 //! Everything printed passes through `redact::scrub`.
 
-mod human;
 mod phase;
 mod progress;
 
@@ -13,14 +12,31 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::{Map, Value, json};
 
-pub use human::{human_bytes, human_count, human_secs, plural, thousands};
+pub use crate::human::{human_bytes, human_count, human_secs, plural, thousands};
 pub use phase::Phase;
 pub use progress::Progress;
 
-use crate::cli::LogFormat;
 use crate::error::Error;
 use crate::redact::scrub;
-use crate::settings::OutputSettings;
+
+/// `--log-format`: how messages and events are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What the output settings resolve to (`settings` decides them from flags,
+/// environment and `seed.toml`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSettings {
+    pub format: LogFormat,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: bool,
+    /// `--json`: the command's result as one JSON object on stdout.
+    pub json: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -93,15 +109,22 @@ impl Printer {
         if !self.settings.json {
             return;
         }
-        let mut obj = Map::new();
-        obj.insert("json_version".into(), json!(JSON_VERSION));
-        obj.insert("command".into(), json!(command));
-        if let Value::Object(map) = body {
-            obj.extend(map);
-        }
-        let text = serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", clean_json(&text));
+        let _ = writeln!(out, "{}", clean_json(&document_text(command, body)));
+    }
+
+    /// Data that holds the caller's own credentials and is what they asked for (`seed
+    /// clone`'s URLs): stdout only, control characters escaped, secrets NOT masked.
+    /// Every other mention of the same URLs is masked as usual.
+    pub fn secret_data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::untrusted::printable(text, false));
+    }
+
+    /// [`Printer::document`] for a document holding such data (see [`Printer::secret_data`]).
+    pub fn secret_document(&self, command: &str, body: Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", crate::untrusted::json_printable(&document_text(command, body)));
     }
 
     /// A structured event: a JSON line in JSON mode, else `human` as a plain line.
@@ -231,17 +254,28 @@ impl Printer {
     }
 }
 
+/// A command's JSON document: `json_version` and `command` first, then `body`'s fields.
+fn document_text(command: &str, body: Value) -> String {
+    let mut obj = Map::new();
+    obj.insert("json_version".into(), json!(JSON_VERSION));
+    obj.insert("command".into(), json!(command));
+    if let Value::Object(map) = body {
+        obj.extend(map);
+    }
+    serde_json::to_string_pretty(&Value::Object(obj)).unwrap_or_default()
+}
+
 /// What is printed: secrets masked (`redact::scrub`), then every control character
 /// but newline and tab escaped (`text::printable`): nothing from a file, the
 /// environment or a server reaches the terminal raw.
 pub fn clean(text: &str) -> String {
-    crate::text::printable(&scrub(text), false).into_owned()
+    crate::untrusted::printable(&scrub(text), false).into_owned()
 }
 
 /// JSON that is printed: secrets masked, and what JSON leaves raw but a terminal would
 /// act on escaped the JSON way (see `text::json_printable`).
 pub fn clean_json(text: &str) -> String {
-    crate::text::json_printable(&scrub(text)).into_owned()
+    crate::untrusted::json_printable(&scrub(text)).into_owned()
 }
 
 /// Whether `--log-format json` (or `SEED_LOG_FORMAT=json`) was asked for, read from

@@ -11,6 +11,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 pub const MASK: &str = "***";
@@ -56,15 +58,8 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     forms.push(form);
     // Everything but unreserved characters encoded (what sqlx writes back).
-    let mut strict = String::new();
-    for b in secret.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            strict.push(char::from(b));
-        } else {
-            strict.push_str(&format!("%{b:02X}"));
-        }
-    }
-    forms.push(strict);
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    forms.push(utf8_percent_encode(secret, UNRESERVED).to_string());
     // What the url crate writes in a userinfo.
     if let Ok(mut u) = url::Url::parse("x://u@h")
         && u.set_password(Some(secret)).is_ok()
@@ -73,7 +68,7 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         forms.push(p.to_owned());
     }
     // As it is printed when it holds control characters, and inside a JSON string.
-    forms.push(crate::text::for_terminal(secret).into_owned());
+    forms.push(crate::untrusted::for_terminal(secret).into_owned());
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json[1..json.len() - 1].to_owned());
     }
@@ -311,8 +306,13 @@ pub fn is_secret_name(name: &str) -> bool {
 /// and a value with no scheme at all is not shown (it may be a password typed into
 /// the wrong place). Control characters come out escaped.
 pub fn mask_value(raw: &str) -> String {
+    if raw.trim().contains(['\n', '\r']) {
+        // No URL spans lines: an unclosed quote in a .env file swallows the lines
+        // after it (other variables, other secrets) into this value.
+        return MASK.to_owned();
+    }
     let masked = mask(raw.trim(), true);
-    crate::text::for_terminal(&masked).into_owned()
+    crate::untrusted::for_terminal(&masked).into_owned()
 }
 
 /// Registers what could be a password in a URL-like `raw` value (the userinfo after
@@ -345,6 +345,28 @@ pub fn register_url_secrets(raw: &str) {
             }
         }
     }
+}
+
+/// `message` (a parser's) with every `` `quoted` `` span that is not a plain name
+/// masked as a value: TOML quotes the keys it does not know, and a key may be anything,
+/// a URL with its password included.
+pub fn mask_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('`');
+        let inside = i % 2 == 0;
+        let plain = part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if inside && !plain {
+            out.push_str(&mask_value(part));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Registers the password of every argument that holds a URL (userinfo up to the last
@@ -525,6 +547,17 @@ mod tests {
             pw.to_owned(),
         ]);
         out
+    }
+
+    #[test]
+    fn quoted_names_in_parser_messages() {
+        assert_eq!(
+            mask_quoted("unknown field `postgres://u:Zq7'Pw9x@h/d`, expected one of `database-url`, `bulk`"),
+            "unknown field `postgres://u:***@h/d`, expected one of `database-url`, `bulk`"
+        );
+        assert_eq!(mask_quoted("unknown field `Zq7 Pw9x`"), "unknown field `***`");
+        assert_eq!(mask_quoted("no quotes"), "no quotes");
+        assert_eq!(mask_value("postgres://u:p@h/d\nAPP_TOKEN=Zq7Pw9x"), MASK);
     }
 
     #[test]

@@ -11,17 +11,18 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::Serialize;
 
-use crate::cli::{Cli, LogFormat};
-use crate::config::{Config, Setting};
+use crate::cli::Cli;
+use crate::db::postgres::libpq::PgEnv;
+use crate::db::retry::RetryPolicy;
 use crate::db::url::{DEFAULT_URL, DbUrl};
+use crate::db::{self, ConnectOptions};
 use crate::env;
 use crate::envfile::Loaded;
 use crate::error::Error;
-use crate::libpq::PgEnv;
-use crate::output::{Level, Printer};
-use crate::snapshot::location::Spec;
+use crate::output::{Level, LogFormat, OutputSettings, Printer};
+use crate::seed_toml::{Config, Setting};
+use crate::snapshot::location::{DEFAULT_DIR, Spec};
 
-pub const DEFAULT_SNAPSHOT_DIR: &str = "snapshots";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a setting's value came from.
@@ -106,30 +107,9 @@ pub struct Settings {
     /// Every setting with its source (global options, then `seed.toml` sections).
     pub effective: Vec<Effective>,
     /// `seed.toml`'s `[references]`: references the schema does not declare.
-    pub references: Vec<crate::refs::VirtualRef>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct OutputSettings {
-    pub format: LogFormat,
-    pub quiet: bool,
-    pub verbose: u8,
-    pub progress: bool,
-    /// `--json`: the command's result as one JSON object on stdout.
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_attempts: 5, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(5) }
-    }
+    pub references: Vec<crate::refs::spec::VirtualRef>,
+    /// `seed.toml`, when it has a `[mask]` section.
+    pub mask_rules: Option<std::path::PathBuf>,
 }
 
 /// Picks each value by precedence and records where it came from.
@@ -308,7 +288,7 @@ impl Settings {
             ("snapshot_dir", Some(env::SNAPSHOT_DIR)),
             cli.connect.snapshot_dir.clone().filter(|p| !p.as_os_str().is_empty()),
             |c| c.snapshot_dir.as_ref(),
-            PathBuf::from(DEFAULT_SNAPSHOT_DIR),
+            PathBuf::from(DEFAULT_DIR),
             |p| p.display().to_string(),
         );
         let snapshot_dir = Spec::parse(&snapshot_dir)?;
@@ -418,7 +398,38 @@ impl Settings {
             env_file: inputs.env_file.clone(),
             effective: r.effective,
             references: inputs.config.as_ref().map(|c| c.references.clone()).unwrap_or_default(),
+            mask_rules: inputs.config.as_ref().filter(|c| c.has_mask_rules).map(|c| c.path.clone()),
         })
+    }
+
+    /// How sessions connect and retry.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            retry: self.retry,
+            connect_timeout: self.connect_timeout,
+            statement_timeout: self.statement_timeout,
+            origins: std::sync::Arc::new(db::UrlOrigins {
+                known: self
+                    .urls()
+                    .map(|url| db::UrlOrigin {
+                        url: url.clone(),
+                        origin: self.origin_of(url),
+                        password: self.password_origin(url),
+                    })
+                    .collect(),
+                embedded_default: self.embedded_default.then(|| self.database_url.clone()),
+            }),
+        }
+    }
+
+    /// `DATABASE_URL` and, when set, `DIRECT_URL`.
+    pub fn urls(&self) -> impl Iterator<Item = &DbUrl> {
+        std::iter::once(&self.database_url).chain(self.direct_url.as_ref())
+    }
+
+    /// Checks that `DIRECT_URL`, when set, reaches the database `DATABASE_URL` does.
+    pub async fn check_direct_url(&self, printer: &Printer) -> Result<(), Error> {
+        db::check_direct_url(&self.connect_options(), &self.database_url, self.direct_url.as_ref(), printer).await
     }
 
     /// The URL for writes and locks.
@@ -568,7 +579,7 @@ mod tests {
     #[test]
     fn precedence_flag_then_config_then_default() {
         use clap::{CommandFactory, FromArgMatches};
-        let config = crate::config::parse(
+        let config = crate::seed_toml::parse(
             std::path::Path::new("seed.toml"),
             "snapshot-dir = \"snaps\"\nconnect-timeout = 3\ndatabase-url = \"postgres://app@db.invalid/app\"\n",
         )

@@ -9,8 +9,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::Context;
 use crate::cli::DoctorArgs;
+use crate::context::Context;
 use crate::db::{self, Session};
 use crate::error::{Error, code};
 use crate::output::{Level, plural};
@@ -64,8 +64,15 @@ pub async fn run(_args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
     checks.push(Check::ok("database source", settings.database_origin(), json!(settings.database_origin())));
     checks.push(Check::ok("settings", settings.summary(), json!(settings.effective)));
     // Doctor never writes: a SQLite file is opened read-only, never created.
-    match db::connect_with(settings, &settings.database_url, &ctx.printer, "seed doctor", db::Access::ReadOnly, false)
-        .await
+    match db::connect_with(
+        &settings.connect_options(),
+        &settings.database_url,
+        &ctx.printer,
+        "seed doctor",
+        db::Access::ReadOnly,
+        false,
+    )
+    .await
     {
         Ok(mut session) => {
             let missing = session.url.sqlite_path().is_some_and(|p| !p.exists());
@@ -85,7 +92,7 @@ pub async fn run(_args: DoctorArgs, ctx: &Context) -> Result<u8, Error> {
             database_checks(&mut session, ctx, &mut checks).await;
             session.close().await;
             if let Some(direct) = &settings.direct_url {
-                match db::connect(settings, direct, &ctx.printer, "seed doctor").await {
+                match db::connect(&settings.connect_options(), direct, &ctx.printer, "seed doctor").await {
                     Ok(s) => {
                         checks.push(Check::ok(
                             "direct connection",

@@ -21,10 +21,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::Context;
 use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
+use crate::commands::audit::AuditGuard;
 use crate::commands::bulk::{self, Options};
-use crate::commands::snapshot::{self, AuditGuard, create, report_unlocked, restore};
+use crate::commands::snapshot::{create, restore, subset};
+use crate::commands::template;
+use crate::context::Context;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, SchemaVersion, Table};
 use crate::db::select::Selection;
@@ -32,6 +34,7 @@ use crate::db::{self, Access, WriteIntent};
 use crate::error::{Error, code};
 use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
+use crate::snapshot::catalog::report_unlocked;
 use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
@@ -54,11 +57,17 @@ const MAX_ROUNDS: usize = 4;
 const KEY_VERSION: u32 = 1;
 
 pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
+    execute(&args, ctx, true).await?;
+    Ok(code::OK)
+}
+
+/// Prepares the database (and keeps the template with `--template`); returns the key.
+/// Without `report` nothing is printed but warnings (a template's rebuild by `seed clone`).
+pub async fn execute(args: &PrepareArgs, ctx: &Context, report: bool) -> Result<String, Error> {
     check_name(&args.name)?;
-    let (req, opts) = bulk::request_from_args(&bulk_args(&args))?;
+    let (req, opts) = bulk::request_from_args(&bulk_args(args))?;
     // A slice of what bulk writes is saved (and left in the database) instead of all of it.
-    let rules =
-        snapshot::subset::rules(&args.subset, Some(req.seed), req.factories.as_ref(), &ctx.settings.references)?;
+    let rules = subset::rules(&args.subset, Some(req.seed), req.factories.as_ref(), &ctx.settings.references)?;
     let url = ctx.settings.write_url();
     if !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -66,18 +75,98 @@ pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
         ));
     }
-    let store = snapshot::location(ctx)?;
+    if args.template {
+        // Before any write: a name that cannot make a template is refused up front.
+        crate::db::template::Names::new(&url.database_stem(), &args.name)?;
+    }
+    let store = ctx.location()?;
     store.check()?;
-    ctx.settings.announce_target(&ctx.printer);
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    if report {
+        ctx.settings.announce_target(&ctx.printer);
+    }
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let live = read_live(ctx, args.wait).await?;
     let key = Key::new(&live, &req, &opts.selection, rules.as_ref());
     let name = format!("{}.{}", args.name, key.short());
-    let job = Job { ctx, args: &args, store: &store, name, key, req: &req, opts: &opts, subset: rules };
+    let job = Job { ctx, args, store: &store, name, key, req: &req, opts: &opts, subset: rules };
     let done = job.prepare().await?;
-    job.report(&done, started.elapsed());
-    Ok(code::OK)
+    let kept = if args.template {
+        Some(template::keep(ctx, &args.name, record_args(args), &job.key.full, args.wait).await?)
+    } else {
+        None
+    };
+    if report {
+        job.report(&done, started.elapsed(), kept.as_ref());
+    }
+    Ok(job.key.full)
+}
+
+/// The options that decide the prepared state, as arguments: kept in a template's
+/// record so `seed clone` can prepare it again (paths made absolute).
+fn record_args(args: &PrepareArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |flag: &str, value: String| {
+        out.push(flag.to_owned());
+        out.push(value);
+    };
+    if let Some(n) = args.count {
+        push("--count", n.to_string());
+    }
+    for t in &args.tables {
+        push("--table", t.clone());
+    }
+    for p in &args.exclude {
+        push("--exclude", p.clone());
+    }
+    for p in &args.schemas {
+        push("--schema", p.clone());
+    }
+    if let Some(f) = &args.factories {
+        push("--factories", std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string());
+    }
+    if let Some(n) = args.batch_size {
+        push("--batch-size", n.to_string());
+    }
+    if let Some(n) = args.seed {
+        push("--seed", n.to_string());
+    }
+    for s in &args.subset.subset {
+        push("--subset", s.clone());
+    }
+    if let Some(n) = args.subset.children_per_parent {
+        push("--children-per-parent", n.to_string());
+    }
+    if let Some(u) = args.subset.unrelated {
+        push("--unrelated", if u == crate::cli::UnrelatedArg::Keep { "keep" } else { "empty" }.into());
+    }
+    for (on, flag) in [
+        (args.strict_names, "--strict-names"),
+        (args.cascade, "--cascade"),
+        (args.allow_remote, "--allow-remote"),
+        (args.subset.no_children, "--no-children"),
+    ] {
+        if on {
+            out.push(flag.to_owned());
+        }
+    }
+    out
+}
+
+/// `seed prepare NAME ARGS` as a template's record keeps it (see `record_args`).
+pub fn args_from_record(name: &str, args: &[String], wait: bool) -> Result<PrepareArgs, Error> {
+    let argv = ["seed", "prepare", name].into_iter().map(str::to_owned).chain(args.iter().cloned());
+    match <crate::cli::Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(crate::cli::Cli { command: crate::cli::Command::Prepare(mut parsed), .. }) => {
+            parsed.wait = wait;
+            Ok(parsed)
+        }
+        Ok(_) => Err(Error::Internal("a template's record did not parse as prepare options".into())),
+        Err(e) => Err(Error::usage_hint(
+            format!("the template's record holds options this seed does not take: {}", e.kind()),
+            "keep the template again: `seed prepare NAME --template [options]`",
+        )),
+    }
 }
 
 /// `NAME` must leave room for `.<short key>` within the snapshot-name rules.
@@ -128,8 +217,15 @@ struct Live {
 async fn read_live(ctx: &Context, wait: bool) -> Result<Live, Error> {
     with_retry(&ctx.settings.retry, &ctx.printer, "reading the schema", |_| async move {
         let url = if ctx.settings.embedded_default { ctx.settings.write_url() } else { &ctx.settings.database_url };
-        let mut session =
-            db::connect_with(&ctx.settings, url, &ctx.printer, "seed prepare", Access::ReadWrite, wait).await?;
+        let mut session = db::connect_with(
+            &ctx.settings.connect_options(),
+            url,
+            &ctx.printer,
+            "seed prepare",
+            Access::ReadWrite,
+            wait,
+        )
+        .await?;
         let result = async {
             if ctx.settings.embedded_default {
                 let intent = WriteIntent { command: "prepare".into(), retry: false, wait, empties: false };
@@ -176,8 +272,8 @@ impl Key {
             "exclude": selection.exclude,
             "schemas": selection.schemas,
             "seed": req.seed,
-            "factories": req.factories.as_ref().map(crate::factory::config::Factories::text),
-            "like": req.like.as_ref().map(crate::factory::config::Factories::text),
+            "factories": req.factories.as_ref().map(crate::factory::factories_file::Factories::text),
+            "like": req.like.as_ref().map(crate::factory::factories_file::Factories::text),
         });
         // Only when there is one, so the keys of whole snapshots stay as they were.
         if let (Some(rules), Value::Object(map)) = (subset, &mut doc) {
@@ -383,7 +479,7 @@ impl Job<'_> {
             Err(Error::LockHeld { holder, .. }) => return Ok(Step::Busy(holder)),
             Err(e) => return Err(e),
         };
-        report_unlocked(self.ctx, &guard);
+        report_unlocked(&self.ctx.printer, &guard);
         // It may have been replaced or removed before we had the lock.
         let Found::Hit(hit) = self.look().await else { return Ok(Step::Changed) };
         self.restore_or_distrust(*hit).await
@@ -552,7 +648,7 @@ impl Job<'_> {
         text
     }
 
-    fn report(&self, done: &Done, elapsed: Duration) {
+    fn report(&self, done: &Done, elapsed: Duration, kept: Option<&template::Kept>) {
         let secs = elapsed.as_secs_f64();
         let (action, tables, rows) = match done {
             Done::Restored { tables, rows } => ("restored", *tables, *rows),
@@ -567,6 +663,9 @@ impl Job<'_> {
             "rows": rows,
             "seconds": (secs * 1000.0).round() / 1000.0,
         });
+        if let (Some(kept), Value::Object(map)) = (kept, &mut doc) {
+            map.insert("template".into(), kept.json());
+        }
         if let (Done::Seeded { miss, saved, .. }, Value::Object(map)) = (done, &mut doc) {
             map.insert("miss".into(), json!(miss.label()));
             map.insert("saved".into(), json!(saved.is_ok()));
@@ -598,6 +697,10 @@ impl Job<'_> {
                 format!("seeded {}{why}: {figures}; {after}", self.args.name)
             }
         };
+        let human = match kept {
+            Some(kept) => format!("{human}; kept as template {}", kept.describe()),
+            None => human,
+        };
         self.ctx.printer.event(Level::Info, "prepared", doc.clone(), || human);
         self.ctx.printer.document("prepare", doc);
     }
@@ -611,7 +714,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::factory::config::Factories;
+    use crate::factory::factories_file::Factories;
 
     fn table(name: &str, estimate: u64, fks: &[&str]) -> Table {
         let fks: Vec<Value> = fks

@@ -13,20 +13,26 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::db::errors::Step;
 use crate::db::evaluate;
 use crate::db::keys::{self, KeyPart, RowKey};
-use crate::db::schema::{Column, Schema, Table, TableName};
-use crate::db::url::DbKind;
+use crate::db::schema::{Column, ForeignKey, Schema, Table, TableName, quote_ident};
+use crate::db::step::Step;
+use crate::db::template::Record;
+use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
 use crate::output::Progress;
-use crate::snapshot::format::SequenceState;
+
+/// Where a sequence behind a serial or identity column stands (PostgreSQL's
+/// `last_value` and `is_called`), as a snapshot records it for a restore to put back.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SequenceState {
+    pub last_value: i64,
+    pub is_called: bool,
+}
 
 /// Receives a table's rows as COPY text, in chunks of whole or partial lines.
 pub trait ChunkSink {
@@ -97,9 +103,23 @@ pub struct LoadPlan {
     pub blocking: Vec<String>,
     /// Tables outside the load whose rows reference a table it empties (a problem
     /// without `--cascade`, the tables it empties with it).
-    pub dependents: Vec<crate::db::dependents::Dependent>,
+    pub dependents: Vec<Dependent>,
     /// Why `--cascade` cannot help with them (a target references one of them), if so.
     pub cascade_obstacle: Option<String>,
+}
+
+/// A table outside the load holding rows that reference a table to be emptied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    pub table: TableName,
+    /// Its rows whose foreign key is set (they reference the parent).
+    pub rows: u64,
+    pub constraint: String,
+    pub parent: TableName,
+    /// 1: it references a table of the load; 2: a table of depth 1; and so on. Only
+    /// depth 1 stops a load without `--cascade`; deeper ones are what `--cascade` would
+    /// have to empty as well.
+    pub depth: usize,
 }
 
 /// The rows of one table as the load receives them.
@@ -125,6 +145,34 @@ pub struct LoadTable<'a> {
     /// failing row is reported as "batch B, row R".
     pub batch_size: Option<u64>,
     pub progress: Progress,
+}
+
+/// A column whose values the database would generate (serial, identity, rowid,
+/// AUTO_INCREMENT): a bulk load writes them itself, `start`, `start + step`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedKey {
+    pub table: TableName,
+    pub column: String,
+    /// The sequence behind it (PostgreSQL).
+    pub sequence: Option<String>,
+    pub start: i64,
+    pub step: i64,
+}
+
+/// A foreign key of a cycle, or a self reference: its parent may load after its child.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleEdge<'a> {
+    pub table: &'a Table,
+    pub fk: &'a ForeignKey,
+}
+
+/// A foreign key `prepare_cycles` has written NULL, to be set once every row is in.
+#[derive(Debug, Clone)]
+pub struct CycleFix<'a> {
+    pub table: &'a Table,
+    pub fk: &'a ForeignKey,
+    /// Unique within the load (it names a temp table).
+    pub id: String,
 }
 
 /// What a failed probe of a value says (see [`Backend::refused_values`]).
@@ -260,9 +308,20 @@ pub trait Backend {
     /// A write transaction holding the database-wide seed lock: a second bulk or restore
     /// is refused (exit 8, naming the holder) or waits.
     async fn begin_write(&mut self, intent: &WriteIntent, step: &Step) -> Result<(), Error>;
-    async fn commit(&mut self, step: &Step) -> Result<(), Error>;
-    /// Best effort: also called after errors, when the connection may be gone.
-    async fn rollback(&mut self);
+    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
+        let result = self.execute("COMMIT".into(), step).await;
+        self.transaction_ended().await;
+        result
+    }
+    /// Best effort: also called after errors, when the connection may be gone (the server
+    /// rolls back on disconnect anyway).
+    async fn rollback(&mut self) {
+        let _ = self.execute("ROLLBACK".into(), &Step::new("rolling back")).await;
+        self.transaction_ended().await;
+    }
+    /// After COMMIT or ROLLBACK, succeeded or not: what the write set up for itself is
+    /// undone (a lock, a session setting).
+    async fn transaction_ended(&mut self) {}
 
     // Schema.
     async fn introspect(&mut self) -> Result<Schema, Error>;
@@ -271,7 +330,34 @@ pub trait Backend {
         Ok(false)
     }
     /// Exact row count.
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error>;
+    async fn count_rows(&mut self, table: &TableName, step: &Step) -> Result<u64, Error> {
+        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), step).await?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+    /// Up to `limit` distinct values of `columns` of `table` with no NULL among them, as
+    /// text and sorted, so what is picked from them is the same every time.
+    async fn distinct_keys(
+        &mut self,
+        table: &TableName,
+        columns: &[String],
+        limit: i64,
+        step: &Step,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
+            cols.iter().map(|c| self.cast_text(c)).collect::<Vec<_>>().join(", "),
+            table.quoted(),
+            cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
+            (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+        );
+        self.text_rows(sql, step).await
+    }
+    /// The highest value of integer column `column` of `table` (`None` when it is empty).
+    async fn max_int(&mut self, table: &TableName, column: &str, step: &Step) -> Result<Option<i64>, Error> {
+        let max = format!("max({})", quote_ident(column));
+        self.one_i64(format!("SELECT {} FROM {}", self.cast_int(&max), table.quoted()), step).await
+    }
 
     // Export.
     /// The session settings COPY text depends on, as recorded in snapshot headers.
@@ -353,15 +439,31 @@ pub trait Backend {
     async fn finish_load(&mut self) -> Result<(), Error>;
 
     // Bulk.
-    /// Marks or defers the foreign keys of cycles so the rows can go in (or refuses).
-    async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error>;
-    /// Fixes the values of generated keys (serial, identity, rowid, auto-increment)
-    /// from the tables' state under the lock, so every attempt writes the same rows.
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error>;
-    /// Sets the foreign keys written NULL by `prepare_cycles`, after all rows are in.
-    async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error>;
-    /// Moves sequences past the keys `reserve_keys` handed out.
-    async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error>;
+    /// How the foreign keys of cycles go in, one answer per edge: `true` when the
+    /// edge is written NULL and set after the load (`close_cycle`); or why it cannot.
+    /// Default: as they are (the kind checks foreign keys only at the end).
+    async fn prepare_cycles(&mut self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
+        Ok(vec![false; edges.len()])
+    }
+    /// Fixes `start` and `step` of each generated key from the tables' state under the
+    /// lock, so every attempt writes the same rows.
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error>;
+    /// Sets the foreign key `prepare_cycles` wrote NULL, once every row is in: `rows`
+    /// gives each row's primary-key values, then the foreign key's.
+    async fn close_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<Value>> + Send),
+    ) -> Result<(), Error> {
+        let _ = rows;
+        Err(Error::Internal(format!("{}: this kind of database sets no foreign key after a load", fix.table.name)))
+    }
+    /// Moves sequences past the keys `reserve_keys` handed out. Default: nothing to
+    /// move (explicit values move the kind's counters themselves).
+    async fn settle_keys(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        let _ = keys;
+        Ok(())
+    }
 
     // Restore.
     /// Puts each sequence back where the snapshot saw it, or past the restored maximum.
@@ -373,5 +475,64 @@ pub trait Backend {
     /// URLs reach the same database when their identities are equal.
     async fn identity(&mut self) -> Result<String, Error>;
 
+    // Templates and clones (`seed clone`; names and the record in db/template.rs). The
+    // databases are named by URLs of this session's server (`DbUrl::sibling`).
+    /// A digest of this database's schema (catalog) and of the rows of `migration_tables`.
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        let _ = migration_tables;
+        Err(no_templates(self.kind()))
+    }
+    /// The record text kept with `template`; `None` when there is no such template.
+    async fn template_record(&mut self, template: &DbUrl) -> Result<Option<String>, Error> {
+        let _ = template;
+        Err(no_templates(self.kind()))
+    }
+    /// Copies `source` into a read-only `template` carrying `record` (its strategy filled
+    /// in here): built under `building`, then put in place of any older template at once,
+    /// which leaves as `retired` and is dropped.
+    async fn keep_template(&mut self, source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        let _ = (source, t, record);
+        Err(no_templates(self.kind()))
+    }
+    /// A new database `clone` identical to `template`; nothing under `clone`'s name if it fails.
+    async fn clone_template(&mut self, template: &DbUrl, clone: &DbUrl, record: &Record) -> Result<(), Error> {
+        let _ = (template, clone, record);
+        Err(no_templates(self.kind()))
+    }
+    /// Names of the databases on this server (SQLite: files beside this one) that could
+    /// be clones (the caller picks seed's by name).
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        Err(no_templates(self.kind()))
+    }
+    /// Drops `db`; false when there was none.
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        let _ = db;
+        Err(no_templates(self.kind()))
+    }
+    /// Takes the lock that lets one caller rebuild `template` (held until the session
+    /// closes or the returned guard drops), or says who has it; waits with `wait`.
+    async fn lock_template(&mut self, template: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        let _ = (template, wait);
+        Err(no_templates(self.kind()))
+    }
+
     async fn close(self);
+}
+
+/// The names a template is kept under while it is (re)built.
+pub struct TemplateTargets {
+    pub template: DbUrl,
+    pub building: DbUrl,
+    pub retired: DbUrl,
+}
+
+/// Held while a template is rebuilt: a lock file (SQLite), or nothing when the lock
+/// belongs to the session itself (PostgreSQL's advisory lock).
+pub struct TemplateLock(pub Option<std::fs::File>);
+
+fn no_templates(kind: DbKind) -> Error {
+    Error::usage_hint(
+        format!("templates and clones are not available for {} yet", kind.product()),
+        "`seed prepare NAME --template` and `seed clone` work with PostgreSQL and SQLite",
+    )
 }

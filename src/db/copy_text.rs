@@ -6,6 +6,8 @@
 
 use std::io::Write as _;
 
+use crate::db::value::Value;
+
 /// One decoded field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
@@ -45,6 +47,18 @@ pub fn push_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
 pub fn push_display(buf: &mut Vec<u8>, v: impl std::fmt::Display) {
     // Writing into a Vec cannot fail.
     let _ = write!(buf, "{v}");
+}
+
+/// Appends `v` as one field.
+pub fn push_value(buf: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => push_null(buf),
+        Value::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
+        Value::Int(i) => push_display(buf, i),
+        Value::Float(f) => push_display(buf, f),
+        Value::Text(s) => push_text(buf, s),
+        Value::Bytes(b) => push_bytes(buf, b),
+    }
 }
 
 /// Rows in a chunk of COPY text: its newlines.
@@ -152,6 +166,19 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn values_are_escaped() {
+        let mut buf = Vec::new();
+        push_value(&mut buf, &Value::Text("a\tb\nc\\d".into()));
+        buf.push(b'|');
+        push_value(&mut buf, &Value::Null);
+        buf.push(b'|');
+        push_value(&mut buf, &Value::Bytes(vec![0, 255]));
+        buf.push(b'|');
+        push_value(&mut buf, &Value::Float(1.5));
+        assert_eq!(String::from_utf8(buf).unwrap(), "a\\tb\\nc\\\\d|\\N|\\\\x00ff|1.5");
+    }
 
     fn encode(fields: &[Field]) -> Vec<u8> {
         let mut buf = Vec::new();

@@ -12,10 +12,10 @@
 
 use std::collections::HashSet;
 
-use crate::db::backend::{Backend, ChunkSink};
+use crate::db::backend::{Backend, ChunkSink, Dependent};
 use crate::db::copy_text::LineSplitter;
-use crate::db::errors::Step;
 use crate::db::schema::{Schema, Table, TableName, load_order, quote_ident};
+use crate::db::step::Step;
 use crate::error::Error;
 use crate::output::plural;
 
@@ -60,20 +60,6 @@ impl ChunkSink for Unmatched<'_> {
             Ok(())
         })
     }
-}
-
-/// A table outside the load holding rows that reference a table to be emptied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dependent {
-    pub table: TableName,
-    /// Its rows whose foreign key is set (they reference the parent).
-    pub rows: u64,
-    pub constraint: String,
-    pub parent: TableName,
-    /// 1: it references a table of the load; 2: a table of depth 1; and so on. Only
-    /// depth 1 stops a load without `--cascade`; deeper ones are what `--cascade` would
-    /// have to empty as well.
-    pub depth: usize,
 }
 
 /// Every table outside `targets` whose rows would be left pointing at emptied rows:

@@ -1,41 +1,8 @@
-//! What failed, and where: the `Step` every statement runs under, and the part of
-//! driver-error translation all kinds share. Each kind maps its own database errors
+//! The part of driver-error translation all kinds share. Each kind maps its own database errors
 //! (`postgres/errors.rs`, `sqlite/errors.rs`).
 
-use std::time::Duration;
-
+use crate::db::step::Step;
 use crate::error::Error;
-
-/// What was being done when a statement failed, so the message can say so.
-#[derive(Debug, Clone, Default)]
-pub struct Step {
-    pub what: String,
-    pub table: Option<String>,
-    /// Rows per batch, to turn a COPY line number into a batch number.
-    pub batch_size: Option<u64>,
-    /// Rows of this table sent before the current statement (multi-statement loads).
-    pub row_offset: u64,
-    pub statement_timeout: Option<Duration>,
-}
-
-impl Step {
-    pub fn new(what: impl Into<String>) -> Self {
-        Self { what: what.into(), ..Self::default() }
-    }
-    pub fn table(mut self, table: impl Into<String>) -> Self {
-        self.table = Some(table.into());
-        self
-    }
-    pub fn batches(mut self, batch_size: u64, row_offset: u64) -> Self {
-        self.batch_size = Some(batch_size);
-        self.row_offset = row_offset;
-        self
-    }
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.statement_timeout = timeout;
-        self
-    }
-}
 
 /// Translates the errors that are not a database's own answer: the connection, the
 /// pool, the protocol. Database errors go to the kind's translator first.

@@ -5,7 +5,7 @@
 //! so each kind only says how to write a value as a literal of a column's type.
 
 use crate::db::schema::{Column, quote_ident};
-use crate::factory::values::Value;
+use crate::db::value::Value;
 
 /// Rows per statement: keeps statements small (SQLite's and MySQL's limits) while a
 /// pool of a few hundred candidates still takes only a few round trips.

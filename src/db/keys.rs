@@ -96,37 +96,17 @@ pub fn in_list(lhs: &[String], keys: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::schema::{Column, TableName, TypeKind, Unique};
+    use crate::db::schema::Unique;
+    use crate::db::schema::test_support::int_table;
 
-    fn table(pk: &[&str], uniques: &[(&[&str], bool)]) -> Table {
-        let col = |n: &str, nullable: bool| Column {
-            name: n.into(),
-            type_name: "integer".into(),
-            kind: TypeKind::Int,
-            nullable,
-            default: None,
-            auto: None,
-            generated: false,
-            checks: vec![],
-        };
-        Table {
-            name: TableName::new("", "t"),
-            columns: vec![col("a", false), col("b", false), col("c", true)],
-            primary_key: pk.iter().map(|s| (*s).to_owned()).collect(),
-            uniques: uniques
-                .iter()
-                .map(|(cols, _)| Unique { name: "u".into(), columns: cols.iter().map(|s| (*s).to_owned()).collect() })
-                .collect(),
-            foreign_keys: vec![],
-            partitioned: false,
-            partition_key: None,
-            partitions: vec![],
-            checks: vec![],
-            row_estimate: 0,
-            estimated_bytes: 0,
-            trigger_writes: vec![],
-            key_rules: vec![],
-        }
+    fn table(pk: &[&str], uniques: &[&[&str]]) -> Table {
+        let mut t = int_table("", "t", &[("a", false), ("b", false), ("c", true)]);
+        t.primary_key = pk.iter().map(|s| (*s).to_owned()).collect();
+        t.uniques = uniques
+            .iter()
+            .map(|cols| Unique { name: "u".into(), columns: cols.iter().map(|s| (*s).to_owned()).collect() })
+            .collect();
+        t
     }
 
     #[test]
@@ -138,9 +118,9 @@ mod tests {
             (vec!["t.\"a\"".to_owned(), "t.\"b\"".into()], "primary key")
         );
         // A unique key with a nullable column does not name rows.
-        let k = RowKey::of(&table(&[], &[(&["c"], true), (&["b"], false)]), rowid.clone()).unwrap();
+        let k = RowKey::of(&table(&[], &[&["c"], &["b"]]), rowid.clone()).unwrap();
         assert_eq!(k.kind, "unique (b)");
-        let k = RowKey::of(&table(&[], &[(&["c"], true)]), rowid).unwrap();
+        let k = RowKey::of(&table(&[], &[&["c"]]), rowid).unwrap();
         assert_eq!((k.exprs(None), k.kind.as_str()), (vec!["rowid".to_owned()], "rowid"));
         assert!(RowKey::of(&table(&[], &[]), None).is_none());
     }

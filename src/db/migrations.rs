@@ -10,8 +10,8 @@
 use std::cmp::Ordering;
 
 use crate::db::backend::Backend;
-use crate::db::errors::Step;
 use crate::db::schema::{Schema, SchemaVersion, Table, quote_ident};
+use crate::db::step::Step;
 use crate::error::Error;
 
 /// How a tool's table yields the schema version.
@@ -202,36 +202,12 @@ fn compute(rule: Rule, rows: &[Vec<Option<String>>]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::schema::{Column, TableName, TypeKind};
+    use crate::db::schema::TypeKind;
+    use crate::db::schema::test_support::{self, column};
 
     fn table(name: &str, cols: &[&str]) -> Table {
-        Table {
-            name: TableName::new("public", name),
-            columns: cols
-                .iter()
-                .map(|c| Column {
-                    name: (*c).into(),
-                    type_name: "text".into(),
-                    kind: TypeKind::Text { max_len: None },
-                    nullable: true,
-                    default: None,
-                    auto: None,
-                    generated: false,
-                    checks: vec![],
-                })
-                .collect(),
-            primary_key: vec![],
-            uniques: vec![],
-            foreign_keys: vec![],
-            partitioned: false,
-            partition_key: None,
-            partitions: vec![],
-            checks: vec![],
-            row_estimate: 0,
-            estimated_bytes: 0,
-            trigger_writes: vec![],
-            key_rules: vec![],
-        }
+        let columns = cols.iter().map(|c| column(c, "text", TypeKind::Text { max_len: None }, true)).collect();
+        test_support::table("public", name, columns, &[])
     }
 
     #[test]

@@ -17,8 +17,11 @@ pub mod retry;
 pub mod schema;
 pub mod select;
 pub mod sqlite;
+pub mod step;
+pub mod template;
 pub mod triggers;
 pub mod url;
+pub mod value;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,17 +30,15 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 pub use backend::{
-    Backend, ChunkSink, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges,
+    RowForm, RowInput, SequenceState, TemplateLock, TemplateTargets, WriteIntent,
 };
-use errors::Step;
 use schema::{Schema, SchemaVersion, Table, TableName};
+use step::Step;
 use url::{DbKind, DbUrl};
 
 use crate::error::Error;
-use crate::factory::plan::Plan;
 use crate::output::{Level, Printer};
-use crate::settings::Settings;
-use crate::snapshot::format::SequenceState;
 
 /// A connection to one kind of database.
 pub enum Conn {
@@ -112,7 +113,7 @@ impl Session {
     pub async fn evaluate(
         &mut self,
         columns: &[&schema::Column],
-        rows: &[Vec<crate::factory::values::Value>],
+        rows: &[Vec<value::Value>],
         exprs: &[String],
         step: &Step,
     ) -> Result<Vec<Vec<Option<String>>>, Error> {
@@ -162,7 +163,23 @@ impl Session {
         dispatch!(&mut self.conn, b => b.apply_demo_schema_if_empty().await)
     }
     pub async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        dispatch!(&mut self.conn, b => b.count_rows(table).await)
+        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
+        dispatch!(&mut self.conn, b => b.count_rows(table, &step).await)
+    }
+    /// Up to `limit` distinct non-NULL values of `columns` of `table`, as sorted text.
+    pub async fn distinct_keys(
+        &mut self,
+        table: &TableName,
+        columns: &[String],
+        limit: i64,
+    ) -> Result<Vec<Vec<Option<String>>>, Error> {
+        let step = self.step(format!("reading keys of {table}"));
+        dispatch!(&mut self.conn, b => b.distinct_keys(table, columns, limit, &step).await)
+    }
+    /// The highest value of integer column `column` of `table`.
+    pub async fn max_int(&mut self, table: &TableName, column: &str) -> Result<Option<i64>, Error> {
+        let step = self.step(format!("reading the highest {table}.{column}"));
+        dispatch!(&mut self.conn, b => b.max_int(table, column, &step).await)
     }
 
     pub async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
@@ -271,17 +288,21 @@ impl Session {
     pub async fn finish_load(&mut self) -> Result<(), Error> {
         dispatch!(&mut self.conn, b => b.finish_load().await)
     }
-    pub async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.prepare_cycles(plan).await)
+    pub async fn prepare_cycles(&mut self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
+        dispatch!(&mut self.conn, b => b.prepare_cycles(edges).await)
     }
-    pub async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.reserve_keys(plan).await)
+    pub async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.reserve_keys(keys).await)
     }
-    pub async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.close_cycles(plan).await)
+    pub async fn close_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<value::Value>> + Send),
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.close_cycle(fix, rows).await)
     }
-    pub async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error> {
-        dispatch!(&mut self.conn, b => b.settle_keys(plan).await)
+    pub async fn settle_keys(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.settle_keys(keys).await)
     }
     pub async fn restore_sequences(
         &mut self,
@@ -294,6 +315,38 @@ impl Session {
     }
     pub async fn identity(&mut self) -> Result<String, Error> {
         dispatch!(&mut self.conn, b => b.identity().await)
+    }
+
+    pub async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        dispatch!(&mut self.conn, b => b.fingerprint(migration_tables).await)
+    }
+    pub async fn template_record(&mut self, template: &DbUrl) -> Result<Option<String>, Error> {
+        dispatch!(&mut self.conn, b => b.template_record(template).await)
+    }
+    pub async fn keep_template(
+        &mut self,
+        source: &DbUrl,
+        targets: &TemplateTargets,
+        record: &mut template::Record,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.keep_template(source, targets, record).await)
+    }
+    pub async fn clone_template(
+        &mut self,
+        template: &DbUrl,
+        clone: &DbUrl,
+        record: &template::Record,
+    ) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.clone_template(template, clone, record).await)
+    }
+    pub async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        dispatch!(&mut self.conn, b => b.sibling_databases().await)
+    }
+    pub async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.drop_database(db).await)
+    }
+    pub async fn lock_template(&mut self, template: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        dispatch!(&mut self.conn, b => b.lock_template(template, wait).await)
     }
 }
 
@@ -330,15 +383,50 @@ fn is_pg(err: &sqlx::Error) -> bool {
 
 /// Connects to `url` (retrying transient failures per the retry settings) and reports
 /// `connection_established` or `connection_failed`.
-pub async fn connect(settings: &Settings, url: &DbUrl, printer: &Printer, app: &str) -> Result<Session, Error> {
-    connect_with(settings, url, printer, app, Access::ReadWrite, false).await
+pub async fn connect(options: &ConnectOptions, url: &DbUrl, printer: &Printer, app: &str) -> Result<Session, Error> {
+    connect_with(options, url, printer, app, Access::ReadWrite, false).await
 }
 
-/// Opens more sessions like one already open (the same URL, settings and application
+/// How sessions connect and retry: what `--connect-timeout`, `--statement-timeout` and
+/// the `--retry-*` options resolved to.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub retry: retry::RetryPolicy,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Option<Duration>,
+    /// Where the URLs came from, for a failed connection's hint.
+    pub origins: Arc<UrlOrigins>,
+}
+
+/// What the settings know about the URLs they hold and db does not: where each came
+/// from, where its password comes from, and which SQLite file may be created.
+#[derive(Debug, Clone, Default)]
+pub struct UrlOrigins {
+    pub known: Vec<UrlOrigin>,
+    /// The embedded default database: a write creates its file when missing.
+    pub embedded_default: Option<DbUrl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UrlOrigin {
+    pub url: DbUrl,
+    /// In words: `DATABASE_URL in .env`, `the libpq environment (PGHOST)`, `seed.toml:2`.
+    pub origin: String,
+    /// Where its password comes from (servers), in words.
+    pub password: String,
+}
+
+impl UrlOrigins {
+    fn of(&self, url: &DbUrl) -> Option<&UrlOrigin> {
+        self.known.iter().find(|k| k.url.expose() == url.expose())
+    }
+}
+
+/// Opens more sessions like one already open (the same URL, options and application
 /// name): for work spread over several connections.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Connector<'a> {
-    pub settings: &'a Settings,
+    pub options: ConnectOptions,
     pub url: &'a DbUrl,
     pub printer: &'a Printer,
     pub app: &'a str,
@@ -346,26 +434,26 @@ pub struct Connector<'a> {
 
 impl Connector<'_> {
     pub async fn connect(&self) -> Result<Session, Error> {
-        connect(self.settings, self.url, self.printer, self.app).await
+        connect(&self.options, self.url, self.printer, self.app).await
     }
 }
 
 /// As [`connect`], read-only or not, and with `wait` a database another process holds
 /// (SQLite's file lock) is waited for instead of refused.
 pub async fn connect_with(
-    settings: &Settings,
+    options: &ConnectOptions,
     url: &DbUrl,
     printer: &Printer,
     app: &str,
     access: Access,
     wait: bool,
 ) -> Result<Session, Error> {
-    let policy = settings.retry;
+    let policy = options.retry;
     let mut attempt = 1u32;
     loop {
         let started = Instant::now();
         let result =
-            tokio::time::timeout(settings.connect_timeout, connect_once(settings, url, printer, app, access)).await;
+            tokio::time::timeout(options.connect_timeout, connect_once(options, url, printer, app, access)).await;
         let err = match result {
             Ok(Ok((conn, version))) => {
                 let latency = started.elapsed();
@@ -384,7 +472,7 @@ pub async fn connect_with(
                         )
                     },
                 );
-                return Ok(Session { conn, info, url: url.clone(), statement_timeout: settings.statement_timeout });
+                return Ok(Session { conn, info, url: url.clone(), statement_timeout: options.statement_timeout });
             }
             Ok(Err(e)) => {
                 if let Some(held) = sqlite::errors::held_at_connect(url, &e) {
@@ -403,10 +491,7 @@ pub async fn connect_with(
             Err(_) => (
                 "timed out",
                 true,
-                format!(
-                    "no answer within {} (--connect-timeout)",
-                    humantime::format_duration(settings.connect_timeout)
-                ),
+                format!("no answer within {} (--connect-timeout)", humantime::format_duration(options.connect_timeout)),
             ),
         };
         let (class, transient, reason) = err;
@@ -452,17 +537,18 @@ pub async fn connect_with(
             class,
             attempts: attempt,
             reason,
-            help: Box::new(connect_help(settings, url)),
+            help: Box::new(connect_help(&options.origins, url)),
         });
     }
 }
 
 /// What a connection hint needs to name the setting to fix.
-fn connect_help(settings: &Settings, url: &DbUrl) -> crate::error::ConnectHelp {
-    let origin = settings.origin_of(url);
+fn connect_help(origins: &UrlOrigins, url: &DbUrl) -> crate::error::ConnectHelp {
+    let known = origins.of(url);
+    let origin = known.map_or_else(|| "the command line".to_owned(), |k| k.origin.clone());
     let password = match url.kind() {
         DbKind::Sqlite => None,
-        DbKind::Postgres => Some(settings.password_origin(url)),
+        DbKind::Postgres => Some(known.map_or_else(|| format!("the URL, from {origin}"), |k| k.password.clone())),
         DbKind::Mysql if url.has_password() => Some(format!("the URL, from {origin}")),
         DbKind::Mysql => Some("none was given: put it in the URL (user:password@host)".to_owned()),
     };
@@ -476,7 +562,7 @@ fn connect_help(settings: &Settings, url: &DbUrl) -> crate::error::ConnectHelp {
 }
 
 async fn connect_once(
-    settings: &Settings,
+    options: &ConnectOptions,
     url: &DbUrl,
     printer: &Printer,
     app: &str,
@@ -484,14 +570,16 @@ async fn connect_once(
 ) -> Result<(Conn, String), sqlx::Error> {
     match url.kind() {
         DbKind::Postgres => {
-            let (b, v) = postgres::connect(url, app, settings.statement_timeout, printer).await?;
+            let (b, v) = postgres::connect(url, app, options.statement_timeout, printer).await?;
             Ok((Conn::Postgres(b), v))
         }
         DbKind::Sqlite => {
             let open = match access {
                 Access::ReadOnly => sqlite::Open::ReadOnly,
                 // Only the embedded default is made when missing.
-                Access::ReadWrite if settings.embedded_default && url.expose() == settings.database_url.expose() => {
+                Access::ReadWrite
+                    if options.origins.embedded_default.as_ref().is_some_and(|d| d.expose() == url.expose()) =>
+                {
                     sqlite::Open::Create
                 }
                 Access::ReadWrite => sqlite::Open::Existing,
@@ -500,7 +588,7 @@ async fn connect_once(
             Ok((Conn::Sqlite(b), v))
         }
         DbKind::Mysql => {
-            let (b, v) = mysql::connect(url, settings.statement_timeout, printer).await?;
+            let (b, v) = mysql::connect(url, options.statement_timeout, printer).await?;
             Ok((Conn::Mysql(b), v))
         }
     }
@@ -509,12 +597,17 @@ async fn connect_once(
 /// With `DIRECT_URL` set, writes and locks go through it while reads use
 /// `DATABASE_URL`: both must reach the same database (a pooler in front of the same
 /// server passes), or a load and a snapshot would silently touch two databases.
-pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<(), Error> {
-    let Some(direct) = &settings.direct_url else { return Ok(()) };
-    let mut a = connect_with(settings, &settings.database_url, printer, "seed", Access::ReadOnly, false).await?;
+pub async fn check_direct_url(
+    options: &ConnectOptions,
+    database_url: &DbUrl,
+    direct_url: Option<&DbUrl>,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let Some(direct) = direct_url else { return Ok(()) };
+    let mut a = connect_with(options, database_url, printer, "seed", Access::ReadOnly, false).await?;
     let ida = a.identity().await;
     a.close().await;
-    let mut b = connect_with(settings, direct, printer, "seed", Access::ReadOnly, false).await?;
+    let mut b = connect_with(options, direct, printer, "seed", Access::ReadOnly, false).await?;
     let idb = b.identity().await;
     b.close().await;
     let (ida, idb) = (ida?, idb?);
@@ -522,7 +615,7 @@ pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<
         return Err(Error::usage_hint(
             format!(
                 "DIRECT_URL ({direct}) and DATABASE_URL ({}) reach different databases:\n  DATABASE_URL: {ida}\n  DIRECT_URL:   {idb}",
-                settings.database_url
+                database_url
             ),
             "DIRECT_URL must reach the same database as DATABASE_URL, without the pooler; fix one of them or unset DIRECT_URL",
         ));
@@ -532,8 +625,8 @@ pub async fn check_direct_url(settings: &Settings, printer: &Printer) -> Result<
 
 /// After Ctrl-C dropped a command mid-transaction: whatever the kind needs so the
 /// database is exactly as before, even for a reader of the files alone.
-pub async fn recover_after_interrupt(settings: &Settings) {
-    for url in std::iter::once(&settings.database_url).chain(settings.direct_url.as_ref()) {
+pub async fn recover_after_interrupt(urls: impl IntoIterator<Item = &DbUrl>) {
+    for url in urls {
         if url.kind() == DbKind::Sqlite {
             sqlite::recover(url).await;
         }

@@ -8,7 +8,20 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::output::{Level, Printer};
-use crate::settings::RetryPolicy;
+
+/// How often and how patiently transient failures are retried (`--retry-*`).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 5, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(5) }
+    }
+}
 
 /// Delay before attempt `attempt + 1` (attempt counts from 1): base * 2^(attempt-1),
 /// capped at max, then "equal jitter" (half fixed, half random) so clients spread out.

@@ -280,19 +280,6 @@ impl Schema {
         self.tables.iter().find(|t| &t.name == name)
     }
 
-    /// The application tables `sel` picks (`db::select` rules); patterns that match
-    /// nothing are told to `out`.
-    pub fn select(
-        &self,
-        sel: &crate::db::select::Selection,
-        out: &crate::output::Printer,
-    ) -> Result<Vec<&Table>, crate::error::Error> {
-        let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
-        let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
-        sel.tell_unmatched(&names, &self.search_path, self.names_ignore_case, out);
-        Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
-    }
-
     /// Names for "did you mean" messages.
     pub fn table_list(&self) -> String {
         let names: Vec<String> = self.tables.iter().map(|t| t.name.to_string()).collect();
@@ -456,39 +443,33 @@ pub fn load_order(tables: &[&Table]) -> LoadOrder {
     LoadOrder { order, broken }
 }
 
+/// Tables for unit tests elsewhere.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
+    use super::{Column, Table, TableName, TypeKind};
 
-    fn table(name: &str, cols: &[(&str, bool)], fks: &[(&str, &str)]) -> Table {
+    /// A column with no default, not generated, no checks.
+    pub fn column(name: &str, type_name: &str, kind: TypeKind, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            kind,
+            nullable,
+            default: None,
+            auto: None,
+            generated: false,
+            checks: vec![],
+        }
+    }
+
+    /// A table of `columns` and primary key `pk`, nothing else.
+    pub fn table(schema: &str, name: &str, columns: Vec<Column>, pk: &[&str]) -> Table {
         Table {
-            name: TableName::new("public", name),
-            columns: cols
-                .iter()
-                .map(|(c, nullable)| Column {
-                    name: (*c).into(),
-                    type_name: "uuid".into(),
-                    kind: TypeKind::Uuid,
-                    nullable: *nullable,
-                    default: None,
-                    auto: None,
-                    generated: false,
-                    checks: vec![],
-                })
-                .collect(),
-            primary_key: vec!["id".into()],
+            name: TableName::new(schema, name),
+            columns,
+            primary_key: pk.iter().map(|c| (*c).to_owned()).collect(),
             uniques: vec![],
-            foreign_keys: fks
-                .iter()
-                .map(|(col, parent)| ForeignKey {
-                    name: format!("{name}_{col}_fkey"),
-                    columns: vec![(*col).into()],
-                    ref_table: TableName::new("public", *parent),
-                    ref_columns: vec!["id".into()],
-                    deferrable: false,
-                    period: false,
-                })
-                .collect(),
+            foreign_keys: vec![],
             partitioned: false,
             partition_key: None,
             partitions: vec![],
@@ -498,6 +479,35 @@ mod tests {
             trigger_writes: vec![],
             key_rules: vec![],
         }
+    }
+
+    /// A table of integer columns `(name, nullable)`, primary key `id`, nothing else.
+    pub fn int_table(schema: &str, name: &str, cols: &[(&str, bool)]) -> Table {
+        let columns = cols.iter().map(|(c, nullable)| column(c, "integer", TypeKind::Int, *nullable)).collect();
+        table(schema, name, columns, &["id"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::column;
+    use super::*;
+
+    fn table(name: &str, cols: &[(&str, bool)], fks: &[(&str, &str)]) -> Table {
+        let columns = cols.iter().map(|(c, nullable)| column(c, "uuid", TypeKind::Uuid, *nullable)).collect();
+        let mut t = test_support::table("public", name, columns, &["id"]);
+        t.foreign_keys = fks
+            .iter()
+            .map(|(col, parent)| ForeignKey {
+                name: format!("{name}_{col}_fkey"),
+                columns: vec![(*col).into()],
+                ref_table: TableName::new("public", *parent),
+                ref_columns: vec!["id".into()],
+                deferrable: false,
+                period: false,
+            })
+            .collect();
+        t
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! error only when none of them matches anything, or with `--strict-names` (each must
 //! match); otherwise the command warns and goes on with the others.
 
-use crate::db::schema::TableName;
+use crate::db::schema::{Schema, Table, TableName};
 use crate::error::Error;
 use crate::output::Printer;
 
@@ -227,6 +227,17 @@ fn parse(texts: &[String]) -> Result<Vec<Pattern>, Error> {
 
 fn in_schema(n: &TableName, s: &str, ignore_case: bool) -> bool {
     if ignore_case { n.schema.eq_ignore_ascii_case(s) } else { n.schema == s }
+}
+
+impl Schema {
+    /// The application tables `sel` picks (the rules above); patterns that match
+    /// nothing are told to `out`.
+    pub fn select(&self, sel: &Selection, out: &Printer) -> Result<Vec<&Table>, Error> {
+        let names: Vec<TableName> = self.tables.iter().map(|t| t.name.clone()).collect();
+        let chosen = sel.apply(&names, &self.search_path, self.names_ignore_case)?;
+        sel.tell_unmatched(&names, &self.search_path, self.names_ignore_case, out);
+        Ok(self.tables.iter().filter(|t| chosen.contains(&t.name)).collect())
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::db::postgres::libpq::{PgEnv, Target};
 use crate::error::Error;
-use crate::libpq::{PgEnv, Target};
 use crate::redact;
 
 /// The embedded default when no URL is given.
@@ -24,6 +26,16 @@ impl DbKind {
             DbKind::Postgres => "postgres",
             DbKind::Sqlite => "sqlite",
             DbKind::Mysql => "mysql",
+        }
+    }
+
+    /// The database template work (`seed clone`) connects to when it must not be the
+    /// source: PostgreSQL cannot copy or drop a database its caller is connected to.
+    /// Every server has `postgres`, and any role may connect to it by default.
+    pub fn maintenance_database(self) -> Option<&'static str> {
+        match self {
+            DbKind::Postgres => Some("postgres"),
+            DbKind::Sqlite | DbKind::Mysql => None,
         }
     }
 
@@ -83,7 +95,11 @@ impl DbUrl {
             Some("sqlite") => Self::parse_sqlite(raw),
             _ => {
                 let masked = redact::mask_value(raw);
-                let what = if masked == redact::MASK {
+                let what = if raw.contains(['\n', '\r']) {
+                    "not a database URL (it spans several lines: an unclosed quote in a .env file? Its text is not \
+                     shown: it may hold secrets)"
+                        .to_owned()
+                } else if masked == redact::MASK {
                     "not a database URL (it has no scheme such as postgres://; its text is not shown: it may be a \
                      password)"
                         .to_owned()
@@ -245,6 +261,51 @@ impl DbUrl {
     pub fn has_password(&self) -> bool {
         self.has_password
     }
+
+    /// What `seed clone` builds its names from: the database's name (servers) or the
+    /// file's stem (SQLite).
+    pub fn database_stem(&self) -> String {
+        match &self.sqlite_path {
+            Some(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            None => self.dbname.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Database `name` beside this one: on the same server, or in the same directory
+    /// with this file's extension (SQLite).
+    pub fn sibling(&self, name: &str) -> Result<Self, Error> {
+        match &self.sqlite_path {
+            Some(p) => {
+                let mut file = std::ffi::OsString::from(name);
+                if let Some(ext) = p.extension() {
+                    file.push(".");
+                    file.push(ext);
+                }
+                // Absolute: a clone's URL is used from wherever the tests run.
+                let path = std::path::absolute(p).unwrap_or_else(|_| p.clone()).with_file_name(file);
+                self.with_database(&path.to_string_lossy())
+            }
+            None => self.with_database(name),
+        }
+    }
+
+    /// The same server and credentials, another database (servers: its name; SQLite:
+    /// its file path). Options (TLS, sockets) stay as they are.
+    pub fn with_database(&self, name: &str) -> Result<Self, Error> {
+        if self.kind == DbKind::Sqlite {
+            let query = self.driver.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            return Self::parse_sqlite(&format!("sqlite://{name}{query}"));
+        }
+        let mut url = url::Url::parse(&self.driver)
+            .map_err(|e| Error::Internal(format!("the driver's URL does not parse again: {e}")))?;
+        let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        url.set_path(&format!("/{}", encoded.replace('+', "%20")));
+        let mut next = Self::parse(url.as_str())?;
+        // Parts that came from the environment stay known as such.
+        next.env_parts.clone_from(&self.env_parts);
+        next.service.clone_from(&self.service);
+        Ok(next)
+    }
 }
 
 impl fmt::Display for DbUrl {
@@ -297,14 +358,15 @@ fn target_from_url(url: &url::Url) -> Result<Target, String> {
 /// One explicit URL from `t`: a TCP host in the authority, a socket directory in
 /// `host=`; with `mask`, the password shown as `***`.
 fn build_url(scheme: &str, t: &Target, mask: bool) -> String {
-    let password = t.password.as_deref().map(|p| if mask { redact::MASK.to_owned() } else { encode(p, USERINFO_KEEP) });
+    let password =
+        t.password.as_deref().map(|p| if mask { redact::MASK.to_owned() } else { encode(p, USERINFO_ESCAPED) });
     let tcp_host = t.host.as_deref().filter(|h| !h.is_empty() && !h.starts_with('/') && !h.starts_with('@'));
     let mut params: Vec<(&str, String)> = Vec::new();
     let mut out = format!("{scheme}://");
     match tcp_host {
         Some(host) => {
             if t.user.is_some() || password.is_some() {
-                out.push_str(&encode(t.user.as_deref().unwrap_or_default(), USERINFO_KEEP));
+                out.push_str(&encode(t.user.as_deref().unwrap_or_default(), USERINFO_ESCAPED));
                 if let Some(p) = &password {
                     out.push(':');
                     out.push_str(p);
@@ -338,7 +400,7 @@ fn build_url(scheme: &str, t: &Target, mask: bool) -> String {
     }
     out.push('/');
     if let Some(db) = &t.dbname {
-        out.push_str(&encode(db, USERINFO_KEEP));
+        out.push_str(&encode(db, USERINFO_ESCAPED));
     }
     if let Some(addr) = &t.hostaddr {
         params.push(("hostaddr", addr.clone()));
@@ -346,29 +408,21 @@ fn build_url(scheme: &str, t: &Target, mask: bool) -> String {
     params.extend(t.params.iter().map(|(k, v)| (k.as_str(), v.clone())));
     if !params.is_empty() {
         let query: Vec<String> =
-            params.iter().map(|(k, v)| format!("{}={}", encode(k, QUERY_KEEP), encode(v, QUERY_KEEP))).collect();
+            params.iter().map(|(k, v)| format!("{}={}", encode(k, QUERY_ESCAPED), encode(v, QUERY_ESCAPED))).collect();
         out.push('?');
         out.push_str(&query.join("&"));
     }
     out
 }
 
-/// Bytes kept as they are in a user name, password or database name.
-const USERINFO_KEEP: &[u8] = b"-._~";
-/// Bytes kept in a query value: readable socket paths and options.
-const QUERY_KEEP: &[u8] = b"-._~/:,*";
+/// Encoded in a user name, password or database name: all but letters, digits and `-._~`.
+const USERINFO_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// Encoded in a query value: as a user name, but readable socket paths and options.
+const QUERY_ESCAPED: &AsciiSet = &USERINFO_ESCAPED.remove(b'/').remove(b':').remove(b',').remove(b'*');
 
-/// Percent-encodes every byte but ASCII letters, digits and `keep`.
-fn encode(s: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || keep.contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// Percent-encodes every byte of `s` in `set`.
+fn encode(s: &str, set: &'static AsciiSet) -> String {
+    utf8_percent_encode(s, set).to_string()
 }
 
 /// A Unix socket (a path, or libpq's `@abstract` name), `localhost`, a loopback
@@ -395,25 +449,10 @@ fn host_is_local(host: &str, port: u16) -> bool {
     }
 }
 
-/// `%XX` sequences decoded (a literal `+` stays a `+`, as in a URL's userinfo).
+/// `%XX` sequences decoded (a literal `+` stays a `+`, as in a URL's userinfo; a `%`
+/// not followed by two hex digits stays as it is).
 fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
+    String::from_utf8(percent_encoding::percent_decode_str(s).collect())
 }
 
 #[cfg(test)]

@@ -13,11 +13,12 @@ use fake::rand::{RngExt, SeedableRng};
 use crate::db::checks::{fully_understood, referenced_columns};
 use crate::db::evaluate::check_body;
 use crate::db::schema::TypeKind;
+use crate::db::value::Value;
 use crate::factory::hash::{derive, hash_str};
 use crate::factory::pattern::Syntax;
 use crate::factory::plan::{ColumnPlan, Gen, Origin, Pool, TablePlan};
 use crate::factory::rows::free_value;
-use crate::factory::values::{Faker, Rng, Value, clamp_len, fake_text, text_to_value};
+use crate::factory::values::{Faker, Rng, clamp_len, fake_text, text_to_value};
 
 /// Candidates proposed per round; a group gets up to [`ROUNDS`] rounds.
 pub const CANDIDATES: usize = 256;
@@ -435,7 +436,7 @@ fn candidate(
     let own = |rng: &mut Rng| {
         let mut plain = col.clone();
         plain.null_ratio = 0.0;
-        free_value(&plain, index, rng).unwrap_or(Value::Null)
+        free_value(&plain, index, rng, &crate::factory::persona::Persona::new(plain.key, index)).unwrap_or(Value::Null)
     };
     let texty = matches!(col.kind, TypeKind::Text { .. } | TypeKind::Char { .. } | TypeKind::Other { .. });
     let usable: Vec<&Mined> = mined.iter().filter(|m| suits(m, &col.kind)).collect();

@@ -1,5 +1,6 @@
 //! What real data looks like, column by column, without keeping it: value sets of
-//! columns with few distinct values (each value seen often enough), null rates,
+//! columns with few distinct values (the values seen often enough, when they cover most
+//! rows), null rates,
 //! numeric and date ranges, text lengths, and the key structure of JSON documents (keys
 //! and value types, never values). Columns that look personal or secret — by their name,
 //! their values, or the user's own patterns — only ever get a null rate: their values
@@ -35,7 +36,7 @@ pub const DEFAULT_MIN_COUNT: u64 = 5;
 pub struct ProfileSettings {
     /// A column with more distinct values than this gets a range or lengths, not a set.
     pub max_values: usize,
-    /// Every value of a set must be seen at least this often, or there is no set.
+    /// A value must be seen at least this often to join a set (see `supported_values`).
     pub min_count: u64,
     /// More columns to treat as personal: `table.column`, `column`, with `*` wildcards.
     pub personal: Vec<String>,
@@ -577,11 +578,10 @@ fn learn(c: ColumnStats, settings: &ProfileSettings) -> ColumnProfile {
         return done(Learned::Nulls);
     }
     if let Some(values) = &c.values
-        && !values.is_empty()
-        && values.values().all(|&n| n >= settings.min_count)
         && matches!(c.class, Class::Text | Class::Number | Class::Bool | Class::Date | Class::Time)
+        && let Some(set) = supported_values(values, settings.min_count)
     {
-        return done(Learned::Values(values.iter().map(|(v, n)| (v.clone(), *n)).collect()));
+        return done(Learned::Values(set));
     }
     match c.class {
         Class::Number => c.num.map_or(Learned::Nulls, |(a, b)| Learned::NumberRange(a, b)),
@@ -593,6 +593,24 @@ fn learn(c: ColumnStats, settings: &ProfileSettings) -> ColumnProfile {
         _ => Learned::Nulls,
     }
     .pipe(done)
+}
+
+/// Share of a column's values (in percent) the well-supported ones must cover to make
+/// its value set: a few rare values (northwind's discount of 0.01, seen once among 2,155)
+/// are dropped, not allowed to turn the column into a uniform range; a column of mostly
+/// rare values (names in a small table) gets no set.
+pub const MIN_SET_COVERAGE_PERCENT: u64 = 95;
+
+/// The values seen at least `min_count` times, when they cover at least
+/// [`MIN_SET_COVERAGE_PERCENT`] of the values seen; the rare ones are left out (and so
+/// never copied).
+fn supported_values(values: &BTreeMap<String, u64>, min_count: u64) -> Option<Vec<(String, u64)>> {
+    let all: u64 = values.values().sum();
+    let kept: Vec<(String, u64)> =
+        values.iter().filter(|&(_, &n)| n >= min_count).map(|(v, n)| (v.clone(), *n)).collect();
+    let covered: u64 = kept.iter().map(|(_, n)| n).sum();
+    (!kept.is_empty() && u128::from(covered) * 100 >= u128::from(all) * u128::from(MIN_SET_COVERAGE_PERCENT))
+        .then_some(kept)
 }
 
 trait Pipe: Sized {
@@ -754,9 +772,44 @@ mod tests {
             get("status").learned,
             Learned::Values(vec![("draft".into(), 20), ("gone".into(), 20), ("live".into(), 20)])
         );
-        assert_eq!(get("kind").learned, Learned::Lengths(4, 5), "a value seen once makes no set");
+        // r19.16: a rare value is left out of the set the others make.
+        assert_eq!(get("kind").learned, Learned::Values(vec![("often".into(), 59)]), "a value seen once is dropped");
         assert_eq!(get("n").learned, Learned::NumberRange(0.0, 118.0));
         assert_eq!(get("z").null_rate, 1.0);
+    }
+
+    /// r19.16: the well-supported values make the set when they cover most rows (the
+    /// shape of northwind's order_details.discount); rare values covering more than a few
+    /// rows leave the column a range.
+    #[test]
+    fn rare_values_are_dropped_from_a_set_that_covers_most_rows() {
+        let mut rows = String::new();
+        let discounts: [(&str, u64); 6] =
+            [("0", 1317), ("0.05", 185), ("0.1", 173), ("0.15", 157), ("0.2", 161), ("0.25", 154)];
+        for (v, n) in discounts {
+            for _ in 0..n {
+                let _ = writeln!(rows, "{v}\tA");
+            }
+        }
+        for (i, v) in ["0.01", "0.02", "0.02", "0.03", "0.03", "0.03", "0.04", "0.06"].iter().enumerate() {
+            let _ = writeln!(rows, "{v}\t{}", ["B", "C", "D", "E"][i % 4]);
+        }
+        let p = profile(&[("discount", "real", false), ("grade", "text", false)], &rows, &ProfileSettings::default());
+        let Learned::Values(set) = &p.columns[0].1.learned else { panic!("{:?}", p.columns[0].1.learned) };
+        let expected: Vec<(String, u64)> = discounts.iter().map(|(v, n)| ((*v).to_owned(), *n)).collect();
+        let mut sorted = expected.clone();
+        sorted.sort();
+        assert_eq!(set, &sorted);
+        // A seen 2147 times, B..E 2 times each: A alone covers 99.6%.
+        assert_eq!(p.columns[1].1.learned, Learned::Values(vec![("A".into(), 2147)]));
+        // Rare values making more than 5% of the rows: no set, a range.
+        let mut rows = String::new();
+        for i in 0..100 {
+            let v = if i < 90 { "1".to_owned() } else { format!("{}", 100 + i) };
+            let _ = writeln!(rows, "{v}\tx");
+        }
+        let p = profile(&[("n", "integer", false), ("t", "text", false)], &rows, &ProfileSettings::default());
+        assert_eq!(p.columns[0].1.learned, Learned::NumberRange(1.0, 199.0));
     }
 
     #[test]

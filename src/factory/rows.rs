@@ -6,15 +6,16 @@ use std::fmt::Write as _;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use fake::rand::{RngExt, SeedableRng};
 
-use crate::factory::config::{Template, TemplatePart};
+use crate::db::copy_text;
+use crate::db::value::Value;
+use crate::factory::codes::base36;
+use crate::factory::factories_file::{Template, TemplatePart};
 use crate::factory::hash::{derive, mix64, uuid_for};
+use crate::factory::persona::Persona;
 use crate::factory::plan::{
     Case, ColumnPlan, Gen, ParentRef, PartitionRange, Pick, Plan, SlotPart, SlotUnit, TablePlan,
 };
-use crate::factory::unique::base36;
-use crate::factory::values::{
-    Faker, Rng, Value, clamp_len, fake_text, faker_by_name, format_ts, push_copy_value, text_to_value, typed_value,
-};
+use crate::factory::values::{Faker, Rng, clamp_len, fake_text, faker_by_name, format_ts, text_to_value, typed_value};
 
 /// Generates rows of table `t` of `plan`.
 pub struct RowGen<'a> {
@@ -36,13 +37,14 @@ impl<'a> RowGen<'a> {
         out.clear();
         let table = self.table();
         let mut rng = Rng::seed_from_u64(derive(table.key, i));
+        let persona = Persona::new(table.key, table.offset + i);
         let picks: Vec<Option<u64>> = (0..table.groups.len()).map(|g| pick(self.plan, self.t, g, i)).collect();
         for col in &table.columns {
-            out.push(self.value(col, i, &picks, &mut rng));
+            out.push(self.value(col, i, &picks, &mut rng, &persona));
         }
     }
 
-    fn value(&self, col: &ColumnPlan, i: u64, picks: &[Option<u64>], rng: &mut Rng) -> Value {
+    fn value(&self, col: &ColumnPlan, i: u64, picks: &[Option<u64>], rng: &mut Rng, persona: &Persona) -> Value {
         let table = self.table();
         if let Gen::Foreign { group, component } = col.source {
             let g = &table.groups[group];
@@ -63,7 +65,7 @@ impl<'a> RowGen<'a> {
             let k = usize::try_from(mix64(derive(p.key, i)) % n).unwrap_or(0);
             return p.tuples[k].get(component).cloned().unwrap_or(Value::Null);
         }
-        free_value(col, table.offset + i, rng).unwrap_or_else(|| key_value(self.plan, self.t, col, i, 0))
+        free_value(col, table.offset + i, rng, persona).unwrap_or_else(|| key_value(self.plan, self.t, col, i, 0))
     }
 
     /// Rows `range` as COPY text (tab-separated, `\N` for NULL, one row per line).
@@ -74,10 +76,19 @@ impl<'a> RowGen<'a> {
                 if k > 0 {
                     buf.push(b'\t');
                 }
-                push_copy_value(buf, v);
+                copy_text::push_value(buf, v);
             }
             buf.push(b'\n');
         }
+    }
+
+    /// The rows that set foreign key `group` once every row is in (a cycle): each
+    /// row's primary-key values, then the key's, as [`RowGen::deferred_fix`] gives them.
+    pub fn cycle_fix_rows(self, group: usize) -> impl Iterator<Item = Vec<Value>> + Send + 'a {
+        let table = self.table();
+        let pk: Vec<usize> =
+            table.table.primary_key.iter().filter_map(|c| table.columns.iter().position(|cp| &cp.name == c)).collect();
+        (0..table.count).map(move |i| self.deferred_fix(i, group, &pk))
     }
 
     /// The primary-key values and the deferred foreign-key values of row `i`, for the
@@ -96,8 +107,9 @@ impl<'a> RowGen<'a> {
 }
 
 /// The value of a column whose generator does not depend on other rows (not a key, a
-/// unique value or a foreign key): `None` for those. `index` counts rows already there.
-pub fn free_value(col: &ColumnPlan, index: u64, rng: &mut Rng) -> Option<Value> {
+/// unique value or a foreign key): `None` for those. `index` counts rows already there;
+/// `persona` is the person and places the row describes.
+pub fn free_value(col: &ColumnPlan, index: u64, rng: &mut Rng, persona: &Persona) -> Option<Value> {
     if !matches!(
         col.source,
         Gen::Null
@@ -119,8 +131,8 @@ pub fn free_value(col: &ColumnPlan, index: u64, rng: &mut Rng) -> Option<Value> 
     Some(match &col.source {
         Gen::Const(v) => v.clone(),
         Gen::Pick(vs) if !vs.is_empty() => vs[rng.random_range(0..vs.len())].clone(),
-        Gen::Template(t) => text_to_value(clamp_len(render(t, index, rng), &col.bounds), &col.kind),
-        Gen::Faker(f) => faker_value(*f, col, rng),
+        Gen::Template(t) => text_to_value(clamp_len(render(t, index, rng, persona), &col.bounds), &col.kind),
+        Gen::Faker(f) => faker_value(*f, col, rng, persona),
         Gen::Typed => typed_value(&col.kind, &col.name, &col.bounds, rng),
         Gen::Partition(ranges) => partition_value(ranges, rng),
         Gen::Weighted { values, cumulative } => {
@@ -258,14 +270,8 @@ fn key_value_as_generated(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth
         }
         Gen::UniqueUuid => Value::Text(uuid::Uuid::from_bytes(uuid_for(col.key, g)).to_string()),
         Gen::UniqueEmail => {
-            let mut rng = Rng::seed_from_u64(derive(col.key, g));
-            let first: String = fake_text(Faker::FirstName, &mut rng);
-            let last: String = fake_text(Faker::LastName, &mut rng);
-            let local: String = format!("{first}.{last}")
-                .to_lowercase()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-                .collect();
+            // The row's own person: the address goes with the name in the same row.
+            let local = Persona::new(table.key, g).handle();
             let suffix = (g + 1).to_string();
             let domain = "@example.com";
             let max = col.bounds.max_len.map_or(usize::MAX, |m| m as usize);
@@ -289,7 +295,7 @@ fn key_value_as_generated(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth
         Gen::UniquePattern(space) => text_to_value(space.value(g), &col.kind),
         Gen::UniqueTemplate(tpl) => {
             let mut rng = Rng::seed_from_u64(derive(col.key, g));
-            text_to_value(render(tpl, g, &mut rng), &col.kind)
+            text_to_value(render(tpl, g, &mut rng, &Persona::new(table.key, g)), &col.kind)
         }
         Gen::UniqueDate => {
             let base = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
@@ -332,7 +338,9 @@ fn key_value_as_generated(plan: &Plan, t: usize, col: &ColumnPlan, i: u64, depth
     }
 }
 
-fn render(t: &Template, global_index: u64, rng: &mut Rng) -> String {
+/// A template's text; its generators describe the row's person and place where they can
+/// (`{first_name}.{last_name}@…` is the name of the row's `first_name` column).
+fn render(t: &Template, global_index: u64, rng: &mut Rng, persona: &Persona) -> String {
     let mut out = String::new();
     for part in &t.parts {
         match part {
@@ -340,14 +348,17 @@ fn render(t: &Template, global_index: u64, rng: &mut Rng) -> String {
             TemplatePart::Index => {
                 let _ = write!(out, "{}", global_index + 1);
             }
-            TemplatePart::Generator(name) => out.push_str(&fake_text(faker_by_name(name).unwrap_or(Faker::Word), rng)),
+            TemplatePart::Generator(name) => {
+                let f = faker_by_name(name).unwrap_or(Faker::Word);
+                out.push_str(&persona.text(f, "").unwrap_or_else(|| fake_text(f, rng)));
+            }
         }
     }
     out
 }
 
-fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng) -> Value {
-    crate::factory::values::faker_value(f, &col.kind, &col.name, &col.bounds, rng)
+fn faker_value(f: Faker, col: &ColumnPlan, rng: &mut Rng, persona: &Persona) -> Value {
+    crate::factory::persona::faker_value(f, &col.kind, &col.name, &col.bounds, rng, persona)
 }
 
 fn partition_value(ranges: &[PartitionRange], rng: &mut Rng) -> Value {

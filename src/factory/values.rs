@@ -5,24 +5,18 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use fake::Fake;
-use fake::faker::{address::en as addr, company::en as company, internet::en as net, lorem::en as lorem};
+use fake::faker::{
+    address::en as addr, company::en as company, internet::en as net, job::en as job, lorem::en as lorem,
+};
 use fake::faker::{name::en as name, phone_number::en as phone};
 use fake::rand::RngExt;
 use fake::rand::rngs::Xoshiro256PlusPlus;
 
 use crate::db::schema::{CheckRule, TypeKind};
+use crate::db::value::Value;
+use crate::factory::places::{LANGUAGES, PLACES};
 
 pub type Rng = Xoshiro256PlusPlus;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Bytes(Vec<u8>),
-}
 
 /// Named generators (usable in factories files and templates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +58,18 @@ pub enum Faker {
     Timestamp,
     BirthDate,
     Json,
+    /// A region's short code (`WA`, `NSW`).
+    StateCode,
+    /// An IANA time zone (`Europe/London`).
+    TimeZone,
+    /// Mr., Ms., Dr. ...
+    Honorific,
+    /// A language's name (`English`).
+    Language,
+    /// A phone extension (digits).
+    Extension,
+    /// `Apt. 12`, `Suite 400`.
+    SecondaryAddress,
 }
 
 pub const GENERATOR_NAMES: &[(&str, Faker)] = &[
@@ -107,6 +113,12 @@ pub const GENERATOR_NAMES: &[(&str, Faker)] = &[
     ("timestamp", Faker::Timestamp),
     ("birth_date", Faker::BirthDate),
     ("json", Faker::Json),
+    ("state_code", Faker::StateCode),
+    ("time_zone", Faker::TimeZone),
+    ("honorific", Faker::Honorific),
+    ("language", Faker::Language),
+    ("extension", Faker::Extension),
+    ("secondary_address", Faker::SecondaryAddress),
 ];
 
 pub fn faker_by_name(name: &str) -> Option<Faker> {
@@ -162,8 +174,32 @@ pub fn guess_from_name(table: &str, column: &str, kind: &TypeKind) -> Option<Fak
     ]
     .iter()
     .any(|p| t.contains(p));
+    // A lookup table's "description" names the thing (northwind's region_description
+    // "Eastern", territory_description "Westboro"), it does not describe it.
+    let named_by_description = |thing: &str| t.contains(thing) && c == format!("{thing}_description");
     Some(match c.as_str() {
         _ if c.contains("email") => Faker::Email,
+        _ if named_by_description("region") => Faker::State,
+        _ if t.contains("territor") && c == "territory_description" => Faker::City,
+        "title_of_courtesy" | "courtesy_title" | "honorific" | "salutation" | "name_prefix" | "name_title" => {
+            Faker::Honorific
+        }
+        // A title in a person's table, or a contact's, is a job title (northwind's
+        // employees.title "Sales Representative", customers.contact_title).
+        _ if ends("title") && (person_table || c.contains("contact") || c.contains("job")) => Faker::JobTitle,
+        "ship_name" | "shipper_name" | "consignee" | "bill_to_name" => Faker::Company,
+        _ if ends("time_zone") || ends("timezone") || c == "tz" => Faker::TimeZone,
+        _ if ends("state_abbr") || ends("state_code") || ends("region_code") || ends("province_code") => {
+            Faker::StateCode
+        }
+        _ if ends("iso2") || ends("iso_code") || ends("country_iso") || ends("alpha2") || ends("iso_3166") => {
+            Faker::CountryCode
+        }
+        "address2" | "address_2" | "address_line2" | "address_line_2" | "line2" | "apartment" | "suite" => {
+            Faker::SecondaryAddress
+        }
+        _ if (ends("extension") || c == "ext") && person_table || ends("phone_ext") => Faker::Extension,
+        _ if ends("language") || (c == "name" && t.contains("language")) => Faker::Language,
         "first_name" | "firstname" | "given_name" | "forename" => Faker::FirstName,
         "last_name" | "lastname" | "surname" | "family_name" => Faker::LastName,
         "username" | "user_name" | "login" | "handle" | "nickname" => Faker::Username,
@@ -172,7 +208,7 @@ pub fn guess_from_name(table: &str, column: &str, kind: &TypeKind) -> Option<Fak
         "name" if org_table => Faker::Company,
         "company" | "company_name" | "organization" | "organisation" | "employer" => Faker::Company,
         _ if c.contains("phone") || c.contains("mobile") || ends("fax") || ends("tel") => Faker::Phone,
-        _ if c.contains("address") || c.contains("street") || c == "line1" || c == "line2" => Faker::StreetAddress,
+        _ if c.contains("address") || c.contains("street") || c == "line1" => Faker::StreetAddress,
         _ if ends("city") || ends("town") => Faker::City,
         _ if c.contains("country_code") => Faker::CountryCode,
         _ if ends("country") || ends("nationality") => Faker::Country,
@@ -327,7 +363,7 @@ pub fn fake_text(f: Faker, rng: &mut Rng) -> String {
         Faker::State => addr::StateName().fake_with_rng(rng),
         Faker::Zip => addr::ZipCode().fake_with_rng(rng),
         Faker::Company => company::CompanyName().fake_with_rng(rng),
-        Faker::JobTitle => company::Profession().fake_with_rng(rng),
+        Faker::JobTitle => job::Title().fake_with_rng(rng),
         Faker::Word => capitalize(&lorem::Word().fake_with_rng::<String, _>(rng)),
         Faker::Words => lorem::Words(2..5).fake_with_rng::<Vec<String>, _>(rng).join(" "),
         Faker::Sentence => lorem::Sentence(4..12).fake_with_rng(rng),
@@ -380,6 +416,12 @@ pub fn fake_text(f: Faker, rng: &mut Rng) -> String {
         Faker::Timestamp => format_ts(&random_timestamp(rng), true),
         Faker::BirthDate => date_in(rng, 1930, 2008).to_string(),
         Faker::Json => random_json(rng),
+        Faker::StateCode => PLACES[rng.random_range(0..PLACES.len())].region_code.to_owned(),
+        Faker::TimeZone => PLACES[rng.random_range(0..PLACES.len())].time_zone.to_owned(),
+        Faker::Honorific => name::Title().fake_with_rng(rng),
+        Faker::Language => LANGUAGES[rng.random_range(0..LANGUAGES.len())].to_owned(),
+        Faker::Extension => rng.random_range(100..10_000u32).to_string(),
+        Faker::SecondaryAddress => addr::SecondaryAddress().fake_with_rng(rng),
     }
 }
 
@@ -782,39 +824,6 @@ pub fn push_array_element(out: &mut String, v: &Value) {
     }
 }
 
-/// Appends a value in COPY text format (tabs, newlines and backslashes escaped).
-pub fn push_copy_value(buf: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::Null => buf.extend_from_slice(b"\\N"),
-        Value::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
-        Value::Int(i) => {
-            let _ = std::io::Write::write_fmt(buf, format_args!("{i}"));
-        }
-        Value::Float(f) => {
-            let _ = std::io::Write::write_fmt(buf, format_args!("{f}"));
-        }
-        Value::Text(s) => push_copy_text(buf, s),
-        Value::Bytes(b) => {
-            buf.extend_from_slice(b"\\\\x");
-            for byte in b {
-                let _ = std::io::Write::write_fmt(buf, format_args!("{byte:02x}"));
-            }
-        }
-    }
-}
-
-pub fn push_copy_text(buf: &mut Vec<u8>, s: &str) {
-    for &b in s.as_bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
-        }
-    }
-}
-
 /// Converts a text value (from a template, list or constant) to what the column holds.
 pub fn text_to_value(text: String, kind: &TypeKind) -> Value {
     match kind {
@@ -834,17 +843,6 @@ pub fn text_to_value(text: String, kind: &TypeKind) -> Value {
 mod tests {
     use super::*;
     use fake::rand::SeedableRng;
-
-    #[test]
-    fn copy_escaping() {
-        let mut buf = Vec::new();
-        push_copy_value(&mut buf, &Value::Text("a\tb\nc\\d".into()));
-        buf.push(b'|');
-        push_copy_value(&mut buf, &Value::Null);
-        buf.push(b'|');
-        push_copy_value(&mut buf, &Value::Bytes(vec![0, 255]));
-        assert_eq!(String::from_utf8(buf).unwrap(), "a\\tb\\nc\\\\d|\\N|\\\\x00ff");
-    }
 
     #[test]
     fn array_literals_quote_elements() {
@@ -977,5 +975,39 @@ mod tests {
         assert_eq!(guess_from_name("offices", "name", &text), Some(Faker::Company));
         assert_eq!(guess_from_name("x", "postal_code", &text), Some(Faker::Zip));
         assert_eq!(guess_from_name("x", "email", &TypeKind::Int), None);
+    }
+
+    /// r19.15: the names real schemas use (northwind, pagila, sakila and common ones)
+    /// get values of their kind, and the README lists every generator a file may name.
+    #[test]
+    fn real_schema_names_get_their_kind() {
+        let text = TypeKind::Text { max_len: None };
+        for (table, column, want) in [
+            ("employees", "title", Faker::JobTitle),
+            ("customers", "contact_title", Faker::JobTitle),
+            ("employees", "title_of_courtesy", Faker::Honorific),
+            ("employees", "extension", Faker::Extension),
+            ("orders", "ship_name", Faker::Company),
+            ("region", "region_description", Faker::State),
+            ("territories", "territory_description", Faker::City),
+            ("language", "name", Faker::Language),
+            ("users", "time_zone", Faker::TimeZone),
+            ("users", "position", Faker::JobTitle),
+            ("users", "job", Faker::JobTitle),
+            ("accounts", "company", Faker::Company),
+            ("prices", "currency", Faker::Currency),
+            ("countries", "iso2", Faker::CountryCode),
+            ("address", "address2", Faker::SecondaryAddress),
+            ("users", "state_code", Faker::StateCode),
+            ("sites", "url", Faker::Url),
+            ("posts", "slug", Faker::Slug),
+            ("posts", "title", Faker::Title),
+        ] {
+            assert_eq!(guess_from_name(table, column, &text), Some(want), "{table}.{column}");
+        }
+        let readme = include_str!("../../README.md");
+        for (name, _) in GENERATOR_NAMES {
+            assert!(readme.contains(&format!("`{name}`")), "the README does not list the generator {name}");
+        }
     }
 }

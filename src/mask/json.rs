@@ -1,35 +1,12 @@
-//! Masking inside JSON documents: every string and number (`json` rule, and the auto
-//! rule of a JSON column), or the values at given paths (`"t.c.$.path"` rules). Keys,
-//! nesting, booleans and nulls stay. Documents are parsed whole: a column's values are
-//! documents of bounded size (the row is).
+//! Masking the values at given paths of JSON documents (`"t.c.$.path"` rules); every
+//! string and number of a document (`json` rule) is [`Masker`]'s own. Keys, nesting,
+//! booleans and nulls stay. Documents are parsed whole: a column's values are documents
+//! of bounded size (the row is).
 
 use serde_json::Value;
 
 use super::rules::{JsonPath, Rule, Step};
 use super::value::{Fault, Masker};
-
-/// Every string of the document replaced by words of about its length (an email by an
-/// email), every number's digits scrambled.
-pub fn mask_leaves(m: &Masker, doc: &str) -> Result<String, Fault> {
-    let mut v: Value = serde_json::from_str(doc).map_err(|_| Fault("not a JSON document"))?;
-    leaves(m, &mut v)?;
-    Ok(v.to_string())
-}
-
-fn leaves(m: &Masker, v: &mut Value) -> Result<(), Fault> {
-    match v {
-        Value::String(s) => *s = m.words_like(s, s.chars().count())?,
-        Value::Number(n) => {
-            let text = n.to_string();
-            let out = m.scramble_text(&text)?;
-            *v = serde_json::from_str::<serde_json::Number>(&out).map_or(Value::String(out), Value::Number);
-        }
-        Value::Array(items) => items.iter_mut().try_for_each(|i| leaves(m, i))?,
-        Value::Object(map) => map.values_mut().try_for_each(|i| leaves(m, i))?,
-        Value::Bool(_) | Value::Null => {}
-    }
-    Ok(())
-}
 
 /// The document with the values at each path masked by its masker (a value that is
 /// itself an object or array: every string and number inside it).
@@ -106,7 +83,7 @@ mod tests {
     fn leaves_change_structure_stays() {
         let doc =
             r#"{"note":"Call Mary Smith on Tuesday","priority":3,"tags":["vip","late"],"flagged":false,"x":null}"#;
-        let out: Value = serde_json::from_str(&mask_leaves(&masker(Rule::JsonLeaves), doc).unwrap()).unwrap();
+        let out: Value = serde_json::from_str(&masker(Rule::JsonLeaves).json_leaves(doc).unwrap()).unwrap();
         let orig: Value = serde_json::from_str(doc).unwrap();
         assert_eq!(out["flagged"], false);
         assert_eq!(out["x"], Value::Null);
@@ -114,7 +91,7 @@ mod tests {
         assert_eq!(out["tags"].as_array().unwrap().len(), 2);
         assert_ne!(out["note"], orig["note"]);
         assert!(!out.to_string().contains("Mary"));
-        assert_eq!(mask_leaves(&masker(Rule::JsonLeaves), "nope"), Err(Fault("not a JSON document")));
+        assert_eq!(masker(Rule::JsonLeaves).json_leaves("nope"), Err(Fault("not a JSON document")));
     }
 
     #[test]

@@ -180,7 +180,8 @@ pub fn plan(schema: &Schema, tables: &[&Table], req: &Request) -> Result<Plan, E
             let own_flag = flagged(req, &table.name, &col.name);
             let path_rules = paths.get(&node).cloned().unwrap_or_default();
             let (mask, rule, reason) = match decision {
-                Some(d) if d.rule != Rule::Keep => {
+                // A rule auto mode chose gives way to the file's rules inside the JSON.
+                Some(d) if d.rule != Rule::Keep && (d.at.is_some() || path_rules.is_empty()) => {
                     if !path_rules.is_empty() {
                         return Err(path_rules[0].at.error(format!(
                             "{}.{}: the whole column is masked ({}), so a rule inside its JSON has nothing to do",
@@ -653,7 +654,24 @@ fn check_rule(
             {
                 return Err(format!("\"{v}\" is not among the values its check allows ({})", list.join(", ")));
             }
-            fixed_fits(v, k)
+            if let Some(min) = bounds.min_len
+                && v.chars().count() < min as usize
+            {
+                return Err(format!("\"{v}\" is shorter than the {min} characters its check asks for"));
+            }
+            fixed_fits(v, k)?;
+            // A number outside the range the column's checks allow.
+            let number = (is_integer(k) || matches!(k, TypeKind::Numeric { .. } | TypeKind::Real | TypeKind::Double))
+                .then(|| v.trim().parse::<f64>().ok())
+                .flatten();
+            match number {
+                Some(n) if bounds.min.is_some_and(|m| n < m) || bounds.max.is_some_and(|m| n > m) => Err(format!(
+                    "\"{v}\" is outside the range its checks allow ({} to {})",
+                    bounds.min.map_or_else(|| "any".into(), |m| m.to_string()),
+                    bounds.max.map_or_else(|| "any".into(), |m| m.to_string())
+                )),
+                _ => Ok(()),
+            }
         }
         Rule::Redact => {
             not_distinct("redact")?;
@@ -755,11 +773,37 @@ fn check_rule(
     }
 }
 
+/// Times PostgreSQL reads from words.
+const TIME_WORDS: [&str; 8] = ["now", "today", "tomorrow", "yesterday", "infinity", "-infinity", "epoch", "allballs"];
+
+/// Whether the plain decimal `v` fits `numeric(precision, scale)`: at most
+/// `precision - scale` digits before the point (digits after it are rounded away).
+/// A value written another way (an exponent) is left to the database.
+fn fits_digits(v: &str, precision: Option<u32>, scale: Option<u32>) -> bool {
+    let Some(precision) = precision else { return true };
+    let digits = v.trim_start_matches(['-', '+']);
+    if !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return true;
+    }
+    let whole = digits.split('.').next().unwrap_or_default().trim_start_matches('0');
+    whole.len() <= precision.saturating_sub(scale.unwrap_or(0)) as usize
+}
+
 /// Whether a `fixed` value can go into a column of kind `k`.
 fn fixed_fits(v: &str, k: &TypeKind) -> Result<(), String> {
     let ok = match k {
         k if is_integer(k) => v.trim().parse::<i64>().is_ok(),
-        TypeKind::Numeric { .. } | TypeKind::Real | TypeKind::Double => v.trim().parse::<f64>().is_ok(),
+        TypeKind::Numeric { precision, scale } => {
+            v.trim().parse::<f64>().is_ok() && fits_digits(v.trim(), *precision, *scale)
+        }
+        TypeKind::Real | TypeKind::Double => v.trim().parse::<f64>().is_ok(),
+        // The databases read times in many spellings (and PostgreSQL some words): without
+        // a connection (`snapshot mask`, or MariaDB inside a read-only transaction) only
+        // a value that cannot be any of them is refused; `create` asks the database.
+        TypeKind::Time | TypeKind::TimeTz | TypeKind::Timestamp | TypeKind::TimestampTz => {
+            let v = v.trim().to_ascii_lowercase();
+            v.bytes().any(|b| b.is_ascii_digit()) || TIME_WORDS.contains(&v.as_str())
+        }
         TypeKind::Bool => matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "t" | "f" | "1" | "0"),
         TypeKind::Uuid => uuid::Uuid::parse_str(v).is_ok(),
         TypeKind::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok(),
@@ -962,6 +1006,53 @@ mod tests {
             "an int4 key and its int8 reference"
         );
         assert!(p.tables[0].watched.iter().all(|k| k != &vec![0]), "a permutation needs no watching");
+    }
+
+    /// r21.9's class, offline (`snapshot mask` has no database): a `fixed` value is
+    /// checked against the column's precision, range and length checks and its kind;
+    /// times in any spelling a database may read pass (the database judges them when
+    /// there is one).
+    #[test]
+    fn fixed_values_fit_the_column() {
+        let mut price = col("price", TypeKind::Numeric { precision: Some(4), scale: Some(2) }, false);
+        price.checks.push(CheckRule::Range { min: Some(0.0), max: Some(50.0) });
+        let mut code = col("code", TypeKind::Text { max_len: Some(8) }, false);
+        code.checks.push(CheckRule::MinLen(3));
+        let cols = vec![
+            col("id", TypeKind::Int, false),
+            price,
+            code,
+            col("at", TypeKind::TimestampTz, false),
+            col("opens", TypeKind::Time, false),
+        ];
+        let s = Schema { tables: vec![table("shop", cols, &["id"])], ..Schema::default() };
+        let tables: Vec<&Table> = s.tables.iter().collect();
+        let plan_with = |rule: &str| {
+            let rules = rules::parse(Path::new("m.toml"), &format!("[mask]\n{rule}\n"))?;
+            plan(&s, &tables, &Request { mode: Mode::Auto, rules, personal: vec![], references: vec![] })
+        };
+        for (rule, says) in [
+            ("\"shop.price\" = { fixed = \"123.45\" }", "is not a value of this type"),
+            ("\"shop.price\" = { fixed = \"60\" }", "outside the range its checks allow (0 to 50)"),
+            ("\"shop.price\" = { fixed = \"-1\" }", "outside the range"),
+            ("\"shop.code\" = { fixed = \"ab\" }", "shorter than the 3 characters"),
+            ("\"shop.at\" = { fixed = \"not a time\" }", "is not a value of this type"),
+            ("\"shop.opens\" = { fixed = \"soon\" }", "is not a value of this type"),
+        ] {
+            let e = plan_with(rule).unwrap_err().to_string();
+            assert!(e.starts_with("m.toml:2:") && e.contains(says), "{rule}: {e}");
+        }
+        for rule in [
+            "\"shop.price\" = { fixed = \"49.999\" }",
+            "\"shop.price\" = { fixed = \"0\" }",
+            "\"shop.code\" = { fixed = \"abc\" }",
+            "\"shop.at\" = { fixed = \"2024-01-02 03:04:05+02\" }",
+            "\"shop.at\" = { fixed = \"Jan 2 2024\" }",
+            "\"shop.at\" = { fixed = \"epoch\" }",
+            "\"shop.opens\" = { fixed = \"09:00\" }",
+        ] {
+            plan_with(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@ use super::key::RuleKey;
 use super::redact;
 use super::rules::{Rule, Shift, TemplatePart};
 use crate::db::schema::TypeKind;
-use crate::factory::values::{Bounds, Faker, Rng, Value, clamp_len, fake_text, faker_value, fitted_text};
+use crate::db::value::Value;
+use crate::factory::values::{Bounds, Faker, Rng, clamp_len, fake_text, faker_value, fitted_text};
 
 /// Characters of the tag that keeps a generated value distinct (64 bits in base 32).
 pub const TAG_CHARS: u32 = 13;
@@ -78,10 +79,18 @@ impl Masker {
             Rule::Shift(s) => self.shift(*s, input)?,
             Rule::Template(_) => self.template(input)?,
             Rule::JsonLeaves if matches!(kind, TypeKind::Json | TypeKind::Jsonb) || is_text(kind) => {
-                super::json::mask_leaves(self, input)?
+                self.json_leaves(input)?
             }
             Rule::JsonLeaves => return Err(Fault("not a JSON column")),
         }))
+    }
+
+    /// Every string of the document replaced by words of about its length (an email by an
+    /// email), every number's digits scrambled.
+    pub fn json_leaves(&self, doc: &str) -> Result<String, Fault> {
+        let mut v: serde_json::Value = serde_json::from_str(doc).map_err(|_| Fault("not a JSON document"))?;
+        json_leaf(self, &mut v)?;
+        Ok(v.to_string())
     }
 
     /// The value text the PRF sees: integers in canonical form (`007` and `7` alike, and
@@ -316,19 +325,37 @@ impl Masker {
         let key = self.key()?;
         let canonical = self.canonical(input);
         let mut rng = key.rng(canonical.as_bytes(), 0);
-        let mut out = String::new();
-        for part in &t.parts {
-            match part {
-                TemplatePart::Literal(s) => out.push_str(s),
-                TemplatePart::Generator(f) => out.push_str(&fake_text(*f, &mut rng)),
-                #[allow(clippy::cast_possible_truncation)]
-                TemplatePart::Number => out.push_str(&(key.prf(canonical.as_bytes()) as u64).to_string()),
+        // The generated parts first (`None`: the number), to know the number's room.
+        let parts: Vec<Option<String>> = t
+            .parts
+            .iter()
+            .map(|part| match part {
+                TemplatePart::Literal(s) => Some(s.clone()),
+                TemplatePart::Generator(f) => Some(fake_text(*f, &mut rng)),
+                TemplatePart::Number => None,
+            })
+            .collect();
+        #[allow(clippy::cast_possible_truncation)]
+        let mut number = (key.prf(canonical.as_bytes()) as u64).to_string();
+        let numbers = parts.iter().filter(|p| p.is_none()).count();
+        // In a column that is not unique the number is shortened to fit (its last
+        // digits); in a unique one the plan made room for all 20.
+        if let Some(max) = self.shape.bounds.max_len
+            && numbers > 0
+            && !self.shape.distinct
+        {
+            let fixed: usize = parts.iter().flatten().map(|p| p.chars().count()).sum();
+            let room = (max as usize).saturating_sub(fixed) / numbers;
+            let len = number.chars().count();
+            if room >= 1 && len > room {
+                number = number.chars().skip(len - room).collect();
             }
         }
+        let mut out: String = parts.iter().map(|p| p.as_deref().unwrap_or(&number)).collect();
         if let Some(max) = self.shape.bounds.max_len
             && out.chars().count() > max as usize
         {
-            if t.is_distinct() {
+            if self.shape.distinct {
                 return Err(Fault("the template's output is longer than the column allows"));
             }
             out = clamp_len(out, &self.shape.bounds);
@@ -459,6 +486,23 @@ pub fn is_text(k: &TypeKind) -> bool {
     matches!(k, TypeKind::Text { .. } | TypeKind::Char { .. } | TypeKind::Other { .. })
 }
 
+/// One node of a document: strings and numbers masked, containers leaf by leaf.
+fn json_leaf(m: &Masker, v: &mut serde_json::Value) -> Result<(), Fault> {
+    match v {
+        serde_json::Value::String(s) => *s = m.words_like(s, s.chars().count())?,
+        serde_json::Value::Number(n) => {
+            let text = n.to_string();
+            let out = m.scramble_text(&text)?;
+            *v = serde_json::from_str::<serde_json::Number>(&out)
+                .map_or(serde_json::Value::String(out), serde_json::Value::Number);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().try_for_each(|i| json_leaf(m, i))?,
+        serde_json::Value::Object(map) => map.values_mut().try_for_each(|i| json_leaf(m, i))?,
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -573,6 +617,17 @@ mod tests {
         let a = m.apply("x@y.z").unwrap().unwrap();
         assert!(a.starts_with("user") && a.ends_with("@example.com"), "{a}");
         assert_ne!(m.apply("x@y.w").unwrap().unwrap(), a);
+    }
+
+    #[test]
+    fn a_template_number_fits_a_short_column() {
+        let t = super::super::rules::MaskTemplate::parse("emp{n}").unwrap();
+        let m = masker(Rule::Template(t), TypeKind::Text { max_len: Some(10) }, false);
+        for input in ["Nancy", "Andrew", "Janet", "Margaret"] {
+            let out = m.apply(input).unwrap().unwrap();
+            assert!(out.starts_with("emp") && out.chars().count() == 10, "{out}");
+            assert!(out.chars().skip(3).all(|c| c.is_ascii_digit()), "{out}");
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use serde_json::json;
 
-use super::human::human_secs;
 use super::{Level, PLAIN_PROGRESS_EVERY, Printer};
+use crate::human::human_secs;
 
 /// A phase on a terminal shorter than this leaves no line behind.
 const WORTH_A_LINE: Duration = Duration::from_secs(1);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressFinish, ProgressState as BarState, ProgressStyle};
 use serde_json::json;
 
-use super::human::{human_count, human_secs, thousands};
 use super::{Level, PLAIN_PROGRESS_EVERY, Printer};
+use crate::human::{human_count, human_secs, thousands};
 
 impl Printer {
     /// Progress for one unit of work (a table): a bar on a terminal, a line every few

@@ -174,7 +174,7 @@ fn resolve<'s>(schema: &'s Schema, v: &VirtualRef, side: &Side) -> Result<&'s Ta
         err(format!(
             "[references]: no table {} in the database (tables: {})",
             side.table_text(),
-            crate::text::shown(&schema.table_list(), 400)
+            crate::untrusted::shown(&schema.table_list(), 400)
         ))
     })?;
     for c in &side.columns {
@@ -183,7 +183,7 @@ fn resolve<'s>(schema: &'s Schema, v: &VirtualRef, side: &Side) -> Result<&'s Ta
             return Err(err(format!(
                 "[references]: table {} has no column {c} (columns: {})",
                 table.name,
-                crate::text::shown(&known.join(", "), 400)
+                crate::untrusted::shown(&known.join(", "), 400)
             )));
         }
     }
@@ -225,46 +225,23 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::db::schema::{Column, ForeignKey, TypeKind};
+    use crate::db::schema::ForeignKey;
+    use crate::db::schema::test_support::int_table;
 
     fn table(name: &str, cols: &[(&str, bool)], fks: &[(&[&str], &str, &[&str])]) -> Table {
-        Table {
-            name: TableName::new("public", name),
-            columns: cols
-                .iter()
-                .map(|(c, nullable)| Column {
-                    name: (*c).into(),
-                    type_name: "integer".into(),
-                    kind: TypeKind::Int,
-                    nullable: *nullable,
-                    default: None,
-                    auto: None,
-                    generated: false,
-                    checks: vec![],
-                })
-                .collect(),
-            primary_key: vec!["id".into()],
-            uniques: vec![],
-            foreign_keys: fks
-                .iter()
-                .map(|(cols, parent, pcols)| ForeignKey {
-                    name: format!("{name}_{}_fkey", cols.join("_")),
-                    columns: cols.iter().map(|c| (*c).to_owned()).collect(),
-                    ref_table: TableName::new("public", *parent),
-                    ref_columns: pcols.iter().map(|c| (*c).to_owned()).collect(),
-                    deferrable: false,
-                    period: false,
-                })
-                .collect(),
-            partitioned: false,
-            partition_key: None,
-            partitions: vec![],
-            checks: vec![],
-            row_estimate: 0,
-            estimated_bytes: 0,
-            trigger_writes: vec![],
-            key_rules: vec![],
-        }
+        let mut t = int_table("public", name, cols);
+        t.foreign_keys = fks
+            .iter()
+            .map(|(cols, parent, pcols)| ForeignKey {
+                name: format!("{name}_{}_fkey", cols.join("_")),
+                columns: cols.iter().map(|c| (*c).to_owned()).collect(),
+                ref_table: TableName::new("public", *parent),
+                ref_columns: pcols.iter().map(|c| (*c).to_owned()).collect(),
+                deferrable: false,
+                period: false,
+            })
+            .collect();
+        t
     }
 
     fn schema() -> Schema {

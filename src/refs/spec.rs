@@ -19,8 +19,6 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use crate::error::Error;
-
 /// Most virtual references one file may declare.
 pub const MAX_REFERENCES: usize = 10_000;
 /// Longest side or condition, in bytes.
@@ -52,14 +50,28 @@ impl VirtualRef {
     }
 }
 
+/// A `[references]` entry that does not parse: where, and why (the caller makes it an
+/// `Error::Config`, exit 2; this parser depends on nothing of seed's, so the config
+/// files, low in the layers, can use it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
 /// The raw section as serde reads it (keys and values with their spans).
 pub type RawSection = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 /// Parses a `[references]` section of `path`; `line_of` turns a byte offset of the
 /// file into its line number. Errors name the file and line (exit 2).
-pub fn parse_section(path: &Path, line_of: &dyn Fn(usize) -> usize, raw: RawSection) -> Result<Vec<VirtualRef>, Error> {
+pub fn parse_section(
+    path: &Path,
+    line_of: &dyn Fn(usize) -> usize,
+    raw: RawSection,
+) -> Result<Vec<VirtualRef>, SpecError> {
     if raw.len() > MAX_REFERENCES {
-        return Err(Error::Config {
+        return Err(SpecError {
             file: path.to_owned(),
             line: 1,
             message: format!("[references] declares {} references, more than {MAX_REFERENCES}", raw.len()),
@@ -68,7 +80,7 @@ pub fn parse_section(path: &Path, line_of: &dyn Fn(usize) -> usize, raw: RawSect
     let mut out = Vec::with_capacity(raw.len());
     for (key, value) in raw {
         let line = line_of(key.span().start);
-        let at = |message: String| Error::Config { file: path.to_owned(), line, message };
+        let at = |message: String| SpecError { file: path.to_owned(), line, message };
         let child_text = key.get_ref();
         let child = Side::parse(child_text).map_err(|m| at(format!("[references] \"{}\": {m}", shown(child_text))))?;
         let (parent_text, condition) = match value.get_ref() {
@@ -126,7 +138,7 @@ pub fn parse_section(path: &Path, line_of: &dyn Fn(usize) -> usize, raw: RawSect
 
 /// User text in messages: escaped, at most 80 characters.
 fn shown(s: &str) -> String {
-    crate::text::shown(s, 80)
+    crate::untrusted::shown(s, 80)
 }
 
 impl Side {
@@ -263,14 +275,18 @@ mod tests {
         }
     }
 
-    fn parse(text: &str) -> Result<Vec<VirtualRef>, Error> {
+    fn parse(text: &str) -> Result<Vec<VirtualRef>, crate::error::Error> {
         #[derive(serde::Deserialize)]
         struct File {
             references: RawSection,
         }
         let f: File = toml::from_str(text).unwrap();
         let line_of = |o: usize| text[..o].matches('\n').count() + 1;
-        parse_section(Path::new("f.toml"), &line_of, f.references)
+        parse_section(Path::new("f.toml"), &line_of, f.references).map_err(|e| crate::error::Error::Config {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        })
     }
 
     #[test]

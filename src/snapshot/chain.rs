@@ -34,7 +34,7 @@ use crate::snapshot::reader::{self, CHUNK_SIZE, TableRows, into_error};
 use crate::snapshot::rowkey::{KeyColumns, PrehashedState, field_count};
 use crate::snapshot::source::Source;
 use crate::snapshot::versions;
-use crate::text::shown;
+use crate::untrusted::shown;
 
 /// Most snapshots in a chain, the top one included: `create` takes a full snapshot
 /// rather than build on a base whose chain is already this long.

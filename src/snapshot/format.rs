@@ -93,6 +93,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3Default;
 
+use crate::db::SequenceState;
 use crate::db::schema::{CheckRule, Column, SchemaVersion, TableName, TypeKind};
 use crate::snapshot::bounded;
 use crate::subset::spec::{Children, Unrelated};
@@ -158,7 +159,7 @@ pub struct Header {
     pub tables_fingerprint: Option<String>,
     /// Session settings the rows were written under (e.g. DateStyle), so a restore can
     /// read them back the same way.
-    #[serde(deserialize_with = "bounded::settings")]
+    #[serde(deserialize_with = "bounded_settings")]
     pub settings: BTreeMap<String, String>,
     pub compression: CompressionInfo,
     /// The snapshot this one is incremental to; `None` for a self-contained snapshot.
@@ -170,7 +171,7 @@ pub struct Header {
     /// How the rows were masked; absent in a snapshot holding the data as it was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masking: Option<Masking>,
-    #[serde(deserialize_with = "bounded::tables")]
+    #[serde(deserialize_with = "bounded_tables")]
     pub tables: Vec<TableEntry>,
     /// [`header_checksum`] of this header; format 2 on. Last, so it is easy to find.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,14 +191,14 @@ fn one() -> u64 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SubsetInfo {
     /// Starting points as written (`customer:store_id = 1`, `film:10%`).
-    #[serde(deserialize_with = "bounded::subset_items")]
+    #[serde(deserialize_with = "bounded_subset_items")]
     pub start: Vec<String>,
     /// The seed the `%` and count samples hash keys with.
     pub seed: u64,
     pub children: Children,
     pub unrelated: Unrelated,
     /// Virtual references followed besides the foreign keys.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::subset_items")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded_subset_items")]
     pub references: Vec<ReferenceInfo>,
 }
 
@@ -243,12 +244,12 @@ pub struct Masking {
 /// A foreign key of a table, as `seed snapshot mask` needs it without a database.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ForeignKeyEntry {
-    #[serde(deserialize_with = "bounded::key")]
+    #[serde(deserialize_with = "bounded_key")]
     pub columns: Vec<String>,
     /// Empty for SQLite.
     pub ref_schema: String,
     pub ref_table: String,
-    #[serde(deserialize_with = "bounded::key")]
+    #[serde(deserialize_with = "bounded_key")]
     pub ref_columns: Vec<String>,
 }
 
@@ -329,15 +330,15 @@ pub struct TableEntry {
     #[serde(default)]
     pub storage: Storage,
     /// In `COPY` order.
-    #[serde(deserialize_with = "bounded::columns")]
+    #[serde(deserialize_with = "bounded_columns")]
     pub columns: Vec<ColumnEntry>,
-    #[serde(deserialize_with = "bounded::key")]
+    #[serde(deserialize_with = "bounded_key")]
     pub primary_key: Vec<String>,
     /// Unique constraints (column lists) besides the primary key.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::unique_keys")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded_unique_keys")]
     pub unique_keys: Vec<Vec<String>>,
     /// Foreign keys, also to tables the snapshot leaves out.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::foreign_keys")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded_foreign_keys")]
     pub foreign_keys: Vec<ForeignKeyEntry>,
     /// Rows of the table as reconstructed (for `full`, the rows stored here).
     pub rows: u64,
@@ -354,14 +355,8 @@ pub struct TableEntry {
     pub delta: Option<DeltaParts>,
     /// State of the sequences behind serial/identity columns, by column, so a restore
     /// puts them back exactly (PostgreSQL only; absent in older files).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "bounded::sequences")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "bounded_sequences")]
     pub sequences: BTreeMap<String, SequenceState>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SequenceState {
-    pub last_value: i64,
-    pub is_called: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -374,7 +369,7 @@ pub struct ColumnEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<Box<TypeKind>>,
     /// The simple checks on it seed understood (ranges, `IN` lists, lengths).
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded::checks")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "bounded_checks")]
     pub checks: Vec<CheckRule>,
     /// The rule that masked it, in a masked snapshot (`fake email`, `hash`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -406,6 +401,62 @@ impl ColumnEntry {
             mask: None,
         }
     }
+}
+
+impl bounded::TableShape for TableEntry {
+    fn columns(&self) -> usize {
+        self.columns.len()
+    }
+
+    fn keyed_columns(&self) -> usize {
+        self.primary_key.len().max(self.sequences.len())
+    }
+}
+
+// The limits above, applied while a header is parsed.
+fn bounded_tables<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<TableEntry>, D::Error> {
+    bounded::tables(d, MAX_TABLES, MAX_COLUMNS_TOTAL)
+}
+
+fn bounded_columns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ColumnEntry>, D::Error> {
+    bounded::list(d, MAX_COLUMNS_PER_TABLE, "columns in a table")
+}
+
+fn bounded_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    bounded::list(d, MAX_COLUMNS_PER_TABLE, "primary-key columns in a table")
+}
+
+/// A subset's starting points or references.
+fn bounded_subset_items<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    bounded::list(d, MAX_SUBSET_ITEMS, "subset entries")
+}
+
+/// A table's unique keys, each a list of column names bounded like a primary key.
+fn bounded_unique_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Vec<String>>, D::Error> {
+    struct KeyColumns(Vec<String>);
+    impl<'de> Deserialize<'de> for KeyColumns {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            bounded_key(d).map(KeyColumns)
+        }
+    }
+    let keys: Vec<KeyColumns> = bounded::list(d, MAX_KEYS_PER_TABLE, "unique keys in a table")?;
+    Ok(keys.into_iter().map(|k| k.0).collect())
+}
+
+fn bounded_foreign_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ForeignKeyEntry>, D::Error> {
+    bounded::list(d, MAX_KEYS_PER_TABLE, "foreign keys in a table")
+}
+
+fn bounded_checks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<CheckRule>, D::Error> {
+    bounded::list(d, MAX_CHECKS_PER_COLUMN, "checks on a column")
+}
+
+fn bounded_settings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    bounded::map(d, MAX_SETTINGS, "settings")
+}
+
+fn bounded_sequences<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, SequenceState>, D::Error> {
+    bounded::map(d, MAX_COLUMNS_PER_TABLE, "sequences in a table")
 }
 
 impl TableEntry {
@@ -1059,5 +1110,51 @@ pub(crate) mod tests {
         assert_eq!(now.len(), "2026-11-23T16:40:00Z".len(), "{now}");
         assert!(now.ends_with('Z'));
         assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok());
+    }
+
+    fn parse_header(json: &str) -> Result<Header, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn counts_are_refused_while_parsing() {
+        let h = sample_header("b", &["a"]);
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(parse_header(&json).unwrap(), h);
+        let table = serde_json::to_string(&h.tables[0]).unwrap();
+
+        let many = |n: usize| {
+            let tables: Vec<String> =
+                (0..n).map(|i| table.replace("\"name\":\"a\"", &format!("\"name\":\"t{i}\""))).collect();
+            json.replace(&format!("[{table}]"), &format!("[{}]", tables.join(",")))
+        };
+        assert_eq!(parse_header(&many(20_000)).unwrap().tables.len(), 20_000);
+        let err = parse_header(&many(20_001)).unwrap_err();
+        assert!(err.contains("more than 20000 tables"), "{err}");
+
+        let col = serde_json::to_string(&h.tables[0].columns[0]).unwrap();
+        let cols = |n: usize| vec![col.as_str(); n].join(",");
+        let wide =
+            |n: usize| json.replace(&serde_json::to_string(&h.tables[0].columns).unwrap(), &format!("[{}]", cols(n)));
+        assert_eq!(parse_header(&wide(4096)).unwrap().tables[0].columns.len(), 4096);
+        assert!(parse_header(&wide(4097)).unwrap_err().contains("more than 4096 columns in a table"));
+
+        // 62 tables of 4,096 columns: over the total after the 62nd.
+        let wide_table =
+            table.replace(&serde_json::to_string(&h.tables[0].columns).unwrap(), &format!("[{}]", cols(4096)));
+        let tables: Vec<String> =
+            (0..62).map(|i| wide_table.replace("\"name\":\"a\"", &format!("\"name\":\"t{i}\""))).collect();
+        let err = parse_header(&json.replace(&format!("[{table}]"), &format!("[{}]", tables.join(",")))).unwrap_err();
+        assert!(err.contains("more than 250000 columns in all"), "{err}");
+
+        let keys = json.replace("\"primary_key\":[\"id\"]", "\"primary_key\":[\"id\",\"id\",\"id\"]");
+        assert!(parse_header(&keys).unwrap_err().contains("more key or sequence columns than columns"));
+
+        let settings: Vec<String> = (0..257).map(|i| format!("\"s{i}\":\"v\"")).collect();
+        let s = json
+            .replace("\"settings\":{\"DateStyle\":\"ISO, MDY\"}", &format!("\"settings\":{{{}}}", settings.join(",")));
+        assert!(parse_header(&s).unwrap_err().contains("more than 256 settings"));
+        let dup = json.replace("\"settings\":{\"DateStyle\":\"ISO, MDY\"}", "\"settings\":{\"a\":\"1\",\"a\":\"2\"}");
+        assert!(parse_header(&dup).unwrap_err().contains("one key twice"));
     }
 }

@@ -4,13 +4,16 @@
 
 pub mod audit;
 mod bounded;
+pub mod catalog;
 pub mod chain;
+pub mod copy;
 pub mod create;
 pub mod format;
 mod header_member;
 pub mod location;
 pub mod names;
 pub mod reader;
+pub mod rebase;
 pub mod rowkey;
 pub mod source;
 mod validate;

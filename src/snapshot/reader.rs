@@ -20,7 +20,7 @@ use crate::snapshot::header_member::{self, corrupt};
 use crate::snapshot::source::{FileSource, Source};
 use crate::snapshot::validate;
 use crate::snapshot::versions;
-use crate::text::{for_terminal, shown};
+use crate::untrusted::{for_terminal, shown};
 
 /// Largest chunk `TableRows::next_chunk` returns.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -818,7 +818,7 @@ mod tests {
                 Box::new(|h| {
                     h.tables[0]
                         .sequences
-                        .insert("gone".into(), format::SequenceState { last_value: 1, is_called: true });
+                        .insert("gone".into(), crate::db::SequenceState { last_value: 1, is_called: true });
                 }),
                 "sequence is recorded for 'gone'",
             ),

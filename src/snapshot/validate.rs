@@ -11,7 +11,7 @@ use crate::snapshot::format::{
     MAX_SETTINGS, MAX_STRING_LEN, MAX_TABLES, Masking, ROW_FORMAT_COPY_TEXT, Storage, TableEntry, is_lower_hex,
 };
 use crate::snapshot::{names, versions};
-use crate::text::{has_control, shown};
+use crate::untrusted::{has_control, shown};
 
 /// Longest piece of a file's string a message quotes.
 const QUOTE: usize = 80;

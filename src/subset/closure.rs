@@ -244,7 +244,7 @@ impl Walk<'_, '_> {
             let c = self.scope.index[&r.child];
             let (pkey, ckey) = (self.key(p)?.clone(), self.key(c)?.clone());
             for batch in batches(frontier) {
-                let sql = down_sql(self.session, r, self.table(c), &ckey, self.table(p), &pkey, &batch, limit);
+                let sql = self.lookup_sql(r, c, &ckey, p, &pkey).down(&batch, limit);
                 let found =
                     self.lookup(sql, format!("finding rows of {} that reference {}", r.child, r.parent)).await?;
                 self.add(c, found, true)?;
@@ -260,13 +260,24 @@ impl Walk<'_, '_> {
             let p = self.scope.index[&r.parent];
             let (pkey, ckey) = (self.key(p)?.clone(), self.key(c)?.clone());
             for batch in batches(frontier) {
-                let sql = up_sql(self.session, r, self.table(c), &ckey, self.table(p), &pkey, &batch);
+                let sql = self.lookup_sql(r, c, &ckey, p, &pkey).up(&batch);
                 let found =
                     self.lookup(sql, format!("finding rows of {} that {} references", r.parent, r.child)).await?;
                 self.add(p, found, false)?;
             }
         }
         Ok(())
+    }
+
+    fn lookup_sql<'q>(
+        &'q self,
+        r: &'q Reference,
+        c: usize,
+        ckey: &'q RowKey,
+        p: usize,
+        pkey: &'q RowKey,
+    ) -> Lookup<'q> {
+        Lookup { s: self.session, r, child: self.table(c), ckey, parent: self.table(p), pkey }
     }
 
     /// The keys one lookup returns.
@@ -325,59 +336,57 @@ fn columns(alias: &str, cols: &[String]) -> Vec<String> {
     cols.iter().map(|c| qualify(Some(alias), &quote_ident(c))).collect()
 }
 
-/// Keys of `child` rows whose reference `r` points at a `parent` row of `batch`; with a
-/// `limit`, the first that many by key per referenced value.
-#[allow(clippy::too_many_arguments)]
-fn down_sql(
-    s: &Session,
-    r: &Reference,
-    child: &Table,
-    ckey: &RowKey,
-    parent: &Table,
-    pkey: &RowKey,
-    batch: &[&str],
-    limit: Option<u64>,
-) -> String {
-    let fk = columns("seed_c", &r.child_columns);
-    let inner = format!(
-        "SELECT {} FROM {} seed_p WHERE {}",
-        columns("seed_p", &r.parent_columns).join(", "),
-        parent.name.quoted(),
-        s.key_in(pkey, Some("seed_p"), batch)
-    );
-    let cond = r.condition.as_ref().map(|c| format!(" AND ({c})")).unwrap_or_default();
-    let literal = s.key_literal(ckey, Some("seed_c"));
-    let from = format!("FROM {} seed_c WHERE {} IN ({inner}){cond}", child.name.quoted(), tuple(&fk));
-    match limit {
-        None => format!("SELECT {literal} {from}"),
-        Some(n) => format!(
-            "SELECT seed_k FROM (SELECT {literal} AS seed_k, ROW_NUMBER() OVER (PARTITION BY {} ORDER BY {}) AS seed_n {from}) seed_x WHERE seed_n <= {n}",
-            fk.join(", "),
-            ckey.order_by(Some("seed_c"))
-        ),
-    }
+/// One reference between two tables of the slice, for the SQL of its lookups.
+struct Lookup<'q> {
+    s: &'q Session,
+    r: &'q Reference,
+    child: &'q Table,
+    ckey: &'q RowKey,
+    parent: &'q Table,
+    pkey: &'q RowKey,
 }
 
-/// Keys of `parent` rows that `child` rows of `batch` reference through `r`.
-fn up_sql(
-    s: &Session,
-    r: &Reference,
-    child: &Table,
-    ckey: &RowKey,
-    parent: &Table,
-    pkey: &RowKey,
-    batch: &[&str],
-) -> String {
-    let cond = r.condition.as_ref().map(|c| format!(" AND ({c})")).unwrap_or_default();
-    format!(
-        "SELECT {} FROM {} seed_p WHERE {} IN (SELECT {} FROM {} seed_c WHERE {}{cond})",
-        s.key_literal(pkey, Some("seed_p")),
-        parent.name.quoted(),
-        tuple(&columns("seed_p", &r.parent_columns)),
-        columns("seed_c", &r.child_columns).join(", "),
-        child.name.quoted(),
-        s.key_in(ckey, Some("seed_c"), batch)
-    )
+impl Lookup<'_> {
+    fn condition(&self) -> String {
+        self.r.condition.as_ref().map(|c| format!(" AND ({c})")).unwrap_or_default()
+    }
+
+    /// Keys of child rows pointing at a parent row of `batch`; with a `limit`, the first
+    /// that many by key per referenced value.
+    fn down(&self, batch: &[&str], limit: Option<u64>) -> String {
+        let fk = columns("seed_c", &self.r.child_columns);
+        let inner = format!(
+            "SELECT {} FROM {} seed_p WHERE {}",
+            columns("seed_p", &self.r.parent_columns).join(", "),
+            self.parent.name.quoted(),
+            self.s.key_in(self.pkey, Some("seed_p"), batch)
+        );
+        let literal = self.s.key_literal(self.ckey, Some("seed_c"));
+        let from =
+            format!("FROM {} seed_c WHERE {} IN ({inner}){}", self.child.name.quoted(), tuple(&fk), self.condition());
+        match limit {
+            None => format!("SELECT {literal} {from}"),
+            Some(n) => format!(
+                "SELECT seed_k FROM (SELECT {literal} AS seed_k, ROW_NUMBER() OVER (PARTITION BY {} ORDER BY {}) AS seed_n {from}) seed_x WHERE seed_n <= {n}",
+                fk.join(", "),
+                self.ckey.order_by(Some("seed_c"))
+            ),
+        }
+    }
+
+    /// Keys of parent rows that child rows of `batch` point at.
+    fn up(&self, batch: &[&str]) -> String {
+        format!(
+            "SELECT {} FROM {} seed_p WHERE {} IN (SELECT {} FROM {} seed_c WHERE {}{})",
+            self.s.key_literal(self.pkey, Some("seed_p")),
+            self.parent.name.quoted(),
+            tuple(&columns("seed_p", &self.r.parent_columns)),
+            columns("seed_c", &self.r.child_columns).join(", "),
+            self.child.name.quoted(),
+            self.s.key_in(self.ckey, Some("seed_c"), batch),
+            self.condition()
+        )
+    }
 }
 
 #[cfg(test)]

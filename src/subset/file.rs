@@ -55,7 +55,7 @@ pub fn parse_section(
     let mut start = Vec::new();
     for s in &raw.start {
         let parsed = Start::parse(s.get_ref()).map_err(|m| {
-            at(s.span().start, format!("[subset] start \"{}\": {m}", crate::text::shown(s.get_ref(), 80)))
+            at(s.span().start, format!("[subset] start \"{}\": {m}", crate::untrusted::shown(s.get_ref(), 80)))
         })?;
         start.push(parsed);
     }

@@ -99,7 +99,7 @@ impl<'a> Scope<'a> {
             let Some(t) = crate::refs::find_table(schema, &s.table) else {
                 return Err(Error::usage_hint(
                     format!("--subset '{}': no table {} in the database", shown(&text), shown(&s.table_text())),
-                    format!("tables: {}", crate::text::shown(&schema.table_list(), 400)),
+                    format!("tables: {}", crate::untrusted::shown(&schema.table_list(), 400)),
                 ));
             };
             let Some(&i) = index.get(&t.name) else {
@@ -140,7 +140,7 @@ fn unrelated(
 }
 
 fn shown(s: &str) -> String {
-    crate::text::shown(s, 120)
+    crate::untrusted::shown(s, 120)
 }
 
 #[cfg(test)]
@@ -153,24 +153,7 @@ mod tests {
         let names: Vec<TableName> = (0..5).map(|i| TableName::new("", format!("t{i}"))).collect();
         let index: HashMap<&TableName, usize> = names.iter().enumerate().map(|(i, t)| (t, i)).collect();
         let schema = Schema {
-            tables: names
-                .iter()
-                .map(|n| Table {
-                    name: n.clone(),
-                    columns: vec![],
-                    primary_key: vec![],
-                    uniques: vec![],
-                    foreign_keys: vec![],
-                    partitioned: false,
-                    partition_key: None,
-                    partitions: vec![],
-                    checks: vec![],
-                    row_estimate: 0,
-                    estimated_bytes: 0,
-                    trigger_writes: vec![],
-                    key_rules: vec![],
-                })
-                .collect(),
+            tables: names.iter().map(|n| crate::db::schema::test_support::int_table("", &n.name, &[])).collect(),
             ..Schema::default()
         };
         let mut schema = schema;

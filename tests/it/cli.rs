@@ -151,6 +151,66 @@ fn r11_4_completions_for_every_shell_mention_every_subcommand() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// r19.14: bash completion offers the snapshot names where a command takes one (in
+/// the directory --snapshot-dir names on the line, if it does), and options and
+/// subcommands as before; `snapshot list --names` lists names only, and nothing where
+/// there is nothing. zsh and fish get the same function (checked for its wiring here:
+/// neither shell is installed on the test machines).
+#[test]
+fn r19_14_completions_offer_snapshot_names() {
+    let w = Workdir::new();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_seed")).parent().unwrap().to_owned();
+    let out = w.seed().args(["snapshot", "list", "--names"]).output().unwrap();
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(0), 0), "{}", all_output(&out));
+    assert_eq!(w.seed().args(["bulk", "--count", "2", "-q"]).output().unwrap().status.code(), Some(0));
+    for args in [&["snapshot", "create", "alpha", "-q"][..], &["snapshot", "create", "beta", "-q"]] {
+        assert_eq!(w.seed().args(args).output().unwrap().status.code(), Some(0));
+    }
+    let out = w.seed().args(["--snapshot-dir", "other", "snapshot", "create", "gamma", "-q"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let names = w.seed().args(["snapshot", "list", "--names"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&names.stdout), "alpha\nbeta\n");
+
+    let script = String::from_utf8(w.seed().args(["completions", "bash"]).output().unwrap().stdout).unwrap();
+    std::fs::write(w.path().join("seed.bash"), &script).unwrap();
+    let complete = |line: &[&str]| -> String {
+        let words: Vec<String> = line.iter().map(|x| format!("'{x}'")).collect();
+        let cword = line.len() - 1;
+        let (cur, prev) = (line[cword], line[cword - 1]);
+        let program = format!(
+            "source ./seed.bash; COMP_WORDS=({}); COMP_CWORD={cword}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; \
+             _seed_with_snapshot_names seed '{cur}' '{prev}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words.join(" "),
+            line.join(" ")
+        );
+        let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .current_dir(w.path())
+            .env("PATH", path)
+            .env_remove("SEED_SNAPSHOT_DIR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", all_output(&out));
+        String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(complete(&["seed", "snapshot", "restore", ""]), "alpha beta");
+    assert_eq!(complete(&["seed", "snapshot", "show", "a"]), "alpha");
+    assert_eq!(complete(&["seed", "snapshot", "diff", "alpha", ""]), "alpha beta");
+    assert_eq!(complete(&["seed", "--snapshot-dir", "other", "snapshot", "verify", ""]), "gamma");
+    assert_eq!(complete(&["seed", "snapshot", "pr"]), "profile prune");
+    assert!(complete(&["seed", "snapshot", "restore", "--cl"]).contains("--clean"));
+    assert_eq!(complete(&["seed", "snapshot", "prune", "x"]), "", "prune takes no name");
+
+    for shell in ["zsh", "fish"] {
+        let script = String::from_utf8(w.seed().args(["completions", shell]).output().unwrap().stdout).unwrap();
+        assert!(script.contains("snapshot list --names"), "{shell}:\n{script}");
+    }
+    let zsh = String::from_utf8(w.seed().args(["completions", "zsh"]).output().unwrap().stdout).unwrap();
+    assert!(zsh.matches(":_seed_snapshot_names'").count() >= 10, "{zsh}");
+    assert!(zsh.find("_seed_snapshot_names() {").unwrap() < zsh.rfind("compdef _seed seed").unwrap());
+}
+
 #[test]
 fn r11_4_man_pages() {
     let w = Workdir::new();
@@ -171,6 +231,7 @@ fn r11_4_man_pages() {
     let mut expected: Vec<String> = [
         "seed",
         "seed-bulk",
+        "seed-clone",
         "seed-completions",
         "seed-doctor",
         "seed-man",
@@ -196,7 +257,7 @@ fn r11_4_man_pages() {
     assert_eq!(pages, expected);
     let create = std::fs::read_to_string(w.path().join("man/man1/seed-snapshot-create.1")).unwrap();
     assert!(create.contains("compression") && create.contains("Snapshot name"), "{create}");
-    assert!(all_output(&out).contains("wrote 19 man pages"), "{}", all_output(&out));
+    assert!(all_output(&out).contains("wrote 20 man pages"), "{}", all_output(&out));
 }
 
 #[test]

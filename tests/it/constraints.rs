@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-use crate::bulk::{bulk, expect_code, sqlite_with_schema, sqlite3};
+use crate::bulk::{bulk, sqlite_with_schema};
 use crate::common::{TestDb, Workdir, repo_path};
+use crate::common::{expect_code, sqlite3};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(repo_path(&format!("tests/fixtures/constraints/{name}"))).unwrap()

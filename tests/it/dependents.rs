@@ -8,7 +8,8 @@
 
 use std::process::Output;
 
-use crate::bulk::{expect_code, sqlite_count, sqlite_rows, sqlite_with_schema};
+use crate::bulk::{sqlite_count, sqlite_rows, sqlite_with_schema};
+use crate::common::expect_code;
 use crate::common::mariadb::{MariaDb, assert_no_my_password};
 use crate::common::{TestDb, Workdir, assert_no_password, repo_path};
 

@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::bulk::{bulk, bulk_embedded, expect_code, finish, sigint, spawn_bulk, sqlite_rows, sqlite3, wait_for_copy};
+use crate::bulk::{bulk, bulk_embedded, finish, sigint, spawn_bulk, sqlite_rows, wait_for_copy};
 use crate::common::{TestDb, Workdir, all_output, assert_no_password};
+use crate::common::{expect_code, sqlite3, sqlite3_cmd};
 
 const KEYED_SCHEMA: &str = "
     CREATE TABLE authors (id serial PRIMARY KEY, name text NOT NULL);
@@ -127,21 +128,23 @@ fn r8_8_snapshot_during_a_sqlite_load_says_who_is_writing() {
     expect_code(&bulk_embedded(&w, &["--count", "10"]), 0);
     let mut first = spawn_bulk(&w, None, &["--count", "1000000"]);
     wait_for_journal(&w, &mut first);
-    // Big enough that the writer has spilled its cache and holds the file exclusively.
-    std::thread::sleep(Duration::from_millis(1500));
-    let out = w.seed().args(["snapshot", "create", "during", "--no-progress"]).output().unwrap();
-    let text = all_output(&out);
-    match out.status.code() {
-        Some(0) => {
-            let out = w.seed().args(["snapshot", "verify", "during"]).output().unwrap();
-            assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    // Once the writer has spilled its cache it holds the file exclusively: a reader (the
+    // sqlite3 CLI, which does not wait) is refused. That is the state this test is about.
+    let db = w.path().join("seed.db");
+    let started = Instant::now();
+    loop {
+        let probe = sqlite3_cmd(&db).arg("SELECT count(*) FROM staffs").output().unwrap();
+        if String::from_utf8_lossy(&probe.stderr).contains("database is locked") {
+            break;
         }
-        Some(8) => {
-            assert!(text.contains(&format!("pid {} (seed bulk", first.id())), "{text}");
-            assert!(!w.path().join("snapshots/during.seed.gz").exists());
-        }
-        other => panic!("snapshot create during a load exited {other:?}:\n{text}"),
+        assert!(first.try_wait().unwrap().is_none(), "the load ended before it held the file exclusively");
+        assert!(started.elapsed() < Duration::from_secs(60), "the load never held the file exclusively");
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let out = w.seed().args(["snapshot", "create", "during", "--no-progress"]).output().unwrap();
+    let text = expect_code(&out, 8);
+    assert!(text.contains(&format!("pid {} (seed bulk", first.id())), "the writer is not named:\n{text}");
+    assert!(!w.path().join("snapshots/during.seed.gz").exists());
     sigint(&first);
     let _ = finish(first, Duration::from_secs(30));
 }

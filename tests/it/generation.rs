@@ -6,26 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{TestDb, Workdir, all_output, assert_no_password};
+use crate::common::{TestDb, Workdir, assert_no_password};
+use crate::common::{expect_code, sqlite3};
 
 fn bulk(w: &Workdir, url: &str, args: &[&str]) -> Output {
     let out = w.seed().arg("bulk").args(args).args(["--database-url", url, "--no-progress"]).output().unwrap();
     assert_no_password(&out);
     out
-}
-
-fn expect_code(out: &Output, code: i32) -> String {
-    let text = all_output(out);
-    assert_eq!(out.status.code(), Some(code), "expected exit code {code}; output:\n{text}");
-    text
-}
-
-fn sqlite3(db: &Path, sql: &str) -> String {
-    let out = Command::new("sqlite3").args(["-batch", "-bail"]).arg(db).arg(sql).output().unwrap_or_else(|e| {
-        panic!("cannot run the sqlite3 CLI ({e}); install it (apt-get install -y sqlite3) to run these tests")
-    });
-    assert!(out.status.success(), "sqlite3 failed on {sql}:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
 }
 
 fn sqlite_with_schema(path: &Path, schema: &str) {

@@ -8,8 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::common::run;
 use crate::common::{Workdir, all_output};
-use crate::snapshot::{run, stdout};
+use crate::snapshot::stdout;
 
 // ---------------------------------------------------------------------------------
 // Editing snapshot files by hand

@@ -107,8 +107,16 @@ fn r11_3_every_reporting_command_prints_one_json_object() {
     run(&["snapshot", "delete", "a", "--json"], 0);
     let (d, _) = run(&["snapshot", "pull", "a", "--from", elsewhere.to_str().unwrap(), "--json"], 0);
     assert_eq!(d["verified"], true, "{d}");
-    let (d, _) = run(&["prepare", "p", "--count", "5", "--json", "--no-progress"], 0);
+    let (d, _) = run(&["prepare", "p", "--count", "5", "--template", "--json", "--no-progress"], 0);
     assert_eq!(d["action"], "seeded", "{d}");
+    assert_eq!(d["template"]["database"], format!("{}_seed_p_tpl", db.name), "{d}");
+    // `clone NAME --json` prints URLs with the password by design (tests/it/clone.rs checks
+    // that document); --gc's document holds none.
+    let (d, _) = run(&["clone", "--gc", "--json"], 0);
+    assert_eq!(d["dropped"].as_array().map(Vec::len), Some(0), "{d}");
+    crate::common::server()
+        .psql("postgres", &format!("ALTER DATABASE \"{}_seed_p_tpl\" WITH IS_TEMPLATE false", db.name));
+    crate::common::server().psql("postgres", &format!("DROP DATABASE \"{}_seed_p_tpl\"", db.name));
     // Every command clap knows was run above, except the two that print a script or a
     // manual page generated from the definitions (their output is that text).
     let mut all = BTreeSet::new();

@@ -2,15 +2,7 @@
 //! named like a migration table but shaped like application data is seeded and
 //! snapshotted like any other, and reading the schema version never breaks a command.
 
-use crate::common::{TestDb, Workdir, all_output, assert_no_password};
-
-fn run(w: &Workdir, args: &[&str], code: i32) -> String {
-    let out = w.seed().args(args).arg("--no-progress").output().unwrap();
-    assert_no_password(&out);
-    let text = all_output(&out);
-    assert_eq!(out.status.code(), Some(code), "seed {args:?}:\n{text}");
-    text
-}
+use crate::common::{TestDb, Workdir, all_output};
 
 /// The header `snapshot show --json` prints.
 fn show_json(w: &Workdir, name: &str) -> serde_json::Value {
@@ -35,17 +27,17 @@ fn r15_1_an_application_table_named_schema_migrations_is_ordinary_data_on_postgr
     let w = Workdir::new();
     let url = db.url();
     // Used to exit 1 with "current transaction is aborted (25P02)".
-    run(&w, &["--database-url", &url, "snapshot", "create", "app"], 0);
+    w.run(&["--database-url", &url, "snapshot", "create", "app"], 0);
     let show = show_json(&w, "app");
     assert!(table_names(&show).contains(&"schema_migrations".to_owned()), "{show}");
     assert!(show["schema_version"].is_null(), "no migration table: no version ({show})");
-    let text = run(&w, &["snapshot", "show", "app"], 0);
+    let text = w.run(&["snapshot", "show", "app"], 0);
     assert!(text.contains("version none"), "{text}");
     // Seeded like any table.
-    run(&w, &["--database-url", &url, "bulk", "--count", "5"], 0);
+    w.run(&["--database-url", &url, "bulk", "--count", "5"], 0);
     assert_eq!(db.count("schema_migrations"), 7);
     // And restored like any table.
-    run(&w, &["--database-url", &url, "snapshot", "restore", "app", "--clean"], 0);
+    w.run(&["--database-url", &url, "snapshot", "restore", "app", "--clean"], 0);
     assert_eq!(db.psql("SELECT string_agg(note, ',' ORDER BY id) FROM schema_migrations"), "one,two");
 }
 
@@ -61,14 +53,14 @@ fn r15_1_a_real_migration_table_gives_the_version_and_is_left_alone() {
     );
     let w = Workdir::new();
     let url = db.url();
-    run(&w, &["--database-url", &url, "snapshot", "create", "rails"], 0);
+    w.run(&["--database-url", &url, "snapshot", "create", "rails"], 0);
     let show = show_json(&w, "rails");
     let names = table_names(&show);
     assert!(!names.iter().any(|n| n == "schema_migrations" || n == "ar_internal_metadata"), "{names:?}");
     assert_eq!(show["schema_version"]["version"], "20261101093000", "numbers compare as numbers: {show}");
-    run(&w, &["--database-url", &url, "bulk", "--count", "5"], 0);
+    w.run(&["--database-url", &url, "bulk", "--count", "5"], 0);
     assert_eq!(db.count("schema_migrations"), 3, "migration rows are never seeded");
-    let text = run(&w, &["--database-url", &url, "doctor"], 0);
+    let text = w.run(&["--database-url", &url, "doctor"], 0);
     assert!(text.contains("20261101093000 (schema_migrations)"), "{text}");
 }
 
@@ -81,9 +73,9 @@ fn r15_1_laravel_migrations_versus_an_app_table_called_migrations_on_sqlite() {
                INSERT INTO migrations (title) VALUES ('birds south');";
     let status = std::process::Command::new("sqlite3").arg(&path).arg(sql).status().unwrap();
     assert!(status.success());
-    run(&w, &["--database-url", &url, "snapshot", "create", "birds"], 0);
+    w.run(&["--database-url", &url, "snapshot", "create", "birds"], 0);
     assert_eq!(table_names(&show_json(&w, "birds")), vec!["migrations".to_owned()]);
-    run(&w, &["--database-url", &url, "bulk", "--count", "4"], 0);
+    w.run(&["--database-url", &url, "bulk", "--count", "4"], 0);
 
     let path2 = w.path().join("laravel.db");
     let url2 = format!("sqlite://{}", path2.display());
@@ -93,11 +85,11 @@ fn r15_1_laravel_migrations_versus_an_app_table_called_migrations_on_sqlite() {
                CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);";
     let status = std::process::Command::new("sqlite3").arg(&path2).arg(sql).status().unwrap();
     assert!(status.success());
-    run(&w, &["--database-url", &url2, "snapshot", "create", "laravel"], 0);
+    w.run(&["--database-url", &url2, "snapshot", "create", "laravel"], 0);
     let show = show_json(&w, "laravel");
     assert_eq!(table_names(&show), vec!["users".to_owned()]);
     assert_eq!(show["schema_version"]["version"], "2019_08_19_000000_create_failed_jobs_table");
-    let _ = run(&w, &["--database-url", &url2, "bulk", "--count", "3"], 0);
+    let _ = w.run(&["--database-url", &url2, "bulk", "--count", "3"], 0);
     let count =
         std::process::Command::new("sqlite3").arg(&path2).arg("SELECT count(*) FROM migrations").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "2");

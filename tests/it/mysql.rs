@@ -8,7 +8,8 @@
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use crate::bulk::{expect_code, finish, spawn_bulk};
+use crate::bulk::{finish, spawn_bulk};
+use crate::common::expect_code;
 use crate::common::mariadb::{MariaDb, assert_no_my_password, server};
 use crate::common::{Workdir, all_output};
 

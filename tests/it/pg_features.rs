@@ -8,9 +8,9 @@
 //! Bulk fills it twice (empty tables, then keys in place), and a full and an incremental
 //! snapshot restore into a fresh copy with the same rows and the same schema.
 
-use crate::bulk::{bulk, expect_code, schema_dump};
+use crate::bulk::{bulk, schema_dump};
 use crate::common::{TestDb, Workdir, all_output, server};
-use crate::snapshot::run;
+use crate::common::{expect_code, run};
 
 /// The schema for a PostgreSQL `major` server.
 fn schema(major: u32) -> String {

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::bulk::sqlite3;
 use crate::common::{TestDb, Workdir, all_output, server};
+use crate::common::{run, sqlite3};
 use crate::header::{edit_header, replace_once, sqlite_contents};
-use crate::snapshot::{DirState, Running, assert_dir_unchanged, dir_state, run, seed_cmd, stdout, wait_until};
+use crate::snapshot::{DirState, Running, assert_dir_unchanged, dir_state, seed_cmd, stdout, wait_until};
 
 /// seed's advisory lock key (src/db/postgres/lock.rs): holding it stalls a builder.
 const ADVISORY_LOCK_KEY: i64 = 0x5EED_0001_5EED_0001;

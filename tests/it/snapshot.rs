@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::common::run;
 use crate::common::{TestDb, Workdir, all_output, assert_no_password, repo_path, server};
 
 // ---------------------------------------------------------------------------------
@@ -120,16 +121,6 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
     }
 }
 
-/// Runs an assert_cmd command and checks its exit code; returns the output.
-pub fn run(cmd: &mut assert_cmd::Command, expected: i32) -> Output {
-    let out = cmd.output().unwrap();
-    let text = all_output(&out);
-    assert_eq!(out.status.code(), Some(expected), "expected exit {expected} from {cmd:?}, output:\n{text}");
-    assert!(!text.contains("panicked"), "panic in {cmd:?}:\n{text}");
-    assert_no_password(&out);
-    out
-}
-
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -174,6 +165,14 @@ impl Running {
 
     /// Waits for a stderr line matching `pred`; panics if the process ends first or
     /// nothing matches within `timeout`.
+    /// Waits until the command says it is waiting for a lock (run with `-v`, or with
+    /// `--log-format json`: its `lock_waiting` event).
+    pub fn wait_for_lock(&mut self) -> String {
+        self.wait_line(Duration::from_secs(60), "the wait for a lock", |l| {
+            l.contains("lock_waiting") || (l.contains("waiting for") && l.contains("held by"))
+        })
+    }
+
     pub fn wait_line(&mut self, timeout: Duration, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {
@@ -617,16 +616,7 @@ fn snapshot_create_past_the_file_size_limit_fails_with_disk_space_and_leaves_not
     std::fs::write(dir.join("notes.txt"), "not a snapshot").unwrap();
     let before = dir_state(&dir);
     let mut cmd = seed_cmd(&w, &["--database-url", &db.url(), "snapshot", "create", "big"]);
-    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 200_000, rlim_max: 200_000 };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_file_size(&mut cmd, 200_000);
     let out = cmd.output().unwrap();
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(9), "{text}");
@@ -638,6 +628,20 @@ fn snapshot_create_past_the_file_size_limit_fails_with_disk_space_and_leaves_not
     let records = audit_records(&dir);
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["outcome"], "error");
+}
+
+/// Makes `cmd` fail to write a file past `bytes` (RLIMIT_FSIZE: a full disk, for one process).
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Unmounts on drop (also when the test fails).
@@ -778,7 +782,7 @@ fn snapshot_create_killed_with_sigkill_leaves_nothing_and_no_stale_lock() {
 // 3c. The connection dies mid-read
 // ---------------------------------------------------------------------------------
 
-fn terminate_create_mid_copy(w: &Workdir, db: &TestDb, extra: &[&str]) -> (ExitStatus, String) {
+pub fn terminate_create_mid_copy(w: &Workdir, db: &TestDb, extra: &[&str]) -> (ExitStatus, String) {
     let url = db.url();
     let mut args = vec![
         "--log-format",

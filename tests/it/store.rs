@@ -10,17 +10,14 @@ use serde_json::Value;
 
 use crate::common::s3::{Moto, Store};
 use crate::common::{TestDb, Workdir, all_output, hold_lock};
-use crate::snapshot::{clone_db, copying_backend, pagila_schema_template, pagila_template, wait_until};
+use crate::snapshot::{Running, clone_db, copying_backend, pagila_schema_template, pagila_template, wait_until};
 
 /// Runs `cmd` and checks its exit code; neither the S3 secret nor the database
 /// password may show up anywhere in its output.
-fn run(store: &Store, cmd: &mut assert_cmd::Command, expected: i32) -> Output {
-    let out = cmd.output().unwrap();
+fn store_run(store: &Store, cmd: &mut assert_cmd::Command, expected: i32) -> Output {
+    let out = crate::common::run(cmd, expected);
     let text = all_output(&out);
-    assert_eq!(out.status.code(), Some(expected), "expected exit {expected} from {cmd:?}, output:\n{text}");
-    assert!(!text.contains("panicked"), "panic in {cmd:?}:\n{text}");
     assert!(!text.contains(&store.server.secret), "the secret key leaked into the output:\n{text}");
-    assert!(!text.contains(crate::common::PG_PASSWORD), "password leaked:\n{text}");
     out
 }
 
@@ -60,47 +57,50 @@ fn every_verb_works_on_a_bucket_and_keys_appear_only_whole() {
     let store = Store::new("verbs");
     let w = sqlite_work(300);
     let before = sqlite_dump(&w);
-    let out =
-        run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "base", "--description", "first"]), 0);
+    let out = store_run(
+        &store,
+        seed(&store, &mut w.seed()).args(["snapshot", "create", "base", "--description", "first"]),
+        0,
+    );
     assert!(all_output(&out).contains(&format!("{}/base.seed.gz", store.url())), "{}", all_output(&out));
     // Without --force an existing name is refused, and the object is untouched.
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "base"]), 6);
-    let list = json(&run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list", "--json"]), 0));
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "base"]), 6);
+    let list = json(&store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list", "--json"]), 0));
     let list = list["snapshots"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(
         (list[0]["name"].as_str(), list[0]["status"].as_str(), list[0]["rows"].as_u64()),
         (Some("base"), Some("ok"), Some(1200))
     );
-    let show = json(&run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "base", "--json"]), 0));
+    let show = json(&store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "base", "--json"]), 0));
     assert_eq!(show["header"]["description"], "first");
     assert_eq!(show["file"], format!("{}/base.seed.gz", store.url()));
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "base"]), 0);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "base", "--against-db"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "base"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "base", "--against-db"]), 0);
     // Restore streams from the bucket into the emptied database: the same rows.
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "restore", "base", "--clean"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "restore", "base", "--clean"]), 0);
     assert_eq!(sqlite_dump(&w), before);
     // diff, --force, prune, delete.
-    run(&store, w.seed().args(["--no-progress", "bulk", "--count", "5"]), 0);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "more"]), 0);
-    let diff = run(&store, seed(&store, &mut w.seed()).args(["snapshot", "diff", "base", "more"]), 12);
+    store_run(&store, w.seed().args(["--no-progress", "bulk", "--count", "5"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "more"]), 0);
+    let diff = store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "diff", "base", "more"]), 12);
     assert!(all_output(&diff).contains("the snapshots differ"), "{}", all_output(&diff));
     // Prune ranks by `created_at` (whole seconds), then by the object's time, which S3
     // (moto) also gives in whole seconds: the replacement must be newer by a second for
     // `--keep-last 1` to keep it rather than `more`.
     std::thread::sleep(Duration::from_millis(1100));
-    run(
+    store_run(
         &store,
         seed(&store, &mut w.seed()).args(["snapshot", "create", "base", "--force", "--description", "second"]),
         0,
     );
-    let show = json(&run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "base", "--json"]), 0));
+    let show = json(&store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "base", "--json"]), 0));
     assert_eq!(show["header"]["description"], "second");
-    let pruned = run(&store, seed(&store, &mut w.seed()).args(["snapshot", "prune", "--keep-last", "1"]), 0);
+    let pruned = store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "prune", "--keep-last", "1"]), 0);
     assert!(all_output(&pruned).contains("removed 1 of 2 snapshots"), "{}", all_output(&pruned));
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "delete", "base"]), 0);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "base"]), 6);
-    let text = all_output(&run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list"]), 0));
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "delete", "base"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "base"]), 6);
+    let text = all_output(&store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list"]), 0));
     assert!(text.contains(&format!("no snapshots in {}", store.url())), "{text}");
     // What is left: audit records (one object each), no leases, no snapshots, no uploads.
     let keys = store.keys();
@@ -118,14 +118,14 @@ fn pagila_round_trip_through_a_bucket_is_exact() {
     let a = clone_db(pagila_template(), "st_pagila_a");
     let b = clone_db(pagila_schema_template(), "st_pagila_b");
     let w = Workdir::new();
-    run(
+    store_run(
         &store,
         store
             .apply(w.seed().args(["--no-progress", "--database-url", &a.url()]))
             .args(["snapshot", "create", "pagila"]),
         0,
     );
-    run(
+    store_run(
         &store,
         store
             .apply(w.seed().args(["--no-progress", "--database-url", &b.url()]))
@@ -164,12 +164,13 @@ fn a_large_snapshot_goes_up_in_parts_and_restores_exactly() {
         cmd.args(["snapshot", "create", "big", "--compression-level", "0"]).args(extra);
         cmd
     };
-    run(&store, &mut create(&a, &[]), 0);
-    let list = json(&run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "list", "--json"]), 0));
+    store_run(&store, &mut create(&a, &[]), 0);
+    let list =
+        json(&store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "list", "--json"]), 0));
     let size = list["snapshots"][0]["size"].as_u64().unwrap();
     assert!(size > 20 << 20, "the snapshot should need several parts: {size} bytes");
-    run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "verify", "big"]), 0);
-    run(
+    store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "verify", "big"]), 0);
+    store_run(
         &store,
         store.apply(w.seed().args(["--no-progress", "--database-url", &b.url()])).args(["snapshot", "restore", "big"]),
         0,
@@ -180,9 +181,12 @@ fn a_large_snapshot_goes_up_in_parts_and_restores_exactly() {
         a.psql("SELECT md5(string_agg(h, ',' ORDER BY id)) FROM noise")
     );
     a.load_sql("DELETE FROM noise WHERE id > 100000");
-    run(&store, &mut create(&a, &["--force"]), 0);
-    let show =
-        json(&run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "show", "big", "--json"]), 0));
+    store_run(&store, &mut create(&a, &["--force"]), 0);
+    let show = json(&store_run(
+        &store,
+        store.apply(w.seed().arg("--no-progress")).args(["snapshot", "show", "big", "--json"]),
+        0,
+    ));
     assert_eq!(show["header"]["tables"][0]["rows"], 100_000);
     assert!(store.uploads().is_empty(), "no upload left behind: {:?}", store.uploads());
 }
@@ -211,7 +215,7 @@ fn concurrent_creates_of_one_name_never_mix() {
             all_output(&outs[0]),
             all_output(&outs[1])
         );
-        run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "verify", &name]), 0);
+        store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "verify", &name]), 0);
     }
     assert!(store.uploads().is_empty());
 }
@@ -238,11 +242,12 @@ fn a_create_killed_mid_upload_leaves_no_object() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!store.keys().iter().any(|k| k.ends_with(".seed.gz")), "an object appeared: {:?}", store.keys());
-    let list = json(&run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "list", "--json"]), 0));
+    let list =
+        json(&store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "list", "--json"]), 0));
     assert_eq!(list["snapshots"], serde_json::json!([]));
-    run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "show", "doomed"]), 6);
+    store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "show", "doomed"]), 6);
     // The killed command's lease still names it; a new create says so (exit 8).
-    let again = run(
+    let again = store_run(
         &store,
         store
             .apply(w.seed().args(["--no-progress", "--database-url", &db.url()]))
@@ -250,7 +255,8 @@ fn a_create_killed_mid_upload_leaves_no_object() {
         8,
     );
     assert!(all_output(&again).contains("snapshot create doomed"), "{}", all_output(&again));
-    let doctor = run(&store, store.apply(w.seed().args(["--database-url", &db.url()])).args(["doctor", "--json"]), 0);
+    let doctor =
+        store_run(&store, store.apply(w.seed().args(["--database-url", &db.url()])).args(["doctor", "--json"]), 0);
     let checks = json(&doctor)["checks"].as_array().unwrap().clone();
     let check =
         |name: &str| checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name} check")).clone();
@@ -268,7 +274,7 @@ fn a_store_stopped_mid_restore_rolls_back() {
     let a = noise_db("st_stop_a", &[("noise_a", 300_000), ("noise_b", 300_000)]);
     let b = noise_db("st_stop_b", &[("noise_a", 0), ("noise_b", 0)]);
     let w = Workdir::new();
-    run(
+    store_run(
         &store,
         store.apply(w.seed().args(["--no-progress", "--database-url", &a.url()])).args([
             "snapshot",
@@ -309,14 +315,14 @@ fn wrong_credentials_exit_11_and_never_show_the_secret() {
     let moto = Moto::start(true);
     let store = Store::on(&moto, "creds");
     let w = sqlite_work(10);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "signed"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "signed"]), 0);
     moto.enable_auth();
     // What needs no listing works with the right key (moto miscomputes the signature of
     // a listing under a prefix, see common/s3.rs): HEAD, ranged GETs, lease PUT/DELETE.
     // A bare name means its latest version, which takes a listing: name the version.
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "signed@1"]), 0);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "signed@1"]), 0);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "restore", "signed@1", "--clean"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "show", "signed@1"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "signed@1"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "restore", "signed@1", "--clean"]), 0);
     for args in [&["snapshot", "list"][..], &["snapshot", "create", "x"], &["snapshot", "show", "x"]] {
         let mut cmd = w.seed();
         store.apply(cmd.arg("--no-progress")).env("AWS_SECRET_ACCESS_KEY", "Wrong-Secret-4242").args(args);
@@ -353,12 +359,12 @@ fn a_missing_bucket_is_like_a_missing_directory() {
         store.env(&mut c).args(["--no-progress", "--snapshot-dir", missing]).args(args);
         c
     };
-    let out = run(&store, &mut cmd(&["snapshot", "list"]), 2);
+    let out = store_run(&store, &mut cmd(&["snapshot", "list"]), 2);
     assert!(all_output(&out).contains("does not exist"), "{}", all_output(&out));
-    run(&store, &mut cmd(&["snapshot", "show", "x"]), 6);
-    let out = run(&store, &mut cmd(&["snapshot", "create", "x"]), 2);
+    store_run(&store, &mut cmd(&["snapshot", "show", "x"]), 6);
+    let out = store_run(&store, &mut cmd(&["snapshot", "create", "x"]), 2);
     assert!(all_output(&out).contains("bucket") && all_output(&out).contains("does not exist"), "{}", all_output(&out));
-    let out = run(&store, &mut cmd(&["doctor"]), 2);
+    let out = store_run(&store, &mut cmd(&["doctor"]), 2);
     assert!(all_output(&out).contains("the bucket does not exist"), "{}", all_output(&out));
 }
 
@@ -368,18 +374,18 @@ fn a_missing_bucket_is_like_a_missing_directory() {
 fn corrupt_objects_are_listed_as_corrupt() {
     let store = Store::new("corrupt");
     let w = sqlite_work(50);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "good"]), 0);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "create", "good"]), 0);
     store.put("garbage.seed.gz", b"this is not gzip".to_vec());
     store.put("notes.txt", b"hello".to_vec());
     store.put("empty.seed.gz", Vec::new());
-    let text = all_output(&run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list"]), 0));
+    let text = all_output(&store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "list"]), 0));
     for (name, reason) in [("garbage", "bad magic"), ("notes.txt", "not a snapshot file"), ("empty", "file is empty")] {
         let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
         assert!(line.contains("CORRUPT") && line.contains(reason), "{line}");
     }
     assert!(text.lines().any(|l| l.starts_with("good ") && !l.contains("CORRUPT")), "{text}");
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "garbage"]), 7);
-    run(&store, seed(&store, &mut w.seed()).args(["snapshot", "restore", "garbage"]), 7);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "verify", "garbage"]), 7);
+    store_run(&store, seed(&store, &mut w.seed()).args(["snapshot", "restore", "garbage"]), 7);
 }
 
 /// push and pull: verified, atomic on both sides, no overwrite without --force.
@@ -388,20 +394,20 @@ fn push_and_pull_copy_verified_snapshots() {
     let store = Store::new("transfer");
     let w = sqlite_work(200);
     let before = sqlite_dump(&w);
-    run(&store, w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
-    let out = run(
+    store_run(&store, w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
+    let out = store_run(
         &store,
         store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "base", "--to", &store.url()]),
         0,
     );
     assert!(all_output(&out).contains("pushed snapshot 'base'"), "{}", all_output(&out));
-    run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "base", "--to", &store.url()]), 6);
-    run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "base", "--to", &store.url(), "--force"]), 0);
-    run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "nope", "--to", &store.url()]), 6);
+    store_run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "base", "--to", &store.url()]), 6);
+    store_run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "base", "--to", &store.url(), "--force"]), 0);
+    store_run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "nope", "--to", &store.url()]), 6);
     // Another machine pulls it and restores it.
     let other = Workdir::new();
     std::fs::copy(w.path().join("seed.db"), other.path().join("seed.db")).unwrap();
-    let out = run(
+    let out = store_run(
         &store,
         store.env(&mut other.seed()).args(["--no-progress", "snapshot", "pull", "base", "--from", &store.url()]),
         0,
@@ -411,12 +417,12 @@ fn push_and_pull_copy_verified_snapshots() {
         std::fs::read(other.path().join("snapshots/base.seed.gz")).unwrap(),
         std::fs::read(w.path().join("snapshots/base.seed.gz")).unwrap()
     );
-    run(&store, other.seed().args(["--no-progress", "snapshot", "restore", "base", "--clean"]), 0);
+    store_run(&store, other.seed().args(["--no-progress", "snapshot", "restore", "base", "--clean"]), 0);
     assert_eq!(sqlite_dump(&other), before);
-    run(&store, store.env(&mut other.seed()).args(["snapshot", "pull", "base", "--from", &store.url()]), 6);
+    store_run(&store, store.env(&mut other.seed()).args(["snapshot", "pull", "base", "--from", &store.url()]), 6);
     // A corrupt object is not pulled: nothing appears locally.
     store.put("bad.seed.gz", b"\x1f\x8b\x08\x00junk".to_vec());
-    run(&store, store.env(&mut other.seed()).args(["snapshot", "pull", "bad", "--from", &store.url()]), 7);
+    store_run(&store, store.env(&mut other.seed()).args(["snapshot", "pull", "bad", "--from", &store.url()]), 7);
     assert!(!other.path().join("snapshots/bad.seed.gz").exists());
     let names: Vec<String> = std::fs::read_dir(other.path().join("snapshots"))
         .unwrap()
@@ -432,37 +438,32 @@ fn push_and_pull_copy_verified_snapshots() {
 fn a_push_and_a_pull_of_one_name_waiting_for_locks_both_finish() {
     let store = Store::new("crossing");
     let w = sqlite_work(50);
-    run(&store, w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
-    run(&store, store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "base", "--to", &store.url()]), 0);
+    store_run(&store, w.seed().args(["--no-progress", "snapshot", "create", "base"]), 0);
+    store_run(
+        &store,
+        store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "base", "--to", &store.url()]),
+        0,
+    );
     // Someone (a restore, a create) holds the local directory's lock on the name.
     let held = hold_lock(&w.path().join("snapshots"), "base");
     let spawn = |verb: &str, side: &str| {
         let mut cmd = w.seed_std();
-        cmd.args(["--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);
+        cmd.args(["-v", "--no-progress", "snapshot", verb, "base", side, &store.url(), "--force", "--wait"]);
         store.env_std(&mut cmd);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        Running::spawn(cmd)
     };
-    let (push, pull) = (spawn("push", "--to"), spawn("pull", "--from"));
-    // Both are started and waiting; then the lock goes.
-    std::thread::sleep(Duration::from_secs(3));
+    let (mut push, mut pull) = (spawn("push", "--to"), spawn("pull", "--from"));
+    // Both say they wait for the lock; then it goes.
+    push.wait_for_lock();
+    pull.wait_for_lock();
     held.unlock().unwrap();
     drop(held);
-    let mut children = [("push", push), ("pull", pull)];
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while children.iter_mut().any(|(_, c)| c.try_wait().unwrap().is_none()) {
-        if std::time::Instant::now() > deadline {
-            for (_, c) in &mut children {
-                let _ = c.kill();
-            }
-            panic!("a push and a pull of one name wait for each other (deadlock)");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    // A push and a pull waiting for each other (a deadlock) never finish.
+    for (what, mut running) in [("push", push), ("pull", pull)] {
+        let (status, stdout, stderr) = running.finish(Duration::from_secs(60));
+        assert_eq!(status.code(), Some(0), "{what}: {stdout}{stderr}");
     }
-    for (what, child) in children {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{what}: {}", all_output(&out));
-    }
-    run(&store, w.seed().args(["snapshot", "verify", "base"]), 0);
+    store_run(&store, w.seed().args(["snapshot", "verify", "base"]), 0);
 }
 
 /// Doctor checks the bucket, the credentials and whether conditional writes hold.
@@ -470,7 +471,7 @@ fn a_push_and_a_pull_of_one_name_waiting_for_locks_both_finish() {
 fn doctor_checks_the_store() {
     let store = Store::new("doctor");
     let w = sqlite_work(10);
-    let out = run(&store, store.apply(&mut w.seed()).args(["doctor", "--json"]), 0);
+    let out = store_run(&store, store.apply(&mut w.seed()).args(["doctor", "--json"]), 0);
     let doc = json(&out);
     let checks = doc["checks"].as_array().unwrap();
     let find = |n: &str| checks.iter().find(|c| c["name"] == n).unwrap_or_else(|| panic!("no {n}: {checks:?}"));
@@ -524,7 +525,7 @@ fn secrets_never_show_even_when_tracing_requests() {
     {
         let mut cmd = w.seed();
         store.apply(cmd.args(["-vv", "--log-format", "json"])).env("AWS_SESSION_TOKEN", token).args(args);
-        let out = run(&store, &mut cmd, 0);
+        let out = store_run(&store, &mut cmd, 0);
         assert!(!all_output(&out).contains(token), "the session token leaked:\n{}", all_output(&out));
     }
 }
@@ -537,7 +538,7 @@ fn a_reader_holds_off_a_delete() {
     let a = noise_db("st_lease_a", &[("noise", 400_000)]);
     let b = noise_db("st_lease_b", &[("noise", 0)]);
     let w = Workdir::new();
-    run(
+    store_run(
         &store,
         store.apply(w.seed().args(["--no-progress", "--database-url", &a.url()])).args([
             "snapshot",
@@ -554,12 +555,12 @@ fn a_reader_holds_off_a_delete() {
     store.env_std(&mut cmd);
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(60), "the restore's COPY", || copying_backend(&b, "seed snapshot restore"));
-    let out = run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 8);
+    let out = store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 8);
     assert!(all_output(&out).contains("seed snapshot restore n"), "{}", all_output(&out));
     let restored = child.wait_with_output().unwrap();
     assert!(restored.status.success(), "{}", all_output(&restored));
     assert_eq!(b.count("noise"), 400_000);
-    run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 0);
+    store_run(&store, store.apply(w.seed().arg("--no-progress")).args(["snapshot", "delete", "n"]), 0);
     assert!(store.keys().iter().all(|k| k.starts_with(".audit/")), "{:?}", store.keys());
 }
 
@@ -569,10 +570,12 @@ fn a_reader_holds_off_a_delete() {
 fn prepare_shares_its_snapshot_through_a_bucket() {
     let store = Store::new("prepare");
     let first = Workdir::new();
-    let out = run(&store, seed(&store, &mut first.seed()).args(["prepare", "baseline", "--count", "40", "--json"]), 0);
+    let out =
+        store_run(&store, seed(&store, &mut first.seed()).args(["prepare", "baseline", "--count", "40", "--json"]), 0);
     assert_eq!(json(&out)["action"], "seeded", "{}", all_output(&out));
     let second = Workdir::new();
-    let out = run(&store, seed(&store, &mut second.seed()).args(["prepare", "baseline", "--count", "40", "--json"]), 0);
+    let out =
+        store_run(&store, seed(&store, &mut second.seed()).args(["prepare", "baseline", "--count", "40", "--json"]), 0);
     assert_eq!(json(&out)["action"], "restored", "{}", all_output(&out));
     assert_eq!(sqlite_dump(&second), sqlite_dump(&first));
     let keys = store.keys();

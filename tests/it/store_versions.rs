@@ -15,11 +15,9 @@ use crate::snapshot::{Running, seed_cmd};
 use crate::versions::{empty_copy, sqlite_exec, sqlite_state, sqlite_workdir};
 
 /// Runs `cmd` and checks its exit code; the S3 secret never shows.
-fn run(store: &Store, cmd: &mut assert_cmd::Command, expected: i32) -> Output {
-    let out = cmd.output().unwrap();
+fn store_run(store: &Store, cmd: &mut assert_cmd::Command, expected: i32) -> Output {
+    let out = crate::common::run(cmd, expected);
     let text = all_output(&out);
-    assert_eq!(out.status.code(), Some(expected), "expected exit {expected} from {cmd:?}, output:\n{text}");
-    assert!(!text.contains("panicked"), "panic in {cmd:?}:\n{text}");
     assert!(!text.contains(&store.server.secret), "the secret key leaked into the output:\n{text}");
     out
 }
@@ -35,7 +33,7 @@ fn json(out: &Output) -> Value {
 
 /// The header of `reference` in the bucket, as `show --json` prints it.
 fn header(store: &Store, w: &Workdir, reference: &str) -> Value {
-    let out = run(store, in_bucket(store, &mut w.seed(), &["--json", "snapshot", "show", reference]), 0);
+    let out = store_run(store, in_bucket(store, &mut w.seed(), &["--json", "snapshot", "show", reference]), 0);
     json(&out)["header"].clone()
 }
 
@@ -50,7 +48,7 @@ fn restored(store: &Store, w: &Workdir, db_then: &Path, reference: &str, tag: &s
     let target = w.path().join(format!("target-{tag}.db"));
     empty_copy(db_then, &target);
     let url = format!("sqlite://{}", target.display());
-    run(store, in_bucket(store, &mut w.seed(), &["--database-url", &url, "snapshot", "restore", reference]), 0);
+    store_run(store, in_bucket(store, &mut w.seed(), &["--database-url", &url, "snapshot", "restore", reference]), 0);
     sqlite_state(&target)
 }
 
@@ -95,11 +93,12 @@ fn a_version_chain_in_a_bucket_restores_every_version_exactly() {
         states.push(sqlite_state(&db));
         copies.push(copy);
     };
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app"]), 0);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app"]), 0);
     keep("v1");
     for (n, sql) in CHANGES.iter().enumerate() {
         sqlite_exec(&db, sql);
-        let out = run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app", "--new-version"]), 0);
+        let out =
+            store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app", "--new-version"]), 0);
         let text = all_output(&out);
         assert!(text.contains(&format!("incremental to app@{}", n + 1)), "{text}");
         keep(&format!("v{}", n + 2));
@@ -116,20 +115,20 @@ fn a_version_chain_in_a_bucket_restores_every_version_exactly() {
     for (n, (state, copy)) in states.iter().zip(&copies).enumerate() {
         let r = format!("app@{}", n + 1);
         assert!(&restored(&store, &w, copy, &r, &format!("r{n}")) == state, "{r} restored differently");
-        run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "verify", &r]), 0);
+        store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "verify", &r]), 0);
     }
     // NAME alone is the latest version in a bucket too.
     assert_eq!(restored(&store, &w, &copies[2], "app", "latest"), states[2]);
-    let out = run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "verify", "app"]), 0);
+    let out = store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "verify", "app"]), 0);
     assert!(all_output(&out).contains("(app@3, incremental on app@2 → app@1)"), "{}", all_output(&out));
-    let out = run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "diff", "app@1", "app@2"]), 12);
+    let out = store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "diff", "app@1", "app@2"]), 12);
     assert!(all_output(&out).contains("staffs"), "{}", all_output(&out));
     // list: one line per name; list NAME: every version with its base.
-    let list = json(&run(&store, in_bucket(&store, &mut w.seed(), &["--json", "snapshot", "list"]), 0));
+    let list = json(&store_run(&store, in_bucket(&store, &mut w.seed(), &["--json", "snapshot", "list"]), 0));
     let items = list["snapshots"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
     assert_eq!((items[0]["latest"].as_u64(), items[0]["versions"].as_u64()), (Some(3), Some(3)));
-    let list = json(&run(&store, in_bucket(&store, &mut w.seed(), &["--json", "snapshot", "list", "app"]), 0));
+    let list = json(&store_run(&store, in_bucket(&store, &mut w.seed(), &["--json", "snapshot", "list", "app"]), 0));
     let bases: Vec<Value> = list["versions"].as_array().unwrap().iter().map(|v| v["base"].clone()).collect();
     assert_eq!(bases, [Value::Null, "app@1".into(), "app@2".into()], "{list}");
     assert!(list["versions"].as_array().unwrap().iter().skip(1).all(|v| v["base_status"] == "ok"), "{list}");
@@ -143,16 +142,16 @@ fn push_and_pull_carry_an_incremental_version_with_its_chain() {
     let store = Store::new("chainpush");
     let (w, db) = sqlite_workdir();
     let dir = w.path().join("snapshots");
-    run(&store, w.seed().args(["--no-progress", "snapshot", "create", "app"]), 0);
+    store_run(&store, w.seed().args(["--no-progress", "snapshot", "create", "app"]), 0);
     sqlite_exec(&db, CHANGES[0]);
     let v2_db = w.path().join("db-v2.db");
     std::fs::copy(&db, &v2_db).unwrap();
     let v2_state = sqlite_state(&db);
-    run(&store, w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
+    store_run(&store, w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     sqlite_exec(&db, CHANGES[1]);
-    run(&store, w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
+    store_run(&store, w.seed().args(["--no-progress", "snapshot", "create", "app", "--new-version"]), 0);
     // Only app@2 and what it is built on go up.
-    let out = run(
+    let out = store_run(
         &store,
         store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "app@2", "--to", &store.url()]),
         0,
@@ -164,20 +163,20 @@ fn push_and_pull_carry_an_incremental_version_with_its_chain() {
         let local = std::fs::read(dir.join(key)).unwrap();
         let mut cmd = w.seed();
         let out = in_bucket(&store, &mut cmd, &["--json", "snapshot", "show", label]);
-        assert_eq!(json(&run(&store, out, 0))["size"].as_u64(), Some(local.len() as u64), "{key}");
+        assert_eq!(json(&store_run(&store, out, 0))["size"].as_u64(), Some(local.len() as u64), "{key}");
     }
     // The latest goes up with nothing more to carry; pushing it again is refused.
-    let out = run(
+    let out = store_run(
         &store,
         store.env(&mut w.seed()).args(["--no-progress", "snapshot", "push", "app", "--to", &store.url()]),
         0,
     );
     assert!(all_output(&out).contains("pushed snapshot 'app@3' ("), "{}", all_output(&out));
-    run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "app", "--to", &store.url()]), 6);
+    store_run(&store, store.env(&mut w.seed()).args(["snapshot", "push", "app", "--to", &store.url()]), 6);
 
     // Another machine pulls app@2: its chain comes along and it restores exactly.
     let other = Workdir::new();
-    let out = run(
+    let out = store_run(
         &store,
         store.env(&mut other.seed()).args(["--no-progress", "snapshot", "pull", "app@2", "--from", &store.url()]),
         0,
@@ -193,7 +192,7 @@ fn push_and_pull_carry_an_incremental_version_with_its_chain() {
     let target = other.path().join("target.db");
     empty_copy(&v2_db, &target);
     let url = format!("sqlite://{}", target.display());
-    run(&store, other.seed().args(["--no-progress", "--database-url", &url, "snapshot", "restore", "app@2"]), 0);
+    store_run(&store, other.seed().args(["--no-progress", "--database-url", &url, "snapshot", "restore", "app@2"]), 0);
     assert_eq!(sqlite_state(&target), v2_state);
 
     // A base missing on both sides: refused naming it, nothing sent.
@@ -202,14 +201,15 @@ fn push_and_pull_carry_an_incremental_version_with_its_chain() {
     std::fs::create_dir_all(&lonely_dir).unwrap();
     std::fs::copy(dir.join("app@2.seed.gz"), lonely_dir.join("app@2.seed.gz")).unwrap();
     let fresh = Store::new("chainpush-missing");
-    let out = run(&fresh, fresh.env(&mut lonely.seed()).args(["snapshot", "push", "app@2", "--to", &fresh.url()]), 6);
+    let out =
+        store_run(&fresh, fresh.env(&mut lonely.seed()).args(["snapshot", "push", "app@2", "--to", &fresh.url()]), 6);
     assert!(all_output(&out).contains("'app@1'"), "{}", all_output(&out));
     assert!(!fresh.keys().iter().any(|k| k.ends_with(".seed.gz")), "{:?}", fresh.keys());
     // A destination holding another app@1 than the chain's: refused naming it.
     let elsewhere = Workdir::new();
-    run(&fresh, elsewhere.seed().args(["--no-progress", "bulk", "--count", "20"]), 0);
-    run(&fresh, in_bucket(&fresh, &mut elsewhere.seed(), &["snapshot", "create", "app"]), 0);
-    let out = run(&fresh, fresh.env(&mut w.seed()).args(["snapshot", "push", "app@2", "--to", &fresh.url()]), 7);
+    store_run(&fresh, elsewhere.seed().args(["--no-progress", "bulk", "--count", "20"]), 0);
+    store_run(&fresh, in_bucket(&fresh, &mut elsewhere.seed(), &["snapshot", "create", "app"]), 0);
+    let out = store_run(&fresh, fresh.env(&mut w.seed()).args(["snapshot", "push", "app@2", "--to", &fresh.url()]), 7);
     assert!(all_output(&out).contains("app@1"), "{}", all_output(&out));
     assert_eq!(versions_in(&fresh, "app"), [1], "nothing added: {:?}", fresh.keys());
 }
@@ -220,7 +220,7 @@ fn push_and_pull_carry_an_incremental_version_with_its_chain() {
 fn concurrent_new_versions_in_a_bucket_never_share_a_number() {
     let store = Store::new("vrace");
     let (w, _db) = sqlite_workdir();
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app"]), 0);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app"]), 0);
     let url = store.url();
     let spawn = |extra: &[&str]| {
         let mut args = vec!["--no-progress", "--snapshot-dir", &url, "snapshot", "create", "app", "--new-version"];
@@ -258,29 +258,30 @@ fn concurrent_new_versions_in_a_bucket_never_share_a_number() {
 fn a_base_with_dependents_is_protected_in_a_bucket() {
     let store = Store::new("deps");
     let (w, db) = sqlite_workdir();
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app"]), 0);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app"]), 0);
     sqlite_exec(&db, CHANGES[0]);
     let v2_db = w.path().join("db-v2.db");
     std::fs::copy(&db, &v2_db).unwrap();
     let v2_state = sqlite_state(&db);
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app", "--new-version"]), 0);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app", "--new-version"]), 0);
     let before = store.keys();
-    let out = run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "delete", "app@1"]), 13);
+    let out = store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "delete", "app@1"]), 13);
     assert!(all_output(&out).contains("app@2"), "{}", all_output(&out));
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "prune", "--keep-versions", "1"]), 13);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "prune", "--keep-versions", "1"]), 13);
     let after: Vec<String> = store.keys().into_iter().filter(|k| k.ends_with(".seed.gz")).collect();
     assert_eq!(after, before.iter().filter(|k| k.ends_with(".seed.gz")).cloned().collect::<Vec<_>>());
     // Folded in: app@2 becomes a full snapshot holding the same rows, app@1 goes.
-    let out = run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "delete", "app@1", "--rebase-dependents"]), 0);
+    let out =
+        store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "delete", "app@1", "--rebase-dependents"]), 0);
     assert!(all_output(&out).contains("rebased app@2 off app@1: now a full snapshot"), "{}", all_output(&out));
     assert_eq!(versions_in(&store, "app"), [2]);
     assert!(header(&store, &w, "app@2")["base"].is_null());
     assert_eq!(restored(&store, &w, &v2_db, "app", "rebased"), v2_state);
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "verify", "app"]), 0);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "verify", "app"]), 0);
     // delete NAME: every version, counted.
     sqlite_exec(&db, CHANGES[1]);
-    run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app", "--new-version"]), 0);
-    let out = run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "delete", "app"]), 0);
+    store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "create", "app", "--new-version"]), 0);
+    let out = store_run(&store, in_bucket(&store, &mut w.seed(), &["snapshot", "delete", "app"]), 0);
     assert!(all_output(&out).contains("deleted 2 versions of snapshot 'app'"), "{}", all_output(&out));
     assert!(versions_in(&store, "app").is_empty(), "{:?}", store.keys());
 }

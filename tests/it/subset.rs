@@ -12,10 +12,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::mariadb::MariaDb;
+use crate::common::run;
 use crate::common::{TestDb, Workdir, all_output, assert_no_password, repo_path, server};
 use crate::snapshot::{
     Running, assert_dir_unchanged, big_demo, clone_db, dir_state, entry_name, header_of, pagila_schema_template,
-    pagila_template, run, seed_cmd, stdout, table_finished,
+    pagila_template, seed_cmd, stdout, table_finished,
 };
 
 // ---------------------------------------------------------------------------------
@@ -181,6 +182,12 @@ fn json_doc(out: &Output) -> Value {
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", all_output(out)))
 }
 
+/// `--dry-run --json`'s entry for `table`.
+fn planned(plan: &Value, table: &str) -> Value {
+    let tables = plan["tables"].as_array().unwrap_or_else(|| panic!("no tables in {plan}"));
+    tables.iter().find(|t| t["table"] == table).unwrap_or_else(|| panic!("no {table} in {plan}")).clone()
+}
+
 /// The compressed bytes of each table of a snapshot, by table (the file minus its
 /// header: what must be identical when the data is).
 fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -311,6 +318,8 @@ fn subset_of_pagila_restores_into_an_empty_schema_with_every_foreign_key_and_mat
     assert_eq!(shown["header"]["subset"]["start"], serde_json::json!(["customer:store_id = 1"]));
     assert_eq!(shown["header"]["subset"]["children"], "all");
     assert_eq!(shown["header"]["subset"]["unrelated"], "empty");
+    let listed = stdout(&seed(&w, &url, &["--json", "snapshot", "list", "store1"], 0));
+    assert!(listed.contains("\"subset\": [\n") && listed.contains("\"customer:store_id = 1\""), "{listed}");
 
     // Into an empty copy of the schema: every foreign key checked, the same rows.
     let target = clone_db(pagila_schema_template(), "sub_pagila_t");
@@ -369,6 +378,13 @@ fn subset_next_version_repeats_the_slice_and_is_incremental() {
     let inside = db.psql("SELECT min(customer_id) FROM customer WHERE store_id = 1");
     db.psql(&format!("UPDATE customer SET first_name = 'CHANGED' WHERE customer_id = {inside}"));
     db.psql("UPDATE customer SET first_name = 'OUTSIDE' WHERE customer_id = (SELECT min(customer_id) FROM customer WHERE store_id <> 1)");
+    // A dry run of the next version explains the slice it would take: the base's.
+    let out = seed(&w, &url, &["snapshot", "create", "s", "--new-version", "--dry-run"], 0);
+    let text = all_output(&out);
+    assert!(text.contains("taking the same slice as s@1 (customer:store_id = 1)"), "{text}");
+    assert!(text.contains("start: customer:store_id = 1"), "{text}");
+    let plan = json_doc(&seed(&w, &url, &["--json", "snapshot", "create", "s", "--new-version", "--dry-run"], 0));
+    assert_eq!(plan["subset"]["start"][0], "customer:store_id = 1", "{plan}");
     let out = seed(&w, &url, &["snapshot", "create", "s", "--new-version"], 0);
     assert!(all_output(&out).contains("taking the same slice as s@1 (customer:store_id = 1)"), "{}", all_output(&out));
     let dir = w.path().join("snapshots");
@@ -386,6 +402,20 @@ fn subset_next_version_repeats_the_slice_and_is_incremental() {
     assert_eq!(target.psql(&format!("SELECT first_name FROM customer WHERE customer_id = {inside}")), "CHANGED");
     assert_eq!(target.psql("SELECT count(*) FROM customer WHERE first_name = 'OUTSIDE'"), "0");
     assert_no_dangling_pg(&target, 30);
+
+    // --no-subset: the next version takes every row (still incremental to the slice).
+    let plan = json_doc(&seed(
+        &w,
+        &url,
+        &["--json", "snapshot", "create", "s", "--new-version", "--no-subset", "--dry-run"],
+        0,
+    ));
+    assert!(plan["subset"].is_null(), "{plan}");
+    seed(&w, &url, &["snapshot", "create", "s", "--new-version", "--no-subset"], 0);
+    let v3 = header_of(&dir.join("s@3.seed.gz"));
+    assert!(v3.get("subset").is_none(), "{v3}");
+    assert_eq!(v3["base"]["name"], "s");
+    assert_eq!(header_rows(&dir.join("s@3.seed.gz"))["customer"], u64::try_from(db.count("customer")).unwrap());
 }
 
 // ---------------------------------------------------------------------------------
@@ -475,6 +505,20 @@ fn subset_of_sakila_on_mariadb_restores_with_foreign_keys_checked() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     let start = "customer:customer_id <= 25";
+    // --dry-run on MariaDB: EXPLAIN's estimate for the start, the rest along the references.
+    let out = w
+        .seed()
+        .args(["--no-progress", "--json", "--database-url", &src.url(), "snapshot", "create", "sak", "--subset", start])
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let plan = json_doc(&out);
+    assert_eq!(planned(&plan, "customer")["action"], "slice", "{plan}");
+    assert!(planned(&plan, "customer")["estimated_rows"].as_u64().unwrap() > 0, "{plan}");
+    assert!(planned(&plan, "rental")["why"].to_string().contains("child of customer"), "{plan}");
+    assert!(planned(&plan, "film")["why"].to_string().contains("parent of inventory"), "{plan}");
+    assert_eq!(planned(&plan, "film_text")["action"], "empty", "{plan}");
     let out = w
         .seed()
         .args(["--no-progress", "--database-url", &src.url(), "snapshot", "create", "sak", "--subset", start])
@@ -699,6 +743,15 @@ fn subset_closes_self_cyclic_composite_keyless_and_virtual_references_on_sqlite(
     std::fs::write(&factories, REFS_FACTORIES).unwrap();
     let url = format!("sqlite://{}", src.display());
     let f = factories.to_str().unwrap();
+    // --dry-run on SQLite: the start condition is counted, the rest carried along the
+    // references (virtual ones too); nothing written.
+    let plan = json_doc(&seed(&w, &url, &["--json", "snapshot", "create", "t2", "--factories", f, "--dry-run"], 0));
+    assert_eq!(planned(&plan, "tenants")["estimated_rows"], 1, "{plan}");
+    assert!(planned(&plan, "tenants")["why"][0].as_str().unwrap().starts_with("start: tenants:id = 2"), "{plan}");
+    assert!(planned(&plan, "comments")["why"].to_string().contains("child of posts"), "{plan}");
+    assert!(planned(&plan, "comments")["why"].to_string().contains("virtual"), "{plan}");
+    assert_eq!(planned(&plan, "audit_log")["action"], "empty", "{plan}");
+    assert!(!w.path().join("snapshots").exists(), "a dry run wrote into the snapshot directory");
     seed(&w, &url, &["snapshot", "create", "t2", "--factories", f], 0);
 
     let scratch = w.path().join("expect.db");
@@ -810,6 +863,34 @@ fn subset_keyless_table_on_mariadb_is_refused_with_a_hint() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert_eq!(header_rows(&w.path().join("snapshots/k.seed.gz"))["parents"], 1);
+
+    // Keys that need quoting (quotes, backslashes, binary bytes) travel as the literals
+    // seed writes and come back to the same rows.
+    db.sql(
+        "CREATE TABLE tags (k VARCHAR(20) PRIMARY KEY, b VARBINARY(4) NOT NULL UNIQUE);
+         CREATE TABLE uses (id INT PRIMARY KEY, tag VARCHAR(20) NOT NULL, bin VARBINARY(4) NOT NULL,
+           FOREIGN KEY (tag) REFERENCES tags (k), FOREIGN KEY (bin) REFERENCES tags (b));
+         INSERT INTO tags VALUES ('it''s', X'00FF27'), ('back\\\\slash', X'5C'), ('plain', X'01'), ('unused', X'02');
+         INSERT INTO uses VALUES (1, 'it''s', X'5C'), (2, 'back\\\\slash', X'00FF27'), (3, 'plain', X'01')",
+    );
+    let my = |db: &MariaDb, args: &[&str]| {
+        let out = w.seed().args(["--no-progress", "--database-url", &db.url()]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    };
+    my(&db, &["snapshot", "create", "q", "--subset", "uses:id <= 2", "--exclude", "notes"]);
+    let rows = header_rows(&w.path().join("snapshots/q.seed.gz"));
+    assert_eq!((rows["uses"], rows["tags"], rows["parents"]), (2, 2, 0), "{rows:?}");
+    let target = MariaDb::new("sub_keyless_t");
+    target.sql(
+        "CREATE TABLE parents (id INT PRIMARY KEY);
+         CREATE TABLE notes (parent_id INT NOT NULL, body TEXT, FOREIGN KEY (parent_id) REFERENCES parents (id));
+         CREATE TABLE tags (k VARCHAR(20) PRIMARY KEY, b VARBINARY(4) NOT NULL UNIQUE);
+         CREATE TABLE uses (id INT PRIMARY KEY, tag VARCHAR(20) NOT NULL, bin VARBINARY(4) NOT NULL,
+           FOREIGN KEY (tag) REFERENCES tags (k), FOREIGN KEY (bin) REFERENCES tags (b))",
+    );
+    my(&target, &["snapshot", "restore", "q"]);
+    // (The client's batch mode prints a backslash doubled.)
+    assert_eq!(target.sql("SELECT k, HEX(b) FROM tags ORDER BY HEX(b)"), "it's\t00FF27\nback\\\\slash\t5C");
 }
 
 // ---------------------------------------------------------------------------------
@@ -858,15 +939,22 @@ fn subset_samples_are_the_same_for_one_seed_on_every_backend_and_differ_for_anot
 // Bad input, Ctrl-C, kill -9: nothing written
 // ---------------------------------------------------------------------------------
 
-#[test]
-fn subset_bad_arguments_are_clear_errors_naming_them_and_write_nothing() {
-    let db = clone_db(pagila_template(), "sub_bad");
+/// A copy of pagila, a work folder whose snapshot directory holds one foreign file, and
+/// that directory's state (what every failure must leave).
+fn pagila_and_a_snapshot_dir(tag: &str) -> (TestDb, Workdir, std::path::PathBuf, crate::snapshot::DirState) {
+    let db = clone_db(pagila_template(), tag);
     let w = Workdir::new();
-    let url = db.url();
     let dir = w.path().join("snapshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("keep.txt"), "keep").unwrap();
     let before = dir_state(&dir);
+    (db, w, dir, before)
+}
+
+#[test]
+fn subset_bad_arguments_are_clear_errors_naming_them_and_write_nothing() {
+    let (db, w, dir, before) = pagila_and_a_snapshot_dir("sub_bad");
+    let url = db.url();
     let bad_refs = w.path().join("bad.toml");
     std::fs::write(&bad_refs, "[references]\n\n\"customer.store\" = \"store.store_id\"\n").unwrap();
     let bad_subset = w.path().join("bad_subset.toml");
@@ -979,6 +1067,66 @@ fn subset_create_interrupted_or_killed_while_following_references_or_writing_lea
     seed(&w, &url, &["snapshot", "create", "cut", "--subset", "offices:1%"], 0);
 }
 
+/// Disk full, a held name, a connection killed while references are followed, and a
+/// bucket's create killed mid-slice: each fails with its own exit code and leaves the
+/// snapshot directory (or the bucket) exactly as it was; the source is only read.
+#[test]
+fn subset_create_failures_disk_full_lock_killed_connection_and_s3_leave_nothing() {
+    let (db, w, dir, before) = pagila_and_a_snapshot_dir("sub_fail");
+    let url = db.url();
+    let source = db.pg_dump_data();
+    let start = "customer:store_id = 1";
+
+    // Disk full while the slice is written (it compresses to about 480 KiB).
+    let mut cmd =
+        seed_cmd(&w, &["--no-progress", "--database-url", &url, "snapshot", "create", "s", "--subset", start]);
+    crate::snapshot::limit_file_size(&mut cmd, 100_000);
+    let out = cmd.output().unwrap();
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(9), "{text}");
+    assert!(text.contains("not enough disk space"), "{text}");
+    assert_dir_unchanged(&dir, &before, "subset create under RLIMIT_FSIZE");
+
+    // Someone holds the name: refused before any row is read.
+    let held = crate::common::hold_lock(&dir, "s");
+    let out = seed(&w, &url, &["snapshot", "create", "s", "--subset", start], 8);
+    assert!(all_output(&out).contains("pid 1 (the test)"), "{}", all_output(&out));
+    drop(held);
+    assert_dir_unchanged(&dir, &before, "subset create of a held name");
+
+    // The connection is killed while the start rows are found (10 ms a row).
+    let slow = "customer:pg_sleep(0.01) IS NOT NULL";
+    let mut running = Running::spawn(seed_cmd(
+        &w,
+        &["--retry-max-attempts", "1", "--database-url", &url, "snapshot", "create", "s", "--subset", slow],
+    ));
+    let busy = "SELECT pid FROM pg_stat_activity WHERE application_name = 'seed snapshot create' AND query LIKE '%pg_sleep%' AND state = 'active'";
+    let pid = crate::snapshot::wait_until(Duration::from_secs(60), "the start rows' query", || {
+        let pid = db.psql(busy);
+        (!pid.is_empty()).then_some(pid)
+    });
+    assert_eq!(db.psql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    let (status, _, stderr) = running.finish(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("lost the connection"), "{stderr}");
+    assert_dir_unchanged(&dir, &before, "connection killed while following references");
+    assert_eq!(db.pg_dump_data(), source, "a subset create changed its source");
+
+    // Into a bucket: killed while references are followed, no object.
+    let store = crate::common::s3::Store::new("subset-kill");
+    let mut cmd = seed_cmd(&w, &["--no-progress", "--database-url", &url, "--snapshot-dir", &store.url()]);
+    cmd.args(["snapshot", "create", "s", "--subset", slow]);
+    store.env_std(&mut cmd);
+    let mut running = Running::spawn(cmd);
+    crate::snapshot::wait_until(Duration::from_secs(60), "the start rows' query", || {
+        (!db.psql(busy).is_empty()).then_some(())
+    });
+    running.signal(libc::SIGKILL);
+    running.finish(Duration::from_secs(30));
+    assert!(!store.keys().iter().any(|k| k.ends_with(".seed.gz")), "an object appeared: {:?}", store.keys());
+    assert!(store.uploads().is_empty(), "{:?}", store.uploads());
+}
+
 // ---------------------------------------------------------------------------------
 // prepare and --like
 // ---------------------------------------------------------------------------------
@@ -1021,4 +1169,37 @@ fn subset_snapshot_feeds_bulk_like() {
     let out = seed(&w, &target.url(), &["bulk", "--count", "30", "--like", "store1", "--seed", "5"], 0);
     assert!(all_output(&out).contains("seeded"), "{}", all_output(&out));
     assert_eq!(target.count("customer"), 30);
+}
+
+#[test]
+fn subset_from_seed_toml_with_its_references_and_no_subset_for_every_row() {
+    let w = Workdir::new();
+    let src = w.path().join("src.db");
+    sqlite(&src, &format!("PRAGMA foreign_keys = ON; BEGIN; {} {} COMMIT;", refs_schema(false), refs_data()));
+    std::fs::write(
+        w.path().join("seed.toml"),
+        "database-url = \"sqlite://src.db\"\n\n[snapshot]\nsubset = [\"posts:id <= 3\"]\nno-children = true\n\n[references]\n\"comments.post_id\" = \"posts.id\"\n",
+    )
+    .unwrap();
+    let out = run(w.seed().args(["--no-progress", "snapshot", "create", "cfg"]), 0);
+    assert!(all_output(&out).contains("subset: "), "{}", all_output(&out));
+    let header = header_of(&w.path().join("snapshots/cfg.seed.gz"));
+    assert_eq!(header["subset"]["start"], serde_json::json!(["posts:id <= 3"]));
+    assert_eq!(header["subset"]["children"], "none");
+    assert_eq!(header["subset"]["references"][0]["child"], "comments.post_id");
+    let rows = header_rows(&w.path().join("snapshots/cfg.seed.gz"));
+    assert_eq!((rows["posts"], rows["comments"]), (3, 0), "{rows:?}");
+    // A flag wins over the file; --children-per-parent lifts no-children; the
+    // reference from seed.toml is followed down.
+    run(w.seed().args(["--no-progress", "snapshot", "create", "kids", "--children-per-parent", "100"]), 0);
+    let kids = header_rows(&w.path().join("snapshots/kids.seed.gz"));
+    let expected = sqlite(&src, "SELECT count(*) FROM comments WHERE post_id <= 3");
+    assert_eq!(kids["comments"].to_string(), expected);
+    // --no-subset: every row, whatever the file says.
+    run(w.seed().args(["--no-progress", "snapshot", "create", "all", "--no-subset"]), 0);
+    let all = header_of(&w.path().join("snapshots/all.seed.gz"));
+    assert!(all.get("subset").is_none(), "{all}");
+    assert_eq!(header_rows(&w.path().join("snapshots/all.seed.gz"))["posts"], 270);
+    let out = run(w.seed().args(["snapshot", "create", "x", "--no-subset", "--subset", "posts:1"]), 2);
+    assert!(all_output(&out).contains("cannot be used with"), "{}", all_output(&out));
 }

@@ -6,9 +6,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::common::run;
 use crate::common::s3::Store;
 use crate::common::{Workdir, all_output};
-use crate::snapshot::run;
 use crate::versions::{empty_copy, sqlite_exec, sqlite_state, sqlite_workdir};
 
 fn snaps(w: &Workdir) -> std::path::PathBuf {
@@ -71,6 +71,8 @@ fn r21_1_a_file_whose_header_names_another_snapshot_is_corrupt_for_every_command
     std::fs::rename(&v3, &v2).unwrap();
     std::fs::rename(dir.join("t"), &v3).unwrap();
     let other = w.path().join("other");
+    let key = w.path().join("mask.key");
+    std::fs::write(&key, "a-masking-key-of-32-characters!!").unwrap();
     for args in [
         &["--database-url", &url, "snapshot", "restore", "v@3"][..],
         &["--database-url", &url, "snapshot", "restore", "v"],
@@ -84,13 +86,18 @@ fn r21_1_a_file_whose_header_names_another_snapshot_is_corrupt_for_every_command
         &["snapshot", "push", "v@3", "--to", other.to_str().unwrap()],
         &["snapshot", "create", "v", "--new-version"],
         &["snapshot", "create", "x", "--base", "v@2"],
+        &["snapshot", "mask", "v@3", "vm", "--mask", "auto", "--dry-run"],
+        &["snapshot", "mask", "v", "vm", "--mask", "auto", "--mask-key-file", key.to_str().unwrap()],
     ] {
         let holds = if args.contains(&"v@2") { "v@3" } else { "v@2" };
         refused_as_renamed(&w, args, holds);
     }
     assert_eq!(sqlite_state(&target), empty, "nothing restored");
     assert!(
-        !other.join("v@3.seed.gz").exists() && !dir.join("x.seed.gz").exists() && !dir.join("v@4.seed.gz").exists()
+        !other.join("v@3.seed.gz").exists()
+            && !dir.join("x.seed.gz").exists()
+            && !dir.join("v@4.seed.gz").exists()
+            && !dir.join("vm.seed.gz").exists()
     );
     // verify --against-db reads the header first: refused before any comparison.
     refused_as_renamed(&w, &["snapshot", "verify", "v@2", "--against-db"], "v@3");
@@ -350,7 +357,7 @@ enum Door {
 }
 
 /// A TOML basic string holding `s` (controls as `\uXXXX`).
-fn toml_string(s: &str) -> String {
+pub fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -625,6 +632,60 @@ fn r21_9_constants_are_checked_against_the_column_type_on_sqlite() {
     ];
     let good = "columns.unit_price = { value = \"2.5\" }\ncolumns.list_price = { one_of = [\"9.99\", \"1e2\"] }\n";
     constants_are_checked(&w, &url, "products", &cases, good, &count);
+}
+
+/// r21.9's class in masking: a `[mask]` rule's `fixed` value the column cannot hold is
+/// exit 2 from `snapshot create --mask`, `--dry-run` included, naming the rule's file
+/// and line; no snapshot is written. The plan checks the column's kind, precision and
+/// checks itself (it is all `snapshot mask` has, and all there is on MariaDB, which
+/// refuses even a temporary table inside a READ ONLY transaction); PostgreSQL is asked
+/// too (a cast in the read transaction), so what only it knows is refused with its
+/// words. A fitting value plans.
+fn masking_fixed_values_are_checked(url: &str, cases: &[(&str, &str)]) {
+    let w = Workdir::new();
+    let f = w.path().join("f.toml");
+    let create = |dry: bool| {
+        let mut cmd = seed(&w, &["--database-url", url, "snapshot", "create", "m", "--mask", "auto", "--factories"]);
+        cmd.arg(&f).env("SEED_MASK_KEY", "a-masking-key-of-32-characters!!");
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        cmd
+    };
+    for (rule, says) in cases {
+        std::fs::write(&f, format!("[mask]\n{rule}\n")).unwrap();
+        for dry in [true, false] {
+            let out = run(&mut create(dry), 2);
+            let text = all_output(&out);
+            assert!(text.contains(says) && text.contains("f.toml:2"), "{rule} (dry run: {dry}):\n{text}");
+            assert!(!snaps(&w).join("m.seed.gz").exists(), "{rule}: nothing written");
+        }
+    }
+    std::fs::write(&f, "[mask]\n\"film.rental_rate\" = { fixed = \"1.99\" }\n").unwrap();
+    run(&mut create(true), 0);
+}
+
+/// Fixed values pagila's and sakila's `film` cannot hold, found by the plan.
+const MASK_FILM_CASES: [(&str, &str); 2] = [
+    ("\"film.rental_rate\" = { fixed = \"123.45\" }", "\"123.45\" is not a value of this type"),
+    ("\"film.last_update\" = { fixed = \"not a time\" }", "\"not a time\" is not a value of this type"),
+];
+
+#[test]
+fn r21_9_masking_fixed_values_are_checked_on_postgres() {
+    let db = crate::snapshot::clone_db(crate::snapshot::pagila_schema_template(), "r21_9m");
+    let mut cases = MASK_FILM_CASES.to_vec();
+    // A domain's check (`year`: 1901 to 2155) is read with the schema; a time with
+    // digits that is no time only the database knows.
+    cases.push(("\"film.release_year\" = { fixed = \"1800\" }", "outside the range its checks allow (1901 to 2155)"));
+    cases.push(("\"film.last_update\" = { fixed = \"2024-13-45 10:00\" }", "the database refuses it"));
+    masking_fixed_values_are_checked(&db.url(), &cases);
+}
+
+#[test]
+fn r21_9_masking_fixed_values_are_checked_on_mariadb() {
+    let db = crate::common::mariadb::MariaDb::sakila("r21_9m");
+    masking_fixed_values_are_checked(&db.url(), &MASK_FILM_CASES);
 }
 
 // ---------------------------------------------------------------------------------

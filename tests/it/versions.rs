@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::run;
 use crate::common::{TestDb, Workdir, all_output, hold_lock};
 use crate::snapshot::{
-    Running, big_demo, clone_db, dir_state, header_of, pagila_schema_template, pagila_template, run, seed_cmd, stdout,
+    Running, big_demo, clone_db, dir_state, header_of, pagila_schema_template, pagila_template, seed_cmd, stdout,
     table_finished,
 };
 
@@ -545,8 +546,8 @@ fn concurrent_new_versions_of_one_name_never_share_a_number() {
     assert!(all_output(&out).contains("is locked by pid 1 (the test)"), "{}", all_output(&out));
     // ...or, with --wait, waits and then takes the next number.
     let mut waiting =
-        Running::spawn(seed_cmd(&w, &["--no-progress", "snapshot", "create", "app", "--new-version", "--wait"]));
-    std::thread::sleep(Duration::from_millis(700));
+        Running::spawn(seed_cmd(&w, &["-v", "--no-progress", "snapshot", "create", "app", "--new-version", "--wait"]));
+    waiting.wait_for_lock();
     assert!(waiting.is_running(), "did not wait: {}", waiting.stderr());
     // Readers of existing versions are not held up by a creator.
     run(w.seed().args(["snapshot", "verify", "app"]), 0);

@@ -12,13 +12,13 @@ use crate::db::Session;
 use crate::db::checks::referenced_columns;
 use crate::db::evaluate::check_passes;
 use crate::db::schema::{Column, Schema};
+use crate::db::value::Value;
 use crate::error::Error;
 use crate::factory::candidates::{self, CANDIDATES, CheckGroup, ENOUGH, ROUNDS, column_pattern};
-use crate::factory::config::ColumnRule;
+use crate::factory::factories_file::ColumnRule;
 use crate::factory::pattern::PatternSpace;
 use crate::factory::plan::{BulkRequest, Case, Gen, Plan, TablePlan};
 use crate::factory::rows::RowGen;
-use crate::factory::values::Value;
 
 /// Per row, whether each expression passed; `None` when the row could not be evaluated.
 type Verdicts = Vec<Option<Vec<bool>>>;
@@ -55,7 +55,8 @@ pub async fn satisfy(session: &mut Session, plan: &mut Plan) -> Result<(), Error
 /// The constants of the factories file (`value`, `one_of`) of every table the plan
 /// loads, each checked by the database against its column's type before anything is
 /// written (a dry run included): one it refuses is a usage error naming the file's
-/// line, the value and the database's reason, not a failed load (exit 4) later.
+/// line, the value and the database's reason (every one of them), not a failed load
+/// (exit 4) later.
 pub async fn check_constants(
     session: &mut Session,
     schema: &Schema,
@@ -63,6 +64,7 @@ pub async fn check_constants(
     req: &BulkRequest,
 ) -> Result<(), Error> {
     let Some(f) = &req.factories else { return Ok(()) };
+    let mut problems = Vec::new();
     for tc in &f.tables {
         let Some(table) = schema.find(&tc.name) else { continue };
         if !plan.tables.iter().any(|tp| tp.table.name == table.name && tp.count > 0) {
@@ -83,7 +85,7 @@ pub async fn check_constants(
             if let Some((value, reason)) = session.refused_values(col, &values).await?.into_iter().next() {
                 let shown: String = value.chars().take(60).collect();
                 let cut = if shown.len() < value.len() { "…" } else { "" };
-                return Err(f.error(
+                problems.push(f.error(
                     cc.line,
                     format!(
                         "{}.{}: {shown:?}{cut} does not fit its type {}: {reason}",
@@ -93,7 +95,7 @@ pub async fn check_constants(
             }
         }
     }
-    Ok(())
+    if problems.is_empty() { Ok(()) } else { Err(Error::configs(problems)) }
 }
 
 /// A check on one unique text column (`lower(username) = username`, `code GLOB

@@ -15,19 +15,20 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::Context;
 use crate::cli::BulkArgs;
-use crate::db::errors::Step;
+use crate::commands::cascade::{also_emptied_json, also_emptied_text};
+use crate::context::Context;
 use crate::db::retry::with_retry;
-use crate::db::schema::{Schema, TableName, TypeKind, load_order, quote_ident};
+use crate::db::schema::{Schema, TableName, TypeKind, load_order};
 use crate::db::select::Selection;
-use crate::db::{self, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
+use crate::db::value::Value;
+use crate::db::{self, CycleFix, LoadPurpose, LoadRequest, LoadTable, RowForm, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
+use crate::factory::factories_file::MAX_COUNT;
 pub use crate::factory::plan::PlanInputs;
-use crate::factory::plan::{BulkRequest, MAX_COUNT, ParentKey, Plan};
+use crate::factory::plan::{BulkRequest, ParentKey, Plan};
 use crate::factory::rows::RowGen;
-use crate::factory::values::Value;
 use crate::output::{Level, human_count, plural, thousands};
 
 pub const DEFAULT_SEED: u64 = 42;
@@ -138,7 +139,8 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     let mut _like_guard = None;
     let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
     let learned = if let Some(name) = &args.like {
-        let opened = crate::commands::snapshot::catalog::open_chain(ctx, name, opts.wait, "profile").await?;
+        let opened =
+            crate::snapshot::catalog::open_chain(ctx.location()?, &ctx.printer, name, opts.wait, "profile").await?;
         let text = tokio::task::block_in_place(|| {
             crate::commands::snapshot::profile::profile_snapshot(&opened.chain, name, &settings)
         })?;
@@ -169,7 +171,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
             req.batch_size, req.batch_size
         ));
     }
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let outcome = execute(ctx, &req, &opts).await?;
     if !outcome.dry_run {
@@ -188,8 +190,15 @@ pub async fn execute(ctx: &Context, req: &BulkRequest, opts: &Options) -> Result
                 .info(format!("starting the load again (attempt {attempt}); the failed attempt was rolled back"));
         }
         let url = ctx.settings.write_url();
-        let mut session =
-            db::connect_with(&ctx.settings, url, &ctx.printer, "seed bulk", db::Access::ReadWrite, opts.wait).await?;
+        let mut session = db::connect_with(
+            &ctx.settings.connect_options(),
+            url,
+            &ctx.printer,
+            "seed bulk",
+            db::Access::ReadWrite,
+            opts.wait,
+        )
+        .await?;
         let result = load(ctx, &mut session, req, opts, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;
@@ -303,8 +312,11 @@ async fn load(
         return Err(blocked(&load_plan, ""));
     }
     session.start_load(&load_req, &load_plan).await?;
-    session.prepare_cycles(&mut plan).await?;
-    session.reserve_keys(&mut plan).await?;
+    let deferred = session.prepare_cycles(&plan.cycle_edges_to_load()).await?;
+    plan.defer_cycle_edges(&deferred);
+    let mut keys = plan.generated_keys();
+    session.reserve_keys(&mut keys).await?;
+    plan.set_generated_keys(&keys);
     checks::verify_sample(session, &plan).await?;
     let plan = Arc::new(plan);
     let form = session.row_form();
@@ -328,9 +340,13 @@ async fn load(
         }
         loaded.push((tp.table.name.clone(), written));
     }
-    session.close_cycles(&plan).await?;
+    for (t, g) in plan.deferred_groups() {
+        let tp = &plan.tables[t];
+        let fix = CycleFix { table: &tp.table, fk: &tp.groups[g].fk, id: format!("{t}_{g}") };
+        session.close_cycle(&fix, &mut RowGen::new(&plan, t).cycle_fix_rows(g)).await?;
+    }
     session.finish_load().await?;
-    session.settle_keys(&plan).await?;
+    session.settle_keys(&keys).await?;
     // SQLite checks deferred foreign keys here; every kind syncs to disk.
     let phase = ctx.printer.phase("committing");
     session.commit("committing").await?;
@@ -358,19 +374,6 @@ fn blocked(plan: &db::LoadPlan, otherwise: &str) -> Error {
         hints.push(otherwise.to_owned());
     }
     Error::Schema { message: plan.blocking.join("\n"), hint: (!hints.is_empty()).then(|| hints.join("; ")) }
-}
-
-/// `--cascade`'s tables in a plan: `also emptied (--cascade): a (12 rows), b (3 rows)`.
-pub fn also_emptied_text(also: &[(TableName, u64)]) -> String {
-    if also.is_empty() {
-        return String::new();
-    }
-    let list: Vec<String> = also.iter().map(|(t, n)| format!("{t} ({})", plural(*n, "row", "rows"))).collect();
-    format!("\nalso emptied (--cascade), not loaded: {}", list.join(", "))
-}
-
-pub fn also_emptied_json(also: &[(TableName, u64)]) -> serde_json::Value {
-    also.iter().map(|(t, n)| json!({ "table": t.to_string(), "rows": n })).collect()
 }
 
 /// The plan for this database (`named`: how messages name it, `URL (from ORIGIN)`): the
@@ -414,26 +417,19 @@ async fn plan_inputs(
 ) -> Result<PlanInputs, Error> {
     let mut existing_rows = HashMap::new();
     for t in targets {
-        let n = if truncate {
-            0
-        } else {
-            conn.one_i64(format!("SELECT count(*) FROM {}", t.quoted()), &Step::new(format!("counting rows of {t}")))
-                .await?
-                .unwrap_or(0)
-        };
-        existing_rows.insert(t.clone(), u64::try_from(n).unwrap_or(0));
+        let n = if truncate { 0 } else { conn.count_rows(t).await? };
+        existing_rows.insert(t.clone(), n);
     }
     let mut existing_keys = HashMap::new();
-    for (key, sql) in existing_key_queries(schema, targets, &|e| conn.cast_text(e)) {
-        let rows = conn.text_rows(sql, &Step::new(format!("reading keys of {}", key.0))).await?;
+    for (table, columns) in parents_not_seeded(schema, targets) {
+        let rows = conn.distinct_keys(&table, &columns, MAX_EXISTING_KEYS).await?;
         let keys = rows.into_iter().map(|r| r.into_iter().map(|v| v.map_or(Value::Null, Value::Text)).collect());
-        existing_keys.insert(key, keys.collect());
+        existing_keys.insert((table, columns), keys.collect());
     }
     let mut existing_max = HashMap::new();
-    for (key, sql) in existing_max_queries(schema, &existing_rows, &|e| conn.cast_int(e)) {
-        let step = Step::new(format!("reading the highest {}.{}", key.0, key.1));
-        if let Some(max) = conn.one_i64(sql, &step).await? {
-            existing_max.insert(key, max);
+    for (table, column) in integer_keys(schema, &existing_rows) {
+        if let Some(max) = conn.max_int(&table, &column).await? {
+            existing_max.insert((table, column), max);
         }
     }
     Ok(PlanInputs { existing_rows, existing_keys, existing_max })
@@ -442,42 +438,24 @@ async fn plan_inputs(
 /// Most keys of an existing parent table read for foreign-key picks.
 pub const MAX_EXISTING_KEYS: i64 = 100_000;
 
-/// For each parent of the targets that is not seeded this time: the query reading its
-/// keys (as text, sorted, so picks are deterministic). `CAST` reads the same on both
-/// backends.
-fn existing_key_queries(
-    schema: &Schema,
-    targets: &[TableName],
-    cast_text: &dyn Fn(&str) -> String,
-) -> Vec<(ParentKey, String)> {
-    let mut out: Vec<(ParentKey, String)> = Vec::new();
+/// The parents of the targets (table, referenced columns) that are not seeded this
+/// time: foreign keys pick from their existing keys.
+fn parents_not_seeded(schema: &Schema, targets: &[TableName]) -> Vec<ParentKey> {
+    let mut out: Vec<ParentKey> = Vec::new();
     for t in targets.iter().filter_map(|n| schema.get(n)) {
         for fk in &t.foreign_keys {
             let key = (fk.ref_table.clone(), fk.ref_columns.clone());
-            if targets.contains(&fk.ref_table) || out.iter().any(|(k, _)| k == &key) {
-                continue;
+            if !targets.contains(&fk.ref_table) && !out.contains(&key) {
+                out.push(key);
             }
-            let cols: Vec<String> = fk.ref_columns.iter().map(|c| quote_ident(c)).collect();
-            let sql = format!(
-                "SELECT DISTINCT {} FROM {} WHERE {} ORDER BY {} LIMIT {MAX_EXISTING_KEYS}",
-                cols.iter().map(|c| cast_text(c)).collect::<Vec<_>>().join(", "),
-                fk.ref_table.quoted(),
-                cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND "),
-                (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
-            );
-            out.push((key, sql));
         }
     }
     out
 }
 
-/// For each integer column in a primary key or unique constraint of a non-empty target:
-/// the query reading its highest value.
-fn existing_max_queries(
-    schema: &Schema,
-    existing_rows: &HashMap<TableName, u64>,
-    cast_int: &dyn Fn(&str) -> String,
-) -> Vec<((TableName, String), String)> {
+/// The integer columns in a primary key or unique constraint of each non-empty target
+/// that the database does not generate: new values start above their highest.
+fn integer_keys(schema: &Schema, existing_rows: &HashMap<TableName, u64>) -> Vec<(TableName, String)> {
     let mut out = Vec::new();
     for (name, _) in existing_rows.iter().filter(|(_, n)| **n > 0) {
         let Some(t) = schema.get(name) else { continue };
@@ -486,9 +464,7 @@ fn existing_max_queries(
         };
         for c in t.columns.iter().filter(|c| c.auto.is_none() && keyed(&c.name)) {
             if matches!(c.kind, TypeKind::SmallInt | TypeKind::Int | TypeKind::BigInt) {
-                let max = format!("max({})", quote_ident(&c.name));
-                let sql = format!("SELECT {} FROM {}", cast_int(&max), name.quoted());
-                out.push(((name.clone(), c.name.clone()), sql));
+                out.push((name.clone(), c.name.clone()));
             }
         }
     }

@@ -18,17 +18,20 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::catalog::{Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want};
-use super::{AuditGuard, location, masking, subset};
-use crate::Context;
+use super::{masking, subset};
 use crate::cli::CreateArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::db;
 use crate::db::retry::with_retry;
 use crate::db::select::Selection;
 use crate::error::{Error, code};
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
 use crate::mask;
 use crate::output::{Level, human_bytes, human_count, plural};
+use crate::snapshot::catalog::{
+    Version, chain_names, dependents, lock_names, resolve, resolve_chain, versions_of, want,
+};
 use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
 use crate::snapshot::create::{self, Base, MaskChoice, Stored};
 use crate::snapshot::format::Header;
@@ -56,9 +59,13 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
     let rules = subset::rules(&args.subset, args.seed, factories.as_ref(), &ctx.settings.references)?;
     let mask = mask_choice(&args, ctx)?;
     if args.dry_run {
+        let rules = match rules {
+            None if args.new_version || args.base.is_some() => base_rules(&args, ctx).await?,
+            rules => rules,
+        };
         return dry_run(&args, ctx, rules, mask).await;
     }
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     store.prepare_write().await?;
     let mut audit = AuditGuard::new(
         ctx,
@@ -98,6 +105,16 @@ fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error
     }
 }
 
+/// The slice a dry run given none would take: its base's, as `create` takes it.
+async fn base_rules(args: &CreateArgs, ctx: &Context) -> Result<Option<crate::subset::Rules>, Error> {
+    let store = ctx.location()?;
+    let latest = versions_of(&store, &args.name).await?.last().map(|v| v.version);
+    let Some(r) = base_ref(args, latest)? else { return Ok(None) };
+    let base = resolve(&store, &r).await?;
+    let header = base.header(&store).await?;
+    subset::of_base(&args.subset, &ctx.printer, &base.label(), header.subset.as_ref())
+}
+
 /// Locks, picks the version number, resolves the base; returns the version created.
 /// A create given no slice of its own takes the slice its base was taken with.
 async fn create(
@@ -112,10 +129,10 @@ async fn create(
     // name. Then the name itself (exclusive only to replace a version) and the names
     // the base's chain goes through, shared, all in name order.
     let number = BTreeMap::from([(versions::number_lock(&args.name), Mode::Exclusive)]);
-    let _number = lock_names(ctx, store, &number, args.lock.wait, &command).await?;
+    let _number = lock_names(&ctx.printer, store, &number, args.lock.wait, &command).await?;
     let mut names = BTreeMap::from([(args.name.clone(), if args.force { Mode::Exclusive } else { Mode::Shared })]);
     let (target, _locks) = loop {
-        let locks = lock_names(ctx, store, &names, args.lock.wait, &command).await?;
+        let locks = lock_names(&ctx.printer, store, &names, args.lock.wait, &command).await?;
         let existing = versions_of(store, &args.name).await?;
         let latest = existing.last().map(|v| v.version);
         let target = target_version(&args.name, args.new_version, args.force, store, &existing).await?;
@@ -147,20 +164,18 @@ async fn create(
                 base_chain(ctx, store, &b).await?.map(|chain| Base { name: b.name.clone(), version: b.version, chain })
             }
         };
-        let subset = match (&rules, base.as_ref().and_then(|b| b.chain.header().subset.as_ref())) {
-            (None, Some(info)) => {
-                let label = versions::label(
-                    &base.as_ref().map_or(String::new(), |b| b.name.clone()),
-                    base.as_ref().map_or(1, |b| b.version),
-                );
-                ctx.printer.info(format!("taking the same slice as {label} ({})", info.start.join("; ")));
-                Some(subset::rules_from_header(info, &label)?)
-            }
+        let subset = match (&rules, &base) {
+            (None, Some(b)) => subset::of_base(
+                &args.subset,
+                &ctx.printer,
+                &versions::label(&b.name, b.version),
+                b.chain.header().subset.as_ref(),
+            )?,
             _ => rules.clone(),
         };
         break (Target { version: target.0, replace: target.1, base, subset }, locks);
     };
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let (header, stored) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
         attempt(args, ctx, store, &target, mask)
@@ -300,7 +315,7 @@ async fn report(
 /// else guarded when the source is not on this machine (unless `--no-mask`).
 fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
     if let Some(masking::Asked { request, key }) =
-        masking::request(&args.mask, args.factories.as_deref(), args.dry_run)?
+        masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, args.dry_run)?
     {
         return Ok(MaskChoice::On { request, key });
     }
@@ -342,8 +357,12 @@ async fn attempt(
 ) -> Result<(Header, Vec<Stored>), Error> {
     let mut session = connect(args, ctx).await?;
     let req = request(args, ctx, target, mask);
-    let connector =
-        db::Connector { settings: &ctx.settings, url: &ctx.settings.database_url, printer: &ctx.printer, app: APP };
+    let connector = db::Connector {
+        options: ctx.settings.connect_options(),
+        url: &ctx.settings.database_url,
+        printer: &ctx.printer,
+        app: APP,
+    };
     let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
     session.close().await;
     result
@@ -351,7 +370,7 @@ async fn attempt(
 
 async fn connect(args: &CreateArgs, ctx: &Context) -> Result<db::Session, Error> {
     db::connect_with(
-        &ctx.settings,
+        &ctx.settings.connect_options(),
         &ctx.settings.database_url,
         &ctx.printer,
         APP,
@@ -370,9 +389,15 @@ async fn dry_run(
     rules: Option<crate::subset::Rules>,
     mask: MaskChoice,
 ) -> Result<u8, Error> {
-    let mut session =
-        db::connect_with(&ctx.settings, &ctx.settings.database_url, &ctx.printer, APP, db::Access::ReadOnly, false)
-            .await?;
+    let mut session = db::connect_with(
+        &ctx.settings.connect_options(),
+        &ctx.settings.database_url,
+        &ctx.printer,
+        APP,
+        db::Access::ReadOnly,
+        false,
+    )
+    .await?;
     let req = request(args, ctx, &Target { version: 1, replace: false, base: None, subset: rules }, &mask);
     let result = create::dry_run(&req, &mut session, &ctx.printer).await;
     session.close().await;

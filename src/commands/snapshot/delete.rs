@@ -10,19 +10,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::catalog::{Version, chain_names, dependents, lock_names, versions_of, want};
-use super::rebase::rebase;
-use super::{AuditGuard, location};
-use crate::Context;
 use crate::cli::DeleteArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
+use crate::snapshot::catalog::{Version, chain_names, dependents, lock_names, versions_of, want};
 use crate::snapshot::location::{Location, Mode};
+use crate::snapshot::rebase::rebase;
 use crate::snapshot::versions::Ref;
 
 pub async fn run(args: DeleteArgs, ctx: &Context) -> Result<u8, Error> {
     let r = Ref::parse(&args.name)?;
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     let audit = AuditGuard::new(ctx, &store, "snapshot delete", Some(args.name.clone()), None);
     let result = delete(&args, &r, ctx, &store).await;
     if args.dry_run {
@@ -70,7 +70,7 @@ async fn delete(args: &DeleteArgs, r: &Ref, ctx: &Context, store: &Location) -> 
     }
     let mut names = BTreeMap::from([(r.name.clone(), Mode::Exclusive)]);
     loop {
-        let locks = lock_names(ctx, store, &names, args.lock.wait, &command).await?;
+        let locks = lock_names(&ctx.printer, store, &names, args.lock.wait, &command).await?;
         let all = versions_of(store, &r.name).await?;
         let going: Vec<Version> = all.into_iter().filter(|v| r.version.is_none_or(|n| n == v.version)).collect();
         if going.is_empty() {

@@ -7,10 +7,10 @@ use std::io::{BufRead, BufReader};
 
 use serde_json::json;
 
-use super::catalog::open_chain;
-use crate::Context;
 use crate::cli::DiffArgs;
+use crate::context::Context;
 use crate::error::{Error, code};
+use crate::snapshot::catalog;
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::{Header, TableEntry, row_hash};
 use crate::snapshot::reader::into_error;
@@ -35,7 +35,7 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
     order.sort_by(|x, y| x.1.cmp(y.1));
     let mut opened = Vec::with_capacity(2);
     for (side, name) in order {
-        opened.push((side, open_chain(ctx, name, args.lock.wait, "diff").await?));
+        opened.push((side, catalog::open_chain(ctx.location()?, &ctx.printer, name, args.lock.wait, "diff").await?));
     }
     opened.sort_by_key(|(side, _)| *side);
     let (a_chain, b_chain) = (&opened[0].1.chain, &opened[1].1.chain);

@@ -9,22 +9,21 @@
 
 use serde_json::{Value, json};
 
-use super::catalog::{Version, base_version, catalog, headers};
-use super::location;
-use crate::Context;
 use crate::cli::ListArgs;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural, thousands};
+use crate::snapshot::catalog::{Version, base_version, catalog, headers};
 use crate::snapshot::format::{Header, Storage, content_checksum};
 use crate::snapshot::location::Location;
 use crate::snapshot::versions::{self, Ref};
-use crate::text::shown;
+use crate::untrusted::shown;
 
 /// Widest reason or version shown in the text table.
 const CELL: usize = 160;
 
 pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     let shown_dir = store.display().display().to_string();
     let only = args.name.as_deref().map(Ref::parse).transpose()?;
     if let Some(r) = &only
@@ -34,6 +33,17 @@ pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
             format!("list takes a name, not one version ('{r}')"),
             format!("`seed snapshot list {}` lists its versions; `seed snapshot show {r}` shows that one", r.name),
         ));
+    }
+    if args.names {
+        // For shell completion: quiet, fast, and never an error worth a message.
+        if store.exists().await.unwrap_or(false)
+            && let Ok((names, _)) = catalog(&store).await
+            && !names.is_empty()
+        {
+            let text: String = names.keys().map(|n| format!("{n}\n")).collect();
+            ctx.printer.data(text.trim_end());
+        }
+        return Ok(code::OK);
     }
     if !store.exists().await? {
         // The default directory appears with the first snapshot; one named by the
@@ -75,6 +85,7 @@ fn describe(v: &Version, header: &Result<Header, Error>) -> Value {
             "database": h.database.kind, "format_version": h.format_version,
             "base": h.base.as_ref().filter(|_| needs_base(h)).map(|b| versions::label(&b.name, b.version)),
             "storage": storage_counts(h),
+            "subset": h.subset.as_ref().map(|s| s.start.clone()),
             "masked": h.masking.as_ref().map(|m| m.mode.clone()),
         }),
         Err(e) => {

@@ -12,14 +12,15 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::catalog::{Version, chain_names, lock_names, resolve, resolve_chain, versions_of, want};
 use super::create::target_version;
-use super::{AuditGuard, location, masking};
-use crate::Context;
+use super::masking;
 use crate::cli::MaskSnapshotArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::mask;
 use crate::output::{Level, human_bytes, plural};
+use crate::snapshot::catalog::{Version, chain_names, lock_names, resolve, resolve_chain, versions_of, want};
 use crate::snapshot::chain::Chain;
 use crate::snapshot::create::copy::{schema_of, write_masked};
 use crate::snapshot::create::{label_masked_columns, masking_record};
@@ -39,13 +40,14 @@ pub async fn run(args: MaskSnapshotArgs, ctx: &Context) -> Result<u8, Error> {
             "give the masked copy its own name: the snapshot of the real data stays as it is",
         ));
     }
-    let asked = masking::request(&args.mask, args.factories.as_deref(), args.dry_run)?.ok_or_else(|| {
-        Error::usage_hint(
-            "snapshot mask needs --mask auto, --mask strict or --mask RULES.toml",
-            "e.g. SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto",
-        )
-    })?;
-    let store = location(ctx)?;
+    let asked =
+        masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, args.dry_run)?.ok_or_else(|| {
+            Error::usage_hint(
+                "snapshot mask needs --mask auto, --mask strict or --mask RULES.toml",
+                "e.g. SEED_MASK_KEY=$KEY seed snapshot mask prod prod-dev --mask auto",
+            )
+        })?;
+    let store = ctx.location()?;
     if args.dry_run {
         return dry_run(&args, ctx, &store, &src, &asked.request).await;
     }
@@ -75,13 +77,13 @@ async fn copy(
     // As a create: the copy's number lock first, alone; then its name and every name
     // of the source's chain, in name order.
     let number = BTreeMap::from([(versions::number_lock(dst), Mode::Exclusive)]);
-    let _number = lock_names(ctx, store, &number, args.lock.wait, &command).await?;
+    let _number = lock_names(&ctx.printer, store, &number, args.lock.wait, &command).await?;
     let mut names = BTreeMap::from([
         (dst.to_owned(), if args.force { Mode::Exclusive } else { Mode::Shared }),
         (src.name.clone(), Mode::Shared),
     ]);
     let (version, chain, _locks) = loop {
-        let locks = lock_names(ctx, store, &names, args.lock.wait, &command).await?;
+        let locks = lock_names(&ctx.printer, store, &names, args.lock.wait, &command).await?;
         let version = resolve(store, src).await?;
         let mut need = names.clone();
         for n in chain_names(store, &version).await {
@@ -141,7 +143,7 @@ async fn dry_run(
     request: &mask::Request,
 ) -> Result<u8, Error> {
     let names = BTreeMap::from([(src.name.clone(), Mode::Shared)]);
-    let _lock = lock_names(ctx, store, &names, args.lock.wait, &format!("seed snapshot mask {src}")).await?;
+    let _lock = lock_names(&ctx.printer, store, &names, args.lock.wait, &format!("seed snapshot mask {src}")).await?;
     let version = resolve(store, src).await?;
     let chain = resolve_chain(store, version.link(store).await?).await?;
     let plan = plan(&chain, &version, request)?;
@@ -152,7 +154,7 @@ async fn dry_run(
     if !ctx.printer.json_doc() {
         ctx.printer.info(format!("dry run: a masked copy of {} as '{}'", version.label(), args.target));
         masking::print_plan(&ctx.printer, &plan);
-        if masking::request(&args.mask, args.factories.as_deref(), false).is_err() {
+        if masking::request(&args.mask, args.factories.as_deref(), &ctx.settings, false).is_err() {
             ctx.printer.warn(mask::key::missing().to_string());
         }
         ctx.printer.info("nothing was written");

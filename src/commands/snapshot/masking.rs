@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 
 use crate::cli::MaskArgs;
 use crate::error::Error;
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
 use crate::mask::plan::Explained;
 use crate::mask::{self, KeySource, MasterKey, Mode, Plan};
 use crate::output::{Printer, plural};
+use crate::settings::Settings;
 
-/// seed.toml is at most this big (`config`); its `[mask]` section is read again here.
+/// seed.toml is at most this big (`seed_toml`); its `[mask]` section is read again here.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// A masking request and the key to run it with (`None`: a plan only).
@@ -22,9 +23,15 @@ pub struct Asked {
     pub key: Option<Arc<MasterKey>>,
 }
 
-/// What `args` ask (`None`: no masking), with the rules of `factories` and the key:
-/// required unless `plan_only` (a dry run shows the plan without one).
-pub fn request(args: &MaskArgs, factories: Option<&Path>, plan_only: bool) -> Result<Option<Asked>, Error> {
+/// What `args` ask (`None`: no masking), with the rules of `factories` and of
+/// seed.toml (`[mask]`, `[references]`), and the key: required unless `plan_only` (a
+/// dry run shows the plan without one).
+pub fn request(
+    args: &MaskArgs,
+    factories: Option<&Path>,
+    settings: &Settings,
+    plan_only: bool,
+) -> Result<Option<Asked>, Error> {
     let Some(choice) = args.mask.as_deref() else { return Ok(None) };
     let (mode, file) = match choice {
         "auto" => (Mode::Auto, factories),
@@ -41,8 +48,8 @@ pub fn request(args: &MaskArgs, factories: Option<&Path>, plan_only: bool) -> Re
     };
     let mut rules = Vec::new();
     let mut personal = Vec::new();
-    let mut references = Vec::new();
-    if let Some(path) = &args.config_rules {
+    let mut references = settings.references.clone();
+    if let Some(path) = &settings.mask_rules {
         rules.extend(mask::rules::parse(path, &read_config(path)?)?);
     }
     if let Some(path) = file {
@@ -55,7 +62,7 @@ pub fn request(args: &MaskArgs, factories: Option<&Path>, plan_only: bool) -> Re
         })?;
         rules.extend(mask::rules::parse(&f.path, f.text())?);
         personal = f.profile.personal.clone();
-        references = f.references.clone();
+        references.extend(f.references.iter().cloned());
     }
     let source = KeySource { file: args.mask_key_file.clone() };
     let key = if plan_only { source.load().ok().flatten() } else { Some(source.require()?) };

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::db::schema::{Schema, SchemaVersion, TableName};
 use crate::output::plural;
 use crate::snapshot::format::Header;
-use crate::text::{for_terminal, shown, truncate_chars};
+use crate::untrusted::{for_terminal, shown, truncate_chars};
 
 /// Longest name quoted from the snapshot in a message.
 const NAME: usize = 120;

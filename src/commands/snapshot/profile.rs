@@ -2,12 +2,12 @@
 //! file's format, on stdout (`factory::profile` says what is learned and what never
 //! is). `bulk --like` learns the same way, from a snapshot or a live database.
 
-use crate::Context;
 use crate::cli::ProfileArgs;
+use crate::context::Context;
 use crate::db::backend::ChunkSink;
 use crate::db::{self, Access};
 use crate::error::{Error, code};
-use crate::factory::config::{Factories, MAX_PROFILE_VALUES};
+use crate::factory::factories_file::{Factories, MAX_PROFILE_VALUES};
 use crate::factory::profile::{ColumnInput, ProfileSettings, TableProfile, TableProfiler, render};
 use crate::snapshot::chain::Chain;
 
@@ -28,7 +28,9 @@ pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
         }
         settings.min_count = n;
     }
-    let opened = super::catalog::open_chain(ctx, &args.name, args.lock.wait, "profile").await?;
+    let opened =
+        crate::snapshot::catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "profile")
+            .await?;
     let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name, &settings))?;
     ctx.printer.data(text.trim_end());
     ctx.printer.document(
@@ -75,8 +77,15 @@ impl ChunkSink for ProfileSink<'_> {
 /// The profile of the live database at `url` (read in one read-only transaction).
 pub async fn profile_database(ctx: &Context, url: &str, settings: &ProfileSettings) -> Result<String, Error> {
     let url = db::url::DbUrl::parse(url)?;
-    let mut session =
-        db::connect_with(&ctx.settings, &url, &ctx.printer, "seed bulk --like-db", Access::ReadOnly, false).await?;
+    let mut session = db::connect_with(
+        &ctx.settings.connect_options(),
+        &url,
+        &ctx.printer,
+        "seed bulk --like-db",
+        Access::ReadOnly,
+        false,
+    )
+    .await?;
     let result = async {
         session.begin_read().await?;
         let schema = session.introspect().await?;

@@ -13,16 +13,16 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::catalog::{Version, catalog, chain_names, headers, lock_names, want};
 use super::delete::has_dependents;
-use super::rebase::rebase;
-use super::{AuditGuard, location};
-use crate::Context;
 use crate::cli::PruneArgs;
+use crate::commands::audit::AuditGuard;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
+use crate::snapshot::catalog::{Version, catalog, chain_names, headers, lock_names, want};
 use crate::snapshot::format::Storage;
 use crate::snapshot::location::{Location, Mode};
+use crate::snapshot::rebase::rebase;
 use crate::snapshot::versions;
 
 pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
@@ -32,7 +32,7 @@ pub async fn run(args: PruneArgs, ctx: &Context) -> Result<u8, Error> {
             "e.g. seed snapshot prune --older-than 30d --keep-last 5 --dry-run, or --keep-versions 3",
         ));
     }
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     let mut audit = AuditGuard::new(ctx, &store, "snapshot prune", None, None);
     let result = prune(&args, ctx, &store).await;
     match &result {
@@ -171,7 +171,8 @@ async fn prune(args: &PruneArgs, ctx: &Context, store: &Location) -> Result<Vec<
         let mut newly_skipped = false;
         for (name, mode) in &names {
             let one = BTreeMap::from([(name.clone(), *mode)]);
-            match lock_names(ctx, store, &one, args.lock.wait, &format!("seed snapshot prune ({name})")).await {
+            match lock_names(&ctx.printer, store, &one, args.lock.wait, &format!("seed snapshot prune ({name})")).await
+            {
                 Ok(l) => locks.push(l),
                 Err(Error::LockHeld { holder, .. }) => {
                     held_by.insert(name.clone(), holder);

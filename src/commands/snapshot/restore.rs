@@ -10,16 +10,17 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::catalog::{described, open_chain};
 use super::preflight::Preflight;
-use crate::Context;
 use crate::cli::RestoreArgs;
+use crate::commands::cascade::{also_emptied_json, also_emptied_text};
+use crate::context::Context;
 use crate::db::retry::with_retry;
 use crate::db::schema::{Schema, Table, TableName, load_order};
 use crate::db::select::Selection;
 use crate::db::{self, LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput, Session, WriteIntent};
 use crate::error::{Error, code};
 use crate::output::{Level, human_count, plural, thousands};
+use crate::snapshot::catalog::{self, described};
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::Header;
 use crate::snapshot::versions::Ref;
@@ -37,11 +38,11 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         ctx.settings.announce_target(&ctx.printer);
     }
     // The chain (every base there and unaltered) is checked before connecting.
-    let opened = open_chain(ctx, &args.name, args.lock.wait, "restore").await?;
+    let opened = catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "restore").await?;
     let chain = Arc::clone(&opened.chain);
     let header = Arc::new(chain.header().clone());
     let shown_name = described(&args.name, &chain);
-    db::check_direct_url(&ctx.settings, &ctx.printer).await?;
+    ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
     let restored = load(ctx, &args, &chain, &header).await?;
     if let Some((tables, rows)) = restored {
@@ -81,7 +82,9 @@ pub async fn load(
         }
         let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
         let app = "seed snapshot restore";
-        let mut session = db::connect_with(&ctx.settings, url, &ctx.printer, app, db::Access::ReadWrite, wait).await?;
+        let mut session =
+            db::connect_with(&ctx.settings.connect_options(), url, &ctx.printer, app, db::Access::ReadWrite, wait)
+                .await?;
         let result = restore(ctx, &mut session, args, chain, header, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;
@@ -371,7 +374,7 @@ async fn restore(
     if args.dry_run {
         let mut text = plan_text(&shown, header, &order, plan.mode, args.clean, &pre);
         if let Some(at) = text.rfind("\npre-flight passed") {
-            text.insert_str(at, &crate::commands::bulk::also_emptied_text(&load_req.also_empty));
+            text.insert_str(at, &also_emptied_text(&load_req.also_empty));
         }
         ctx.printer.data(&text);
         let tables: Vec<serde_json::Value> = order
@@ -385,7 +388,7 @@ async fn restore(
             "snapshot restore",
             json!({ "dry_run": true, "name": args.name, "version": chain.top().header.version, "mode": plan.mode,
                     "clean": args.clean, "tables": tables,
-                    "also_emptied": crate::commands::bulk::also_emptied_json(&load_req.also_empty),
+                    "also_emptied": also_emptied_json(&load_req.also_empty),
                     "schema_differences": pre.differences }),
         );
         session.rollback().await;

@@ -1,5 +1,5 @@
 //! `seed snapshot show NAME`: the header, nothing else read. Every string comes from
-//! the file, so text output escapes and cuts them (`text`); JSON output is the header
+//! the file, so text output escapes and cuts them (`untrusted`); JSON output is the header
 //! as parsed, serialized straight from it.
 
 use std::fmt::Write as _;
@@ -7,16 +7,15 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::catalog::{lock_names, resolve, resolve_chain};
-use super::location;
-use crate::Context;
 use crate::cli::ShowArgs;
+use crate::context::Context;
 use crate::error::{Error, code};
 use crate::output::{human_bytes, plural};
+use crate::snapshot::catalog::{lock_names, resolve, resolve_chain};
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
 use crate::snapshot::versions::Ref;
-use crate::text::{for_terminal, shown, truncate_chars};
+use crate::untrusted::{for_terminal, shown, truncate_chars};
 
 /// Longest name or type shown in full; longer ones end in `…`.
 const NAME: usize = 120;
@@ -36,11 +35,11 @@ struct ShowJson<'a> {
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
     let r = Ref::parse(&args.name)?;
-    let store = location(ctx)?;
+    let store = ctx.location()?;
     // Looked for first, so a reader never creates a lock where there is no snapshot.
     resolve(&store, &r).await?;
     let names = [(r.name.clone(), Mode::Shared)].into_iter().collect();
-    let _lock = lock_names(ctx, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
+    let _lock = lock_names(&ctx.printer, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
     let version = resolve(&store, &r).await?;
     let (path, size) = (version.file.clone(), version.size);
     let top = version.link(&store).await?;

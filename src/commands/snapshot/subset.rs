@@ -7,11 +7,12 @@ use std::path::Path;
 
 use crate::cli::{SubsetArgs, UnrelatedArg};
 use crate::error::Error;
-use crate::factory::config::Factories;
+use crate::factory::factories_file::Factories;
+use crate::output::Printer;
 use crate::refs::{Side, VirtualRef};
 use crate::snapshot::format::SubsetInfo;
 use crate::subset::{self, Children, Explained, Rules, Start, Unrelated};
-use crate::text::shown;
+use crate::untrusted::shown;
 
 const SPEC_HINT: &str = "a starting point is TABLE:CONDITION (e.g. 'customer:store_id = 1'), TABLE:10% or TABLE:1000";
 
@@ -25,6 +26,9 @@ pub fn rules(
     factories: Option<&Factories>,
     project_refs: &[VirtualRef],
 ) -> Result<Option<Rules>, Error> {
+    if args.no_subset {
+        return Ok(None);
+    }
     let file = factories.and_then(|f| f.subset.as_ref());
     let starts: Vec<Start> = if args.subset.is_empty() {
         file.map(|f| f.start.clone()).unwrap_or_default()
@@ -71,13 +75,26 @@ pub fn rules(
     }))
 }
 
+/// The slice a create given none takes from its base `label` (whose header records
+/// `info`), said so; none with `--no-subset`.
+pub fn of_base(
+    args: &SubsetArgs,
+    printer: &Printer,
+    label: &str,
+    info: Option<&SubsetInfo>,
+) -> Result<Option<Rules>, Error> {
+    let Some(info) = info.filter(|_| !args.no_subset) else { return Ok(None) };
+    printer.info(format!("taking the same slice as {label} ({})", info.start.join("; ")));
+    rules_from_header(info, label).map(Some)
+}
+
 /// The rules a subset snapshot's header records, to take its next version by (the
 /// header is untrusted: every piece is parsed again).
-pub fn rules_from_header(info: &SubsetInfo, label: &str) -> Result<Rules, Error> {
+fn rules_from_header(info: &SubsetInfo, label: &str) -> Result<Rules, Error> {
     let bad = |what: String| {
         Error::usage_hint(
             format!("{label} records a subset seed cannot read back: {what}"),
-            "give the slice again with --subset, or take a full snapshot with --full",
+            "give the slice again with --subset, or take every row with --no-subset",
         )
     };
     let starts = info

@@ -4,17 +4,17 @@
 
 use serde_json::json;
 
-use super::catalog::{described, open_chain};
-use crate::Context;
 use crate::cli::VerifyArgs;
+use crate::context::Context;
 use crate::db::{self, ChunkSink};
 use crate::error::{Error, code};
 use crate::output::{Level, plural};
+use crate::snapshot::catalog::{self, described};
 use crate::snapshot::format::{Header, RowHasher};
 
 pub async fn run(args: VerifyArgs, ctx: &Context) -> Result<u8, Error> {
     // A missing or altered base fails here, before anything is read.
-    let opened = open_chain(ctx, &args.name, args.lock.wait, "verify").await?;
+    let opened = catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "verify").await?;
     let chain = &opened.chain;
     let shown_name = described(&args.name, chain);
     if args.against_db {
@@ -71,7 +71,8 @@ impl ChunkSink for HashSink {
 /// transaction) against the snapshot's header.
 async fn against_db(header: &Header, version: u64, shown: &str, ctx: &Context) -> Result<u8, Error> {
     let mut session =
-        db::connect(&ctx.settings, &ctx.settings.database_url, &ctx.printer, "seed snapshot verify").await?;
+        db::connect(&ctx.settings.connect_options(), &ctx.settings.database_url, &ctx.printer, "seed snapshot verify")
+            .await?;
     session.begin_read().await?;
     let schema = session.introspect().await?;
     let mut differences = Vec::new();

@@ -4,7 +4,7 @@
 
 use crate::db::evaluate::plain_literal;
 use crate::db::schema::{Column, TypeKind, quote_literal};
-use crate::factory::values::Value;
+use crate::db::value::Value;
 
 /// A column's representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use sqlx::mysql::MySqlDatabaseError;
 
-use crate::db::errors::{Step, translate_transport};
+use crate::db::errors::translate_transport;
+use crate::db::step::Step;
 use crate::error::{ConstraintViolation, Error, Violation};
 
 pub fn translate(err: sqlx::Error, step: &Step) -> Error {

@@ -36,8 +36,8 @@ use crate::db::backend::{LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput
 use crate::db::copy_text::{self, Field, LineSplitter};
 use crate::db::insert;
 use crate::db::schema::{Dml, ForeignKey, TableName, quote_ident, quote_literal};
+use crate::db::value::Value;
 use crate::error::{ConstraintViolation, Error, Violation};
-use crate::factory::values::Value;
 
 /// Placeholders per statement (the protocol's limit).
 const MAX_BINDS: usize = 65_535;

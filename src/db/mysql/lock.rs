@@ -60,7 +60,7 @@ pub async fn get_lock(db: &mut MySqlBackend, intent: &WriteIntent) -> Result<(),
 /// 3s)": the seed process as it named itself, from performance_schema when that is on,
 /// then the holder's server connection from `IS_USED_LOCK` and who it is from the
 /// process list (a user without the PROCESS privilege sees only their own connections).
-async fn holder(db: &mut MySqlBackend, lit: &str) -> Option<String> {
+pub(super) async fn holder(db: &mut MySqlBackend, lit: &str) -> Option<String> {
     let step = db.step("finding the lock's holder");
     let id = db.one_i64(format!("SELECT IS_USED_LOCK({lit})"), &step).await.ok()??;
     let mut process = None;

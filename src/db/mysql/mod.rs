@@ -13,27 +13,28 @@ mod introspect;
 mod load;
 mod lock;
 mod privileges;
+mod template;
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput,
+    TemplateLock, TemplateTargets, WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::RowKey;
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
+use crate::db::step::Step;
+use crate::db::template::Record;
 use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::{Gen, Plan};
-use crate::factory::values::Value;
-use crate::snapshot::format::SequenceState;
 
 /// The session's sql_mode: strict (a value that does not fit is an error, never
 /// silently cut), `ANSI_QUOTES` (identifiers are quoted "like this" everywhere in
@@ -218,9 +219,12 @@ impl Backend for MySqlBackend {
         let table = quote_ident("seed_value_check");
         // The type as the catalog spells it, without the SRID seed appends for spatial types.
         let ty = col.type_name.split(" srid ").next().unwrap_or_default();
-        self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await?;
-        let created =
-            self.exec(format!("CREATE TEMPORARY TABLE {table} ({} {ty})", quote_ident(&col.name)), step).await;
+        // Inside a READ ONLY transaction (snapshot create) MariaDB refuses even a
+        // temporary table: then the probe checks nothing, like any probe that cannot run.
+        let created = match self.exec(format!("DROP TEMPORARY TABLE IF EXISTS {table}"), step).await {
+            Ok(_) => self.exec(format!("CREATE TEMPORARY TABLE {table} ({} {ty})", quote_ident(&col.name)), step).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = created {
             return match Probe::of(e) {
                 Probe::Stop(e) => Err(e),
@@ -269,14 +273,7 @@ impl Backend for MySqlBackend {
         self.exec("START TRANSACTION".into(), step).await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        let result = self.exec("COMMIT".into(), step).await;
-        self.release_lock().await;
-        result
-    }
-
-    async fn rollback(&mut self) {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    async fn transaction_ended(&mut self) {
         let _ = sqlx::raw_sql("SET SESSION foreign_key_checks = 1").execute(&mut self.conn).await;
         self.release_lock().await;
     }
@@ -286,12 +283,6 @@ impl Backend for MySqlBackend {
         self.engines = engines;
         crate::db::migrations::set_aside(&mut schema);
         Ok(schema)
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
@@ -415,38 +406,26 @@ impl Backend for MySqlBackend {
         self.finish().await
     }
 
-    async fn prepare_cycles(&mut self, _plan: &mut Plan) -> Result<(), Error> {
-        Ok(()) // foreign keys are checked once, after the load (`finish_load`)
-    }
+    // Cycles: the default (foreign keys are checked once, after the load:
+    // `finish_load`). Settling keys: the default (explicit values move InnoDB's
+    // AUTO_INCREMENT counter past them).
 
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
         // AUTO_INCREMENT values are written explicitly, from the table's highest key
         // under the lock (not the counter, which a failed attempt may have moved), so
         // children can reference them and a retried attempt writes the same rows.
-        for t in &mut plan.tables {
-            let name = t.table.name.clone();
-            for c in &mut t.columns {
-                if let Gen::Sequence { start, step, .. } = &mut c.source {
-                    let sql = format!(
-                        "SELECT CAST(max({}) AS SIGNED) FROM {}",
-                        crate::db::schema::quote_ident(&c.name),
-                        name.quoted()
-                    );
-                    let s = self.step(format!("reading the highest {name}.{}", c.name));
-                    *start = self.one_i64(sql, &s).await?.unwrap_or(0) + 1;
-                    *step = 1;
-                }
-            }
+        for key in keys {
+            let name = &key.table;
+            let sql = format!(
+                "SELECT CAST(max({}) AS SIGNED) FROM {}",
+                crate::db::schema::quote_ident(&key.column),
+                name.quoted()
+            );
+            let s = self.step(format!("reading the highest {name}.{}", key.column));
+            key.start = self.one_i64(sql, &s).await?.unwrap_or(0) + 1;
+            key.step = 1;
         }
         Ok(())
-    }
-
-    async fn close_cycles(&mut self, _plan: &Arc<Plan>) -> Result<(), Error> {
-        Ok(())
-    }
-
-    async fn settle_keys(&mut self, _plan: &Plan) -> Result<(), Error> {
-        Ok(()) // explicit values move InnoDB's AUTO_INCREMENT counter past them
     }
 
     async fn restore_sequences(&mut self, _tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {
@@ -473,6 +452,28 @@ impl Backend for MySqlBackend {
             .next()
             .and_then(|r| r.into_iter().next().flatten())
             .ok_or_else(|| Error::Internal("the server did not say which database it is".into()))
+    }
+
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        template::fingerprint(self, migration_tables).await
+    }
+    async fn template_record(&mut self, tpl: &DbUrl) -> Result<Option<String>, Error> {
+        template::record(self, tpl).await
+    }
+    async fn keep_template(&mut self, source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        template::keep(self, source, t, record).await
+    }
+    async fn clone_template(&mut self, tpl: &DbUrl, clone: &DbUrl, _record: &Record) -> Result<(), Error> {
+        template::clone(self, tpl, clone).await
+    }
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        template::databases(self).await
+    }
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        template::drop_database(self, db).await
+    }
+    async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        template::lock(self, tpl, wait).await
     }
 
     async fn close(self) {

@@ -2,7 +2,8 @@
 
 use sqlx::postgres::PgDatabaseError;
 
-use crate::db::errors::{Step, first_line, translate_transport};
+use crate::db::errors::{first_line, translate_transport};
+use crate::db::step::Step;
 use crate::error::{ConstraintViolation, Error, Violation};
 
 pub fn translate(err: sqlx::Error, step: &Step) -> Error {

@@ -7,11 +7,11 @@ use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
 use crate::db::checks::parse_check;
-use crate::db::errors::Step;
 use crate::db::schema::{
     AutoKey, CheckRule, Column, Dml, ForeignKey, KeyElement, KeyRule, PartitionBound, Schema, Table, TableName,
     TriggerWrite, TypeKind, Unique,
 };
+use crate::db::step::Step;
 use crate::db::triggers;
 use crate::error::Error;
 

@@ -5,7 +5,6 @@
 //! then updating (bulk) or by deferring a deferrable constraint.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::mpsc;
@@ -14,15 +13,14 @@ use super::PgBackend;
 use super::binary;
 use super::errors::translate;
 use super::rebuild::{self, DroppedKeys};
-use crate::db::backend::{LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput};
+use crate::db::backend::SequenceState;
+use crate::db::backend::{CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, RowInput};
 use crate::db::copy_text;
-use crate::db::errors::Step;
+use crate::db::copy_text::push_value;
 use crate::db::schema::{TableName, quote_ident, quote_literal};
+use crate::db::step::Step;
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::{Gen, Plan};
-use crate::factory::rows::RowGen;
-use crate::factory::values::push_copy_value;
-use crate::snapshot::format::SequenceState;
 
 /// Set (to anything) to restore through text COPY only: for measuring the binary path.
 const TEXT_ONLY: &str = "SEED_RESTORE_TEXT_COPY";
@@ -256,162 +254,140 @@ impl PgBackend {
 
     /// With constraints in place, a cycle edge is written NULL and set afterwards when it
     /// is nullable (and the table has a key to update by), or deferred when deferrable.
-    pub(super) async fn defer_cycle_edges(&mut self, plan: &mut Plan) -> Result<(), Error> {
+    pub(super) fn defer_cycle_edges(&self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
         if self.load.fast {
-            return Ok(()); // no foreign keys during the load
+            return Ok(vec![false; edges.len()]); // no foreign keys during the load
         }
-        for &(t, g) in &plan.cycle_edges.clone() {
-            let table = &plan.tables[t];
-            let group = &table.groups[g];
-            let nullable = group.fk.columns.iter().all(|c| table.table.column(c).is_some_and(|col| col.nullable));
-            if group.fk.ref_table == table.table.name && !nullable && !group.fk.deferrable {
-                continue; // a self reference: checked at the end of the COPY
+        let mut deferred = Vec::with_capacity(edges.len());
+        for edge in edges {
+            let (table, fk) = (edge.table, edge.fk);
+            let nullable = fk.columns.iter().all(|c| table.column(c).is_some_and(|col| col.nullable));
+            if fk.ref_table == table.name && !nullable && !fk.deferrable {
+                deferred.push(false); // a self reference: checked at the end of the COPY
+                continue;
             }
-            if nullable && !table.table.primary_key.is_empty() {
-                plan.tables[t].groups[g].deferred = true;
-            } else if !group.fk.deferrable {
+            if nullable && !table.primary_key.is_empty() {
+                deferred.push(true);
+            } else if fk.deferrable {
+                deferred.push(false);
+            } else {
                 return Err(Error::schema(
                     format!(
                         "foreign keys form a cycle through {}.{} -> {}, which is NOT NULL and not deferrable",
-                        table.table.name,
-                        group.fk.columns.join(", "),
-                        group.fk.ref_table
+                        table.name,
+                        fk.columns.join(", "),
+                        fk.ref_table
                     ),
                     "seed loads such cycles when the tables start empty (or with --truncate) and you own them: it then builds the keys after the data; or make that constraint DEFERRABLE",
                 ));
             }
         }
-        Ok(())
+        Ok(deferred)
     }
 
     /// Serial and identity values: from the table's own state under the lock (the
     /// highest value plus the increment, or the sequence's start for an empty table),
     /// never `nextval`, which a failed attempt would have advanced — so a retried load
     /// writes the same rows.
-    pub(super) async fn reserve(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        for t in &mut plan.tables {
-            let table_name = t.table.name.clone();
-            for c in &mut t.columns {
-                let Gen::Sequence { sequence, start, step } = &mut c.source else { continue };
-                let s = Step::new(format!("reading the highest {table_name}.{}", c.name)).timeout(self.timeout);
-                let col = quote_ident(&c.name);
-                let (seq_start, inc) = match sequence {
-                    Some(seq) => {
-                        let row =
-                            sqlx::query("SELECT seqstart, seqincrement FROM pg_sequence WHERE seqrelid = $1::regclass")
-                                .bind(&*seq)
-                                .fetch_one(&mut self.conn)
-                                .await
-                                .map_err(|e| translate(e, &s))?;
-                        (row.get::<i64, _>(0), row.get::<i64, _>(1))
-                    }
-                    None => (1, 1),
-                };
-                let agg = if inc > 0 { "max" } else { "min" };
-                let edge: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT {agg}({col})::int8 FROM {}",
-                    table_name.quoted()
-                )))
-                .fetch_one(&mut self.conn)
-                .await
-                .map_err(|e| translate(e, &s))?;
-                *start = match edge {
-                    Some(e) if inc > 0 => e.saturating_add(inc).max(seq_start),
-                    Some(e) => e.saturating_add(inc).min(seq_start),
-                    None => seq_start,
-                };
-                *step = inc;
-            }
+    pub(super) async fn reserve(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        for key in keys {
+            let table_name = &key.table;
+            let s = Step::new(format!("reading the highest {table_name}.{}", key.column)).timeout(self.timeout);
+            let col = quote_ident(&key.column);
+            let (seq_start, inc) = match &key.sequence {
+                Some(seq) => {
+                    let row =
+                        sqlx::query("SELECT seqstart, seqincrement FROM pg_sequence WHERE seqrelid = $1::regclass")
+                            .bind(seq)
+                            .fetch_one(&mut self.conn)
+                            .await
+                            .map_err(|e| translate(e, &s))?;
+                    (row.get::<i64, _>(0), row.get::<i64, _>(1))
+                }
+                None => (1, 1),
+            };
+            let agg = if inc > 0 { "max" } else { "min" };
+            let edge: Option<i64> =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT {agg}({col})::int8 FROM {}", table_name.quoted())))
+                    .fetch_one(&mut self.conn)
+                    .await
+                    .map_err(|e| translate(e, &s))?;
+            key.start = match edge {
+                Some(e) if inc > 0 => e.saturating_add(inc).max(seq_start),
+                Some(e) => e.saturating_add(inc).min(seq_start),
+                None => seq_start,
+            };
+            key.step = inc;
         }
         Ok(())
     }
 
     /// After the load: sequences never hand out a value the load wrote.
-    pub(super) async fn settle(&mut self, plan: &Plan) -> Result<(), Error> {
-        for t in &plan.tables {
-            for c in &t.columns {
-                let Gen::Sequence { sequence: Some(seq), step, .. } = &c.source else { continue };
-                let (agg, cmp) = if *step > 0 { ("max", ">") } else { ("min", "<") };
-                let sql = format!(
-                    "SELECT setval({lit}::regclass, e) FROM (SELECT {agg}({col})::int8 AS e FROM {table}) m,
-                            (SELECT last_value, is_called FROM {seq}) s
-                     WHERE e IS NOT NULL AND (NOT s.is_called OR e {cmp} s.last_value)",
-                    lit = quote_literal(seq),
-                    col = quote_ident(&c.name),
-                    table = t.table.name.quoted(),
-                );
-                let step = Step::new(format!("moving {seq} past the loaded rows")).timeout(self.timeout);
-                self.exec(sql, &step).await?;
-            }
+    pub(super) async fn settle(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        for key in keys {
+            let Some(seq) = &key.sequence else { continue };
+            let (agg, cmp) = if key.step > 0 { ("max", ">") } else { ("min", "<") };
+            let sql = format!(
+                "SELECT setval({lit}::regclass, e) FROM (SELECT {agg}({col})::int8 AS e FROM {table}) m,
+                        (SELECT last_value, is_called FROM {seq}) s
+                 WHERE e IS NOT NULL AND (NOT s.is_called OR e {cmp} s.last_value)",
+                lit = quote_literal(seq),
+                col = quote_ident(&key.column),
+                table = key.table.quoted(),
+            );
+            let step = Step::new(format!("moving {seq} past the loaded rows")).timeout(self.timeout);
+            self.exec(sql, &step).await?;
         }
         Ok(())
     }
 
-    /// Sets the foreign keys written NULL by `defer_cycle_edges`, through a temp table.
-    pub(super) async fn fix_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
-        for (t, table) in plan.tables.iter().enumerate() {
-            for (g, group) in table.groups.iter().enumerate().filter(|(_, g)| g.deferred) {
-                let name = &table.table.name;
-                let pk: Vec<usize> = table
-                    .table
-                    .primary_key
-                    .iter()
-                    .filter_map(|c| table.columns.iter().position(|cp| &cp.name == c))
-                    .collect();
-                let tmp = quote_ident(&format!("seed_cycle_fix_{t}_{g}"));
-                let cols: Vec<String> =
-                    table.table.primary_key.iter().chain(group.fk.columns.iter()).map(|c| quote_ident(c)).collect();
-                let step = Step::new(format!(
-                    "setting {}.{} after the load (foreign-key cycle)",
-                    name,
-                    group.fk.columns.join(",")
-                ))
-                .table(name.to_string())
-                .timeout(self.timeout);
-                self.exec(
-                    format!(
-                        "CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
-                        cols.join(", "),
-                        name.quoted()
-                    ),
-                    &step,
-                )
-                .await?;
-                let mut copy =
-                    self.conn.copy_in_raw(&format!("COPY {tmp} FROM STDIN")).await.map_err(|e| translate(e, &step))?;
-                let rows = RowGen::new(plan, t);
-                let mut buf = Vec::new();
-                for i in 0..table.count {
-                    for (k, v) in rows.deferred_fix(i, g, &pk).iter().enumerate() {
-                        if k > 0 {
-                            buf.push(b'\t');
-                        }
-                        push_copy_value(&mut buf, v);
-                    }
-                    buf.push(b'\n');
-                    if buf.len() > 1 << 20 {
-                        copy.send(std::mem::take(&mut buf)).await.map_err(|e| translate(e, &step))?;
-                    }
+    /// Sets the foreign key written NULL by `defer_cycle_edges`, through a temp table.
+    pub(super) async fn fix_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<Value>> + Send),
+    ) -> Result<(), Error> {
+        let (table, fk) = (fix.table, fix.fk);
+        let name = &table.name;
+        let tmp = quote_ident(&format!("seed_cycle_fix_{}", fix.id));
+        let cols: Vec<String> = table.primary_key.iter().chain(fk.columns.iter()).map(|c| quote_ident(c)).collect();
+        let step = Step::new(format!("setting {}.{} after the load (foreign-key cycle)", name, fk.columns.join(",")))
+            .table(name.to_string())
+            .timeout(self.timeout);
+        self.exec(
+            format!(
+                "CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
+                cols.join(", "),
+                name.quoted()
+            ),
+            &step,
+        )
+        .await?;
+        let mut copy =
+            self.conn.copy_in_raw(&format!("COPY {tmp} FROM STDIN")).await.map_err(|e| translate(e, &step))?;
+        let mut buf = Vec::new();
+        for row in rows {
+            for (k, v) in row.iter().enumerate() {
+                if k > 0 {
+                    buf.push(b'\t');
                 }
-                copy.send(buf).await.map_err(|e| translate(e, &step))?;
-                copy.finish().await.map_err(|e| translate(e, &step))?;
-                let set: Vec<String> =
-                    group.fk.columns.iter().map(|c| format!("{0} = f.{0}", quote_ident(c))).collect();
-                let on: Vec<String> =
-                    table.table.primary_key.iter().map(|c| format!("t.{0} = f.{0}", quote_ident(c))).collect();
-                self.exec(
-                    format!(
-                        "UPDATE {} t SET {} FROM {tmp} f WHERE {}",
-                        name.quoted(),
-                        set.join(", "),
-                        on.join(" AND ")
-                    ),
-                    &step,
-                )
-                .await?;
-                self.printer.debug(format!("closed the foreign-key cycle at {name}.{}", group.fk.columns.join(",")));
+                push_value(&mut buf, v);
+            }
+            buf.push(b'\n');
+            if buf.len() > 1 << 20 {
+                copy.send(std::mem::take(&mut buf)).await.map_err(|e| translate(e, &step))?;
             }
         }
+        copy.send(buf).await.map_err(|e| translate(e, &step))?;
+        copy.finish().await.map_err(|e| translate(e, &step))?;
+        let set: Vec<String> = fk.columns.iter().map(|c| format!("{0} = f.{0}", quote_ident(c))).collect();
+        let on: Vec<String> = table.primary_key.iter().map(|c| format!("t.{0} = f.{0}", quote_ident(c))).collect();
+        self.exec(
+            format!("UPDATE {} t SET {} FROM {tmp} f WHERE {}", name.quoted(), set.join(", "), on.join(" AND ")),
+            &step,
+        )
+        .await?;
+        self.printer.debug(format!("closed the foreign-key cycle at {name}.{}", fk.columns.join(",")));
         Ok(())
     }
 

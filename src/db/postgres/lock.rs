@@ -7,7 +7,7 @@ use sqlx::postgres::PgConnection;
 
 use super::errors::translate;
 use crate::db::backend::WriteIntent;
-use crate::db::errors::Step;
+use crate::db::step::Step;
 use crate::error::Error;
 
 /// The key of the advisory lock that serialises `bulk` and `restore` on one database.
@@ -60,13 +60,20 @@ pub async fn advisory_xact_lock(conn: &mut PgConnection, intent: &WriteIntent) -
 }
 
 async fn name_holder(conn: &mut PgConnection, intent: &WriteIntent) -> Result<(), Error> {
-    let mut name = crate::system::holder(&format!("seed {}", intent.command));
+    name_session(conn, &format!("seed {}", intent.command), true).await
+}
+
+/// Names this session (for the transaction, or for the session when not `local`) the
+/// way `holder` reads it back: `pid 4242 on laptop (seed bulk)`.
+pub(super) async fn name_session(conn: &mut PgConnection, command: &str, local: bool) -> Result<(), Error> {
+    let mut name = crate::system::holder(command);
     if name.len() > MAX_APPLICATION_NAME {
         let cut = (0..=MAX_APPLICATION_NAME).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
         name.truncate(cut);
     }
-    sqlx::query("SELECT set_config('application_name', $1, true)")
+    sqlx::query("SELECT set_config('application_name', $1, $2)")
         .bind(&name)
+        .bind(local)
         .execute(&mut *conn)
         .await
         .map_err(|e| translate(e, &Step::new("naming the lock's holder")))?;
@@ -77,6 +84,11 @@ async fn name_holder(conn: &mut PgConnection, intent: &WriteIntent) -> Result<()
 /// laptop (seed bulk)`), then its server connection; a holder that did not name itself
 /// is described by its server connection only, called that.
 async fn holder(conn: &mut PgConnection) -> Option<String> {
+    holder_of(conn, ADVISORY_LOCK_KEY).await
+}
+
+/// Who holds advisory lock `key` of the current database (see `holder`).
+pub(super) async fn holder_of(conn: &mut PgConnection, key: i64) -> Option<String> {
     let row = sqlx::query(
         "SELECT a.pid, a.application_name, extract(epoch FROM now() - a.xact_start)::int8 AS secs,
                 a.client_addr::text AS addr
@@ -86,7 +98,7 @@ async fn holder(conn: &mut PgConnection) -> Option<String> {
            AND a.pid <> pg_backend_pid()
          LIMIT 1",
     )
-    .bind(ADVISORY_LOCK_KEY)
+    .bind(key)
     .fetch_optional(&mut *conn)
     .await
     .ok()??;
@@ -97,7 +109,7 @@ async fn holder(conn: &mut PgConnection) -> Option<String> {
     Some(describe_holder(&app, pid, addr.as_deref(), secs))
 }
 
-fn describe_holder(app: &str, server_pid: i32, addr: Option<&str>, secs: Option<i64>) -> String {
+pub(super) fn describe_holder(app: &str, server_pid: i32, addr: Option<&str>, secs: Option<i64>) -> String {
     // Another session's words: printable characters only.
     let app: String = app.chars().filter(|c| !c.is_control()).collect();
     let connection = format!(

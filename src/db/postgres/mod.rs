@@ -4,31 +4,33 @@
 mod binary;
 pub mod errors;
 mod introspect;
+pub mod libpq;
 mod load;
 mod lock;
 pub mod rebuild;
+mod template;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, Probe, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe,
+    RowForm, RowInput, TemplateLock, TemplateTargets, WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
+use crate::db::step::Step;
+use crate::db::template::Record;
 use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
 use crate::output::Printer;
-use crate::snapshot::format::SequenceState;
 
 pub use introspect::introspect;
 
@@ -202,25 +204,10 @@ impl Backend for PgBackend {
         lock::advisory_xact_lock(&mut self.conn, intent).await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        self.exec("COMMIT".into(), step).await
-    }
-
-    async fn rollback(&mut self) {
-        // Best effort; the server rolls back on disconnect anyway.
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-    }
-
     async fn introspect(&mut self) -> Result<Schema, Error> {
         let mut schema = introspect::introspect(&mut self.conn).await?;
         crate::db::migrations::set_aside(&mut schema);
         Ok(schema)
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = self.step(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
@@ -406,20 +393,24 @@ impl Backend for PgBackend {
         self.finish().await
     }
 
-    async fn prepare_cycles(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.defer_cycle_edges(plan).await
+    async fn prepare_cycles(&mut self, edges: &[CycleEdge<'_>]) -> Result<Vec<bool>, Error> {
+        self.defer_cycle_edges(edges)
     }
 
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.reserve(plan).await
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        self.reserve(keys).await
     }
 
-    async fn close_cycles(&mut self, plan: &Arc<Plan>) -> Result<(), Error> {
-        self.fix_cycles(plan).await
+    async fn close_cycle(
+        &mut self,
+        fix: &CycleFix<'_>,
+        rows: &mut (dyn Iterator<Item = Vec<Value>> + Send),
+    ) -> Result<(), Error> {
+        self.fix_cycle(fix, rows).await
     }
 
-    async fn settle_keys(&mut self, plan: &Plan) -> Result<(), Error> {
-        self.settle(plan).await
+    async fn settle_keys(&mut self, keys: &[GeneratedKey]) -> Result<(), Error> {
+        self.settle(keys).await
     }
 
     async fn restore_sequences(&mut self, tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {
@@ -471,6 +462,28 @@ impl Backend for PgBackend {
         let row = rows.try_next().await.map_err(|e| errors::translate(e, &step))?;
         row.and_then(|r| r.try_get::<String, _>(0).ok())
             .ok_or_else(|| Error::Internal("the server did not say which database it is".into()))
+    }
+
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        template::fingerprint(self, migration_tables).await
+    }
+    async fn template_record(&mut self, tpl: &DbUrl) -> Result<Option<String>, Error> {
+        template::record(self, tpl).await
+    }
+    async fn keep_template(&mut self, source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        template::keep(self, source, t, record).await
+    }
+    async fn clone_template(&mut self, tpl: &DbUrl, clone: &DbUrl, record: &Record) -> Result<(), Error> {
+        template::clone(self, tpl, clone, record).await
+    }
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        template::databases(self).await
+    }
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        template::drop_database(self, db).await
+    }
+    async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        template::lock(self, tpl, wait).await
     }
 
     async fn close(self) {

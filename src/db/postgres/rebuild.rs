@@ -16,8 +16,8 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::errors::translate;
-use crate::db::errors::Step;
 use crate::db::schema::{TableName, quote_ident};
+use crate::db::step::Step;
 use crate::error::Error;
 
 #[derive(Debug, Clone)]

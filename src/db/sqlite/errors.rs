@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use crate::db::errors::{Step, translate_transport};
+use crate::db::errors::translate_transport;
+use crate::db::step::Step;
 use crate::error::{ConstraintViolation, Error, Violation};
 
 /// `db_path` is the database file, named when the disk fills up or it cannot be written.

@@ -7,8 +7,8 @@ use sqlx::{AssertSqlSafe, Row, TypeInfo, ValueRef};
 use super::SqliteBackend;
 use crate::db::backend::ChunkSink;
 use crate::db::copy_text;
-use crate::db::errors::Step;
 use crate::db::schema::{Table, quote_ident};
+use crate::db::step::Step;
 use crate::error::Error;
 
 /// Flush encoded rows to the sink at about this size.

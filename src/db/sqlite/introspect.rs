@@ -5,11 +5,11 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::errors::translate;
 use crate::db::checks::parse_check;
-use crate::db::errors::Step;
 use crate::db::schema::{
     AutoKey, Column, ForeignKey, KeyElement, KeyRule, Schema, Table, TableName, TriggerWrite, TypeKind, Unique,
     quote_ident,
 };
+use crate::db::step::Step;
 use crate::db::triggers::{resolve, split_create_trigger, writes_in};
 use crate::error::Error;
 

@@ -11,14 +11,13 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::SqliteBackend;
 use super::errors::translate;
-use crate::db::backend::{Backend, LoadPurpose, LoadRequest, LoadTable, RowInput};
+use crate::db::backend::{Backend, GeneratedKey, LoadPurpose, LoadRequest, LoadTable, RowInput};
 use crate::db::copy_text::{self, Field, LineSplitter};
-use crate::db::errors::Step;
 use crate::db::insert;
 use crate::db::schema::{Schema, TableName, TypeKind, quote_ident, quote_literal};
+use crate::db::step::Step;
+use crate::db::value::Value;
 use crate::error::{ConstraintViolation, Error, Violation};
-use crate::factory::plan::{Gen, Plan};
-use crate::factory::values::Value;
 use crate::output::plural;
 
 /// SQLite's default limit on bound parameters per statement.
@@ -181,17 +180,13 @@ impl SqliteBackend {
     }
 
     /// Integer primary keys (rowids): above the table's highest, under the lock.
-    pub(super) async fn reserve(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        for t in &mut plan.tables {
-            let name = t.table.name.clone();
-            for c in &mut t.columns {
-                if let Gen::Sequence { start, step, .. } = &mut c.source {
-                    let sql = format!("SELECT max({}) FROM {}", quote_ident(&c.name), name.quoted());
-                    let max = self.one_i64(sql, &Step::new(format!("reading the next id of {name}"))).await?;
-                    *start = max.unwrap_or(0) + 1;
-                    *step = 1;
-                }
-            }
+    pub(super) async fn reserve(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        for key in keys {
+            let name = &key.table;
+            let sql = format!("SELECT max({}) FROM {}", quote_ident(&key.column), name.quoted());
+            let max = self.one_i64(sql, &Step::new(format!("reading the next id of {name}"))).await?;
+            key.start = max.unwrap_or(0) + 1;
+            key.step = 1;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::SqliteBackend;
 use crate::db::backend::{Backend, WriteIntent};
-use crate::db::errors::Step;
+use crate::db::step::Step;
 use crate::error::Error;
 
 /// SQLite's lock bytes (os_unix.c): PENDING at 2^30, RESERVED right after, then the

@@ -6,27 +6,28 @@ mod export;
 mod introspect;
 mod load;
 mod lock;
+mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, WriteIntent,
+    Backend, ChunkSink, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, RowForm, RowInput, TemplateLock,
+    TemplateTargets, WriteIntent,
 };
-use crate::db::errors::Step;
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, TypeKind};
+use crate::db::step::Step;
+use crate::db::template::Record;
 use crate::db::url::{DbKind, DbUrl};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::plan::Plan;
-use crate::factory::values::Value;
-use crate::snapshot::format::SequenceState;
 
 pub use introspect::DEMO_SCHEMA;
 pub use lock::lock_holder;
@@ -249,14 +250,7 @@ impl Backend for SqliteBackend {
             .await
     }
 
-    async fn commit(&mut self, step: &Step) -> Result<(), Error> {
-        self.execute("COMMIT".into(), step).await?;
-        self.foreign_keys_back_on().await;
-        Ok(())
-    }
-
-    async fn rollback(&mut self) {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+    async fn transaction_ended(&mut self) {
         self.foreign_keys_back_on().await;
     }
 
@@ -268,12 +262,6 @@ impl Backend for SqliteBackend {
 
     async fn apply_demo_schema_if_empty(&mut self) -> Result<bool, Error> {
         introspect::apply_demo_schema_if_empty(&mut self.conn).await
-    }
-
-    async fn count_rows(&mut self, table: &TableName) -> Result<u64, Error> {
-        let step = Step::new(format!("counting rows of {table}")).table(table.to_string());
-        let n = self.one_i64(format!("SELECT count(*) FROM {}", table.quoted()), &step).await?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
 
     async fn session_settings(&mut self) -> Result<BTreeMap<String, String>, Error> {
@@ -366,20 +354,12 @@ impl Backend for SqliteBackend {
         self.finish().await
     }
 
-    async fn prepare_cycles(&mut self, _plan: &mut Plan) -> Result<(), Error> {
-        Ok(()) // foreign keys are checked at COMMIT: order does not matter
-    }
+    // Cycles: the default (foreign keys are checked at COMMIT, so order does not
+    // matter). Settling keys: the default (rowids, and AUTOINCREMENT's
+    // sqlite_sequence, follow explicit inserts).
 
-    async fn reserve_keys(&mut self, plan: &mut Plan) -> Result<(), Error> {
-        self.reserve(plan).await
-    }
-
-    async fn close_cycles(&mut self, _plan: &Arc<Plan>) -> Result<(), Error> {
-        Ok(())
-    }
-
-    async fn settle_keys(&mut self, _plan: &Plan) -> Result<(), Error> {
-        Ok(()) // rowids (and AUTOINCREMENT's sqlite_sequence) follow explicit inserts
+    async fn reserve_keys(&mut self, keys: &mut [GeneratedKey]) -> Result<(), Error> {
+        self.reserve(keys).await
     }
 
     async fn restore_sequences(&mut self, _tables: &[(&Table, &BTreeMap<String, SequenceState>)]) -> Result<(), Error> {
@@ -415,6 +395,32 @@ impl Backend for SqliteBackend {
             Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string(),
             None => ":memory:".to_owned(),
         })
+    }
+
+    async fn fingerprint(&mut self, migration_tables: &[TableName]) -> Result<String, Error> {
+        template::fingerprint(self, migration_tables).await
+    }
+    async fn template_record(&mut self, tpl: &DbUrl) -> Result<Option<String>, Error> {
+        template::record(tpl).await
+    }
+    async fn keep_template(&mut self, _source: &DbUrl, t: &TemplateTargets, record: &mut Record) -> Result<(), Error> {
+        template::keep(self, t, record).await
+    }
+    async fn clone_template(&mut self, tpl: &DbUrl, clone: &DbUrl, _record: &Record) -> Result<(), Error> {
+        let mode = template::source_mode(self);
+        let (tpl, clone) = (tpl.clone(), clone.clone());
+        tokio::task::spawn_blocking(move || template::clone(&tpl, &clone, mode))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    }
+    async fn sibling_databases(&mut self) -> Result<Vec<String>, Error> {
+        template::databases(self)
+    }
+    async fn drop_database(&mut self, db: &DbUrl) -> Result<bool, Error> {
+        template::drop_database(db)
+    }
+    async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
+        template::lock(tpl, wait).await
     }
 
     async fn close(self) {

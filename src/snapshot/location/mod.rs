@@ -28,6 +28,9 @@ use crate::snapshot::source::Source;
 pub use local::LocalStore;
 pub use s3::S3Store;
 
+/// The snapshot directory when `--snapshot-dir` is not given.
+pub const DEFAULT_DIR: &str = "snapshots";
+
 /// Lock modes: exclusive for create, delete and prune; shared for show, verify,
 /// restore and diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +54,7 @@ impl Spec {
         if raw.as_os_str().as_bytes().contains(&0) {
             // No file system takes one (a seed.toml string can hold it as \u0000).
             return Err(Error::usage_hint(
-                format!("--snapshot-dir {}: holds a NUL byte", crate::text::for_terminal(&raw.to_string_lossy())),
+                format!("--snapshot-dir {}: holds a NUL byte", crate::untrusted::for_terminal(&raw.to_string_lossy())),
                 "check SEED_SNAPSHOT_DIR and snapshot-dir in seed.toml",
             ));
         }
@@ -76,7 +79,7 @@ impl Spec {
 
     /// Whether this is the default `./snapshots` (which appears with the first snapshot).
     pub fn is_default(&self) -> bool {
-        matches!(self, Spec::Local(p) if p == Path::new(crate::settings::DEFAULT_SNAPSHOT_DIR))
+        matches!(self, Spec::Local(p) if p == Path::new(DEFAULT_DIR))
     }
 }
 
@@ -167,7 +170,7 @@ impl Location {
 
     /// Whether this is the default `./snapshots`.
     pub fn is_default(&self) -> bool {
-        matches!(self, Location::Local(l) if l.dir == Path::new(crate::settings::DEFAULT_SNAPSHOT_DIR))
+        matches!(self, Location::Local(l) if l.dir == Path::new(DEFAULT_DIR))
     }
 
     /// Whether this is the same place as `other` (a copy onto itself is refused).
@@ -394,6 +397,6 @@ mod tests {
             let err = Spec::parse(Path::new(bad)).unwrap_err();
             assert_eq!(err.exit_code(), crate::error::code::USAGE, "{bad}: {err}");
         }
-        assert!(Spec::parse(Path::new(crate::settings::DEFAULT_SNAPSHOT_DIR)).unwrap().is_default());
+        assert!(Spec::parse(Path::new(DEFAULT_DIR)).unwrap().is_default());
     }
 }

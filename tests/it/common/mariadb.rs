@@ -245,11 +245,6 @@ impl MariaDb {
         rows.sort_unstable();
         rows.join("\n")
     }
-
-    /// The whole dump (schema and rows) as mariadb-dump prints it, minus its date line.
-    pub fn full_dump(&self) -> Vec<u8> {
-        server().dump(&self.name, &["--skip-extended-insert", "--skip-dump-date", "--hex-blob", "--tz-utc"])
-    }
 }
 
 impl Drop for MariaDb {

@@ -4,8 +4,6 @@
 //! PostgreSQL is missing the tests fail and say how to install it. The server is the
 //! system's, or with `SEED_TEST_PG_VERSION=N` the one `scripts/pg-binaries.sh N` fetched.
 
-#![allow(dead_code)]
-
 pub mod creds;
 pub mod mariadb;
 pub mod s3;
@@ -388,6 +386,11 @@ impl Workdir {
         cmd
     }
 
+    /// `seed ARGS --no-progress` here through [`run`]: stdout + stderr.
+    pub fn run(&self, args: &[&str], code: i32) -> String {
+        all_output(&run(self.seed().args(args).arg("--no-progress"), code))
+    }
+
     /// `seed` as a std Command (for signals and rlimits).
     pub fn seed_std(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seed"));
@@ -427,4 +430,44 @@ pub fn all_output(out: &Output) -> String {
 pub fn assert_no_password(out: &Output) {
     let text = all_output(out);
     assert!(!text.contains(PG_PASSWORD), "password leaked into output:\n{text}");
+}
+
+/// Asserts the exit code and returns stdout + stderr.
+pub fn expect_code(out: &Output, code: i32) -> String {
+    let text = all_output(out);
+    assert_eq!(out.status.code(), Some(code), "expected exit code {code}; output:\n{text}");
+    text
+}
+
+/// Runs `cmd` and checks its exit code; no panic and no password in its output.
+pub fn run(cmd: &mut assert_cmd::Command, expected: i32) -> Output {
+    let out = cmd.output().unwrap();
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(expected), "expected exit {expected} from {cmd:?}, output:\n{text}");
+    assert!(!text.contains("panicked"), "panic in {cmd:?}:\n{text}");
+    assert_no_password(&out);
+    out
+}
+
+/// The sqlite3 CLI on `db`, stopping at the first error.
+pub fn sqlite3_cmd(db: &Path) -> Command {
+    let mut cmd = Command::new("sqlite3");
+    cmd.args(["-batch", "-bail"]).arg(db);
+    cmd
+}
+
+/// `cmd` (a sqlite3 CLI) run to completion: its stdout, trimmed; fails the test if it fails.
+pub fn sqlite3_output(mut cmd: Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run the sqlite3 CLI ({e}); install it (apt-get install -y sqlite3) to run these tests")
+    });
+    assert!(out.status.success(), "sqlite3 failed on {what}:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+}
+
+/// `sql` through the sqlite3 CLI on `db`: its output.
+pub fn sqlite3(db: &Path, sql: &str) -> String {
+    let mut cmd = sqlite3_cmd(db);
+    cmd.arg(sql);
+    sqlite3_output(cmd, sql)
 }

@@ -11,8 +11,6 @@
 //! AWS, so listings under a prefix fail there: the shared server keeps it off.) A test
 //! that stops the server gets a private one too.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -309,6 +307,39 @@ impl<'a> Store<'a> {
         let (status, text) =
             self.server.request("PUT", &format!("/{BUCKET}/{}/{key}", self.prefix), &[], &body).unwrap();
         assert_eq!(status, 200, "PUT {key}: {text}");
+    }
+
+    /// An object's bytes as stored (GET under the prefix; a chunked body joined). The
+    /// request names the server's key (moto, without auth, checks no signature but
+    /// answers an anonymous GET of a private object with 403).
+    pub fn object(&self, key: &str) -> Vec<u8> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.server.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let req = format!(
+            "GET /{BUCKET}/{}/{key} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nAuthorization: \
+             AWS4-HMAC-SHA256 Credential={}/20260101/{REGION}/s3/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n",
+            self.prefix, self.server.port, self.server.key_id
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let end = memchr::memmem::find(&out, b"\r\n\r\n").expect("an HTTP response") + 4;
+        let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "GET {key}: {head}");
+        let mut body = out.split_off(end);
+        if head.contains("transfer-encoding: chunked") {
+            let (mut joined, mut rest) = (Vec::new(), &body[..]);
+            while let Some(eol) = memchr::memmem::find(rest, b"\r\n") {
+                let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap();
+                if size == 0 {
+                    break;
+                }
+                joined.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+                rest = &rest[eol + 4 + size..];
+            }
+            body = joined;
+        }
+        body
     }
 
     fn get(&self, path: &str) -> String {

@@ -1,6 +1,6 @@
 //! Credentials as the S3 client gets them: `object_store`'s own providers (static keys,
 //! web identity through STS, ECS task and container credentials, EC2 instance
-//! metadata), chosen by `config::CredentialSource`, refreshed by the client as they
+//! metadata), chosen by `bucket::CredentialSource`, refreshed by the client as they
 //! expire; seed only reads the profile files, which the client lacks. Every request
 //! — the client's and seed's own signed ones (`raw`) — takes its credentials from the
 //! same provider, which names its source when it fails (exit 11, not "unreachable").
@@ -11,7 +11,7 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential, AwsCr
 use object_store::client::Certificate;
 use object_store::{ClientOptions, CredentialProvider};
 
-use super::config::CredentialSource;
+use super::bucket::CredentialSource;
 use crate::error::Error;
 
 /// `builder` set up to get credentials from `source` (`None` is refused before: the
@@ -106,7 +106,7 @@ pub fn with_ca_bundle(options: ClientOptions, bundle: Option<&std::path::Path>) 
     let Some(path) = bundle else { return Ok(options) };
     let bad = |why: String| {
         Error::usage_hint(
-            format!("AWS_CA_BUNDLE {}: {why}", crate::text::shown(&path.display().to_string(), 200)),
+            format!("AWS_CA_BUNDLE {}: {why}", crate::untrusted::shown(&path.display().to_string(), 200)),
             "point AWS_CA_BUNDLE at a file of PEM certificates (or unset it to trust the system's)",
         )
     };

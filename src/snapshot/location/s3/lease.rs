@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use super::{LOCK_PREFIX, S3Store, age};
 use crate::error::Error;
 use crate::snapshot::location::{Diagnostic, Mode};
-use crate::text::shown;
+use crate::untrusted::shown;
 
 pub const TTL: Duration = Duration::from_secs(60);
 const RENEW: Duration = Duration::from_secs(20);

@@ -11,7 +11,7 @@
 //! with `If-None-Match: *` and listing unfinished uploads — are signed with its SigV4
 //! signer and sent on its HTTP client (`raw`).
 
-pub mod config;
+pub mod bucket;
 pub mod credentials;
 pub mod lease;
 mod raw;
@@ -29,7 +29,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 use serde_json::json;
 
-pub use config::Bucket;
+pub use bucket::Bucket;
 pub use upload::Upload;
 
 use super::{Diagnostic, ObjectInfo};
@@ -50,7 +50,7 @@ pub struct S3Store {
 
 struct Inner {
     bucket: Bucket,
-    cfg: config::Resolved,
+    cfg: bucket::Resolved,
     store: AmazonS3,
     http: HttpClient,
     /// Set once a request went unanswered (see `watch`).
@@ -148,12 +148,12 @@ fn first_line(s: &str) -> String {
 
 impl S3Store {
     pub fn open(bucket: &Bucket) -> Result<Self, Error> {
-        Self::open_with(bucket, &config::ProcessEnv)
+        Self::open_with(bucket, &bucket::ProcessEnv)
     }
 
-    pub fn open_with(bucket: &Bucket, env: &dyn config::Env) -> Result<Self, Error> {
-        let cfg = config::resolve(env)?;
-        if matches!(cfg.credentials, config::CredentialSource::None) {
+    pub fn open_with(bucket: &Bucket, env: &dyn bucket::Env) -> Result<Self, Error> {
+        let cfg = bucket::resolve(env)?;
+        if matches!(cfg.credentials, bucket::CredentialSource::None) {
             return Err(Error::Permission {
                 what: format!("reaching {bucket}"),
                 reason: "no AWS credentials: none in the environment or the profile files, no web identity or \
@@ -466,7 +466,7 @@ impl S3Store {
         &self.inner.stall
     }
 
-    pub(crate) fn resolved(&self) -> &config::Resolved {
+    pub(crate) fn resolved(&self) -> &bucket::Resolved {
         &self.inner.cfg
     }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::S3Store;
 use crate::error::Error;
 use crate::redact::scrub;
-use crate::text::shown;
+use crate::untrusted::shown;
 
 /// Largest response body read (XML listings and errors are far smaller).
 const MAX_BODY: usize = 8 << 20;
@@ -244,27 +244,8 @@ pub async fn list(store: &S3Store, sub: &str, folders: bool, step: &str) -> Resu
 
 /// A key as the store URL-encodes it in a listing: `%XX` is a byte, `+` a space.
 fn url_decoded(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push(hi * 16 + lo);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // `+` is a space in form encoding; an encoded plus (`%2B`) is decoded after.
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 /// One unfinished multipart upload under the prefix.

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::text::shown;
+use crate::untrusted::shown;
 
 /// A bucket and a key prefix (empty, or ending in `/`).
 #[derive(Debug, Clone, PartialEq, Eq)]

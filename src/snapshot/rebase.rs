@@ -23,8 +23,8 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::Arc;
 
-use super::catalog::{Version, resolve_chain};
 use crate::error::Error;
+use crate::snapshot::catalog::{Version, resolve_chain};
 use crate::snapshot::chain::{Chain, Link};
 use crate::snapshot::format::{self, DeltaPart, LineChunker, Storage, TableStats};
 use crate::snapshot::location::Location;

@@ -3,22 +3,29 @@
 //! index (see `hash`), so uniqueness holds by construction and children recompute their
 //! parents' keys instead of storing them.
 
+mod model;
+mod unique;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::db::checks::{referenced_columns, split_top_level};
-use crate::db::schema::{
-    CheckRule, Column, ForeignKey, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind, load_order,
+pub use self::model::{
+    Case, ColumnPlan, Combo, FkGroup, Gen, Origin, ParentKey, ParentRef, PartitionRange, Pick, Plan, PlanInputs, Pool,
+    SlotPart, SlotUnit, TablePlan, TriggerFilled,
 };
+use self::unique::{Slot, unique_gen};
+
+use crate::db::backend::{CycleEdge, GeneratedKey};
+use crate::db::checks::{referenced_columns, split_top_level};
+use crate::db::schema::{CheckRule, Column, KeyRule, PartitionBound, Schema, Table, TableName, TypeKind, load_order};
+use crate::db::value::Value;
 use crate::error::Error;
-use crate::factory::config::{ColumnConfig, ColumnRule, Factories, Template};
+use crate::factory::codes::describe_space;
+use crate::factory::factories_file::{ColumnConfig, ColumnRule, Factories, MAX_COUNT};
 use crate::factory::hash::{Perm, derive, hash_str};
-use crate::factory::pattern::PatternSpace;
-use crate::factory::profile::JsonShape;
-use crate::factory::unique::{CodeSpace, Slot, describe_space, unique_gen};
 use crate::factory::values::{
-    Bounds, Faker, GENERATOR_NAMES, Value, check_bounds, faker_by_name, faker_name, faker_suits, guess_from_name,
-    max_opt, min_opt_f, text_to_value,
+    Faker, GENERATOR_NAMES, check_bounds, faker_by_name, faker_name, faker_suits, guess_from_name, max_opt, min_opt_f,
+    text_to_value,
 };
 
 /// What the user asked for, validated before connecting.
@@ -32,26 +39,6 @@ pub struct BulkRequest {
     pub like: Option<Factories>,
     pub seed: u64,
     pub batch_size: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub seed: u64,
-    pub batch_size: u64,
-    /// In foreign-key load order (parents first).
-    pub tables: Vec<TablePlan>,
-    /// (table, group) foreign keys that close a cycle: their parent may load later.
-    pub cycle_edges: Vec<(usize, usize)>,
-    /// Targets not generated because triggers of other targets fill them.
-    pub trigger_filled: Vec<TriggerFilled>,
-}
-
-/// A target table that a trigger of another target fills as that one's rows go in.
-#[derive(Debug, Clone)]
-pub struct TriggerFilled {
-    pub table: TableName,
-    pub trigger: String,
-    pub source: TableName,
 }
 
 /// Targets that INSERT triggers of other (non-empty) targets fill: generating rows for
@@ -71,255 +58,6 @@ fn trigger_filled(schema: &Schema, chosen: &[Target]) -> Vec<TriggerFilled> {
     out
 }
 
-#[derive(Debug, Clone)]
-pub struct TablePlan {
-    pub table: Table,
-    pub count: u64,
-    /// Rows already there: unique values start after them.
-    pub offset: u64,
-    pub key: u64,
-    pub columns: Vec<ColumnPlan>,
-    pub groups: Vec<FkGroup>,
-    pub combo: Option<Combo>,
-    /// Database-checked values (see `candidates`).
-    pub pools: Vec<Pool>,
-    /// Checks the generated rows must pass beyond the table's own: a partial unique
-    /// index that cannot hold by distinct values is kept out of (`NOT (predicate)`).
-    pub extra_checks: Vec<(String, String)>,
-    /// Rules seed leaves to the database (shown by the plan).
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ColumnPlan {
-    pub name: String,
-    pub kind: TypeKind,
-    pub source: Gen,
-    pub bounds: Bounds,
-    /// Share of NULLs for a nullable column without an explicit rule.
-    pub null_ratio: f64,
-    pub key: u64,
-    /// Where the values come from, as `--dry-run` tells it.
-    pub origin: Origin,
-    /// Case applied to a unique text value so a check such as `lower(x) = x` holds
-    /// (distinctness survives: the row-number part of such values has one case).
-    pub case: Case,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Case {
-    #[default]
-    Keep,
-    Lower,
-    Upper,
-}
-
-/// Where a column's values come from (the plan's second column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The type and the column's name.
-    Generated,
-    /// A check constraint seed reads (range, list, length) or a partition bound.
-    Constraint,
-    /// Candidates the database evaluated against checks seed does not read.
-    DbChecked,
-    /// The user's factories file.
-    Factories,
-    /// A profile learned from real data (`--like`, or a profile file).
-    Learned,
-    /// Keys, unique values and foreign keys, by construction.
-    Key,
-}
-
-impl Origin {
-    pub fn label(self) -> &'static str {
-        match self {
-            Origin::Generated => "generated",
-            Origin::Constraint => "constraint",
-            Origin::DbChecked => "db-checked",
-            Origin::Factories => "factories",
-            Origin::Learned => "learned",
-            Origin::Key => "key",
-        }
-    }
-}
-
-/// Values that passed the database's own evaluation of checks seed does not read:
-/// tuples for a group of columns, drawn whole per row so multi-column checks hold.
-#[derive(Debug, Clone)]
-pub struct Pool {
-    /// Indexes into the table plan's columns.
-    pub columns: Vec<usize>,
-    pub tuples: Vec<Vec<Value>>,
-    /// Names of the checks the tuples passed.
-    pub checks: Vec<String>,
-    /// Candidates the database evaluated.
-    pub tried: usize,
-    pub key: u64,
-}
-
-/// Which end of a row's slot a column holds: rows get disjoint slots (intervals) so
-/// an exclusion constraint over `&&` holds by construction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotPart {
-    Start,
-    End,
-    /// A range column: the whole slot.
-    Range,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotUnit {
-    Time { tz: bool },
-    Date,
-    Int,
-    Numeric { scale: u32 },
-}
-
-#[derive(Debug, Clone)]
-pub enum Gen {
-    /// serial / identity / rowid: a block reserved from the sequence at load time.
-    Sequence {
-        sequence: Option<String>,
-        start: i64,
-        step: i64,
-    },
-    /// Without `perm`: `lo + i` for row `i` of this load, up to `hi`. With it: `lo +
-    /// perm(offset + i)`, permuted within a check's range `[lo, hi]`.
-    UniqueInt {
-        lo: i64,
-        hi: i64,
-        perm: Option<Perm>,
-    },
-    UniqueUuid,
-    UniqueEmail,
-    /// A fake head, `-`, and the row number in base 36.
-    UniqueText {
-        base: Option<Faker>,
-    },
-    /// Short keys: every string of the column's length over [0-9a-z], permuted.
-    UniqueCode(CodeSpace),
-    /// Distinct values matching a check's pattern (`LIKE`, `GLOB`, regular expression).
-    UniquePattern(PatternSpace),
-    UniqueTemplate(Template),
-    UniqueDate,
-    UniqueTimestamp {
-        tz: bool,
-    },
-    UniqueNumeric {
-        scale: u32,
-    },
-    UniqueBytes,
-    Foreign {
-        group: usize,
-        component: usize,
-    },
-    Null,
-    Const(Value),
-    Pick(Vec<Value>),
-    /// One of `values`, the k-th with probability proportional to its weight
-    /// (`cumulative` holds the running sums).
-    Weighted {
-        values: Vec<Value>,
-        cumulative: Vec<f64>,
-    },
-    /// Between two dates or times (a learned range).
-    Span(PartitionRange),
-    /// JSON objects of a learned shape: its keys, values of its types.
-    JsonShape(JsonShape),
-    Template(Template),
-    Faker(Faker),
-    Typed,
-    Partition(Vec<PartitionRange>),
-    /// A component of a tuple from the table's pool `pool` (database-checked values).
-    Pool {
-        pool: usize,
-        component: usize,
-    },
-    /// Disjoint intervals per row (exclusion constraints over ranges); `key` is shared
-    /// by the columns of one interval.
-    Slot {
-        key: u64,
-        part: SlotPart,
-        unit: SlotUnit,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub enum PartitionRange {
-    Time { from: i64, to: i64, tz: bool },
-    Date { from: i64, to: i64 },
-    Int { from: i64, to: i64 },
-    List(Vec<String>),
-}
-
-#[derive(Debug, Clone)]
-pub struct FkGroup {
-    pub fk: ForeignKey,
-    pub parent: ParentRef,
-    pub pick: Pick,
-    pub null_ratio: f64,
-    pub key: u64,
-    /// Written NULL by COPY, then set by an UPDATE once the parent is loaded (cycles
-    /// when constraints stay in place).
-    pub deferred: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum ParentRef {
-    /// A table of this load: keys recomputed from the parent's generators.
-    Planned { table: usize, columns: Vec<usize>, count: u64 },
-    /// Rows already in the database (parent not seeded this time).
-    Existing { keys: Vec<Vec<Value>> },
-}
-
-impl ParentRef {
-    pub fn len(&self) -> u64 {
-        match self {
-            ParentRef::Planned { count, .. } => *count,
-            ParentRef::Existing { keys } => keys.len() as u64,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Pick {
-    Uniform,
-    PerParent(u64),
-    Distinct(Perm),
-    ComboDigit(usize),
-}
-
-/// Distinct combinations of several parents (composite keys made of foreign keys).
-#[derive(Debug, Clone)]
-pub struct Combo {
-    pub radices: Vec<u64>,
-    pub perm: Perm,
-}
-
-/// Key of a parent's referenced columns, for existing-row lookups.
-pub type ParentKey = (TableName, Vec<String>);
-
-/// What the database holds already, read by the backend before planning.
-#[derive(Debug, Default)]
-pub struct PlanInputs {
-    /// Rows in each target table now (0 when it is about to be emptied).
-    pub existing_rows: HashMap<TableName, u64>,
-    /// Keys of parents that are not seeded this time.
-    pub existing_keys: HashMap<ParentKey, Vec<Vec<Value>>>,
-    /// Highest value of integer key columns of non-empty targets: new unique integers
-    /// start above it, so gaps in existing ids cannot cause collisions.
-    pub existing_max: HashMap<(TableName, String), i64>,
-}
-
-/// Most rows per table, from `--count`, `--table` or the factories file (per_parent
-/// counts multiplied out included).
-pub const MAX_COUNT: u64 = 1_000_000_000;
-
 /// A table to load: its name, row count, and the parent it is counted per (if any).
 pub type Target = (TableName, u64, Option<(TableName, u64)>);
 
@@ -337,31 +75,35 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
         }
     }
     if let Some(f) = &req.factories {
+        // Every table and column the file names that the schema lacks, all at once.
+        let mut problems = Vec::new();
         for tc in &f.tables {
             // A learned profile may come from a database with more tables: skip those.
             if f.learned.is_some() && schema.find(&tc.name).is_none() {
                 continue;
             }
-            let table = schema.find(&tc.name).ok_or_else(|| {
-                f.error(tc.line, format!("unknown table '{}' (tables: {})", tc.name, schema.table_list()))
-            })?;
+            let Some(table) = schema.find(&tc.name) else {
+                problems
+                    .push(f.error(tc.line, format!("unknown table '{}' (tables: {})", tc.name, schema.table_list())));
+                continue;
+            };
             if let Some(c) = tc.count {
                 counts.insert(table.name.clone(), (c, None));
             }
             if let Some((parent, k)) = &tc.per_parent {
-                let p = schema.find(parent).ok_or_else(|| {
-                    f.error(
+                match schema.find(parent) {
+                    None => problems.push(f.error(
                         tc.per_parent_line,
                         format!("per_parent: unknown table '{parent}' (tables: {})", schema.table_list()),
-                    )
-                })?;
-                if !table.foreign_keys.iter().any(|fk| fk.ref_table == p.name) {
-                    return Err(f.error(
+                    )),
+                    Some(p) if !table.foreign_keys.iter().any(|fk| fk.ref_table == p.name) => problems.push(f.error(
                         tc.per_parent_line,
                         format!("per_parent: {} has no foreign key to {}", table.name, p.name),
-                    ));
+                    )),
+                    Some(p) => {
+                        counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k, tc.per_parent_line))));
+                    }
                 }
-                counts.insert(table.name.clone(), (0, Some((p.name.clone(), *k, tc.per_parent_line))));
             }
             // Column overrides alone do not select a table; a count does.
             for cc in &tc.columns {
@@ -371,13 +113,19 @@ pub fn targets(schema: &Schema, req: &BulkRequest) -> Result<Vec<Target>, Error>
                 }
                 let Some(col) = table.column(&cc.name) else {
                     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-                    return Err(f.error(
+                    problems.push(f.error(
                         cc.line,
                         format!("unknown column '{}' in {} (columns: {})", cc.name, table.name, names.join(", ")),
                     ));
+                    continue;
                 };
-                check_rule(&cc.rule, table, col).map_err(|m| f.error(cc.line, m))?;
+                if let Err(m) = check_rule(&cc.rule, table, col) {
+                    problems.push(f.error(cc.line, m));
+                }
             }
+        }
+        if !problems.is_empty() {
+            return Err(Error::configs(problems));
         }
     }
     for (name, n) in &req.table_counts {
@@ -1254,6 +1002,68 @@ fn parse_pg_timestamp(s: &str) -> Option<i64> {
 }
 
 impl Plan {
+    /// The keys its rows take where the database would generate them (serial,
+    /// identity, rowid, AUTO_INCREMENT), for the backend to fix (`reserve_keys`).
+    pub fn generated_keys(&self) -> Vec<GeneratedKey> {
+        let mut keys = Vec::new();
+        for t in &self.tables {
+            for c in &t.columns {
+                if let Gen::Sequence { sequence, start, step } = &c.source {
+                    keys.push(GeneratedKey {
+                        table: t.table.name.clone(),
+                        column: c.name.clone(),
+                        sequence: sequence.clone(),
+                        start: *start,
+                        step: *step,
+                    });
+                }
+            }
+        }
+        keys
+    }
+
+    /// Takes the starts and steps the backend fixed, in the order of `generated_keys`.
+    pub fn set_generated_keys(&mut self, keys: &[GeneratedKey]) {
+        let mut keys = keys.iter();
+        for t in &mut self.tables {
+            for c in &mut t.columns {
+                if let Gen::Sequence { start, step, .. } = &mut c.source
+                    && let Some(key) = keys.next()
+                {
+                    (*start, *step) = (key.start, key.step);
+                }
+            }
+        }
+    }
+
+    /// Its foreign keys whose parent loads after the child, as the backend sees them
+    /// (`prepare_cycles`).
+    pub fn cycle_edges_to_load(&self) -> Vec<CycleEdge<'_>> {
+        self.cycle_edges
+            .iter()
+            .map(|&(t, g)| CycleEdge { table: &self.tables[t].table, fk: &self.tables[t].groups[g].fk })
+            .collect()
+    }
+
+    /// Marks the cycle edges the backend writes NULL and sets after the load (one
+    /// answer per edge of `cycle_edges_to_load`).
+    pub fn defer_cycle_edges(&mut self, deferred: &[bool]) {
+        for (&(t, g), &defer) in self.cycle_edges.iter().zip(deferred) {
+            if defer {
+                self.tables[t].groups[g].deferred = true;
+            }
+        }
+    }
+
+    /// The foreign keys written NULL, to set once every row is in: (table, group).
+    pub fn deferred_groups(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (t, table) in self.tables.iter().enumerate() {
+            out.extend(table.groups.iter().enumerate().filter(|(_, g)| g.deferred).map(|(g, _)| (t, g)));
+        }
+        out
+    }
+
     pub fn total_rows(&self) -> u64 {
         self.tables.iter().map(|t| t.count).sum()
     }
@@ -1454,7 +1264,7 @@ fn value_text(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
         // Values may come from a snapshot's profile: untrusted text on a terminal.
-        Value::Text(s) => format!("\"{}\"", crate::text::shown(s, 64)),
+        Value::Text(s) => format!("\"{}\"", crate::untrusted::shown(s, 64)),
         Value::Bytes(b) => format!("{} bytes", b.len()),
     }
 }
@@ -1462,39 +1272,17 @@ fn value_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::schema::ForeignKey;
     use crate::factory::rows::RowGen;
     use std::collections::HashSet;
     use std::path::Path;
 
     fn col(name: &str, type_name: &str, kind: TypeKind, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            type_name: type_name.into(),
-            kind,
-            nullable,
-            default: None,
-            auto: None,
-            generated: false,
-            checks: vec![],
-        }
+        crate::db::schema::test_support::column(name, type_name, kind, nullable)
     }
 
     fn table(name: &str, columns: Vec<Column>, primary_key: &[&str]) -> Table {
-        Table {
-            name: TableName::new("public", name),
-            columns,
-            primary_key: primary_key.iter().map(|c| (*c).into()).collect(),
-            uniques: vec![],
-            foreign_keys: vec![],
-            partitioned: false,
-            partition_key: None,
-            partitions: vec![],
-            checks: vec![],
-            row_estimate: 0,
-            estimated_bytes: 0,
-            trigger_writes: vec![],
-            key_rules: vec![],
-        }
+        crate::db::schema::test_support::table("public", name, columns, primary_key)
     }
 
     fn request(tables: &[(&str, u64)], factories: Option<&str>) -> BulkRequest {

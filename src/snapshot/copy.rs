@@ -1,6 +1,6 @@
-//! `seed snapshot push NAME[@N] --to LOCATION` and `pull NAME[@N] --from LOCATION`:
-//! copy one snapshot version between the snapshot directory and another location
-//! (usually a bucket). Versions keep their numbers (the same key on both sides).
+//! Copying one snapshot version, with the bases it is built on, from one location to
+//! another (`seed snapshot push` and `pull`). Versions keep their numbers (the same key
+//! on both sides).
 //!
 //! An incremental version travels with its chain: every base below it that the
 //! destination does not hold is copied too, bases first, so the destination never
@@ -10,7 +10,7 @@
 //! has it already).
 //!
 //! Both sides stay atomic: each copy is a new key on the destination, published only
-//! whole and only if the key is free there (unless `--force`, which replaces the named
+//! whole and only if the key is free there (unless `force`, which replaces the named
 //! version only, never a base). Both sides are verified: the bytes are checked against
 //! the snapshot's header (every table's rows and checksum) where that costs no second
 //! download — a local source before it is sent, a local copy before it is published;
@@ -18,59 +18,50 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use super::catalog::{Version, base_version, lock_names, resolve, want};
-use super::{AuditGuard, location};
-use crate::Context;
-use crate::cli::{PullArgs, PushArgs};
-use crate::error::{Error, code};
-use crate::output::{Level, human_bytes, plural};
+use crate::error::Error;
+use crate::output::Printer;
+use crate::snapshot::catalog::{Version, base_version, lock_names, resolve, want};
 use crate::snapshot::chain::{MAX_CHAIN_DEPTH, base_label};
 use crate::snapshot::format::{BaseRef, Header, Storage, content_checksum};
-use crate::snapshot::location::{Location, Mode, Spec};
+use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::reader::{read_header_stored_as, verify_source};
 use crate::snapshot::source::Source;
 use crate::snapshot::versions::Ref;
 
 const COPY_BUF: usize = 1 << 20;
 
-pub async fn push(args: PushArgs, ctx: &Context) -> Result<u8, Error> {
-    Ref::parse(&args.name)?;
-    let from = location(ctx)?;
-    let to = Location::open(&Spec::parse(&args.to)?)?;
-    run("snapshot push", &args.name, &from, &to, args.force, args.lock.wait, ctx).await
+/// What a copy did.
+pub struct Copied {
+    /// The version named.
+    pub top: Version,
+    /// The bases copied with it (`NAME@N`), bases first.
+    pub bases: Vec<String>,
+    /// Bytes copied, bases included.
+    pub bytes: u64,
+    /// How long the copying took (after locking and planning).
+    pub elapsed: Duration,
 }
 
-pub async fn pull(args: PullArgs, ctx: &Context) -> Result<u8, Error> {
-    Ref::parse(&args.name)?;
-    let from = Location::open(&Spec::parse(&args.from)?)?;
-    let to = location(ctx)?;
-    run("snapshot pull", &args.name, &from, &to, args.force, args.lock.wait, ctx).await
-}
-
-async fn run(
-    command: &'static str,
-    name: &str,
+async fn execute(
+    top: &Version,
+    plan: &[Planned],
     from: &Location,
     to: &Location,
     force: bool,
-    wait: bool,
-    ctx: &Context,
-) -> Result<u8, Error> {
-    if from.same_as(to) {
-        return Err(Error::usage(format!(
-            "{command}: {} is the snapshot location itself; name another place",
-            from.display().display()
-        )));
+) -> Result<Copied, Error> {
+    let started = Instant::now();
+    let mut bytes = 0;
+    let mut bases = Vec::new();
+    for p in plan {
+        let is_top = p.version.key == top.key;
+        bytes += copy_key(&p.version, &p.header, from, to, is_top && force).await?;
+        if !is_top {
+            bases.push(p.version.label());
+        }
     }
-    to.check()?;
-    let audit = AuditGuard::new(ctx, to, command, Some(name.to_owned()), None);
-    let result = copy_chain(command, name, from, to, force, wait, ctx).await;
-    audit.finish(&result).await;
-    result
+    Ok(Copied { top: top.clone(), bases, bytes, elapsed: started.elapsed() })
 }
 
 /// One key to copy: the version, and its header as read when the copy was planned.
@@ -79,16 +70,17 @@ struct Planned {
     header: Header,
 }
 
-/// Copies `text` (`NAME` or `NAME@N`) and the bases below it that `to` lacks.
-async fn copy_chain(
+/// Copies `text` (`NAME` or `NAME@N`) and the bases below it that `to` lacks, taking
+/// the locks (`command` names their holder).
+pub async fn copy_chain(
+    printer: &Printer,
     command: &str,
     text: &str,
     from: &Location,
     to: &Location,
     force: bool,
     wait: bool,
-    ctx: &Context,
-) -> Result<u8, Error> {
+) -> Result<Copied, Error> {
     let r = Ref::parse(text)?;
     // Looked for first, so nothing is locked where there is nothing to copy.
     resolve(from, &r).await?;
@@ -103,11 +95,11 @@ async fn copy_chain(
         // first), so a push and a pull of one name waiting with --wait cannot each
         // hold what the other waits for.
         let (_first, _second) = if lock_order(from) <= lock_order(to) {
-            let read = lock_names(ctx, from, &names, wait, &label).await?;
-            (read, lock_names(ctx, to, &exclusive, wait, &label).await?)
+            let read = lock_names(printer, from, &names, wait, &label).await?;
+            (read, lock_names(printer, to, &exclusive, wait, &label).await?)
         } else {
-            let write = lock_names(ctx, to, &exclusive, wait, &label).await?;
-            (write, lock_names(ctx, from, &names, wait, &label).await?)
+            let write = lock_names(printer, to, &exclusive, wait, &label).await?;
+            (write, lock_names(printer, from, &names, wait, &label).await?)
         };
         let top = resolve(from, &r).await?;
         let plan = plan(from, to, &top, force).await?;
@@ -119,7 +111,7 @@ async fn copy_chain(
             names = need;
             continue;
         }
-        return execute(command, &top, &plan, from, to, force, ctx).await;
+        return execute(&top, &plan, from, to, force).await;
     }
 }
 
@@ -182,53 +174,6 @@ async fn check_base(to: &Location, there: &Version, base: &BaseRef, dependent: &
         return Ok(());
     }
     Err(Error::BaseAltered { base: there.label(), dependent: dependent.to_owned(), path: there.file.clone() })
-}
-
-async fn execute(
-    command: &str,
-    top: &Version,
-    plan: &[Planned],
-    from: &Location,
-    to: &Location,
-    force: bool,
-    ctx: &Context,
-) -> Result<u8, Error> {
-    let started = Instant::now();
-    let mut bytes = 0;
-    let mut bases = Vec::new();
-    for p in plan {
-        let is_top = p.version.key == top.key;
-        bytes += copy_key(&p.version, &p.header, from, to, is_top && force).await?;
-        if !is_top {
-            bases.push(p.version.label());
-        }
-    }
-    let shown_dest = to.display_key(&top.key).display().to_string();
-    let secs = started.elapsed().as_secs_f64();
-    let verb = if command.ends_with("push") { "pushed" } else { "pulled" };
-    // Version 1 is named as the user knows it from before versions: by its name.
-    let shown = if top.version == 1 { top.name.clone() } else { top.label() };
-    let summary = json!({ "name": top.name, "version": top.version,
-                          "from": from.display_key(&top.key).display().to_string(), "to": shown_dest,
-                          "bytes": bytes, "bases": bases, "verified": true,
-                          "seconds": (secs * 1000.0).round() / 1000.0 });
-    ctx.printer.document(command, summary.clone());
-    ctx.printer.event(Level::Info, "snapshot_copied", summary, || {
-        let with = if bases.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " with {} it is built on ({})",
-                plural(bases.len() as u64, "snapshot", "snapshots"),
-                bases.join(", ")
-            )
-        };
-        format!(
-            "{verb} snapshot '{shown}'{with} ({}, every table verified) to {shown_dest} in {secs:.2}s",
-            human_bytes(bytes)
-        )
-    });
-    Ok(code::OK)
 }
 
 /// Copies one key, verified, published whole (replacing only with `replace`).

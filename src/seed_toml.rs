@@ -15,8 +15,9 @@ use clap::parser::ValueSource;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use crate::cli::{Command, LogFormat, SnapshotCommand, UnrelatedArg, parse_duration};
+use crate::cli::{Command, SnapshotCommand, UnrelatedArg, parse_duration};
 use crate::error::Error;
+use crate::output::LogFormat;
 use crate::refs::spec::{RawSection, VirtualRef, parse_section};
 
 pub const DEFAULT_FILE: &str = "seed.toml";
@@ -53,6 +54,9 @@ struct RawConfig {
     snapshot: Option<RawSnapshot>,
     #[serde(default)]
     references: RawSection,
+    /// `[mask]`: read again (with its lines) by `snapshot create --mask`.
+    #[serde(default)]
+    mask: RawSection,
 }
 
 /// The switches refused in a config file, read on their own first: `RawConfig` does not
@@ -137,6 +141,8 @@ pub struct Config {
     pub snapshot: SnapshotConfig,
     /// `[references]`: references the schema does not declare (`refs::spec`).
     pub references: Vec<VirtualRef>,
+    /// Whether the file has `[mask]` rules (parsed where masking is asked for).
+    pub has_mask_rules: bool,
 }
 
 /// `[bulk]`: defaults for `seed bulk`.
@@ -197,12 +203,12 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 
 /// Parses and checks `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
-    let lines = crate::text::LineIndex::new(text);
+    let lines = crate::untrusted::LineIndex::new(text);
     let line_of = |offset: usize| lines.line_of(offset);
     let toml_error = |e: toml::de::Error| {
         // The message only: the error's own rendering quotes the line, which may hold a password.
         let line = e.span().map_or(1, |s| line_of(s.start));
-        config_error(path, line, e.message().trim_end())
+        config_error(path, line, &crate::redact::mask_quoted(e.message().trim_end()))
     };
     let refused: RefusedKeys = toml::from_str(text).map_err(toml_error)?;
     let (bulk, snapshot) = (refused.bulk.unwrap_or_default(), refused.snapshot.unwrap_or_default());
@@ -226,7 +232,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
     let cx = Cx { path, dir: &dir, line_of: &line_of };
     let bulk = raw.bulk.unwrap_or_default();
     let snapshot = raw.snapshot.unwrap_or_default();
-    let references = parse_section(path, &line_of, raw.references)?;
+    let references = parse_section(path, &line_of, raw.references).map_err(|e| Error::Config {
+        file: e.file,
+        line: e.line,
+        message: e.message,
+    })?;
     Ok(Config {
         path: path.to_path_buf(),
         database_url: cx.url(&raw.database_url, "database-url")?,
@@ -284,6 +294,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
             factories: cx.path(&snapshot.factories, "snapshot.factories")?,
         },
         references,
+        has_mask_rules: !raw.mask.is_empty(),
     })
 }
 
@@ -405,6 +416,9 @@ impl Config {
                     args.compression_level = level.value;
                 }
                 let sa = &mut args.subset;
+                if sa.no_subset {
+                    return;
+                }
                 if sa.subset.is_empty()
                     && let Some(starts) = &s.subset
                 {
@@ -498,8 +512,8 @@ impl Cx<'_> {
             return Ok(None);
         };
         for s in &setting.value {
-            crate::subset::Start::parse(s).map_err(|m| {
-                config_error(self.path, setting.line, &format!("{key} \"{}\": {m}", crate::text::shown(s, 80)))
+            crate::subset::spec::Start::parse(s).map_err(|m| {
+                config_error(self.path, setting.line, &format!("{key} \"{}\": {m}", crate::untrusted::shown(s, 80)))
             })?;
         }
         Ok(Some(setting))
@@ -530,7 +544,7 @@ impl Cx<'_> {
                 ),
             ));
         }
-        if masked != crate::text::for_terminal(setting.value.trim()) {
+        if masked != crate::untrusted::for_terminal(setting.value.trim()) {
             return Err(Error::usage_hint(
                 format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),
                 "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",
@@ -604,9 +618,9 @@ mod tests {
         for t in 0..50_000 {
             text.push_str(&format!("t{t} = 1\n"));
         }
-        let before = crate::text::SCANNED.with(std::cell::Cell::get);
+        let before = crate::untrusted::SCANNED.with(std::cell::Cell::get);
         let c = parse_str(&text).unwrap();
-        assert_eq!(crate::text::SCANNED.with(std::cell::Cell::get) - before, text.len());
+        assert_eq!(crate::untrusted::SCANNED.with(std::cell::Cell::get) - before, text.len());
         assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
     }
 

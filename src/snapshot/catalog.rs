@@ -1,4 +1,4 @@
-//! Versions in the snapshot location as the commands see them: `NAME` / `NAME@N`
+//! Versions in a snapshot location: `NAME` / `NAME@N`
 //! resolved to a stored version, a snapshot opened with its chain of bases (every name
 //! in it locked), and the snapshots built on a version. Everything goes through keys
 //! (`snapshot::versions`) and the location seam, so a directory and a bucket behave
@@ -11,17 +11,16 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures_util::StreamExt;
+use serde_json::json;
 
-use crate::Context;
 use crate::error::Error;
+use crate::output::{Level, Printer};
 use crate::snapshot::chain::{Chain, Link, MAX_CHAIN_DEPTH};
 use crate::snapshot::format::{BaseRef, Header, Storage};
 use crate::snapshot::location::{Location, LockGuard, Mode, ObjectInfo};
 use crate::snapshot::reader::read_header_stored_as;
 use crate::snapshot::source::Source;
 use crate::snapshot::versions::{self, Ref};
-
-use super::{location, report_unlocked};
 
 /// Objects opened ahead when many headers are read (in a bucket: a ranged GET of the
 /// first MiB each, so the network waits overlap); headers are parsed one at a time.
@@ -203,7 +202,7 @@ impl Locks {
 /// Locks `names` in name order (so two commands locking overlapping sets never wait on
 /// each other in a cycle); the same name asked twice gets the stronger mode.
 pub async fn lock_names(
-    ctx: &Context,
+    printer: &Printer,
     location: &Location,
     names: &BTreeMap<String, Mode>,
     wait: bool,
@@ -211,11 +210,32 @@ pub async fn lock_names(
 ) -> Result<Locks, Error> {
     let mut locks = Locks::default();
     for (name, mode) in names {
-        let guard = location.lock(name, *mode, wait, command).await?;
-        report_unlocked(ctx, &guard);
+        let guard = match location.lock(name, *mode, false, command).await {
+            // Said before waiting, so whoever watches knows what it waits for.
+            Err(Error::LockHeld { resource, holder, .. }) if wait => {
+                let held_by = holder.clone().unwrap_or_else(|| "another process".to_owned());
+                printer.event(Level::Debug, "lock_waiting", json!({ "resource": resource, "holder": holder }), || {
+                    format!("waiting for {resource}, held by {held_by}")
+                });
+                location.lock(name, *mode, true, command).await?
+            }
+            other => other?,
+        };
+        report_unlocked(printer, &guard);
         locks.held.insert(name.clone(), (*mode, guard));
     }
     Ok(locks)
+}
+
+/// A reader in a location where its lock cannot be written goes on without the lock;
+/// `-v` says so.
+pub fn report_unlocked(printer: &Printer, guard: &LockGuard) {
+    if let Some(reason) = guard.unlocked_reason() {
+        let path = guard.display();
+        printer.event(Level::Debug, "lock_skipped", json!({ "path": path, "reason": reason }), || {
+            format!("reading without a shared lock: {path} cannot be opened ({reason})")
+        });
+    }
 }
 
 /// Adds `name` in `mode` to `names`, keeping the stronger mode.
@@ -258,15 +278,20 @@ pub fn described(typed: &str, chain: &Chain) -> String {
 /// the chain goes through. The names are only known from the headers, so when a base
 /// lives under a name not yet locked, every lock is let go and the whole set taken
 /// again in name order, then the chain resolved again.
-pub async fn open_chain(ctx: &Context, text: &str, wait: bool, command: &str) -> Result<Opened, Error> {
+pub async fn open_chain(
+    location: Location,
+    printer: &Printer,
+    text: &str,
+    wait: bool,
+    command: &str,
+) -> Result<Opened, Error> {
     let r = Ref::parse(text)?;
-    let location = location(ctx)?;
     // Looked for first, so a reader never creates a lock where there is no snapshot.
     resolve(&location, &r).await?;
     let mut names = BTreeMap::from([(r.name.clone(), Mode::Shared)]);
     let label = format!("seed snapshot {command} {r}");
     loop {
-        let locks = lock_names(ctx, &location, &names, wait, &label).await?;
+        let locks = lock_names(printer, &location, &names, wait, &label).await?;
         let version = resolve(&location, &r).await?;
         let top = version.link(&location).await?;
         let top_header = top.header.clone();
