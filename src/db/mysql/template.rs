@@ -308,7 +308,43 @@ pub async fn drop_database(b: &mut MySqlBackend, db: &DbUrl) -> Result<bool, Err
     if n == Some(0) {
         return Ok(false);
     }
-    b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(&name)), &step).await?;
+    // MariaDB can fail a DROP DATABASE with the directory not empty (error 1010, errno
+    // 39) when several run at once; dropping its views and tables one by one, then the
+    // database again, finishes it.
+    let sql = format!("DROP DATABASE IF EXISTS {}", quote_ident(&name));
+    for wait_ms in [100, 500, 2_000] {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut b.conn).await {
+            Err(sqlx::Error::Database(e))
+                if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|m| m.number() == 1010) =>
+            {
+                let objects = b
+                    .texts(
+                        format!(
+                            "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+                            quote_literal(&name)
+                        ),
+                        &step,
+                    )
+                    .await?;
+                for row in objects {
+                    let (Some(Some(table)), Some(Some(kind))) = (row.first(), row.get(1)) else { continue };
+                    let what = if kind == "VIEW" { "VIEW" } else { "TABLE" };
+                    let drop = format!(
+                        "SET FOREIGN_KEY_CHECKS = 0; DROP {what} IF EXISTS {}.{}; SET FOREIGN_KEY_CHECKS = 1",
+                        quote_ident(&name),
+                        quote_ident(table)
+                    );
+                    b.exec(drop, &step).await?;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+            }
+            result => {
+                result.map_err(|e| super::errors::translate(e, &step))?;
+                return Ok(true);
+            }
+        }
+    }
+    b.exec(sql, &step).await?;
     Ok(true)
 }
 
