@@ -86,7 +86,8 @@ pub fn parse_line(line: &[u8], binary: &[bool]) -> Result<Vec<Field>, String> {
     Ok(fields)
 }
 
-fn unescape(raw: &[u8]) -> Result<Vec<u8>, String> {
+/// One COPY text field's escapes undone (`\t`, `\n`, ..., `\\`).
+pub(crate) fn unescape(raw: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(raw.len());
     let mut k = 0;
     while k < raw.len() {

@@ -196,26 +196,7 @@ fn unescape_into(raw: &[u8], out: &mut String) -> Result<(), &'static str> {
         out.push_str(std::str::from_utf8(raw).map_err(|_| "a value is not UTF-8 text")?);
         return Ok(());
     }
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut k = 0;
-    while k < raw.len() {
-        if raw[k] == b'\\' {
-            let next = *raw.get(k + 1).ok_or("a value ends in a lone backslash")?;
-            bytes.push(match next {
-                b't' => b'\t',
-                b'n' => b'\n',
-                b'r' => b'\r',
-                b'b' => 8,
-                b'f' => 12,
-                b'v' => 11,
-                other => other,
-            });
-            k += 2;
-        } else {
-            bytes.push(raw[k]);
-            k += 1;
-        }
-    }
+    let bytes = crate::db::copy_text::unescape(raw).map_err(|_| "a value ends in a lone backslash")?;
     out.push_str(std::str::from_utf8(&bytes).map_err(|_| "a value is not UTF-8 text")?);
     Ok(())
 }
