@@ -106,6 +106,11 @@ pub enum Error {
     #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Configs { problems: Vec<Error> },
 
+    /// A `[mask]` rule that cannot be used, at its file and line; `settings`: the rule
+    /// is in seed.toml (its `[mask]` section), else in a factories or rules file.
+    #[error("{file}:{line}: {message}")]
+    MaskRule { file: PathBuf, line: usize, message: String, settings: bool },
+
     #[error("could not connect to {url} ({class}) after {}\n{reason}", crate::human::plural(u64::from(*attempts), "attempt", "attempts"))]
     Connect { url: String, class: &'static str, attempts: u32, reason: String, help: Box<ConnectHelp> },
 
@@ -208,6 +213,20 @@ pub struct ConnectHelp {
 }
 
 /// The next thing to try after a failed connection, by kind and class of failure.
+/// Where a bad `[mask]` rule is fixed: seed.toml's rules apply to every masked create,
+/// a factories or rules file's only where it is given.
+fn mask_rule_hint(file: &std::path::Path, line: usize, settings: bool) -> String {
+    let plan = "`seed snapshot create NAME --mask auto --dry-run` shows every column's rule and why";
+    if settings {
+        format!(
+            "fix line {line} of {} (its [mask] section, used by every `snapshot create --mask` run here); {plan}",
+            file.display()
+        )
+    } else {
+        format!("fix the [mask] section of {} (line {line}); {plan}", file.display())
+    }
+}
+
 fn connect_hint(class: &str, h: &ConnectHelp) -> String {
     let (kind, origin, db, user) = (h.kind, h.origin.as_str(), h.database.as_str(), h.user.as_str());
     let password = h.password.as_deref().unwrap_or("the URL");
@@ -333,7 +352,7 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } => code::USAGE,
+            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } | Error::MaskRule { .. } => code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
                 code::CONNECTION
             }
@@ -368,6 +387,7 @@ impl Error {
             Error::Usage { hint, .. } | Error::Schema { hint, .. } | Error::Generation { hint, .. } => hint.clone(),
             Error::Permission { hint, .. } => hint.clone(),
             Error::Config { .. } | Error::Configs { .. } => Some("fix the factories file; `seed bulk --dry-run` shows the plan it produces".into()),
+            Error::MaskRule { file, line, settings, .. } => Some(mask_rule_hint(file, *line, *settings)),
             Error::Connect { class, help, .. } => Some(connect_hint(class, help)),
             Error::ConnectionLost { .. } => Some("the transaction was rolled back; run the command again (transient failures are retried up to --retry-max-attempts)".into()),
             Error::Store { .. } => Some("is the store reachable (AWS_ENDPOINT_URL, the network)? `seed doctor` checks it; nothing is ever published half-way, and a failed restore is rolled back".into()),
@@ -446,7 +466,7 @@ mod tests {
     /// exhaustive: a new variant does not compile until it says where it belongs.
     fn readme_words(e: &Error) -> &'static str {
         match e {
-            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } => "usage",
+            Error::Usage { .. } | Error::Config { .. } | Error::Configs { .. } | Error::MaskRule { .. } => "usage",
             Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Store { .. } | Error::StoreStopped { .. } => {
                 "connection"
             }
@@ -485,6 +505,7 @@ mod tests {
         vec![
             Error::usage("bad flag"),
             Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },
+            Error::MaskRule { file: "seed.toml".into(), line: 4, message: "no table 'x'".into(), settings: true },
             Error::configs(vec![
                 Error::Config { file: "f.toml".into(), line: 5, message: "unknown column".into() },
                 Error::Config { file: "f.toml".into(), line: 3, message: "unknown key".into() },

@@ -40,6 +40,8 @@ const MAX_SHIFT_PERCENT: f64 = 1000.0;
 pub struct Origin {
     pub file: PathBuf,
     pub line: usize,
+    /// In seed.toml (not a factories or rules file): its errors say so.
+    pub settings: bool,
 }
 
 impl fmt::Display for Origin {
@@ -50,7 +52,7 @@ impl fmt::Display for Origin {
 
 impl Origin {
     pub fn error(&self, message: impl Into<String>) -> Error {
-        Error::Config { file: self.file.clone(), line: self.line, message: message.into() }
+        Error::MaskRule { file: self.file.clone(), line: self.line, message: message.into(), settings: self.settings }
     }
 }
 
@@ -303,20 +305,29 @@ struct RawRoot {
     mask: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }
 
-/// The rules of the `[mask]` section of `text` (the file at `path`); none without one.
+/// The rules of the `[mask]` section of `text` (the factories or rules file at `path`);
+/// none without one.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<RuleEntry>, Error> {
+    parse_in(path, text, false)
+}
+
+/// The rules of the `[mask]` section of seed.toml (`text`, at `path`).
+pub fn parse_settings(path: &Path, text: &str) -> Result<Vec<RuleEntry>, Error> {
+    parse_in(path, text, true)
+}
+
+fn parse_in(path: &Path, text: &str, settings: bool) -> Result<Vec<RuleEntry>, Error> {
     // One index per text: a line number for each of thousands of rules stays linear.
     let lines = crate::untrusted::LineIndex::new(text);
     let line_of = |offset: usize| lines.line_of(offset);
-    let raw: RawRoot = toml::from_str(text).map_err(|e| Error::Config {
-        file: path.to_owned(),
-        line: e.span().map_or(1, |s| line_of(s.start)),
+    let raw: RawRoot = toml::from_str(text).map_err(|e| {
+        let at = Origin { file: path.to_owned(), line: e.span().map_or(1, |s| line_of(s.start)), settings };
         // TOML quotes the keys it stumbles on, and a key may be anything (a URL).
-        message: crate::redact::mask_quoted(e.message().trim()),
+        at.error(crate::redact::mask_quoted(e.message().trim()))
     })?;
     let mut out = Vec::new();
     for (key, value) in raw.mask.unwrap_or_default() {
-        let at = Origin { file: path.to_owned(), line: line_of(key.span().start) };
+        let at = Origin { file: path.to_owned(), line: line_of(key.span().start), settings };
         let key = key.into_inner();
         let (target, json) = match key.find(".$") {
             Some(i) => (&key[..i], Some(JsonPath::parse(&key[i + 1..]).map_err(|m| at.error(m))?)),

@@ -670,4 +670,32 @@ fn mask_rules_and_references_come_from_seed_toml_too() {
     std::fs::write(w.path().join("seed.toml"), "[mask]\n\"staffs.nope\" = \"null\"\n").unwrap();
     let out = run(seed(&w, KEY).args(["snapshot", "create", "t2", "--mask", "auto", "--dry-run"]), 2);
     assert!(all_output(&out).contains("seed.toml:2:"), "{}", all_output(&out));
+    // Its hint sends the user to seed.toml's line too, not to "the factories file":
+    // a rule the parser refuses, one the schema refuses, one the column cannot hold.
+    let hint_of = |text: &str| text.lines().find(|l| l.starts_with("hint:")).unwrap_or_default().to_owned();
+    for (rule, says) in [
+        ("\"staffs.nope\" = \"null\"", "no column 'nope'"),
+        ("\"staffs.name\" = \"nonsense\"", "unknown rule"),
+        ("\"staffs.name\" = \"null\"", "NOT NULL"),
+    ] {
+        std::fs::write(w.path().join("seed.toml"), format!("[mask]\n{rule}\n")).unwrap();
+        let text = all_output(&run(seed(&w, KEY).args(["snapshot", "create", "t2", "--mask", "auto", "--dry-run"]), 2));
+        assert!(text.contains("seed.toml:2:") && text.contains(says), "{rule}: {text}");
+        let hint = hint_of(&text);
+        assert!(
+            hint.contains("fix line 2 of") && hint.contains("seed.toml") && !hint.contains("factories"),
+            "{rule}: {text}"
+        );
+    }
+    // The same rule in a rules file: the hint names that file and line.
+    std::fs::remove_file(w.path().join("seed.toml")).unwrap();
+    std::fs::write(w.path().join("rules.toml"), "[mask]\n\"staffs.nope\" = \"null\"\n").unwrap();
+    let text =
+        all_output(&run(seed(&w, KEY).args(["snapshot", "create", "t2", "--mask", "rules.toml", "--dry-run"]), 2));
+    let hint = hint_of(&text);
+    assert!(
+        text.contains("rules.toml:2:") && hint.contains("rules.toml (line 2)") && !hint.contains("seed.toml"),
+        "{text}"
+    );
+    assert!(!w.path().join("snapshots/t2.seed.gz").exists());
 }

@@ -50,7 +50,7 @@ pub fn request(
     let mut personal = Vec::new();
     let mut references = settings.references.clone();
     if let Some(path) = &settings.mask_rules {
-        rules.extend(mask::rules::parse(path, &read_config(path)?)?);
+        rules.extend(mask::rules::parse_settings(path, &read_config(path)?)?);
     }
     if let Some(path) = file {
         let f = Factories::load(path).map_err(|e| match e {
