@@ -22,6 +22,11 @@ pub fn push_null(buf: &mut Vec<u8>) {
 
 /// Appends `s` escaped for COPY text.
 pub fn push_text(buf: &mut Vec<u8>, s: &str) {
+    // Most values hold nothing to escape: copied whole.
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
+        buf.extend_from_slice(s.as_bytes());
+        return;
+    }
     for &b in s.as_bytes() {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),

@@ -8,10 +8,12 @@
 //!   reading (unknown names, types, lengths, NOT NULL, checks, unique keys), with the
 //!   rule of a column applied to every column that references it.
 //! - `value`, `redact`, `json`: one value through one rule.
-//! - `transform`: the row transform, a sink in front of the snapshot's own.
+//! - `transform`: the row transform, a sink in front of the snapshot's own; `memo`:
+//!   the masked values of a column that repeats, masked once.
 
 pub mod json;
 pub mod key;
+pub mod memo;
 pub mod plan;
 pub mod redact;
 pub mod rules;

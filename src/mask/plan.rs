@@ -61,6 +61,20 @@ pub struct Request {
 pub struct ColumnMask {
     pub whole: Option<Masker>,
     pub paths: Vec<(JsonPath, Masker)>,
+    /// Where its rule was written (the first path rule's, for paths); `None` when
+    /// `--mask auto` chose it.
+    pub at: Option<Origin>,
+}
+
+impl ColumnMask {
+    /// The masked text of a non-NULL field's text; `None` for NULL.
+    pub fn apply(&self, text: &str) -> Result<Option<String>, super::value::Fault> {
+        match &self.whole {
+            Some(m) => m.apply(text),
+            None if self.paths.is_empty() => Ok(Some(text.to_owned())),
+            None => super::json::mask_paths(text, &self.paths).map(Some),
+        }
+    }
 }
 
 /// One table's masking, by column in the snapshot's column order.
@@ -195,7 +209,11 @@ pub fn plan(schema: &Schema, tables: &[&Table], req: &Request) -> Result<Plan, E
                     } else {
                         format!("same values as {}.{} ({})", d.from.0, d.from.1, d.why)
                     };
-                    (Some(ColumnMask { whole: Some(d.masker.clone()), paths: vec![] }), d.rule.label(), reason)
+                    (
+                        Some(ColumnMask { whole: Some(d.masker.clone()), paths: vec![], at: d.at.clone() }),
+                        d.rule.label(),
+                        reason,
+                    )
                 }
                 _ if !path_rules.is_empty() => {
                     let ps = path_rules
@@ -209,7 +227,7 @@ pub fn plan(schema: &Schema, tables: &[&Table], req: &Request) -> Result<Plan, E
                         .join("; ");
                     let at: Vec<String> = path_rules.iter().map(|e| e.at.to_string()).collect();
                     (
-                        Some(ColumnMask { whole: None, paths: ps }),
+                        Some(ColumnMask { whole: None, paths: ps, at: path_rules.first().map(|e| e.at.clone()) }),
                         format!("json paths: {label}"),
                         format!("rules at {}", at.join(", ")),
                     )

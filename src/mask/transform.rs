@@ -7,9 +7,11 @@
 //! error. Errors name the table, column and row number, never a value.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
+use super::memo::{Identity, Memo};
 use super::plan::{ColumnMask, TableMask};
+use super::rules::Rule;
 use super::value::Fault;
 use crate::db::ChunkSink;
 use crate::db::copy_text::{push_null, push_text};
@@ -27,6 +29,8 @@ pub struct MaskSink<'s, S: ChunkSink> {
     field: String,
     rows: u64,
     watched: Vec<HashSet<u64, BuildHasherDefault<Identity>>>,
+    /// Per column, masked values seen lately (`None`: not worth it for its rule).
+    memos: Vec<Option<Memo>>,
 }
 
 impl<'s, S: ChunkSink> MaskSink<'s, S> {
@@ -39,6 +43,13 @@ impl<'s, S: ChunkSink> MaskSink<'s, S> {
             field: String::new(),
             rows: 0,
             watched: table.watched.iter().map(|_| HashSet::default()).collect(),
+            memos: table
+                .columns
+                .iter()
+                .map(|c| {
+                    c.as_ref().and_then(|c| c.whole.as_ref()).filter(|m| memo_pays(&m.rule)).map(|_| Memo::default())
+                })
+                .collect(),
         }
     }
 
@@ -97,17 +108,19 @@ impl<'s, S: ChunkSink> MaskSink<'s, S> {
             return Ok(());
         }
         unescape_into(raw, &mut self.field).map_err(|why| self.fault(n, why))?;
-        let masked = match (&mask.whole, mask.paths.is_empty()) {
-            (Some(m), _) => m.apply(&self.field),
-            (None, false) => super::json::mask_paths(&self.field, &mask.paths).map(Some),
-            (None, true) => Ok(Some(std::mem::take(&mut self.field))),
-        }
-        .map_err(|Fault(why)| self.fault(n, why))?;
-        match masked {
-            None => push_null(&mut self.out),
-            Some(text) => push_text(&mut self.out, &text),
-        }
-        Ok(())
+        let out = &mut self.out;
+        let mut push = |masked: Option<&str>| match masked {
+            None => push_null(out),
+            Some(text) => push_text(out, text),
+        };
+        let done = match (self.memos.get_mut(n).and_then(Option::as_mut), &mask.whole) {
+            (Some(memo), Some(m)) if m.rule == Rule::JsonLeaves => {
+                m.json_leaves_with(&self.field, memo).map(|doc| push(Some(&doc)))
+            }
+            (Some(memo), _) => memo.get_or(&self.field, |v| mask.apply(v), &mut push),
+            (None, _) => mask.apply(&self.field).map(|m| push(m.as_deref())),
+        };
+        done.map_err(|Fault(why)| self.fault(n, why))
     }
 
     /// Checks the unique keys of the row just written at `out[start..]`.
@@ -188,6 +201,12 @@ impl<S: ChunkSink> ChunkSink for MaskSink<'_, S> {
     }
 }
 
+/// Whether remembering a rule's outputs is cheaper than computing them again.
+/// (For `json`, the document's strings are remembered, not the documents.)
+fn memo_pays(rule: &Rule) -> bool {
+    !matches!(rule, Rule::Keep | Rule::Null | Rule::Fixed(_))
+}
+
 /// COPY text unescaped into `out` (as `copy_text::parse_line` reads a field); binary
 /// values stay in their `\x..` hex form.
 fn unescape_into(raw: &[u8], out: &mut String) -> Result<(), &'static str> {
@@ -199,24 +218,6 @@ fn unescape_into(raw: &[u8], out: &mut String) -> Result<(), &'static str> {
     let bytes = crate::db::copy_text::unescape(raw).map_err(|_| "a value ends in a lone backslash")?;
     out.push_str(std::str::from_utf8(&bytes).map_err(|_| "a value is not UTF-8 text")?);
     Ok(())
-}
-
-/// The digests are hashes already: use them as they are.
-#[derive(Default)]
-pub struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
 #[cfg(test)]
@@ -252,7 +253,10 @@ mod tests {
         TableMask {
             table: TableName::new("public", "t"),
             names: (0..masks.len()).map(|i| format!("c{i}")).collect(),
-            columns: masks.into_iter().map(|m| m.map(|w| ColumnMask { whole: Some(w), paths: vec![] })).collect(),
+            columns: masks
+                .into_iter()
+                .map(|m| m.map(|w| ColumnMask { whole: Some(w), paths: vec![], at: None }))
+                .collect(),
             watched,
         }
     }

@@ -14,6 +14,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use fake::rand::RngExt;
 
 use super::key::RuleKey;
+use super::memo::Memo;
 use super::redact;
 use super::rules::{Rule, Shift, TemplatePart};
 use crate::db::schema::TypeKind;
@@ -88,8 +89,14 @@ impl Masker {
     /// Every string of the document replaced by words of about its length (an email by an
     /// email), every number's digits scrambled.
     pub fn json_leaves(&self, doc: &str) -> Result<String, Fault> {
+        self.json_leaves_with(doc, &mut Memo::off())
+    }
+
+    /// `json_leaves`, with the strings' masked forms remembered in `memo` (a document's
+    /// tags and labels repeat across rows; its sentences do not).
+    pub fn json_leaves_with(&self, doc: &str, memo: &mut Memo) -> Result<String, Fault> {
         let mut v: serde_json::Value = serde_json::from_str(doc).map_err(|_| Fault("not a JSON document"))?;
-        json_leaf(self, &mut v)?;
+        json_leaf(self, &mut v, memo)?;
         Ok(v.to_string())
     }
 
@@ -487,17 +494,23 @@ pub fn is_text(k: &TypeKind) -> bool {
 }
 
 /// One node of a document: strings and numbers masked, containers leaf by leaf.
-fn json_leaf(m: &Masker, v: &mut serde_json::Value) -> Result<(), Fault> {
+fn json_leaf(m: &Masker, v: &mut serde_json::Value, memo: &mut Memo) -> Result<(), Fault> {
     match v {
-        serde_json::Value::String(s) => *s = m.words_like(s, s.chars().count())?,
+        serde_json::Value::String(s) => {
+            let mut masked = String::new();
+            memo.get_or(s, |s| m.words_like(s, s.chars().count()).map(Some), &mut |o| {
+                masked.push_str(o.unwrap_or_default());
+            })?;
+            *s = masked;
+        }
         serde_json::Value::Number(n) => {
             let text = n.to_string();
             let out = m.scramble_text(&text)?;
             *v = serde_json::from_str::<serde_json::Number>(&out)
                 .map_or(serde_json::Value::String(out), serde_json::Value::Number);
         }
-        serde_json::Value::Array(items) => items.iter_mut().try_for_each(|i| json_leaf(m, i))?,
-        serde_json::Value::Object(map) => map.values_mut().try_for_each(|i| json_leaf(m, i))?,
+        serde_json::Value::Array(items) => items.iter_mut().try_for_each(|i| json_leaf(m, i, memo))?,
+        serde_json::Value::Object(map) => map.values_mut().try_for_each(|i| json_leaf(m, i, memo))?,
         serde_json::Value::Bool(_) | serde_json::Value::Null => {}
     }
     Ok(())

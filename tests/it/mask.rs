@@ -641,6 +641,136 @@ fn mask_bad_rules_and_a_missing_key_are_refused_before_anything_is_written() {
 }
 
 // =======================================================================================
+// Checks seed does not read itself, tried by the database before anything is written
+
+const PEOPLE_PG: &str = r"CREATE TABLE people (
+    id int PRIMARY KEY,
+    email text NOT NULL UNIQUE CONSTRAINT people_email_corp CHECK (email ~ '^[a-z0-9.]+@corp\.example$'),
+    hired date NOT NULL
+)";
+
+/// PostgreSQL: a regular-expression check on a unique email. A rule whose values the
+/// check refuses (the file's `fake`, auto mode's choice) is refused before any row is
+/// written, `--dry-run` included, naming the rule's line (or, for auto, with a hint to
+/// give one); a template the check accepts is written, and restores with the check in
+/// place. No original value is printed or stored.
+#[test]
+fn mask_rules_a_regex_check_refuses_are_refused_before_anything_is_written() {
+    let source = TestDb::new("mask_check_pg");
+    source.load_sql(PEOPLE_PG);
+    source.load_sql(
+        "INSERT INTO people SELECT i, 'p' || md5(i::text) || '@corp.example', DATE '2020-01-01' + i FROM generate_series(1, 300) i",
+    );
+    let w = Workdir::new();
+    let url = source.url();
+    let snapshots = w.path().join("snapshots");
+    let before = dir_state(&snapshots);
+    let rules = w.path().join("r.toml");
+    let mut outs = Vec::new();
+    let create = |extra: &[&str]| {
+        let mut cmd = seed(&w, KEY);
+        cmd.args(["--database-url", &url, "snapshot", "create", "p"]).args(extra);
+        cmd
+    };
+    for (rule, args, wanted) in [
+        (
+            Some("{ fake = \"email\" }"),
+            &["--mask", "r.toml", "--dry-run"][..],
+            "r.toml:2: [mask] fake email on people.email",
+        ),
+        (Some("{ fake = \"email\" }"), &["--mask", "r.toml"][..], "r.toml:2: [mask] fake email on people.email"),
+        (Some("\"scramble\""), &["--mask", "r.toml"][..], "r.toml:2: [mask] scramble on people.email"),
+        (None, &["--mask", "auto", "--dry-run"][..], "--mask auto: fake email on people.email"),
+    ] {
+        if let Some(rule) = rule {
+            std::fs::write(&rules, format!("[mask]\n\"people.email\" = {rule}\n")).unwrap();
+        }
+        let out = run(create(args).current_dir(w.path()), 2);
+        let text = all_output(&out);
+        assert!(text.contains(wanted), "{args:?}: {text}");
+        assert!(text.contains("people_email_corp") && text.contains("refuses"), "{args:?}: {text}");
+        let hint = text.lines().find(|l| l.starts_with("hint:")).unwrap_or_default();
+        if rule.is_some() {
+            assert!(hint.contains("r.toml (line 2)"), "{text}");
+        } else {
+            assert!(hint.contains("give people.email a rule"), "{text}");
+        }
+        assert_dir_unchanged(&snapshots, &before, wanted);
+        outs.push(out);
+    }
+    // A template the check accepts: written, and restored with the check in place.
+    std::fs::write(&rules, "[mask]\n\"people.email\" = { template = \"u{n}@corp.example\" }\n").unwrap();
+    outs.push(run(create(&["--mask", "r.toml", "--dry-run"]).current_dir(w.path()), 0));
+    outs.push(run(create(&["--mask", "r.toml"]).current_dir(w.path()), 0));
+    let originals = pg_originals(&source, &[("people".into(), "email".into())]);
+    let printed: Vec<&Output> = outs.iter().collect();
+    assert_eq!(assert_none_survive(&originals, &snapshots.join("p.seed.gz"), &output_bytes(&printed)), 300);
+    let target = TestDb::new("mask_check_pg_to");
+    target.load_sql(PEOPLE_PG);
+    run(w.seed().args(["--database-url", &target.url(), "snapshot", "restore", "p"]), 0);
+    assert_eq!(target.psql("SELECT count(*) FROM people WHERE email ~ '@corp\\.example$'").trim(), "300");
+    assert_eq!(target.psql("SELECT count(*) FROM people WHERE email LIKE 'u%'").trim(), "300");
+}
+
+/// SQLite: a `LIKE` check and a function in another (`instr`), both on columns a rule
+/// masks; the rule whose values they refuse is refused at `--dry-run`, naming its line;
+/// rules they accept restore with the checks in place.
+#[test]
+fn mask_rules_a_sqlite_check_refuses_are_refused_before_anything_is_written() {
+    use crate::bulk::sqlite_with_schema;
+    use crate::common::sqlite3;
+    let w = Workdir::new();
+    let db = w.path().join("seed.db");
+    sqlite_with_schema(
+        &db,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL CHECK (email LIKE '%@corp.example'), \
+         phone TEXT CHECK (instr(phone, '#') = 0));",
+    );
+    sqlite3(
+        &db,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) \
+         INSERT INTO people SELECT i, 'person' || (i * 7919) || '@corp.example', '555-01' || printf('%04d', i) FROM n;",
+    );
+    let snapshots = w.path().join("snapshots");
+    let before = dir_state(&snapshots);
+    let rules = w.path().join("r.toml");
+    let mut outs = Vec::new();
+    for (text, wanted) in [
+        (
+            "[mask]\n\"people.email\" = \"redact\"\n\"people.phone\" = \"keep\"\n",
+            "r.toml:2: [mask] redact on people.email",
+        ),
+        (
+            "[mask]\n\"people.email\" = { template = \"u{n}@corp.example\" }\n\"people.phone\" = \"redact\"\n",
+            "r.toml:3: [mask] redact on people.phone",
+        ),
+    ] {
+        std::fs::write(&rules, text).unwrap();
+        let out = run(seed(&w, KEY).args(["snapshot", "create", "s", "--mask", "r.toml", "--dry-run"]), 2);
+        let all = all_output(&out);
+        assert!(all.contains(wanted) && all.contains("refuses"), "{all}");
+        assert_dir_unchanged(&snapshots, &before, wanted);
+        outs.push(out);
+    }
+    std::fs::write(
+        &rules,
+        "[mask]\n\"people.email\" = { template = \"u{n}@corp.example\" }\n\"people.phone\" = \"scramble\"\n",
+    )
+    .unwrap();
+    outs.push(run(seed(&w, KEY).args(["snapshot", "create", "s", "--mask", "r.toml"]), 0));
+    let emails: BTreeSet<String> = sqlite3(&db, "SELECT email FROM people").lines().map(str::to_owned).collect();
+    let phones: BTreeSet<String> = sqlite3(&db, "SELECT phone FROM people").lines().map(str::to_owned).collect();
+    let originals =
+        Originals::from([(("people".into(), "email".into()), emails), (("people".into(), "phone".into()), phones)]);
+    let printed: Vec<&Output> = outs.iter().collect();
+    assert_eq!(assert_none_survive(&originals, &snapshots.join("s.seed.gz"), &output_bytes(&printed)), 400);
+    let target = w.path().join("target.db");
+    sqlite_with_schema(&target, &sqlite3(&db, "SELECT sql || ';' FROM sqlite_master WHERE name = 'people'"));
+    run(w.seed().args(["--database-url", &format!("sqlite://{}", target.display()), "snapshot", "restore", "s"]), 0);
+    assert_eq!(sqlite3(&target, "SELECT count(*) FROM people WHERE email LIKE 'u%@corp.example'"), "200");
+}
+
+// =======================================================================================
 // Interruptions and spools: nothing unmasked reaches disk, nothing is left behind
 
 /// Every file under `dir` a running process `pid` holds open (by what its descriptor

@@ -22,11 +22,13 @@
 //! Files: `read` (what is read, spreading tables over connections), `sink` (hash and
 //! compress), `spool` (local temp files), `space` (the free-space check),
 //! `incremental` and `compare` (what an incremental snapshot stores), `copy` (a
-//! snapshot written from another's rows: `seed snapshot mask`).
+//! snapshot written from another's rows: `seed snapshot mask`), `mask_checks` (a
+//! masking plan put to the database before reading).
 
 mod compare;
 pub mod copy;
 mod incremental;
+mod mask_checks;
 mod read;
 mod sink;
 mod space;
@@ -111,7 +113,7 @@ pub async fn dry_run(req: &Request, session: &mut Session, printer: &Printer) ->
         let tables = select_tables(&schema, &req.selection, &req.database, printer)?;
         let plan = mask_plan(&req.mask, &schema, &tables)?;
         if let Some(plan) = &plan {
-            check_fixed_values(session, plan, &tables).await?;
+            mask_checks::against_database(session, plan, &tables).await?;
         }
         let subset = match &req.subset {
             Some(rules) => Some(subset::explain(session, &schema, &tables, rules).await?),
@@ -154,41 +156,6 @@ fn mask_plan(choice: &MaskChoice, schema: &Schema, tables: &[&Table]) -> Result<
             Ok(Some(plan))
         }
     }
-}
-
-/// r21.9's class in masking: each `fixed` value is written by the database into a
-/// scratch place of every column it masks (see `refused_values`) before any row is
-/// read, `--dry-run` included, so a value its type refuses is exit 2 now, not a
-/// snapshot that fails the restore. (`snapshot mask` has no database: there the plan's
-/// own check of the value against the column's kind is all there is.)
-async fn check_fixed_values(session: &mut Session, plan: &mask::Plan, tables: &[&Table]) -> Result<(), Error> {
-    for tm in &plan.tables {
-        let Some(table) = tables.iter().find(|t| t.name == tm.table) else { continue };
-        for (name, cm) in tm.names.iter().zip(&tm.columns) {
-            let Some(mask::rules::Rule::Fixed(value)) = cm.as_ref().and_then(|c| c.whole.as_ref()).map(|m| &m.rule)
-            else {
-                continue;
-            };
-            let Some(col) = table.column(name) else { continue };
-            if let Some((_, reason)) =
-                session.refused_values(col, std::slice::from_ref(value)).await?.into_iter().next()
-            {
-                let why = plan.explained.iter().find(|e| e.table == tm.table && e.column == *name);
-                return Err(Error::usage_hint(
-                    format!(
-                        "[mask] fixed {:?} on {}.{} ({}): the database refuses it: {reason}{}",
-                        crate::untrusted::shown(value, 60),
-                        tm.table,
-                        col.name,
-                        col.type_name,
-                        why.map(|e| format!(" ({})", e.reason)).unwrap_or_default()
-                    ),
-                    "give a value of the column's type (the database's own words above), or another rule",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The header's record of how `plan` masks (never the key; its check value only when
@@ -242,7 +209,7 @@ pub async fn write(
     };
     let plan = mask_plan(&req.mask, &schema, &tables)?;
     if let Some(plan) = &plan {
-        check_fixed_values(session, plan, &tables).await?;
+        mask_checks::against_database(session, plan, &tables).await?;
     }
     let key = match &req.mask {
         MaskChoice::On { key, .. } => key.clone(),
