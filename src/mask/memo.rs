@@ -173,7 +173,7 @@ mod tests {
         }
         assert!(m.off && m.arena.is_empty() && m.index.is_empty());
         let mut m = Memo::default();
-        for i in 0..(MAX_ENTRIES as u32 + 10) {
+        for i in 0..MAX_ENTRIES + 10 {
             // Repeats enough to stay on.
             through(&mut m, &format!("v{}", i % 2 * i), &mut calls);
         }
