@@ -817,7 +817,9 @@ mod tests {
         for (flag, env) in &global {
             let long = flag.trim_start_matches("--");
             let arg = root.get_arguments().find(|a| a.get_long() == Some(long));
-            let arg = arg.unwrap_or_else(|| panic!("docs/configuration.md lists {flag} as global; seed has no such global option"));
+            let arg = arg.unwrap_or_else(|| {
+                panic!("docs/configuration.md lists {flag} as global; seed has no such global option")
+            });
             assert!(arg.is_global_set(), "{flag} is in the global table but is not global");
             if !env.is_empty() {
                 assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "{flag}");
@@ -842,7 +844,8 @@ mod tests {
             for path in cmds {
                 let cmd = find(&root, path);
                 let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
-                let arg = arg.unwrap_or_else(|| panic!("docs/configuration.md says `seed {path}` takes {flag}; it does not"));
+                let arg =
+                    arg.unwrap_or_else(|| panic!("docs/configuration.md says `seed {path}` takes {flag}; it does not"));
                 let env = (!env.is_empty()).then_some(env.as_str());
                 assert_eq!(arg.get_env().and_then(|e| e.to_str()), env, "seed {path} {flag}");
             }

@@ -231,13 +231,20 @@ fn r8_13_unknown_table_is_a_usage_error_in_code_and_docs() {
     assert!(text.contains("unknown table 'nope'"), "{text}");
     let page = std::fs::read_to_string(crate::common::repo_path("docs/exit-codes.md")).unwrap();
     let row = |code: &str| {
-        page
-            .lines()
+        page.lines()
             .find(|l| l.starts_with(&format!("| {code} |")))
             .unwrap_or_else(|| panic!("docs/exit-codes.md has no row {code}"))
     };
-    assert!(row("2").contains("unknown table"), "docs/exit-codes.md: exit code 2 should cover unknown tables: {}", row("2"));
-    assert!(!row("5").contains("unknown table"), "docs/exit-codes.md: exit code 5 still claims unknown tables: {}", row("5"));
+    assert!(
+        row("2").contains("unknown table"),
+        "docs/exit-codes.md: exit code 2 should cover unknown tables: {}",
+        row("2")
+    );
+    assert!(
+        !row("5").contains("unknown table"),
+        "docs/exit-codes.md: exit code 5 still claims unknown tables: {}",
+        row("5")
+    );
 }
 
 // =======================================================================================
