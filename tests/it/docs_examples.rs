@@ -9,7 +9,9 @@
 //! `$ export NAME=VALUE` sets NAME for the page's later commands.
 //! `db=postgres[:demo|:pagila]` or `db=mariadb[:sakila]` gives the block a fresh database
 //! on the harness's server: its URL replaces the one the example shows after
-//! `DATABASE_URL=` or `--database-url`, and is exported as `DATABASE_URL`. A block with
+//! `DATABASE_URL=` or `--database-url`, and is exported as `DATABASE_URL`; `store=s3`
+//! gives it a prefix of the harness's bucket (moto), which replaces every `s3://…`
+//! location, and the AWS variables that reach it. A block with
 //! `file=NAME` is a file the next blocks use, written into the page's directory (which
 //! also holds the repository's `fixtures/` and `tests/fixtures/`); `fresh` starts the
 //! page over in a new directory. Relative links
@@ -20,12 +22,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::mariadb::MariaDb;
+use crate::common::s3::Store;
 use crate::common::{TestDb, Workdir, repo_path, shared_fixture};
 
 /// Blocks run by this test, and blocks marked `no-run`. A change to either is a change
 /// to what the documentation promises is tested: update the count after checking why.
-const EXPECTED_RUN: usize = 20;
-const EXPECTED_NO_RUN: usize = 30;
+const EXPECTED_RUN: usize = 25;
+const EXPECTED_NO_RUN: usize = 26;
 
 struct Block {
     page: PathBuf,
@@ -219,16 +222,40 @@ fn with_url(command: &str, url: &str) -> String {
     out.join(" ")
 }
 
+/// The command with every `s3://…` location replaced by the harness's bucket and prefix.
+fn with_bucket(command: &str, url: &str) -> String {
+    let mut out = String::new();
+    let mut rest = command;
+    while let Some(at) = rest.find("s3://") {
+        out.push_str(&rest[..at]);
+        out.push_str(url);
+        rest = &rest[at..];
+        rest = &rest[rest.find(|c: char| c.is_whitespace() || c == '\'' || c == '"').unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a block's commands work besides its directory: a database, a bucket.
+struct Place {
+    db: Db,
+    store: Option<Store<'static>>,
+}
+
 /// Variables a page's `$ export NAME=VALUE` lines set, for its later commands.
 type PageEnv = std::collections::BTreeMap<String, String>;
 
-fn run_step(dir: &Path, step: &Step, url: Option<&str>, env: &mut PageEnv) -> (i32, String) {
+fn run_step(dir: &Path, step: &Step, place: &Place, env: &mut PageEnv) -> (i32, String) {
+    let url = place.db.url();
     let bin = Path::new(env!("CARGO_BIN_EXE_seed")).parent().unwrap().to_owned();
     let path = std::env::join_paths(
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
-    let command = url.map_or_else(|| step.command.clone(), |u| with_url(&step.command, u));
+    let mut command = url.as_deref().map_or_else(|| step.command.clone(), |u| with_url(&step.command, u));
+    if let Some(store) = &place.store {
+        command = with_bucket(&command, &store.url());
+    }
     // `export NAME=…` keeps NAME's value for the page: printed on a line of its own after
     // the command, then taken off the output.
     let exported = command.strip_prefix("export ").and_then(|rest| rest.split_once('=')).map(|(n, _)| n.to_owned());
@@ -247,6 +274,9 @@ fn run_step(dir: &Path, step: &Step, url: Option<&str>, env: &mut PageEnv) -> (i
     cmd.envs(env.iter());
     if let Some(u) = url {
         cmd.env("DATABASE_URL", u);
+    }
+    if let Some(store) = &place.store {
+        cmd.envs(store.vars());
     }
     let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).spawn().expect("run sh");
     let reader = {
@@ -282,11 +312,11 @@ fn run_block(dir: &Path, block: &Block, attrs: &[&str], env: &mut PageEnv) -> Ve
         std::fs::write(dir.join(name), block.body.join("\n") + "\n").unwrap();
         return Vec::new();
     }
-    let db = Db::for_block(block, attrs);
-    let url = db.url();
+    let store = attrs.contains(&"store=s3").then(|| Store::new(&format!("docs-{}", block.line)));
+    let place = Place { db: Db::for_block(block, attrs), store };
     let mut failures = Vec::new();
     for step in steps(block) {
-        let (code, output) = run_step(dir, &step, url.as_deref(), env);
+        let (code, output) = run_step(dir, &step, &place, env);
         let lines: Vec<&str> = output.lines().collect();
         let output_ok = step.expected.as_ref().is_none_or(|e| lines_match(e, &lines));
         if code != step.code || !output_ok {
