@@ -366,7 +366,8 @@ impl Config {
                 .is_some_and(|s| matches!(s, ValueSource::CommandLine | ValueSource::EnvVariable))
         };
         match command {
-            Command::Bulk(args) => {
+            Command::Bulk(bulk) => {
+                let args = &mut bulk.seeding;
                 let b = &self.bulk;
                 if args.count.is_none() {
                     args.count = b.count.as_ref().map(|s| s.value);
