@@ -223,9 +223,9 @@ pub struct SeedingArgs {
 
 #[derive(Debug, Args)]
 #[command(mut_arg("cascade", |a| a.requires("truncate").help(
-    "With --truncate: also empty the tables left out whose rows reference an emptied table (and theirs, in turn) instead of refusing; --dry-run lists them."
+    "With --truncate: also empty the tables left out whose rows reference an emptied table (and theirs, in turn) instead of refusing; --dry-run lists them"
 )))]
-#[command(mut_arg("allow_remote", |a| a.help("Allow --truncate against a database that is not on this machine.")))]
+#[command(mut_arg("allow_remote", |a| a.help("Allow --truncate against a database that is not on this machine")))]
 pub struct BulkArgs {
     #[command(flatten)]
     pub seeding: SeedingArgs,
@@ -245,14 +245,14 @@ pub struct BulkArgs {
 
 #[derive(Debug, Args)]
 #[command(mut_arg("exclude", |a| a.help(
-    "Leave out the tables this pattern matches, e.g. 'audit_*': not seeded, not saved, not restored (repeatable)."
+    "Leave out the tables this pattern matches, e.g. 'audit_*': not seeded, not saved, not restored (repeatable)"
 )))]
-#[command(mut_arg("factories", |a| a.help("Per-table and per-column overrides (TOML); its content is part of the key.")))]
+#[command(mut_arg("factories", |a| a.help("Per-table and per-column overrides (TOML); its content is part of the key")))]
 #[command(mut_arg("batch_size", |a| a.help(
-    "Rows per COPY chunk / INSERT statement when seeding (not part of the key: it never changes the data)."
+    "Rows per COPY chunk / INSERT statement when seeding (not part of the key: it never changes the data)"
 )))]
 #[command(mut_arg("wait", |a| a.help(
-    "Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database."
+    "Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database"
 )))]
 pub struct PrepareArgs {
     /// Name of the prepared state (e.g. baseline); its snapshots are NAME.<key>. At most 87 characters.
