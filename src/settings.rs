@@ -20,7 +20,7 @@ use crate::env;
 use crate::envfile::Loaded;
 use crate::error::Error;
 use crate::output::{Level, LogFormat, OutputSettings, Printer};
-use crate::seed_toml::{Config, Setting};
+use crate::seed_toml::{Config, FromTyped, Setting};
 use crate::snapshot::location::{DEFAULT_DIR, Spec};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,19 +138,19 @@ impl Resolver<'_> {
     }
 
     /// flag/env > seed.toml > nothing.
-    fn pick<T: Clone>(
+    fn pick<T: Clone + FromTyped>(
         &self,
         id: &str,
         flag: &'static str,
         var: Option<&'static str>,
         cli: Option<T>,
-        config: impl FnOnce(&Config) -> Option<&Setting<T>>,
+        key: &str,
     ) -> Option<(T, Source)> {
         if let (Some(value), Some(source)) = (cli, self.cli_source(id, flag, var)) {
             return Some((value, source));
         }
-        let setting = self.inputs.config.as_ref().and_then(config)?;
-        Some((setting.value.clone(), self.config_source(setting.line)))
+        let setting: Setting<T> = self.inputs.config.as_ref().and_then(|c| c.get(key))?;
+        Some((setting.value, self.config_source(setting.line)))
     }
 
     fn record(&mut self, name: &'static str, value: impl Into<String>, source: &Source) {
@@ -158,18 +158,17 @@ impl Resolver<'_> {
         self.effective.push(Effective { name, value: value.into(), source: source.to_string(), default });
     }
 
-    /// `pick`, then the default; recorded with `show`.
-    fn value<T: Clone>(
+    /// `pick` (the seed.toml key is `name`), then the default; recorded with `show`.
+    fn value<T: Clone + FromTyped>(
         &mut self,
         name: &'static str,
         (id, var): (&str, Option<&'static str>),
         cli: Option<T>,
-        config: impl FnOnce(&Config) -> Option<&Setting<T>>,
         default: T,
         show: impl Fn(&T) -> String,
     ) -> T {
         let flag = flag_name(name);
-        let (value, source) = self.pick(id, flag, var, cli, config).unwrap_or((default, Source::Default));
+        let (value, source) = self.pick(id, flag, var, cli, name).unwrap_or((default, Source::Default));
         self.record(name, show(&value), &source);
         value
     }
@@ -239,7 +238,7 @@ impl Settings {
             "--database-url",
             Some(env::DATABASE_URL),
             non_empty(&cli.connect.database_url),
-            |c| c.database_url.as_ref(),
+            "database-url",
         );
         let (database_url, database_source) = match given {
             Some((url, source @ (Source::Flag(_) | Source::Env(_) | Source::EnvFile { .. }))) => {
@@ -257,10 +256,13 @@ impl Settings {
             source: origin(&database_source, &database_url, env_file),
             default: embedded_default,
         });
-        let direct =
-            r.pick("direct_url", "--direct-url", Some(env::DIRECT_URL), non_empty(&cli.connect.direct_url), |c| {
-                c.direct_url.as_ref()
-            });
+        let direct = r.pick(
+            "direct_url",
+            "--direct-url",
+            Some(env::DIRECT_URL),
+            non_empty(&cli.connect.direct_url),
+            "direct-url",
+        );
         let (direct_url, direct_source) = match direct {
             Some((url, source)) => {
                 let direct = DbUrl::resolve(&url, pg_env)?;
@@ -287,7 +289,6 @@ impl Settings {
             "snapshot-dir",
             ("snapshot_dir", Some(env::SNAPSHOT_DIR)),
             cli.connect.snapshot_dir.clone().filter(|p| !p.as_os_str().is_empty()),
-            |c| c.snapshot_dir.as_ref(),
             PathBuf::from(DEFAULT_DIR),
             |p| p.display().to_string(),
         );
@@ -298,7 +299,6 @@ impl Settings {
                 "retry-max-attempts",
                 ("retry_max_attempts", Some(env::RETRY_MAX_ATTEMPTS)),
                 cli.retry.retry_max_attempts,
-                |c| c.retry_max_attempts.as_ref(),
                 defaults.max_attempts,
                 u32::to_string,
             ),
@@ -306,7 +306,6 @@ impl Settings {
                 "retry-base-delay",
                 ("retry_base_delay", Some(env::RETRY_BASE_DELAY)),
                 cli.retry.retry_base_delay,
-                |c| c.retry_base_delay.as_ref(),
                 defaults.base_delay,
                 show_duration,
             ),
@@ -314,7 +313,6 @@ impl Settings {
                 "retry-max-delay",
                 ("retry_max_delay", Some(env::RETRY_MAX_DELAY)),
                 cli.retry.retry_max_delay,
-                |c| c.retry_max_delay.as_ref(),
                 defaults.max_delay,
                 show_duration,
             ),
@@ -336,7 +334,6 @@ impl Settings {
             "connect-timeout",
             ("connect_timeout", Some(env::CONNECT_TIMEOUT)),
             cli.connect.connect_timeout,
-            |c| c.connect_timeout.as_ref(),
             DEFAULT_CONNECT_TIMEOUT,
             show_duration,
         );
@@ -347,7 +344,6 @@ impl Settings {
             "statement-timeout",
             ("statement_timeout", Some(env::STATEMENT_TIMEOUT)),
             cli.connect.statement_timeout,
-            |c| c.statement_timeout.as_ref(),
             Duration::ZERO,
             |d| if d.is_zero() { "none".to_owned() } else { show_duration(d) },
         ))
@@ -355,19 +351,14 @@ impl Settings {
         if let Some(d) = statement_timeout {
             check_statement_timeout(d, r.effective.last().map_or("", |e| e.source.as_str()))?;
         }
-        let format = r.value(
-            "log-format",
-            ("log_format", Some(env::LOG_FORMAT)),
-            cli.output.log_format,
-            |c| c.log_format.as_ref(),
-            LogFormat::Text,
-            |f| if *f == LogFormat::Json { "json".into() } else { "text".into() },
-        );
+        let format =
+            r.value("log-format", ("log_format", Some(env::LOG_FORMAT)), cli.output.log_format, LogFormat::Text, |f| {
+                if *f == LogFormat::Json { "json".into() } else { "text".into() }
+            });
         let no_progress = r.value(
             "no-progress",
             ("no_progress", Some(env::NO_PROGRESS)),
             Some(cli.output.no_progress),
-            |c| c.no_progress.as_ref(),
             false,
             bool::to_string,
         );

@@ -19,8 +19,8 @@ use crate::snapshot::chain::{Chain, Link, MAX_CHAIN_DEPTH};
 use crate::snapshot::format::{BaseRef, Header, Storage};
 use crate::snapshot::location::{Location, LockGuard, Mode, ObjectInfo};
 use crate::snapshot::reader::read_header_stored_as;
-use crate::snapshot::source::Source;
 use crate::snapshot::reference::SnapshotRef;
+use crate::snapshot::source::Source;
 use crate::snapshot::versions;
 
 /// Objects opened ahead when many headers are read (in a bucket: a ranged GET of the

@@ -27,8 +27,8 @@ use crate::snapshot::chain::{MAX_CHAIN_DEPTH, base_label};
 use crate::snapshot::format::{BaseRef, Header, Storage, content_checksum};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::reader::{read_header_stored_as, verify_source};
-use crate::snapshot::source::Source;
 use crate::snapshot::reference::SnapshotRef;
+use crate::snapshot::source::Source;
 
 const COPY_BUF: usize = 1 << 20;
 

@@ -255,7 +255,8 @@ async fn report(
 ) {
     let key = versions::key(&args.name.name, header.version);
     let path = store.display_key(&key);
-    let label = if header.version == 1 { args.name.name.clone() } else { versions::label(&args.name.name, header.version) };
+    let label =
+        if header.version == 1 { args.name.name.clone() } else { versions::label(&args.name.name, header.version) };
     let size = store.head(&key).await.ok().flatten().map_or(0, |i| i.size);
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = header.tables.iter().map(|t| t.raw_bytes).sum();

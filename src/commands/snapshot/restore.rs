@@ -359,12 +359,8 @@ async fn restore(
     retry: bool,
 ) -> Result<Option<(usize, u64)>, Error> {
     let shown = described(&req.name, chain);
-    let intent = WriteIntent {
-        command: format!("snapshot restore {}", req.name),
-        retry,
-        wait: req.wait,
-        empties: req.clean,
-    };
+    let intent =
+        WriteIntent { command: format!("snapshot restore {}", req.name), retry, wait: req.wait, empties: req.clean };
     session.begin_write(&intent).await?;
     if ctx.settings.embedded_default && session.apply_demo_schema_if_empty().await? {
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
@@ -372,12 +368,13 @@ async fn restore(
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
     let selected;
-    let header = if req.selection.include.is_empty() && req.selection.exclude.is_empty() && req.selection.schemas.is_empty() {
-        header
-    } else {
-        selected = Arc::new(select_from(header, req, &schema, ctx)?);
-        &selected
-    };
+    let header =
+        if req.selection.include.is_empty() && req.selection.exclude.is_empty() && req.selection.schemas.is_empty() {
+            header
+        } else {
+            selected = Arc::new(select_from(header, req, &schema, ctx)?);
+            &selected
+        };
     let (order, cycle_edges) = ordered(header, &schema);
     let mut counts = HashMap::new();
     for (_, t) in &order {
