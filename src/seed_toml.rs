@@ -652,6 +652,60 @@ mod tests {
         assert_eq!(c.get::<u32>("snapshot.compression-level").unwrap().value, 1);
     }
 
+    /// Every row names an option seed takes: a global one for a top-level key, one of
+    /// the section's command for `[bulk]` (`seed bulk`) and `[snapshot]` (`snapshot create`).
+    #[test]
+    fn every_key_is_an_option_of_its_command() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let create = cli.find_subcommand("snapshot").and_then(|s| s.find_subcommand("create")).unwrap();
+        for key in KEYS {
+            let (cmd, long, global) = match key.name.split_once('.') {
+                None => (&cli, key.name, true),
+                Some(("bulk", k)) => (cli.find_subcommand("bulk").unwrap(), k, false),
+                Some(("snapshot", k)) => (create, k, false),
+                Some(_) => panic!("{}: no such section", key.name),
+            };
+            let long = if long == "tables" { "table" } else { long };
+            let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
+            let arg = arg.unwrap_or_else(|| panic!("{}: no option --{long}", key.name));
+            assert_eq!(arg.is_global_set(), global, "{}", key.name);
+            assert_eq!(key.apply.is_some(), !global, "{}: only command options fill the command", key.name);
+        }
+    }
+
+    /// The file fills what the command line left unset, and only that.
+    #[test]
+    fn the_file_fills_what_the_command_line_left_unset() {
+        use clap::{CommandFactory, FromArgMatches};
+        let c = parse_str(
+            "[bulk]\ncount = 7\nseed = 3\ntables = { a = 1, b = 2 }\n\n[snapshot]\ncompression-level = 5\n\
+             subset = \"a:id < 3\"\nno-children = true\nseed = 9\n",
+        )
+        .unwrap();
+        let run = |argv: &[&str]| {
+            let matches = crate::cli::Cli::command().try_get_matches_from(argv).unwrap();
+            let mut cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+            c.apply_to_command(&mut cli.command, &matches);
+            cli.command
+        };
+        let Command::Bulk(b) = run(&["seed", "bulk", "--seed", "1", "--table", "b=5"]) else { panic!() };
+        assert_eq!((b.seeding.count, b.seeding.seed), (Some(7), Some(1)));
+        assert_eq!(b.seeding.tables, ["a=1", "b=5"]);
+        let Command::Snapshot(SnapshotCommand::Create(a)) = run(&["seed", "snapshot", "create", "x"]) else { panic!() };
+        assert_eq!((a.compression_level, a.seed, a.subset.no_children), (5, Some(9), true));
+        assert_eq!(a.subset.subset, ["a:id < 3"]);
+        let argv = ["seed", "snapshot", "create", "x", "--compression-level", "1", "--children-per-parent", "2"];
+        let Command::Snapshot(SnapshotCommand::Create(a)) = run(&argv) else { panic!() };
+        assert_eq!((a.compression_level, a.subset.children_per_parent, a.subset.no_children), (1, Some(2), false));
+        let Command::Snapshot(SnapshotCommand::Create(a)) = run(&["seed", "snapshot", "create", "x", "--no-subset"])
+        else {
+            panic!()
+        };
+        assert!(a.subset.subset.is_empty() && a.seed.is_none() && !a.subset.no_children);
+        assert_eq!(a.compression_level, 5);
+    }
+
     #[test]
     fn references_section() {
         let c =
