@@ -779,13 +779,13 @@ mod tests {
         assert_eq!(listed, expected, "seed --help:\n{help}");
     }
 
-    /// The README's option tables, as (flag, env, commands) rows: the global table, then
+    /// The option tables of docs/configuration.md, as (flag, env, commands) rows: the global table, then
     /// the table of command options (its `commands` column).
     type CommandRow = (String, String, Vec<String>);
 
     fn readme_option_rows() -> (Vec<(String, String)>, Vec<CommandRow>) {
-        let readme = include_str!("../README.md");
-        let section = readme.split("## Global options and environment").nth(1).unwrap();
+        let page = include_str!("../docs/configuration.md");
+        let section = page.split("## Global options and environment").nth(1).unwrap();
         let section = section.split("\n## ").next().unwrap();
         let cells =
             |l: &str| -> Vec<String> { l.replace("\\|", "/").split('|').map(|c| c.trim().to_owned()).collect() };
@@ -810,7 +810,7 @@ mod tests {
         path.split(' ').fold(cmd, |c, name| c.find_subcommand(name).unwrap_or_else(|| panic!("no command {path}")))
     }
 
-    /// r19.6: every option the README lists is taken where it says: global options before
+    /// r19.6: every option docs/configuration.md lists is taken where it says: global options before
     /// and after any command, command options by exactly the commands named, each with its
     /// variable.
     #[test]
@@ -821,7 +821,9 @@ mod tests {
         for (flag, env) in &global {
             let long = flag.trim_start_matches("--");
             let arg = root.get_arguments().find(|a| a.get_long() == Some(long));
-            let arg = arg.unwrap_or_else(|| panic!("README lists {flag} as global; seed has no such global option"));
+            let arg = arg.unwrap_or_else(|| {
+                panic!("docs/configuration.md lists {flag} as global; seed has no such global option")
+            });
             assert!(arg.is_global_set(), "{flag} is in the global table but is not global");
             if !env.is_empty() {
                 assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "{flag}");
@@ -846,7 +848,8 @@ mod tests {
             for path in cmds {
                 let cmd = find(&root, path);
                 let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
-                let arg = arg.unwrap_or_else(|| panic!("README says `seed {path}` takes {flag}; it does not"));
+                let arg =
+                    arg.unwrap_or_else(|| panic!("docs/configuration.md says `seed {path}` takes {flag}; it does not"));
                 let env = (!env.is_empty()).then_some(env.as_str());
                 assert_eq!(arg.get_env().and_then(|e| e.to_str()), env, "seed {path} {flag}");
             }
