@@ -3,14 +3,18 @@
 //! A copy is made inside the server (research.md §5, the fastest honest way measured):
 //! each table's DDL as the server shows it (keys, foreign keys, AUTO_INCREMENT counter
 //! included), `INSERT … SELECT` of its rows with foreign-key and unique checks off,
-//! then views, routines, and triggers last (a trigger created before the rows would
-//! fire for them). Events are not copied. Transportable tablespaces are faster for
-//! large templates but need the server's files and lose FULLTEXT indexes.
+//! then views, routines, events, and triggers last (a trigger created before the rows
+//! would fire for them). Transportable tablespaces are faster for large templates but
+//! need the server's files and lose FULLTEXT indexes.
 //!
-//! A copy is built under its final name with the comment `seed: building` until it is
-//! complete; `--gc` removes such leftovers of a killed copy, and a caller never sees
-//! the URL of one. MariaDB has no `RENAME DATABASE`, so a template is rebuilt in place
-//! the same way: callers finding it `building` wait for the rebuild's lock.
+//! MariaDB has no `RENAME DATABASE`, so a clone is built in two moves: its tables and
+//! rows under a temporary name (`<clone>_new`, which `--gc` removes if a kill leaves
+//! it), then moved under the clone's name by one `RENAME TABLE` of them all (atomic),
+//! after which the views, routines, events and triggers are made there. A kill in that
+//! last step (milliseconds: DDL only, no rows) leaves the clone's database marked
+//! `seed: building`, which `--gc` removes whatever its age; its URL was never printed.
+//! A template is rebuilt in place the same way (callers finding it `building` wait for
+//! the rebuild's lock).
 
 use super::MySqlBackend;
 use crate::db::backend::{Backend, TemplateLock, TemplateTargets};
@@ -65,6 +69,9 @@ pub async fn fingerprint(b: &mut MySqlBackend, migration_tables: &[TableName]) -
         format!(
             "SELECT ROUTINE_NAME, ROUTINE_TYPE, MD5(ROUTINE_DEFINITION) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {db} ORDER BY 1, 2"
         ),
+        format!(
+            "SELECT EVENT_NAME, MD5(EVENT_DEFINITION), STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {db} ORDER BY 1"
+        ),
     ];
     let mut text = String::new();
     for q in queries {
@@ -118,27 +125,24 @@ pub async fn keep(b: &mut MySqlBackend, source: &DbUrl, t: &TemplateTargets, rec
     let (from, to) = (source.database_name(), t.template.database_name());
     let step = b.step(format!("dropping the old template {to}"));
     b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(&to)), &step).await?;
-    copy(b, &from, &to).await?;
+    copy(b, &from, &t.building.database_name(), &to).await?;
     let step = b.step("recording the template");
     b.exec(format!("ALTER DATABASE {} COMMENT {}", quote_ident(&to), quote_literal(&text)), &step).await
 }
 
 pub async fn clone(b: &mut MySqlBackend, template: &DbUrl, clone: &DbUrl) -> Result<(), Error> {
     let (from, to) = (template.database_name(), clone.database_name());
-    let result = copy(b, &from, &to).await;
-    if result.is_err() {
-        // Not left half-built under the clone's name (a kill instead leaves it marked building).
-        let _ =
-            b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(&to)), &b.step("dropping the failed clone")).await;
-        return result;
-    }
+    let staging = format!("{to}_new");
+    copy(b, &from, &staging, &to).await?;
     b.exec(format!("ALTER DATABASE {} COMMENT ''", quote_ident(&to)), &b.step("marking the clone complete")).await
 }
 
-/// Copies database `from` into the new database `to` (comment `building` meanwhile).
-async fn copy(b: &mut MySqlBackend, from: &str, to: &str) -> Result<(), Error> {
+/// Copies database `from` into the new database `to`: tables and rows under `staging`,
+/// moved to `to` at once, then the rest. Neither is left behind if it fails (a kill
+/// leaves `staging`, or `to` marked `building`).
+async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Result<(), Error> {
     let step = b.step(format!("copying {from} into {to}"));
-    let (qf, qt, lf) = (quote_ident(from), quote_ident(to), quote_literal(from));
+    let lf = quote_literal(from);
     let charset = b
         .texts(
             format!("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {lf}"),
@@ -149,22 +153,39 @@ async fn copy(b: &mut MySqlBackend, from: &str, to: &str) -> Result<(), Error> {
         Some(r) => (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default()),
         None => return Err(Error::Internal(format!("database {from} is gone"))),
     };
-    b.exec(
-        format!("CREATE DATABASE {qt} CHARACTER SET {cs} COLLATE {coll} COMMENT {}", quote_literal(BUILDING)),
-        &step,
-    )
-    .await?;
+    let create = |db: &str| {
+        format!("CREATE DATABASE {} CHARACTER SET {cs} COLLATE {coll} COMMENT {}", quote_ident(db), quote_literal(BUILDING))
+    };
     let home = quote_ident(&b.database);
-    b.exec(format!("USE {qt}"), &step).await?;
-    let result = copy_objects(b, from, to, &step).await;
+    b.exec(create(staging), &step).await?;
+    let mut made_to = false;
+    let result = async {
+        b.exec(format!("USE {}", quote_ident(staging)), &step).await?;
+        let tables = copy_tables(b, from, staging, &step).await?;
+        b.exec(create(to), &step).await?;
+        made_to = true;
+        if !tables.is_empty() {
+            let moves: Vec<String> = tables
+                .iter()
+                .map(|t| format!("{}.{} TO {}.{}", quote_ident(staging), quote_ident(t), quote_ident(to), quote_ident(t)))
+                .collect();
+            b.exec(format!("RENAME TABLE {}", moves.join(", ")), &step).await?;
+        }
+        b.exec(format!("USE {}", quote_ident(to)), &step).await?;
+        copy_rest(b, from, to, &step).await
+    }
+    .await;
     // Back to the session's own database whatever happened.
     let back = b.exec(format!("USE {home}; SET SESSION foreign_key_checks = 1, unique_checks = 1"), &step).await;
-    result.and(back)?;
-    let _ = qf;
-    Ok(())
+    let dropped = b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(staging)), &step).await;
+    if made_to && (result.is_err() || back.is_err()) {
+        let _ = b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(to)), &b.step("dropping the failed copy")).await;
+    }
+    result.and(back).and(dropped)
 }
 
-async fn copy_objects(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> Result<(), Error> {
+/// Each table's DDL and rows, into the current database; the tables' names.
+async fn copy_tables(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> Result<Vec<String>, Error> {
     let (qf, qt, lf) = (quote_ident(from), quote_ident(to), quote_literal(from));
     b.exec("SET SESSION foreign_key_checks = 0, unique_checks = 0".into(), step).await?;
     let tables = column(
@@ -204,6 +225,12 @@ async fn copy_objects(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -
         let qtab = quote_ident(t);
         b.exec(format!("INSERT INTO {qt}.{qtab} ({cols}) SELECT {cols} FROM {qf}.{qtab}"), step).await?;
     }
+    Ok(tables)
+}
+
+/// Views, routines, events and triggers (last), into the current database `to`.
+async fn copy_rest(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> Result<(), Error> {
+    let (qf, lf) = (quote_ident(from), quote_literal(from));
     copy_views(b, from, to, step).await?;
     let mode = first(b.texts("SELECT @@SESSION.sql_mode".into(), step).await?).unwrap_or_default();
     let routines = b
@@ -220,6 +247,20 @@ async fn copy_objects(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -
         let row = shown.into_iter().next().unwrap_or_default();
         // (name, sql_mode, body, …): the body runs under the sql_mode it was written for.
         create_under(b, row.get(1).cloned().flatten(), row.get(2).cloned().flatten(), &mode, step).await?;
+    }
+    let events = column(
+        b.texts(format!("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {lf} ORDER BY 1"), step)
+            .await?,
+    );
+    for e in events {
+        let shown = b.texts(format!("SHOW CREATE EVENT {qf}.{}", quote_ident(&e)), step).await?;
+        let row = shown.into_iter().next().unwrap_or_default();
+        // (name, sql_mode, time_zone, body, …): the schedule is read in the time zone it was written in.
+        let zone = row.get(2).cloned().flatten().unwrap_or_else(|| "SYSTEM".into());
+        b.exec(format!("SET @seed_zone = @@SESSION.time_zone, SESSION time_zone = {}", quote_literal(&zone)), step).await?;
+        let created = create_under(b, row.get(1).cloned().flatten(), row.get(3).cloned().flatten(), &mode, step).await;
+        b.exec("SET SESSION time_zone = @seed_zone".into(), step).await?;
+        created?;
     }
     let triggers = column(
         b.texts(
@@ -245,9 +286,9 @@ async fn create_under(
 ) -> Result<(), Error> {
     let Some(ddl) = ddl else {
         return Err(Error::Permission {
-            what: "copying a routine or trigger".into(),
+            what: "copying a routine, event or trigger".into(),
             reason: "the server did not show its definition".into(),
-            hint: Some("the user needs to own it or hold the SHOW CREATE ROUTINE / TRIGGER privilege".into()),
+            hint: Some("the user needs to own it or hold the SHOW CREATE ROUTINE / EVENT / TRIGGER privilege".into()),
         });
     };
     b.exec(format!("SET SESSION sql_mode = {}", quote_literal(&sql_mode.unwrap_or_default())), step).await?;

@@ -8,6 +8,7 @@ pub mod libpq;
 mod load;
 mod lock;
 pub mod rebuild;
+mod pool;
 mod template;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, PoolTargets, Privileges, Probe,
     RowForm, RowInput, TemplateLock, TemplateTargets, WriteIntent,
 };
 use crate::db::keys::{KeyPart, RowKey};
@@ -484,6 +485,24 @@ impl Backend for PgBackend {
     }
     async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
         template::lock(self, tpl, wait).await
+    }
+    async fn pool_members(&mut self, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+        pool::members(self, prefix).await
+    }
+    async fn claim_ready(&mut self, prefix: &str, tag: &str, clone: &DbUrl) -> Result<bool, Error> {
+        pool::claim(self, prefix, tag, clone).await
+    }
+    async fn make_ready(&mut self, t: &PoolTargets<'_>, tag: &str, record: &Record) -> Result<bool, Error> {
+        pool::make_ready(self, t.template, t.building, t.ready, tag, record).await
+    }
+    async fn lock_pool(&mut self, tpl: &DbUrl, wait: bool) -> Result<bool, Error> {
+        pool::lock(self, tpl, wait).await
+    }
+    async fn unlock_pool(&mut self, tpl: &DbUrl) -> Result<(), Error> {
+        pool::unlock(self, tpl).await
+    }
+    async fn refill_under_way(&mut self, tpl: &DbUrl) -> Result<bool, Error> {
+        pool::refill_under_way(self, tpl).await
     }
 
     async fn close(self) {
