@@ -13,8 +13,8 @@
 //! after which the views, routines, events and triggers are made there. A kill in that
 //! last step (milliseconds: DDL only, no rows) leaves the clone's database marked
 //! `seed: building`, which `--gc` removes whatever its age; its URL was never printed.
-//! A template is rebuilt in place the same way (callers finding it `building` wait for
-//! the rebuild's lock).
+//! A template is rebuilt in place, all under its own name marked `building` (callers
+//! finding it so wait for the rebuild's lock); one killed part way must be kept again.
 
 use super::MySqlBackend;
 use crate::db::backend::{Backend, TemplateLock, TemplateTargets};
@@ -125,7 +125,7 @@ pub async fn keep(b: &mut MySqlBackend, source: &DbUrl, t: &TemplateTargets, rec
     let (from, to) = (source.database_name(), t.template.database_name());
     let step = b.step(format!("dropping the old template {to}"));
     b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(&to)), &step).await?;
-    copy(b, &from, &t.building.database_name(), &to).await?;
+    copy(b, &from, &to, &to).await?;
     let step = b.step("recording the template");
     b.exec(format!("ALTER DATABASE {} COMMENT {}", quote_ident(&to), quote_literal(&text)), &step).await
 }
@@ -138,8 +138,8 @@ pub async fn clone(b: &mut MySqlBackend, template: &DbUrl, clone: &DbUrl) -> Res
 }
 
 /// Copies database `from` into the new database `to`: tables and rows under `staging`,
-/// moved to `to` at once, then the rest. Neither is left behind if it fails (a kill
-/// leaves `staging`, or `to` marked `building`).
+/// moved to `to` at once, then the rest (`staging` = `to`: all in place). Neither is
+/// left behind if it fails (a kill leaves `staging`, or `to` marked `building`).
 async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Result<(), Error> {
     let step = b.step(format!("copying {from} into {to}"));
     let lf = quote_literal(from);
@@ -157,14 +157,18 @@ async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Resu
         format!("CREATE DATABASE {} CHARACTER SET {cs} COLLATE {coll} COMMENT {}", quote_ident(db), quote_literal(BUILDING))
     };
     let home = quote_ident(&b.database);
+    // In place (a template rebuilt: callers finding it `building` wait for the lock).
+    let in_place = staging == to;
     b.exec(create(staging), &step).await?;
-    let mut made_to = false;
+    let mut made_to = in_place;
     let result = async {
         b.exec(format!("USE {}", quote_ident(staging)), &step).await?;
         let tables = copy_tables(b, from, staging, &step).await?;
-        b.exec(create(to), &step).await?;
-        made_to = true;
-        if !tables.is_empty() {
+        if !in_place {
+            b.exec(create(to), &step).await?;
+            made_to = true;
+        }
+        if !tables.is_empty() && !in_place {
             let moves: Vec<String> = tables
                 .iter()
                 .map(|t| format!("{}.{} TO {}.{}", quote_ident(staging), quote_ident(t), quote_ident(to), quote_ident(t)))
@@ -177,7 +181,11 @@ async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Resu
     .await;
     // Back to the session's own database whatever happened.
     let back = b.exec(format!("USE {home}; SET SESSION foreign_key_checks = 1, unique_checks = 1"), &step).await;
-    let dropped = b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(staging)), &step).await;
+    let dropped = if in_place {
+        Ok(())
+    } else {
+        b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(staging)), &step).await
+    };
     if made_to && (result.is_err() || back.is_err()) {
         let _ = b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(to)), &b.step("dropping the failed copy")).await;
     }
@@ -248,18 +256,38 @@ async fn copy_rest(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> R
         // (name, sql_mode, body, …): the body runs under the sql_mode it was written for.
         create_under(b, row.get(1).cloned().flatten(), row.get(2).cloned().flatten(), &mode, step).await?;
     }
-    let events = column(
-        b.texts(format!("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {lf} ORDER BY 1"), step)
-            .await?,
-    );
+    let events = b
+        .texts(
+            format!("SELECT EVENT_NAME, SQL_MODE, TIME_ZONE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {lf} ORDER BY 1"),
+            step,
+        )
+        .await?;
     for e in events {
-        let shown = b.texts(format!("SHOW CREATE EVENT {qf}.{}", quote_ident(&e)), step).await?;
-        let row = shown.into_iter().next().unwrap_or_default();
-        // (name, sql_mode, time_zone, body, …): the schedule is read in the time zone it was written in.
-        let zone = row.get(2).cloned().flatten().unwrap_or_else(|| "SYSTEM".into());
-        b.exec(format!("SET @seed_zone = @@SESSION.time_zone, SESSION time_zone = {}", quote_literal(&zone)), step).await?;
-        let created = create_under(b, row.get(1).cloned().flatten(), row.get(3).cloned().flatten(), &mode, step).await;
-        b.exec("SET SESSION time_zone = @seed_zone".into(), step).await?;
+        let [Some(name), sql_mode, zone] = [0, 1, 2].map(|i| e.get(i).cloned().flatten()) else { continue };
+        // The server writes an event's DDL in the session's quoting: shown and made again
+        // under the event's own sql_mode, its schedule in the time zone it was written in.
+        let (sql_mode, zone) = (sql_mode.unwrap_or_default(), zone.unwrap_or_else(|| "SYSTEM".into()));
+        b.exec(
+            format!(
+                "SET @seed_zone = @@SESSION.time_zone, SESSION time_zone = {}, SESSION sql_mode = {}",
+                quote_literal(&zone),
+                quote_literal(&sql_mode)
+            ),
+            step,
+        )
+        .await?;
+        let created = async {
+            // Backticks: the event's sql_mode may not have ANSI_QUOTES.
+            let shown = b.texts(format!("SHOW CREATE EVENT {}.{}", backtick(from), backtick(&name)), step).await?;
+            let ddl = shown.into_iter().next().and_then(|r| r.get(3).cloned().flatten()).ok_or_else(|| Error::Permission {
+                what: "copying an event".into(),
+                reason: "the server did not show its definition".into(),
+                hint: Some("the user needs the EVENT privilege on the template's database".into()),
+            })?;
+            b.exec(ddl, step).await
+        }
+        .await;
+        b.exec(format!("SET SESSION time_zone = @seed_zone, SESSION sql_mode = {}", quote_literal(&mode)), step).await?;
         created?;
     }
     let triggers = column(
@@ -277,6 +305,11 @@ async fn copy_rest(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> R
     Ok(())
 }
 
+/// An identifier quoted for any sql_mode.
+fn backtick(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 async fn create_under(
     b: &mut MySqlBackend,
     sql_mode: Option<String>,
@@ -286,9 +319,9 @@ async fn create_under(
 ) -> Result<(), Error> {
     let Some(ddl) = ddl else {
         return Err(Error::Permission {
-            what: "copying a routine, event or trigger".into(),
+            what: "copying a routine or trigger".into(),
             reason: "the server did not show its definition".into(),
-            hint: Some("the user needs to own it or hold the SHOW CREATE ROUTINE / EVENT / TRIGGER privilege".into()),
+            hint: Some("the user needs to own it or hold the SHOW CREATE ROUTINE / TRIGGER privilege".into()),
         });
     };
     b.exec(format!("SET SESSION sql_mode = {}", quote_literal(&sql_mode.unwrap_or_default())), step).await?;
@@ -311,7 +344,7 @@ async fn copy_views(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> 
         let ddl = shown.into_iter().next().and_then(|r| r.get(1).cloned().flatten()).unwrap_or_default();
         let ddl = ddl
             .replace(&format!("{qf}."), &format!("{}.", quote_ident(to)))
-            .replace(&format!("`{}`.", from.replace('`', "``")), &format!("`{}`.", to.replace('`', "``")));
+            .replace(&format!("{}.", backtick(from)), &format!("{}.", backtick(to)));
         pending.push(ddl);
     }
     while !pending.is_empty() {

@@ -68,11 +68,24 @@ pub async fn connect(
     }
     options = options.options(params);
     let mut conn = options.connect().await?;
-    let version: String = sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
-    let version = version.split_whitespace().next().unwrap_or_default().to_owned();
+    // The server says its version when the session starts: no query (a round trip every
+    // command pays, `seed clone` included) unless it did not.
+    let version = match conn.server_version_num() {
+        Some(n) => version_text(n),
+        None => {
+            let v: String =
+                sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
+            v.split_whitespace().next().unwrap_or_default().to_owned()
+        }
+    };
     let backend =
         PgBackend { conn, printer: printer.clone(), timeout: statement_timeout, load: load::LoadState::default() };
     Ok((backend, version))
+}
+
+/// `server_version_num` as the server writes its version: 150018 is 15.18, 90624 9.6.24.
+fn version_text(n: u32) -> String {
+    if n >= 100_000 { format!("{}.{}", n / 10_000, n % 10_000) } else { format!("{}.{}.{}", n / 10_000, n / 100 % 100, n % 100) }
 }
 
 impl PgBackend {
@@ -541,5 +554,15 @@ mod key_tests {
     fn literals_split_at_top_level_commas() {
         assert_eq!(split_literals("'1'"), ["'1'"]);
         assert_eq!(split_literals("'a,b','it''s',E'x\\\\',''"), ["'a,b'", "'it''s'", "E'x\\\\'", "''"]);
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn version_numbers_read_as_the_server_writes_them() {
+        assert_eq!(super::version_text(150_018), "15.18");
+        assert_eq!(super::version_text(170_000), "17.0");
+        assert_eq!(super::version_text(90_624), "9.6.24");
     }
 }
