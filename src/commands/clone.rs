@@ -60,7 +60,10 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
         for _ in 0..args.count {
             let clone = source.sibling(&names.clone_name(chrono::Utc::now()))?;
             // A ready clone when the pool has one of this template, else a copy now.
-            if args.pool.is_some() && from_pool == made.len() && session.claim_ready(&names.prefix(), &tag, &clone).await? {
+            if args.pool.is_some()
+                && from_pool == made.len()
+                && session.claim_ready(&names.prefix(), &tag, &clone).await?
+            {
                 from_pool += 1;
             } else {
                 session.clone_template(&template, &clone, &record).await?;

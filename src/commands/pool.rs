@@ -48,7 +48,13 @@ pub async fn fill(ctx: &Context, name: &str, size: u32, wait: bool) -> Result<u3
         Level::Info,
         "pool_filled",
         json!({ "template": template.database_name(), "made": made, "size": size }),
-        || format!("pool of template {}: {} made", template.database_name(), plural(u64::from(made), "ready clone", "ready clones")),
+        || {
+            format!(
+                "pool of template {}: {} made",
+                template.database_name(),
+                plural(u64::from(made), "ready clone", "ready clones")
+            )
+        },
     );
     Ok(made)
 }

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 pub use backend::{
-    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges,
-    PoolTargets, RowForm, RowInput, SequenceState, TemplateLock, TemplateTargets, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, PoolTargets,
+    Privileges, RowForm, RowInput, SequenceState, TemplateLock, TemplateTargets, WriteIntent,
 };
 use schema::{Schema, SchemaVersion, Table, TableName};
 use step::Step;
@@ -354,7 +354,12 @@ impl Session {
     pub async fn claim_ready(&mut self, prefix: &str, tag: &str, clone: &DbUrl) -> Result<bool, Error> {
         dispatch!(&mut self.conn, b => b.claim_ready(prefix, tag, clone).await)
     }
-    pub async fn make_ready(&mut self, t: &PoolTargets<'_>, tag: &str, record: &template::Record) -> Result<bool, Error> {
+    pub async fn make_ready(
+        &mut self,
+        t: &PoolTargets<'_>,
+        tag: &str,
+        record: &template::Record,
+    ) -> Result<bool, Error> {
         dispatch!(&mut self.conn, b => b.make_ready(t, tag, record).await)
     }
     pub async fn lock_pool(&mut self, template: &DbUrl, wait: bool) -> Result<bool, Error> {

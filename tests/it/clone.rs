@@ -596,8 +596,11 @@ fn mariadb_sakila_template_fifty_concurrent_clones_then_drop_gc_and_one_rebuild_
     let before = maria_databases(&prefix);
     let mut whole = 0;
     for delay in [30, 120, 250, 400, 700, 1000] {
-        let mut child =
-            seed(&w, &url, &["clone", "sk", "--count", "30"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = seed(&w, &url, &["clone", "sk", "--count", "30"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(delay));
         child.kill().unwrap(); // SIGKILL
         let _ = child.wait();
@@ -667,8 +670,10 @@ fn pool_fifty_callers_take_distinct_ready_clones_a_stale_template_empties_it_and
         &format!("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{template}'"),
     );
     for r in &ready {
-        let mark =
-            server().psql("postgres", &format!("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{r}'"));
+        let mark = server().psql(
+            "postgres",
+            &format!("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{r}'"),
+        );
         assert!(mark.starts_with("seed pool: ") && !tpl_record.is_empty(), "{r}: {mark}");
     }
 
@@ -710,7 +715,8 @@ fn pool_fifty_callers_take_distinct_ready_clones_a_stale_template_empties_it_and
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((doc["rebuilt"].as_bool(), doc["from_pool"].as_u64()), (Some(true), Some(0)), "{doc}");
     let fresh = handle(&db_of(doc["urls"][0].as_str().unwrap()));
-    let floor = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'offices' AND column_name = 'floor'";
+    let floor =
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'offices' AND column_name = 'floor'";
     assert_eq!(fresh.psql(floor), "1");
     // The refill drops the old template's copies and makes new ones.
     fill(&w, &db.url(), "p", "8");

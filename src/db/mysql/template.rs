@@ -154,7 +154,11 @@ async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Resu
         None => return Err(Error::Internal(format!("database {from} is gone"))),
     };
     let create = |db: &str| {
-        format!("CREATE DATABASE {} CHARACTER SET {cs} COLLATE {coll} COMMENT {}", quote_ident(db), quote_literal(BUILDING))
+        format!(
+            "CREATE DATABASE {} CHARACTER SET {cs} COLLATE {coll} COMMENT {}",
+            quote_ident(db),
+            quote_literal(BUILDING)
+        )
     };
     let home = quote_ident(&b.database);
     // In place (a template rebuilt: callers finding it `building` wait for the lock).
@@ -171,7 +175,9 @@ async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Resu
         if !tables.is_empty() && !in_place {
             let moves: Vec<String> = tables
                 .iter()
-                .map(|t| format!("{}.{} TO {}.{}", quote_ident(staging), quote_ident(t), quote_ident(to), quote_ident(t)))
+                .map(|t| {
+                    format!("{}.{} TO {}.{}", quote_ident(staging), quote_ident(t), quote_ident(to), quote_ident(t))
+                })
                 .collect();
             b.exec(format!("RENAME TABLE {}", moves.join(", ")), &step).await?;
         }
@@ -187,7 +193,8 @@ async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Resu
         b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(staging)), &step).await
     };
     if made_to && (result.is_err() || back.is_err()) {
-        let _ = b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(to)), &b.step("dropping the failed copy")).await;
+        let _ =
+            b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(to)), &b.step("dropping the failed copy")).await;
     }
     result.and(back).and(dropped)
 }
@@ -279,15 +286,18 @@ async fn copy_rest(b: &mut MySqlBackend, from: &str, to: &str, step: &Step) -> R
         let created = async {
             // Backticks: the event's sql_mode may not have ANSI_QUOTES.
             let shown = b.texts(format!("SHOW CREATE EVENT {}.{}", backtick(from), backtick(&name)), step).await?;
-            let ddl = shown.into_iter().next().and_then(|r| r.get(3).cloned().flatten()).ok_or_else(|| Error::Permission {
-                what: "copying an event".into(),
-                reason: "the server did not show its definition".into(),
-                hint: Some("the user needs the EVENT privilege on the template's database".into()),
+            let ddl = shown.into_iter().next().and_then(|r| r.get(3).cloned().flatten()).ok_or_else(|| {
+                Error::Permission {
+                    what: "copying an event".into(),
+                    reason: "the server did not show its definition".into(),
+                    hint: Some("the user needs the EVENT privilege on the template's database".into()),
+                }
             })?;
             b.exec(ddl, step).await
         }
         .await;
-        b.exec(format!("SET SESSION time_zone = @seed_zone, SESSION sql_mode = {}", quote_literal(&mode)), step).await?;
+        b.exec(format!("SET SESSION time_zone = @seed_zone, SESSION sql_mode = {}", quote_literal(&mode)), step)
+            .await?;
         created?;
     }
     let triggers = column(

@@ -7,8 +7,8 @@ mod introspect;
 pub mod libpq;
 mod load;
 mod lock;
-pub mod rebuild;
 mod pool;
+pub mod rebuild;
 mod template;
 
 use std::collections::BTreeMap;
@@ -21,8 +21,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, PoolTargets, Privileges, Probe,
-    RowForm, RowInput, TemplateLock, TemplateTargets, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, PoolTargets, Privileges,
+    Probe, RowForm, RowInput, TemplateLock, TemplateTargets, WriteIntent,
 };
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
@@ -73,8 +73,7 @@ pub async fn connect(
     let version = match conn.server_version_num() {
         Some(n) => version_text(n),
         None => {
-            let v: String =
-                sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
+            let v: String = sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
             v.split_whitespace().next().unwrap_or_default().to_owned()
         }
     };
@@ -85,7 +84,11 @@ pub async fn connect(
 
 /// `server_version_num` as the server writes its version: 150018 is 15.18, 90624 9.6.24.
 fn version_text(n: u32) -> String {
-    if n >= 100_000 { format!("{}.{}", n / 10_000, n % 10_000) } else { format!("{}.{}.{}", n / 10_000, n / 100 % 100, n % 100) }
+    if n >= 100_000 {
+        format!("{}.{}", n / 10_000, n % 10_000)
+    } else {
+        format!("{}.{}.{}", n / 10_000, n / 100 % 100, n % 100)
+    }
 }
 
 impl PgBackend {

@@ -89,8 +89,11 @@ pub async fn make_ready(
         if now.as_deref().and_then(Record::parse).as_ref() != Some(was) {
             return Ok(false);
         }
-        b.exec(format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&new), quote_ident(&ready.database_name())), &step)
-            .await?;
+        b.exec(
+            format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&new), quote_ident(&ready.database_name())),
+            &step,
+        )
+        .await?;
         Ok::<bool, Error>(true)
     }
     .await;
