@@ -588,10 +588,9 @@ fn mariadb_sakila_template_fifty_concurrent_clones_then_drop_gc_and_one_rebuild_
         assert_eq!(c.sql("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'nickname'"), "1");
     }
 
-    // kill -9 part way, at several points: the rows are copied under a temporary `…_new`
-    // name; a database under a clone's name is whole, or (killed in the last step, which
-    // makes views, routines, events and triggers: DDL only) marked `seed: building`.
-    // --gc removes both.
+    // kill -9 part way, at several points: a database under a clone's name is whole, or
+    // marked `seed: building` (MariaDB cannot rename a database: see db/mysql/template.rs);
+    // --gc removes those.
     let objects = maria_objects(&template).replace(&template.name, "DB");
     let before = maria_databases(&prefix);
     let mut whole = 0;

@@ -7,14 +7,13 @@
 //! would fire for them). Transportable tablespaces are faster for large templates but
 //! need the server's files and lose FULLTEXT indexes.
 //!
-//! MariaDB has no `RENAME DATABASE`, so a clone is built in two moves: its tables and
-//! rows under a temporary name (`<clone>_new`, which `--gc` removes if a kill leaves
-//! it), then moved under the clone's name by one `RENAME TABLE` of them all (atomic),
-//! after which the views, routines, events and triggers are made there. A kill in that
-//! last step (milliseconds: DDL only, no rows) leaves the clone's database marked
-//! `seed: building`, which `--gc` removes whatever its age; its URL was never printed.
-//! A template is rebuilt in place, all under its own name marked `building` (callers
-//! finding it so wait for the rebuild's lock); one killed part way must be kept again.
+//! A copy is built under its final name with the comment `seed: building` until it is
+//! complete; `--gc` removes such leftovers of a killed copy, and a caller never sees
+//! the URL of one. MariaDB has no `RENAME DATABASE`; building the tables under a
+//! temporary name and moving them by one `RENAME TABLE` was tried (2026-12-08) and
+//! lost the server's connection under 50 concurrent clones in 2 of 4 test runs, so it
+//! is not used. A template is rebuilt in place the same way (callers finding it
+//! `building` wait for the rebuild's lock).
 
 use super::MySqlBackend;
 use crate::db::backend::{Backend, TemplateLock, TemplateTargets};
@@ -125,22 +124,20 @@ pub async fn keep(b: &mut MySqlBackend, source: &DbUrl, t: &TemplateTargets, rec
     let (from, to) = (source.database_name(), t.template.database_name());
     let step = b.step(format!("dropping the old template {to}"));
     b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(&to)), &step).await?;
-    copy(b, &from, &to, &to).await?;
+    copy(b, &from, &to).await?;
     let step = b.step("recording the template");
     b.exec(format!("ALTER DATABASE {} COMMENT {}", quote_ident(&to), quote_literal(&text)), &step).await
 }
 
 pub async fn clone(b: &mut MySqlBackend, template: &DbUrl, clone: &DbUrl) -> Result<(), Error> {
     let (from, to) = (template.database_name(), clone.database_name());
-    let staging = format!("{to}_new");
-    copy(b, &from, &staging, &to).await?;
+    copy(b, &from, &to).await?;
     b.exec(format!("ALTER DATABASE {} COMMENT ''", quote_ident(&to)), &b.step("marking the clone complete")).await
 }
 
-/// Copies database `from` into the new database `to`: tables and rows under `staging`,
-/// moved to `to` at once, then the rest (`staging` = `to`: all in place). Neither is
-/// left behind if it fails (a kill leaves `staging`, or `to` marked `building`).
-async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Result<(), Error> {
+/// Copies database `from` into the new database `to`, marked `building` until the caller
+/// marks it complete; dropped if it fails (a kill leaves it marked `building`).
+async fn copy(b: &mut MySqlBackend, from: &str, to: &str) -> Result<(), Error> {
     let step = b.step(format!("copying {from} into {to}"));
     let lf = quote_literal(from);
     let charset = b
@@ -153,50 +150,29 @@ async fn copy(b: &mut MySqlBackend, from: &str, staging: &str, to: &str) -> Resu
         Some(r) => (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default()),
         None => return Err(Error::Internal(format!("database {from} is gone"))),
     };
-    let create = |db: &str| {
+    let home = quote_ident(&b.database);
+    b.exec(
         format!(
             "CREATE DATABASE {} CHARACTER SET {cs} COLLATE {coll} COMMENT {}",
-            quote_ident(db),
+            quote_ident(to),
             quote_literal(BUILDING)
-        )
-    };
-    let home = quote_ident(&b.database);
-    // In place (a template rebuilt: callers finding it `building` wait for the lock).
-    let in_place = staging == to;
-    b.exec(create(staging), &step).await?;
-    let mut made_to = in_place;
+        ),
+        &step,
+    )
+    .await?;
     let result = async {
-        b.exec(format!("USE {}", quote_ident(staging)), &step).await?;
-        let tables = copy_tables(b, from, staging, &step).await?;
-        if !in_place {
-            b.exec(create(to), &step).await?;
-            made_to = true;
-        }
-        if !tables.is_empty() && !in_place {
-            let moves: Vec<String> = tables
-                .iter()
-                .map(|t| {
-                    format!("{}.{} TO {}.{}", quote_ident(staging), quote_ident(t), quote_ident(to), quote_ident(t))
-                })
-                .collect();
-            b.exec(format!("RENAME TABLE {}", moves.join(", ")), &step).await?;
-        }
         b.exec(format!("USE {}", quote_ident(to)), &step).await?;
+        copy_tables(b, from, to, &step).await?;
         copy_rest(b, from, to, &step).await
     }
     .await;
     // Back to the session's own database whatever happened.
     let back = b.exec(format!("USE {home}; SET SESSION foreign_key_checks = 1, unique_checks = 1"), &step).await;
-    let dropped = if in_place {
-        Ok(())
-    } else {
-        b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(staging)), &step).await
-    };
-    if made_to && (result.is_err() || back.is_err()) {
+    if result.is_err() || back.is_err() {
         let _ =
             b.exec(format!("DROP DATABASE IF EXISTS {}", quote_ident(to)), &b.step("dropping the failed copy")).await;
     }
-    result.and(back).and(dropped)
+    result.and(back)
 }
 
 /// Each table's DDL and rows, into the current database; the tables' names.
