@@ -8,8 +8,12 @@
 #                   (what a test helper scripts), on the same template
 #   psql CREATE     `psql -c "CREATE DATABASE … TEMPLATE … STRATEGY s"`, the same copy
 #                   with the least client work
-#   psql RENAME     `ALTER DATABASE ready RENAME TO …`: what a pool (`--pool N`) would do
-#                   per caller, ready copies made beforehand (not built: see docs/clone.md)
+#   seed --pool     `seed clone pagila --pool 4`: a ready clone taken by a rename, the
+#                   refill left to a background process; timed once with the pool full
+#                   before each call (the refill finished: `--fill`, untimed) and once
+#                   back to back (callers faster than the refill take copies when it is empty)
+#   psql RENAME     `ALTER DATABASE ready RENAME TO …`: the rename alone, ready copies
+#                   made beforehand
 #   restore         `seed snapshot restore --clean` of the same data (a restore per test)
 # and on SQLite (Laravel's schema, seeded): `seed clone` against `cp` of the template.
 #
@@ -51,7 +55,17 @@ for i in $(seq 1 "$CLONES"); do createdb -T "$TPL" "pool_ready_$i"; done
 for i in $(seq 1 "$CLONES"); do
     r_runs+=("$(ms "${PSQL[@]}" -d postgres -c "ALTER DATABASE pool_ready_$i RENAME TO pool_taken_$i")")
 done
+# The pool: full before each call, then back to back.
+seed clone pagila --pool 4 --fill
+f_runs=(); b_runs=()
+for i in $(seq 1 "$CLONES"); do
+    f_runs+=("$(ms seed clone pagila --pool 4)")
+    seed clone pagila --pool 4 --fill
+done
+for i in $(seq 1 "$CLONES"); do b_runs+=("$(ms seed clone pagila --pool 4)"); done
+seed clone pagila --pool 4 --fill
 S=$(median "${s_runs[@]}"); C=$(median "${c_runs[@]}"); P=$(median "${p_runs[@]}"); R=$(median "${r_runs[@]}")
+F=$(median "${f_runs[@]}"); B=$(median "${b_runs[@]}")
 load_pg=$(cut -d' ' -f1-3 /proc/loadavg)
 
 key=$("$SEED_BIN" --snapshot-dir "$OUT/snaps" --json snapshot list | python3 -c 'import json,sys; print([s["name"] for s in json.load(sys.stdin)["snapshots"] if s["name"].startswith("pagila.")][0])')
@@ -86,8 +100,10 @@ median of $CLONES end-to-end runs each (load average after: $load_pg)
   seed clone pagila             ${S} ms
   createdb -T (by hand)         ${C} ms     seed / createdb = $(ratio "$S" "$C")
   psql CREATE DATABASE          ${P} ms     seed / psql     = $(ratio "$S" "$P")
-  psql RENAME of a ready copy   ${R} ms     (what a pool would cost per caller)
-  seed snapshot restore --clean ${T} ms     seed clone / restore = $(ratio "$S" "$T")
+  seed clone pagila --pool 4    ${F} ms     (pool full at each call)   pool / createdb = $(ratio "$F" "$C")
+  the same, back to back        ${B} ms     (calls faster than the refill)
+  psql RENAME of a ready copy   ${R} ms     (the rename alone)
+  seed snapshot restore --clean ${T} ms     seed clone / restore = $(ratio "$S" "$T"), with the pool = $(ratio "$F" "$T")
 
 SQLite (Laravel's schema, --count $((COUNT * 10)), template $ssize), median of $CLONES runs (load average after: $load_sq)
   seed clone app                ${Q} ms

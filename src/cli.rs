@@ -149,7 +149,7 @@ pub enum Command {
     Prepare(PrepareArgs),
     /// Fresh databases identical to a template `seed prepare NAME --template` kept: one URL per line.
     #[command(
-        after_help = "Examples:\n  seed prepare ci --count 1000 --template\n  DATABASE_URL=$(seed clone ci)\n  seed clone ci --count 4 --json\n  seed clone --drop \"$DATABASE_URL\"\n  seed clone --gc --older-than 1h\n\nA clone is named <db>_seed_<NAME>_<UTC time>_<random>; --drop and --gc touch only such names.\nWhen the schema or migration version of the source database changed since the template was\nkept, the first caller rebuilds it (under a lock; the others wait with --wait or exit 8)."
+        after_help = "Examples:\n  seed prepare ci --count 1000 --template\n  DATABASE_URL=$(seed clone ci)\n  seed clone ci --count 4 --json\n  seed clone --drop \"$DATABASE_URL\"\n  seed clone --gc --older-than 1h\n  seed clone ci --pool 4 --fill   # then each `seed clone ci --pool 4` takes a ready one\n\nA clone is named <db>_seed_<NAME>_<UTC time>_<random>; --drop and --gc touch only such names.\nWhen the schema or migration version of the source database changed since the template was\nkept, the first caller rebuilds it (under a lock; the others wait with --wait or exit 8)."
     )]
     Clone(CloneArgs),
     /// Check connectivity, privileges, schema version and the snapshot directory.
@@ -287,6 +287,16 @@ pub struct CloneArgs {
     /// Wait for another caller rebuilding the template instead of exiting with code 8.
     #[arg(long)]
     pub wait: bool,
+    /// Keep N ready clones (PostgreSQL): a caller takes one by a rename instead of
+    /// waiting for a copy, and a background process makes the next.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100), conflicts_with_all = ["drop", "gc"])]
+    pub pool: Option<u32>,
+    /// With --pool: make the pool's ready clones now (waiting for a refill under way) and hand out none.
+    #[arg(long, requires = "pool")]
+    pub fill: bool,
+    /// With --pool: the background refill a caller starts (gives way to one under way).
+    #[arg(long, requires = "pool", conflicts_with = "fill", hide = true)]
+    pub refill: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cli::CloneArgs;
-use crate::commands::{prepare, template};
+use crate::commands::{pool, prepare, template};
 use crate::context::Context;
-use crate::db::template::{BUILDING, Names, Record, is_clone_of, parse_clone_name};
+use crate::db::template::{BUILDING, Names, Record, is_clone_of, parse_clone_name, pool_tag};
 use crate::db::url::DbUrl;
 use crate::db::{self, Session};
 use crate::error::{Error, code};
@@ -28,6 +28,10 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
         return gc(args.older_than, ctx).await;
     }
     let name = args.name.as_deref().unwrap_or_default();
+    if let Some(size) = args.pool.filter(|_| args.fill || args.refill) {
+        pool::fill(ctx, name, size, args.fill).await?;
+        return Ok(code::OK);
+    }
     let started = Instant::now();
     let (source, names, template) = template::names(ctx, name)?;
     let mut session = db::connect(&ctx.settings.connect_options(), &source, &ctx.printer, "seed clone").await?;
@@ -50,10 +54,20 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
         }
     };
     let mut made: Vec<DbUrl> = Vec::new();
+    let tag = pool_tag(&record);
+    let mut from_pool = 0;
     let result = async {
         for _ in 0..args.count {
             let clone = source.sibling(&names.clone_name(chrono::Utc::now()))?;
-            session.clone_template(&template, &clone, &record).await?;
+            // A ready clone when the pool has one of this template, else a copy now.
+            if args.pool.is_some()
+                && from_pool == made.len()
+                && session.claim_ready(&names.prefix(), &tag, &clone).await?
+            {
+                from_pool += 1;
+            } else {
+                session.clone_template(&template, &clone, &record).await?;
+            }
             made.push(clone);
         }
         Ok::<(), Error>(())
@@ -67,7 +81,10 @@ pub async fn run(args: CloneArgs, ctx: &Context) -> Result<u8, Error> {
         }
         return Err(e);
     }
-    report(ctx, &template, &record, &made, rebuilt, started.elapsed());
+    report(ctx, &template, &record, &made, rebuilt, from_pool, started.elapsed());
+    if args.pool.is_some() {
+        pool::spawn_refill(ctx);
+    }
     Ok(code::OK)
 }
 
@@ -164,15 +181,23 @@ async fn rebuild(
     result
 }
 
-fn report(ctx: &Context, template: &DbUrl, record: &Record, made: &[DbUrl], rebuilt: bool, elapsed: Duration) {
+fn report(
+    ctx: &Context,
+    template: &DbUrl,
+    record: &Record,
+    made: &[DbUrl],
+    rebuilt: bool,
+    from_pool: usize,
+    elapsed: Duration,
+) {
     ctx.printer.event(
         Level::Debug,
         "cloned",
         json!({ "template": template.database_name(), "databases": made.iter().map(DbUrl::database_name).collect::<Vec<_>>(),
-                "strategy": record.strategy, "ms": elapsed.as_millis() }),
+                "strategy": record.strategy, "from_pool": from_pool, "ms": elapsed.as_millis() }),
         || {
             format!(
-                "cloned template {} into {} in {} ms",
+                "cloned template {} into {} ({from_pool} from the pool) in {} ms",
                 template.database_name(),
                 plural(made.len() as u64, "database", "databases"),
                 elapsed.as_millis()
@@ -189,6 +214,7 @@ fn report(ctx: &Context, template: &DbUrl, record: &Record, made: &[DbUrl], rebu
                 "databases": made.iter().map(DbUrl::database_name).collect::<Vec<_>>(),
                 "template": template.database_name(),
                 "rebuilt": rebuilt,
+                "from_pool": from_pool,
                 "key": record.key,
                 "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             }),
@@ -265,7 +291,7 @@ async fn gc(older_than: Option<Duration>, ctx: &Context) -> Result<u8, Error> {
                 continue;
             }
             if clone.leftover && rebuild_under_way(&mut work, &source, &name).await? {
-                ctx.printer.info(format!("{name} is a template being built right now: left alone"));
+                ctx.printer.info(format!("{name} is a template or ready clone being built right now: left alone"));
                 continue;
             }
             let url = source.sibling(&name)?;
@@ -281,13 +307,14 @@ async fn gc(older_than: Option<Duration>, ctx: &Context) -> Result<u8, Error> {
     Ok(code::OK)
 }
 
-/// Whether the template a leftover `…_new` / `…_old` belongs to is locked by a rebuild.
+/// Whether the template a leftover `…_new` / `…_old` belongs to is locked by a rebuild
+/// or its pool by a refill.
 async fn rebuild_under_way(work: &mut Session, source: &DbUrl, leftover: &str) -> Result<bool, Error> {
     // `<base>_<time>_<random>_new` belongs to `<base>_tpl`.
     let base = leftover.rsplitn(4, '_').nth(3).unwrap_or_default();
     let template = source.sibling(&format!("{base}_tpl"))?;
     match work.lock_template(&template, false).await {
-        Ok(_) => Ok(false),
+        Ok(_) => work.refill_under_way(&template).await,
         Err(Error::LockHeld { .. }) => Ok(true),
         Err(e) => Err(e),
     }

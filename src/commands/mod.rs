@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod cascade;
 pub mod clone;
 pub mod doctor;
+pub mod pool;
 pub mod prepare;
 pub mod snapshot;
 pub mod template;

@@ -516,7 +516,47 @@ pub trait Backend {
         Err(no_templates(self.kind()))
     }
 
+    // The pool of ready clones (`seed clone --pool N`; PostgreSQL only: the claim is a
+    // database rename, which the other kinds lack). Names in db/template.rs.
+    /// The ready clones whose names begin with `prefix`, each with the mark it carries.
+    async fn pool_members(&mut self, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+        let _ = prefix;
+        Err(no_pool(self.kind()))
+    }
+    /// Renames one ready clone marked `tag` to `clone`; false when none is left.
+    async fn claim_ready(&mut self, prefix: &str, tag: &str, clone: &DbUrl) -> Result<bool, Error> {
+        let _ = (prefix, tag, clone);
+        Err(no_pool(self.kind()))
+    }
+    /// Adds one ready clone of the template `record` describes; false (nothing left)
+    /// when the template changed while it was copied.
+    async fn make_ready(&mut self, t: &PoolTargets<'_>, tag: &str, record: &Record) -> Result<bool, Error> {
+        let _ = (t, tag, record);
+        Err(no_pool(self.kind()))
+    }
+    /// The lock one refill holds; false when another refill has it (and not `wait`).
+    async fn lock_pool(&mut self, template: &DbUrl, wait: bool) -> Result<bool, Error> {
+        let _ = (template, wait);
+        Err(no_pool(self.kind()))
+    }
+    async fn unlock_pool(&mut self, template: &DbUrl) -> Result<(), Error> {
+        let _ = template;
+        Err(no_pool(self.kind()))
+    }
+    /// Whether a refill holds the pool's lock now.
+    async fn refill_under_way(&mut self, template: &DbUrl) -> Result<bool, Error> {
+        let _ = template;
+        Ok(false)
+    }
+
     async fn close(self);
+}
+
+/// Where one ready clone of a pool is built and named.
+pub struct PoolTargets<'a> {
+    pub template: &'a DbUrl,
+    pub building: &'a DbUrl,
+    pub ready: &'a DbUrl,
 }
 
 /// The names a template is kept under while it is (re)built.
@@ -529,6 +569,16 @@ pub struct TemplateTargets {
 /// Held while a template is rebuilt: a lock file (SQLite), or nothing when the lock
 /// belongs to the session itself (PostgreSQL's advisory lock).
 pub struct TemplateLock(pub Option<std::fs::File>);
+
+fn no_pool(kind: DbKind) -> Error {
+    Error::usage_hint(
+        format!(
+            "--pool is not available for {}: a pool hands out a ready copy by renaming a database, which only PostgreSQL can do at once",
+            kind.product()
+        ),
+        "leave out --pool: `seed clone NAME` copies the template for each call",
+    )
+}
 
 fn no_templates(kind: DbKind) -> Error {
     Error::usage_hint(

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 pub use backend::{
-    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, Privileges,
-    RowForm, RowInput, SequenceState, TemplateLock, TemplateTargets, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadPurpose, LoadRequest, LoadTable, PoolTargets,
+    Privileges, RowForm, RowInput, SequenceState, TemplateLock, TemplateTargets, WriteIntent,
 };
 use schema::{Schema, SchemaVersion, Table, TableName};
 use step::Step;
@@ -347,6 +347,29 @@ impl Session {
     }
     pub async fn lock_template(&mut self, template: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
         dispatch!(&mut self.conn, b => b.lock_template(template, wait).await)
+    }
+    pub async fn pool_members(&mut self, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+        dispatch!(&mut self.conn, b => b.pool_members(prefix).await)
+    }
+    pub async fn claim_ready(&mut self, prefix: &str, tag: &str, clone: &DbUrl) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.claim_ready(prefix, tag, clone).await)
+    }
+    pub async fn make_ready(
+        &mut self,
+        t: &PoolTargets<'_>,
+        tag: &str,
+        record: &template::Record,
+    ) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.make_ready(t, tag, record).await)
+    }
+    pub async fn lock_pool(&mut self, template: &DbUrl, wait: bool) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.lock_pool(template, wait).await)
+    }
+    pub async fn unlock_pool(&mut self, template: &DbUrl) -> Result<(), Error> {
+        dispatch!(&mut self.conn, b => b.unlock_pool(template).await)
+    }
+    pub async fn refill_under_way(&mut self, template: &DbUrl) -> Result<bool, Error> {
+        dispatch!(&mut self.conn, b => b.refill_under_way(template).await)
     }
 }
 

@@ -5,8 +5,10 @@
 //! Names: for source database `app` and template `ci`, the template is `app_seed_ci_tpl`
 //! and a clone `app_seed_ci_20261207214500_k3j9x0qa` (UTC time of the call, 8 random
 //! base-36 characters). A template being rebuilt is built as `…_<time>_<random>_new`
-//! and the one it replaces leaves as `…_old`. `--drop` and `--gc` only ever touch
-//! names of that shape, so neither can reach the source or a template.
+//! and the one it replaces leaves as `…_old`; a pool's ready clone (`seed clone
+//! --pool N`) waits as `…_<time>_<random>_rdy` until a caller renames it to a clone's
+//! name. `--drop` and `--gc` only ever touch names of that shape, so neither can reach
+//! the source or a template.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,7 @@ use crate::error::Error;
 
 /// PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes); MySQL allows 64.
 const MAX_DB_NAME: usize = 63;
-/// `_<14-digit time>_<8 random>_new`
+/// `_<14-digit time>_<8 random>_new` (`_old`, `_rdy`: as long)
 const SUFFIX: usize = 1 + 14 + 1 + 8 + 4;
 const TIME_FORMAT: &str = "%Y%m%d%H%M%S";
 /// The record of a template (MariaDB: and the comment of a clone) still being copied.
@@ -114,21 +116,45 @@ impl Names {
     pub fn retired(&self, now: DateTime<Utc>) -> String {
         format!("{}_old", self.clone_name(now))
     }
+
+    /// A pool's ready clone: complete, waiting for a caller to rename it.
+    pub fn ready(&self, now: DateTime<Utc>) -> String {
+        format!("{}{READY}", self.clone_name(now))
+    }
+
+    /// What every name of this template's clones begins with (`<db>_seed_<name>_`).
+    pub fn prefix(&self) -> String {
+        format!("{}_", self.base)
+    }
+}
+
+/// The suffix of a pool's ready clone.
+pub const READY: &str = "_rdy";
+
+/// The mark a pool's ready clone carries (PostgreSQL: its comment): which template
+/// record it was copied from, so a rebuilt template's callers never take an old copy.
+pub fn pool_tag(record: &Record) -> String {
+    format!("seed pool: {:032x}", xxhash_rust::xxh3::xxh3_128(record.to_text().as_bytes()))
 }
 
 /// A name of seed's clone shape: when it was made and whether it is a clone proper
-/// (rather than what a killed rebuild left).
+/// (rather than what a killed rebuild or refill left, or a pool's ready clone).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloneName {
     pub created: DateTime<Utc>,
     pub leftover: bool,
+    pub ready: bool,
 }
 
-/// `<anything>_seed_<name>_<14 digits>_<8 of [0-9a-z]>` with an optional `_new`/`_old`.
+/// `<anything>_seed_<name>_<14 digits>_<8 of [0-9a-z]>` with an optional
+/// `_new`/`_old`/`_rdy`.
 pub fn parse_clone_name(name: &str) -> Option<CloneName> {
-    let (rest, leftover) = match name.strip_suffix("_new").or_else(|| name.strip_suffix("_old")) {
-        Some(rest) => (rest, true),
-        None => (name, false),
+    let (rest, leftover, ready) = match name.strip_suffix("_new").or_else(|| name.strip_suffix("_old")) {
+        Some(rest) => (rest, true, false),
+        None => match name.strip_suffix(READY) {
+            Some(rest) => (rest, false, true),
+            None => (name, false, false),
+        },
     };
     let (rest, tag) = rest.rsplit_once('_')?;
     let (rest, time) = rest.rsplit_once('_')?;
@@ -138,7 +164,7 @@ pub fn parse_clone_name(name: &str) -> Option<CloneName> {
         return None;
     }
     let created = NaiveDateTime::parse_from_str(time, TIME_FORMAT).ok()?.and_utc();
-    Some(CloneName { created, leftover })
+    Some(CloneName { created, leftover, ready })
 }
 
 /// A clone of source database `db`: seed's shape and `db`'s part (as `Names` makes it).
@@ -189,9 +215,11 @@ mod tests {
         let a = names.clone_name(now);
         assert!(a.starts_with("pagila_seed_ci_20261207214500_"), "{a}");
         assert_ne!(a, names.clone_name(now), "two calls, two names");
-        assert_eq!(parse_clone_name(&a), Some(CloneName { created: now, leftover: false }));
+        assert_eq!(parse_clone_name(&a), Some(CloneName { created: now, leftover: false, ready: false }));
         assert!(parse_clone_name(&names.building(now)).unwrap().leftover);
         assert!(parse_clone_name(&names.retired(now)).unwrap().leftover);
+        let ready = parse_clone_name(&names.ready(now)).unwrap();
+        assert!(ready.ready && !ready.leftover && names.ready(now).starts_with(&names.prefix()));
         assert!(is_clone_of("pagila", &a) && !is_clone_of("other", &a));
         for not in [
             "pagila",
@@ -213,6 +241,7 @@ mod tests {
         let names = Names::new(&long, "ci").unwrap();
         let clone = names.building(Utc::now());
         assert!(clone.len() <= MAX_DB_NAME, "{clone}");
+        assert!(names.ready(Utc::now()).len() <= MAX_DB_NAME);
         assert!(is_clone_of(&long, &clone));
         assert!(Names::new("db", &"n".repeat(40)).is_err());
         assert!(Names::new("db", "a/b").is_err() && Names::new("db", "").is_err());

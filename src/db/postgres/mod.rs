@@ -7,6 +7,7 @@ mod introspect;
 pub mod libpq;
 mod load;
 mod lock;
+mod pool;
 pub mod rebuild;
 mod template;
 
@@ -20,8 +21,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::db::backend::SequenceState;
 use crate::db::backend::{
-    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, Privileges, Probe,
-    RowForm, RowInput, TemplateLock, TemplateTargets, WriteIntent,
+    Backend, ChunkSink, CycleEdge, CycleFix, GeneratedKey, LoadPlan, LoadRequest, LoadTable, PoolTargets, Privileges,
+    Probe, RowForm, RowInput, TemplateLock, TemplateTargets, WriteIntent,
 };
 use crate::db::keys::{KeyPart, RowKey};
 use crate::db::schema::{Column, Schema, Table, TableName, quote_ident, quote_literal};
@@ -67,11 +68,27 @@ pub async fn connect(
     }
     options = options.options(params);
     let mut conn = options.connect().await?;
-    let version: String = sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
-    let version = version.split_whitespace().next().unwrap_or_default().to_owned();
+    // The server says its version when the session starts: no query (a round trip every
+    // command pays, `seed clone` included) unless it did not.
+    let version = match conn.server_version_num() {
+        Some(n) => version_text(n),
+        None => {
+            let v: String = sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut conn).await?;
+            v.split_whitespace().next().unwrap_or_default().to_owned()
+        }
+    };
     let backend =
         PgBackend { conn, printer: printer.clone(), timeout: statement_timeout, load: load::LoadState::default() };
     Ok((backend, version))
+}
+
+/// `server_version_num` as the server writes its version: 150018 is 15.18, 90624 9.6.24.
+fn version_text(n: u32) -> String {
+    if n >= 100_000 {
+        format!("{}.{}", n / 10_000, n % 10_000)
+    } else {
+        format!("{}.{}.{}", n / 10_000, n / 100 % 100, n % 100)
+    }
 }
 
 impl PgBackend {
@@ -485,6 +502,24 @@ impl Backend for PgBackend {
     async fn lock_template(&mut self, tpl: &DbUrl, wait: bool) -> Result<TemplateLock, Error> {
         template::lock(self, tpl, wait).await
     }
+    async fn pool_members(&mut self, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+        pool::members(self, prefix).await
+    }
+    async fn claim_ready(&mut self, prefix: &str, tag: &str, clone: &DbUrl) -> Result<bool, Error> {
+        pool::claim(self, prefix, tag, clone).await
+    }
+    async fn make_ready(&mut self, t: &PoolTargets<'_>, tag: &str, record: &Record) -> Result<bool, Error> {
+        pool::make_ready(self, t.template, t.building, t.ready, tag, record).await
+    }
+    async fn lock_pool(&mut self, tpl: &DbUrl, wait: bool) -> Result<bool, Error> {
+        pool::lock(self, tpl, wait).await
+    }
+    async fn unlock_pool(&mut self, tpl: &DbUrl) -> Result<(), Error> {
+        pool::unlock(self, tpl).await
+    }
+    async fn refill_under_way(&mut self, tpl: &DbUrl) -> Result<bool, Error> {
+        pool::refill_under_way(self, tpl).await
+    }
 
     async fn close(self) {
         let _ = self.conn.close().await;
@@ -522,5 +557,15 @@ mod key_tests {
     fn literals_split_at_top_level_commas() {
         assert_eq!(split_literals("'1'"), ["'1'"]);
         assert_eq!(split_literals("'a,b','it''s',E'x\\\\',''"), ["'a,b'", "'it''s'", "E'x\\\\'", "''"]);
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn version_numbers_read_as_the_server_writes_them() {
+        assert_eq!(super::version_text(150_018), "15.18");
+        assert_eq!(super::version_text(170_000), "17.0");
+        assert_eq!(super::version_text(90_624), "9.6.24");
     }
 }

@@ -291,7 +291,7 @@ pub async fn drop_database(b: &mut PgBackend, db: &DbUrl) -> Result<bool, Error>
 
 /// Drops `name`, ending sessions still connected to it (a clone is throwaway; a test
 /// worker that did not disconnect must not keep it forever).
-async fn drop_db(b: &mut PgBackend, name: &str) -> Result<(), Error> {
+pub(super) async fn drop_db(b: &mut PgBackend, name: &str) -> Result<(), Error> {
     let step = b.step(format!("dropping database {name}"));
     b.exec(format!("ALTER DATABASE {} WITH IS_TEMPLATE false", quote_ident(name)), &step).await?;
     let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
