@@ -9,7 +9,7 @@
 #   psql CREATE     `psql -c "CREATE DATABASE … TEMPLATE … STRATEGY s"`, the same copy
 #                   with the least client work
 #   psql RENAME     `ALTER DATABASE ready RENAME TO …`: what a pool (`--pool N`) would do
-#                   per caller, ready copies made beforehand (not built: see the README)
+#                   per caller, ready copies made beforehand (not built: see docs/clone.md)
 #   restore         `seed snapshot restore --clean` of the same data (a restore per test)
 # and on SQLite (Laravel's schema, seeded): `seed clone` against `cp` of the template.
 #

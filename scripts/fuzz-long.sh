@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The snapshot fuzz test (tests/it/fuzz.rs) run longer than the normal suite runs it:
-# the same mutations, cases drawn until the time is up. Prints the figures the README's
-# reliability section records (cases, runs, panics, hangs, wrong restores...).
+# the same mutations, cases drawn until the time is up. Prints the figures docs/reliability.md
+# records (cases, runs, panics, hangs, wrong restores...).
 #
 #   scripts/fuzz-long.sh [SECONDS] [SEED]     defaults: 600 seconds, a seed from the clock
 #   scripts/fuzz-long.sh --memory             the header memory test over 100 worst-case files

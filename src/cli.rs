@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env;
 use crate::output::LogFormat;
+use crate::snapshot::reference::SnapshotRef;
 
 /// Examples, settings and exit codes under `seed --help` and in the man page; the codes
 /// are `error::code::MEANINGS`.
@@ -178,8 +179,11 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-pub struct BulkArgs {
+/// What to seed and how: the options `bulk` and `prepare` share, defined once and
+/// flattened into both. A help line that says more for one command is set there with
+/// `mut_arg`; `bulk`'s `--cascade` also needs `--truncate` (prepare always empties).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SeedingArgs {
     /// Rows per table (unless the factories file or --table says otherwise).
     #[arg(long, allow_negative_numbers = true)]
     pub count: Option<i64>,
@@ -205,69 +209,56 @@ pub struct BulkArgs {
     /// Random seed: the same seed, schema and counts give identical data.
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<i64>,
-    /// Empty the target tables first, inside the same transaction.
+    /// Also empty the tables left out whose rows reference an emptied table (and theirs,
+    /// in turn) instead of refusing.
     #[arg(long)]
-    pub truncate: bool,
-    /// With --truncate: also empty the tables left out whose rows reference an emptied
-    /// table (and theirs, in turn) instead of refusing; --dry-run lists them.
-    #[arg(long, requires = "truncate")]
     pub cascade: bool,
-    /// Print the plan (tables in order, counts, generators) and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Allow --truncate against a database that is not on this machine.
+    /// Allow emptying the tables of a database that is not on this machine.
     #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
     pub allow_remote: bool,
     /// Wait for another bulk or restore on the same database instead of failing at once.
     #[arg(long)]
     pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("cascade", |a| a.requires("truncate").help(
+    "With --truncate: also empty the tables left out whose rows reference an emptied table (and theirs, in turn) instead of refusing; --dry-run lists them"
+)))]
+#[command(mut_arg("allow_remote", |a| a.help("Allow --truncate against a database that is not on this machine")))]
+pub struct BulkArgs {
+    #[command(flatten)]
+    pub seeding: SeedingArgs,
+    /// Empty the target tables first, inside the same transaction.
+    #[arg(long)]
+    pub truncate: bool,
+    /// Print the plan (tables in order, counts, generators) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Shape values like the data in this snapshot (value sets, null rates, ranges; never personal values).
-    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "like_db")]
-    pub like: Option<String>,
+    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "like_db", value_parser = SnapshotRef::parse_arg)]
+    pub like: Option<SnapshotRef>,
     /// Shape values like the data in this live database (read only).
     #[arg(long, value_name = "URL", hide_env_values = true)]
     pub like_db: Option<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("exclude", |a| a.help(
+    "Leave out the tables this pattern matches, e.g. 'audit_*': not seeded, not saved, not restored (repeatable)"
+)))]
+#[command(mut_arg("factories", |a| a.help("Per-table and per-column overrides (TOML); its content is part of the key")))]
+#[command(mut_arg("batch_size", |a| a.help(
+    "Rows per COPY chunk / INSERT statement when seeding (not part of the key: it never changes the data)"
+)))]
+#[command(mut_arg("wait", |a| a.help(
+    "Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database"
+)))]
 pub struct PrepareArgs {
     /// Name of the prepared state (e.g. baseline); its snapshots are NAME.<key>. At most 87 characters.
     pub name: String,
-    /// Rows per table (unless the factories file or --table says otherwise).
-    #[arg(long, allow_negative_numbers = true)]
-    pub count: Option<i64>,
-    /// Rows for one table, e.g. --table staffs=200 (repeatable).
-    #[arg(long = "table", value_name = "TABLE=N")]
-    pub tables: Vec<String>,
-    /// Leave out the tables this pattern matches, e.g. 'audit_*': not seeded, not saved, not restored (repeatable).
-    #[arg(long = "exclude", value_name = "PATTERN")]
-    pub exclude: Vec<String>,
-    /// Only the tables of this schema (repeatable).
-    #[arg(long = "schema", value_name = "SCHEMA")]
-    pub schemas: Vec<String>,
-    /// Every --table and --schema must match a table (pg_dump's --strict-names); without it
-    /// one that matches nothing is a warning, unless none matches anything.
-    #[arg(long)]
-    pub strict_names: bool,
-    /// Per-table and per-column overrides (TOML); its content is part of the key.
-    #[arg(long, env = env::FACTORIES, hide_env_values = true)]
-    pub factories: Option<PathBuf>,
-    /// Rows per COPY chunk / INSERT statement when seeding (not part of the key: it never changes the data).
-    #[arg(long, allow_negative_numbers = true)]
-    pub batch_size: Option<i64>,
-    /// Random seed: the same seed, schema and counts give identical data.
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<i64>,
-    /// Allow emptying the tables of a database that is not on this machine.
-    #[arg(long, env = env::ALLOW_REMOTE, hide_env_values = true, value_parser = env::parse_bool)]
-    pub allow_remote: bool,
-    /// Also empty the tables left out whose rows reference a table prepare empties (and
-    /// theirs, in turn) instead of refusing.
-    #[arg(long)]
-    pub cascade: bool,
-    /// Wait for another process saving this snapshot (then restore it), and for another bulk or restore on the database.
-    #[arg(long)]
-    pub wait: bool,
+    #[command(flatten)]
+    pub seeding: SeedingArgs,
     /// Save (and leave in the database) a slice of what bulk wrote; part of the key.
     #[command(flatten)]
     pub subset: SubsetArgs,
@@ -362,7 +353,8 @@ pub enum SnapshotCommand {
 pub struct PushArgs {
     /// The snapshot to copy (in --snapshot-dir): NAME (its latest version) or NAME@N;
     /// the bases an incremental one is built on go with it.
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// Where to copy it: s3://BUCKET[/PREFIX] or a directory.
     #[arg(long, value_name = "LOCATION")]
     pub to: PathBuf,
@@ -377,7 +369,8 @@ pub struct PushArgs {
 pub struct PullArgs {
     /// The snapshot to copy (into --snapshot-dir): NAME (its latest version) or NAME@N;
     /// the bases an incremental one is built on come with it.
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// Where to copy it from: s3://BUCKET[/PREFIX] or a directory.
     #[arg(long, value_name = "LOCATION")]
     pub from: PathBuf,
@@ -398,7 +391,8 @@ pub struct LockArgs {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// Free text kept in the header and shown by list and show.
     #[arg(long)]
     pub description: Option<String>,
@@ -424,8 +418,8 @@ pub struct CreateArgs {
     #[arg(long)]
     pub new_version: bool,
     /// Store only what differs from this snapshot (NAME or NAME@N).
-    #[arg(long, value_name = "REF", conflicts_with = "full")]
-    pub base: Option<String>,
+    #[arg(long, value_name = "REF", conflicts_with = "full", value_parser = SnapshotRef::parse_arg)]
+    pub base: Option<SnapshotRef>,
     /// With --new-version: a full copy, not incremental to the previous version.
     #[arg(long, requires = "new_version")]
     pub full: bool,
@@ -473,9 +467,11 @@ pub struct MaskArgs {
 #[derive(Debug, Args)]
 pub struct MaskSnapshotArgs {
     /// The snapshot to mask: NAME (its latest version) or NAME@N; it stays as it is.
-    pub source: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub source: SnapshotRef,
     /// The masked copy's name: a new snapshot (with --force, a new content for its latest version).
-    pub target: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub target: SnapshotRef,
     #[command(flatten)]
     pub mask: MaskArgs,
     /// Take [mask] and [references] from this factories file (TOML).
@@ -521,7 +517,8 @@ pub enum UnrelatedArg {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The snapshot: NAME (its latest version) or NAME@N (version N).
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// Empty the snapshot's tables first, inside the same transaction.
     #[arg(long)]
     pub clean: bool,
@@ -558,7 +555,8 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// List the versions of this snapshot (dates, sizes, schema versions, bases).
-    pub name: Option<String>,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: Option<SnapshotRef>,
     /// Only the names, one a line, from file names alone (no header read): what shell
     /// completions offer.
     #[arg(long, hide = true)]
@@ -568,7 +566,8 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The snapshot: NAME (its latest version) or NAME@N (version N).
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -576,7 +575,8 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The snapshot: NAME (its latest version) or NAME@N (version N).
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// Compare row counts and checksums with the live database.
     #[arg(long)]
     pub against_db: bool,
@@ -587,9 +587,11 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The snapshot to compare from (e.g. the older one).
-    pub name_a: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name_a: SnapshotRef,
     /// The snapshot to compare with.
-    pub name_b: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name_b: SnapshotRef,
     /// Print the rows added, removed and changed, not only counts.
     #[arg(long)]
     pub rows: bool,
@@ -599,8 +601,9 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// Snapshot name: a letter or digit, then letters, digits, '.', '_' or '-' (e.g. baseline).
-    pub name: String,
+    /// The snapshot: NAME (its latest version) or NAME@N (version N).
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// A column with more distinct values than this gets a range or lengths, not a value set (default 20).
     #[arg(long)]
     pub max_values: Option<u64>,
@@ -617,7 +620,8 @@ pub struct ProfileArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// NAME deletes every version of it; NAME@N only version N.
-    pub name: String,
+    #[arg(value_parser = SnapshotRef::parse_arg)]
+    pub name: SnapshotRef,
     /// Print what would be deleted (and rebased); delete nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -715,14 +719,14 @@ mod tests {
     fn negative_counts_reach_validation() {
         let cli = Cli::try_parse_from(["seed", "bulk", "--count", "-5"]).unwrap();
         let Command::Bulk(args) = cli.command else { panic!("not bulk") };
-        assert_eq!(args.count, Some(-5));
+        assert_eq!(args.seeding.count, Some(-5));
     }
 
     #[test]
     fn like_takes_a_snapshot_or_a_database_not_both() {
         let cli = Cli::try_parse_from(["seed", "bulk", "--count", "5", "--like", "prod"]).unwrap();
         let Command::Bulk(args) = cli.command else { panic!("not bulk") };
-        assert_eq!(args.like.as_deref(), Some("prod"));
+        assert_eq!(args.like.map(|r| r.to_string()).as_deref(), Some("prod"));
         assert!(Cli::try_parse_from(["seed", "bulk", "--like", "a", "--like-db", "sqlite://x.db"]).is_err());
         assert!(Cli::try_parse_from(["seed", "snapshot", "profile", "prod", "--max-values", "50"]).is_ok());
     }
@@ -737,7 +741,7 @@ mod tests {
         let cli = Cli::try_parse_from(["seed", "--no-progress", "bulk", "--allow-remote"]).unwrap();
         assert!(cli.output.no_progress);
         let Command::Bulk(args) = cli.command else { panic!("not bulk") };
-        assert!(args.allow_remote);
+        assert!(args.seeding.allow_remote);
         let cli = Cli::try_parse_from(["seed", "bulk"]).unwrap();
         assert!(!cli.output.no_progress);
     }
@@ -775,13 +779,13 @@ mod tests {
         assert_eq!(listed, expected, "seed --help:\n{help}");
     }
 
-    /// The README's option tables, as (flag, env, commands) rows: the global table, then
+    /// The option tables of docs/configuration.md, as (flag, env, commands) rows: the global table, then
     /// the table of command options (its `commands` column).
     type CommandRow = (String, String, Vec<String>);
 
     fn readme_option_rows() -> (Vec<(String, String)>, Vec<CommandRow>) {
-        let readme = include_str!("../README.md");
-        let section = readme.split("## Global options and environment").nth(1).unwrap();
+        let page = include_str!("../docs/configuration.md");
+        let section = page.split("## Global options and environment").nth(1).unwrap();
         let section = section.split("\n## ").next().unwrap();
         let cells =
             |l: &str| -> Vec<String> { l.replace("\\|", "/").split('|').map(|c| c.trim().to_owned()).collect() };
@@ -806,7 +810,7 @@ mod tests {
         path.split(' ').fold(cmd, |c, name| c.find_subcommand(name).unwrap_or_else(|| panic!("no command {path}")))
     }
 
-    /// r19.6: every option the README lists is taken where it says: global options before
+    /// r19.6: every option docs/configuration.md lists is taken where it says: global options before
     /// and after any command, command options by exactly the commands named, each with its
     /// variable.
     #[test]
@@ -817,7 +821,9 @@ mod tests {
         for (flag, env) in &global {
             let long = flag.trim_start_matches("--");
             let arg = root.get_arguments().find(|a| a.get_long() == Some(long));
-            let arg = arg.unwrap_or_else(|| panic!("README lists {flag} as global; seed has no such global option"));
+            let arg = arg.unwrap_or_else(|| {
+                panic!("docs/configuration.md lists {flag} as global; seed has no such global option")
+            });
             assert!(arg.is_global_set(), "{flag} is in the global table but is not global");
             if !env.is_empty() {
                 assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "{flag}");
@@ -842,7 +848,8 @@ mod tests {
             for path in cmds {
                 let cmd = find(&root, path);
                 let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
-                let arg = arg.unwrap_or_else(|| panic!("README says `seed {path}` takes {flag}; it does not"));
+                let arg =
+                    arg.unwrap_or_else(|| panic!("docs/configuration.md says `seed {path}` takes {flag}; it does not"));
                 let env = (!env.is_empty()).then_some(env.as_str());
                 assert_eq!(arg.get_env().and_then(|e| e.to_str()), env, "seed {path} {flag}");
             }

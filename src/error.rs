@@ -1,5 +1,5 @@
 //! The one error type: `exit_code` maps each condition to a code of [`code::MEANINGS`]
-//! (the one table `--help`, the man page and the README's exit codes come from), `hint`
+//! (the one table `--help`, the man page and docs/exit-codes.md come from), `hint`
 //! says what to try next.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Exit codes, one per failure class.
 pub mod code {
     /// What an exit code means: a line for `seed --help` and the man page (`short`), and
-    /// the README's table row (`long`).
+    /// the documented table's row (`long`, docs/exit-codes.md).
     #[derive(Debug, Clone, Copy)]
     pub struct Meaning {
         pub code: u8,
@@ -21,7 +21,7 @@ pub mod code {
         ($($name:ident = $code:literal, $short:literal, $long:literal;)*) => {
             $(pub const $name: u8 = $code;)*
             /// Every exit code, in order: the one source of `--help`, the man page and the
-            /// README's table (tests run seed into each code and compare the README).
+            /// documented table (tests run seed into each code and compare docs/exit-codes.md).
             pub const MEANINGS: &[Meaning] = &[$(Meaning { code: $code, short: $short, long: $long }),*];
         };
     }
@@ -442,7 +442,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    /// The words of the README's exit-code table that describe `e`'s class. The match is
+    /// The words of the documented exit-code table (docs/exit-codes.md) that describe `e`'s class. The match is
     /// exhaustive: a new variant does not compile until it says where it belongs.
     fn readme_words(e: &Error) -> &'static str {
         match e {
@@ -570,12 +570,12 @@ mod tests {
         }
     }
 
-    /// r15.2: every variant's exit code is the README's code for its class, and its
+    /// r15.2: every variant's exit code is the documented code (docs/exit-codes.md) for its class, and its
     /// message is a sentence with something in it.
     #[test]
     fn every_exit_code_matches_the_readme_table() {
-        let readme = include_str!("../README.md");
-        let table = readme.split("## Exit codes").nth(1).expect("README has an exit-code table");
+        let page = include_str!("../docs/exit-codes.md");
+        let table = page.split("| code | meaning |").nth(1).expect("docs/exit-codes.md has the exit-code table");
         let rows: Vec<(u8, String)> = table
             .lines()
             .filter_map(|l| {
@@ -588,7 +588,7 @@ mod tests {
             let (_, meaning) = rows
                 .iter()
                 .find(|(c, _)| *c == code)
-                .unwrap_or_else(|| panic!("exit code {code} of {e:?} is not in the README's table"));
+                .unwrap_or_else(|| panic!("exit code {code} of {e:?} is not in the table of docs/exit-codes.md"));
             let words = readme_words(&e);
             assert!(meaning.contains(words), "{e:?} exits {code} ({meaning}), but it is a {words} error");
             let text = e.to_string();

@@ -107,9 +107,12 @@ pub fn main() -> ExitCode {
     };
     let ctx = Context { settings, printer: printer.clone() };
     let result = runtime.block_on(async {
+        // The handlers are installed before the command starts: a command that says it
+        // waits (a lock) and is interrupted right then must still end as interrupted.
+        let interrupted = shutdown_signal();
         let result = tokio::select! {
             result = commands::run(cli.command, &ctx) => result,
-            () = shutdown_signal() => Err(Error::Interrupted),
+            () = interrupted => Err(Error::Interrupted),
         };
         if matches!(result, Err(Error::Interrupted)) {
             db::recover_after_interrupt(ctx.settings.urls()).await;
@@ -192,14 +195,17 @@ fn install_panic_hook() {
     }));
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Installs the SIGINT and SIGTERM handlers now; the future resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    let handlers = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+    async move {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }

@@ -328,11 +328,14 @@ pub fn clap_error_event(err: &clap::Error, exit_code: u8, tip: Option<&str>) {
     let message = message.strip_prefix("error: ").unwrap_or(message);
     let (hints, details): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("For more information"));
     let details: Vec<&str> = details.into_iter().filter(|l| tip.is_none() || !l.starts_with("tip:")).collect();
+    // A value parser's own hint (e.g. a bad snapshot reference) is the event's hint.
+    let (ours, details): (Vec<&str>, Vec<&str>) = details.into_iter().partition(|l| l.starts_with("hint: "));
+    let ours = ours.first().and_then(|l| l.strip_prefix("hint: "));
     let detail = details.join("\n");
     printer.failed_event(
         message,
         (!detail.is_empty()).then_some(detail.as_str()),
-        Some(tip.or(hints.first().copied()).unwrap_or("see seed --help")),
+        Some(tip.or(ours).or(hints.first().copied()).unwrap_or("see seed --help")),
         exit_code,
     );
 }

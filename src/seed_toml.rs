@@ -6,7 +6,20 @@
 //! Refused in the file: a database URL holding a password (it would be committed), and
 //! the switches that make a command destructive or lift a safety check (`allow-remote`,
 //! `truncate`, `clean`, `force`): those are typed each time.
+//!
+//! # Adding an option
+//! Every key the file may hold is one row of [`KEYS`]: its name (`section.key`), the
+//! kind of value it takes (how it is checked and converted, what an error says it must
+//! be, how `doctor` shows it) and, for a command option, how it fills the parsed
+//! command's arguments when the command line and the environment left them unset.
+//! That row is all a new command option needs: parsing, the unknown-key message, line
+//! numbers, `doctor`'s list and the layering (flag > environment > file > default)
+//! follow from it. A new global option gets its row too (with no `apply`), and
+//! `settings` resolves it with its other globals (`Resolver::value` reads the row by
+//! name and records the source for `doctor`). A switch that must never come from a file
+//! goes in [`REFUSED`] instead.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,7 +28,7 @@ use clap::parser::ValueSource;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use crate::cli::{Command, SnapshotCommand, UnrelatedArg, parse_duration};
+use crate::cli::{Command, CreateArgs, SeedingArgs, SnapshotCommand, UnrelatedArg, parse_duration};
 use crate::error::Error;
 use crate::output::LogFormat;
 use crate::refs::spec::{RawSection, VirtualRef, parse_section};
@@ -25,96 +38,358 @@ pub const DEFAULT_FILE: &str = "seed.toml";
 /// Config files are a few dozen lines; anything larger is refused before it is parsed.
 const MAX_BYTES: u64 = 1 << 20;
 
-type Raw = Option<Spanned<Value>>;
+/// The sections: `[bulk]` and `[snapshot]` hold options (rows of [`KEYS`]);
+/// `[references]` and `[mask]` are read by their own parsers.
+const SECTIONS: &[&str] = &["bulk", "snapshot", "references", "mask"];
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawConfig {
-    #[serde(alias = "database_url")]
-    database_url: Raw,
-    #[serde(alias = "direct_url")]
-    direct_url: Raw,
-    #[serde(alias = "snapshot_dir")]
-    snapshot_dir: Raw,
-    #[serde(alias = "connect_timeout")]
-    connect_timeout: Raw,
-    #[serde(alias = "statement_timeout")]
-    statement_timeout: Raw,
-    #[serde(alias = "retry_max_attempts")]
-    retry_max_attempts: Raw,
-    #[serde(alias = "retry_base_delay")]
-    retry_base_delay: Raw,
-    #[serde(alias = "retry_max_delay")]
-    retry_max_delay: Raw,
-    #[serde(alias = "log_format")]
-    log_format: Raw,
-    #[serde(alias = "no_progress")]
-    no_progress: Raw,
-    bulk: Option<RawBulk>,
-    snapshot: Option<RawSnapshot>,
-    #[serde(default)]
-    references: RawSection,
-    /// `[mask]`: read again (with its lines) by `snapshot create --mask`.
-    #[serde(default)]
-    mask: RawSection,
+/// Switches refused in a file (see the module documentation); never offered as keys.
+pub const REFUSED: &[&str] = &[
+    "allow-remote",
+    "bulk.allow-remote",
+    "bulk.truncate",
+    "snapshot.allow-remote",
+    "snapshot.clean",
+    "snapshot.force",
+];
+
+/// Whether the command line (or its environment variable) gave the option with this
+/// clap id to the command being run.
+pub type Given<'a> = dyn Fn(&str) -> bool + 'a;
+
+/// One key the file may hold.
+pub struct Key {
+    /// `name` for a global option, `section.name` for a command option.
+    pub name: &'static str,
+    /// Another spelling within its section (besides `_` for `-`), e.g. `table`.
+    pub alias: Option<&'static str>,
+    pub kind: Kind,
+    /// A command option: fills the command's arguments from the file's value where the
+    /// command line and environment left them unset (another command: nothing).
+    pub apply: Option<fn(&mut Command, &Typed, &Given)>,
 }
 
-/// The switches refused in a config file, read on their own first: `RawConfig` does not
-/// know them, so an unknown-key error never offers them as keys to use.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RefusedKeys {
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
-    bulk: Option<RefusedBulk>,
-    snapshot: Option<RefusedSnapshot>,
+/// Every key of a `seed.toml`, in the order `doctor` lists them.
+pub const KEYS: &[Key] = &[
+    global("database-url", Kind::Url),
+    global("direct-url", Kind::Url),
+    global("snapshot-dir", Kind::Path),
+    global("connect-timeout", Kind::Duration),
+    global("statement-timeout", Kind::Duration),
+    global("retry-max-attempts", Kind::U32),
+    global("retry-base-delay", Kind::Duration),
+    global("retry-max-delay", Kind::Duration),
+    global("log-format", Kind::LogFormat),
+    global("no-progress", Kind::Bool),
+    // [bulk]: `seed bulk` only (not `prepare`: its options are on its command line).
+    Key {
+        name: "bulk.count",
+        alias: None,
+        kind: Kind::Whole,
+        apply: Some(|c, v, _| bulk(c, |a| fill(&mut a.count, v))),
+    },
+    Key {
+        name: "bulk.tables",
+        alias: Some("table"),
+        kind: Kind::Counts,
+        apply: Some(|c, v, _| bulk(c, |a| merge_counts(&mut a.tables, v.get().unwrap_or_default()))),
+    },
+    Key {
+        name: "bulk.factories",
+        alias: None,
+        kind: Kind::Path,
+        apply: Some(|c, v, _| bulk(c, |a| fill(&mut a.factories, v))),
+    },
+    Key {
+        name: "bulk.batch-size",
+        alias: None,
+        kind: Kind::Whole,
+        apply: Some(|c, v, _| bulk(c, |a| fill(&mut a.batch_size, v))),
+    },
+    Key { name: "bulk.seed", alias: None, kind: Kind::Whole, apply: Some(|c, v, _| bulk(c, |a| fill(&mut a.seed, v))) },
+    // [snapshot]: `seed snapshot create`. With --no-subset nothing after `exclude` comes
+    // from here (a slice's rules, and the seed and factories file a slice reads).
+    Key {
+        name: "snapshot.tables",
+        alias: Some("table"),
+        kind: Kind::Names,
+        apply: Some(|c, v, _| create(c, |a| fill_list(&mut a.tables, v))),
+    },
+    Key {
+        name: "snapshot.exclude",
+        alias: None,
+        kind: Kind::Names,
+        apply: Some(|c, v, _| create(c, |a| fill_list(&mut a.exclude, v))),
+    },
+    Key {
+        name: "snapshot.compression-level",
+        alias: None,
+        kind: Kind::Level,
+        apply: Some(|c, v, given| {
+            create(c, |a| {
+                if !given("compression_level")
+                    && let Some(level) = v.get()
+                {
+                    a.compression_level = level;
+                }
+            });
+        }),
+    },
+    Key {
+        name: "snapshot.subset",
+        alias: None,
+        kind: Kind::Starts,
+        apply: Some(|c, v, _| slice(c, |a| fill_list(&mut a.subset.subset, v))),
+    },
+    Key {
+        name: "snapshot.children-per-parent",
+        alias: None,
+        kind: Kind::AtLeastOne,
+        apply: Some(|c, v, _| {
+            slice(c, |a| {
+                if !a.subset.no_children {
+                    fill(&mut a.subset.children_per_parent, v);
+                }
+            });
+        }),
+    },
+    Key {
+        name: "snapshot.no-children",
+        alias: None,
+        kind: Kind::Bool,
+        // After children-per-parent: a count from either place wins over this.
+        apply: Some(|c, v, _| {
+            slice(c, |a| {
+                if a.subset.children_per_parent.is_none() && v.get() == Some(true) {
+                    a.subset.no_children = true;
+                }
+            });
+        }),
+    },
+    Key {
+        name: "snapshot.unrelated",
+        alias: None,
+        kind: Kind::Unrelated,
+        apply: Some(|c, v, _| slice(c, |a| fill(&mut a.subset.unrelated, v))),
+    },
+    Key {
+        name: "snapshot.seed",
+        alias: None,
+        kind: Kind::NonNegative,
+        apply: Some(|c, v, _| slice(c, |a| fill(&mut a.seed, v))),
+    },
+    Key {
+        name: "snapshot.factories",
+        alias: None,
+        kind: Kind::Path,
+        apply: Some(|c, v, _| slice(c, |a| fill(&mut a.factories, v))),
+    },
+];
+
+const fn global(name: &'static str, kind: Kind) -> Key {
+    Key { name, alias: None, kind, apply: None }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RefusedBulk {
-    truncate: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
+/// `[bulk]` options reach `seed bulk`'s seeding options.
+fn bulk(command: &mut Command, f: impl FnOnce(&mut SeedingArgs)) {
+    if let Command::Bulk(args) = command {
+        f(&mut args.seeding);
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RefusedSnapshot {
-    clean: Raw,
-    force: Raw,
-    #[serde(alias = "allow_remote")]
-    allow_remote: Raw,
+/// `[snapshot]` options reach `seed snapshot create`.
+fn create(command: &mut Command, f: impl FnOnce(&mut CreateArgs)) {
+    if let Command::Snapshot(SnapshotCommand::Create(args)) = command {
+        f(args);
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawBulk {
-    count: Raw,
-    #[serde(alias = "table")]
-    tables: Raw,
-    factories: Raw,
-    #[serde(alias = "batch_size")]
-    batch_size: Raw,
-    seed: Raw,
+/// `create`, unless `--no-subset` asked for every row.
+fn slice(command: &mut Command, f: impl FnOnce(&mut CreateArgs)) {
+    create(command, |a| {
+        if !a.subset.no_subset {
+            f(a);
+        }
+    });
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawSnapshot {
-    #[serde(alias = "table")]
-    tables: Raw,
-    subset: Raw,
-    #[serde(alias = "children_per_parent")]
-    children_per_parent: Raw,
-    #[serde(alias = "no_children")]
-    no_children: Raw,
-    unrelated: Raw,
-    seed: Raw,
-    factories: Raw,
-    exclude: Raw,
-    #[serde(alias = "compression_level")]
-    compression_level: Raw,
+/// An option left unset takes the file's value.
+fn fill<T: FromTyped>(slot: &mut Option<T>, value: &Typed) {
+    if slot.is_none() {
+        *slot = value.get();
+    }
+}
+
+/// A list left empty takes the file's list.
+fn fill_list(slot: &mut Vec<String>, value: &Typed) {
+    if slot.is_empty()
+        && let Some(v) = value.get()
+    {
+        *slot = v;
+    }
+}
+
+/// File counts for tables the command line does not name come first.
+fn merge_counts(args: &mut Vec<String>, file: Vec<(String, i64)>) {
+    let named: std::collections::HashSet<String> =
+        args.iter().map(|t| t.rsplit_once('=').map_or(t.as_str(), |(n, _)| n).to_owned()).collect();
+    let mut merged: Vec<String> =
+        file.iter().filter(|(t, _)| !named.contains(t)).map(|(t, n)| format!("{t}={n}")).collect();
+    merged.append(args);
+    *args = merged;
+}
+
+/// What a key takes: how its value is checked and converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A database URL without a password.
+    Url,
+    /// A path; a relative one starts from the file's folder.
+    Path,
+    Duration,
+    /// Any whole number (the command checks its range, as for the flag).
+    Whole,
+    U32,
+    /// A compression level, 0 to 9.
+    Level,
+    AtLeastOne,
+    NonNegative,
+    Bool,
+    LogFormat,
+    /// One table name or pattern, or a list of them.
+    Names,
+    /// Starting points of a slice (`--subset`), each checked.
+    Starts,
+    /// `{ staffs = 200 }`.
+    Counts,
+    Unrelated,
+}
+
+/// A value of the file, converted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Typed {
+    Text(String),
+    Path(PathBuf),
+    Duration(Duration),
+    Int(i64),
+    Bool(bool),
+    List(Vec<String>),
+    Counts(Vec<(String, i64)>),
+    LogFormat(LogFormat),
+    Unrelated(UnrelatedArg),
+}
+
+impl Typed {
+    /// The value as `T`, when it is one.
+    pub fn get<T: FromTyped>(&self) -> Option<T> {
+        T::from_typed(self)
+    }
+}
+
+/// The types options are read as.
+pub trait FromTyped: Sized {
+    fn from_typed(t: &Typed) -> Option<Self>;
+}
+
+macro_rules! from_typed {
+    ($t:ty, $pat:pat => $e:expr) => {
+        impl FromTyped for $t {
+            fn from_typed(t: &Typed) -> Option<Self> {
+                match t {
+                    $pat => $e,
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+from_typed!(String, Typed::Text(s) => Some(s.clone()));
+from_typed!(PathBuf, Typed::Path(p) => Some(p.clone()));
+from_typed!(Duration, Typed::Duration(d) => Some(*d));
+from_typed!(i64, Typed::Int(i) => Some(*i));
+from_typed!(u64, Typed::Int(i) => u64::try_from(*i).ok());
+from_typed!(u32, Typed::Int(i) => u32::try_from(*i).ok());
+from_typed!(bool, Typed::Bool(b) => Some(*b));
+from_typed!(Vec<String>, Typed::List(l) => Some(l.clone()));
+from_typed!(Vec<(String, i64)>, Typed::Counts(c) => Some(c.clone()));
+from_typed!(LogFormat, Typed::LogFormat(f) => Some(*f));
+from_typed!(UnrelatedArg, Typed::Unrelated(u) => Some(*u));
+
+impl Kind {
+    /// What an error says the value must be.
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Url => "a database URL string",
+            Kind::Path => "a path (relative paths start from the file's folder; no NUL byte)",
+            Kind::Duration => "a duration such as \"250ms\", \"5s\" or \"10min\" (a number means seconds)",
+            Kind::Whole | Kind::U32 => "a whole number",
+            Kind::Level => "0 to 9",
+            Kind::AtLeastOne => "a whole number from 1 (no-children = true for none)",
+            Kind::NonNegative => "a whole number of 0 or more",
+            Kind::Bool => "true or false",
+            Kind::LogFormat => "\"text\" or \"json\"",
+            Kind::Names => "a list of table names or patterns",
+            Kind::Starts => "a list of starting points such as \"customer:store_id = 1\"",
+            Kind::Counts => "a table of counts, e.g. { staffs = 200 }",
+            Kind::Unrelated => "\"empty\" or \"keep\"",
+        }
+    }
+
+    /// The value converted, `None` when it is not of this kind.
+    fn convert(self, v: &Value, dir: &Path) -> Option<Typed> {
+        let int = || v.as_integer();
+        let list = || match v {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
+            _ => None,
+        };
+        Some(match self {
+            Kind::Url => Typed::Text(v.as_str()?.to_owned()),
+            Kind::Path => {
+                let p = Path::new(v.as_str().filter(|s| !s.is_empty() && !s.contains('\0'))?);
+                Typed::Path(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
+            }
+            Kind::Duration => Typed::Duration(match v {
+                Value::Integer(i) => u64::try_from(*i).ok().map(Duration::from_secs)?,
+                Value::String(s) => parse_duration(s).ok()?,
+                _ => return None,
+            }),
+            Kind::Whole => Typed::Int(int()?),
+            Kind::U32 => Typed::Int(int().filter(|i| u32::try_from(*i).is_ok())?),
+            Kind::Level => Typed::Int(int().filter(|i| (0..=9).contains(i))?),
+            Kind::AtLeastOne => Typed::Int(int().filter(|i| *i >= 1)?),
+            Kind::NonNegative => Typed::Int(int().filter(|i| *i >= 0)?),
+            Kind::Bool => Typed::Bool(v.as_bool()?),
+            Kind::LogFormat => Typed::LogFormat(match v.as_str() {
+                Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                _ => return None,
+            }),
+            Kind::Names | Kind::Starts => Typed::List(list()?),
+            Kind::Counts => Typed::Counts(
+                v.as_table()?.iter().map(|(k, n)| Some((k.clone(), n.as_integer()?))).collect::<Option<_>>()?,
+            ),
+            Kind::Unrelated => Typed::Unrelated(match v.as_str() {
+                Some("empty") => UnrelatedArg::Empty,
+                Some("keep") => UnrelatedArg::Keep,
+                _ => return None,
+            }),
+        })
+    }
+
+    /// How `doctor` shows a value.
+    fn show(self, t: &Typed) -> String {
+        match t {
+            Typed::Text(s) => s.clone(),
+            Typed::Path(p) => p.display().to_string(),
+            Typed::Duration(d) => humantime::format_duration(*d).to_string(),
+            Typed::Int(i) => i.to_string(),
+            Typed::Bool(b) => b.to_string(),
+            Typed::List(l) => l.join(if self == Kind::Starts { " ; " } else { " " }),
+            Typed::Counts(c) => c.iter().map(|(t, n)| format!("{t}={n}")).collect::<Vec<_>>().join(" "),
+            Typed::LogFormat(f) => if *f == LogFormat::Json { "json" } else { "text" }.to_owned(),
+            Typed::Unrelated(u) => format!("{u:?}").to_lowercase(),
+        }
+    }
 }
 
 /// A value from the file and the line it is on.
@@ -127,48 +402,28 @@ pub struct Setting<T> {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub path: PathBuf,
-    pub database_url: Option<Setting<String>>,
-    pub direct_url: Option<Setting<String>>,
-    pub snapshot_dir: Option<Setting<PathBuf>>,
-    pub connect_timeout: Option<Setting<Duration>>,
-    pub statement_timeout: Option<Setting<Duration>>,
-    pub retry_max_attempts: Option<Setting<u32>>,
-    pub retry_base_delay: Option<Setting<Duration>>,
-    pub retry_max_delay: Option<Setting<Duration>>,
-    pub log_format: Option<Setting<LogFormat>>,
-    pub no_progress: Option<Setting<bool>>,
-    pub bulk: BulkConfig,
-    pub snapshot: SnapshotConfig,
+    /// The keys the file sets (rows of [`KEYS`]), converted, with their lines.
+    values: BTreeMap<&'static str, Setting<Typed>>,
     /// `[references]`: references the schema does not declare (`refs::spec`).
     pub references: Vec<VirtualRef>,
     /// Whether the file has `[mask]` rules (parsed where masking is asked for).
     pub has_mask_rules: bool,
 }
 
-/// `[bulk]`: defaults for `seed bulk`.
-#[derive(Debug, Clone, Default)]
-pub struct BulkConfig {
-    pub count: Option<Setting<i64>>,
-    /// `tables = { staffs = 200 }`: `(table, count)`.
-    pub tables: Option<Setting<Vec<(String, i64)>>>,
-    pub factories: Option<Setting<PathBuf>>,
-    pub batch_size: Option<Setting<i64>>,
-    pub seed: Option<Setting<i64>>,
-}
+/// Keys with their positions (the top level, sections included as tables; or one
+/// section's keys).
+type RawTable = BTreeMap<Spanned<String>, Spanned<Value>>;
 
-/// `[snapshot]`: defaults for `seed snapshot create`.
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotConfig {
-    pub tables: Option<Setting<Vec<String>>>,
-    pub exclude: Option<Setting<Vec<String>>>,
-    pub compression_level: Option<Setting<u32>>,
-    /// Starting points of a slice (`--subset`), each checked.
-    pub subset: Option<Setting<Vec<String>>>,
-    pub children_per_parent: Option<Setting<u64>>,
-    pub no_children: Option<Setting<bool>>,
-    pub unrelated: Option<Setting<UnrelatedArg>>,
-    pub seed: Option<Setting<u64>>,
-    pub factories: Option<Setting<PathBuf>>,
+#[derive(Debug, Default, Deserialize)]
+struct RawSections {
+    #[serde(default)]
+    bulk: RawTable,
+    #[serde(default)]
+    snapshot: RawTable,
+    #[serde(default)]
+    references: RawSection,
+    #[serde(default)]
+    mask: RawSection,
 }
 
 /// Which file to read: `--config PATH` (must exist), else `./seed.toml` if present.
@@ -210,236 +465,120 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let line = e.span().map_or(1, |s| line_of(s.start));
         config_error(path, line, &crate::redact::mask_quoted(e.message().trim_end()))
     };
-    let refused: RefusedKeys = toml::from_str(text).map_err(toml_error)?;
-    let (bulk, snapshot) = (refused.bulk.unwrap_or_default(), refused.snapshot.unwrap_or_default());
-    for (key, value) in [
-        ("allow-remote", &refused.allow_remote),
-        ("bulk.allow-remote", &bulk.allow_remote),
-        ("bulk.truncate", &bulk.truncate),
-        ("snapshot.allow-remote", &snapshot.allow_remote),
-        ("snapshot.clean", &snapshot.clean),
-        ("snapshot.force", &snapshot.force),
-    ] {
-        if let Some(v) = value {
+    let top: RawTable = toml::from_str(text).map_err(toml_error)?;
+    let sections: RawSections = toml::from_str(text).map_err(toml_error)?;
+    // Every option key by its full name (`bulk.count`), in the file's order.
+    let mut entries: Vec<(String, &Spanned<String>, &Spanned<Value>)> = Vec::new();
+    for (key, value) in &top {
+        if !SECTIONS.contains(&key.get_ref().as_str()) {
+            entries.push((canonical(key.get_ref()), key, value));
+        }
+    }
+    for (section, table) in [("bulk", &sections.bulk), ("snapshot", &sections.snapshot)] {
+        for (key, value) in table {
+            entries.push((format!("{section}.{}", canonical(key.get_ref())), key, value));
+        }
+    }
+    entries.sort_by_key(|(_, key, _)| key.span().start);
+    // The refused switches first: an unknown-key error never offers them as keys to use.
+    for (name, key, _) in &entries {
+        if REFUSED.contains(&name.as_str()) {
             return Err(Error::usage_hint(
-                format!("{}:{}: {key} is not allowed in a config file", path.display(), line_of(v.span().start)),
+                format!("{}:{}: {name} is not allowed in a config file", path.display(), line_of(key.span().start)),
                 "switches that empty tables, replace snapshots or lift the remote guard are typed on the command line each time",
             ));
         }
     }
-    let raw: RawConfig = toml::from_str(text).map_err(toml_error)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let cx = Cx { path, dir: &dir, line_of: &line_of };
-    let bulk = raw.bulk.unwrap_or_default();
-    let snapshot = raw.snapshot.unwrap_or_default();
-    let references = parse_section(path, &line_of, raw.references).map_err(|e| Error::Config {
+    let mut values = BTreeMap::new();
+    for (name, key, value) in &entries {
+        let Some(spec) = find(name) else {
+            return Err(config_error(path, line_of(key.span().start), &unknown(key.get_ref(), name)));
+        };
+        let line = line_of(value.span().start);
+        let typed = spec
+            .kind
+            .convert(value.get_ref(), &dir)
+            .ok_or_else(|| config_error(path, line, &format!("{} must be {}", spec.name, spec.kind.expected())))?;
+        let setting = Setting { value: typed, line };
+        match spec.kind {
+            Kind::Url => check_url(path, spec.name, &setting)?,
+            Kind::Starts => check_starts(path, spec.name, &setting)?,
+            _ => {}
+        }
+        if values.insert(spec.name, setting).is_some() {
+            return Err(config_error(path, line, &format!("{} is given twice", spec.name)));
+        }
+    }
+    let references = parse_section(path, &line_of, sections.references).map_err(|e| Error::Config {
         file: e.file,
         line: e.line,
         message: e.message,
     })?;
-    Ok(Config {
-        path: path.to_path_buf(),
-        database_url: cx.url(&raw.database_url, "database-url")?,
-        direct_url: cx.url(&raw.direct_url, "direct-url")?,
-        snapshot_dir: cx.path(&raw.snapshot_dir, "snapshot-dir")?,
-        connect_timeout: cx.duration(&raw.connect_timeout, "connect-timeout")?,
-        statement_timeout: cx.duration(&raw.statement_timeout, "statement-timeout")?,
-        retry_max_attempts: cx.convert(&raw.retry_max_attempts, "retry-max-attempts", "a whole number", |v| {
-            v.as_integer().and_then(|i| u32::try_from(i).ok())
-        })?,
-        retry_base_delay: cx.duration(&raw.retry_base_delay, "retry-base-delay")?,
-        retry_max_delay: cx.duration(&raw.retry_max_delay, "retry-max-delay")?,
-        log_format: cx.convert(&raw.log_format, "log-format", "\"text\" or \"json\"", |v| match v.as_str() {
-            Some("text") => Some(LogFormat::Text),
-            Some("json") => Some(LogFormat::Json),
-            _ => None,
-        })?,
-        no_progress: cx.convert(&raw.no_progress, "no-progress", "true or false", Value::as_bool)?,
-        bulk: BulkConfig {
-            count: cx.integer(&bulk.count, "bulk.count")?,
-            tables: cx.convert(&bulk.tables, "bulk.tables", "a table of counts, e.g. { staffs = 200 }", |v| {
-                v.as_table()?.iter().map(|(k, n)| Some((k.clone(), n.as_integer()?))).collect()
-            })?,
-            factories: cx.path(&bulk.factories, "bulk.factories")?,
-            batch_size: cx.integer(&bulk.batch_size, "bulk.batch-size")?,
-            seed: cx.integer(&bulk.seed, "bulk.seed")?,
-        },
-        snapshot: SnapshotConfig {
-            tables: cx.strings(&snapshot.tables, "snapshot.tables")?,
-            exclude: cx.strings(&snapshot.exclude, "snapshot.exclude")?,
-            compression_level: cx.convert(
-                &snapshot.compression_level,
-                "snapshot.compression-level",
-                "0 to 9",
-                |v| v.as_integer().and_then(|i| u32::try_from(i).ok()).filter(|l| *l <= 9),
-            )?,
-            subset: cx.starts(&snapshot.subset)?,
-            children_per_parent: cx.convert(
-                &snapshot.children_per_parent,
-                "snapshot.children-per-parent",
-                "a whole number from 1 (no-children = true for none)",
-                |v| v.as_integer().and_then(|i| u64::try_from(i).ok()).filter(|n| *n >= 1),
-            )?,
-            no_children: cx.convert(&snapshot.no_children, "snapshot.no-children", "true or false", Value::as_bool)?,
-            unrelated: cx.convert(&snapshot.unrelated, "snapshot.unrelated", "\"empty\" or \"keep\"", |v| {
-                match v.as_str() {
-                    Some("empty") => Some(UnrelatedArg::Empty),
-                    Some("keep") => Some(UnrelatedArg::Keep),
-                    _ => None,
-                }
-            })?,
-            seed: cx.convert(&snapshot.seed, "snapshot.seed", "a whole number of 0 or more", |v| {
-                v.as_integer().and_then(|i| u64::try_from(i).ok())
-            })?,
-            factories: cx.path(&snapshot.factories, "snapshot.factories")?,
-        },
-        references,
-        has_mask_rules: !raw.mask.is_empty(),
+    Ok(Config { path: path.to_path_buf(), values, references, has_mask_rules: !sections.mask.is_empty() })
+}
+
+/// `snapshot_dir` and `snapshot-dir` are one key.
+fn canonical(key: &str) -> String {
+    key.replace('_', "-")
+}
+
+/// The row of `name` (a full name; `bulk.table` is found by its alias).
+fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| {
+        k.name == name
+            || k.alias.is_some_and(|alias| match k.name.rsplit_once('.') {
+                Some((section, _)) => name.strip_prefix(section).and_then(|n| n.strip_prefix('.')) == Some(alias),
+                None => name == alias,
+            })
     })
 }
 
+/// `unknown field `x`, expected one of ...`: the keys allowed where `x` is.
+fn unknown(key: &str, name: &str) -> String {
+    let allowed: Vec<&str> = match name.rsplit_once('.') {
+        None => KEYS.iter().map(|k| k.name).filter(|n| !n.contains('.')).chain(SECTIONS.iter().copied()).collect(),
+        Some((section, _)) => {
+            KEYS.iter().filter_map(|k| k.name.strip_prefix(section).and_then(|n| n.strip_prefix('.'))).collect()
+        }
+    };
+    let list: Vec<String> = allowed.iter().map(|k| format!("`{k}`")).collect();
+    format!("unknown field `{key}`, expected one of {}", list.join(", "))
+}
+
 impl Config {
+    /// The value of a key (a row of [`KEYS`]) as `T`, with its line.
+    pub fn get<T: FromTyped>(&self, name: &str) -> Option<Setting<T>> {
+        let s = self.values.get(name)?;
+        Some(Setting { value: s.value.get()?, line: s.line })
+    }
+
     /// `[bulk]` and `[snapshot]` values as `(name, value, line)`, for `doctor`.
     pub fn section_entries(&self) -> Vec<(&'static str, String, usize)> {
-        let mut out = Vec::new();
-        let b = &self.bulk;
-        let s = &self.snapshot;
-        let mut push = |name, value: Option<String>, line: Option<usize>| {
-            if let (Some(v), Some(l)) = (value, line) {
-                out.push((name, v, l));
-            }
-        };
-        push("bulk.count", b.count.as_ref().map(|x| x.value.to_string()), b.count.as_ref().map(|x| x.line));
-        push(
-            "bulk.tables",
-            b.tables.as_ref().map(|x| x.value.iter().map(|(t, n)| format!("{t}={n}")).collect::<Vec<_>>().join(" ")),
-            b.tables.as_ref().map(|x| x.line),
-        );
-        push(
-            "bulk.factories",
-            b.factories.as_ref().map(|x| x.value.display().to_string()),
-            b.factories.as_ref().map(|x| x.line),
-        );
-        push(
-            "bulk.batch-size",
-            b.batch_size.as_ref().map(|x| x.value.to_string()),
-            b.batch_size.as_ref().map(|x| x.line),
-        );
-        push("bulk.seed", b.seed.as_ref().map(|x| x.value.to_string()), b.seed.as_ref().map(|x| x.line));
-        push("snapshot.tables", s.tables.as_ref().map(|x| x.value.join(" ")), s.tables.as_ref().map(|x| x.line));
-        push("snapshot.exclude", s.exclude.as_ref().map(|x| x.value.join(" ")), s.exclude.as_ref().map(|x| x.line));
-        push(
-            "snapshot.compression-level",
-            s.compression_level.as_ref().map(|x| x.value.to_string()),
-            s.compression_level.as_ref().map(|x| x.line),
-        );
-        push("snapshot.subset", s.subset.as_ref().map(|x| x.value.join(" ; ")), s.subset.as_ref().map(|x| x.line));
-        push(
-            "snapshot.children-per-parent",
-            s.children_per_parent.as_ref().map(|x| x.value.to_string()),
-            s.children_per_parent.as_ref().map(|x| x.line),
-        );
-        push(
-            "snapshot.no-children",
-            s.no_children.as_ref().map(|x| x.value.to_string()),
-            s.no_children.as_ref().map(|x| x.line),
-        );
-        push(
-            "snapshot.unrelated",
-            s.unrelated.as_ref().map(|x| format!("{:?}", x.value).to_lowercase()),
-            s.unrelated.as_ref().map(|x| x.line),
-        );
-        push("snapshot.seed", s.seed.as_ref().map(|x| x.value.to_string()), s.seed.as_ref().map(|x| x.line));
-        push(
-            "snapshot.factories",
-            s.factories.as_ref().map(|x| x.value.display().to_string()),
-            s.factories.as_ref().map(|x| x.line),
-        );
-        out
+        KEYS.iter()
+            .filter(|k| k.apply.is_some())
+            .filter_map(|k| self.values.get(k.name).map(|s| (k.name, k.kind.show(&s.value), s.line)))
+            .collect()
     }
 
     /// Fills the command's options the command line left unset from `[bulk]` or
     /// `[snapshot]` (flags and their environment variables win).
     pub fn apply_to_command(&self, command: &mut Command, matches: &ArgMatches) {
-        let given = |sub: Option<&ArgMatches>, id: &str| {
-            sub.and_then(|m| m.value_source(id))
-                .is_some_and(|s| matches!(s, ValueSource::CommandLine | ValueSource::EnvVariable))
+        // The matches of the command being run (`snapshot create`'s, not `snapshot`'s).
+        let mut leaf = matches;
+        while let Some((_, sub)) = leaf.subcommand() {
+            leaf = sub;
+        }
+        let given = |id: &str| {
+            leaf.try_get_raw(id).is_ok()
+                && leaf
+                    .value_source(id)
+                    .is_some_and(|s| matches!(s, ValueSource::CommandLine | ValueSource::EnvVariable))
         };
-        match command {
-            Command::Bulk(args) => {
-                let b = &self.bulk;
-                if args.count.is_none() {
-                    args.count = b.count.as_ref().map(|s| s.value);
-                }
-                if args.batch_size.is_none() {
-                    args.batch_size = b.batch_size.as_ref().map(|s| s.value);
-                }
-                if args.seed.is_none() {
-                    args.seed = b.seed.as_ref().map(|s| s.value);
-                }
-                if args.factories.is_none() {
-                    args.factories = b.factories.as_ref().map(|s| s.value.clone());
-                }
-                // File counts for tables the command line does not name come first.
-                if let Some(tables) = &b.tables {
-                    let named: std::collections::HashSet<String> = args
-                        .tables
-                        .iter()
-                        .map(|t| t.rsplit_once('=').map_or(t.as_str(), |(n, _)| n).to_owned())
-                        .collect();
-                    let mut merged: Vec<String> = tables
-                        .value
-                        .iter()
-                        .filter(|(t, _)| !named.contains(t))
-                        .map(|(t, n)| format!("{t}={n}"))
-                        .collect();
-                    merged.append(&mut args.tables);
-                    args.tables = merged;
-                }
+        for key in KEYS {
+            if let (Some(apply), Some(setting)) = (key.apply, self.values.get(key.name)) {
+                apply(command, &setting.value, &given);
             }
-            Command::Snapshot(SnapshotCommand::Create(args)) => {
-                let s = &self.snapshot;
-                if args.tables.is_empty()
-                    && let Some(t) = &s.tables
-                {
-                    args.tables = t.value.clone();
-                }
-                if args.exclude.is_empty()
-                    && let Some(e) = &s.exclude
-                {
-                    args.exclude = e.value.clone();
-                }
-                let sub = matches.subcommand_matches("snapshot").and_then(|m| m.subcommand_matches("create"));
-                if !given(sub, "compression_level")
-                    && let Some(level) = &s.compression_level
-                {
-                    args.compression_level = level.value;
-                }
-                let sa = &mut args.subset;
-                if sa.no_subset {
-                    return;
-                }
-                if sa.subset.is_empty()
-                    && let Some(starts) = &s.subset
-                {
-                    sa.subset = starts.value.clone();
-                }
-                if sa.children_per_parent.is_none() && !sa.no_children {
-                    sa.children_per_parent = s.children_per_parent.as_ref().map(|n| n.value);
-                    sa.no_children =
-                        s.no_children.as_ref().is_some_and(|b| b.value) && sa.children_per_parent.is_none();
-                }
-                if sa.unrelated.is_none() {
-                    sa.unrelated = s.unrelated.as_ref().map(|u| u.value);
-                }
-                if args.seed.is_none() {
-                    args.seed = s.seed.as_ref().map(|v| v.value);
-                }
-                if args.factories.is_none() {
-                    args.factories = s.factories.as_ref().map(|f| f.value.clone());
-                }
-            }
-            _ => {}
         }
     }
 }
@@ -451,107 +590,38 @@ fn config_error(path: &Path, line: usize, message: &str) -> Error {
     )
 }
 
-/// What converting a value needs: the file, its folder, and offsets to lines.
-struct Cx<'a> {
-    path: &'a Path,
-    dir: &'a Path,
-    line_of: &'a dyn Fn(usize) -> usize,
+/// A URL, refused when it holds a password (the file is meant to be committed).
+fn check_url(path: &Path, key: &str, setting: &Setting<Typed>) -> Result<(), Error> {
+    let Some(url) = setting.value.get::<String>() else { return Ok(()) };
+    crate::redact::register_url_secrets(&url);
+    let masked = crate::redact::mask_value(&url);
+    if masked == crate::redact::MASK {
+        return Err(config_error(
+            path,
+            setting.line,
+            &format!(
+                "{key} is not a database URL (it has no scheme such as postgres://; its text is not shown: it \
+                 may be a password)"
+            ),
+        ));
+    }
+    if masked != crate::untrusted::for_terminal(url.trim()) {
+        return Err(Error::usage_hint(
+            format!("{}:{}: {key} holds a password ({masked})", path.display(), setting.line),
+            "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",
+        ));
+    }
+    Ok(())
 }
 
-impl Cx<'_> {
-    fn convert<T>(
-        &self,
-        raw: &Raw,
-        key: &str,
-        expected: &str,
-        f: impl FnOnce(&Value) -> Option<T>,
-    ) -> Result<Option<Setting<T>>, Error> {
-        let Some(spanned) = raw else { return Ok(None) };
-        let line = (self.line_of)(spanned.span().start);
-        match f(spanned.get_ref()) {
-            Some(value) => Ok(Some(Setting { value, line })),
-            None => Err(config_error(self.path, line, &format!("{key} must be {expected}"))),
-        }
+/// `subset = ["customer:store_id = 1", ...]`, each starting point checked.
+fn check_starts(path: &Path, key: &str, setting: &Setting<Typed>) -> Result<(), Error> {
+    for s in setting.value.get::<Vec<String>>().unwrap_or_default() {
+        crate::subset::spec::Start::parse(&s).map_err(|m| {
+            config_error(path, setting.line, &format!("{key} \"{}\": {m}", crate::untrusted::shown(&s, 80)))
+        })?;
     }
-
-    fn integer(&self, raw: &Raw, key: &str) -> Result<Option<Setting<i64>>, Error> {
-        self.convert(raw, key, "a whole number", Value::as_integer)
-    }
-
-    fn duration(&self, raw: &Raw, key: &str) -> Result<Option<Setting<Duration>>, Error> {
-        self.convert(
-            raw,
-            key,
-            "a duration such as \"250ms\", \"5s\" or \"10min\" (a number means seconds)",
-            |v| match v {
-                Value::Integer(i) => u64::try_from(*i).ok().map(Duration::from_secs),
-                Value::String(s) => parse_duration(s).ok(),
-                _ => None,
-            },
-        )
-    }
-
-    fn path(&self, raw: &Raw, key: &str) -> Result<Option<Setting<PathBuf>>, Error> {
-        let dir = self.dir;
-        self.convert(raw, key, "a path (relative paths start from the file's folder; no NUL byte)", |v| {
-            let p = Path::new(v.as_str().filter(|s| !s.is_empty() && !s.contains('\0'))?);
-            Some(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) })
-        })
-    }
-
-    /// `subset = ["customer:store_id = 1", ...]`, each starting point checked.
-    fn starts(&self, raw: &Raw) -> Result<Option<Setting<Vec<String>>>, Error> {
-        let key = "snapshot.subset";
-        let Some(setting) =
-            self.convert(raw, key, "a list of starting points such as \"customer:store_id = 1\"", |v| match v {
-                Value::String(s) => Some(vec![s.clone()]),
-                Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
-                _ => None,
-            })?
-        else {
-            return Ok(None);
-        };
-        for s in &setting.value {
-            crate::subset::spec::Start::parse(s).map_err(|m| {
-                config_error(self.path, setting.line, &format!("{key} \"{}\": {m}", crate::untrusted::shown(s, 80)))
-            })?;
-        }
-        Ok(Some(setting))
-    }
-
-    fn strings(&self, raw: &Raw, key: &str) -> Result<Option<Setting<Vec<String>>>, Error> {
-        self.convert(raw, key, "a list of table names or patterns", |v| match v {
-            Value::String(s) => Some(vec![s.clone()]),
-            Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
-            _ => None,
-        })
-    }
-
-    /// A URL, refused when it holds a password (the file is meant to be committed).
-    fn url(&self, raw: &Raw, key: &str) -> Result<Option<Setting<String>>, Error> {
-        let Some(setting) = self.convert(raw, key, "a database URL string", |v| v.as_str().map(str::to_owned))? else {
-            return Ok(None);
-        };
-        crate::redact::register_url_secrets(&setting.value);
-        let masked = crate::redact::mask_value(&setting.value);
-        if masked == crate::redact::MASK {
-            return Err(config_error(
-                self.path,
-                setting.line,
-                &format!(
-                    "{key} is not a database URL (it has no scheme such as postgres://; its text is not shown: it \
-                     may be a password)"
-                ),
-            ));
-        }
-        if masked != crate::untrusted::for_terminal(setting.value.trim()) {
-            return Err(Error::usage_hint(
-                format!("{}:{}: {key} holds a password ({masked})", self.path.display(), setting.line),
-                "keep passwords out of seed.toml: use PGPASSWORD, ~/.pgpass, or DATABASE_URL in an untracked .env",
-            ));
-        }
-        Ok(Some(setting))
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -570,16 +640,70 @@ mod tests {
              factories = \"/abs/f.toml\"\n\n[snapshot]\nexclude = [\"audit_*\"]\ncompression-level = 1\n",
         )
         .unwrap();
-        assert_eq!(c.snapshot_dir, Some(Setting { value: PathBuf::from("proj/snaps"), line: 2 }));
-        assert_eq!(c.retry_max_attempts, Some(Setting { value: 3, line: 3 }));
-        assert_eq!(c.connect_timeout.unwrap().value, Duration::from_secs(2));
-        assert_eq!(c.statement_timeout.unwrap().value, Duration::from_secs(30));
-        assert_eq!(c.database_url.unwrap().line, 6);
-        assert_eq!(c.bulk.count, Some(Setting { value: 1000, line: 9 }));
-        assert_eq!(c.bulk.tables.unwrap().value, vec![("staffs".to_owned(), 200)]);
-        assert_eq!(c.bulk.factories.unwrap().value, PathBuf::from("/abs/f.toml"));
-        assert_eq!(c.snapshot.exclude.unwrap().value, vec!["audit_*".to_owned()]);
-        assert_eq!(c.snapshot.compression_level.unwrap().value, 1);
+        assert_eq!(c.get("snapshot-dir"), Some(Setting { value: PathBuf::from("proj/snaps"), line: 2 }));
+        assert_eq!(c.get("retry-max-attempts"), Some(Setting { value: 3u32, line: 3 }));
+        assert_eq!(c.get::<Duration>("connect-timeout").unwrap().value, Duration::from_secs(2));
+        assert_eq!(c.get::<Duration>("statement-timeout").unwrap().value, Duration::from_secs(30));
+        assert_eq!(c.get::<String>("database-url").unwrap().line, 6);
+        assert_eq!(c.get("bulk.count"), Some(Setting { value: 1000i64, line: 9 }));
+        assert_eq!(c.get::<Vec<(String, i64)>>("bulk.tables").unwrap().value, vec![("staffs".to_owned(), 200)]);
+        assert_eq!(c.get::<PathBuf>("bulk.factories").unwrap().value, PathBuf::from("/abs/f.toml"));
+        assert_eq!(c.get::<Vec<String>>("snapshot.exclude").unwrap().value, vec!["audit_*".to_owned()]);
+        assert_eq!(c.get::<u32>("snapshot.compression-level").unwrap().value, 1);
+    }
+
+    /// Every row names an option seed takes: a global one for a top-level key, one of
+    /// the section's command for `[bulk]` (`seed bulk`) and `[snapshot]` (`snapshot create`).
+    #[test]
+    fn every_key_is_an_option_of_its_command() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let create = cli.find_subcommand("snapshot").and_then(|s| s.find_subcommand("create")).unwrap();
+        for key in KEYS {
+            let (cmd, long, global) = match key.name.split_once('.') {
+                None => (&cli, key.name, true),
+                Some(("bulk", k)) => (cli.find_subcommand("bulk").unwrap(), k, false),
+                Some(("snapshot", k)) => (create, k, false),
+                Some(_) => panic!("{}: no such section", key.name),
+            };
+            let long = if long == "tables" { "table" } else { long };
+            let arg = cmd.get_arguments().find(|a| a.get_long() == Some(long));
+            let arg = arg.unwrap_or_else(|| panic!("{}: no option --{long}", key.name));
+            assert_eq!(arg.is_global_set(), global, "{}", key.name);
+            assert_eq!(key.apply.is_some(), !global, "{}: only command options fill the command", key.name);
+        }
+    }
+
+    /// The file fills what the command line left unset, and only that.
+    #[test]
+    fn the_file_fills_what_the_command_line_left_unset() {
+        use clap::{CommandFactory, FromArgMatches};
+        let c = parse_str(
+            "[bulk]\ncount = 7\nseed = 3\ntables = { a = 1, b = 2 }\n\n[snapshot]\ncompression-level = 5\n\
+             subset = \"a:id < 3\"\nno-children = true\nseed = 9\n",
+        )
+        .unwrap();
+        let run = |argv: &[&str]| {
+            let matches = crate::cli::Cli::command().try_get_matches_from(argv).unwrap();
+            let mut cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+            c.apply_to_command(&mut cli.command, &matches);
+            cli.command
+        };
+        let Command::Bulk(b) = run(&["seed", "bulk", "--seed", "1", "--table", "b=5"]) else { panic!() };
+        assert_eq!((b.seeding.count, b.seeding.seed), (Some(7), Some(1)));
+        assert_eq!(b.seeding.tables, ["a=1", "b=5"]);
+        let Command::Snapshot(SnapshotCommand::Create(a)) = run(&["seed", "snapshot", "create", "x"]) else { panic!() };
+        assert_eq!((a.compression_level, a.seed, a.subset.no_children), (5, Some(9), true));
+        assert_eq!(a.subset.subset, ["a:id < 3"]);
+        let argv = ["seed", "snapshot", "create", "x", "--compression-level", "1", "--children-per-parent", "2"];
+        let Command::Snapshot(SnapshotCommand::Create(a)) = run(&argv) else { panic!() };
+        assert_eq!((a.compression_level, a.subset.children_per_parent, a.subset.no_children), (1, Some(2), false));
+        let Command::Snapshot(SnapshotCommand::Create(a)) = run(&["seed", "snapshot", "create", "x", "--no-subset"])
+        else {
+            panic!()
+        };
+        assert!(a.subset.subset.is_empty() && a.seed.is_none() && !a.subset.no_children);
+        assert_eq!(a.compression_level, 5);
     }
 
     #[test]
@@ -621,7 +745,7 @@ mod tests {
         let before = crate::untrusted::SCANNED.with(std::cell::Cell::get);
         let c = parse_str(&text).unwrap();
         assert_eq!(crate::untrusted::SCANNED.with(std::cell::Cell::get) - before, text.len());
-        assert_eq!(c.bulk.tables.unwrap().value.len(), 50_000);
+        assert_eq!(c.get::<Vec<(String, i64)>>("bulk.tables").unwrap().value.len(), 50_000);
     }
 
     /// r19.12: an unknown key's error lists only keys the file may hold, never the

@@ -20,7 +20,7 @@ use crate::env;
 use crate::envfile::Loaded;
 use crate::error::Error;
 use crate::output::{Level, LogFormat, OutputSettings, Printer};
-use crate::seed_toml::{Config, Setting};
+use crate::seed_toml::{Config, FromTyped, Setting};
 use crate::snapshot::location::{DEFAULT_DIR, Spec};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,7 +29,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A command-line flag, e.g. `--database-url`.
-    Flag(&'static str),
+    Flag(String),
     /// An environment variable set before `seed` started.
     Env(&'static str),
     /// A variable read from a `.env` file.
@@ -121,9 +121,9 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// The flag's or variable's source, if clap took the value from either.
-    fn cli_source(&self, id: &str, flag: &'static str, var: Option<&'static str>) -> Option<Source> {
+    fn cli_source(&self, id: &str, flag: &str, var: Option<&'static str>) -> Option<Source> {
         match (self.matches.value_source(id), var) {
-            (Some(ValueSource::CommandLine), _) => Some(Source::Flag(flag)),
+            (Some(ValueSource::CommandLine), _) => Some(Source::Flag(flag.to_owned())),
             (Some(ValueSource::EnvVariable), Some(var)) => Some(match &self.inputs.env_file {
                 Some(loaded) if loaded.set(var) => Source::EnvFile { var, file: loaded.path.clone() },
                 _ => Source::Env(var),
@@ -138,19 +138,19 @@ impl Resolver<'_> {
     }
 
     /// flag/env > seed.toml > nothing.
-    fn pick<T: Clone>(
+    fn pick<T: Clone + FromTyped>(
         &self,
         id: &str,
-        flag: &'static str,
+        flag: &str,
         var: Option<&'static str>,
         cli: Option<T>,
-        config: impl FnOnce(&Config) -> Option<&Setting<T>>,
+        key: &str,
     ) -> Option<(T, Source)> {
         if let (Some(value), Some(source)) = (cli, self.cli_source(id, flag, var)) {
             return Some((value, source));
         }
-        let setting = self.inputs.config.as_ref().and_then(config)?;
-        Some((setting.value.clone(), self.config_source(setting.line)))
+        let setting: Setting<T> = self.inputs.config.as_ref().and_then(|c| c.get(key))?;
+        Some((setting.value, self.config_source(setting.line)))
     }
 
     fn record(&mut self, name: &'static str, value: impl Into<String>, source: &Source) {
@@ -158,37 +158,21 @@ impl Resolver<'_> {
         self.effective.push(Effective { name, value: value.into(), source: source.to_string(), default });
     }
 
-    /// `pick`, then the default; recorded with `show`.
-    fn value<T: Clone>(
+    /// `pick` for the global option `name` (its flag, its seed.toml key; `var`: its
+    /// environment variable), then the default; recorded with `show`.
+    fn value<T: Clone + FromTyped>(
         &mut self,
         name: &'static str,
-        (id, var): (&str, Option<&'static str>),
+        var: Option<&'static str>,
         cli: Option<T>,
-        config: impl FnOnce(&Config) -> Option<&Setting<T>>,
         default: T,
         show: impl Fn(&T) -> String,
     ) -> T {
-        let flag = flag_name(name);
-        let (value, source) = self.pick(id, flag, var, cli, config).unwrap_or((default, Source::Default));
+        // Flags are named like the settings (`--snapshot-dir`, clap id `snapshot_dir`).
+        let (flag, id) = (format!("--{name}"), name.replace('-', "_"));
+        let (value, source) = self.pick(&id, &flag, var, cli, name).unwrap_or((default, Source::Default));
         self.record(name, show(&value), &source);
         value
-    }
-}
-
-/// `--snapshot-dir` for `snapshot-dir`: the flags are named like the settings.
-fn flag_name(name: &'static str) -> &'static str {
-    match name {
-        "database-url" => "--database-url",
-        "direct-url" => "--direct-url",
-        "snapshot-dir" => "--snapshot-dir",
-        "connect-timeout" => "--connect-timeout",
-        "statement-timeout" => "--statement-timeout",
-        "retry-max-attempts" => "--retry-max-attempts",
-        "retry-base-delay" => "--retry-base-delay",
-        "retry-max-delay" => "--retry-max-delay",
-        "log-format" => "--log-format",
-        "no-progress" => "--no-progress",
-        _ => "the command line",
     }
 }
 
@@ -239,7 +223,7 @@ impl Settings {
             "--database-url",
             Some(env::DATABASE_URL),
             non_empty(&cli.connect.database_url),
-            |c| c.database_url.as_ref(),
+            "database-url",
         );
         let (database_url, database_source) = match given {
             Some((url, source @ (Source::Flag(_) | Source::Env(_) | Source::EnvFile { .. }))) => {
@@ -257,10 +241,13 @@ impl Settings {
             source: origin(&database_source, &database_url, env_file),
             default: embedded_default,
         });
-        let direct =
-            r.pick("direct_url", "--direct-url", Some(env::DIRECT_URL), non_empty(&cli.connect.direct_url), |c| {
-                c.direct_url.as_ref()
-            });
+        let direct = r.pick(
+            "direct_url",
+            "--direct-url",
+            Some(env::DIRECT_URL),
+            non_empty(&cli.connect.direct_url),
+            "direct-url",
+        );
         let (direct_url, direct_source) = match direct {
             Some((url, source)) => {
                 let direct = DbUrl::resolve(&url, pg_env)?;
@@ -285,9 +272,8 @@ impl Settings {
 
         let snapshot_dir = r.value(
             "snapshot-dir",
-            ("snapshot_dir", Some(env::SNAPSHOT_DIR)),
+            Some(env::SNAPSHOT_DIR),
             cli.connect.snapshot_dir.clone().filter(|p| !p.as_os_str().is_empty()),
-            |c| c.snapshot_dir.as_ref(),
             PathBuf::from(DEFAULT_DIR),
             |p| p.display().to_string(),
         );
@@ -296,25 +282,22 @@ impl Settings {
         let retry = RetryPolicy {
             max_attempts: r.value(
                 "retry-max-attempts",
-                ("retry_max_attempts", Some(env::RETRY_MAX_ATTEMPTS)),
+                Some(env::RETRY_MAX_ATTEMPTS),
                 cli.retry.retry_max_attempts,
-                |c| c.retry_max_attempts.as_ref(),
                 defaults.max_attempts,
                 u32::to_string,
             ),
             base_delay: r.value(
                 "retry-base-delay",
-                ("retry_base_delay", Some(env::RETRY_BASE_DELAY)),
+                Some(env::RETRY_BASE_DELAY),
                 cli.retry.retry_base_delay,
-                |c| c.retry_base_delay.as_ref(),
                 defaults.base_delay,
                 show_duration,
             ),
             max_delay: r.value(
                 "retry-max-delay",
-                ("retry_max_delay", Some(env::RETRY_MAX_DELAY)),
+                Some(env::RETRY_MAX_DELAY),
                 cli.retry.retry_max_delay,
-                |c| c.retry_max_delay.as_ref(),
                 defaults.max_delay,
                 show_duration,
             ),
@@ -334,9 +317,8 @@ impl Settings {
         }
         let connect_timeout = r.value(
             "connect-timeout",
-            ("connect_timeout", Some(env::CONNECT_TIMEOUT)),
+            Some(env::CONNECT_TIMEOUT),
             cli.connect.connect_timeout,
-            |c| c.connect_timeout.as_ref(),
             DEFAULT_CONNECT_TIMEOUT,
             show_duration,
         );
@@ -345,9 +327,8 @@ impl Settings {
         }
         let statement_timeout = Some(r.value(
             "statement-timeout",
-            ("statement_timeout", Some(env::STATEMENT_TIMEOUT)),
+            Some(env::STATEMENT_TIMEOUT),
             cli.connect.statement_timeout,
-            |c| c.statement_timeout.as_ref(),
             Duration::ZERO,
             |d| if d.is_zero() { "none".to_owned() } else { show_duration(d) },
         ))
@@ -355,22 +336,11 @@ impl Settings {
         if let Some(d) = statement_timeout {
             check_statement_timeout(d, r.effective.last().map_or("", |e| e.source.as_str()))?;
         }
-        let format = r.value(
-            "log-format",
-            ("log_format", Some(env::LOG_FORMAT)),
-            cli.output.log_format,
-            |c| c.log_format.as_ref(),
-            LogFormat::Text,
-            |f| if *f == LogFormat::Json { "json".into() } else { "text".into() },
-        );
-        let no_progress = r.value(
-            "no-progress",
-            ("no_progress", Some(env::NO_PROGRESS)),
-            Some(cli.output.no_progress),
-            |c| c.no_progress.as_ref(),
-            false,
-            bool::to_string,
-        );
+        let format = r.value("log-format", Some(env::LOG_FORMAT), cli.output.log_format, LogFormat::Text, |f| {
+            if *f == LogFormat::Json { "json".into() } else { "text".into() }
+        });
+        let no_progress =
+            r.value("no-progress", Some(env::NO_PROGRESS), Some(cli.output.no_progress), false, bool::to_string);
         if let Some(config) = &inputs.config {
             for (name, value, line) in config.section_entries() {
                 let source = r.config_source(line);
@@ -597,7 +567,7 @@ mod tests {
         assert_eq!(s.summary(), "snapshot-dir=snaps (seed.toml:1), connect-timeout=3s (seed.toml:2)");
         let s = run(&["seed", "--snapshot-dir", "x", "--database-url", "sqlite://a.db", "doctor"], PgEnv::default());
         assert_eq!(s.snapshot_dir, Spec::Local(PathBuf::from("x")));
-        assert_eq!(s.database_source, Source::Flag("--database-url"));
+        assert_eq!(s.database_source, Source::Flag("--database-url".into()));
         // The libpq environment is environment: it beats the file's URL.
         let s = run(&["seed", "doctor"], PgEnv::from_pairs(&[("PGDATABASE", "other")]));
         assert_eq!(s.database_source, Source::Libpq);
@@ -613,7 +583,7 @@ mod tests {
         // A URL beats the libpq environment, which only fills what it leaves out.
         let s = settings_with(&["--database-url", "postgres:///db"], PgEnv::from_pairs(&[("PGHOST", "vm.invalid")]))
             .unwrap();
-        assert_eq!(s.database_source, Source::Flag("--database-url"));
+        assert_eq!(s.database_source, Source::Flag("--database-url".into()));
         assert_eq!(s.database_origin(), "--database-url completed by PGHOST");
         assert!(!s.database_url.is_local());
         // PGPASSWORD alone is not a reason to leave the SQLite default.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{BulkArgs, CreateArgs, LockArgs, MaskArgs, PrepareArgs, RestoreArgs};
+use crate::cli::PrepareArgs;
 use crate::commands::audit::AuditGuard;
 use crate::commands::bulk::{self, Options};
 use crate::commands::snapshot::{create, restore, subset};
@@ -36,10 +36,12 @@ use crate::factory::plan::BulkRequest;
 use crate::output::{Level, human_count, plural};
 use crate::snapshot::catalog::report_unlocked;
 use crate::snapshot::chain::{Chain, Link};
+use crate::snapshot::create::{MaskChoice, Request as CreateRequest};
 use crate::snapshot::format::{FORMAT_VERSION, Header};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::names::validate_name;
 use crate::snapshot::reader::read_header_stored_as;
+use crate::snapshot::reference::SnapshotRef;
 use crate::snapshot::source::Source;
 use crate::snapshot::versions;
 
@@ -65,11 +67,12 @@ pub async fn run(args: PrepareArgs, ctx: &Context) -> Result<u8, Error> {
 /// Without `report` nothing is printed but warnings (a template's rebuild by `seed clone`).
 pub async fn execute(args: &PrepareArgs, ctx: &Context, report: bool) -> Result<String, Error> {
     check_name(&args.name)?;
-    let (req, opts) = bulk::request_from_args(&bulk_args(args))?;
+    // prepare always empties the tables it fills (bulk's `--truncate`), never dry-runs.
+    let (req, opts) = bulk::request_from(&args.seeding, true, false)?;
     // A slice of what bulk writes is saved (and left in the database) instead of all of it.
     let rules = subset::rules(&args.subset, Some(req.seed), req.factories.as_ref(), &ctx.settings.references)?;
     let url = ctx.settings.write_url();
-    if !url.is_local() && !args.allow_remote {
+    if !url.is_local() && !args.seeding.allow_remote {
         return Err(Error::usage_hint(
             format!("refusing to prepare {url}, which is not on this machine: prepare empties the tables it fills"),
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",
@@ -86,13 +89,13 @@ pub async fn execute(args: &PrepareArgs, ctx: &Context, report: bool) -> Result<
     }
     ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
-    let live = read_live(ctx, args.wait).await?;
+    let live = read_live(ctx, args.seeding.wait).await?;
     let key = Key::new(&live, &req, &opts.selection, rules.as_ref());
     let name = format!("{}.{}", args.name, key.short());
     let job = Job { ctx, args, store: &store, name, key, req: &req, opts: &opts, subset: rules };
     let done = job.prepare().await?;
     let kept = if args.template {
-        Some(template::keep(ctx, &args.name, record_args(args), &job.key.full, args.wait).await?)
+        Some(template::keep(ctx, &args.name, record_args(args), &job.key.full, args.seeding.wait).await?)
     } else {
         None
     };
@@ -110,25 +113,25 @@ fn record_args(args: &PrepareArgs) -> Vec<String> {
         out.push(flag.to_owned());
         out.push(value);
     };
-    if let Some(n) = args.count {
+    if let Some(n) = args.seeding.count {
         push("--count", n.to_string());
     }
-    for t in &args.tables {
+    for t in &args.seeding.tables {
         push("--table", t.clone());
     }
-    for p in &args.exclude {
+    for p in &args.seeding.exclude {
         push("--exclude", p.clone());
     }
-    for p in &args.schemas {
+    for p in &args.seeding.schemas {
         push("--schema", p.clone());
     }
-    if let Some(f) = &args.factories {
+    if let Some(f) = &args.seeding.factories {
         push("--factories", std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string());
     }
-    if let Some(n) = args.batch_size {
+    if let Some(n) = args.seeding.batch_size {
         push("--batch-size", n.to_string());
     }
-    if let Some(n) = args.seed {
+    if let Some(n) = args.seeding.seed {
         push("--seed", n.to_string());
     }
     for s in &args.subset.subset {
@@ -141,9 +144,9 @@ fn record_args(args: &PrepareArgs) -> Vec<String> {
         push("--unrelated", if u == crate::cli::UnrelatedArg::Keep { "keep" } else { "empty" }.into());
     }
     for (on, flag) in [
-        (args.strict_names, "--strict-names"),
-        (args.cascade, "--cascade"),
-        (args.allow_remote, "--allow-remote"),
+        (args.seeding.strict_names, "--strict-names"),
+        (args.seeding.cascade, "--cascade"),
+        (args.seeding.allow_remote, "--allow-remote"),
         (args.subset.no_children, "--no-children"),
     ] {
         if on {
@@ -158,7 +161,7 @@ pub fn args_from_record(name: &str, args: &[String], wait: bool) -> Result<Prepa
     let argv = ["seed", "prepare", name].into_iter().map(str::to_owned).chain(args.iter().cloned());
     match <crate::cli::Cli as clap::Parser>::try_parse_from(argv) {
         Ok(crate::cli::Cli { command: crate::cli::Command::Prepare(mut parsed), .. }) => {
-            parsed.wait = wait;
+            parsed.seeding.wait = wait;
             Ok(parsed)
         }
         Ok(_) => Err(Error::Internal("a template's record did not parse as prepare options".into())),
@@ -179,29 +182,6 @@ fn check_name(name: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// The bulk options as `seed bulk` takes them, for its validation: prepare always
-/// empties the tables it fills (`--truncate`).
-fn bulk_args(args: &PrepareArgs) -> BulkArgs {
-    BulkArgs {
-        count: args.count,
-        tables: args.tables.clone(),
-        exclude: args.exclude.clone(),
-        schemas: args.schemas.clone(),
-        strict_names: args.strict_names,
-        factories: args.factories.clone(),
-        batch_size: args.batch_size,
-        seed: args.seed,
-        truncate: true,
-        cascade: args.cascade,
-        dry_run: false,
-        // Learned profiles (`bulk --like`) are not prepare options (yet).
-        like: None,
-        like_db: None,
-        allow_remote: args.allow_remote,
-        wait: args.wait,
-    }
 }
 
 /// What the key is computed from in the live database.
@@ -461,7 +441,7 @@ impl Job<'_> {
                 Step::Changed => continue,
                 Step::Busy(holder) => holder.unwrap_or_else(|| "another seed process".into()),
             };
-            if !self.args.wait {
+            if !self.args.seeding.wait {
                 let why = format!("{holder} is saving snapshot {} (pass --wait to restore it instead)", self.name);
                 return self.seed_without_saving(Miss::Absent, why).await;
             }
@@ -567,24 +547,20 @@ impl Job<'_> {
 
     /// `seed restore --clean` of the snapshot (its lock is held by the caller).
     async fn restore(&self, (header, src): (Header, Arc<dyn Source>)) -> Result<Done, Error> {
-        let args = RestoreArgs {
-            name: self.name.clone(),
+        let req = restore::Request {
+            name: SnapshotRef { name: self.name.clone(), version: None },
             clean: true,
-            cascade: self.args.cascade,
+            cascade: self.args.seeding.cascade,
             allow_schema_mismatch: false,
-            tables: vec![],
-            exclude: vec![],
-            schemas: vec![],
-            strict_names: false,
+            selection: Selection::default(),
             dry_run: false,
-            allow_remote: self.args.allow_remote,
-            lock: LockArgs { wait: self.args.wait },
+            wait: self.args.seeding.wait,
         };
         // A snapshot prepare saved is full (`look` checks): its chain is itself.
         let top = Link::new(self.name.clone(), src, header);
         let chain = Arc::new(Chain::resolve(top, |_| Ok(None))?);
         let header = Arc::new(chain.header().clone());
-        let (tables, rows) = restore::load(self.ctx, &args, &chain, &header).await?.unwrap_or_default();
+        let (tables, rows) = restore::load(self.ctx, &req, &chain, &header).await?.unwrap_or_default();
         Ok(Done::Restored { tables, rows })
     }
 
@@ -594,29 +570,21 @@ impl Job<'_> {
         self.store.prepare_write().await?;
         let location = self.ctx.settings.database_url.location().to_owned();
         let audit = AuditGuard::new(self.ctx, self.store, "prepare", Some(self.name.clone()), Some(location));
-        let args = CreateArgs {
+        let req = CreateRequest {
             name: self.name.clone(),
+            version: 1,
+            replace,
             description: Some(self.description()),
-            tables: vec![],
-            exclude: self.opts.selection.exclude.clone(),
-            schemas: self.opts.selection.schemas.clone(),
-            strict_names: self.opts.selection.strict_names,
-            force: replace,
-            new_version: false,
-            base: None,
-            full: false,
-            compression_level: COMPRESSION_LEVEL,
+            selection: Selection { include: vec![], ..self.opts.selection.clone() },
+            database: self.ctx.settings.database_named(),
+            level: COMPRESSION_LEVEL,
             jobs: None,
-            subset: crate::cli::SubsetArgs::default(),
-            seed: None,
+            base: None,
+            subset: self.subset.clone(),
             // Data seed generated itself: nothing personal to mask.
-            mask: MaskArgs::default(),
-            factories: None,
-            no_mask: true,
-            dry_run: false,
-            lock: LockArgs { wait: self.args.wait },
+            mask: MaskChoice::Off,
         };
-        let result = create::take(&args, self.ctx, self.store, self.subset.clone()).await.map(|_| ());
+        let result = create::take(&req, self.args.seeding.wait, self.ctx, self.store).await.map(|_| ());
         audit.finish(&result).await;
         result
     }
@@ -818,9 +786,9 @@ mod tests {
         let cli = cli.unwrap();
         assert!(cli.output.json);
         let Command::Prepare(args) = cli.command else { panic!("not prepare") };
-        assert_eq!((args.name.as_str(), args.count, args.wait), ("ci", Some(-5), true));
+        assert_eq!((args.name.as_str(), args.seeding.count, args.seeding.wait), ("ci", Some(-5), true));
         // Validation is bulk's, before connecting.
-        let err = bulk::request_from_args(&bulk_args(&args)).unwrap_err();
+        let err = bulk::request_from(&args.seeding, true, false).unwrap_err();
         assert!(err.to_string().contains("--count must be between 1 and"), "{err}");
         for flag in ["--truncate", "--dry-run"] {
             assert!(Cli::try_parse_from(["seed", "prepare", "ci", "--count", "5", flag]).is_err(), "{flag}");

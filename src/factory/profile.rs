@@ -673,7 +673,7 @@ pub fn render(source: &str, settings: &ProfileSettings, tables: &[TableProfile])
     );
     let _ = writeln!(
         out,
-        "# personal and secret-looking columns keep generated values (see the README). Review before committing."
+        "# personal and secret-looking columns keep generated values (see docs/bulk.md). Review before committing."
     );
     let _ = writeln!(out, "# Use: seed bulk --count N --factories THIS_FILE");
     let _ = writeln!(out, "[profile]");

@@ -978,7 +978,7 @@ mod tests {
     }
 
     /// r19.15: the names real schemas use (northwind, pagila, sakila and common ones)
-    /// get values of their kind, and the README lists every generator a file may name.
+    /// get values of their kind, and docs/bulk.md lists every generator a file may name.
     #[test]
     fn real_schema_names_get_their_kind() {
         let text = TypeKind::Text { max_len: None };
@@ -1005,9 +1005,9 @@ mod tests {
         ] {
             assert_eq!(guess_from_name(table, column, &text), Some(want), "{table}.{column}");
         }
-        let readme = include_str!("../../README.md");
+        let page = include_str!("../../docs/bulk.md");
         for (name, _) in GENERATOR_NAMES {
-            assert!(readme.contains(&format!("`{name}`")), "the README does not list the generator {name}");
+            assert!(page.contains(&format!("`{name}`")), "docs/bulk.md does not list the generator {name}");
         }
     }
 }

@@ -19,8 +19,9 @@ use crate::snapshot::chain::{Chain, Link, MAX_CHAIN_DEPTH};
 use crate::snapshot::format::{BaseRef, Header, Storage};
 use crate::snapshot::location::{Location, LockGuard, Mode, ObjectInfo};
 use crate::snapshot::reader::read_header_stored_as;
+use crate::snapshot::reference::SnapshotRef;
 use crate::snapshot::source::Source;
-use crate::snapshot::versions::{self, Ref};
+use crate::snapshot::versions;
 
 /// Objects opened ahead when many headers are read (in a bucket: a ranged GET of the
 /// first MiB each, so the network waits overlap); headers are parsed one at a time.
@@ -112,7 +113,7 @@ pub async fn versions_of(location: &Location, name: &str) -> Result<Vec<Version>
 }
 
 /// The stored version `r` names (the latest one for a bare name).
-pub async fn resolve(location: &Location, r: &Ref) -> Result<Version, Error> {
+pub async fn resolve(location: &Location, r: &SnapshotRef) -> Result<Version, Error> {
     let missing = || Error::SnapshotMissing { name: r.to_string(), dir: location.display() };
     match r.version {
         // One version: its key alone answers.
@@ -259,10 +260,11 @@ pub struct Opened {
 /// the version it resolved to when that is not what was typed (`'v' (v@3)`; version 1
 /// of a bare name is the name itself) and the chain it is rebuilt from when it is
 /// incremental.
-pub fn described(typed: &str, chain: &Chain) -> String {
+pub fn described(typed: &SnapshotRef, chain: &Chain) -> String {
+    let typed = typed.to_string();
     let label = &chain.top().label;
     let mut notes = Vec::new();
-    if typed != label && !label.ends_with("@1") {
+    if &typed != label && !label.ends_with("@1") {
         notes.push(label.to_owned());
     }
     if let [_, below @ ..] = chain.links()
@@ -274,25 +276,24 @@ pub fn described(typed: &str, chain: &Chain) -> String {
     if notes.is_empty() { format!("'{typed}'") } else { format!("'{typed}' ({})", notes.join(", ")) }
 }
 
-/// Opens `text` (`NAME` or `NAME@N`) with its chain, holding shared locks on every name
+/// Opens `r` (`NAME` or `NAME@N`) with its chain, holding shared locks on every name
 /// the chain goes through. The names are only known from the headers, so when a base
 /// lives under a name not yet locked, every lock is let go and the whole set taken
 /// again in name order, then the chain resolved again.
 pub async fn open_chain(
     location: Location,
     printer: &Printer,
-    text: &str,
+    r: &SnapshotRef,
     wait: bool,
     command: &str,
 ) -> Result<Opened, Error> {
-    let r = Ref::parse(text)?;
     // Looked for first, so a reader never creates a lock where there is no snapshot.
-    resolve(&location, &r).await?;
+    resolve(&location, r).await?;
     let mut names = BTreeMap::from([(r.name.clone(), Mode::Shared)]);
     let label = format!("seed snapshot {command} {r}");
     loop {
         let locks = lock_names(printer, &location, &names, wait, &label).await?;
-        let version = resolve(&location, &r).await?;
+        let version = resolve(&location, r).await?;
         let top = version.link(&location).await?;
         let top_header = top.header.clone();
         let chain = resolve_chain(&location, top).await;

@@ -27,8 +27,8 @@ use crate::snapshot::chain::{MAX_CHAIN_DEPTH, base_label};
 use crate::snapshot::format::{BaseRef, Header, Storage, content_checksum};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::reader::{read_header_stored_as, verify_source};
+use crate::snapshot::reference::SnapshotRef;
 use crate::snapshot::source::Source;
-use crate::snapshot::versions::Ref;
 
 const COPY_BUF: usize = 1 << 20;
 
@@ -70,20 +70,19 @@ struct Planned {
     header: Header,
 }
 
-/// Copies `text` (`NAME` or `NAME@N`) and the bases below it that `to` lacks, taking
+/// Copies `r` (`NAME` or `NAME@N`) and the bases below it that `to` lacks, taking
 /// the locks (`command` names their holder).
 pub async fn copy_chain(
     printer: &Printer,
     command: &str,
-    text: &str,
+    r: &SnapshotRef,
     from: &Location,
     to: &Location,
     force: bool,
     wait: bool,
 ) -> Result<Copied, Error> {
-    let r = Ref::parse(text)?;
     // Looked for first, so nothing is locked where there is nothing to copy.
-    resolve(from, &r).await?;
+    resolve(from, r).await?;
     let label = format!("seed {command} {r}");
     to.prepare_write().await?;
     let mut names = BTreeMap::from([(r.name.clone(), Mode::Shared)]);
@@ -101,7 +100,7 @@ pub async fn copy_chain(
             let write = lock_names(printer, to, &exclusive, wait, &label).await?;
             (write, lock_names(printer, from, &names, wait, &label).await?)
         };
-        let top = resolve(from, &r).await?;
+        let top = resolve(from, r).await?;
         let plan = plan(from, to, &top, force).await?;
         let mut need = names.clone();
         for p in &plan {

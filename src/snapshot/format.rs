@@ -1068,7 +1068,7 @@ pub(crate) mod tests {
         let back: Header = serde_json::from_str(&json).unwrap();
         assert_eq!(back, h);
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
-        // These spellings are part of the format (README, "Snapshot file format").
+        // These spellings are part of the format (docs/format.md).
         assert!(json.contains(r#""kind":{"kind":"array","element":{"kind":"enum","labels":["a"]}}"#), "{json}");
         assert!(
             json.contains(

@@ -14,6 +14,7 @@ pub mod location;
 pub mod names;
 pub mod reader;
 pub mod rebase;
+pub mod reference;
 pub mod rowkey;
 pub mod source;
 mod validate;

@@ -1,5 +1,5 @@
-//! Versions of a snapshot name: the user's `NAME@N` syntax and the keys (file or
-//! object names) versions are stored under. Everything that turns one into the other
+//! Versions of a snapshot name: the keys (file or object names) versions are stored
+//! under (the user's `NAME@N` syntax is `reference`). Everything that turns one into the other
 //! lives here, so the snapshot store only ever deals in keys.
 //!
 //! - Version 1 of `NAME` is the key `NAME.seed.gz`: what seed wrote before versions
@@ -12,61 +12,9 @@
 //!   (`NAME@next`), so creating the next version excludes other creators of that name
 //!   but not readers of its existing versions.
 
-use std::fmt;
-
-use crate::error::Error;
 use crate::snapshot::names::{EXTENSION, validate_name};
-
-/// Highest version number: nine digits keep keys short and numbers exact anywhere.
-pub const MAX_VERSION: u64 = 999_999_999;
-
-/// `NAME` or `NAME@N` as the user typed it, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ref {
-    pub name: String,
-    /// `None`: the latest version.
-    pub version: Option<u64>,
-}
-
-impl Ref {
-    /// Parses `NAME` or `NAME@N` (N from 1 to [`MAX_VERSION`], plain decimal).
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        let Some((name, number)) = text.split_once('@') else {
-            validate_name(text)?;
-            return Ok(Self { name: text.to_owned(), version: None });
-        };
-        validate_name(name)?;
-        let version = parse_version(number).ok_or_else(|| {
-            Error::usage_hint(
-                format!("invalid snapshot version '{}' in '{}'", number.escape_debug(), text.escape_debug()),
-                format!("NAME@N names version N (from 1 to {MAX_VERSION}) of NAME, e.g. {name}@2; NAME alone means its latest version"),
-            )
-        })?;
-        Ok(Self { name: name.to_owned(), version: Some(version) })
-    }
-
-    /// The reference to one version.
-    pub fn exact(name: &str, version: u64) -> Self {
-        Self { name: name.to_owned(), version: Some(version) }
-    }
-}
-
-impl fmt::Display for Ref {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.version {
-            Some(v) => write!(f, "{}@{v}", self.name),
-            None => f.write_str(&self.name),
-        }
-    }
-}
-
-/// `N` of `NAME@N`: decimal digits only, no sign or leading zero, 1 to [`MAX_VERSION`].
-fn parse_version(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
-        return None;
-    }
-    s.parse().ok().filter(|v| (1..=MAX_VERSION).contains(v))
-}
+pub use crate::snapshot::reference::MAX_VERSION;
+use crate::snapshot::reference::parse_version;
 
 /// `NAME@N`, the way messages name one version.
 pub fn label(name: &str, version: u64) -> String {
@@ -108,20 +56,6 @@ pub fn lock_resource(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refs_parse_names_and_versions() {
-        assert_eq!(Ref::parse("baseline").unwrap(), Ref { name: "baseline".into(), version: None });
-        assert_eq!(Ref::parse("ci-1.2@7").unwrap(), Ref::exact("ci-1.2", 7));
-        assert_eq!(Ref::parse("x@999999999").unwrap().version, Some(MAX_VERSION));
-        assert_eq!(Ref::exact("a", 3).to_string(), "a@3");
-        assert_eq!(Ref::parse("a").unwrap().to_string(), "a");
-        for bad in ["a@", "a@0", "a@01", "a@-1", "a@+2", "a@1.5", "a@1000000000", "a@2@3", "@2", "a b@2", "a@٣", "a@ 2"]
-        {
-            let err = Ref::parse(bad).unwrap_err();
-            assert!(matches!(err, Error::Usage { .. }), "{bad}: {err:?}");
-        }
-    }
 
     #[test]
     fn keys_round_trip_and_version_1_is_the_old_file_name() {

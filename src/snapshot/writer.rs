@@ -506,7 +506,7 @@ pub(crate) mod tests {
         let mut copy = header.clone();
         assert_eq!(header.header_checksum, Some(format::header_checksum(&mut copy).unwrap()));
         // The file holds the canonical JSON itself: emptying the checksum's value in
-        // the line and hashing it gives the checksum (the README's recipe).
+        // the line and hashing it gives the checksum (the recipe of docs/format.md).
         let bytes = std::fs::read(dir.path().join("signed.seed.gz")).unwrap();
         let mut line = String::new();
         flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut line).unwrap();

@@ -15,8 +15,8 @@
 //!
 //! The slice never has a dangling reference. How (`closure`): keys of the slice are
 //! held client-side, the database evaluates the conditions and looks keys up in
-//! batches, all inside the snapshot's one read transaction (see the README's
-//! "Subsets" section for why not temporary tables). `explain` estimates the same
+//! batches, all inside the snapshot's one read transaction (see docs/subsets.md
+//! for why not temporary tables). `explain` estimates the same
 //! before reading data (`--dry-run`).
 
 mod closure;

@@ -48,7 +48,7 @@ fn demo_story(t: &Target) {
     t.run(&["snapshot", "create", "baseline"], 0);
     t.run(&["bulk", "--count", "10"], 0);
     let before = (t.dump)();
-    // The README's example: refused before writing, at --dry-run too, naming every child.
+    // The example of docs/restore.md: refused before writing, at --dry-run too, naming every child.
     for extra in [&["--dry-run"][..], &[]] {
         let mut args = vec!["snapshot", "restore", "baseline", "--table", "staffs", "--clean"];
         args.extend_from_slice(extra);

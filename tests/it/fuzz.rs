@@ -38,7 +38,7 @@ use crate::snapshot::clone_db;
 use crate::trust::toml_string;
 
 const DEFAULT_SEED: u64 = 0x5eed_f022_2026_0008;
-/// Exit codes each command may end with on a damaged file (README "Exit codes"):
+/// Exit codes each command may end with on a damaged file (docs/exit-codes.md):
 /// 0 ok, 7 corrupt; restore also 5 (pre-flight: e.g. an edited database kind).
 const SHOW_VERIFY_CODES: [i32; 2] = [0, 7];
 const RESTORE_CODES: [i32; 3] = [0, 5, 7];

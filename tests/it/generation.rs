@@ -224,20 +224,27 @@ fn r8_13_factories_counts_paths_and_null_rules_are_usage_errors() {
 }
 
 #[test]
-fn r8_13_unknown_table_is_a_usage_error_in_code_and_readme() {
+fn r8_13_unknown_table_is_a_usage_error_in_code_and_docs() {
     let db = TestDb::with_demo_schema("gen_unknown_table");
     let w = Workdir::new();
     let text = expect_code(&bulk(&w, &db.url(), &["--table", "nope=3"]), 2);
     assert!(text.contains("unknown table 'nope'"), "{text}");
-    let readme = std::fs::read_to_string(crate::common::repo_path("README.md")).unwrap();
+    let page = std::fs::read_to_string(crate::common::repo_path("docs/exit-codes.md")).unwrap();
     let row = |code: &str| {
-        readme
-            .lines()
+        page.lines()
             .find(|l| l.starts_with(&format!("| {code} |")))
-            .unwrap_or_else(|| panic!("README has no row {code}"))
+            .unwrap_or_else(|| panic!("docs/exit-codes.md has no row {code}"))
     };
-    assert!(row("2").contains("unknown table"), "README's exit code 2 should cover unknown tables: {}", row("2"));
-    assert!(!row("5").contains("unknown table"), "README's exit code 5 still claims unknown tables: {}", row("5"));
+    assert!(
+        row("2").contains("unknown table"),
+        "docs/exit-codes.md: exit code 2 should cover unknown tables: {}",
+        row("2")
+    );
+    assert!(
+        !row("5").contains("unknown table"),
+        "docs/exit-codes.md: exit code 5 still claims unknown tables: {}",
+        row("5")
+    );
 }
 
 // =======================================================================================

@@ -65,7 +65,7 @@ pub fn stored_member(data: &[u8]) -> Vec<u8> {
 }
 
 /// What a "naive forger" does after editing a format-2 header: recomputes
-/// `header_checksum` as the README describes it (xxh3-128 of the header's JSON with
+/// `header_checksum` as docs/format.md describes it (xxh3-128 of the header's JSON with
 /// the checksum's value emptied). A header without one (format 1) is returned as is.
 pub fn resign(json: &str) -> String {
     const KEY: &str = "\"header_checksum\":\"";
@@ -419,7 +419,7 @@ fn r8_2_inconsistent_headers_are_refused_with_the_reason() {
     }
 }
 
-/// What the binding cannot do, stated in the README: whoever recomputes both the
+/// What the binding cannot do, stated in docs/format.md: whoever recomputes both the
 /// tables fingerprint and the header checksum (both are public algorithms; there is no
 /// secret key) can relabel columns of the same type. This test pins that statement.
 #[test]

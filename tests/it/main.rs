@@ -9,6 +9,7 @@ mod clone;
 mod coherence;
 mod constraints;
 mod dependents;
+mod docs_examples;
 mod doctor;
 mod exit_codes;
 mod faults;

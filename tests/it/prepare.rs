@@ -1,5 +1,5 @@
-//! `seed prepare NAME [bulk options]`, the CI setup step, run as the README's GitHub
-//! Actions job runs it: a migrated database, one shared snapshot directory, `prepare`,
+//! `seed prepare NAME [bulk options]`, the CI setup step, run as the GitHub
+//! Actions job of docs/prepare.md runs it: a migrated database, one shared snapshot directory, `prepare`,
 //! then the tests. First run seeds and saves, later runs restore (identical data by
 //! `pg_dump --data-only`); anything in the key changing is a miss; an unusable snapshot
 //! is a miss; concurrent runners neither fail nor corrupt; failures change nothing.
@@ -154,10 +154,10 @@ fn prepare_seeds_first_then_restores_the_same_data_on_every_runner() {
     assert_eq!(shared.snapshots().len(), 1);
 }
 
-/// The `seed prepare` line of the README's GitHub Actions job, split into arguments.
+/// The `seed prepare` line of the GitHub Actions job in docs/prepare.md, split into arguments.
 fn readme_ci_prepare_line() -> Vec<String> {
-    let readme = std::fs::read_to_string(crate::common::repo_path("README.md")).unwrap();
-    let section = readme.split("#### In GitHub Actions").nth(1).expect("the README has the CI recipe");
+    let page = std::fs::read_to_string(crate::common::repo_path("docs/prepare.md")).unwrap();
+    let section = page.split("## In GitHub Actions").nth(1).expect("docs/prepare.md has the CI recipe");
     let yaml = section.split("```yaml").nth(1).and_then(|b| b.split("```").next()).expect("a yaml block");
     assert!(yaml.contains("SEED_SNAPSHOT_DIR") && yaml.contains("DATABASE_URL"), "{yaml}");
     let line =

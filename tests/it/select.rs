@@ -103,7 +103,7 @@ fn r11_6_sqlite_names_match_without_regard_to_case() {
     w.run(&["bulk", "--count", "3"], 0);
     w.run(&["snapshot", "create", "two", "--table", "STAFFS", "--table", "off*"], 0);
     assert_eq!(tables_of(&w, "two"), [".office_staffs", ".offices", ".staffs"]);
-    // The README's `--exclude 'audit_*'` on a schema without audit tables (r19.4).
+    // The `--exclude 'audit_*'` of docs/configuration.md on a schema without audit tables (r19.4).
     w.run(&["bulk", "--count", "3", "--exclude", "audit_*"], 0);
     w.run(&["snapshot", "create", "three", "--exclude", "audit_*"], 0);
     assert_eq!(tables_of(&w, "three").len(), 4);

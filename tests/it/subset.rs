@@ -40,7 +40,7 @@ const fn e(child: &'static str, fk: &'static str, parent: &'static str, pk: &'st
 /// The slice's rules computed in SQL, in scratch tables `d_T` (rows reached downward:
 /// start rows and children of such rows) and `k_T` (every row of the slice: `d_T` plus
 /// every row a row of `k_T` references), round after round until nothing changes. It
-/// shares no code with seed: only the rules of the README, over a hand-written list of
+/// shares no code with seed: only the rules of docs/subsets.md, over a hand-written list of
 /// references and keys.
 struct Expected<'a> {
     /// (table, its key columns)

@@ -775,7 +775,7 @@ fn r21_6_odd_object_keys_are_listed_as_corrupt_and_stop_nothing() {
 // ---------------------------------------------------------------------------------
 
 /// Longest a command may take to give up on a stopped store in these tests: the bound
-/// the README gives (about a minute) with room for a loaded machine. Not a timing
+/// docs/reliability.md gives (about a minute) with room for a loaded machine. Not a timing
 /// claim: a command that still runs then is one that hangs.
 const GIVE_UP: std::time::Duration = std::time::Duration::from_secs(180);
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::cli::BulkArgs;
+use crate::cli::{BulkArgs, SeedingArgs};
 use crate::commands::cascade::{also_emptied_json, also_emptied_text};
 use crate::context::Context;
 use crate::db::retry::with_retry;
@@ -56,7 +56,15 @@ pub struct Options {
     pub selection: Selection,
 }
 
+/// `seed bulk`'s arguments, checked (see `request_from`).
 pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Error> {
+    request_from(&args.seeding, args.truncate, args.dry_run)
+}
+
+/// The seeding options checked, before anything connects, into the plain request and
+/// options an attempt takes; `truncate` and `dry_run` are the caller's (`prepare`
+/// always empties what it fills and never dry-runs).
+pub fn request_from(args: &SeedingArgs, truncate: bool, dry_run: bool) -> Result<(BulkRequest, Options), Error> {
     let count = match args.count {
         None => None,
         Some(n) if n >= 1 && n.unsigned_abs() <= MAX_COUNT => Some(n.unsigned_abs()),
@@ -119,9 +127,9 @@ pub fn request_from_args(args: &BulkArgs) -> Result<(BulkRequest, Options), Erro
     Ok((
         BulkRequest { default_count: count, table_counts, factories, like: None, seed, batch_size },
         Options {
-            truncate: args.truncate,
+            truncate,
             cascade: args.cascade,
-            dry_run: args.dry_run,
+            dry_run,
             wait: args.wait,
             selection: Selection {
                 include: vec![],
@@ -138,11 +146,12 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
     // A snapshot's shared lock is held for the whole load, like a restore's.
     let mut _like_guard = None;
     let settings = req.factories.as_ref().map(|f| f.profile.clone()).unwrap_or_default();
-    let learned = if let Some(name) = &args.like {
+    let learned = if let Some(r) = &args.like {
         let opened =
-            crate::snapshot::catalog::open_chain(ctx.location()?, &ctx.printer, name, opts.wait, "profile").await?;
+            crate::snapshot::catalog::open_chain(ctx.location()?, &ctx.printer, r, opts.wait, "profile").await?;
+        let name = r.to_string();
         let text = tokio::task::block_in_place(|| {
-            crate::commands::snapshot::profile::profile_snapshot(&opened.chain, name, &settings)
+            crate::commands::snapshot::profile::profile_snapshot(&opened.chain, &name, &settings)
         })?;
         _like_guard = Some(opened.locks);
         Some((format!("<profile of snapshot {name}>"), text))
@@ -156,7 +165,7 @@ pub async fn run(args: BulkArgs, ctx: &Context) -> Result<u8, Error> {
         req.like = Some(Factories::parse(std::path::Path::new(&label), text)?);
     }
     let url = ctx.settings.write_url().clone();
-    if opts.truncate && !url.is_local() && !args.allow_remote {
+    if opts.truncate && !url.is_local() && !args.seeding.allow_remote {
         return Err(Error::usage_hint(
             format!("refusing to --truncate tables on {url}, which is not on this machine"),
             "pass --allow-remote (or SEED_ALLOW_REMOTE=1) if you really mean to empty tables there",

@@ -9,12 +9,13 @@ use crate::error::{Error, code};
 use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::copy::{Copied, copy_chain};
 use crate::snapshot::location::Location;
+use crate::snapshot::reference::SnapshotRef;
 
 /// `push` and `pull`: `name` copied from `from` to `to` with its chain (see
 /// `snapshot::copy`), audited in `to` and reported.
 pub(super) async fn copy(
     command: &'static str,
-    name: &str,
+    name: &SnapshotRef,
     from: &Location,
     to: &Location,
     force: bool,
@@ -28,7 +29,7 @@ pub(super) async fn copy(
         )));
     }
     to.check()?;
-    let audit = AuditGuard::new(ctx, to, command, Some(name.to_owned()), None);
+    let audit = AuditGuard::new(ctx, to, command, Some(name.to_string()), None);
     let result = copy_chain(&ctx.printer, command, name, from, to, force, wait).await;
     if let Ok(copied) = &result {
         report_copy(ctx, command, from, to, copied);

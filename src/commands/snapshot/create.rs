@@ -36,13 +36,14 @@ use crate::snapshot::chain::{Chain, MAX_CHAIN_DEPTH};
 use crate::snapshot::create::{self, Base, MaskChoice, Stored};
 use crate::snapshot::format::Header;
 use crate::snapshot::location::{Location, Mode};
-use crate::snapshot::versions::{self, Ref};
+use crate::snapshot::reference::SnapshotRef;
+use crate::snapshot::versions;
 
 /// The application name the database sees.
 const APP: &str = "seed snapshot create";
 
 pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
-    let r = Ref::parse(&args.name)?;
+    let r = &args.name;
     if let Some(v) = r.version {
         return Err(Error::usage_hint(
             format!("create takes a snapshot name, not a version ('{}@{v}')", r.name),
@@ -71,14 +72,14 @@ pub async fn run(args: CreateArgs, ctx: &Context) -> Result<u8, Error> {
         ctx,
         &store,
         "snapshot create",
-        Some(args.name.clone()),
+        Some(args.name.name.clone()),
         Some(ctx.settings.database_url.location().to_owned()),
     );
     let result = create(&args, ctx, &store, rules, &mask).await;
     if let Ok(v) = &result
         && *v > 1
     {
-        audit.set_name(Some(versions::label(&args.name, *v)));
+        audit.set_name(Some(versions::label(&args.name.name, *v)));
     }
     audit.finish(&result).await;
     result.map(|_| code::OK)
@@ -97,19 +98,19 @@ struct Target {
 
 /// The base a create builds on: `--base REF`, else the latest version with
 /// `--new-version` (unless `--full`), else none.
-fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Result<Option<Ref>, Error> {
+fn base_ref(args: &CreateArgs, latest: Option<u64>) -> Option<SnapshotRef> {
     match &args.base {
-        Some(text) => Ok(Some(Ref::parse(text)?)),
-        None if args.new_version && !args.full => Ok(latest.map(|v| Ref::exact(&args.name, v))),
-        None => Ok(None),
+        Some(r) => Some(r.clone()),
+        None if args.new_version && !args.full => latest.map(|v| SnapshotRef::exact(&args.name.name, v)),
+        None => None,
     }
 }
 
 /// The slice a dry run given none would take: its base's, as `create` takes it.
 async fn base_rules(args: &CreateArgs, ctx: &Context) -> Result<Option<crate::subset::Rules>, Error> {
     let store = ctx.location()?;
-    let latest = versions_of(&store, &args.name).await?.last().map(|v| v.version);
-    let Some(r) = base_ref(args, latest)? else { return Ok(None) };
+    let latest = versions_of(&store, &args.name.name).await?.last().map(|v| v.version);
+    let Some(r) = base_ref(args, latest) else { return Ok(None) };
     let base = resolve(&store, &r).await?;
     let header = base.header(&store).await?;
     subset::of_base(&args.subset, &ctx.printer, &base.label(), header.subset.as_ref())
@@ -124,23 +125,23 @@ async fn create(
     rules: Option<crate::subset::Rules>,
     mask: &MaskChoice,
 ) -> Result<u64, Error> {
-    let command = format!("seed snapshot create {}", args.name);
+    let command = format!("seed snapshot create {}", args.name.name);
     // The number lock first, alone: it decides between concurrent creators of the
     // name. Then the name itself (exclusive only to replace a version) and the names
     // the base's chain goes through, shared, all in name order.
-    let number = BTreeMap::from([(versions::number_lock(&args.name), Mode::Exclusive)]);
+    let number = BTreeMap::from([(versions::number_lock(&args.name.name), Mode::Exclusive)]);
     let _number = lock_names(&ctx.printer, store, &number, args.lock.wait, &command).await?;
-    let mut names = BTreeMap::from([(args.name.clone(), if args.force { Mode::Exclusive } else { Mode::Shared })]);
+    let mut names = BTreeMap::from([(args.name.name.clone(), if args.force { Mode::Exclusive } else { Mode::Shared })]);
     let (target, _locks) = loop {
         let locks = lock_names(&ctx.printer, store, &names, args.lock.wait, &command).await?;
-        let existing = versions_of(store, &args.name).await?;
+        let existing = versions_of(store, &args.name.name).await?;
         let latest = existing.last().map(|v| v.version);
-        let target = target_version(&args.name, args.new_version, args.force, store, &existing).await?;
-        let base = match base_ref(args, latest)? {
+        let target = target_version(&args.name.name, args.new_version, args.force, store, &existing).await?;
+        let base = match base_ref(args, latest) {
             None => None,
             Some(r) => {
                 let v = resolve(store, &r).await?;
-                if v.name == args.name && v.version == target.0 {
+                if v.name == args.name.name && v.version == target.0 {
                     return Err(Error::usage(format!("{} cannot be built on itself", v.label())));
                 }
                 Some(v)
@@ -177,28 +178,22 @@ async fn create(
     };
     ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
+    let req = request(args, ctx, &target, mask);
     let (header, stored) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
-        attempt(args, ctx, store, &target, mask)
+        attempt(&req, args.lock.wait, ctx, store)
     })
     .await?;
     report(args, ctx, store, &header, &stored, started).await;
     Ok(target.version)
 }
 
-/// Writes snapshot `args.name` as version 1, in full (retried as a whole on transient
-/// failures); prints no summary. The caller holds the name's exclusive lock and has
+/// Writes `req` (retried as a whole on transient failures; `wait`: for a held database
+/// lock); prints no summary. The caller holds the name's exclusive lock and has
 /// checked the direct URL (`seed prepare` reuses this).
-pub async fn take(
-    args: &CreateArgs,
-    ctx: &Context,
-    store: &Location,
-    rules: Option<crate::subset::Rules>,
-) -> Result<Header, Error> {
-    let target = Target { version: 1, replace: args.force, base: None, subset: rules };
-    let (header, _) = with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| {
-        attempt(args, ctx, store, &target, &MaskChoice::Off)
-    })
-    .await?;
+pub async fn take(req: &create::Request, wait: bool, ctx: &Context, store: &Location) -> Result<Header, Error> {
+    let (header, _) =
+        with_retry(&ctx.settings.retry, &ctx.printer, "taking the snapshot", |_| attempt(req, wait, ctx, store))
+            .await?;
     Ok(header)
 }
 
@@ -258,9 +253,10 @@ async fn report(
     stored: &[Stored],
     started: Instant,
 ) {
-    let key = versions::key(&args.name, header.version);
+    let key = versions::key(&args.name.name, header.version);
     let path = store.display_key(&key);
-    let label = if header.version == 1 { args.name.clone() } else { versions::label(&args.name, header.version) };
+    let label =
+        if header.version == 1 { args.name.name.clone() } else { versions::label(&args.name.name, header.version) };
     let size = store.head(&key).await.ok().flatten().map_or(0, |i| i.size);
     let rows: u64 = header.tables.iter().map(|t| t.rows).sum();
     let raw: u64 = header.tables.iter().map(|t| t.raw_bytes).sum();
@@ -273,7 +269,7 @@ async fn report(
     let base = header.base.as_ref().map(|b| versions::label(&b.name, b.version));
     let masked_columns = header.tables.iter().flat_map(|t| &t.columns).filter(|c| c.mask.is_some()).count();
     let masked = header.masking.as_ref().map(|m| json!({ "mode": m.mode, "columns": masked_columns }));
-    let summary = json!({ "name": args.name, "version": header.version, "path": path.display().to_string(), "tables": header.tables.len(),
+    let summary = json!({ "name": args.name.name, "version": header.version, "path": path.display().to_string(), "tables": header.tables.len(),
                 "rows": rows, "raw_bytes": raw, "file_bytes": size, "compression_ratio": (ratio * 100.0).round() / 100.0,
                 "seconds": (secs * 1000.0).round() / 1000.0, "base": base,
                 "storage": { "full": full, "base": same, "delta": delta }, "masked": masked });
@@ -329,7 +325,7 @@ fn mask_choice(args: &CreateArgs, ctx: &Context) -> Result<MaskChoice, Error> {
 /// What `args` asks to write as `target`.
 fn request(args: &CreateArgs, ctx: &Context, target: &Target, mask: &MaskChoice) -> create::Request {
     create::Request {
-        name: args.name.clone(),
+        name: args.name.name.clone(),
         version: target.version,
         replace: target.replace,
         description: args.description.clone(),
@@ -349,33 +345,31 @@ fn request(args: &CreateArgs, ctx: &Context, target: &Target, mask: &MaskChoice)
 }
 
 async fn attempt(
-    args: &CreateArgs,
+    req: &create::Request,
+    wait: bool,
     ctx: &Context,
     store: &Location,
-    target: &Target,
-    mask: &MaskChoice,
 ) -> Result<(Header, Vec<Stored>), Error> {
-    let mut session = connect(args, ctx).await?;
-    let req = request(args, ctx, target, mask);
+    let mut session = connect(wait, ctx).await?;
     let connector = db::Connector {
         options: ctx.settings.connect_options(),
         url: &ctx.settings.database_url,
         printer: &ctx.printer,
         app: APP,
     };
-    let result = create::write(&req, store, &mut session, &connector, &ctx.printer).await;
+    let result = create::write(req, store, &mut session, &connector, &ctx.printer).await;
     session.close().await;
     result
 }
 
-async fn connect(args: &CreateArgs, ctx: &Context) -> Result<db::Session, Error> {
+async fn connect(wait: bool, ctx: &Context) -> Result<db::Session, Error> {
     db::connect_with(
         &ctx.settings.connect_options(),
         &ctx.settings.database_url,
         &ctx.printer,
         APP,
         db::Access::ReadWrite,
-        args.lock.wait,
+        wait,
     )
     .await
 }
@@ -406,10 +400,10 @@ async fn dry_run(
     let masking = run.plan.as_ref().map(masking::plan_json);
     match (&req.subset, &run.subset) {
         (Some(rules), Some(plan)) => {
-            ctx.printer.data(subset::plan_text(&args.name, rules, plan).trim_end());
+            ctx.printer.data(subset::plan_text(&args.name.name, rules, plan).trim_end());
             ctx.printer.document(
                 "snapshot create",
-                json!({ "dry_run": true, "name": args.name,
+                json!({ "dry_run": true, "name": args.name.name,
                         "subset": create::subset_info(rules),
                         "tables": plan.tables, "problems": plan.problems,
                         "estimated_rows": plan.tables.iter().map(|t| t.estimated_rows).sum::<u64>(),
@@ -419,7 +413,7 @@ async fn dry_run(
         _ => {
             let mut text = format!(
                 "snapshot '{}' would take every row of {}:\n",
-                args.name,
+                args.name.name,
                 plural(run.tables.len() as u64, "table", "tables")
             );
             for (t, rows) in &run.tables {
@@ -435,7 +429,7 @@ async fn dry_run(
                 .collect();
             ctx.printer.document(
                 "snapshot create",
-                json!({ "dry_run": true, "name": args.name, "subset": null, "tables": list,
+                json!({ "dry_run": true, "name": args.name.name, "subset": null, "tables": list,
                         "masking": masking, "key_missing": no_key }),
             );
         }

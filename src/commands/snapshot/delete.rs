@@ -18,13 +18,13 @@ use crate::output::{Level, human_bytes, plural};
 use crate::snapshot::catalog::{Version, chain_names, dependents, lock_names, versions_of, want};
 use crate::snapshot::location::{Location, Mode};
 use crate::snapshot::rebase::rebase;
-use crate::snapshot::versions::Ref;
+use crate::snapshot::reference::SnapshotRef;
 
 pub async fn run(args: DeleteArgs, ctx: &Context) -> Result<u8, Error> {
-    let r = Ref::parse(&args.name)?;
+    let r = &args.name;
     let store = ctx.location()?;
-    let audit = AuditGuard::new(ctx, &store, "snapshot delete", Some(args.name.clone()), None);
-    let result = delete(&args, &r, ctx, &store).await;
+    let audit = AuditGuard::new(ctx, &store, "snapshot delete", Some(args.name.to_string()), None);
+    let result = delete(&args, r, ctx, &store).await;
     if args.dry_run {
         audit.cancel(); // nothing changed: nothing to record
     } else {
@@ -61,7 +61,7 @@ pub fn has_dependents(action: &str, outside: &[(Version, String)], flag_hint: &s
     }
 }
 
-async fn delete(args: &DeleteArgs, r: &Ref, ctx: &Context, store: &Location) -> Result<u8, Error> {
+async fn delete(args: &DeleteArgs, r: &SnapshotRef, ctx: &Context, store: &Location) -> Result<u8, Error> {
     let command = format!("seed snapshot delete {r}");
     let missing = || Error::SnapshotMissing { name: r.to_string(), dir: store.display() };
     // Looked for first, so nothing (not even a lock) is written where nothing is.
@@ -99,7 +99,7 @@ async fn delete(args: &DeleteArgs, r: &Ref, ctx: &Context, store: &Location) -> 
 
 async fn execute(
     args: &DeleteArgs,
-    r: &Ref,
+    r: &SnapshotRef,
     ctx: &Context,
     store: &Location,
     going: &[Version],

@@ -31,8 +31,8 @@ pub async fn run(args: &DiffArgs, ctx: &Context) -> Result<u8, Error> {
     // `create --force` cannot change a file under us; taken in name order, so two
     // diffs (or a diff and any other two-name command) never wait on each other in a
     // cycle. Each side is rebuilt from its chain where it is incremental.
-    let mut order = [(0, args.name_a.as_str()), (1, args.name_b.as_str())];
-    order.sort_by(|x, y| x.1.cmp(y.1));
+    let mut order = [(0, &args.name_a), (1, &args.name_b)];
+    order.sort_by_key(|(_, r)| r.to_string());
     let mut opened = Vec::with_capacity(2);
     for (side, name) in order {
         opened.push((side, catalog::open_chain(ctx.location()?, &ctx.printer, name, args.lock.wait, "diff").await?));

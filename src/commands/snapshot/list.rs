@@ -16,7 +16,7 @@ use crate::output::{human_bytes, plural, thousands};
 use crate::snapshot::catalog::{Version, base_version, catalog, headers};
 use crate::snapshot::format::{Header, Storage, content_checksum};
 use crate::snapshot::location::Location;
-use crate::snapshot::versions::{self, Ref};
+use crate::snapshot::versions;
 use crate::untrusted::shown;
 
 /// Widest reason or version shown in the text table.
@@ -25,7 +25,7 @@ const CELL: usize = 160;
 pub async fn run(args: &ListArgs, ctx: &Context) -> Result<u8, Error> {
     let store = ctx.location()?;
     let shown_dir = store.display().display().to_string();
-    let only = args.name.as_deref().map(Ref::parse).transpose()?;
+    let only = args.name.as_ref();
     if let Some(r) = &only
         && r.version.is_some()
     {

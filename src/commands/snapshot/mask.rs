@@ -26,11 +26,11 @@ use crate::snapshot::create::copy::{schema_of, write_masked};
 use crate::snapshot::create::{label_masked_columns, masking_record};
 use crate::snapshot::format::{self, Header, Storage};
 use crate::snapshot::location::{Location, Mode};
-use crate::snapshot::versions::{self, Ref};
+use crate::snapshot::reference::SnapshotRef;
+use crate::snapshot::versions;
 
 pub async fn run(args: MaskSnapshotArgs, ctx: &Context) -> Result<u8, Error> {
-    let src = Ref::parse(&args.source)?;
-    let dst = Ref::parse(&args.target)?;
+    let (src, dst) = (&args.source, &args.target);
     if dst.version.is_some() {
         return Err(Error::usage(format!("the masked copy is named without a version: '{}'", dst.name)));
     }
@@ -49,11 +49,11 @@ pub async fn run(args: MaskSnapshotArgs, ctx: &Context) -> Result<u8, Error> {
         })?;
     let store = ctx.location()?;
     if args.dry_run {
-        return dry_run(&args, ctx, &store, &src, &asked.request).await;
+        return dry_run(&args, ctx, &store, src, &asked.request).await;
     }
     store.prepare_write().await?;
     let mut audit = AuditGuard::new(ctx, &store, "snapshot mask", Some(dst.name.clone()), None);
-    let result = copy(&args, ctx, &store, &src, &dst.name, &asked).await;
+    let result = copy(&args, ctx, &store, src, &dst.name, &asked).await;
     if let Ok(v) = &result
         && *v > 1
     {
@@ -68,7 +68,7 @@ async fn copy(
     args: &MaskSnapshotArgs,
     ctx: &Context,
     store: &Location,
-    src: &Ref,
+    src: &SnapshotRef,
     dst: &str,
     asked: &masking::Asked,
 ) -> Result<u64, Error> {
@@ -139,7 +139,7 @@ async fn dry_run(
     args: &MaskSnapshotArgs,
     ctx: &Context,
     store: &Location,
-    src: &Ref,
+    src: &SnapshotRef,
     request: &mask::Request,
 ) -> Result<u8, Error> {
     let names = BTreeMap::from([(src.name.clone(), Mode::Shared)]);
@@ -149,7 +149,7 @@ async fn dry_run(
     let plan = plan(&chain, &version, request)?;
     ctx.printer.document(
         "snapshot mask",
-        json!({ "dry_run": true, "source": version.label(), "target": args.target, "masking": masking::plan_json(&plan) }),
+        json!({ "dry_run": true, "source": version.label(), "target": args.target.to_string(), "masking": masking::plan_json(&plan) }),
     );
     if !ctx.printer.json_doc() {
         ctx.printer.info(format!("dry run: a masked copy of {} as '{}'", version.label(), args.target));

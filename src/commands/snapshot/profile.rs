@@ -31,11 +31,11 @@ pub async fn run(args: ProfileArgs, ctx: &Context) -> Result<u8, Error> {
     let opened =
         crate::snapshot::catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "profile")
             .await?;
-    let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name, &settings))?;
+    let text = tokio::task::block_in_place(|| profile_snapshot(&opened.chain, &args.name.to_string(), &settings))?;
     ctx.printer.data(text.trim_end());
     ctx.printer.document(
         "snapshot profile",
-        serde_json::json!({ "name": args.name, "version": opened.version.version, "factories": text }),
+        serde_json::json!({ "name": args.name.to_string(), "version": opened.version.version, "factories": text }),
     );
     Ok(code::OK)
 }

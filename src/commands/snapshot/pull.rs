@@ -7,10 +7,8 @@ use crate::cli::PullArgs;
 use crate::context::Context;
 use crate::error::Error;
 use crate::snapshot::location::{Location, Spec};
-use crate::snapshot::versions::Ref;
 
 pub async fn run(args: PullArgs, ctx: &Context) -> Result<u8, Error> {
-    Ref::parse(&args.name)?;
     let from = Location::open(&Spec::parse(&args.from)?)?;
     let to = ctx.location()?;
     copy("snapshot pull", &args.name, &from, &to, args.force, args.lock.wait, ctx).await

@@ -7,10 +7,8 @@ use crate::cli::PushArgs;
 use crate::context::Context;
 use crate::error::Error;
 use crate::snapshot::location::{Location, Spec};
-use crate::snapshot::versions::Ref;
 
 pub async fn run(args: PushArgs, ctx: &Context) -> Result<u8, Error> {
-    Ref::parse(&args.name)?;
     let from = ctx.location()?;
     let to = Location::open(&Spec::parse(&args.to)?)?;
     copy("snapshot push", &args.name, &from, &to, args.force, args.lock.wait, ctx).await

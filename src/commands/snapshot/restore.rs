@@ -23,10 +23,47 @@ use crate::output::{Level, human_count, plural, thousands};
 use crate::snapshot::catalog::{self, described};
 use crate::snapshot::chain::Chain;
 use crate::snapshot::format::Header;
-use crate::snapshot::versions::Ref;
+use crate::snapshot::reference::SnapshotRef;
+
+/// What a restore does, as plain values: `seed snapshot restore`'s arguments, or what
+/// `seed prepare` asks for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The snapshot as the user named it (`NAME` or `NAME@N`), for messages.
+    pub name: SnapshotRef,
+    /// Empty the snapshot's tables first, in the same transaction.
+    pub clean: bool,
+    /// With `clean`: also empty the tables outside the restore that reference them.
+    pub cascade: bool,
+    pub allow_schema_mismatch: bool,
+    /// The snapshot's tables to restore (`--table`, `--exclude`, `--schema`).
+    pub selection: Selection,
+    pub dry_run: bool,
+    /// Wait for a held lock instead of failing at once.
+    pub wait: bool,
+}
+
+impl Request {
+    pub fn from_args(args: &RestoreArgs) -> Self {
+        Self {
+            name: args.name.clone(),
+            clean: args.clean,
+            cascade: args.cascade,
+            allow_schema_mismatch: args.allow_schema_mismatch,
+            selection: Selection {
+                include: args.tables.clone(),
+                exclude: args.exclude.clone(),
+                schemas: args.schemas.clone(),
+                strict_names: args.strict_names,
+            },
+            dry_run: args.dry_run,
+            wait: args.lock.wait,
+        }
+    }
+}
 
 pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
-    Ref::parse(&args.name)?;
+    let req = Request::from_args(&args);
     let url = ctx.settings.write_url();
     if args.clean && !url.is_local() && !args.allow_remote {
         return Err(Error::usage_hint(
@@ -38,18 +75,18 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
         ctx.settings.announce_target(&ctx.printer);
     }
     // The chain (every base there and unaltered) is checked before connecting.
-    let opened = catalog::open_chain(ctx.location()?, &ctx.printer, &args.name, args.lock.wait, "restore").await?;
+    let opened = catalog::open_chain(ctx.location()?, &ctx.printer, &req.name, req.wait, "restore").await?;
     let chain = Arc::clone(&opened.chain);
     let header = Arc::new(chain.header().clone());
-    let shown_name = described(&args.name, &chain);
+    let shown_name = described(&req.name, &chain);
     ctx.settings.check_direct_url(&ctx.printer).await?;
     let started = Instant::now();
-    let restored = load(ctx, &args, &chain, &header).await?;
+    let restored = load(ctx, &req, &chain, &header).await?;
     if let Some((tables, rows)) = restored {
         let secs = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / secs.max(1e-6);
-        let summary = json!({ "name": args.name, "version": opened.version.version,
+        let summary = json!({ "name": req.name.to_string(), "version": opened.version.version,
                               "chain": chain.links().iter().map(|l| l.label.clone()).collect::<Vec<_>>(),
                               "tables": tables, "rows": rows,
                               "seconds": (secs * 1000.0).round() / 1000.0, "clean": args.clean });
@@ -66,12 +103,12 @@ pub async fn run(args: RestoreArgs, ctx: &Context) -> Result<u8, Error> {
     Ok(code::OK)
 }
 
-/// Restores snapshot `args.name` as `chain` rebuilds it (retried as a whole on transient
+/// Restores snapshot `req.name` as `chain` rebuilds it (retried as a whole on transient
 /// failures): the tables and rows restored, `None` for a dry run. Prints no summary. The caller holds the name's lock
 /// (shared or exclusive) and has checked the direct URL (`seed prepare` reuses this).
 pub async fn load(
     ctx: &Context,
-    args: &RestoreArgs,
+    req: &Request,
     chain: &Arc<Chain>,
     header: &Arc<Header>,
 ) -> Result<Option<(usize, u64)>, Error> {
@@ -80,12 +117,12 @@ pub async fn load(
             ctx.printer
                 .info(format!("starting the restore again (attempt {attempt}); the failed attempt was rolled back"));
         }
-        let (url, wait) = (ctx.settings.write_url(), args.lock.wait);
+        let (url, wait) = (ctx.settings.write_url(), req.wait);
         let app = "seed snapshot restore";
         let mut session =
             db::connect_with(&ctx.settings.connect_options(), url, &ctx.printer, app, db::Access::ReadWrite, wait)
                 .await?;
-        let result = restore(ctx, &mut session, args, chain, header, attempt > 1).await;
+        let result = restore(ctx, &mut session, req, chain, header, attempt > 1).await;
         if result.is_err() {
             session.rollback().await;
         }
@@ -154,7 +191,7 @@ fn preflight_error(
     pre: &Preflight,
     plan: &LoadPlan,
     lines: &[String],
-    args: &RestoreArgs,
+    req: &Request,
     target_kind: &str,
 ) -> Error {
     let header = snapshot;
@@ -188,16 +225,16 @@ fn preflight_error(
     if header.database.kind != target_kind {
         hints.push(format!("restore it into a {} database", header.database.kind.escape_debug()));
     }
-    if !pre.non_empty.is_empty() && !args.clean {
+    if !pre.non_empty.is_empty() && !req.clean {
         hints.push("--clean empties the snapshot's tables first (in the same transaction)".to_owned());
     }
-    if !pre.differences.is_empty() && !args.allow_schema_mismatch && pre.unfit.is_empty() {
+    if !pre.differences.is_empty() && !req.allow_schema_mismatch && pre.unfit.is_empty() {
         hints.push("--allow-schema-mismatch goes on when the columns still fit".to_owned());
     }
     if !pre.unfit.is_empty() {
         hints.push("migrate the database to the snapshot's schema (or take a new snapshot)".to_owned());
     }
-    if !args.dry_run {
+    if !req.dry_run {
         hints.push("--dry-run shows the plan".to_owned());
     }
     Error::Schema {
@@ -296,13 +333,8 @@ async fn blame_the_snapshot(chain: &Arc<Chain>, index: usize, e: Error) -> Error
 
 /// The snapshot with only the tables `--table`, `--exclude` and `--schema` pick (pg_dump's
 /// pattern rules, with the target's search path); entries keep their offsets.
-fn select_from(header: &Header, args: &RestoreArgs, target: &Schema, ctx: &Context) -> Result<Header, Error> {
-    let selection = Selection {
-        include: args.tables.clone(),
-        exclude: args.exclude.clone(),
-        schemas: args.schemas.clone(),
-        strict_names: args.strict_names,
-    };
+fn select_from(header: &Header, req: &Request, target: &Schema, ctx: &Context) -> Result<Header, Error> {
+    let selection = req.selection.clone();
     let names: Vec<TableName> = header.tables.iter().map(|t| t.table_name()).collect();
     let keep = selection.apply(&names, &target.search_path, target.names_ignore_case)?;
     selection.tell_unmatched(&names, &target.search_path, target.names_ignore_case, &ctx.printer);
@@ -321,18 +353,14 @@ fn select_from(header: &Header, args: &RestoreArgs, target: &Schema, ctx: &Conte
 async fn restore(
     ctx: &Context,
     session: &mut Session,
-    args: &RestoreArgs,
+    req: &Request,
     chain: &Arc<Chain>,
     header: &Arc<Header>,
     retry: bool,
 ) -> Result<Option<(usize, u64)>, Error> {
-    let shown = described(&args.name, chain);
-    let intent = WriteIntent {
-        command: format!("snapshot restore {}", args.name),
-        retry,
-        wait: args.lock.wait,
-        empties: args.clean,
-    };
+    let shown = described(&req.name, chain);
+    let intent =
+        WriteIntent { command: format!("snapshot restore {}", req.name), retry, wait: req.wait, empties: req.clean };
     session.begin_write(&intent).await?;
     if ctx.settings.embedded_default && session.apply_demo_schema_if_empty().await? {
         ctx.printer.info("seed.db had no tables: applied the demo schema (fixtures/schema.sql)");
@@ -340,26 +368,27 @@ async fn restore(
     let schema = session.introspect().await?;
     let version = session.schema_version(&schema).await?;
     let selected;
-    let header = if args.tables.is_empty() && args.exclude.is_empty() && args.schemas.is_empty() {
-        header
-    } else {
-        selected = Arc::new(select_from(header, args, &schema, ctx)?);
-        &selected
-    };
+    let header =
+        if req.selection.include.is_empty() && req.selection.exclude.is_empty() && req.selection.schemas.is_empty() {
+            header
+        } else {
+            selected = Arc::new(select_from(header, req, &schema, ctx)?);
+            &selected
+        };
     let (order, cycle_edges) = ordered(header, &schema);
     let mut counts = HashMap::new();
     for (_, t) in &order {
         counts.insert(t.name.clone(), session.count_rows(&t.name).await?);
     }
     let pre = Preflight::check(header, &schema, session.kind().label(), version.as_ref(), &counts);
-    let mut blocking = pre.blocking(args.allow_schema_mismatch, args.clean);
+    let mut blocking = pre.blocking(req.allow_schema_mismatch, req.clean);
     let mut load_req = LoadRequest {
         purpose: LoadPurpose::Restore,
         schema: &schema,
         targets: order.iter().map(|(_, t)| t.name.clone()).collect(),
         existing_rows: counts.iter().map(|(k, v)| (k.clone(), *v)).collect::<BTreeMap<_, _>>(),
-        empty_first: args.clean,
-        cascade: args.cascade,
+        empty_first: req.clean,
+        cascade: req.cascade,
         also_empty: Vec::new(),
         cycle_edges,
     };
@@ -369,10 +398,10 @@ async fn restore(
     if !blocking.is_empty() {
         let into = format!("{shown} into {}", ctx.settings.database_named());
         let kind = session.kind().label();
-        return Err(preflight_error(&into, chain.header(), &pre, &plan, &blocking, args, kind));
+        return Err(preflight_error(&into, chain.header(), &pre, &plan, &blocking, req, kind));
     }
-    if args.dry_run {
-        let mut text = plan_text(&shown, header, &order, plan.mode, args.clean, &pre);
+    if req.dry_run {
+        let mut text = plan_text(&shown, header, &order, plan.mode, req.clean, &pre);
         if let Some(at) = text.rfind("\npre-flight passed") {
             text.insert_str(at, &also_emptied_text(&load_req.also_empty));
         }
@@ -386,8 +415,8 @@ async fn restore(
             .collect();
         ctx.printer.document(
             "snapshot restore",
-            json!({ "dry_run": true, "name": args.name, "version": chain.top().header.version, "mode": plan.mode,
-                    "clean": args.clean, "tables": tables,
+            json!({ "dry_run": true, "name": req.name.to_string(), "version": chain.top().header.version, "mode": plan.mode,
+                    "clean": req.clean, "tables": tables,
                     "also_emptied": also_emptied_json(&load_req.also_empty),
                     "schema_differences": pre.differences }),
         );

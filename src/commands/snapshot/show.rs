@@ -14,7 +14,6 @@ use crate::output::{human_bytes, plural};
 use crate::snapshot::catalog::{lock_names, resolve, resolve_chain};
 use crate::snapshot::format::{Header, Storage};
 use crate::snapshot::location::Mode;
-use crate::snapshot::versions::Ref;
 use crate::untrusted::{for_terminal, shown, truncate_chars};
 
 /// Longest name or type shown in full; longer ones end in `…`.
@@ -34,13 +33,13 @@ struct ShowJson<'a> {
 }
 
 pub async fn run(args: ShowArgs, ctx: &Context) -> Result<u8, Error> {
-    let r = Ref::parse(&args.name)?;
+    let r = &args.name;
     let store = ctx.location()?;
     // Looked for first, so a reader never creates a lock where there is no snapshot.
-    resolve(&store, &r).await?;
+    resolve(&store, r).await?;
     let names = [(r.name.clone(), Mode::Shared)].into_iter().collect();
     let _lock = lock_names(&ctx.printer, &store, &names, args.lock.wait, &format!("seed snapshot show {r}")).await?;
-    let version = resolve(&store, &r).await?;
+    let version = resolve(&store, r).await?;
     let (path, size) = (version.file.clone(), version.size);
     let top = version.link(&store).await?;
     // Only headers are read: what the chain is, and whether it is whole. (show never
