@@ -16,6 +16,12 @@ pub fn translate(err: sqlx::Error, step: &Step, db_path: Option<&Path>) -> Error
     }
 }
 
+/// A failure SQLite reported through its C interface (`bind.rs`): its extended result
+/// code and message, translated as the driver's errors are.
+pub fn translate_code(code: i32, message: &str, step: &Step, db_path: Option<&Path>) -> Error {
+    translate_sqlite(Some(&code.to_string()), message, step, db_path)
+}
+
 /// SQLite's primary result code (the low byte of an extended code), e.g. 5 = BUSY.
 fn primary_code(code: Option<&str>) -> Option<i64> {
     code.and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff)

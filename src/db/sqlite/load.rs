@@ -1,7 +1,7 @@
 //! Loads into SQLite: foreign keys deferred to COMMIT (load order and cycles stop
 //! mattering), temporary indexes on foreign-key columns where a cycle needs them, a
-//! bounded bigger page cache, prepared multi-row `INSERT OR ROLLBACK`s sized to the
-//! bind limit. A restore sets the targets' triggers aside (SQLite cannot disable one)
+//! bounded bigger page cache, one prepared single-row `INSERT OR ROLLBACK` bound row by
+//! row through SQLite's own interface (`bind.rs`). A restore sets the targets' triggers aside (SQLite cannot disable one)
 //! and creates them again before COMMIT — DDL is transactional here.
 
 use std::path::Path;
@@ -10,7 +10,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::SqliteBackend;
-use super::errors::translate;
+use super::bind;
+use super::errors::{translate, translate_code};
 use crate::db::backend::{Backend, GeneratedKey, LoadPurpose, LoadRequest, LoadTable, RowInput};
 use crate::db::copy_text::{self, Field, LineSplitter};
 use crate::db::insert;
@@ -20,19 +21,17 @@ use crate::db::value::Value;
 use crate::error::{ConstraintViolation, Error, Violation};
 use crate::output::plural;
 
-/// SQLite's default limit on bound parameters per statement.
-const MAX_BINDS: usize = 32_766;
-/// Rows per INSERT when the caller does not say (restores).
+/// Rows per batch (how a refused row is named) when the caller does not say (restores).
 const DEFAULT_ROWS: u64 = 5_000;
 /// The page cache while loading (`PRAGMA cache_size`, negative: KiB), a bound, not an
 /// allocation: SQLite takes pages as it touches them. With SQLite's 2 MB default, rows
 /// going into indexes keyed by random values (uuid keys, emails) evict and re-read the
 /// same pages: half of a 1M-row load's time was `pread`/`pwrite` in the kernel.
 const LOAD_CACHE_KIB: i64 = 65_536;
-/// Each INSERT carries many rows; `OR ROLLBACK` (a failing row ends the transaction,
-/// which seed rolls back anyway) spares SQLite the statement journal it otherwise
-/// writes, page by page, so that one failing multi-row statement could be undone alone.
-/// Where a statement may still abort (a trigger's `RAISE(ABORT)`), SQLite keeps it.
+/// `OR ROLLBACK` (a failing row ends the transaction, which seed rolls back anyway)
+/// spares SQLite the statement journal it may otherwise write, page by page, so that
+/// one failing statement could be undone alone. Where a statement may still abort (a
+/// trigger's `RAISE(ABORT)`), SQLite keeps it.
 const INSERT: &str = "INSERT OR ROLLBACK";
 
 fn q(e: sqlx::Error, what: &str, db: Option<&Path>) -> Error {
@@ -194,22 +193,14 @@ impl SqliteBackend {
     pub(super) async fn insert(&mut self, target: &LoadTable<'_>, rows: RowInput) -> Result<u64, Error> {
         let table = target.table;
         let name = table.name.to_string();
-        let per_statement =
-            insert::rows_per_statement(MAX_BINDS, target.columns.len(), target.batch_size.unwrap_or(DEFAULT_ROWS));
         let quoted: Vec<String> = target.columns.iter().map(|c| quote_ident(c)).collect();
-        let full = insert::statement_as(INSERT, &table.name.quoted(), &quoted, per_statement);
+        let sql = insert::statement_as(INSERT, &table.name.quoted(), &quoted, 1);
         let mut written = 0u64;
-        let mut batch_no = 0u64;
-        let mut pending: Vec<Vec<Value>> = Vec::new();
         match rows {
             RowInput::Values(mut batches) => {
                 while let Some(rows) = batches.recv().await {
-                    pending.extend(rows);
-                    while pending.len() >= per_statement {
-                        let rows: Vec<Vec<Value>> = pending.drain(..per_statement).collect();
-                        batch_no += 1;
-                        written += self.insert_rows(target, &full, rows, batch_no).await?;
-                    }
+                    self.insert_rows(target, &sql, &mut written, |_, put| rows.iter().try_for_each(|row| put(row)))
+                        .await?;
                 }
             }
             RowInput::CopyText(mut chunks) => {
@@ -219,33 +210,33 @@ impl SqliteBackend {
                     .map(|c| table.column(c).is_some_and(|col| col.kind == TypeKind::Bytea))
                     .collect();
                 let mut lines = LineSplitter::default();
+                let mut row: Vec<Value> = Vec::with_capacity(target.columns.len());
                 while let Some(chunk) = chunks.recv().await {
                     let chunk = chunk?;
-                    let mut row_no = written + pending.len() as u64;
-                    lines.push(&chunk, |line| {
-                        row_no += 1;
-                        let fields = copy_text::parse_line(line, &binary).map_err(|reason| Error::Data {
-                            step: format!("restoring {name}"),
-                            reason: format!("row {row_no}: {reason}"),
-                        })?;
-                        if fields.len() != target.columns.len() {
-                            return Err(Error::Data {
+                    self.insert_rows(target, &sql, &mut written, |before, put| {
+                        let mut row_no = before;
+                        lines.push(&chunk, |line| {
+                            row_no += 1;
+                            let fields = copy_text::parse_line(line, &binary).map_err(|reason| Error::Data {
                                 step: format!("restoring {name}"),
-                                reason: format!(
-                                    "row {row_no} has {} fields, expected {}",
-                                    fields.len(),
-                                    target.columns.len()
-                                ),
-                            });
-                        }
-                        pending.push(fields.into_iter().map(field_value).collect());
-                        Ok(())
-                    })?;
-                    while pending.len() >= per_statement {
-                        let rows: Vec<Vec<Value>> = pending.drain(..per_statement).collect();
-                        batch_no += 1;
-                        written += self.insert_rows(target, &full, rows, batch_no).await?;
-                    }
+                                reason: format!("row {row_no}: {reason}"),
+                            })?;
+                            if fields.len() != target.columns.len() {
+                                return Err(Error::Data {
+                                    step: format!("restoring {name}"),
+                                    reason: format!(
+                                        "row {row_no} has {} fields, expected {}",
+                                        fields.len(),
+                                        target.columns.len()
+                                    ),
+                                });
+                            }
+                            row.clear();
+                            row.extend(fields.into_iter().map(field_value));
+                            put(&row)
+                        })
+                    })
+                    .await?;
                 }
                 if !lines.is_clean() {
                     return Err(Error::Data {
@@ -255,47 +246,51 @@ impl SqliteBackend {
                 }
             }
         }
-        if !pending.is_empty() {
-            let sql = insert::statement_as(INSERT, &table.name.quoted(), &quoted, pending.len());
-            batch_no += 1;
-            written += self.insert_rows(target, &sql, std::mem::take(&mut pending), batch_no).await?;
-        }
         target.progress.finish();
         Ok(written)
     }
 
-    async fn insert_rows(
+    /// Runs `feed` on the locked connection with the prepared single-row INSERT `sql`:
+    /// `feed(rows written so far, put)` calls `put(row)` for each row. A row the
+    /// database refuses is named by its batch (`--batch-size` rows each) and number.
+    async fn insert_rows<F>(
         &mut self,
         target: &LoadTable<'_>,
         sql: &str,
-        rows: Vec<Vec<Value>>,
-        batch_no: u64,
-    ) -> Result<u64, Error> {
-        let n = rows.len() as u64;
-        let mut q = sqlx::query(AssertSqlSafe(sql.to_owned()));
-        for row in rows {
-            for v in row {
-                q = match v {
-                    Value::Null => q.bind(None::<String>),
-                    Value::Bool(b) => q.bind(b),
-                    Value::Int(i) => q.bind(i),
-                    Value::Float(f) => q.bind(f),
-                    Value::Text(s) => q.bind(s),
-                    Value::Bytes(b) => q.bind(b),
-                };
-            }
-        }
+        written: &mut u64,
+        feed: F,
+    ) -> Result<(), Error>
+    where
+        F: FnOnce(u64, &mut dyn FnMut(&[Value]) -> Result<(), Error>) -> Result<(), Error>,
+    {
         let name = target.table.name.to_string();
-        let step = Step::new(format!("inserting batch {batch_no} into {name}")).table(name);
-        q.execute(&mut self.conn).await.map_err(|e| {
-            let mut err = self.translate(e, &step);
+        let batch = target.batch_size.unwrap_or(DEFAULT_ROWS).max(1);
+        let db = self.path.clone();
+        let before = *written;
+        let refused = |f: bind::Failure, row: u64| {
+            let batch_no = (row - 1) / batch + 1;
+            let step = Step::new(format!("inserting batch {batch_no} into {name}")).table(name.clone());
+            let mut err = translate_code(f.code, &f.message, &step, db.as_deref());
             if let Error::Constraint(v) = &mut err {
                 v.batch = Some(batch_no);
+                v.row = Some(row);
             }
             err
-        })?;
-        target.progress.inc(n);
-        Ok(n)
+        };
+        let mut handle =
+            self.conn.lock_handle().await.map_err(|e| q(e, &format!("inserting into {name}"), db.as_deref()))?;
+        let result = bind::blocking(|| {
+            let mut stmt = bind::Insert::prepare(&mut handle, sql).map_err(|f| refused(f, *written + 1))?;
+            let mut put = |row: &[Value]| {
+                stmt.run(row).map_err(|f| refused(f, *written + 1))?;
+                *written += 1;
+                Ok(())
+            };
+            feed(before, &mut put)
+        });
+        drop(handle);
+        target.progress.inc(*written - before);
+        result
     }
 }
 

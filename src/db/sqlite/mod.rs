@@ -1,6 +1,7 @@
 //! SQLite: PRAGMAs for introspection, `BEGIN IMMEDIATE` as the write lock, rows encoded
 //! to and from the snapshot's COPY text here, multi-row INSERTs for loads.
 
+mod bind;
 pub mod errors;
 mod export;
 mod introspect;
