@@ -18,7 +18,7 @@ use crate::db::schema::TypeKind;
 use crate::db::value::Value;
 use crate::factory::hash::derive;
 use crate::factory::places::{PLACES, Place};
-use crate::factory::values::{Bounds, Faker, Rng, clamp_len, fake_text, fitted_number, fitted_text, text_to_value};
+use crate::factory::values::{self, Bounds, Faker, Rng, clamp_len, fake_text, fitted_text};
 
 /// Domains of generated email addresses (reserved for examples: never anyone's).
 const DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
@@ -204,22 +204,15 @@ pub fn faker_value(
     rng: &mut Rng,
     persona: &Persona,
 ) -> Value {
-    let text = |rng: &mut Rng| persona.text(f, column).unwrap_or_else(|| fake_text(f, rng));
-    match (kind, f) {
-        (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
-        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(text(rng)).to_string()),
-        (
-            TypeKind::SmallInt
-            | TypeKind::Int
-            | TypeKind::BigInt
-            | TypeKind::Real
-            | TypeKind::Double
-            | TypeKind::Numeric { .. }
-            | TypeKind::Money,
-            _,
-        ) => fitted_number(&text(rng), kind, column, bounds, rng),
-        _ => text_to_value(persona_text(f, column, bounds, persona, rng), kind),
-    }
+    values::faker_value_from(
+        f,
+        kind,
+        column,
+        bounds,
+        rng,
+        |rng| persona.text(f, column).unwrap_or_else(|| fake_text(f, rng)),
+        |rng| persona_text(f, column, bounds, persona, rng),
+    )
 }
 
 /// A value of `f` for `column` of a row with `persona`: the row's person or place where

@@ -300,9 +300,23 @@ pub fn min_opt_f(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 /// a JSON string (or a document from `json`), number columns a number within their
 /// type and `bounds`, others the generator's text fitted to `bounds`.
 pub fn faker_value(f: Faker, kind: &TypeKind, column: &str, bounds: &Bounds, rng: &mut Rng) -> Value {
+    faker_value_from(f, kind, column, bounds, rng, |rng| fake_text(f, rng), |rng| fitted_text(f, bounds, rng))
+}
+
+/// [`faker_value`] with the generator's text drawn by `text` (whole) and `fitted`
+/// (fitted to `bounds`): a row's persona supplies its own person or place there.
+pub fn faker_value_from(
+    f: Faker,
+    kind: &TypeKind,
+    column: &str,
+    bounds: &Bounds,
+    rng: &mut Rng,
+    text: impl FnOnce(&mut Rng) -> String,
+    fitted: impl FnOnce(&mut Rng) -> String,
+) -> Value {
     match (kind, f) {
         (TypeKind::Json | TypeKind::Jsonb, Faker::Json) => Value::Text(fake_text(f, rng)),
-        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(fake_text(f, rng)).to_string()),
+        (TypeKind::Json | TypeKind::Jsonb, _) => Value::Text(serde_json::Value::String(text(rng)).to_string()),
         (
             TypeKind::SmallInt
             | TypeKind::Int
@@ -312,8 +326,8 @@ pub fn faker_value(f: Faker, kind: &TypeKind, column: &str, bounds: &Bounds, rng
             | TypeKind::Numeric { .. }
             | TypeKind::Money,
             _,
-        ) => fitted_number(&fake_text(f, rng), kind, column, bounds, rng),
-        _ => text_to_value(fitted_text(f, bounds, rng), kind),
+        ) => fitted_number(&text(rng), kind, column, bounds, rng),
+        _ => text_to_value(fitted(rng), kind),
     }
 }
 
